@@ -1,0 +1,33 @@
+# drover: build, test, benchmark. See README.md.
+GO      ?= go
+BIN     := bin/drover
+PKGS    := ./...
+
+.PHONY: build test test-short lint bench quickstart clean fmt
+
+build:
+	$(GO) build -o $(BIN) ./cmd/drover
+
+# The whole suite: formatting, vet, unit tests and the real-sshd integration
+# tests, with the race detector. Integration tests need root and openssh-server
+# (see README); without them they are skipped, unless DROVER_REQUIRE_FLEET=1.
+test: lint
+	$(GO) test -race -timeout 40m $(PKGS)
+
+# Unit tests only: no fleet, no root.
+test-short:
+	$(GO) test -short $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./integration/...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,94 @@
+// Command drover is the CLI: flags, wiring and exit codes only. Everything a
+// test of the engine needs lives in engine/, inventory/ and modules/.
+//
+// Each subcommand lives in its own file and adds itself to the root command
+// in an init function.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, in one place.
+const (
+	exitOK      = 0
+	exitError   = 1 // a host failed or was unreachable, or bad input
+	exitChanges = 2 // plan --detailed-exitcode: there are changes
+	exitUsage   = 64
+)
+
+// exitError carries an exit code out of a command without printing again.
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e *exitCodeError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+// globalOptions are flags shared by every command that reaches hosts.
+type globalOptions struct {
+	inventories       []string
+	limit             string
+	forks             int
+	jsonOut           bool
+	noColor           bool
+	knownHosts        string
+	acceptNewHostKeys bool
+	askBecomePass     bool
+	become            bool
+	becomeUser        string
+	user              string
+	connectTimeout    string
+}
+
+var global globalOptions
+
+var rootCmd = &cobra.Command{
+	Use:   "drover",
+	Short: "Agentless, push-mode configuration management over SSH",
+	Long: `drover reads an inventory and HCL playbooks, works out the desired state of
+each host, and pushes idempotent changes over SSH. Targets need only a POSIX shell.`,
+	SilenceUsage:  true,
+	SilenceErrors: true,
+}
+
+func init() {
+	pf := rootCmd.PersistentFlags()
+	pf.StringArrayVarP(&global.inventories, "inventory", "i", nil, "inventory file (HCL, Ansible INI or YAML); repeatable")
+	pf.StringVarP(&global.limit, "limit", "l", "", "further limit the selected hosts to this pattern")
+	pf.IntVarP(&global.forks, "forks", "f", 0, "hosts to work on at once (default: all selected, up to 500)")
+	pf.BoolVar(&global.jsonOut, "json", false, "print one JSON object per event instead of text")
+	pf.BoolVar(&global.noColor, "no-color", false, "disable colour (also NO_COLOR=1, or when not a terminal)")
+	pf.StringVar(&global.knownHosts, "known-hosts", "", "use only this known_hosts file")
+	pf.BoolVar(&global.acceptNewHostKeys, "accept-new-host-keys", false, "trust and record keys of hosts not yet in known_hosts (a changed key is always refused)")
+	pf.BoolVarP(&global.become, "become", "b", false, "run as another user (root by default) with sudo")
+	pf.StringVar(&global.becomeUser, "become-user", "", "user to become (default root)")
+	pf.BoolVarP(&global.askBecomePass, "ask-become-pass", "K", false, "ask for the sudo password once")
+	pf.StringVarP(&global.user, "user", "u", "", "log in as this user (overrides the inventory)")
+	pf.StringVar(&global.connectTimeout, "connect-timeout", "10s", "time allowed to connect and authenticate, per hop")
+}
+
+func main() {
+	err := rootCmd.Execute()
+	if err == nil {
+		os.Exit(exitOK)
+	}
+	var ec *exitCodeError
+	if errors.As(err, &ec) {
+		if ec.err != nil {
+			fmt.Fprintln(os.Stderr, "drover:", ec.err)
+		}
+		os.Exit(ec.code)
+	}
+	fmt.Fprintln(os.Stderr, "drover:", err)
+	os.Exit(exitError)
+}

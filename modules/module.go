@@ -1,0 +1,178 @@
+// Package modules holds drover's task types (file, directory, template,
+// command, ...). Every module follows the same three steps, after pyinfra's
+// operations and Terraform's provider protocol:
+//
+//  1. Check: a read-only POSIX sh fragment that prints the current state.
+//     The engine joins the fragments of every task on a host into one remote
+//     script, so reading the state of a whole play costs one round trip.
+//  2. Diff: a pure function from (desired config, Check output) to a Plan:
+//     the changes a user sees and the Steps that make them. Table-testable
+//     without any host.
+//  3. Apply: the engine runs the Steps. Each Step is idempotent and atomic on
+//     its own (files are written to a temporary name and renamed), so it is
+//     correct even when the state changed between Check and Apply.
+//
+// A module never talks SSH itself: Steps are scripts and uploads that the
+// engine runs over the host's transport.Conn, or, where shell is not enough,
+// a Func that is handed the Conn.
+//
+// Adding a module: write a type with Spec and Configure, a Task with Check and
+// Diff, add it to the registry in registry.go, and a test that applies it twice
+// on a fleet host (the second apply must report no change).
+package modules
+
+import (
+	"context"
+	"io"
+	"io/fs"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/transport"
+)
+
+// Module is a task type.
+type Module interface {
+	// Spec describes the module's attributes, for decoding, docs and checks.
+	Spec() *Spec
+	// Configure validates a decoded configuration for one host and returns the
+	// task to run there. It does no I/O on the host; it may read local files
+	// (a copy's source). Errors about one attribute are *AttrError so that the
+	// engine can point at that attribute in the playbook.
+	Configure(cfg Config) (Task, error)
+}
+
+// Spec describes a module type.
+type Spec struct {
+	Name    string
+	Summary string // one line
+	Doc     string // a paragraph or two, for `drover modules NAME`
+	// Attributes the module accepts, in the order docs list them. The engine
+	// decodes the task block with them; meta-arguments (when, for_each, count,
+	// depends_on, notify, sensitive, become) are the engine's, not here.
+	Attributes []Attribute
+	// Outputs are values a later task can reference once this task has run
+	// (e.g. a command's stdout), besides the attributes themselves.
+	Outputs []Attribute
+	// Example is a complete task block, shown in docs and tested to validate.
+	Example string
+	// ReadOnly is true when the module can never change a host's state. Only
+	// read-only modules are allowed in runbooks; the engine enforces it.
+	ReadOnly bool
+}
+
+// Attribute is one argument of a module.
+type Attribute struct {
+	Name      string
+	Type      cty.Type
+	Required  bool
+	Default   cty.Value // cty.NilVal when there is none
+	Sensitive bool      // its value is masked in every output
+	Doc       string
+}
+
+// Config is what Configure receives. It is a struct so it can grow (facts,
+// host info) without changing every module.
+type Config struct {
+	// Values is an object with one attribute per Spec attribute; attributes
+	// not set in the playbook hold their Default or a null of their type.
+	Values cty.Value
+	// Dir is the directory of the playbook file that declared the task, for
+	// resolving relative local paths.
+	Dir string
+	// Host is the inventory name of the target, for messages.
+	Host string
+}
+
+// Task is one configured module instance on one host.
+type Task interface {
+	// Check returns a read-only POSIX sh fragment whose output describes the
+	// current state. It runs in a subshell among other tasks' fragments: it
+	// must not exit the shell, read stdin, or change anything. Return "" when
+	// the task needs no state (it then gets an empty CheckOutput).
+	Check() string
+	// Diff compares desired state with the output of Check. It is pure.
+	Diff(out CheckOutput) (*Plan, error)
+}
+
+// CheckOutput is what a Check fragment printed and how it exited.
+type CheckOutput struct {
+	Stdout   []byte
+	Stderr   []byte
+	ExitCode int
+}
+
+// Plan is what a task will do on a host. No Changes means nothing to do.
+type Plan struct {
+	Changes []Change
+	Steps   []Step
+}
+
+// Changed reports whether the plan changes anything.
+func (p *Plan) Changed() bool { return p != nil && len(p.Changes) > 0 }
+
+// Action is the kind of a change, as plan output shows it.
+type Action int
+
+const (
+	Create Action = iota // + create
+	Update               // ~ update
+	Delete               // - delete
+	Run                  // > run (a command that will be executed)
+)
+
+func (a Action) Symbol() string {
+	return [...]string{"+", "~", "-", ">"}[a]
+}
+
+func (a Action) String() string {
+	return [...]string{"create", "update", "delete", "run"}[a]
+}
+
+// Change is one change a user sees in a plan.
+type Change struct {
+	Action  Action
+	Subject string // what changes, e.g. "/etc/nginx/conf.d/app.conf"
+	Attrs   []AttrChange
+	// Diff is a unified diff of the content, "" when content does not change
+	// or is not text.
+	Diff string
+	// Sensitive masks Diff and attribute values in every output.
+	Sensitive bool
+}
+
+// AttrChange is one attribute going from Old to New ("" when absent).
+type AttrChange struct {
+	Name     string
+	Old, New string
+}
+
+// Step is one unit of work that applies (part of) a plan. Steps of a task run
+// in order; a failed step stops the task.
+type Step struct {
+	// Uploads are pushed to the host before Script runs.
+	Uploads []Upload
+	// Script is POSIX sh run with `set -e`; it must be idempotent. Its stdout
+	// and stderr are the task's output (see Spec.Outputs).
+	Script string
+	// Func, when set, is run instead of Script, for work that shell cannot do
+	// well. It must be idempotent too. It gets the host's connection.
+	Func func(ctx context.Context, conn transport.Conn) (transport.Result, error)
+}
+
+// Upload is a file pushed to the host (atomically, by transport.Conn.Put).
+type Upload struct {
+	Path string      // remote path; usually a temporary name the Script renames
+	Mode fs.FileMode // mode of the uploaded file
+	// Open returns the content. It is called once per upload.
+	Open func() (io.ReadCloser, error)
+	Size int64 // for progress and stats; -1 if unknown
+}
+
+// AttrError is a configuration error about one attribute.
+type AttrError struct {
+	Attr string
+	Msg  string
+}
+
+func (e *AttrError) Error() string { return e.Attr + ": " + e.Msg }
