@@ -27,6 +27,7 @@ import (
 	"io/fs"
 
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 
 	"github.com/drover-cm/drover/engine/transport"
 )
@@ -82,6 +83,9 @@ type Config struct {
 	Dir string
 	// Host is the inventory name of the target, for messages.
 	Host string
+	// Functions are the playbook language's functions (go-cty stdlib, file,
+	// templatefile, ...), for modules that render templates.
+	Functions map[string]function.Function
 }
 
 // Task is one configured module instance on one host.
@@ -93,6 +97,22 @@ type Task interface {
 	Check() string
 	// Diff compares desired state with the output of Check. It is pure.
 	Diff(out CheckOutput) (*Plan, error)
+}
+
+// Resource is something on a host that tasks create or use, so the engine can
+// infer ordering: a file inside a directory another task manages, a file owned
+// by a user another task creates.
+type Resource struct {
+	Kind string // "path", "user", "group", "package", "service"
+	Name string // an absolute path, a user name, ...
+}
+
+// Relations is implemented by tasks that create or use resources. The engine
+// adds an edge from the task that Provides a resource to every task that Uses
+// it (for "path", a task using a path also uses every parent directory).
+type Relations interface {
+	Provides() []Resource
+	Uses() []Resource
 }
 
 // CheckOutput is what a Check fragment printed and how it exited.
