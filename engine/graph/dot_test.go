@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,5 +95,30 @@ func TestDotQuote(t *testing.T) {
 		if got := dotQuote(tt.in); got != tt.want {
 			t.Errorf("dotQuote(%q) = %s, want %s", tt.in, got, tt.want)
 		}
+	}
+}
+
+// Graphviz, when installed, parses the golden file into exactly the vertices
+// and edges it describes: no hostile name injected a statement.
+func TestDotParsesWithGraphviz(t *testing.T) {
+	dot, err := exec.LookPath("dot")
+	if err != nil {
+		t.Skip("graphviz dot not installed")
+	}
+	out, err := exec.Command(dot, "-Tplain", filepath.Join("testdata", "graph.dot")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("dot rejected the output: %v\n%s", err, out)
+	}
+	var nodes, edges int
+	for _, line := range strings.Split(string(out), "\n") {
+		switch {
+		case strings.HasPrefix(line, "node "):
+			nodes++
+		case strings.HasPrefix(line, "edge "):
+			edges++
+		}
+	}
+	if nodes != 8 || edges != 4 {
+		t.Errorf("graphviz saw %d nodes and %d edges, want 8 and 4:\n%s", nodes, edges, out)
 	}
 }
