@@ -29,6 +29,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 
+	"github.com/drover-cm/drover/engine/facts"
 	"github.com/drover-cm/drover/engine/transport"
 )
 
@@ -86,6 +87,9 @@ type Config struct {
 	// Functions are the playbook language's functions (go-cty stdlib, file,
 	// templatefile, ...), for modules that render templates.
 	Functions map[string]function.Function
+	// Facts about the host, when the play gathered them (nil otherwise).
+	// Modules that depend on the OS (package, service) require them.
+	Facts *facts.Facts
 }
 
 // Task is one configured module instance on one host.
