@@ -1,0 +1,201 @@
+package modules_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/moduletest"
+)
+
+// fragTask is a Task with a fixed Check fragment.
+type fragTask string
+
+func (f fragTask) Check() string                                   { return string(f) }
+func (f fragTask) Diff(modules.CheckOutput) (*modules.Plan, error) { return nil, nil }
+
+// shellConns returns a ShellConn per available shell, busybox with a PATH of
+// busybox applets only.
+func shellConns(t *testing.T) map[string]*moduletest.ShellConn {
+	t.Helper()
+	out := map[string]*moduletest.ShellConn{}
+	for name, argv := range moduletest.Shells() {
+		c := &moduletest.ShellConn{Shell: argv}
+		if name == "busybox" {
+			dir, err := moduletest.BusyboxPath(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Env = []string{"PATH=" + dir}
+		}
+		out[name] = c
+	}
+	if len(out) == 0 {
+		t.Skip("no POSIX shell found")
+	}
+	return out
+}
+
+func TestCheckAll(t *testing.T) {
+	binary := string([]byte{0, 1, 2, 0xff, '\n', 0, '\r'})
+	tasks := []modules.Task{
+		fragTask("printf 'hello\\n'; printf 'oops' >&2"),
+		fragTask(""), // no state needed
+		fragTask("exit 3"),
+		// A command line cannot hold NUL; printf makes it.
+		fragTask(`printf '\000\001\002\377\n\000\r'`),
+		// Output that imitates the frame format cannot shift frames.
+		fragTask("printf 'drover-0000 4 0 0 0\\ndrover-0000 end\\n'; printf 'x\\n'"),
+		fragTask("if then fi"), // a syntax error only fails its own task
+		fragTask("cat; echo read-eof"),
+		fragTask("printf 'no newline at end'"),
+		fragTask("false # a trailing comment must not swallow the subshell's close"),
+		fragTask("echo \"it's $((1+2)) `echo ok`\" ; echo 'a;b' \"$HOME\" >/dev/null"),
+	}
+	want := []modules.CheckOutput{
+		{Stdout: []byte("hello\n"), Stderr: []byte("oops")},
+		{},
+		{ExitCode: 3},
+		{Stdout: []byte(binary)},
+		{Stdout: []byte("drover-0000 4 0 0 0\ndrover-0000 end\nx\n")},
+		{ExitCode: 2}, // stderr varies by shell
+		{Stdout: []byte("read-eof\n")},
+		{Stdout: []byte("no newline at end")},
+		{ExitCode: 1},
+		{Stdout: []byte("it's 3 ok\n")},
+	}
+	for name, conn := range shellConns(t) {
+		t.Run(name, func(t *testing.T) {
+			got, err := modules.CheckAll(context.Background(), conn, tasks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("got %d outputs, want %d", len(got), len(want))
+			}
+			for i := range want {
+				g, w := got[i], want[i]
+				if i == 5 {
+					if g.ExitCode == 0 || len(g.Stderr) == 0 {
+						t.Errorf("task %d: syntax error gave exit %d stderr %q", i, g.ExitCode, g.Stderr)
+					}
+					continue
+				}
+				if !bytes.Equal(g.Stdout, w.Stdout) || !bytes.Equal(g.Stderr, w.Stderr) || g.ExitCode != w.ExitCode {
+					t.Errorf("task %d: got {%q %q %d}, want {%q %q %d}", i, g.Stdout, g.Stderr, g.ExitCode, w.Stdout, w.Stderr, w.ExitCode)
+				}
+			}
+			if n := conn.Stats().RoundTrips; n != 1 {
+				t.Errorf("CheckAll made %d round trips, want 1", n)
+			}
+		})
+	}
+}
+
+// A play larger than one argv string (128 KiB) is fed on stdin.
+func TestCheckAllLarge(t *testing.T) {
+	var tasks []modules.Task
+	for i := 0; i < 1200; i++ {
+		tasks = append(tasks, fragTask(fmt.Sprintf("printf '%%s' %d # %s", i, strings.Repeat("x", 100))))
+	}
+	for name, conn := range shellConns(t) {
+		t.Run(name, func(t *testing.T) {
+			got, err := modules.CheckAll(context.Background(), conn, tasks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, g := range got {
+				if string(g.Stdout) != fmt.Sprint(i) {
+					t.Fatalf("task %d: got %q", i, g.Stdout)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckAllNothing(t *testing.T) {
+	conn := &moduletest.ShellConn{}
+	got, err := modules.CheckAll(context.Background(), conn, []modules.Task{fragTask(""), fragTask(" \n")})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	if conn.Stats().RoundTrips != 0 {
+		t.Error("CheckAll ran a command though no task has a Check")
+	}
+}
+
+func TestApply(t *testing.T) {
+	for name, conn := range shellConns(t) {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			target := filepath.Join(dir, "it's a $(file)")
+			plan := &modules.Plan{Steps: []modules.Step{
+				{
+					Uploads: []modules.Upload{{
+						Path: target + ".tmp",
+						Mode: 0o600,
+						Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("content\n")), nil },
+					}},
+					Script: "mv -f " + shell.Quote(target+".tmp") + " " + shell.Quote(target) + "\necho moved",
+				},
+				{Script: "echo second; echo warn >&2"},
+			}}
+			res, err := modules.Apply(context.Background(), conn, plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(res.Stdout) != "moved\nsecond\n" || string(res.Stderr) != "warn\n" {
+				t.Errorf("output %q %q", res.Stdout, res.Stderr)
+			}
+			if b, err := os.ReadFile(target); err != nil || string(b) != "content\n" {
+				t.Errorf("target: %q %v", b, err)
+			}
+
+			// set -e stops at the first failing command; later steps do not run.
+			marker := filepath.Join(dir, "marker")
+			var lines []string
+			for i := 0; i < 30; i++ {
+				lines = append(lines, fmt.Sprintf("echo line%d >&2", i))
+			}
+			plan = &modules.Plan{Steps: []modules.Step{
+				{Script: "echo ok"},
+				{Script: strings.Join(lines, "\n") + "\nfalse\ntouch " + shell.Quote(marker)},
+				{Script: "touch " + shell.Quote(marker)},
+			}}
+			res, err = modules.Apply(context.Background(), conn, plan)
+			var se *modules.StepError
+			if !errors.As(err, &se) || se.Step != 1 || se.ExitCode != 1 {
+				t.Fatalf("got %v, want a StepError for step 1", err)
+			}
+			if !strings.Contains(err.Error(), "line29") || strings.Contains(err.Error(), "line5\n") || !strings.Contains(err.Error(), "10 earlier lines") {
+				t.Errorf("error should hold the last 20 lines of stderr: %v", err)
+			}
+			if res.ExitCode != 1 {
+				t.Errorf("result of the failing step: %+v", res)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Error("a command after the failure ran")
+			}
+
+			// A failed upload stops the plan with its path in the error.
+			plan = &modules.Plan{Steps: []modules.Step{{
+				Uploads: []modules.Upload{{Path: filepath.Join(dir, "missing", "f"), Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }}},
+				Script:  "touch " + shell.Quote(marker),
+			}}}
+			if _, err := modules.Apply(context.Background(), conn, plan); err == nil || !strings.Contains(err.Error(), "missing/f") {
+				t.Errorf("upload into a missing directory: %v", err)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Error("the script ran after its upload failed")
+			}
+		})
+	}
+}
