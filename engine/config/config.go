@@ -1,0 +1,143 @@
+// Package config loads drover playbooks: HCL files into source structs.
+//
+// Nothing here is evaluated. Expressions stay hcl.Expression and task bodies
+// stay hcl.Body, because drover evaluates them once per host (host variables
+// and facts differ); engine/run does that with contexts from engine/lang.
+// What can be checked without values is checked here, with diagnostics that
+// point at the offending range: unknown module types and attributes, undeclared
+// variables, locals and tasks, duplicate names, misplaced each/count.
+package config
+
+import (
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/modules"
+)
+
+// Playbook is what one or more playbook files declare.
+type Playbook struct {
+	// Dir is the playbook's root directory: the directory of the first file.
+	// File functions (file, templatefile) may read only inside it.
+	Dir       string
+	Variables map[string]*Variable
+	// VariableOrder lists variable names in declaration order.
+	VariableOrder []string
+	Locals        map[string]*Local
+	LocalOrder    []string
+	Plays         []*Play
+}
+
+// Variable is a `variable "name" {}` block.
+type Variable struct {
+	Name        string
+	Description string
+	// Type is the declared type constraint; cty.DynamicPseudoType when the
+	// block has no type.
+	Type cty.Type
+	// Default is cty.NilVal when there is none (the variable is then required).
+	Default     cty.Value
+	Sensitive   bool
+	Validations []*Validation
+	DeclRange   hcl.Range
+}
+
+// Validation is a `validation {}` block inside a variable.
+type Validation struct {
+	Condition    hcl.Expression
+	ErrorMessage hcl.Expression
+	DeclRange    hcl.Range
+}
+
+// Local is one attribute of a `locals {}` block.
+type Local struct {
+	Name      string
+	Expr      hcl.Expression
+	DeclRange hcl.Range
+}
+
+// Play is a `play "name" {}` block: tasks to run on the hosts it selects.
+type Play struct {
+	Name string
+	// Hosts is an inventory pattern expression ("web:&prod"); it may use
+	// var.* and local.* but not host.*.
+	Hosts      hcl.Expression
+	Become     hcl.Expression // nil when not set
+	BecomeUser hcl.Expression // nil when not set
+	Tasks      []*Task
+	Handlers   []*Task
+	DeclRange  hcl.Range
+}
+
+// Task returns the task with the given type and name, or nil.
+func (p *Play) Task(typ, name string) *Task {
+	for _, t := range p.Tasks {
+		if t.Type == typ && t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// Handler returns the handler with the given name, or nil.
+func (p *Play) Handler(name string) *Task {
+	for _, h := range p.Handlers {
+		if h.Name == name {
+			return h
+		}
+	}
+	return nil
+}
+
+// Task is a `<module type> "<name>" {}` block in a play, or the task inside a
+// `handler "<name>" {}` block (then Handler is true and Name is the handler's).
+type Task struct {
+	Type   string // module type, e.g. "template"
+	Name   string
+	Module modules.Module
+	// Spec decodes Body; it is built from the module's attributes.
+	Spec hcldec.Spec
+	// Body holds the module's attributes, meta-arguments removed.
+	Body hcl.Body
+
+	// Meta-arguments, nil when not set.
+	When       hcl.Expression
+	ForEach    hcl.Expression
+	Count      hcl.Expression
+	Sensitive  hcl.Expression
+	Become     hcl.Expression
+	BecomeUser hcl.Expression
+	DependsOn  []Ref
+	Notify     []Ref
+
+	// Refs are the other tasks this one's expressions refer to (in its body
+	// and meta-arguments), in source order, without duplicates.
+	Refs []Ref
+
+	Handler bool
+	// Dir is the directory of the file that declares the task.
+	Dir       string
+	DeclRange hcl.Range // the block header
+	TypeRange hcl.Range
+	NameRange hcl.Range
+}
+
+// Addr is the task's address as the language writes it: "template.site", or
+// "handler.reload" for a handler.
+func (t *Task) Addr() string {
+	if t.Handler {
+		return "handler." + t.Name
+	}
+	return t.Type + "." + t.Name
+}
+
+// Ref is a reference to a task (directory.app) or handler (handler.reload).
+type Ref struct {
+	Type  string // module type, or "handler"
+	Name  string
+	Range hcl.Range
+}
+
+// Addr is "type.name".
+func (r Ref) Addr() string { return r.Type + "." + r.Name }

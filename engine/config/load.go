@@ -1,0 +1,541 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/agext/levenshtein"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+var rootSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "locals"},
+		{Type: "play", LabelNames: []string{"name"}},
+	},
+}
+
+var variableSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "type"}, {Name: "default"}, {Name: "description"}, {Name: "sensitive"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "validation"}},
+}
+
+var validationSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "condition", Required: true},
+		{Name: "error_message", Required: true},
+	},
+}
+
+// Meta-arguments of a task: the engine's, peeled off before the module's
+// schema decodes the rest.
+var taskMetaSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "when"}, {Name: "for_each"}, {Name: "count"}, {Name: "depends_on"},
+		{Name: "notify"}, {Name: "sensitive"}, {Name: "become"}, {Name: "become_user"},
+	},
+}
+
+// Meta-arguments of a handler block (around its one task block).
+var handlerMetaAttrs = []hcl.AttributeSchema{
+	{Name: "when"}, {Name: "sensitive"}, {Name: "become"}, {Name: "become_user"},
+}
+
+// LoadFiles parses and loads the playbook made of the given paths. A path is an
+// HCL file or a directory, whose *.hcl files are read in name order. The
+// parser is the run's parser: its Files() feed the diagnostic writer.
+func LoadFiles(p *hclparse.Parser, paths ...string) (*Playbook, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	var files []string
+	for _, path := range paths {
+		st, err := os.Stat(path)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Cannot read playbook",
+				Detail:   fmt.Sprintf("%v. Give the path of an .hcl playbook file or of a directory holding them.", err),
+			})
+			continue
+		}
+		if !st.IsDir() {
+			files = append(files, path)
+			continue
+		}
+		matches, _ := filepath.Glob(filepath.Join(path, "*.hcl"))
+		sort.Strings(matches)
+		if len(matches) == 0 {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "No playbook files",
+				Detail:   fmt.Sprintf("The directory %s has no *.hcl files.", path),
+			})
+		}
+		files = append(files, matches...)
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	var hclFiles []*hcl.File
+	for _, f := range files {
+		hf, ds := p.ParseHCLFile(f)
+		diags = append(diags, ds...)
+		if hf != nil {
+			hclFiles = append(hclFiles, hf)
+		}
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	dir := "."
+	if len(files) > 0 {
+		dir = filepath.Dir(files[0])
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	pb, ds := Load(dir, hclFiles...)
+	return pb, append(diags, ds...)
+}
+
+// Load decodes parsed playbook files. dir is the playbook root (see
+// Playbook.Dir). The result is nil only when nothing could be decoded; with
+// errors it holds what could be, for tools that want partial results.
+func Load(dir string, files ...*hcl.File) (*Playbook, hcl.Diagnostics) {
+	pb := &Playbook{
+		Dir:       dir,
+		Variables: map[string]*Variable{},
+		Locals:    map[string]*Local{},
+	}
+	var diags hcl.Diagnostics
+	for _, f := range files {
+		fileDir := dir
+		if fn := f.Body.MissingItemRange().Filename; fn != "" {
+			if abs, err := filepath.Abs(filepath.Dir(fn)); err == nil {
+				fileDir = abs
+			}
+		}
+		content, ds := f.Body.Content(rootSchema)
+		diags = append(diags, ds...)
+		for _, b := range content.Blocks {
+			switch b.Type {
+			case "variable":
+				v, ds := decodeVariable(b)
+				diags = append(diags, ds...)
+				if v == nil {
+					continue
+				}
+				if prev, dup := pb.Variables[v.Name]; dup {
+					diags = append(diags, duplicate("variable", v.Name, prev.DeclRange, b.LabelRanges[0]))
+					continue
+				}
+				pb.Variables[v.Name] = v
+				pb.VariableOrder = append(pb.VariableOrder, v.Name)
+			case "locals":
+				attrs, ds := b.Body.JustAttributes()
+				diags = append(diags, ds...)
+				for _, a := range sortedAttrs(attrs) {
+					if prev, dup := pb.Locals[a.Name]; dup {
+						diags = append(diags, duplicate("local value", a.Name, prev.DeclRange, a.NameRange))
+						continue
+					}
+					pb.Locals[a.Name] = &Local{Name: a.Name, Expr: a.Expr, DeclRange: a.Range}
+					pb.LocalOrder = append(pb.LocalOrder, a.Name)
+				}
+			case "play":
+				pl, ds := decodePlay(b, fileDir)
+				diags = append(diags, ds...)
+				if pl == nil {
+					continue
+				}
+				for _, prev := range pb.Plays {
+					if prev.Name == pl.Name {
+						diags = append(diags, duplicate("play", pl.Name, prev.DeclRange, b.LabelRanges[0]))
+					}
+				}
+				pb.Plays = append(pb.Plays, pl)
+			}
+		}
+	}
+	diags = append(diags, checkReferences(pb)...)
+	return pb, diags
+}
+
+func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
+	out := make([]*hcl.Attribute, 0, len(attrs))
+	for _, a := range attrs {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b *hcl.Attribute) int {
+		if a.Range.Filename != b.Range.Filename {
+			return strings.Compare(a.Range.Filename, b.Range.Filename)
+		}
+		return a.Range.Start.Byte - b.Range.Start.Byte
+	})
+	return out
+}
+
+func duplicate(what, name string, prev, cur hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Duplicate %s %q", what, name),
+		Detail:   fmt.Sprintf("A %s named %q was already declared at %s. Names must be unique.", what, name, prev),
+		Subject:  cur.Ptr(),
+	}
+}
+
+func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
+	v := &Variable{Name: b.Labels[0], Type: cty.DynamicPseudoType, DeclRange: b.DefRange}
+	diags := checkName("variable", b.Labels[0], b.LabelRanges[0])
+	content, ds := b.Body.Content(variableSchema)
+	diags = append(diags, ds...)
+	if a, ok := content.Attributes["description"]; ok {
+		diags = append(diags, staticString(a, &v.Description)...)
+	}
+	if a, ok := content.Attributes["sensitive"]; ok {
+		val, ds := a.Expr.Value(nil)
+		diags = append(diags, ds...)
+		if !ds.HasErrors() {
+			if b, err := convert.Convert(val, cty.Bool); err != nil || b.IsNull() {
+				diags = append(diags, attrErr(a, "Invalid sensitive value", "sensitive must be true or false."))
+			} else {
+				v.Sensitive = b.True()
+			}
+		}
+	}
+	if a, ok := content.Attributes["type"]; ok {
+		ty, ds := typeexpr.TypeConstraint(a.Expr)
+		diags = append(diags, ds...)
+		if !ds.HasErrors() {
+			v.Type = ty
+		}
+	}
+	if a, ok := content.Attributes["default"]; ok {
+		val, ds := a.Expr.Value(nil)
+		diags = append(diags, ds...)
+		if !ds.HasErrors() {
+			cv, err := convert.Convert(val, v.Type)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid default value for variable",
+					Detail:   fmt.Sprintf("This default value is not compatible with the variable's type constraint %s: %s.", typeexpr.TypeString(v.Type), err),
+					Subject:  a.Expr.Range().Ptr(),
+				})
+			} else {
+				v.Default = cv
+			}
+		}
+	}
+	for _, vb := range content.Blocks {
+		vc, ds := vb.Body.Content(validationSchema)
+		diags = append(diags, ds...)
+		if ds.HasErrors() {
+			continue
+		}
+		val := &Validation{Condition: vc.Attributes["condition"].Expr, ErrorMessage: vc.Attributes["error_message"].Expr, DeclRange: vb.DefRange}
+		for _, tr := range val.Condition.Variables() {
+			if tr.RootName() != "var" || len(tr) < 2 || traverseName(tr[1]) != v.Name {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid reference in variable validation",
+					Detail:   fmt.Sprintf("The condition of a validation may refer only to the variable it validates, var.%s.", v.Name),
+					Subject:  tr.SourceRange().Ptr(),
+				})
+			}
+		}
+		v.Validations = append(v.Validations, val)
+	}
+	return v, diags
+}
+
+func staticString(a *hcl.Attribute, out *string) hcl.Diagnostics {
+	val, diags := a.Expr.Value(nil)
+	if diags.HasErrors() {
+		return diags
+	}
+	s, err := convert.Convert(val, cty.String)
+	if err != nil || s.IsNull() {
+		return hcl.Diagnostics{attrErr(a, "Invalid "+a.Name, a.Name+" must be a string.")}
+	}
+	*out = s.AsString()
+	return nil
+}
+
+func attrErr(a *hcl.Attribute, summary, detail string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: a.Expr.Range().Ptr()}
+}
+
+func checkName(what, name string, rng hcl.Range) hcl.Diagnostics {
+	if hclsyntax.ValidIdentifier(name) {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Invalid %s name", what),
+		Detail:   fmt.Sprintf("%q is not a valid name: a name starts with a letter or underscore and holds only letters, digits, underscores and dashes.", name),
+		Subject:  rng.Ptr(),
+	}}
+}
+
+func decodePlay(b *hcl.Block, dir string) (*Play, hcl.Diagnostics) {
+	pl := &Play{Name: b.Labels[0], DeclRange: b.DefRange}
+	diags := checkName("play", pl.Name, b.LabelRanges[0])
+
+	// Unknown block types get drover's own message (with the nearest module
+	// name) and are then accepted by the schema so that hcl does not report
+	// them a second time.
+	schema := &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "hosts", Required: true}, {Name: "become"}, {Name: "become_user"}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "handler", LabelNames: []string{"name"}}},
+	}
+	known := map[string]bool{"handler": true}
+	for _, m := range allModules() {
+		name := m.Spec().Name
+		known[name] = true
+		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: name, LabelNames: []string{"name"}})
+	}
+	if sb, ok := b.Body.(*hclsyntax.Body); ok {
+		for _, blk := range sb.Blocks {
+			if known[blk.Type] {
+				continue
+			}
+			known[blk.Type] = true
+			diags = append(diags, unknownModule(blk.Type, blk.TypeRange))
+			schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: blk.Type, LabelNames: []string{"name"}})
+		}
+	}
+	content, ds := b.Body.Content(schema)
+	diags = append(diags, ds...)
+	pl.Hosts = attrExpr(content, "hosts")
+	pl.Become = attrExpr(content, "become")
+	pl.BecomeUser = attrExpr(content, "become_user")
+
+	for _, blk := range content.Blocks {
+		if blk.Type == "handler" {
+			h, ds := decodeHandler(blk, dir)
+			diags = append(diags, ds...)
+			if h == nil {
+				continue
+			}
+			if prev := pl.Handler(h.Name); prev != nil {
+				diags = append(diags, duplicate("handler", h.Name, prev.DeclRange, blk.LabelRanges[0]))
+				continue
+			}
+			pl.Handlers = append(pl.Handlers, h)
+			continue
+		}
+		m, ok := lookupModule(blk.Type)
+		if !ok {
+			continue // reported above
+		}
+		t := &Task{
+			Type: blk.Type, Name: blk.Labels[0], Module: m, Dir: dir,
+			DeclRange: blk.DefRange, TypeRange: blk.TypeRange, NameRange: blk.LabelRanges[0],
+		}
+		diags = append(diags, checkName("task", t.Name, t.NameRange)...)
+		diags = append(diags, decodeTaskBody(t, blk.Body, taskMetaSchema)...)
+		if prev := pl.Task(t.Type, t.Name); prev != nil {
+			diags = append(diags, duplicate(t.Type+" task", t.Name, prev.DeclRange, t.NameRange))
+			continue
+		}
+		pl.Tasks = append(pl.Tasks, t)
+	}
+	return pl, diags
+}
+
+func attrExpr(c *hcl.BodyContent, name string) hcl.Expression {
+	if a, ok := c.Attributes[name]; ok {
+		return a.Expr
+	}
+	return nil
+}
+
+func unknownModule(typ string, rng hcl.Range) *hcl.Diagnostic {
+	var names []string
+	for _, m := range allModules() {
+		names = append(names, m.Spec().Name)
+	}
+	detail := fmt.Sprintf("There is no module %q.", typ)
+	if s := Suggest(typ, append(names, "handler")); s != "" {
+		detail += fmt.Sprintf(" Did you mean %q?", s)
+	}
+	detail += ` Run "drover modules" to list every module.`
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Unknown module type",
+		Detail:   detail,
+		Subject:  rng.Ptr(),
+	}
+}
+
+// Suggest returns the name in names nearest to given, or "" when none is
+// close enough to be a likely typo.
+func Suggest(given string, names []string) string {
+	best, bestDist := "", 3
+	for _, n := range names {
+		if d := levenshtein.Distance(given, n, nil); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	return best
+}
+
+func decodeHandler(b *hcl.Block, dir string) (*Task, hcl.Diagnostics) {
+	name := b.Labels[0]
+	diags := checkName("handler", name, b.LabelRanges[0])
+	schema := &hcl.BodySchema{Attributes: handlerMetaAttrs}
+	known := map[string]bool{}
+	for _, m := range allModules() {
+		known[m.Spec().Name] = true
+		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: m.Spec().Name})
+	}
+	if sb, ok := b.Body.(*hclsyntax.Body); ok {
+		for _, blk := range sb.Blocks {
+			if !known[blk.Type] {
+				known[blk.Type] = true
+				diags = append(diags, unknownModule(blk.Type, blk.TypeRange))
+				schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: blk.Type})
+			}
+		}
+	}
+	content, ds := b.Body.Content(schema)
+	diags = append(diags, ds...)
+	var inner []*hcl.Block
+	for _, blk := range content.Blocks {
+		if _, ok := lookupModule(blk.Type); ok {
+			inner = append(inner, blk)
+		}
+	}
+	if len(inner) != 1 {
+		if !diags.HasErrors() {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "A handler holds exactly one task",
+				Detail:   fmt.Sprintf("Handler %q has %d task blocks. Write one, for example:\n  handler %q {\n    shell { run = \"systemctl reload nginx\" }\n  }", name, len(inner), name),
+				Subject:  b.DefRange.Ptr(),
+			})
+		}
+		return nil, diags
+	}
+	blk := inner[0]
+	m, _ := lookupModule(blk.Type)
+	t := &Task{
+		Type: blk.Type, Name: name, Module: m, Dir: dir, Handler: true,
+		DeclRange: b.DefRange, TypeRange: blk.TypeRange, NameRange: b.LabelRanges[0],
+	}
+	// The handler's meta-arguments sit on the handler block; the inner block
+	// holds only module attributes.
+	for _, n := range []string{"when", "sensitive", "become", "become_user"} {
+		if a, ok := content.Attributes[n]; ok {
+			setMeta(t, a)
+		}
+	}
+	diags = append(diags, decodeTaskBody(t, blk.Body, &hcl.BodySchema{})...)
+	return t, diags
+}
+
+func setMeta(t *Task, a *hcl.Attribute) {
+	switch a.Name {
+	case "when":
+		t.When = a.Expr
+	case "for_each":
+		t.ForEach = a.Expr
+	case "count":
+		t.Count = a.Expr
+	case "sensitive":
+		t.Sensitive = a.Expr
+	case "become":
+		t.Become = a.Expr
+	case "become_user":
+		t.BecomeUser = a.Expr
+	}
+}
+
+// decodeTaskBody peels the meta-arguments off body and checks the rest
+// against the module's schema (unknown and missing attributes). Values are
+// decoded later, per host.
+func decodeTaskBody(t *Task, body hcl.Body, meta *hcl.BodySchema) hcl.Diagnostics {
+	content, remain, diags := body.PartialContent(meta)
+	for _, a := range sortedAttrs(content.Attributes) {
+		switch a.Name {
+		case "depends_on":
+			refs, ds := refList(a, false)
+			diags = append(diags, ds...)
+			t.DependsOn = refs
+		case "notify":
+			refs, ds := refList(a, true)
+			diags = append(diags, ds...)
+			t.Notify = refs
+		default:
+			setMeta(t, a)
+		}
+	}
+	if t.ForEach != nil && t.Count != nil {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Both for_each and count",
+			Detail:   "A task may use for_each or count, not both.",
+			Subject:  t.Count.Range().Ptr(),
+		})
+	}
+	t.Spec = Spec(t.Module.Spec())
+	t.Body = remain
+	_, ds := remain.Content(ImpliedSchema(t.Module.Spec()))
+	diags = append(diags, ds...)
+	return diags
+}
+
+// refList decodes a static list of task (or, for notify, handler) references.
+func refList(a *hcl.Attribute, handlers bool) ([]Ref, hcl.Diagnostics) {
+	exprs, diags := hcl.ExprList(a.Expr)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	want := "a task such as directory.app"
+	if handlers {
+		want = "a handler such as handler.reload_nginx"
+	}
+	var refs []Ref
+	for _, e := range exprs {
+		tr, ds := hcl.AbsTraversalForExpr(e)
+		ok := !ds.HasErrors() && len(tr) == 2
+		var r Ref
+		if ok {
+			r = Ref{Type: tr.RootName(), Name: traverseName(tr[1]), Range: tr.SourceRange()}
+			ok = r.Name != "" && (r.Type == "handler") == handlers
+		}
+		if !ok {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid " + a.Name + " entry",
+				Detail:   fmt.Sprintf("Each entry of %s must name %s, without quotes.", a.Name, want),
+				Subject:  e.Range().Ptr(),
+			})
+			continue
+		}
+		refs = append(refs, r)
+	}
+	return refs, diags
+}
+
+func traverseName(s hcl.Traverser) string {
+	switch s := s.(type) {
+	case hcl.TraverseAttr:
+		return s.Name
+	case hcl.TraverseRoot:
+		return s.Name
+	}
+	return ""
+}

@@ -1,0 +1,35 @@
+package config
+
+import (
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+
+	"github.com/drover-cm/drover/modules"
+)
+
+// Spec returns the hcldec spec that decodes a task body of the module: one
+// attribute per Spec attribute, with its type, whether it is required and its
+// default. The decoded value is an object with every attribute.
+func Spec(ms *modules.Spec) hcldec.Spec {
+	obj := hcldec.ObjectSpec{}
+	for _, a := range ms.Attributes {
+		var s hcldec.Spec = &hcldec.AttrSpec{Name: a.Name, Type: a.Type, Required: a.Required}
+		if a.Default != nilVal && !a.Required {
+			s = &hcldec.DefaultSpec{Primary: s, Default: &hcldec.LiteralSpec{Value: a.Default}}
+		}
+		obj[a.Name] = s
+	}
+	return obj
+}
+
+// ImpliedSchema is the body schema of a module's task block, for checking
+// attribute names and presence without evaluating anything.
+func ImpliedSchema(ms *modules.Spec) *hcl.BodySchema {
+	return hcldec.ImpliedSchema(Spec(ms))
+}
+
+// The module registry; tests replace it with their own modules.
+var (
+	lookupModule = modules.Lookup
+	allModules   = modules.All
+)

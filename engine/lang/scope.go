@@ -1,0 +1,151 @@
+package lang
+
+import (
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+)
+
+// SensitiveMark marks values that must be masked in every output: variables
+// declared sensitive, values passed through sensitive(), and everything
+// computed from them (cty carries marks through operations and functions).
+const SensitiveMark = sensitiveMark("sensitive")
+
+type sensitiveMark string
+
+// Sensitive returns v marked sensitive.
+func Sensitive(v cty.Value) cty.Value { return v.Mark(SensitiveMark) }
+
+// IsSensitive reports whether v or anything inside it is sensitive.
+func IsSensitive(v cty.Value) bool { return v.HasMarkDeep(SensitiveMark) }
+
+// SensitiveStrings returns every known, non-empty string inside v that is
+// marked sensitive (or inside a sensitive collection), for masking writers.
+func SensitiveStrings(v cty.Value) []string {
+	var out []string
+	u, pvms := v.UnmarkDeepWithPaths()
+	for _, pvm := range pvms {
+		if _, ok := pvm.Marks[SensitiveMark]; !ok {
+			continue
+		}
+		x, err := pvm.Path.Apply(u)
+		if err != nil {
+			continue
+		}
+		cty.Walk(x, func(_ cty.Path, y cty.Value) (bool, error) {
+			if y.IsKnown() && !y.IsNull() && y.Type() == cty.String && y.AsString() != "" {
+				out = append(out, y.AsString())
+			}
+			return true, nil
+		})
+	}
+	return out
+}
+
+// Scope holds the values an expression can refer to. engine/run builds one
+// per host (and per task instance, for each/count).
+type Scope struct {
+	Vars   map[string]cty.Value
+	Locals map[string]cty.Value
+	// Host is the host object (see HostValue); cty.NilVal where host.* is not
+	// available (the hosts of a play).
+	Host cty.Value
+	// Tasks are the values of the play's tasks, by module type then name: an
+	// object of the task's attributes and outputs, or for for_each/count a
+	// map/tuple of them; unknown while not yet known.
+	Tasks map[string]map[string]cty.Value
+	// Each is set in a for_each instance, Count in a count instance.
+	Each *Each
+	// Count is count.index in a count instance, cty.NilVal otherwise.
+	Count     cty.Value
+	Functions map[string]function.Function
+}
+
+// Each is each.key and each.value.
+type Each struct{ Key, Value cty.Value }
+
+// EvalContext returns an HCL evaluation context for the scope.
+func (s *Scope) EvalContext() *hcl.EvalContext {
+	vars := map[string]cty.Value{
+		"var":   objectOrEmpty(s.Vars),
+		"local": objectOrEmpty(s.Locals),
+	}
+	if s.Host != cty.NilVal {
+		vars["host"] = s.Host
+	}
+	for typ, byName := range s.Tasks {
+		vars[typ] = objectOrEmpty(byName)
+	}
+	if s.Each != nil {
+		vars["each"] = cty.ObjectVal(map[string]cty.Value{"key": s.Each.Key, "value": s.Each.Value})
+	}
+	if s.Count != cty.NilVal {
+		vars["count"] = cty.ObjectVal(map[string]cty.Value{"index": s.Count})
+	}
+	return &hcl.EvalContext{Variables: vars, Functions: s.Functions}
+}
+
+// With returns a copy of the scope for one for_each or count instance.
+func (s *Scope) With(each *Each, count cty.Value) *Scope {
+	c := *s
+	c.Each, c.Count = each, count
+	return &c
+}
+
+func objectOrEmpty(m map[string]cty.Value) cty.Value {
+	if len(m) == 0 {
+		return cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(m)
+}
+
+// HostInfo is what the language exposes about the current host.
+type HostInfo struct {
+	Name    string
+	Address string
+	Vars    map[string]cty.Value
+	Groups  []string
+	// Facts are gathered from the host (a later feature); cty.NilVal means
+	// none, and host.facts is then an empty object.
+	Facts cty.Value
+}
+
+// HostValue returns the host object: host.name, host.address, host.vars.*,
+// host.groups and host.facts.*.
+func HostValue(h HostInfo) cty.Value {
+	groups := make([]cty.Value, 0, len(h.Groups))
+	gs := append([]string(nil), h.Groups...)
+	sort.Strings(gs)
+	for _, g := range gs {
+		groups = append(groups, cty.StringVal(g))
+	}
+	gv := cty.ListValEmpty(cty.String)
+	if len(groups) > 0 {
+		gv = cty.ListVal(groups)
+	}
+	facts := h.Facts
+	if facts == cty.NilVal {
+		facts = cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"name":    cty.StringVal(h.Name),
+		"address": cty.StringVal(h.Address),
+		"vars":    objectOrEmpty(h.Vars),
+		"groups":  gv,
+		"facts":   facts,
+	})
+}
+
+// UnknownHost is the host object when the host is not known (validate): every
+// attribute is unknown, so expressions type-check without values.
+func UnknownHost() cty.Value {
+	return cty.ObjectVal(map[string]cty.Value{
+		"name":    cty.UnknownVal(cty.String),
+		"address": cty.UnknownVal(cty.String),
+		"vars":    cty.DynamicVal,
+		"groups":  cty.UnknownVal(cty.List(cty.String)),
+		"facts":   cty.DynamicVal,
+	})
+}
