@@ -10,7 +10,7 @@ import (
 // (no module's Configure runs here).
 type fakeModule struct{ spec *modules.Spec }
 
-func (m fakeModule) Spec() *modules.Spec                           { return m.spec }
+func (m fakeModule) Spec() *modules.Spec                            { return m.spec }
 func (m fakeModule) Configure(modules.Config) (modules.Task, error) { return nil, nil }
 
 var fakeModules = []modules.Module{
