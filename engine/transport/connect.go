@@ -43,6 +43,9 @@ type Options struct {
 	// in known_hosts, like OpenSSH's StrictHostKeyChecking=accept-new. A
 	// changed key is refused regardless.
 	AcceptNewHostKeys bool
+	// HashKnownHosts writes accepted host names hashed, like OpenSSH's
+	// HashKnownHosts=yes (Debian's default), instead of in clear text.
+	HashKnownHosts bool
 	// NoAgent disables ssh-agent even when SSH_AUTH_SOCK is set.
 	NoAgent bool
 	// Passphrase is asked for an encrypted identity file, once per file per
@@ -50,7 +53,9 @@ type Options struct {
 	Passphrase func(keyFile string) ([]byte, error)
 	// ConnectTimeout bounds the TCP connect plus SSH handshake per hop.
 	ConnectTimeout time.Duration
-	// KeepAlive is the interval of keepalive requests; 0 means the default.
+	// KeepAlive is the interval of keepalive requests; 0 means the default
+	// (15s), negative disables them. Three unanswered requests close the
+	// connection.
 	KeepAlive time.Duration
 }
 

@@ -1,0 +1,242 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/user"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// DefaultConnectTimeout bounds TCP connect plus SSH handshake per hop when
+// neither the target nor the options set a timeout.
+const DefaultConnectTimeout = 10 * time.Second
+
+// DefaultKeepAlive is the interval of keepalive@openssh.com requests.
+const DefaultKeepAlive = 15 * time.Second
+
+// keepAliveMissed is how many unanswered keepalives close the connection
+// (OpenSSH's ServerAliveCountMax).
+const keepAliveMissed = 3
+
+// SSHConnector opens SSH connections. Use one per run: it caches decrypted
+// identity files, the ssh-agent connection and parsed known_hosts files for
+// every host it connects to. It is safe for concurrent use.
+type SSHConnector struct {
+	opts  Options
+	keys  *keyring
+	hosts *hostKeys
+	kex   []string
+}
+
+// NewSSH returns a connector using opts for every connection.
+func NewSSH(opts Options) *SSHConnector {
+	// curve25519 first: the cheapest key exchange every current OpenSSH
+	// offers, which matters when hundreds of hosts connect at once.
+	kex := []string{ssh.KeyExchangeCurve25519}
+	for _, k := range ssh.SupportedAlgorithms().KeyExchanges {
+		if k != ssh.KeyExchangeCurve25519 {
+			kex = append(kex, k)
+		}
+	}
+	return &SSHConnector{opts: opts, keys: newKeyring(opts), hosts: newHostKeys(opts), kex: kex}
+}
+
+// Close releases what the connector holds (the ssh-agent connection). Open
+// connections are not affected.
+func (c *SSHConnector) Close() error {
+	c.keys.close()
+	return nil
+}
+
+// Connect dials t (through its ProxyJump hops, outermost first), verifies
+// every hop's host key, authenticates, and returns a Conn. When t.Become is
+// enabled the Conn runs commands and writes files through sudo.
+func (c *SSHConnector) Connect(ctx context.Context, t Target) (Conn, error) {
+	start := time.Now()
+	conn := &sshConn{target: t, addr: joinAddr(t.Address, t.Port), done: make(chan struct{})}
+	chain := append(slices.Clone(t.Jumps), t)
+	var via *ssh.Client
+	for i, hop := range chain {
+		last := i == len(chain)-1
+		client, err := c.handshake(ctx, via, hop, t, conn, last)
+		if err != nil {
+			for j := len(conn.hops) - 1; j >= 0; j-- {
+				conn.hops[j].Close()
+			}
+			return nil, err
+		}
+		conn.dials.Add(1)
+		if last {
+			conn.client = client
+		} else {
+			conn.hops = append(conn.hops, client)
+		}
+		via = client
+	}
+	conn.connectTime = time.Since(start)
+	conn.start(c.keepAlive())
+	return withBecome(conn, t, loginUser(t))
+}
+
+func (c *SSHConnector) keepAlive() time.Duration {
+	if c.opts.KeepAlive != 0 {
+		return c.opts.KeepAlive
+	}
+	return DefaultKeepAlive
+}
+
+func (c *SSHConnector) timeout(t Target) time.Duration {
+	switch {
+	case t.ConnectTimeout > 0:
+		return t.ConnectTimeout
+	case c.opts.ConnectTimeout > 0:
+		return c.opts.ConnectTimeout
+	}
+	return DefaultConnectTimeout
+}
+
+// handshake dials one hop (directly, or through via) and runs the SSH
+// handshake, all within the hop's connect timeout.
+func (c *SSHConnector) handshake(ctx context.Context, via *ssh.Client, hop, target Target, conn *sshConn, last bool) (*ssh.Client, error) {
+	addr := joinAddr(hop.Address, hop.Port)
+	name := hop.Name
+	if name == "" {
+		name = hop.Address
+	}
+	fail := func(kind ErrorKind, err error, hint string) error {
+		if !last {
+			err = fmt.Errorf("jump host for %s: %w", target.Name, err)
+		}
+		return &Error{Kind: kind, Host: name, Addr: addr, Err: err, Hint: hint}
+	}
+	tagged := func(e *Error) error {
+		e.Host, e.Addr = name, addr
+		if !last {
+			e.Err = fmt.Errorf("jump host for %s: %w", target.Name, e.Err)
+		}
+		return e
+	}
+
+	timeout := c.timeout(hop)
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	timedOut := func() error {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("connecting to %s (%s): %w", name, addr, err)
+		}
+		return fail(ErrTimeout, fmt.Errorf("no SSH answer within %s", timeout),
+			"check that the host is up and that sshd listens on that port, or raise the connect timeout")
+	}
+
+	var raw net.Conn
+	var err error
+	if via == nil {
+		var d net.Dialer
+		raw, err = d.DialContext(hctx, "tcp", addr)
+	} else {
+		raw, err = via.DialContext(hctx, "tcp", addr)
+	}
+	if err != nil {
+		if hctx.Err() != nil {
+			return nil, timedOut()
+		}
+		kind, hint := classifyDial(err, hop)
+		return nil, fail(kind, err, hint)
+	}
+
+	signers, tried, err := c.keys.credentials(hop)
+	if err != nil {
+		raw.Close()
+		var te *Error
+		if errors.As(err, &te) {
+			return nil, tagged(te)
+		}
+		return nil, fail(ErrAuth, err, "")
+	}
+	v, err := c.hosts.verifier(hop, addr)
+	if err != nil {
+		raw.Close()
+		return nil, fail(ErrOther, err, "fix or remove the unreadable known_hosts file")
+	}
+	cfg := &ssh.ClientConfig{
+		User:              loginUser(hop),
+		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signers...)},
+		HostKeyCallback:   v.callback,
+		HostKeyAlgorithms: v.algorithms(),
+		ClientVersion:     "SSH-2.0-drover",
+		Config:            ssh.Config{KeyExchanges: c.kex},
+	}
+
+	var nc net.Conn = raw
+	if last {
+		nc = &countingConn{Conn: raw, c: conn}
+	}
+	// A deadline covers a server that accepts TCP and never speaks SSH;
+	// closing on timeout or cancel also covers channel conns through a jump
+	// host, which have no deadlines.
+	_ = raw.SetDeadline(time.Now().Add(timeout))
+	stop := context.AfterFunc(hctx, func() { raw.Close() })
+	sc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
+	if !stop() {
+		if err == nil {
+			sc.Close()
+		}
+		if v.failed != nil {
+			return nil, tagged(v.failed)
+		}
+		return nil, timedOut()
+	}
+	_ = raw.SetDeadline(time.Time{})
+	if err != nil {
+		raw.Close()
+		if v.failed != nil {
+			return nil, tagged(v.failed)
+		}
+		return nil, classifyHandshake(err, fail, tried, cfg.User, timeout)
+	}
+	return ssh.NewClient(sc, chans, reqs), nil
+}
+
+// classifyHandshake turns an SSH handshake failure into an Error with a hint.
+func classifyHandshake(err error, fail func(ErrorKind, error, string) error, tried []string, user string, timeout time.Duration) error {
+	var ne net.Error
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "unable to authenticate"):
+		offered := "no keys at all (no ssh-agent, no identity file)"
+		if len(tried) > 0 {
+			offered = strings.Join(tried, ", ")
+		}
+		return fail(ErrAuth, fmt.Errorf("the host refused every credential for user %q: %w", user, err),
+			"offered: "+offered+"; add one of these public keys to ~"+user+"/.ssh/authorized_keys on the host, or set the right user or IdentityFile")
+	case errors.As(err, &ne) && ne.Timeout():
+		return fail(ErrTimeout, fmt.Errorf("SSH handshake did not finish within %s: %w", timeout, err),
+			"something accepts TCP on that port but does not answer like sshd; check the port")
+	case errors.Is(err, syscall.ECONNRESET), strings.Contains(msg, "EOF"), strings.Contains(msg, "connection reset"):
+		return fail(ErrOther, fmt.Errorf("the host closed the connection during the SSH handshake: %w", err),
+			"check sshd's logs on the host (MaxStartups, AllowUsers, tcp wrappers) and that the port is sshd's")
+	case strings.Contains(msg, "no common algorithm"):
+		return fail(ErrOther, err, "the host's sshd offers no algorithm drover supports; upgrade or reconfigure its sshd")
+	}
+	return fail(ErrOther, err, "")
+}
+
+// loginUser is the user OpenSSH would log in as: the target's, else the local
+// user.
+func loginUser(t Target) string {
+	if t.User != "" {
+		return t.User
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}

@@ -1,0 +1,397 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// sshConn is one SSH connection to a host, with the ProxyJump hops it goes
+// through. Each Run is a session (channel) of its own; file transfers share
+// one SFTP client.
+type sshConn struct {
+	target      Target
+	addr        string
+	client      *ssh.Client
+	hops        []*ssh.Client // outermost first
+	connectTime time.Duration
+
+	sftpMu sync.Mutex
+	sftp   *sftp.Client
+
+	roundTrips, bytesSent, bytesRecv, dials atomic.Int64
+
+	done      chan struct{} // closed by Close
+	closeOnce sync.Once
+	lost      atomic.Bool // the connection broke (keepalive, network)
+	wg        sync.WaitGroup
+}
+
+// countingConn counts the bytes of the SSH stream to the target.
+type countingConn struct {
+	net.Conn
+	c *sshConn
+}
+
+func (cc *countingConn) Read(b []byte) (int, error) {
+	n, err := cc.Conn.Read(b)
+	cc.c.bytesRecv.Add(int64(n))
+	return n, err
+}
+
+func (cc *countingConn) Write(b []byte) (int, error) {
+	n, err := cc.Conn.Write(b)
+	cc.c.bytesSent.Add(int64(n))
+	return n, err
+}
+
+// start runs the goroutines that live as long as the connection: one that
+// tears everything down when the SSH connection ends, and the keepalive.
+func (c *sshConn) start(keepAlive time.Duration) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		_ = c.client.Wait()
+		select {
+		case <-c.done:
+		default:
+			c.lost.Store(true)
+		}
+		c.shutdown()
+	}()
+	if keepAlive > 0 {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.keepAlive(keepAlive)
+		}()
+	}
+}
+
+// keepAlive sends keepalive@openssh.com every interval; after
+// keepAliveMissed intervals without an answer it closes the connection, so
+// that commands in flight fail with ErrConnLost instead of hanging.
+func (c *sshConn) keepAlive(interval time.Duration) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	var pending chan error
+	missed := 0
+	for {
+		select {
+		case <-c.done:
+			return
+		case err := <-pending:
+			pending, missed = nil, 0
+			if err != nil {
+				c.lost.Store(true)
+				c.shutdown()
+				return
+			}
+		case <-ticker.C:
+			if pending != nil {
+				missed++
+				if missed >= keepAliveMissed {
+					c.lost.Store(true)
+					c.shutdown()
+					return
+				}
+				continue
+			}
+			pending = make(chan error, 1)
+			// The reply goroutine ends when the answer comes or when the
+			// connection closes, whichever is first.
+			go func(ch chan error) {
+				_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
+				ch <- err
+			}(pending)
+		}
+	}
+}
+
+// shutdown closes the connection and its hops; safe to call many times.
+func (c *sshConn) shutdown() {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.sftpMu.Lock()
+		if c.sftp != nil {
+			c.sftp.Close()
+		}
+		c.sftpMu.Unlock()
+		c.client.Close()
+		for i := len(c.hops) - 1; i >= 0; i-- {
+			c.hops[i].Close()
+		}
+	})
+}
+
+// Close closes the connection and waits for its goroutines to end.
+func (c *sshConn) Close() error {
+	c.shutdown()
+	c.wg.Wait()
+	return nil
+}
+
+func (c *sshConn) Stats() Stats {
+	return Stats{
+		RoundTrips:  c.roundTrips.Load(),
+		BytesSent:   c.bytesSent.Load(),
+		BytesRecv:   c.bytesRecv.Load(),
+		ConnectTime: c.connectTime,
+		Dials:       c.dials.Load(),
+	}
+}
+
+func (c *sshConn) name() string {
+	if c.target.Name != "" {
+		return c.target.Name
+	}
+	return c.target.Address
+}
+
+// broken reports err as a lost connection when the connection is gone, and
+// wraps it otherwise.
+func (c *sshConn) broken(what string, err error) error {
+	select {
+	case <-c.done:
+		hint := "the connection to the host broke; check the network and the host, then re-run"
+		if !c.lost.Load() {
+			hint = "the connection was closed by drover while this was in flight"
+		}
+		return &Error{Kind: ErrConnLost, Host: c.name(), Addr: c.addr, Err: fmt.Errorf("%s: %w", what, err), Hint: hint}
+	default:
+	}
+	var missing *ssh.ExitMissingError
+	if errors.As(err, &missing) || errors.Is(err, io.EOF) {
+		return &Error{Kind: ErrConnLost, Host: c.name(), Addr: c.addr, Err: fmt.Errorf("%s: %w", what, err),
+			Hint: "the host ended the command without an exit status (sshd restarted, or the session was killed); re-run"}
+	}
+	return &Error{Kind: ErrOther, Host: c.name(), Addr: c.addr, Err: fmt.Errorf("%s: %w", what, err)}
+}
+
+// Run runs cmd.Command in a session of its own. The host's sshd runs it with
+// the login user's shell (`$SHELL -c`), as OpenSSH does: commands are POSIX
+// sh. No PTY is requested.
+func (c *sshConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
+	c.roundTrips.Add(1)
+	if err := ctx.Err(); err != nil {
+		return Result{}, fmt.Errorf("%s: command not started: %w", c.name(), err)
+	}
+	sess, err := c.client.NewSession()
+	if err != nil {
+		return Result{}, c.broken("opening a session", err)
+	}
+	defer sess.Close()
+
+	var stdout, stderr bytes.Buffer
+	sess.Stdout, sess.Stderr = &stdout, &stderr
+	if cmd.Stdout != nil {
+		sess.Stdout = cmd.Stdout
+	}
+	if cmd.Stderr != nil {
+		sess.Stderr = cmd.Stderr
+	}
+	stdin, err := sess.StdinPipe()
+	if err != nil {
+		return Result{}, c.broken("opening stdin", err)
+	}
+	if err := sess.Start(cmd.Command); err != nil {
+		return Result{}, c.broken("starting the command", err)
+	}
+	// Stdin is copied without being waited for: a command that exits without
+	// reading its input must not block Run on a reader that never ends.
+	go func() {
+		if cmd.Stdin != nil {
+			_, _ = io.Copy(stdin, cmd.Stdin)
+		}
+		_ = stdin.Close()
+	}()
+
+	waited := make(chan error, 1)
+	go func() { waited <- sess.Wait() }()
+	select {
+	case err = <-waited:
+	case <-ctx.Done():
+		_ = sess.Signal(ssh.SIGTERM)
+		_ = sess.Close()
+		<-waited
+		return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: -1},
+			fmt.Errorf("%s: command cancelled: %w", c.name(), ctx.Err())
+	}
+	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	var exit *ssh.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		res.ExitCode = exit.ExitStatus()
+		res.Signal = exit.Signal()
+	default:
+		res.ExitCode = -1
+		return res, c.broken("waiting for the command", err)
+	}
+	return res, nil
+}
+
+// sftpClient returns the connection's SFTP client, starting it on first use.
+func (c *sshConn) sftpClient() (*sftp.Client, error) {
+	c.sftpMu.Lock()
+	defer c.sftpMu.Unlock()
+	if c.sftp != nil {
+		return c.sftp, nil
+	}
+	select {
+	case <-c.done:
+		return nil, c.broken("starting SFTP", net.ErrClosed)
+	default:
+	}
+	sc, err := sftp.NewClient(c.client, sftp.UseConcurrentWrites(true))
+	if err != nil {
+		return nil, c.broken("starting SFTP (is the sftp subsystem enabled in sshd_config?)", err)
+	}
+	c.sftp = sc
+	return sc, nil
+}
+
+// Put writes r to a temporary file beside p with the final mode, then
+// renames it over p with posix-rename@openssh.com. On any failure the
+// temporary file is removed.
+func (c *sshConn) Put(ctx context.Context, p string, r io.Reader, opts PutOptions) (err error) {
+	c.roundTrips.Add(1)
+	sc, err := c.sftpClient()
+	if err != nil {
+		return err
+	}
+	fail := func(what string, err error) error {
+		if c.isDone() {
+			return c.broken(what, err)
+		}
+		return fmt.Errorf("%s: %s %s: %w", c.name(), what, p, err)
+	}
+	tmp, err := tempName(p)
+	if err != nil {
+		return fail("writing", err)
+	}
+	mode := opts.Mode
+	if mode == 0 {
+		mode = 0o644
+		if st, err := sc.Stat(p); err == nil && st.Mode().IsRegular() {
+			mode = st.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+		}
+	}
+	f, err := sc.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err != nil {
+		return fail("creating a temporary file for", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			_ = sc.Remove(tmp)
+		}
+	}()
+	// Set the mode before any content is written, so a secret is never
+	// readable with the default permissions.
+	if err := f.Chmod(mode); err != nil {
+		return fail("setting the mode of", err)
+	}
+	if _, err := f.ReadFromWithConcurrency(ctxReader{ctx, r}, 0); err != nil {
+		return fail("writing", err)
+	}
+	if err := f.Close(); err != nil {
+		return fail("writing", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail("writing", err)
+	}
+	if err := sc.PosixRename(tmp, p); err != nil {
+		return fail("renaming the temporary file onto", err)
+	}
+	return nil
+}
+
+// Get streams the file at p to w.
+func (c *sshConn) Get(ctx context.Context, p string, w io.Writer) error {
+	c.roundTrips.Add(1)
+	sc, err := c.sftpClient()
+	if err != nil {
+		return err
+	}
+	f, err := sc.Open(p)
+	if err != nil {
+		if c.isDone() {
+			return c.broken("reading "+p, err)
+		}
+		return fmt.Errorf("%s: reading %s: %w", c.name(), p, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteTo(ctxWriter{ctx, w}); err != nil {
+		if c.isDone() {
+			return c.broken("reading "+p, err)
+		}
+		return fmt.Errorf("%s: reading %s: %w", c.name(), p, err)
+	}
+	return nil
+}
+
+func (c *sshConn) isDone() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// tempName returns a fresh name in the directory of p for an atomic write:
+// <dir>/.<base>.drover-<random>.
+func tempName(p string) (string, error) {
+	dir, base := path.Split(p)
+	if base == "" || base == "." || base == ".." {
+		return "", fmt.Errorf("%q is not a file path", p)
+	}
+	if len(base) > 200 { // stay under NAME_MAX with the suffix
+		base = base[:200]
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return dir + "." + base + ".drover-" + hex.EncodeToString(b[:]), nil
+}
+
+// ctxReader stops a transfer when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r ctxReader) Read(b []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(b)
+}
+
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (w ctxWriter) Write(b []byte) (int, error) {
+	if err := w.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return w.w.Write(b)
+}
