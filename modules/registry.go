@@ -3,7 +3,9 @@ package modules
 import "sort"
 
 // builtins lists every module type. Add new modules here.
-var builtins = []Module{}
+var builtins = []Module{
+	fileModule{},
+}
 
 // Lookup returns the module with the given type name.
 func Lookup(name string) (Module, bool) {

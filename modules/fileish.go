@@ -1,0 +1,409 @@
+package modules
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/aymanbagabas/go-udiff"
+
+	"github.com/drover-cm/drover/engine/shell"
+)
+
+// Shared machinery of the modules that manage one regular file (file,
+// template, copy of a single file): the Check fragment that reads a path's
+// metadata and checksum (and, for small text, its content for the diff), its
+// parser, and the Diff that writes through a temporary file and a rename.
+
+// maxDiffSize is the largest file whose old content Check fetches to show a
+// unified diff; larger or binary content is compared by checksum only.
+const maxDiffSize = 64 << 10
+
+// remoteFile is what a Check fragment found at a path.
+type remoteFile struct {
+	Type       string // "file", "dir", "link", "other", "missing"
+	Mode       uint32
+	UID, GID   string
+	User       string
+	Group      string
+	Size       int64
+	SHA256     string // "" when not read
+	Content    []byte
+	HasContent bool
+	LinkTarget string // for "link", when read
+}
+
+// statFragment prints "type T" for the path in $p and, for a file or
+// directory, "stat MODE UID GID USER GROUP SIZE". With sum, a file's sha256 is
+// printed too; with fetchMax > 0, a file no larger than that is printed after
+// a "content" line (it must be the last section).
+func statFragment(p string, sum bool, fetchMax int64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "set -e\np=%s\n", shell.Quote(p))
+	b.WriteString("if [ -L \"$p\" ]; then echo 'type link'\n")
+	b.WriteString("elif [ -d \"$p\" ]; then echo 'type dir'; echo \"stat $(stat -c '%a %u %g %U %G %s' \"$p\")\"\n")
+	b.WriteString("elif [ -f \"$p\" ]; then echo 'type file'\n")
+	b.WriteString("  set -- $(stat -c '%a %u %g %U %G %s' \"$p\"); echo \"stat $*\"\n")
+	if sum {
+		b.WriteString("  h=$(sha256sum <\"$p\"); echo \"sha256 ${h%% *}\"\n")
+	}
+	if fetchMax > 0 {
+		fmt.Fprintf(&b, "  if [ \"$6\" -le %d ]; then echo content; cat \"$p\"; fi\n", fetchMax)
+	}
+	b.WriteString("elif [ -e \"$p\" ]; then echo 'type other'\n")
+	b.WriteString("else echo 'type missing'\nfi\n")
+	return b.String()
+}
+
+// parseRemote parses the output of statFragment (and similar fragments that
+// use its line format).
+func parseRemote(out CheckOutput) (remoteFile, error) {
+	var r remoteFile
+	if out.ExitCode != 0 {
+		return r, checkErr(out)
+	}
+	data := out.Stdout
+	for len(data) > 0 {
+		nl := bytes.IndexByte(data, '\n')
+		if nl < 0 {
+			return r, fmt.Errorf("unexpected state output %q", data)
+		}
+		line := string(data[:nl])
+		data = data[nl+1:]
+		key, val, _ := strings.Cut(line, " ")
+		switch key {
+		case "type":
+			r.Type = val
+		case "stat":
+			f := strings.Fields(val)
+			if len(f) != 6 {
+				return r, fmt.Errorf("unexpected stat output %q", val)
+			}
+			m, err1 := strconv.ParseUint(f[0], 8, 32)
+			size, err2 := strconv.ParseInt(f[5], 10, 64)
+			if err1 != nil || err2 != nil {
+				return r, fmt.Errorf("unexpected stat output %q", val)
+			}
+			r.Mode, r.UID, r.GID, r.User, r.Group, r.Size = uint32(m), f[1], f[2], f[3], f[4], size
+		case "sha256":
+			r.SHA256 = val
+		case "content", "target":
+			// The raw last section: the rest of the output, byte for byte.
+			if key == "content" {
+				r.Content, r.HasContent = data, true
+			} else {
+				r.LinkTarget = strings.TrimSuffix(string(data), "\n")
+			}
+			data = nil
+		default:
+			return r, fmt.Errorf("unexpected state output %q", line)
+		}
+	}
+	if r.Type == "" {
+		return r, fmt.Errorf("no state in check output %q", out.Stdout)
+	}
+	return r, nil
+}
+
+// checkErr is the error for a Check fragment that exited non-zero.
+func checkErr(out CheckOutput) error {
+	msg := strings.TrimSpace(string(out.Stderr))
+	if msg == "" {
+		msg = "no error message"
+	}
+	return fmt.Errorf("reading the current state failed (exit status %d): %s", out.ExitCode, msg)
+}
+
+// fileMeta is the desired mode and ownership of a path; unset parts are left
+// as they are on an existing path.
+type fileMeta struct {
+	Mode    uint32
+	HasMode bool
+	Owner   string
+	Group   string
+}
+
+func readMeta(a *attrs) fileMeta {
+	var m fileMeta
+	m.Mode, m.HasMode = a.mode("mode")
+	m.Owner = a.account("owner")
+	m.Group = a.account("group")
+	return m
+}
+
+func (m fileMeta) uses() []Resource {
+	var rs []Resource
+	if m.Owner != "" && !isNumeric(m.Owner) {
+		rs = append(rs, Resource{Kind: "user", Name: m.Owner})
+	}
+	if m.Group != "" && !isNumeric(m.Group) {
+		rs = append(rs, Resource{Kind: "group", Name: m.Group})
+	}
+	return rs
+}
+
+func isNumeric(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 32)
+	return err == nil
+}
+
+func sameAccount(want, name, id string) bool {
+	if isNumeric(want) {
+		return want == id
+	}
+	return want == name
+}
+
+// metaChanges compares desired metadata with r and returns the attribute
+// changes and the commands (on the path in $p) that make them.
+func metaChanges(m fileMeta, r remoteFile, target string) ([]AttrChange, []string) {
+	var ch []AttrChange
+	var cmds []string
+	if m.Owner != "" && !sameAccount(m.Owner, r.User, r.UID) {
+		ch = append(ch, AttrChange{Name: "owner", Old: r.User, New: m.Owner})
+	}
+	if m.Group != "" && !sameAccount(m.Group, r.Group, r.GID) {
+		ch = append(ch, AttrChange{Name: "group", Old: r.Group, New: m.Group})
+	}
+	if len(ch) > 0 {
+		cmds = append(cmds, chownCmd(m.Owner, m.Group, target))
+	}
+	if m.HasMode && m.Mode != r.Mode {
+		ch = append(ch, AttrChange{Name: "mode", Old: fmtMode(r.Mode), New: fmtMode(m.Mode)})
+		cmds = append(cmds, "chmod "+fmtMode(m.Mode)+" "+target)
+	}
+	return ch, cmds
+}
+
+// chownCmd returns a chown of target ("$t", "$p", already quoted) to owner
+// and/or group; "" when both are empty. Owner and group were validated to not
+// start with "-", and are quoted anyway.
+func chownCmd(owner, group, target string) string {
+	switch {
+	case owner != "" && group != "":
+		return "chown " + shell.Quote(owner+":"+group) + " " + target
+	case owner != "":
+		return "chown " + shell.Quote(owner) + " " + target
+	case group != "":
+		return "chgrp " + shell.Quote(group) + " " + target
+	}
+	return ""
+}
+
+func fmtMode(m uint32) string { return fmt.Sprintf("%04o", m) }
+
+// fileContent is the desired content of a file.
+type fileContent struct {
+	Open   func() (io.ReadCloser, error)
+	Size   int64
+	SHA256 string
+	// Text is the content when it is small text that a diff can show; nil
+	// otherwise.
+	Text      []byte
+	Sensitive bool
+}
+
+func bytesContent(b []byte, sensitive bool) *fileContent {
+	sum := sha256.Sum256(b)
+	c := &fileContent{
+		Open:      func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil },
+		Size:      int64(len(b)),
+		SHA256:    hex.EncodeToString(sum[:]),
+		Sensitive: sensitive,
+	}
+	if isText(b) && len(b) <= maxDiffSize {
+		c.Text = b
+	}
+	return c
+}
+
+func isText(b []byte) bool { return bytes.IndexByte(b, 0) < 0 && utf8.Valid(b) }
+
+// tempSuffix makes the random part of temporary file names; tests replace it.
+var tempSuffix = func() string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// tempPath is a temporary name in the same directory as p (so a rename over
+// p is atomic), hidden and recognisable.
+func tempPath(p string) string {
+	dir, base := path.Split(p)
+	if len(base) > 180 {
+		base = base[:180]
+	}
+	return dir + "." + base + ".drover-" + tempSuffix()
+}
+
+// fileTask is a regular file with optional managed content and metadata.
+type fileTask struct {
+	Path    string
+	Absent  bool
+	Content *fileContent // nil: content not managed (an empty file is created)
+	Meta    fileMeta
+}
+
+func (t *fileTask) Check() string {
+	if t.Absent {
+		return statFragment(t.Path, false, 0)
+	}
+	var fetch int64
+	if t.Content != nil && t.Content.Text != nil && !t.Content.Sensitive {
+		fetch = maxDiffSize
+	}
+	return statFragment(t.Path, t.Content != nil, fetch)
+}
+
+func (t *fileTask) Diff(out CheckOutput) (*Plan, error) {
+	r, err := parseRemote(out)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Path, err)
+	}
+	p := shell.Quote(t.Path)
+	if t.Absent {
+		switch r.Type {
+		case "missing":
+			return &Plan{}, nil
+		case "dir":
+			return nil, fmt.Errorf("%s is a directory; use a directory task with state = \"absent\" to remove it", t.Path)
+		}
+		return &Plan{
+			Changes: []Change{{Action: Delete, Subject: t.Path}},
+			Steps:   []Step{{Script: "rm -f " + p}},
+		}, nil
+	}
+	switch r.Type {
+	case "dir":
+		return nil, fmt.Errorf("%s is a directory; a file cannot replace it (remove it first with a directory task, state = \"absent\")", t.Path)
+	case "link":
+		return nil, fmt.Errorf("%s is a symbolic link; manage the file it points to, or replace the link with a symlink task", t.Path)
+	case "other":
+		return nil, fmt.Errorf("%s exists but is not a regular file (a device, socket or FIFO); drover will not replace it", t.Path)
+	case "missing":
+		return t.create(), nil
+	}
+	return t.update(r)
+}
+
+func (t *fileTask) sensitive() bool { return t.Content != nil && t.Content.Sensitive }
+
+func (t *fileTask) create() *Plan {
+	ch := Change{Action: Create, Subject: t.Path, Sensitive: t.sensitive()}
+	mode := uint32(0o644)
+	if t.Meta.HasMode {
+		mode = t.Meta.Mode
+	}
+	ch.Attrs = append(ch.Attrs, AttrChange{Name: "mode", New: fmtMode(mode)})
+	if t.Meta.Owner != "" {
+		ch.Attrs = append(ch.Attrs, AttrChange{Name: "owner", New: t.Meta.Owner})
+	}
+	if t.Meta.Group != "" {
+		ch.Attrs = append(ch.Attrs, AttrChange{Name: "group", New: t.Meta.Group})
+	}
+	c := t.Content
+	if c == nil {
+		c = bytesContent(nil, false)
+	} else if c.Text != nil && !c.Sensitive {
+		ch.Diff = unified("/dev/null", t.Path, "", string(c.Text))
+	} else {
+		ch.Attrs = append(ch.Attrs, AttrChange{Name: "sha256", New: shortSum(c.SHA256)})
+	}
+	return &Plan{Changes: []Change{ch}, Steps: []Step{t.writeStep(c, t.Meta.Owner, t.Meta.Group, mode)}}
+}
+
+func (t *fileTask) update(r remoteFile) (*Plan, error) {
+	ch := Change{Action: Update, Subject: t.Path, Sensitive: t.sensitive()}
+	c := t.Content
+	contentChanged := false
+	if c != nil {
+		if r.SHA256 == "" {
+			return nil, fmt.Errorf("%s: could not read its checksum (is sha256sum installed on the host?)", t.Path)
+		}
+		contentChanged = r.SHA256 != c.SHA256
+	}
+	attrs, cmds := metaChanges(t.Meta, r, "\"$p\"")
+	if contentChanged {
+		if c.Text != nil && !c.Sensitive && r.HasContent && isText(r.Content) {
+			ch.Diff = unified(t.Path, t.Path, string(r.Content), string(c.Text))
+		} else {
+			ch.Attrs = append(ch.Attrs, AttrChange{Name: "sha256", Old: shortSum(r.SHA256), New: shortSum(c.SHA256)})
+		}
+	}
+	ch.Attrs = append(ch.Attrs, attrs...)
+	if !contentChanged && len(attrs) == 0 {
+		return &Plan{}, nil
+	}
+	plan := &Plan{Changes: []Change{ch}}
+	if contentChanged {
+		// Keep what the user did not ask to change: the new file gets the
+		// old one's owner, group and mode unless set.
+		owner, group, mode := t.Meta.Owner, t.Meta.Group, r.Mode
+		if owner == "" {
+			owner = r.UID
+		}
+		if group == "" {
+			group = r.GID
+		}
+		if t.Meta.HasMode {
+			mode = t.Meta.Mode
+		}
+		plan.Steps = []Step{t.writeStep(c, owner, group, mode)}
+	} else {
+		plan.Steps = []Step{{Script: "p=" + shell.Quote(t.Path) + "\n" + strings.Join(cmds, "\n") + "\n"}}
+	}
+	return plan, nil
+}
+
+// writeStep uploads c to a temporary name beside the file, sets its owner and
+// mode, and renames it over the file. The file is never truncated in place:
+// a reader sees the old content or the new.
+func (t *fileTask) writeStep(c *fileContent, owner, group string, mode uint32) Step {
+	tmp := tempPath(t.Path)
+	var b strings.Builder
+	fmt.Fprintf(&b, "t=%s\np=%s\n", shell.Quote(tmp), shell.Quote(t.Path))
+	b.WriteString("trap 'rm -f \"$t\"' EXIT\n")
+	if cmd := chownCmd(owner, group, "\"$t\""); cmd != "" {
+		b.WriteString(cmd + "\n")
+	}
+	fmt.Fprintf(&b, "chmod %s \"$t\"\n", fmtMode(mode))
+	b.WriteString("mv -fT \"$t\" \"$p\"\n")
+	return Step{
+		Uploads: []Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}},
+		Script:  b.String(),
+	}
+}
+
+func (t *fileTask) Provides() []Resource {
+	return []Resource{{Kind: "path", Name: t.Path}}
+}
+
+func (t *fileTask) Uses() []Resource {
+	return append([]Resource{{Kind: "path", Name: path.Dir(t.Path)}}, t.Meta.uses()...)
+}
+
+func shortSum(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// unified is a unified diff of old and new; a diff that fails (it cannot
+// with consistent edits) degrades to a note rather than failing the plan.
+func unified(oldLabel, newLabel, old, new string) string {
+	d, err := udiff.ToUnified(oldLabel, newLabel, old, udiff.Lines(old, new), udiff.DefaultContextLines)
+	if err != nil {
+		return "(diff unavailable: " + err.Error() + ")\n"
+	}
+	return d
+}

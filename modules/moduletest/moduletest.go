@@ -1,0 +1,111 @@
+// Package moduletest runs drover modules against a real connection in tests:
+// configure, check, diff, apply, and apply again to prove idempotence.
+package moduletest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules"
+)
+
+// Values builds a task's attribute object from the attributes that are set;
+// modules apply the Spec defaults for the others.
+func Values(attrs map[string]cty.Value) cty.Value {
+	if len(attrs) == 0 {
+		return cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(attrs)
+}
+
+// Local connects to this machine with drover's local transport.
+func Local(t testing.TB) transport.Conn {
+	t.Helper()
+	conn, err := transport.Local{}.Connect(context.Background(), transport.Target{Name: "local", Local: true})
+	if err != nil {
+		t.Fatalf("local transport: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// Configure configures the module, failing the test on error.
+func Configure(t testing.TB, m modules.Module, cfg modules.Config) modules.Task {
+	t.Helper()
+	task, err := m.Configure(cfg)
+	if err != nil {
+		t.Fatalf("%s: Configure: %v", m.Spec().Name, err)
+	}
+	return task
+}
+
+// Plan checks the task's state on conn and returns its plan.
+func Plan(t testing.TB, conn transport.Conn, task modules.Task) (*modules.Plan, error) {
+	t.Helper()
+	outs, err := modules.CheckAll(context.Background(), conn, []modules.Task{task})
+	if err != nil {
+		t.Fatalf("CheckAll: %v", err)
+	}
+	return task.Diff(outs[0])
+}
+
+// MustPlan is Plan failing the test on a Diff error.
+func MustPlan(t testing.TB, conn transport.Conn, task modules.Task) *modules.Plan {
+	t.Helper()
+	plan, err := Plan(t, conn, task)
+	if err != nil {
+		t.Fatalf("Diff: %v", err)
+	}
+	return plan
+}
+
+// Apply applies plan, failing the test on error.
+func Apply(t testing.TB, conn transport.Conn, plan *modules.Plan) transport.Result {
+	t.Helper()
+	res, err := modules.Apply(context.Background(), conn, plan)
+	if err != nil {
+		t.Fatalf("Apply: %v\nstdout: %s", err, res.Stdout)
+	}
+	return res
+}
+
+// ApplyTwice configures m with cfg, plans and applies it on conn, then plans
+// again and fails the test unless the second plan is empty (the module is
+// idempotent and its Check sees what its Apply did). It returns the first
+// plan and the apply's result, for assertions.
+func ApplyTwice(t testing.TB, conn transport.Conn, m modules.Module, cfg modules.Config) (*modules.Plan, transport.Result) {
+	t.Helper()
+	task := Configure(t, m, cfg)
+	plan := MustPlan(t, conn, task)
+	res := Apply(t, conn, plan)
+	again := MustPlan(t, conn, Configure(t, m, cfg))
+	if again.Changed() {
+		t.Fatalf("%s: second plan is not empty after apply:\n%s", m.Spec().Name, Describe(again))
+	}
+	return plan, res
+}
+
+// ApplyValues is ApplyTwice with only attribute values.
+func ApplyValues(t testing.TB, conn transport.Conn, m modules.Module, attrs map[string]cty.Value) (*modules.Plan, transport.Result) {
+	t.Helper()
+	return ApplyTwice(t, conn, m, modules.Config{Values: Values(attrs)})
+}
+
+// Describe renders a plan's changes for test failure messages.
+func Describe(p *modules.Plan) string {
+	if p == nil {
+		return "(nil plan)"
+	}
+	s := ""
+	for _, c := range p.Changes {
+		s += c.Action.Symbol() + " " + c.Action.String() + " " + c.Subject + "\n"
+		for _, a := range c.Attrs {
+			s += "    " + a.Name + ": " + a.Old + " -> " + a.New + "\n"
+		}
+		s += c.Diff
+	}
+	return s
+}
