@@ -1,0 +1,449 @@
+package inventory
+
+import (
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"gopkg.in/yaml.v3"
+)
+
+// yamlDoc parses src and returns its root node (nil for an empty document).
+func yamlDoc(f *srcFile) (*yaml.Node, hcl.Diagnostics) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(f.src, &doc); err != nil {
+		r := hcl.Range{Filename: f.name, Start: f.pos(1, 1), End: f.pos(1, 1)}
+		if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			r = f.lineRange(n)
+		}
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid YAML", Detail: err.Error() + ".", Subject: &r}}
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, nil
+	}
+	return doc.Content[0], nil
+}
+
+var yamlErrLine = regexp.MustCompile(`line (\d+)`)
+
+func nodeRange(f *srcFile, n *yaml.Node) hcl.Range {
+	l := 1
+	if n.Kind == yaml.ScalarNode {
+		l = max(len([]rune(n.Value)), 1)
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			l += 2
+		}
+	}
+	return f.rangeAt(n.Line, n.Column, l)
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// loadYAML reads an Ansible YAML inventory: top-level keys are groups, each
+// with optional hosts, children and vars.
+func loadYAML(m *model, f *srcFile) hcl.Diagnostics {
+	root, diags := yamlDoc(f)
+	if diags.HasErrors() || root == nil {
+		return diags
+	}
+	if root.Kind != yaml.MappingNode {
+		r := nodeRange(f, root)
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid YAML inventory",
+			Detail: "The top level must be a mapping of group names (such as all:) to groups.", Subject: &r}}
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		diags = append(diags, yamlGroup(m, f, root.Content[i], root.Content[i+1], "")...)
+	}
+	return diags
+}
+
+func yamlGroup(m *model, f *srcFile, key, val *yaml.Node, parent string) hcl.Diagnostics {
+	name := key.Value
+	rng := nodeRange(f, key)
+	g := m.group(name, srcString(rng), rng)
+	g.varsOnly = false
+	if parent != "" && parent != GroupAll {
+		p := m.groups[parent]
+		m.addChild(p, name)
+		if p.childRefs == nil {
+			p.childRefs = map[string]hcl.Range{}
+		}
+		if _, ok := p.childRefs[name]; !ok {
+			p.childRefs[name] = rng
+		}
+	}
+	if isNull(val) {
+		return nil
+	}
+	val = deref(val)
+	if val.Kind != yaml.MappingNode {
+		r := nodeRange(f, val)
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid group",
+			Detail: fmt.Sprintf("Group %q must be a mapping with hosts, children or vars.", name), Subject: &r}}
+	}
+	var diags hcl.Diagnostics
+	for i := 0; i+1 < len(val.Content); i += 2 {
+		k, v := val.Content[i], deref(val.Content[i+1])
+		kr := nodeRange(f, k)
+		if !isNull(v) && v.Kind != yaml.MappingNode {
+			r := nodeRange(f, v)
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + k.Value,
+				Detail: fmt.Sprintf("The %s of group %q must be a mapping, not a %s.", k.Value, name, kindName(v)), Subject: &r})
+			continue
+		}
+		switch k.Value {
+		case "hosts":
+			for j := 0; v != nil && j+1 < len(v.Content); j += 2 {
+				diags = append(diags, yamlHost(m, f, g, v.Content[j], deref(v.Content[j+1]))...)
+			}
+		case "children":
+			for j := 0; v != nil && j+1 < len(v.Content); j += 2 {
+				diags = append(diags, yamlGroup(m, f, v.Content[j], v.Content[j+1], name)...)
+			}
+		case "vars":
+			diags = append(diags, yamlVars(f, v, &g.set, g, fmt.Sprintf("group %q", name))...)
+		default:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unexpected key in group",
+				Detail: fmt.Sprintf("Group %q has key %q; a group has only hosts, children and vars. (Is this a host or a child group at the wrong indentation?)", name, k.Value), Subject: &kr})
+		}
+	}
+	return diags
+}
+
+func yamlHost(m *model, f *srcFile, g *groupDef, key, val *yaml.Node) hcl.Diagnostics {
+	rng := nodeRange(f, key)
+	names, port, err := expandHostPattern(key.Value)
+	if err != nil {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid host pattern", Detail: err.Error() + ".", Subject: &rng}}
+	}
+	if !isNull(val) && val.Kind != yaml.MappingNode {
+		r := nodeRange(f, val)
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid host",
+			Detail: fmt.Sprintf("Host %q must map to its variables (or nothing), not a %s.", key.Value, kindName(val)), Subject: &r}}
+	}
+	var diags hcl.Diagnostics
+	for _, name := range names {
+		h := m.host(name, srcString(rng), rng)
+		if port != 0 {
+			p := port
+			h.set.Port = &p
+			h.set.setWhere("port", rng)
+		}
+		if !isNull(val) {
+			diags = append(diags, yamlVars(f, val, &h.set, nil, fmt.Sprintf("host %q", name))...)
+		}
+		if g.name != GroupAll && g.name != GroupUngrouped {
+			m.addMember(g, name)
+		}
+	}
+	return dedupeDiags(diags)
+}
+
+// yamlVars applies a mapping of variables to s. g is the group they belong
+// to, if any (for ansible_group_priority).
+func yamlVars(f *srcFile, n *yaml.Node, s *settings, g *groupDef, owner string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if isNull(n) {
+		return nil
+	}
+	for _, kv := range mappingPairs(n) {
+		k, v := kv[0], kv[1]
+		rng := nodeRange(f, k)
+		val, err := yamlValue(v)
+		if err != nil {
+			r := nodeRange(f, v)
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported value",
+				Detail: fmt.Sprintf("%s: variable %q: %v.", owner, k.Value, err), Subject: &r})
+			continue
+		}
+		if k.Value == "ansible_group_priority" && g != nil {
+			p, err := parsePriority(val)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid ansible_group_priority",
+					Detail: fmt.Sprintf("%s: %v.", owner, err), Subject: &rng})
+				continue
+			}
+			g.priority = p
+			continue
+		}
+		diags = append(diags, applyAnsibleVar(s, k.Value, val, rng, owner)...)
+	}
+	return diags
+}
+
+// mappingPairs returns key/value pairs of a mapping, applying YAML merge
+// keys ("<<: *defaults"), explicit keys winning.
+func mappingPairs(n *yaml.Node) [][2]*yaml.Node {
+	n = deref(n)
+	var out [][2]*yaml.Node
+	idx := map[string]int{}
+	add := func(k, v *yaml.Node, override bool) {
+		if i, ok := idx[k.Value]; ok {
+			if override {
+				out[i] = [2]*yaml.Node{k, v}
+			}
+			return
+		}
+		idx[k.Value] = len(out)
+		out = append(out, [2]*yaml.Node{k, v})
+	}
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Value == "<<" && k.Tag == "!!merge" {
+			merges = append(merges, v)
+			continue
+		}
+		add(k, v, true)
+	}
+	for _, mn := range merges {
+		mn = deref(mn)
+		srcs := []*yaml.Node{mn}
+		if mn.Kind == yaml.SequenceNode {
+			srcs = mn.Content
+		}
+		for _, s := range srcs {
+			s = deref(s)
+			if s.Kind != yaml.MappingNode {
+				continue
+			}
+			for _, kv := range mappingPairs(s) {
+				add(kv[0], kv[1], false)
+			}
+		}
+	}
+	return out
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.ScalarNode:
+		return "scalar (" + strings.TrimPrefix(n.Tag, "!!") + ")"
+	}
+	return "node"
+}
+
+// yaml11Bools are the plain scalars YAML 1.1 (PyYAML, so Ansible) reads as
+// booleans beyond YAML 1.2's true/false.
+var yaml11Bools = map[string]bool{
+	"yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
+	"no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
+}
+
+// yamlValue converts a YAML node to a cty value: mappings become objects,
+// sequences tuples, scalars strings, numbers, booleans or null.
+func yamlValue(n *yaml.Node) (cty.Value, error) {
+	n = deref(n)
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return cty.NullVal(cty.DynamicPseudoType), nil
+		}
+		return yamlValue(n.Content[0])
+	case yaml.SequenceNode:
+		if len(n.Content) == 0 {
+			return cty.EmptyTupleVal, nil
+		}
+		var elems []cty.Value
+		for _, c := range n.Content {
+			v, err := yamlValue(c)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			elems = append(elems, v)
+		}
+		return cty.TupleVal(elems), nil
+	case yaml.MappingNode:
+		attrs := map[string]cty.Value{}
+		for _, kv := range mappingPairs(n) {
+			v, err := yamlValue(kv[1])
+			if err != nil {
+				return cty.NilVal, err
+			}
+			attrs[kv[0].Value] = v
+		}
+		if len(attrs) == 0 {
+			return cty.EmptyObjectVal, nil
+		}
+		return cty.ObjectVal(attrs), nil
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return cty.NullVal(cty.DynamicPseudoType), nil
+		case "!!bool":
+			var b bool
+			if err := n.Decode(&b); err != nil {
+				return cty.NilVal, err
+			}
+			return cty.BoolVal(b), nil
+		case "!!int":
+			var i big.Int
+			v := strings.ReplaceAll(n.Value, "_", "")
+			base := 0
+			if len(v) > 1 && v[0] == '0' && v[1] >= '0' && v[1] <= '9' {
+				base = 8 // YAML 1.1 octal, as PyYAML reads 0755
+			}
+			if _, ok := i.SetString(v, base); !ok {
+				var x int64
+				if err := n.Decode(&x); err != nil {
+					return cty.StringVal(n.Value), nil
+				}
+				return cty.NumberIntVal(x), nil
+			}
+			return cty.NumberVal(new(big.Float).SetInt(&i)), nil
+		case "!!float":
+			var x float64
+			if err := n.Decode(&x); err != nil {
+				return cty.StringVal(n.Value), nil
+			}
+			return cty.NumberFloatVal(x), nil
+		case "!!str":
+			if b, ok := yaml11Bools[n.Value]; ok && n.Style == 0 {
+				return cty.BoolVal(b), nil
+			}
+			return cty.StringVal(n.Value), nil
+		case "!vault":
+			return cty.NilVal, fmt.Errorf("Ansible Vault values are not supported; decrypt it or pass the secret another way")
+		default: // !!timestamp, !!binary, !unsafe and other tags: the text
+			return cty.StringVal(n.Value), nil
+		}
+	}
+	return cty.NilVal, fmt.Errorf("unsupported YAML node")
+}
+
+func parsePriority(v cty.Value) (int, error) {
+	s, _ := ctyString(v)
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a whole number", s)
+	}
+	return n, nil
+}
+
+// sniffYAML reports whether src looks like a YAML inventory (a mapping of
+// groups) rather than INI, for files without a telling extension.
+func sniffYAML(src []byte) bool {
+	var doc yaml.Node
+	if yaml.Unmarshal(src, &doc) != nil || len(doc.Content) == 0 {
+		return false
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 1; i < len(root.Content); i += 2 {
+		if v := deref(root.Content[i]); !isNull(v) && v.Kind != yaml.MappingNode {
+			return false
+		}
+	}
+	return true
+}
+
+// varsFileExts are the extensions Ansible reads in group_vars/ and host_vars/.
+var varsFileExts = []string{"", ".yml", ".yaml", ".json"}
+
+// loadVarsDirs applies group_vars/<group> and host_vars/<host> files found
+// beside Ansible inventories. They win over the inventory files' own
+// variables for the same group or host, as in Ansible.
+func loadVarsDirs(p interface{ AddFile(string, *hcl.File) }, m *model) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, dir := range m.varsDirs {
+		for _, gn := range slices.Clone(m.grpOrder) {
+			g := m.groups[gn]
+			for _, file := range varsFiles(filepath.Join(dir, "group_vars"), gn) {
+				diags = append(diags, loadVarsFile(p, file, &g.set, g, fmt.Sprintf("group %q", gn))...)
+			}
+		}
+		for _, hn := range m.hostOrder {
+			h := m.hosts[hn]
+			for _, file := range varsFiles(filepath.Join(dir, "host_vars"), hn) {
+				diags = append(diags, loadVarsFile(p, file, &h.set, nil, fmt.Sprintf("host %q", hn))...)
+			}
+		}
+	}
+	return diags
+}
+
+// varsFiles lists the vars files for name in dir: name, name.yml,
+// name.yaml, name.json, or every such file under the directory name/.
+func varsFiles(dir, name string) []string {
+	var out []string
+	for _, ext := range varsFileExts {
+		p := filepath.Join(dir, name+ext)
+		st, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		if ext != "" {
+			continue
+		}
+		_ = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if strings.HasPrefix(d.Name(), ".") && path != p {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.IsDir() && slices.Contains(varsFileExts, filepath.Ext(path)) {
+				out = append(out, path)
+			}
+			return nil
+		})
+	}
+	return out
+}
+
+func loadVarsFile(p interface{ AddFile(string, *hcl.File) }, path string, s *settings, g *groupDef, owner string) hcl.Diagnostics {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read vars file", Detail: err.Error() + "."}}
+	}
+	f := newSrcFile(path, src)
+	p.AddFile(path, f.hclFile())
+	if strings.HasPrefix(string(src), "$ANSIBLE_VAULT") {
+		r := f.lineRange(1)
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Ansible Vault is not supported",
+			Detail: "This vars file is encrypted with Ansible Vault, which drover cannot read. Decrypt it, or keep secrets out of inventory variables.", Subject: &r}}
+	}
+	root, diags := yamlDoc(f)
+	if diags.HasErrors() || root == nil {
+		return diags
+	}
+	if deref(root).Kind != yaml.MappingNode {
+		r := nodeRange(f, root)
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid vars file",
+			Detail: fmt.Sprintf("The variables of %s must be a mapping of names to values.", owner), Subject: &r}}
+	}
+	var layer settings
+	diags = append(diags, yamlVars(f, root, &layer, g, owner)...)
+	s.merge(&layer)
+	return diags
+}
