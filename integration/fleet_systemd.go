@@ -22,6 +22,8 @@ import (
 // containers' systemds fight over one.
 const systemdScript = `set -eu
 mount --make-rprivate /
+# nspawn reads /proc/PID of its children: it needs a proc of this PID namespace.
+mount -t proc -o nosuid,nodev,noexec proc /proc
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
 R=$FLEET_HOST/root
 mount -t overlay overlay -o "lowerdir=$FLEET_LOWER,upperdir=$FLEET_HOST/upper,workdir=$FLEET_HOST/work" "$R"
