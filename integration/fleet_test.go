@@ -150,7 +150,7 @@ func TestFleetCleanupLeavesNothing(t *testing.T) {
 	if pids := pidsWithCmdline("sleep\x00" + tag); len(pids) > 0 {
 		t.Errorf("daemons started inside hosts survived the fleet: %v", pids)
 	}
-	if pids := pidsWithEnv("FLEET_HOST="+dir); len(pids) > 0 {
+	if pids := pidsWithEnv("FLEET_HOST=" + dir); len(pids) > 0 {
 		t.Errorf("processes of the fleet survived it: %v", pids)
 	}
 	for _, p := range []string{"/proc/mounts", "/proc/self/mountinfo"} {
