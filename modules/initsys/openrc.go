@@ -1,0 +1,74 @@
+package initsys
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/drover-cm/drover/engine/shell"
+)
+
+// OpenRC drives OpenRC (Alpine, Gentoo) through rc-service and rc-update.
+// A service is enabled when it is in any runlevel (/etc/runlevels/*/NAME);
+// Enable adds it to the default runlevel and Disable removes it from all.
+type OpenRC struct{}
+
+func (OpenRC) Name() string { return "openrc" }
+
+func (OpenRC) Status(name string) string {
+	q := shell.Quote(name)
+	return `if rc-service --exists ` + q + `; then echo exists=yes; else echo exists=no; fi
+rc-service ` + q + ` status >/dev/null 2>&1; echo "status=$?"
+for d in /etc/runlevels/*/; do if [ -e "$d"` + q + ` ]; then echo "runlevel=$d"; fi; done
+`
+}
+
+func (OpenRC) ParseStatus(stdout []byte, exitCode int) (Status, error) {
+	var st Status
+	code := -1
+	for _, l := range strings.Split(string(stdout), "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(l), "=")
+		switch k {
+		case "exists":
+			st.Exists = v == "yes"
+		case "status":
+			code, _ = strconv.Atoi(v)
+		case "runlevel":
+			st.Enabled = true
+			if st.Detail == "" {
+				st.Detail = "in runlevel " + path.Base(v)
+			}
+		}
+	}
+	if code < 0 {
+		return Status{}, fmt.Errorf("the OpenRC status check printed nothing (exit status %d)", exitCode)
+	}
+	if code == 127 {
+		return Status{}, fmt.Errorf("rc-service is not installed on the host; is init_system right?")
+	}
+	st.Active = code == 0
+	st.Detail = openrcStatus(code)
+	return st, nil
+}
+
+// openrcStatus names the exit statuses of `rc-service NAME status`.
+func openrcStatus(code int) string {
+	switch code {
+	case 0:
+		return "started"
+	case 3:
+		return "stopped"
+	case 32:
+		return "crashed"
+	}
+	return "status " + strconv.Itoa(code)
+}
+
+func (OpenRC) Start(name string) string   { return shell.Join("rc-service", name, "start") }
+func (OpenRC) Stop(name string) string    { return shell.Join("rc-service", name, "stop") }
+func (OpenRC) Restart(name string) string { return shell.Join("rc-service", name, "restart") }
+func (OpenRC) Reload(name string) string  { return shell.Join("rc-service", name, "reload") }
+func (OpenRC) Enable(name string) string  { return shell.Join("rc-update", "add", name, "default") }
+func (OpenRC) Disable(name string) string { return shell.Join("rc-update", "--all", "delete", name) }
+func (OpenRC) DaemonReload() string       { return "" }
