@@ -9,16 +9,18 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
 
-// Exit codes, in one place.
+// Exit codes, in one place (documented in docs/cli.md).
 const (
-	exitOK      = 0
-	exitError   = 1 // a host failed or was unreachable, or bad input
-	exitChanges = 2 // plan --detailed-exitcode: there are changes
-	exitUsage   = 64
+	exitOK          = 0
+	exitError       = 1 // a host failed or was unreachable, or bad input
+	exitChanges     = 2 // plan --detailed-exitcode: there are changes
+	exitUsage       = 64
+	exitInterrupted = 130 // SIGINT/SIGTERM: 128 + SIGINT, as shells report it
 )
 
 // exitError carries an exit code out of a command without printing again.
@@ -62,6 +64,10 @@ each host, and pushes idempotent changes over SSH. Targets need only a POSIX she
 }
 
 func init() {
+	// A bad flag is a usage error (64), not a failed run (1).
+	rootCmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErrorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())
+	})
 	pf := rootCmd.PersistentFlags()
 	pf.StringArrayVarP(&global.inventories, "inventory", "i", nil, "inventory file (HCL, Ansible INI or YAML); repeatable")
 	pf.StringVarP(&global.limit, "limit", "l", "", "further limit the selected hosts to this pattern")
@@ -79,16 +85,46 @@ func init() {
 
 func main() {
 	err := rootCmd.Execute()
+	if msg := errorMessage(err); msg != "" {
+		fmt.Fprintln(os.Stderr, "drover:", msg)
+	}
+	os.Exit(exitCode(err))
+}
+
+// usageErrorf is an error in how drover was called: exit status 64.
+func usageErrorf(format string, args ...any) error {
+	return &exitCodeError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// exitCode maps what a command returned to the process exit status.
+func exitCode(err error) int {
 	if err == nil {
-		os.Exit(exitOK)
+		return exitOK
 	}
 	var ec *exitCodeError
 	if errors.As(err, &ec) {
-		if ec.err != nil {
-			fmt.Fprintln(os.Stderr, "drover:", ec.err)
-		}
-		os.Exit(ec.code)
+		return ec.code
 	}
-	fmt.Fprintln(os.Stderr, "drover:", err)
-	os.Exit(exitError)
+	// cobra's own errors about the command line (unknown command, wrong
+	// number of arguments) are usage errors too.
+	msg := err.Error()
+	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "invalid argument"} {
+		if strings.HasPrefix(msg, prefix) {
+			return exitUsage
+		}
+	}
+	return exitError
+}
+
+// errorMessage is what main prints for err: nothing when there is no error
+// or when the command already reported it.
+func errorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var ec *exitCodeError
+	if errors.As(err, &ec) && ec.err == nil {
+		return ""
+	}
+	return err.Error()
 }
