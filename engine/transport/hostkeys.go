@@ -108,7 +108,13 @@ func (h *hostKeys) verifier(t Target, addr string) (*verifier, error) {
 // algorithms returns the host key algorithms known for the host, so that the
 // server presents a key type we can check (or nil: any).
 func (v *verifier) algorithms() []string {
-	return v.db.HostKeyAlgorithms(v.addr)
+	if algos := v.db.HostKeyAlgorithms(v.addr); len(algos) > 0 {
+		return algos
+	}
+	// Unknown host: prefer the key types in OpenSSH's order, so that the
+	// key recorded or shown is the one `ssh` and `ssh-keyscan` would see.
+	return []string{ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+		ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
 }
 
 func (v *verifier) callback(_ string, remote net.Addr, key ssh.PublicKey) error {

@@ -145,10 +145,10 @@ func (c *SSHConnector) handshake(ctx context.Context, via *ssh.Client, hop, targ
 		raw, err = via.DialContext(hctx, "tcp", addr)
 	}
 	if err != nil {
-		if hctx.Err() != nil {
+		kind, hint := classifyDial(err, hop)
+		if kind != ErrDNS && hctx.Err() != nil {
 			return nil, timedOut()
 		}
-		kind, hint := classifyDial(err, hop)
 		return nil, fail(kind, err, hint)
 	}
 
