@@ -1,0 +1,377 @@
+package run
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/facts"
+	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/modules"
+)
+
+// instance is one task instance on one host: a task block, or one element of
+// its for_each or count.
+type instance struct {
+	task  *config.Task
+	key   cty.Value // cty.NilVal for a task without for_each/count
+	addr  string
+	each  *lang.Each
+	count cty.Value
+
+	skip     bool // when = false
+	deferred bool // its configuration depends on values known only after apply
+	// values is the decoded configuration, with sensitive marks.
+	values    cty.Value
+	sensitive bool
+	secrets   []string
+	mtask     modules.Task
+
+	// Filled by check and apply.
+	checked bool
+	plan    *modules.Plan
+	outputs map[string]cty.Value // after it ran
+}
+
+// evaluator evaluates one play's expressions for one host.
+type evaluator struct {
+	pb     *config.Playbook
+	play   *config.Play
+	funcs  map[string]function.Function
+	scope  *lang.Scope
+	host   string
+	facts  *facts.Facts
+	insts  map[*config.Task][]*instance
+	expand map[*config.Task]bool // for_each/count known
+	// validate is set for `drover validate`: unknown values are expected.
+	validate bool
+}
+
+func newEvaluator(pb *config.Playbook, play *config.Play, funcs map[string]function.Function, vars, locals map[string]cty.Value, host cty.Value, hostName string) *evaluator {
+	e := &evaluator{
+		pb: pb, play: play, funcs: funcs, host: hostName,
+		insts:  map[*config.Task][]*instance{},
+		expand: map[*config.Task]bool{},
+		scope: &lang.Scope{
+			Vars: vars, Locals: locals, Host: host, Functions: funcs,
+			Tasks: map[string]map[string]cty.Value{},
+		},
+	}
+	for _, t := range play.Tasks {
+		e.setTaskValue(t, cty.UnknownVal(taskType(t)))
+	}
+	return e
+}
+
+// evalLocals evaluates the playbook's locals in dependency order.
+func evalLocals(pb *config.Playbook, scope *lang.Scope) (map[string]cty.Value, hcl.Diagnostics) {
+	out := map[string]cty.Value{}
+	var diags hcl.Diagnostics
+	done := map[string]bool{}
+	for progress := true; progress && len(done) < len(pb.LocalOrder); {
+		progress = false
+		for _, name := range pb.LocalOrder {
+			if done[name] {
+				continue
+			}
+			l := pb.Locals[name]
+			ready := true
+			for _, tr := range l.Expr.Variables() {
+				if tr.RootName() == "local" && len(tr) > 1 {
+					if a, ok := tr[1].(hcl.TraverseAttr); ok && !done[a.Name] && pb.Locals[a.Name] != nil {
+						ready = false
+					}
+				}
+			}
+			if !ready {
+				continue
+			}
+			s := *scope
+			s.Locals = out
+			v, ds := l.Expr.Value(s.EvalContext())
+			diags = append(diags, ds...)
+			if ds.HasErrors() {
+				v = cty.DynamicVal
+			}
+			out[name] = v
+			done[name] = true
+			progress = true
+		}
+	}
+	for _, name := range pb.LocalOrder {
+		if !done[name] {
+			out[name] = cty.DynamicVal // in a cycle, reported by config
+		}
+	}
+	return out, diags
+}
+
+// taskType is the object type of a task's value: its attributes and outputs.
+func taskType(t *config.Task) cty.Type {
+	attrs := map[string]cty.Type{}
+	s := t.Module.Spec()
+	for _, a := range s.Attributes {
+		attrs[a.Name] = a.Type
+	}
+	for _, o := range s.Outputs {
+		attrs[o.Name] = o.Type
+	}
+	return cty.Object(attrs)
+}
+
+func (e *evaluator) setTaskValue(t *config.Task, v cty.Value) {
+	m := e.scope.Tasks[t.Type]
+	if m == nil {
+		m = map[string]cty.Value{}
+		e.scope.Tasks[t.Type] = m
+	}
+	m[t.Name] = v
+}
+
+// refreshTaskValue recomputes what other tasks see of t from its instances.
+func (e *evaluator) refreshTaskValue(t *config.Task) {
+	if !e.expand[t] {
+		e.setTaskValue(t, cty.DynamicVal)
+		return
+	}
+	insts := e.insts[t]
+	switch {
+	case t.ForEach != nil:
+		m := map[string]cty.Value{}
+		for _, in := range insts {
+			m[in.key.AsString()] = e.instanceValue(in)
+		}
+		e.setTaskValue(t, cty.ObjectVal(m))
+	case t.Count != nil:
+		vs := make([]cty.Value, len(insts))
+		for i, in := range insts {
+			vs[i] = e.instanceValue(in)
+		}
+		e.setTaskValue(t, cty.TupleVal(vs))
+	default:
+		e.setTaskValue(t, e.instanceValue(insts[0]))
+	}
+}
+
+// instanceValue is one instance as references see it: its attributes, and
+// its outputs once it has run (unknown before).
+func (e *evaluator) instanceValue(in *instance) cty.Value {
+	ty := taskType(in.task)
+	if in.skip {
+		return cty.NullVal(ty)
+	}
+	if in.values == cty.NilVal || !in.values.Type().IsObjectType() {
+		return cty.UnknownVal(ty)
+	}
+	attrs := map[string]cty.Value{}
+	for it := in.values.ElementIterator(); it.Next(); {
+		k, v := it.Element()
+		attrs[k.AsString()] = v
+	}
+	for _, o := range in.task.Module.Spec().Outputs {
+		v, ok := in.outputs[o.Name]
+		if !ok {
+			v = cty.UnknownVal(o.Type)
+		}
+		if in.sensitive {
+			v = lang.Sensitive(v)
+		}
+		attrs[o.Name] = v
+	}
+	return cty.ObjectVal(attrs)
+}
+
+// expandTask evaluates for_each or count and creates the task's instances.
+// It reports false when their number is not known yet.
+func (e *evaluator) expandTask(t *config.Task) (bool, hcl.Diagnostics) {
+	ctx := e.scope.EvalContext()
+	var insts []*instance
+	switch {
+	case t.ForEach != nil:
+		v, diags := t.ForEach.Value(ctx)
+		if diags.HasErrors() {
+			return false, diags
+		}
+		if !v.IsWhollyKnown() {
+			return false, nil
+		}
+		v, _ = v.Unmark() // keys are shown in addresses; marks stay on values
+		ty := v.Type()
+		if v.IsNull() || !(ty.IsMapType() || ty.IsObjectType() || ty.IsSetType()) {
+			return false, hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid for_each value",
+				Detail:   fmt.Sprintf("for_each needs a map, an object or a set of strings, not %s. Use toset([...]) for a list.", friendly(v)),
+				Subject:  t.ForEach.Range().Ptr(),
+			}}
+		}
+		if ty.IsSetType() {
+			if !ty.ElementType().Equals(cty.String) {
+				sv, err := convert.Convert(v, cty.Set(cty.String))
+				if err != nil {
+					return false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid for_each value", Detail: "A set given to for_each must hold strings.", Subject: t.ForEach.Range().Ptr()}}
+				}
+				v = sv
+			}
+			for it := v.ElementIterator(); it.Next(); {
+				_, el := it.Element()
+				el, _ = el.Unmark()
+				insts = append(insts, &instance{task: t, key: el, each: &lang.Each{Key: el, Value: el}})
+			}
+		} else {
+			for it := v.ElementIterator(); it.Next(); {
+				k, el := it.Element()
+				insts = append(insts, &instance{task: t, key: k, each: &lang.Each{Key: k, Value: el}})
+			}
+		}
+		sort.SliceStable(insts, func(i, j int) bool { return insts[i].key.AsString() < insts[j].key.AsString() })
+		for _, in := range insts {
+			in.addr = fmt.Sprintf("%s[%q]", t.Addr(), in.key.AsString())
+		}
+	case t.Count != nil:
+		v, diags := t.Count.Value(ctx)
+		if diags.HasErrors() {
+			return false, diags
+		}
+		if !v.IsWhollyKnown() {
+			return false, nil
+		}
+		v, _ = v.Unmark()
+		n, err := convert.Convert(v, cty.Number)
+		var count int64
+		ok := err == nil && !n.IsNull()
+		if ok {
+			bf := n.AsBigFloat()
+			count, _ = bf.Int64()
+			ok = bf.IsInt() && count >= 0 && count <= 10000
+		}
+		if !ok {
+			return false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid count value", Detail: fmt.Sprintf("count must be a whole number from 0 to 10000, not %s.", friendly(v)), Subject: t.Count.Range().Ptr()}}
+		}
+		for i := int64(0); i < count; i++ {
+			idx := cty.NumberVal(new(big.Float).SetInt64(i))
+			insts = append(insts, &instance{task: t, key: idx, count: idx, addr: fmt.Sprintf("%s[%d]", t.Addr(), i)})
+		}
+	default:
+		insts = []*instance{{task: t, addr: t.Addr()}}
+	}
+	e.insts[t] = insts
+	e.expand[t] = true
+	return true, nil
+}
+
+func friendly(v cty.Value) string {
+	if v.IsNull() {
+		return "null"
+	}
+	return v.Type().FriendlyName()
+}
+
+// configure evaluates one instance: when, sensitive, the module's attributes,
+// then the module's Configure. An instance whose configuration is not yet
+// known is marked deferred.
+func (e *evaluator) configure(in *instance) hcl.Diagnostics {
+	t := in.task
+	s := e.scope.With(in.each, in.count)
+	ctx := s.EvalContext()
+	in.deferred, in.skip = false, false
+	if t.When != nil {
+		v, diags := t.When.Value(ctx)
+		if diags.HasErrors() {
+			return diags
+		}
+		if !v.IsKnown() && !e.validate {
+			in.deferred = true
+			return nil
+		}
+		v, _ = v.Unmark()
+		b, err := convert.Convert(v, cty.Bool)
+		if !v.IsKnown() {
+			b, err = cty.True, nil // validate: check the body anyway
+		}
+		if err != nil || b.IsNull() {
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid when value", Detail: fmt.Sprintf("when must be true or false, not %s.", friendly(v)), Subject: t.When.Range().Ptr()}}
+		}
+		if b.False() {
+			in.skip = true
+			return nil
+		}
+	}
+	sensitive := false
+	if t.Sensitive != nil {
+		v, diags := t.Sensitive.Value(ctx)
+		if diags.HasErrors() {
+			return diags
+		}
+		v, _ = v.Unmark()
+		b, err := convert.Convert(v, cty.Bool)
+		if err != nil || b.IsNull() {
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid sensitive value", Detail: "sensitive must be true or false.", Subject: t.Sensitive.Range().Ptr()}}
+		}
+		sensitive = !b.IsKnown() || b.True()
+	}
+	val, diags := hcldec.Decode(t.Body, t.Spec, ctx)
+	if diags.HasErrors() {
+		return diags
+	}
+	// Attributes the module declares sensitive are marked so, and so is the
+	// whole task when it says sensitive = true.
+	spec := t.Module.Spec()
+	if val.Type().IsObjectType() && !val.IsNull() {
+		attrs := val.AsValueMap()
+		for _, a := range spec.Attributes {
+			if a.Sensitive || sensitive {
+				if v, ok := attrs[a.Name]; ok && !v.IsNull() {
+					attrs[a.Name] = lang.Sensitive(v)
+				}
+			}
+		}
+		if attrs != nil {
+			val = cty.ObjectVal(attrs)
+		}
+	}
+	in.values = val
+	in.sensitive = sensitive || lang.IsSensitive(val)
+	if !val.IsWhollyKnown() {
+		in.deferred = true
+		return nil
+	}
+	in.secrets = lang.SensitiveStrings(val)
+	plain, _ := val.UnmarkDeep()
+	mt, err := t.Module.Configure(modules.Config{Values: plain, Dir: t.Dir, Host: e.host, Functions: e.funcs, Facts: e.facts})
+	if err != nil {
+		return hcl.Diagnostics{configureDiag(in, err)}
+	}
+	in.mtask = mt
+	return nil
+}
+
+func configureDiag(in *instance, err error) *hcl.Diagnostic {
+	t := in.task
+	d := &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Invalid %s task", t.Type),
+		Detail:   fmt.Sprintf("%s: %v", in.addr, err),
+		Subject:  t.DeclRange.Ptr(),
+	}
+	var ae *modules.AttrError
+	if errors.As(err, &ae) {
+		d.Summary = fmt.Sprintf("Invalid value for %q", ae.Attr)
+		d.Detail = fmt.Sprintf("%s: %s", in.addr, ae.Msg)
+		content, _, _ := t.Body.PartialContent(config.ImpliedSchema(t.Module.Spec()))
+		if content != nil {
+			if a, ok := content.Attributes[ae.Attr]; ok {
+				d.Subject = a.Expr.Range().Ptr()
+			}
+		}
+	}
+	return d
+}

@@ -1,0 +1,631 @@
+// Package run executes playbooks: per host it evaluates the play (variables,
+// locals, tasks), reads the state of every task in one batched round trip,
+// diffs, and either reports the plan or applies it in dependency order, then
+// runs notified handlers. Hosts run in parallel; each has one connection.
+//
+// It prints nothing: everything it does is an event for engine/report, and
+// Plan and Apply return values the caller inspects.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/facts"
+	"github.com/drover-cm/drover/engine/fanout"
+	"github.com/drover-cm/drover/engine/graph"
+	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/engine/report"
+	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
+)
+
+// Become is a play's privilege setting, passed to Connect.
+type Become struct {
+	Enabled bool
+	User    string // "" means the inventory's or root
+}
+
+// Options configure a plan or apply.
+type Options struct {
+	Playbook *config.Playbook
+	Inputs   Inputs
+	// Hosts returns the hosts a play's pattern selects (with --limit
+	// applied), in inventory order.
+	Hosts func(pattern string) ([]*inventory.Host, error)
+	// Connect returns the connection to a host (one per host per run: the
+	// caller pools them). become is the play's setting, when it sets one.
+	Connect func(ctx context.Context, h *inventory.Host, become *Become) (transport.Conn, error)
+	// Facts, when set, gathers facts about a host before its tasks are
+	// evaluated (host.facts.*). Nil leaves host.facts empty.
+	Facts func(ctx context.Context, h *inventory.Host, conn transport.Conn) (*facts.Facts, cty.Value, error)
+	Forks int
+	// FailFast stops every host (no new task starts) after the first failure.
+	FailFast bool
+	Sink     report.Sink
+	// Masker receives every sensitive value met, so that sinks hide them.
+	Masker *report.Masker
+	// Stop, when closed, makes apply start no new task: running tasks
+	// finish (cancel ctx to cut them). Nil never stops.
+	Stop <-chan struct{}
+}
+
+// PlanResult is a whole plan.
+type PlanResult struct {
+	Hosts   []HostPlan
+	Summary report.PlanSummary
+	// Diagnostics are evaluation errors (with the hosts they happened on).
+	Diagnostics hcl.Diagnostics
+}
+
+// HostPlan is one host's plan for one play.
+type HostPlan struct {
+	Host string
+	Plan *report.HostPlan
+	// Status is StatusOK, StatusFailed or StatusUnreachable.
+	Status report.Status
+	Err    error
+}
+
+// Failed reports whether any host could not be planned.
+func (p *PlanResult) Failed() bool {
+	if p.Diagnostics.HasErrors() {
+		return true
+	}
+	for _, h := range p.Hosts {
+		if h.Status != report.StatusOK {
+			return true
+		}
+	}
+	return false
+}
+
+// ApplyResult is what an apply achieved.
+type ApplyResult struct {
+	Recap       *report.Recap
+	Diagnostics hcl.Diagnostics
+}
+
+// runner holds what plan and apply share.
+type runner struct {
+	opts  Options
+	pb    *config.Playbook
+	funcs map[string]function.Function
+	em    *report.Emitter
+
+	mu    sync.Mutex
+	diags map[string]*diagHosts // deduplicated evaluation errors
+	dkeys []string
+	// dead are hosts that failed or were unreachable in an earlier play:
+	// later plays leave them out.
+	dead map[string]report.Status
+}
+
+type diagHosts struct {
+	d     *hcl.Diagnostic
+	hosts []string
+}
+
+func newRunner(opts Options, sink report.Sink) *runner {
+	if sink == nil {
+		sink = report.Multi()
+	}
+	return &runner{
+		opts:  opts,
+		pb:    opts.Playbook,
+		funcs: lang.Functions(opts.Playbook.Dir),
+		em:    report.NewEmitter(sink),
+		diags: map[string]*diagHosts{},
+		dead:  map[string]report.Status{},
+	}
+}
+
+// addDiags records evaluation diagnostics of a host; the same error on many
+// hosts is reported once, naming them.
+func (r *runner) addDiags(host string, diags hcl.Diagnostics) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, d := range diags {
+		k := d.Summary + "\x00" + d.Detail
+		if d.Subject != nil {
+			k += "\x00" + d.Subject.String()
+		}
+		dh := r.diags[k]
+		if dh == nil {
+			dh = &diagHosts{d: d}
+			r.diags[k] = dh
+			r.dkeys = append(r.dkeys, k)
+		}
+		dh.hosts = append(dh.hosts, host)
+	}
+}
+
+func (r *runner) diagnostics() hcl.Diagnostics {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out hcl.Diagnostics
+	for _, k := range r.dkeys {
+		dh := r.diags[k]
+		d := *dh.d
+		sort.Strings(dh.hosts)
+		if len(dh.hosts) > 0 && dh.hosts[0] != "" {
+			d.Detail = strings.TrimRight(d.Detail, "\n") + "\n\n" + hostList(dh.hosts)
+		}
+		out = append(out, &d)
+	}
+	return out
+}
+
+func hostList(hosts []string) string {
+	const max = 10
+	if len(hosts) == 1 {
+		return "On host " + hosts[0] + "."
+	}
+	if len(hosts) > max {
+		return fmt.Sprintf("On %d hosts: %s and %d more.", len(hosts), strings.Join(hosts[:max], ", "), len(hosts)-max)
+	}
+	return fmt.Sprintf("On %d hosts: %s.", len(hosts), strings.Join(hosts, ", "))
+}
+
+// playHosts selects a play's hosts, leaving out those dead in earlier plays.
+func (r *runner) playHosts(pl *config.Play, vars map[string]cty.Value, locals map[string]cty.Value) ([]*inventory.Host, hcl.Diagnostics) {
+	s := &lang.Scope{Vars: vars, Locals: locals, Functions: r.funcs}
+	v, diags := pl.Hosts.Value(s.EvalContext())
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	pattern, err := patternString(v)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid hosts value", Detail: err.Error(), Subject: pl.Hosts.Range().Ptr()}}
+	}
+	if r.opts.Hosts == nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No inventory", Detail: "Give an inventory with -i to select hosts."}}
+	}
+	hosts, err := r.opts.Hosts(pattern)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot select hosts", Detail: fmt.Sprintf("Play %q: %v.", pl.Name, err), Subject: pl.Hosts.Range().Ptr()}}
+	}
+	var out []*inventory.Host
+	r.mu.Lock()
+	for _, h := range hosts {
+		if _, dead := r.dead[h.Name]; !dead {
+			out = append(out, h)
+		}
+	}
+	r.mu.Unlock()
+	return out, nil
+}
+
+// patternString accepts a pattern string or a list of patterns (joined with
+// ":" meaning union).
+func patternString(v cty.Value) (string, error) {
+	v, _ = v.UnmarkDeep()
+	if !v.IsWhollyKnown() {
+		return "", errors.New("hosts must be known before any host is contacted: use only literals, var.* and local.*")
+	}
+	if s, err := convert.Convert(v, cty.String); err == nil && !s.IsNull() {
+		return s.AsString(), nil
+	}
+	if l, err := convert.Convert(v, cty.List(cty.String)); err == nil && !l.IsNull() {
+		var parts []string
+		for _, e := range l.AsValueSlice() {
+			parts = append(parts, e.AsString())
+		}
+		return strings.Join(parts, ":"), nil
+	}
+	return "", fmt.Errorf("hosts must be an inventory pattern such as \"web:&prod\", or a list of them, not %s", friendly(v))
+}
+
+// globals evaluates what is the same for every host: variables without
+// inventory values and locals that do not use host.*, for selecting hosts.
+func (r *runner) globals() (map[string]cty.Value, map[string]cty.Value, hcl.Diagnostics) {
+	vars, diags := hostVars(r.pb, r.opts.Inputs, "", nil, true)
+	s := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Functions: r.funcs}
+	locals, ds := evalLocals(r.pb, s)
+	return vars, locals, append(diags, ds...)
+}
+
+// hostRun is one play on one host.
+type hostRun struct {
+	r    *runner
+	play *config.Play
+	host *inventory.Host
+	conn transport.Conn
+	e    *evaluator
+	g    *graph.Graph[*config.Task]
+	// order is the walk order with inferred edges.
+	order []*config.Task
+	// dirty is set once a task changed something: later tasks re-read
+	// their state before acting, since the batched read may be stale.
+	dirty    bool
+	notified map[string]bool
+	secrets  []string
+}
+
+// prepare connects, evaluates every task that can be evaluated, reads the
+// state of all of them in one round trip and diffs each.
+func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host) (*hostRun, hcl.Diagnostics, error) {
+	hr := &hostRun{r: r, play: pl, host: h, notified: map[string]bool{}}
+	vars, diags := hostVars(r.pb, r.opts.Inputs, h.Name, h.Vars, false)
+	if diags.HasErrors() {
+		return hr, diags, nil
+	}
+	base := &lang.Scope{Vars: vars, Functions: r.funcs}
+	hinfo := lang.HostInfo{Name: h.Name, Address: h.Address, Vars: h.Vars, Groups: h.Groups}
+	var become *Become
+	base.Host = lang.HostValue(hinfo)
+	if pl.Become != nil || pl.BecomeUser != nil {
+		locals, ds := evalLocals(r.pb, base)
+		diags = append(diags, ds...)
+		base.Locals = locals
+		b, ds := evalBecome(pl, base)
+		diags = append(diags, ds...)
+		become = b
+	}
+	if diags.HasErrors() {
+		return hr, diags, nil
+	}
+	conn, err := r.opts.Connect(ctx, h, become)
+	if err != nil {
+		return hr, nil, err
+	}
+	hr.conn = conn
+	var fv *facts.Facts
+	if r.opts.Facts != nil {
+		f, val, err := r.opts.Facts(ctx, h, conn)
+		if err != nil {
+			return hr, nil, fmt.Errorf("gathering facts: %w", err)
+		}
+		fv, hinfo.Facts = f, val
+		base.Host = lang.HostValue(hinfo)
+	}
+	locals, ds := evalLocals(r.pb, base)
+	diags = append(diags, ds...)
+	if diags.HasErrors() {
+		return hr, diags, nil
+	}
+	e := newEvaluator(r.pb, pl, r.funcs, vars, locals, base.Host, h.Name)
+	e.facts = fv
+	hr.e = e
+	g, ds := config.PlayGraph(pl)
+	if ds.HasErrors() {
+		return hr, ds, nil
+	}
+	static, _ := g.TopoOrder()
+	for _, t := range static {
+		known, ds := e.expandTask(t)
+		diags = append(diags, ds...)
+		if known {
+			for _, in := range e.insts[t] {
+				diags = append(diags, e.configure(in)...)
+				hr.addSecrets(in)
+			}
+		}
+		e.refreshTaskValue(t)
+	}
+	if diags.HasErrors() {
+		return hr, diags, nil
+	}
+	hr.g = g
+	hr.inferEdges()
+	hr.order, _ = g.TopoOrder()
+	// One round trip for the state of every task known now.
+	var batch []*instance
+	for _, t := range hr.order {
+		for _, in := range e.insts[t] {
+			if in.mtask != nil && !in.skip && !in.deferred {
+				batch = append(batch, in)
+			}
+		}
+	}
+	if err := hr.checkAll(ctx, batch); err != nil {
+		return hr, nil, err
+	}
+	return hr, nil, nil
+}
+
+func (hr *hostRun) addSecrets(in *instance) {
+	for _, s := range in.secrets {
+		hr.r.opts.Masker.Add(s)
+	}
+}
+
+func evalBecome(pl *config.Play, s *lang.Scope) (*Become, hcl.Diagnostics) {
+	b := &Become{}
+	ctx := s.EvalContext()
+	var diags hcl.Diagnostics
+	if pl.Become != nil {
+		v, ds := pl.Become.Value(ctx)
+		diags = append(diags, ds...)
+		if !ds.HasErrors() {
+			v, _ = v.UnmarkDeep()
+			bv, err := convert.Convert(v, cty.Bool)
+			if err != nil || bv.IsNull() || !bv.IsKnown() {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid become value", Detail: "become must be true or false.", Subject: pl.Become.Range().Ptr()})
+			} else {
+				b.Enabled = bv.True()
+			}
+		}
+	}
+	if pl.BecomeUser != nil {
+		v, ds := pl.BecomeUser.Value(ctx)
+		diags = append(diags, ds...)
+		if !ds.HasErrors() {
+			v, _ = v.UnmarkDeep()
+			sv, err := convert.Convert(v, cty.String)
+			if err != nil || sv.IsNull() || !sv.IsKnown() {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid become_user value", Detail: "become_user must be a user name.", Subject: pl.BecomeUser.Range().Ptr()})
+			} else {
+				b.User = sv.AsString()
+				if pl.Become == nil {
+					b.Enabled = true
+				}
+			}
+		}
+	}
+	return b, diags
+}
+
+// checkAll reads the state of the instances in one round trip and diffs each.
+func (hr *hostRun) checkAll(ctx context.Context, ins []*instance) error {
+	if len(ins) == 0 {
+		return nil
+	}
+	tasks := make([]modules.Task, len(ins))
+	for i, in := range ins {
+		tasks[i] = in.mtask
+	}
+	outs, err := modules.CheckAll(ctx, hr.conn, tasks)
+	if err != nil {
+		return err
+	}
+	for i, in := range ins {
+		p, err := in.mtask.Diff(outs[i])
+		if err != nil {
+			return &taskError{addr: in.addr, err: fmt.Errorf("reading its state: %w", err)}
+		}
+		in.plan, in.checked = p, true
+	}
+	return nil
+}
+
+// taskError is a failure of one task (as opposed to the connection).
+type taskError struct {
+	addr string
+	err  error
+}
+
+func (e *taskError) Error() string { return e.addr + ": " + e.err.Error() }
+func (e *taskError) Unwrap() error { return e.err }
+
+// inferEdges adds the ordering that modules' Relations imply: a task using
+// a resource runs after the task providing it (a file after the directory it
+// is in). An inferred edge that would close a cycle with the playbook's own
+// order is left out: what the playbook says wins.
+func (hr *hostRun) inferEdges() {
+	type provider struct {
+		t    *config.Task
+		addr string
+	}
+	provides := map[modules.Resource][]provider{}
+	for _, t := range hr.play.Tasks {
+		for _, in := range hr.e.insts[t] {
+			if rel, ok := in.mtask.(modules.Relations); ok && !in.skip {
+				for _, res := range rel.Provides() {
+					provides[res] = append(provides[res], provider{t, in.addr})
+				}
+			}
+		}
+	}
+	if len(provides) == 0 {
+		return
+	}
+	for _, t := range hr.play.Tasks {
+		for _, in := range hr.e.insts[t] {
+			rel, ok := in.mtask.(modules.Relations)
+			if !ok || in.skip {
+				continue
+			}
+			for _, use := range rel.Uses() {
+				for _, res := range expandUse(use) {
+					for _, p := range provides[res] {
+						if p.t == t || hr.g.Has(p.t) && containsTask(hr.g.Descendants(t), p.t) {
+							continue
+						}
+						reason := fmt.Sprintf("inferred: %s %s is provided by %s", res.Kind, res.Name, p.addr)
+						if res.Kind == "path" && res.Name != use.Name {
+							reason = fmt.Sprintf("inferred: %s is inside %s, managed by %s", use.Name, res.Name, p.addr)
+						}
+						hr.g.AddEdge(p.t, t, reason)
+					}
+				}
+			}
+		}
+	}
+}
+
+// expandUse returns the resources a use depends on: for a path, the path
+// and every parent directory.
+func expandUse(r modules.Resource) []modules.Resource {
+	out := []modules.Resource{r}
+	if r.Kind != "path" {
+		return out
+	}
+	p := r.Name
+	for {
+		i := strings.LastIndexByte(strings.TrimRight(p, "/"), '/')
+		if i <= 0 {
+			break
+		}
+		p = p[:i]
+		out = append(out, modules.Resource{Kind: "path", Name: p})
+	}
+	return out
+}
+
+func containsTask(ts []*config.Task, t *config.Task) bool {
+	for _, x := range ts {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// hostPlan is the plan of a prepared host, for display.
+func (hr *hostRun) hostPlan() *report.HostPlan {
+	hp := &report.HostPlan{Play: hr.play.Name}
+	for _, t := range hr.order {
+		if !hr.e.expand[t] {
+			hp.Tasks = append(hp.Tasks, report.TaskPlan{Task: t.Addr(), Module: t.Type, Deferred: true})
+			continue
+		}
+		for _, in := range hr.e.insts[t] {
+			tp := report.TaskPlan{Task: in.addr, Module: t.Type}
+			switch {
+			case in.skip:
+				tp.Skipped = "when is false"
+			case in.deferred:
+				tp.Deferred = true
+			case in.plan != nil:
+				tp.Changes = report.Changes(in.plan, in.sensitive, sensitiveAttrs(t))
+			}
+			hp.Tasks = append(hp.Tasks, tp)
+		}
+	}
+	return hp
+}
+
+func sensitiveAttrs(t *config.Task) map[string]bool {
+	m := map[string]bool{}
+	for _, a := range t.Module.Spec().Attributes {
+		if a.Sensitive {
+			m[a.Name] = true
+		}
+	}
+	return m
+}
+
+// Plan works out what apply would change on every selected host, without
+// changing anything. It emits one KindPlan event per host and play (in
+// inventory order, once every host is done, so output is stable), a
+// KindHostDone per host and a KindPlanSummary.
+func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
+	r := newRunner(opts, opts.Sink)
+	res := &PlanResult{}
+	vars, locals, diags := r.globals()
+	if diags.HasErrors() {
+		res.Diagnostics = diags
+		return res, nil
+	}
+	type hostEvents struct {
+		events []report.Event
+		status report.Status
+	}
+	byHost := map[string]*hostEvents{}
+	var hostOrder []string
+	for _, pl := range r.pb.Plays {
+		hosts, ds := r.playHosts(pl, vars, locals)
+		if ds.HasErrors() {
+			res.Diagnostics = append(res.Diagnostics, ds...)
+			continue
+		}
+		plans := make([]HostPlan, len(hosts))
+		fanout.Run(ctx, hosts, opts.Forks, func(ctx context.Context, h *inventory.Host) error {
+			i := indexOf(hosts, h)
+			hr, ds, err := r.prepare(ctx, pl, h)
+			hp := HostPlan{Host: h.Name, Status: report.StatusOK}
+			switch {
+			case err != nil:
+				hp.Err = err
+				hp.Status = failureStatus(err)
+				hp.Plan = &report.HostPlan{Play: pl.Name, Error: err.Error()}
+			case ds.HasErrors():
+				r.addDiags(h.Name, ds)
+				hp.Status = report.StatusFailed
+				hp.Plan = &report.HostPlan{Play: pl.Name, Error: "the playbook could not be evaluated for this host (see the errors below)"}
+			default:
+				hp.Plan = hr.hostPlan()
+			}
+			plans[i] = hp
+			return nil
+		})
+		for i, h := range hosts {
+			hp := plans[i]
+			if hp.Plan == nil { // never started: interrupted
+				hp = HostPlan{Host: h.Name, Status: report.StatusNotStarted, Plan: &report.HostPlan{Play: pl.Name, Error: "not planned: interrupted"}}
+			}
+			res.Hosts = append(res.Hosts, hp)
+			if hp.Status == report.StatusOK {
+				res.Summary.Add(hp.Plan)
+			} else {
+				res.Summary.Failed++
+				r.dead[h.Name] = hp.Status
+			}
+			he := byHost[h.Name]
+			if he == nil {
+				he = &hostEvents{status: report.StatusOK}
+				byHost[h.Name] = he
+				hostOrder = append(hostOrder, h.Name)
+			}
+			ev := report.Event{Kind: report.KindPlan, Host: h.Name, Detail: hp.Plan}
+			if hp.Status != report.StatusOK {
+				ev.Status = hp.Status
+				ev.Message = hp.Plan.Error
+				ev.ErrorKind = errorKind(hp.Err)
+				he.status = hp.Status
+			}
+			he.events = append(he.events, ev)
+		}
+	}
+	for _, name := range hostOrder {
+		he := byHost[name]
+		for _, ev := range he.events {
+			r.em.Emit(ev)
+		}
+		r.em.Emit(report.Event{Kind: report.KindHostDone, Host: name, Status: he.status})
+	}
+	res.Diagnostics = append(res.Diagnostics, r.diagnostics()...)
+	r.em.Emit(report.Event{Kind: report.KindPlanSummary, Detail: &res.Summary, Message: res.Summary.Line()})
+	return res, ctx.Err()
+}
+
+func indexOf(hosts []*inventory.Host, h *inventory.Host) int {
+	for i, x := range hosts {
+		if x == h {
+			return i
+		}
+	}
+	return -1
+}
+
+func failureStatus(err error) report.Status {
+	if transport.Unreachable(err) {
+		return report.StatusUnreachable
+	}
+	if errors.Is(err, context.Canceled) {
+		return report.StatusCancelled
+	}
+	return report.StatusFailed
+}
+
+func errorKind(err error) string {
+	if err == nil {
+		return ""
+	}
+	if k := transport.KindOf(err); k != transport.ErrOther {
+		return k.String()
+	}
+	return ""
+}

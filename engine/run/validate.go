@@ -1,0 +1,89 @@
+package run
+
+import (
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/lang"
+)
+
+// Validate checks a playbook without an inventory or any connection: every
+// expression is evaluated with unknown stand-ins for what only a host can
+// tell (host.*, other tasks' values, variables without a value), so type
+// errors, bad function calls and invalid literal attributes are reported.
+// Tasks whose configuration is fully known are passed to their module's
+// Configure, which checks values (an invalid mode, a relative path).
+func Validate(pb *config.Playbook, in Inputs) hcl.Diagnostics {
+	funcs := lang.Functions(pb.Dir)
+	vars, diags := hostVars(pb, in, "", nil, true)
+	if diags.HasErrors() {
+		return diags
+	}
+	scope := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Functions: funcs}
+	locals, ds := evalLocals(pb, scope)
+	diags = append(diags, ds...)
+	for _, pl := range pb.Plays {
+		if pl.Hosts != nil {
+			s := &lang.Scope{Vars: vars, Locals: locals, Functions: funcs}
+			v, ds := pl.Hosts.Value(s.EvalContext())
+			diags = append(diags, ds...)
+			if !ds.HasErrors() {
+				if _, err := patternString(v); err != nil {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid hosts value", Detail: err.Error(), Subject: pl.Hosts.Range().Ptr()})
+				}
+			}
+		}
+		e := newEvaluator(pb, pl, funcs, vars, locals, lang.UnknownHost(), "")
+		e.validate = true
+		g, ds := config.PlayGraph(pl)
+		if ds.HasErrors() {
+			continue // reported by config.Load
+		}
+		order, _ := g.TopoOrder()
+		for _, t := range order {
+			diags = append(diags, e.validateTask(t)...)
+		}
+		for _, h := range pl.Handlers {
+			diags = append(diags, e.validateTask(h)...)
+		}
+	}
+	return dedupe(diags)
+}
+
+func (e *evaluator) validateTask(t *config.Task) hcl.Diagnostics {
+	known, diags := e.expandTask(t)
+	if diags.HasErrors() || !known {
+		// Check the body once with unknown each/count values.
+		in := &instance{task: t, addr: t.Addr()}
+		if t.ForEach != nil {
+			in.each = &lang.Each{Key: cty.UnknownVal(cty.String), Value: cty.DynamicVal}
+		}
+		if t.Count != nil {
+			in.count = cty.UnknownVal(cty.Number)
+		}
+		return append(diags, e.configure(in)...)
+	}
+	for _, in := range e.insts[t] {
+		diags = append(diags, e.configure(in)...)
+	}
+	return diags
+}
+
+// dedupe drops repeated diagnostics (the same error in every instance).
+func dedupe(diags hcl.Diagnostics) hcl.Diagnostics {
+	seen := map[string]bool{}
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		k := d.Summary + "\x00" + d.Detail
+		if d.Subject != nil {
+			k += "\x00" + d.Subject.String()
+		}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, d)
+	}
+	return out
+}
