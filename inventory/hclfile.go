@@ -105,7 +105,7 @@ func decodeHostBlock(m *model, b *hcl.Block, dir string) hcl.Diagnostics {
 	diags = append(diags, decodeSettings(c.Attributes, &s, dir)...)
 	if a, ok := c.Attributes["address"]; ok {
 		var addr string
-		if d := gohcl.DecodeExpression(a.Expr, nil, &addr); d.HasErrors() {
+		if d := decodeExpr(a.Expr, nil, &addr); d.HasErrors() {
 			diags = append(diags, d...)
 		} else if addr == "" {
 			diags = append(diags, attrErr(a, "Invalid address", "The address must not be empty; leave it out to dial the host name."))
@@ -155,7 +155,7 @@ func decodeGroupBlock(m *model, b *hcl.Block, dir string) hcl.Diagnostics {
 	diags = append(diags, decodeSettings(c.Attributes, &s, dir)...)
 	g.set.merge(&s)
 	if a, ok := c.Attributes["priority"]; ok {
-		diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, &g.priority)...)
+		diags = append(diags, decodeExpr(a.Expr, nil, &g.priority)...)
 	}
 	if a, ok := c.Attributes["hosts"]; ok {
 		names, d := decodeNameList(a)
@@ -196,7 +196,7 @@ func decodeSettings(attrs hcl.Attributes, s *settings, dir string) hcl.Diagnosti
 			return
 		}
 		var v string
-		if d := gohcl.DecodeExpression(a.Expr, nil, &v); d.HasErrors() {
+		if d := decodeExpr(a.Expr, nil, &v); d.HasErrors() {
 			diags = append(diags, d...)
 			return
 		}
@@ -220,7 +220,7 @@ func decodeSettings(attrs hcl.Attributes, s *settings, dir string) hcl.Diagnosti
 	}
 	if a, ok := attrs["port"]; ok {
 		var p int
-		if d := gohcl.DecodeExpression(a.Expr, nil, &p); d.HasErrors() {
+		if d := decodeExpr(a.Expr, nil, &p); d.HasErrors() {
 			diags = append(diags, d...)
 		} else if p < 1 || p > 65535 {
 			diags = append(diags, attrErr(a, "Invalid port", fmt.Sprintf("Port %d is not between 1 and 65535.", p)))
@@ -231,7 +231,7 @@ func decodeSettings(attrs hcl.Attributes, s *settings, dir string) hcl.Diagnosti
 	}
 	if a, ok := attrs["become"]; ok {
 		var b bool
-		if d := gohcl.DecodeExpression(a.Expr, nil, &b); d.HasErrors() {
+		if d := decodeExpr(a.Expr, nil, &b); d.HasErrors() {
 			diags = append(diags, d...)
 		} else {
 			s.Become = &b
@@ -295,7 +295,7 @@ func decodeNameList(a *hcl.Attribute) ([]namedRef, hcl.Diagnostics) {
 	exprs, diags := hcl.ExprList(a.Expr)
 	if diags.HasErrors() {
 		var names []string
-		if d := gohcl.DecodeExpression(a.Expr, nil, &names); d.HasErrors() {
+		if d := decodeExpr(a.Expr, nil, &names); d.HasErrors() {
 			return nil, d
 		}
 		out := make([]namedRef, len(names))
@@ -307,7 +307,7 @@ func decodeNameList(a *hcl.Attribute) ([]namedRef, hcl.Diagnostics) {
 	var out []namedRef
 	for _, e := range exprs {
 		var n string
-		if d := gohcl.DecodeExpression(e, nil, &n); d.HasErrors() {
+		if d := decodeExpr(e, nil, &n); d.HasErrors() {
 			diags = append(diags, d...)
 			continue
 		}
@@ -382,4 +382,14 @@ func hasPrefixAny(s string, prefixes ...string) bool {
 		}
 	}
 	return false
+}
+
+// decodeExpr decodes a static expression into target, reporting an
+// evaluation error (such as a variable reference) once rather than also as
+// an unsuitable value.
+func decodeExpr(expr hcl.Expression, _ *hcl.EvalContext, target any) hcl.Diagnostics {
+	if _, diags := expr.Value(nil); diags.HasErrors() {
+		return diags
+	}
+	return gohcl.DecodeExpression(expr, nil, target)
 }
