@@ -1,0 +1,181 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/report"
+	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/inventory"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// fixture is a playbook loaded from a directory, run against this machine
+// with the local transport; $ROOT in it is a fresh temporary directory.
+type fixture struct {
+	t      *testing.T
+	root   string
+	pb     *config.Playbook
+	parser *hclparse.Parser
+	hosts  []*inventory.Host
+	masker *report.Masker
+	vars   []string
+}
+
+func loadFixture(t *testing.T, dir string, hosts ...string) *fixture {
+	t.Helper()
+	f := &fixture{t: t, root: t.TempDir(), parser: hclparse.NewParser(), masker: report.NewMasker()}
+	pb, diags := config.LoadFiles(f.parser, dir)
+	if diags.HasErrors() {
+		t.Fatalf("load: %s", f.diagText(diags))
+	}
+	f.pb = pb
+	if len(hosts) == 0 {
+		hosts = []string{"local"}
+	}
+	for _, h := range hosts {
+		f.hosts = append(f.hosts, &inventory.Host{Name: h, Address: "127.0.0.1", Connection: inventory.ConnLocal, Groups: []string{"all"},
+			Vars: map[string]cty.Value{"role": cty.StringVal("primary")}})
+	}
+	if setup := filepath.Join(dir, "setup.sh"); fileExists(setup) {
+		cmd := exec.Command("sh", setup)
+		cmd.Env = append(os.Environ(), "ROOT="+f.root)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("setup.sh: %v\n%s", err, out)
+		}
+	}
+	return f
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func (f *fixture) diagText(diags hcl.Diagnostics) string {
+	var b bytes.Buffer
+	wr := hcl.NewDiagnosticTextWriter(&b, f.parser.Files(), 0, false)
+	wr.WriteDiagnostics(diags)
+	return b.String()
+}
+
+func (f *fixture) options(sink report.Sink) Options {
+	in, diags := ParseInputs(f.parser, f.pb, nil, nil, append([]string{"root=" + f.root}, f.vars...))
+	if diags.HasErrors() {
+		f.t.Fatalf("inputs: %s", f.diagText(diags))
+	}
+	return Options{
+		Playbook: f.pb,
+		Inputs:   in,
+		Hosts:    func(string) ([]*inventory.Host, error) { return f.hosts, nil },
+		Connect: func(ctx context.Context, h *inventory.Host, _ *Become) (transport.Conn, error) {
+			return transport.Local{}.Connect(ctx, transport.Target{Name: h.Name, Local: true})
+		},
+		Sink:   sink,
+		Masker: f.masker,
+	}
+}
+
+// plan runs a plan and returns its text as the terminal shows it, with the
+// temporary root replaced by $ROOT.
+func (f *fixture) plan() (string, *PlanResult) {
+	var out bytes.Buffer
+	term := report.NewTerminal(&out, &out, report.TerminalOptions{Masker: f.masker})
+	res, err := Plan(context.Background(), f.options(term))
+	term.Close()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if len(res.Diagnostics) > 0 {
+		out.WriteString(f.diagText(res.Diagnostics))
+	}
+	out.WriteString("\n" + res.Summary.Line() + "\n")
+	return strings.ReplaceAll(out.String(), f.root, "$ROOT"), res
+}
+
+func (f *fixture) apply() (string, *ApplyResult) {
+	var out bytes.Buffer
+	term := report.NewTerminal(&out, &out, report.TerminalOptions{Masker: f.masker})
+	res, err := Apply(context.Background(), f.options(term))
+	term.Close()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if len(res.Diagnostics) > 0 {
+		out.WriteString(f.diagText(res.Diagnostics))
+	}
+	return strings.ReplaceAll(out.String(), f.root, "$ROOT"), res
+}
+
+// TestPlanGolden plans each testdata/plan/<case>/site.hcl (after its
+// setup.sh, if any) and compares the output with plan.txt. Run with -update
+// to rewrite the golden files.
+func TestPlanGolden(t *testing.T) {
+	dirs, _ := filepath.Glob("testdata/plan/*")
+	if len(dirs) == 0 {
+		t.Fatal("no golden cases")
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			f := loadFixture(t, dir)
+			got, _ := f.plan()
+			golden := filepath.Join(dir, "plan.txt")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("plan output differs from %s:\n--- got ---\n%s--- want ---\n%s", golden, got, want)
+			}
+			if strings.Contains(got, "\x1b[") {
+				t.Errorf("colour codes in plan output")
+			}
+		})
+	}
+}
+
+func TestApplyTwice(t *testing.T) {
+	f := loadFixture(t, "testdata/apply")
+	out, res := f.apply()
+	if !res.Recap.OK() {
+		t.Fatalf("first apply failed:\n%s", out)
+	}
+	h := res.Recap.Hosts[0]
+	if h.Tasks.Changed != 3 || h.Status != report.StatusChanged {
+		t.Errorf("first apply: %+v\n%s", h, out)
+	}
+	for name, want := range map[string]string{"a": "first\n", "b": "copy of a: first\n", "handler-ran": "yes\n"} {
+		got, err := os.ReadFile(filepath.Join(f.root, name))
+		if err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	os.Remove(filepath.Join(f.root, "handler-ran"))
+	out, res = f.apply()
+	h = res.Recap.Hosts[0]
+	if h.Tasks.Changed != 0 || h.Tasks.OK != 2 || h.Status != report.StatusOK {
+		t.Errorf("second apply should change nothing: %+v\n%s", h, out)
+	}
+	if fileExists(filepath.Join(f.root, "handler-ran")) {
+		t.Errorf("handler ran although nothing notified it")
+	}
+	_, pres := f.plan()
+	if pres.Summary.Changed() {
+		t.Errorf("plan after apply shows changes: %+v", pres.Summary)
+	}
+}
