@@ -197,11 +197,11 @@ func renderPlan(p *Printer, e Event) {
 
 // renderTaskChanges draws a task's changes:
 //
-//	+ directory.app: create /srv/app
-//	    mode: "0755"
-//	~ template.site: update /etc/site.conf
-//	    --- /etc/site.conf
-//	    ...
+//   - directory.app: create /srv/app
+//     mode: "0755"
+//     ~ template.site: update /etc/site.conf
+//     --- /etc/site.conf
+//     ...
 func renderTaskChanges(p *Printer, task string, changes []ChangeView) {
 	for _, c := range changes {
 		sym := map[string]string{"create": "+", "update": "~", "delete": "-", "run": ">"}[c.Action]
