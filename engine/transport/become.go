@@ -233,6 +233,8 @@ func (b *becomeConn) Put(ctx context.Context, p string, r io.Reader, opts PutOpt
 		"umask 077",
 		"p=" + shell.Quote(p) + "; t=" + shell.Quote(tmp),
 		`trap 'rm -f "$t"' EXIT`,
+		// mv would move the file into a directory instead of replacing it.
+		`if [ -d "$p" ]; then printf 'drover: %s is a directory\n' "$p" >&2; exit 1; fi`,
 		// Start from a copy of the existing file for its mode and owner.
 		`if [ -f "$p" ]; then cp -p "$p" "$t"; else : > "$t"; fi`,
 		setMode,
