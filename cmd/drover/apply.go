@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drover-cm/drover/engine/run"
+)
+
+var (
+	applyFlags    playbookFlags
+	applyFailFast bool
+)
+
+var applyCmd = &cobra.Command{
+	Use:   "apply -i INVENTORY PLAYBOOK...",
+	Short: "Bring every selected host to the state the playbook describes",
+	Long: `Evaluate the playbook for every host, read the state of all tasks in one round
+trip per host, then apply the changes task by task in dependency order, on all
+hosts in parallel. A task is re-read just before it acts when an earlier task
+has changed something on the host, so it never acts on stale state.
+
+A failed task stops its host (the rest of its tasks are skipped); other hosts
+carry on, unless --fail-fast. Handlers notified by a changed task run once at
+the end of the play. The recap shows per host how many tasks were ok, changed,
+failed and skipped.
+
+Ctrl-C once: no new task starts, running ones finish. Twice: running tasks are
+cut. Exit status: 0 when every host succeeded, 1 otherwise, 130 when
+interrupted.`,
+	Example: `  drover apply -i hosts.hcl site.hcl
+  drover apply -i hosts.hcl site.hcl --limit web-1 --var-file prod.hcl`,
+	Args: cobra.MinimumNArgs(1),
+	RunE: runApply,
+}
+
+func init() {
+	applyFlags.register(applyCmd)
+	applyCmd.Flags().BoolVar(&applyFailFast, "fail-fast", false, "after the first failure on any host, start no new task anywhere")
+	rootCmd.AddCommand(applyCmd)
+}
+
+func runApply(cmd *cobra.Command, args []string) error {
+	s, err := openPlaybookSession(cmd, &applyFlags, args)
+	if err != nil {
+		return err
+	}
+	// First signal: stop starting tasks. Second: cut the running ones.
+	// Third: the default action (exit at once).
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	stopCh := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(s.ui.stderr, "\ndrover: %v: no new task starts; running tasks finish. Press Ctrl-C again to cut them.\n", sig)
+			close(stopCh)
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-sigs:
+			signal.Stop(sigs)
+			fmt.Fprintln(s.ui.stderr, "\ndrover: cutting running tasks.")
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	opts := s.options()
+	opts.Stop = stopCh
+	opts.FailFast = applyFailFast
+	res, runErr := run.Apply(ctx, opts)
+	s.close()
+	if err := s.report(res.Diagnostics); err != nil {
+		return err
+	}
+	switch {
+	case runErr != nil:
+		return &exitCodeError{code: exitError, err: runErr}
+	case res.Recap != nil && res.Recap.Interrupted:
+		return &exitCodeError{code: exitInterrupted}
+	case res.Recap == nil || !res.Recap.OK():
+		return &exitCodeError{code: exitError}
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drover-cm/drover/engine/connect"
+	"github.com/drover-cm/drover/engine/report"
+	"github.com/drover-cm/drover/engine/run"
+	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/inventory"
+)
+
+// playbookSession wires a run: the inventory, host selection per play with
+// --limit and overrides, one connection pool per become setting (a play
+// that becomes another user needs a connection that does), and the sinks.
+type playbookSession struct {
+	*loaded
+	inv        *inventory.Inventory
+	dialer     *transport.Dialer
+	mu         sync.Mutex
+	pools      map[string]*connect.Pool
+	becomePass []byte
+	sink       report.Sink
+	width      int
+	cmd        *cobra.Command
+}
+
+func openPlaybookSession(cmd *cobra.Command, f *playbookFlags, args []string) (*playbookSession, error) {
+	l, err := loadPlaybook(cmd, f, args)
+	if err != nil {
+		return nil, err
+	}
+	connectTimeout, err := parseDurationFlag("connect-timeout", global.connectTimeout)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := loadInventory(l.ui)
+	if err != nil {
+		return nil, err
+	}
+	s := &playbookSession{loaded: l, inv: inv, pools: map[string]*connect.Pool{}, cmd: cmd}
+	prompt := newPrompter(l.ui.masker, cmd.InOrStdin())
+	if global.askBecomePass {
+		if s.becomePass, err = prompt.becomePassword(); err != nil {
+			return nil, err
+		}
+	}
+	s.dialer = transport.NewDialer(transport.Options{
+		KnownHostsFile:    global.knownHosts,
+		AcceptNewHostKeys: global.acceptNewHostKeys,
+		Passphrase:        prompt.passphrase,
+		ConnectTimeout:    connectTimeout,
+	})
+	for _, h := range inv.Hosts() {
+		s.width = max(s.width, len(h.Name))
+	}
+	var rec *report.Recorder
+	s.sink, rec = l.ui.sinks(s.width)
+	_ = rec // apply keeps its own recorder for the recap
+	return s, nil
+}
+
+func (s *playbookSession) options() run.Options {
+	return run.Options{
+		Playbook: s.pb,
+		Inputs:   s.inputs,
+		Hosts:    s.selectHosts,
+		Connect:  s.connect,
+		Forks:    global.forks,
+		Sink:     s.sink,
+		Masker:   s.ui.masker,
+	}
+}
+
+func (s *playbookSession) selectHosts(pattern string) ([]*inventory.Host, error) {
+	hosts, err := selectHosts(s.ui, s.inv, pattern)
+	if err != nil {
+		return nil, err
+	}
+	ov := inventory.Overrides{User: global.user, BecomeUser: global.becomeUser}
+	if s.cmd.Flags().Changed("become") {
+		ov.Become = &global.become
+	}
+	for _, h := range hosts {
+		inventory.ApplyOverrides(h, ov)
+	}
+	return hosts, nil
+}
+
+func (s *playbookSession) connect(ctx context.Context, h *inventory.Host, become *run.Become) (transport.Conn, error) {
+	t, err := connect.Target(s.inv, h, s.becomePass)
+	if err != nil {
+		return nil, err
+	}
+	if s.cmd.Flags().Changed("connect-timeout") {
+		d, _ := parseDurationFlag("connect-timeout", global.connectTimeout)
+		t.ConnectTimeout = d
+	}
+	key := ""
+	if become != nil && !s.cmd.Flags().Changed("become") {
+		t.Become.Enabled = become.Enabled
+		if become.Enabled {
+			t.Become.User = become.User
+			if t.Become.User == "" {
+				t.Become.User = "root"
+			}
+			t.Become.Password = s.becomePass
+			key = "become:" + t.Become.User
+		}
+	}
+	s.mu.Lock()
+	p := s.pools[key]
+	if p == nil {
+		p = connect.NewPool(s.dialer)
+		s.pools[key] = p
+	}
+	s.mu.Unlock()
+	return p.Conn(ctx, t)
+}
+
+func (s *playbookSession) close() {
+	for _, p := range s.pools {
+		_ = p.Close()
+	}
+	_ = s.dialer.Close()
+	_ = s.sink.Close()
+}
+
+var (
+	planFlags            playbookFlags
+	planDetailedExitcode bool
+)
+
+var planCmd = &cobra.Command{
+	Use:   "plan -i INVENTORY PLAYBOOK...",
+	Short: "Show what apply would change on each host, changing nothing",
+	Long: `Evaluate the playbook for every host its plays select, read the current state
+of all tasks on each host in one round trip, and print what apply would do:
++ create, ~ update (with a diff), - delete, > run. Nothing is changed on any
+host. Tasks whose settings depend on what an earlier task outputs are shown as
+"(known after apply)". Sensitive values are masked.
+
+Exit status: 0 on success (with --detailed-exitcode: 0 no changes, 2 changes),
+1 on errors.`,
+	Example: `  drover plan -i hosts.hcl site.hcl
+  drover plan -i hosts.hcl site.hcl --var app_port=9090 --detailed-exitcode`,
+	Args: cobra.MinimumNArgs(1),
+	RunE: runPlan,
+}
+
+func init() {
+	planFlags.register(planCmd)
+	planCmd.Flags().BoolVar(&planDetailedExitcode, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on errors")
+	rootCmd.AddCommand(planCmd)
+}
+
+func runPlan(cmd *cobra.Command, args []string) error {
+	s, err := openPlaybookSession(cmd, &planFlags, args)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signalContext(cmd.Context(), s.ui.stderr)
+	defer stop()
+	res, runErr := run.Plan(ctx, s.options())
+	s.close()
+	if !global.jsonOut {
+		fmt.Fprintln(s.ui.stdout, "\n"+res.Summary.Line())
+	}
+	if err := s.report(res.Diagnostics); err != nil {
+		return err
+	}
+	switch {
+	case interrupted(ctx):
+		return &exitCodeError{code: exitInterrupted}
+	case runErr != nil:
+		return &exitCodeError{code: exitError, err: runErr}
+	case res.Failed():
+		return &exitCodeError{code: exitError}
+	case planDetailedExitcode && res.Summary.Changed():
+		return &exitCodeError{code: exitChanges}
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/spf13/cobra"
+
+	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/run"
+)
+
+// playbookFlags are shared by validate, plan, apply and graph.
+type playbookFlags struct {
+	vars          []string
+	varFiles      []string
+	compactErrors bool
+}
+
+func (f *playbookFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.vars, "var", nil, "set a variable: --var NAME=VALUE (repeatable; highest precedence)")
+	fl.StringArrayVar(&f.varFiles, "var-file", nil, "read variables from an HCL file of NAME = VALUE lines (repeatable)")
+	fl.BoolVar(&f.compactErrors, "compact-errors", false, "print each error on one line as file:line:col: error: message (for editors and CI)")
+}
+
+// loaded is a parsed playbook with its inputs.
+type loaded struct {
+	ui     *ui
+	parser *hclparse.Parser
+	pb     *config.Playbook
+	inputs run.Inputs
+	flags  *playbookFlags
+}
+
+// loadPlaybook parses the playbook and the variable inputs, printing
+// diagnostics; errors end the command with exit status 1.
+func loadPlaybook(cmd *cobra.Command, f *playbookFlags, paths []string) (*loaded, error) {
+	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: f}
+	pb, diags := config.LoadFiles(l.parser, paths...)
+	if !diags.HasErrors() {
+		var ds hcl.Diagnostics
+		l.inputs, ds = run.ParseInputs(l.parser, pb, os.Environ(), f.varFiles, f.vars)
+		diags = append(diags, ds...)
+	}
+	l.pb = pb
+	if err := l.report(diags); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// report prints diagnostics (masked) and turns errors into exit status 1.
+func (l *loaded) report(diags hcl.Diagnostics) error {
+	if len(diags) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	if l.flags.compactErrors {
+		_ = config.WriteCompact(&b, diags)
+	} else {
+		wr := hcl.NewDiagnosticTextWriter(&b, l.parser.Files(), termWidth(l.ui.stderr), l.ui.colorErr)
+		_ = wr.WriteDiagnostics(diags)
+	}
+	fmt.Fprint(l.ui.stderr, l.ui.masker.String(b.String()))
+	if !diags.HasErrors() {
+		return nil
+	}
+	n := 0
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			n++
+		}
+	}
+	noun := "errors"
+	if n == 1 {
+		noun = "error"
+	}
+	return &exitCodeError{code: exitError, err: fmt.Errorf("the playbook has %d %s; fix them and try again", n, noun)}
+}
+
+var validateFlags playbookFlags
+
+var validateCmd = &cobra.Command{
+	Use:   "validate PLAYBOOK...",
+	Short: "Check a playbook without contacting any host",
+	Long: `Parse and check a playbook: syntax, module types and attributes, references
+to variables, locals and tasks, dependency cycles, attribute types, and every
+value that is known without a host. No inventory or connection is needed.
+
+A PLAYBOOK is an .hcl file or a directory of them. Variables without a value
+are treated as unknown; give --var or --var-file to check their validations.`,
+	Example: `  drover validate site.hcl
+  drover validate --compact-errors playbooks/`,
+	Args: cobra.MinimumNArgs(1),
+	RunE: func(cmd *cobra.Command, args []string) error {
+		l, err := loadPlaybook(cmd, &validateFlags, args)
+		if err != nil {
+			return err
+		}
+		if err := l.report(run.Validate(l.pb, l.inputs)); err != nil {
+			return err
+		}
+		if !global.jsonOut {
+			fmt.Fprintf(l.ui.stdout, "The playbook is valid: %d %s, %d %s.\n", len(l.pb.Plays), plural(len(l.pb.Plays), "play", "plays"), countTasks(l.pb), plural(countTasks(l.pb), "task", "tasks"))
+		}
+		return nil
+	},
+}
+
+func countTasks(pb *config.Playbook) int {
+	n := 0
+	for _, p := range pb.Plays {
+		n += len(p.Tasks) + len(p.Handlers)
+	}
+	return n
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func init() {
+	validateFlags.register(validateCmd)
+	rootCmd.AddCommand(validateCmd)
+}
