@@ -444,4 +444,3 @@ func TestTransportGetMissing(t *testing.T) {
 		}
 	}
 }
-

@@ -101,7 +101,6 @@ func up(args []string) {
 	}
 }
 
-
 // shellArgs quotes args for pasting into a shell, leaving single-letter
 // flags bare for legibility.
 func shellArgs(args []string) string {
