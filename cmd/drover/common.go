@@ -254,13 +254,19 @@ func loadInventory(u *ui) (*inventory.Inventory, error) {
 		_ = wr.WriteDiagnostics(diags)
 	}
 	if diags.HasErrors() {
-		n := 0
+		// The one-line file:line:col form, for editors and CI logs.
+		var where []string
 		for _, d := range diags {
-			if d.Severity == hcl.DiagError {
-				n++
+			if d.Severity == hcl.DiagError && d.Subject != nil {
+				where = append(where, fmt.Sprintf("%s:%d:%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column))
 			}
 		}
-		return nil, &exitCodeError{code: exitError, err: fmt.Errorf("the inventory has %d error(s); fix them and try again", n)}
+		n := len(diags.Errs())
+		msg := fmt.Sprintf("the inventory has %d error(s)", n)
+		if len(where) > 0 {
+			msg += " at " + strings.Join(where, ", ")
+		}
+		return nil, &exitCodeError{code: exitError, err: errors.New(msg + "; fix them and try again")}
 	}
 	return inv, nil
 }

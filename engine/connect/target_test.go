@@ -1,0 +1,105 @@
+package connect
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/drover-cm/drover/inventory"
+)
+
+func loadInv(t *testing.T, src string) *inventory.Inventory {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "inventory.hcl")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv, diags := inventory.Load([]string{path}, inventory.LoadOptions{SSHConfigPath: "none"})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	return inv
+}
+
+func TestTarget(t *testing.T) {
+	inv := loadInv(t, `
+host "bastion" {
+  address       = "10.0.0.1"
+  port          = 2222
+  user          = "jump"
+  become        = true
+  identity_file = "/keys/bastion"
+}
+host "app" {
+  address         = "10.0.1.5"
+  user            = "deploy"
+  proxy_jump      = "bastion,admin@gw.example:2200"
+  become          = true
+  become_user     = "www"
+  connect_timeout = "3s"
+  identity_file   = ["/keys/a", "/keys/b"]
+}
+host "box" {
+  connection = "local"
+  become     = true
+}
+`)
+	pass := []byte("s3cret")
+	app, _ := inv.Host("app")
+	tg, err := Target(inv, app, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.Name != "app" || tg.Address != "10.0.1.5" || tg.Port != 22 || tg.User != "deploy" || tg.Local {
+		t.Errorf("target %+v", tg)
+	}
+	if tg.ConnectTimeout != 3*time.Second {
+		t.Errorf("connect timeout %v", tg.ConnectTimeout)
+	}
+	if len(tg.Identities) != 2 || tg.Identities[0] != "/keys/a" {
+		t.Errorf("identities %v", tg.Identities)
+	}
+	if !tg.Become.Enabled || tg.Become.User != "www" || string(tg.Become.Password) != "s3cret" {
+		t.Errorf("become %+v", tg.Become)
+	}
+	if len(tg.Jumps) != 2 {
+		t.Fatalf("jumps %+v", tg.Jumps)
+	}
+	b, gw := tg.Jumps[0], tg.Jumps[1]
+	if b.Name != "bastion" || b.Address != "10.0.0.1" || b.Port != 2222 || b.User != "jump" || len(b.Identities) != 1 {
+		t.Errorf("first hop %+v", b)
+	}
+	if b.Become.Enabled || len(b.Jumps) != 0 {
+		t.Errorf("a hop must not become anyone or nest: %+v", b)
+	}
+	if gw.Address != "gw.example" || gw.Port != 2200 || gw.User != "admin" {
+		t.Errorf("second hop %+v", gw)
+	}
+
+	box, _ := inv.Host("box")
+	lt, err := Target(inv, box, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !lt.Local || !lt.Become.Enabled || lt.Become.User != "root" || len(lt.Jumps) != 0 {
+		t.Errorf("local target %+v", lt)
+	}
+}
+
+func TestTargetJumpLoop(t *testing.T) {
+	inv := loadInv(t, `
+host "a" {
+  address    = "10.0.0.1"
+  proxy_jump = "b"
+}
+host "b" {
+  address    = "10.0.0.2"
+  proxy_jump = "a"
+}
+`)
+	a, _ := inv.Host("a")
+	if _, err := Target(inv, a, nil); err == nil {
+		t.Fatal("a proxy jump loop was accepted")
+	}
+}
