@@ -1,0 +1,312 @@
+package modules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/shell"
+)
+
+// Archive unpacks a tar or zip archive into a directory, once per archive
+// content.
+type Archive struct{}
+
+func (Archive) Spec() *Spec {
+	return &Spec{
+		Name:    "archive",
+		Summary: "Unpack a tar or zip archive into a directory.",
+		Doc: `Unpacks source into dest, unless dest/.drover-archive-NAME already holds the
+sha256 of this archive: a changed archive is unpacked again, an unchanged one
+is not even read twice.
+
+The archive is unpacked into a temporary directory beside dest first; only
+when that succeeded is it renamed to dest (when dest does not exist) or
+copied over dest's content (when it does: files of the archive replace
+files of the same name, other files stay). A failed unpack never leaves a
+half-populated dest.
+
+source is a file on the controller (relative to the playbook), uploaded
+first, or with remote_source = true a file already on the host (a download
+task's path). Formats: tar, tar.gz/tgz and tar.bz2 (tar with gzip or bzip2),
+tar.xz/txz (tar with xz), zip (unzip). Files are owned by the connecting
+user (root with become) unless owner/group say otherwise; ownership recorded
+in the archive is not restored.`,
+		Attributes: []Attribute{
+			{Name: "source", Type: cty.String, Required: true, Doc: "The archive: a path on the controller, or on the host with remote_source."},
+			{Name: "dest", Type: cty.String, Required: true, Doc: "Absolute directory to unpack into. Its parent must exist."},
+			{Name: "remote_source", Type: cty.Bool, Default: cty.False, Doc: "source is a path on the host, not on the controller."},
+			{Name: "format", Type: cty.String, Default: cty.StringVal("auto"), Doc: "auto (from source's extension), tar, tar.gz, tar.bz2, tar.xz or zip."},
+			{Name: "strip_components", Type: cty.Number, Default: cty.NumberIntVal(0), Doc: "Leading path components to drop from each member (tar formats only)."},
+			{Name: "owner", Type: cty.String, Doc: "Owner of the unpacked files."},
+			{Name: "group", Type: cty.String, Doc: "Group of the unpacked files."},
+			{Name: "name", Type: cty.String, Doc: "Names the marker file dest/.drover-archive-NAME. Default: source's file name without its extension."},
+		},
+		Example: `archive "app" {
+  source           = "dist/app-1.4.2.tar.gz"
+  dest             = "/opt/app"
+  strip_components = 1
+  owner            = "app"
+  group            = "app"
+}`,
+	}
+}
+
+type archiveTask struct {
+	source       string // local absolute path, or remote path
+	remote       bool
+	sum          string // sha256 of a local source
+	size         int64
+	dest, name   string
+	format       string
+	strip        int64
+	owner, group string
+}
+
+var (
+	archiveFormats = map[string]string{
+		".tar.gz": "tar.gz", ".tgz": "tar.gz", ".tar.xz": "tar.xz", ".txz": "tar.xz",
+		".tar.bz2": "tar.bz2", ".tbz2": "tar.bz2", ".tar": "tar", ".zip": "zip",
+	}
+	markerName = regexp.MustCompile(`^[A-Za-z0-9_.+-]+$`)
+)
+
+// archiveExt returns the archive extension of name ("" when unknown).
+func archiveExt(name string) string {
+	lower := strings.ToLower(name)
+	for _, ext := range []string{".tar.gz", ".tar.xz", ".tar.bz2", ".tgz", ".txz", ".tbz2", ".tar", ".zip"} {
+		if strings.HasSuffix(lower, ext) {
+			return ext
+		}
+	}
+	return ""
+}
+
+func (Archive) Configure(cfg Config) (Task, error) {
+	a, err := newSysVals(Archive{}.Spec(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	t := &archiveTask{source: a.str("source"), remote: a.boolean("remote_source"), dest: a.str("dest"),
+		owner: a.str("owner"), group: a.str("group"), name: a.str("name")}
+	if t.source == "" || hasNewline(t.source) {
+		return nil, &AttrError{Attr: "source", Msg: "must be a file path"}
+	}
+	if !path.IsAbs(t.dest) || path.Clean(t.dest) == "/" || hasNewline(t.dest) {
+		return nil, &AttrError{Attr: "dest", Msg: fmt.Sprintf("must be an absolute directory other than /, got %q", t.dest)}
+	}
+	t.dest = path.Clean(t.dest)
+	ext := archiveExt(t.source)
+	switch f := a.str("format"); f {
+	case "", "auto":
+		if ext == "" {
+			return nil, &AttrError{Attr: "format", Msg: fmt.Sprintf("cannot tell the format of %q from its name; set format to tar, tar.gz, tar.bz2, tar.xz or zip", t.source)}
+		}
+		t.format = archiveFormats[ext]
+	case "tar", "tar.gz", "tar.bz2", "tar.xz", "zip":
+		t.format = f
+	default:
+		return nil, &AttrError{Attr: "format", Msg: fmt.Sprintf("%q is not one of auto, tar, tar.gz, tar.bz2, tar.xz, zip", f)}
+	}
+	if t.strip, _, err = a.integer("strip_components"); err != nil {
+		return nil, err
+	}
+	if t.strip < 0 || t.strip > 64 {
+		return nil, &AttrError{Attr: "strip_components", Msg: "must be between 0 and 64"}
+	}
+	if t.strip > 0 && t.format == "zip" {
+		return nil, &AttrError{Attr: "strip_components", Msg: "is supported for tar formats only (unzip cannot strip components)"}
+	}
+	for attr, v := range map[string]string{"owner": t.owner, "group": t.group} {
+		if v != "" {
+			if err := checkAccountName(attr, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if t.name == "" {
+		base := path.Base(t.source)
+		t.name = base[:len(base)-len(archiveExt(base))]
+	}
+	if !markerName.MatchString(t.name) {
+		return nil, &AttrError{Attr: "name", Msg: fmt.Sprintf("%q cannot name a marker file: use letters, digits, '.', '_', '+', '-' (set name)", t.name)}
+	}
+	if t.remote {
+		if !path.IsAbs(t.source) {
+			return nil, &AttrError{Attr: "source", Msg: "with remote_source = true, must be an absolute path on the host"}
+		}
+		return t, nil
+	}
+	if !filepath.IsAbs(t.source) {
+		t.source = filepath.Join(cfg.Dir, t.source)
+	}
+	f, err := os.Open(t.source)
+	if err != nil {
+		return nil, &AttrError{Attr: "source", Msg: fmt.Sprintf("cannot read the archive on the controller: %v (for a file on the host, set remote_source = true)", err)}
+	}
+	defer f.Close()
+	h := sha256.New()
+	if t.size, err = io.Copy(h, f); err != nil {
+		return nil, &AttrError{Attr: "source", Msg: fmt.Sprintf("reading %s: %v", t.source, err)}
+	}
+	t.sum = hex.EncodeToString(h.Sum(nil))
+	return t, nil
+}
+
+func (t *archiveTask) marker() string { return path.Join(t.dest, ".drover-archive-"+t.name) }
+
+func (t *archiveTask) Provides() []Resource { return []Resource{{Kind: "path", Name: t.dest}} }
+
+func (t *archiveTask) Uses() []Resource {
+	r := []Resource{{Kind: "path", Name: path.Dir(t.dest)}}
+	if t.remote {
+		r = append(r, Resource{Kind: "path", Name: t.source})
+	}
+	if t.owner != "" {
+		r = append(r, Resource{Kind: "user", Name: t.owner})
+	}
+	if t.group != "" {
+		r = append(r, Resource{Kind: "group", Name: t.group})
+	}
+	return r
+}
+
+func (t *archiveTask) tools() []string {
+	switch t.format {
+	case "zip":
+		return []string{"unzip"}
+	case "tar.gz":
+		return []string{"tar", "gzip"}
+	case "tar.xz":
+		return []string{"tar", "xz"}
+	case "tar.bz2":
+		return []string{"tar", "bzip2"}
+	}
+	return []string{"tar"}
+}
+
+func (t *archiveTask) Check() string {
+	var b strings.Builder
+	b.WriteString(shTools(append(t.tools(), "sha256sum")...))
+	m := shell.Quote(t.marker())
+	fmt.Fprintf(&b, "if [ -f %[1]s ]; then printf 'marker=%%s\\n' \"$(head -n 1 %[1]s)\"; fi\n", m)
+	fmt.Fprintf(&b, "if [ -d %[1]s ]; then echo dest=dir; elif [ -e %[1]s ]; then echo dest=other; fi\n", shell.Quote(t.dest))
+	fmt.Fprintf(&b, "[ -d %s ] && echo parent=1\n", shell.Quote(path.Dir(t.dest)))
+	if t.remote {
+		fmt.Fprintf(&b, "if [ -f %[1]s ]; then printf 'srcsum=%%s\\n' \"$(sha256sum %[1]s | cut -d' ' -f1)\"; fi\n", shell.Quote(t.source))
+	}
+	return b.String()
+}
+
+func (t *archiveTask) Diff(out CheckOutput) (*Plan, error) {
+	subject := t.dest
+	st, err := parseKV(out.Stdout)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", subject, err)
+	}
+	sum := t.sum
+	if t.remote {
+		if !st.has("tool.sha256sum") {
+			return nil, fmt.Errorf("%s: sha256sum is not installed on the host (coreutils or busybox)", subject)
+		}
+		if sum = st.vals["srcsum"]; sum == "" {
+			return nil, fmt.Errorf("%s: the archive %s does not exist on the host", subject, t.source)
+		}
+	}
+	p := &Plan{}
+	if st.vals["marker"] == sum {
+		return p, nil
+	}
+	if st.vals["dest"] == "other" {
+		return nil, fmt.Errorf("%s exists and is not a directory", t.dest)
+	}
+	if !st.has("parent") {
+		return nil, fmt.Errorf("%s: the parent directory %s does not exist on the host; create it first", subject, path.Dir(t.dest))
+	}
+	for _, tool := range t.tools() {
+		if !st.has("tool." + tool) {
+			return nil, fmt.Errorf("%s: unpacking %s needs %s on the host (Debian: apt-get install %s)", subject, t.format, tool, debPackage(tool))
+		}
+	}
+	change := Change{Action: Create, Subject: subject, Attrs: []AttrChange{{Name: "unpack", New: path.Base(t.source) + " (sha256:" + shortSum(sum) + ")"}}}
+	if old := st.vals["marker"]; old != "" {
+		change.Action = Update
+		change.Attrs[0].Old = "sha256:" + shortSum(old)
+	}
+	p.Changes = append(p.Changes, change)
+	step := Step{}
+	src := t.source
+	if !t.remote {
+		src = path.Join(path.Dir(t.dest), ".drover-archive-"+sum[:16]+archiveExt(t.source))
+		if archiveExt(t.source) == "" {
+			src += "." + t.format
+		}
+		local := t.source
+		step.Uploads = []Upload{{Path: src, Mode: 0o600, Size: t.size, Open: func() (io.ReadCloser, error) { return os.Open(local) }}}
+	}
+	step.Script = t.unpackScript(src, sum)
+	p.Steps = append(p.Steps, step)
+	return p, nil
+}
+
+func debPackage(tool string) string {
+	switch tool {
+	case "xz":
+		return "xz-utils"
+	case "bzip2", "gzip", "tar", "unzip":
+		return tool
+	}
+	return "coreutils"
+}
+
+// unpackScript unpacks src into a temporary directory beside dest, sets
+// ownership, moves the result into place, and writes the marker last.
+func (t *archiveTask) unpackScript(src, sum string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "a=%s\nd=%s\n", shell.Quote(src), shell.Quote(t.dest))
+	fmt.Fprintf(&b, "x=$(mktemp -d %s)\n", shell.Quote(path.Join(path.Dir(t.dest), "."+path.Base(t.dest)+".drover-XXXXXX")))
+	if t.remote {
+		b.WriteString("trap 'rm -rf \"$x\"' EXIT\n")
+	} else {
+		b.WriteString("trap 'rm -rf \"$x\"; rm -f \"$a\"' EXIT\n")
+	}
+	if t.format == "zip" {
+		b.WriteString("unzip -q -o \"$a\" -d \"$x\"\n")
+	} else {
+		args := []string{"tar", "-x", "-o"}
+		switch t.format {
+		case "tar.gz":
+			args = append(args, "-z")
+		case "tar.xz":
+			args = append(args, "-J")
+		case "tar.bz2":
+			args = append(args, "-j")
+		}
+		if t.strip > 0 {
+			args = append(args, "--strip-components="+strconv.FormatInt(t.strip, 10))
+		}
+		fmt.Fprintf(&b, "%s -f \"$a\" -C \"$x\"\n", shell.Join(args...))
+	}
+	switch {
+	case t.owner != "" && t.group != "":
+		fmt.Fprintf(&b, "chown -R %s \"$x\"\n", shell.Quote(t.owner+":"+t.group))
+	case t.owner != "":
+		fmt.Fprintf(&b, "chown -R %s \"$x\"\n", shell.Quote(t.owner))
+	case t.group != "":
+		fmt.Fprintf(&b, "chgrp -R %s \"$x\"\n", shell.Quote(t.group))
+	}
+	b.WriteString(`chmod 755 "$x"
+if [ -d "$d" ]; then cp -a "$x"/. "$d"/; else mv "$x" "$d"; fi
+`)
+	fmt.Fprintf(&b, "m=%s\nprintf '%%s\\n' %s > \"$m.tmp\"\nmv -f \"$m.tmp\" \"$m\"\n", shell.Quote(t.marker()), shell.Quote(sum))
+	return b.String()
+}

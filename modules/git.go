@@ -1,0 +1,307 @@
+package modules
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/shell"
+)
+
+// Git keeps a checkout of a repository at a branch, tag or commit.
+type Git struct{}
+
+func (Git) Spec() *Spec {
+	return &Spec{
+		Name:    "git",
+		Summary: "Clone a git repository and keep it at a branch, tag or commit.",
+		Doc: `Clones repo into dest (into a temporary directory beside it first, renamed
+when complete) and keeps dest checked out at ref. A branch is checked out as
+a local branch at the remote's tip; a tag or commit as a detached HEAD.
+
+The check reads dest's HEAD and whether tracked files were changed, and asks
+the remote (git ls-remote) which commit ref names. With a deploy_key the
+remote cannot be asked before the key is on the host: then a branch or tag is
+fetched on every run and reported as a run (>), while a full commit id is
+compared locally. Local changes to tracked files stop the task unless force
+is true, which discards them; untracked files are kept.
+
+deploy_key is a private key on the controller, uploaded for the duration of
+the operation to a 0600 temporary file, used through GIT_SSH_COMMAND and
+removed afterwards, also when the operation fails. The host must know the git
+server's host key (known_hosts) unless accept_new_hostkey is true. git must be
+installed on the host.`,
+		Attributes: []Attribute{
+			{Name: "repo", Type: cty.String, Required: true, Doc: "Repository URL (https://, ssh://, git@host:path, file://)."},
+			{Name: "dest", Type: cty.String, Required: true, Doc: "Absolute path of the working tree."},
+			{Name: "ref", Type: cty.String, Default: cty.StringVal("HEAD"), Doc: "Branch, tag or full commit id. HEAD: the remote's default branch."},
+			{Name: "deploy_key", Type: cty.String, Sensitive: true, Doc: "Path of an SSH private key on the controller (relative to the playbook) to fetch with."},
+			{Name: "accept_new_hostkey", Type: cty.Bool, Default: cty.False, Doc: "With deploy_key: accept an unknown git server host key (never a changed one)."},
+			{Name: "depth", Type: cty.Number, Doc: "Shallow clone with this many commits. Unset: full history."},
+			{Name: "force", Type: cty.Bool, Default: cty.False, Doc: "Discard local changes to tracked files instead of failing."},
+		},
+		Example: `git "app" {
+  repo       = "git@github.com:example/app.git"
+  dest       = "/srv/app"
+  ref        = "v1.4.2"
+  deploy_key = "keys/app_deploy"
+  depth      = 1
+}`,
+	}
+}
+
+var commitID = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
+
+type gitTask struct {
+	repo, dest, ref string
+	key             []byte // deploy key content, nil when none
+	keyPath         string // remote temporary path of the key
+	acceptNew       bool
+	depth           int64
+	force           bool
+}
+
+func (Git) Configure(cfg Config) (Task, error) {
+	a, err := newSysVals(Git{}.Spec(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	t := &gitTask{repo: a.str("repo"), dest: a.str("dest"), ref: a.str("ref"), force: a.boolean("force"), acceptNew: a.boolean("accept_new_hostkey")}
+	if t.repo == "" || hasNewline(t.repo) || strings.HasPrefix(t.repo, "-") {
+		return nil, &AttrError{Attr: "repo", Msg: fmt.Sprintf("%q is not a repository URL", t.repo)}
+	}
+	if strings.HasPrefix(strings.ToLower(t.repo), "ext::") {
+		return nil, &AttrError{Attr: "repo", Msg: "the ext:: transport runs arbitrary commands and is refused"}
+	}
+	if !path.IsAbs(t.dest) || path.Clean(t.dest) == "/" || hasNewline(t.dest) {
+		return nil, &AttrError{Attr: "dest", Msg: fmt.Sprintf("must be an absolute path other than /, got %q", t.dest)}
+	}
+	t.dest = path.Clean(t.dest)
+	if t.ref == "" {
+		t.ref = "HEAD"
+	}
+	if strings.HasPrefix(t.ref, "-") || strings.ContainsAny(t.ref, " \t\n\r~^:?*[\\") || strings.Contains(t.ref, "..") {
+		return nil, &AttrError{Attr: "ref", Msg: fmt.Sprintf("%q is not a branch, tag or commit name", t.ref)}
+	}
+	depth, ok, err := a.integer("depth")
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if depth < 1 {
+			return nil, &AttrError{Attr: "depth", Msg: "must be at least 1"}
+		}
+		t.depth = depth
+	}
+	if k := a.str("deploy_key"); k != "" {
+		if !filepath.IsAbs(k) {
+			k = filepath.Join(cfg.Dir, k)
+		}
+		if t.key, err = os.ReadFile(k); err != nil {
+			return nil, &AttrError{Attr: "deploy_key", Msg: fmt.Sprintf("cannot read the key on the controller: %v", err)}
+		}
+		var r [8]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			return nil, err
+		}
+		t.keyPath = "/tmp/.drover-git-key-" + hex.EncodeToString(r[:])
+	}
+	return t, nil
+}
+
+func (t *gitTask) Provides() []Resource { return []Resource{{Kind: "path", Name: t.dest}} }
+func (t *gitTask) Uses() []Resource     { return []Resource{{Kind: "path", Name: path.Dir(t.dest)}} }
+
+func (t *gitTask) isCommit() bool { return commitID.MatchString(t.ref) }
+
+func (t *gitTask) Check() string {
+	var b strings.Builder
+	b.WriteString(shTools("git"))
+	fmt.Fprintf(&b, "d=%s\n", shell.Quote(t.dest))
+	b.WriteString(`if [ -e "$d/.git" ] && command -v git >/dev/null 2>&1; then
+echo repo=1
+printf 'head=%s\n' "$(git -C "$d" rev-parse -q --verify HEAD 2>/dev/null)"
+printf 'origin=%s\n' "$(git -C "$d" config --get remote.origin.url 2>/dev/null | head -n 1)"
+printf 'branch=%s\n' "$(git -C "$d" symbolic-ref -q --short HEAD 2>/dev/null)"
+if [ -n "$(git -C "$d" status --porcelain --untracked-files=no 2>/dev/null | head -c 1)" ]; then echo dirty=1; fi
+`)
+	if t.isCommit() {
+		fmt.Fprintf(&b, "if git -C \"$d\" cat-file -e %s 2>/dev/null; then echo have=1; fi\n", shell.Quote(t.ref+"^{commit}"))
+	}
+	b.WriteString("elif [ -e \"$d\" ]; then if [ -n \"$(ls -A \"$d\" 2>/dev/null | head -c 1)\" ]; then echo dest=nonempty; else echo dest=empty; fi\nfi\n")
+	fmt.Fprintf(&b, "[ -d %s ] && echo parent=1\n", shell.Quote(path.Dir(t.dest)))
+	if !t.isCommit() && t.key == nil {
+		// Ask the remote what ref names now. Read-only; fails quietly when the
+		// remote needs credentials the host does not have.
+		fmt.Fprintf(&b, "if command -v git >/dev/null 2>&1; then r=$(GIT_TERMINAL_PROMPT=0 GIT_SSH_COMMAND='ssh -o BatchMode=yes' git ls-remote -- %s %s 2>&1); printf 'lsrc=%%s\\n' \"$?\"; %sfi\n",
+			shell.Quote(t.repo), shell.Quote(t.ref), shVarBlob("ls", "r"))
+	}
+	return b.String()
+}
+
+// remoteCommit picks the commit ref names from ls-remote output: a branch,
+// else a peeled tag, else a tag, else an exact match (HEAD).
+func (t *gitTask) remoteCommit(ls string) string {
+	found := map[string]string{}
+	for _, l := range strings.Split(ls, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 {
+			found[f[1]] = f[0]
+		}
+	}
+	for _, name := range []string{"refs/heads/" + t.ref, "refs/tags/" + t.ref + "^{}", "refs/tags/" + t.ref, t.ref} {
+		if c, ok := found[name]; ok {
+			return c
+		}
+	}
+	return ""
+}
+
+func (t *gitTask) Diff(out CheckOutput) (*Plan, error) {
+	subject := t.dest
+	st, err := parseKV(out.Stdout)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", subject, err)
+	}
+	if !st.has("tool.git") {
+		return nil, fmt.Errorf("%s: git is not installed on the host (Debian: apt-get install git)", subject)
+	}
+	want := ""
+	switch {
+	case t.isCommit():
+		want = t.ref
+	case t.key == nil:
+		if st.vals["lsrc"] != "0" {
+			return nil, fmt.Errorf("%s: cannot read %s from %s: %s", subject, t.ref, t.repo, strings.TrimSpace(string(st.blobs["ls"])))
+		}
+		if want = t.remoteCommit(string(st.blobs["ls"])); want == "" {
+			return nil, fmt.Errorf("%s: %s has no branch or tag %q", subject, t.repo, t.ref)
+		}
+	}
+	p := &Plan{}
+	if !st.has("repo") {
+		if st.vals["dest"] == "nonempty" {
+			return nil, fmt.Errorf("%s exists, is not empty and is not a git repository; remove it or choose another dest", t.dest)
+		}
+		if !st.has("parent") {
+			return nil, fmt.Errorf("%s: the parent directory %s does not exist on the host; create it first", subject, path.Dir(t.dest))
+		}
+		attrs := []AttrChange{{Name: "repo", New: t.repo}, {Name: "ref", New: t.ref}}
+		if want != "" && want != t.ref {
+			attrs = append(attrs, AttrChange{Name: "commit", New: shortSum(want)})
+		}
+		p.Changes = append(p.Changes, Change{Action: Create, Subject: subject, Attrs: attrs})
+		p.Steps = append(p.Steps, t.step(true))
+		return p, nil
+	}
+	head := st.vals["head"]
+	var attrs []AttrChange
+	if origin := st.vals["origin"]; origin != t.repo {
+		attrs = append(attrs, AttrChange{Name: "repo", Old: origin, New: t.repo})
+	}
+	switch {
+	case want == "":
+		// A deploy key hides the remote until apply: fetch and see.
+		p.Changes = append(p.Changes, Change{Action: Run, Subject: subject, Attrs: append(attrs,
+			AttrChange{Name: "fetch", Old: shortSum(head), New: t.ref + " (the remote is read with the deploy key when applying)"})})
+	case head != want || (attrs != nil) || (!t.isCommit() && t.ref != "HEAD" && t.isBranch(st) && st.vals["branch"] != t.ref):
+		attrs = append(attrs, AttrChange{Name: "commit", Old: shortSum(head), New: shortSum(want) + " (" + t.ref + ")"})
+		p.Changes = append(p.Changes, Change{Action: Update, Subject: subject, Attrs: attrs})
+	default:
+		return p, nil
+	}
+	if st.has("dirty") && !t.force {
+		return nil, fmt.Errorf("%s has local changes to tracked files; commit or discard them, or set force = true to discard them", t.dest)
+	}
+	p.Steps = append(p.Steps, t.step(false))
+	return p, nil
+}
+
+// isBranch reports whether ls-remote named ref as a branch.
+func (t *gitTask) isBranch(st kv) bool {
+	return strings.Contains(string(st.blobs["ls"]), "\trefs/heads/"+t.ref+"\n")
+}
+
+// step clones (fresh) or fetches and checks out ref. The git operations are
+// the same in both cases: a fresh clone is an empty repository with origin
+// set, built beside dest and renamed into place once checked out.
+func (t *gitTask) step(fresh bool) Step {
+	var b strings.Builder
+	fmt.Fprintf(&b, "r=%s\nref=%s\nd=%s\n", shell.Quote(t.repo), shell.Quote(t.ref), shell.Quote(t.dest))
+	clean := []string{}
+	st := Step{}
+	if t.key != nil {
+		key := t.key
+		st.Uploads = []Upload{{Path: t.keyPath, Mode: 0o600, Size: int64(len(key)), Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader(string(key))), nil
+		}}}
+		clean = append(clean, `rm -f "$k"`)
+		fmt.Fprintf(&b, "k=%s\n", shell.Quote(t.keyPath))
+		hk := ""
+		if t.acceptNew {
+			hk = " -o StrictHostKeyChecking=accept-new"
+		}
+		fmt.Fprintf(&b, "GIT_SSH_COMMAND=\"ssh -i $k -o IdentitiesOnly=yes -o BatchMode=yes%s\"\nexport GIT_SSH_COMMAND\n", hk)
+	}
+	b.WriteString("GIT_TERMINAL_PROMPT=0\nexport GIT_TERMINAL_PROMPT\n")
+	if fresh {
+		fmt.Fprintf(&b, "w=$(mktemp -d %s)\n", shell.Quote(path.Join(path.Dir(t.dest), "."+path.Base(t.dest)+".drover-XXXXXX")))
+		b.WriteString("chmod 755 \"$w\"\n")
+		clean = append(clean, `rm -rf "$w"`)
+	} else {
+		b.WriteString("w=\"$d\"\n")
+	}
+	if len(clean) > 0 {
+		fmt.Fprintf(&b, "trap '%s' EXIT\n", strings.Join(clean, "; "))
+	}
+	if fresh {
+		b.WriteString("git init -q \"$w\"\ngit -C \"$w\" remote add origin \"$r\"\n")
+	} else {
+		b.WriteString("git -C \"$w\" remote set-url origin \"$r\"\n")
+	}
+	depth := ""
+	if t.depth > 0 {
+		depth = " --depth=" + strconv.FormatInt(t.depth, 10)
+	}
+	force := ""
+	if t.force {
+		force = " -f"
+		if !fresh {
+			b.WriteString("git -C \"$w\" reset -q --hard\n")
+		}
+	}
+	if t.isCommit() {
+		fmt.Fprintf(&b, `if ! git -C "$w" cat-file -e "$ref^{commit}" 2>/dev/null; then
+git -C "$w" fetch -q%[1]s origin "$ref" 2>/dev/null || git -C "$w" fetch -q%[1]s --tags origin '+refs/heads/*:refs/remotes/origin/*'
+fi
+git -C "$w" -c advice.detachedHead=false checkout -q%[2]s --detach "$ref"
+`, depth, force)
+	} else {
+		// A branch becomes a local branch at the remote's tip; a tag or HEAD a
+		// detached checkout. Which one ref is, the fetch refspecs tell.
+		fmt.Fprintf(&b, `if [ "$ref" = HEAD ]; then
+git -C "$w" fetch -q%[1]s origin HEAD
+git -C "$w" -c advice.detachedHead=false checkout -q%[2]s --detach FETCH_HEAD
+elif git -C "$w" fetch -q%[1]s origin "+refs/heads/$ref:refs/remotes/origin/$ref" 2>/dev/null; then
+git -C "$w" checkout -q%[2]s -B "$ref" "refs/remotes/origin/$ref"
+else
+git -C "$w" fetch -q%[1]s origin "+refs/tags/$ref:refs/tags/$ref"
+git -C "$w" -c advice.detachedHead=false checkout -q%[2]s --detach "refs/tags/$ref^{commit}"
+fi
+`, depth, force)
+	}
+	if fresh {
+		b.WriteString("if [ -d \"$d\" ]; then rmdir \"$d\"; fi\nmv \"$w\" \"$d\"\n")
+	}
+	st.Script = b.String()
+	return st
+}
