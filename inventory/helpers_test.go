@@ -1,9 +1,10 @@
 package inventory
 
 import (
+	"fmt"
 	"os"
-	"strconv"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -107,7 +108,6 @@ func diagLine(d *hcl.Diagnostic) string {
 	return loc + ": " + sev + ": " + d.Summary + ": " + d.Detail
 }
 
-
 func newParserForTest() *hclparse.Parser { return hclparse.NewParser() }
 
 func writeDiags(t *testing.T, p *hclparse.Parser, diags hcl.Diagnostics) string {
@@ -119,3 +119,7 @@ func writeDiags(t *testing.T, p *hclparse.Parser, diags hcl.Diagnostics) string 
 	}
 	return b.String()
 }
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+func readIfExists(path string) ([]byte, error) { return os.ReadFile(path) }
