@@ -1,11 +1,15 @@
 package lang
 
 import (
+	"encoding/json"
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/drover-cm/drover/engine/facts"
 )
 
 // SensitiveMark marks values that must be masked in every output: variables
@@ -148,4 +152,25 @@ func UnknownHost() cty.Value {
 		"groups":  cty.UnknownVal(cty.List(cty.String)),
 		"facts":   cty.DynamicVal,
 	})
+}
+
+// FactsValue converts gathered facts to the host.facts object, with the
+// same attribute names as their JSON form (host.facts.os_family, ...).
+func FactsValue(f *facts.Facts) cty.Value {
+	if f == nil {
+		return cty.EmptyObjectVal
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return cty.EmptyObjectVal
+	}
+	ty, err := ctyjson.ImpliedType(b)
+	if err != nil {
+		return cty.EmptyObjectVal
+	}
+	v, err := ctyjson.Unmarshal(b, ty)
+	if err != nil {
+		return cty.EmptyObjectVal
+	}
+	return v
 }

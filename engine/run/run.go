@@ -49,7 +49,7 @@ type Options struct {
 	Connect func(ctx context.Context, h *inventory.Host, become *Become) (transport.Conn, error)
 	// Facts, when set, gathers facts about a host before its tasks are
 	// evaluated (host.facts.*). Nil leaves host.facts empty.
-	Facts func(ctx context.Context, h *inventory.Host, conn transport.Conn) (*facts.Facts, cty.Value, error)
+	Facts func(ctx context.Context, h *inventory.Host, conn transport.Conn) (*facts.Facts, error)
 	Forks int
 	// FailFast stops every host (no new task starts) after the first failure.
 	FailFast bool
@@ -283,11 +283,11 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 	hr.conn = conn
 	var fv *facts.Facts
 	if r.opts.Facts != nil {
-		f, val, err := r.opts.Facts(ctx, h, conn)
+		f, err := r.opts.Facts(ctx, h, conn)
 		if err != nil {
 			return hr, nil, fmt.Errorf("gathering facts: %w", err)
 		}
-		fv, hinfo.Facts = f, val
+		fv, hinfo.Facts = f, lang.FactsValue(f)
 		base.Host = lang.HostValue(hinfo)
 	}
 	locals, ds := evalLocals(r.pb, base)
