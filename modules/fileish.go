@@ -38,6 +38,7 @@ type remoteFile struct {
 	Content    []byte
 	HasContent bool
 	LinkTarget string // for "link", when read
+	Empty      bool   // for "dir", when checked
 }
 
 // statFragment prints "type T" for the path in $p and, for a file or
@@ -94,6 +95,8 @@ func parseRemote(out CheckOutput) (remoteFile, error) {
 			r.Mode, r.UID, r.GID, r.User, r.Group, r.Size = uint32(m), f[1], f[2], f[3], f[4], size
 		case "sha256":
 			r.SHA256 = val
+		case "empty":
+			r.Empty = true
 		case "content", "target":
 			// The raw last section: the rest of the output, byte for byte.
 			if key == "content" {
@@ -251,6 +254,8 @@ type fileTask struct {
 	Absent  bool
 	Content *fileContent // nil: content not managed (an empty file is created)
 	Meta    fileMeta
+	// NewMode is the mode of a new file when Meta has none (0: 0644).
+	NewMode uint32
 }
 
 func (t *fileTask) Check() string {
@@ -300,6 +305,9 @@ func (t *fileTask) sensitive() bool { return t.Content != nil && t.Content.Sensi
 func (t *fileTask) create() *Plan {
 	ch := Change{Action: Create, Subject: t.Path, Sensitive: t.sensitive()}
 	mode := uint32(0o644)
+	if t.NewMode != 0 {
+		mode = t.NewMode
+	}
 	if t.Meta.HasMode {
 		mode = t.Meta.Mode
 	}

@@ -197,6 +197,12 @@ type Upload struct {
 type AttrError struct {
 	Attr string
 	Msg  string
+	// Err is the underlying error, when there is one: for a template, the
+	// hcl.Diagnostics with the template file's ranges (so the engine can show
+	// a source snippet of the template).
+	Err error
 }
 
 func (e *AttrError) Error() string { return e.Attr + ": " + e.Msg }
+
+func (e *AttrError) Unwrap() error { return e.Err }

@@ -5,6 +5,13 @@ import "sort"
 // builtins lists every module type. Add new modules here.
 var builtins = []Module{
 	fileModule{},
+	directoryModule{},
+	copyModule{},
+	templateModule{},
+	lineModule{},
+	symlinkModule{},
+	commandModule{},
+	shellModule{},
 }
 
 // Lookup returns the module with the given type name.

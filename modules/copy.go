@@ -1,0 +1,482 @@
+package modules
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/shell"
+)
+
+// copyModule copies a local file or directory tree to the host.
+type copyModule struct{}
+
+var copySpec = &Spec{
+	Name:    "copy",
+	Summary: "Copy a local file or directory tree to the host.",
+	Doc: `Copies source, a file or a directory on the machine running drover, to path
+on the host. Files are compared by sha256: drover hashes the local files when
+the task is configured and the remote ones on the host, all in the one
+state-reading round trip, and uploads only the files that differ. Every file is
+written to a temporary name in its directory and renamed into place.
+
+For a single file, path is the destination file itself (not a directory to
+copy into), and the task behaves like the file module (with a diff for small
+text files). For a directory, path is the destination directory: missing
+directories are created, differing files uploaded, and with purge = true the
+files and directories under path that are not in source are removed. Symbolic
+links in source are followed when they point to a file; a link to a directory
+is an error.
+
+mode applies to files and dir_mode to directories; unset, a new file gets the
+permission bits of the local file (so executables stay executable), a new
+directory 0755, and existing ones keep theirs. owner and group apply to every
+file and directory copied.`,
+	Attributes: []Attribute{
+		{Name: "source", Type: cty.String, Required: true, Doc: "Local file or directory, relative to the directory of the playbook file that declares the task (or absolute)."},
+		{Name: "path", Type: cty.String, Required: true, Doc: "Absolute destination path on the host: the file itself, or the directory that receives the tree."},
+		modeAttr,
+		{Name: "dir_mode", Type: cty.String, Doc: "Permissions of the directories of a tree copy, as an octal string. Unset: 0755 for a new directory; an existing one keeps its mode."},
+		ownerAttr, groupAttr,
+		{Name: "purge", Type: cty.Bool, Default: cty.False, Doc: "For a directory: remove files and directories under path that are not in source."},
+	},
+	Example: `copy "static_site" {
+  source = "files/site"
+  path   = "/srv/www/site"
+  owner  = "www-data"
+  group  = "www-data"
+  purge  = true
+}`,
+}
+
+func (copyModule) Spec() *Spec { return copySpec }
+
+func (copyModule) Configure(cfg Config) (Task, error) {
+	a := readAttrs(copySpec, cfg)
+	dest, _ := a.absPath("path")
+	meta := readMeta(a)
+	dirMode, hasDirMode := a.mode("dir_mode")
+	purge := a.boolean("purge")
+	source, _ := a.str("source")
+	if a.err != nil {
+		return nil, a.err
+	}
+	local := source
+	if !filepath.IsAbs(local) {
+		local = filepath.Join(cfg.Dir, local)
+	}
+	st, err := os.Stat(local)
+	if err != nil {
+		return nil, &AttrError{Attr: "source", Msg: fmt.Sprintf("cannot read %s: %v", local, err), Err: err}
+	}
+	if !st.IsDir() {
+		if !st.Mode().IsRegular() {
+			return nil, &AttrError{Attr: "source", Msg: local + " is not a regular file or a directory"}
+		}
+		c, err := localContent(local, st.Size())
+		if err != nil {
+			return nil, &AttrError{Attr: "source", Msg: err.Error(), Err: err}
+		}
+		return &fileTask{Path: dest, Content: c, Meta: meta, NewMode: uint32(st.Mode().Perm())}, nil
+	}
+	t := &copyDirTask{Root: dest, Meta: meta, DirMode: dirMode, HasDirMode: hasDirMode, Purge: purge}
+	if err := t.scan(local); err != nil {
+		return nil, &AttrError{Attr: "source", Msg: err.Error(), Err: err}
+	}
+	if dest == "/" && purge {
+		return nil, &AttrError{Attr: "purge", Msg: "refusing to purge /"}
+	}
+	return t, nil
+}
+
+// localContent hashes a local file; small text is kept for the diff.
+func localContent(name string, size int64) (*fileContent, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	var head bytes.Buffer
+	n, err := io.Copy(io.MultiWriter(h, &limitWriter{&head, maxDiffSize + 1}), f)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	c := &fileContent{
+		Open: func() (io.ReadCloser, error) { return os.Open(name) },
+		Size: n, SHA256: hex.EncodeToString(h.Sum(nil)),
+	}
+	if n <= maxDiffSize && isText(head.Bytes()) {
+		c.Text = head.Bytes()
+	}
+	return c, nil
+}
+
+type limitWriter struct {
+	w *bytes.Buffer
+	n int
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if room := l.n - l.w.Len(); room > 0 {
+		l.w.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// copyDirTask copies a local tree.
+type copyDirTask struct {
+	Root       string
+	Meta       fileMeta // mode for files
+	DirMode    uint32
+	HasDirMode bool
+	Purge      bool
+	Dirs       []string // relative, slash-separated, parents first; "" is not included
+	Files      []copyFile
+}
+
+type copyFile struct {
+	Rel     string
+	Local   string
+	Perm    uint32
+	Content *fileContent
+}
+
+func (t *copyDirTask) scan(root string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		if rel == "." {
+			return nil
+		}
+		rel = filepath.ToSlash(rel)
+		st, err := os.Stat(p) // follows links
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			t.Dirs = append(t.Dirs, rel)
+		case st.IsDir():
+			return fmt.Errorf("%s is a symbolic link to a directory; copy does not follow those (copy the directory it points to instead)", p)
+		case st.Mode().IsRegular():
+			c, err := localContent(p, st.Size())
+			if err != nil {
+				return err
+			}
+			t.Files = append(t.Files, copyFile{Rel: rel, Local: p, Perm: uint32(st.Mode().Perm()), Content: c})
+		default:
+			return fmt.Errorf("%s is not a regular file or directory", p)
+		}
+		return nil
+	})
+}
+
+func (t *copyDirTask) remote(rel string) string {
+	if rel == "" {
+		return t.Root
+	}
+	if t.Root == "/" {
+		return "/" + rel
+	}
+	return t.Root + "/" + rel
+}
+
+// Check prints the root's type and metadata, then one line per source entry
+// ("INDEX KIND [SHA256] MODE UID GID USER GROUP", indexes over Dirs then
+// Files), then, for purge, every path under the root NUL-separated.
+func (t *copyDirTask) Check() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "set -e\nr=%s\n", shell.Quote(t.Root))
+	b.WriteString(`if [ -L "$r" ]; then echo 'type link'; exit 0; fi
+if [ ! -e "$r" ]; then echo 'type missing'; exit 0; fi
+if [ ! -d "$r" ]; then echo 'type other'; exit 0; fi
+echo 'type dir'
+echo "stat $(stat -c '%a %u %g %U %G' "$r")"
+cd "$r"
+f() {
+  if [ -L "$1" ]; then echo "$2 link"
+  elif [ -f "$1" ]; then h=$(sha256sum <"$1"); echo "$2 file ${h%% *} $(stat -c '%a %u %g %U %G' "$1")"
+  elif [ -d "$1" ]; then echo "$2 dir - $(stat -c '%a %u %g %U %G' "$1")"
+  elif [ -e "$1" ]; then echo "$2 other"
+  else echo "$2 missing"
+  fi
+}
+`)
+	i := 0
+	for _, d := range t.Dirs {
+		fmt.Fprintf(&b, "f %s %d\n", shell.Quote("./"+d), i)
+		i++
+	}
+	for _, f := range t.Files {
+		fmt.Fprintf(&b, "f %s %d\n", shell.Quote("./"+f.Rel), i)
+		i++
+	}
+	if t.Purge {
+		b.WriteString("echo purge\nfind . -mindepth 1 -print0\n")
+	}
+	return b.String()
+}
+
+type copyEntry struct {
+	Kind string // file, dir, link, other, missing
+	SHA  string
+	Stat remoteFile
+}
+
+type copyState struct {
+	Root    remoteFile
+	Entries []copyEntry
+	Remote  []string // with purge: every relative path under the root
+}
+
+func (t *copyDirTask) parse(out CheckOutput) (copyState, error) {
+	var s copyState
+	if out.ExitCode != 0 {
+		return s, checkErr(out)
+	}
+	data := out.Stdout
+	n := len(t.Dirs) + len(t.Files)
+	for len(data) > 0 {
+		nl := bytes.IndexByte(data, '\n')
+		if nl < 0 {
+			return s, fmt.Errorf("unexpected state output %q", data)
+		}
+		line := string(data[:nl])
+		data = data[nl+1:]
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 2 && f[0] == "type":
+			s.Root.Type = f[1]
+		case len(f) == 6 && f[0] == "stat":
+			st, err := parseStat(f[1:])
+			if err != nil {
+				return s, err
+			}
+			st.Type = s.Root.Type
+			s.Root = st
+		case line == "purge":
+			for _, p := range bytes.Split(data, []byte{0}) {
+				if len(p) > 0 {
+					s.Remote = append(s.Remote, strings.TrimPrefix(string(p), "./"))
+				}
+			}
+			data = nil
+		case len(f) >= 2:
+			idx, err := strconv.Atoi(f[0])
+			if err != nil || idx != len(s.Entries) || idx >= n {
+				return s, fmt.Errorf("unexpected state output %q", line)
+			}
+			e := copyEntry{Kind: f[1]}
+			if len(f) == 8 {
+				e.SHA = f[2]
+				st, err := parseStat(f[3:])
+				if err != nil {
+					return s, err
+				}
+				e.Stat = st
+			} else if len(f) != 2 {
+				return s, fmt.Errorf("unexpected state output %q", line)
+			}
+			s.Entries = append(s.Entries, e)
+		default:
+			return s, fmt.Errorf("unexpected state output %q", line)
+		}
+	}
+	if s.Root.Type == "" {
+		return s, fmt.Errorf("no state in check output")
+	}
+	if s.Root.Type == "dir" && len(s.Entries) != n {
+		return s, fmt.Errorf("state output has %d entries, want %d", len(s.Entries), n)
+	}
+	return s, nil
+}
+
+// parseStat parses "MODE UID GID USER GROUP".
+func parseStat(f []string) (remoteFile, error) {
+	m, err := strconv.ParseUint(f[0], 8, 32)
+	if err != nil {
+		return remoteFile{}, fmt.Errorf("unexpected stat output %q", strings.Join(f, " "))
+	}
+	return remoteFile{Mode: uint32(m), UID: f[1], GID: f[2], User: f[3], Group: f[4]}, nil
+}
+
+func (t *copyDirTask) Diff(out CheckOutput) (*Plan, error) {
+	s, err := t.parse(out)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Root, err)
+	}
+	switch s.Root.Type {
+	case "link":
+		return nil, fmt.Errorf("%s is a symbolic link; copy a tree to the directory it points to", t.Root)
+	case "other":
+		return nil, fmt.Errorf("%s exists and is not a directory", t.Root)
+	}
+	plan := &Plan{}
+	var mkdirs, fixes, moves []string
+	var uploads []Upload
+	var temps []string
+	dirMeta := fileMeta{Mode: t.DirMode, HasMode: t.HasDirMode, Owner: t.Meta.Owner, Group: t.Meta.Group}
+	newDirMode := uint32(0o755)
+	if t.HasDirMode {
+		newDirMode = t.DirMode
+	}
+	newDir := func(rel string) {
+		p := shell.Quote(t.remote(rel))
+		cmd := "mkdir -p " + p
+		if c := chownCmd(t.Meta.Owner, t.Meta.Group, p); c != "" {
+			cmd += "\n" + c
+		}
+		cmd += "\nchmod " + fmtMode(newDirMode) + " " + p
+		mkdirs = append(mkdirs, cmd)
+		plan.Changes = append(plan.Changes, Change{Action: Create, Subject: t.remote(rel) + "/", Attrs: []AttrChange{{Name: "mode", New: fmtMode(newDirMode)}}})
+	}
+	missing := s.Root.Type == "missing"
+	if missing {
+		newDir("")
+	} else if attrs, cmds := metaChanges(dirMeta, s.Root, shell.Quote(t.Root)); len(attrs) > 0 {
+		fixes = append(fixes, cmds...)
+		plan.Changes = append(plan.Changes, Change{Action: Update, Subject: t.Root + "/", Attrs: attrs})
+	}
+	entry := func(i int) copyEntry {
+		if missing {
+			return copyEntry{Kind: "missing"}
+		}
+		return s.Entries[i]
+	}
+	for i, d := range t.Dirs {
+		e := entry(i)
+		switch e.Kind {
+		case "missing":
+			newDir(d)
+		case "dir":
+			if attrs, cmds := metaChanges(dirMeta, e.Stat, shell.Quote(t.remote(d))); len(attrs) > 0 {
+				fixes = append(fixes, cmds...)
+				plan.Changes = append(plan.Changes, Change{Action: Update, Subject: t.remote(d) + "/", Attrs: attrs})
+			}
+		default:
+			return nil, fmt.Errorf("%s is a %s where the source has a directory; remove it first", t.remote(d), typeName(e.Kind))
+		}
+	}
+	for i, f := range t.Files {
+		e := entry(len(t.Dirs) + i)
+		p := t.remote(f.Rel)
+		mode := f.Perm
+		if t.Meta.HasMode {
+			mode = t.Meta.Mode
+		}
+		var ch Change
+		switch e.Kind {
+		case "missing":
+			ch = Change{Action: Create, Subject: p, Attrs: []AttrChange{{Name: "mode", New: fmtMode(mode)}, {Name: "sha256", New: shortSum(f.Content.SHA256)}}}
+		case "file":
+			attrs, cmds := metaChanges(t.Meta, e.Stat, shell.Quote(p))
+			if e.SHA == f.Content.SHA256 {
+				if len(attrs) > 0 {
+					fixes = append(fixes, cmds...)
+					plan.Changes = append(plan.Changes, Change{Action: Update, Subject: p, Attrs: attrs})
+				}
+				continue
+			}
+			ch = Change{Action: Update, Subject: p, Attrs: append([]AttrChange{{Name: "sha256", Old: shortSum(e.SHA), New: shortSum(f.Content.SHA256)}}, attrs...)}
+			if !t.Meta.HasMode {
+				mode = e.Stat.Mode
+			}
+		default:
+			return nil, fmt.Errorf("%s is a %s where the source has a file; remove it first", p, typeName(e.Kind))
+		}
+		plan.Changes = append(plan.Changes, ch)
+		owner, group := t.Meta.Owner, t.Meta.Group
+		if e.Kind == "file" {
+			if owner == "" {
+				owner = e.Stat.UID
+			}
+			if group == "" {
+				group = e.Stat.GID
+			}
+		}
+		tmp := tempPath(p)
+		temps = append(temps, tmp)
+		uploads = append(uploads, Upload{Path: tmp, Mode: 0o600, Open: f.Content.Open, Size: f.Content.Size})
+		qt := shell.Quote(tmp)
+		if c := chownCmd(owner, group, qt); c != "" {
+			moves = append(moves, c)
+		}
+		moves = append(moves, "chmod "+fmtMode(mode)+" "+qt, "mv -fT "+qt+" "+shell.Quote(p))
+	}
+	var purges []string
+	if t.Purge && !missing {
+		want := map[string]bool{}
+		for _, d := range t.Dirs {
+			want[d] = true
+		}
+		for _, f := range t.Files {
+			want[f.Rel] = true
+		}
+		extra := append([]string(nil), s.Remote...)
+		sort.Strings(extra)
+		removed := ""
+		for _, r := range extra {
+			if want[r] || removed != "" && strings.HasPrefix(r, removed+"/") {
+				continue
+			}
+			removed = r
+			purges = append(purges, "rm -rf "+shell.Quote(t.remote(r)))
+			plan.Changes = append(plan.Changes, Change{Action: Delete, Subject: t.remote(r)})
+		}
+	}
+	if len(plan.Changes) == 0 {
+		return plan, nil
+	}
+	if len(mkdirs) > 0 {
+		plan.Steps = append(plan.Steps, Step{Script: strings.Join(mkdirs, "\n") + "\n"})
+	}
+	var script strings.Builder
+	if len(temps) > 0 {
+		script.WriteString("trap " + shell.Quote("rm -f "+shell.Join(temps...)) + " EXIT\n")
+	}
+	for _, l := range [][]string{moves, fixes, purges} {
+		for _, c := range l {
+			script.WriteString(c + "\n")
+		}
+	}
+	if script.Len() > 0 {
+		plan.Steps = append(plan.Steps, Step{Uploads: uploads, Script: script.String()})
+	}
+	return plan, nil
+}
+
+func (t *copyDirTask) Provides() []Resource {
+	rs := []Resource{{Kind: "path", Name: t.Root}}
+	for _, d := range t.Dirs {
+		rs = append(rs, Resource{Kind: "path", Name: t.remote(d)})
+	}
+	for _, f := range t.Files {
+		rs = append(rs, Resource{Kind: "path", Name: t.remote(f.Rel)})
+	}
+	return rs
+}
+
+func (t *copyDirTask) Uses() []Resource {
+	rs := t.Meta.uses()
+	if t.Root != "/" {
+		rs = append(rs, Resource{Kind: "path", Name: path.Dir(t.Root)})
+	}
+	return rs
+}

@@ -1,0 +1,246 @@
+package modules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/shell"
+)
+
+// lineModule ensures one line is present in (or absent from) a text file.
+type lineModule struct{}
+
+// maxLineFile is the largest file the line module edits: Check reads the
+// whole file to edit it in Go.
+const maxLineFile = 1 << 20
+
+var lineSpec = &Spec{
+	Name:    "line",
+	Summary: "Ensure a line is present in, or absent from, a text file.",
+	Doc: `Edits one line of an existing text file (up to 1 MiB) without managing the
+rest of it. While planning, drover reads the file and computes the new content
+in Go, so regular expressions have exact Go RE2 semantics
+(https://golang.org/s/re2syntax) and the plan shows a unified diff.
+
+With state = "present": if regexp is set and matches some lines, the last
+matching line is replaced by line. Otherwise, if the exact line is already in
+the file, nothing changes. Otherwise line is inserted: after the last line
+matching insert_after, or before the last line matching insert_before
+("EOF" and "BOF" mean the end and the beginning of the file); at the end of
+the file when neither is set or nothing matches.
+
+With state = "absent": every line matching regexp is removed (every line equal
+to line when regexp is unset).
+
+The change is written to a temporary file that gets the old file's owner and
+mode and is renamed over it. Just before that, the apply verifies that the
+file still has the checksum it had when it was read; if not, the task fails
+with "changed since it was read; re-run" instead of overwriting someone
+else's change. Regular expressions match a line without its newline.`,
+	Attributes: []Attribute{
+		{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the file on the host."},
+		{Name: "line", Type: cty.String, Doc: "The line, without its newline. Required with state = \"present\"."},
+		{Name: "regexp", Type: cty.String, Doc: "A Go RE2 regular expression selecting the line(s) to replace (present) or remove (absent)."},
+		presenceAttr,
+		{Name: "insert_after", Type: cty.String, Doc: "Regexp of the line after which a new line goes (the last match), or \"EOF\"."},
+		{Name: "insert_before", Type: cty.String, Doc: "Regexp of the line before which a new line goes (the last match), or \"BOF\"."},
+		{Name: "create", Type: cty.Bool, Default: cty.False, Doc: "Create the file (mode 0644) when it does not exist, instead of failing."},
+	},
+	Example: `line "sshd_no_passwords" {
+  path   = "/etc/ssh/sshd_config"
+  regexp = "^#?PasswordAuthentication\\s"
+  line   = "PasswordAuthentication no"
+}`,
+}
+
+func (lineModule) Spec() *Spec { return lineSpec }
+
+func (lineModule) Configure(cfg Config) (Task, error) {
+	a := readAttrs(lineSpec, cfg)
+	t := &lineTask{}
+	t.Path, _ = a.absPath("path")
+	t.Absent = a.enum("state", "present", "absent") == "absent"
+	t.Create = a.boolean("create")
+	line, hasLine := a.str("line")
+	t.Line = line
+	t.Sensitive = a.sensitive("line")
+	compile := func(name string, special string) (*regexp.Regexp, bool) {
+		s, ok := a.str(name)
+		if !ok || s == special {
+			return nil, ok
+		}
+		re, err := regexp.Compile(s)
+		if err != nil {
+			a.fail(name, "is not a valid regular expression: %v", err)
+		}
+		return re, ok
+	}
+	t.Regexp, _ = compile("regexp", "")
+	var hasAfter, hasBefore bool
+	t.After, hasAfter = compile("insert_after", "EOF")
+	t.Before, hasBefore = compile("insert_before", "BOF")
+	t.BOF = hasBefore && t.Before == nil
+	if a.err != nil {
+		return nil, a.err
+	}
+	switch {
+	case hasAfter && hasBefore:
+		return nil, &AttrError{Attr: "insert_before", Msg: "cannot be set together with insert_after"}
+	case !t.Absent && !hasLine:
+		return nil, &AttrError{Attr: "line", Msg: "is required with state = \"present\""}
+	case t.Absent && !hasLine && t.Regexp == nil:
+		return nil, &AttrError{Attr: "regexp", Msg: "state = \"absent\" needs regexp (or line) to say which lines to remove"}
+	case strings.ContainsAny(line, "\n"):
+		return nil, &AttrError{Attr: "line", Msg: "must be one line (it contains a newline)"}
+	}
+	return t, nil
+}
+
+type lineTask struct {
+	Path          string
+	Line          string
+	Regexp        *regexp.Regexp
+	After, Before *regexp.Regexp // nil: EOF / BOF or unset
+	BOF           bool
+	Absent        bool
+	Create        bool
+	Sensitive     bool
+}
+
+func (t *lineTask) Check() string { return statFragment(t.Path, false, maxLineFile) }
+
+func (t *lineTask) Diff(out CheckOutput) (*Plan, error) {
+	r, err := parseRemote(out)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Path, err)
+	}
+	switch r.Type {
+	case "missing":
+		if t.Absent {
+			return &Plan{}, nil
+		}
+		if !t.Create {
+			return nil, fmt.Errorf("%s does not exist; set create = true to create it, or manage it with a file task", t.Path)
+		}
+		return t.plan(Create, "", nil, t.Line+"\n"), nil
+	case "file":
+	default:
+		return nil, fmt.Errorf("%s is a %s, not a regular file", t.Path, typeName(r.Type))
+	}
+	if !r.HasContent {
+		return nil, fmt.Errorf("%s is %d bytes, larger than the line module's cap of %d bytes (1 MiB); manage it with a file or template task", t.Path, r.Size, maxLineFile)
+	}
+	old := string(r.Content)
+	updated := t.edit(old)
+	if updated == old {
+		return &Plan{}, nil
+	}
+	return t.plan(Update, old, r.Content, updated), nil
+}
+
+// edit returns content with the line ensured present or absent.
+func (t *lineTask) edit(content string) string {
+	lines := strings.SplitAfter(content, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	body := func(l string) string { return strings.TrimSuffix(l, "\n") }
+	matches := func(re *regexp.Regexp, l string) bool { return re.MatchString(body(l)) }
+	lastMatch := func(re *regexp.Regexp) int {
+		for i := len(lines) - 1; i >= 0; i-- {
+			if matches(re, lines[i]) {
+				return i
+			}
+		}
+		return -1
+	}
+	if t.Absent {
+		var kept []string
+		for _, l := range lines {
+			if t.Regexp != nil && matches(t.Regexp, l) || t.Regexp == nil && body(l) == t.Line {
+				continue
+			}
+			kept = append(kept, l)
+		}
+		return strings.Join(kept, "")
+	}
+	if t.Regexp != nil {
+		if i := lastMatch(t.Regexp); i >= 0 {
+			lines[i] = t.Line + "\n"
+			if i == len(lines)-1 && !strings.HasSuffix(content, "\n") {
+				lines[i] = t.Line // keep a missing final newline missing
+			}
+			return strings.Join(lines, "")
+		}
+	}
+	for _, l := range lines {
+		if body(l) == t.Line {
+			return content
+		}
+	}
+	at := len(lines)
+	switch {
+	case t.BOF:
+		at = 0
+	case t.Before != nil:
+		if i := lastMatch(t.Before); i >= 0 {
+			at = i
+		}
+	case t.After != nil:
+		if i := lastMatch(t.After); i >= 0 {
+			at = i + 1
+		}
+	}
+	if at == len(lines) && len(lines) > 0 && !strings.HasSuffix(lines[at-1], "\n") {
+		lines[at-1] += "\n"
+	}
+	lines = append(lines[:at], append([]string{t.Line + "\n"}, lines[at:]...)...)
+	return strings.Join(lines, "")
+}
+
+func (t *lineTask) plan(action Action, old string, oldRaw []byte, updated string) *Plan {
+	ch := Change{Action: action, Subject: t.Path, Sensitive: t.Sensitive}
+	from := t.Path
+	if action == Create {
+		from = "/dev/null"
+		ch.Attrs = []AttrChange{{Name: "mode", New: "0644"}}
+	}
+	c := bytesContent([]byte(updated), t.Sensitive)
+	if !t.Sensitive && isText([]byte(old)) && c.Text != nil {
+		ch.Diff = unified(from, t.Path, old, updated)
+	} else {
+		sum := sha256.Sum256(oldRaw)
+		ch.Attrs = append(ch.Attrs, AttrChange{Name: "sha256", Old: shortSum(hex.EncodeToString(sum[:])), New: shortSum(c.SHA256)})
+	}
+	tmp := tempPath(t.Path)
+	var b strings.Builder
+	fmt.Fprintf(&b, "p=%s\nt=%s\ntrap 'rm -f \"$t\"' EXIT\n", shell.Quote(t.Path), shell.Quote(tmp))
+	if action == Create {
+		b.WriteString("if [ -e \"$p\" ] || [ -L \"$p\" ]; then printf 'drover: %s was created since it was read; re-run\\n' \"$p\" >&2; exit 1; fi\n")
+		b.WriteString("chmod 0644 \"$t\"\n")
+	} else {
+		sum := sha256.Sum256(oldRaw)
+		b.WriteString("if [ -L \"$p\" ] || [ ! -f \"$p\" ]; then printf 'drover: %s was replaced since it was read; re-run\\n' \"$p\" >&2; exit 1; fi\n")
+		b.WriteString("h=$(sha256sum <\"$p\")\n")
+		fmt.Fprintf(&b, "if [ \"${h%%%% *}\" != %s ]; then printf 'drover: %%s changed since it was read; re-run\\n' \"$p\" >&2; exit 1; fi\n", hex.EncodeToString(sum[:]))
+		b.WriteString("chown \"$(stat -c %u:%g \"$p\")\" \"$t\"\n")
+		b.WriteString("chmod \"$(stat -c %a \"$p\")\" \"$t\"\n")
+	}
+	b.WriteString("mv -fT \"$t\" \"$p\"\n")
+	return &Plan{Changes: []Change{ch}, Steps: []Step{{
+		Uploads: []Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}},
+		Script:  b.String(),
+	}}}
+}
+
+// The line module edits a file that something else usually provides (a
+// package, a file task), so it uses the path (and so its parents) and
+// provides nothing.
+func (t *lineTask) Provides() []Resource { return nil }
+
+func (t *lineTask) Uses() []Resource { return []Resource{{Kind: "path", Name: t.Path}} }

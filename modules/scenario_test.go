@@ -1,0 +1,367 @@
+package modules_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/moduletest"
+)
+
+// A scenario applies one module twice on a target and checks the result on
+// the target with an independent shell (inspect), so the same scenarios run
+// on the local transport, under busybox and on real fleet hosts over SSH.
+type scenario struct {
+	name   string
+	module string
+	root   bool   // needs root on the target (ownership)
+	setup  string // sh run on the target before, with $B the base directory
+	// attrs builds the task's attributes for base directory b on the target
+	// and a local directory l holding the scenario's source files.
+	attrs func(b, l string) map[string]cty.Value
+	// local writes source files into the local directory.
+	local func(t *testing.T, l string)
+	// check runs after the two applies; inspect runs sh on the target with
+	// $B set, and returns its stdout.
+	check func(t *testing.T, plan *modules.Plan, res transport.Result, inspect func(script string) string)
+}
+
+// hostileDirName is a directory name used as the base of every scenario.
+const hostileDirName = "base 'q' \"$(touch pwned)\" `id`; ü"
+
+func sum(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+func expect(t *testing.T, what, got, want string) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s:\ngot  %q\nwant %q", what, got, want)
+	}
+}
+
+func writeLocal(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const tmpl = `server {
+  listen ${port};
+%{ for u in upstreams ~}
+  upstream ${u};
+%{ endfor ~}
+%{ if tls }  ssl on;
+%{ endif ~}
+  name "${upper(name)}";
+}
+`
+
+func scenarios() []scenario {
+	return []scenario{
+		{
+			name: "file create hostile", module: "file", root: true,
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"path": str(b + "/" + hostileName), "content": str(hostileContent),
+					"mode": str("0640"), "owner": str("nobody"), "group": str("nogroup")}
+			},
+			check: func(t *testing.T, plan *modules.Plan, _ transport.Result, inspect func(string) string) {
+				out := inspect(`f="$B"/` + shell.Quote(hostileName) + `; stat -c '%a %U %G' "$f"; sha256sum <"$f" | cut -d' ' -f1; find "$B" -mindepth 1 -exec echo x ';' | wc -l`)
+				expect(t, "stat, sha256, entries", out, "640 nobody nogroup\n"+sum(hostileContent)+"\n1\n")
+			},
+		},
+		{
+			name: "file update keeps owner and mode", module: "file", root: true,
+			setup: `printf 'old\n' >"$B/f"; chown nobody:nogroup "$B/f"; chmod 0604 "$B/f"`,
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"path": str(b + "/f"), "content": str("new\n")}
+			},
+			check: func(t *testing.T, plan *modules.Plan, _ transport.Result, inspect func(string) string) {
+				if !strings.Contains(plan.Changes[0].Diff, "-old\n+new\n") {
+					t.Errorf("diff: %q", plan.Changes[0].Diff)
+				}
+				expect(t, "file", inspect(`stat -c '%a %U %G' "$B/f"; cat "$B/f"; ls -A "$B"`), "604 nobody nogroup\nnew\nf\n")
+			},
+		},
+		{
+			name: "file absent", module: "file",
+			setup: `echo x >"$B/gone"; echo y >"$B/kept"`,
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"path": str(b + "/gone"), "state": str("absent")}
+			},
+			check: func(t *testing.T, plan *modules.Plan, _ transport.Result, inspect func(string) string) {
+				expect(t, "entries", inspect(`ls -A "$B"`), "kept\n")
+			},
+		},
+		{
+			name: "directory create nested", module: "directory", root: true,
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"path": str(b + "/a/b c/d$(x)"), "mode": str("0750"), "owner": str("nobody")}
+			},
+			check: func(t *testing.T, plan *modules.Plan, _ transport.Result, inspect func(string) string) {
+				expect(t, "stat", inspect(`stat -c '%F %a %U' "$B/a/b c/d\$(x)"`), "directory 750 nobody\n")
+			},
+		},
+		{
+			name: "directory absent", module: "directory",
+			setup: `mkdir -p "$B/tree/sub"; echo x >"$B/tree/sub/f"`,
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"path": str(b + "/tree"), "state": str("absent")}
+			},
+			check: func(t *testing.T, plan *modules.Plan, _ transport.Result, inspect func(string) string) {
+				expect(t, "entries", inspect(`ls -A "$B"`), "")
+			},
+		},
+		{
+			name: "copy file", module: "copy",
+			local: func(t *testing.T, l string) { writeLocal(t, l+"/src file", hostileContent) },
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"source": str("src file"), "path": str(b + "/" + hostileName), "mode": str("0600")}
+			},
+			check: func(t *testing.T, plan *modules.Plan, _ transport.Result, inspect func(string) string) {
+				out := inspect(`f="$B"/` + shell.Quote(hostileName) + `; stat -c '%a' "$f"; sha256sum <"$f" | cut -d' ' -f1`)
+				expect(t, "copy", out, "600\n"+sum(hostileContent)+"\n")
+			},
+		},
+		{
+			name: "copy tree with purge", module: "copy",
+			setup: `mkdir -p "$B/dst/sub" "$B/dst/extra dir/deep"; echo stale >"$B/dst/sub/changed"; echo same >"$B/dst/same"
+echo x >"$B/dst/extra file"; echo y >"$B/dst/extra dir/deep/z"`,
+			local: func(t *testing.T, l string) {
+				writeLocal(t, l+"/tree/same", "same\n")
+				writeLocal(t, l+"/tree/sub/changed", "fresh\n")
+				writeLocal(t, l+"/tree/"+hostileDirName+"/"+hostileName, hostileContent)
+				writeLocal(t, l+"/tree/empty/.keep", "")
+				os.Chmod(l+"/tree/same", 0o755)
+			},
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"source": str(l + "/tree"), "path": str(b + "/dst"), "purge": cty.True}
+			},
+			check: func(t *testing.T, plan *modules.Plan, _ transport.Result, inspect func(string) string) {
+				// "same" has the same content: only ... nothing uploaded for it.
+				for _, c := range plan.Changes {
+					if strings.HasSuffix(c.Subject, "/same") && c.Action != modules.Update {
+						t.Errorf("same file: %v", c)
+					}
+				}
+				out := inspect(`cd "$B/dst" && find . -print0 | LC_ALL=C sort -z | tr '\0' '|' && cat sub/changed && sha256sum <` + shell.Quote("./"+hostileDirName+"/"+hostileName) + ` | cut -d' ' -f1`)
+				want := ".|./" + hostileDirName + "|./" + hostileDirName + "/" + hostileName + "|./empty|./empty/.keep|./same|./sub|./sub/changed|fresh\n" + sum(hostileContent) + "\n"
+				expect(t, "tree", out, want)
+			},
+		},
+		{
+			name: "template", module: "template",
+			local: func(t *testing.T, l string) { writeLocal(t, l+"/site.tmpl", tmpl) },
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"source": str("site.tmpl"), "path": str(b + "/site.conf"),
+					"vars": cty.ObjectVal(map[string]cty.Value{
+						"port": cty.NumberIntVal(8080), "tls": cty.True, "name": str("it's $(x)"),
+						"upstreams": cty.TupleVal([]cty.Value{str("10.0.0.1"), str("10.0.0.2")}),
+					})}
+			},
+			check: func(t *testing.T, plan *modules.Plan, _ transport.Result, inspect func(string) string) {
+				expect(t, "rendered", inspect(`cat "$B/site.conf"`), "server {\n  listen 8080;\n  upstream 10.0.0.1;\n  upstream 10.0.0.2;\n  ssl on;\n  name \"IT'S $(X)\";\n}\n")
+			},
+		},
+		{
+			name: "line replace keeps owner", module: "line", root: true,
+			setup: `printf '# conf\nPort 22\n#PasswordAuthentication yes\nX 1\n' >"$B/sshd"; chown nobody "$B/sshd"; chmod 0600 "$B/sshd"`,
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"path": str(b + "/sshd"), "regexp": str(`^#?PasswordAuthentication\s`), "line": str("PasswordAuthentication no")}
+			},
+			check: func(t *testing.T, plan *modules.Plan, _ transport.Result, inspect func(string) string) {
+				expect(t, "file", inspect(`stat -c '%a %U' "$B/sshd"; cat "$B/sshd"`), "600 nobody\n# conf\nPort 22\nPasswordAuthentication no\nX 1\n")
+			},
+		},
+		{
+			name: "line insert after and create", module: "line",
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"path": str(b + "/new"), "line": str("it's $(x) `y`"), "create": cty.True}
+			},
+			check: func(t *testing.T, plan *modules.Plan, _ transport.Result, inspect func(string) string) {
+				expect(t, "file", inspect(`cat "$B/new"`), "it's $(x) `y`\n")
+			},
+		},
+		{
+			name: "line absent", module: "line",
+			setup: `printf 'a\nb 1\nc\nb 2' >"$B/f"`,
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"path": str(b + "/f"), "regexp": str(`^b `), "state": str("absent")}
+			},
+			check: func(t *testing.T, plan *modules.Plan, _ transport.Result, inspect func(string) string) {
+				expect(t, "file", inspect(`cat "$B/f"`), "a\nc\n")
+			},
+		},
+		{
+			name: "symlink create", module: "symlink",
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"path": str(b + "/" + hostileName), "target": str("../it's $(x)\ntarget")}
+			},
+			check: func(t *testing.T, plan *modules.Plan, _ transport.Result, inspect func(string) string) {
+				expect(t, "link", inspect(`readlink "$B"/`+shell.Quote(hostileName)), "../it's $(x)\ntarget\n")
+			},
+		},
+		{
+			name: "symlink retarget a link to a directory", module: "symlink",
+			setup: `mkdir "$B/old" "$B/new"; ln -s old "$B/cur"`,
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"path": str(b + "/cur"), "target": str("new")}
+			},
+			check: func(t *testing.T, plan *modules.Plan, _ transport.Result, inspect func(string) string) {
+				expect(t, "link", inspect(`readlink "$B/cur"; cd "$B"; ls -A old new`), "new\nnew:\n\nold:\n")
+			},
+		},
+		{
+			name: "symlink force over file", module: "symlink",
+			setup: `echo x >"$B/f"`,
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"path": str(b + "/f"), "target": str("/etc/hostname"), "force": cty.True}
+			},
+			check: func(t *testing.T, plan *modules.Plan, _ transport.Result, inspect func(string) string) {
+				expect(t, "link", inspect(`readlink "$B/f"`), "/etc/hostname\n")
+			},
+		},
+		{
+			name: "command argv hostile", module: "command",
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{
+					"run": cty.TupleVal([]cty.Value{str("sh"), str("-c"), str(`printf '[%s]\n' "$@" >out; echo done`), str("sh"),
+						str("a b"), str("$(touch pwned)"), str("it's"), str("`id`;\nx")}),
+					"chdir": str(b), "creates": str("out"),
+				}
+			},
+			check: func(t *testing.T, plan *modules.Plan, res transport.Result, inspect func(string) string) {
+				expect(t, "stdout", string(res.Stdout), "done\n")
+				expect(t, "out", inspect(`cat "$B/out"`), "[a b]\n[$(touch pwned)]\n[it's]\n[`id`;\nx]\n")
+			},
+		},
+		{
+			name: "command string with stdin and env", module: "command",
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{
+					"run":     str(`sh -c 'cat >"$0"; printf "%s" "$V" >>"$0"' ` + shell.Quote(b+"/in")),
+					"stdin":   str("line1\n'$(x)'\n"),
+					"env":     cty.MapVal(map[string]cty.Value{"V": str("v'$(y)")}),
+					"creates": str(b + "/in"),
+				}
+			},
+			check: func(t *testing.T, plan *modules.Plan, res transport.Result, inspect func(string) string) {
+				expect(t, "in", inspect(`cat "$B/in"`), "line1\n'$(x)'\nv'$(y)")
+			},
+		},
+		{
+			name: "shell with unless", module: "shell",
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{
+					"run":    str(`echo "$GREETING" > greeting; cat greeting; echo warn >&2`),
+					"chdir":  str(b),
+					"env":    cty.MapVal(map[string]cty.Value{"GREETING": str("hi 'there' $(x)")}),
+					"unless": str(`grep -q hi greeting`),
+				}
+			},
+			check: func(t *testing.T, plan *modules.Plan, res transport.Result, inspect func(string) string) {
+				expect(t, "stdout", string(res.Stdout), "hi 'there' $(x)\n")
+				expect(t, "stderr", string(res.Stderr), "warn\n")
+				expect(t, "greeting", inspect(`cat "$B/greeting"`), "hi 'there' $(x)\n")
+			},
+		},
+	}
+}
+
+// target is where scenarios run: a connection, a base directory on the
+// target for each scenario, and an independent shell there.
+type target struct {
+	conn    transport.Conn
+	root    bool
+	base    func(t *testing.T, name string) string
+	inspect func(t *testing.T, script string) string
+}
+
+func runScenarios(t *testing.T, tg target) {
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			if sc.root && !tg.root {
+				t.Skip("needs root on the target")
+			}
+			b := tg.base(t, sc.name)
+			inspect := func(script string) string {
+				t.Helper()
+				return tg.inspect(t, "B="+shell.Quote(b)+"\n"+script)
+			}
+			if sc.setup != "" {
+				inspect("set -e\n" + sc.setup)
+			}
+			l := t.TempDir()
+			if sc.local != nil {
+				sc.local(t, l)
+			}
+			cfg := modules.Config{Values: moduletest.Values(sc.attrs(b, l)), Dir: l,
+				Functions: map[string]function.Function{"upper": stdlib.UpperFunc}}
+			plan, res := moduletest.ApplyTwice(t, tg.conn, mod(t, sc.module), cfg)
+			if !plan.Changed() {
+				t.Fatalf("first plan has no change")
+			}
+			sc.check(t, plan, res, inspect)
+			if out := inspect(`find "$B" / -maxdepth 1 -name pwned; find "$B" -name '.*drover-*'`); out != "" {
+				t.Errorf("hostile value executed or temporary files left: %s", out)
+			}
+		})
+	}
+}
+
+func localInspect(t *testing.T, script string) string {
+	t.Helper()
+	out, err := exec.Command("sh", "-c", script).Output()
+	if err != nil {
+		t.Fatalf("inspect: %v\n%s", err, script)
+	}
+	return string(out)
+}
+
+func localTarget(conn transport.Conn) target {
+	return target{
+		conn: conn,
+		root: os.Geteuid() == 0,
+		base: func(t *testing.T, name string) string {
+			b := filepath.Join(t.TempDir(), hostileDirName)
+			if err := os.Mkdir(b, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			return b
+		},
+		inspect: localInspect,
+	}
+}
+
+func TestScenariosLocal(t *testing.T) {
+	runScenarios(t, localTarget(moduletest.Local(t)))
+}
+
+// The same scenarios with only busybox's shell and tools, as on Alpine.
+func TestScenariosBusybox(t *testing.T) {
+	argv, ok := moduletest.Shells()["busybox"]
+	if !ok {
+		t.Skip("busybox is not installed")
+	}
+	dir, err := moduletest.BusyboxPath(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runScenarios(t, localTarget(&moduletest.ShellConn{Shell: argv, Env: []string{"PATH=" + dir}}))
+}
