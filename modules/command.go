@@ -63,11 +63,11 @@ interpreted, so values from variables cannot inject commands.
 run may also be a single string, which is split into words by simple
 shell-word rules WITHOUT any expansion: blanks separate words, 'single' and
 "double" quotes group (a backslash escapes the next character, and inside
-double quotes only \ " $ and `+"`"+`), and characters a shell would interpret
-(| & ; < > ( ) $ `+"`"+` * ? and a leading ~ or #) are an error unless quoted.
+double quotes only \ " $ and ` + "`" + `), and characters a shell would interpret
+(| & ; < > ( ) $ ` + "`" + ` * ? and a leading ~ or #) are an error unless quoted.
 For pipes, redirections, globs or variables use the shell module.
 
-`+execCommonDoc,
+` + execCommonDoc,
 	Attributes: append([]Attribute{
 		{Name: "run", Type: cty.DynamicPseudoType, Required: true,
 			Doc: "The program and its arguments: a list of strings, or one string split into words without expansion. A program name without / is looked up in PATH."},
@@ -90,7 +90,7 @@ it to sh intact, but it does not quote values interpolated into it with ${...}
 in the playbook: to pass a variable safely, put it in env and use "$NAME" in
 the code, or use the command module.
 
-`+execCommonDoc,
+` + execCommonDoc,
 	Attributes: append([]Attribute{
 		{Name: "run", Type: cty.String, Required: true, Doc: "POSIX shell code, run with sh -c."},
 	}, execAttrs...),
