@@ -123,3 +123,16 @@ func writeDiags(t *testing.T, p *hclparse.Parser, diags hcl.Diagnostics) string 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 
 func readIfExists(path string) ([]byte, error) { return os.ReadFile(path) }
+
+func writeFilesIn(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
