@@ -1,6 +1,7 @@
 package modules_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -364,4 +365,88 @@ func TestScenariosBusybox(t *testing.T) {
 		t.Fatal(err)
 	}
 	runScenarios(t, localTarget(&moduletest.ShellConn{Shell: argv, Env: []string{"PATH=" + dir}}))
+}
+
+// runEdgeCases checks what must fail, and fail safely, on a target.
+func runEdgeCases(t *testing.T, tg target) {
+	ctx := context.Background()
+	t.Run("line stale plan", func(t *testing.T) {
+		b := tg.base(t, "stale")
+		inspect := func(script string) string { return tg.inspect(t, "B="+shell.Quote(b)+"\n"+script) }
+		inspect(`printf 'a\nb\n' >"$B/f"`)
+		task := moduletest.Configure(t, mod(t, "line"), modules.Config{Values: moduletest.Values(map[string]cty.Value{
+			"path": str(b + "/f"), "line": str("c"),
+		})})
+		plan := moduletest.MustPlan(t, tg.conn, task)
+		inspect(`printf 'someone else\n' >>"$B/f"`)
+		_, err := modules.Apply(ctx, tg.conn, plan)
+		if err == nil || !strings.Contains(err.Error(), "changed since it was read; re-run") {
+			t.Fatalf("apply of a stale plan: %v", err)
+		}
+		expect(t, "file after refused apply", inspect(`cat "$B/f"; ls -A "$B"`), "a\nb\nsomeone else\nf\n")
+	})
+	t.Run("file stale plan", func(t *testing.T) {
+		b := tg.base(t, "stale")
+		inspect := func(script string) string { return tg.inspect(t, "B="+shell.Quote(b)+"\n"+script) }
+		inspect(`printf 'old\n' >"$B/f"`)
+		task := moduletest.Configure(t, mod(t, "file"), modules.Config{Values: moduletest.Values(map[string]cty.Value{
+			"path": str(b + "/f"), "content": str("desired\n"),
+		})})
+		plan := moduletest.MustPlan(t, tg.conn, task)
+		inspect(`printf 'changed meanwhile\n' >"$B/f"`)
+		moduletest.Apply(t, tg.conn, plan)
+		expect(t, "file", inspect(`cat "$B/f"`), "desired\n")
+	})
+	t.Run("command failure", func(t *testing.T) {
+		task := moduletest.Configure(t, mod(t, "shell"), modules.Config{Values: moduletest.Values(map[string]cty.Value{
+			"run": str("echo out; echo first >&2; echo boom >&2; exit 3"),
+		})})
+		plan := moduletest.MustPlan(t, tg.conn, task)
+		res, err := modules.Apply(ctx, tg.conn, plan)
+		if err == nil || !strings.Contains(err.Error(), "exit status 3") || !strings.Contains(err.Error(), "first\nboom") {
+			t.Fatalf("error: %v", err)
+		}
+		expect(t, "stdout of the failed command", string(res.Stdout), "out\n")
+	})
+	t.Run("file refuses a directory", func(t *testing.T) {
+		b := tg.base(t, "dir")
+		task := moduletest.Configure(t, mod(t, "file"), modules.Config{Values: moduletest.Values(map[string]cty.Value{
+			"path": str(b), "content": str("x"),
+		})})
+		if _, err := moduletest.Plan(t, tg.conn, task); err == nil || !strings.Contains(err.Error(), "is a directory") {
+			t.Fatalf("plan: %v", err)
+		}
+	})
+	t.Run("batched check is one round trip", func(t *testing.T) {
+		b := tg.base(t, "batch")
+		var tasks []modules.Task
+		for _, m := range []string{"file", "directory", "symlink", "line"} {
+			vals := map[string]cty.Value{"path": str(b + "/" + m)}
+			switch m {
+			case "symlink":
+				vals["target"] = str("x")
+			case "line":
+				vals["line"] = str("x")
+				vals["create"] = cty.True
+			}
+			tasks = append(tasks, moduletest.Configure(t, mod(t, m), modules.Config{Values: moduletest.Values(vals)}))
+		}
+		before := tg.conn.Stats().RoundTrips
+		outs, err := modules.CheckAll(ctx, tg.conn, tasks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := tg.conn.Stats().RoundTrips - before; n != 1 {
+			t.Errorf("%d round trips for %d checks", n, len(tasks))
+		}
+		for i, task := range tasks {
+			if p, err := task.Diff(outs[i]); err != nil || len(p.Changes) != 1 || p.Changes[0].Action != modules.Create {
+				t.Errorf("task %d: %v %v", i, moduletest.Describe(p), err)
+			}
+		}
+	})
+}
+
+func TestEdgeCasesLocal(t *testing.T) {
+	runEdgeCases(t, localTarget(moduletest.Local(t)))
 }
