@@ -18,7 +18,7 @@ func (OpenRC) Name() string { return "openrc" }
 
 func (OpenRC) Status(name string) string {
 	q := shell.Quote(name)
-	return `if rc-service --exists ` + q + `; then echo exists=yes; else echo exists=no; fi
+	return `if rc-service --exists ` + q + ` 2>/dev/null; then echo exists=yes; else echo exists=no; fi
 rc-service ` + q + ` status >/dev/null 2>&1; echo "status=$?"
 for d in /etc/runlevels/*/; do if [ -e "$d"` + q + ` ]; then echo "runlevel=$d"; fi; done
 `
@@ -70,5 +70,5 @@ func (OpenRC) Stop(name string) string    { return shell.Join("rc-service", name
 func (OpenRC) Restart(name string) string { return shell.Join("rc-service", name, "restart") }
 func (OpenRC) Reload(name string) string  { return shell.Join("rc-service", name, "reload") }
 func (OpenRC) Enable(name string) string  { return shell.Join("rc-update", "add", name, "default") }
-func (OpenRC) Disable(name string) string { return shell.Join("rc-update", "--all", "delete", name) }
+func (OpenRC) Disable(name string) string { return "rc-update --all delete " + shell.Quote(name) }
 func (OpenRC) DaemonReload() string       { return "" }

@@ -1,0 +1,356 @@
+package modules
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/facts"
+	"github.com/drover-cm/drover/engine/shell"
+)
+
+// packageModule installs, upgrades and removes OS packages with the host's
+// package manager (apt, dnf, yum or apk).
+type packageModule struct{}
+
+var packageSpec = &Spec{
+	Name:    "package",
+	Summary: "Install, upgrade or remove OS packages with apt, dnf, yum or apk.",
+	Doc: `Makes the named packages present, absent, or present at the newest version
+the host's repositories offer. The package manager comes from the host's facts
+(host.facts.package_manager: apt on Debian and Ubuntu, dnf or yum on Fedora and
+RHEL-like systems, apk on Alpine); package_manager overrides it.
+
+The state of every name is read with one query (dpkg-query, rpm -q, apk list)
+batched with the play's other checks, and every change of a task is made in one
+non-interactive transaction: apt-get runs with DEBIAN_FRONTEND=noninteractive,
+-y and --force-confdef/--force-confold (a changed configuration file keeps the
+local version; no debconf, ucf or needrestart prompt can wait for an answer),
+and waits up to two minutes for a dpkg lock held by another apt.
+
+"present" installs missing packages and leaves installed ones at their version;
+"latest" also upgrades installed ones whose repository candidate is newer;
+"absent" removes installed ones (apt-get remove: configuration files stay).
+
+update_cache refreshes the package index (apt-get update, dnf/yum makecache,
+apk update) before installing, when the index is older than cache_valid_time,
+and only when the task has something to install or state is "latest": a task
+whose packages are all present does not touch the network. On apt, an index
+that was never downloaded (no lists at all, as in a fresh container or
+debootstrap) is refreshed before installing whatever update_cache says.
+
+Give real package names, not virtual ones or globs: the check looks each name
+up as an installed package, so a virtual name would never look installed.`,
+	Attributes: []Attribute{
+		{Name: "names", Type: cty.List(cty.String), Required: true,
+			Doc: `Package names, e.g. ["nginx", "curl"]. Architecture qualifiers ("libc6:i386") are passed through on apt.`},
+		{Name: "state", Type: cty.String, Default: cty.StringVal("present"),
+			Doc: `"present", "absent" or "latest".`},
+		{Name: "update_cache", Type: cty.Bool, Default: cty.False,
+			Doc: "Refresh the package index first when it is older than cache_valid_time."},
+		{Name: "cache_valid_time", Type: cty.String, Default: cty.StringVal("1h"),
+			Doc: `How old the index may be before update_cache refreshes it, as a duration: "30m", "1h", "24h".`},
+		{Name: "package_manager", Type: cty.String,
+			Doc: `"apt", "dnf", "yum" or "apk", instead of the one the host's facts report.`},
+	},
+	Example: `package "web" {
+  names        = ["nginx", "curl"]
+  state        = "present"
+  update_cache = true
+}`,
+}
+
+func (packageModule) Spec() *Spec { return packageSpec }
+
+// pkgNameRE is what a package name may look like on any supported manager:
+// Debian policy names (with an optional :arch), RPM and apk names. A version
+// pin ("nginx=1.22") or a glob is refused: the check could not match it.
+var pkgNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.+~@-]*(:[A-Za-z0-9_-]+)?$`)
+
+func (packageModule) Configure(cfg Config) (Task, error) {
+	a := readAttrs(packageSpec, cfg)
+	t := &packageTask{}
+	if v := a.get("names"); v != cty.NilVal {
+		seen := map[string]bool{}
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			if e.IsNull() {
+				a.fail("names", "an element is null")
+				continue
+			}
+			n := e.AsString()
+			if !pkgNameRE.MatchString(n) || len(n) > 200 {
+				a.fail("names", "%q is not a package name (letters, digits and + . _ ~ @ -, not starting with -; no version pins or globs)", n)
+				continue
+			}
+			if !seen[n] {
+				seen[n] = true
+				t.names = append(t.names, n)
+			}
+		}
+		if len(t.names) == 0 && a.err == nil {
+			a.fail("names", "must list at least one package")
+		}
+	}
+	t.state = a.enum("state", "present", "absent", "latest")
+	t.updateCache = a.boolean("update_cache")
+	if s, ok := a.str("cache_valid_time"); ok {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			a.fail("cache_valid_time", "must be a duration such as \"30m\" or \"24h\", not %q", s)
+		}
+		t.cacheValid = d
+	}
+	pmName, set := a.str("package_manager")
+	if a.err != nil {
+		return nil, a.err
+	}
+	if !set {
+		if cfg.Facts == nil {
+			return nil, &AttrError{Attr: "package_manager", Msg: "the host's facts were not gathered, so its package manager is unknown; gather facts or set package_manager"}
+		}
+		pmName = cfg.Facts.PackageManager
+	}
+	pm, ok := pkgManagers[pmName]
+	if !ok {
+		msg := fmt.Sprintf("unsupported package manager %q; drover knows apt, dnf, yum and apk", pmName)
+		if pmName == "" {
+			msg = "no supported package manager (apt-get, dnf, yum, apk) was found on the host; set package_manager if it has one"
+		}
+		return nil, &AttrError{Attr: "package_manager", Msg: msg}
+	}
+	t.pm = pm
+	return t, nil
+}
+
+type packageTask struct {
+	names       []string
+	state       string
+	updateCache bool
+	cacheValid  time.Duration
+	pm          pkgManager
+}
+
+// pkgManager is one package manager: the commands it is driven with.
+type pkgManager interface {
+	name() string
+	// query prints the installed packages among names in section
+	// "installed", and, when candidates is true, the versions the
+	// repositories offer in section "candidates".
+	query(names []string, candidates bool) string
+	// parse reads those sections.
+	parse(sec map[string][]string) (installed, candidate map[string]string)
+	// stamps are files whose newest mtime is when the index was refreshed;
+	// the first is touched after a refresh.
+	stamps() []string
+	// needsLists says the manager cannot install anything before its index
+	// was downloaded once (apt).
+	needsLists() bool
+	// install installs names, upgrading the installed ones among them when
+	// upgrade is set, in one transaction.
+	install(names []string, upgrade bool) string
+	remove(names []string) string
+	refresh() string
+}
+
+var pkgManagers = map[string]pkgManager{
+	facts.PkgApt: aptManager{},
+	facts.PkgDnf: rpmManager{cmd: "dnf", cache: "/var/cache/dnf"},
+	facts.PkgYum: rpmManager{cmd: "yum", cache: "/var/cache/yum"},
+	facts.PkgApk: apkManager{},
+}
+
+func (t *packageTask) Provides() []Resource {
+	if t.state == "absent" {
+		return nil
+	}
+	r := make([]Resource, len(t.names))
+	for i, n := range t.names {
+		r[i] = Resource{Kind: "package", Name: n}
+	}
+	return r
+}
+
+func (t *packageTask) Uses() []Resource { return nil }
+
+// section markers in the check's output.
+const pkgSection = "--drover:"
+
+func pkgSectionLine(name string) string { return "echo '" + pkgSection + name + "'\n" }
+
+func (t *packageTask) Check() string {
+	var b strings.Builder
+	b.WriteString(t.pm.query(t.names, t.state != "absent"))
+	b.WriteString(pkgSectionLine("cache"))
+	b.WriteString(`echo "now=$(date +%s)"` + "\n")
+	fmt.Fprintf(&b, "for f in %s; do if [ -e \"$f\" ]; then echo \"mtime=$(stat -c %%Y \"$f\")\"; fi; done\n", strings.Join(t.pm.stamps(), " "))
+	if t.pm.needsLists() {
+		b.WriteString("for f in /var/lib/apt/lists/*_Packages*; do if [ -e \"$f\" ]; then echo lists=yes; fi; break; done\n")
+	}
+	b.WriteString("echo '" + pkgSection + "end'\n")
+	return b.String()
+}
+
+// splitSections splits check output into its sections.
+func splitSections(out []byte) map[string][]string {
+	sec := map[string][]string{}
+	cur := ""
+	for _, l := range strings.Split(string(out), "\n") {
+		if name, ok := strings.CutPrefix(l, pkgSection); ok {
+			cur = name
+			sec[cur] = sec[cur][:0:0]
+			continue
+		}
+		if cur != "" && l != "" {
+			sec[cur] = append(sec[cur], l)
+		}
+	}
+	return sec
+}
+
+func (t *packageTask) Diff(out CheckOutput) (*Plan, error) {
+	sec := splitSections(out.Stdout)
+	if _, ok := sec["end"]; !ok {
+		msg := strings.TrimSpace(string(out.Stderr))
+		if msg == "" {
+			msg = fmt.Sprintf("exit status %d", out.ExitCode)
+		}
+		return nil, fmt.Errorf("package %s: reading installed packages with %s failed: %s", strings.Join(t.names, ", "), t.pm.name(), msg)
+	}
+	installed, candidate := t.pm.parse(sec)
+
+	p := &Plan{}
+	var toInstall, toUpgrade, toRemove []string
+	for _, n := range t.names {
+		key := pkgKey(n)
+		have, isInstalled := installed[key]
+		cand := candidate[key]
+		subject := "package " + n
+		switch {
+		case t.state == "absent" && isInstalled:
+			toRemove = append(toRemove, n)
+			p.Changes = append(p.Changes, Change{Action: Delete, Subject: subject,
+				Attrs: []AttrChange{{Name: "version", Old: have, New: "absent"}}})
+		case t.state == "absent":
+		case !isInstalled:
+			toInstall = append(toInstall, n)
+			if cand == "" {
+				cand = "newest available"
+			}
+			p.Changes = append(p.Changes, Change{Action: Create, Subject: subject,
+				Attrs: []AttrChange{{Name: "version", Old: "absent", New: cand}}})
+		case t.state == "latest" && cand != "" && cand != have:
+			toUpgrade = append(toUpgrade, n)
+			p.Changes = append(p.Changes, Change{Action: Update, Subject: subject,
+				Attrs: []AttrChange{{Name: "version", Old: have, New: cand}}})
+		}
+	}
+
+	// Refresh the index before installing, when asked and stale, or (apt)
+	// when it was never downloaded.
+	if len(toInstall)+len(toUpgrade) > 0 || t.state == "latest" {
+		age, known, noLists := cacheAge(sec["cache"])
+		refresh := ""
+		switch {
+		case t.pm.needsLists() && noLists && len(toInstall)+len(toUpgrade) > 0:
+			refresh = "never downloaded"
+		case t.updateCache && !known:
+			refresh = "age unknown"
+		case t.updateCache && age > t.cacheValid:
+			refresh = "refreshed " + roundAge(age) + " ago"
+		}
+		if refresh != "" {
+			p.Changes = append([]Change{{Action: Run, Subject: t.pm.name() + " package index",
+				Attrs: []AttrChange{{Name: "index", Old: refresh, New: "refreshed"}}}}, p.Changes...)
+			p.Steps = append(p.Steps, Step{Script: t.pm.refresh()})
+			if t.state == "latest" {
+				// The fresh index may offer newer versions than the plan saw:
+				// ask the manager to bring every name to its newest.
+				toInstall, toUpgrade = t.refreshedLatest(installed)
+			}
+		}
+	}
+	if s := t.installScript(toInstall, toUpgrade); s != "" {
+		p.Steps = append(p.Steps, Step{Script: s})
+	}
+	if len(toRemove) > 0 {
+		p.Steps = append(p.Steps, Step{Script: t.pm.remove(toRemove)})
+	}
+	if len(p.Changes) == 0 {
+		p.Steps = nil
+	}
+	return p, nil
+}
+
+// refreshedLatest splits every name into missing and installed, for a state
+// "latest" run after an index refresh.
+func (t *packageTask) refreshedLatest(installed map[string]string) (missing, present []string) {
+	for _, n := range t.names {
+		if _, ok := installed[pkgKey(n)]; ok {
+			present = append(present, n)
+		} else {
+			missing = append(missing, n)
+		}
+	}
+	return missing, present
+}
+
+// installScript is one transaction installing missing and upgrading
+// outdated packages.
+func (t *packageTask) installScript(missing, outdated []string) string {
+	if len(missing)+len(outdated) == 0 {
+		return ""
+	}
+	return t.pm.install(append(append([]string(nil), missing...), outdated...), len(outdated) > 0)
+}
+
+// pkgKey is the name a query reports a package under: apt's arch qualifier
+// is not part of ${Package}.
+func pkgKey(n string) string {
+	if i := strings.IndexByte(n, ':'); i > 0 {
+		return n[:i]
+	}
+	return n
+}
+
+// cacheAge reads the cache section: the age of the newest stamp, whether any
+// stamp exists, and whether apt's lists are missing altogether.
+func cacheAge(lines []string) (age time.Duration, known, noLists bool) {
+	var now, newest int64
+	noLists = true
+	for _, l := range lines {
+		k, v, _ := strings.Cut(l, "=")
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch k {
+		case "now":
+			now = n
+		case "mtime":
+			if n > newest {
+				newest = n
+			}
+		case "lists":
+			noLists = false
+		}
+	}
+	if now == 0 || newest == 0 {
+		return 0, false, noLists
+	}
+	return time.Duration(now-newest) * time.Second, true, noLists
+}
+
+func roundAge(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < 48*time.Hour:
+		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// pkgWords joins names, which Configure validated, as shell words.
+func pkgWords(names []string) string { return shell.Join(names...) }

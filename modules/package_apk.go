@@ -1,0 +1,85 @@
+package modules
+
+import (
+	"regexp"
+	"strings"
+)
+
+// apkManager drives apk (Alpine).
+type apkManager struct{}
+
+func (apkManager) name() string { return "apk" }
+
+func (apkManager) query(names []string, candidates bool) string {
+	var b strings.Builder
+	b.WriteString(pkgSectionLine("installed"))
+	b.WriteString("apk list -I " + pkgWords(names) + " 2>/dev/null\n")
+	if candidates {
+		b.WriteString(pkgSectionLine("candidates"))
+		b.WriteString("apk list " + pkgWords(names) + " 2>/dev/null\n")
+	}
+	return b.String()
+}
+
+// apkVersionRE is an Alpine package version: it follows the name after a
+// '-' and ends in -rN.
+var apkVersionRE = regexp.MustCompile(`^[0-9][^-]*-r[0-9]+$`)
+
+// splitAPK splits "py3-foo-1.2.3-r0" into "py3-foo" and "1.2.3-r0".
+func splitAPK(s string) (name, version string, ok bool) {
+	for i := strings.IndexByte(s, '-'); i > 0; {
+		if apkVersionRE.MatchString(s[i+1:]) {
+			return s[:i], s[i+1:], true
+		}
+		j := strings.IndexByte(s[i+1:], '-')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+	}
+	return "", "", false
+}
+
+func (apkManager) parse(sec map[string][]string) (installed, candidate map[string]string) {
+	installed, candidate = map[string]string{}, map[string]string{}
+	// "curl-8.9.1-r2 x86_64 {curl} (curl) [installed]"
+	for _, l := range sec["installed"] {
+		if f := strings.Fields(l); len(f) > 0 {
+			if n, v, ok := splitAPK(f[0]); ok {
+				installed[n] = v
+			}
+		}
+	}
+	// "curl-8.10.0-r0 x86_64 {curl} (curl) [upgradable from: curl-8.9.1-r2]"
+	for _, l := range sec["candidates"] {
+		if f := strings.Fields(l); len(f) > 0 {
+			n, v, ok := splitAPK(f[0])
+			if !ok {
+				continue
+			}
+			if _, seen := candidate[n]; !seen || !strings.HasSuffix(l, "[installed]") {
+				candidate[n] = v
+			}
+		}
+	}
+	return installed, candidate
+}
+
+func (apkManager) stamps() []string { return []string{"/var/cache/apk"} }
+
+func (apkManager) needsLists() bool { return false }
+
+// install: apk add -u upgrades the named packages that are installed and
+// installs the others.
+func (apkManager) install(names []string, upgrade bool) string {
+	if upgrade {
+		return "apk add --no-progress -u " + pkgWords(names)
+	}
+	return "apk add --no-progress " + pkgWords(names)
+}
+
+func (apkManager) remove(names []string) string { return "apk del --no-progress " + pkgWords(names) }
+
+func (apkManager) refresh() string {
+	return "apk update -q\nmkdir -p /var/cache/apk && touch /var/cache/apk"
+}

@@ -1,0 +1,249 @@
+package modules_test
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/facts"
+	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/moduletest"
+)
+
+var updateSystemGolden = flag.Bool("update-system", false, "rewrite the package and service golden files in testdata/")
+
+// psGolden compares got with testdata/<dir>/<name>.golden.
+func psGolden(t *testing.T, dir, name, got string) {
+	t.Helper()
+	file := filepath.Join("testdata", dir, name+".golden")
+	if *updateSystemGolden {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run go test ./modules -run %s -update-system to create it)", err, t.Name())
+	}
+	if string(want) != got {
+		t.Errorf("%s differs (go test ./modules -update-system accepts it):\n--- got\n%s--- want\n%s", file, got, want)
+	}
+}
+
+// psRender shows a task's check script, plan changes and step scripts, as
+// the golden files hold them.
+func psRender(task modules.Task, plan *modules.Plan) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## check\n%s\n", strings.TrimRight(task.Check(), "\n"))
+	b.WriteString("## changes\n")
+	if !plan.Changed() {
+		b.WriteString("(none)\n")
+	}
+	for _, c := range plan.Changes {
+		fmt.Fprintf(&b, "%s %s %s\n", c.Action.Symbol(), c.Action, c.Subject)
+		for _, a := range c.Attrs {
+			fmt.Fprintf(&b, "    %s: %s → %s\n", a.Name, a.Old, a.New)
+		}
+	}
+	for i, s := range plan.Steps {
+		fmt.Fprintf(&b, "## step %d\n%s\n", i+1, strings.TrimRight(s.Script, "\n"))
+	}
+	return b.String()
+}
+
+func psModule(t *testing.T, name string) modules.Module {
+	t.Helper()
+	m, ok := modules.Lookup(name)
+	if !ok {
+		t.Fatalf("module %s is not registered", name)
+	}
+	return m
+}
+
+func psStrings(ss ...string) cty.Value {
+	vs := make([]cty.Value, len(ss))
+	for i, s := range ss {
+		vs[i] = cty.StringVal(s)
+	}
+	return cty.ListVal(vs)
+}
+
+// Canned check outputs. The cache section says the index was refreshed 10
+// minutes (fresh) or 3 hours (stale) before the check.
+const (
+	cacheFresh = "--drover:cache\nnow=1700010800\nmtime=1700010200\nmtime=1699990000\nlists=yes\n--drover:end\n"
+	cacheStale = "--drover:cache\nnow=1700010800\nmtime=1700000000\nlists=yes\n--drover:end\n"
+	cacheNever = "--drover:cache\nnow=1700010800\nmtime=1700000000\n--drover:end\n"
+	cacheRPM   = "--drover:cache\nnow=1700010800\nmtime=1700010000\n--drover:end\n"
+)
+
+const aptPolicyNginxCurl = `--drover:candidates
+nginx:
+  Installed: (none)
+  Candidate: 1.22.1-9
+  Version table:
+     1.22.1-9 500
+        500 http://deb.debian.org/debian bookworm/main amd64 Packages
+curl:
+  Installed: 7.88.1-10
+  Candidate: 7.88.1-10+deb12u8
+  Version table:
+     7.88.1-10+deb12u8 500
+        500 http://deb.debian.org/debian-security bookworm-security/main amd64 Packages
+ *** 7.88.1-10 100
+        100 /var/lib/dpkg/status
+`
+
+func TestPackageGolden(t *testing.T) {
+	tests := []struct {
+		name  string
+		pm    string
+		attrs map[string]cty.Value
+		out   string
+	}{
+		{"apt-install-missing", "apt", map[string]cty.Value{"names": psStrings("nginx", "curl")},
+			"--drover:installed\ncurl\tinstall ok installed\t7.88.1-10\n" + aptPolicyNginxCurl + cacheFresh},
+		{"apt-latest", "apt", map[string]cty.Value{"names": psStrings("nginx", "curl"), "state": cty.StringVal("latest")},
+			"--drover:installed\ncurl\tinstall ok installed\t7.88.1-10\n" + aptPolicyNginxCurl + cacheFresh},
+		{"apt-latest-stale-cache", "apt", map[string]cty.Value{"names": psStrings("curl"), "state": cty.StringVal("latest"), "update_cache": cty.True},
+			"--drover:installed\ncurl\tinstall ok installed\t7.88.1-10+deb12u8\n--drover:candidates\ncurl:\n  Installed: 7.88.1-10+deb12u8\n  Candidate: 7.88.1-10+deb12u8\n" + cacheStale},
+		{"apt-update-cache-fresh", "apt", map[string]cty.Value{"names": psStrings("tree"), "update_cache": cty.True},
+			"--drover:installed\n--drover:candidates\ntree:\n  Installed: (none)\n  Candidate: 2.1.0-1\n" + cacheFresh},
+		{"apt-update-cache-stale", "apt", map[string]cty.Value{"names": psStrings("tree"), "update_cache": cty.True, "cache_valid_time": cty.StringVal("2h")},
+			"--drover:installed\n--drover:candidates\ntree:\n  Installed: (none)\n  Candidate: 2.1.0-1\n" + cacheStale},
+		{"apt-never-updated", "apt", map[string]cty.Value{"names": psStrings("tree")},
+			"--drover:installed\n--drover:candidates\n" + cacheNever},
+		{"apt-all-present", "apt", map[string]cty.Value{"names": psStrings("curl"), "update_cache": cty.True},
+			"--drover:installed\ncurl\tinstall ok installed\t7.88.1-10\n--drover:candidates\ncurl:\n  Installed: 7.88.1-10\n  Candidate: 7.88.1-10+deb12u8\n" + cacheStale},
+		{"apt-config-files-only", "apt", map[string]cty.Value{"names": psStrings("nginx")},
+			"--drover:installed\nnginx\tdeinstall ok config-files\t1.22.1-9\n--drover:candidates\nnginx:\n  Installed: (none)\n  Candidate: 1.22.1-9\n" + cacheFresh},
+		{"apt-absent", "apt", map[string]cty.Value{"names": psStrings("nginx", "curl", "libc6:i386"), "state": cty.StringVal("absent")},
+			"--drover:installed\nnginx\tinstall ok installed\t1.22.1-9\nlibc6\tinstall ok installed\t2.36-9+deb12u9\n" + cacheFresh},
+		{"dnf-install", "dnf", map[string]cty.Value{"names": psStrings("nginx", "curl")},
+			"--drover:installed\npackage nginx is not installed\ncurl\t8.6.0-7.fc40\n--drover:candidates\n\ncurl.x86_64                        8.6.0-8.fc40                        updates\n" + cacheRPM},
+		{"dnf-latest", "dnf", map[string]cty.Value{"names": psStrings("nginx", "curl", "bash"), "state": cty.StringVal("latest"), "update_cache": cty.True},
+			"--drover:installed\npackage nginx is not installed\ncurl\t8.6.0-7.fc40\nbash\t5.2.26-3.fc40\n--drover:candidates\n\ncurl.x86_64                        8.6.0-8.fc40                        updates\n" + cacheStale},
+		{"dnf-absent", "dnf", map[string]cty.Value{"names": psStrings("nginx", "httpd"), "state": cty.StringVal("absent")},
+			"--drover:installed\nnginx\t2:1.26.2-1.fc40\npackage httpd is not installed\n" + cacheRPM},
+		{"yum-install", "yum", map[string]cty.Value{"names": psStrings("tree")},
+			"--drover:installed\npackage tree is not installed\n--drover:candidates\n" + cacheRPM},
+		{"yum-latest", "yum", map[string]cty.Value{"names": psStrings("openssl"), "state": cty.StringVal("latest")},
+			"--drover:installed\nopenssl\t1:1.0.2k-25.el7_9\n--drover:candidates\nopenssl.x86_64    1:1.0.2k-26.el7_9    updates\n" + cacheRPM},
+		{"apk-install", "apk", map[string]cty.Value{"names": psStrings("nginx", "curl")},
+			"--drover:installed\ncurl-8.9.1-r2 x86_64 {curl} (curl) [installed]\n--drover:candidates\nnginx-1.26.2-r0 x86_64 {nginx} (BSD-2-Clause) \ncurl-8.9.1-r2 x86_64 {curl} (curl) [installed]\n" + cacheRPM},
+		{"apk-latest", "apk", map[string]cty.Value{"names": psStrings("py3-requests", "curl"), "state": cty.StringVal("latest")},
+			"--drover:installed\ncurl-8.9.1-r1 x86_64 {curl} (curl) [installed]\npy3-requests-2.32.3-r0 noarch {py3-requests} (Apache-2.0) [installed]\n--drover:candidates\ncurl-8.9.1-r2 x86_64 {curl} (curl) [upgradable from: curl-8.9.1-r1]\npy3-requests-2.32.3-r0 noarch {py3-requests} (Apache-2.0) [installed]\n" + cacheRPM},
+		{"apk-absent", "apk", map[string]cty.Value{"names": psStrings("curl"), "state": cty.StringVal("absent")},
+			"--drover:installed\ncurl-8.9.1-r2 x86_64 {curl} (curl) [installed]\n" + cacheRPM},
+	}
+	m := psModule(t, "package")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			task, err := m.Configure(modules.Config{Values: cty.ObjectVal(tt.attrs), Facts: &facts.Facts{PackageManager: tt.pm}})
+			if err != nil {
+				t.Fatalf("Configure: %v", err)
+			}
+			plan, err := task.Diff(modules.CheckOutput{Stdout: []byte(tt.out)})
+			if err != nil {
+				t.Fatalf("Diff: %v", err)
+			}
+			if plan.Changed() != (len(plan.Steps) > 0) {
+				t.Errorf("plan has %d changes but %d steps", len(plan.Changes), len(plan.Steps))
+			}
+			psGolden(t, "package", tt.name, psRender(task, plan))
+		})
+	}
+}
+
+func TestPackageConfigureErrors(t *testing.T) {
+	m := psModule(t, "package")
+	apt := &facts.Facts{PackageManager: "apt"}
+	tests := []struct {
+		name  string
+		attrs map[string]cty.Value
+		facts *facts.Facts
+		attr  string
+		want  string
+	}{
+		{"no names", map[string]cty.Value{}, apt, "names", "required"},
+		{"empty names", map[string]cty.Value{"names": cty.ListValEmpty(cty.String)}, apt, "names", "at least one"},
+		{"option as name", map[string]cty.Value{"names": psStrings("-y")}, apt, "names", "not a package name"},
+		{"version pin", map[string]cty.Value{"names": psStrings("nginx=1.22")}, apt, "names", "no version pins"},
+		{"shell in name", map[string]cty.Value{"names": psStrings("a;reboot")}, apt, "names", "not a package name"},
+		{"bad state", map[string]cty.Value{"names": psStrings("a"), "state": cty.StringVal("installed")}, apt, "state", "must be one of"},
+		{"bad duration", map[string]cty.Value{"names": psStrings("a"), "cache_valid_time": cty.StringVal("1 hour")}, apt, "cache_valid_time", "duration"},
+		{"no facts", map[string]cty.Value{"names": psStrings("a")}, nil, "package_manager", "facts were not gathered"},
+		{"no manager on host", map[string]cty.Value{"names": psStrings("a")}, &facts.Facts{}, "package_manager", "no supported package manager"},
+		{"unknown manager", map[string]cty.Value{"names": psStrings("a"), "package_manager": cty.StringVal("pacman")}, nil, "package_manager", "unsupported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := m.Configure(modules.Config{Values: cty.ObjectVal(tt.attrs), Facts: tt.facts})
+			ae, ok := err.(*modules.AttrError)
+			if !ok || ae.Attr != tt.attr || !strings.Contains(ae.Msg, tt.want) {
+				t.Fatalf("Configure error = %#v, want an AttrError on %s containing %q", err, tt.attr, tt.want)
+			}
+		})
+	}
+}
+
+func TestPackageOverrideAndCheckFailure(t *testing.T) {
+	m := psModule(t, "package")
+	task, err := m.Configure(modules.Config{Values: cty.ObjectVal(map[string]cty.Value{
+		"names": psStrings("tree"), "package_manager": cty.StringVal("apk")}), Facts: &facts.Facts{PackageManager: "apt"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(task.Check(), "apk list") {
+		t.Errorf("package_manager did not override the facts:\n%s", task.Check())
+	}
+	_, err = task.Diff(modules.CheckOutput{Stderr: []byte("sh: 1: eval: Syntax error\n"), ExitCode: 2})
+	if err == nil || !strings.Contains(err.Error(), "Syntax error") {
+		t.Errorf("Diff of a failed check: %v, want the check's stderr", err)
+	}
+}
+
+// TestPackageCheckLocalApt runs the apt check on this machine (read-only)
+// with every POSIX shell here: dpkg itself is always installed.
+func TestPackageCheckLocalApt(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-query"); err != nil {
+		t.Skip("not a dpkg system")
+	}
+	m := psModule(t, "package")
+	task, err := m.Configure(modules.Config{Values: cty.ObjectVal(map[string]cty.Value{
+		"names": psStrings("dpkg", "drover-no-such-package"), "state": cty.StringVal("latest")}),
+		Facts: &facts.Facts{PackageManager: "apt"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := exec.Command("dpkg-query", "-W", "-f=${Version}", "dpkg").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, argv := range moduletest.Shells() {
+		t.Run(name, func(t *testing.T) {
+			conn := &moduletest.ShellConn{Shell: argv}
+			plan := moduletest.MustPlan(t, conn, task)
+			for _, c := range plan.Changes {
+				if c.Subject == "package dpkg" && (len(c.Attrs) != 1 || c.Attrs[0].Old != string(want)) {
+					t.Errorf("dpkg change %+v, want its installed version %s as old", c, want)
+				}
+			}
+			var missing bool
+			for _, c := range plan.Changes {
+				if c.Subject == "package drover-no-such-package" && c.Action == modules.Create {
+					missing = true
+				}
+			}
+			if !missing {
+				t.Errorf("plan does not install the missing package:\n%s", moduletest.Describe(plan))
+			}
+		})
+	}
+}
