@@ -136,3 +136,5 @@ func writeFilesIn(t *testing.T, dir string, files map[string]string) {
 		}
 	}
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
