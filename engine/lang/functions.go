@@ -25,6 +25,15 @@ import (
 // configuration, and a mistaken path to a disk image should fail clearly.
 const maxFileSize = 16 << 20
 
+// TemplateFunctions returns the functions available inside templates: all
+// of Functions but templatefile, so that rendering cannot recurse. Modules
+// that render templates get these (modules.Config.Functions).
+func TemplateFunctions(dir string) map[string]function.Function {
+	fs := Functions(dir)
+	delete(fs, "templatefile")
+	return fs
+}
+
 // Functions returns the functions of the playbook language. File functions
 // read only inside dir (the playbook's root directory), relative paths are
 // resolved against it, and templatefile cannot call itself.

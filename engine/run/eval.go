@@ -43,14 +43,17 @@ type instance struct {
 
 // evaluator evaluates one play's expressions for one host.
 type evaluator struct {
-	pb     *config.Playbook
-	play   *config.Play
-	funcs  map[string]function.Function
-	scope  *lang.Scope
-	host   string
-	facts  *facts.Facts
-	insts  map[*config.Task][]*instance
-	expand map[*config.Task]bool // for_each/count known
+	pb    *config.Playbook
+	play  *config.Play
+	funcs map[string]function.Function
+	// tmplFuncs are handed to modules: no templatefile, so that a template
+	// module cannot recurse.
+	tmplFuncs map[string]function.Function
+	scope     *lang.Scope
+	host      string
+	facts     *facts.Facts
+	insts     map[*config.Task][]*instance
+	expand    map[*config.Task]bool // for_each/count known
 	// validate is set for `drover validate`: unknown values are expected.
 	validate bool
 }
@@ -58,8 +61,9 @@ type evaluator struct {
 func newEvaluator(pb *config.Playbook, play *config.Play, funcs map[string]function.Function, vars, locals map[string]cty.Value, host cty.Value, hostName string) *evaluator {
 	e := &evaluator{
 		pb: pb, play: play, funcs: funcs, host: hostName,
-		insts:  map[*config.Task][]*instance{},
-		expand: map[*config.Task]bool{},
+		tmplFuncs: lang.TemplateFunctions(pb.Dir),
+		insts:     map[*config.Task][]*instance{},
+		expand:    map[*config.Task]bool{},
 		scope: &lang.Scope{
 			Vars: vars, Locals: locals, Host: host, Functions: funcs,
 			Tasks: map[string]map[string]cty.Value{},
@@ -346,7 +350,7 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 	}
 	in.secrets = lang.SensitiveStrings(val)
 	plain, _ := val.UnmarkDeep()
-	mt, err := t.Module.Configure(modules.Config{Values: plain, Dir: t.Dir, Host: e.host, Functions: e.funcs, Facts: e.facts})
+	mt, err := t.Module.Configure(modules.Config{Values: plain, Dir: t.Dir, Host: e.host, Functions: e.tmplFuncs, Facts: e.facts})
 	if err != nil {
 		return hcl.Diagnostics{configureDiag(in, err)}
 	}

@@ -230,7 +230,7 @@ func patternString(v cty.Value) (string, error) {
 // globals evaluates what is the same for every host: variables without
 // inventory values and locals that do not use host.*, for selecting hosts.
 func (r *runner) globals() (map[string]cty.Value, map[string]cty.Value, hcl.Diagnostics) {
-	vars, diags := hostVars(r.pb, r.opts.Inputs, "", nil, true)
+	vars, diags := globalVars(r.pb, r.opts.Inputs)
 	s := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Functions: r.funcs}
 	locals, ds := evalLocals(r.pb, s)
 	return vars, locals, append(diags, ds...)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -177,5 +178,74 @@ func TestApplyTwice(t *testing.T) {
 	_, pres := f.plan()
 	if pres.Summary.Changed() {
 		t.Errorf("plan after apply shows changes: %+v", pres.Summary)
+	}
+}
+
+// events collects events for assertions.
+type events struct {
+	mu sync.Mutex
+	ev []report.Event
+}
+
+func (e *events) Emit(ev report.Event) { e.mu.Lock(); e.ev = append(e.ev, ev); e.mu.Unlock() }
+func (e *events) Close() error         { return nil }
+
+func (e *events) tasks() map[string]report.Event {
+	out := map[string]report.Event{}
+	for _, ev := range e.ev {
+		if ev.Kind == report.KindTask {
+			out[ev.Task] = ev
+		}
+	}
+	return out
+}
+
+func TestApplyFailureStopsHost(t *testing.T) {
+	f := loadFixture(t, "testdata/apply_fail")
+	var ev events
+	res, err := Apply(context.Background(), f.options(&ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.Recap.Hosts[0]
+	if h.Status != report.StatusFailed || h.Tasks.Failed != 1 || h.Tasks.Changed != 1 || h.Tasks.Skipped != 2 {
+		t.Errorf("recap = %+v", h)
+	}
+	tasks := ev.tasks()
+	if e := tasks["command.fail"]; e.Status != report.StatusFailed || !strings.Contains(e.Message, "exit status 3") || !strings.Contains(e.Message, "oops") {
+		t.Errorf("command.fail event = %+v", e)
+	}
+	if e := tasks["file.after"]; e.Status != report.StatusSkipped || !strings.Contains(e.Message, "depends on command.fail") {
+		t.Errorf("file.after event = %+v", e)
+	}
+	if e := tasks["file.independent"]; e.Status != report.StatusSkipped || !strings.Contains(e.Message, "stopped after command.fail failed") {
+		t.Errorf("file.independent event = %+v", e)
+	}
+	if fileExists(filepath.Join(f.root, "independent")) || fileExists(filepath.Join(f.root, "handler")) {
+		t.Errorf("tasks ran after the failure")
+	}
+}
+
+func TestApplyOutputsForEachWhen(t *testing.T) {
+	f := loadFixture(t, "testdata/apply_outputs")
+	out, res := f.apply()
+	h := res.Recap.Hosts[0]
+	if !res.Recap.OK() || h.Tasks.Changed != 5 || h.Tasks.Skipped != 1 {
+		t.Fatalf("recap = %+v\n%s", h, out)
+	}
+	for name, want := range map[string]string{"etc/version": "version 1.2.3\n", "etc/a": "alpha\n", "etc/b": "beta\n"} {
+		got, err := os.ReadFile(filepath.Join(f.root, name))
+		if err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if fileExists(filepath.Join(f.root, "restarts")) {
+		t.Errorf("a task whose when is false ran")
+	}
+	// The command runs every time; everything else is in place.
+	out, res = f.apply()
+	h = res.Recap.Hosts[0]
+	if h.Tasks.Changed != 1 || h.Tasks.OK != 4 {
+		t.Errorf("second apply: %+v\n%s", h, out)
 	}
 }

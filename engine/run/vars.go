@@ -132,6 +132,16 @@ func parseRaw(v *config.Variable, raw, source string) (cty.Value, hcl.Diagnostic
 // sensitive when declared so, and validated. hostVars may be nil (validate);
 // unknown then stands for a required variable without a value.
 func hostVars(pb *config.Playbook, in Inputs, hostName string, invVars map[string]cty.Value, forValidate bool) (map[string]cty.Value, hcl.Diagnostics) {
+	return resolveVars(pb, in, hostName, invVars, forValidate, true)
+}
+
+// globalVars resolves variables without a host, to select hosts: no
+// validation, since inventory values may still override a default.
+func globalVars(pb *config.Playbook, in Inputs) (map[string]cty.Value, hcl.Diagnostics) {
+	return resolveVars(pb, in, "", nil, true, false)
+}
+
+func resolveVars(pb *config.Playbook, in Inputs, hostName string, invVars map[string]cty.Value, forValidate, validate bool) (map[string]cty.Value, hcl.Diagnostics) {
 	out := map[string]cty.Value{}
 	var diags hcl.Diagnostics
 	for _, name := range pb.VariableOrder {
@@ -180,7 +190,7 @@ func hostVars(pb *config.Playbook, in Inputs, hostName string, invVars map[strin
 		}
 		out[name] = cv
 	}
-	if diags.HasErrors() {
+	if diags.HasErrors() || !validate {
 		return out, diags
 	}
 	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(nonEmpty(out))}}
@@ -210,14 +220,10 @@ func hostVars(pb *config.Playbook, in Inputs, hostName string, invVars map[strin
 					}
 				}
 			}
-			where := ""
-			if hostName != "" {
-				where = " on host " + hostName
-			}
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid value for variable",
-				Detail:   fmt.Sprintf("%s\n\nThe value of var.%s%s comes from %s; this validation rejected it.", text, name, where, sourceOf(pb, in, invVars, name)),
+				Detail:   fmt.Sprintf("%s\n\nThe value of var.%s comes from %s; this validation rejected it.", text, name, sourceOf(pb, in, invVars, name)),
 				Subject:  val.Condition.Range().Ptr(),
 			})
 		}
