@@ -148,7 +148,6 @@ func decodeGroupBlock(m *model, b *hcl.Block, dir string) hcl.Diagnostics {
 	}
 	g := m.group(name, srcString(b.DefRange), b.DefRange)
 	g.fromHCL = true
-	g.varsOnly = false
 	g.rng = b.DefRange
 	g.src = srcString(b.DefRange)
 	var s settings

@@ -53,10 +53,7 @@ func loadINI(m *model, f *srcFile) hcl.Diagnostics {
 				group, kind = "", "invalid"
 				continue
 			}
-			g := m.group(group, fmt.Sprintf("%s:%d", f.name, lineNo), f.lineRange(lineNo))
-			if kind != "vars" {
-				g.varsOnly = false
-			}
+			m.group(group, fmt.Sprintf("%s:%d", f.name, lineNo), f.lineRange(lineNo))
 			continue
 		}
 		switch kind {
@@ -72,8 +69,7 @@ func loadINI(m *model, f *srcFile) hcl.Diagnostics {
 			}
 			child := toks[0]
 			defined[child] = true
-			cg := m.group(child, fmt.Sprintf("%s:%d", f.name, lineNo), f.lineRange(lineNo))
-			cg.varsOnly = false
+			m.group(child, fmt.Sprintf("%s:%d", f.name, lineNo), f.lineRange(lineNo))
 			if group == GroupAll {
 				continue
 			}

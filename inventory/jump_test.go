@@ -195,3 +195,34 @@ func TestImplicitLocalhost(t *testing.T) {
 		t.Error("defined localhost is not in all")
 	}
 }
+
+func TestProxyJumpForEveryHost(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"inv.hcl": `
+defaults { proxy_jump = "bastion" }
+host "bastion" { address = "203.0.113.10" }
+host "web1" {}
+`})
+	inv := mustLoad(t, filepath.Join(dir, "inv.hcl"))
+	if b := mustHost(t, inv, "bastion"); b.ProxyJump != "" {
+		t.Errorf("bastion jumps through %q; a host never jumps through itself", b.ProxyJump)
+	}
+	hops, err := inv.JumpHosts(mustHost(t, inv, "web1"))
+	if err != nil || len(hops) != 1 || hops[0].Name != "bastion" {
+		t.Errorf("JumpHosts(web1) = %v, %v", names(hops), err)
+	}
+}
+
+func TestUngroupedVars(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"hosts.yml":                "ungrouped:\n  hosts:\n    a:\n  vars:\n    x: 1\nweb:\n  hosts:\n    b:\n",
+		"group_vars/ungrouped.yml": "y: 2\n",
+	})
+	inv := mustLoad(t, filepath.Join(dir, "hosts.yml"))
+	a, b := mustHost(t, inv, "a"), mustHost(t, inv, "b")
+	if varString(a, "x") != "1" || varString(a, "y") != "2" || varString(b, "x") != "<unset>" {
+		t.Errorf("a.Vars = %v, b.Vars = %v", a.Vars, b.Vars)
+	}
+	if !slices.Equal(a.Groups, []string{"all", "ungrouped"}) {
+		t.Errorf("a.Groups = %v", a.Groups)
+	}
+}

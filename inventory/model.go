@@ -114,9 +114,6 @@ type groupDef struct {
 	src       string
 	rng       hcl.Range
 	fromHCL   bool // declared by a group block (duplicates are errors)
-	// varsOnly: only seen in an INI [name:vars] section so far; Ansible
-	// rejects vars for a group that is never defined.
-	varsOnly bool
 	// computed by computeGroupGraph
 	parents []string
 	depth   int
@@ -308,6 +305,11 @@ func (m *model) hostGroups(name string) []*groupDef {
 		if slices.Contains(g.hosts, name) {
 			up(g)
 		}
+	}
+	// A host in no group is in "ungrouped", whose variables (from a YAML
+	// "ungrouped:" group or group_vars/ungrouped.yml) then apply.
+	if g, ok := m.groups[GroupUngrouped]; ok && len(out) == 0 {
+		out = append(out, g)
 	}
 	return out
 }

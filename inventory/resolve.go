@@ -128,7 +128,12 @@ func (m *model) resolveHost(def *hostDef, ssh *sshConfig) (*Host, hcl.Diagnostic
 		}
 	}
 	if h.ProxyJump != "" {
-		if _, err := parseJumpList(h.ProxyJump); err != nil {
+		// A host that would jump through itself (proxy_jump set for every
+		// host in defaults or group all, including the bastion) connects
+		// directly.
+		if hops, err := parseJumpList(h.ProxyJump); err == nil && len(hops) == 1 && hops[0].host == def.name {
+			h.ProxyJump = ""
+		} else if err != nil {
 			bad("proxy_jump", "Invalid proxy_jump", fmt.Sprintf("Host %q: %v.", def.name, err))
 		}
 	}

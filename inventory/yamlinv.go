@@ -71,7 +71,6 @@ func yamlGroup(m *model, f *srcFile, key, val *yaml.Node, parent string) hcl.Dia
 	name := key.Value
 	rng := nodeRange(f, key)
 	g := m.group(name, srcString(rng), rng)
-	g.varsOnly = false
 	if parent != "" && parent != GroupAll {
 		p := m.groups[parent]
 		m.addChild(p, name)
