@@ -323,6 +323,8 @@ func (t *fileTask) create() *Plan {
 		c = bytesContent(nil, false)
 	} else if c.Text != nil && !c.Sensitive {
 		ch.Diff = unified("/dev/null", t.Path, "", string(c.Text))
+	} else if c.Sensitive {
+		ch.Attrs = append(ch.Attrs, AttrChange{Name: "content", New: "(sensitive)"})
 	} else {
 		ch.Attrs = append(ch.Attrs, AttrChange{Name: "sha256", New: shortSum(c.SHA256)})
 	}
@@ -343,6 +345,8 @@ func (t *fileTask) update(r remoteFile) (*Plan, error) {
 	if contentChanged {
 		if c.Text != nil && !c.Sensitive && r.HasContent && isText(r.Content) {
 			ch.Diff = unified(t.Path, t.Path, string(r.Content), string(c.Text))
+		} else if c.Sensitive {
+			ch.Attrs = append(ch.Attrs, AttrChange{Name: "content", Old: "(sensitive)", New: "(sensitive)"})
 		} else {
 			ch.Attrs = append(ch.Attrs, AttrChange{Name: "sha256", Old: shortSum(r.SHA256), New: shortSum(c.SHA256)})
 		}

@@ -211,7 +211,9 @@ func (t *lineTask) plan(action Action, old string, oldRaw []byte, updated string
 		ch.Attrs = []AttrChange{{Name: "mode", New: "0644"}}
 	}
 	c := bytesContent([]byte(updated), t.Sensitive)
-	if !t.Sensitive && isText([]byte(old)) && c.Text != nil {
+	if t.Sensitive {
+		ch.Attrs = append(ch.Attrs, AttrChange{Name: "content", Old: "(sensitive)", New: "(sensitive)"})
+	} else if isText([]byte(old)) && c.Text != nil {
 		ch.Diff = unified(from, t.Path, old, updated)
 	} else {
 		sum := sha256.Sum256(oldRaw)
