@@ -116,13 +116,13 @@ func Available(systemd bool) error {
 	if os.Geteuid() != 0 {
 		return errors.New("the fleet needs root (namespaces, mounts); run the tests as root")
 	}
-	tools := []string{"unshare", "nsenter", "mount", "mknod", "pivot_root", "openssl"}
+	tools := []string{"unshare", "nsenter", "mount", "mknod", "pivot_root", "openssl", "ssh"}
 	if systemd {
 		tools = append(tools, "systemd-nspawn")
 	}
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("the fleet needs %s in PATH (util-linux, openssl, systemd-container): %w", tool, err)
+			return fmt.Errorf("the fleet needs %s in PATH (util-linux, openssl, openssh-client, systemd-container): %w", tool, err)
 		}
 	}
 	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
@@ -142,9 +142,10 @@ func Available(systemd bool) error {
 	return nil
 }
 
-// Skip skips t when fleets cannot run here (not root, tools missing, or
-// testing.Short), or fails it when DROVER_REQUIRE_FLEET=1 says they must run.
-func Skip(t testing.TB, systemd bool) {
+// SkipIfUnavailable skips t when fleets cannot run here (not root, tools
+// missing, or testing.Short), or fails it when DROVER_REQUIRE_FLEET=1 says
+// they must run.
+func SkipIfUnavailable(t testing.TB, systemd bool) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("fleet test skipped in -short mode")
@@ -160,10 +161,10 @@ func Skip(t testing.TB, systemd bool) {
 // Start starts n plain hosts (sshd as PID 1) and returns when every one
 // answers with an SSH banner. Everything is torn down by t.Cleanup, whether
 // the test passes, fails or panics. It skips t when the fleet cannot run (see
-// Skip).
+// SkipIfUnavailable).
 func Start(t testing.TB, n int, opts ...Option) *Fleet {
 	t.Helper()
-	Skip(t, false)
+	SkipIfUnavailable(t, false)
 	return start(t, n, false, opts)
 }
 
@@ -172,7 +173,7 @@ func Start(t testing.TB, n int, opts ...Option) *Fleet {
 // sshd answers.
 func StartSystemd(t testing.TB, n int, opts ...Option) *Fleet {
 	t.Helper()
-	Skip(t, true)
+	SkipIfUnavailable(t, true)
 	return start(t, n, true, opts)
 }
 

@@ -85,7 +85,10 @@ func Rootfs(logf func(format string, args ...any)) (string, error) {
 		mirror = "http://deb.debian.org/debian"
 	}
 	args := []string{"--variant=minbase", "--include=" + strings.Join(rootfsPackages, ","), "bookworm", tmp, mirror}
-	if out, err := exec.Command("debootstrap", args...).CombinedOutput(); err != nil {
+	cmd := exec.Command("debootstrap", args...)
+	// Die with us: a killed test binary must not leave debootstrap running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("debootstrap %s: %w\n%s", strings.Join(args, " "), err, tail(out, 3000))
 	}
 	if err := finishRootfs(tmp); err != nil {

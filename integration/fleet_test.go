@@ -56,9 +56,6 @@ func TestFleetTenHostsIsolated(t *testing.T) {
 // TestFleetSystemSSH logs in with OpenSSH's own client, host keys checked
 // strictly against the fleet's known_hosts, as each user, and uses sudo.
 func TestFleetSystemSSH(t *testing.T) {
-	if _, err := exec.LookPath("ssh"); err != nil {
-		t.Skip("no ssh client: apt-get install openssh-client")
-	}
 	f := integration.Start(t, 2)
 	h := f.Hosts[1]
 	for _, c := range []struct {
@@ -112,7 +109,7 @@ func TestFleetSystemSSH(t *testing.T) {
 // process (also ones started inside a host, detached from sshd) and leaves no
 // mount, port or file behind.
 func TestFleetCleanupLeavesNothing(t *testing.T) {
-	integration.Skip(t, false)
+	integration.SkipIfUnavailable(t, false)
 	f, err := integration.New(3)
 	if err != nil {
 		t.Fatal(err)
@@ -273,7 +270,7 @@ func TestFleetKilledBinaryLeavesNoHosts(t *testing.T) {
 		time.Sleep(time.Minute)
 		os.Exit(0)
 	}
-	integration.Skip(t, false)
+	integration.SkipIfUnavailable(t, false)
 	child := exec.Command(os.Args[0], "-test.run=^TestFleetKilledBinaryLeavesNoHosts$")
 	child.Env = append(os.Environ(), "DROVER_FLEET_CHILD=1")
 	stdout, err := child.StdoutPipe()

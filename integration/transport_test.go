@@ -162,10 +162,6 @@ func TestTransportSilentPort(t *testing.T) {
 		mu.Unlock()
 	}()
 	port := l.Addr().(*net.TCPAddr).Port
-	key := filepath.Join(t.TempDir(), "id")
-	if err := os.WriteFile(key, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	tgt := transport.Target{Name: "silent", Address: "127.0.0.1", Port: port, User: "root", ConnectTimeout: 700 * time.Millisecond}
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	start := time.Now()
@@ -354,11 +350,13 @@ func TestTransportFiles(t *testing.T) {
 	become := target(f, h, integration.DeployUser)
 	become.Become = transport.BecomeConfig{Enabled: true}
 
+	genStart := time.Now()
 	big := make([]byte, 50<<20)
 	rng := rand.NewChaCha8([32]byte{1, 2, 3})
 	rng.Read(big)
 	sum := sha256.Sum256(big)
 	bigSum := hex.EncodeToString(sum[:])
+	t.Logf("50 MB generated in %s", time.Since(genStart).Round(time.Millisecond))
 
 	for _, c := range []struct {
 		name string
@@ -391,9 +389,12 @@ func TestTransportFiles(t *testing.T) {
 				t.Errorf("temporary files left beside the targets: %q", left)
 			}
 			hs := sha256.New()
+			start = time.Now()
 			if err := conn.Get(ctx, dir+"/big", hs); err != nil {
 				t.Fatalf("get 50 MB: %v", err)
 			}
+			t.Logf("50 MB get in %s", time.Since(start).Round(time.Millisecond))
+			start = time.Now()
 			if got := hex.EncodeToString(hs.Sum(nil)); got != bigSum {
 				t.Errorf("50 MB read back with sha256 %s, want %s", got, bigSum)
 			}
@@ -424,6 +425,7 @@ func TestTransportFiles(t *testing.T) {
 			if len(found) != len(hostileNames) {
 				t.Errorf("inside the host: %d files, want %d: %q", len(found), len(hostileNames), listing)
 			}
+			t.Logf("hostile names in %s", time.Since(start).Round(time.Millisecond))
 			if out := h.Exec(t, "find /root /home /tmp -name drover-pwned"); out != "" {
 				t.Error("a file name was executed by a shell")
 			}
