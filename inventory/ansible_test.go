@@ -121,6 +121,7 @@ func TestFormatSniffing(t *testing.T) {
 		{"testdata/sniff/yamlinv", FormatYAML},
 		{"testdata/sniff/iniinv", FormatINI},
 		{"testdata/sniff/plain", FormatINI},
+		{"testdata/sniff/scriptout", FormatYAML},
 		{"x.hcl", FormatHCL},
 		{"x.json", FormatYAML},
 		{"x.ini", FormatINI},
@@ -364,5 +365,19 @@ func TestAnsibleTimeoutAndAliases(t *testing.T) {
 	}
 	if len(h.Vars) != 0 {
 		t.Errorf("connection variables leaked into Vars: %v", h.Vars)
+	}
+}
+
+func TestDynamicInventoryJSON(t *testing.T) {
+	inv := mustLoad(t, "testdata/script.json")
+	if got := names(inv.Hosts()); !slices.Equal(got, []string{"web1", "web2", "db1"}) {
+		t.Errorf("hosts = %v", got)
+	}
+	web1, db1 := mustHost(t, inv, "web1"), mustHost(t, inv, "db1")
+	if web1.Address != "10.0.0.1" || varString(web1, "role") != `"primary"` || varString(web1, "http_port") != "80" {
+		t.Errorf("web1 = %+v", web1)
+	}
+	if db1.Port != 2222 || !slices.Equal(db1.Groups, []string{"all", "db", "prod"}) {
+		t.Errorf("db1 = %+v", db1)
 	}
 }

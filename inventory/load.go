@@ -142,7 +142,7 @@ func loadFile(p *hclparse.Parser, m *model, path string, mode os.FileMode) hcl.D
 	if strings.HasPrefix(string(src), "#!") {
 		r := f.lineRange(1)
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Dynamic inventory scripts are not supported",
-			Detail: fmt.Sprintf("%s is a script. Run it yourself and save its output as a YAML/JSON inventory (Ansible's ansible-inventory --list -y prints one), then pass that file.", path), Subject: &r}}
+			Detail: fmt.Sprintf("%s is a script. Run it yourself, save its JSON output to a file (%s --list > inventory.json), and pass that file.", path, path), Subject: &r}}
 	}
 	if strings.HasPrefix(string(src), "$ANSIBLE_VAULT") {
 		r := f.lineRange(1)

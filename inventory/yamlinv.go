@@ -61,8 +61,142 @@ func loadYAML(m *model, f *srcFile) hcl.Diagnostics {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid YAML inventory",
 			Detail: "The top level must be a mapping of group names (such as all:) to groups.", Subject: &r}}
 	}
+	if isScriptFormat(root, strings.EqualFold(filepath.Ext(f.name), ".json")) {
+		return loadScriptJSON(m, f, root)
+	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		diags = append(diags, yamlGroup(m, f, root.Content[i], root.Content[i+1], "")...)
+	}
+	return diags
+}
+
+// isScriptFormat reports whether root is the JSON that dynamic inventory
+// scripts and "ansible-inventory --list" print: a "_meta" key or, in a .json
+// file, groups that are lists or whose hosts or children are lists. (In a
+// YAML file a list of hosts is the usual mistake, reported as such.)
+func isScriptFormat(root *yaml.Node, json bool) bool {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], deref(root.Content[i+1])
+		if k.Value == "_meta" {
+			return true
+		}
+		if !json {
+			continue
+		}
+		if v.Kind == yaml.SequenceNode {
+			return true
+		}
+		if v.Kind == yaml.MappingNode {
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				key, val := v.Content[j].Value, deref(v.Content[j+1])
+				if (key == "hosts" || key == "children") && val.Kind == yaml.SequenceNode {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// loadScriptJSON reads the dynamic inventory JSON format: each group is a
+// list of hosts or {hosts: [..], children: [..], vars: {..}}, and
+// _meta.hostvars maps hosts to their variables.
+func loadScriptJSON(m *model, f *srcFile, root *yaml.Node) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	bad := func(n *yaml.Node, detail string) {
+		r := nodeRange(f, n)
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid inventory JSON", Detail: detail, Subject: &r})
+	}
+	names := func(n *yaml.Node, what, group string) []*yaml.Node {
+		if isNull(n) {
+			return nil
+		}
+		if n.Kind != yaml.SequenceNode {
+			bad(n, fmt.Sprintf("The %s of group %q must be a list of names.", what, group))
+			return nil
+		}
+		var out []*yaml.Node
+		for _, e := range n.Content {
+			if e = deref(e); e.Kind != yaml.ScalarNode {
+				bad(e, fmt.Sprintf("The %s of group %q must be names.", what, group))
+				continue
+			}
+			out = append(out, e)
+		}
+		return out
+	}
+	var meta *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], deref(root.Content[i+1])
+		if k.Value == "_meta" {
+			meta = v
+			continue
+		}
+		rng := nodeRange(f, k)
+		g := m.group(k.Value, srcString(rng), rng)
+		var hosts, children, vars *yaml.Node
+		switch {
+		case isNull(v):
+		case v.Kind == yaml.SequenceNode:
+			hosts = v
+		case v.Kind == yaml.MappingNode:
+			for _, kv := range mappingPairs(v) {
+				switch kv[0].Value {
+				case "hosts":
+					hosts = deref(kv[1])
+				case "children":
+					children = deref(kv[1])
+				case "vars":
+					vars = deref(kv[1])
+				default:
+					bad(kv[0], fmt.Sprintf("Group %q has key %q; a group has only hosts, children and vars.", k.Value, kv[0].Value))
+				}
+			}
+		default:
+			bad(v, fmt.Sprintf("Group %q must be a list of hosts or a mapping.", k.Value))
+		}
+		for _, h := range names(hosts, "hosts", k.Value) {
+			r := nodeRange(f, h)
+			m.host(h.Value, srcString(r), r)
+			m.addMember(g, h.Value)
+		}
+		for _, c := range names(children, "children", k.Value) {
+			r := nodeRange(f, c)
+			m.group(c.Value, srcString(r), r)
+			if g.name != GroupAll {
+				m.addChild(g, c.Value)
+			}
+		}
+		if !isNull(vars) {
+			if vars.Kind != yaml.MappingNode {
+				bad(vars, fmt.Sprintf("The vars of group %q must be a mapping.", k.Value))
+			} else {
+				diags = append(diags, yamlVars(f, vars, &g.set, g, fmt.Sprintf("group %q", k.Value))...)
+			}
+		}
+	}
+	if meta != nil && meta.Kind == yaml.MappingNode {
+		for _, kv := range mappingPairs(meta) {
+			if kv[0].Value != "hostvars" {
+				continue
+			}
+			hv := deref(kv[1])
+			if hv.Kind != yaml.MappingNode {
+				bad(hv, "_meta.hostvars must map host names to their variables.")
+				continue
+			}
+			for _, hkv := range mappingPairs(hv) {
+				r := nodeRange(f, hkv[0])
+				h := m.host(hkv[0].Value, srcString(r), r)
+				if v := deref(hkv[1]); !isNull(v) {
+					if v.Kind != yaml.MappingNode {
+						bad(v, fmt.Sprintf("The variables of host %q must be a mapping.", h.name))
+						continue
+					}
+					diags = append(diags, yamlVars(f, v, &h.set, nil, fmt.Sprintf("host %q", h.name))...)
+				}
+			}
+		}
 	}
 	return diags
 }
@@ -352,7 +486,7 @@ func sniffYAML(src []byte) bool {
 		return false
 	}
 	for i := 1; i < len(root.Content); i += 2 {
-		if v := deref(root.Content[i]); !isNull(v) && v.Kind != yaml.MappingNode {
+		if v := deref(root.Content[i]); !isNull(v) && v.Kind != yaml.MappingNode && v.Kind != yaml.SequenceNode {
 			return false
 		}
 	}
