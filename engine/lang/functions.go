@@ -103,6 +103,9 @@ func baseFunctions() map[string]function.Function {
 		"slice":           stdlib.SliceFunc,
 		"sort":            stdlib.SortFunc,
 		"split":           stdlib.SplitFunc,
+		"startswith":      startsWithFunc,
+		"endswith":        endsWithFunc,
+		"strcontains":     strContainsFunc,
 		"strlen":          stdlib.StrlenFunc,
 		"strrev":          stdlib.ReverseFunc,
 		"substr":          stdlib.SubstrFunc,
@@ -149,6 +152,23 @@ var base64DecodeFunc = function.New(&function.Spec{
 		return cty.StringVal(string(b)), nil
 	},
 })
+
+func stringPredicate(desc string, f func(s, sub string) bool) function.Function {
+	return function.New(&function.Spec{
+		Description: desc,
+		Params:      []function.Parameter{{Name: "str", Type: cty.String}, {Name: "substr", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.Bool),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			return cty.BoolVal(f(args[0].AsString(), args[1].AsString())), nil
+		},
+	})
+}
+
+var (
+	startsWithFunc  = stringPredicate("Reports whether str starts with substr.", strings.HasPrefix)
+	endsWithFunc    = stringPredicate("Reports whether str ends with substr.", strings.HasSuffix)
+	strContainsFunc = stringPredicate("Reports whether str contains substr.", strings.Contains)
+)
 
 var sha256Func = function.New(&function.Spec{
 	Description: "Returns the SHA-256 of a string, in hexadecimal.",

@@ -65,16 +65,19 @@ type AttrView struct {
 // SensitiveText replaces sensitive values in plans and results.
 const SensitiveText = "(sensitive)"
 
-// Changes converts a module plan's changes for display. sensitive masks
-// every value and diff (the task is sensitive); sensitiveAttrs masks only
-// those attributes.
+// Changes converts a module plan's changes for display. Diffs are masked
+// when the task holds any sensitive value (content may derive from it);
+// attribute values when sensitive is set (the task says sensitive = true),
+// or when the attribute (or its parent: env for env.TOKEN) is in
+// sensitiveAttrs. A non-nil sensitiveAttrs means the task holds sensitive
+// values.
 func Changes(p *modules.Plan, sensitive bool, sensitiveAttrs map[string]bool) []ChangeView {
 	if p == nil {
 		return nil
 	}
 	out := make([]ChangeView, 0, len(p.Changes))
 	for _, c := range p.Changes {
-		s := sensitive || c.Sensitive
+		s := sensitive || c.Sensitive || len(sensitiveAttrs) > 0
 		v := ChangeView{Action: c.Action.String(), Subject: c.Subject, Sensitive: s}
 		if c.Diff != "" {
 			v.Diff = c.Diff
@@ -84,7 +87,8 @@ func Changes(p *modules.Plan, sensitive bool, sensitiveAttrs map[string]bool) []
 		}
 		for _, a := range c.Attrs {
 			av := AttrView{Name: a.Name, Old: a.Old, New: a.New}
-			if s || sensitiveAttrs[a.Name] {
+			parent, _, _ := strings.Cut(a.Name, ".")
+			if sensitive || sensitiveAttrs[a.Name] || sensitiveAttrs[parent] {
 				if av.Old != "" {
 					av.Old = SensitiveText
 				}

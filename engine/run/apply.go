@@ -338,7 +338,7 @@ func (hr *hostRun) applyInstance(ctx context.Context, in *instance, tally *hostT
 			return hr.fail(in.addr, t, tally, time.Since(start), err, "")
 		}
 	}
-	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Changes: report.Changes(in.plan, in.sensitive, sensitiveAttrs(t))}
+	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Changes: report.Changes(in.plan, in.metaSensitive, in.sensitiveAttrs())}
 	in.outputs = map[string]cty.Value{}
 	if !in.plan.Changed() {
 		hr.setOutputs(in, transport.Result{}, false)

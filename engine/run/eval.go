@@ -32,6 +32,8 @@ type instance struct {
 	// values is the decoded configuration, with sensitive marks.
 	values    cty.Value
 	sensitive bool
+	// metaSensitive: the task says sensitive = true; every value is masked.
+	metaSensitive bool
 	secrets   []string
 	mtask     modules.Task
 
@@ -343,6 +345,7 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 		}
 	}
 	in.values = val
+	in.metaSensitive = sensitive
 	in.sensitive = sensitive || lang.IsSensitive(val)
 	if !val.IsWhollyKnown() {
 		in.deferred = true

@@ -499,7 +499,7 @@ func (hr *hostRun) hostPlan() *report.HostPlan {
 			case in.deferred:
 				tp.Deferred = true
 			case in.plan != nil:
-				tp.Changes = report.Changes(in.plan, in.sensitive, sensitiveAttrs(t))
+				tp.Changes = report.Changes(in.plan, in.metaSensitive, in.sensitiveAttrs())
 			}
 			hp.Tasks = append(hp.Tasks, tp)
 		}
@@ -507,12 +507,28 @@ func (hr *hostRun) hostPlan() *report.HostPlan {
 	return hp
 }
 
-func sensitiveAttrs(t *config.Task) map[string]bool {
+// sensitiveAttrs names the attributes whose values are sensitive, or nil
+// when the instance holds no sensitive value.
+func (in *instance) sensitiveAttrs() map[string]bool {
+	if !in.sensitive {
+		return nil
+	}
 	m := map[string]bool{}
-	for _, a := range t.Module.Spec().Attributes {
+	for _, a := range in.task.Module.Spec().Attributes {
 		if a.Sensitive {
 			m[a.Name] = true
 		}
+	}
+	if in.values != cty.NilVal && in.values.Type().IsObjectType() && !in.values.IsNull() {
+		for it := in.values.ElementIterator(); it.Next(); {
+			k, v := it.Element()
+			if lang.IsSensitive(v) {
+				m[k.AsString()] = true
+			}
+		}
+	}
+	if len(m) == 0 {
+		m["(task)"] = true // sensitive through an output or a marked module value
 	}
 	return m
 }
