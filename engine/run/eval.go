@@ -34,8 +34,8 @@ type instance struct {
 	sensitive bool
 	// metaSensitive: the task says sensitive = true; every value is masked.
 	metaSensitive bool
-	secrets   []string
-	mtask     modules.Task
+	secrets       []string
+	mtask         modules.Task
 
 	// Filled by check and apply.
 	checked bool
