@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
@@ -224,8 +225,10 @@ func (s *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 				// The client closed the channel: like sshd, do not wait for
 				// the command (kill it, so the test ends promptly).
 				if proc != nil {
-					syscall.Kill(-proc.Process.Pid, syscall.SIGKILL)
+					pid := proc.Process.Pid
+					kill := time.AfterFunc(time.Second, func() { syscall.Kill(-pid, syscall.SIGKILL) })
 					<-exited
+					kill.Stop()
 				}
 				return
 			}

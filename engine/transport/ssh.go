@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/user"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -34,6 +33,7 @@ type SSHConnector struct {
 	keys  *keyring
 	hosts *hostKeys
 	kex   []string
+	pool  hopPool
 }
 
 // NewSSH returns a connector using opts for every connection.
@@ -61,26 +61,29 @@ func (c *SSHConnector) Close() error {
 // enabled the Conn runs commands and writes files through sudo.
 func (c *SSHConnector) Connect(ctx context.Context, t Target) (Conn, error) {
 	start := time.Now()
-	conn := &sshConn{target: t, addr: joinAddr(t.Address, t.Port), done: make(chan struct{})}
-	chain := append(slices.Clone(t.Jumps), t)
+	conn := &sshConn{target: t, addr: joinAddr(t.Address, t.Port), done: make(chan struct{}), pool: &c.pool}
 	var via *ssh.Client
-	for i, hop := range chain {
-		last := i == len(chain)-1
-		client, err := c.handshake(ctx, via, hop, t, conn, last)
+	for i, hop := range t.Jumps {
+		h, dialed, err := c.pool.acquire(hopKey(t.Jumps[:i+1]), func() (*ssh.Client, error) {
+			return c.handshake(ctx, via, hop, t, conn, false)
+		})
 		if err != nil {
-			for j := len(conn.hops) - 1; j >= 0; j-- {
-				conn.hops[j].Close()
-			}
+			conn.releaseHops()
 			return nil, err
 		}
-		conn.dials.Add(1)
-		if last {
-			conn.client = client
-		} else {
-			conn.hops = append(conn.hops, client)
+		if dialed {
+			conn.dials.Add(1)
 		}
-		via = client
+		conn.hops = append(conn.hops, h)
+		via = h.client
 	}
+	client, err := c.handshake(ctx, via, t, t, conn, true)
+	if err != nil {
+		conn.releaseHops()
+		return nil, err
+	}
+	conn.dials.Add(1)
+	conn.client = client
 	conn.connectTime = time.Since(start)
 	conn.start(c.keepAlive())
 	return withBecome(conn, t, loginUser(t))
@@ -125,6 +128,17 @@ func (c *SSHConnector) handshake(ctx context.Context, via *ssh.Client, hop, targ
 		return e
 	}
 
+	// Credentials first: a passphrase prompt must not eat the connect
+	// timeout (and the key is decrypted once for every host).
+	signers, tried, err := c.keys.credentials(hop)
+	if err != nil {
+		var te *Error
+		if errors.As(err, &te) {
+			return nil, tagged(te)
+		}
+		return nil, fail(ErrAuth, err, "")
+	}
+
 	timeout := c.timeout(hop)
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -137,7 +151,6 @@ func (c *SSHConnector) handshake(ctx context.Context, via *ssh.Client, hop, targ
 	}
 
 	var raw net.Conn
-	var err error
 	if via == nil {
 		var d net.Dialer
 		raw, err = d.DialContext(hctx, "tcp", addr)
@@ -152,15 +165,6 @@ func (c *SSHConnector) handshake(ctx context.Context, via *ssh.Client, hop, targ
 		return nil, fail(kind, err, hint)
 	}
 
-	signers, tried, err := c.keys.credentials(hop)
-	if err != nil {
-		raw.Close()
-		var te *Error
-		if errors.As(err, &te) {
-			return nil, tagged(te)
-		}
-		return nil, fail(ErrAuth, err, "")
-	}
 	v, err := c.hosts.verifier(hop, addr)
 	if err != nil {
 		raw.Close()

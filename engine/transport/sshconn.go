@@ -27,7 +27,8 @@ type sshConn struct {
 	target      Target
 	addr        string
 	client      *ssh.Client
-	hops        []*ssh.Client // outermost first
+	hops        []*sharedHop // outermost first, shared with other targets
+	pool        *hopPool
 	connectTime time.Duration
 
 	sftpMu sync.Mutex
@@ -132,10 +133,16 @@ func (c *sshConn) shutdown() {
 		}
 		c.sftpMu.Unlock()
 		c.client.Close()
-		for i := len(c.hops) - 1; i >= 0; i-- {
-			c.hops[i].Close()
-		}
+		c.releaseHops()
 	})
+}
+
+// releaseHops gives back the connection's hops, innermost first.
+func (c *sshConn) releaseHops() {
+	for i := len(c.hops) - 1; i >= 0; i-- {
+		c.pool.release(c.hops[i])
+	}
+	c.hops = nil
 }
 
 // Close closes the connection and waits for its goroutines to end.
