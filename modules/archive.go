@@ -202,7 +202,7 @@ func (t *archiveTask) Check() string {
 	fmt.Fprintf(&b, "if [ -d %[1]s ]; then echo dest=dir; elif [ -e %[1]s ]; then echo dest=other; fi\n", shell.Quote(t.dest))
 	fmt.Fprintf(&b, "[ -d %s ] && echo parent=1\n", shell.Quote(path.Dir(t.dest)))
 	if t.remote {
-		fmt.Fprintf(&b, "if [ -f %[1]s ]; then printf 'srcsum=%%s\\n' \"$(sha256sum %[1]s | cut -d' ' -f1)\"; fi\n", shell.Quote(t.source))
+		fmt.Fprintf(&b, "if [ -f %[1]s ]; then printf 'srcsum=%%s\\n' \"$(sha256sum < %[1]s | cut -d' ' -f1)\"; fi\n", shell.Quote(t.source))
 	}
 	return b.String()
 }

@@ -136,7 +136,7 @@ func (t *downloadTask) Uses() []Resource {
 func (t *downloadTask) Check() string {
 	p := shell.Quote(t.path)
 	return shTools("curl", "wget", "sha256sum") + fmt.Sprintf(`if [ -f %[1]s ]; then
-printf 'sum=%%s\n' "$(sha256sum %[1]s | cut -d' ' -f1)"
+printf 'sum=%%s\n' "$(sha256sum < %[1]s | cut -d' ' -f1)"
 printf 'stat=%%s\n' "$(stat -c '%%a %%U %%G' %[1]s)"
 elif [ -e %[1]s ]; then echo notfile=1
 fi
@@ -236,7 +236,7 @@ func (t *downloadTask) installScript(fetch string) string {
 // mode and owner and renames it to path.
 func (t *downloadTask) verifyAndMove(tmp string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "s=$(sha256sum %s | cut -d' ' -f1)\n", tmp)
+	fmt.Fprintf(&b, "s=$(sha256sum < %s | cut -d' ' -f1)\n", tmp)
 	fmt.Fprintf(&b, "if [ \"$s\" != %s ]; then printf 'checksum mismatch for %%s: expected sha256:%%s, got sha256:%%s\\n' %s %s \"$s\" >&2; exit 1; fi\n",
 		shell.Quote(t.sum), shell.Quote(t.url), shell.Quote(t.sum))
 	fmt.Fprintf(&b, "chmod %04o %s\n", uint32(t.mode), tmp)

@@ -3,6 +3,7 @@ package modules
 import (
 	"context"
 	"errors"
+	"math"
 	"fmt"
 	"net"
 	"net/url"
@@ -142,9 +143,9 @@ func (t *waitForTask) Check() string {
 	case "port":
 		return shTools("bash", "nc", "timeout")
 	case "http":
-		return shTools("curl", "wget")
+		return shTools("curl", "wget", "timeout")
 	}
-	return ""
+	return shTools("timeout")
 }
 
 func (t *waitForTask) Diff(out CheckOutput) (*Plan, error) {
@@ -158,7 +159,7 @@ func (t *waitForTask) Diff(out CheckOutput) (*Plan, error) {
 	}
 	// No Changes: waiting changes nothing; the step still runs on apply.
 	return &Plan{Steps: []Step{{Func: func(ctx context.Context, conn transport.Conn) (transport.Result, error) {
-		return t.wait(ctx, conn, probe)
+		return t.wait(ctx, conn, probe, st.has("tool.timeout"))
 	}}}}, nil
 }
 
@@ -167,15 +168,11 @@ func (t *waitForTask) Diff(out CheckOutput) (*Plan, error) {
 func (t *waitForTask) probe(st kv) (string, error) {
 	switch t.kind {
 	case "port":
-		limit := ""
-		if st.has("tool.timeout") {
-			limit = "timeout 5 "
-		}
 		switch {
 		case st.has("tool.bash"):
-			return limit + shell.Join("bash", "-c", `exec 3<>"/dev/tcp/$1/$2"`, "wait_for", t.host, t.port), nil
+			return shell.Join("bash", "-c", `exec 3<>"/dev/tcp/$1/$2"`, "wait_for", t.host, t.port), nil
 		case st.has("tool.nc"):
-			return limit + shell.Join("nc", "-z", "-w", "3", t.host, t.port), nil
+			return shell.Join("nc", "-z", "-w", "3", t.host, t.port), nil
 		}
 		return "", errors.New("probing a port needs bash or nc on the host")
 	case "http":
@@ -192,14 +189,25 @@ func (t *waitForTask) probe(st kv) (string, error) {
 	return t.command, nil
 }
 
-// wait runs probe until it succeeds or the timeout passes.
-func (t *waitForTask) wait(ctx context.Context, conn transport.Conn, probe string) (transport.Result, error) {
+// wait runs probe until it succeeds or the timeout passes. Each probe is
+// bounded on the host by timeout(1) when the host has it, and here by the
+// context; a probe whose command does not end when the context does is
+// abandoned after a short grace period rather than waited for.
+func (t *waitForTask) wait(ctx context.Context, conn transport.Conn, probe string, hostTimeout bool) (transport.Result, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
+	deadline, _ := ctx.Deadline()
 	last := "no probe finished"
+	var res transport.Result
 	for attempt := 1; ; attempt++ {
-		res, err := conn.Run(ctx, transport.Cmd{Command: probe})
+		cmd := probe
+		if hostTimeout {
+			secs := int(math.Ceil(time.Until(deadline).Seconds()))
+			cmd = "timeout " + strconv.Itoa(max(secs, 1)) + " sh -c " + shell.Quote(probe)
+		}
+		var err error
+		res, err = runBounded(ctx, conn, cmd)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			// The timeout cut a probe short.
@@ -217,6 +225,8 @@ func (t *waitForTask) wait(ctx context.Context, conn transport.Conn, probe strin
 			}
 		case res.ExitCode == 0:
 			return ready(res, start, attempt), nil
+		case res.ExitCode == 124 && hostTimeout:
+			last = "the probe did not finish in time"
 		default:
 			last = fmt.Sprintf("exit status %d", res.ExitCode)
 			if e := strings.TrimSpace(string(res.Stderr)); e != "" {
@@ -231,6 +241,35 @@ func (t *waitForTask) wait(ctx context.Context, conn transport.Conn, probe strin
 			return res, fmt.Errorf("%s: not ready after %s (%d probes; last: %s)", t.subject(), t.timeout, attempt, last)
 		case <-time.After(t.interval):
 		}
+	}
+}
+
+// probeGrace is how long a probe may outlive the timeout before it is
+// abandoned.
+const probeGrace = 2 * time.Second
+
+// runBounded runs cmd and returns when it finishes, or probeGrace after ctx
+// is done, whichever comes first.
+func runBounded(ctx context.Context, conn transport.Conn, cmd string) (transport.Result, error) {
+	type result struct {
+		res transport.Result
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		r, err := conn.Run(ctx, transport.Cmd{Command: cmd})
+		ch <- result{r, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.res, r.err
+	case <-ctx.Done():
+	}
+	select {
+	case r := <-ch:
+		return r.res, r.err
+	case <-time.After(probeGrace):
+		return transport.Result{}, ctx.Err()
 	}
 }
 
