@@ -3,8 +3,8 @@ package modules
 import (
 	"context"
 	"errors"
-	"math"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"regexp"
