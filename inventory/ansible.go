@@ -476,9 +476,14 @@ func pyLiteral(s string) cty.Value {
 }
 
 type litParser struct {
-	s string
-	i int
+	s     string
+	i     int
+	depth int
 }
+
+// maxLiteralDepth bounds nesting, so a pathological value cannot exhaust
+// the stack; deeper values stay strings.
+const maxLiteralDepth = 64
 
 func (p *litParser) space() {
 	for p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == '\t') {
@@ -487,6 +492,11 @@ func (p *litParser) space() {
 }
 
 func (p *litParser) value() (cty.Value, bool) {
+	p.depth++
+	defer func() { p.depth-- }()
+	if p.depth > maxLiteralDepth {
+		return cty.NilVal, false
+	}
 	p.space()
 	if p.i >= len(p.s) {
 		return cty.NilVal, false
