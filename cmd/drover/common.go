@@ -305,7 +305,7 @@ type session struct {
 	targets []transport.Target
 	dialer  *transport.Dialer
 	pool    *connect.Pool
-	sink    report.Sink
+	sink    *gate
 	rec     *report.Recorder
 	emit    *report.Emitter
 	start   time.Time
@@ -372,7 +372,8 @@ func openSession(cmd *cobra.Command, pattern, task, command string) (*session, e
 		ConnectTimeout:    connectTimeout,
 	})
 	s.pool = connect.NewPool(s.dialer)
-	s.sink, s.rec = u.sinks(width)
+	sink, rec := u.sinks(width)
+	s.sink, s.rec = &gate{sink: sink}, rec
 	s.emit = report.NewEmitter(s.sink)
 	s.ctx, s.stop = signalContext(cmd.Context(), u.stderr)
 	s.start = time.Now()
@@ -388,16 +389,44 @@ func openSession(cmd *cobra.Command, pattern, task, command string) (*session, e
 // with KindHostDone.
 type hostFunc func(ctx context.Context, h *inventory.Host, t transport.Target) error
 
+// Grace periods after Ctrl-C: running hosts get graceCut to stop on their
+// own; then the connections are closed under them and they get graceClose
+// more before the recap is printed without them.
+var (
+	graceCut   = 3 * time.Second
+	graceClose = 2 * time.Second
+)
+
 // run calls fn for every host in parallel (--forks bound). A host whose turn
-// never came because of Ctrl-C is left out; the recap reports it.
+// never came because of Ctrl-C is left out; the recap reports it. After
+// Ctrl-C, run returns within graceCut+graceClose even if a host hangs.
 func (s *session) run(fn hostFunc) {
 	idx := make([]int, len(s.hosts))
 	for i := range idx {
 		idx[i] = i
 	}
-	out := fanout.Run(s.ctx, idx, s.forks, func(ctx context.Context, i int) error {
-		return fn(ctx, s.hosts[i], s.targets[i])
-	})
+	done := make(chan []fanout.Outcome, 1)
+	go func() {
+		done <- fanout.Run(s.ctx, idx, s.forks, func(ctx context.Context, i int) error {
+			return fn(ctx, s.hosts[i], s.targets[i])
+		})
+	}()
+	var out []fanout.Outcome
+	select {
+	case out = <-done:
+	case <-s.ctx.Done():
+		select {
+		case out = <-done:
+		case <-time.After(graceCut):
+			_ = s.pool.Close() // cuts the commands still running
+			select {
+			case out = <-done:
+			case <-time.After(graceClose):
+				// Give up on them: the recap counts them as cancelled, and
+				// the gate drops whatever they emit later.
+			}
+		}
+	}
 	for i, o := range out {
 		var pe *fanout.PanicError
 		if errors.As(o.Err, &pe) {
@@ -406,6 +435,38 @@ func (s *session) run(fn hostFunc) {
 				Duration: o.Duration, Message: pe.Error()})
 		}
 	}
+}
+
+// gate passes events on until it is closed, then drops them: a host
+// abandoned after Ctrl-C must not print after the recap.
+type gate struct {
+	mu     sync.Mutex
+	closed bool
+	sink   report.Sink
+}
+
+func (g *gate) Emit(e report.Event) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.closed {
+		g.sink.Emit(e)
+	}
+}
+
+func (g *gate) Close() error { return g.closeWith(nil) }
+
+// closeWith emits last (the recap) and closes, with nothing in between.
+func (g *gate) closeWith(last *report.Event) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil
+	}
+	if last != nil {
+		g.sink.Emit(*last)
+	}
+	g.closed = true
+	return g.sink.Close()
 }
 
 // finish prints the recap, closes connections and output, and returns the
@@ -419,10 +480,9 @@ func (s *session) finish() error {
 	intr := interrupted(s.ctx)
 	rc := s.rec.Recap(names, time.Since(s.start), intr)
 	rc.PerTask = s.perTask
-	s.emit.Emit(report.Event{Kind: report.KindRecap, Recap: rc, Duration: rc.Duration})
+	_ = s.sink.closeWith(&report.Event{Time: time.Now(), Kind: report.KindRecap, Recap: rc, Duration: rc.Duration})
 	_ = s.pool.Close()
 	_ = s.dialer.Close()
-	_ = s.sink.Close()
 	switch {
 	case intr:
 		return &exitCodeError{code: exitInterrupted}
@@ -454,10 +514,10 @@ func (s *session) connectHost(ctx context.Context, t transport.Target) (transpor
 // kind, a message without the host name (the output shows it already), and
 // a hint.
 func describeError(ctx context.Context, err error) (st report.Status, kind, msg, hint string) {
-	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ctx.Err())) {
-		if interrupted(ctx) {
-			return report.StatusCancelled, "interrupted", "interrupted before it finished", ""
-		}
+	if interrupted(ctx) {
+		// Whatever broke (the command, or the connection closed under it),
+		// it broke because the user stopped the run.
+		return report.StatusCancelled, "", "interrupted before it finished", ""
 	}
 	var te *transport.Error
 	if errors.As(err, &te) {

@@ -248,48 +248,67 @@ func TestCLIPingLocal(t *testing.T) {
 	}
 }
 
-// Ctrl-C: the running host is cut, the others never start, the recap says
-// so and the exit status is 130.
-func TestCLIInterrupt(t *testing.T) {
-	dir := t.TempDir()
-	inv := writeFile(t, dir, "hosts.hcl", localInventory)
-	cmd := exec.Command(droverBin(t), "exec", "--json", "--forks", "1", "-i", inv, "all", "--", "sleep 30")
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+// interruptRun starts drover with --json, sends SIGINT once `connects`
+// connect events have been printed, and returns the events and how long
+// drover took to stop after the signal.
+func interruptRun(t *testing.T, connects int, args ...string) (events []map[string]any, stopTime time.Duration) {
+	t.Helper()
+	cmd := exec.Command(droverBin(t), append([]string{"--json"}, args...)...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "HOME="+t.TempDir(), "SSH_AUTH_SOCK=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var errOut bytes.Buffer
 	cmd.Stderr = &errOut
-	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	sc := bufio.NewScanner(stdout)
 	var lines []string
+	var sent time.Time
 	for sc.Scan() {
 		lines = append(lines, sc.Text())
 		if strings.Contains(sc.Text(), `"kind":"connect"`) {
-			time.Sleep(200 * time.Millisecond) // let the command start
-			_ = cmd.Process.Signal(syscall.SIGINT)
+			if connects--; connects == 0 {
+				time.Sleep(300 * time.Millisecond) // let the commands start
+				sent = time.Now()
+				_ = cmd.Process.Signal(syscall.SIGINT)
+			}
 		}
 	}
 	err = cmd.Wait()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 130 {
+	if sent.IsZero() {
+		t.Fatalf("never interrupted: %v\n%s\n%s", err, strings.Join(lines, "\n"), errOut.String())
+	}
+	stopTime = time.Since(sent)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
 		t.Fatalf("exit %v, want 130; stderr %s", err, errOut.String())
-	}
-	if el := time.Since(start); el > 15*time.Second {
-		t.Errorf("took %v to stop", el)
-	}
-	events := parseEvents(t, strings.Join(lines, "\n"))
-	recap := events[len(events)-1]
-	counts, _ := recap["counts"].(map[string]any)
-	if recap["kind"] != "recap" || recap["interrupted"] != true || counts["cancelled"] != 1.0 || counts["not_started"] != 2.0 {
-		t.Errorf("recap %v", recap)
 	}
 	if !strings.Contains(errOut.String(), "stopping") {
 		t.Errorf("stderr %q", errOut.String())
+	}
+	return parseEvents(t, strings.Join(lines, "\n")), stopTime
+}
+
+// Ctrl-C: the running host is cut, the others never start, the recap says
+// so and the exit status is 130.
+func TestCLIInterrupt(t *testing.T) {
+	dir := t.TempDir()
+	inv := writeFile(t, dir, "hosts.hcl", localInventory)
+	events, took := interruptRun(t, 1, "exec", "--forks", "1", "-i", inv, "all", "--", "sleep 30")
+	if took > 10*time.Second {
+		t.Errorf("took %v to stop", took)
+	}
+	checkInterruptRecap(t, events, 1, 2)
+}
+
+func checkInterruptRecap(t *testing.T, events []map[string]any, cancelled, notStarted float64) {
+	t.Helper()
+	recap := events[len(events)-1]
+	counts, _ := recap["counts"].(map[string]any)
+	if recap["kind"] != "recap" || recap["interrupted"] != true || counts["cancelled"] != cancelled || counts["not_started"] != notStarted {
+		t.Errorf("recap %v, want %v cancelled and %v not started", recap, cancelled, notStarted)
 	}
 }
 
@@ -337,6 +356,14 @@ func TestCLIFleet(t *testing.T) {
 			t.Errorf("exec: no block for %s:\n%s", h.Name, r.stdout)
 		}
 	}
+
+	// Ctrl-C over SSH stops within the grace periods even though the
+	// remote commands would run for a minute.
+	events, took := interruptRun(t, 2, append([]string{"exec", "-i", inv, "--forks", "2", "fleet:!dead"}, append(kh, "--", "sleep 60")...)...)
+	if took > graceCut+graceClose+3*time.Second {
+		t.Errorf("took %v to stop after Ctrl-C", took)
+	}
+	checkInterruptRecap(t, events, 2, 3)
 
 	// A host whose key is not in known_hosts is refused, with a hint.
 	empty := writeFile(t, t.TempDir(), "known_hosts", "")
