@@ -64,7 +64,8 @@ run may also be a single string, which is split into words by simple
 shell-word rules WITHOUT any expansion: blanks separate words, 'single' and
 "double" quotes group (a backslash escapes the next character, and inside
 double quotes only \ " $ and ` + "`" + `), and characters a shell would interpret
-(| & ; < > ( ) $ ` + "`" + ` * ? and a leading ~ or #) are an error unless quoted.
+(| & ; < > ( ) $ ` + "`" + ` * ? and a leading ~ or #) are an error unless quoted
+($ and ` + "`" + ` inside double quotes too, unless escaped with a backslash).
 For pipes, redirections, globs or variables use the shell module.
 
 ` + execCommonDoc,

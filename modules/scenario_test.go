@@ -38,6 +38,9 @@ type scenario struct {
 	check func(t *testing.T, plan *modules.Plan, res transport.Result, inspect func(script string) string)
 }
 
+// stdFuncs stand in for the playbook language's functions.
+var stdFuncs = map[string]function.Function{"upper": stdlib.UpperFunc, "join": stdlib.JoinFunc}
+
 // hostileDirName is a directory name used as the base of every scenario.
 const hostileDirName = "base 'q' \"$(touch pwned)\" `id`; ü"
 
@@ -313,7 +316,7 @@ func runScenarios(t *testing.T, tg target) {
 				sc.local(t, l)
 			}
 			cfg := modules.Config{Values: moduletest.Values(sc.attrs(b, l)), Dir: l,
-				Functions: map[string]function.Function{"upper": stdlib.UpperFunc}}
+				Functions: stdFuncs}
 			plan, res := moduletest.ApplyTwice(t, tg.conn, mod(t, sc.module), cfg)
 			if !plan.Changed() {
 				t.Fatalf("first plan has no change")

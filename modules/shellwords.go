@@ -8,7 +8,7 @@ import (
 // splitWords splits a command string into words the way a POSIX shell splits
 // a simple command, but with no expansion at all: blanks separate words;
 // single quotes keep everything literally; inside double quotes a backslash
-// escapes only \ " $ and `; outside quotes a backslash escapes the next
+// escapes only \ " $ and ` (an unescaped $ or ` is an error); outside quotes a backslash escapes the next
 // character; a backslash-newline is removed. Characters a shell would
 // interpret or expand (| & ; < > ( ) $ ` * ? and a leading ~ or #) are errors
 // unless quoted, because the command module would pass them on literally
@@ -42,6 +42,9 @@ func splitWords(s string) ([]string, error) {
 			inWord = true
 			i++
 			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '$' || s[i] == '`' {
+					return nil, fmt.Errorf("%q at byte %d inside double quotes would be expanded by a shell, but the command module runs no shell: escape it (\\%s), single-quote it, or use the shell module", string(s[i]), i+1, string(s[i]))
+				}
 				if s[i] == '\\' && i+1 < len(s) {
 					switch s[i+1] {
 					case '\\', '"', '$', '`':
