@@ -20,6 +20,10 @@ import (
 // and SIGKILL.
 const localKillDelay = 5 * time.Second
 
+// localPipeDelay is how long Run waits for output pipes held open by
+// background processes after the shell exited or was cancelled.
+const localPipeDelay = 2 * time.Second
+
 // Local runs commands on this machine with /bin/sh -c, with the same
 // semantics as the SSH transport. It implements Connector.
 type Local struct{}
@@ -54,8 +58,18 @@ func (c *localConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("command not started: %w", err)
 	}
-	p := exec.Command("/bin/sh", "-c", cmd.Command)
+	p := exec.CommandContext(ctx, "/bin/sh", "-c", cmd.Command)
 	p.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// On cancellation the whole process group gets SIGTERM, and SIGKILL
+	// if it is still there localKillDelay later.
+	p.Cancel = func() error {
+		pgid := p.Process.Pid
+		time.AfterFunc(localKillDelay, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+		return syscall.Kill(-pgid, syscall.SIGTERM)
+	}
+	// A background process that keeps stdout open must not hold Run
+	// forever once the shell has exited or the run is cancelled.
+	p.WaitDelay = localPipeDelay
 	var stdout, stderr bytes.Buffer
 	p.Stdout, p.Stderr = &stdout, &stderr
 	if cmd.Stdout != nil {
@@ -79,21 +93,15 @@ func (c *localConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		_ = stdin.Close()
 	}()
 
-	pgid := p.Process.Pid
-	stop := context.AfterFunc(ctx, func() {
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		time.AfterFunc(localKillDelay, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
-	})
 	err = p.Wait()
-	cancelled := !stop()
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
-	if cancelled {
+	if ctx.Err() != nil {
 		res.ExitCode = -1
 		return res, fmt.Errorf("command cancelled: %w", ctx.Err())
 	}
 	var exit *exec.ExitError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, exec.ErrWaitDelay): // exited 0; a background process kept the output open
 	case errors.As(err, &exit):
 		ws, _ := exit.Sys().(syscall.WaitStatus)
 		if ws.Signaled() {
