@@ -197,3 +197,15 @@ chmod 755 /etc/init.d/drover-demo`)
 		t.Logf("error as reported: %v", err)
 	})
 }
+
+// applyOnce plans and applies once and returns the error of Diff or Apply.
+func (s *svcHost) applyOnce(t *testing.T, mod string, attrs map[string]cty.Value) error {
+	t.Helper()
+	task := moduletest.Configure(t, s.module(t, mod), s.cfg(attrs))
+	plan, err := moduletest.Plan(t, s.conn, task)
+	if err != nil {
+		return err
+	}
+	_, err = modules.Apply(context.Background(), s.conn, plan)
+	return err
+}
