@@ -338,6 +338,9 @@ func (hr *hostRun) applyInstance(ctx context.Context, in *instance, tally *hostT
 			return hr.fail(in.addr, t, tally, time.Since(start), err, "")
 		}
 	}
+	if in.checkErr != nil {
+		return hr.fail(in.addr, t, tally, time.Since(start), in.checkErr, "")
+	}
 	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Changes: report.Changes(in.plan, in.metaSensitive, in.sensitiveAttrs())}
 	in.outputs = map[string]cty.Value{}
 	if !in.plan.Changed() {

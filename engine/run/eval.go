@@ -38,9 +38,10 @@ type instance struct {
 	mtask         modules.Task
 
 	// Filled by check and apply.
-	checked bool
-	plan    *modules.Plan
-	outputs map[string]cty.Value // after it ran
+	checked  bool
+	plan     *modules.Plan
+	checkErr error                // Diff failed: the task fails when reached
+	outputs  map[string]cty.Value // after it ran
 }
 
 // evaluator evaluates one play's expressions for one host.

@@ -392,10 +392,12 @@ func (hr *hostRun) checkAll(ctx context.Context, ins []*instance) error {
 	}
 	for i, in := range ins {
 		p, err := in.mtask.Diff(outs[i])
+		in.plan, in.checked, in.checkErr = p, true, nil
 		if err != nil {
-			return &taskError{addr: in.addr, err: fmt.Errorf("reading its state: %w", err)}
+			// The task fails when it is reached (in a plan: it is shown
+			// failed); tasks before it still run.
+			in.plan, in.checkErr = nil, err
 		}
-		in.plan, in.checked = p, true
 	}
 	return nil
 }
@@ -498,6 +500,8 @@ func (hr *hostRun) hostPlan() *report.HostPlan {
 				tp.Skipped = "when is false"
 			case in.deferred:
 				tp.Deferred = true
+			case in.checkErr != nil:
+				tp.Error = in.checkErr.Error()
 			case in.plan != nil:
 				tp.Changes = report.Changes(in.plan, in.metaSensitive, in.sensitiveAttrs())
 			}
@@ -573,6 +577,11 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 				hp.Plan = &report.HostPlan{Play: pl.Name, Error: "the playbook could not be evaluated for this host (see the errors below)"}
 			default:
 				hp.Plan = hr.hostPlan()
+				for _, tp := range hp.Plan.Tasks {
+					if tp.Error != "" {
+						hp.Status = report.StatusFailed
+					}
+				}
 			}
 			plans[i] = hp
 			return nil
@@ -583,9 +592,8 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 				hp = HostPlan{Host: h.Name, Status: report.StatusNotStarted, Plan: &report.HostPlan{Play: pl.Name, Error: "not planned: interrupted"}}
 			}
 			res.Hosts = append(res.Hosts, hp)
-			if hp.Status == report.StatusOK {
-				res.Summary.Add(hp.Plan)
-			} else {
+			res.Summary.Add(hp.Plan)
+			if hp.Status != report.StatusOK {
 				res.Summary.Failed++
 				r.dead[h.Name] = hp.Status
 			}
