@@ -126,6 +126,10 @@ var renderers = map[Kind]Renderer{}
 // init function of the file declaring k.
 func registerRenderer(k Kind, r Renderer) { renderers[k] = r }
 
+// RegisterRenderer sets how Terminal draws events of a kind declared outside
+// this package (a command's own events). Call it from an init function.
+func RegisterRenderer(k Kind, r Renderer) { registerRenderer(k, r) }
+
 func init() {
 	registerRenderer(KindConnect, renderConnect)
 	registerRenderer(KindCommand, renderCommand)
