@@ -209,3 +209,84 @@ func (s *svcHost) applyOnce(t *testing.T, mod string, attrs map[string]cty.Value
 	_, err = modules.Apply(context.Background(), s.conn, plan)
 	return err
 }
+
+// TestSystemServiceSystemd drives a unit on a systemd-booted host with the
+// init system the host's facts report.
+func TestSystemServiceSystemd(t *testing.T) {
+	fleet := integration.StartSystemd(t, 1)
+	h := fleet.Hosts[0]
+	s := &svcHost{h: h, conn: osConn(t, fleet, h, "root")}
+	s.facts = osGather(t, s.conn)
+	wantFactsOf(t, h, s.facts)
+	if s.facts.InitSystem != "systemd" {
+		t.Fatalf("facts say init system %q on a systemd-booted host", s.facts.InitSystem)
+	}
+
+	h.Exec(t, `cat >/etc/systemd/system/drover-demo.service <<'EOS'
+[Unit]
+Description=drover test service
+[Service]
+ExecStart=/bin/sh -c 'while :; do sleep 60; done'
+ExecReload=/bin/true
+[Install]
+WantedBy=multi-user.target
+EOS`)
+	state := func() string {
+		out, _ := h.Run("systemctl is-active drover-demo; systemctl is-enabled drover-demo")
+		return strings.Join(strings.Fields(out), " ")
+	}
+	mainPID := func() string {
+		return strings.TrimSpace(h.Exec(t, "systemctl show -p MainPID --value drover-demo"))
+	}
+	sv := func(attrs map[string]cty.Value) map[string]cty.Value {
+		attrs["name"] = cty.StringVal("drover-demo")
+		return attrs
+	}
+
+	t.Run("started and enabled", func(t *testing.T) {
+		s.converge(t, "service", sv(map[string]cty.Value{"state": cty.StringVal("started"), "enabled": cty.True}))
+		if got := state(); got != "active enabled" {
+			t.Fatalf("after started+enabled: %q", got)
+		}
+	})
+	t.Run("restarted", func(t *testing.T) {
+		before := mainPID()
+		s.action(t, sv(map[string]cty.Value{"state": cty.StringVal("restarted")}), func(run int) {
+			now := mainPID()
+			if now == before || now == "0" || state() != "active enabled" {
+				t.Errorf("run %d: main pid %s (before %s), state %q", run, now, before, state())
+			}
+			before = now
+		})
+	})
+	t.Run("reloaded", func(t *testing.T) {
+		before := mainPID()
+		s.action(t, sv(map[string]cty.Value{"state": cty.StringVal("reloaded")}), func(run int) {
+			if now := mainPID(); now != before {
+				t.Errorf("run %d: reload changed the main pid %s → %s", run, before, now)
+			}
+		})
+	})
+	t.Run("unit file changed on disk", func(t *testing.T) {
+		h.Exec(t, `sed -i 's/^Description=.*/Description=drover test service, edited/' /etc/systemd/system/drover-demo.service`)
+		plan := s.converge(t, "service", sv(map[string]cty.Value{"state": cty.StringVal("started")}))
+		if len(plan.Changes) != 1 || len(plan.Changes[0].Attrs) != 1 || plan.Changes[0].Attrs[0].Name != "definition" {
+			t.Errorf("plan %+v, want only a daemon-reload", plan.Changes)
+		}
+		if got := strings.TrimSpace(h.Exec(t, "systemctl show -p Description --value drover-demo")); got != "drover test service, edited" {
+			t.Errorf("description after daemon-reload: %q", got)
+		}
+	})
+	t.Run("stopped and disabled", func(t *testing.T) {
+		s.converge(t, "service", sv(map[string]cty.Value{"state": cty.StringVal("stopped"), "enabled": cty.False}))
+		if got := state(); got != "inactive disabled" {
+			t.Fatalf("after stopped+disabled: %q", got)
+		}
+	})
+	t.Run("missing unit fails with systemctl's message", func(t *testing.T) {
+		err := s.applyOnce(t, "service", map[string]cty.Value{"name": cty.StringVal("drover-missing"), "state": cty.StringVal("started")})
+		if err == nil || !strings.Contains(err.Error(), "drover-missing.service not found") {
+			t.Errorf("starting a missing unit: %v, want systemctl's message", err)
+		}
+	})
+}
