@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/drover-cm/drover/integration"
+	"github.com/drover-cm/drover/inventory"
 )
 
 // TestFleetTenHostsIsolated starts ten hosts and checks that each is its own
@@ -234,6 +235,28 @@ func TestFleetInventories(t *testing.T) {
 	}
 	if !strings.Contains(string(ini), "UserKnownHostsFile="+f.KnownHostsFile) {
 		t.Errorf("ini inventory does not use the fleet's known_hosts:\n%s", ini)
+	}
+
+	// drover's own inventory loader reads both files to the same hosts.
+	for _, file := range []string{f.InventoryFile(), f.AnsibleInventoryFile()} {
+		inv, diags := inventory.Load([]string{file}, inventory.LoadOptions{SSHConfigPath: "none"})
+		if diags.HasErrors() {
+			t.Errorf("%s: %v", filepath.Base(file), diags)
+			continue
+		}
+		hosts, err := inv.Select("fleet")
+		if err != nil || len(hosts) != len(f.Hosts) {
+			t.Errorf("%s: group fleet has %d hosts (%v), want %d", filepath.Base(file), len(hosts), err, len(f.Hosts))
+			continue
+		}
+		for i, h := range hosts {
+			want := f.Hosts[i]
+			if h.Name != want.Name || h.Address != want.Addr || h.Port != want.Port || h.User != "root" ||
+				len(h.Identities) == 0 || h.Identities[0] != f.KeyFile {
+				t.Errorf("%s: host %d is %s %s:%d user %q keys %v, want %s %s:%d root %s",
+					filepath.Base(file), i, h.Name, h.Address, h.Port, h.User, h.Identities, want.Name, want.Addr, want.Port, f.KeyFile)
+			}
+		}
 	}
 }
 
