@@ -202,3 +202,22 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestKnownHostsFile(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"inv.hcl": `
+defaults {
+  known_hosts_file = "known_hosts"
+}
+host "a" {}
+host "b" {
+  known_hosts_file = ["/etc/fleet/known_hosts", "~/.ssh/known_hosts"]
+}
+`})
+	inv := mustLoad(t, dir+"/inv.hcl")
+	if got := mustHost(t, inv, "a").KnownHostsFiles; len(got) != 1 || got[0] != dir+"/known_hosts" {
+		t.Errorf("a: relative known_hosts_file resolved to %q, want %q", got, dir+"/known_hosts")
+	}
+	if got := mustHost(t, inv, "b").KnownHostsFiles; len(got) != 2 || got[0] != "/etc/fleet/known_hosts" {
+		t.Errorf("b: known_hosts_file = %q", got)
+	}
+}

@@ -25,6 +25,7 @@ var settingsAttrs = []hcl.AttributeSchema{
 	{Name: "port"},
 	{Name: "user"},
 	{Name: "identity_file"},
+	{Name: "known_hosts_file"},
 	{Name: "proxy_jump"},
 	{Name: "connection"},
 	{Name: "connect_timeout"},
@@ -264,6 +265,24 @@ func decodeSettings(attrs hcl.Attributes, s *settings, dir string) hcl.Diagnosti
 				}
 				s.Identities = ids
 				s.setWhere("identity_file", a.Expr.Range())
+			}
+		}
+	}
+	if a, ok := attrs["known_hosts_file"]; ok {
+		v, d := a.Expr.Value(nil)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			files, err := stringOrList(v)
+			if err != nil {
+				diags = append(diags, attrErr(a, "Invalid known_hosts_file", "known_hosts_file must be a path or a list of paths."))
+			} else {
+				for i, f := range files {
+					if !filepath.IsAbs(f) && f != "~" && !hasPrefixAny(f, "~/", "%d", "$") {
+						files[i] = filepath.Join(dir, f)
+					}
+				}
+				s.KnownHosts = files
+				s.setWhere("known_hosts_file", a.Expr.Range())
 			}
 		}
 	}

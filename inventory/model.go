@@ -21,6 +21,7 @@ type settings struct {
 	User           *string
 	Connection     *string
 	Identities     []string // nil: not set
+	KnownHosts     []string // nil: not set
 	ProxyJump      *string
 	ConnectTimeout *time.Duration
 	Become         *bool
@@ -67,6 +68,9 @@ func (s *settings) merge(src *settings) {
 	}
 	if src.Identities != nil {
 		s.Identities = src.Identities
+	}
+	if src.KnownHosts != nil {
+		s.KnownHosts = src.KnownHosts
 	}
 	if src.ProxyJump != nil {
 		s.ProxyJump = src.ProxyJump
@@ -414,6 +418,9 @@ func hostDefFromHost(h *Host) *hostDef {
 	}
 	if len(h.Identities) > 0 {
 		s.Identities = slices.Clone(h.Identities)
+	}
+	if len(h.KnownHostsFiles) > 0 {
+		s.KnownHosts = slices.Clone(h.KnownHostsFiles)
 	}
 	if h.ProxyJump != "" {
 		s.ProxyJump = &h.ProxyJump

@@ -146,6 +146,12 @@ func (m *model) resolveHost(def *hostDef, ssh *sshConfig) (*Host, hcl.Diagnostic
 			h.KnownHostsFiles = append(h.KnownHostsFiles, expandPath(f, tok))
 		}
 	}
+	if s.KnownHosts != nil { // the inventory wins over ssh_config
+		h.KnownHostsFiles = nil
+		for _, f := range s.KnownHosts {
+			h.KnownHostsFiles = append(h.KnownHostsFiles, expandPath(f, tok))
+		}
+	}
 	h.ConnectTimeout = sh.ConnectTimeout
 	if s.ConnectTimeout != nil {
 		h.ConnectTimeout = *s.ConnectTimeout
