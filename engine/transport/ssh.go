@@ -65,11 +65,11 @@ func (c *SSHConnector) Connect(ctx context.Context, t Target) (Conn, error) {
 	var via *ssh.Client
 	for i, hop := range t.Jumps {
 		h, dialed, err := c.pool.acquire(hopKey(t.Jumps[:i+1]), func() (*ssh.Client, error) {
-			return c.handshake(ctx, via, hop, t, conn, false)
+			return c.handshake(ctx, via, hop, conn, false)
 		})
 		if err != nil {
 			conn.releaseHops()
-			return nil, err
+			return nil, viaJump(err, t)
 		}
 		if dialed {
 			conn.dials.Add(1)
@@ -77,7 +77,7 @@ func (c *SSHConnector) Connect(ctx context.Context, t Target) (Conn, error) {
 		conn.hops = append(conn.hops, h)
 		via = h.client
 	}
-	client, err := c.handshake(ctx, via, t, t, conn, true)
+	client, err := c.handshake(ctx, via, t, conn, true)
 	if err != nil {
 		conn.releaseHops()
 		return nil, err
@@ -108,23 +108,17 @@ func (c *SSHConnector) timeout(t Target) time.Duration {
 
 // handshake dials one hop (directly, or through via) and runs the SSH
 // handshake, all within the hop's connect timeout.
-func (c *SSHConnector) handshake(ctx context.Context, via *ssh.Client, hop, target Target, conn *sshConn, last bool) (*ssh.Client, error) {
+func (c *SSHConnector) handshake(ctx context.Context, via *ssh.Client, hop Target, conn *sshConn, last bool) (*ssh.Client, error) {
 	addr := joinAddr(hop.Address, hop.Port)
 	name := hop.Name
 	if name == "" {
 		name = hop.Address
 	}
 	fail := func(kind ErrorKind, err error, hint string) error {
-		if !last {
-			err = fmt.Errorf("jump host for %s: %w", target.Name, err)
-		}
 		return &Error{Kind: kind, Host: name, Addr: addr, Err: err, Hint: hint}
 	}
 	tagged := func(e *Error) error {
 		e.Host, e.Addr = name, addr
-		if !last {
-			e.Err = fmt.Errorf("jump host for %s: %w", target.Name, e.Err)
-		}
 		return e
 	}
 
@@ -207,6 +201,18 @@ func (c *SSHConnector) handshake(ctx context.Context, via *ssh.Client, hop, targ
 		return nil, classifyHandshake(err, fail, tried, cfg.User, timeout)
 	}
 	return ssh.NewClient(sc, chans, reqs), nil
+}
+
+// viaJump says which target a failing jump host was dialled for, on a copy:
+// the hop's error is shared by every target waiting for that hop.
+func viaJump(err error, t Target) error {
+	var te *Error
+	if !errors.As(err, &te) {
+		return fmt.Errorf("jump host for %s: %w", t.Name, err)
+	}
+	cp := *te
+	cp.Err = fmt.Errorf("jump host for %s: %w", t.Name, te.Err)
+	return &cp
 }
 
 // classifyHandshake turns an SSH handshake failure into an Error with a hint.
