@@ -1,18 +1,13 @@
 package facts
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
-
-	"github.com/drover-cm/drover/modules/moduletest"
 )
 
 func TestParseDistributions(t *testing.T) {
@@ -233,63 +228,3 @@ func TestValue(t *testing.T) {
 	}
 }
 
-// TestScriptRunsLocally runs the real script with every POSIX shell here
-// (dash, bash --posix, busybox ash) and compares with what Go sees.
-func TestScriptRunsLocally(t *testing.T) {
-	shells := moduletest.Shells()
-	if len(shells) == 0 {
-		t.Skip("no POSIX shell found")
-	}
-	uname, err := exec.Command("uname", "-r").Output()
-	if err != nil {
-		t.Skipf("uname: %v", err)
-	}
-	host, _ := os.Hostname()
-	for name, argv := range shells {
-		t.Run(name, func(t *testing.T) {
-			conn := &moduletest.ShellConn{Shell: argv}
-			f, err := Gather(context.Background(), conn)
-			if err != nil {
-				t.Fatalf("Gather: %v", err)
-			}
-			if f.Kernel != strings.TrimSpace(string(uname)) {
-				t.Errorf("kernel = %q, want %q", f.Kernel, strings.TrimSpace(string(uname)))
-			}
-			if f.Hostname != host {
-				t.Errorf("hostname = %q, want %q", f.Hostname, host)
-			}
-			if f.CPUs < 1 || f.CPUs > runtime.NumCPU()*4 {
-				t.Errorf("cpus = %d (runtime.NumCPU %d)", f.CPUs, runtime.NumCPU())
-			}
-			if f.MemoryMB < 64 {
-				t.Errorf("memory_mb = %d", f.MemoryMB)
-			}
-			if f.OSID == "" || f.OSFamily == "" || f.InitSystem == "" || f.User == "" {
-				t.Errorf("missing facts: %+v", *f)
-			}
-			if _, err := exec.LookPath("apt-get"); err == nil && f.PackageManager != "apt" {
-				t.Errorf("package_manager = %q on a machine with apt-get", f.PackageManager)
-			}
-			if conn.Stats().RoundTrips != 1 {
-				t.Errorf("Gather took %d round trips, want 1", conn.Stats().RoundTrips)
-			}
-		})
-	}
-}
-
-// TestScriptBusyboxOnly runs the script where only busybox applets are on
-// PATH, as on a minimal Alpine host.
-func TestScriptBusyboxOnly(t *testing.T) {
-	dir, err := moduletest.BusyboxPath(t.TempDir())
-	if err != nil {
-		t.Skipf("busybox: %v", err)
-	}
-	conn := &moduletest.ShellConn{Shell: []string{filepath.Join(dir, "sh"), "-c"}, Env: []string{"PATH=" + dir}}
-	f, err := Gather(context.Background(), conn)
-	if err != nil {
-		t.Fatalf("Gather: %v", err)
-	}
-	if f.Hostname == "" || f.Kernel == "" || f.Arch == "" || f.CPUs < 1 || f.MemoryMB < 1 || f.User == "" {
-		t.Errorf("facts missing with busybox only: %+v", *f)
-	}
-}
