@@ -244,7 +244,7 @@ func newFleet(n int, systemd bool, opts []Option) (_ *Fleet, err error) {
 	if err := f.writeClientKey(); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(n)
+	ports, err := pickPorts(n)
 	if err != nil {
 		return nil, err
 	}
@@ -377,6 +377,9 @@ func (h *Host) KnownHostsLine() string {
 
 // HostPort is "127.0.0.1:port".
 func (h *Host) HostPort() string { return net.JoinHostPort(h.Addr, strconv.Itoa(h.Port)) }
+
+// pickPorts is freePorts, replaced by tests to force a port clash.
+var pickPorts = freePorts
 
 // freePorts picks n distinct ports that are free now, below the kernel's
 // ephemeral range so that outgoing connections do not grab them before sshd

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -97,6 +98,7 @@ func (h *Host) launch() error {
 		return err
 	}
 	defer log.Close()
+	logStart, _ := log.Seek(0, io.SeekEnd) // this launch's output starts here
 	var cmd *exec.Cmd
 	if f.Systemd {
 		cmd = exec.Command("unshare", "--mount", "--pid", "--fork", "--kill-child", "/bin/sh", "-c", systemdScript)
@@ -131,6 +133,7 @@ func (h *Host) launch() error {
 	}
 	if err := h.waitBanner(timeout); err != nil {
 		logText, _ := os.ReadFile(filepath.Join(h.Dir, "console.log"))
+		logText = logText[min(int(logStart), len(logText)):]
 		if bytes.Contains(logText, []byte("Address already in use")) {
 			return errPortTaken
 		}
@@ -149,7 +152,9 @@ func (h *Host) waitBanner(timeout time.Duration) error {
 	exited := h.exited
 	h.mu.Unlock()
 	for delay := 5 * time.Millisecond; ; delay = min(delay*2, 100*time.Millisecond) {
-		if sshBanner(h.HostPort()) {
+		// The banner must come from this host's sshd, not from another
+		// fleet's that grabbed the same port a moment earlier.
+		if sshBanner(h.HostPort()) && h.ownsPort() {
 			return nil
 		}
 		if exited != nil {
@@ -164,6 +169,53 @@ func (h *Host) waitBanner(timeout time.Duration) error {
 		}
 		time.Sleep(delay)
 	}
+}
+
+// ownsPort reports whether the socket listening on the host's port belongs to
+// the host's PID 1 (sshd). Systemd hosts' sshd is deeper in the tree; their
+// ports are not checked.
+func (h *Host) ownsPort() bool {
+	if h.fleet.Systemd {
+		return true
+	}
+	h.mu.Lock()
+	proc := h.proc
+	h.mu.Unlock()
+	if proc == nil {
+		return false
+	}
+	pid := childPID(proc.Process.Pid)
+	inodes := listenInodes(h.Port)
+	if pid == 0 || len(inodes) == 0 {
+		return false
+	}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if inodes[link] {
+			return true
+		}
+	}
+	return false
+}
+
+// listenInodes returns the sockets listening on 127.0.0.1:port, as the
+// "socket:[inode]" links that /proc/PID/fd shows for them.
+func listenInodes(port int) map[string]bool {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return nil
+	}
+	local := fmt.Sprintf("0100007F:%04X", port)
+	found := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		// sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+		if len(f) > 9 && f[1] == local && f[3] == "0A" {
+			found["socket:["+f[9]+"]"] = true
+		}
+	}
+	return found
 }
 
 func sshBanner(addr string) bool {
