@@ -227,4 +227,3 @@ func TestValue(t *testing.T) {
 		t.Errorf("nil facts: %#v, want a null of Type", nv)
 	}
 }
-
