@@ -331,3 +331,6 @@ func clientKey(t *testing.T, dir, name, passphrase string) (string, ssh.PublicKe
 	}
 	return p, signer.PublicKey()
 }
+
+// addr2 is the server's address as OpenSSH writes it in known_hosts.
+func (s *testServer) addr2() string { return "[127.0.0.1]:" + strconv.Itoa(s.port) }

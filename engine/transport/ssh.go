@@ -221,12 +221,12 @@ func classifyHandshake(err error, fail func(ErrorKind, error, string) error, tri
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "unable to authenticate"):
-		offered := "no keys at all (no ssh-agent, no identity file)"
-		if len(tried) > 0 {
-			offered = strings.Join(tried, ", ")
+		if len(tried) == 0 {
+			return fail(ErrAuth, fmt.Errorf("no key to offer for user %q: %w", user, err),
+				"there is no ssh-agent key and no identity file (~/.ssh/id_ed25519, id_ecdsa, id_rsa); add a key to ssh-agent or set IdentityFile")
 		}
 		return fail(ErrAuth, fmt.Errorf("the host refused every credential for user %q: %w", user, err),
-			"offered: "+offered+"; add one of these public keys to ~"+user+"/.ssh/authorized_keys on the host, or set the right user or IdentityFile")
+			"offered: "+strings.Join(tried, ", ")+"; add one of these public keys to ~"+user+"/.ssh/authorized_keys on the host, or set the right user or IdentityFile")
 	case errors.As(err, &ne) && ne.Timeout():
 		return fail(ErrTimeout, fmt.Errorf("SSH handshake did not finish within %s: %w", timeout, err),
 			"something accepts TCP on that port but does not answer like sshd; check the port")

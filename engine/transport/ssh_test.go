@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 	xknownhosts "golang.org/x/crypto/ssh/knownhosts"
 )
 
@@ -272,6 +274,13 @@ func TestHostKeys(t *testing.T) {
 					added := strings.TrimPrefix(string(after), string(before))
 					if strings.Count(added, "\n") != 1 || strings.HasPrefix(added, "|1|") != tc.hash {
 						t.Fatalf("known_hosts gained %q", added)
+					}
+					// OpenSSH finds the line drover wrote.
+					if _, err := exec.LookPath("ssh-keygen"); err == nil {
+						out, err := exec.Command("ssh-keygen", "-F", f.srv.addr2(), "-f", f.knownHosts).CombinedOutput()
+						if err != nil || !strings.Contains(string(out), "found") {
+							t.Errorf("ssh-keygen -F does not find the recorded key: %v\n%s", err, out)
+						}
 					}
 					// The recorded key is trusted without AcceptNewHostKeys.
 					f.opts.AcceptNewHostKeys = false
@@ -695,4 +704,50 @@ type cancelOn struct{ cancel context.CancelFunc }
 func (c cancelOn) Write(b []byte) (int, error) {
 	c.cancel()
 	return len(b), nil
+}
+
+func TestAgentAuth(t *testing.T) {
+	f := newFixture(t)
+	pemBytes, _ := os.ReadFile(f.keyFile)
+	raw, err := ssh.ParseRawPrivateKey(pemBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := agent.NewKeyring()
+	if err := ring.Add(agent.AddedKey{PrivateKey: raw}); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(f.dir, "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				agent.ServeAgent(ring, c)
+			}()
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	f.target.Identities = nil // and no ~/.ssh/id_*: only the agent has the key
+	f.opts.NoAgent = false
+	connector := NewSSH(f.opts)
+	defer connector.Close()
+	c, err := connector.Connect(context.Background(), f.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	f.opts.NoAgent = true
+	if e := f.connectErr(t); e.Kind != ErrAuth || !strings.Contains(e.Error(), "no key to offer") {
+		t.Fatalf("with NoAgent: %v", e)
+	}
 }
