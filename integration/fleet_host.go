@@ -423,6 +423,14 @@ func (h *Host) prepare() error {
 	if err := u.write("etc/hosts", []byte(hosts), 0o644, 0, 0); err != nil {
 		return err
 	}
+	if f.Lower != "/" {
+		// The rootfs keeps the resolv.conf of the day it was built.
+		if rc, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+			if err := u.write("etc/resolv.conf", rc, 0o644, 0, 0); err != nil {
+				return err
+			}
+		}
+	}
 	// The machine's root dotfiles may be slow or chatty; hosts get Debian's.
 	bashrc, _ := os.ReadFile(filepath.Join(f.Lower, "usr/share/base-files/dot.bashrc"))
 	profile, _ := os.ReadFile(filepath.Join(f.Lower, "usr/share/base-files/dot.profile"))
