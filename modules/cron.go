@@ -222,12 +222,12 @@ func (t *cronTask) Diff(out CheckOutput) (*Plan, error) {
 	case t.state == "absent" && !found:
 		return p, nil
 	case t.state == "absent":
-		p.Changes = append(p.Changes, Change{Action: Delete, Subject: subject, Attrs: []AttrChange{{Name: "entry", Old: current}}})
+		p.Changes = append(p.Changes, Change{Action: Delete, Subject: subject, Attrs: []AttrChange{{Name: "in", Old: t.where()}, {Name: "entry", Old: current}}})
 	case found && current == t.entry:
 		return p, nil
 	case found:
 		p.Changes = append(p.Changes, Change{Action: Update, Subject: subject, Attrs: []AttrChange{
-			{Name: "in", Old: t.where(), New: t.where()}, {Name: "entry", Old: current, New: t.entry}}})
+			{Name: "entry", Old: current, New: t.entry}}})
 	default:
 		p.Changes = append(p.Changes, Change{Action: Create, Subject: subject, Attrs: []AttrChange{
 			{Name: "in", New: t.where()}, {Name: "entry", New: t.entry}}})
@@ -257,7 +257,7 @@ func (t *cronTask) applyScript() string {
 	if t.file != "" {
 		f := shell.Quote(t.file)
 		fmt.Fprintf(&b, "mkdir -p /etc/cron.d\nt=$(mktemp %s)\ntrap 'rm -f \"$t\"' EXIT\n", shell.Quote("/etc/cron.d/.drover-cron.XXXXXX"))
-		fmt.Fprintf(&b, "if [ -f %[1]s ]; then %[2]s < %[1]s > \"$t\"; else %[2]s < /dev/null > \"$t\"; fi\n", f, cronEditAwk)
+		fmt.Fprintf(&b, "s=/dev/null\nif [ -f %[1]s ]; then s=%[1]s; fi\n%[2]s < \"$s\" > \"$t\"\n", f, cronEditAwk)
 		fmt.Fprintf(&b, "if grep -q '[^[:space:]]' \"$t\"; then chmod 644 \"$t\"; mv -f \"$t\" %[1]s; else rm -f %[1]s; fi\n", f)
 		return b.String()
 	}

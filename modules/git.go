@@ -59,6 +59,16 @@ installed on the host.`,
 	}
 }
 
+// gitKeySuffix names the deploy key's temporary file on the host; tests
+// replace it for stable output.
+var gitKeySuffix = func() (string, error) {
+	var r [8]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(r[:]), nil
+}
+
 var commitID = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
 
 type gitTask struct {
@@ -109,11 +119,11 @@ func (Git) Configure(cfg Config) (Task, error) {
 		if t.key, err = os.ReadFile(k); err != nil {
 			return nil, &AttrError{Attr: "deploy_key", Msg: fmt.Sprintf("cannot read the key on the controller: %v", err)}
 		}
-		var r [8]byte
-		if _, err := rand.Read(r[:]); err != nil {
-			return nil, err
+		suffix, err := gitKeySuffix()
+		if err != nil {
+			return nil, fmt.Errorf("deploy key: %w", err)
 		}
-		t.keyPath = "/tmp/.drover-git-key-" + hex.EncodeToString(r[:])
+		t.keyPath = "/tmp/.drover-git-key-" + suffix
 	}
 	return t, nil
 }

@@ -434,7 +434,7 @@ func (t *userTask) keysChange(cur string, exists bool) (old, upd string) {
 		if len(add) == 0 && exists {
 			return old, ""
 		}
-		return old, fmt.Sprintf("+%d", len(add))
+		return old, fmt.Sprintf("%s (+%d)", countKeys(len(have)+len(add)), len(add))
 	}
 	if exists && cur == t.exclusiveContent() {
 		return old, ""
@@ -445,7 +445,7 @@ func (t *userTask) keysChange(cur string, exists bool) (old, upd string) {
 			del++
 		}
 	}
-	return old, fmt.Sprintf("+%d -%d (exclusive)", len(add), del)
+	return old, fmt.Sprintf("%s (+%d -%d, exclusive)", countKeys(len(t.keys)), len(add), del)
 }
 
 func (t *userTask) exclusiveContent() string {
