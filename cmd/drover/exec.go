@@ -116,13 +116,16 @@ func runCommand(ctx context.Context, conn transport.Conn, command string, timeou
 		defer cancel()
 	}
 	start := time.Now()
-	res, err := conn.Run(rctx, transport.Cmd{Command: command})
+	res, err := runBounded(rctx, conn, transport.Cmd{Command: command})
 	ev := report.Event{Command: command, Duration: time.Since(start),
 		Stdout: string(res.Stdout), Stderr: string(res.Stderr), Signal: res.Signal}
 	switch {
 	case err != nil && ctx.Err() == nil && errors.Is(rctx.Err(), context.DeadlineExceeded):
 		ev.Status, ev.ErrorKind = report.StatusFailed, "timeout"
 		ev.Message = fmt.Sprintf("the command did not finish within --timeout %s and was stopped", timeout)
+		if errors.Is(err, errStillRunning) {
+			ev.Message = fmt.Sprintf("the command did not finish within --timeout %s; drover stopped waiting, but it may still be running on the host", timeout)
+		}
 		ev.Hint = "raise --timeout, or run the command in the background on the host"
 	case err != nil:
 		ev.Status, ev.ErrorKind, ev.Message, ev.Hint = describeError(ctx, err)
@@ -137,4 +140,38 @@ func runCommand(ctx context.Context, conn transport.Conn, command string, timeou
 		}
 	}
 	return ev
+}
+
+// errStillRunning: drover gave up waiting for a cancelled command.
+var errStillRunning = errors.New("the command did not stop when cancelled; it may still be running on the host")
+
+// runGrace is how long a cancelled or timed-out command gets to report
+// before drover stops waiting for it.
+var runGrace = 2 * time.Second
+
+// runBounded is conn.Run, except that once ctx ends it waits at most
+// runGrace for Run to return: a transport that cannot stop the remote
+// command at once must not hold up a timeout or Ctrl-C. The command's
+// connection is closed at the end of the run regardless.
+func runBounded(ctx context.Context, conn transport.Conn, cmd transport.Cmd) (transport.Result, error) {
+	type outcome struct {
+		res transport.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := conn.Run(ctx, cmd)
+		done <- outcome{res, err}
+	}()
+	select {
+	case o := <-done:
+		return o.res, o.err
+	case <-ctx.Done():
+	}
+	select {
+	case o := <-done:
+		return o.res, o.err
+	case <-time.After(runGrace):
+		return transport.Result{ExitCode: -1}, fmt.Errorf("%w (%w)", errStillRunning, ctx.Err())
+	}
 }

@@ -172,3 +172,30 @@ func TestRunCommandInterrupted(t *testing.T) {
 		t.Errorf("got %s %q, want cancelled", ev.Status, ev.Message)
 	}
 }
+
+// stuckConn ignores cancellation, like a transport that waits for the
+// remote command to finish.
+type stuckConn struct {
+	transport.Conn
+	release chan struct{}
+}
+
+func (c *stuckConn) Run(ctx context.Context, _ transport.Cmd) (transport.Result, error) {
+	<-c.release
+	return transport.Result{}, nil
+}
+
+func TestRunCommandTimeoutWithStuckTransport(t *testing.T) {
+	defer func(g time.Duration) { runGrace = g }(runGrace)
+	runGrace = 50 * time.Millisecond
+	c := &stuckConn{release: make(chan struct{})}
+	defer close(c.release)
+	start := time.Now()
+	ev := runCommand(context.Background(), c, "sleep 100", 20*time.Millisecond)
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("runCommand waited %v for a stuck transport", el)
+	}
+	if ev.Status != report.StatusFailed || ev.ErrorKind != "timeout" {
+		t.Errorf("got %s %q", ev.Status, ev.ErrorKind)
+	}
+}
