@@ -57,6 +57,28 @@ func psRender(task modules.Task, plan *modules.Plan) string {
 	return b.String()
 }
 
+// psShellcheck lints a task's check and step scripts as POSIX sh when
+// shellcheck is installed. SC2043 (a loop over one word) is allowed: the
+// stamp loops are generated for any number of paths.
+func psShellcheck(t *testing.T, task modules.Task, plan *modules.Plan) {
+	t.Helper()
+	sc, err := exec.LookPath("shellcheck")
+	if err != nil {
+		return
+	}
+	scripts := []string{task.Check()}
+	for _, s := range plan.Steps {
+		scripts = append(scripts, s.Script)
+	}
+	for _, s := range scripts {
+		cmd := exec.Command(sc, "-s", "sh", "-e", "SC2043", "-")
+		cmd.Stdin = strings.NewReader(s)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("shellcheck: %v\n%s\nscript:\n%s", err, out, s)
+		}
+	}
+}
+
 func psModule(t *testing.T, name string) modules.Module {
 	t.Helper()
 	m, ok := modules.Lookup(name)
@@ -157,6 +179,7 @@ func TestPackageGolden(t *testing.T) {
 				t.Errorf("plan has %d changes but %d steps", len(plan.Changes), len(plan.Steps))
 			}
 			psGolden(t, "package", tt.name, psRender(task, plan))
+			psShellcheck(t, task, plan)
 		})
 	}
 }

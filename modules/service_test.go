@@ -60,6 +60,7 @@ func TestServiceGolden(t *testing.T) {
 				t.Fatalf("Diff: %v", err)
 			}
 			psGolden(t, "service", tt.name, psRender(task, plan))
+			psShellcheck(t, task, plan)
 		})
 	}
 }

@@ -73,3 +73,16 @@ func TestScriptBusyboxOnly(t *testing.T) {
 		t.Errorf("facts missing with busybox only: %+v", *f)
 	}
 }
+
+// TestScriptShellcheck lints the script as POSIX sh when shellcheck is here.
+func TestScriptShellcheck(t *testing.T) {
+	sc, err := exec.LookPath("shellcheck")
+	if err != nil {
+		t.Skip("shellcheck not installed")
+	}
+	cmd := exec.Command(sc, "-s", "sh", "-")
+	cmd.Stdin = strings.NewReader(facts.Script())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("shellcheck: %v\n%s", err, out)
+	}
+}

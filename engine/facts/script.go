@@ -24,7 +24,7 @@ done
 printf 'uname=%s\n' "$(uname -rm 2>/dev/null)"
 n=$(nproc 2>/dev/null) || n=$(getconf _NPROCESSORS_ONLN 2>/dev/null) || n=$(grep -c '^processor' /proc/cpuinfo 2>/dev/null) || n=
 printf 'cpus=%s\n' "$n"
-while read -r k v u; do [ "$k" = MemTotal: ] && printf 'mem_kb=%s\n' "$v" && break; done 2>/dev/null </proc/meminfo
+while read -r k v _; do [ "$k" = MemTotal: ] && printf 'mem_kb=%s\n' "$v" && break; done 2>/dev/null </proc/meminfo
 [ -d /run/systemd/system ] && printf 'init:run_systemd\n'
 [ -e /run/openrc ] && printf 'init:run_openrc\n'
 [ -e /sbin/openrc-run ] && printf 'init:openrc_run\n'

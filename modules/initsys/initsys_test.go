@@ -61,15 +61,21 @@ func golden(t *testing.T, file, got string) {
 	}
 }
 
-// checkSyntax parses the fragments with dash -n (no execution).
+// checkSyntax parses the fragments with dash -n (no execution), and lints
+// them with shellcheck as POSIX sh when it is installed.
 func checkSyntax(t *testing.T, script string) {
 	t.Helper()
-	dash, err := exec.LookPath("dash")
-	if err != nil {
-		return
+	if dash, err := exec.LookPath("dash"); err == nil {
+		if out, err := exec.Command(dash, "-n", "-c", script).CombinedOutput(); err != nil {
+			t.Errorf("dash -n: %v: %s", err, out)
+		}
 	}
-	if out, err := exec.Command(dash, "-n", "-c", script).CombinedOutput(); err != nil {
-		t.Errorf("dash -n: %v: %s", err, out)
+	if sc, err := exec.LookPath("shellcheck"); err == nil {
+		cmd := exec.Command(sc, "-s", "sh", "-")
+		cmd.Stdin = strings.NewReader(script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("shellcheck: %v\n%s", err, out)
+		}
 	}
 }
 
