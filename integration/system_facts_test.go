@@ -15,11 +15,17 @@ import (
 // osConn connects to h over SSH as user with the fleet's key.
 func osConn(t *testing.T, f *integration.Fleet, h *integration.Host, user string) transport.Conn {
 	t.Helper()
+	return osConnBecome(t, f, h, user, transport.BecomeConfig{})
+}
+
+// osConnBecome is osConn with privilege escalation.
+func osConnBecome(t *testing.T, f *integration.Fleet, h *integration.Host, user string, become transport.BecomeConfig) transport.Conn {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := transport.Dial(ctx, transport.Target{
 		Name: h.Name, Address: h.Addr, Port: h.Port, User: user,
-		Identities: []string{f.KeyFile}, ConnectTimeout: 10 * time.Second,
+		Identities: []string{f.KeyFile}, ConnectTimeout: 10 * time.Second, Become: become,
 	}, transport.Options{KnownHostsFile: f.KnownHostsFile, NoAgent: true})
 	if err != nil {
 		t.Fatalf("connect to %s as %s: %v", h.Name, user, err)
@@ -90,5 +96,23 @@ func TestSystemFactsPlainHost(t *testing.T) {
 	}
 	if v := root.Value(); v.GetAttr("os_id").AsString() != root.OSID {
 		t.Errorf("Value().os_id = %#v", v.GetAttr("os_id"))
+	}
+
+	// Through sudo the login user is still the one who logged in.
+	sudo := osGather(t, osConnBecome(t, fleet, h, integration.DeployUser, transport.BecomeConfig{Enabled: true, User: "root"}))
+	if sudo.User != integration.DeployUser || sudo.EffectiveUser != "root" {
+		t.Errorf("with become: user %q, effective user %q; want %s and root", sudo.User, sudo.EffectiveUser, integration.DeployUser)
+	}
+}
+
+// TestSystemFactsRootfsHost gathers facts on a host whose root is a
+// debootstrap'd Debian, not this machine's.
+func TestSystemFactsRootfsHost(t *testing.T) {
+	fleet := integration.Start(t, 1, integration.WithRootfs())
+	h := fleet.Hosts[0]
+	f := osGather(t, osConn(t, fleet, h, "root"))
+	wantFactsOf(t, h, f)
+	if f.OSVersion != "12" || f.OSCodename != "bookworm" {
+		t.Errorf("rootfs facts: version %q, codename %q; want Debian 12 bookworm", f.OSVersion, f.OSCodename)
 	}
 }
