@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -333,7 +334,7 @@ func (hr *hostRun) applyInstance(ctx context.Context, in *instance, tally *hostT
 		return nil
 	}
 	// Re-read the state when it may have changed since the batched read.
-	if !in.checked || hr.dirty {
+	if !in.checked || hr.stale(in) {
 		if err := hr.checkAll(ctx, []*instance{in}); err != nil {
 			return hr.fail(in.addr, t, tally, time.Since(start), err, "")
 		}
@@ -350,7 +351,7 @@ func (hr *hostRun) applyInstance(ctx context.Context, in *instance, tally *hostT
 		return nil
 	}
 	res, err := modules.Apply(ctx, hr.conn, in.plan)
-	hr.dirty = true
+	hr.recordChange(in)
 	if err != nil {
 		out := strings.TrimSpace(string(res.Stdout) + "\n" + string(res.Stderr))
 		if in.sensitive {
@@ -442,4 +443,70 @@ func (hr *hostRun) runHandlers(ctx, stopCtx context.Context, tally *hostTally) e
 		}
 	}
 	return nil
+}
+
+// recordChange notes what a changed task may have touched, for stale.
+func (hr *hostRun) recordChange(in *instance) {
+	rel, ok := in.mtask.(modules.Relations)
+	if !ok || runsCode(in.plan) {
+		hr.opaque = true // arbitrary code may have changed anything
+		return
+	}
+	if hr.changed == nil {
+		hr.changed = map[modules.Resource]bool{}
+	}
+	for _, r := range rel.Provides() {
+		hr.changed[r] = true
+	}
+}
+
+func runsCode(p *modules.Plan) bool {
+	for _, c := range p.Changes {
+		if c.Action == modules.Run {
+			return true
+		}
+	}
+	return false
+}
+
+// stale reports whether the batched read may no longer describe in's state:
+// an earlier change touched a resource it provides or uses (other than the
+// directory its own path is in, which only orders it), or ran code. Only
+// then does the task re-read its state before acting, so a run costs one
+// round trip per host for reading plus what the changes need.
+func (hr *hostRun) stale(in *instance) bool {
+	if hr.opaque {
+		return true
+	}
+	if len(hr.changed) == 0 {
+		return false
+	}
+	rel, ok := in.mtask.(modules.Relations)
+	if !ok {
+		return true
+	}
+	own := rel.Provides()
+	for _, r := range own {
+		if hr.changed[r] {
+			return true
+		}
+	}
+	for _, r := range rel.Uses() {
+		if r.Kind == "path" && isParentOf(r.Name, own) {
+			continue
+		}
+		if hr.changed[r] {
+			return true
+		}
+	}
+	return false
+}
+
+func isParentOf(dir string, rs []modules.Resource) bool {
+	for _, r := range rs {
+		if r.Kind == "path" && path.Dir(r.Name) == dir {
+			return true
+		}
+	}
+	return false
 }

@@ -246,9 +246,11 @@ type hostRun struct {
 	g    *graph.Graph[*config.Task]
 	// order is the walk order with inferred edges.
 	order []*config.Task
-	// dirty is set once a task changed something: later tasks re-read
-	// their state before acting, since the batched read may be stale.
-	dirty    bool
+	// changed are the resources provided by tasks that changed something,
+	// opaque is set once a changed task ran code or has no Relations: see
+	// stale.
+	changed  map[modules.Resource]bool
+	opaque   bool
 	notified map[string]bool
 	secrets  []string
 }

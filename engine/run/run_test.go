@@ -249,3 +249,21 @@ func TestApplyOutputsForEachWhen(t *testing.T) {
 		t.Errorf("second apply: %+v\n%s", h, out)
 	}
 }
+
+func TestApplyRereadsStaleState(t *testing.T) {
+	f := loadFixture(t, "testdata/apply_stale")
+	out, res := f.apply()
+	if !res.Recap.OK() {
+		t.Fatalf("apply failed:\n%s", out)
+	}
+	p := filepath.Join(f.root, "shared")
+	b, _ := os.ReadFile(p)
+	st, _ := os.Stat(p)
+	if string(b) != "a\n" || st.Mode().Perm() != 0o600 {
+		t.Errorf("shared = %q mode %o; want \"a\\n\" 0600\n%s", b, st.Mode().Perm(), out)
+	}
+	out, res = f.apply()
+	if h := res.Recap.Hosts[0]; h.Tasks.Changed != 0 {
+		t.Errorf("second apply changed: %+v\n%s", h, out)
+	}
+}
