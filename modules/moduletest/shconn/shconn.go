@@ -1,4 +1,8 @@
-package moduletest
+// Package shconn runs commands with a chosen local POSIX shell (dash, bash,
+// busybox ash) behind transport.Conn, so tests can check that scripts are
+// portable. It imports nothing of drover but the transport, so any package
+// (engine/facts included) can use it in tests without an import cycle.
+package shconn
 
 import (
 	"bytes"

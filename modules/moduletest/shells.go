@@ -1,0 +1,14 @@
+package moduletest
+
+import "github.com/drover-cm/drover/modules/moduletest/shconn"
+
+// Aliases of package shconn, kept for existing callers. Packages that the
+// modules package imports (engine/facts) must import shconn directly: this
+// package imports modules.
+type ShellConn = shconn.ShellConn
+
+// Shells: see shconn.Shells.
+func Shells() map[string][]string { return shconn.Shells() }
+
+// BusyboxPath: see shconn.BusyboxPath.
+func BusyboxPath(dir string) (string, error) { return shconn.BusyboxPath(dir) }
