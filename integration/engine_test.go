@@ -46,6 +46,11 @@ type engine struct {
 
 func newEngine(t testing.TB, f *integration.Fleet, files map[string]string) *engine {
 	t.Helper()
+	return newEngineAs(t, f, "root", files)
+}
+
+func newEngineAs(t testing.TB, f *integration.Fleet, user string, files map[string]string) *engine {
+	t.Helper()
 	e := &engine{t: t, fleet: f, dir: t.TempDir(), masker: report.NewMasker()}
 	for name, content := range files {
 		p := filepath.Join(e.dir, name)
@@ -55,7 +60,7 @@ func newEngine(t testing.TB, f *integration.Fleet, files map[string]string) *eng
 		}
 	}
 	e.parser = hclparse.NewParser()
-	inv, diags := inventory.Load([]string{f.InventoryFile()}, inventory.LoadOptions{Parser: e.parser})
+	inv, diags := inventory.Load([]string{f.InventoryFileAs(user)}, inventory.LoadOptions{Parser: e.parser})
 	if diags.HasErrors() {
 		t.Fatalf("inventory: %s", diags)
 	}
@@ -85,10 +90,18 @@ func (e *engine) options(sink report.Sink) drun.Options {
 		Playbook: e.pb,
 		Inputs:   in,
 		Hosts:    func(p string) ([]*inventory.Host, error) { return e.inv.Select(p) },
-		Connect: func(ctx context.Context, h *inventory.Host, _ *drun.Become) (transport.Conn, error) {
+		Connect: func(ctx context.Context, h *inventory.Host, b *drun.Become) (transport.Conn, error) {
 			t, err := connect.Target(e.inv, h, nil)
 			if err != nil {
 				return nil, err
+			}
+			if b != nil && b.Enabled {
+				// As the CLI does: a connection per become setting.
+				t.Become = transport.BecomeConfig{Enabled: true, User: b.User}
+				if t.Become.User == "" {
+					t.Become.User = "root"
+				}
+				t.Name += "+become:" + t.Become.User
 			}
 			return e.pool.Conn(ctx, t)
 		},
@@ -465,5 +478,34 @@ func TestEnginePlanGolden(t *testing.T) {
 				t.Errorf("a second plan differs: the first one changed something")
 			}
 		})
+	}
+}
+
+// TestEngineTaskBecome: a play logs in as an unprivileged user; one task
+// becomes root (its own connection), the others stay the login user.
+func TestEngineTaskBecome(t *testing.T) {
+	f := integration.Start(t, 1)
+	h := f.Hosts[0]
+	e := newEngineAs(t, f, integration.DeployUser, map[string]string{"site.hcl": `
+play "mixed" {
+  hosts = "fleet"
+  file "mine" {
+    path    = "/tmp/deploy-owned"
+    content = "mine\n"
+  }
+  file "roots" {
+    path    = "/root/root-owned"
+    content = "root\n"
+    become  = true
+  }
+}
+`})
+	out, res := e.apply(context.Background(), nil)
+	if !res.Recap.OK() {
+		t.Fatalf("apply failed:\n%s", out)
+	}
+	got := h.Exec(t, "stat -c %U /tmp/deploy-owned /root/root-owned")
+	if got != integration.DeployUser+"\nroot\n" {
+		t.Errorf("owners = %q", got)
 	}
 }

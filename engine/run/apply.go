@@ -350,7 +350,11 @@ func (hr *hostRun) applyInstance(ctx context.Context, in *instance, tally *hostT
 		hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: report.StatusOK, Duration: time.Since(start), Detail: detail})
 		return nil
 	}
-	res, err := modules.Apply(ctx, hr.conn, in.plan)
+	conn, err := hr.connFor(ctx, in)
+	if err != nil {
+		return hr.fail(in.addr, t, tally, time.Since(start), err, "")
+	}
+	res, err := modules.Apply(ctx, conn, in.plan)
 	hr.recordChange(in)
 	if err != nil {
 		out := strings.TrimSpace(string(res.Stdout) + "\n" + string(res.Stderr))

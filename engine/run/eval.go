@@ -32,6 +32,8 @@ type instance struct {
 	// values is the decoded configuration, with sensitive marks.
 	values    cty.Value
 	sensitive bool
+	// become is the task's own become setting, nil for the play's.
+	become *Become
 	// metaSensitive: the task says sensitive = true; every value is masked.
 	metaSensitive bool
 	secrets       []string
@@ -311,6 +313,13 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 			in.skip = true
 			return nil
 		}
+	}
+	if t.Become != nil || t.BecomeUser != nil {
+		b, diags := evalBecome(t.Become, t.BecomeUser, s)
+		if diags.HasErrors() {
+			return diags
+		}
+		in.become = b
 	}
 	sensitive := false
 	if t.Sensitive != nil {

@@ -242,8 +242,12 @@ type hostRun struct {
 	play *config.Play
 	host *inventory.Host
 	conn transport.Conn
-	e    *evaluator
-	g    *graph.Graph[*config.Task]
+	// become is the play's setting (nil: the inventory's); conns are the
+	// connections of tasks that set their own.
+	become *Become
+	conns  map[string]transport.Conn
+	e      *evaluator
+	g      *graph.Graph[*config.Task]
 	// order is the walk order with inferred edges.
 	order []*config.Task
 	// changed are the resources provided by tasks that changed something,
@@ -271,7 +275,7 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 		locals, ds := evalLocals(r.pb, base)
 		diags = append(diags, ds...)
 		base.Locals = locals
-		b, ds := evalBecome(pl, base)
+		b, ds := evalBecome(pl.Become, pl.BecomeUser, base)
 		diags = append(diags, ds...)
 		become = b
 	}
@@ -283,6 +287,7 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 		return hr, nil, err
 	}
 	hr.conn = conn
+	hr.become = become
 	var fv *facts.Facts
 	if r.opts.Facts != nil {
 		f, err := r.opts.Facts(ctx, h, conn)
@@ -343,34 +348,35 @@ func (hr *hostRun) addSecrets(in *instance) {
 	}
 }
 
-func evalBecome(pl *config.Play, s *lang.Scope) (*Become, hcl.Diagnostics) {
+// evalBecome evaluates become and become_user (of a play or a task).
+func evalBecome(become, becomeUser hcl.Expression, s *lang.Scope) (*Become, hcl.Diagnostics) {
 	b := &Become{}
 	ctx := s.EvalContext()
 	var diags hcl.Diagnostics
-	if pl.Become != nil {
-		v, ds := pl.Become.Value(ctx)
+	if become != nil {
+		v, ds := become.Value(ctx)
 		diags = append(diags, ds...)
 		if !ds.HasErrors() {
 			v, _ = v.UnmarkDeep()
 			bv, err := convert.Convert(v, cty.Bool)
 			if err != nil || bv.IsNull() || !bv.IsKnown() {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid become value", Detail: "become must be true or false.", Subject: pl.Become.Range().Ptr()})
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid become value", Detail: "become must be true or false.", Subject: become.Range().Ptr()})
 			} else {
 				b.Enabled = bv.True()
 			}
 		}
 	}
-	if pl.BecomeUser != nil {
-		v, ds := pl.BecomeUser.Value(ctx)
+	if becomeUser != nil {
+		v, ds := becomeUser.Value(ctx)
 		diags = append(diags, ds...)
 		if !ds.HasErrors() {
 			v, _ = v.UnmarkDeep()
 			sv, err := convert.Convert(v, cty.String)
 			if err != nil || sv.IsNull() || !sv.IsKnown() {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid become_user value", Detail: "become_user must be a user name.", Subject: pl.BecomeUser.Range().Ptr()})
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid become_user value", Detail: "become_user must be a user name.", Subject: becomeUser.Range().Ptr()})
 			} else {
 				b.User = sv.AsString()
-				if pl.Become == nil {
+				if become == nil {
 					b.Enabled = true
 				}
 			}
@@ -384,11 +390,56 @@ func (hr *hostRun) checkAll(ctx context.Context, ins []*instance) error {
 	if len(ins) == 0 {
 		return nil
 	}
+	// One batch per connection: tasks that become another user than the
+	// play's are read through that user's connection.
+	byConn := map[transport.Conn][]*instance{}
+	var order []transport.Conn
+	for _, in := range ins {
+		c, err := hr.connFor(ctx, in)
+		if err != nil {
+			return err
+		}
+		if _, ok := byConn[c]; !ok {
+			order = append(order, c)
+		}
+		byConn[c] = append(byConn[c], in)
+	}
+	for _, c := range order {
+		if err := hr.checkBatch(ctx, c, byConn[c]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// connFor returns the connection an instance runs over: the play's, or one
+// with the task's own become setting.
+func (hr *hostRun) connFor(ctx context.Context, in *instance) (transport.Conn, error) {
+	b := in.become
+	if b == nil || (hr.become != nil && *b == *hr.become) || (hr.become == nil && !b.Enabled) {
+		return hr.conn, nil
+	}
+	key := fmt.Sprintf("%v/%s", b.Enabled, b.User)
+	if c, ok := hr.conns[key]; ok {
+		return c, nil
+	}
+	c, err := hr.r.opts.Connect(ctx, hr.host, b)
+	if err != nil {
+		return nil, err
+	}
+	if hr.conns == nil {
+		hr.conns = map[string]transport.Conn{}
+	}
+	hr.conns[key] = c
+	return c, nil
+}
+
+func (hr *hostRun) checkBatch(ctx context.Context, conn transport.Conn, ins []*instance) error {
 	tasks := make([]modules.Task, len(ins))
 	for i, in := range ins {
 		tasks[i] = in.mtask
 	}
-	outs, err := modules.CheckAll(ctx, hr.conn, tasks)
+	outs, err := modules.CheckAll(ctx, conn, tasks)
 	if err != nil {
 		return err
 	}
