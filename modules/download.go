@@ -164,18 +164,22 @@ func (t *downloadTask) Diff(out CheckOutput) (*Plan, error) {
 		var attrs []AttrChange
 		var cmds []string
 		if len(f) == 3 {
-			if m, err := strconv.ParseUint(f[0], 8, 32); err != nil || os.FileMode(m) != t.mode {
-				attrs = append(attrs, AttrChange{Name: "mode", Old: fmt.Sprintf("%04s", f[0]), New: fmt.Sprintf("%04o", uint32(t.mode))})
-				cmds = append(cmds, shell.Join("chmod", fmt.Sprintf("%04o", uint32(t.mode)), t.path))
-			}
+			owned := (t.owner == "" || f[1] == t.owner) && (t.group == "" || f[2] == t.group)
 			if t.owner != "" && f[1] != t.owner {
 				attrs = append(attrs, AttrChange{Name: "owner", Old: f[1], New: t.owner})
 			}
 			if t.group != "" && f[2] != t.group {
 				attrs = append(attrs, AttrChange{Name: "group", Old: f[2], New: t.group})
 			}
-			if (t.owner != "" && f[1] != t.owner) || (t.group != "" && f[2] != t.group) {
+			if !owned {
 				cmds = append(cmds, shell.Join("chown", t.chownSpec(), t.path))
+			}
+			// chown clears setuid/setgid bits, so chmod runs after it.
+			if m, err := strconv.ParseUint(f[0], 8, 32); err != nil || os.FileMode(m) != t.mode || !owned {
+				if err != nil || os.FileMode(m) != t.mode {
+					attrs = append(attrs, AttrChange{Name: "mode", Old: fmt.Sprintf("%04s", f[0]), New: fmt.Sprintf("%04o", uint32(t.mode))})
+				}
+				cmds = append(cmds, shell.Join("chmod", fmt.Sprintf("%04o", uint32(t.mode)), t.path))
 			}
 		}
 		if len(attrs) > 0 {
@@ -239,10 +243,11 @@ func (t *downloadTask) verifyAndMove(tmp string) string {
 	fmt.Fprintf(&b, "s=$(sha256sum < %s | cut -d' ' -f1)\n", tmp)
 	fmt.Fprintf(&b, "if [ \"$s\" != %s ]; then printf 'checksum mismatch for %%s: expected sha256:%%s, got sha256:%%s\\n' %s %s \"$s\" >&2; exit 1; fi\n",
 		shell.Quote(t.sum), shell.Quote(t.url), shell.Quote(t.sum))
-	fmt.Fprintf(&b, "chmod %04o %s\n", uint32(t.mode), tmp)
+	// chown before chmod: chown clears setuid and setgid bits.
 	if t.owner != "" || t.group != "" {
 		fmt.Fprintf(&b, "chown %s %s\n", shell.Quote(t.chownSpec()), tmp)
 	}
+	fmt.Fprintf(&b, "chmod %04o %s\n", uint32(t.mode), tmp)
 	fmt.Fprintf(&b, "mv -f %s %s\n", tmp, shell.Quote(t.path))
 	return b.String()
 }

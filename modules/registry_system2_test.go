@@ -125,3 +125,5 @@ func TestParseKV(t *testing.T) {
 }
 
 func cmdOf(script string) transport.Cmd { return transport.Cmd{Command: script} }
+
+func intVal(n int64) cty.Value { return cty.NumberIntVal(n) }
