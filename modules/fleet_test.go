@@ -17,18 +17,34 @@ import (
 func TestScenariosFleet(t *testing.T) {
 	fleet := integration.Start(t, 1)
 	h := fleet.Hosts[0]
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := transport.Dial(ctx, transport.Target{
-		Name: h.Name, Address: h.Addr, Port: h.Port, User: "root",
-		Identities: []string{fleet.KeyFile}, ConnectTimeout: 10 * time.Second,
-	}, transport.Options{KnownHostsFile: fleet.KnownHostsFile, NoAgent: true})
-	if err != nil {
-		t.Fatalf("connect to %s: %v", h.Name, err)
-	}
-	t.Cleanup(func() { conn.Close() })
-
 	var n atomic.Int64
+	for _, login := range []struct {
+		name   string
+		user   string
+		become bool
+	}{
+		{"root", "root", false},
+		// A non-root login with sudo: uploads, chown and renames go through become.
+		{"deploy with become", integration.DeployUser, true},
+	} {
+		t.Run(login.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			conn, err := transport.Dial(ctx, transport.Target{
+				Name: h.Name, Address: h.Addr, Port: h.Port, User: login.user,
+				Identities: []string{fleet.KeyFile}, ConnectTimeout: 10 * time.Second,
+				Become: transport.BecomeConfig{Enabled: login.become},
+			}, transport.Options{KnownHostsFile: fleet.KnownHostsFile, NoAgent: true})
+			if err != nil {
+				t.Fatalf("connect to %s: %v", h.Name, err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			fleetScenarios(t, h, conn, &n)
+		})
+	}
+}
+
+func fleetScenarios(t *testing.T, h *integration.Host, conn transport.Conn, n *atomic.Int64) {
 	tg := target{
 		conn: conn,
 		root: true,
