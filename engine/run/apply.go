@@ -216,8 +216,11 @@ func (r *runner) applyHost(ctx, stopCtx context.Context, pl *config.Play, h *inv
 		return hr.applyTask(ctx, task, t)
 	})
 	// Tasks that did not run are reported skipped, saying why.
-	var failedAt string
+	var failedAt, stoppedAt string
 	for _, wr := range results {
+		if wr.Status == graph.NotRun && stoppedAt == "" {
+			stoppedAt = wr.Vertex.Addr()
+		}
 		switch wr.Status {
 		case graph.Failed:
 			failedAt = wr.Vertex.Addr()
@@ -238,7 +241,8 @@ func (r *runner) applyHost(ctx, stopCtx context.Context, pl *config.Play, h *inv
 				t.stopped = failedAt
 			} else {
 				t.status = report.StatusCancelled
-				t.msg = "interrupted: no new task started after the stop"
+				t.msg = "interrupted: stopped before " + stoppedAt
+				t.stopped = stoppedAt
 			}
 		}
 		if t.status == report.StatusUnreachable {
@@ -358,8 +362,9 @@ func (hr *hostRun) applyInstance(ctx context.Context, in *instance, tally *hostT
 	hr.recordChange(in)
 	if err != nil {
 		out := strings.TrimSpace(string(res.Stdout) + "\n" + string(res.Stderr))
-		if in.sensitive {
-			out = ""
+		if in.sensitive && out != "" {
+			// A secret may be in it in a form the masker cannot know.
+			out = "(hidden: the task is sensitive)"
 		}
 		return hr.fail(in.addr, t, tally, time.Since(start), err, out)
 	}

@@ -264,6 +264,11 @@ type hostRun struct {
 func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host) (*hostRun, hcl.Diagnostics, error) {
 	hr := &hostRun{r: r, play: pl, host: h, notified: map[string]bool{}}
 	vars, diags := hostVars(r.pb, r.opts.Inputs, h.Name, h.Vars, false)
+	for _, v := range vars {
+		for _, s := range lang.SensitiveStrings(v) {
+			r.opts.Masker.Add(s)
+		}
+	}
 	if diags.HasErrors() {
 		return hr, diags, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -265,5 +266,70 @@ func TestApplyRereadsStaleState(t *testing.T) {
 	out, res = f.apply()
 	if h := res.Recap.Hosts[0]; h.Tasks.Changed != 0 {
 		t.Errorf("second apply changed: %+v\n%s", h, out)
+	}
+}
+
+// TestApplyStop: after Stop, no new task starts; the running one finishes.
+func TestApplyStop(t *testing.T) {
+	f := loadFixture(t, "testdata/apply_stop")
+	var ev events
+	opts := f.options(&ev)
+	stop := make(chan struct{})
+	opts.Stop = stop
+	go func() {
+		time.Sleep(300 * time.Millisecond) // inside the sleep
+		close(stop)
+	}()
+	res, err := Apply(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Recap.Interrupted {
+		t.Errorf("recap not interrupted")
+	}
+	h := res.Recap.Hosts[0]
+	if h.Status != report.StatusCancelled || h.Tasks.Changed != 1 || h.Tasks.Skipped != 1 || !strings.Contains(h.Message, "stopped before file.later") {
+		t.Errorf("recap = %+v", h)
+	}
+	if !fileExists(filepath.Join(f.root, "slow")) {
+		t.Errorf("the running task was cut instead of finishing")
+	}
+	if fileExists(filepath.Join(f.root, "later")) {
+		t.Errorf("a task started after the stop")
+	}
+}
+
+// TestMaskedEverywhere: a sensitive variable's value never appears in plan
+// or apply output, even when a command prints it.
+func TestMaskedEverywhere(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(`
+variable "root" { type = string }
+variable "pw" {
+  type      = string
+  default   = "hunter2-Secret"
+  sensitive = true
+}
+play "local" {
+  hosts = "all"
+  file "pw" {
+    path    = "${var.root}/pw"
+    content = "password=${var.pw}\n"
+  }
+  command "echo" {
+    run = ["sh", "-c", "echo the password is $0; exit 1", var.pw]
+  }
+}
+`), 0o644)
+	f := loadFixture(t, dir)
+	planOut, _ := f.plan()
+	applyOut, _ := f.apply()
+	for name, out := range map[string]string{"plan": planOut, "apply": applyOut} {
+		if strings.Contains(out, "hunter2-Secret") {
+			t.Errorf("%s output shows the secret:\n%s", name, out)
+		}
+	}
+	if !strings.Contains(applyOut, "exit status 1") {
+		t.Errorf("apply output lacks the failure:\n%s", applyOut)
 	}
 }
