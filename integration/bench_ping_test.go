@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,8 +25,9 @@ import (
 // BenchmarkPing50 is `drover ping` over 50 hosts in-process: read the
 // inventory, then per iteration dial every host afresh (new connector, new
 // pool: no connection reuse), run `true` on each, and close. It reports the
-// wall time per fleet-wide ping and the controller's memory: the peak Go
-// heap sampled during the run and the process's peak RSS (VmHWM).
+// wall time per fleet-wide ping, the controller's CPU time per ping (user +
+// system; the hosts' sshd processes are not counted) and its memory: the
+// peak Go heap sampled during the run and the process's peak RSS (VmHWM).
 func BenchmarkPing50(b *testing.B) {
 	const n = 50
 	f := integration.Start(b, n)
@@ -36,6 +38,7 @@ func BenchmarkPing50(b *testing.B) {
 	stop := sampleHeap(&peakHeap)
 	defer stop()
 
+	cpu0 := cpuTime(b)
 	b.ResetTimer()
 	for b.Loop() {
 		dialer := transport.NewDialer(opts)
@@ -61,6 +64,7 @@ func BenchmarkPing50(b *testing.B) {
 	}
 	b.StopTimer()
 	stop()
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/1000/float64(b.N), "ctl-cpu-ms/op")
 	b.ReportMetric(float64(peakHeap.Load())/(1<<20), "peak-heap-MB")
 	if hwm, err := vmHWM(); err == nil {
 		b.ReportMetric(float64(hwm)/(1<<20), "peak-RSS-MB")
@@ -121,6 +125,15 @@ func sampleHeap(peak *atomic.Uint64) (stop func()) {
 	}()
 	var once sync.Once
 	return func() { once.Do(func() { close(done); wg.Wait() }) }
+}
+
+// cpuTime is the user plus system CPU time this process has used.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // vmHWM is the process's peak resident set size, from /proc/self/status.
