@@ -316,7 +316,7 @@ type session struct {
 
 // openSession loads the inventory, selects hosts by pattern, applies the
 // command-line overrides, asks for the become password when asked to, and
-// prepares the connection pool and output. The caller must call close.
+// prepares the connection pool and output. The caller must call finish.
 func openSession(cmd *cobra.Command, pattern, task, command string) (*session, error) {
 	u := newUI(cmd)
 	connectTimeout, err := parseDurationFlag("connect-timeout", global.connectTimeout)
