@@ -29,8 +29,8 @@ func TestSystemPackageApt(t *testing.T) {
 	h.Exec(t, "mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/update-success-stamp && touch -d '3 hours ago' /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists")
 	names := cty.ListVal([]cty.Value{cty.StringVal(pkg)})
 	installed := func() bool {
-		out, err := h.Run("dpkg-query -W -f='${Status}' " + pkg)
-		return err == nil && out == "install ok installed"
+		out, err := h.Run("dpkg -s " + pkg)
+		return err == nil && strings.Contains(out, "\nStatus: install ok installed\n")
 	}
 
 	t.Run("present with update_cache", func(t *testing.T) {

@@ -1,6 +1,7 @@
 package modules_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/facts"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/moduletest"
 )
 
 const (
@@ -154,6 +156,30 @@ func TestServiceRelations(t *testing.T) {
 		}
 		if p := r.Provides(); len(p) != 1 || p[0] != (modules.Resource{Kind: "service", Name: tt.name}) {
 			t.Errorf("Provides() = %v", p)
+		}
+	}
+}
+
+// TestServiceHostileNameIsQuoted runs each init system's read-only status
+// fragment here for a name full of shell syntax: nothing may execute.
+func TestServiceHostileNameIsQuoted(t *testing.T) {
+	// Names hold no '/', so the marker is made in the shell's working
+	// directory, the test's.
+	const marker = "drover-service-pwned"
+	name := "x$(touch${IFS}" + marker + ")`touch${IFS}" + marker + "`;touch${IFS}" + marker + "'\""
+	t.Cleanup(func() { os.Remove(marker) })
+	m := psModule(t, "service")
+	for _, init := range []string{"systemd", "openrc", "sysv"} {
+		task, err := m.Configure(modules.Config{Values: cty.ObjectVal(map[string]cty.Value{
+			"name": cty.StringVal(name), "state": cty.StringVal("started"), "init_system": cty.StringVal(init)})})
+		if err != nil {
+			t.Fatalf("%s: %v", init, err)
+		}
+		if _, err := moduletest.Plan(t, &moduletest.ShellConn{}, task); err != nil {
+			t.Logf("%s: %v (expected where the init system is absent)", init, err)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("%s: the service name was executed by the shell", init)
 		}
 	}
 }
