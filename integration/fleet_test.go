@@ -121,7 +121,8 @@ func TestFleetCleanupLeavesNothing(t *testing.T) {
 			f.Close()
 		}
 	})
-	const tag = "4242.4242"
+	// Unique to this run: other test binaries may run this test meanwhile.
+	tag := fmt.Sprintf("4242.%d", os.Getpid())
 	// A daemon started over SSH, detached from the session, and one started
 	// through Exec: both must be confined to the host and die with it.
 	cmd := exec.Command("ssh", append(f.SSHArgs(f.Hosts[0], "root"), "setsid nohup sleep "+tag+" >/dev/null 2>&1 < /dev/null &")...)
