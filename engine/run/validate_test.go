@@ -1,0 +1,160 @@
+package run
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/drover-cm/drover/engine/config"
+)
+
+// TestValidate: errors found by evaluating with unknown stand-ins, in
+// compact form (file:line:col: error: summary: detail).
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name, src string
+		vars      []string
+		want      []string
+	}{
+		{
+			name: "valid with host and task references",
+			src: `
+variable "root" { type = string }
+play "p" {
+  hosts = "all"
+  directory "d" { path = "${var.root}/${host.name}" }
+  file "f" {
+    path    = "${directory.d.path}/f"
+    content = "${host.vars.greeting}\n"
+    when    = host.vars.enabled
+  }
+}`,
+		},
+		{
+			name: "wrong attribute type",
+			src: `play "p" {
+  hosts = "all"
+  file "f" {
+    path    = "/f"
+    content = ["a", "b"]
+  }
+}`,
+			want: []string{`site.hcl:5:15: error: Incorrect attribute value type: Inappropriate value for attribute "content": string required, but have tuple.`},
+		},
+		{
+			name: "module rejects a value",
+			src: `play "p" {
+  hosts = "all"
+  file "f" {
+    path = "relative/path"
+  }
+}`,
+			want: []string{`site.hcl:4:12: error: Invalid value for "path": file.f: must be an absolute path (starting with /), not "relative/path"`},
+		},
+		{
+			name: "module rejects a value inside for_each",
+			src: `play "p" {
+  hosts = "all"
+  file "f" {
+    for_each = toset(["a", "b"])
+    path     = "/f/${each.key}"
+    mode     = "999"
+  }
+}`,
+			want: []string{
+				`site.hcl:6:16: error: Invalid value for "mode": file.f["a"]: must be an octal mode string like "0644" or "2775" (3 or 4 octal digits, optionally after a 0), not "999"`,
+				`site.hcl:6:16: error: Invalid value for "mode": file.f["b"]: must be an octal mode string like "0644" or "2775" (3 or 4 octal digits, optionally after a 0), not "999"`,
+			},
+		},
+		{
+			name: "unknown attribute of another task",
+			src: `play "p" {
+  hosts = "all"
+  directory "d" { path = "/d" }
+  file "f" {
+    path = "${directory.d.pth}/f"
+  }
+}`,
+			want: []string{`site.hcl:5:26: error: Unsupported attribute: This object has no argument, nested block, or exported attribute named "pth". Did you mean "path"?`},
+		},
+		{
+			name: "bad for_each",
+			src: `play "p" {
+  hosts = "all"
+  file "f" {
+    for_each = ["a", "b"]
+    path     = "/f/${each.key}"
+  }
+}`,
+			want: []string{`site.hcl:4:16: error: Invalid for_each value: for_each needs a map, an object or a set of strings, not tuple. Use toset([...]) for a list.`},
+		},
+		{
+			name: "bad when",
+			src: `play "p" {
+  hosts = "all"
+  file "f" {
+    path = "/f"
+    when = "yes please"
+  }
+}`,
+			want: []string{`site.hcl:5:12: error: Invalid when value: when must be true or false, not string.`},
+		},
+		{
+			name: "validation with a given value",
+			src: `variable "port" {
+  type = number
+  validation {
+    condition     = var.port > 1024
+    error_message = "port must be above 1024."
+  }
+}`,
+			vars: []string{"port=80"},
+			want: []string{`site.hcl:4:21: error: Invalid value for variable: port must be above 1024. The value of var.port comes from -var port; this validation rejected it.`},
+		},
+		{
+			name: "undeclared -var",
+			src:  `variable "port" { default = 1 }`,
+			vars: []string{"prot=80"},
+			want: []string{`error: Value for undeclared variable: A value was given for variable "prot", but the playbook declares no such variable. Did you mean "port"?`},
+		},
+		{
+			name: "function error",
+			src: `play "p" {
+  hosts = "all"
+  file "f" {
+    path    = "/f"
+    content = file("../../etc/passwd")
+  }
+}`,
+			want: []string{`site.hcl:5:15: error: Error in function call: Call to function "file" failed: ../../etc/passwd is outside the playbook directory DIR; drover reads local files only inside it, so move the file there.`},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(c.src), 0o644)
+			p := hclparse.NewParser()
+			pb, diags := config.LoadFiles(p, filepath.Join(dir, "site.hcl"))
+			if diags.HasErrors() {
+				t.Fatalf("load: %v", diags)
+			}
+			in, diags := ParseInputs(p, pb, nil, nil, c.vars)
+			if !diags.HasErrors() {
+				diags = Validate(pb, in)
+			}
+			var got []string
+			for _, d := range diags {
+				s := config.Compact(d)
+				s = strings.ReplaceAll(s, filepath.Join(dir, "site.hcl"), "site.hcl")
+				s = strings.ReplaceAll(s, pb.Dir, "DIR")
+				got = append(got, s)
+			}
+			if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+				t.Errorf("diagnostics:\n got: %s\nwant: %s", strings.Join(got, "\n      "), strings.Join(c.want, "\n      "))
+			}
+		})
+	}
+}
