@@ -78,7 +78,7 @@ play "p" {
     path = "${directory.d.pth}/f"
   }
 }`,
-			want: []string{`site.hcl:5:26: error: Unsupported attribute: This object has no argument, nested block, or exported attribute named "pth". Did you mean "path"?`},
+			want: []string{`site.hcl:5:26: error: Unsupported attribute: This object does not have an attribute named "pth".`},
 		},
 		{
 			name: "bad for_each",
