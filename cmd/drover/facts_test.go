@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/drover-cm/drover/engine/facts"
+	"github.com/drover-cm/drover/integration"
 )
 
 func TestWriteFactsTable(t *testing.T) {
@@ -57,5 +58,24 @@ func TestFactsCommandLocal(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no facts event in:\n%s", r.stdout)
+	}
+}
+
+// TestFactsCommandFleet gathers facts from real sshd hosts and one dead
+// host: the table lists the live ones, the dead one fails the run.
+func TestFactsCommandFleet(t *testing.T) {
+	f := integration.Start(t, 3)
+	inv := fleetInventory(t, f)
+	r := drover(t, "", "facts", "-i", inv, "--known-hosts", f.KnownHostsFile, "--connect-timeout", "5s")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (one host is dead)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, h := range f.Hosts {
+		if !strings.Contains(r.stdout, "\n"+h.Name+" ") {
+			t.Errorf("no row for %s:\n%s", h.Name, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stdout, "3 ok, 1 unreachable") || strings.Contains(r.stdout, "\ndead ") {
+		t.Errorf("recap or rows wrong:\n%s", r.stdout)
 	}
 }
