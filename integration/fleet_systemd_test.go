@@ -67,4 +67,12 @@ WantedBy=multi-user.target
 	if h2.Boot() != 1 {
 		t.Errorf("host2 rebooted too (boot %d)", h2.Boot())
 	}
+
+	// A power cut and a cold start keep the files too.
+	h2.Exec(t, "echo kept > /etc/drover-kept")
+	h2.Kill()
+	h2.Restart(t)
+	if got := strings.TrimSpace(h2.Exec(t, "cat /etc/drover-kept; systemctl is-system-running || true")); got != "kept\nrunning" && got != "kept\ndegraded" {
+		t.Errorf("host2 after kill and restart: %q", got)
+	}
 }

@@ -226,14 +226,16 @@ func TestTransportHostKeys(t *testing.T) {
 	})
 
 	t.Run("accept-new", func(t *testing.T) {
+		// known_hosts knows host1 (without a final newline); host2 is new.
 		kh := filepath.Join(dir, "new_known_hosts")
+		os.WriteFile(kh, []byte(h1.KnownHostsLine()), 0o600)
 		c := dial(t, target(f, h2, "root"), transport.Options{KnownHostsFile: kh, NoAgent: true, AcceptNewHostKeys: true})
 		if res := run(t, c, "hostname", nil); strings.TrimSpace(string(res.Stdout)) != h2.Name {
 			t.Errorf("hostname %q", res.Stdout)
 		}
 		b, err := os.ReadFile(kh)
-		if err != nil || strings.TrimSpace(string(b)) != h2.KnownHostsLine() {
-			t.Errorf("known_hosts after accept-new:\n%s\nwant %s", b, h2.KnownHostsLine())
+		if want := h1.KnownHostsLine() + "\n" + h2.KnownHostsLine() + "\n"; err != nil || string(b) != want {
+			t.Errorf("known_hosts after accept-new:\n%s\nwant\n%s", b, want)
 		}
 		// The recorded key is now enforced without accept-new.
 		c2 := dial(t, target(f, h2, "root"), transport.Options{KnownHostsFile: kh, NoAgent: true})
