@@ -103,8 +103,8 @@ func TestCheckAll(t *testing.T) {
 // A play larger than one argv string (128 KiB) is fed on stdin.
 func TestCheckAllLarge(t *testing.T) {
 	var tasks []modules.Task
-	for i := 0; i < 1200; i++ {
-		tasks = append(tasks, fragTask(fmt.Sprintf("printf '%%s' %d # %s", i, strings.Repeat("x", 100))))
+	for i := 0; i < 600; i++ {
+		tasks = append(tasks, fragTask(fmt.Sprintf("printf '%%s' %d # %s", i, strings.Repeat("x", 200))))
 	}
 	for name, conn := range shellConns(t) {
 		t.Run(name, func(t *testing.T) {
