@@ -342,14 +342,22 @@ func cacheAge(lines []string) (age time.Duration, known, noLists bool) {
 	return time.Duration(now-newest) * time.Second, true, noLists
 }
 
+// roundAge shows an index age to the minute: "45s", "12m", "3h", "3h12m", "4d".
 func roundAge(d time.Duration) string {
 	switch {
 	case d < time.Minute:
 		return d.Round(time.Second).String()
-	case d < 48*time.Hour:
-		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
 	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
+	m := int(d.Round(time.Minute).Minutes())
+	switch {
+	case m < 60:
+		return fmt.Sprintf("%dm", m)
+	case m%60 == 0:
+		return fmt.Sprintf("%dh", m/60)
+	}
+	return fmt.Sprintf("%dh%dm", m/60, m%60)
 }
 
 // pkgWords joins names, which Configure validated, as shell words.
