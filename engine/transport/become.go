@@ -176,6 +176,8 @@ func (b *becomeConn) refused(what string, sudoSaid []byte) error {
 		hint = "sudo refused the become password: re-run with --ask-become-pass and the right password"
 	case strings.Contains(said, "sudoers"), strings.Contains(said, "not allowed"), strings.Contains(said, "may not run"):
 		hint = fmt.Sprintf("%s may not run commands as %s with sudo on this host: fix sudoers there (visudo)", b.login, b.user)
+	case strings.Contains(said, "must have a tty"):
+		hint = fmt.Sprintf("sudoers has requiretty: add 'Defaults:%s !requiretty' on the host (drover runs without a terminal)", b.login)
 	case strings.Contains(said, "not found"):
 		hint = fmt.Sprintf("sudo is not installed on the host: install it, or log in as %s", b.user)
 	case strings.Contains(said, "unknown user"):

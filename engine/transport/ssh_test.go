@@ -203,18 +203,20 @@ func testRun(t *testing.T, c Conn) {
 	}
 }
 
+type hostKeyCase struct {
+	name   string
+	keys   []ssh.Signer                 // server host keys
+	known  func(f *fixture) string      // known_hosts content
+	accept bool                         // AcceptNewHostKeys
+	hash   bool                         // HashKnownHosts
+	kind   ErrorKind                    // wanted error kind, ErrOther = success
+	check  func(t *testing.T, e *Error) // checks on the error
+}
+
 func TestHostKeys(t *testing.T) {
 	ed, _ := newEd25519(t)
 	other, _ := newEd25519(t)
-	tests := []struct {
-		name   string
-		keys   []ssh.Signer                 // server host keys
-		known  func(f *fixture) string      // known_hosts content
-		accept bool                         // AcceptNewHostKeys
-		hash   bool                         // HashKnownHosts
-		kind   ErrorKind                    // wanted error kind, ErrOther = success
-		check  func(t *testing.T, e *Error) // checks on the error
-	}{
+	tests := []hostKeyCase{
 		{name: "port entry", keys: []ssh.Signer{ed},
 			known: func(f *fixture) string { return xknownhosts.Line([]string{f.srv.addr}, ed.PublicKey()) }},
 		{name: "hashed entry", keys: []ssh.Signer{ed},
@@ -257,6 +259,22 @@ func TestHostKeys(t *testing.T) {
 		{name: "accept new", keys: []ssh.Signer{ed}, accept: true, known: func(*fixture) string { return "" }},
 		{name: "accept new hashed", keys: []ssh.Signer{ed}, accept: true, hash: true, known: func(*fixture) string { return "" }},
 	}
+	// A host certificate signed by a CA that known_hosts trusts.
+	ca, _ := newEd25519(t)
+	cert := &ssh.Certificate{Key: ed.PublicKey(), CertType: ssh.HostCert, KeyId: "h1", Serial: 1,
+		ValidPrincipals: []string{"127.0.0.1"}, ValidBefore: ssh.CertTimeInfinity}
+	if err := cert.SignCert(rand.Reader, ca); err != nil {
+		t.Fatal(err)
+	}
+	certSigner, err := ssh.NewCertSigner(cert, ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests = append(tests, hostKeyCase{name: "cert-authority", keys: []ssh.Signer{certSigner},
+		known: func(f *fixture) string {
+			return "@cert-authority " + f.srv.addr2() + " " + string(ssh.MarshalAuthorizedKey(ca.PublicKey()))
+		}})
+
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, tc.keys...)
