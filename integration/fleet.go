@@ -20,6 +20,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -392,7 +393,7 @@ func freePorts(n int) ([]int, error) {
 		if tries > 100*n {
 			return nil, errors.New("no free TCP ports on 127.0.0.1 in 20000-32000")
 		}
-		p := 20000 + randInt(12000)
+		p := 20000 + mrand.IntN(12000)
 		if seen[p] {
 			continue
 		}
@@ -411,12 +412,6 @@ func portFree(p int) bool {
 	}
 	l.Close()
 	return true
-}
-
-func randInt(n int) int {
-	var b [4]byte
-	rand.Read(b[:])
-	return int(uint32(b[0])|uint32(b[1])<<8|uint32(b[2])<<16|uint32(b[3])<<24) % n
 }
 
 // baseDir holds every fleet's directory, so that the leftovers of a killed
