@@ -113,11 +113,11 @@ func TestHostValue(t *testing.T) {
 	h := HostValue(HostInfo{Name: "web1", Address: "10.0.0.1", Vars: map[string]cty.Value{"role": cty.StringVal("primary")}, Groups: []string{"web", "all"}})
 	s := &Scope{Host: h}
 	for src, want := range map[string]string{
-		`host.name`:              "web1",
-		`host.address`:           "10.0.0.1",
-		`host.vars.role`:         "primary",
-		`join(",", host.groups)`: "all,web",
-		`jsonencode(host.facts)`: "{}",
+		`host.name`:                    "web1",
+		`host.address`:                 "10.0.0.1",
+		`host.vars.role`:               "primary",
+		`join(",", host.groups)`:       "all,web",
+		`tostring(host.facts == null)`: "true",
 	} {
 		expr, _ := hclsyntax.ParseExpression([]byte(src), "t.hcl", hcl.InitialPos)
 		s.Functions = Functions(t.TempDir())

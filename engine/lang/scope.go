@@ -1,13 +1,11 @@
 package lang
 
 import (
-	"encoding/json"
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/drover-cm/drover/engine/facts"
 )
@@ -111,8 +109,8 @@ type HostInfo struct {
 	Address string
 	Vars    map[string]cty.Value
 	Groups  []string
-	// Facts are gathered from the host (a later feature); cty.NilVal means
-	// none, and host.facts is then an empty object.
+	// Facts is host.facts (FactsValue); cty.NilVal means not gathered, and
+	// host.facts is then a null object.
 	Facts cty.Value
 }
 
@@ -129,16 +127,16 @@ func HostValue(h HostInfo) cty.Value {
 	if len(groups) > 0 {
 		gv = cty.ListVal(groups)
 	}
-	facts := h.Facts
-	if facts == cty.NilVal {
-		facts = cty.EmptyObjectVal
+	fv := h.Facts
+	if fv == cty.NilVal {
+		fv = cty.NullVal(facts.Type)
 	}
 	return cty.ObjectVal(map[string]cty.Value{
 		"name":    cty.StringVal(h.Name),
 		"address": cty.StringVal(h.Address),
 		"vars":    objectOrEmpty(h.Vars),
 		"groups":  gv,
-		"facts":   facts,
+		"facts":   fv,
 	})
 }
 
@@ -150,27 +148,12 @@ func UnknownHost() cty.Value {
 		"address": cty.UnknownVal(cty.String),
 		"vars":    cty.DynamicVal,
 		"groups":  cty.UnknownVal(cty.List(cty.String)),
-		"facts":   cty.DynamicVal,
+		"facts":   cty.UnknownVal(facts.Type),
 	})
 }
 
-// FactsValue converts gathered facts to the host.facts object, with the
-// same attribute names as their JSON form (host.facts.os_family, ...).
+// FactsValue is the host.facts object: facts.Type with the gathered values,
+// or a null object when facts were not gathered.
 func FactsValue(f *facts.Facts) cty.Value {
-	if f == nil {
-		return cty.EmptyObjectVal
-	}
-	b, err := json.Marshal(f)
-	if err != nil {
-		return cty.EmptyObjectVal
-	}
-	ty, err := ctyjson.ImpliedType(b)
-	if err != nil {
-		return cty.EmptyObjectVal
-	}
-	v, err := ctyjson.Unmarshal(b, ty)
-	if err != nil {
-		return cty.EmptyObjectVal
-	}
-	return v
+	return f.Value()
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
@@ -47,8 +48,8 @@ type Options struct {
 	// Connect returns the connection to a host (one per host per run: the
 	// caller pools them). become is the play's setting, when it sets one.
 	Connect func(ctx context.Context, h *inventory.Host, become *Become) (transport.Conn, error)
-	// Facts, when set, gathers facts about a host before its tasks are
-	// evaluated (host.facts.*). Nil leaves host.facts empty.
+	// Facts gathers facts about a host before its tasks are evaluated, in
+	// plays that need them (see needsFacts); nil means facts.Gather.
 	Facts func(ctx context.Context, h *inventory.Host, conn transport.Conn) (*facts.Facts, error)
 	Forks int
 	// FailFast stops every host (no new task starts) after the first failure.
@@ -110,6 +111,8 @@ type runner struct {
 	// dead are hosts that failed or were unreachable in an earlier play:
 	// later plays leave them out.
 	dead map[string]report.Status
+	// factsNeeded caches needsFacts per play.
+	factsNeeded map[*config.Play]bool
 }
 
 type diagHosts struct {
@@ -275,6 +278,9 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 	base := &lang.Scope{Vars: vars, Functions: r.funcs}
 	hinfo := lang.HostInfo{Name: h.Name, Address: h.Address, Vars: h.Vars, Groups: h.Groups}
 	var become *Become
+	// Until facts are gathered they are unknown, so that locals using them
+	// evaluate (to unknown) for the play's become settings.
+	hinfo.Facts = cty.UnknownVal(facts.Type)
 	base.Host = lang.HostValue(hinfo)
 	if pl.Become != nil || pl.BecomeUser != nil {
 		locals, ds := evalLocals(r.pb, base)
@@ -294,14 +300,22 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 	hr.conn = conn
 	hr.become = become
 	var fv *facts.Facts
-	if r.opts.Facts != nil {
-		f, err := r.opts.Facts(ctx, h, conn)
+	if r.needsFacts(pl) {
+		gather := r.opts.Facts
+		if gather == nil {
+			gather = func(ctx context.Context, _ *inventory.Host, conn transport.Conn) (*facts.Facts, error) {
+				return facts.Gather(ctx, conn)
+			}
+		}
+		f, err := gather(ctx, h, conn)
 		if err != nil {
 			return hr, nil, fmt.Errorf("gathering facts: %w", err)
 		}
 		fv, hinfo.Facts = f, lang.FactsValue(f)
-		base.Host = lang.HostValue(hinfo)
+	} else {
+		hinfo.Facts = cty.NilVal
 	}
+	base.Host = lang.HostValue(hinfo)
 	locals, ds := evalLocals(r.pb, base)
 	diags = append(diags, ds...)
 	if diags.HasErrors() {
@@ -710,4 +724,52 @@ func errorKind(err error) string {
 		return k.String()
 	}
 	return ""
+}
+
+// factsModules need host facts to configure (which package manager, which
+// init system).
+var factsModules = map[string]bool{"package": true, "service": true}
+
+// needsFacts reports whether a play needs the host's facts: it refers to
+// host.facts (directly or through a local) or uses a module that needs them.
+// Other plays skip the extra round trip.
+func (r *runner) needsFacts(pl *config.Play) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v, ok := r.factsNeeded[pl]; ok {
+		return v
+	}
+	need := false
+	var trs []hcl.Traversal
+	for _, l := range r.pb.Locals {
+		trs = append(trs, l.Expr.Variables()...)
+	}
+	for _, t := range append(append([]*config.Task(nil), pl.Tasks...), pl.Handlers...) {
+		if factsModules[t.Type] {
+			need = true
+		}
+		trs = append(trs, hcldec.Variables(t.Body, t.Spec)...)
+		for _, e := range []hcl.Expression{t.When, t.ForEach, t.Count, t.Sensitive, t.Become, t.BecomeUser} {
+			if e != nil {
+				trs = append(trs, e.Variables()...)
+			}
+		}
+	}
+	for _, e := range []hcl.Expression{pl.Become, pl.BecomeUser} {
+		if e != nil {
+			trs = append(trs, e.Variables()...)
+		}
+	}
+	for _, tr := range trs {
+		if tr.RootName() == "host" && len(tr) > 1 {
+			if a, ok := tr[1].(hcl.TraverseAttr); ok && a.Name == "facts" {
+				need = true
+			}
+		}
+	}
+	if r.factsNeeded == nil {
+		r.factsNeeded = map[*config.Play]bool{}
+	}
+	r.factsNeeded[pl] = need
+	return need
 }

@@ -333,3 +333,17 @@ play "local" {
 		t.Errorf("apply output lacks the failure:\n%s", applyOut)
 	}
 }
+
+func TestApplyGathersFactsWhenReferenced(t *testing.T) {
+	f := loadFixture(t, "testdata/apply_facts")
+	out, res := f.apply()
+	if !res.Recap.OK() {
+		t.Fatalf("apply failed:\n%s", out)
+	}
+	uname, _ := exec.Command("uname", "-m", "-r").Output() // "kernel arch"
+	parts := strings.Fields(string(uname))
+	got, _ := os.ReadFile(filepath.Join(f.root, "facts"))
+	if len(parts) != 2 || string(got) != parts[1]+" "+parts[0]+"\n" {
+		t.Errorf("facts file = %q, uname = %q", got, uname)
+	}
+}
