@@ -347,3 +347,26 @@ func TestApplyGathersFactsWhenReferenced(t *testing.T) {
 		t.Errorf("facts file = %q, uname = %q", got, uname)
 	}
 }
+
+func TestApplyFailFast(t *testing.T) {
+	for _, failFast := range []bool{false, true} {
+		f := loadFixture(t, "testdata/apply_failfast", "a", "b")
+		opts := f.options(nil)
+		opts.FailFast = failFast
+		res, err := Apply(context.Background(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := res.Recap.Hosts[0], res.Recap.Hosts[1]
+		if a.Status != report.StatusFailed {
+			t.Errorf("fail-fast=%v: a = %+v", failFast, a)
+		}
+		ran := fileExists(filepath.Join(f.root, "after-b"))
+		if failFast && (ran || b.Status == report.StatusChanged && b.Tasks.Skipped == 0) {
+			t.Errorf("fail-fast: host b went on after a failed: %+v", b)
+		}
+		if !failFast && (!ran || b.Status != report.StatusChanged) {
+			t.Errorf("without fail-fast host b should complete: %+v", b)
+		}
+	}
+}
