@@ -210,7 +210,7 @@ func (t *gitTask) Diff(out CheckOutput) (*Plan, error) {
 			attrs = append(attrs, AttrChange{Name: "commit", New: shortSum(want)})
 		}
 		p.Changes = append(p.Changes, Change{Action: Create, Subject: subject, Attrs: attrs})
-		p.Steps = append(p.Steps, t.step(true))
+		p.Steps = append(p.Steps, t.step(true, t.refKind(st)))
 		return p, nil
 	}
 	head := st.vals["head"]
@@ -223,7 +223,7 @@ func (t *gitTask) Diff(out CheckOutput) (*Plan, error) {
 		// A deploy key hides the remote until apply: fetch and see.
 		p.Changes = append(p.Changes, Change{Action: Run, Subject: subject, Attrs: append(attrs,
 			AttrChange{Name: "fetch", Old: shortSum(head), New: t.ref + " (the remote is read with the deploy key when applying)"})})
-	case head != want || (attrs != nil) || (!t.isCommit() && t.ref != "HEAD" && t.isBranch(st) && st.vals["branch"] != t.ref):
+	case head != want || (attrs != nil) || (t.refKind(st) == "branch" && st.vals["branch"] != t.ref):
 		attrs = append(attrs, AttrChange{Name: "commit", Old: shortSum(head), New: shortSum(want) + " (" + t.ref + ")"})
 		p.Changes = append(p.Changes, Change{Action: Update, Subject: subject, Attrs: attrs})
 	default:
@@ -232,19 +232,31 @@ func (t *gitTask) Diff(out CheckOutput) (*Plan, error) {
 	if st.has("dirty") && !t.force {
 		return nil, fmt.Errorf("%s has local changes to tracked files; commit or discard them, or set force = true to discard them", t.dest)
 	}
-	p.Steps = append(p.Steps, t.step(false))
+	p.Steps = append(p.Steps, t.step(false, t.refKind(st)))
 	return p, nil
 }
 
-// isBranch reports whether ls-remote named ref as a branch.
-func (t *gitTask) isBranch(st kv) bool {
-	return strings.Contains(string(st.blobs["ls"]), "\trefs/heads/"+t.ref+"\n")
+// refKind says what ref names: "commit", "head", "branch", "tag", or
+// "unknown" when the remote could not be asked (deploy key).
+func (t *gitTask) refKind(st kv) string {
+	ls := "\n" + string(st.blobs["ls"])
+	switch {
+	case t.isCommit():
+		return "commit"
+	case t.ref == "HEAD":
+		return "head"
+	case strings.Contains(ls, "\trefs/heads/"+t.ref+"\n"):
+		return "branch"
+	case strings.Contains(ls, "\trefs/tags/"+t.ref+"\n"):
+		return "tag"
+	}
+	return "unknown"
 }
 
 // step clones (fresh) or fetches and checks out ref. The git operations are
 // the same in both cases: a fresh clone is an empty repository with origin
 // set, built beside dest and renamed into place once checked out.
-func (t *gitTask) step(fresh bool) Step {
+func (t *gitTask) step(fresh bool, kind string) Step {
 	var b strings.Builder
 	fmt.Fprintf(&b, "r=%s\nref=%s\nd=%s\n", shell.Quote(t.repo), shell.Quote(t.ref), shell.Quote(t.dest))
 	clean := []string{}
@@ -289,26 +301,22 @@ func (t *gitTask) step(fresh bool) Step {
 			b.WriteString("git -C \"$w\" reset -q --hard\n")
 		}
 	}
-	if t.isCommit() {
-		fmt.Fprintf(&b, `if ! git -C "$w" cat-file -e "$ref^{commit}" 2>/dev/null; then
+	const (
+		head   = "git -C \"$w\" fetch -q%[1]s origin HEAD\ngit -C \"$w\" -c advice.detachedHead=false checkout -q%[2]s --detach FETCH_HEAD\n"
+		branch = "git -C \"$w\" fetch -q%[1]s origin \"+refs/heads/$ref:refs/remotes/origin/$ref\"\ngit -C \"$w\" checkout -q%[2]s -B \"$ref\" \"refs/remotes/origin/$ref\"\n"
+		tag    = "git -C \"$w\" fetch -q%[1]s origin \"+refs/tags/$ref:refs/tags/$ref\"\ngit -C \"$w\" -c advice.detachedHead=false checkout -q%[2]s --detach \"refs/tags/$ref^{commit}\"\n"
+		commit = `if ! git -C "$w" cat-file -e "$ref^{commit}" 2>/dev/null; then
 git -C "$w" fetch -q%[1]s origin "$ref" 2>/dev/null || git -C "$w" fetch -q%[1]s --tags origin '+refs/heads/*:refs/remotes/origin/*'
 fi
 git -C "$w" -c advice.detachedHead=false checkout -q%[2]s --detach "$ref"
-`, depth, force)
-	} else {
-		// A branch becomes a local branch at the remote's tip; a tag or HEAD a
-		// detached checkout. Which one ref is, the fetch refspecs tell.
-		fmt.Fprintf(&b, `if [ "$ref" = HEAD ]; then
-git -C "$w" fetch -q%[1]s origin HEAD
-git -C "$w" -c advice.detachedHead=false checkout -q%[2]s --detach FETCH_HEAD
-elif git -C "$w" fetch -q%[1]s origin "+refs/heads/$ref:refs/remotes/origin/$ref" 2>/dev/null; then
-git -C "$w" checkout -q%[2]s -B "$ref" "refs/remotes/origin/$ref"
-else
-git -C "$w" fetch -q%[1]s origin "+refs/tags/$ref:refs/tags/$ref"
-git -C "$w" -c advice.detachedHead=false checkout -q%[2]s --detach "refs/tags/$ref^{commit}"
-fi
-`, depth, force)
-	}
+`
+		// Behind a deploy key the check could not ask the remote; whether ref
+		// is a branch or a tag, the branch fetch tells.
+		unknown = `if git -C "$w" ls-remote --exit-code -q --heads origin "$ref" >/dev/null; then
+` + branch + "else\n" + tag + "fi\n"
+	)
+	tmpl := map[string]string{"head": head, "branch": branch, "tag": tag, "commit": commit, "unknown": unknown}[kind]
+	fmt.Fprintf(&b, tmpl, depth, force)
 	if fresh {
 		b.WriteString("if [ -d \"$d\" ]; then rmdir \"$d\"; fi\nmv \"$w\" \"$d\"\n")
 	}

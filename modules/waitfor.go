@@ -172,7 +172,10 @@ func (t *waitForTask) probe(st kv) (string, error) {
 		case st.has("tool.bash"):
 			return shell.Join("bash", "-c", `exec 3<>"/dev/tcp/$1/$2"`, "wait_for", t.host, t.port), nil
 		case st.has("tool.nc"):
-			return shell.Join("nc", "-z", "-w", "3", t.host, t.port), nil
+			// OpenBSD and traditional nc have -z; busybox nc has not, but
+			// runs a program once connected.
+			return shell.Join("nc", "-z", "-w", "3", t.host, t.port) + " 2>/dev/null || " +
+				shell.Join("nc", "-w", "3", t.host, t.port, "-e", "true"), nil
 		}
 		return "", errors.New("probing a port needs bash or nc on the host")
 	case "http":
@@ -181,7 +184,9 @@ func (t *waitForTask) probe(st kv) (string, error) {
 			return shell.Join("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", t.url), nil
 		case st.has("tool.wget"):
 			// wget exits non-zero on 4xx/5xx; the status line is what counts.
-			return shell.Join("wget", "-S", "-O", "/dev/null", "-T", "10", t.url) +
+			// No -T: busybox 1.35's wget crashes with it; timeout(1) and the
+			// context bound the probe instead.
+			return shell.Join("wget", "-S", "-O", "/dev/null", t.url) +
 				` 2>&1 | awk '{ for (i = 1; i < NF; i++) if ($i ~ /^HTTP\//) c = $(i + 1) } END { print c }'`, nil
 		}
 		return "", errors.New("probing a URL needs curl or wget on the host")
