@@ -84,6 +84,13 @@ func (copyModule) Configure(cfg Config) (Task, error) {
 		if !st.Mode().IsRegular() {
 			return nil, &AttrError{Attr: "source", Msg: local + " is not a regular file or a directory"}
 		}
+		if purge || hasDirMode {
+			attr := "purge"
+			if hasDirMode {
+				attr = "dir_mode"
+			}
+			return nil, &AttrError{Attr: attr, Msg: fmt.Sprintf("only applies when source is a directory, and %s is a file", local)}
+		}
 		c, err := localContent(local, st.Size())
 		if err != nil {
 			return nil, &AttrError{Attr: "source", Msg: err.Error(), Err: err}

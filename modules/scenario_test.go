@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -418,6 +419,22 @@ func runEdgeCases(t *testing.T, tg target) {
 		})})
 		if _, err := moduletest.Plan(t, tg.conn, task); err == nil || !strings.Contains(err.Error(), "is a directory") {
 			t.Fatalf("plan: %v", err)
+		}
+	})
+	t.Run("large batched check", func(t *testing.T) {
+		// Over the inline command-line limit, the script goes on stdin.
+		var tasks []modules.Task
+		for i := 0; i < 600; i++ {
+			tasks = append(tasks, fragTask(fmt.Sprintf("printf '%%s' %d # %s", i, strings.Repeat("x", 200))))
+		}
+		outs, err := modules.CheckAll(ctx, tg.conn, tasks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, o := range outs {
+			if string(o.Stdout) != fmt.Sprint(i) {
+				t.Fatalf("task %d: %q", i, o.Stdout)
+			}
 		}
 	})
 	t.Run("batched check is one round trip", func(t *testing.T) {

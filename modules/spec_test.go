@@ -131,6 +131,7 @@ func TestConfigureErrors(t *testing.T) {
 		{"directory", map[string]cty.Value{"path": s("/usr/lib"), "state": s("absent")}, "path", "system directory"},
 		{"copy", map[string]cty.Value{"source": s("nope"), "path": s("/x")}, "source", "no such file"},
 		{"copy", map[string]cty.Value{"source": s("ok.tmpl"), "path": s("/x"), "mode": s("8")}, "mode", "octal"},
+		{"copy", map[string]cty.Value{"source": s("ok.tmpl"), "path": s("/x"), "purge": cty.True}, "purge", "only applies when source is a directory"},
 		{"template", map[string]cty.Value{"source": s("syntax.tmpl"), "path": s("/x")}, "source", "syntax.tmpl:2:17: Invalid expression"},
 		{"template", map[string]cty.Value{"source": s("unknown.tmpl"), "path": s("/x")}, "source", "unknown.tmpl:2:7: Unknown variable"},
 		{"template", map[string]cty.Value{"source": s("ok.tmpl"), "path": s("/x"), "vars": s("port")}, "vars", "must be an object"},
