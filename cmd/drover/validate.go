@@ -8,8 +8,10 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/spf13/cobra"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/lang"
 	"github.com/drover-cm/drover/engine/run"
 )
 
@@ -47,6 +49,24 @@ func loadPlaybook(cmd *cobra.Command, f *playbookFlags, paths []string) (*loaded
 		diags = append(diags, ds...)
 	}
 	l.pb = pb
+	if pb != nil {
+		// Sensitive values are masked from the start, in diagnostics too.
+		for name, v := range pb.Variables {
+			if !v.Sensitive {
+				continue
+			}
+			if v.Default != cty.NilVal {
+				for _, s := range lang.SensitiveStrings(lang.Sensitive(v.Default)) {
+					l.ui.masker.Add(s)
+				}
+			}
+			if iv, ok := l.inputs[name]; ok {
+				for _, s := range lang.SensitiveStrings(lang.Sensitive(iv.Value)) {
+					l.ui.masker.Add(s)
+				}
+			}
+		}
+	}
 	if err := l.report(diags); err != nil {
 		return nil, err
 	}

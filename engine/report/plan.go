@@ -182,7 +182,10 @@ func renderPlan(p *Printer, e Event) {
 	}
 	st := Status("")
 	if hp.Error != "" {
-		st, summary = StatusFailed, ""
+		st, summary = e.Status, e.ErrorKind
+		if st == "" {
+			st = StatusFailed
+		}
 	}
 	p.Header(e.Host, st, "play "+hp.Play, summary)
 	for _, t := range hp.Tasks {
@@ -196,6 +199,7 @@ func renderPlan(p *Printer, e Event) {
 	}
 	if hp.Error != "" {
 		p.Body(hp.Error)
+		p.Hint(e.Hint)
 	}
 }
 

@@ -30,6 +30,7 @@ type hostTally struct {
 	stopped string   // where the host stopped, if it did
 	kind    string
 	msg     string
+	hint    string
 }
 
 // Apply applies the playbook: for every play, on all its hosts in parallel,
@@ -100,7 +101,7 @@ func Apply(ctx context.Context, opts Options) (*ApplyResult, error) {
 		mu.Lock()
 		t := tallies[name]
 		mu.Unlock()
-		ev := report.Event{Kind: report.KindHostDone, Host: name, Status: t.status, Duration: t.dur, ErrorKind: t.kind, Message: t.msg}
+		ev := report.Event{Kind: report.KindHostDone, Host: name, Status: t.status, Duration: t.dur, ErrorKind: t.kind, Message: t.msg, Hint: t.hint}
 		r.em.Emit(ev)
 	}
 	for i, s := range sels {
@@ -204,6 +205,7 @@ func (r *runner) applyHost(ctx, stopCtx context.Context, pl *config.Play, h *inv
 	if err != nil {
 		t.status = failureStatus(err)
 		t.kind = errorKind(err)
+		t.hint = hintOf(err)
 		var te *taskError
 		if errors.As(err, &te) {
 			t.msg = err.Error()
@@ -258,8 +260,27 @@ func (r *runner) applyHost(ctx, stopCtx context.Context, pl *config.Play, h *inv
 	return hr.runHandlers(ctx, stopCtx, t)
 }
 
+// hintOf returns the transport's hint for a connection failure.
+func hintOf(err error) string {
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		return terr.Hint
+	}
+	return ""
+}
+
+// errorMessage is err without the hint (shown on its own line) and without
+// the host name (the output shows it already).
+func errorMessage(err error) string {
+	var terr *transport.Error
+	if errors.As(err, &terr) && terr.Err != nil {
+		return fmt.Sprintf("%s: %v", terr.Addr, terr.Err)
+	}
+	return err.Error()
+}
+
 func hostErrorMessage(err error, t *hostTally) string {
-	msg := err.Error()
+	msg := errorMessage(err)
 	if transport.Unreachable(err) {
 		if len(t.ran) > 0 {
 			msg += fmt.Sprintf("\nthe connection was lost after these tasks ran: %s", strings.Join(t.ran, ", "))

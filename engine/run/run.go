@@ -642,7 +642,7 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 			case err != nil:
 				hp.Err = err
 				hp.Status = failureStatus(err)
-				hp.Plan = &report.HostPlan{Play: pl.Name, Error: err.Error()}
+				hp.Plan = &report.HostPlan{Play: pl.Name, Error: errorMessage(err)}
 			case ds.HasErrors():
 				r.addDiags(h.Name, ds)
 				hp.Status = report.StatusFailed
@@ -680,6 +680,7 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 				ev.Status = hp.Status
 				ev.Message = hp.Plan.Error
 				ev.ErrorKind = errorKind(hp.Err)
+				ev.Hint = hintOf(hp.Err)
 				he.status = hp.Status
 			}
 			he.events = append(he.events, ev)
