@@ -94,7 +94,13 @@ func randomToken() string {
 
 // wrap returns the sudo command line that runs command as the become user.
 func (b *becomeConn) wrap(command string) string {
-	announce := "printf '%s\\n' " + b.ready + " >&2; exec /bin/sh -c \"$1\""
+	// The command runs as a child rather than by exec, so that this shell (the
+	// process sudo relays signals to) can pass a cancellation's SIGTERM on to
+	// the command's whole process group: the login user may not signal the
+	// become user's processes itself. Stdin goes through fd 3 because an
+	// asynchronous command reads /dev/null, and dash and busybox apply that
+	// before an explicit <&0.
+	announce := "printf '%s\\n' " + b.ready + " >&2; trap 'trap - TERM; kill -TERM 0' TERM; exec 3<&0; /bin/sh -c \"$1\" <&3 3<&- & wait $!"
 	if len(b.cfg.Password) == 0 {
 		return shell.Join("sudo", "-n", "-u", b.user, "--", "/bin/sh", "-c", announce, "drover-become", command)
 	}

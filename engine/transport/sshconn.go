@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,18 +205,22 @@ func (c *sshConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	defer sess.Close()
 
 	var stdout, stderr bytes.Buffer
-	sess.Stdout, sess.Stderr = &stdout, &stderr
+	var errOut io.Writer = &stderr
+	sess.Stdout = &stdout
 	if cmd.Stdout != nil {
 		sess.Stdout = cmd.Stdout
 	}
 	if cmd.Stderr != nil {
-		sess.Stderr = cmd.Stderr
+		errOut = cmd.Stderr
 	}
+	prefix, tag := pidPrefix()
+	pids := newPIDFilter(errOut, tag)
+	sess.Stderr = pids
 	stdin, err := sess.StdinPipe()
 	if err != nil {
 		return Result{}, c.broken("opening stdin", err)
 	}
-	if err := sess.Start(cmd.Command); err != nil {
+	if err := sess.Start(prefix + cmd.Command); err != nil {
 		return Result{}, c.broken("starting the command", err)
 	}
 	// Stdin is copied without being waited for: a command that exits without
@@ -231,10 +236,10 @@ func (c *sshConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	go func() { waited <- sess.Wait() }()
 	select {
 	case err = <-waited:
+		pids.flush()
 	case <-ctx.Done():
-		_ = sess.Signal(ssh.SIGTERM)
-		_ = sess.Close()
-		<-waited
+		c.cut(sess, pids, waited)
+		pids.flush()
 		return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: -1},
 			fmt.Errorf("%s: command cancelled: %w", c.name(), ctx.Err())
 	}
@@ -250,6 +255,44 @@ func (c *sshConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		return res, c.broken("waiting for the command", err)
 	}
 	return res, nil
+}
+
+// cutGrace is how long a cancelled command has to exit after SIGTERM before
+// its process group gets SIGKILL.
+var cutGrace = 3 * time.Second
+
+// cut stops a running command: SIGTERM to its process group, SIGKILL after
+// cutGrace, then the channel is closed. It returns once the session ended or
+// the grace periods ran out, so a cancelled Run never waits for the remote
+// command to finish by itself.
+func (c *sshConn) cut(sess *ssh.Session, pids *pidFilter, waited <-chan error) {
+	_ = sess.Signal(ssh.SIGTERM) // honoured by some servers; harmless elsewhere
+	select {
+	case <-pids.ready:
+	case <-time.After(time.Second):
+	}
+	signal := func(sig string) {
+		pid := pids.PID()
+		if pid <= 1 {
+			return
+		}
+		if s, err := c.client.NewSession(); err == nil {
+			_ = s.Run("kill -" + sig + " -- -" + strconv.Itoa(pid) + " 2>/dev/null; kill -" + sig + " " + strconv.Itoa(pid) + " 2>/dev/null; true")
+			_ = s.Close()
+		}
+	}
+	signal("TERM")
+	select {
+	case <-waited:
+		return
+	case <-time.After(cutGrace):
+	}
+	signal("KILL")
+	_ = sess.Close()
+	select {
+	case <-waited:
+	case <-time.After(cutGrace):
+	}
 }
 
 // sftpClient returns the connection's SFTP client, starting it on first use.
