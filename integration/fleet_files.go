@@ -18,11 +18,12 @@ func (f *Fleet) InventoryFile() string {
 func (f *Fleet) InventoryFileAs(user string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# drover test fleet in %s\n", f.Dir)
+	fmt.Fprintf(&b, "\ndefaults {\n  user             = %q\n  identity_file    = %q\n  known_hosts_file = %q\n}\n",
+		user, f.KeyFile, f.KnownHostsFile)
 	names := make([]string, len(f.Hosts))
 	for i, h := range f.Hosts {
 		names[i] = strconv.Quote(h.Name)
-		fmt.Fprintf(&b, "\nhost %q {\n  address       = %q\n  port          = %d\n  user          = %q\n  identity_file = %q\n}\n",
-			h.Name, h.Addr, h.Port, user, f.KeyFile)
+		fmt.Fprintf(&b, "\nhost %q {\n  address = %q\n  port    = %d\n}\n", h.Name, h.Addr, h.Port)
 	}
 	fmt.Fprintf(&b, "\ngroup \"fleet\" {\n  hosts = [%s]\n}\n", strings.Join(names, ", "))
 	name := "inventory.hcl"

@@ -216,7 +216,7 @@ func TestFleetInventories(t *testing.T) {
 	}
 	for _, h := range f.Hosts {
 		for name, want := range map[string]string{
-			"hcl":         fmt.Sprintf("host %q {\n  address       = \"127.0.0.1\"\n  port          = %d\n  user          = \"root\"\n  identity_file = %q\n}", h.Name, h.Port, f.KeyFile),
+			"hcl":         fmt.Sprintf("host %q {\n  address = \"127.0.0.1\"\n  port    = %d\n}", h.Name, h.Port),
 			"ini":         fmt.Sprintf("%s ansible_host=127.0.0.1 ansible_port=%d\n", h.Name, h.Port),
 			"known_hosts": h.KnownHostsLine() + "\n",
 		} {
@@ -256,6 +256,9 @@ func TestFleetInventories(t *testing.T) {
 				len(h.Identities) == 0 || h.Identities[0] != f.KeyFile {
 				t.Errorf("%s: host %d is %s %s:%d user %q keys %v, want %s %s:%d root %s",
 					filepath.Base(file), i, h.Name, h.Address, h.Port, h.User, h.Identities, want.Name, want.Addr, want.Port, f.KeyFile)
+			}
+			if strings.HasSuffix(file, ".hcl") && (len(h.KnownHostsFiles) != 1 || h.KnownHostsFiles[0] != f.KnownHostsFile) {
+				t.Errorf("%s: host %s verifies its key against %v, want the fleet's %s", filepath.Base(file), h.Name, h.KnownHostsFiles, f.KnownHostsFile)
 			}
 		}
 	}

@@ -89,7 +89,7 @@ func up(args []string) {
 		fmt.Printf("  %-8s %s  %s\n", h.Name, h.HostPort(), h.Fingerprint)
 	}
 	h := f.Hosts[0]
-	fmt.Printf("\ntry:\n  drover ping -i %s --known-hosts %s all\n", shell.Quote(inv), shell.Quote(f.KnownHostsFile))
+	fmt.Printf("\ntry:\n  drover ping -i %s all\n", shell.Quote(inv))
 	fmt.Printf("  ssh %s hostname\n", shellArgs(f.SSHArgs(h, "root")))
 	fmt.Printf("  ansible -i %s fleet -m ping\n", shell.Quote(ini))
 	fmt.Printf("\nCtrl-C stops the fleet and removes its files.\n")
