@@ -147,6 +147,9 @@ func (shellModule) Configure(cfg Config) (Task, error) {
 		return nil, &AttrError{Attr: "run", Msg: "is empty"}
 	}
 	t.Display = code
+	if first, rest, multi := strings.Cut(strings.TrimSpace(code), "\n"); multi {
+		t.Display = fmt.Sprintf("%s … (%d more lines)", first, strings.Count(rest, "\n")+1)
+	}
 	t.Command = "exec sh -c " + shell.Quote(code)
 	return t, nil
 }
@@ -282,7 +285,9 @@ func (t *execTask) Diff(out CheckOutput) (*Plan, error) {
 		}
 		return conn.Run(ctx, cmd)
 	}
-	return &Plan{Changes: []Change{ch}, Steps: []Step{{Script: script, Func: run}}}, nil
+	// Func, not Script: the command needs stdin, and the script (which holds
+	// env values, perhaps secrets) stays out of anything that shows Scripts.
+	return &Plan{Changes: []Change{ch}, Steps: []Step{{Func: run}}}, nil
 }
 
 func (t *execTask) Provides() []Resource {

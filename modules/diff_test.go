@@ -1,6 +1,7 @@
 package modules
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
@@ -12,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/transport"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files (testdata/diff/*.txt, docs/modules.md)")
@@ -178,6 +181,8 @@ func diffCases(t *testing.T) []diffCase {
 			out: CheckOutput{}},
 		{name: "command/stdin", module: commandModule{}, values: obj("run", "cat", "stdin", "hello\n"),
 			out: CheckOutput{}},
+		{name: "shell/multi-line", module: shellModule{}, values: obj("run", "set -e\ncd /srv\nmake\n"),
+			out: CheckOutput{}},
 		{name: "shell/unless-ok", module: shellModule{}, values: obj("run", "apt-get update", "unless", "test -e /x"),
 			out: stdout("skip unless\n")},
 		{name: "shell/run", module: shellModule{}, values: obj("run", "echo \"$A\" | tee /tmp/x >/dev/null", "env", cty.MapVal(map[string]cty.Value{"A": cty.StringVal("it's")}), "removes", "/tmp/y"),
@@ -265,12 +270,45 @@ func renderPlan(t *testing.T, p *Plan) string {
 			fmt.Fprintf(&b, "  upload %s mode %04o size %d: %q\n", u.Path, u.Mode, u.Size, data)
 		}
 		if s.Func != nil {
-			b.WriteString("  (func)\n")
+			// Run the Func against a recorder to show what it would run.
+			rec := &recordConn{}
+			if _, err := s.Func(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range rec.cmds {
+				fmt.Fprintf(&b, "  func runs (stdin %q):\n", c.stdin)
+				b.WriteString(indent(c.command, "  $ "))
+			}
 		}
 		b.WriteString(indent(s.Script, "  $ "))
 	}
 	return b.String()
 }
+
+// recordConn records the commands a Step.Func runs.
+type recordConn struct {
+	cmds []struct{ command, stdin string }
+}
+
+func (r *recordConn) Run(ctx context.Context, cmd transport.Cmd) (transport.Result, error) {
+	var in []byte
+	if cmd.Stdin != nil {
+		in, _ = io.ReadAll(cmd.Stdin)
+	}
+	r.cmds = append(r.cmds, struct{ command, stdin string }{cmd.Command, string(in)})
+	return transport.Result{}, nil
+}
+
+func (r *recordConn) Put(context.Context, string, io.Reader, transport.PutOptions) error {
+	return fmt.Errorf("recordConn: Put")
+}
+
+func (r *recordConn) Get(context.Context, string, io.Writer) error {
+	return fmt.Errorf("recordConn: Get")
+}
+
+func (r *recordConn) Stats() transport.Stats { return transport.Stats{} }
+func (r *recordConn) Close() error           { return nil }
 
 func indent(s, prefix string) string {
 	if s == "" {
