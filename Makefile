@@ -26,6 +26,10 @@ lint:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+# Build drover and run a real example end to end: plan, apply, apply again.
+quickstart: build
+	./examples/quickstart.sh
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./integration/...
 
