@@ -23,10 +23,20 @@ module's documentation: what it does, each attribute with its type, whether it
 is required or its default, the outputs later tasks can use, and an example.
 Everything shown is generated from the module's own specification.`,
 	Example: `  drover modules
-  drover modules template`,
+  drover modules template
+  drover modules --all`,
 	Args: cobra.MaximumNArgs(1),
 	RunE: func(cmd *cobra.Command, args []string) error {
 		out := cmd.OutOrStdout()
+		if len(args) == 0 && modulesAll {
+			for i, m := range modules.All() {
+				if i > 0 {
+					fmt.Fprintln(out, "\n"+strings.Repeat("─", 72)+"\n")
+				}
+				writeModuleDoc(out, m.Spec())
+			}
+			return nil
+		}
 		if len(args) == 0 {
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			for _, m := range modules.All() {
@@ -54,7 +64,12 @@ Everything shown is generated from the module's own specification.`,
 	},
 }
 
-func init() { rootCmd.AddCommand(modulesCmd) }
+var modulesAll bool
+
+func init() {
+	modulesCmd.Flags().BoolVar(&modulesAll, "all", false, "document every module in full")
+	rootCmd.AddCommand(modulesCmd)
+}
 
 // writeModuleDoc renders a module's Spec as text.
 func writeModuleDoc(w io.Writer, s *modules.Spec) {

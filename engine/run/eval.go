@@ -362,6 +362,9 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 		return nil
 	}
 	in.secrets = lang.SensitiveStrings(val)
+	if e.validate && factsModules[t.Type] {
+		return nil // Configure needs the host's facts
+	}
 	plain, _ := val.UnmarkDeep()
 	mt, err := t.Module.Configure(modules.Config{Values: plain, Dir: t.Dir, Host: e.host, Functions: e.tmplFuncs, Facts: e.facts})
 	if err != nil {
