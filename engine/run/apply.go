@@ -134,6 +134,18 @@ func Apply(ctx context.Context, opts Options) (*ApplyResult, error) {
 			return err
 		})
 		for j, o := range outs {
+			var pe *fanout.PanicError
+			if errors.As(o.Err, &pe) {
+				// A bug, not the host's fault; still a failed host.
+				h := hosts[j]
+				mu.Lock()
+				t := tallies[h.Name]
+				t.status, t.msg = report.StatusFailed, pe.Error()
+				r.dead[h.Name] = t.status
+				mu.Unlock()
+				done(h.Name)
+				continue
+			}
 			if !o.Started {
 				h := hosts[j]
 				mu.Lock()

@@ -634,7 +634,7 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 			continue
 		}
 		plans := make([]HostPlan, len(hosts))
-		fanout.Run(ctx, hosts, opts.Forks, func(ctx context.Context, h *inventory.Host) error {
+		outs := fanout.Run(ctx, hosts, opts.Forks, func(ctx context.Context, h *inventory.Host) error {
 			i := indexOf(hosts, h)
 			hr, ds, err := r.prepare(ctx, pl, h)
 			hp := HostPlan{Host: h.Name, Status: report.StatusOK}
@@ -660,6 +660,10 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 		})
 		for i, h := range hosts {
 			hp := plans[i]
+			var pe *fanout.PanicError
+			if errors.As(outs[i].Err, &pe) {
+				hp = HostPlan{Host: h.Name, Status: report.StatusFailed, Err: pe, Plan: &report.HostPlan{Play: pl.Name, Error: pe.Error()}}
+			}
 			if hp.Plan == nil { // never started: interrupted
 				hp = HostPlan{Host: h.Name, Status: report.StatusNotStarted, Plan: &report.HostPlan{Play: pl.Name, Error: "not planned: interrupted"}}
 			}
