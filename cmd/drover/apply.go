@@ -87,6 +87,8 @@ func runApply(cmd *cobra.Command, args []string) error {
 		return &exitCodeError{code: exitError, err: runErr}
 	case res.Recap != nil && res.Recap.Interrupted:
 		return &exitCodeError{code: exitInterrupted}
+	case res.Recap != nil && len(res.Recap.Hosts) == 0:
+		return noHosts()
 	case res.Recap == nil || !res.Recap.OK():
 		return &exitCodeError{code: exitError}
 	}

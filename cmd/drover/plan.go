@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -76,10 +77,26 @@ func (s *playbookSession) options() run.Options {
 	}
 }
 
+// selectHosts applies a play's pattern and --limit. A play that selects no
+// host is skipped with a warning (an inventory may have no db hosts yet); a
+// run where no play selects any host is an error (see noHosts).
 func (s *playbookSession) selectHosts(pattern string) ([]*inventory.Host, error) {
-	hosts, err := selectHosts(s.ui, s.inv, pattern)
-	if err != nil {
+	hosts, err := s.inv.SelectLimit(pattern, global.limit)
+	var um *inventory.UnmatchedError
+	switch {
+	case errors.As(err, &um):
+		for _, term := range um.Terms {
+			s.ui.warnf("no host or group matches %q", term)
+		}
+	case err != nil:
 		return nil, err
+	}
+	if len(hosts) == 0 {
+		what := fmt.Sprintf("pattern %q", pattern)
+		if global.limit != "" {
+			what += fmt.Sprintf(" with --limit %q", global.limit)
+		}
+		s.ui.warnf("%s selects no hosts; the play is skipped", what)
 	}
 	ov := inventory.Overrides{User: global.user, BecomeUser: global.becomeUser}
 	if s.cmd.Flags().Changed("become") {
@@ -178,10 +195,18 @@ func runPlan(cmd *cobra.Command, args []string) error {
 		return &exitCodeError{code: exitInterrupted}
 	case runErr != nil:
 		return &exitCodeError{code: exitError, err: runErr}
+	case len(res.Hosts) == 0:
+		return noHosts()
 	case res.Failed():
 		return &exitCodeError{code: exitError}
 	case planDetailedExitcode && res.Summary.Changed():
 		return &exitCodeError{code: exitChanges}
 	}
 	return nil
+}
+
+// noHosts is the error of a run in which no play selected any host: almost
+// always a typo in --limit or the inventory.
+func noHosts() error {
+	return &exitCodeError{code: exitError, err: errors.New("no play selected any host; see `drover inventory list` for the names")}
 }
