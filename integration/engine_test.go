@@ -342,7 +342,7 @@ play "slow" {
     content = "x\n"
   }
   shell "wait" {
-    run = "sleep 3; echo done > /tmp/waited"
+    run = "sleep 5; echo done > /tmp/waited"
   }
   file "after" {
     path    = "/tmp/after"
@@ -356,7 +356,13 @@ play "slow" {
 		if ev.Kind == report.KindTask && ev.Host == victim.Name && ev.Task == "file.before" {
 			once.Do(func() {
 				go func() {
-					time.Sleep(500 * time.Millisecond) // inside the sleep
+					// Kill it once the shell task is running on it.
+					for i := 0; i < 100; i++ {
+						if _, err := victim.Run("pgrep -x sleep"); err == nil {
+							break
+						}
+						time.Sleep(20 * time.Millisecond)
+					}
 					victim.Kill()
 				}()
 			})
