@@ -10,8 +10,10 @@ package config
 
 import (
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/drover-cm/drover/modules"
 )
@@ -36,6 +38,8 @@ type Variable struct {
 	// Type is the declared type constraint; cty.DynamicPseudoType when the
 	// block has no type.
 	Type cty.Type
+	// TypeDefaults fills optional(attr, default) object attributes.
+	TypeDefaults *typeexpr.Defaults
 	// Default is cty.NilVal when there is none (the variable is then required).
 	Default     cty.Value
 	Sensitive   bool
@@ -141,3 +145,12 @@ type Ref struct {
 
 // Addr is "type.name".
 func (r Ref) Addr() string { return r.Type + "." + r.Name }
+
+// Convert converts a value given for the variable to its type, filling the
+// defaults of optional object attributes.
+func (v *Variable) Convert(val cty.Value) (cty.Value, error) {
+	if v.TypeDefaults != nil && !val.IsNull() {
+		val = v.TypeDefaults.Apply(val)
+	}
+	return convert.Convert(val, v.Type)
+}

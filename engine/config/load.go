@@ -215,17 +215,17 @@ func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
 		}
 	}
 	if a, ok := content.Attributes["type"]; ok {
-		ty, ds := typeexpr.TypeConstraint(a.Expr)
+		ty, defaults, ds := typeexpr.TypeConstraintWithDefaults(a.Expr)
 		diags = append(diags, ds...)
 		if !ds.HasErrors() {
-			v.Type = ty
+			v.Type, v.TypeDefaults = ty, defaults
 		}
 	}
 	if a, ok := content.Attributes["default"]; ok {
 		val, ds := a.Expr.Value(nil)
 		diags = append(diags, ds...)
 		if !ds.HasErrors() {
-			cv, err := convert.Convert(val, v.Type)
+			cv, err := v.Convert(val)
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,

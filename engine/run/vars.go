@@ -171,7 +171,7 @@ func resolveVars(pb *config.Playbook, in Inputs, hostName string, invVars map[st
 			})
 			continue
 		}
-		cv, err := convert.Convert(val, v.Type)
+		cv, err := v.Convert(val)
 		if err != nil {
 			subj := rng
 			if subj == nil {
