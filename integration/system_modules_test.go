@@ -6,8 +6,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/pem"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +22,7 @@ import (
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
@@ -32,6 +37,7 @@ import (
 
 // sysHost is one fleet host with an SSH connection as root.
 type sysHost struct {
+	f    *integration.Fleet
 	h    *integration.Host
 	conn transport.Conn
 }
@@ -50,7 +56,7 @@ func startSys(t *testing.T, opts ...integration.Option) *sysHost {
 		t.Fatalf("connect to %s: %v", h.Name, err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &sysHost{h: h, conn: c}
+	return &sysHost{f: f, h: h, conn: c}
 }
 
 func module(t *testing.T, name string) modules.Module {
@@ -442,6 +448,37 @@ git remote add origin /srv/repo.git && git push -q origin main v1`)
 	s.applyTwice(t, "git", map[string]cty.Value{"repo": str(repo), "dest": str("/srv/shallow"), "depth": cty.NumberIntVal(1)})
 	wantEqual(t, "shallow", h.Exec(t, "git -C /srv/shallow rev-list --count HEAD"), "1\n")
 	wantEqual(t, "shallow head", head("/srv/shallow"), c2)
+
+	// A deploy key: the fleet's client key, over the host's own sshd. The
+	// key is on the host only while git runs.
+	keyed := map[string]cty.Value{"repo": str(fmt.Sprintf("ssh://root@127.0.0.1:%d/srv/repo.git", h.Port)), "dest": str("/srv/keyed"),
+		"ref": str("main"), "deploy_key": str(s.f.KeyFile), "accept_new_hostkey": cty.True}
+	for i := 0; i < 2; i++ {
+		if err := s.applyErr(t, "git", modules.Config{Values: moduletest.Values(keyed)}); err != nil {
+			t.Fatalf("deploy key, apply %d: %v", i+1, err)
+		}
+		wantEqual(t, "deploy key clone", head("/srv/keyed"), c2)
+		wantEqual(t, "deploy keys left in /tmp", h.Exec(t, "ls -A /tmp | grep -c drover-git-key || true"), "0\n")
+	}
+	// The second plan fetches (the remote is only readable with the key) but
+	// says so as a run, not an update.
+	plan := moduletest.MustPlan(t, s.conn, moduletest.Configure(t, module(t, "git"), modules.Config{Values: moduletest.Values(keyed)}))
+	if len(plan.Changes) != 1 || plan.Changes[0].Action != modules.Run {
+		t.Errorf("deploy key, second plan:\n%s", moduletest.Describe(plan))
+	}
+	// A key the server refuses fails the task and is removed all the same.
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	pemBlock, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	badKey := filepath.Join(t.TempDir(), "bad_key")
+	os.WriteFile(badKey, pem.EncodeToMemory(pemBlock), 0o600)
+	keyed["deploy_key"], keyed["dest"] = str(badKey), str("/srv/refused")
+	if err := s.applyErr(t, "git", modules.Config{Values: moduletest.Values(keyed)}); err == nil {
+		t.Error("clone with a refused deploy key succeeded")
+	}
+	wantEqual(t, "after a refused key", h.Exec(t, "ls -A /tmp | grep -c drover-git-key || true; ls -A /srv | grep -c refused || true"), "0\n0\n")
 }
 
 func TestSystemModulesWaitFor(t *testing.T) {

@@ -1,9 +1,15 @@
 package modules
 
 import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
@@ -38,12 +44,12 @@ func runSysDiff(t *testing.T, m Module, goldenDir string, cases []sysCase) {
 			}
 			out := CheckOutput{Stdout: []byte(c.out)}
 			var got strings.Builder
-			got.WriteString("check:\n" + indent(task.Check(), "  $ "))
+			got.WriteString("check:\n" + sysIndent(task.Check(), "  $ "))
 			plan, err := task.Diff(out)
 			if err != nil {
 				got.WriteString("error: " + err.Error() + "\n")
 			} else {
-				got.WriteString(renderPlan(t, plan))
+				got.WriteString(renderSysPlan(t, plan))
 			}
 			if r, ok := task.(Relations); ok {
 				for _, p := range r.Provides() {
@@ -53,10 +59,10 @@ func runSysDiff(t *testing.T, m Module, goldenDir string, cases []sysCase) {
 					got.WriteString("uses " + u.Kind + " " + u.Name + "\n")
 				}
 			}
-			golden(t, filepath.Join("testdata", goldenDir, c.name+".txt"), got.String())
+			sysGolden(t, filepath.Join("testdata", goldenDir, c.name+".txt"), got.String())
 			// Diff is pure: a second call gives the same result.
 			plan2, err2 := task.Diff(out)
-			if (err == nil) != (err2 == nil) || (err == nil && renderPlan(t, plan2) != renderPlan(t, plan)) {
+			if (err == nil) != (err2 == nil) || (err == nil && renderSysPlan(t, plan2) != renderSysPlan(t, plan)) {
 				t.Error("a second Diff gave a different result")
 			}
 		})
@@ -127,3 +133,106 @@ func TestParseKV(t *testing.T) {
 func cmdOf(script string) transport.Cmd { return transport.Cmd{Command: script} }
 
 func intVal(n int64) cty.Value { return cty.NumberIntVal(n) }
+
+// renderSysPlan shows everything a plan holds, uploads' content included;
+// a Func step shows as "(func)" (its tests run it).
+func renderSysPlan(t *testing.T, p *Plan) string {
+	var b strings.Builder
+	if !p.Changed() {
+		b.WriteString("(no changes)\n")
+	}
+	for _, c := range p.Changes {
+		fmt.Fprintf(&b, "%s %s %s", c.Action.Symbol(), c.Action, c.Subject)
+		if c.Sensitive {
+			b.WriteString(" (sensitive)")
+		}
+		b.WriteString("\n")
+		for _, a := range c.Attrs {
+			fmt.Fprintf(&b, "    %s: %q -> %q\n", a.Name, a.Old, a.New)
+		}
+		b.WriteString(sysIndent(c.Diff, "    | "))
+	}
+	for i, s := range p.Steps {
+		fmt.Fprintf(&b, "step %d:\n", i+1)
+		for _, u := range s.Uploads {
+			r, err := u.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := io.ReadAll(r)
+			r.Close()
+			fmt.Fprintf(&b, "  upload %s mode %04o size %d: %q\n", u.Path, u.Mode, u.Size, data)
+		}
+		if s.Func != nil {
+			b.WriteString("  (func)\n")
+		}
+		b.WriteString(sysIndent(s.Script, "  $ "))
+	}
+	return b.String()
+}
+
+func sysIndent(s, prefix string) string {
+	if s == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if l != "" {
+			b.WriteString(prefix + l)
+		}
+	}
+	if !strings.HasSuffix(s, "\n") {
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// sysGolden compares got with a golden file, or rewrites it under -update
+// (the flag is the package's, looked up by name).
+func sysGolden(t *testing.T, file, got string) {
+	t.Helper()
+	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs (run with -update and review):\n--- want\n%s\n--- got\n%s", file, want, got)
+	}
+}
+
+// sysRecordConn is a transport.Conn that records the commands run on it and
+// answers them with res.
+type sysRecordConn struct {
+	mu   sync.Mutex
+	cmds []sysRecordedCmd
+	res  transport.Result
+}
+
+type sysRecordedCmd struct{ command, stdin string }
+
+func (c *sysRecordConn) Run(ctx context.Context, cmd transport.Cmd) (transport.Result, error) {
+	var in []byte
+	if cmd.Stdin != nil {
+		in, _ = io.ReadAll(cmd.Stdin)
+	}
+	c.mu.Lock()
+	c.cmds = append(c.cmds, sysRecordedCmd{cmd.Command, string(in)})
+	c.mu.Unlock()
+	return c.res, nil
+}
+
+func (c *sysRecordConn) Put(context.Context, string, io.Reader, transport.PutOptions) error {
+	return nil
+}
+func (c *sysRecordConn) Get(context.Context, string, io.Writer) error { return nil }
+func (c *sysRecordConn) Stats() transport.Stats                       { return transport.Stats{} }
+func (c *sysRecordConn) Close() error                                 { return nil }

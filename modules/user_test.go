@@ -1,12 +1,15 @@
 package modules
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/transport"
 )
 
 const (
@@ -102,10 +105,33 @@ func TestUserPasswordStaysSecret(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		text := task.Check() + renderPlan(t, plan)
+		text := task.Check() + renderSysPlan(t, plan)
 		if strings.Contains(text, testHash) || strings.Contains(text, "abcdefghijklmnop") {
 			t.Errorf("the hash leaks into the plan or scripts:\n%s", text)
 		}
+		// The hash reaches the host on chpasswd's stdin only.
+		var fn func(context.Context, transport.Conn) (transport.Result, error)
+		for _, st := range plan.Steps {
+			if st.Func != nil {
+				fn = st.Func
+			}
+		}
+		if fn == nil {
+			t.Fatalf("no password step in:\n%s", text)
+		}
+		rec := &sysRecordConn{}
+		if _, err := fn(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.cmds) != 1 || rec.cmds[0].command != "chpasswd -e" || rec.cmds[0].stdin != "app:"+testHash+"\n" {
+			t.Errorf("password step ran %+v", rec.cmds)
+		}
+	}
+	// A failing chpasswd fails the step with its message.
+	plan, _ := task.Diff(CheckOutput{Stdout: []byte(shadowTools)})
+	rec := &sysRecordConn{res: transport.Result{ExitCode: 1, Stderr: []byte("chpasswd: line 1: user 'app' does not exist\n")}}
+	if _, err := plan.Steps[1].Func(context.Background(), rec); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("err = %v", err)
 	}
 }
 
