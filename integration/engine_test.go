@@ -75,7 +75,7 @@ func newEngineAs(t testing.TB, f *integration.Fleet, user string, files map[stri
 
 func (e *engine) diagText(diags hcl.Diagnostics) string {
 	var b bytes.Buffer
-	hcl.NewDiagnosticTextWriter(&b, e.parser.Files(), 0, false).WriteDiagnostics(diags)
+	config.WriteDiagnostics(&b, e.parser.Files(), diags, 0, false)
 	return b.String()
 }
 

@@ -82,8 +82,7 @@ func (l *loaded) report(diags hcl.Diagnostics) error {
 	if l.flags.compactErrors {
 		_ = config.WriteCompact(&b, diags)
 	} else {
-		wr := hcl.NewDiagnosticTextWriter(&b, l.parser.Files(), termWidth(l.ui.stderr), l.ui.colorErr)
-		_ = wr.WriteDiagnostics(diags)
+		_ = config.WriteDiagnostics(&b, l.parser.Files(), diags, termWidth(l.ui.stderr), l.ui.colorErr)
 	}
 	fmt.Fprint(l.ui.stderr, l.ui.masker.String(b.String()))
 	if !diags.HasErrors() {

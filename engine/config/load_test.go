@@ -292,3 +292,21 @@ play "web" {
 		})
 	}
 }
+
+func TestWriteDiagnosticsUnderlines(t *testing.T) {
+	p := hclparse.NewParser()
+	f, _ := p.ParseHCL([]byte("play \"web\" {\n  hosts = \"all\"\n\tdirectory \"a\" { path = local.nope }\n}\n"), "site.hcl")
+	_, diags := Load(t.TempDir(), f)
+	var b strings.Builder
+	if err := WriteDiagnostics(&b, p.Files(), diags, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	want := "Error: Reference to undeclared local value\n\n" +
+		"  on site.hcl line 3, in play \"web\":\n" +
+		"   3: \tdirectory \"a\" { path = local.nope }\n" +
+		"      \t                       ^^^^^^^^^^\n\n" +
+		"No local value \"nope\" is declared.\n\n"
+	if b.String() != want {
+		t.Errorf("got:\n%q\nwant:\n%q", b.String(), want)
+	}
+}

@@ -65,8 +65,7 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func (f *fixture) diagText(diags hcl.Diagnostics) string {
 	var b bytes.Buffer
-	wr := hcl.NewDiagnosticTextWriter(&b, f.parser.Files(), 0, false)
-	wr.WriteDiagnostics(diags)
+	config.WriteDiagnostics(&b, f.parser.Files(), diags, 0, false)
 	return b.String()
 }
 
