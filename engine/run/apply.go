@@ -462,7 +462,15 @@ func (hr *hostRun) fail(addr string, t *config.Task, tally *hostTally, d time.Du
 	if errors.As(err, &te) {
 		msg = te.err.Error()
 	}
-	hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: addr, Status: st, Duration: d, Message: msg, ErrorKind: kind,
+	if st == report.StatusUnreachable {
+		msg = errorMessage(err)
+		if len(tally.ran) > 0 {
+			msg += fmt.Sprintf("\nthe host became unreachable during %s; these tasks had completed: %s", addr, strings.Join(tally.ran, ", "))
+		} else {
+			msg += fmt.Sprintf("\nthe host became unreachable during %s, before any task completed", addr)
+		}
+	}
+	hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: addr, Status: st, Duration: d, Message: msg, ErrorKind: kind, Hint: hintOf(err),
 		Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler, Output: output}})
 	return err
 }
