@@ -279,7 +279,7 @@ func renderPlanOpts(t *testing.T, p *Plan, runFuncs bool) string {
 			b.WriteString("  (func)\n")
 		}
 		if s.Func != nil && runFuncs {
-			rec := &recordConn{}
+			rec := &funcRecorder{}
 			if _, err := s.Func(context.Background(), rec); err != nil {
 				t.Fatal(err)
 			}
@@ -303,12 +303,12 @@ func runFuncs(m Module) bool {
 	return false
 }
 
-// recordConn records the commands a Step.Func runs.
-type recordConn struct {
+// funcRecorder records the commands a Step.Func runs.
+type funcRecorder struct {
 	cmds []struct{ command, stdin string }
 }
 
-func (r *recordConn) Run(ctx context.Context, cmd transport.Cmd) (transport.Result, error) {
+func (r *funcRecorder) Run(ctx context.Context, cmd transport.Cmd) (transport.Result, error) {
 	var in []byte
 	if cmd.Stdin != nil {
 		in, _ = io.ReadAll(cmd.Stdin)
@@ -317,16 +317,16 @@ func (r *recordConn) Run(ctx context.Context, cmd transport.Cmd) (transport.Resu
 	return transport.Result{}, nil
 }
 
-func (r *recordConn) Put(context.Context, string, io.Reader, transport.PutOptions) error {
-	return fmt.Errorf("recordConn: Put")
+func (r *funcRecorder) Put(context.Context, string, io.Reader, transport.PutOptions) error {
+	return fmt.Errorf("funcRecorder: Put")
 }
 
-func (r *recordConn) Get(context.Context, string, io.Writer) error {
-	return fmt.Errorf("recordConn: Get")
+func (r *funcRecorder) Get(context.Context, string, io.Writer) error {
+	return fmt.Errorf("funcRecorder: Get")
 }
 
-func (r *recordConn) Stats() transport.Stats { return transport.Stats{} }
-func (r *recordConn) Close() error           { return nil }
+func (r *funcRecorder) Stats() transport.Stats { return transport.Stats{} }
+func (r *funcRecorder) Close() error           { return nil }
 
 func indent(s, prefix string) string {
 	if s == "" {
