@@ -3,6 +3,7 @@ package run
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"os/exec"
@@ -128,20 +129,37 @@ func TestPlanGolden(t *testing.T) {
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			f := loadFixture(t, dir)
-			got, _ := f.plan()
-			golden := filepath.Join(dir, "plan.txt")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
+			got, res := f.plan()
+			// The JSON form (what --json consumers get in plan events).
+			type hostJSON struct {
+				Host   string           `json:"host"`
+				Status report.Status    `json:"status"`
+				Plan   *report.HostPlan `json:"plan"`
+			}
+			doc := struct {
+				Hosts   []hostJSON         `json:"hosts"`
+				Summary report.PlanSummary `json:"summary"`
+			}{Summary: res.Summary}
+			for _, h := range res.Hosts {
+				doc.Hosts = append(doc.Hosts, hostJSON{h.Host, h.Status, h.Plan})
+			}
+			js, _ := json.MarshalIndent(doc, "", "  ")
+			gotJSON := strings.ReplaceAll(string(js), f.root, "$ROOT") + "\n"
+			for name, got := range map[string]string{"plan.txt": got, "plan.json": gotJSON} {
+				golden := filepath.Join(dir, name)
+				if *update {
+					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
 				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("plan output differs from %s:\n--- got ---\n%s--- want ---\n%s", golden, got, want)
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run with -update to create it)", err)
+				}
+				if got != string(want) {
+					t.Errorf("plan output differs from %s:\n--- got ---\n%s--- want ---\n%s", golden, got, want)
+				}
 			}
 			if strings.Contains(got, "\x1b[") {
 				t.Errorf("colour codes in plan output")
