@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -227,6 +228,10 @@ func TestDiff(t *testing.T) {
 			plan, err := task.Diff(c.out)
 			if err != nil {
 				got = "error: " + err.Error() + "\n"
+				var ne *NeedsError
+				if errors.As(err, &ne) {
+					got = fmt.Sprintf("needs %s %s: %s\n", ne.Resource.Kind, ne.Resource.Name, ne.Err)
+				}
 			} else {
 				got = renderPlanOpts(t, plan, runFuncs(c.module))
 			}

@@ -125,7 +125,10 @@ func (t *lineTask) Diff(out CheckOutput) (*Plan, error) {
 			return &Plan{}, nil
 		}
 		if !t.Create {
-			return nil, fmt.Errorf("%s does not exist; set create = true to create it, or manage it with a file task", t.Path)
+			return nil, &NeedsError{
+				Resource: Resource{Kind: "path", Name: t.Path},
+				Err:      fmt.Errorf("%s does not exist; set create = true to create it, or manage it with a file task", t.Path),
+			}
 		}
 		return t.plan(Create, "", nil, t.Line+"\n"), nil
 	case "file":

@@ -193,6 +193,20 @@ type Upload struct {
 	Size int64 // for progress and stats; -1 if unknown
 }
 
+// NeedsError is returned by Diff when the task cannot be planned because a
+// resource it Uses is missing on the host (the line module: the file it
+// edits does not exist). When a task that runs earlier in the play Provides
+// that resource and has changes, the engine can show this task as known only
+// after apply and diff it again then; otherwise it is an ordinary error.
+type NeedsError struct {
+	Resource Resource
+	Err      error
+}
+
+func (e *NeedsError) Error() string { return e.Err.Error() }
+
+func (e *NeedsError) Unwrap() error { return e.Err }
+
 // AttrError is a configuration error about one attribute.
 type AttrError struct {
 	Attr string
