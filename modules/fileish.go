@@ -178,9 +178,15 @@ func metaChanges(m fileMeta, r remoteFile, target string) ([]AttrChange, []strin
 	if len(ch) > 0 {
 		cmds = append(cmds, chownCmd(m.Owner, m.Group, target))
 	}
-	if m.HasMode && m.Mode != r.Mode {
+	switch {
+	case m.HasMode && m.Mode != r.Mode:
 		ch = append(ch, AttrChange{Name: "mode", Old: fmtMode(r.Mode), New: fmtMode(m.Mode)})
 		cmds = append(cmds, "chmod "+fmtMode(m.Mode)+" "+target)
+	case m.HasMode && len(cmds) > 0 && m.Mode&0o6000 != 0:
+		// chown clears the setuid and setgid bits: set them again.
+		cmds = append(cmds, "chmod "+fmtMode(m.Mode)+" "+target)
+	case !m.HasMode && len(cmds) > 0 && r.Mode&0o6000 != 0:
+		cmds = append(cmds, "chmod "+fmtMode(r.Mode)+" "+target)
 	}
 	return ch, cmds
 }

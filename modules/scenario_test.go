@@ -105,6 +105,16 @@ func scenarios() []scenario {
 			},
 		},
 		{
+			name: "file owner change keeps setuid", module: "file", root: true,
+			setup: `printf '#!/bin/sh\n' >"$B/tool"; chmod 4755 "$B/tool"`,
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"path": str(b + "/tool"), "owner": str("nobody")}
+			},
+			check: func(t *testing.T, plan *modules.Plan, _ transport.Result, inspect func(string) string) {
+				expect(t, "stat", inspect(`stat -c '%a %U' "$B/tool"`), "4755 nobody\n")
+			},
+		},
+				{
 			name: "file absent", module: "file",
 			setup: `echo x >"$B/gone"; echo y >"$B/kept"`,
 			attrs: func(b, l string) map[string]cty.Value {
