@@ -86,7 +86,7 @@ func diffCases(t *testing.T) []diffCase {
 			out: fileState("same\n", "644")},
 		{name: "file/owner-change-keeps-setuid", module: fileModule{}, values: obj("path", "/usr/local/bin/tool", "owner", "app"),
 			out: stdout("type file\nstat 4755 0 0 root root 10\n")},
-				{name: "file/unchanged", module: fileModule{}, values: obj("path", "/f", "content", "same\n", "owner", "0", "group", "root", "mode", "644"),
+		{name: "file/unchanged", module: fileModule{}, values: obj("path", "/f", "content", "same\n", "owner", "0", "group", "root", "mode", "644"),
 			out: fileState("same\n", "644")},
 		{name: "file/content-unmanaged-missing", module: fileModule{}, values: obj("path", "/f"),
 			out: stdout("type missing\n")},

@@ -114,7 +114,7 @@ func scenarios() []scenario {
 				expect(t, "stat", inspect(`stat -c '%a %U' "$B/tool"`), "4755 nobody\n")
 			},
 		},
-				{
+		{
 			name: "file absent", module: "file",
 			setup: `echo x >"$B/gone"; echo y >"$B/kept"`,
 			attrs: func(b, l string) map[string]cty.Value {
