@@ -61,6 +61,8 @@ type evaluator struct {
 	expand    map[*config.Task]bool // for_each/count known
 	// validate is set for `drover validate`: unknown values are expected.
 	validate bool
+	// offline: no connection, facts unknown (HostGraphs).
+	offline bool
 }
 
 func newEvaluator(pb *config.Playbook, play *config.Play, funcs map[string]function.Function, vars, locals map[string]cty.Value, host cty.Value, hostName string) *evaluator {
@@ -362,7 +364,7 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 		return nil
 	}
 	in.secrets = lang.SensitiveStrings(val)
-	if e.validate && factsModules[t.Type] {
+	if (e.validate || e.offline) && factsModules[t.Type] {
 		return nil // Configure needs the host's facts
 	}
 	plain, _ := val.UnmarkDeep()

@@ -113,6 +113,8 @@ type runner struct {
 	dead map[string]report.Status
 	// factsNeeded caches needsFacts per play.
 	factsNeeded map[*config.Play]bool
+	// offline evaluates without connecting (HostGraphs).
+	offline bool
 }
 
 type diagHosts struct {
@@ -293,14 +295,21 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 	if diags.HasErrors() {
 		return hr, diags, nil
 	}
-	conn, err := r.opts.Connect(ctx, h, become)
-	if err != nil {
-		return hr, nil, err
+	var conn transport.Conn
+	if !r.offline {
+		c, err := r.opts.Connect(ctx, h, become)
+		if err != nil {
+			return hr, nil, err
+		}
+		conn = c
 	}
 	hr.conn = conn
 	hr.become = become
 	var fv *facts.Facts
-	if r.needsFacts(pl) {
+	switch {
+	case r.offline:
+		// Facts stay unknown: what depends on them is deferred.
+	case r.needsFacts(pl):
 		gather := r.opts.Facts
 		if gather == nil {
 			gather = func(ctx context.Context, _ *inventory.Host, conn transport.Conn) (*facts.Facts, error) {
@@ -312,7 +321,7 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 			return hr, nil, fmt.Errorf("gathering facts: %w", err)
 		}
 		fv, hinfo.Facts = f, lang.FactsValue(f)
-	} else {
+	default:
 		hinfo.Facts = cty.NilVal
 	}
 	base.Host = lang.HostValue(hinfo)
@@ -323,6 +332,7 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 	}
 	e := newEvaluator(r.pb, pl, r.funcs, vars, locals, base.Host, h.Name)
 	e.facts = fv
+	e.offline = r.offline
 	hr.e = e
 	g, ds := config.PlayGraph(pl)
 	if ds.HasErrors() {
@@ -346,6 +356,9 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 	hr.g = g
 	hr.inferEdges()
 	hr.order, _ = g.TopoOrder()
+	if r.offline {
+		return hr, nil, nil
+	}
 	// One round trip for the state of every task known now.
 	var batch []*instance
 	for _, t := range hr.order {
@@ -517,9 +530,9 @@ func (hr *hostRun) inferEdges() {
 						if p.t == t || hr.g.Has(p.t) && containsTask(hr.g.Descendants(t), p.t) {
 							continue
 						}
-						reason := fmt.Sprintf("inferred: %s %s is provided by %s", res.Kind, res.Name, p.addr)
-						if res.Kind == "path" && res.Name != use.Name {
-							reason = fmt.Sprintf("inferred: %s is inside %s, managed by %s", use.Name, res.Name, p.addr)
+						reason := fmt.Sprintf("inferred: uses %s %s, provided by %s", res.Kind, res.Name, p.addr)
+						if own := ownPath(rel, use.Name); res.Kind == "path" && strings.HasPrefix(own, strings.TrimSuffix(res.Name, "/")+"/") {
+							reason = fmt.Sprintf("inferred: %s is inside %s, managed by %s", own, res.Name, p.addr)
 						}
 						hr.g.AddEdge(p.t, t, reason)
 					}
@@ -527,6 +540,17 @@ func (hr *hostRun) inferEdges() {
 			}
 		}
 	}
+}
+
+// ownPath is the path a task manages (its first provided path), or the
+// used path when it provides none.
+func ownPath(rel modules.Relations, used string) string {
+	for _, r := range rel.Provides() {
+		if r.Kind == "path" {
+			return r.Name
+		}
+	}
+	return used
 }
 
 // expandUse returns the resources a use depends on: for a path, the path
@@ -777,4 +801,47 @@ func (r *runner) needsFacts(pl *config.Play) bool {
 	}
 	r.factsNeeded[pl] = need
 	return need
+}
+
+// PlayGraph is one play's task graph on one host.
+type PlayGraph struct {
+	Play  *config.Play
+	Graph *graph.Graph[*config.Task]
+}
+
+// HostGraphs returns the task graph of every play that selects host h, with
+// the edges the modules infer from h's values (a file inside a directory
+// another task manages), as apply would walk it. Nothing connects to h:
+// values that need the host (facts, other tasks' outputs) stay unknown, and
+// tasks depending on them contribute no inferred edges.
+func HostGraphs(opts Options, h *inventory.Host) ([]PlayGraph, hcl.Diagnostics) {
+	r := newRunner(opts, nil)
+	r.offline = true
+	vars, locals, diags := r.globals()
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	var out []PlayGraph
+	for _, pl := range r.pb.Plays {
+		hosts, ds := r.playHosts(pl, vars, locals)
+		diags = append(diags, ds...)
+		if indexOfName(hosts, h.Name) < 0 {
+			continue
+		}
+		hr, ds, _ := r.prepare(context.Background(), pl, h)
+		diags = append(diags, ds...)
+		if hr.g != nil {
+			out = append(out, PlayGraph{Play: pl, Graph: hr.g})
+		}
+	}
+	return out, diags
+}
+
+func indexOfName(hosts []*inventory.Host, name string) int {
+	for i, x := range hosts {
+		if x.Name == name {
+			return i
+		}
+	}
+	return -1
 }

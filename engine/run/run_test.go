@@ -387,3 +387,19 @@ func TestApplyFailFast(t *testing.T) {
 		}
 	}
 }
+
+func TestHostGraphsInferredEdges(t *testing.T) {
+	f := loadFixture(t, "testdata/plan/order_deferred")
+	graphs, diags := HostGraphs(f.options(nil), f.hosts[0])
+	if diags.HasErrors() || len(graphs) != 1 {
+		t.Fatalf("graphs = %v, %s", graphs, f.diagText(diags))
+	}
+	g, pl := graphs[0].Graph, graphs[0].Play
+	e, ok := g.Edge(pl.Task("directory", "etc"), pl.Task("file", "conf"))
+	if !ok || len(e.Reasons) != 1 || e.Reasons[0] != "inferred: "+f.root+"/etc/app.conf is inside "+f.root+"/etc, managed by directory.etc" {
+		t.Errorf("edge directory.etc -> file.conf: %v %+v", ok, e)
+	}
+	if _, ok := g.Edge(pl.Task("command", "version"), pl.Task("file", "version")); !ok {
+		t.Errorf("no reference edge command.version -> file.version")
+	}
+}
