@@ -13,6 +13,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -107,13 +110,36 @@ func (copyModule) Configure(cfg Config) (Task, error) {
 	return t, nil
 }
 
+// hashed caches localContent by file identity: Configure runs once per host,
+// and a tree copied to a hundred hosts is hashed once. A fileContent is
+// immutable, so hosts share it.
+var hashed sync.Map // hashKey -> *fileContent
+
+type hashKey struct {
+	name  string
+	size  int64
+	mtime time.Time
+	ino   uint64
+}
+
 // localContent hashes a local file; small text is kept for the diff.
-func localContent(name string, size int64) (*fileContent, error) {
+func localContent(name string, _ int64) (*fileContent, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	key := hashKey{name: name, size: st.Size(), mtime: st.ModTime()}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		key.ino = sys.Ino
+	}
+	if c, ok := hashed.Load(key); ok {
+		return c.(*fileContent), nil
+	}
 	h := sha256.New()
 	var head bytes.Buffer
 	n, err := io.Copy(io.MultiWriter(h, &limitWriter{&head, maxDiffSize + 1}), f)
@@ -126,6 +152,9 @@ func localContent(name string, size int64) (*fileContent, error) {
 	}
 	if n <= maxDiffSize && isText(head.Bytes()) {
 		c.Text = head.Bytes()
+	}
+	if n == st.Size() {
+		hashed.Store(key, c)
 	}
 	return c, nil
 }
