@@ -317,6 +317,12 @@ func TestSystemModulesDownload(t *testing.T) {
 		}
 	}
 	wantEqual(t, "files left in /opt/dl", h.Exec(t, "ls -A /opt/dl"), "tool-controller\ntool-target\n")
+	// A missing directory fails when applying, with a message that says so.
+	err := s.applyErr(t, "download", modules.Config{Values: moduletest.Values(map[string]cty.Value{
+		"url": str(srv.URL + "/tool"), "path": str("/opt/nodir/tool"), "checksum": str("sha256:" + sha(content))})})
+	if err == nil || !strings.Contains(err.Error(), "/opt/nodir does not exist on the host") {
+		t.Errorf("download into a missing directory: err = %v", err)
+	}
 	// A hostile path is quoted.
 	p := "/opt/dl/" + strings.NewReplacer("/", "_").Replace(hostile)
 	s.applyTwice(t, "download", map[string]cty.Value{"url": str(srv.URL + "/tool"), "path": str(p), "checksum": str("sha256:" + sha(content))})

@@ -200,7 +200,6 @@ func (t *archiveTask) Check() string {
 	m := shell.Quote(t.marker())
 	fmt.Fprintf(&b, "if [ -f %[1]s ]; then printf 'marker=%%s\\n' \"$(head -n 1 %[1]s)\"; fi\n", m)
 	fmt.Fprintf(&b, "if [ -d %[1]s ]; then echo dest=dir; elif [ -e %[1]s ]; then echo dest=other; fi\n", shell.Quote(t.dest))
-	fmt.Fprintf(&b, "[ -d %s ] && echo parent=1\n", shell.Quote(path.Dir(t.dest)))
 	if t.remote {
 		fmt.Fprintf(&b, "if [ -f %[1]s ]; then printf 'srcsum=%%s\\n' \"$(sha256sum < %[1]s | cut -d' ' -f1)\"; fi\n", shell.Quote(t.source))
 	}
@@ -228,9 +227,6 @@ func (t *archiveTask) Diff(out CheckOutput) (*Plan, error) {
 	}
 	if st.vals["dest"] == "other" {
 		return nil, fmt.Errorf("%s exists and is not a directory", t.dest)
-	}
-	if !st.has("parent") {
-		return nil, fmt.Errorf("%s: the parent directory %s does not exist on the host; create it first", subject, path.Dir(t.dest))
 	}
 	for _, tool := range t.tools() {
 		if !st.has("tool." + tool) {
@@ -272,6 +268,7 @@ func debPackage(tool string) string {
 // ownership, moves the result into place, and writes the marker last.
 func (t *archiveTask) unpackScript(src, sum string) string {
 	var b strings.Builder
+	b.WriteString(shRequireDir(path.Dir(t.dest)))
 	fmt.Fprintf(&b, "a=%s\nd=%s\n", shell.Quote(src), shell.Quote(t.dest))
 	fmt.Fprintf(&b, "x=$(mktemp -d %s)\n", shell.Quote(path.Join(path.Dir(t.dest), "."+path.Base(t.dest)+".drover-XXXXXX")))
 	if t.remote {

@@ -184,9 +184,12 @@ func (t *cronTask) Check() string {
 	if t.file != "" {
 		return shFileBlob("cur", shell.Quote(t.file))
 	}
-	return shTools("crontab") + fmt.Sprintf(`if command -v crontab >/dev/null 2>&1; then
-if c=$(crontab -l -u %s 2>&1); then
-%selse case "$c" in *"no crontab"*|*"No such file"*) ;; *) printf 'err=%%s\n' "$(printf %%s "$c" | tr '\n' ' ')";; esac
+	// A user that does not exist yet (a user task of the play creates it)
+	// has an empty crontab.
+	return shTools("crontab") + fmt.Sprintf(`if ! id %[1]s >/dev/null 2>&1; then echo nouser=1
+elif command -v crontab >/dev/null 2>&1; then
+if c=$(crontab -l -u %[1]s 2>&1); then
+%[2]selse case "$c" in *"no crontab"*|*"No such file"*) ;; *) printf 'err=%%s\n' "$(printf %%s "$c" | tr '\n' ' ')";; esac
 fi
 fi
 `, shell.Quote(t.user), shVarBlob("cur", "c"))

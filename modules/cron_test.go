@@ -30,6 +30,7 @@ func TestCronDiff(t *testing.T) {
 			out: crontab + blob("cur", mine)},
 		{name: "absent", values: obj("name", "backup", "state", "absent"), out: crontab + blob("cur", mine+backup)},
 		{name: "absent-already", values: obj("name", "backup", "state", "absent"), out: crontab + blob("cur", mine)},
+		{name: "user-created-by-the-play", values: obj("name", "backup", "user", "newuser", "job", "x"), out: crontab + "nouser=1\n"},
 		{name: "no-crontab-command", values: obj("name", "backup", "job", "x"), out: ""},
 		{name: "crontab-l-fails", values: obj("name", "backup", "user", "alice", "job", "x"),
 			out: crontab + "err=must be privileged to use -u \n"},

@@ -140,8 +140,7 @@ printf 'sum=%%s\n' "$(sha256sum < %[1]s | cut -d' ' -f1)"
 printf 'stat=%%s\n' "$(stat -c '%%a %%U %%G' %[1]s)"
 elif [ -e %[1]s ]; then echo notfile=1
 fi
-[ -d %[2]s ] && echo dir=1
-`, p, shell.Quote(path.Dir(t.path)))
+`, p)
 }
 
 func (t *downloadTask) Diff(out CheckOutput) (*Plan, error) {
@@ -188,9 +187,6 @@ func (t *downloadTask) Diff(out CheckOutput) (*Plan, error) {
 		}
 		return p, nil
 	}
-	if !st.has("dir") {
-		return nil, fmt.Errorf("%s: directory %s does not exist on the host; create it first (a directory task)", subject, path.Dir(t.path))
-	}
 	change := Change{Action: Create, Subject: subject, Attrs: []AttrChange{{Name: "checksum", New: "sha256:" + t.sum}, {Name: "from", New: t.url}}}
 	if cur != "" {
 		change.Action = Update
@@ -230,6 +226,7 @@ func (t *downloadTask) chownSpec() string {
 func (t *downloadTask) installScript(fetch string) string {
 	var b strings.Builder
 	tmpl := path.Join(path.Dir(t.path), "."+path.Base(t.path)+".drover-XXXXXX")
+	b.WriteString(shRequireDir(path.Dir(t.path)))
 	fmt.Fprintf(&b, "t=$(mktemp %s)\ntrap 'rm -f \"$t\"' EXIT\n", shell.Quote(tmpl))
 	b.WriteString(fetch + "\n")
 	b.WriteString(t.verifyAndMove(`"$t"`))

@@ -148,7 +148,6 @@ if [ -n "$(git -C "$d" status --porcelain --untracked-files=no 2>/dev/null | hea
 		fmt.Fprintf(&b, "if git -C \"$d\" cat-file -e %s 2>/dev/null; then echo have=1; fi\n", shell.Quote(t.ref+"^{commit}"))
 	}
 	b.WriteString("elif [ -e \"$d\" ]; then if [ -n \"$(ls -A \"$d\" 2>/dev/null | head -c 1)\" ]; then echo dest=nonempty; else echo dest=empty; fi\nfi\n")
-	fmt.Fprintf(&b, "[ -d %s ] && echo parent=1\n", shell.Quote(path.Dir(t.dest)))
 	if !t.isCommit() && t.key == nil {
 		// Ask the remote what ref names now. Read-only; fails quietly when the
 		// remote needs credentials the host does not have.
@@ -201,9 +200,6 @@ func (t *gitTask) Diff(out CheckOutput) (*Plan, error) {
 	if !st.has("repo") {
 		if st.vals["dest"] == "nonempty" {
 			return nil, fmt.Errorf("%s exists, is not empty and is not a git repository; remove it or choose another dest", t.dest)
-		}
-		if !st.has("parent") {
-			return nil, fmt.Errorf("%s: the parent directory %s does not exist on the host; create it first", subject, path.Dir(t.dest))
 		}
 		attrs := []AttrChange{{Name: "repo", New: t.repo}, {Name: "ref", New: t.ref}}
 		if want != "" && want != t.ref {
@@ -276,6 +272,7 @@ func (t *gitTask) step(fresh bool, kind string) Step {
 	}
 	b.WriteString("GIT_TERMINAL_PROMPT=0\nexport GIT_TERMINAL_PROMPT\n")
 	if fresh {
+		b.WriteString(shRequireDir(path.Dir(t.dest)))
 		fmt.Fprintf(&b, "w=$(mktemp -d %s)\n", shell.Quote(path.Join(path.Dir(t.dest), "."+path.Base(t.dest)+".drover-XXXXXX")))
 		b.WriteString("chmod 755 \"$w\"\n")
 		clean = append(clean, `rm -rf "$w"`)

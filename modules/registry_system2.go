@@ -167,6 +167,13 @@ func shTools(names ...string) string {
 	return b.String()
 }
 
+// shRequireDir is a sh line that fails with a clear message unless dir
+// exists. Steps check their directory when they run rather than at plan
+// time: an earlier task of the play may create it.
+func shRequireDir(dir string) string {
+	return fmt.Sprintf("[ -d %[1]s ] || { printf '%%s does not exist on the host: create it first (a directory task)\\n' %[1]s >&2; exit 1; }\n", shell.Quote(dir))
+}
+
 // hasNewline reports whether s holds a line break that would split a line of
 // a configuration file.
 func hasNewline(s string) bool { return strings.ContainsAny(s, "\n\r") }
