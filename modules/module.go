@@ -90,6 +90,20 @@ type Config struct {
 	// Facts about the host, when the play gathered them (nil otherwise).
 	// Modules that depend on the OS (package, service) require them.
 	Facts *facts.Facts
+	// Name is the task's label (init_service "redis" → "redis"), for
+	// modules whose name attribute defaults to it.
+	Name string
+}
+
+// TemplateVars is implemented by modules whose string attributes are
+// templates the module expands itself, once per instance of something it
+// manages (init_service's ${instance}). Each returned name is a variable in
+// the task's expressions whose value is the literal text "${NAME}", so
+// "/etc/redis/${instance}.conf" reaches Configure unchanged and the module
+// substitutes it. Only plain interpolation is meaningful: a function applied
+// to the variable sees the placeholder text, not an instance name.
+type TemplateVars interface {
+	TemplateVars() []string
 }
 
 // Task is one configured module instance on one host.

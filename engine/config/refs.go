@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/graph"
+	"github.com/drover-cm/drover/modules"
 )
 
 var nilVal cty.Value
@@ -27,6 +28,9 @@ type where struct {
 	count   bool
 	locals  bool
 	collect *[]Ref
+	// templateVars are the module's own template variables
+	// (modules.TemplateVars), usable in its attributes only.
+	templateVars []string
 }
 
 // checkReferences checks every reference in the playbook that can be checked
@@ -86,7 +90,11 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 		w.desc = "a handler"
 	}
 	body := hcldec.Variables(t.Body, t.Spec)
-	diags = append(diags, checkExpr(pb, body, w)...)
+	wb := w
+	if tv, ok := t.Module.(modules.TemplateVars); ok {
+		wb.templateVars = tv.TemplateVars()
+	}
+	diags = append(diags, checkExpr(pb, body, wb)...)
 	for _, e := range []hcl.Expression{t.When, t.Sensitive, t.Become, t.BecomeUser} {
 		if e != nil {
 			diags = append(diags, checkExpr(pb, e.Variables(), w)...)
@@ -208,6 +216,9 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 		case "handler":
 			bad("Invalid reference", "Handlers are named only in notify = [handler.NAME].")
 		default:
+			if contains(w.templateVars, root) {
+				continue
+			}
 			if _, ok := lookupModule(root); ok {
 				if w.tasks == nil {
 					bad("Invalid reference", fmt.Sprintf("Tasks cannot be referred to in %s.", w.desc))
@@ -227,7 +238,7 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 				}
 				continue
 			}
-			roots := []string{"var", "local", "host"}
+			roots := append([]string{"var", "local", "host"}, w.templateVars...)
 			if w.each {
 				roots = append(roots, "each")
 			}

@@ -336,6 +336,17 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 		}
 		sensitive = !b.IsKnown() || b.True()
 	}
+	if tv, ok := t.Module.(modules.TemplateVars); ok {
+		// The module expands these itself: they stand for their own text.
+		vars := make(map[string]cty.Value, len(ctx.Variables))
+		for k, v := range ctx.Variables {
+			vars[k] = v
+		}
+		for _, name := range tv.TemplateVars() {
+			vars[name] = cty.StringVal("${" + name + "}")
+		}
+		ctx.Variables = vars
+	}
 	val, diags := hcldec.Decode(t.Body, t.Spec, ctx)
 	if diags.HasErrors() {
 		return diags
@@ -368,7 +379,7 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 		return nil // Configure needs the host's facts
 	}
 	plain, _ := val.UnmarkDeep()
-	mt, err := t.Module.Configure(modules.Config{Values: plain, Dir: t.Dir, Host: e.host, Functions: e.tmplFuncs, Facts: e.facts})
+	mt, err := t.Module.Configure(modules.Config{Values: plain, Dir: t.Dir, Host: e.host, Functions: e.tmplFuncs, Facts: e.facts, Name: t.Name})
 	if err != nil {
 		return hcl.Diagnostics{configureDiag(in, err)}
 	}

@@ -757,7 +757,7 @@ func errorKind(err error) string {
 
 // factsModules need host facts to configure (which package manager, which
 // init system).
-var factsModules = map[string]bool{"package": true, "service": true}
+var factsModules = map[string]bool{"package": true, "service": true, "init_service": true}
 
 // needsFacts reports whether a play needs the host's facts: it refers to
 // host.facts (directly or through a local) or uses a module that needs them.
