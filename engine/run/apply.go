@@ -101,7 +101,11 @@ func Apply(ctx context.Context, opts Options) (*ApplyResult, error) {
 		mu.Lock()
 		t := tallies[name]
 		mu.Unlock()
-		ev := report.Event{Kind: report.KindHostDone, Host: name, Status: t.status, Duration: t.dur, ErrorKind: t.kind, Message: t.msg, Hint: t.hint}
+		msg := t.msg
+		if msg == "" && t.stopped != "" && t.status == report.StatusFailed {
+			msg = "stopped at " + t.stopped // the recap says where
+		}
+		ev := report.Event{Kind: report.KindHostDone, Host: name, Status: t.status, Duration: t.dur, ErrorKind: t.kind, Message: msg, Hint: t.hint}
 		r.em.Emit(ev)
 	}
 	for i, s := range sels {

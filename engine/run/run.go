@@ -261,7 +261,6 @@ type hostRun struct {
 	changed  map[modules.Resource]bool
 	opaque   bool
 	notified map[string]bool
-	secrets  []string
 }
 
 // prepare connects, evaluates every task that can be evaluated, reads the

@@ -226,7 +226,7 @@ func TestApplyFailureStopsHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := res.Recap.Hosts[0]
-	if h.Status != report.StatusFailed || h.Tasks.Failed != 1 || h.Tasks.Changed != 1 || h.Tasks.Skipped != 2 {
+	if h.Status != report.StatusFailed || h.Tasks.Failed != 1 || h.Tasks.Changed != 1 || h.Tasks.Skipped != 2 || h.Message != "stopped at command.fail" {
 		t.Errorf("recap = %+v", h)
 	}
 	tasks := ev.tasks()
