@@ -47,8 +47,8 @@ in the archive is not restored.`,
 			{Name: "remote_source", Type: cty.Bool, Default: cty.False, Doc: "source is a path on the host, not on the controller."},
 			{Name: "format", Type: cty.String, Default: cty.StringVal("auto"), Doc: "auto (from source's extension), tar, tar.gz, tar.bz2, tar.xz or zip."},
 			{Name: "strip_components", Type: cty.Number, Default: cty.NumberIntVal(0), Doc: "Leading path components to drop from each member (tar formats only)."},
-			{Name: "owner", Type: cty.String, Doc: "Owner of the unpacked files."},
-			{Name: "group", Type: cty.String, Doc: "Group of the unpacked files."},
+			{Name: "owner", Type: cty.String, Doc: "Owner of the unpacked files. Unset: the connecting user (root with become)."},
+			{Name: "group", Type: cty.String, Doc: "Group of the unpacked files. Unset with owner set: the owner's login group."},
 			{Name: "name", Type: cty.String, Doc: "Names the marker file dest/.drover-archive-NAME. Default: source's file name without its extension."},
 		},
 		Example: `archive "app" {
@@ -293,13 +293,8 @@ func (t *archiveTask) unpackScript(src, sum string) string {
 		}
 		fmt.Fprintf(&b, "%s -f \"$a\" -C \"$x\"\n", shell.Join(args...))
 	}
-	switch {
-	case t.owner != "" && t.group != "":
-		fmt.Fprintf(&b, "chown -R %s \"$x\"\n", shell.Quote(t.owner+":"+t.group))
-	case t.owner != "":
-		fmt.Fprintf(&b, "chown -R %s \"$x\"\n", shell.Quote(t.owner))
-	case t.group != "":
-		fmt.Fprintf(&b, "chgrp -R %s \"$x\"\n", shell.Quote(t.group))
+	if t.owner != "" || t.group != "" {
+		fmt.Fprintf(&b, "chown -R %s \"$x\"\n", shell.Quote(ownerSpec(t.owner, t.group)))
 	}
 	b.WriteString(`chmod 755 "$x"
 if [ -d "$d" ]; then cp -a "$x"/. "$d"/; else mv "$x" "$d"; fi

@@ -43,7 +43,7 @@ it.`,
 			{Name: "checksum", Type: cty.String, Required: true, Doc: "\"sha256:\" and 64 hex digits."},
 			{Name: "mode", Type: cty.String, Default: cty.StringVal("0644"), Doc: "File mode, octal."},
 			{Name: "owner", Type: cty.String, Doc: "Owning user. Unset: the connecting user (root with become)."},
-			{Name: "group", Type: cty.String, Doc: "Owning group. Unset: the owner's primary group."},
+			{Name: "group", Type: cty.String, Doc: "Owning group. Unset with owner set: the owner's login group."},
 			{Name: "on", Type: cty.String, Default: cty.StringVal("target"), Doc: "Where the file is fetched: \"target\" (curl or wget on the host) or \"controller\"."},
 		},
 		Example: `download "node_exporter" {
@@ -210,15 +210,7 @@ func (t *downloadTask) Diff(out CheckOutput) (*Plan, error) {
 	return p, nil
 }
 
-func (t *downloadTask) chownSpec() string {
-	switch {
-	case t.owner != "" && t.group != "":
-		return t.owner + ":" + t.group
-	case t.owner != "":
-		return t.owner + ":"
-	}
-	return ":" + t.group
-}
+func (t *downloadTask) chownSpec() string { return ownerSpec(t.owner, t.group) }
 
 // installScript fetches with fetch (which writes "$t"), verifies the checksum
 // and renames the file into place. The temporary file is removed on any

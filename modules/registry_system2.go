@@ -174,6 +174,18 @@ func shRequireDir(dir string) string {
 	return fmt.Sprintf("[ -d %[1]s ] || { printf '%%s does not exist on the host: create it first (a directory task)\\n' %[1]s >&2; exit 1; }\n", shell.Quote(dir))
 }
 
+// ownerSpec is chown's OWNER[:GROUP] argument: "owner:" gives the owner's
+// login group when group is unset, ":group" changes the group only.
+func ownerSpec(owner, group string) string {
+	switch {
+	case owner != "" && group != "":
+		return owner + ":" + group
+	case owner != "":
+		return owner + ":"
+	}
+	return ":" + group
+}
+
 // hasNewline reports whether s holds a line break that would split a line of
 // a configuration file.
 func hasNewline(s string) bool { return strings.ContainsAny(s, "\n\r") }
