@@ -44,8 +44,9 @@ type remoteFile struct {
 // statFragment prints "type T" for the path in $p and, for a file or
 // directory, "stat MODE UID GID USER GROUP SIZE". With sum, a file's sha256 is
 // printed too; with fetchMax > 0, a file no larger than that is printed after
-// a "content" line (it must be the last section).
-func statFragment(p string, sum bool, fetchMax int64) string {
+// a "content" line (it must be the last section), unless its sha256 is
+// unlessSum: a file that already has the desired content is not sent back.
+func statFragment(p string, sum bool, fetchMax int64, unlessSum ...string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "set -e\np=%s\n", shell.Quote(p))
 	b.WriteString("if [ -L \"$p\" ]; then echo 'type link'\n")
@@ -56,7 +57,11 @@ func statFragment(p string, sum bool, fetchMax int64) string {
 		b.WriteString("  h=$(sha256sum <\"$p\"); echo \"sha256 ${h%% *}\"\n")
 	}
 	if fetchMax > 0 {
-		fmt.Fprintf(&b, "  if [ \"$6\" -le %d ]; then echo content; cat \"$p\"; fi\n", fetchMax)
+		cond := fmt.Sprintf("[ \"$6\" -le %d ]", fetchMax)
+		if sum && len(unlessSum) > 0 {
+			cond += fmt.Sprintf(" && [ \"${h%%%% *}\" != %s ]", shell.Quote(unlessSum[0]))
+		}
+		fmt.Fprintf(&b, "  if %s; then echo content; cat \"$p\"; fi\n", cond)
 	}
 	b.WriteString("elif [ -e \"$p\" ]; then echo 'type other'\n")
 	b.WriteString("else echo 'type missing'\nfi\n")
@@ -272,7 +277,10 @@ func (t *fileTask) Check() string {
 	if t.Content != nil && t.Content.Text != nil && !t.Content.Sensitive {
 		fetch = maxDiffSize
 	}
-	return statFragment(t.Path, t.Content != nil, fetch)
+	if t.Content != nil {
+		return statFragment(t.Path, true, fetch, t.Content.SHA256)
+	}
+	return statFragment(t.Path, false, 0)
 }
 
 func (t *fileTask) Diff(out CheckOutput) (*Plan, error) {
