@@ -59,6 +59,7 @@ var handlerMetaAttrs = []hcl.AttributeSchema{
 func LoadFiles(p *hclparse.Parser, paths ...string) (*Playbook, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var files []string
+	fromDir := map[string]bool{} // found by listing a directory
 	for _, path := range paths {
 		st, err := os.Stat(path)
 		if err != nil {
@@ -83,6 +84,9 @@ func LoadFiles(p *hclparse.Parser, paths ...string) (*Playbook, hcl.Diagnostics)
 			})
 		}
 		files = append(files, matches...)
+		for _, m := range matches {
+			fromDir[m] = true
+		}
 	}
 	if diags.HasErrors() {
 		return nil, diags
@@ -91,6 +95,9 @@ func LoadFiles(p *hclparse.Parser, paths ...string) (*Playbook, hcl.Diagnostics)
 	for _, f := range files {
 		hf, ds := p.ParseHCLFile(f)
 		diags = append(diags, ds...)
+		if hf != nil && fromDir[f] && looksLikeInventory(hf) {
+			continue // an inventory kept beside the playbook
+		}
 		if hf != nil {
 			hclFiles = append(hclFiles, hf)
 		}
@@ -125,6 +132,15 @@ func Load(dir string, files ...*hcl.File) (*Playbook, hcl.Diagnostics) {
 			if abs, err := filepath.Abs(filepath.Dir(fn)); err == nil {
 				fileDir = abs
 			}
+		}
+		if rng, ok := inventoryBlock(f); ok {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Inventory file given as a playbook",
+				Detail:   "This file declares hosts or groups: it is an inventory. Pass it with -i, and the playbook (variable, locals and play blocks) as the argument.",
+				Subject:  rng.Ptr(),
+			})
+			continue
 		}
 		content, ds := f.Body.Content(rootSchema)
 		diags = append(diags, ds...)
@@ -538,4 +554,35 @@ func traverseName(s hcl.Traverser) string {
 		return s.Name
 	}
 	return ""
+}
+
+// looksLikeInventory reports whether a file has drover inventory blocks
+// (host, group, defaults) and no playbook block.
+func looksLikeInventory(f *hcl.File) bool {
+	_, ok := inventoryBlock(f)
+	return ok
+}
+
+// inventoryBlock returns the range of the first inventory block of a file
+// that has no playbook block.
+func inventoryBlock(f *hcl.File) (hcl.Range, bool) {
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		return hcl.Range{}, false
+	}
+	var first *hclsyntax.Block
+	for _, b := range body.Blocks {
+		switch b.Type {
+		case "host", "group", "defaults":
+			if first == nil {
+				first = b
+			}
+		case "variable", "locals", "play":
+			return hcl.Range{}, false
+		}
+	}
+	if first == nil {
+		return hcl.Range{}, false
+	}
+	return first.TypeRange, true
 }

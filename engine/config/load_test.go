@@ -268,6 +268,13 @@ play "web" {
 			want: []string{`site.hcl:5:16: error: Both for_each and count: A task may use for_each or count, not both.`},
 		},
 		{
+			name: "inventory given as a playbook",
+			src: `# hosts
+host "web1" { address = "10.0.0.1" }
+group "web" { hosts = ["web1"] }`,
+			want: []string{`site.hcl:2:1: error: Inventory file given as a playbook: This file declares hosts or groups: it is an inventory. Pass it with -i, and the playbook (variable, locals and play blocks) as the argument.`},
+		},
+		{
 			name: "bad notify entry",
 			src: `play "web" {
   hosts = "all"
