@@ -59,6 +59,13 @@ installed on the host.`,
 	}
 }
 
+// gitSafeDir trusts dest (in $d) although another user may own it: git
+// refuses to work in a repository owned by someone else ("dubious
+// ownership") unless safe.directory, from protected (here: command)
+// configuration, names it. Deploying as root into a tree owned by the
+// application's user is the common case.
+const gitSafeDir = "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0=\"$d\"\nexport GIT_CONFIG_COUNT GIT_CONFIG_KEY_0 GIT_CONFIG_VALUE_0\n"
+
 // gitKeySuffix names the deploy key's temporary file on the host; tests
 // replace it for stable output.
 var gitKeySuffix = func() (string, error) {
@@ -137,6 +144,7 @@ func (t *gitTask) Check() string {
 	var b strings.Builder
 	b.WriteString(shTools("git"))
 	fmt.Fprintf(&b, "d=%s\n", shell.Quote(t.dest))
+	b.WriteString(gitSafeDir)
 	b.WriteString(`if [ -e "$d/.git" ] && command -v git >/dev/null 2>&1; then
 echo repo=1
 printf 'head=%s\n' "$(git -C "$d" rev-parse -q --verify HEAD 2>/dev/null)"
@@ -271,6 +279,7 @@ func (t *gitTask) step(fresh bool, kind string) Step {
 		fmt.Fprintf(&b, "GIT_SSH_COMMAND=\"ssh -i $k -o IdentitiesOnly=yes -o BatchMode=yes%s\"\nexport GIT_SSH_COMMAND\n", hk)
 	}
 	b.WriteString("GIT_TERMINAL_PROMPT=0\nexport GIT_TERMINAL_PROMPT\n")
+	b.WriteString(gitSafeDir)
 	if fresh {
 		b.WriteString(shRequireDir(path.Dir(t.dest)))
 		fmt.Fprintf(&b, "w=$(mktemp -d %s)\n", shell.Quote(path.Join(path.Dir(t.dest), "."+path.Base(t.dest)+".drover-XXXXXX")))

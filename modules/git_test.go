@@ -163,6 +163,12 @@ func TestGitLocal(t *testing.T) {
 	if got := sh("cat " + dest + "/f"); got != "1" {
 		t.Errorf("force: f = %q", got)
 	}
+	// A checkout owned by another user (the application's) is trusted.
+	sh("chown -R 65534:65534 " + dest)
+	twice("ref", "main")
+	if got := sh("git -C " + dest + " -c safe.directory='*' rev-parse HEAD"); got != c2 {
+		t.Errorf("checkout owned by another user: HEAD %s, want %s", got, c2)
+	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 3 {
 		t.Errorf("temporary directories left: %v", ents)
 	}

@@ -325,15 +325,21 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 	}
 	if t.groups != nil {
 		curGroups := supplementary(st.vals["groups"], st.vals["primary"])
+		// The primary group is a membership already; listing it in groups
+		// must not look like a change on every run.
+		primary := t.group
+		if primary == "" {
+			primary = st.vals["primary"]
+		}
 		var add, del []string
 		for _, g := range t.groups {
-			if !slices.Contains(curGroups, g) {
+			if g != primary && !slices.Contains(curGroups, g) {
 				add = append(add, g)
 			}
 		}
 		if !t.appendGroups {
 			for _, g := range curGroups {
-				if !slices.Contains(t.groups, g) {
+				if g != primary && !slices.Contains(t.groups, g) {
 					del = append(del, g)
 				}
 			}

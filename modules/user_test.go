@@ -43,6 +43,7 @@ func TestUserDiff(t *testing.T) {
 		{name: "groups-append", values: obj("name", "app", "groups", strs("docker", "sudo"), "append", true), out: shadowTools + app},
 		{name: "groups-exclusive", values: obj("name", "app", "groups", strs("docker")), out: shadowTools + app},
 		{name: "groups-exclusive-empty", values: obj("name", "app", "groups", strs()), out: shadowTools + app},
+		{name: "groups-listing-primary", values: obj("name", "app", "groups", strs("app", "sudo")), out: shadowTools + app},
 		{name: "groups-busybox", values: obj("name", "app", "groups", strs("docker")), out: busyboxTools + app},
 		{name: "modify-attributes", values: obj("name", "app", "uid", cty.NumberIntVal(991), "group", "staff",
 			"shell", "/bin/bash", "home", "/home/app", "comment", hostileText), out: shadowTools + app},
