@@ -214,7 +214,15 @@ func (e *evaluator) expandTask(t *config.Task) (bool, hcl.Diagnostics) {
 		if !v.IsWhollyKnown() {
 			return false, nil
 		}
-		v, _ = v.Unmark() // keys are shown in addresses; marks stay on values
+		if v.HasMark(lang.SensitiveMark) || (v.Type().IsSetType() && lang.IsSensitive(v)) {
+			return false, hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Sensitive value in for_each",
+				Detail:   "for_each keys become part of task addresses, which every output shows, so they cannot be sensitive. Use a map whose keys are not secret (its values may be).",
+				Subject:  t.ForEach.Range().Ptr(),
+			}}
+		}
+		v, _ = v.Unmark() // map values keep their marks for each.value
 		ty := v.Type()
 		if v.IsNull() || !(ty.IsMapType() || ty.IsObjectType() || ty.IsSetType()) {
 			return false, hcl.Diagnostics{{

@@ -92,6 +92,22 @@ play "p" {
 			want: []string{`site.hcl:4:16: error: Invalid for_each value: for_each needs a map, an object or a set of strings, not tuple. Use toset([...]) for a list.`},
 		},
 		{
+			name: "sensitive for_each",
+			src: `variable "users" {
+  type      = set(string)
+  default   = ["alice"]
+  sensitive = true
+}
+play "p" {
+  hosts = "all"
+  file "f" {
+    for_each = var.users
+    path     = "/home/${each.key}"
+  }
+}`,
+			want: []string{`site.hcl:9:16: error: Sensitive value in for_each: for_each keys become part of task addresses, which every output shows, so they cannot be sensitive. Use a map whose keys are not secret (its values may be).`},
+		},
+		{
 			name: "bad when",
 			src: `play "p" {
   hosts = "all"
