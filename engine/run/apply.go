@@ -47,6 +47,7 @@ func Apply(ctx context.Context, opts Options) (*ApplyResult, error) {
 		sink = report.Multi(rec, opts.Sink)
 	}
 	r := newRunner(opts, sink)
+	r.em.Emit(report.Event{Kind: report.KindRunStart, Task: "apply"})
 	res := &ApplyResult{}
 	start := time.Now()
 	vars, locals, diags := r.globals()

@@ -638,6 +638,7 @@ func (in *instance) sensitiveAttrs() map[string]bool {
 // KindHostDone per host and a KindPlanSummary.
 func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 	r := newRunner(opts, opts.Sink)
+	r.em.Emit(report.Event{Kind: report.KindRunStart, Task: "plan"})
 	res := &PlanResult{}
 	vars, locals, diags := r.globals()
 	if diags.HasErrors() {
