@@ -352,7 +352,7 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 			for _, g := range del {
 				delta = append(delta, "-"+g)
 			}
-			change.Attrs = append(change.Attrs, AttrChange{Name: "groups", Old: strings.Join(curGroups, ","), New: strings.Join(delta, " ")})
+			change.Attrs = append(change.Attrs, AttrChange{Name: "groups", New: strings.Join(delta, " ")})
 			step, err := t.groupsStep(st, add, del)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", subject, err)
