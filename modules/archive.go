@@ -31,8 +31,8 @@ is not even read twice.
 
 The archive is unpacked into a temporary directory beside dest first; only
 when that succeeded is it renamed to dest (when dest does not exist) or
-copied over dest's content (when it does: files of the archive replace
-files of the same name, other files stay). A failed unpack never leaves a
+copied into dest entry by entry (when it does: files of the archive replace
+files of the same name, other files stay, dest keeps its mode and owner). A failed unpack never leaves a
 half-populated dest.
 
 source is a file on the controller (relative to the playbook), uploaded
@@ -296,8 +296,14 @@ func (t *archiveTask) unpackScript(src, sum string) string {
 	if t.owner != "" || t.group != "" {
 		fmt.Fprintf(&b, "chown -R %s \"$x\"\n", shell.Quote(ownerSpec(t.owner, t.group)))
 	}
+	// An existing dest keeps its own mode and owner (a directory task may
+	// manage them): its entries are copied in one by one.
 	b.WriteString(`chmod 755 "$x"
-if [ -d "$d" ]; then cp -a "$x"/. "$d"/; else mv "$x" "$d"; fi
+if [ -d "$d" ]; then
+for e in "$x"/* "$x"/.[!.]* "$x"/..?*; do
+if [ -e "$e" ] || [ -L "$e" ]; then cp -a "$e" "$d"/; fi
+done
+else mv "$x" "$d"; fi
 `)
 	fmt.Fprintf(&b, "m=%s\nprintf '%%s\\n' %s > \"$m.tmp\"\nmv -f \"$m.tmp\" \"$m\"\n", shell.Quote(t.marker()), shell.Quote(sum))
 	return b.String()

@@ -148,15 +148,19 @@ func TestArchiveLocal(t *testing.T) {
 			}
 			// An update lands over the old content; other files stay.
 			os.WriteFile(filepath.Join(dest, "local"), []byte("mine"), 0o644)
-			os.WriteFile(filepath.Join(local, "v2.zip"), zipBytes(t, map[string]string{"a": "new", "c/d": "3"}), 0o644)
+			os.Chmod(dest, 0o750)
+			os.WriteFile(filepath.Join(local, "v2.zip"), zipBytes(t, map[string]string{"a": "new", "c/d": "3", ".hidden": "h"}), 0o644)
 			if changed, err := apply(map[string]any{"source": "v2.zip"}); err != nil || !changed {
 				t.Fatalf("zip update: changed=%v err=%v", changed, err)
 			}
 			got := listTree(t, dest)
-			for _, want := range []string{" a=new ", "c/d=3", "local=mine", "sub/b=2"} {
+			for _, want := range []string{" a=new ", "c/d=3", "local=mine", "sub/b=2", ".hidden=h"} {
 				if !strings.Contains(got+" ", want) {
 					t.Errorf("after update, tree %s lacks %s", got, want)
 				}
+			}
+			if fi, _ := os.Stat(dest); fi.Mode().Perm() != 0o750 {
+				t.Errorf("an update changed dest's mode to %v", fi.Mode().Perm())
 			}
 			// A corrupt archive fails and leaves dest and its parent as they were.
 			os.WriteFile(filepath.Join(local, "bad.tar.gz"), []byte("garbage"), 0o644)
