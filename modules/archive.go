@@ -126,9 +126,9 @@ func (Archive) Configure(cfg Config) (Task, error) {
 	if t.strip > 0 && t.format == "zip" {
 		return nil, &AttrError{Attr: "strip_components", Msg: "is supported for tar formats only (unzip cannot strip components)"}
 	}
-	for attr, v := range map[string]string{"owner": t.owner, "group": t.group} {
-		if v != "" {
-			if err := checkAccountName(attr, v); err != nil {
+	for _, f := range [][2]string{{"owner", t.owner}, {"group", t.group}} {
+		if f[1] != "" {
+			if err := checkAccountName(f[0], f[1]); err != nil {
 				return nil, err
 			}
 		}

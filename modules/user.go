@@ -111,6 +111,9 @@ func (User) Configure(cfg Config) (Task, error) {
 		exclusiveKeys: a.boolean("exclusive_keys"),
 		removeHome:    a.boolean("remove_home"),
 	}
+	if a.a.err != nil { // a null list element
+		return nil, a.a.err
+	}
 	if err := checkAccountName("name", t.name); err != nil {
 		return nil, err
 	}
@@ -140,9 +143,9 @@ func (User) Configure(cfg Config) (Task, error) {
 	if t.groups != nil {
 		t.groups = sortedUnique(t.groups)
 	}
-	for attr, v := range map[string]string{"shell": t.shell, "home": t.home, "comment": t.comment} {
-		if strings.ContainsAny(v, ":\n\r\x00") {
-			return nil, &AttrError{Attr: attr, Msg: "must not contain ':', a line break or a NUL byte (they would corrupt /etc/passwd)"}
+	for _, f := range [][2]string{{"shell", t.shell}, {"home", t.home}, {"comment", t.comment}} {
+		if strings.ContainsAny(f[1], ":\n\r\x00") {
+			return nil, &AttrError{Attr: f[0], Msg: "must not contain ':', a line break or a NUL byte (they would corrupt /etc/passwd)"}
 		}
 	}
 	if t.home != "" && !path.IsAbs(t.home) {
