@@ -58,6 +58,12 @@ func TestSpecs(t *testing.T) {
 			ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
 				"var": cty.ObjectVal(map[string]cty.Value{"site": cty.StringVal("example.org"), "env": cty.StringVal("prod")}),
 			}}
+			if tv, ok := m.(modules.TemplateVars); ok {
+				// As the engine does: the module expands these itself.
+				for _, n := range tv.TemplateVars() {
+					ctx.Variables[n] = cty.StringVal("${" + n + "}")
+				}
+			}
 			if _, diags := hcldec.Decode(body.Blocks[0].Body, config.Spec(s), ctx); diags.HasErrors() {
 				t.Errorf("example does not decode: %v", diags)
 			}

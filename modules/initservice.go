@@ -1,0 +1,450 @@
+package modules
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/initgen"
+	"github.com/drover-cm/drover/modules/initsys"
+)
+
+// initServiceModule generates a service's init integration (modules/initgen)
+// for the host's init system, writes it, creates the service's user, and
+// drives the instances through modules/initsys, testing the service's
+// configuration before every restart and reload it does.
+type initServiceModule struct{}
+
+var initServiceSpec = &Spec{
+	Name:    "init_service",
+	Summary: "Generate and manage a service's systemd unit, SysV or OpenRC script from one definition, with instances and a config test.",
+	Doc: `Generates the init integration of a service for the host's init system
+(host.facts.init_system, or init_system): a systemd unit (a template unit
+NAME@.service when instances are listed, with hardening defaults), SysV LSB
+init scripts (/etc/init.d/NAME-INSTANCE, start-stop-daemon where present, pid
+files in /run, reading /etc/default/NAME-INSTANCE), or an OpenRC script with a
+symlink NAME.INSTANCE per instance. Files are written to a temporary name and
+renamed; systemctl daemon-reload runs only when the unit changed. The user is
+created (a system account without login) when missing and create_user is
+true. "drover initscript" prints the same files without connecting.
+
+In command, config_test, reload, before_stop, environment values and
+working_directory, ${instance} is the instance name (%i in the systemd unit).
+Commands are run directly, not by a shell: write /bin/sh -c '...' for one.
+
+The configuration test runs before every restart and reload drover does; when
+it fails the service keeps running on its previous configuration and the task
+fails with the test's output. The generated files run it too (ExecStartPre and
+ExecReload; in the scripts' start, restart and reload), so a manual reload or
+restart is refused the same way (systemd: a manual restart stops the service
+and then refuses to start it; reload is the safe operation).
+
+state "started" restarts running instances whose unit or script changed (after
+the test). "reloaded" and "restarted" are actions for handlers: they run every
+time (with the test), "reloaded" restarting a service without reload. A file
+or template task that changes the service's configuration notifies such a
+handler. Instances removed from the list are not cleaned up.`,
+	Attributes: []Attribute{
+		{Name: "name", Type: cty.String, Doc: "The service name; unset: the task's label."},
+		{Name: "instances", Type: cty.List(cty.String), Doc: "Instances run from this one definition (redis@cache, redis@sessions). Unset: a single service."},
+		{Name: "command", Type: cty.String, Required: true, Doc: "The service's command line, in the foreground (it must not daemonize); the program is an absolute path."},
+		{Name: "description", Type: cty.String, Doc: "One line for the unit's Description and the script's header. Unset: the name."},
+		{Name: "user", Type: cty.String, Doc: "The user the service runs as. Unset: root."},
+		{Name: "group", Type: cty.String, Doc: "Its group (must exist). Unset: the user's primary group."},
+		{Name: "create_user", Type: cty.Bool, Default: cty.True, Doc: "Create user as a system account without home or login when it does not exist."},
+		{Name: "working_directory", Type: cty.String, Doc: "The directory the service runs in."},
+		{Name: "config_test", Type: cty.String, Doc: "A command that checks the service's configuration and fails when it is broken; run before every start, restart and reload."},
+		{Name: "reload", Type: cty.String, Doc: `How the service re-reads its configuration: "signal:HUP" (or USR1, USR2, ...) sent to its main process, or a command. Unset: it cannot reload.`},
+		{Name: "before_stop", Type: cty.String, Doc: "A command run before the service is stopped (flush, save); a failure does not prevent the stop."},
+		{Name: "environment", Type: cty.Map(cty.String), Doc: "Environment variables of the service."},
+		{Name: "limits", Type: cty.Map(cty.String), Doc: `Resource limits: nofile and nproc (a number or "unlimited"), core and memlock (0 or "unlimited").`},
+		{Name: "restart", Type: cty.String, Default: cty.StringVal("on-failure"), Doc: `systemd's Restart policy: "no", "on-failure" or "always". SysV and OpenRC scripts do not supervise.`},
+		{Name: "after", Type: cty.List(cty.String), Doc: "systemd units the service starts after (network-online.target also gets Wants=); mapped to LSB facilities ($network, $time) and OpenRC dependencies (need net)."},
+		{Name: "hardening", Type: cty.Bool, Default: cty.True, Doc: "systemd: add NoNewPrivileges=yes, PrivateTmp=yes, ProtectSystem=full."},
+		{Name: "systemd_options", Type: cty.Map(cty.String), Doc: `Extra systemd [Service] settings, written as given ({ ProtectHome = "read-only" }); "" removes a hardening default.`},
+		{Name: "state", Type: cty.String, Default: cty.StringVal("started"), Doc: `"started", "stopped", or the actions "restarted" and "reloaded" (for handlers).`},
+		{Name: "enabled", Type: cty.Bool, Default: cty.True, Doc: "Whether the instances start at boot."},
+		{Name: "init_system", Type: cty.String, Doc: `"systemd", "openrc" or "sysv", instead of the host's facts.`},
+	},
+	Example: `init_service "redis" {
+  instances   = ["cache", "sessions"]
+  command     = "/usr/bin/redis-server /etc/redis/${instance}.conf --supervised systemd"
+  user        = "redis"
+  config_test = "/usr/bin/redis-server /etc/redis/${instance}.conf --test-memory 0"
+  reload      = "signal:HUP"
+  environment = { LANG = "C.UTF-8" }
+  limits      = { nofile = 65535 }
+  after       = ["network-online.target"]
+  before_stop = "/usr/bin/redis-cli -s /run/redis/${instance}.sock save"
+}`,
+}
+
+func (initServiceModule) Spec() *Spec { return initServiceSpec }
+
+// TemplateVars: ${instance} reaches Configure as its own text.
+func (initServiceModule) TemplateVars() []string { return []string{"instance"} }
+
+// InitDefinition reads an init_service block's decoded values into a
+// definition, as Configure does; `drover initscript` uses it. label is the
+// task's label, the default name.
+func InitDefinition(values cty.Value, label string) (initgen.Definition, error) {
+	d, _, err := readInitDefinition(readAttrs(initServiceSpec, Config{Values: values}), label)
+	return d, err
+}
+
+func readInitDefinition(a *attrs, label string) (initgen.Definition, bool, error) {
+	v := sysVals{a}
+	d := initgen.Definition{
+		Name:             label,
+		Instances:        v.strs("instances"),
+		Command:          v.str("command"),
+		Description:      v.str("description"),
+		User:             v.str("user"),
+		Group:            v.str("group"),
+		WorkingDirectory: v.str("working_directory"),
+		ConfigTest:       v.str("config_test"),
+		Reload:           v.str("reload"),
+		BeforeStop:       v.str("before_stop"),
+		Environment:      v.strMap("environment"),
+		Limits:           v.strMap("limits"),
+		Restart:          v.str("restart"),
+		After:            v.strs("after"),
+		Hardening:        v.boolean("hardening"),
+		SystemdOptions:   v.strMap("systemd_options"),
+	}
+	if n := v.str("name"); n != "" {
+		d.Name = n
+	}
+	if a.err != nil {
+		return d, false, a.err
+	}
+	if err := d.Validate(); err != nil {
+		if fe, ok := err.(*initgen.FieldError); ok {
+			return d, false, &AttrError{Attr: fe.Field, Msg: fe.Msg}
+		}
+		return d, false, err
+	}
+	return d, a.anySensitive(), nil
+}
+
+func (initServiceModule) Configure(cfg Config) (Task, error) {
+	a := readAttrs(initServiceSpec, cfg)
+	d, sensitive, err := readInitDefinition(a, cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+	t := &initServiceTask{def: d, sensitive: sensitive}
+	t.state = a.enum("state", "started", "stopped", "restarted", "reloaded")
+	t.enabled = a.boolean("enabled")
+	t.createUser = a.boolean("create_user")
+	sysName, set := a.str("init_system")
+	if a.err != nil {
+		return nil, a.err
+	}
+	if !set {
+		if cfg.Facts == nil {
+			return nil, &AttrError{Attr: "init_system", Msg: "the host's facts were not gathered, so its init system is unknown; gather facts or set init_system"}
+		}
+		sysName = cfg.Facts.InitSystem
+	}
+	if t.sys, err = initsys.Lookup(sysName); err != nil {
+		return nil, &AttrError{Attr: "init_system", Msg: err.Error()}
+	}
+	if t.files, err = initgen.Generate(d, sysName); err != nil {
+		return nil, &AttrError{Attr: "init_system", Msg: err.Error()}
+	}
+	t.services = d.Services(sysName)
+	if t.createUser && d.User != "" && d.User != "root" {
+		nologin := "/usr/sbin/nologin"
+		if cfg.Facts != nil && cfg.Facts.OSFamily == "alpine" {
+			nologin = "/sbin/nologin"
+		}
+		t.user = &userTask{name: d.User, state: "present", group: d.Group, system: true, home: "/nonexistent", shell: nologin}
+	}
+	return t, nil
+}
+
+type initServiceTask struct {
+	def        initgen.Definition
+	sys        initsys.System
+	files      []initgen.File
+	services   []string
+	state      string
+	enabled    bool
+	createUser bool
+	user       *userTask // nil: the user is not created
+	sensitive  bool
+}
+
+func (t *initServiceTask) Provides() []Resource {
+	var r []Resource
+	for _, f := range t.files {
+		r = append(r, Resource{Kind: "path", Name: f.Path})
+	}
+	if t.user != nil {
+		r = append(r, Resource{Kind: "user", Name: t.def.User})
+	}
+	for _, s := range t.services {
+		r = append(r, Resource{Kind: "service", Name: s})
+	}
+	return r
+}
+
+func (t *initServiceTask) Uses() []Resource {
+	var r []Resource
+	seen := map[string]bool{}
+	for _, f := range t.files {
+		if d := path.Dir(f.Path); !seen[d] {
+			seen[d] = true
+			r = append(r, Resource{Kind: "path", Name: d})
+		}
+	}
+	// The program: a task installing it runs first.
+	if w, err := splitWords(strings.ReplaceAll(t.def.Command, initgen.Placeholder, "x")); err == nil && len(w) > 0 && path.IsAbs(w[0]) {
+		r = append(r, Resource{Kind: "path", Name: w[0]})
+	}
+	if t.user == nil && t.def.User != "" {
+		r = append(r, Resource{Kind: "user", Name: t.def.User})
+	}
+	if t.def.Group != "" {
+		r = append(r, Resource{Kind: "group", Name: t.def.Group})
+	}
+	return r
+}
+
+// Check prints, in the system modules' key=value format: each file's state
+// (file.N=missing|other|link TARGET|file SHA256 MODE, and its content as a
+// blob when small), the user's (user.* lines of the user module's check) and
+// each instance's status (svc.N.* lines of initsys's fragment, svc.N.exit).
+func (t *initServiceTask) Check() string {
+	var b strings.Builder
+	for i, f := range t.files {
+		fmt.Fprintf(&b, "p=%s\n", shell.Quote(f.Path))
+		fmt.Fprintf(&b, "if [ -L \"$p\" ]; then echo \"file.%[1]d=link $(readlink \"$p\")\"\n", i)
+		fmt.Fprintf(&b, "elif [ -f \"$p\" ]; then h=$(sha256sum <\"$p\"); echo \"file.%[1]d=file ${h%%%% *} $(stat -c %%a \"$p\")\"\n", i)
+		if !t.sensitive {
+			b.WriteString("  " + shFileBlob("content."+strconv.Itoa(i), "\"$p\""))
+		}
+		fmt.Fprintf(&b, "elif [ -e \"$p\" ]; then echo file.%[1]d=other\nelse echo file.%[1]d=missing\nfi\n", i)
+	}
+	if t.user != nil {
+		fmt.Fprintf(&b, "( %s ) | sed 's/^/user./'\n", t.user.Check())
+	}
+	for i, s := range t.services {
+		fmt.Fprintf(&b, "o=$( %s\n)\necho \"svc.%d.exit=$?\"\nprintf '%%s\\n' \"$o\" | sed 's/^/svc.%d./'\n", t.sys.Status(s), i, i)
+	}
+	return b.String()
+}
+
+// sub returns the key=value lines of st whose key starts with prefix,
+// without it (from the parsed values, so that no file content can add one).
+func sub(st kv, prefix string) []byte {
+	var b strings.Builder
+	for _, k := range sortedKeys(st.vals) {
+		if rest, ok := strings.CutPrefix(k, prefix); ok {
+			b.WriteString(rest + "=" + st.vals[k] + "\n")
+		}
+	}
+	return []byte(b.String())
+}
+
+func (t *initServiceTask) Diff(out CheckOutput) (*Plan, error) {
+	subject := "init_service " + t.def.Name
+	if out.ExitCode != 0 {
+		return nil, checkFailed(subject, out)
+	}
+	st, err := parseKV(out.Stdout)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", subject, err)
+	}
+	p := &Plan{}
+
+	if t.user != nil {
+		if _, exists := st.vals["user.passwd"]; !exists {
+			up, err := t.user.Diff(CheckOutput{Stdout: sub(st, "user.")})
+			if err != nil {
+				return nil, fmt.Errorf("%s: creating its user: %w", subject, err)
+			}
+			p.Changes = append(p.Changes, up.Changes...)
+			p.Steps = append(p.Steps, up.Steps...)
+		}
+	}
+
+	changed := make([]bool, len(t.files))
+	for i, f := range t.files {
+		cur := st.vals["file."+strconv.Itoa(i)]
+		ch, step, err := t.fileChange(f, cur, st.blobs["content."+strconv.Itoa(i)])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", subject, err)
+		}
+		if ch != nil {
+			changed[i] = true
+			p.Changes = append(p.Changes, *ch)
+			p.Steps = append(p.Steps, step)
+		}
+	}
+	anyChanged := false
+	for _, c := range changed {
+		anyChanged = anyChanged || c
+	}
+	if anyChanged && t.sys.DaemonReload() != "" {
+		p.Steps = append(p.Steps, Step{Script: t.sys.DaemonReload()})
+	}
+
+	for i, svc := range t.services {
+		code, _ := strconv.Atoi(st.vals["svc."+strconv.Itoa(i)+".exit"])
+		ss, err := t.sys.ParseStatus(sub(st, "svc."+strconv.Itoa(i)+"."), code)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading the state of %s with %s: %w", subject, svc, t.sys.Name(), err)
+		}
+		ch, steps := t.serviceChange(i, svc, ss, t.definitionChanged(i, changed))
+		if ch != nil {
+			p.Changes = append(p.Changes, *ch)
+			p.Steps = append(p.Steps, steps...)
+		}
+	}
+	return p, nil
+}
+
+// definitionChanged reports whether the file that defines instance i
+// changed: the one unit (systemd), its script (SysV), the script or its
+// link (OpenRC).
+func (t *initServiceTask) definitionChanged(i int, changed []bool) bool {
+	switch t.sys.Name() {
+	case initgen.SysV:
+		return changed[i]
+	case initgen.OpenRC:
+		return changed[0] || (i+1 < len(changed) && changed[i+1])
+	}
+	return changed[0]
+}
+
+func (t *initServiceTask) fileChange(f initgen.File, cur string, content []byte) (*Change, Step, error) {
+	kind, rest, _ := strings.Cut(cur, " ")
+	q := shell.Quote(f.Path)
+	tmp := tempPath(f.Path)
+	if f.Link != "" {
+		switch kind {
+		case "link":
+			if rest == f.Link {
+				return nil, Step{}, nil
+			}
+		case "missing":
+		default:
+			return nil, Step{}, fmt.Errorf("%s exists and is not a symbolic link; remove it so that drover can link it to %s", f.Path, f.Link)
+		}
+		ch := &Change{Action: Create, Subject: f.Path, Attrs: []AttrChange{{Name: "link", Old: rest, New: f.Link}}}
+		if kind == "link" {
+			ch.Action = Update
+		}
+		return ch, Step{Script: "t=" + shell.Quote(tmp) + "\ntrap 'rm -f \"$t\"' EXIT\nln -s " + shell.Quote(f.Link) + " \"$t\"\nmv -fT \"$t\" " + q + "\n"}, nil
+	}
+	c := bytesContent(f.Content, t.sensitive)
+	mode := uint32(f.Mode.Perm())
+	ch := &Change{Subject: f.Path, Sensitive: t.sensitive}
+	switch kind {
+	case "missing":
+		ch.Action = Create
+		ch.Attrs = []AttrChange{{Name: "mode", New: fmtMode(mode)}}
+		if !t.sensitive {
+			ch.Diff = unified("/dev/null", f.Path, "", string(f.Content))
+		}
+	case "file":
+		sum, m, _ := strings.Cut(rest, " ")
+		curMode, _ := strconv.ParseUint(m, 8, 32)
+		if sum == c.SHA256 && uint32(curMode) == mode {
+			return nil, Step{}, nil
+		}
+		ch.Action = Update
+		if uint32(curMode) != mode {
+			ch.Attrs = append(ch.Attrs, AttrChange{Name: "mode", Old: fmtMode(uint32(curMode)), New: fmtMode(mode)})
+		}
+		if sum != c.SHA256 && !t.sensitive {
+			if content != nil {
+				ch.Diff = unified(f.Path, f.Path, string(content), string(f.Content))
+			} else {
+				ch.Attrs = append(ch.Attrs, AttrChange{Name: "sha256", Old: shortSum(sum), New: shortSum(c.SHA256)})
+			}
+		}
+	default:
+		return nil, Step{}, fmt.Errorf("%s exists and is not a regular file (%s); remove it so that drover can write the service's definition", f.Path, cur)
+	}
+	script := "t=" + shell.Quote(tmp) + "\ntrap 'rm -f \"$t\"' EXIT\nchown 0:0 \"$t\"\nchmod " + fmtMode(mode) + " \"$t\"\nmv -fT \"$t\" " + q + "\n"
+	return ch, Step{Uploads: []Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}}, Script: script}, nil
+}
+
+// tested runs cmd only after the configuration test of instance i passed;
+// otherwise it fails with the test's output, leaving the service as it is.
+func (t *initServiceTask) tested(i int, svc, what, cmd string) string {
+	instance := ""
+	if len(t.def.Instances) > 0 {
+		instance = t.def.Instances[i]
+	}
+	test := t.def.ConfigTestScript(t.sys.Name(), instance)
+	if test == "" {
+		return cmd
+	}
+	msg := fmt.Sprintf("%s: the configuration test failed, so it was not %s; it keeps running with its previous configuration. The test's output:", svc, what)
+	return "if ! out=$( " + test + " 2>&1); then\n\tprintf '%s\\n' " + shell.Quote(msg) + " \"$out\" >&2\n\texit 1\nfi\n" + cmd
+}
+
+func (t *initServiceTask) serviceChange(i int, svc string, st initsys.Status, defChanged bool) (*Change, []Step) {
+	var attrs []AttrChange
+	var steps []Step
+	action := Update
+	cur := st.Detail
+	switch {
+	case !st.Exists:
+		cur = "not installed"
+	case cur == "" && st.Active:
+		cur = "started"
+	case cur == "":
+		cur = "stopped"
+	}
+	if !st.Static && t.enabled != st.Enabled {
+		attrs = append(attrs, AttrChange{Name: "enabled", Old: strconv.FormatBool(st.Enabled), New: strconv.FormatBool(t.enabled)})
+		if t.enabled {
+			steps = append(steps, Step{Script: t.sys.Enable(svc)})
+		} else {
+			steps = append(steps, Step{Script: t.sys.Disable(svc)})
+		}
+	}
+	restart := func(why string) {
+		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: why})
+		steps = append(steps, Step{Script: t.tested(i, svc, "restarted", t.sys.Restart(svc))})
+	}
+	switch {
+	case (t.state == "started" || t.state == "restarted" || t.state == "reloaded") && !st.Active:
+		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "started"})
+		steps = append(steps, Step{Script: t.sys.Start(svc)})
+	case t.state == "stopped" && st.Active:
+		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "stopped"})
+		steps = append(steps, Step{Script: t.sys.Stop(svc)})
+	case t.state != "stopped" && defChanged:
+		restart("restarted (definition changed)")
+	case t.state == "restarted":
+		if len(attrs) == 0 && !defChanged {
+			action = Run
+		}
+		restart("restarted")
+	case t.state == "reloaded" && t.def.Reload == "":
+		if len(attrs) == 0 && !defChanged {
+			action = Run
+		}
+		restart("restarted (it cannot reload)")
+	case t.state == "reloaded":
+		if len(attrs) == 0 && !defChanged {
+			action = Run
+		}
+		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "reloaded"})
+		steps = append(steps, Step{Script: t.tested(i, svc, "reloaded", t.sys.Reload(svc))})
+	}
+	if len(attrs) == 0 {
+		return nil, nil
+	}
+	return &Change{Action: action, Subject: "service " + svc, Attrs: attrs}, steps
+}
