@@ -31,9 +31,9 @@ is not even read twice.
 
 The archive is unpacked into a temporary directory beside dest first; only
 when that succeeded is it renamed to dest (when dest does not exist) or
-copied into dest entry by entry (when it does: files of the archive replace
-files of the same name, other files stay, dest keeps its mode and owner). A failed unpack never leaves a
-half-populated dest.
+copied into dest entry by entry (when it does: files of the archive
+replace files of the same name, other files stay, dest keeps its mode and
+owner). A failed unpack never leaves a half-populated dest.
 
 source is a file on the controller (relative to the playbook), uploaded
 first, or with remote_source = true a file already on the host (a download
