@@ -51,7 +51,7 @@ handler. Instances removed from the list are not cleaned up.`,
 	Attributes: []Attribute{
 		{Name: "name", Type: cty.String, Doc: "The service name; unset: the task's label."},
 		{Name: "instances", Type: cty.List(cty.String), Doc: "Instances run from this one definition (redis@cache, redis@sessions). Unset: a single service."},
-		{Name: "command", Type: cty.String, Required: true, Doc: "The service's command line, in the foreground (it must not daemonize); the program is an absolute path."},
+		{Name: "command", Type: cty.String, Doc: "The service's command line, in the foreground (it must not daemonize); the program is an absolute path. Required, except in a handler with state \"reloaded\" or \"restarted\" that only acts on the instances another init_service task defines."},
 		{Name: "description", Type: cty.String, Doc: "One line for the unit's Description and the script's header. Unset: the name."},
 		{Name: "user", Type: cty.String, Doc: "The user the service runs as. Unset: root."},
 		{Name: "group", Type: cty.String, Doc: "Its group (must exist). Unset: the user's primary group."},
@@ -97,6 +97,12 @@ func InitDefinition(values cty.Value, label string) (initgen.Definition, error) 
 }
 
 func readInitDefinition(a *attrs, label string) (initgen.Definition, bool, error) {
+	return readInitDef(a, label, false)
+}
+
+// readInitDef reads the definition; actionOnly accepts one without command
+// (a handler acting on instances defined elsewhere).
+func readInitDef(a *attrs, label string, actionOnly bool) (initgen.Definition, bool, error) {
 	v := sysVals{a}
 	d := initgen.Definition{
 		Name:             label,
@@ -122,6 +128,10 @@ func readInitDefinition(a *attrs, label string) (initgen.Definition, bool, error
 	if a.err != nil {
 		return d, false, a.err
 	}
+	if actionOnly && d.Command == "" {
+		d.Command = "/bin/true" // validated as a definition; never generated
+		defer func() { d.Command = "" }()
+	}
 	if err := d.Validate(); err != nil {
 		if fe, ok := err.(*initgen.FieldError); ok {
 			return d, false, &AttrError{Attr: fe.Field, Msg: fe.Msg}
@@ -133,12 +143,18 @@ func readInitDefinition(a *attrs, label string) (initgen.Definition, bool, error
 
 func (initServiceModule) Configure(cfg Config) (Task, error) {
 	a := readAttrs(initServiceSpec, cfg)
-	d, sensitive, err := readInitDefinition(a, cfg.Name)
+	state := a.enum("state", "started", "stopped", "restarted", "reloaded")
+	cmd, _ := a.str("command")
+	actionOnly := cmd == "" && (state == "reloaded" || state == "restarted")
+	if cmd == "" && !actionOnly && a.err == nil {
+		return nil, &AttrError{Attr: "command", Msg: "is required (only a handler with state = \"reloaded\" or \"restarted\" may leave it out, to act on instances another init_service task defines)"}
+	}
+	d, sensitive, err := readInitDef(a, cfg.Name, actionOnly)
 	if err != nil {
 		return nil, err
 	}
-	t := &initServiceTask{def: d, sensitive: sensitive}
-	t.state = a.enum("state", "started", "stopped", "restarted", "reloaded")
+	t := &initServiceTask{def: d, sensitive: sensitive, actionOnly: actionOnly}
+	t.state = state
 	t.enabled = a.boolean("enabled")
 	t.createUser = a.boolean("create_user")
 	sysName, set := a.str("init_system")
@@ -154,10 +170,13 @@ func (initServiceModule) Configure(cfg Config) (Task, error) {
 	if t.sys, err = initsys.Lookup(sysName); err != nil {
 		return nil, &AttrError{Attr: "init_system", Msg: err.Error()}
 	}
+	t.services = d.Services(sysName)
+	if actionOnly {
+		return t, nil
+	}
 	if t.files, err = initgen.Generate(d, sysName); err != nil {
 		return nil, &AttrError{Attr: "init_system", Msg: err.Error()}
 	}
-	t.services = d.Services(sysName)
 	if t.createUser && d.User != "" && d.User != "root" {
 		nologin := "/usr/sbin/nologin"
 		if cfg.Facts != nil && cfg.Facts.OSFamily == "alpine" {
@@ -178,9 +197,15 @@ type initServiceTask struct {
 	createUser bool
 	user       *userTask // nil: the user is not created
 	sensitive  bool
+	// actionOnly: a handler without command, acting on the instances only
+	// (no files, no user, no enabling).
+	actionOnly bool
 }
 
 func (t *initServiceTask) Provides() []Resource {
+	if t.actionOnly {
+		return nil
+	}
 	var r []Resource
 	for _, f := range t.files {
 		r = append(r, Resource{Kind: "path", Name: f.Path})
@@ -204,6 +229,9 @@ func (t *initServiceTask) Uses() []Resource {
 		}
 	}
 	// The program: a task installing it runs first.
+	if t.actionOnly {
+		return nil
+	}
 	if w, err := splitWords(strings.ReplaceAll(t.def.Command, initgen.Placeholder, "x")); err == nil && len(w) > 0 && path.IsAbs(w[0]) {
 		r = append(r, Resource{Kind: "path", Name: w[0]})
 	}
@@ -314,6 +342,9 @@ func (t *initServiceTask) Diff(out CheckOutput) (*Plan, error) {
 // changed: the one unit (systemd), its script (SysV), the script or its
 // link (OpenRC).
 func (t *initServiceTask) definitionChanged(i int, changed []bool) bool {
+	if len(changed) == 0 {
+		return false
+	}
 	switch t.sys.Name() {
 	case initgen.SysV:
 		return changed[i]
@@ -405,7 +436,7 @@ func (t *initServiceTask) serviceChange(i int, svc string, st initsys.Status, de
 	case cur == "":
 		cur = "stopped"
 	}
-	if !st.Static && t.enabled != st.Enabled {
+	if !st.Static && !t.actionOnly && t.enabled != st.Enabled {
 		attrs = append(attrs, AttrChange{Name: "enabled", Old: strconv.FormatBool(st.Enabled), New: strconv.FormatBool(t.enabled)})
 		if t.enabled {
 			steps = append(steps, Step{Script: t.sys.Enable(svc)})
@@ -431,7 +462,7 @@ func (t *initServiceTask) serviceChange(i int, svc string, st initsys.Status, de
 			action = Run
 		}
 		restart("restarted")
-	case t.state == "reloaded" && t.def.Reload == "":
+	case t.state == "reloaded" && t.def.Reload == "" && !t.actionOnly:
 		if len(attrs) == 0 && !defChanged {
 			action = Run
 		}
