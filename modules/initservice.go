@@ -298,7 +298,13 @@ func (t *initServiceTask) Diff(out CheckOutput) (*Plan, error) {
 				return nil, fmt.Errorf("%s: creating its user: %w", subject, err)
 			}
 			p.Changes = append(p.Changes, up.Changes...)
-			p.Steps = append(p.Steps, up.Steps...)
+			for _, st := range up.Steps {
+				// Another task may have created it since the check.
+				if st.Script != "" {
+					st.Script = "if ! id -u " + shell.Quote(t.def.User) + " >/dev/null 2>&1; then\n" + st.Script + "\nfi\n"
+				}
+				p.Steps = append(p.Steps, st)
+			}
 		}
 	}
 

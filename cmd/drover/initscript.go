@@ -189,6 +189,9 @@ func initDefinitions(l *loaded, only []string) ([]initgen.Definition, hcl.Diagno
 					Subject: t.DeclRange.Ptr()})
 				continue
 			}
+			if c := val.GetAttr("command"); c.IsNull() {
+				continue // a handler acting on instances defined elsewhere
+			}
 			d, err := modules.InitDefinition(val, t.Name)
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid init_service task", Detail: fmt.Sprintf("%s: %v", t.Addr(), err), Subject: t.DeclRange.Ptr()})
