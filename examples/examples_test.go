@@ -166,3 +166,17 @@ func TestWebExample(t *testing.T) {
 		}
 	}
 }
+
+// TestServicesExample applies the multi-instance service example twice on a
+// fleet host with SysV scripts (integration/initservice_test.go runs it
+// further, and on systemd).
+func TestServicesExample(t *testing.T) {
+	f := integration.Start(t, 1)
+	h := f.Hosts[0]
+	t.Cleanup(func() { _, _ = h.Run("/etc/init.d/drover-demo-alpha stop; /etc/init.d/drover-demo-beta stop") })
+	x := &example{t: t, dir: "services", inventory: f.InventoryFile(), known: f.KnownHostsFile, vars: []string{"init_system=sysv"}}
+	x.applyTwice("")
+	if got := h.Exec(t, "/etc/init.d/drover-demo-alpha status; /etc/init.d/drover-demo-beta status"); !strings.Contains(got, "alpha is running") || !strings.Contains(got, "beta is running") {
+		t.Errorf("status after apply:\n%s", got)
+	}
+}

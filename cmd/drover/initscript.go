@@ -169,15 +169,34 @@ func initDefinitions(l *loaded, only []string) ([]initgen.Definition, hcl.Diagno
 			}
 			scope.Tasks[t.Type][t.Name] = cty.DynamicVal
 		}
+		// What other tasks see of a task (user.app.name) is its decoded
+		// attributes, with outputs unknown: decode them in rounds so that
+		// references between tasks resolve (for_each/count tasks stay
+		// unknown).
+		for range pl.Tasks {
+			for _, t := range pl.Tasks {
+				if t.ForEach != nil || t.Count != nil {
+					continue
+				}
+				v, ds := hcldec.Decode(t.Body, t.Spec, withTemplateVars(scope.EvalContext(), t.Module))
+				if ds.HasErrors() || v.IsMarked() || !v.Type().IsObjectType() {
+					continue
+				}
+				attrs := v.AsValueMap()
+				if attrs == nil {
+					attrs = map[string]cty.Value{}
+				}
+				for _, o := range t.Module.Spec().Outputs {
+					attrs[o.Name] = cty.UnknownVal(o.Type)
+				}
+				scope.Tasks[t.Type][t.Name] = cty.ObjectVal(attrs)
+			}
+		}
 		for _, t := range append(append([]*config.Task(nil), pl.Tasks...), pl.Handlers...) {
 			if t.Type != "init_service" || len(only) > 0 && t.Name != only[0] {
 				continue
 			}
-			ctx := scope.EvalContext()
-			for _, n := range m.(modules.TemplateVars).TemplateVars() {
-				ctx.Variables[n] = cty.StringVal("${" + n + "}")
-			}
-			val, ds := hcldec.Decode(t.Body, t.Spec, ctx)
+			val, ds := hcldec.Decode(t.Body, t.Spec, withTemplateVars(scope.EvalContext(), m))
 			diags = append(diags, ds...)
 			if ds.HasErrors() {
 				continue
@@ -204,6 +223,17 @@ func initDefinitions(l *loaded, only []string) ([]initgen.Definition, hcl.Diagno
 		}
 	}
 	return defs, diags
+}
+
+// withTemplateVars adds a module's template variables to ctx, as the engine
+// does (modules.TemplateVars).
+func withTemplateVars(ctx *hcl.EvalContext, m modules.Module) *hcl.EvalContext {
+	if tv, ok := m.(modules.TemplateVars); ok {
+		for _, n := range tv.TemplateVars() {
+			ctx.Variables[n] = cty.StringVal("${" + n + "}")
+		}
+	}
+	return ctx
 }
 
 func seen(defs []initgen.Definition, name string) bool {
