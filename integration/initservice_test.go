@@ -245,6 +245,30 @@ func TestInitServiceSystemd(t *testing.T) {
 	e.vars = nil
 	applyOK(t, e)
 
+	// A changed unit with a broken configuration: the restart is refused
+	// before the unit is written, so nothing changes and the next run tries
+	// again; with the configuration fixed, daemon-reload and a restart after
+	// the config test (run as the service's user).
+	e.vars = []string{"open_files=8192", "greeting=two words"}
+	out = applyFails(t, e)
+	if !strings.Contains(out, "drover-demo@alpha.service: the configuration test failed, so it was not restarted") {
+		t.Errorf("the refused restart is not explained:\n%s", out)
+	}
+	if got := h.Exec(t, "systemctl is-active "+units+"; grep -c LimitNOFILE=4096 /etc/systemd/system/drover-demo@.service"); got != "active\nactive\n1\n" || mainPID("drover-demo@alpha.service") != pid {
+		t.Errorf("after the refused restart (want both active, the old unit, alpha's pid %s): %s", pid, got)
+	}
+	e.vars = []string{"open_files=8192"}
+	applyOK(t, e)
+	if mainPID("drover-demo@alpha.service") == pid {
+		t.Error("alpha was not restarted after its unit changed")
+	}
+	if got := h.Exec(t, "systemctl show -p LimitNOFILE --value drover-demo@alpha.service; systemctl show -p LimitNOFILE --value drover-demo@beta.service"); got != "8192\n8192\n" {
+		t.Errorf("LimitNOFILE after the restart: %q", got)
+	}
+	if n := applyOK(t, e); n != 0 {
+		t.Errorf("the apply after the restart changed %d tasks", n)
+	}
+
 	// Enabled units come back after a reboot.
 	boot := h.Boot()
 	_, _ = h.Run("systemctl reboot")
@@ -265,7 +289,7 @@ func TestInitServiceSystemd(t *testing.T) {
 	if got != "active\nactive\n" {
 		t.Errorf("after the reboot: %q, want both instances active", got)
 	}
-	e2 := servicesEngine(t, f)
+	e2 := servicesEngine(t, f, "open_files=8192")
 	if n := applyOK(t, e2); n != 0 {
 		t.Errorf("an apply after the reboot changed %d tasks", n)
 	}

@@ -309,6 +309,7 @@ func (t *initServiceTask) Diff(out CheckOutput) (*Plan, error) {
 	}
 
 	changed := make([]bool, len(t.files))
+	var fileSteps []Step
 	for i, f := range t.files {
 		cur := st.vals["file."+strconv.Itoa(i)]
 		ch, step, err := t.fileChange(f, cur, st.blobs["content."+strconv.Itoa(i)])
@@ -318,29 +319,34 @@ func (t *initServiceTask) Diff(out CheckOutput) (*Plan, error) {
 		if ch != nil {
 			changed[i] = true
 			p.Changes = append(p.Changes, *ch)
-			p.Steps = append(p.Steps, step)
+			fileSteps = append(fileSteps, step)
 		}
 	}
-	anyChanged := false
-	for _, c := range changed {
-		anyChanged = anyChanged || c
-	}
+	anyChanged := len(fileSteps) > 0
 	if anyChanged && t.sys.DaemonReload() != "" {
-		p.Steps = append(p.Steps, Step{Script: t.sys.DaemonReload()})
+		fileSteps = append(fileSteps, Step{Script: t.sys.DaemonReload()})
 	}
 
+	// Instances restarted because their unit or script changed are tested
+	// before anything is written: a broken configuration then leaves the old
+	// definition in place, so the next run sees the change and tries again.
+	var preSteps, svcSteps []Step
 	for i, svc := range t.services {
 		code, _ := strconv.Atoi(st.vals["svc."+strconv.Itoa(i)+".exit"])
 		ss, err := t.sys.ParseStatus(sub(st, "svc."+strconv.Itoa(i)+"."), code)
 		if err != nil {
 			return nil, fmt.Errorf("%s: reading the state of %s with %s: %w", subject, svc, t.sys.Name(), err)
 		}
-		ch, steps := t.serviceChange(i, svc, ss, t.definitionChanged(i, changed))
+		ch, pre, steps := t.serviceChange(i, svc, ss, t.definitionChanged(i, changed))
 		if ch != nil {
 			p.Changes = append(p.Changes, *ch)
-			p.Steps = append(p.Steps, steps...)
+			preSteps = append(preSteps, pre...)
+			svcSteps = append(svcSteps, steps...)
 		}
 	}
+	p.Steps = append(p.Steps, preSteps...)
+	p.Steps = append(p.Steps, fileSteps...)
+	p.Steps = append(p.Steps, svcSteps...)
 	return p, nil
 }
 
@@ -421,17 +427,23 @@ func (t *initServiceTask) tested(i int, svc, what, cmd string) string {
 	if len(t.def.Instances) > 0 {
 		instance = t.def.Instances[i]
 	}
-	test := t.def.ConfigTestScript(t.sys.Name(), instance)
+	test := t.def.ConfigTestScript(instance)
 	if test == "" {
 		return cmd
 	}
 	msg := fmt.Sprintf("%s: the configuration test failed, so it was not %s; it keeps running with its previous configuration. The test's output:", svc, what)
-	return "if ! out=$( " + test + " 2>&1); then\n\tprintf '%s\\n' " + shell.Quote(msg) + " \"$out\" >&2\n\texit 1\nfi\n" + cmd
+	s := "if ! out=$( " + test + " 2>&1); then\n\tprintf '%s\\n' " + shell.Quote(msg) + " \"$out\" >&2\n\texit 1\nfi\n"
+	if cmd != "" {
+		s += cmd
+	}
+	return s
 }
 
-func (t *initServiceTask) serviceChange(i int, svc string, st initsys.Status, defChanged bool) (*Change, []Step) {
+// serviceChange plans one instance: pre are configuration tests to run
+// before any file is written, steps what follows them.
+func (t *initServiceTask) serviceChange(i int, svc string, st initsys.Status, defChanged bool) (*Change, []Step, []Step) {
 	var attrs []AttrChange
-	var steps []Step
+	var pre, steps []Step
 	action := Update
 	cur := st.Detail
 	switch {
@@ -462,7 +474,11 @@ func (t *initServiceTask) serviceChange(i int, svc string, st initsys.Status, de
 		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "stopped"})
 		steps = append(steps, Step{Script: t.sys.Stop(svc)})
 	case t.state != "stopped" && defChanged:
-		restart("restarted (definition changed)")
+		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "restarted (definition changed)"})
+		if test := t.tested(i, svc, "restarted", ""); test != "" {
+			pre = append(pre, Step{Script: test})
+		}
+		steps = append(steps, Step{Script: t.sys.Restart(svc)})
 	case t.state == "restarted":
 		if len(attrs) == 0 && !defChanged {
 			action = Run
@@ -481,7 +497,7 @@ func (t *initServiceTask) serviceChange(i int, svc string, st initsys.Status, de
 		steps = append(steps, Step{Script: t.tested(i, svc, "reloaded", t.sys.Reload(svc))})
 	}
 	if len(attrs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return &Change{Action: action, Subject: "service " + svc, Attrs: attrs}, steps
+	return &Change{Action: action, Subject: "service " + svc, Attrs: attrs}, pre, steps
 }

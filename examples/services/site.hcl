@@ -24,6 +24,12 @@ variable "greeting" {
   description = "Written into every instance's configuration; a value with a space is refused by the config test."
 }
 
+variable "open_files" {
+  type        = number
+  default     = 4096
+  description = "The instances' open file limit; changing it changes the unit or scripts, and drover restarts the instances after a config test."
+}
+
 variable "init_system" {
   type        = string
   default     = null
@@ -87,7 +93,7 @@ play "services" {
     reload      = "signal:HUP"
     before_stop = "${local.program} --save ${local.conf_dir}/${instance}.conf"
     environment = { LANG = "C.UTF-8" }
-    limits      = { nofile = 4096 }
+    limits      = { nofile = var.open_files }
     after       = ["network-online.target"]
     init_system = var.init_system
     depends_on  = [file.conf, directory.state]

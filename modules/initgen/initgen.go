@@ -347,23 +347,14 @@ func lsbDeps(after []string) (facilities []string, needNet bool) {
 }
 
 // ConfigTestScript returns a sh command that runs the configuration test of
-// one instance ("" without instances) as the init system would: through the
-// script's configtest action for SysV and OpenRC, and for systemd directly,
-// with the unit's environment, as its user when runuser is there. It returns
-// "" when the definition has no config test.
-func (d *Definition) ConfigTestScript(system, instance string) string {
+// one instance ("" without instances) the way the generated files do, but
+// from the definition rather than from what is installed on the host (so it
+// can run before a changed unit or script is written): with the service's
+// environment, as its user when runuser is there. It returns "" when the
+// definition has no config test.
+func (d *Definition) ConfigTestScript(instance string) string {
 	if d.ConfigTest == "" {
 		return ""
-	}
-	switch system {
-	case SysV:
-		return shell.Join(d.ScriptPath(instance), "configtest")
-	case OpenRC:
-		name := d.Name
-		if instance != "" {
-			name += "." + instance
-		}
-		return shell.Join("rc-service", name, "configtest")
 	}
 	var b strings.Builder
 	b.WriteString("(\n")

@@ -276,10 +276,10 @@ func TestServicesAndTests(t *testing.T) {
 	if got := strings.Join(single.Services(Systemd), " "); got != "demo.service" {
 		t.Errorf("single Services(systemd) = %q", got)
 	}
-	if got := d.ConfigTestScript(SysV, "cache"); got != "/etc/init.d/redis-cache configtest" {
-		t.Errorf("ConfigTestScript(sysv) = %q", got)
+	if got := single.ConfigTestScript(""); got != "" {
+		t.Errorf("ConfigTestScript without config_test = %q", got)
 	}
-	got := d.ConfigTestScript(Systemd, "cache")
+	got := d.ConfigTestScript("cache")
 	for _, want := range []string{"set -- /bin/sh /usr/local/bin/redis-like '--check' /etc/redis/cache.conf", "runuser -u redis", "LANG=C.UTF-8"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("ConfigTestScript(systemd) lacks %q:\n%s", want, got)
