@@ -47,7 +47,8 @@ state "started" restarts running instances whose unit or script changed (after
 the test). "reloaded" and "restarted" are actions for handlers: they run every
 time (with the test), "reloaded" restarting a service without reload. A file
 or template task that changes the service's configuration notifies such a
-handler. Instances removed from the list are not cleaned up.`,
+handler (see docs/init-services.md). Instances removed from the list are not
+cleaned up.`,
 	Attributes: []Attribute{
 		{Name: "name", Type: cty.String, Doc: "The service name; unset: the task's label."},
 		{Name: "instances", Type: cty.List(cty.String), Doc: "Instances run from this one definition (redis@cache, redis@sessions). Unset: a single service."},
