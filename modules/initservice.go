@@ -216,6 +216,11 @@ func (t *initServiceTask) Provides() []Resource {
 	}
 	for _, s := range t.services {
 		r = append(r, Resource{Kind: "service", Name: s})
+		if t.sys.Name() == initgen.Systemd && len(t.def.Instances) > 0 {
+			// A service task on an instance uses the unit's path: it is
+			// the template's.
+			r = append(r, Resource{Kind: "path", Name: "/etc/systemd/system/" + s})
+		}
 	}
 	return r
 }

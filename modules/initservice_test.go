@@ -172,6 +172,13 @@ func TestInitServiceRelations(t *testing.T) {
 			t.Errorf("relations %s lack %s", got, want)
 		}
 	}
+	task, err = initServiceModule{}.Configure(Config{Values: initVals(), Name: "redis", Facts: &facts.Facts{InitSystem: "systemd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(task.(Relations).Provides()); !strings.Contains(got, "{path /etc/systemd/system/redis@.service}") || !strings.Contains(got, "{path /etc/systemd/system/redis@cache.service}") {
+		t.Errorf("systemd provides %s", got)
+	}
 	// The definition reader is what `drover initscript` uses.
 	d, err := InitDefinition(initVals(), "redis")
 	if err != nil || d.Name != "redis" || len(d.Instances) != 2 || !d.Hardening {
