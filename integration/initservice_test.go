@@ -173,6 +173,37 @@ func TestInitServiceSysV(t *testing.T) {
 	if out := h.Exec(t, "pgrep -f '[d]rover-demo-svc' || true"); out != "" {
 		t.Errorf("processes left after stop: %s", out)
 	}
+
+	// Without start-stop-daemon (hidden in this host's private overlay) the
+	// script starts the program with su and stops it with kill.
+	h.Exec(t, "mv /usr/sbin/start-stop-daemon /usr/sbin/start-stop-daemon.hidden")
+	h.Exec(t, "/etc/init.d/drover-demo-alpha start")
+	pid := strings.TrimSpace(h.Exec(t, "cat /run/drover-demo-alpha.pid"))
+	var st string
+	for i := 0; i < 100; i++ {
+		out, _ := h.Run("pgrep -u drover-demo -f '[d]rover-demo-svc /etc/drover-demo/alpha.conf'")
+		if st = strings.TrimSpace(out); st != "" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st == "" {
+		t.Fatal("without start-stop-daemon: no drover-demo-svc process runs as drover-demo")
+	}
+	if got := waitState(t, h, "alpha", st+" hi"); got != st+" hi" {
+		t.Errorf("without start-stop-daemon: state %q, want %q", got, st+" hi")
+	}
+	h.Exec(t, "/etc/init.d/drover-demo-alpha status >/dev/null")
+	h.Exec(t, "/etc/init.d/drover-demo-alpha stop")
+	for i := 0; i < 100; i++ {
+		if out, _ := h.Run("pgrep -f '[d]rover-demo-svc'; kill -0 " + pid + " 2>/dev/null && echo pid"); out == "" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := h.Exec(t, "pgrep -f '[d]rover-demo-svc' || true; test -e /run/drover-demo-alpha.pid && echo pidfile || true"); got != "" {
+		t.Errorf("without start-stop-daemon, after stop: %q", got)
+	}
 }
 
 func asExecError(err error, xe **integration.ExecError) bool {
