@@ -140,7 +140,9 @@ type CheckOutput struct {
 	ExitCode int
 }
 
-// Plan is what a task will do on a host. No Changes means nothing to do.
+// Plan is what a task will do on a host. No Changes means the host's state
+// stays as it is; Steps still run when there are any (wait_for probes and
+// changes nothing), and the task is then reported ok, not changed.
 type Plan struct {
 	Changes []Change
 	Steps   []Step

@@ -386,18 +386,23 @@ func (hr *hostRun) applyInstance(ctx context.Context, in *instance, tally *hostT
 	}
 	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Changes: report.Changes(in.plan, in.metaSensitive, in.sensitiveAttrs())}
 	in.outputs = map[string]cty.Value{}
-	if !in.plan.Changed() {
+	changed := in.plan.Changed()
+	if !changed && (in.plan == nil || len(in.plan.Steps) == 0) {
 		hr.setOutputs(in, transport.Result{}, false)
 		tally.ran = append(tally.ran, in.addr)
 		hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: report.StatusOK, Duration: time.Since(start), Detail: detail})
 		return nil
 	}
+	// A plan with Steps but no Changes (wait_for) runs and is reported ok:
+	// it changes nothing, so it notifies no handler and stales no state.
 	conn, err := hr.connFor(ctx, in)
 	if err != nil {
 		return hr.fail(in.addr, t, tally, time.Since(start), err, "")
 	}
 	res, err := modules.Apply(ctx, conn, in.plan)
-	hr.recordChange(in)
+	if changed {
+		hr.recordChange(in)
+	}
 	if err != nil {
 		out := strings.TrimSpace(string(res.Stdout) + "\n" + string(res.Stderr))
 		if in.sensitive && out != "" {
@@ -406,8 +411,12 @@ func (hr *hostRun) applyInstance(ctx context.Context, in *instance, tally *hostT
 		}
 		return hr.fail(in.addr, t, tally, time.Since(start), err, out)
 	}
-	hr.setOutputs(in, res, true)
+	hr.setOutputs(in, res, changed)
 	tally.ran = append(tally.ran, in.addr)
+	if !changed {
+		hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: report.StatusOK, Duration: time.Since(start), Detail: detail})
+		return nil
+	}
 	if tally.status == report.StatusOK {
 		tally.status = report.StatusChanged
 	}

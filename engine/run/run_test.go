@@ -403,3 +403,28 @@ func TestHostGraphsInferredEdges(t *testing.T) {
 		t.Errorf("no reference edge command.version -> file.version")
 	}
 }
+
+// TestApplyRunsStepsWithoutChanges: a plan with Steps and no Changes
+// (wait_for) runs, is reported ok, and notifies nothing.
+func TestApplyRunsStepsWithoutChanges(t *testing.T) {
+	f := loadFixture(t, "testdata/apply_steps")
+	var ev events
+	res, err := Apply(context.Background(), f.options(&ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.Recap.Hosts[0]
+	if !res.Recap.OK() || h.Tasks.Changed != 1 || h.Tasks.OK != 1 {
+		t.Fatalf("recap = %+v", h)
+	}
+	if e := ev.tasks()["wait_for.ready"]; e.Status != report.StatusOK {
+		t.Errorf("wait_for.ready event = %+v", e)
+	}
+	got, _ := os.ReadFile(filepath.Join(f.root, "probes"))
+	if string(got) != "probed\n" {
+		t.Errorf("probes = %q; want the probe to have run once", got)
+	}
+	if fileExists(filepath.Join(f.root, "handler-ran")) {
+		t.Errorf("a task without changes notified its handler")
+	}
+}
