@@ -595,6 +595,10 @@ func (hr *hostRun) hostPlan() *report.HostPlan {
 				tp.Skipped = "when is false"
 			case in.deferred:
 				tp.Deferred = true
+			case in.checkErr != nil && hr.providedEarlier(in):
+				// Missing now, created by an earlier task: apply reads it
+				// again once that task ran.
+				tp.Deferred = true
 			case in.checkErr != nil:
 				tp.Error = in.checkErr.Error()
 			case in.plan != nil:
@@ -604,6 +608,39 @@ func (hr *hostRun) hostPlan() *report.HostPlan {
 		}
 	}
 	return hp
+}
+
+// providedEarlier reports whether in's Diff failed for want of a resource
+// (modules.NeedsError) that a task before it in the play provides and will
+// change (or may: its plan is known only after apply).
+func (hr *hostRun) providedEarlier(in *instance) bool {
+	var ne *modules.NeedsError
+	if !errors.As(in.checkErr, &ne) {
+		return false
+	}
+	for _, t := range hr.order {
+		for _, p := range hr.e.insts[t] {
+			if p == in {
+				return false // only tasks before it count
+			}
+			if p.skip || p.checkErr != nil {
+				continue
+			}
+			if !p.deferred && !p.plan.Changed() {
+				continue
+			}
+			rel, ok := p.mtask.(modules.Relations)
+			if !ok {
+				continue
+			}
+			for _, r := range rel.Provides() {
+				if r == ne.Resource {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // sensitiveAttrs names the attributes whose values are sensitive, or nil

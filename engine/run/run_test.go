@@ -428,3 +428,36 @@ func TestApplyRunsStepsWithoutChanges(t *testing.T) {
 		t.Errorf("a task without changes notified its handler")
 	}
 }
+
+// TestApplyNeedsEarlierTask: a line task on a file an earlier task creates
+// is planned as known after apply, and apply edits the file once it exists.
+func TestApplyNeedsEarlierTask(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(`
+variable "root" { type = string }
+play "local" {
+  hosts = "all"
+  file "conf" {
+    path    = "${var.root}/app.conf"
+    content = "port=8080\n"
+  }
+  line "debug" {
+    path = "${var.root}/app.conf"
+    line = "debug=true"
+  }
+}
+`), 0o644)
+	f := loadFixture(t, dir)
+	planOut, pres := f.plan()
+	if pres.Failed() || pres.Summary.Deferred != 1 {
+		t.Fatalf("plan: %+v\n%s", pres.Summary, planOut)
+	}
+	out, res := f.apply()
+	if !res.Recap.OK() || res.Recap.Hosts[0].Tasks.Changed != 2 {
+		t.Fatalf("apply: %+v\n%s", res.Recap.Hosts[0], out)
+	}
+	got, _ := os.ReadFile(filepath.Join(f.root, "app.conf"))
+	if string(got) != "port=8080\ndebug=true\n" {
+		t.Errorf("app.conf = %q", got)
+	}
+}
