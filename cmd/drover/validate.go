@@ -94,11 +94,11 @@ func (l *loaded) report(diags hcl.Diagnostics) error {
 			n++
 		}
 	}
-	noun := "errors"
+	what := fmt.Sprintf("%d errors; fix them", n)
 	if n == 1 {
-		noun = "error"
+		what = "1 error; fix it"
 	}
-	return &exitCodeError{code: exitError, err: fmt.Errorf("the playbook has %d %s; fix them and try again", n, noun)}
+	return &exitCodeError{code: exitError, err: fmt.Errorf("the playbook has %s and try again", what)}
 }
 
 var validateFlags playbookFlags
