@@ -278,3 +278,29 @@ func TestMaskerMultiline(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestRecapShowsHostDuration(t *testing.T) {
+	var out bytes.Buffer
+	term := NewTerminal(&out, &out, TerminalOptions{HostWidth: 4})
+	term.Emit(Event{Kind: KindRecap, Recap: &Recap{PerTask: true, Duration: 3 * time.Second, Hosts: []HostRecap{
+		{Host: "web1", Status: StatusChanged, Duration: 1240 * time.Millisecond, Tasks: Counts{OK: 2, Changed: 1}},
+		{Host: "web2", Status: StatusOK, Tasks: Counts{OK: 3}},
+	}}})
+	term.Close()
+	lines := strings.Split(out.String(), "\n")
+	var web1, web2 string
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "web1"):
+			web1 = l
+		case strings.HasPrefix(l, "web2"):
+			web2 = l
+		}
+	}
+	if !strings.HasSuffix(web1, "skipped=0  1.24s") {
+		t.Errorf("web1 row = %q; want its duration at the end", web1)
+	}
+	if !strings.HasSuffix(web2, "skipped=0") {
+		t.Errorf("web2 row = %q; a host without a duration shows none", web2)
+	}
+}

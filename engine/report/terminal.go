@@ -210,8 +210,12 @@ func (t *Terminal) renderRecap(r *Recap) string {
 	if r.PerTask {
 		for _, h := range r.Hosts {
 			c := h.Tasks
-			p.Line(fmt.Sprintf("%s  %s  ok=%d changed=%d failed=%d skipped=%d",
-				s.Host.Sprint(pad(h.Host, p.HostWidth)), s.Status(h.Status), c.OK, c.Changed, c.Failed, c.Skipped))
+			line := fmt.Sprintf("%s  %s  ok=%d changed=%d failed=%d skipped=%d",
+				s.Host.Sprint(pad(h.Host, p.HostWidth)), s.Status(h.Status), c.OK, c.Changed, c.Failed, c.Skipped)
+			if h.Duration > 0 {
+				line += "  " + s.Dim.Sprint(FormatDuration(h.Duration))
+			}
+			p.Line(line)
 		}
 	} else {
 		for _, st := range []Status{StatusFailed, StatusUnreachable, StatusCancelled, StatusNotStarted} {
