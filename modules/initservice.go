@@ -20,8 +20,9 @@ import (
 type initServiceModule struct{}
 
 var initServiceSpec = &Spec{
-	Name:    "init_service",
-	Summary: "Generate and manage a service's systemd unit, SysV or OpenRC script from one definition, with instances and a config test.",
+	Name:       "init_service",
+	NeedsFacts: true,
+	Summary:    "Generate and manage a service's systemd unit, SysV or OpenRC script from one definition, with instances and a config test.",
 	Doc: `Generates the init integration of a service for the host's init system
 (host.facts.init_system, or init_system): a systemd unit (a template unit
 NAME@.service when instances are listed, with hardening defaults), SysV LSB
@@ -238,7 +239,7 @@ func (t *initServiceTask) Uses() []Resource {
 	if t.actionOnly {
 		return nil
 	}
-	if w, err := splitWords(strings.ReplaceAll(t.def.Command, initgen.Placeholder, "x")); err == nil && len(w) > 0 && path.IsAbs(w[0]) {
+	if w, err := shell.Split(strings.ReplaceAll(t.def.Command, initgen.Placeholder, "x")); err == nil && len(w) > 0 && path.IsAbs(w[0]) {
 		r = append(r, Resource{Kind: "path", Name: w[0]})
 	}
 	if t.user == nil && t.def.User != "" {

@@ -61,6 +61,10 @@ type Spec struct {
 	// ReadOnly is true when the module can never change a host's state. Only
 	// read-only modules are allowed in runbooks; the engine enforces it.
 	ReadOnly bool
+	// NeedsFacts is true when Configure needs the host's facts (which
+	// package manager, which init system): the engine then gathers them
+	// for every play that uses the module.
+	NeedsFacts bool
 }
 
 // Attribute is one argument of a module.

@@ -18,8 +18,9 @@ import (
 type packageModule struct{}
 
 var packageSpec = &Spec{
-	Name:    "package",
-	Summary: "Install, upgrade or remove OS packages with apt, dnf, yum or apk.",
+	Name:       "package",
+	NeedsFacts: true,
+	Summary:    "Install, upgrade or remove OS packages with apt, dnf, yum or apk.",
 	Doc: `Makes the named packages present, absent, or present at the newest version
 the host's repositories offer. The package manager comes from the host's facts
 (host.facts.package_manager: apt on Debian and Ubuntu, dnf or yum on Fedora and

@@ -14,8 +14,9 @@ import (
 type serviceModule struct{}
 
 var serviceSpec = &Spec{
-	Name:    "service",
-	Summary: "Start, stop, restart or reload a service and choose whether it starts at boot.",
+	Name:       "service",
+	NeedsFacts: true,
+	Summary:    "Start, stop, restart or reload a service and choose whether it starts at boot.",
 	Doc: `Drives the host's init system: systemd (systemctl), OpenRC (rc-service,
 rc-update) or SysV init scripts (/etc/init.d/NAME, with update-rc.d, chkconfig
 or rcN.d links for boot). The init system comes from the host's facts

@@ -383,7 +383,7 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 		return nil
 	}
 	in.secrets = lang.SensitiveStrings(val)
-	if (e.validate || e.offline) && factsModules[t.Type] {
+	if (e.validate || e.offline) && needsFactsModule(t) {
 		return nil // Configure needs the host's facts
 	}
 	plain, _ := val.UnmarkDeep()

@@ -792,9 +792,11 @@ func errorKind(err error) string {
 	return ""
 }
 
-// factsModules need host facts to configure (which package manager, which
-// init system).
-var factsModules = map[string]bool{"package": true, "service": true, "init_service": true}
+// needsFactsModule reports whether a task's module needs host facts to
+// configure (modules.Spec.NeedsFacts).
+func needsFactsModule(t *config.Task) bool {
+	return t.Module != nil && t.Module.Spec().NeedsFacts
+}
 
 // needsFacts reports whether a play needs the host's facts: it refers to
 // host.facts (directly or through a local) or uses a module that needs them.
@@ -811,7 +813,7 @@ func (r *runner) needsFacts(pl *config.Play) bool {
 		trs = append(trs, l.Expr.Variables()...)
 	}
 	for _, t := range append(append([]*config.Task(nil), pl.Tasks...), pl.Handlers...) {
-		if factsModules[t.Type] {
+		if needsFactsModule(t) {
 			need = true
 		}
 		trs = append(trs, hcldec.Variables(t.Body, t.Spec)...)

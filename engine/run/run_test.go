@@ -461,3 +461,32 @@ play "local" {
 		t.Errorf("app.conf = %q", got)
 	}
 }
+
+// TestNeedsFactsFromSpec: a play gathers facts when a module's Spec says it
+// needs them, or when it refers to host.facts; otherwise not.
+func TestNeedsFactsFromSpec(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want bool
+	}{
+		{`file "a" {
+    path    = "/tmp/a"
+    content = "x"
+  }`, false},
+		{`package "curl" {
+    names = ["curl"]
+  }`, true},
+		{`file "a" {
+    path    = "/tmp/a"
+    content = host.facts.os.family
+  }`, true},
+	} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "site.hcl"), []byte("play \"p\" {\n  hosts = \"all\"\n  "+tc.body+"\n}\n"), 0o644)
+		f := loadFixture(t, dir)
+		r := newRunner(Options{Playbook: f.pb}, nil)
+		if got := r.needsFacts(f.pb.Plays[0]); got != tc.want {
+			t.Errorf("needsFacts(%s) = %v; want %v", tc.body, got, tc.want)
+		}
+	}
+}
