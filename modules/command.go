@@ -116,8 +116,12 @@ func (commandModule) Configure(cfg Config) (Task, error) {
 	argv := list
 	if !isList {
 		var err error
-		if argv, err = splitWords(s); err != nil {
-			return nil, &AttrError{Attr: "run", Msg: err.Error()}
+		if argv, err = shell.Split(s); err != nil {
+			msg := err.Error()
+			if se, ok := err.(*shell.SplitError); ok && se.Char != 0 {
+				msg += "; or use the shell module, which runs sh"
+			}
+			return nil, &AttrError{Attr: "run", Msg: msg}
 		}
 	}
 	if len(argv) == 0 || argv[0] == "" {

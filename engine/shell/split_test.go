@@ -1,4 +1,4 @@
-package modules
+package shell
 
 import (
 	"reflect"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestSplitWords(t *testing.T) {
+func TestSplit(t *testing.T) {
 	cases := []struct {
 		in   string
 		want []string
@@ -33,7 +33,7 @@ func TestSplitWords(t *testing.T) {
 		{in: `a\`, err: "backslash ends"},
 	}
 	for _, c := range cases {
-		got, err := splitWords(c.in)
+		got, err := Split(c.in)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%q: got %q, %v; want error with %s", c.in, got, err, c.err)

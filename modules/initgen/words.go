@@ -7,68 +7,14 @@ import (
 	"github.com/drover-cm/drover/engine/shell"
 )
 
-// splitWords splits a command line the way a POSIX shell splits a simple
-// command, with no expansion: blanks separate words, single quotes keep
-// everything, inside double quotes a backslash escapes \ " $ and `, outside
-// a backslash escapes the next character. Characters a shell would interpret
-// (| & ; < > ( ) $ ` * ?, a leading ~ or #) are errors unless quoted: the
-// generated units and scripts run the program directly, not through a shell.
-// (The same rules as the command module's.)
+// splitWords splits a command the way shell.Split does: the generated units
+// and scripts run the program directly, not through a shell.
 func splitWords(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	end := func() {
-		if inWord {
-			words = append(words, cur.String())
-			cur.Reset()
-			inWord = false
-		}
+	w, err := shell.Split(s)
+	if se, ok := err.(*shell.SplitError); ok && se.Char != 0 {
+		return nil, fmt.Errorf("%w; or run /bin/sh -c '...' explicitly (only ${instance} is substituted)", err)
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n':
-			end()
-		case c == '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, fmt.Errorf("unterminated single quote")
-			}
-			cur.WriteString(s[i+1 : i+1+j])
-			inWord = true
-			i += j + 1
-		case c == '"':
-			inWord = true
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '$' || s[i] == '`' {
-					return nil, fmt.Errorf("%q inside double quotes would be expanded by a shell, but no shell runs the command: escape it or single-quote it (only ${instance} is substituted)", string(s[i]))
-				}
-				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\\\"$`", s[i+1]) >= 0 {
-					i++
-				}
-				cur.WriteByte(s[i])
-			}
-			if i >= len(s) {
-				return nil, fmt.Errorf("unterminated double quote")
-			}
-		case c == '\\':
-			if i+1 >= len(s) {
-				return nil, fmt.Errorf("a backslash ends the command")
-			}
-			i++
-			cur.WriteByte(s[i])
-			inWord = true
-		case strings.IndexByte("|&;<>()$`*?", c) >= 0, (c == '~' || c == '#') && !inWord:
-			return nil, fmt.Errorf("%q would mean something to a shell, but no shell runs the command: quote it to pass it literally, or run /bin/sh -c '...' explicitly (only ${instance} is substituted)", string(c))
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	end()
-	return words, nil
+	return w, err
 }
 
 // shWord is one POSIX sh word for w, the placeholder (NUL) becoming a
