@@ -250,42 +250,31 @@ func decodeSettings(attrs hcl.Attributes, s *settings, dir string) hcl.Diagnosti
 			}
 		}
 	}
-	if a, ok := attrs["identity_file"]; ok {
+	paths := func(name string, dst *[]string) {
+		a, ok := attrs[name]
+		if !ok {
+			return
+		}
 		v, d := a.Expr.Value(nil)
 		diags = append(diags, d...)
-		if !d.HasErrors() {
-			ids, err := stringOrList(v)
-			if err != nil {
-				diags = append(diags, attrErr(a, "Invalid identity_file", "identity_file must be a path or a list of paths."))
-			} else {
-				for i, id := range ids {
-					if !filepath.IsAbs(id) && id != "~" && !hasPrefixAny(id, "~/", "%d", "$") {
-						ids[i] = filepath.Join(dir, id)
-					}
-				}
-				s.Identities = ids
-				s.setWhere("identity_file", a.Expr.Range())
+		if d.HasErrors() {
+			return
+		}
+		ps, err := stringOrList(v)
+		if err != nil {
+			diags = append(diags, attrErr(a, "Invalid "+name, name+" must be a path or a list of paths."))
+			return
+		}
+		for i, p := range ps {
+			if !filepath.IsAbs(p) && p != "~" && !hasPrefixAny(p, "~/", "%d", "$") {
+				ps[i] = filepath.Join(dir, p)
 			}
 		}
+		*dst = ps
+		s.setWhere(name, a.Expr.Range())
 	}
-	if a, ok := attrs["known_hosts_file"]; ok {
-		v, d := a.Expr.Value(nil)
-		diags = append(diags, d...)
-		if !d.HasErrors() {
-			files, err := stringOrList(v)
-			if err != nil {
-				diags = append(diags, attrErr(a, "Invalid known_hosts_file", "known_hosts_file must be a path or a list of paths."))
-			} else {
-				for i, f := range files {
-					if !filepath.IsAbs(f) && f != "~" && !hasPrefixAny(f, "~/", "%d", "$") {
-						files[i] = filepath.Join(dir, f)
-					}
-				}
-				s.KnownHosts = files
-				s.setWhere("known_hosts_file", a.Expr.Range())
-			}
-		}
-	}
+	paths("identity_file", &s.Identities)
+	paths("known_hosts_file", &s.KnownHosts)
 	if a, ok := attrs["vars"]; ok {
 		v, d := a.Expr.Value(nil)
 		diags = append(diags, d...)
