@@ -75,9 +75,9 @@ func (copyModule) Configure(cfg Config) (Task, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
-	local := source
-	if !filepath.IsAbs(local) {
-		local = filepath.Join(cfg.Dir, local)
+	local, err := LocalPath(cfg, source)
+	if err != nil {
+		return nil, &AttrError{Attr: "source", Msg: err.Error()}
 	}
 	st, err := os.Stat(local)
 	if err != nil {
@@ -101,7 +101,7 @@ func (copyModule) Configure(cfg Config) (Task, error) {
 		return &fileTask{Path: dest, Content: c, Meta: meta, NewMode: uint32(st.Mode().Perm())}, nil
 	}
 	t := &copyDirTask{Root: dest, Meta: meta, DirMode: dirMode, HasDirMode: hasDirMode, Purge: purge}
-	if err := t.scan(local); err != nil {
+	if err := t.scan(local, guardRoot(cfg, source)); err != nil {
 		return nil, &AttrError{Attr: "source", Msg: err.Error(), Err: err}
 	}
 	if dest == "/" && purge {
@@ -189,7 +189,10 @@ type copyFile struct {
 	Content *fileContent
 }
 
-func (t *copyDirTask) scan(root string) error {
+// scan reads the tree at root. A symbolic link is followed only to a file
+// inside guard (when guard is not ""), so that a link in a playbook's
+// files cannot pull a file from elsewhere on the controller.
+func (t *copyDirTask) scan(root, guard string) error {
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -205,6 +208,11 @@ func (t *copyDirTask) scan(root string) error {
 		st, err := os.Stat(p) // follows links
 		if err != nil {
 			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 && guard != "" {
+			if err := inside(guard, p); err != nil {
+				return err
+			}
 		}
 		switch {
 		case d.IsDir():

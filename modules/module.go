@@ -86,6 +86,9 @@ type Config struct {
 	// Dir is the directory of the playbook file that declared the task, for
 	// resolving relative local paths.
 	Dir string
+	// Root is the playbook's directory: a relative local path must stay
+	// inside it (see LocalPath). "" means Dir.
+	Root string
 	// Host is the inventory name of the target, for messages.
 	Host string
 	// Functions are the playbook language's functions (go-cty stdlib, file,

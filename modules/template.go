@@ -3,7 +3,6 @@ package modules
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -55,9 +54,9 @@ func (templateModule) Configure(cfg Config) (Task, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
-	file := source
-	if !filepath.IsAbs(file) {
-		file = filepath.Join(cfg.Dir, file)
+	file, err := LocalPath(cfg, source)
+	if err != nil {
+		return nil, &AttrError{Attr: "source", Msg: err.Error()}
 	}
 	src, err := os.ReadFile(file)
 	if err != nil {
