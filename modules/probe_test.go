@@ -1,0 +1,175 @@
+package modules
+
+import (
+	"bytes"
+	"errors"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+func probeTask(t *testing.T, attrs map[string]cty.Value) *ProbeTask {
+	t.Helper()
+	obj := map[string]cty.Value{}
+	for _, a := range probeSpec.Attributes {
+		if a.Default != cty.NilVal {
+			obj[a.Name] = a.Default
+		} else {
+			obj[a.Name] = cty.NullVal(a.Type)
+		}
+	}
+	for k, v := range attrs {
+		obj[k] = v
+	}
+	task, err := probeModule{}.Configure(Config{Values: cty.ObjectVal(obj)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task.(*ProbeTask)
+}
+
+// runLocal runs a Check fragment with sh, as CheckAll does on a host.
+func runLocal(t *testing.T, frag string) CheckOutput {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", frag)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return CheckOutput{Stdout: out.Bytes(), Stderr: errb.Bytes(), ExitCode: code}
+}
+
+func TestProbeRunsLocally(t *testing.T) {
+	tests := []struct {
+		name    string
+		attrs   map[string]cty.Value
+		status  string
+		stdout  string
+		ran     string
+		trunc   bool
+		missing []string
+	}{
+		{name: "ok", attrs: map[string]cty.Value{"command": cty.StringVal("echo hello; echo oops >&2")},
+			status: ProbeOK, stdout: "hello\n", ran: "echo hello; echo oops >&2"},
+		{name: "failed", attrs: map[string]cty.Value{"command": cty.StringVal("false")}, status: ProbeFailed, ran: "false"},
+		{name: "grep no match is ok", attrs: map[string]cty.Value{
+			"command":       cty.StringVal("echo a | grep b"),
+			"ok_exit_codes": cty.ListVal([]cty.Value{cty.NumberIntVal(0), cty.NumberIntVal(1)}),
+		}, status: ProbeOK, ran: "echo a | grep b"},
+		{name: "missing tool", attrs: map[string]cty.Value{"command": cty.StringVal("no-such-tool-xyz -a")},
+			status: ProbeNotAvailable, missing: []string{"no-such-tool-xyz"}},
+		{name: "fallback", attrs: map[string]cty.Value{
+			"command":  cty.StringVal("no-such-tool-xyz -tulpn"),
+			"fallback": cty.ListVal([]cty.Value{cty.StringVal("no-such-either"), cty.StringVal("echo fallback")}),
+		}, status: ProbeOK, stdout: "fallback\n", ran: "echo fallback"},
+		{name: "exit 127 inside", attrs: map[string]cty.Value{"command": cty.StringVal("sh -c 'no-such-tool-xyz'")},
+			status: ProbeNotAvailable, ran: "sh -c 'no-such-tool-xyz'"},
+		{name: "truncated", attrs: map[string]cty.Value{"command": cty.StringVal("yes | head -c 100000"), "max_output": cty.NumberIntVal(10)},
+			status: ProbeOK, stdout: "y\ny\ny\ny\ny\n", ran: "yes | head -c 100000", trunc: true},
+		{name: "endless output is cut", attrs: map[string]cty.Value{"command": cty.StringVal("yes"), "max_output": cty.NumberIntVal(4)},
+			status: ProbeOK, stdout: "y\ny\n", ran: "yes", trunc: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := probeTask(t, tt.attrs)
+			r := p.Result(runLocal(t, p.Check()))
+			if r.Status != tt.status || r.Ran != tt.ran || r.Truncated != tt.trunc {
+				t.Errorf("got status %q ran %q truncated %v (exit %d, stderr %q), want %q %q %v", r.Status, r.Ran, r.Truncated, r.ExitCode, r.Stderr, tt.status, tt.ran, tt.trunc)
+			}
+			if tt.stdout != "" && r.Stdout != tt.stdout {
+				t.Errorf("stdout %q, want %q", r.Stdout, tt.stdout)
+			}
+			if strings.Join(r.Missing, ",") != strings.Join(tt.missing, ",") {
+				t.Errorf("missing %v, want %v", r.Missing, tt.missing)
+			}
+		})
+	}
+}
+
+func TestProbeTimeoutKillsTheCommand(t *testing.T) {
+	p := probeTask(t, map[string]cty.Value{"command": cty.StringVal("echo started; sleep 30; echo never"), "timeout": cty.NumberFloatVal(0.5)})
+	start := time.Now()
+	r := p.Result(runLocal(t, p.Check()))
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the probe took %s; the timeout is 0.5 s", d)
+	}
+	if r.Status != ProbeTimeout || r.Stdout != "started\n" {
+		t.Errorf("got %q %q, want timeout with the output so far", r.Status, r.Stdout)
+	}
+}
+
+func TestParseProbeOutput(t *testing.T) {
+	df := "Filesystem     1024-blocks    Used Available Capacity Mounted on\n/dev/sda1        100 95 5 95% /\ntmpfs 10 0 10 0% /run/user 1000\n"
+	tests := []struct {
+		name string
+		out  string
+		opts ParseOptions
+		want string // GoString of selected value
+		get  func(p Parsed) cty.Value
+	}{
+		{"table header", df, ParseOptions{Format: "table", Header: true}, `"95%"`,
+			func(p Parsed) cty.Value { return p.Rows.Index(cty.NumberIntVal(0)).Index(cty.StringVal("capacity")) }},
+		{"table columns, last takes the rest", df, ParseOptions{Format: "table", Header: true, Columns: []string{"fs", "size", "used", "avail", "pct", "mount"}}, `"/run/user 1000"`,
+			func(p Parsed) cty.Value { return p.Rows.Index(cty.NumberIntVal(1)).Index(cty.StringVal("mount")) }},
+		{"kv", "MemTotal:  100 kB\nSwapFree: 0 kB\n", ParseOptions{Format: "kv"}, `"0 kB"`,
+			func(p Parsed) cty.Value { return p.Values.Index(cty.StringVal("SwapFree")) }},
+		{"number", " load average: 3.50, 2.00\n", ParseOptions{Format: "number"}, `3.5`,
+			func(p Parsed) cty.Value { return p.Value }},
+		{"regex named", "a=1\nport 22 sshd\nport 8080 nc\n", ParseOptions{Regex: regexp.MustCompile(`^port (?P<port>\d+) (?P<proc>\S+)`)}, `"nc"`,
+			func(p Parsed) cty.Value { return p.Rows.Index(cty.NumberIntVal(1)).Index(cty.StringVal("proc")) }},
+		{"regex value", "up 5 days\n", ParseOptions{Regex: regexp.MustCompile(`up (\d+) days`)}, `5`,
+			func(p Parsed) cty.Value { return p.Value }},
+		{"json", `{"a": [1, 2]}`, ParseOptions{Format: "json"}, `2`,
+			func(p Parsed) cty.Value { return p.Value.GetAttr("a").Index(cty.NumberIntVal(1)) }},
+		{"lines", "a\n\nb\n", ParseOptions{Format: "lines"}, `2`, func(p Parsed) cty.Value { return p.Value }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := ParseProbeOutput(tt.out, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := tt.get(p)
+			var s string
+			if got.Type() == cty.String {
+				s = `"` + got.AsString() + `"`
+			} else {
+				s = got.AsBigFloat().Text('g', -1)
+			}
+			if s != tt.want {
+				t.Errorf("got %s, want %s", s, tt.want)
+			}
+		})
+	}
+}
+
+func TestMutatingHint(t *testing.T) {
+	for cmd, mutating := range map[string]bool{
+		"df -h":                           false,
+		"ps aux | sort -k3":               false,
+		"dmesg 2>/dev/null | tail -50":    false,
+		"rm -rf /tmp/x":                   true,
+		"echo 1 > /proc/sys/vm/drop":      true,
+		"systemctl --failed":              false,
+		"systemctl restart nginx":         true,
+		"journalctl -p err -n 50":         false,
+		"ls /etc/cron.d; crontab -l":      false,
+		"apt-get install -y foo":          true,
+		"sed -i s/a/b/ /etc/hosts":        true,
+		"grep -c processor /proc/cpuinfo": false,
+	} {
+		if got := MutatingHint(cmd) != ""; got != mutating {
+			t.Errorf("MutatingHint(%q) = %q, want mutating=%v", cmd, MutatingHint(cmd), mutating)
+		}
+	}
+}
