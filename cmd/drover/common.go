@@ -295,6 +295,20 @@ func selectHosts(u *ui, inv *inventory.Inventory, pattern string) ([]*inventory.
 	return hosts, nil
 }
 
+// withOverrides returns copies of the selected hosts with the command-line
+// overrides applied. The inventory's own hosts stay as they are, so that a
+// bastion that is also selected still serves as a jump hop with its
+// inventory settings: `-u admin` is for the targets, not their hops.
+func withOverrides(hosts []*inventory.Host, ov inventory.Overrides) []*inventory.Host {
+	out := make([]*inventory.Host, len(hosts))
+	for i, h := range hosts {
+		c := *h
+		inventory.ApplyOverrides(&c, ov)
+		out[i] = &c
+	}
+	return out
+}
+
 // session is one run over the selected hosts: the hosts, their connection
 // pool, the sinks, and the interrupt context.
 type session struct {
@@ -338,9 +352,7 @@ func openSession(cmd *cobra.Command, pattern, task, command string) (*session, e
 	if cmd.Flags().Changed("become") {
 		ov.Become = &global.become
 	}
-	for _, h := range hosts {
-		inventory.ApplyOverrides(h, ov)
-	}
+	hosts = withOverrides(hosts, ov)
 	prompt := newPrompter(u.masker, cmd.InOrStdin())
 	var becomePass []byte
 	if global.askBecomePass {

@@ -102,10 +102,7 @@ func (s *playbookSession) selectHosts(pattern string) ([]*inventory.Host, error)
 	if s.cmd.Flags().Changed("become") {
 		ov.Become = &global.become
 	}
-	for _, h := range hosts {
-		inventory.ApplyOverrides(h, ov)
-	}
-	return hosts, nil
+	return withOverrides(hosts, ov), nil
 }
 
 func (s *playbookSession) connect(ctx context.Context, h *inventory.Host, become *run.Become) (transport.Conn, error) {
