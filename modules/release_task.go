@@ -1,0 +1,391 @@
+package modules
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/engine/transport"
+)
+
+type releaseTask struct {
+	cfg releaseConfig
+	art *artifact
+	id  string // the id a new release gets
+	who string
+}
+
+// releaseCheck prints the state of an application directory: the target of
+// current and every release with whether it is ready (built and complete).
+func releaseCheck(app string) string {
+	return "a=" + shell.Quote(app) + "\n" + releaseCheckBody
+}
+
+const releaseCheckBody = `[ -e "$a" ] || { echo missing; exit 0; }
+if [ -L "$a/current" ]; then printf 'current %s\n' "$(readlink "$a/current")"
+elif [ -e "$a/current" ]; then echo notlink
+fi
+for d in "$a"/releases/*; do
+  [ -d "$d" ] || continue
+  id=${d##*/}
+  if [ -e "$a/.drover/ready/$id" ]; then echo "release $id ready"; else echo "release $id partial"; fi
+done
+if [ -f "$a/.drover/previous" ]; then printf 'previous %s\n' "$(cat "$a/.drover/previous")"; fi
+`
+
+func (t *releaseTask) Check() string { return releaseCheck(t.cfg.App) }
+
+// releaseState is what releaseCheck printed.
+type releaseState struct {
+	Missing  bool
+	NotLink  bool
+	Current  string // release id current points to; "" when none
+	Previous string
+	Releases []releaseEntry // sorted by id: oldest first
+}
+
+type releaseEntry struct {
+	ID    string
+	Ready bool
+}
+
+var releaseIDRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$`)
+
+func parseReleaseState(out CheckOutput) (*releaseState, error) {
+	if out.ExitCode != 0 {
+		return nil, checkErr(out)
+	}
+	st := &releaseState{}
+	for _, l := range strings.Split(string(out.Stdout), "\n") {
+		k, v, _ := strings.Cut(l, " ")
+		switch k {
+		case "missing":
+			st.Missing = true
+		case "notlink":
+			st.NotLink = true
+		case "current":
+			v = strings.TrimSuffix(v, "/")
+			st.Current = v[strings.LastIndex(v, "/")+1:]
+		case "previous":
+			st.Previous = strings.TrimSpace(v)
+		case "release":
+			id, state, _ := strings.Cut(v, " ")
+			if releaseIDRE.MatchString(id) {
+				st.Releases = append(st.Releases, releaseEntry{ID: id, Ready: state == "ready"})
+			}
+		}
+	}
+	return st, nil
+}
+
+func (st *releaseState) ready(id string) bool {
+	for _, r := range st.Releases {
+		if r.ID == id {
+			return r.Ready
+		}
+	}
+	return false
+}
+
+// releaseSum is the source checksum prefix in a release id.
+func releaseSum(id string) string {
+	if i := strings.LastIndexByte(id, '-'); i >= 0 {
+		return id[i+1:]
+	}
+	return ""
+}
+
+func (t *releaseTask) Diff(out CheckOutput) (*Plan, error) {
+	st, err := parseReleaseState(out)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.cfg.App, err)
+	}
+	if st.NotLink {
+		return nil, fmt.Errorf("%s/current exists and is not a symbolic link; move it away so that drover can manage releases there", t.cfg.App)
+	}
+	sum := t.art.sum[:12]
+	if st.Current != "" && releaseSum(st.Current) == sum && st.ready(st.Current) {
+		return &Plan{}, nil // this artifact is live already
+	}
+	target, fresh := t.id, true
+	for i := len(st.Releases) - 1; i >= 0; i-- {
+		if r := st.Releases[i]; r.Ready && releaseSum(r.ID) == sum {
+			target, fresh = r.ID, false
+			break
+		}
+	}
+	var changes []Change
+	if fresh {
+		changes = append(changes, Change{Action: Create, Subject: t.cfg.App + "/releases/" + target,
+			Attrs: []AttrChange{{Name: "source", New: t.cfg.SourceLabel}, {Name: "sha256", New: t.art.sum}}})
+	}
+	cur := Change{Action: Update, Subject: t.cfg.App + "/current", Attrs: []AttrChange{{Name: "release", Old: st.Current, New: target}}}
+	if st.Current == "" {
+		cur.Action = Create
+	}
+	changes = append(changes, cur)
+	if t.cfg.SwitchDesc != "" {
+		changes = append(changes, Change{Action: Run, Subject: t.cfg.SwitchDesc})
+	}
+	d := &deploy{cfg: t.cfg, art: t.art, id: target, fresh: fresh, who: t.who}
+	return &Plan{Changes: changes, Steps: []Step{{Func: d.run}}}, nil
+}
+
+func (t *releaseTask) Provides() []Resource {
+	return []Resource{{Kind: "path", Name: t.cfg.App}}
+}
+
+func (t *releaseTask) Uses() []Resource {
+	return []Resource{{Kind: "path", Name: parentDir(t.cfg.App)}}
+}
+
+func parentDir(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i > 0 {
+		return p[:i]
+	}
+	return "/"
+}
+
+// deploy is the work of one release task on one host.
+type deploy struct {
+	cfg   releaseConfig
+	art   *artifact
+	id    string
+	fresh bool // upload and build a new release; otherwise switch to a kept one
+	who   string
+}
+
+// ReleaseRolledBack is the error of a deploy or rollback whose release did
+// not become healthy and that switched back.
+type ReleaseRolledBack struct {
+	Release  string // the release that failed
+	Back     string // the release current points to again ("" when none)
+	Cause    string // why it failed (the health check's message)
+	Healthy  bool   // whether Back passed the health check again
+	Restored bool   // whether current was switched back at all
+}
+
+func (e *ReleaseRolledBack) Error() string {
+	switch {
+	case !e.Restored:
+		return fmt.Sprintf("release %s failed after the switch: %s; there is no previous release to roll back to", e.Release, e.Cause)
+	case e.Healthy:
+		return fmt.Sprintf("release %s failed after the switch: %s; rolled back to %s, which is healthy", e.Release, e.Cause, e.Back)
+	}
+	return fmt.Sprintf("release %s failed after the switch: %s; rolled back to %s, but its health check failed too", e.Release, e.Cause, e.Back)
+}
+
+func (d *deploy) run(ctx context.Context, conn transport.Conn) (transport.Result, error) {
+	var log bytes.Buffer
+	if err := prepareApp(ctx, conn, d.cfg); err != nil {
+		return transport.Result{}, err
+	}
+	if d.fresh {
+		if err := d.unpack(ctx, conn); err != nil {
+			record(ctx, conn, d.cfg.App, d.who, d.art.sum, d.id, "deploy", "failed before the switch: "+oneLine(err.Error()))
+			return transport.Result{}, err
+		}
+		fmt.Fprintf(&log, "release %s unpacked and built\n", d.id)
+	}
+	prev, err := switchTo(ctx, conn, d.cfg.App, d.id)
+	if err != nil {
+		return transport.Result{}, err
+	}
+	fmt.Fprintf(&log, "current -> releases/%s (was %s)\n", d.id, orNone(prev))
+	if err := goLive(ctx, conn, d.cfg.App); err != nil {
+		rb := rollBack(ctx, conn, d.cfg.App, d.id, prev, err)
+		record(ctx, conn, d.cfg.App, d.who, d.art.sum, d.id, "deploy", "rolled back: "+oneLine(rb.Error()))
+		return transport.Result{Stdout: log.Bytes()}, rb
+	}
+	record(ctx, conn, d.cfg.App, d.who, d.art.sum, d.id, "deploy", "ok")
+	if err := prune(ctx, conn, d.cfg.App, d.cfg.Keep); err != nil {
+		fmt.Fprintf(&log, "pruning old releases: %v\n", err)
+	}
+	return transport.Result{Stdout: log.Bytes()}, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// runRelease runs a script with set -e and turns a non-zero exit into an
+// error with the end of its stderr.
+func runRelease(ctx context.Context, conn transport.Conn, script string, stdin io.Reader) (transport.Result, error) {
+	cmd := transport.Cmd{Command: "set -e\n" + script, Stdin: stdin}
+	if len(cmd.Command) > maxInlineScript && stdin == nil {
+		cmd = transport.Cmd{Command: "sh -s", Stdin: strings.NewReader(cmd.Command)}
+	}
+	res, err := conn.Run(ctx, cmd)
+	if err != nil {
+		return res, err
+	}
+	if res.ExitCode != 0 || res.Signal != "" {
+		msg := stderrTail(res.Stderr, "")
+		if msg == "" {
+			msg = fmt.Sprintf("exit status %d", res.ExitCode)
+		}
+		return res, &StepError{ExitCode: res.ExitCode, Stderr: msg}
+	}
+	return res, nil
+}
+
+// prepareApp creates the directory layout and writes the switch and health
+// scripts (for rollbacks) and the name pointer under /var/lib/drover.
+func prepareApp(ctx context.Context, conn transport.Conn, c releaseConfig) error {
+	a := shell.Quote(c.App)
+	script := "a=" + a + "\nmkdir -p \"$a/releases\" \"$a/shared\" \"$a/.drover/ready\"\n"
+	for _, f := range []struct{ name, body string }{{"switch.sh", c.SwitchCmd}, {"health.sh", c.HealthCmd}} {
+		tmp := "$a/.drover/." + f.name + ".tmp"
+		script += "printf '%s' " + shell.Quote(f.body) + " >\"" + tmp + "\"\nmv -f \"" + tmp + "\" \"$a/.drover/" + f.name + "\"\n"
+	}
+	// The name → path pointer lets `drover releases HOSTS NAME` find the app.
+	script += "n=" + shell.Quote(c.Name) + `
+if mkdir -p /var/lib/drover/releases 2>/dev/null; then
+  l=/var/lib/drover/releases/$n
+  if [ "$(readlink "$l" 2>/dev/null)" != "$a" ]; then ln -sfn "$a" "$l.tmp" && mv -fT "$l.tmp" "$l" || true; fi
+fi
+`
+	if _, err := runRelease(ctx, conn, script, nil); err != nil {
+		return fmt.Errorf("preparing %s: %w", c.App, err)
+	}
+	return nil
+}
+
+// unpack uploads the artifact, unpacks it into releases/<id>, links the
+// shared paths and runs the build commands, then marks the release ready. On
+// failure the release directory is removed; current is never touched.
+func (d *deploy) unpack(ctx context.Context, conn transport.Conn) error {
+	up := d.cfg.App + "/.drover/upload-" + d.id + ".tar"
+	if err := conn.Put(ctx, up, bytes.NewReader(d.art.data), transport.PutOptions{Mode: 0o600}); err != nil {
+		return fmt.Errorf("uploading the source to %s: %w", up, err)
+	}
+	z := ""
+	if d.art.gz {
+		z = "z"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "a=%s\nid=%s\nu=%s\nr=\"$a/releases/$id\"\n", shell.Quote(d.cfg.App), shell.Quote(d.id), shell.Quote(up))
+	b.WriteString(`trap 'st=$?; rm -f "$u"; if [ $st -ne 0 ]; then rm -rf "$r"; fi' EXIT
+rm -rf "$r"
+mkdir -p "$r"
+tar -x` + z + `f "$u" -C "$r" || { printf '%s\n' "unpacking the source failed" >&2; exit 1; }
+`)
+	for _, s := range d.cfg.Shared {
+		fmt.Fprintf(&b, "s=%s\n", shell.Quote(s))
+		b.WriteString(`if [ ! -e "$a/shared/$s" ] && [ ! -L "$a/shared/$s" ]; then
+  mkdir -p "$(dirname "$a/shared/$s")"
+  if [ -e "$r/$s" ]; then cp -a "$r/$s" "$a/shared/$s"; else mkdir -p "$a/shared/$s"; fi
+fi
+rm -rf "$r/$s"
+mkdir -p "$(dirname "$r/$s")"
+ln -s "$a/shared/$s" "$r/$s"
+`)
+	}
+	for i, c := range d.cfg.Build {
+		fmt.Fprintf(&b, "( cd \"$r\" && RELEASE_DIR=\"$r\" APP_DIR=\"$a\" SHARED_DIR=\"$a/shared\" sh -c %s </dev/null ) || { st=$?; printf '%%s\\n' %s >&2; exit $st; }\n",
+			shell.Quote(c), shell.Quote(fmt.Sprintf("build step %d failed: %s", i+1, c)))
+	}
+	b.WriteString("touch \"$a/.drover/ready/$id\"\n")
+	if _, err := runRelease(ctx, conn, b.String(), nil); err != nil {
+		return fmt.Errorf("release %s not switched (current is unchanged): %w", d.id, err)
+	}
+	return nil
+}
+
+// switchTo points current at releases/<id> atomically: a new link under a
+// temporary name renamed over current (rename(2)), so current never goes
+// missing. It returns the release current pointed to before.
+func switchTo(ctx context.Context, conn transport.Conn, app, id string) (string, error) {
+	script := "a=" + shell.Quote(app) + "\nid=" + shell.Quote(id) + `
+[ -e "$a/.drover/ready/$id" ] || { printf '%s\n' "release $id is not ready (incomplete or failed)" >&2; exit 1; }
+prev=
+if [ -L "$a/current" ]; then prev=$(readlink "$a/current"); prev=${prev##*/}; fi
+if [ "$prev" != "$id" ]; then
+  if [ -n "$prev" ]; then printf '%s\n' "$prev" >"$a/.drover/.previous.tmp"; mv -f "$a/.drover/.previous.tmp" "$a/.drover/previous"; fi
+  t="$a/.current.drover-$$"
+  rm -f "$t"
+  ln -s "releases/$id" "$t"
+  mv -fT "$t" "$a/current"
+fi
+printf '%s\n' "$prev"
+`
+	res, err := runRelease(ctx, conn, script, nil)
+	if err != nil {
+		return "", fmt.Errorf("switching %s/current to %s: %w", app, id, err)
+	}
+	return strings.TrimSpace(string(res.Stdout)), nil
+}
+
+// goLive runs the app's switch action then its health check, in current.
+func goLive(ctx context.Context, conn transport.Conn, app string) error {
+	a := shell.Quote(app)
+	if _, err := runRelease(ctx, conn, "cd "+a+"/current\nsh "+a+"/.drover/switch.sh </dev/null", nil); err != nil {
+		return fmt.Errorf("switch action failed: %w", err)
+	}
+	if _, err := runRelease(ctx, conn, "cd "+a+"/current\nsh "+a+"/.drover/health.sh </dev/null", nil); err != nil {
+		return err
+	}
+	return nil
+}
+
+// rollBack switches from the failed release back to prev, marks the failed
+// one not ready (so that deploying the same artifact tries again instead of
+// calling it live), and re-runs the switch action and health check.
+func rollBack(ctx context.Context, conn transport.Conn, app, failed, prev string, cause error) *ReleaseRolledBack {
+	rb := &ReleaseRolledBack{Release: failed, Back: prev, Cause: oneLine(cause.Error())}
+	unready := "rm -f " + shell.Quote(app+"/.drover/ready/"+failed)
+	if prev == "" || prev == failed {
+		_, _ = runRelease(ctx, conn, unready, nil)
+		return rb
+	}
+	if _, err := switchTo(ctx, conn, app, prev); err != nil {
+		rb.Cause += "; switching back failed: " + oneLine(err.Error())
+		return rb
+	}
+	rb.Restored = true
+	_, _ = runRelease(ctx, conn, unready+"\nprintf '%s\\n' "+shell.Quote(failed)+" >"+shell.Quote(app+"/.drover/previous"), nil)
+	if err := goLive(ctx, conn, app); err == nil {
+		rb.Healthy = true
+	}
+	return rb
+}
+
+// record appends a deploy record to app/.drover/deploys.log: tab-separated
+// time (UTC), who, source sha256, release, action, result.
+func record(ctx context.Context, conn transport.Conn, app, who, sum, id, action, result string) {
+	clean := func(s string) string { return strings.NewReplacer("\t", " ", "\n", " ").Replace(s) }
+	script := "printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" " +
+		shell.Join(clean(who), clean(sum), clean(id), clean(action), clean(result)) +
+		" >>" + shell.Quote(app+"/.drover/deploys.log")
+	_, _ = runRelease(ctx, conn, script, nil)
+}
+
+// prune removes the oldest releases beyond keep (ready ones), and failed or
+// incomplete ones, never the current or the previous release.
+func prune(ctx context.Context, conn transport.Conn, app string, keep int) error {
+	script := "a=" + shell.Quote(app) + fmt.Sprintf("\nkeep=%d\n", keep) + `cur=; prev=
+if [ -L "$a/current" ]; then cur=$(readlink "$a/current"); cur=${cur##*/}; fi
+[ -f "$a/.drover/previous" ] && prev=$(cat "$a/.drover/previous")
+n=0
+for id in $(ls -1 "$a/releases" | sort -r); do
+  [ "$id" = "$cur" ] && { n=$((n + 1)); continue; }
+  [ "$id" = "$prev" ] && { n=$((n + 1)); continue; }
+  if [ -e "$a/.drover/ready/$id" ] && [ $n -lt $keep ]; then n=$((n + 1)); continue; fi
+  rm -rf "$a/releases/$id"
+  rm -f "$a/.drover/ready/$id"
+done
+`
+	_, err := runRelease(ctx, conn, script, nil)
+	return err
+}
