@@ -36,8 +36,8 @@ type Runbook struct {
 	Hosts hcl.Expression
 	// Probes holds the probe tasks as a play, so that references
 	// (probe.NAME) resolve as task references do.
-	Probes *Play
-	Checks []*Check
+	Probes    *Play
+	Checks    []*Check
 	DeclRange hcl.Range
 }
 
