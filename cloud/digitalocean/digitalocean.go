@@ -1,0 +1,205 @@
+// Package digitalocean provisions DigitalOcean droplets with godo, the
+// official SDK.
+package digitalocean
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+
+	"github.com/digitalocean/godo"
+
+	"github.com/drover-cm/drover/cloud"
+)
+
+// Config configures the client.
+type Config struct {
+	// Token is the API token; "" reads DIGITALOCEAN_TOKEN (or
+	// DIGITALOCEAN_ACCESS_TOKEN).
+	Token string
+	// BaseURL is the API's address; "" is https://api.digitalocean.com/.
+	BaseURL string
+	// Backoff for rate limits and transient errors; zero is cloud.DefaultBackoff.
+	Backoff cloud.Backoff
+}
+
+// Provider is the DigitalOcean cloud.Provider.
+type Provider struct {
+	c  *godo.Client
+	bo cloud.Backoff
+}
+
+// New returns a provider. It fails when no token is given or found.
+func New(cfg Config) (*Provider, error) {
+	tok := cfg.Token
+	if tok == "" {
+		tok = os.Getenv("DIGITALOCEAN_TOKEN")
+	}
+	if tok == "" {
+		tok = os.Getenv("DIGITALOCEAN_ACCESS_TOKEN")
+	}
+	if tok == "" {
+		return nil, errors.New("digitalocean: no API token: set DIGITALOCEAN_TOKEN")
+	}
+	c := godo.NewFromToken(tok)
+	if cfg.BaseURL != "" {
+		u, err := url.Parse(cfg.BaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("digitalocean: base URL: %w", err)
+		}
+		if u.Path == "" {
+			u.Path = "/"
+		}
+		c.BaseURL = u
+	}
+	c.UserAgent = "drover " + c.UserAgent
+	bo := cfg.Backoff
+	if bo.Attempts == 0 {
+		bo = cloud.DefaultBackoff
+	}
+	return &Provider{c: c, bo: bo}, nil
+}
+
+// Name implements cloud.Provider.
+func (p *Provider) Name() string { return "digitalocean" }
+
+func apiErr(op string, resp *godo.Response, err error) error {
+	if err == nil {
+		return nil
+	}
+	var er *godo.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		return &cloud.APIError{Provider: "digitalocean", Op: op, Status: er.Response.StatusCode, Message: er.Message}
+	}
+	return fmt.Errorf("digitalocean: %s: %w", op, err)
+}
+
+// Create implements cloud.Provider.
+func (p *Provider) Create(ctx context.Context, s cloud.Spec) (cloud.Instance, error) {
+	req := &godo.DropletCreateRequest{
+		Name: s.Name, Region: s.Region, Size: s.Size,
+		Image:    godo.DropletCreateImage{Slug: s.Image},
+		Tags:     s.Tags,
+		UserData: s.UserData,
+		SSHKeys:  []godo.DropletCreateSSHKey{},
+	}
+	if id, err := strconv.Atoi(s.Image); err == nil {
+		req.Image = godo.DropletCreateImage{ID: id}
+	}
+	for _, k := range s.SSHKeys {
+		if id, err := strconv.Atoi(k); err == nil {
+			req.SSHKeys = append(req.SSHKeys, godo.DropletCreateSSHKey{ID: id})
+		} else {
+			req.SSHKeys = append(req.SSHKeys, godo.DropletCreateSSHKey{Fingerprint: k})
+		}
+	}
+	var d *godo.Droplet
+	err := cloud.Retry(ctx, p.bo, func() error {
+		var resp *godo.Response
+		var err error
+		d, resp, err = p.c.Droplets.Create(ctx, req)
+		return apiErr("create droplet "+s.Name, resp, err)
+	})
+	if err != nil {
+		return cloud.Instance{}, err
+	}
+	return instance(d), nil
+}
+
+// Get implements cloud.Provider.
+func (p *Provider) Get(ctx context.Context, id string) (cloud.Instance, error) {
+	n, err := strconv.Atoi(id)
+	if err != nil {
+		return cloud.Instance{}, fmt.Errorf("digitalocean: droplet id %q is not a number", id)
+	}
+	var d *godo.Droplet
+	err = cloud.Retry(ctx, p.bo, func() error {
+		var resp *godo.Response
+		var err error
+		d, resp, err = p.c.Droplets.Get(ctx, n)
+		return apiErr("get droplet "+id, resp, err)
+	})
+	if err != nil {
+		return cloud.Instance{}, err
+	}
+	return instance(d), nil
+}
+
+// List implements cloud.Provider.
+func (p *Provider) List(ctx context.Context, tag string) ([]cloud.Instance, error) {
+	var out []cloud.Instance
+	opt := &godo.ListOptions{Page: 1, PerPage: 200}
+	for {
+		var ds []godo.Droplet
+		var resp *godo.Response
+		err := cloud.Retry(ctx, p.bo, func() error {
+			var err error
+			if tag == "" {
+				ds, resp, err = p.c.Droplets.List(ctx, opt)
+			} else {
+				ds, resp, err = p.c.Droplets.ListByTag(ctx, tag, opt)
+			}
+			return apiErr("list droplets", resp, err)
+		})
+		if err != nil {
+			return nil, err
+		}
+		for i := range ds {
+			out = append(out, instance(&ds[i]))
+		}
+		if resp == nil || resp.Links == nil || resp.Links.IsLastPage() || len(ds) == 0 {
+			break
+		}
+		opt.Page++
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// Delete implements cloud.Provider.
+func (p *Provider) Delete(ctx context.Context, id string) error {
+	n, err := strconv.Atoi(id)
+	if err != nil {
+		return fmt.Errorf("digitalocean: droplet id %q is not a number", id)
+	}
+	err = cloud.Retry(ctx, p.bo, func() error {
+		resp, err := p.c.Droplets.Delete(ctx, n)
+		return apiErr("delete droplet "+id, resp, err)
+	})
+	if cloud.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+func instance(d *godo.Droplet) cloud.Instance {
+	in := cloud.Instance{ID: strconv.Itoa(d.ID), Name: d.Name, Size: d.SizeSlug, Tags: d.Tags}
+	if d.Region != nil {
+		in.Region = d.Region.Slug
+	}
+	if d.Image != nil {
+		in.Image = d.Image.Slug
+	}
+	switch d.Status {
+	case "new":
+		in.Status = cloud.StatusPending
+	case "active":
+		in.Status = cloud.StatusRunning
+	case "off":
+		in.Status = cloud.StatusStopped
+	default:
+		in.Status = d.Status
+	}
+	in.PublicIPv4, _ = d.PublicIPv4()
+	in.PrivateIPv4, _ = d.PrivateIPv4()
+	return in
+}

@@ -1,0 +1,35 @@
+package digitalocean_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/drover-cm/drover/cloud"
+	"github.com/drover-cm/drover/cloud/cloudtest"
+	"github.com/drover-cm/drover/cloud/digitalocean"
+)
+
+func TestLifecycle(t *testing.T) {
+	srv, err := cloudtest.NewDigitalOcean(cloudtest.Options{PollsUntilRunning: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	p, err := digitalocean.New(digitalocean.Config{Token: "test-token", BaseURL: srv.URL,
+		Backoff: cloud.Backoff{Attempts: 3, Initial: time.Millisecond, Max: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloudtest.Lifecycle(t, p, srv, cloud.Spec{
+		Name: "web", Region: "ams3", Size: "s-1vcpu-1gb", Image: "debian-12-x64",
+		Tags: []string{"role:web"},
+	}, "s-99vcpu-1tb")
+}
+
+func TestNoToken(t *testing.T) {
+	t.Setenv("DIGITALOCEAN_TOKEN", "")
+	t.Setenv("DIGITALOCEAN_ACCESS_TOKEN", "")
+	if _, err := digitalocean.New(digitalocean.Config{}); err == nil {
+		t.Fatal("New without a token succeeded")
+	}
+}
