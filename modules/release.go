@@ -60,7 +60,7 @@ See docs/releases.md, and "drover releases" / "drover rollback".`,
 	},
 	Example: `release "app" {
   path   = "/srv/app"
-  source = "build/app.tar.gz"
+  source = "dist/app-1.4.2.tar.gz"
   shared = ["log", "config/.env"]
   build  = ["bin/setup"]
   keep   = 5
