@@ -69,9 +69,14 @@ type Play struct {
 	Hosts      hcl.Expression
 	Become     hcl.Expression // nil when not set
 	BecomeUser hcl.Expression // nil when not set
-	Tasks      []*Task
-	Handlers   []*Task
-	DeclRange  hcl.Range
+	// Serial (a count or a percentage of the play's hosts) makes the play a
+	// rolling update in batches; MaxFail is how many hosts (count or
+	// percentage) may fail before no further batch starts. Nil when not set.
+	Serial    hcl.Expression
+	MaxFail   hcl.Expression
+	Tasks     []*Task
+	Handlers  []*Task
+	DeclRange hcl.Range
 }
 
 // Task returns the task with the given type and name, or nil.

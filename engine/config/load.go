@@ -313,7 +313,7 @@ func decodePlay(b *hcl.Block, dir string) (*Play, hcl.Diagnostics) {
 	// name) and are then accepted by the schema so that hcl does not report
 	// them a second time.
 	schema := &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "hosts", Required: true}, {Name: "become"}, {Name: "become_user"}},
+		Attributes: []hcl.AttributeSchema{{Name: "hosts", Required: true}, {Name: "become"}, {Name: "become_user"}, {Name: "serial"}, {Name: "max_fail"}},
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "handler", LabelNames: []string{"name"}}},
 	}
 	known := map[string]bool{"handler": true}
@@ -337,6 +337,8 @@ func decodePlay(b *hcl.Block, dir string) (*Play, hcl.Diagnostics) {
 	pl.Hosts = attrExpr(content, "hosts")
 	pl.Become = attrExpr(content, "become")
 	pl.BecomeUser = attrExpr(content, "become_user")
+	pl.Serial = attrExpr(content, "serial")
+	pl.MaxFail = attrExpr(content, "max_fail")
 
 	for _, blk := range content.Blocks {
 		if blk.Type == "handler" {
