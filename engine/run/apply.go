@@ -78,15 +78,18 @@ func Apply(ctx context.Context, opts Options) (*ApplyResult, error) {
 	type sel struct {
 		pl    *config.Play
 		hosts []*inventory.Host
+		roll  *rolling // serial and max_fail
 	}
 	var sels []sel
 	for _, pl := range r.pb.Plays {
 		hosts, ds := r.playHosts(pl, vars, locals)
+		roll, rds := r.rollingOf(pl, vars, locals)
+		ds = append(ds, rds...)
 		if ds.HasErrors() {
 			res.Diagnostics = append(res.Diagnostics, ds...)
 			return res, nil
 		}
-		sels = append(sels, sel{pl, hosts})
+		sels = append(sels, sel{pl, hosts, roll})
 	}
 	last := map[string]int{}
 	for i, s := range sels {
@@ -116,7 +119,7 @@ func Apply(ctx context.Context, opts Options) (*ApplyResult, error) {
 				hosts = append(hosts, h)
 			}
 		}
-		outs := fanout.Run(stopCtx, hosts, opts.Forks, func(_ context.Context, h *inventory.Host) error {
+		outs := runBatches(stopCtx, s.roll, hosts, opts.Forks, func(_ context.Context, h *inventory.Host) error {
 			mu.Lock()
 			t := tallies[h.Name]
 			if t.start.IsZero() {
@@ -161,6 +164,9 @@ func Apply(ctx context.Context, opts Options) (*ApplyResult, error) {
 					t.status = report.StatusCancelled
 				}
 				t.msg = fmt.Sprintf("stopped before play %q", s.pl.Name)
+				if m := s.roll.heldMsg(h.Name); m != "" {
+					t.msg = m // max_fail stopped the rolling update
+				}
 				r.dead[h.Name] = t.status
 				mu.Unlock()
 				done(h.Name)
