@@ -94,6 +94,16 @@ func checkScript(nonce string, frags []string) string {
 
 // parseFrames splits the output of checkScript into n CheckOutputs.
 func parseFrames(nonce string, data []byte, n int) ([]CheckOutput, error) {
+	outs, err := parseFramesUpTo(nonce, data, n)
+	if err == nil && len(outs) != n {
+		return nil, fmt.Errorf("got %d exit statuses for %d checks", len(outs), n)
+	}
+	return outs, err
+}
+
+// parseFramesUpTo is parseFrames for scripts that stop early (ApplyAll):
+// between 1 and max frames.
+func parseFramesUpTo(nonce string, data []byte, max int) ([]CheckOutput, error) {
 	line := func() (string, bool) {
 		nl := bytes.IndexByte(data, '\n')
 		if nl < 0 {
@@ -116,9 +126,10 @@ func parseFrames(nonce string, data []byte, n int) ([]CheckOutput, error) {
 		}
 	}
 	codes := strings.Fields(strings.TrimPrefix(status, nonce+" status"))
-	if len(codes) != n {
-		return nil, fmt.Errorf("got %d exit statuses for %d checks", len(codes), n)
+	if len(codes) == 0 || len(codes) > max {
+		return nil, fmt.Errorf("got %d exit statuses for %d commands", len(codes), max)
 	}
+	n := len(codes)
 	outs := make([]CheckOutput, n)
 	for i, c := range codes {
 		code, err := strconv.Atoi(c)

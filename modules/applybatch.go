@@ -1,0 +1,275 @@
+package modules
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/engine/transport"
+)
+
+// Limits of what ApplyAll sends inside its script. Larger or binary (NUL)
+// uploads go by conn.Put, between two scripts.
+const (
+	maxInlineUpload = 512 << 10
+	maxBatchScript  = 4 << 20
+)
+
+// BatchResult is what one plan of ApplyAll did.
+type BatchResult struct {
+	// Ran is false for plans after a failure (nothing of them ran).
+	Ran bool
+	// Result holds the plan's stdout and stderr, as Apply returns them.
+	Result transport.Result
+	// Err is Apply's error for this plan (a *StepError for a failed step).
+	Err error
+}
+
+// ApplyAll applies plans in order, as Apply would one after another, in as
+// few round trips as it can: the uploads and scripts of consecutive steps go
+// in one remote script, sent on stdin (so file contents never appear in a
+// process's arguments), with the output and exit status of every step framed
+// as CheckAll frames state. An inline upload is written as conn.Put writes
+// one: to a new temporary file (mode set before any content), renamed onto
+// its path. A step with a Func, or an upload too large or not text, ends the
+// script; it then runs on its own and a new script starts after it.
+//
+// ApplyAll stops at the first failing plan: its BatchResult has Err, later
+// ones have Ran false. The error is non-nil only when a script's output
+// cannot be read (the connection was lost); the plan that was running then
+// has that error too, and later ones did not run.
+func ApplyAll(ctx context.Context, conn transport.Conn, plans []*Plan) ([]BatchResult, error) {
+	out := make([]BatchResult, len(plans))
+	b := &batch{ctx: ctx, conn: conn, out: out}
+	for i, p := range plans {
+		out[i].Ran = true
+		if p == nil {
+			continue
+		}
+		for j, st := range p.Steps {
+			for _, up := range st.Uploads {
+				if !b.addUpload(i, j, up) {
+					return out, b.err
+				}
+			}
+			switch {
+			case st.Func != nil:
+				if !b.flush() {
+					return out, b.err
+				}
+				res, err := st.Func(ctx, conn)
+				if !b.record(i, j, res, err) {
+					return out, b.err
+				}
+			case strings.TrimSpace(st.Script) != "":
+				b.add(entry{plan: i, step: j}, "( eval "+shell.Quote("set -e\n"+st.Script)+"\n)")
+			}
+		}
+	}
+	b.flush()
+	return out, b.err
+}
+
+// entry is one framed command of a batch script: a step's script or an
+// inline upload.
+type entry struct {
+	plan, step int
+	upload     string // the upload's path, "" for a script
+}
+
+type batch struct {
+	ctx     context.Context
+	conn    transport.Conn
+	out     []BatchResult
+	entries []entry
+	cmds    []string
+	size    int
+	stopped bool  // a plan failed: nothing more runs
+	err     error // the connection failed
+}
+
+func (b *batch) add(e entry, cmd string) {
+	b.entries = append(b.entries, e)
+	b.cmds = append(b.cmds, cmd)
+	b.size += len(cmd)
+}
+
+// addUpload adds up to the script, or flushes and puts it. It returns false
+// once the batch has stopped.
+func (b *batch) addUpload(i, j int, up Upload) bool {
+	if b.stopped {
+		return false
+	}
+	if up.Open == nil {
+		b.fail(i, &StepError{Step: j, Err: fmt.Errorf("upload to %s: no content (module bug: Upload.Open is nil)", up.Path)})
+		return false
+	}
+	if up.Size >= 0 && up.Size <= maxInlineUpload {
+		r, err := up.Open()
+		if err != nil {
+			b.fail(i, &StepError{Step: j, Err: fmt.Errorf("upload to %s: %w", up.Path, err)})
+			return false
+		}
+		data, err := io.ReadAll(io.LimitReader(r, maxInlineUpload+1))
+		r.Close()
+		if err != nil {
+			b.fail(i, &StepError{Step: j, Err: fmt.Errorf("upload to %s: %w", up.Path, err)})
+			return false
+		}
+		if len(data) <= maxInlineUpload && bytes.IndexByte(data, 0) < 0 {
+			if b.size+len(data) > maxBatchScript && !b.flush() {
+				return false
+			}
+			mode := up.Mode.Perm()
+			if mode == 0 {
+				mode = 0o600
+			}
+			tmp, err := inlineTemp(up.Path)
+			if err != nil {
+				b.fail(i, &StepError{Step: j, Err: fmt.Errorf("upload to %s: %w", up.Path, err)})
+				return false
+			}
+			b.add(entry{plan: i, step: j, upload: up.Path},
+				fmt.Sprintf("drover_put %s %s %04o %s", shell.Quote(up.Path), shell.Quote(tmp), mode, shell.Quote(string(data))))
+			return true
+		}
+		// Binary or larger than it said: put it as it is.
+		up.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	}
+	if !b.flush() {
+		return false
+	}
+	if err := upload(b.ctx, b.conn, up); err != nil {
+		b.fail(i, &StepError{Step: j, Err: err})
+		return false
+	}
+	return true
+}
+
+// inlineTemp is the temporary name an inline upload is written to, beside
+// its path (so that the rename is atomic), like conn.Put's.
+func inlineTemp(p string) (string, error) {
+	dir, base := path.Split(p)
+	if base == "" || base == "." || base == ".." {
+		return "", fmt.Errorf("%q is not a file path", p)
+	}
+	if len(base) > 200 {
+		base = base[:200]
+	}
+	var r [8]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", err
+	}
+	return dir + "." + base + ".drover-" + hex.EncodeToString(r[:]), nil
+}
+
+func (b *batch) fail(i int, err error) {
+	b.out[i].Err = err
+	b.stopped = true
+	for k := i + 1; k < len(b.out); k++ {
+		b.out[k].Ran = false
+	}
+}
+
+// record adds a step's result to its plan's; false when the step failed.
+func (b *batch) record(i, j int, res transport.Result, err error) bool {
+	if err != nil {
+		b.out[i].Result.Stdout = append(b.out[i].Result.Stdout, res.Stdout...)
+		b.out[i].Result.Stderr = append(b.out[i].Result.Stderr, res.Stderr...)
+		b.fail(i, &StepError{Step: j, ExitCode: res.ExitCode, Stderr: stderrTail(res.Stderr, ""), Err: err})
+		return false
+	}
+	b.out[i].Result.Stdout = append(b.out[i].Result.Stdout, res.Stdout...)
+	b.out[i].Result.Stderr = append(b.out[i].Result.Stderr, res.Stderr...)
+	if res.ExitCode != 0 || res.Signal != "" {
+		se := &StepError{Step: j, ExitCode: res.ExitCode, Stderr: stderrTail(res.Stderr, "")}
+		if res.Signal != "" {
+			se.Err = fmt.Errorf("killed by signal %s%s", res.Signal, stderrTail(res.Stderr, ": "))
+		}
+		b.fail(i, se)
+		return false
+	}
+	b.out[i].Result.ExitCode = res.ExitCode
+	return true
+}
+
+// batchPut writes an inline upload as conn.Put does: a new file (noclobber)
+// readable by no one else, its mode set before any content is written, then
+// renamed onto the path. printf is a shell builtin: the content is never in
+// a process's arguments.
+const batchPut = `drover_put() {
+	( umask 077 && set -C && : >"$2" ) || return 1
+	if chmod "$3" "$2" && printf '%s' "$4" >>"$2" && mv -f "$2" "$1"; then return 0; fi
+	rm -f "$2"
+	return 1
+}
+`
+
+// flush runs the pending entries as one script. It returns false once the
+// batch has stopped.
+func (b *batch) flush() bool {
+	if b.stopped || b.err != nil {
+		return false
+	}
+	if len(b.entries) == 0 {
+		return true
+	}
+	entries, cmds := b.entries, b.cmds
+	b.entries, b.cmds, b.size = nil, nil, 0
+	nonce, err := newNonce()
+	if err != nil {
+		b.err = err
+		b.fail(entries[0].plan, err)
+		return false
+	}
+	var s strings.Builder
+	s.WriteString("m=$(umask); umask 077\n")
+	s.WriteString("d=$(mktemp -d 2>/dev/null || mktemp -d -p /dev/shm) || { echo 'drover: mktemp -d failed: cannot create a temporary directory' >&2; exit 125; }\n")
+	s.WriteString("trap 'rm -rf \"$d\"' EXIT\n")
+	s.WriteString("trap 'exit 129' HUP INT TERM\n")
+	s.WriteString("umask \"$m\"\n")
+	s.WriteString(batchPut)
+	s.WriteString("x= f= stop=\n")
+	for k, c := range cmds {
+		// Each entry runs only while all before it succeeded.
+		fmt.Fprintf(&s, "if [ -z \"$stop\" ]; then %s </dev/null >\"$d/%d.o\" 2>\"$d/%d.e\"; c=$?; x=\"$x $c\"; f=\"$f %d.o %d.e\"; [ $c -eq 0 ] || stop=1; fi\n", c, k, k, k, k)
+	}
+	s.WriteString("cd \"$d\" || exit 125\n")
+	fmt.Fprintf(&s, "printf '%%s status%%s\\n' %s \"$x\"\n", nonce)
+	s.WriteString("wc -c $f\n")
+	fmt.Fprintf(&s, "printf '%%s data\\n' %s\n", nonce)
+	s.WriteString("cat $f\n")
+	fmt.Fprintf(&s, "printf '%%s end\\n' %s\n", nonce)
+	res, err := b.conn.Run(b.ctx, transport.Cmd{Command: "sh -s", Stdin: strings.NewReader(s.String())})
+	if err != nil {
+		b.err = fmt.Errorf("applying changes: %w", err)
+		b.fail(entries[0].plan, b.err)
+		return false
+	}
+	outs, err := parseFramesUpTo(nonce, res.Stdout, len(entries))
+	if err != nil {
+		b.err = fmt.Errorf("applying changes: %w (exit status %d%s)", err, res.ExitCode, stderrTail(res.Stderr, ": "))
+		b.fail(entries[0].plan, b.err)
+		return false
+	}
+	for k, o := range outs {
+		e := entries[k]
+		if e.upload != "" {
+			if o.ExitCode != 0 {
+				b.fail(e.plan, &StepError{Step: e.step, Err: fmt.Errorf("writing %s on the host failed%s; check that its directory exists and is writable", e.upload, stderrTail(o.Stderr, ": "))})
+				return false
+			}
+			continue
+		}
+		if !b.record(e.plan, e.step, transport.Result{Stdout: o.Stdout, Stderr: o.Stderr, ExitCode: o.ExitCode}, nil) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,101 @@
+package modules
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/drover-cm/drover/engine/transport"
+)
+
+func bytesUpload(p string, mode os.FileMode, data []byte) Upload {
+	return Upload{Path: p, Mode: mode, Size: int64(len(data)), Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}}
+}
+
+// TestApplyAll: consecutive plans run in one round trip, uploads included
+// (inline, atomically, with their mode); a binary upload or a Func splits
+// the script; a failure is attributed to its plan and stops the rest.
+func TestApplyAll(t *testing.T) {
+	dir := t.TempDir()
+	conn, err := transport.Local{}.Connect(context.Background(), transport.Target{Name: "local", Local: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	tricky := "it's \"quoted\" $HOME `x` \\ \n%s %d\n\xff\xfe"
+	p := func(name string) string { return filepath.Join(dir, name) }
+	plans := []*Plan{
+		{Steps: []Step{{Script: "mkdir -p " + p("sub")}}},
+		{Steps: []Step{{Uploads: []Upload{bytesUpload(p("sub/a.tmp"), 0o640, []byte(tricky))}, Script: "mv " + p("sub/a.tmp") + " " + p("sub/a") + "; echo moved a"}}},
+		{}, // nothing to do
+		{Steps: []Step{{Script: "echo out; echo err >&2"}, {Script: "echo second"}}},
+	}
+	before := conn.Stats().RoundTrips
+	res, err := ApplyAll(context.Background(), conn, plans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if trips := conn.Stats().RoundTrips - before; trips != 1 {
+		t.Errorf("round trips = %d; want 1", trips)
+	}
+	for i, r := range res {
+		if !r.Ran || r.Err != nil {
+			t.Errorf("plan %d: %+v", i, r)
+		}
+	}
+	if got := string(res[1].Result.Stdout); got != "moved a\n" {
+		t.Errorf("plan 1 stdout = %q", got)
+	}
+	if got, gotErr := string(res[3].Result.Stdout), string(res[3].Result.Stderr); got != "out\nsecond\n" || gotErr != "err\n" {
+		t.Errorf("plan 3 output = %q, %q", got, gotErr)
+	}
+	b, _ := os.ReadFile(p("sub/a"))
+	st, _ := os.Stat(p("sub/a"))
+	if string(b) != tricky || st == nil || st.Mode().Perm() != 0o640 {
+		t.Errorf("sub/a = %q mode %v", b, st)
+	}
+	if left, _ := filepath.Glob(p("sub/.*drover*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+
+	// Binary content and a Func split the script; a failure stops the rest.
+	funcRan := false
+	plans = []*Plan{
+		{Steps: []Step{{Uploads: []Upload{bytesUpload(p("bin"), 0o600, []byte("a\x00b"))}}}},
+		{Steps: []Step{{Func: func(ctx context.Context, c transport.Conn) (transport.Result, error) {
+			funcRan = true
+			return transport.Result{Stdout: []byte("func\n")}, nil
+		}}}},
+		{Steps: []Step{{Script: "echo before"}, {Script: "echo bad >&2; exit 3"}, {Script: "touch " + p("never")}}},
+		{Steps: []Step{{Script: "touch " + p("never2")}}},
+	}
+	res, err = ApplyAll(context.Background(), conn, plans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p("bin")); string(b) != "a\x00b" || !funcRan {
+		t.Errorf("bin = %q, func ran %v", b, funcRan)
+	}
+	var se *StepError
+	if !errors.As(res[2].Err, &se) || se.Step != 1 || se.ExitCode != 3 || se.Stderr != "bad" || string(res[2].Result.Stdout) != "before\n" {
+		t.Errorf("plan 2: %+v %v", res[2], res[2].Err)
+	}
+	if res[3].Ran || fileExists(p("never")) || fileExists(p("never2")) {
+		t.Errorf("work ran after the failure: %+v", res[3])
+	}
+
+	// An upload into a missing directory fails its plan with a clear error.
+	res, _ = ApplyAll(context.Background(), conn, []*Plan{{Steps: []Step{{Uploads: []Upload{bytesUpload(p("missing/x"), 0o600, []byte("x"))}, Script: "touch " + p("never3")}}}})
+	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "writing "+p("missing/x")) || fileExists(p("never3")) {
+		t.Errorf("upload into a missing directory: %v", res[0].Err)
+	}
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
