@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drover-cm/drover/engine/report"
+	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
+)
+
+var releasesCmd = &cobra.Command{
+	Use:   "releases -i FILE PATTERN APP",
+	Short: "List the releases of an application on every selected host",
+	Long: `List the releases a release task deployed, per host: every release directory
+(oldest first), the current one marked with *, the previous one with -, failed or
+incomplete ones marked (failed), and the last deploy records (time, who, source
+checksum, release, action, result) read from APP/.drover/deploys.log.
+
+APP is the release task's name (release "app" {...}: app) or the application's
+absolute path. The hosts are the source of truth: nothing is kept on the
+controller. Exit status: 0 if every host answered, 1 otherwise.`,
+	Example: `  drover releases -i hosts.hcl web app
+  drover releases -i hosts.hcl web /srv/app`,
+	Args: cobra.ExactArgs(2),
+	RunE: runReleases,
+}
+
+func init() {
+	rootCmd.AddCommand(releasesCmd)
+}
+
+func runReleases(cmd *cobra.Command, args []string) error {
+	pattern, app := args[0], args[1]
+	s, err := openSession(cmd, pattern, "releases", app)
+	if err != nil {
+		return err
+	}
+	s.run(func(ctx context.Context, h *inventory.Host, t transport.Target) error {
+		start := time.Now()
+		conn, connectTime := s.connectHost(ctx, t)
+		if conn == nil {
+			return nil
+		}
+		ev := report.Event{Kind: report.KindCommand, Host: t.Name, Task: "releases", Command: "releases " + app, ConnectTime: connectTime}
+		rs, err := modules.ListReleases(ctx, conn, app)
+		if err != nil {
+			ev.Status, ev.Message = report.StatusFailed, err.Error()
+		} else {
+			ev.Status, ev.Stdout, ev.Detail = report.StatusOK, formatReleases(rs), rs
+		}
+		ev.Duration = time.Since(start)
+		s.emit.Emit(ev)
+		s.emit.Emit(report.Event{Kind: report.KindHostDone, Host: t.Name, Status: ev.Status, Duration: time.Since(start), Message: ev.Message})
+		return nil
+	})
+	return s.finish()
+}
+
+// formatReleases is the human listing of one host's releases.
+func formatReleases(rs *modules.Releases) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n", rs.App)
+	if len(rs.Releases) == 0 {
+		b.WriteString("  no releases\n")
+	}
+	for _, r := range rs.Releases {
+		mark := " "
+		switch {
+		case r.Current:
+			mark = "*"
+		case r.ID == rs.Previous:
+			mark = "-"
+		}
+		state := ""
+		if !r.Ready {
+			state = "  (failed or incomplete)"
+		}
+		fmt.Fprintf(&b, "%s %s%s\n", mark, r.ID, state)
+	}
+	if rs.Current == "" {
+		b.WriteString("  current: none\n")
+	}
+	if n := len(rs.Records); n > 0 {
+		b.WriteString("last deploys:\n")
+		for _, d := range rs.Records[max(0, n-5):] {
+			src := d.Source
+			if len(src) > 12 {
+				src = src[:12]
+			}
+			fmt.Fprintf(&b, "  %s  %-8s %s  %s  %s  %s\n", d.Time, d.Action, d.Release, src, d.Who, d.Result)
+		}
+	}
+	return b.String()
+}
