@@ -436,3 +436,6 @@ func ProbeValueType() cty.Type {
 func (t *ProbeTask) parseOptions() ParseOptions {
 	return ParseOptions{Format: t.Format, Columns: t.Columns, Header: t.Header, Separator: t.Separator, Regex: t.Regex}
 }
+
+// ValueOf is probe.NAME for a result (parsed only when its status is ok).
+func (t *ProbeTask) ValueOf(r *ProbeResult) cty.Value { return t.value(r) }
