@@ -271,8 +271,8 @@ func (f *linodeFake) json(l *linode, fresh bool) map[string]any {
 		image = l.image
 	}
 	return map[string]any{
-		"alerts":  map[string]any{"cpu": 90 * sp[1], "io": 10000, "network_in": 10, "network_out": 10, "transfer_quota": 80},
-		"backups": map[string]any{"available": false, "enabled": false, "schedule": map[string]any{"day": nil, "window": nil}},
+		"alerts":       map[string]any{"cpu": 90 * sp[1], "io": 10000, "network_in": 10, "network_out": 10, "transfer_quota": 80},
+		"backups":      map[string]any{"available": false, "enabled": false, "schedule": map[string]any{"day": nil, "window": nil}},
 		"capabilities": []string{}, "created": l.created.Format(linodeTime), "updated": l.created.Format(linodeTime),
 		"group": "", "has_user_data": l.userData, "hypervisor": "kvm", "id": l.id, "image": image,
 		// The address is assigned at creation, as the real API does.
