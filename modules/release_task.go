@@ -186,6 +186,9 @@ func (d *deploy) run(ctx context.Context, conn transport.Conn) (transport.Result
 	}
 	if d.fresh {
 		if err := d.unpack(ctx, conn); err != nil {
+			if transport.Unreachable(err) || ctx.Err() != nil {
+				return transport.Result{}, err
+			}
 			record(ctx, conn, d.cfg.App, d.who, d.art.sum, d.id, "deploy", "failed before the switch: "+oneLine(err.Error()))
 			return transport.Result{}, err
 		}
@@ -197,6 +200,11 @@ func (d *deploy) run(ctx context.Context, conn transport.Conn) (transport.Result
 	}
 	fmt.Fprintf(&log, "current -> releases/%s (was %s)\n", d.id, orNone(prev))
 	if err := goLive(ctx, conn, d.cfg.App); err != nil {
+		if transport.Unreachable(err) || ctx.Err() != nil {
+			// The host cannot be reached to roll back: current points to
+			// the complete new release; the next run finds it there.
+			return transport.Result{Stdout: log.Bytes()}, fmt.Errorf("release %s is current, but its switch action or health check did not finish: %w", d.id, err)
+		}
 		rb := rollBack(ctx, conn, d.cfg.App, d.id, prev, err)
 		record(ctx, conn, d.cfg.App, d.who, d.art.sum, d.id, "deploy", "rolled back: "+oneLine(rb.Error()))
 		return transport.Result{Stdout: log.Bytes()}, rb
