@@ -243,6 +243,9 @@ func (r *runner) applyHost(ctx, stopCtx context.Context, pl *config.Play, h *inv
 	// Tasks that did not run are reported skipped, saying why.
 	var failedAt, stoppedAt string
 	for _, wr := range results {
+		if wr.Status == graph.NotRun && hr.reportAhead(ctx, wr.Vertex, t) {
+			continue // it ran with an earlier task before the stop
+		}
 		if wr.Status == graph.NotRun && stoppedAt == "" {
 			stoppedAt = wr.Vertex.Addr()
 		}
@@ -381,9 +384,12 @@ func (hr *hostRun) applyInstance(ctx context.Context, in *instance, tally *hostT
 			Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler}})
 		return nil
 	}
-	// Re-read the state when it may have changed since the batched read.
-	if !in.checked || hr.stale(in) {
-		if err := hr.checkAll(ctx, []*instance{in}); err != nil {
+	// Re-read the state when it may have changed since the batched read
+	// (with every later instance that needs it, in the same round trip).
+	// An instance applied ahead with an earlier one was known fresh then.
+	_, ahead := hr.batched[in]
+	if !ahead && (!in.checked || hr.stale(in)) {
+		if err := hr.checkAll(ctx, hr.rereadSet(in)); err != nil {
 			return hr.fail(in.addr, t, tally, time.Since(start), err, "")
 		}
 	}
@@ -405,7 +411,7 @@ func (hr *hostRun) applyInstance(ctx context.Context, in *instance, tally *hostT
 	if err != nil {
 		return hr.fail(in.addr, t, tally, time.Since(start), err, "")
 	}
-	res, err := modules.Apply(ctx, conn, in.plan)
+	res, err := hr.applyPlan(ctx, conn, in)
 	if changed {
 		hr.recordChange(in)
 	}
@@ -517,17 +523,15 @@ func (hr *hostRun) runHandlers(ctx, stopCtx context.Context, tally *hostTally) e
 
 // recordChange notes what a changed task may have touched, for stale.
 func (hr *hostRun) recordChange(in *instance) {
+	hr.changes = append(hr.changes, changeOf(in))
+}
+
+func changeOf(in *instance) changeRec {
 	rel, ok := in.mtask.(modules.Relations)
 	if !ok || runsCode(in.plan) {
-		hr.opaque = true // arbitrary code may have changed anything
-		return
+		return changeRec{opaque: true} // arbitrary code may have changed anything
 	}
-	if hr.changed == nil {
-		hr.changed = map[modules.Resource]bool{}
-	}
-	for _, r := range rel.Provides() {
-		hr.changed[r] = true
-	}
+	return changeRec{res: rel.Provides()}
 }
 
 func runsCode(p *modules.Plan) bool {
@@ -539,16 +543,37 @@ func runsCode(p *modules.Plan) bool {
 	return false
 }
 
-// stale reports whether the batched read may no longer describe in's state:
-// an earlier change touched a resource it provides or uses (other than the
-// directory its own path is in, which only orders it), or ran code. Only
-// then does the task re-read its state before acting, so a run costs one
-// round trip per host for reading plus what the changes need.
+// changeRec is what one changed task touched: the resources it provides,
+// or anything (opaque) when it ran code or has no Relations.
+type changeRec struct {
+	res    []modules.Resource
+	opaque bool
+}
+
+// stale reports whether in's state, read before the changes made since,
+// may no longer describe it: a later change touched a resource it provides
+// or uses (other than the directory its own path is in, which only orders
+// it), or ran code. Only then does the task re-read its state before
+// acting, so a run costs one round trip per host for reading plus what the
+// changes need.
 func (hr *hostRun) stale(in *instance) bool {
-	if hr.opaque {
-		return true
+	return staleAfter(in, hr.changes[min(in.checkedAt, len(hr.changes)):])
+}
+
+func staleAfter(in *instance, changes []changeRec) bool {
+	if len(changes) == 0 {
+		return false
 	}
-	if len(hr.changed) == 0 {
+	changed := map[modules.Resource]bool{}
+	for _, c := range changes {
+		if c.opaque {
+			return true
+		}
+		for _, r := range c.res {
+			changed[r] = true
+		}
+	}
+	if len(changed) == 0 {
 		return false
 	}
 	rel, ok := in.mtask.(modules.Relations)
@@ -557,7 +582,7 @@ func (hr *hostRun) stale(in *instance) bool {
 	}
 	own := rel.Provides()
 	for _, r := range own {
-		if hr.changed[r] {
+		if changed[r] {
 			return true
 		}
 	}
@@ -565,7 +590,7 @@ func (hr *hostRun) stale(in *instance) bool {
 		if r.Kind == "path" && isParentOf(r.Name, own) {
 			continue
 		}
-		if hr.changed[r] {
+		if changed[r] {
 			return true
 		}
 	}

@@ -40,7 +40,10 @@ type instance struct {
 	mtask         modules.Task
 
 	// Filled by check and apply.
-	checked  bool
+	checked bool
+	// checkedAt is len(hostRun.changes) when the state was read: changes
+	// from there on may have made it stale.
+	checkedAt int
 	plan     *modules.Plan
 	checkErr error                // Diff failed: the task fails when reached
 	outputs  map[string]cty.Value // after it ran

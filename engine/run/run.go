@@ -255,12 +255,13 @@ type hostRun struct {
 	g      *graph.Graph[*config.Task]
 	// order is the walk order with inferred edges.
 	order []*config.Task
-	// changed are the resources provided by tasks that changed something,
-	// opaque is set once a changed task ran code or has no Relations: see
-	// stale.
-	changed  map[modules.Resource]bool
-	opaque   bool
+	// changes are what the tasks that changed something touched, in order:
+	// see stale.
+	changes  []changeRec
 	notified map[string]bool
+	// batched are results of instances applied ahead of the walk, in one
+	// round trip with an earlier instance (see applyPlan).
+	batched map[*instance]modules.BatchResult
 }
 
 // prepare connects, evaluates every task that can be evaluated, reads the
@@ -477,6 +478,7 @@ func (hr *hostRun) checkBatch(ctx context.Context, conn transport.Conn, ins []*i
 	for i, in := range ins {
 		p, err := in.mtask.Diff(outs[i])
 		in.plan, in.checked, in.checkErr = p, true, nil
+		in.checkedAt = len(hr.changes)
 		if err != nil {
 			// The task fails when it is reached (in a plan: it is shown
 			// failed); tasks before it still run.

@@ -490,3 +490,125 @@ func TestNeedsFactsFromSpec(t *testing.T) {
 		}
 	}
 }
+
+// countingConns records the connections a run opens, for round trips.
+type countingConns struct {
+	mu    sync.Mutex
+	conns []transport.Conn
+}
+
+func (c *countingConns) connect(ctx context.Context, h *inventory.Host, _ *Become) (transport.Conn, error) {
+	conn, err := transport.Local{}.Connect(ctx, transport.Target{Name: h.Name, Local: true})
+	if err == nil {
+		c.mu.Lock()
+		c.conns = append(c.conns, conn)
+		c.mu.Unlock()
+	}
+	return conn, err
+}
+
+func (c *countingConns) trips() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n int64
+	for _, conn := range c.conns {
+		n += conn.Stats().RoundTrips
+	}
+	c.conns = nil
+	return n
+}
+
+// TestApplyBatchesChanges: consecutive changes go in one round trip; what
+// follows a command is read again (once, together) before it acts; the
+// result is the same as task by task, and the second run only reads.
+func TestApplyBatchesChanges(t *testing.T) {
+	f := loadFixture(t, "testdata/apply_batch")
+	var cc countingConns
+	var ev events
+	opts := f.options(&ev)
+	opts.Connect = cc.connect
+	res, err := Apply(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.Recap.Hosts[0]
+	if !res.Recap.OK() || h.Tasks.Changed != 8 {
+		t.Fatalf("recap = %+v", h)
+	}
+	// Read; directory and files; the command (a Func step: it has stdin of
+	// its own); re-read of line and file together; line and file; handler.
+	if trips := cc.trips(); trips != 6 {
+		t.Errorf("first apply: %d round trips; want 6", trips)
+	}
+	for name, want := range map[string]string{"etc/a.conf": "key a\n", "etc/c.conf": "key c\n", "etc/stamp": "stamped\nchecked\n", "etc/last": "last\n", "reloaded": ""} {
+		got, err := os.ReadFile(filepath.Join(f.root, name))
+		if err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if st, _ := os.Stat(filepath.Join(f.root, "etc/b.conf")); st == nil || st.Mode().Perm() != 0o640 {
+		t.Errorf("b.conf mode: %v", st)
+	}
+	order := []string{}
+	for _, e := range ev.ev {
+		if e.Kind == report.KindTask {
+			order = append(order, e.Task+"="+string(e.Status))
+		}
+	}
+	want := `directory.etc=changed file.conf["a"]=changed file.conf["b"]=changed file.conf["c"]=changed command.stamp=changed line.stamp=changed file.last=changed handler.reload=changed`
+	if got := strings.Join(order, " "); got != want {
+		t.Errorf("events:\n got %s\nwant %s", got, want)
+	}
+	res, _ = Apply(context.Background(), opts)
+	if h := res.Recap.Hosts[0]; h.Tasks.Changed != 0 {
+		t.Errorf("second apply changed: %+v", h)
+	}
+	if trips := cc.trips(); trips != 1 {
+		t.Errorf("second apply: %d round trips; want 1", trips)
+	}
+}
+
+// stopSink closes stop at the first task event.
+type stopSink struct {
+	events
+	once sync.Once
+	stop chan struct{}
+}
+
+func (s *stopSink) Emit(ev report.Event) {
+	s.events.Emit(ev)
+	if ev.Kind == report.KindTask {
+		s.once.Do(func() { close(s.stop) })
+	}
+}
+
+// TestApplyStopReportsBatchedWork: instances that ran ahead in a batch (a
+// batch is one unit: once started, it finishes) are reported as having run
+// even when the run is stopped before the walk reaches them; nothing after
+// the batch starts.
+func TestApplyStopReportsBatchedWork(t *testing.T) {
+	f := loadFixture(t, "testdata/apply_batch")
+	sink := &stopSink{stop: make(chan struct{})}
+	opts := f.options(sink)
+	opts.Stop = sink.stop
+	res, err := Apply(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.Recap.Hosts[0]
+	if h.Tasks.Changed != 5 || h.Status != report.StatusCancelled || !strings.Contains(h.Message, "stopped before line.stamp") {
+		t.Errorf("recap = %+v", h)
+	}
+	tasks := sink.tasks()
+	for _, a := range []string{`file.conf["c"]`, "command.stamp"} {
+		if e := tasks[a]; e.Status != report.StatusChanged {
+			t.Errorf("%s = %+v", a, e)
+		}
+	}
+	if e := tasks["line.stamp"]; e.Status != report.StatusSkipped {
+		t.Errorf("line.stamp = %+v", e)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.root, "etc/stamp")); string(b) != "stamped\n" || fileExists(filepath.Join(f.root, "etc/last")) {
+		t.Errorf("wrong work done: stamp = %q", b)
+	}
+}

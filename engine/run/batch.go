@@ -1,0 +1,154 @@
+package run
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/report"
+	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules"
+)
+
+// A host's changes are applied in as few round trips as correctness allows.
+// The walk visits tasks one at a time in a fixed order (hr.order, then each
+// task's instances). When it reaches an instance with work to do, applyPlan
+// looks ahead along that order and takes every following instance whose
+// plan is already known and stays valid after the earlier ones ran (its
+// batched state read is not stale given their changes), up to the first that
+// is not: one whose configuration waits for an earlier task's outputs, whose
+// state an earlier change may have touched, or which runs over another
+// connection. modules.ApplyAll runs them all in one remote script; the walk
+// then reports each one when it reaches it, as if it had run it then.
+
+// followers returns the instances after in, in walk order, that can be
+// applied in the same round trip as in.
+func (hr *hostRun) followers(in *instance) []*instance {
+	var out []*instance
+	changes := []changeRec{}
+	if in.plan.Changed() {
+		changes = append(changes, changeOf(in))
+	}
+	key := hr.connKey(in)
+	for _, f := range hr.after(in) {
+		if f.skip {
+			continue // reported skipped when reached; runs nothing
+		}
+		if f.mtask == nil || f.deferred || !f.checked || f.checkErr != nil || hr.connKey(f) != key {
+			break
+		}
+		if staleAfter(f, append(hr.changes[min(f.checkedAt, len(hr.changes)):len(hr.changes):len(hr.changes)], changes...)) {
+			break
+		}
+		out = append(out, f)
+		if f.plan.Changed() {
+			changes = append(changes, changeOf(f))
+		}
+	}
+	return out
+}
+
+// after returns the instances that come after in in walk order, up to the
+// first task whose instances are not known yet. Handlers are not in it.
+func (hr *hostRun) after(in *instance) []*instance {
+	var out []*instance
+	found := false
+	for _, t := range hr.order {
+		if !hr.e.expand[t] {
+			if found {
+				break
+			}
+			continue
+		}
+		for _, x := range hr.e.insts[t] {
+			if found {
+				out = append(out, x)
+			} else if x == in {
+				found = true
+			}
+		}
+	}
+	return out
+}
+
+// rereadSet is in plus the instances after it whose state must be read
+// again (or for the first time) before they act, so that one round trip
+// refreshes them all.
+func (hr *hostRun) rereadSet(in *instance) []*instance {
+	out := []*instance{in}
+	for _, f := range hr.after(in) {
+		if f.skip || f.mtask == nil || f.deferred {
+			continue
+		}
+		if !f.checked || hr.stale(f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// connKey names the connection an instance runs over ("" for the play's).
+func (hr *hostRun) connKey(in *instance) string {
+	b := in.become
+	if b == nil || (hr.become != nil && *b == *hr.become) || (hr.become == nil && !b.Enabled) {
+		return ""
+	}
+	return fmt.Sprintf("%v/%s", b.Enabled, b.User)
+}
+
+// applyPlan runs in's plan: from the result of an earlier batch, or
+// together with the followers that can go with it.
+func (hr *hostRun) applyPlan(ctx context.Context, conn transport.Conn, in *instance) (transport.Result, error) {
+	if r, ok := hr.batched[in]; ok {
+		delete(hr.batched, in)
+		return r.Result, r.Err
+	}
+	fs := hr.followers(in)
+	var plans []*modules.Plan
+	var ins []*instance
+	for _, f := range fs {
+		if f.plan.Changed() || len(f.plan.Steps) > 0 {
+			plans = append(plans, f.plan)
+			ins = append(ins, f)
+		}
+	}
+	if len(plans) == 0 {
+		return modules.Apply(ctx, conn, in.plan)
+	}
+	res, err := modules.ApplyAll(ctx, conn, append([]*modules.Plan{in.plan}, plans...))
+	if hr.batched == nil {
+		hr.batched = map[*instance]modules.BatchResult{}
+	}
+	for k, f := range ins {
+		if r := res[k+1]; r.Ran {
+			hr.batched[f] = r
+		}
+	}
+	_ = err // a lost connection is the error of the plan it cut (res[k].Err)
+	return res[0].Result, res[0].Err
+}
+
+// reportAhead reports the instances of t that ran ahead with an earlier
+// instance although the walk, stopped meanwhile, never reached t (the others
+// are reported not run). It returns false when none of t's instances ran.
+func (hr *hostRun) reportAhead(ctx context.Context, t *config.Task, tally *hostTally) bool {
+	ran := false
+	for _, in := range hr.e.insts[t] {
+		if _, ok := hr.batched[in]; ok {
+			ran = true
+		}
+	}
+	if !ran {
+		return false
+	}
+	for _, in := range hr.e.insts[t] {
+		if _, ok := hr.batched[in]; ok {
+			_ = hr.applyInstance(ctx, in, tally)
+			continue
+		}
+		hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: report.StatusSkipped, Message: "not run: the run was stopped",
+			Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler}})
+	}
+	hr.e.refreshTaskValue(t)
+	return true
+}
