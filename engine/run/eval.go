@@ -44,9 +44,9 @@ type instance struct {
 	// checkedAt is len(hostRun.changes) when the state was read: changes
 	// from there on may have made it stale.
 	checkedAt int
-	plan     *modules.Plan
-	checkErr error                // Diff failed: the task fails when reached
-	outputs  map[string]cty.Value // after it ran
+	plan      *modules.Plan
+	checkErr  error                // Diff failed: the task fails when reached
+	outputs   map[string]cty.Value // after it ran
 }
 
 // evaluator evaluates one play's expressions for one host.
