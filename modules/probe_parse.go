@@ -273,6 +273,9 @@ var mutatingRe = regexp.MustCompile(`(?:^|[;&|(\s])(rm|rmdir|mv|cp|dd|mkfs(?:\.\
 // redirectRe finds output redirected into a file other than /dev/null.
 var redirectRe = regexp.MustCompile(`(?:^|[^0-9&<>])>>?\s*([^\s&|;>]+)`)
 
+// numericRe: "> 1" is far more often a comparison (awk, test) than a file.
+var numericRe = regexp.MustCompile(`^[0-9.]+$`)
+
 // MutatingHint returns why a probe command looks like it changes the host,
 // or "" when nothing obvious is seen. It is a heuristic, not a guarantee.
 func MutatingHint(cmd string) string {
@@ -280,7 +283,7 @@ func MutatingHint(cmd string) string {
 		return fmt.Sprintf("the command runs %q, which can change the host", strings.Join(strings.Fields(m[1]), " "))
 	}
 	for _, m := range redirectRe.FindAllStringSubmatch(cmd, -1) {
-		if !strings.HasPrefix(m[1], "/dev/") {
+		if !strings.HasPrefix(m[1], "/dev/") && !numericRe.MatchString(m[1]) {
 			return fmt.Sprintf("the command writes to %s", m[1])
 		}
 	}

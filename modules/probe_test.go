@@ -155,18 +155,19 @@ func TestParseProbeOutput(t *testing.T) {
 
 func TestMutatingHint(t *testing.T) {
 	for cmd, mutating := range map[string]bool{
-		"df -h":                           false,
-		"ps aux | sort -k3":               false,
-		"dmesg 2>/dev/null | tail -50":    false,
-		"rm -rf /tmp/x":                   true,
-		"echo 1 > /proc/sys/vm/drop":      true,
-		"systemctl --failed":              false,
-		"systemctl restart nginx":         true,
-		"journalctl -p err -n 50":         false,
-		"ls /etc/cron.d; crontab -l":      false,
-		"apt-get install -y foo":          true,
-		"sed -i s/a/b/ /etc/hosts":        true,
-		"grep -c processor /proc/cpuinfo": false,
+		"df -h":                            false,
+		"ps aux | sort -k3":                false,
+		"dmesg 2>/dev/null | tail -50":     false,
+		"rm -rf /tmp/x":                    true,
+		"echo 1 > /proc/sys/vm/drop":       true,
+		"systemctl --failed":               false,
+		"systemctl restart nginx":          true,
+		"journalctl -p err -n 50":          false,
+		"ls /etc/cron.d; crontab -l":       false,
+		"apt-get install -y foo":           true,
+		"sed -i s/a/b/ /etc/hosts":         true,
+		"grep -c processor /proc/cpuinfo":  false,
+		"ss -tan | awk 'NR > 1 { print }'": false,
 	} {
 		if got := MutatingHint(cmd) != ""; got != mutating {
 			t.Errorf("MutatingHint(%q) = %q, want mutating=%v", cmd, MutatingHint(cmd), mutating)
