@@ -29,6 +29,9 @@ type Playbook struct {
 	Locals        map[string]*Local
 	LocalOrder    []string
 	Plays         []*Play
+	// Provisions are the provision blocks (see provision.go), applied
+	// before the plays.
+	Provisions []*Provision
 }
 
 // Variable is a `variable "name" {}` block.

@@ -22,6 +22,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "locals"},
 		{Type: "play", LabelNames: []string{"name"}},
+		{Type: "provision", LabelNames: []string{"type", "name"}},
 	},
 }
 
@@ -181,6 +182,8 @@ func Load(dir string, files ...*hcl.File) (*Playbook, hcl.Diagnostics) {
 					}
 				}
 				pb.Plays = append(pb.Plays, pl)
+			case "provision":
+				diags = append(diags, pb.addProvision(b)...)
 			}
 		}
 	}
