@@ -22,6 +22,12 @@ variable "allowed_processes" {
   default     = ["sshd", "systemd-resolve", "chronyd", "ntpd", "dhclient", "systemd-network", "avahi-daemon", "cupsd", "master", "exim4", "rpcbind"]
 }
 
+variable "cpu_hog_pct" {
+  description = "A process above this %CPU (of one core) is reported."
+  type        = number
+  default     = 80
+}
+
 variable "disk_warn_pct" {
   type    = number
   default = 85
@@ -173,7 +179,7 @@ runbook "first-five-minutes" {
   }
   check "runaway_process" {
     for_each = { for r in probe.top_cpu.rows : r.pid => r if num(r.pcpu) != null }
-    warn     = num(each.value.pcpu) >= 80
+    warn     = num(each.value.pcpu) >= var.cpu_hog_pct
     message  = "${each.value.comm} (pid ${each.key}, user ${each.value.user}) uses ${each.value.pcpu}% CPU, running for ${each.value.etime}"
   }
   check "swap_in_use" {

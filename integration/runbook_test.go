@@ -1,0 +1,312 @@
+package integration_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/connect"
+	"github.com/drover-cm/drover/engine/report"
+	drun "github.com/drover-cm/drover/engine/run"
+	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/integration"
+	"github.com/drover-cm/drover/inventory"
+)
+
+// runbookOn runs a runbook file against the fleet as `drover run` does and
+// returns its first report. become records the settings probes connected with.
+func runbookOn(t *testing.T, f *integration.Fleet, path string, vars []string, become *[]drun.Become) *report.RunbookReport {
+	t.Helper()
+	p := hclparse.NewParser()
+	rf, diags := config.LoadRunbookFiles(p, path)
+	if diags.HasErrors() {
+		t.Fatalf("runbook: %s", diagString(p, diags))
+	}
+	in, diags := drun.ParseInputs(p, rf.Playbook, nil, nil, vars)
+	if diags.HasErrors() {
+		t.Fatalf("inputs: %s", diagString(p, diags))
+	}
+	if diags := drun.ValidateRunbooks(rf, in); diags.HasErrors() {
+		t.Fatalf("validate: %s", diagString(p, diags))
+	}
+	inv, diags := inventory.Load([]string{f.InventoryFile()}, inventory.LoadOptions{Parser: p})
+	if diags.HasErrors() {
+		t.Fatalf("inventory: %s", diags)
+	}
+	dialer := transport.NewDialer(transport.Options{KnownHostsFile: f.KnownHostsFile, NoAgent: true, ConnectTimeout: 10 * time.Second})
+	pool := connect.NewPool(dialer)
+	defer func() { pool.Close(); dialer.Close() }()
+	reps, diags, err := drun.RunRunbooks(context.Background(), drun.RunbookOptions{
+		File:   rf,
+		Inputs: in,
+		Hosts:  func(p string) ([]*inventory.Host, error) { return inv.Select(p) },
+		Connect: func(ctx context.Context, h *inventory.Host, b *drun.Become) (transport.Conn, error) {
+			if become != nil {
+				*become = append(*become, *b)
+			}
+			tg, err := connect.Target(inv, h, nil)
+			if err != nil {
+				return nil, err
+			}
+			tg.Become = transport.BecomeConfig{Enabled: b.Enabled, User: b.User}
+			return pool.Conn(ctx, tg)
+		},
+		Masker: report.NewMasker(),
+	})
+	if err != nil || diags.HasErrors() {
+		t.Fatalf("run: %v %s", err, diagString(p, diags))
+	}
+	return reps[0]
+}
+
+func diagString(p *hclparse.Parser, diags hcl.Diagnostics) string {
+	var b bytes.Buffer
+	config.WriteDiagnostics(&b, p.Files(), diags, 0, false)
+	return b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// One host of five has a full filesystem, a runaway process and a hostile
+// listener: first-five-minutes ranks it first, its full disk on top.
+func TestRunbookFleetFindsTheOddHostOut(t *testing.T) {
+	f := integration.Start(t, 5)
+	sick := f.Hosts[2]
+	port := freePort(t)
+	// A small tmpfs filled to the last block, a CPU burner (bounded: the
+	// machine has 2 cores) and a listener on a port nobody expects.
+	pids := sick.Exec(t, `set -e
+cd /tmp
+mkdir -p /srv/data
+mount -t tmpfs -o size=512k tmpfs /srv/data
+dd if=/dev/zero of=/srv/data/fill bs=64k 2>/dev/null || true
+timeout 60 sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+echo $!
+/usr/bin/python3 -m http.server `+strconv.Itoa(port)+` --bind 127.0.0.1 --directory /tmp </dev/null >/dev/null 2>&1 &
+echo $!
+`)
+	t.Cleanup(func() {
+		for _, pid := range strings.Fields(pids) {
+			sick.Run("kill " + pid)
+		}
+	})
+	// Let the listener bind and the burner accumulate CPU time.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the planted listener did not come up: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+
+	var becomes []drun.Become
+	rep := runbookOn(t, f, filepath.Join("..", "examples", "runbooks", "first-five-minutes.hcl"), []string{"cpu_hog_pct=20"}, &becomes)
+	for _, b := range becomes {
+		if b.Enabled {
+			t.Errorf("a probe connected with become %+v", b)
+		}
+	}
+	if len(rep.Hosts) != 5 {
+		t.Fatalf("%d hosts in the report", len(rep.Hosts))
+	}
+	top := rep.Hosts[0]
+	var text bytes.Buffer
+	report.WriteRunbookText(&text, rep, report.RunbookTextOptions{})
+	if top.Host != sick.Name {
+		t.Fatalf("the sick host %s must come first:\n%s", sick.Name, text.String())
+	}
+	if f0 := top.Findings[0]; f0.Check != "disk_full" || f0.Key != "/srv/data" || f0.Severity != report.SevCrit {
+		t.Errorf("first finding %+v, want the full /srv/data (crit):\n%s", f0, text.String())
+	}
+	has := func(h report.RunbookHost, check, substr string) bool {
+		for _, fd := range h.Findings {
+			if fd.Check == check && strings.Contains(fd.Message, substr) {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(top, "unexpected_listener", "python3 listens on 127.0.0.1:"+strconv.Itoa(port)) {
+		t.Errorf("the hostile listener is not reported:\n%s", text.String())
+	}
+	if !has(top, "runaway_process", "sh (pid") {
+		t.Errorf("the runaway process is not reported:\n%s", text.String())
+	}
+	for _, h := range rep.Hosts[1:] {
+		if h.Status != report.StatusOK {
+			t.Errorf("%s: %s %s", h.Host, h.Status, h.Error)
+		}
+		if has(h, "disk_full", "/srv/data") || has(h, "unexpected_listener", "python3") || has(h, "runaway_process", "sh (pid") {
+			t.Errorf("%s reports the sick host's problems:\n%s", h.Host, text.String())
+		}
+	}
+	// Tools the hosts lack are "not available", never failures.
+	for _, p := range top.Probes {
+		if p.Name == "failed_units" && p.Status != "not available" {
+			t.Errorf("failed_units on a host without systemd: %+v", p)
+		}
+		if p.Name == "listening" && p.Status != "ok" {
+			t.Errorf("listening: %+v", p)
+		}
+	}
+
+	// The HTML report, checked in a real browser.
+	var page bytes.Buffer
+	if err := report.WriteRunbookHTML(&page, rep, report.NewMasker()); err != nil {
+		t.Fatal(err)
+	}
+	checkHTMLInChromium(t, page.Bytes(), sick.Name, strconv.Itoa(port))
+}
+
+// chromium is the Debian package's browser, or "" when it is not installed
+// (the test then skips, unless the fleet is required: CI installs it).
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("DROVER_REQUIRE_FLEET") == "1" {
+		t.Fatal("chromium is not installed (Debian package chromium); DROVER_REQUIRE_FLEET=1 requires it")
+	}
+	t.Skip("chromium is not installed (apt-get install chromium)")
+	return ""
+}
+
+func headless(t *testing.T, bin string, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=" + t.TempDir()}
+	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, errb.String())
+	}
+	return out.Bytes()
+}
+
+func checkHTMLInChromium(t *testing.T, page []byte, sick, port string) {
+	t.Helper()
+	bin := chromium(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "report.html")
+	if err := os.WriteFile(file, page, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom := string(headless(t, bin, "--dump-dom", "file://"+file))
+	for _, want := range []string{"Hosts × findings", `id="host-` + sick + `"`, "python3 listens on 127.0.0.1:" + port, "/srv/data is 100% full"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the page chromium rendered lacks %q", want)
+		}
+	}
+	// The sick host's section comes before every other host's.
+	first := strings.Index(dom, `<section class="host`)
+	if first < 0 || !strings.Contains(dom[first:first+200], `id="host-`+sick+`"`) {
+		t.Errorf("the first host section is not %s", sick)
+	}
+	shot := filepath.Join(dir, "report.png")
+	headless(t, bin, "--screenshot="+shot, "--window-size=1280,1400", "--hide-scrollbars", "file://"+file)
+	png, err := os.ReadFile(shot)
+	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Fatalf("no screenshot: %v", err)
+	}
+	if *updateGolden {
+		if err := os.WriteFile(filepath.Join("..", "docs", "img", "runbook-report.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A probe that hangs is cut at its timeout, with its process group, and
+// reported as such; the other probes of the host are unaffected.
+func TestRunbookFleetProbeTimeout(t *testing.T) {
+	f := integration.Start(t, 1)
+	dir := t.TempDir()
+	rb := filepath.Join(dir, "hang.hcl")
+	os.WriteFile(rb, []byte(`runbook "hang" {
+  probe "hang" {
+    command = "echo before; sleep 77; echo after"
+    timeout = 1
+  }
+  probe "fine" { command = "echo fine" }
+  check "never" {
+    warn    = probe.hang.stdout == "after"
+    message = "the hung probe finished"
+  }
+}`), 0o644)
+	start := time.Now()
+	rep := runbookOn(t, f, rb, nil, nil)
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("the runbook took %s; the probe's timeout is 1 s", d)
+	}
+	h := rep.Hosts[0]
+	got := map[string]report.ProbeOutput{}
+	for _, p := range h.Probes {
+		got[p.Name] = p
+	}
+	if p := got["hang"]; p.Status != "timeout" || p.Stdout != "before\n" {
+		t.Errorf("hang: %+v", p)
+	}
+	if p := got["fine"]; p.Status != "ok" || p.Stdout != "fine\n" {
+		t.Errorf("fine: %+v", p)
+	}
+	if len(h.Findings) != 1 || h.Findings[0].Check != "probe_timeout" || h.Findings[0].Severity != report.SevWarn {
+		t.Errorf("findings %+v, want one probe_timeout warning", h.Findings)
+	}
+	// Nothing of the probe is left running on the host.
+	if out, err := f.Hosts[0].Run("ps -eo args | grep -v grep | grep 'sleep 77'"); err == nil {
+		t.Errorf("the hung command still runs on the host:\n%s", out)
+	}
+}
+
+// A runbook holding a task that can change state is refused when it is
+// loaded: nothing reaches a host.
+func TestRunbookWithMutatingTaskIsRejected(t *testing.T) {
+	f := integration.Start(t, 1)
+	dir := t.TempDir()
+	rb := filepath.Join(dir, "bad.hcl")
+	os.WriteFile(rb, []byte(`runbook "bad" {
+  probe "motd" { command = "cat /etc/motd" }
+  file "motd" {
+    path    = "/etc/motd"
+    content = "pwned"
+  }
+}`), 0o644)
+	p := hclparse.NewParser()
+	_, diags := config.LoadRunbookFiles(p, rb)
+	text := diagString(p, diags)
+	if !diags.HasErrors() || !strings.Contains(text, "A runbook cannot change a host") || !strings.Contains(text, `Module "file" can change state`) {
+		t.Fatalf("want the mutating task refused, got:\n%s", text)
+	}
+	if out := f.Hosts[0].Exec(t, "cat /etc/motd 2>/dev/null || true"); strings.Contains(out, "pwned") {
+		t.Error("the host was changed")
+	}
+}
