@@ -75,6 +75,9 @@ type Attribute struct {
 	Default   cty.Value // cty.NilVal when there is none
 	Sensitive bool      // its value is masked in every output
 	Doc       string
+	// Block, for a map attribute, means it is written as a nested block,
+	// `NAME { key = value }`, instead of `NAME = { key = value }`.
+	Block bool
 }
 
 // Config is what Configure receives. It is a struct so it can grow (facts,

@@ -13,6 +13,10 @@ import (
 func Spec(ms *modules.Spec) hcldec.Spec {
 	obj := hcldec.ObjectSpec{}
 	for _, a := range ms.Attributes {
+		if a.Block && a.Type.IsMapType() {
+			obj[a.Name] = &hcldec.BlockAttrsSpec{TypeName: a.Name, ElementType: a.Type.ElementType(), Required: a.Required}
+			continue
+		}
 		var s hcldec.Spec = &hcldec.AttrSpec{Name: a.Name, Type: a.Type, Required: a.Required}
 		if a.Default != nilVal && !a.Required {
 			s = &hcldec.DefaultSpec{Primary: s, Default: &hcldec.LiteralSpec{Value: a.Default}}
