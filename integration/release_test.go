@@ -91,7 +91,7 @@ play "deploy" {
     build  = [%s]
     keep   = 3
     switch = { command = "sh /usr/local/bin/app-restart ${local.ports[host.name]}" }
-    healthcheck = {
+    healthcheck {
       http     = "http://127.0.0.1:${local.ports[host.name]}/health"
       expect   = 200
       timeout  = "2s"

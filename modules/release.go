@@ -53,7 +53,7 @@ See docs/releases.md, and "drover releases" / "drover rollback".`,
 		{Name: "build", Type: cty.List(cty.String), Default: cty.ListValEmpty(cty.String), Doc: "Shell commands run in order inside the new release directory before the switch (environment: RELEASE_DIR, APP_DIR, SHARED_DIR). A failure leaves current untouched."},
 		{Name: "keep", Type: cty.Number, Default: cty.NumberIntVal(5), Doc: "How many ready releases to keep (at least 2); older ones are removed, never the current or the previous one."},
 		{Name: "switch", Type: cty.Map(cty.String), Doc: "What makes the new release live after current is switched: { service = \"app\", action = \"restart\" } (action: restart or reload; systemctl, rc-service, service or /etc/init.d) or { command = \"...\" } (run in the new current). Unset: nothing."},
-		{Name: "healthcheck", Type: cty.Map(cty.String), Doc: "How to tell that the live release works: { http = \"http://127.0.0.1:8080/health\", expect = 200 } or { command = \"...\" } (exit status 0 is healthy), with timeout (default \"30s\") and interval (default \"1s\") between tries. Unset: no health check."},
+		{Name: "healthcheck", Type: cty.Map(cty.String), Block: true, Doc: "A nested block telling that the live release works: http = \"http://127.0.0.1:8080/health\" with expect = 200 (the default), or command = \"...\" (exit status 0 is healthy); timeout (default \"30s\") and interval (default \"1s\") between tries. Unset: no health check."},
 	},
 	Outputs: []Attribute{
 		{Name: "changed", Type: cty.Bool, Doc: "Whether the deploy switched current."},
@@ -65,7 +65,7 @@ See docs/releases.md, and "drover releases" / "drover rollback".`,
   build  = ["bin/setup"]
   keep   = 5
   switch = { service = "app", action = "restart" }
-  healthcheck = {
+  healthcheck {
     http    = "http://127.0.0.1:8080/health"
     expect  = 200
     timeout = "30s"
