@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -159,7 +160,7 @@ func (releaseModule) Configure(cfg Config) (Task, error) {
 			Keep: keep, Shared: shared, Build: build, SourceLabel: src,
 		},
 		art: art,
-		id:  time.Now().UTC().Format("20060102T150405Z") + "-" + art.sum[:12],
+		id:  releaseTime() + "-" + art.sum[:12],
 		who: whoAmI(),
 	}, nil
 }
@@ -415,4 +416,22 @@ while :; do
 done
 `, int(timeout+0.999), timeout, interval)
 	return script, desc, nil
+}
+
+var (
+	idMu   sync.Mutex
+	idLast time.Time
+)
+
+// releaseTime is the time part of a new release id, in milliseconds and
+// strictly increasing within this process, so that ids sort in deploy order.
+func releaseTime() string {
+	idMu.Lock()
+	defer idMu.Unlock()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if !now.After(idLast) {
+		now = idLast.Add(time.Millisecond)
+	}
+	idLast = now
+	return now.Format("20060102T150405.000Z")
 }

@@ -53,7 +53,7 @@ type releaseEntry struct {
 	Ready bool
 }
 
-var releaseIDRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$`)
+var releaseIDRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{3}Z-[0-9a-f]{12}$`)
 
 func parseReleaseState(out CheckOutput) (*releaseState, error) {
 	if out.ExitCode != 0 {
@@ -362,7 +362,9 @@ func rollBack(ctx context.Context, conn transport.Conn, app, failed, prev string
 		return rb
 	}
 	rb.Restored = true
-	_, _ = runRelease(ctx, conn, unready+"\nprintf '%s\\n' "+shell.Quote(failed)+" >"+shell.Quote(app+"/.drover/previous"), nil)
+	// The failed release is no one's previous release: forget it.
+	p := shell.Quote(app + "/.drover/previous")
+	_, _ = runRelease(ctx, conn, unready+"\nif [ \"$(cat "+p+" 2>/dev/null)\" = "+shell.Quote(failed)+" ]; then rm -f "+p+"; fi", nil)
 	if err := goLive(ctx, conn, app); err == nil {
 		rb.Healthy = true
 	}

@@ -30,7 +30,7 @@ APP is the release task's name or the application's absolute path; see
 "drover releases" for the release ids. Exit status: 0 if every host is on the
 wanted release and healthy, 1 otherwise.`,
 	Example: `  drover rollback -i hosts.hcl web app
-  drover rollback -i hosts.hcl web app --to 20261122T101500Z-3f2a9c1b7d4e`,
+  drover rollback -i hosts.hcl web app --to 20261122T101500.123Z-3f2a9c1b7d4e`,
 	Args: cobra.ExactArgs(2),
 	RunE: runRollback,
 }
