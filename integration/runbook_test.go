@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,13 +48,16 @@ func runbookOn(t *testing.T, f *integration.Fleet, path string, vars []string, b
 	dialer := transport.NewDialer(transport.Options{KnownHostsFile: f.KnownHostsFile, NoAgent: true, ConnectTimeout: 10 * time.Second})
 	pool := connect.NewPool(dialer)
 	defer func() { pool.Close(); dialer.Close() }()
+	var mu sync.Mutex
 	reps, diags, err := drun.RunRunbooks(context.Background(), drun.RunbookOptions{
 		File:   rf,
 		Inputs: in,
 		Hosts:  func(p string) ([]*inventory.Host, error) { return inv.Select(p) },
 		Connect: func(ctx context.Context, h *inventory.Host, b *drun.Become) (transport.Conn, error) {
 			if become != nil {
+				mu.Lock()
 				*become = append(*become, *b)
+				mu.Unlock()
 			}
 			tg, err := connect.Target(inv, h, nil)
 			if err != nil {
