@@ -42,6 +42,8 @@ type Finding struct {
 	Key      string   `json:"key,omitempty"` // the for_each key ("/var")
 	Severity Severity `json:"severity"`
 	Message  string   `json:"message"`
+	// Probes are the probes the check read: their output is the evidence.
+	Probes []string `json:"probes,omitempty"`
 }
 
 // ProbeOutput is what one probe printed on a host.

@@ -31,8 +31,7 @@ var runbookTmpl = template.Must(template.New("report.html.tmpl").Funcs(template.
 		}
 		return s
 	},
-	"bad":  func(p ProbeOutput) bool { return p.Status == "failed" || p.Status == "timeout" },
-	"open": func(p ProbeOutput) bool { return p.Status == "failed" || p.Status == "timeout" },
+	"bad": func(p ProbeOutput) bool { return p.Status == "failed" || p.Status == "timeout" },
 }).ParseFS(runbookAssets, "runbook_assets/report.html.tmpl"))
 
 // UnmarshalText reads a severity's name.
@@ -63,6 +62,9 @@ type htmlHost struct {
 	H       *RunbookHost
 	Worst   Severity
 	Verdict string
+	// Open are the probes shown unfolded: the evidence of a warn or crit
+	// finding, and those that failed or timed out.
+	Open map[string]bool
 }
 
 // WriteRunbookHTML writes the report as one self-contained HTML page (styles
@@ -106,7 +108,20 @@ func WriteRunbookHTML(w io.Writer, r *RunbookReport, m *Masker) error {
 			row.Cells = append(row.Cells, cell)
 		}
 		data.Rows = append(data.Rows, row)
-		data.Hosts = append(data.Hosts, htmlHost{H: h, Worst: h.Worst(), Verdict: hostVerdict(h)})
+		hh := htmlHost{H: h, Worst: h.Worst(), Verdict: hostVerdict(h), Open: map[string]bool{}}
+		for _, f := range h.Findings {
+			if f.Severity >= SevWarn {
+				for _, p := range f.Probes {
+					hh.Open[p] = true
+				}
+			}
+		}
+		for _, p := range h.Probes {
+			if p.Status == "failed" || p.Status == "timeout" {
+				hh.Open[p.Name] = true
+			}
+		}
+		data.Hosts = append(data.Hosts, hh)
 	}
 	return runbookTmpl.Execute(w, data)
 }

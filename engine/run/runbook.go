@@ -251,6 +251,9 @@ type probeRun struct {
 	out    report.ProbeOutput
 	value  cty.Value
 	result *modules.ProbeResult
+	// sensitive hides the probe's output from the report (checks still
+	// read it; put no secret in their messages).
+	sensitive bool
 }
 
 // factsTask reads facts as a Check fragment, so that they come in the same
@@ -377,6 +380,9 @@ func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory
 			if r.ParseError != "" {
 				pr.out.Note = "could not parse the output: " + r.ParseError
 			}
+			if pr.sensitive {
+				pr.out.Stdout, pr.out.Stderr = "(sensitive output hidden)", ""
+			}
 		}
 	}
 	res.Probes = outputs(probes)
@@ -403,7 +409,7 @@ func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory
 			values[pr.task.Name] = (&modules.ProbeTask{}).ValueOf(&modules.ProbeResult{Status: pr.out.Status})
 		}
 		if pr.out.Status == modules.ProbeTimeout && pr.mtask != nil {
-			res.Findings = append(res.Findings, report.Finding{Check: "probe_timeout", Key: pr.task.Name, Severity: report.SevWarn,
+			res.Findings = append(res.Findings, report.Finding{Check: "probe_timeout", Key: pr.task.Name, Severity: report.SevWarn, Probes: []string{pr.task.Name},
 				Message: fmt.Sprintf("probe %s hung and was cut after %gs (a command that hangs is a symptom too: a dead NFS mount, a process in D state)", pr.task.Name, pr.mtask.Timeout)})
 		}
 	}
@@ -458,6 +464,13 @@ func (rr *runbookRun) configureProbe(scope *lang.Scope, h *inventory.Host, pr *p
 			return diags
 		}
 		pr.become = b
+	}
+	if t.Sensitive != nil {
+		ok, diags := evalBool(t.Sensitive, ctx)
+		if diags.HasErrors() {
+			return diags
+		}
+		pr.sensitive = ok
 	}
 	val, diags := hcldec.Decode(t.Body, t.Spec, ctx)
 	if diags.HasErrors() {
@@ -605,7 +618,7 @@ func (rr *runbookRun) check(scope *lang.Scope, c *config.Check, status map[strin
 				text = sv.AsString()
 			}
 		}
-		out = append(out, report.Finding{Check: c.Name, Key: in.key, Severity: sev, Message: text})
+		out = append(out, report.Finding{Check: c.Name, Key: in.key, Severity: sev, Message: text, Probes: c.Probes})
 	}
 	return out
 }

@@ -36,6 +36,10 @@ runbook "look" {
     command  = "no-such-ss-xyz -tln"
     fallback = ["echo netstat-output"]
   }
+  probe "token" {
+    command   = "echo hunter2"
+    sensitive = true
+  }
   probe "hang" {
     command = "sleep 30"
     timeout = 0.5
@@ -139,6 +143,12 @@ func TestRunRunbooksLocally(t *testing.T) {
 	}
 	if p := probes["ss"]; p.Status != "ok" || p.Command != "echo netstat-output" || p.Stdout != "netstat-output\n" {
 		t.Errorf("ss probe did not fall back: %+v", p)
+	}
+	if p := probes["token"]; p.Status != "ok" || strings.Contains(p.Stdout, "hunter2") {
+		t.Errorf("a sensitive probe's output is in the report: %+v", p)
+	}
+	if f := r.Hosts[0].Findings[0]; strings.Join(f.Probes, ",") != "disk" {
+		t.Errorf("the finding names probes %v, want disk", f.Probes)
 	}
 	if p := probes["hang"]; p.Status != "timeout" {
 		t.Errorf("hang probe: %+v", p)
