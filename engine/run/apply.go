@@ -531,7 +531,17 @@ func changeOf(in *instance) changeRec {
 	if !ok || runsCode(in.plan) {
 		return changeRec{opaque: true} // arbitrary code may have changed anything
 	}
-	return changeRec{res: rel.Provides()}
+	// What it provides, and the paths it uses other than its own parent
+	// directories: a task that edits a file it does not manage (line) has
+	// changed that file.
+	own := rel.Provides()
+	res := append([]modules.Resource(nil), own...)
+	for _, u := range rel.Uses() {
+		if u.Kind == "path" && !isParentOf(u.Name, own) {
+			res = append(res, u)
+		}
+	}
+	return changeRec{res: res}
 }
 
 func runsCode(p *modules.Plan) bool {

@@ -578,7 +578,12 @@ type stopSink struct {
 func (s *stopSink) Emit(ev report.Event) {
 	s.events.Emit(ev)
 	if ev.Kind == report.KindTask {
-		s.once.Do(func() { close(s.stop) })
+		s.once.Do(func() {
+			close(s.stop)
+			// Apply sees Stop asynchronously: give it time before the
+			// walk goes on.
+			time.Sleep(100 * time.Millisecond)
+		})
 	}
 }
 
@@ -610,5 +615,41 @@ func TestApplyStopReportsBatchedWork(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(f.root, "etc/stamp")); string(b) != "stamped\n" || fileExists(filepath.Join(f.root, "etc/last")) {
 		t.Errorf("wrong work done: stamp = %q", b)
+	}
+}
+
+// TestApplyTwoLinesSameFile: a line task's change to a file it uses makes
+// the next line task on that file read it again (it is not batched with it).
+func TestApplyTwoLinesSameFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(`
+variable "root" { type = string }
+play "local" {
+  hosts = "all"
+  file "ini" {
+    path    = "${var.root}/app.ini"
+    content = "debug = true\nworkers = 4\n"
+  }
+  line "debug" {
+    path       = file.ini.path
+    regexp     = "^debug ="
+    line       = "debug = false"
+  }
+  line "workers" {
+    path       = file.ini.path
+    regexp     = "^workers ="
+    line       = "workers = 8"
+    depends_on = [line.debug]
+  }
+}
+`), 0o644)
+	f := loadFixture(t, dir)
+	out, res := f.apply()
+	if !res.Recap.OK() {
+		t.Fatalf("apply failed:\n%s", out)
+	}
+	got, _ := os.ReadFile(filepath.Join(f.root, "app.ini"))
+	if string(got) != "debug = false\nworkers = 8\n" {
+		t.Errorf("app.ini = %q", got)
 	}
 }
