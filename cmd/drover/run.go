@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -137,6 +138,28 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 		Connect: s.connect,
 		Forks:   global.forks,
 		Masker:  l.ui.masker,
+	}
+	if isTerminal(l.ui.stderr) && !global.jsonOut {
+		// A counter while hosts answer (probes like vmstat take seconds).
+		var mu sync.Mutex
+		total, done := 0, 0
+		hosts := opts.Hosts
+		opts.Hosts = func(p string) ([]*inventory.Host, error) {
+			hs, err := hosts(p)
+			mu.Lock()
+			total, done = len(hs), 0
+			mu.Unlock()
+			return hs, err
+		}
+		opts.Progress = func(string, report.Status) {
+			mu.Lock()
+			done++
+			fmt.Fprintf(l.ui.stderr, "\r%d/%d hosts examined", done, total)
+			if done == total {
+				fmt.Fprint(l.ui.stderr, "\r\033[K")
+			}
+			mu.Unlock()
+		}
 	}
 	reports, rdiags, runErr := run.RunRunbooks(ctx, opts)
 	s.close()
