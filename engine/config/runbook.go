@@ -380,3 +380,23 @@ func checkRunbookRefs(pb *Playbook, rb *Runbook) hcl.Diagnostics {
 	}
 	return diags
 }
+
+// runbookInPlaybook is the error for a runbook file given where a playbook is
+// expected (drover validate, plan, apply): say which command runs it.
+func runbookInPlaybook(f *hcl.File) *hcl.Diagnostic {
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	for _, b := range body.Blocks {
+		if b.Type == "runbook" {
+			return &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Runbook given as a playbook",
+				Detail:   "This file declares a runbook: run it with drover run -i INVENTORY FILE [PATTERN], or check it with drover run --validate FILE.",
+				Subject:  b.TypeRange.Ptr(),
+			}
+		}
+	}
+	return nil
+}

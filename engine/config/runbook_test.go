@@ -124,3 +124,12 @@ func TestRunbookWarnsAboutMutatingCommands(t *testing.T) {
 		t.Errorf("want a warning about rm, got:\n%s", text)
 	}
 }
+
+func TestRunbookGivenAsPlaybook(t *testing.T) {
+	p := hclparse.NewParser()
+	f, _ := p.ParseHCL([]byte("runbook \"x\" {\n}\n"), "rb.hcl")
+	_, diags := Load(t.TempDir(), f)
+	if !diags.HasErrors() || diags[0].Summary != "Runbook given as a playbook" {
+		t.Errorf("got %v", diags)
+	}
+}
