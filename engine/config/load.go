@@ -143,6 +143,10 @@ func Load(dir string, files ...*hcl.File) (*Playbook, hcl.Diagnostics) {
 			})
 			continue
 		}
+		if d := runbookInPlaybook(f); d != nil {
+			diags = append(diags, d)
+			continue
+		}
 		content, ds := f.Body.Content(rootSchema)
 		diags = append(diags, ds...)
 		for _, b := range content.Blocks {
