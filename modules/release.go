@@ -49,7 +49,7 @@ the host; the host is the source of truth, there is no controller-side state.
 See docs/releases.md, and "drover releases" / "drover rollback".`,
 	Attributes: []Attribute{
 		{Name: "path", Type: cty.String, Required: true, Doc: "Absolute application directory on the host: releases/, shared/, current and .drover/ live in it."},
-		{Name: "source", Type: cty.String, Required: true, Doc: "A local .tar, .tar.gz or .tgz file, or a local directory, relative to the playbook's directory; it is pushed from the controller and unpacked into the new release."},
+		{Name: "source", Type: cty.String, Required: true, Doc: "A local .tar, .tar.gz or .tgz file, or a local directory, relative to the playbook's directory, pushed from the controller and unpacked into the new release; or git::URL?ref=REF (a branch, tag or commit; default HEAD), resolved and exported on the target with its git (the release checksum is then the commit)."},
 		{Name: "shared", Type: cty.List(cty.String), Default: cty.ListValEmpty(cty.String), Doc: "Paths relative to the release that are symbolic links into path/shared/, kept across releases. A missing shared path is seeded from the release's copy, or created as a directory."},
 		{Name: "build", Type: cty.List(cty.String), Default: cty.ListValEmpty(cty.String), Doc: "Shell commands run in order inside the new release directory before the switch (environment: RELEASE_DIR, APP_DIR, SHARED_DIR). A failure leaves current untouched."},
 		{Name: "keep", Type: cty.Number, Default: cty.NumberIntVal(5), Doc: "How many ready releases to keep (at least 2); older ones are removed, never the current or the previous one."},
@@ -146,6 +146,22 @@ func (releaseModule) Configure(cfg Config) (Task, error) {
 	if src == "" {
 		return nil, &AttrError{Attr: "source", Msg: "must name a local file or directory"}
 	}
+	t := &releaseTask{
+		cfg: releaseConfig{
+			Name: name, App: app, SwitchCmd: swCmd, HealthCmd: hcCmd, SwitchDesc: swDesc, HealthDesc: hcDesc,
+			Keep: keep, Shared: shared, Build: build, SourceLabel: src,
+		},
+		stamp: releaseTime(),
+		who:   whoAmI(),
+	}
+	if strings.HasPrefix(src, "git::") {
+		g, err := parseGitSource(src)
+		if err != nil {
+			return nil, &AttrError{Attr: "source", Msg: err.Error()}
+		}
+		t.git = g
+		return t, nil
+	}
 	local := src
 	if !filepath.IsAbs(local) {
 		local = filepath.Join(cfg.Dir, local)
@@ -154,15 +170,30 @@ func (releaseModule) Configure(cfg Config) (Task, error) {
 	if err != nil {
 		return nil, &AttrError{Attr: "source", Msg: err.Error(), Err: err}
 	}
-	return &releaseTask{
-		cfg: releaseConfig{
-			Name: name, App: app, SwitchCmd: swCmd, HealthCmd: hcCmd, SwitchDesc: swDesc, HealthDesc: hcDesc,
-			Keep: keep, Shared: shared, Build: build, SourceLabel: src,
-		},
-		art: art,
-		id:  releaseTime() + "-" + art.sum[:12],
-		who: whoAmI(),
-	}, nil
+	t.art = art
+	return t, nil
+}
+
+// gitSource is a `git::URL?ref=REF` source, checked out on the target.
+type gitSource struct {
+	URL, Ref string
+}
+
+var gitRefRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_./-]*$`)
+
+func parseGitSource(src string) (*gitSource, error) {
+	u := strings.TrimPrefix(src, "git::")
+	ref := "HEAD"
+	if i := strings.LastIndex(u, "?ref="); i >= 0 {
+		u, ref = u[:i], u[i+len("?ref="):]
+	}
+	switch {
+	case u == "" || strings.HasPrefix(u, "-") || strings.ContainsAny(u, "\n\x00"):
+		return nil, fmt.Errorf("%q: want git::URL or git::URL?ref=REF (a branch, tag or commit)", src)
+	case !gitRefRE.MatchString(ref) || strings.Contains(ref, ".."):
+		return nil, fmt.Errorf("%q is not a valid git ref", ref)
+	}
+	return &gitSource{URL: u, Ref: ref}, nil
 }
 
 // checkRelPath returns why p is not a clean relative path inside a release,

@@ -13,10 +13,11 @@ import (
 )
 
 type releaseTask struct {
-	cfg releaseConfig
-	art *artifact
-	id  string // the id a new release gets
-	who string
+	cfg   releaseConfig
+	art   *artifact  // a pushed source; nil for git
+	git   *gitSource // a source checked out on the target
+	stamp string     // the time part of the id a new release gets
+	who   string
 }
 
 // releaseCheck prints the state of an application directory: the target of
@@ -37,7 +38,35 @@ done
 if [ -f "$a/.drover/previous" ]; then printf 'previous %s\n' "$(cat "$a/.drover/previous")"; fi
 `
 
-func (t *releaseTask) Check() string { return releaseCheck(t.cfg.App) }
+func (t *releaseTask) Check() string {
+	c := ""
+	if t.git != nil {
+		// The commit the ref names now (read-only; bounded in time). First:
+		// the state part exits early when the app directory is missing.
+		c = "u=" + shell.Quote(t.git.URL) + "\nref=" + shell.Quote(t.git.Ref) + `
+if ! command -v git >/dev/null 2>&1; then echo 'giterr git is not installed on the host'
+elif printf '%s\n' "$ref" | grep -Eq '^[0-9a-f]{40}$'; then printf 'gitref %s\n' "$ref"
+elif out=$(timeout 60 git ls-remote -- "$u" "$ref" "refs/heads/$ref" "refs/tags/$ref" "refs/tags/$ref^{}" 2>&1); then
+  printf '%s\n' "$out" | while read -r sha name; do printf 'gitls %s %s\n' "$sha" "$name"; done
+else printf 'giterr %s\n' "$(printf '%s' "$out" | tail -n 1)"
+fi
+`
+	}
+	return c + releaseCheck(t.cfg.App)
+}
+
+// gitCommit picks the commit a ref resolves to from `git ls-remote` lines:
+// an exact name, then a branch, then a tag (peeled when annotated).
+func gitCommit(ref string, ls [][2]string) string {
+	for _, want := range []string{ref, "refs/heads/" + ref, "refs/tags/" + ref + "^{}", "refs/tags/" + ref} {
+		for _, l := range ls {
+			if l[1] == want {
+				return l[0]
+			}
+		}
+	}
+	return ""
+}
 
 // releaseState is what releaseCheck printed.
 type releaseState struct {
@@ -46,6 +75,10 @@ type releaseState struct {
 	Current  string // release id current points to; "" when none
 	Previous string
 	Releases []releaseEntry // sorted by id: oldest first
+	// For git sources: the commit the ref names, or why it could not be read.
+	GitRef string
+	GitLs  [][2]string
+	GitErr string
 }
 
 type releaseEntry struct {
@@ -72,6 +105,13 @@ func parseReleaseState(out CheckOutput) (*releaseState, error) {
 			st.Current = v[strings.LastIndex(v, "/")+1:]
 		case "previous":
 			st.Previous = strings.TrimSpace(v)
+		case "gitref":
+			st.GitRef = strings.TrimSpace(v)
+		case "gitls":
+			sha, name, _ := strings.Cut(v, " ")
+			st.GitLs = append(st.GitLs, [2]string{sha, name})
+		case "giterr":
+			st.GitErr = v
 		case "release":
 			id, state, _ := strings.Cut(v, " ")
 			if releaseIDRE.MatchString(id) {
@@ -107,11 +147,26 @@ func (t *releaseTask) Diff(out CheckOutput) (*Plan, error) {
 	if st.NotLink {
 		return nil, fmt.Errorf("%s/current exists and is not a symbolic link; move it away so that drover can manage releases there", t.cfg.App)
 	}
-	sum := t.art.sum[:12]
+	full := ""
+	if t.git != nil {
+		full = st.GitRef
+		if full == "" {
+			full = gitCommit(t.git.Ref, st.GitLs)
+		}
+		switch {
+		case st.GitErr != "":
+			return nil, fmt.Errorf("%s: reading ref %s of %s on the host: %s", t.cfg.App, t.git.Ref, t.git.URL, st.GitErr)
+		case !regexp.MustCompile(`^[0-9a-f]{40}$`).MatchString(full):
+			return nil, fmt.Errorf("%s: %s has no branch, tag or commit named %q", t.cfg.App, t.git.URL, t.git.Ref)
+		}
+	} else {
+		full = t.art.sum
+	}
+	sum := full[:12]
 	if st.Current != "" && releaseSum(st.Current) == sum && st.ready(st.Current) {
 		return &Plan{}, nil // this artifact is live already
 	}
-	target, fresh := t.id, true
+	target, fresh := t.stamp+"-"+sum, true
 	for i := len(st.Releases) - 1; i >= 0; i-- {
 		if r := st.Releases[i]; r.Ready && releaseSum(r.ID) == sum {
 			target, fresh = r.ID, false
@@ -121,7 +176,7 @@ func (t *releaseTask) Diff(out CheckOutput) (*Plan, error) {
 	var changes []Change
 	if fresh {
 		changes = append(changes, Change{Action: Create, Subject: t.cfg.App + "/releases/" + target,
-			Attrs: []AttrChange{{Name: "source", New: t.cfg.SourceLabel}, {Name: "sha256", New: t.art.sum}}})
+			Attrs: []AttrChange{{Name: "source", New: t.cfg.SourceLabel}, {Name: sumName(t.git), New: full}}})
 	}
 	cur := Change{Action: Update, Subject: t.cfg.App + "/current", Attrs: []AttrChange{{Name: "release", Old: st.Current, New: target}}}
 	if st.Current == "" {
@@ -131,8 +186,15 @@ func (t *releaseTask) Diff(out CheckOutput) (*Plan, error) {
 	if t.cfg.SwitchDesc != "" {
 		changes = append(changes, Change{Action: Run, Subject: t.cfg.SwitchDesc})
 	}
-	d := &deploy{cfg: t.cfg, art: t.art, id: target, fresh: fresh, who: t.who}
+	d := &deploy{cfg: t.cfg, art: t.art, git: t.git, sum: full, id: target, fresh: fresh, who: t.who}
 	return &Plan{Changes: changes, Steps: []Step{{Func: d.run}}}, nil
+}
+
+func sumName(g *gitSource) string {
+	if g != nil {
+		return "commit"
+	}
+	return "sha256"
 }
 
 func (t *releaseTask) Provides() []Resource {
@@ -154,6 +216,8 @@ func parentDir(p string) string {
 type deploy struct {
 	cfg   releaseConfig
 	art   *artifact
+	git   *gitSource
+	sum   string // the source's sha256, or the git commit
 	id    string
 	fresh bool // upload and build a new release; otherwise switch to a kept one
 	who   string
@@ -189,7 +253,7 @@ func (d *deploy) run(ctx context.Context, conn transport.Conn) (transport.Result
 			if transport.Unreachable(err) || ctx.Err() != nil {
 				return transport.Result{}, err
 			}
-			record(ctx, conn, d.cfg.App, d.who, d.art.sum, d.id, "deploy", "failed before the switch: "+oneLine(err.Error()))
+			record(ctx, conn, d.cfg.App, d.who, d.sum, d.id, "deploy", "failed before the switch: "+oneLine(err.Error()))
 			return transport.Result{}, err
 		}
 		fmt.Fprintf(&log, "release %s unpacked and built\n", d.id)
@@ -206,10 +270,10 @@ func (d *deploy) run(ctx context.Context, conn transport.Conn) (transport.Result
 			return transport.Result{Stdout: log.Bytes()}, fmt.Errorf("release %s is current, but its switch action or health check did not finish: %w", d.id, err)
 		}
 		rb := rollBack(ctx, conn, d.cfg.App, d.id, prev, err)
-		record(ctx, conn, d.cfg.App, d.who, d.art.sum, d.id, "deploy", "rolled back: "+oneLine(rb.Error()))
+		record(ctx, conn, d.cfg.App, d.who, d.sum, d.id, "deploy", "rolled back: "+oneLine(rb.Error()))
 		return transport.Result{Stdout: log.Bytes()}, rb
 	}
-	record(ctx, conn, d.cfg.App, d.who, d.art.sum, d.id, "deploy", "ok")
+	record(ctx, conn, d.cfg.App, d.who, d.sum, d.id, "deploy", "ok")
 	if err := prune(ctx, conn, d.cfg.App, d.cfg.Keep); err != nil {
 		fmt.Fprintf(&log, "pruning old releases: %v\n", err)
 	}
@@ -275,20 +339,34 @@ fi
 // failure the release directory is removed; current is never touched.
 func (d *deploy) unpack(ctx context.Context, conn transport.Conn) error {
 	up := d.cfg.App + "/.drover/upload-" + d.id + ".tar"
-	if err := conn.Put(ctx, up, bytes.NewReader(d.art.data), transport.PutOptions{Mode: 0o600}); err != nil {
-		return fmt.Errorf("uploading the source to %s: %w", up, err)
-	}
-	z := ""
-	if d.art.gz {
-		z = "z"
-	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "a=%s\nid=%s\nu=%s\nr=\"$a/releases/$id\"\n", shell.Quote(d.cfg.App), shell.Quote(d.id), shell.Quote(up))
 	b.WriteString(`trap 'st=$?; rm -f "$u"; if [ $st -ne 0 ]; then rm -rf "$r"; fi' EXIT
 rm -rf "$r"
 mkdir -p "$r"
-tar -x` + z + `f "$u" -C "$r" || { printf '%s\n' "unpacking the source failed" >&2; exit 1; }
 `)
+	if d.git != nil {
+		// A bare mirror in .drover/repo.git, fetched each deploy; the
+		// commit's tree is exported into the release (no .git in it).
+		fmt.Fprintf(&b, "url=%s\nc=%s\n", shell.Quote(d.git.URL), shell.Quote(d.sum))
+		b.WriteString(`g="$a/.drover/repo.git"
+[ -d "$g" ] || git init -q --bare "$g"
+git --git-dir="$g" fetch -q --force --tags -- "$url" '+refs/heads/*:refs/heads/*' || { printf '%s\n' "fetching $url failed" >&2; exit 1; }
+git --git-dir="$g" cat-file -e "$c^{commit}" 2>/dev/null || git --git-dir="$g" fetch -q -- "$url" "$c" || { printf '%s\n' "commit $c is not in $url" >&2; exit 1; }
+git --git-dir="$g" archive --format=tar -o "$u" "$c"
+tar -xf "$u" -C "$r"
+`)
+	} else {
+		if err := conn.Put(ctx, up, bytes.NewReader(d.art.data), transport.PutOptions{Mode: 0o600}); err != nil {
+			return fmt.Errorf("uploading the source to %s: %w", up, err)
+		}
+		z := ""
+		if d.art.gz {
+			z = "z"
+		}
+		b.WriteString(`tar -x` + z + `f "$u" -C "$r" || { printf '%s\n' "unpacking the source failed" >&2; exit 1; }
+`)
+	}
 	for _, s := range d.cfg.Shared {
 		fmt.Fprintf(&b, "s=%s\n", shell.Quote(s))
 		b.WriteString(`if [ ! -e "$a/shared/$s" ] && [ ! -L "$a/shared/$s" ]; then

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,6 +70,8 @@ func TestReleaseConfigureErrors(t *testing.T) {
 		{"health url", map[string]cty.Value{"path": cty.StringVal("/srv/app"), "source": cty.StringVal("src"), "healthcheck": strMapVal("http", "ftp://x")}, "healthcheck", "http://"},
 		{"health expect", map[string]cty.Value{"path": cty.StringVal("/srv/app"), "source": cty.StringVal("src"), "healthcheck": strMapVal("http", "http://x", "expect", "ok")}, "healthcheck", "status code"},
 		{"health timeout", map[string]cty.Value{"path": cty.StringVal("/srv/app"), "source": cty.StringVal("src"), "healthcheck": strMapVal("command", "true", "timeout", "soon")}, "healthcheck", "duration"},
+		{"git bad ref", map[string]cty.Value{"path": cty.StringVal("/srv/app"), "source": cty.StringVal("git::https://example.org/a.git?ref=a..b")}, "source", "not a valid git ref"},
+		{"git option url", map[string]cty.Value{"path": cty.StringVal("/srv/app"), "source": cty.StringVal("git::--upload-pack=x")}, "source", "want git::URL"},
 		{"health unknown key", map[string]cty.Value{"path": cty.StringVal("/srv/app"), "source": cty.StringVal("src"), "healthcheck": strMapVal("tcp", "80")}, "healthcheck", "unknown key"},
 	}
 	for _, c := range cases {
@@ -223,5 +226,64 @@ func TestReleaseLocal(t *testing.T) {
 		if !strings.Contains(string(log), want) {
 			t.Errorf("deploys.log lacks %q:\n%s", want, log)
 		}
+	}
+}
+
+func TestReleaseLocalGit(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("writes /var/lib/drover/releases: needs root")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	r := newReleaseLocal(t)
+	conn := moduletest.Local(t)
+	repo := filepath.Join(r.src, "repo")
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.org"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	os.MkdirAll(repo, 0o755)
+	git("init", "-q", "-b", "main")
+	os.WriteFile(filepath.Join(repo, "healthy"), []byte("1\n"), 0o644)
+	git("add", "-A")
+	git("commit", "-q", "-m", "one")
+	git("tag", "-a", "-m", "v1", "v1")
+	c1 := git("rev-parse", "HEAD")
+
+	task := func(ref string) modules.Task { return r.task("git::"+repo+"?ref="+ref, nil) }
+	p := moduletest.MustPlan(t, conn, task("main"))
+	if !strings.Contains(moduletest.Describe(p), c1) {
+		t.Fatalf("plan does not name commit %s:\n%s", c1, moduletest.Describe(p))
+	}
+	moduletest.Apply(t, conn, p)
+	if got := r.current(); !strings.HasSuffix(got, c1[:12]) {
+		t.Fatalf("current %s, want commit %s", got, c1[:12])
+	}
+	if _, err := os.Stat(filepath.Join(r.app, "current", ".git")); err == nil {
+		t.Error("the release holds a .git directory")
+	}
+	// The annotated tag names the same commit: nothing to do.
+	if p := moduletest.MustPlan(t, conn, task("v1")); p.Changed() {
+		t.Fatalf("tag v1 of the live commit plans a change:\n%s", moduletest.Describe(p))
+	}
+	os.WriteFile(filepath.Join(repo, "VERSION"), []byte("2\n"), 0o644)
+	git("add", "-A")
+	git("commit", "-q", "-m", "two")
+	c2 := git("rev-parse", "HEAD")
+	moduletest.Apply(t, conn, moduletest.MustPlan(t, conn, task("main")))
+	if got := r.current(); !strings.HasSuffix(got, c2[:12]) {
+		t.Fatalf("current %s, want commit %s", got, c2[:12])
+	}
+	if p := moduletest.MustPlan(t, conn, task(c2)); p.Changed() {
+		t.Fatalf("the live commit by sha plans a change:\n%s", moduletest.Describe(p))
+	}
+	if _, err := moduletest.Plan(t, conn, task("nosuch")); err == nil || !strings.Contains(err.Error(), `no branch, tag or commit named "nosuch"`) {
+		t.Fatalf("unknown ref: %v", err)
 	}
 }
