@@ -13,6 +13,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/modules"
 	"github.com/drover-cm/drover/modules/moduletest"
 )
@@ -143,8 +144,28 @@ func TestReleaseLocal(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("writes /var/lib/drover/releases: needs root")
 	}
+	testReleaseOn(t, moduletest.Local(t))
+}
+
+// TestReleaseBusybox: the release scripts work with busybox sh and applets
+// only (an Alpine-like host).
+func TestReleaseBusybox(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("writes /var/lib/drover/releases: needs root")
+	}
+	argv, ok := moduletest.Shells()["busybox"]
+	if !ok {
+		t.Skip("busybox is not installed")
+	}
+	dir, err := moduletest.BusyboxPath(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	testReleaseOn(t, &moduletest.ShellConn{Shell: argv, Env: []string{"PATH=" + dir}})
+}
+
+func testReleaseOn(t *testing.T, conn transport.Conn) {
 	r := newReleaseLocal(t)
-	conn := moduletest.Local(t)
 	ctx := context.Background()
 	r.version("v1", map[string]string{"healthy": "", "VERSION": "1", "config/.env": "A=1\n"})
 	r.version("v2", map[string]string{"healthy": "", "VERSION": "2"})
