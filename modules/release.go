@@ -420,7 +420,7 @@ probe() {
   if command -v curl >/dev/null 2>&1; then
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$u") || code=000
   elif command -v wget >/dev/null 2>&1; then
-    code=$(wget -S -q -O /dev/null -T 5 "$u" 2>&1 | awk '/^ *HTTP\//{c=$2} END{print c+0}')
+    code=$(wget -S -O /dev/null -T 5 "$u" 2>&1 | awk '/^ *HTTP\//{c=$2} END{print c+0}')
   elif command -v python3 >/dev/null 2>&1; then
     code=$(python3 -c 'import sys,urllib.request,urllib.error
 try: print(urllib.request.urlopen(sys.argv[1],timeout=5).status)
