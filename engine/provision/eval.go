@@ -1,0 +1,222 @@
+// Package provision creates, finds and destroys the cloud instances that a
+// playbook's provision blocks describe, statelessly: every instance carries
+// the ownership tag of its block (cloud.OwnerTag), and listing by that tag is
+// how a plan finds what exists. The hosts it returns join inventory groups so
+// that later plays configure them.
+//
+// It prints nothing: Plan, Apply and Destroy return values the caller shows.
+package provision
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/gocty"
+
+	"github.com/drover-cm/drover/cloud"
+	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/lang"
+)
+
+// Resource is one provision block, evaluated.
+type Resource struct {
+	Block    *config.Provision
+	Provider string // "digitalocean", "linode", "ec2"
+	Stack    string
+	// Owner is the ownership tag every instance of the block carries.
+	Owner string
+	// Specs are the instances wanted, one per count index.
+	Specs  []cloud.Spec
+	Groups []string
+	// Endpoint is the API base URL ("" for the provider's default).
+	Endpoint string
+	// Region is the EC2 client's region ("" for the SDK's).
+	Region  string
+	SSHUser string
+	SSHPort int
+}
+
+// Addr is the block's address, "digitalocean_droplet.web".
+func (r *Resource) Addr() string { return r.Block.Addr() }
+
+// kind describes one provision type.
+type kind struct {
+	provider string
+	// attrs maps the block's attribute names onto Spec fields.
+	size, image string
+	keys        string // the ssh keys attribute
+	extra       []string
+}
+
+var kinds = map[string]kind{
+	"digitalocean_droplet": {provider: "digitalocean", size: "size", image: "image", keys: "ssh_keys"},
+	"linode_instance":      {provider: "linode", size: "type", image: "image", keys: "authorized_keys", extra: []string{"root_pass"}},
+	"aws_instance":         {provider: "ec2", size: "instance_type", image: "ami", keys: "", extra: []string{"subnet_id", "security_group_ids", "key_name"}},
+}
+
+// Types lists the provision types.
+func Types() []string {
+	return []string{"aws_instance", "digitalocean_droplet", "linode_instance"}
+}
+
+func (k kind) spec() hcldec.ObjectSpec {
+	s := hcldec.ObjectSpec{
+		"name":      &hcldec.AttrSpec{Name: "name", Type: cty.String, Required: true},
+		"region":    &hcldec.AttrSpec{Name: "region", Type: cty.String, Required: k.provider != "ec2"},
+		"tags":      &hcldec.AttrSpec{Name: "tags", Type: cty.List(cty.String)},
+		"groups":    &hcldec.AttrSpec{Name: "groups", Type: cty.List(cty.String)},
+		"user_data": &hcldec.AttrSpec{Name: "user_data", Type: cty.String},
+		"stack":     &hcldec.AttrSpec{Name: "stack", Type: cty.String},
+		"endpoint":  &hcldec.AttrSpec{Name: "endpoint", Type: cty.String},
+		"ssh_user":  &hcldec.AttrSpec{Name: "ssh_user", Type: cty.String},
+		"ssh_port":  &hcldec.AttrSpec{Name: "ssh_port", Type: cty.Number},
+		k.size:      &hcldec.AttrSpec{Name: k.size, Type: cty.String, Required: true},
+		k.image:     &hcldec.AttrSpec{Name: k.image, Type: cty.String, Required: true},
+	}
+	if k.keys != "" {
+		s[k.keys] = &hcldec.AttrSpec{Name: k.keys, Type: cty.List(cty.String)}
+	}
+	for _, e := range k.extra {
+		t := cty.String
+		if e == "security_group_ids" {
+			t = cty.List(cty.String)
+		}
+		s[e] = &hcldec.AttrSpec{Name: e, Type: t}
+	}
+	return s
+}
+
+var stackRE = regexp.MustCompile(`[^a-zA-Z0-9_-]+`)
+
+// DefaultStack is the stack of a playbook whose blocks set none: the name of
+// its directory.
+func DefaultStack(pb *config.Playbook) string {
+	s := stackRE.ReplaceAllString(filepath.Base(pb.Dir), "-")
+	if s == "" || s == "-" || s == "." {
+		return "default"
+	}
+	return s
+}
+
+// Evaluate evaluates the playbook's provision blocks with the run's global
+// variables and locals (see run.Globals).
+func Evaluate(pb *config.Playbook, vars, locals map[string]cty.Value) ([]*Resource, hcl.Diagnostics) {
+	var out []*Resource
+	var diags hcl.Diagnostics
+	funcs := lang.Functions(pb.Dir)
+	for _, b := range pb.Provisions {
+		r, ds := evaluate(pb, b, &lang.Scope{Vars: vars, Locals: locals, Functions: funcs})
+		diags = append(diags, ds...)
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	return out, diags
+}
+
+func errAt(rng hcl.Range, summary, detail string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()}
+}
+
+func evaluate(pb *config.Playbook, b *config.Provision, scope *lang.Scope) (*Resource, hcl.Diagnostics) {
+	k, ok := kinds[b.Type]
+	if !ok {
+		return nil, hcl.Diagnostics{errAt(b.TypeRange, "Unknown provision type",
+			fmt.Sprintf("%q is not a provision type; use one of %s.", b.Type, strings.Join(Types(), ", ")))}
+	}
+	count := 1
+	if b.Count != nil {
+		v, ds := b.Count.Value(scope.EvalContext())
+		if ds.HasErrors() {
+			return nil, ds
+		}
+		v, _ = v.UnmarkDeep()
+		if err := gocty.FromCtyValue(v, &count); err != nil || count < 0 {
+			return nil, hcl.Diagnostics{errAt(b.Count.Range(), "Invalid count", "count must be a whole number, 0 or more.")}
+		}
+	}
+	r := &Resource{Block: b, Provider: k.provider, SSHPort: 22}
+	spec := k.spec()
+	var diags hcl.Diagnostics
+	for i := 0; i < max(count, 1); i++ {
+		s := *scope
+		s.Count = cty.NumberIntVal(int64(i))
+		v, ds := hcldec.Decode(b.Body, spec, s.EvalContext())
+		diags = append(diags, ds...)
+		if ds.HasErrors() {
+			return nil, diags
+		}
+		v, _ = v.UnmarkDeep()
+		str := func(n string) string {
+			a := v.GetAttr(n)
+			if a.IsNull() || !a.IsKnown() {
+				return ""
+			}
+			return a.AsString()
+		}
+		list := func(n string) []string {
+			a, ok := v.Type().AttributeTypes()[n]
+			if !ok || a == cty.NilType || v.GetAttr(n).IsNull() {
+				return nil
+			}
+			var out []string
+			for _, e := range v.GetAttr(n).AsValueSlice() {
+				out = append(out, e.AsString())
+			}
+			return out
+		}
+		if i == 0 {
+			r.Stack = str("stack")
+			if r.Stack == "" {
+				r.Stack = DefaultStack(pb)
+			}
+			owner, err := cloud.OwnerTag(r.Stack, b.Name)
+			if err != nil {
+				return nil, append(diags, errAt(b.NameRange, "Invalid stack or name", err.Error()))
+			}
+			r.Owner = owner
+			r.Groups = list("groups")
+			r.Endpoint = str("endpoint")
+			r.SSHUser = str("ssh_user")
+			if p := v.GetAttr("ssh_port"); !p.IsNull() {
+				if err := gocty.FromCtyValue(p, &r.SSHPort); err != nil {
+					return nil, append(diags, errAt(b.DeclRange, "Invalid ssh_port", err.Error()))
+				}
+			}
+			if k.provider == "ec2" {
+				r.Region = str("region")
+			}
+		}
+		if count == 0 {
+			break
+		}
+		cs := cloud.Spec{
+			Name: str("name"), Region: str("region"), Size: str(k.size), Image: str(k.image),
+			Tags: append([]string{r.Owner}, list("tags")...), UserData: str("user_data"),
+		}
+		if k.keys != "" {
+			cs.SSHKeys = list(k.keys)
+		}
+		switch k.provider {
+		case "linode":
+			cs.RootPassword = str("root_pass")
+		case "ec2":
+			cs.Region = ""
+			cs.SubnetID, cs.KeyName = str("subnet_id"), str("key_name")
+			cs.SecurityGroupIDs = list("security_group_ids")
+		}
+		for _, prev := range r.Specs {
+			if prev.Name == cs.Name {
+				return nil, append(diags, errAt(b.DeclRange, "Duplicate instance name",
+					fmt.Sprintf("Two instances of %s are named %q: use count.index in name.", b.Addr(), cs.Name)))
+			}
+		}
+		r.Specs = append(r.Specs, cs)
+	}
+	return r, diags
+}
