@@ -1,0 +1,438 @@
+// Command bench measures drover against Ansible on the real-sshd test fleet:
+// the same 30-task workload (drover/site.hcl and ansible/site.yml beside
+// this file) at 1, 10 and 50 hosts, a first run on fresh hosts and a run
+// with nothing to change. It prints wall time, controller CPU, the hosts'
+// CPU, the controller's peak memory and SSH round trips per host, and, when
+// ansible-playbook is installed, the same for Ansible (tuned: pipelining,
+// ControlPersist, forks = hosts, no fact gathering) with the ratio.
+//
+// It needs root (the fleet): sudo go run ./integration/bench, or make bench.
+// See docs/speed.md.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/connect"
+	"github.com/drover-cm/drover/engine/report"
+	drun "github.com/drover-cm/drover/engine/run"
+	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/integration"
+	"github.com/drover-cm/drover/inventory"
+)
+
+// workloadTasks is the number of tasks (handler excluded) in both playbooks.
+const workloadTasks = 30
+
+func main() {
+	sizes := flag.String("hosts", "1,10,50", "comma-separated fleet sizes")
+	ansibleMax := flag.Int("ansible-max", 50, "largest fleet Ansible runs on (it is slow)")
+	noAnsible := flag.Bool("no-ansible", false, "measure drover only")
+	dir := flag.String("dir", "", "directory holding drover/ and ansible/ (default: beside this source file)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of drover's runs to this file")
+	verbose := flag.Bool("v", false, "print drover's and Ansible's output")
+	flag.Parse()
+	if *dir == "" {
+		_, file, _, _ := runtime.Caller(0)
+		*dir = filepath.Dir(file)
+	}
+	if err := integration.Available(false); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: the test fleet cannot run here: %v\n", err)
+		os.Exit(2)
+	}
+	ansible, _ := exec.LookPath("ansible-playbook")
+	if *noAnsible {
+		ansible = ""
+	}
+	if ansible == "" {
+		fmt.Fprintln(os.Stderr, "bench: drover rows only (ansible-playbook not found or -no-ansible; apt-get install ansible)")
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	b := &bench{dir: *dir, verbose: *verbose}
+	var rows []row
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fatal(fmt.Errorf("-hosts: %q is not a fleet size", s))
+		}
+		dr, dman := b.drover(n)
+		var ar []result
+		var aman string
+		if ansible != "" && n <= *ansibleMax {
+			ar, aman = b.ansible(ansible, n)
+		}
+		for i, r := range dr {
+			rw := row{hosts: n, run: r.run, drover: r}
+			if i < len(ar) {
+				rw.ansible = &ar[i]
+			}
+			rows = append(rows, rw)
+		}
+		if aman != "" {
+			if aman == dman {
+				fmt.Fprintf(os.Stderr, "bench: %d hosts: drover and Ansible left the same end state on host1 (%d manifest lines)\n", n, strings.Count(dman, "\n"))
+			} else {
+				fmt.Fprintf(os.Stderr, "bench: %d hosts: END STATES DIFFER on host1:\n%s", n, manifestDiff(dman, aman))
+			}
+		}
+		printTable(os.Stdout, rows)
+	}
+	fmt.Printf("\n%d tasks + 1 handler per host; %s, %d cores, Go %s, %s\n", workloadTasks, cpuModel(), runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+}
+
+type bench struct {
+	dir     string
+	verbose bool
+}
+
+// result is one measured run.
+type result struct {
+	run      string // "first" or "no-change"
+	wall     time.Duration
+	ctlCPU   time.Duration
+	hostCPU  time.Duration // all hosts together; -1 when not measured
+	peakRSS  int64         // bytes; for Ansible the largest single process
+	trips    float64       // per host; -1 when not counted
+	changed  int           // tasks changed on host1 (a sanity check)
+	failures string
+}
+
+type row struct {
+	hosts   int
+	run     string
+	drover  result
+	ansible *result
+}
+
+// drover runs the workload twice on a fresh fleet of n hosts, in process,
+// and returns both runs and host1's end-state manifest.
+func (b *bench) drover(n int) ([]result, string) {
+	f := startFleet(n)
+	defer f.Close()
+	p := hclparse.NewParser()
+	inv, diags := inventory.Load([]string{f.InventoryFile()}, inventory.LoadOptions{Parser: p})
+	if diags.HasErrors() {
+		fatal(diags)
+	}
+	pb, diags := config.LoadFiles(p, filepath.Join(b.dir, "drover", "site.hcl"))
+	if diags.HasErrors() {
+		fatal(diags)
+	}
+	in, diags := drun.ParseInputs(p, pb, nil, nil, nil)
+	if diags.HasErrors() {
+		fatal(diags)
+	}
+	var out []result
+	for _, run := range []string{"first", "no-change"} {
+		hostBefore := hostsCPU(f)
+		runtime.GC()
+		debug.FreeOSMemory()
+		resetPeakRSS()
+		cpuBefore := selfCPU()
+		start := time.Now()
+
+		dialer := transport.NewDialer(transport.Options{KnownHostsFile: f.KnownHostsFile, NoAgent: true, ConnectTimeout: time.Minute})
+		pool := connect.NewPool(dialer)
+		var mu sync.Mutex
+		var conns []transport.Conn
+		var sink report.Sink
+		if b.verbose {
+			sink = report.NewTerminal(os.Stderr, os.Stderr, report.TerminalOptions{})
+		}
+		res, err := drun.Apply(context.Background(), drun.Options{
+			Playbook: pb, Inputs: in, Masker: report.NewMasker(), Sink: sink,
+			Hosts: func(pat string) ([]*inventory.Host, error) { return inv.Select(pat) },
+			Connect: func(ctx context.Context, h *inventory.Host, _ *drun.Become) (transport.Conn, error) {
+				t, err := connect.Target(inv, h, nil)
+				if err != nil {
+					return nil, err
+				}
+				c, err := pool.Conn(ctx, t)
+				if err == nil {
+					mu.Lock()
+					conns = append(conns, c)
+					mu.Unlock()
+				}
+				return c, err
+			},
+		})
+		var trips int64
+		for _, c := range conns {
+			trips += c.Stats().RoundTrips
+		}
+		pool.Close()
+		dialer.Close()
+		if sink != nil {
+			sink.Close()
+		}
+		r := result{run: run, wall: time.Since(start), ctlCPU: selfCPU() - cpuBefore, peakRSS: peakRSS(), trips: float64(trips) / float64(n)}
+		r.hostCPU = hostsCPU(f) - hostBefore
+		if err != nil {
+			fatal(err)
+		}
+		if !res.Recap.OK() || len(res.Diagnostics) > 0 {
+			r.failures = fmt.Sprintf("%+v %s", res.Recap.Counts(), res.Diagnostics)
+			fmt.Fprintf(os.Stderr, "bench: drover %s run on %d hosts failed: %s\n", run, n, r.failures)
+		}
+		for _, h := range res.Recap.Hosts {
+			if h.Host == "host1" {
+				r.changed = h.Tasks.Changed
+			}
+		}
+		out = append(out, r)
+	}
+	return out, manifest(f)
+}
+
+// ansible runs the Ansible workload twice on a fresh fleet of n hosts.
+func (b *bench) ansible(bin string, n int) ([]result, string) {
+	f := startFleet(n)
+	defer f.Close()
+	inv := f.AnsibleInventoryFile()
+	dir := filepath.Join(b.dir, "ansible")
+	var out []result
+	for _, run := range []string{"first", "no-change"} {
+		hostBefore := hostsCPU(f)
+		cmd := exec.Command(bin, "-i", inv, "-f", strconv.Itoa(n), "site.yml")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "ANSIBLE_CONFIG="+filepath.Join(dir, "ansible.cfg"), "ANSIBLE_NOCOLOR=1")
+		var stdout bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stdout
+		start := time.Now()
+		err := cmd.Run()
+		r := result{run: run, wall: time.Since(start), trips: -1}
+		if ps := cmd.ProcessState; ps != nil {
+			ru := ps.SysUsage().(*syscall.Rusage)
+			r.ctlCPU = tv(ru.Utime) + tv(ru.Stime)
+			r.peakRSS = ru.Maxrss << 10
+		}
+		if b.verbose {
+			os.Stderr.Write(stdout.Bytes())
+		}
+		if err != nil {
+			r.failures = err.Error()
+			fmt.Fprintf(os.Stderr, "bench: ansible %s run on %d hosts failed: %v\n%s", run, n, err, tail(stdout.String(), 3000))
+		}
+		r.changed = ansibleChanged(stdout.String(), "host1")
+		r.hostCPU = hostsCPU(f) - hostBefore
+		out = append(out, r)
+	}
+	return out, manifest(f)
+}
+
+// ansibleChanged reads "changed=N" from the PLAY RECAP line of host.
+func ansibleChanged(out, host string) int {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.HasPrefix(l, host+" ") && strings.Contains(l, "changed=") {
+			for _, f := range strings.Fields(l) {
+				if v, ok := strings.CutPrefix(f, "changed="); ok {
+					n, _ := strconv.Atoi(v)
+					return n
+				}
+			}
+		}
+	}
+	return -1
+}
+
+func startFleet(n int) *integration.Fleet {
+	f, err := integration.New(n)
+	if err != nil {
+		fatal(err)
+	}
+	return f
+}
+
+// manifestScript lists what the workload manages on a host: type, mode,
+// owner and content checksum of every path, the link target, the user and
+// the group. Comment lines of the cron file are left out (each tool marks
+// its entries its own way).
+const manifestScript = `cd /
+find /srv/bench /etc/cron.d/bench /etc/sysctl.d/60-bench.conf | sort | while read -r p; do
+	printf '%s %s\n' "$p" "$(stat -c '%F %a %U %G' "$p")"
+	if [ -L "$p" ]; then readlink "$p"
+	elif [ -f "$p" ]; then
+		case $p in
+		/etc/cron.d/bench) grep -v '^#' "$p" | sha256sum ;;
+		*) sha256sum <"$p" ;;
+		esac
+	fi
+done
+getent passwd benchsvc | cut -d: -f1,3-
+getent group benchgrp | cut -d: -f1,3
+`
+
+func manifest(f *integration.Fleet) string {
+	out, err := f.Hosts[0].Run(manifestScript)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return out
+}
+
+func manifestDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	in := func(l []string, s string) bool {
+		for _, x := range l {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	}
+	var d strings.Builder
+	for _, l := range al {
+		if !in(bl, l) {
+			fmt.Fprintf(&d, "  drover only:  %s\n", l)
+		}
+	}
+	for _, l := range bl {
+		if !in(al, l) {
+			fmt.Fprintf(&d, "  ansible only: %s\n", l)
+		}
+	}
+	return d.String()
+}
+
+// hostsCPU is the CPU time used so far by every process that ran on the
+// hosts: the sum, over the processes alive in each host's PID namespace, of
+// their own and their reaped children's times. A process that ended was
+// reaped by its parent, which holds its times, so everything is counted once
+// (sshd sessions still open included).
+func hostsCPU(f *integration.Fleet) time.Duration {
+	time.Sleep(200 * time.Millisecond) // let sshd reap the sessions just closed
+	var total time.Duration
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, h := range f.Hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := h.Run("cat /proc/[0-9]*/stat 2>/dev/null; true")
+			if err != nil {
+				return
+			}
+			var ticks int64
+			for _, l := range strings.Split(out, "\n") {
+				// Fields after the ")" that ends comm: utime is the 14th field.
+				i := strings.LastIndexByte(l, ')')
+				if i < 0 {
+					continue
+				}
+				fs := strings.Fields(l[i+1:])
+				if len(fs) < 15 {
+					continue
+				}
+				for _, k := range []int{11, 12, 13, 14} { // utime stime cutime cstime
+					v, _ := strconv.ParseInt(fs[k], 10, 64)
+					ticks += v
+				}
+			}
+			mu.Lock()
+			total += time.Duration(ticks) * time.Second / 100 // USER_HZ
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return total
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return tv(ru.Utime) + tv(ru.Stime)
+}
+
+func tv(t syscall.Timeval) time.Duration {
+	return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond
+}
+
+// resetPeakRSS resets VmHWM (Linux 4.0+), so peakRSS measures one run.
+func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+func peakRSS() int64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return runtime.GOARCH
+}
+
+func printTable(w *os.File, rows []row) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "hosts\trun\tdrover wall\tansible wall\tansible/drover\tdrover ctl CPU\tansible ctl CPU\tdrover host CPU\tansible host CPU\tdrover peak RSS\tround trips/host\tchanged (host1) d/a\t")
+	for _, r := range rows {
+		aw, ratio, acpu, ahost, ach := "-", "-", "-", "-", "-"
+		if a := r.ansible; a != nil {
+			aw = secs(a.wall)
+			ratio = fmt.Sprintf("%.0fx", a.wall.Seconds()/r.drover.wall.Seconds())
+			acpu = secs(a.ctlCPU)
+			ahost = secs(a.hostCPU)
+			ach = strconv.Itoa(a.changed)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f MB\t%.1f\t%d/%s\t\n", r.hosts, r.run,
+			secs(r.drover.wall), aw, ratio, secs(r.drover.ctlCPU), acpu, secs(r.drover.hostCPU), ahost,
+			float64(r.drover.peakRSS)/1e6, r.drover.trips, r.drover.changed, ach)
+	}
+	tw.Flush()
+}
+
+func secs(d time.Duration) string {
+	if d < 10*time.Second {
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	}
+	return fmt.Sprintf("%.1fs", d.Seconds())
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func fatal(err any) {
+	fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+	os.Exit(1)
+}
