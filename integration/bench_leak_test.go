@@ -95,10 +95,18 @@ play "leak" {
 	}
 	for _, h := range f.Hosts {
 		// sshd names a session's process "sshd: root@notty"; only the
-		// listener may be left.
-		out, err := h.Run("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '; true")
-		if err != nil {
-			t.Fatal(err)
+		// listener may be left, once sshd has seen the connection close.
+		var out string
+		for end := time.Now().Add(5 * time.Second); ; {
+			o, err := h.Run("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '; true")
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = o
+			if !strings.Contains(out, "@notty") || time.Now().After(end) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 		if !strings.Contains(out, "sshd") {
 			t.Fatalf("%s: cannot see the host's processes: %q", h.Name, out)
