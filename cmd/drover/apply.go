@@ -74,6 +74,10 @@ func runApply(cmd *cobra.Command, args []string) error {
 		case <-ctx.Done():
 		}
 	}()
+	if err := s.provision(ctx, true); err != nil {
+		s.close()
+		return err
+	}
 	opts := s.options()
 	opts.Stop = stopCh
 	opts.FailFast = applyFailFast

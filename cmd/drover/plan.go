@@ -179,6 +179,10 @@ func runPlan(cmd *cobra.Command, args []string) error {
 	}
 	ctx, stop := signalContext(cmd.Context(), s.ui.stderr)
 	defer stop()
+	if err := s.provision(ctx, false); err != nil {
+		s.close()
+		return err
+	}
 	res, runErr := run.Plan(ctx, s.options())
 	s.close()
 	if !global.jsonOut {
