@@ -264,12 +264,15 @@ func wait(ctx context.Context, p cloud.Provider, c Change, o ApplyOptions) (*Hos
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	in := c.Instance
+	// Poll often at first (many clouds are quick), then every o.Poll.
+	pause := min(250*time.Millisecond, o.Poll)
 	for in.Status != cloud.StatusRunning || in.Address() == "" {
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("instance %s is %s after %s; it stays tagged %s, and the next apply waits for it again", in.ID, in.Status, o.Timeout, c.Resource.Owner)
-		case <-time.After(o.Poll):
+		case <-time.After(pause):
 		}
+		pause = min(pause*2, o.Poll)
 		var err error
 		if in, err = p.Get(ctx, c.Instance.ID); err != nil {
 			return nil, err

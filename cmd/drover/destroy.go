@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drover-cm/drover/engine/provision"
+	"github.com/drover-cm/drover/engine/run"
+	"github.com/drover-cm/drover/inventory"
+)
+
+// cloudProviders is how commands reach the cloud APIs; tests replace it.
+var cloudProviders = provision.SDKProviders
+
+// provisionOptions are the apply options for provisioning; tests replace
+// Reach to point created instances at fleet hosts.
+var provisionOptions = func(knownHosts string) provision.ApplyOptions {
+	return provision.ApplyOptions{TrustKey: provision.KnownHostsTrust(knownHosts)}
+}
+
+// userKnownHosts is the file new host keys are written to: --known-hosts,
+// else OpenSSH's ~/.ssh/known_hosts.
+func userKnownHosts() string {
+	if global.knownHosts != "" {
+		return global.knownHosts
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".ssh/known_hosts"
+	}
+	return filepath.Join(home, ".ssh", "known_hosts")
+}
+
+// provisionOut is where provisioning reports: stderr when stdout is JSON.
+func (s *playbookSession) provisionOut() io.Writer {
+	if global.jsonOut {
+		return s.ui.stderr
+	}
+	return s.ui.stdout
+}
+
+// provision runs the playbook's provision blocks before the plays: plan
+// prints what would change; apply creates and waits for the instances and
+// adds them to the inventory in their groups, so that the plays select them.
+func (s *playbookSession) provision(ctx context.Context, apply bool) error {
+	if len(s.pb.Provisions) == 0 {
+		return nil
+	}
+	vars, locals, diags := run.Globals(s.pb, s.inputs)
+	if diags.HasErrors() {
+		return s.report(diags)
+	}
+	rs, diags := provision.Evaluate(s.pb, vars, locals)
+	if diags.HasErrors() {
+		return s.report(diags)
+	}
+	out := s.provisionOut()
+	providers := cloudProviders()
+	plan, err := provision.MakePlan(ctx, rs, providers)
+	if err != nil {
+		return &exitCodeError{code: exitError, err: err}
+	}
+	for _, l := range plan.Describe() {
+		fmt.Fprintln(out, l)
+	}
+	if !apply {
+		return nil
+	}
+	res, err := provision.Apply(ctx, plan, provisionOptions(userKnownHosts()))
+	for _, in := range res.Created {
+		fmt.Fprintf(out, "  created %s (id %s)\n", in.Name, in.ID)
+	}
+	for _, in := range res.Destroyed {
+		fmt.Fprintf(out, "  destroyed %s (id %s)\n", in.Name, in.ID)
+	}
+	for _, h := range res.Hosts {
+		trust := "host key from known_hosts"
+		if h.Created {
+			trust = "host key trusted on first use"
+		}
+		fmt.Fprintf(out, "  ready %s at %s:%d (%s)\n", h.Instance.Name, h.Address, h.Port, trust)
+		ih := &inventory.Host{Name: h.Instance.Name, Address: h.Address, Port: h.Port, User: h.Resource.SSHUser,
+			Source: h.Resource.Block.DeclRange.String()}
+		if old, ok := s.inv.Host(ih.Name); ok {
+			if old.Address != ih.Address {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("provisioned host %s (%s) has the name of the inventory's host at %s (%s): rename one of them", ih.Name, ih.Address, old.Source, old.Address)}
+			}
+			continue
+		}
+		if err := s.inv.AddHost(ih, h.Resource.Groups...); err != nil {
+			return &exitCodeError{code: exitError, err: err}
+		}
+		s.width = max(s.width, len(ih.Name))
+	}
+	if err != nil {
+		fmt.Fprintln(out, "  instances created before the failure keep their ownership tag: the next apply finds them instead of creating them again")
+		return &exitCodeError{code: exitError, err: err}
+	}
+	return nil
+}
+
+var (
+	destroyFlags playbookFlags
+	destroyYes   bool
+)
+
+var destroyCmd = &cobra.Command{
+	Use:   "destroy PLAYBOOK...",
+	Short: "Delete the cloud instances the playbook's provision blocks own",
+	Long: `List, for every provision block of the playbook, the instances that carry its
+ownership tag (drover:<stack>:<name>), and delete them with --yes. Nothing
+without the tag is ever touched: there is no state file, the tag is the
+record of what drover created.
+
+Without --yes, destroy only lists what it would delete.`,
+	Example: `  drover destroy site.hcl
+  drover destroy site.hcl --yes`,
+	Args: cobra.MinimumNArgs(1),
+	RunE: runDestroy,
+}
+
+func init() {
+	destroyFlags.register(destroyCmd)
+	destroyCmd.Flags().BoolVar(&destroyYes, "yes", false, "delete without asking")
+	rootCmd.AddCommand(destroyCmd)
+}
+
+func runDestroy(cmd *cobra.Command, args []string) error {
+	l, err := loadPlaybook(cmd, &destroyFlags, args)
+	if err != nil {
+		return err
+	}
+	if len(l.pb.Provisions) == 0 {
+		return &exitCodeError{code: exitError, err: errors.New("the playbook has no provision blocks: nothing to destroy")}
+	}
+	vars, locals, diags := run.Globals(l.pb, l.inputs)
+	if diags.HasErrors() {
+		return l.report(diags)
+	}
+	rs, diags := provision.Evaluate(l.pb, vars, locals)
+	if diags.HasErrors() {
+		return l.report(diags)
+	}
+	ctx := cmd.Context()
+	providers := cloudProviders()
+	if !destroyYes {
+		for _, r := range rs {
+			p, err := providers(ctx, r)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			found, err := p.List(ctx, r.Owner)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			fmt.Fprintf(l.ui.stdout, "provision %s (%s, tag %s)\n", r.Addr(), r.Provider, r.Owner)
+			for _, in := range found {
+				fmt.Fprintf(l.ui.stdout, "  - destroy %s (id %s, %s)\n", in.Name, in.ID, in.Address())
+			}
+			if len(found) == 0 {
+				fmt.Fprintln(l.ui.stdout, "  nothing to destroy")
+			}
+		}
+		fmt.Fprintln(l.ui.stdout, "\nRun again with --yes to delete them.")
+		return nil
+	}
+	gone, err := provision.DestroyAll(ctx, rs, providers)
+	for _, in := range gone {
+		fmt.Fprintf(l.ui.stdout, "destroyed %s (id %s)\n", in.Name, in.ID)
+	}
+	fmt.Fprintf(l.ui.stdout, "%d destroyed\n", len(gone))
+	if err != nil {
+		return &exitCodeError{code: exitError, err: err}
+	}
+	return nil
+}
