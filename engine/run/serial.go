@@ -36,8 +36,18 @@ type rolling struct {
 // rollingOf evaluates a play's serial and max_fail (they may use var.* and
 // local.*, not host.*).
 func (r *runner) rollingOf(pl *config.Play, vars, locals map[string]cty.Value) (*rolling, hcl.Diagnostics) {
+	return rollingIn(pl, &lang.Scope{Vars: vars, Locals: locals, Functions: r.funcs})
+}
+
+// validateRolling checks serial and max_fail for Validate; values still
+// unknown there (a variable without a value) are not errors.
+func validateRolling(pl *config.Play, s *lang.Scope) hcl.Diagnostics {
+	_, diags := rollingIn(pl, s)
+	return diags
+}
+
+func rollingIn(pl *config.Play, s *lang.Scope) (*rolling, hcl.Diagnostics) {
 	ro := &rolling{play: pl.Name, maxFail: -1}
-	s := &lang.Scope{Vars: vars, Locals: locals, Functions: r.funcs}
 	var diags hcl.Diagnostics
 	read := func(e hcl.Expression, what string) (n int, pct bool, ok bool) {
 		if e == nil {
@@ -47,6 +57,9 @@ func (r *runner) rollingOf(pl *config.Play, vars, locals map[string]cty.Value) (
 		if ds.HasErrors() {
 			diags = append(diags, ds...)
 			return 0, false, false
+		}
+		if !v.IsWhollyKnown() {
+			return 0, false, false // only in validate
 		}
 		n, pct, err := countOrPercent(v)
 		if err != nil {

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/inventory"
 )
 
@@ -137,5 +141,40 @@ func TestRunBatches(t *testing.T) {
 				t.Errorf("%d of %d outcomes not started, want %d of 5", held, len(outs), c.held)
 			}
 		})
+	}
+}
+
+// TestValidateRolling: serial and max_fail are checked by validate, with a
+// diagnostic at the attribute.
+func TestValidateRolling(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{`serial = 2
+  max_fail = "10%"`, ""},
+		{`serial = var.batch`, ""}, // unknown until given
+		{`serial = "150%"`, `site.hcl:3:12: error: Invalid serial value: want a number of hosts or a percentage from 0% to 100%, not "150%"`},
+		{`serial = 0`, `site.hcl:3:12: error: Invalid serial value: serial must be at least 1 host or 1%; leave it out to run all hosts at once.`},
+		{`max_fail = 1.5`, `site.hcl:3:14: error: Invalid max_fail value: want a whole number of hosts (0 or more), not 1.5`},
+		{`serial = ["a"]`, `site.hcl:3:12: error: Invalid serial value: want a number of hosts or a percentage like "25%", not a tuple`},
+	}
+	for _, c := range cases {
+		dir := t.TempDir()
+		src := "variable \"batch\" {}\nplay \"p\" {\n  " + c.src + "\n  hosts = \"all\"\n}\n"
+		os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(src), 0o644)
+		p := hclparse.NewParser()
+		pb, diags := config.LoadFiles(p, filepath.Join(dir, "site.hcl"))
+		if diags.HasErrors() {
+			t.Fatalf("load: %v", diags)
+		}
+		in, diags := ParseInputs(p, pb, nil, nil, nil)
+		if !diags.HasErrors() {
+			diags = Validate(pb, in)
+		}
+		var got []string
+		for _, d := range diags {
+			got = append(got, strings.ReplaceAll(config.Compact(d), filepath.Join(dir, "site.hcl"), "site.hcl"))
+		}
+		if strings.Join(got, "\n") != c.want {
+			t.Errorf("%s:\n got: %s\nwant: %s", c.src, strings.Join(got, "\n      "), c.want)
+		}
 	}
 }
