@@ -34,6 +34,7 @@ func Validate(pb *config.Playbook, in Inputs) hcl.Diagnostics {
 				}
 			}
 		}
+		diags = append(diags, validateRolling(pl, &lang.Scope{Vars: vars, Locals: locals, Functions: funcs})...)
 		e := newEvaluator(pb, pl, funcs, vars, locals, lang.UnknownHost(), "")
 		e.validate = true
 		g, ds := config.PlayGraph(pl)
