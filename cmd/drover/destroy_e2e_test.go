@@ -1,0 +1,153 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/drover-cm/drover/cloud/cloudtest"
+	"github.com/drover-cm/drover/integration"
+)
+
+// Provision then configure, through the binary: one instance on each of the
+// three providers (spec-validated fakes in this process), whose addresses are
+// fleet hosts, so that the configure play really runs over SSH. Then a second
+// apply creates nothing, and destroy deletes exactly what was created.
+func TestCLIProvisionConfigureDestroy(t *testing.T) {
+	f := integration.Start(t, 3)
+	loop := cloudtest.Options{Address: func(int) string { return "127.0.0.1" }}
+	do, err := cloudtest.NewDigitalOcean(loop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer do.Close()
+	li, err := cloudtest.NewLinode(loop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer li.Close()
+	ec := cloudtest.NewEC2(loop)
+	defer ec.Close()
+	t.Setenv("DIGITALOCEAN_TOKEN", "do-secret-token")
+	t.Setenv("LINODE_TOKEN", "linode-secret-token")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+
+	dir := t.TempDir()
+	inv := writeFile(t, dir, "inventory.hcl", fmt.Sprintf("defaults {\n  user = \"root\"\n  identity_file = %q\n}\n", f.KeyFile))
+	pb := writeFile(t, t.TempDir(), "site.hcl", fmt.Sprintf(`
+provision "digitalocean_droplet" "web" {
+  stack    = "e2e"
+  name     = "web-${count.index}"
+  count    = 1
+  region   = "ams3"
+  size     = "s-1vcpu-1gb"
+  image    = "debian-12-x64"
+  tags     = ["role:web"]
+  groups   = ["web"]
+  endpoint = %q
+  ssh_port = %d
+}
+provision "linode_instance" "app" {
+  stack           = "e2e"
+  name            = "app-0"
+  region          = "eu-central"
+  type            = "g6-nanode-1"
+  image           = "linode/debian12"
+  authorized_keys = [%q]
+  groups          = ["web"]
+  endpoint        = %q
+  ssh_port        = %d
+}
+provision "aws_instance" "api" {
+  stack         = "e2e"
+  name          = "api-0"
+  region        = "us-east-1"
+  instance_type = "t3.micro"
+  ami           = "ami-0abcdef1234567890"
+  groups        = ["web"]
+  endpoint      = %q
+  ssh_port      = %d
+}
+play "configure" {
+  hosts = "web"
+  file "marker" {
+    path    = "/etc/drover-provisioned"
+    content = "${host.name}\n"
+  }
+}
+`, do.URL, f.Hosts[0].Port, strings.TrimSpace(f.PublicKey), li.URL, f.Hosts[1].Port, ec.URL, f.Hosts[2].Port))
+	kh := writeFile(t, dir, "known_hosts", "")
+	args := []string{"-i", inv, "--known-hosts", kh, pb}
+
+	r := drover(t, "", append([]string{"plan"}, args...)...)
+	for _, want := range []string{"+ create 1 droplet: web-0", "+ create 1 linode: app-0", "+ create 1 instance: api-0"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan does not say %q:\n%s\n%s", want, r.stdout, r.stderr)
+		}
+	}
+
+	r = drover(t, "", append([]string{"apply"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("apply: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for i, name := range []string{"web-0", "app-0", "api-0"} {
+		if got := f.Hosts[i].Exec(t, "cat /etc/drover-provisioned"); got != name+"\n" {
+			t.Errorf("%s: the configure play wrote %q", name, got)
+		}
+		if !strings.Contains(r.stdout, "ready "+name) || !strings.Contains(r.stdout, "host key trusted on first use") {
+			t.Errorf("apply output does not show %s ready:\n%s", name, r.stdout)
+		}
+	}
+	known := readKnown(t, kh)
+	for _, h := range f.Hosts {
+		key := strings.Fields(h.KnownHostsLine())
+		if !strings.Contains(known, key[len(key)-1]) {
+			t.Errorf("known_hosts lacks %s's key:\n%s", h.Name, known)
+		}
+	}
+	for _, secret := range []string{"do-secret-token", "linode-secret-token", "wJalrXUtnFEMI"} {
+		if strings.Contains(r.stdout+r.stderr, secret) {
+			t.Errorf("output shows a credential")
+		}
+	}
+
+	// Idempotent: nothing is created the second time.
+	r = drover(t, "", append([]string{"apply"}, args...)...)
+	if r.code != 0 || strings.Contains(r.stdout, "created ") || !strings.Contains(r.stdout, "= 1 droplet exist: web-0") {
+		t.Errorf("second apply: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, s := range []*cloudtest.Server{do, li, ec} {
+		if _, creates, _ := s.Counts(); creates != 1 {
+			t.Errorf("%s: %d instances created, want 1", s.URL, creates)
+		}
+	}
+
+	r = drover(t, "", "destroy", pb)
+	if r.code != 0 || !strings.Contains(r.stdout, "- destroy web-0") || !strings.Contains(r.stdout, "--yes") {
+		t.Errorf("destroy without --yes: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = drover(t, "", "destroy", "--yes", pb)
+	if r.code != 0 || !strings.Contains(r.stdout, "3 destroyed") {
+		t.Errorf("destroy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, s := range []*cloudtest.Server{do, li, ec} {
+		if _, _, deletes := s.Counts(); deletes != 1 {
+			t.Errorf("%s: %d deleted, want 1", s.URL, deletes)
+		}
+		s.AssertValid(t)
+	}
+}
+
+func readKnown(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
