@@ -16,6 +16,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,6 +51,7 @@ func main() {
 	dir := flag.String("dir", "", "directory holding drover/ and ansible/ (default: beside this source file)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of drover's runs to this file")
 	verbose := flag.Bool("v", false, "print drover's and Ansible's output")
+	trace := flag.Bool("trace", false, "print every round trip drover makes to host1")
 	flag.Parse()
 	if *dir == "" {
 		_, file, _, _ := runtime.Caller(0)
@@ -74,7 +76,7 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	b := &bench{dir: *dir, verbose: *verbose}
+	b := &bench{dir: *dir, verbose: *verbose, trace: *trace}
 	var rows []row
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -109,6 +111,28 @@ func main() {
 type bench struct {
 	dir     string
 	verbose bool
+	trace   bool
+}
+
+// tracer prints the round trips of a connection.
+type tracer struct{ transport.Conn }
+
+func (t tracer) Run(ctx context.Context, cmd transport.Cmd) (transport.Result, error) {
+	start := time.Now()
+	res, err := t.Conn.Run(ctx, cmd)
+	first, _, _ := strings.Cut(strings.TrimSpace(cmd.Command), "\n")
+	if cmd.Stdin != nil {
+		first += " (+stdin)"
+	}
+	fmt.Fprintf(os.Stderr, "trace: run %6.1fms  %.100s\n", float64(time.Since(start).Microseconds())/1000, first)
+	return res, err
+}
+
+func (t tracer) Put(ctx context.Context, p string, r io.Reader, opts transport.PutOptions) error {
+	start := time.Now()
+	err := t.Conn.Put(ctx, p, r, opts)
+	fmt.Fprintf(os.Stderr, "trace: put %6.1fms  %s\n", float64(time.Since(start).Microseconds())/1000, p)
+	return err
 }
 
 // result is one measured run.
@@ -178,6 +202,9 @@ func (b *bench) drover(n int) ([]result, string) {
 					mu.Lock()
 					conns = append(conns, c)
 					mu.Unlock()
+					if b.trace && h.Name == "host1" {
+						return tracer{c}, nil
+					}
 				}
 				return c, err
 			},
