@@ -69,7 +69,7 @@ func runInventoryList(cmd *cobra.Command, args []string) error {
 		pattern = args[0]
 	}
 	u := newUI(cmd)
-	inv, err := loadInventory(u)
+	inv, err := loadInventoryAndCloud(cmd, u)
 	if err != nil {
 		return err
 	}
