@@ -4,7 +4,8 @@
 //
 // The DigitalOcean and Linode fakes validate every request they receive and
 // every response they send against the provider's official OpenAPI spec
-// (testdata/, gzipped, Apache-2.0), with the spec's known defects patched at
+// (testdata/: trimmed to the operations served, gzipped JSON, Apache-2.0),
+// with the spec's known defects patched at
 // load (see patchDO and patchLinode). A request or response that does not
 // validate is recorded as a violation; tests assert there are none.
 package cloudtest
@@ -27,7 +28,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 )
 
-//go:embed testdata/*.yaml.gz
+//go:embed testdata/*.json.gz
 var specs embed.FS
 
 // spec is a loaded, patched OpenAPI document and its router.
@@ -41,14 +42,16 @@ var (
 	specCache = map[string]*spec{}
 )
 
-// loadSpec reads testdata/<name>.yaml.gz once per process and applies patch.
+// loadSpec reads testdata/<name>.json.gz once per process and applies patch.
+// The files are the official specs trimmed to the paths the fakes serve and
+// the components those use, unchanged (tools/cloudmock/trim-spec.py).
 func loadSpec(name string, patch func(*openapi3.T)) (*spec, error) {
 	specMu.Lock()
 	defer specMu.Unlock()
 	if s := specCache[name]; s != nil {
 		return s, nil
 	}
-	f, err := specs.Open("testdata/" + name + ".yaml.gz")
+	f, err := specs.Open("testdata/" + name + ".json.gz")
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,89 @@
+package cloud_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/cloud"
+	"github.com/drover-cm/drover/cloud/cloudtest"
+	"github.com/drover-cm/drover/cloud/digitalocean"
+	"github.com/drover-cm/drover/cloud/linode"
+	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/provision"
+	"github.com/drover-cm/drover/engine/run"
+)
+
+// The example provisions against the spec-validated fakes: every attribute
+// it sets reaches the APIs in a form their official specs accept.
+func TestCloudExampleProvisions(t *testing.T) {
+	do, err := cloudtest.NewDigitalOcean(cloudtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer do.Close()
+	li, err := cloudtest.NewLinode(cloudtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer li.Close()
+	p := hclparse.NewParser()
+	pb, diags := config.LoadFiles(p, filepath.Join(".", "site.hcl"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if diags := run.Validate(pb, nil); diags.HasErrors() && !strings.Contains(diags.Error(), "do_ssh_key") {
+		t.Fatal(diags)
+	}
+	in := run.Inputs{
+		"do_ssh_key":      {Value: cty.StringVal("3b:16:e4:bf:8b:00:8b:b8:59:8c:a9:d3:f0:19:fa:45")},
+		"linode_ssh_key":  {Value: cty.StringVal("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq0bQ2eXl2bRrQkKpy5v0u2pZ8k6mD4i2Jg7yY0xqNp ops")},
+		"do_endpoint":     {Value: cty.StringVal(do.URL)},
+		"linode_endpoint": {Value: cty.StringVal(li.URL)},
+	}
+	vars, locals, diags := run.Globals(pb, in)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	rs, diags := provision.Evaluate(pb, vars, locals)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	bo := cloud.Backoff{Attempts: 2, Initial: time.Millisecond, Max: time.Millisecond}
+	providers := func(_ context.Context, r *provision.Resource) (cloud.Provider, error) {
+		if r.Provider == "linode" {
+			return linode.New(linode.Config{Token: "t", BaseURL: r.Endpoint, Backoff: bo})
+		}
+		return digitalocean.New(digitalocean.Config{Token: "t", BaseURL: r.Endpoint, Backoff: bo})
+	}
+	ctx := context.Background()
+	for round := range 2 {
+		plan, err := provision.MakePlan(ctx, rs, providers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := provision.Apply(ctx, plan, provision.ApplyOptions{Poll: time.Millisecond,
+			WaitSSH: func(context.Context, string, int) (provision.HostKey, error) { return provision.HostKey{}, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 3
+		if round == 1 {
+			want = 0
+		}
+		if len(res.Created) != want || len(res.Hosts) != 3 {
+			t.Errorf("round %d: created %d (want %d), hosts %d", round, len(res.Created), want, len(res.Hosts))
+		}
+	}
+	gone, err := provision.DestroyAll(ctx, rs, providers)
+	if err != nil || len(gone) != 3 {
+		t.Errorf("destroy: %d, %v", len(gone), err)
+	}
+	do.AssertValid(t)
+	li.AssertValid(t)
+}
