@@ -107,6 +107,9 @@ func (p *Provider) Create(ctx context.Context, s cloud.Spec) (cloud.Instance, er
 	if err != nil {
 		return cloud.Instance{}, err
 	}
+	if d == nil {
+		return cloud.Instance{}, fmt.Errorf("digitalocean: create droplet %s: the API answered without a droplet", s.Name)
+	}
 	return instance(d), nil
 }
 
@@ -125,6 +128,9 @@ func (p *Provider) Get(ctx context.Context, id string) (cloud.Instance, error) {
 	})
 	if err != nil {
 		return cloud.Instance{}, err
+	}
+	if d == nil {
+		return cloud.Instance{}, fmt.Errorf("digitalocean: get droplet %s: the API answered without a droplet", id)
 	}
 	return instance(d), nil
 }

@@ -96,6 +96,9 @@ func (p *Provider) Create(ctx context.Context, s cloud.Spec) (cloud.Instance, er
 	if err != nil {
 		return cloud.Instance{}, err
 	}
+	if in == nil {
+		return cloud.Instance{}, errors.New("linode: the API answered without an instance")
+	}
 	return instance(in), nil
 }
 
@@ -113,6 +116,9 @@ func (p *Provider) Get(ctx context.Context, id string) (cloud.Instance, error) {
 	})
 	if err != nil {
 		return cloud.Instance{}, err
+	}
+	if in == nil {
+		return cloud.Instance{}, errors.New("linode: the API answered without an instance")
 	}
 	return instance(in), nil
 }
