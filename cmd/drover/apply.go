@@ -74,7 +74,7 @@ func runApply(cmd *cobra.Command, args []string) error {
 		case <-ctx.Done():
 		}
 	}()
-	if err := s.provision(ctx, true); err != nil {
+	if _, err := s.provision(ctx, true); err != nil {
 		s.close()
 		return err
 	}

@@ -48,29 +48,30 @@ func (s *playbookSession) provisionOut() io.Writer {
 // provision runs the playbook's provision blocks before the plays: plan
 // prints what would change; apply creates and waits for the instances and
 // adds them to the inventory in their groups, so that the plays select them.
-func (s *playbookSession) provision(ctx context.Context, apply bool) error {
+// changes reports whether instances are to be created or destroyed.
+func (s *playbookSession) provision(ctx context.Context, apply bool) (changes bool, err error) {
 	if len(s.pb.Provisions) == 0 {
-		return nil
+		return false, nil
 	}
 	vars, locals, diags := run.Globals(s.pb, s.inputs)
 	if diags.HasErrors() {
-		return s.report(diags)
+		return false, s.report(diags)
 	}
 	rs, diags := provision.Evaluate(s.pb, vars, locals)
 	if diags.HasErrors() {
-		return s.report(diags)
+		return false, s.report(diags)
 	}
 	out := s.provisionOut()
 	providers := cloudProviders()
 	plan, err := provision.MakePlan(ctx, rs, providers)
 	if err != nil {
-		return &exitCodeError{code: exitError, err: err}
+		return false, &exitCodeError{code: exitError, err: err}
 	}
 	for _, l := range plan.Describe() {
 		fmt.Fprintln(out, l)
 	}
 	if !apply {
-		return nil
+		return plan.Changed(), nil
 	}
 	res, err := provision.Apply(ctx, plan, provisionOptions(userKnownHosts()))
 	for _, in := range res.Created {
@@ -89,20 +90,20 @@ func (s *playbookSession) provision(ctx context.Context, apply bool) error {
 			Source: h.Resource.Block.DeclRange.String()}
 		if old, ok := s.inv.Host(ih.Name); ok {
 			if old.Address != ih.Address {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("provisioned host %s (%s) has the name of the inventory's host at %s (%s): rename one of them", ih.Name, ih.Address, old.Source, old.Address)}
+				return true, &exitCodeError{code: exitError, err: fmt.Errorf("provisioned host %s (%s) has the name of the inventory's host at %s (%s): rename one of them", ih.Name, ih.Address, old.Source, old.Address)}
 			}
 			continue
 		}
 		if err := s.inv.AddHost(ih, h.Resource.Groups...); err != nil {
-			return &exitCodeError{code: exitError, err: err}
+			return true, &exitCodeError{code: exitError, err: err}
 		}
 		s.width = max(s.width, len(ih.Name))
 	}
 	if err != nil {
 		fmt.Fprintln(out, "  instances created before the failure keep their ownership tag: the next apply finds them instead of creating them again")
-		return &exitCodeError{code: exitError, err: err}
+		return true, &exitCodeError{code: exitError, err: err}
 	}
-	return nil
+	return len(res.Created)+len(res.Destroyed) > 0, nil
 }
 
 var (

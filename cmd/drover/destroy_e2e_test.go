@@ -84,7 +84,12 @@ play "configure" {
 	kh := writeFile(t, dir, "known_hosts", "")
 	args := []string{"-i", inv, "--known-hosts", kh, pb}
 
-	r := drover(t, "", append([]string{"plan"}, args...)...)
+	// Nothing exists yet: the plan shows the creates, and the play that
+	// will configure them selecting no host yet is not an error.
+	r := drover(t, "", append([]string{"plan", "--detailed-exitcode"}, args...)...)
+	if r.code != 2 {
+		t.Errorf("plan --detailed-exitcode: exit %d, want 2 (changes)\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
 	for _, want := range []string{"+ create 1 droplet: web-0", "+ create 1 linode: app-0", "+ create 1 instance: api-0"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plan does not say %q:\n%s\n%s", want, r.stdout, r.stderr)

@@ -179,7 +179,8 @@ func runPlan(cmd *cobra.Command, args []string) error {
 	}
 	ctx, stop := signalContext(cmd.Context(), s.ui.stderr)
 	defer stop()
-	if err := s.provision(ctx, false); err != nil {
+	pending, err := s.provision(ctx, false)
+	if err != nil {
 		s.close()
 		return err
 	}
@@ -196,11 +197,11 @@ func runPlan(cmd *cobra.Command, args []string) error {
 		return &exitCodeError{code: exitInterrupted}
 	case runErr != nil:
 		return &exitCodeError{code: exitError, err: runErr}
-	case len(res.Hosts) == 0:
+	case len(res.Hosts) == 0 && !pending: // hosts yet to be created select nothing yet
 		return noHosts()
 	case res.Failed():
 		return &exitCodeError{code: exitError}
-	case planDetailedExitcode && res.Summary.Changed():
+	case planDetailedExitcode && (res.Summary.Changed() || pending):
 		return &exitCodeError{code: exitChanges}
 	}
 	return nil
