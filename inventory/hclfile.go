@@ -17,6 +17,7 @@ var hclFileSchema = &hcl.BodySchema{
 		{Type: "defaults"},
 		{Type: "host", LabelNames: []string{"name"}},
 		{Type: "group", LabelNames: []string{"name"}},
+		{Type: "source", LabelNames: []string{"provider"}},
 	},
 }
 
@@ -75,6 +76,8 @@ func loadHCL(p *hclparse.Parser, m *model, path string) hcl.Diagnostics {
 			diags = append(diags, decodeHostBlock(m, b, dir)...)
 		case "group":
 			diags = append(diags, decodeGroupBlock(m, b, dir)...)
+		case "source":
+			diags = append(diags, decodeSourceBlock(m, b)...)
 		}
 	}
 	return diags
