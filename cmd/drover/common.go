@@ -268,6 +268,9 @@ func loadInventory(u *ui) (*inventory.Inventory, error) {
 		}
 		return nil, &exitCodeError{code: exitError, err: errors.New(msg + "; fix them and try again")}
 	}
+	if err := addSourceHosts(u, inv); err != nil { // inventory_cloud.go
+		return nil, err
+	}
 	return inv, nil
 }
 

@@ -56,23 +56,48 @@ func loadInventoryAndCloud(cmd *cobra.Command, u *ui) (*inventory.Inventory, err
 	} else {
 		inv, _ = inventory.Load(nil, inventory.LoadOptions{})
 	}
-	p, err := newCloudProvider(cmd.Context(), invCloud.from, invCloud.endpoint, invCloud.region)
-	if err != nil {
+	src := inventory.Source{Provider: invCloud.from, Tag: invCloud.tag, Endpoint: invCloud.endpoint, Region: invCloud.region}
+	if err := addCloudHosts(cmd.Context(), u, inv, src); err != nil {
 		return nil, err
 	}
-	found, err := p.List(cmd.Context(), invCloud.tag)
+	return inv, nil
+}
+
+// addSourceHosts adds the hosts of the inventory's source blocks.
+func addSourceHosts(u *ui, inv *inventory.Inventory) error {
+	for _, src := range inv.Sources() {
+		if err := addCloudHosts(context.Background(), u, inv, src); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addCloudHosts lists the source's instances and adds each as a host in the
+// source's groups and a group named after the provider.
+func addCloudHosts(ctx context.Context, u *ui, inv *inventory.Inventory, src inventory.Source) error {
+	where := ""
+	if src.DeclRange.Filename != "" {
+		where = fmt.Sprintf(" (source block at %s)", src.DeclRange)
+	}
+	p, err := newCloudProvider(ctx, src.Provider, src.Endpoint, src.Region)
 	if err != nil {
-		return nil, &exitCodeError{code: exitError, err: err}
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%w%s", err, where)}
+	}
+	found, err := p.List(ctx, src.Tag)
+	if err != nil {
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%w%s", err, where)}
 	}
 	for _, in := range found {
 		if in.Address() == "" {
 			u.warnf("%s instance %s (%s) has no address yet; left out", p.Name(), in.Name, in.ID)
 			continue
 		}
-		h := &inventory.Host{Name: in.Name, Address: in.Address(), Source: fmt.Sprintf("%s instance %s", p.Name(), in.ID)}
-		if err := inv.AddHost(h, p.Name()); err != nil {
-			return nil, &exitCodeError{code: exitError, err: err}
+		h := &inventory.Host{Name: in.Name, Address: in.Address(), User: src.User, Port: src.Port,
+			Source: fmt.Sprintf("%s instance %s", p.Name(), in.ID)}
+		if err := inv.AddHost(h, append([]string{p.Name()}, src.Groups...)...); err != nil {
+			return &exitCodeError{code: exitError, err: fmt.Errorf("%w%s", err, where)}
 		}
 	}
-	return inv, nil
+	return nil
 }

@@ -40,6 +40,24 @@ func TestCLIInventoryFromCloud(t *testing.T) {
 	if !strings.Contains(r.stdout, "192.0.2.10") || !strings.Contains(r.stdout, "linode") {
 		t.Errorf("no address or group:\n%s", r.stdout)
 	}
+	// The same as a source block of an inventory file, beside static hosts.
+	inv := writeFile(t, t.TempDir(), "inventory.hcl", `
+host "static" { address = "192.0.2.99" }
+source "linode" {
+  tag      = "role:web"
+  groups   = ["web"]
+  endpoint = "`+srv.URL+`"
+}
+`)
+	r = drover(t, "", "inventory", "list", "-i", inv, "web")
+	if r.code != 0 || !strings.Contains(r.stdout, "web-a") || !strings.Contains(r.stdout, "web-b") || strings.Contains(r.stdout, "db-a") || strings.Contains(r.stdout, "static") {
+		t.Errorf("inventory list -i (source block) web: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	bad := writeFile(t, t.TempDir(), "inventory.hcl", "source \"gcp\" {}\n")
+	r = drover(t, "", "inventory", "list", "-i", bad)
+	if r.code != 1 || !strings.Contains(r.stderr, "Unknown source provider") || !strings.Contains(r.stderr, "inventory.hcl:1") {
+		t.Errorf("unknown source provider: exit %d\n%s", r.code, r.stderr)
+	}
 	srv.FailNext(1, 400)
 	r = drover(t, "", "inventory", "list", "--from", "linode", "--endpoint", srv.URL)
 	if r.code != 1 || !strings.Contains(r.stderr, "HTTP 400") || strings.Contains(r.stderr, "linode-secret-token") {
