@@ -34,6 +34,11 @@ type fakeConnector struct {
 	conns []*fakeConn
 	delay map[string]time.Duration
 	fail  map[string]error
+	// gate, when set, holds every dial until it is closed; started receives
+	// one value per dial as it begins (for tests that must act mid-dial
+	// without relying on timing).
+	gate    chan struct{}
+	started chan string
 }
 
 func (f *fakeConnector) Connect(ctx context.Context, t transport.Target) (transport.Conn, error) {
@@ -44,6 +49,12 @@ func (f *fakeConnector) Connect(ctx context.Context, t transport.Target) (transp
 	f.dials[t.Name]++
 	d, err := f.delay[t.Name], f.fail[t.Name]
 	f.mu.Unlock()
+	if f.started != nil {
+		f.started <- t.Name
+	}
+	if f.gate != nil {
+		<-f.gate
+	}
 	if d > 0 {
 		select {
 		case <-time.After(d):
@@ -180,17 +191,18 @@ func TestPoolWaiterCancelled(t *testing.T) {
 
 // Closing while a dial is in flight closes that connection when it lands.
 func TestPoolCloseDuringDial(t *testing.T) {
-	fc := &fakeConnector{delay: map[string]time.Duration{"h": 50 * time.Millisecond}}
+	fc := &fakeConnector{gate: make(chan struct{}), started: make(chan string, 1)}
 	p := NewPool(fc)
 	done := make(chan error)
 	go func() {
 		_, err := p.Conn(context.Background(), transport.Target{Name: "h"})
 		done <- err
 	}()
-	time.Sleep(10 * time.Millisecond)
+	<-fc.started // the dial is in flight
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
+	close(fc.gate)
 	if err := <-done; !errors.Is(err, ErrPoolClosed) {
 		t.Errorf("err %v", err)
 	}
