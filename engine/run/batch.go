@@ -17,13 +17,16 @@ import (
 // plan is already known and stays valid after the earlier ones ran (its
 // batched state read is not stale given their changes), up to the first that
 // is not: one whose configuration waits for an earlier task's outputs, whose
-// state an earlier change may have touched, or which runs over another
-// connection. modules.ApplyAll runs them all in one remote script; the walk
+// state an earlier change may have touched, which runs over another
+// connection, or which has a Go step (hasFunc). modules.ApplyAll runs them all in one remote script; the walk
 // then reports each one when it reaches it, as if it had run it then.
 
 // followers returns the instances after in, in walk order, that can be
 // applied in the same round trip as in.
 func (hr *hostRun) followers(in *instance) []*instance {
+	if hasFunc(in.plan) {
+		return nil
+	}
 	var out []*instance
 	changes := []changeRec{}
 	if in.plan.Changed() {
@@ -34,7 +37,7 @@ func (hr *hostRun) followers(in *instance) []*instance {
 		if f.skip {
 			continue // reported skipped when reached; runs nothing
 		}
-		if f.mtask == nil || f.deferred || !f.checked || f.checkErr != nil || hr.connKey(f) != key {
+		if f.mtask == nil || f.deferred || !f.checked || f.checkErr != nil || hr.connKey(f) != key || hasFunc(f.plan) {
 			break
 		}
 		if staleAfter(f, append(hr.changes[min(f.checkedAt, len(hr.changes)):len(hr.changes):len(hr.changes)], changes...)) {
@@ -46,6 +49,22 @@ func (hr *hostRun) followers(in *instance) []*instance {
 		}
 	}
 	return out
+}
+
+// hasFunc reports whether a plan has a Go step (command and shell run their
+// program with stdin of its own). Such a step is a round trip of its own
+// anyway, so batching it would save nothing and only delay the reports of
+// the tasks before it; a batch stops before it.
+func hasFunc(p *modules.Plan) bool {
+	if p == nil {
+		return false
+	}
+	for _, st := range p.Steps {
+		if st.Func != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // after returns the instances that come after in in walk order, up to the

@@ -601,55 +601,17 @@ func TestApplyStopReportsBatchedWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := res.Recap.Hosts[0]
-	if h.Tasks.Changed != 5 || h.Status != report.StatusCancelled || !strings.Contains(h.Message, "stopped before line.stamp") {
+	if h.Tasks.Changed != 4 || h.Status != report.StatusCancelled || !strings.Contains(h.Message, "stopped before command.stamp") {
 		t.Errorf("recap = %+v", h)
 	}
 	tasks := sink.tasks()
-	for _, a := range []string{`file.conf["c"]`, "command.stamp"} {
-		if e := tasks[a]; e.Status != report.StatusChanged {
-			t.Errorf("%s = %+v", a, e)
-		}
+	if e := tasks[`file.conf["c"]`]; e.Status != report.StatusChanged {
+		t.Errorf(`file.conf["c"] = %+v`, e)
 	}
-	if e := tasks["line.stamp"]; e.Status != report.StatusSkipped {
-		t.Errorf("line.stamp = %+v", e)
+	if e := tasks["command.stamp"]; e.Status != report.StatusSkipped {
+		t.Errorf("command.stamp = %+v", e)
 	}
-	if b, _ := os.ReadFile(filepath.Join(f.root, "etc/stamp")); string(b) != "stamped\n" || fileExists(filepath.Join(f.root, "etc/last")) {
-		t.Errorf("wrong work done: stamp = %q", b)
-	}
-}
-
-// TestApplyTwoLinesSameFile: a line task's change to a file it uses makes
-// the next line task on that file read it again (it is not batched with it).
-func TestApplyTwoLinesSameFile(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(`
-variable "root" { type = string }
-play "local" {
-  hosts = "all"
-  file "ini" {
-    path    = "${var.root}/app.ini"
-    content = "debug = true\nworkers = 4\n"
-  }
-  line "debug" {
-    path       = file.ini.path
-    regexp     = "^debug ="
-    line       = "debug = false"
-  }
-  line "workers" {
-    path       = file.ini.path
-    regexp     = "^workers ="
-    line       = "workers = 8"
-    depends_on = [line.debug]
-  }
-}
-`), 0o644)
-	f := loadFixture(t, dir)
-	out, res := f.apply()
-	if !res.Recap.OK() {
-		t.Fatalf("apply failed:\n%s", out)
-	}
-	got, _ := os.ReadFile(filepath.Join(f.root, "app.ini"))
-	if string(got) != "debug = false\nworkers = 8\n" {
-		t.Errorf("app.ini = %q", got)
+	if fileExists(filepath.Join(f.root, "etc/stamp")) || !fileExists(filepath.Join(f.root, "etc/c.conf")) {
+		t.Errorf("wrong work done")
 	}
 }
