@@ -42,8 +42,10 @@ type BatchResult struct {
 //
 // ApplyAll stops at the first failing plan: its BatchResult has Err, later
 // ones have Ran false. The error is non-nil only when a script's output
-// cannot be read (the connection was lost); the plan that was running then
-// has that error too, and later ones did not run.
+// cannot be read (the connection was lost); which of its plans ran is then
+// unknown, so the first plan of that script gets the error (it may have
+// completed) and later ones are reported not run (they may have run: each
+// step is idempotent, so the next run puts this right).
 func ApplyAll(ctx context.Context, conn transport.Conn, plans []*Plan) ([]BatchResult, error) {
 	out := make([]BatchResult, len(plans))
 	b := &batch{ctx: ctx, conn: conn, out: out}
