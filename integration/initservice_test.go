@@ -68,7 +68,7 @@ func applyFails(t *testing.T, e *engine) string {
 func waitState(t *testing.T, h *integration.Host, instance, want string) string {
 	t.Helper()
 	var st string
-	for i := 0; i < 100; i++ {
+	for i := 0; i < 300; i++ {
 		out, _ := h.Run("cat /var/lib/drover-demo/" + instance + ".state")
 		if st = strings.TrimSpace(out); st == want {
 			break
@@ -181,7 +181,7 @@ func TestInitServiceSysV(t *testing.T) {
 	pid := strings.TrimSpace(h.Exec(t, "cat /run/drover-demo-alpha.pid"))
 	var st string
 	for i := 0; i < 100; i++ {
-		out, _ := h.Run("pgrep -u drover-demo -f '[d]rover-demo-svc /etc/drover-demo/alpha.conf'")
+		out, _ := h.Run("pgrep -o -u drover-demo -f '[d]rover-demo-svc /etc/drover-demo/alpha.conf'")
 		if st = strings.TrimSpace(out); st != "" {
 			break
 		}
