@@ -151,29 +151,8 @@ func Load(dir string, files ...*hcl.File) (*Playbook, hcl.Diagnostics) {
 		diags = append(diags, ds...)
 		for _, b := range content.Blocks {
 			switch b.Type {
-			case "variable":
-				v, ds := decodeVariable(b)
-				diags = append(diags, ds...)
-				if v == nil {
-					continue
-				}
-				if prev, dup := pb.Variables[v.Name]; dup {
-					diags = append(diags, duplicate("variable", v.Name, prev.DeclRange, b.LabelRanges[0]))
-					continue
-				}
-				pb.Variables[v.Name] = v
-				pb.VariableOrder = append(pb.VariableOrder, v.Name)
-			case "locals":
-				attrs, ds := b.Body.JustAttributes()
-				diags = append(diags, ds...)
-				for _, a := range sortedAttrs(attrs) {
-					if prev, dup := pb.Locals[a.Name]; dup {
-						diags = append(diags, duplicate("local value", a.Name, prev.DeclRange, a.NameRange))
-						continue
-					}
-					pb.Locals[a.Name] = &Local{Name: a.Name, Expr: a.Expr, DeclRange: a.Range}
-					pb.LocalOrder = append(pb.LocalOrder, a.Name)
-				}
+			case "variable", "locals":
+				diags = append(diags, pb.addDeclarations(b)...)
 			case "play":
 				pl, ds := decodePlay(b, fileDir)
 				diags = append(diags, ds...)
@@ -594,4 +573,36 @@ func inventoryBlock(f *hcl.File) (hcl.Range, bool) {
 		return hcl.Range{}, false
 	}
 	return first.TypeRange, true
+}
+
+// addDeclarations adds a variable block or a locals block to pb: the parts
+// that playbooks and runbooks share. A name declared twice is an error that
+// points at both places.
+func (pb *Playbook) addDeclarations(b *hcl.Block) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	switch b.Type {
+	case "variable":
+		v, ds := decodeVariable(b)
+		diags = append(diags, ds...)
+		if v == nil {
+			return diags
+		}
+		if prev, dup := pb.Variables[v.Name]; dup {
+			return append(diags, duplicate("variable", v.Name, prev.DeclRange, b.LabelRanges[0]))
+		}
+		pb.Variables[v.Name] = v
+		pb.VariableOrder = append(pb.VariableOrder, v.Name)
+	case "locals":
+		attrs, ds := b.Body.JustAttributes()
+		diags = append(diags, ds...)
+		for _, a := range sortedAttrs(attrs) {
+			if prev, dup := pb.Locals[a.Name]; dup {
+				diags = append(diags, duplicate("local value", a.Name, prev.DeclRange, a.NameRange))
+				continue
+			}
+			pb.Locals[a.Name] = &Local{Name: a.Name, Expr: a.Expr, DeclRange: a.Range}
+			pb.LocalOrder = append(pb.LocalOrder, a.Name)
+		}
+	}
+	return diags
 }

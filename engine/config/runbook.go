@@ -133,29 +133,8 @@ func LoadRunbooks(dir string, files ...*hcl.File) (*RunbookFile, hcl.Diagnostics
 		diags = append(diags, ds...)
 		for _, b := range content.Blocks {
 			switch b.Type {
-			case "variable":
-				v, ds := decodeVariable(b)
-				diags = append(diags, ds...)
-				if v == nil {
-					continue
-				}
-				if prev, dup := pb.Variables[v.Name]; dup {
-					diags = append(diags, duplicate("variable", v.Name, prev.DeclRange, b.LabelRanges[0]))
-					continue
-				}
-				pb.Variables[v.Name] = v
-				pb.VariableOrder = append(pb.VariableOrder, v.Name)
-			case "locals":
-				attrs, ds := b.Body.JustAttributes()
-				diags = append(diags, ds...)
-				for _, a := range sortedAttrs(attrs) {
-					if prev, dup := pb.Locals[a.Name]; dup {
-						diags = append(diags, duplicate("local value", a.Name, prev.DeclRange, a.NameRange))
-						continue
-					}
-					pb.Locals[a.Name] = &Local{Name: a.Name, Expr: a.Expr, DeclRange: a.Range}
-					pb.LocalOrder = append(pb.LocalOrder, a.Name)
-				}
+			case "variable", "locals":
+				diags = append(diags, pb.addDeclarations(b)...)
 			case "runbook":
 				rb, ds := decodeRunbook(b, fileDir)
 				diags = append(diags, ds...)
