@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
@@ -105,9 +104,9 @@ type runner struct {
 	funcs map[string]function.Function
 	em    *report.Emitter
 
-	mu    sync.Mutex
-	diags map[string]*diagHosts // deduplicated evaluation errors
-	dkeys []string
+	hostDiags // deduplicated evaluation errors
+
+	mu sync.Mutex
 	// dead are hosts that failed or were unreachable in an earlier play:
 	// later plays leave them out.
 	dead map[string]report.Status
@@ -115,11 +114,6 @@ type runner struct {
 	factsNeeded map[*config.Play]bool
 	// offline evaluates without connecting (HostGraphs).
 	offline bool
-}
-
-type diagHosts struct {
-	d     *hcl.Diagnostic
-	hosts []string
 }
 
 func newRunner(opts Options, sink report.Sink) *runner {
@@ -131,45 +125,8 @@ func newRunner(opts Options, sink report.Sink) *runner {
 		pb:    opts.Playbook,
 		funcs: lang.Functions(opts.Playbook.Dir),
 		em:    report.NewEmitter(sink),
-		diags: map[string]*diagHosts{},
 		dead:  map[string]report.Status{},
 	}
-}
-
-// addDiags records evaluation diagnostics of a host; the same error on many
-// hosts is reported once, naming them.
-func (r *runner) addDiags(host string, diags hcl.Diagnostics) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, d := range diags {
-		k := d.Summary + "\x00" + d.Detail
-		if d.Subject != nil {
-			k += "\x00" + d.Subject.String()
-		}
-		dh := r.diags[k]
-		if dh == nil {
-			dh = &diagHosts{d: d}
-			r.diags[k] = dh
-			r.dkeys = append(r.dkeys, k)
-		}
-		dh.hosts = append(dh.hosts, host)
-	}
-}
-
-func (r *runner) diagnostics() hcl.Diagnostics {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out hcl.Diagnostics
-	for _, k := range r.dkeys {
-		dh := r.diags[k]
-		d := *dh.d
-		sort.Strings(dh.hosts)
-		if len(dh.hosts) > 0 && dh.hosts[0] != "" {
-			d.Detail = strings.TrimRight(d.Detail, "\n") + "\n\n" + hostList(dh.hosts)
-		}
-		out = append(out, &d)
-	}
-	return out
 }
 
 func hostList(hosts []string) string {

@@ -12,9 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -126,7 +123,7 @@ func ValidateRunbooks(rf *config.RunbookFile, in Inputs) hcl.Diagnostics {
 // returns one report per runbook, sorted worst first. Diagnostics are
 // evaluation errors, reported once with the hosts they happened on.
 func RunRunbooks(ctx context.Context, opts RunbookOptions) ([]*report.RunbookReport, hcl.Diagnostics, error) {
-	rr := &runbookRun{opts: opts, funcs: RunbookFunctions(opts.File.Dir), diags: map[string]*diagHosts{}}
+	rr := &runbookRun{opts: opts, funcs: RunbookFunctions(opts.File.Dir)}
 	vars, diags := globalVars(opts.File.Playbook, opts.Inputs)
 	if diags.HasErrors() {
 		return nil, diags, nil
@@ -206,41 +203,7 @@ func RunRunbooks(ctx context.Context, opts RunbookOptions) ([]*report.RunbookRep
 type runbookRun struct {
 	opts  RunbookOptions
 	funcs map[string]function.Function
-	mu    sync.Mutex
-	diags map[string]*diagHosts
-	dkeys []string
-}
-
-func (rr *runbookRun) addDiags(host string, diags hcl.Diagnostics) {
-	rr.mu.Lock()
-	defer rr.mu.Unlock()
-	for _, d := range diags {
-		k := d.Summary + "\x00" + d.Detail
-		if d.Subject != nil {
-			k += "\x00" + d.Subject.String()
-		}
-		dh := rr.diags[k]
-		if dh == nil {
-			dh = &diagHosts{d: d}
-			rr.diags[k] = dh
-			rr.dkeys = append(rr.dkeys, k)
-		}
-		dh.hosts = append(dh.hosts, host)
-	}
-}
-
-func (rr *runbookRun) diagnostics() hcl.Diagnostics {
-	rr.mu.Lock()
-	defer rr.mu.Unlock()
-	var out hcl.Diagnostics
-	for _, k := range rr.dkeys {
-		dh := rr.diags[k]
-		d := *dh.d
-		sort.Strings(dh.hosts)
-		d.Detail = strings.TrimRight(d.Detail, "\n") + "\n\n" + hostList(dh.hosts)
-		out = append(out, &d)
-	}
-	return out
+	hostDiags
 }
 
 // probeRun is one probe on one host.
