@@ -2,10 +2,8 @@ package modules
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -59,7 +57,7 @@ func runSysDiff(t *testing.T, m Module, goldenDir string, cases []sysCase) {
 					got.WriteString("uses " + u.Kind + " " + u.Name + "\n")
 				}
 			}
-			sysGolden(t, filepath.Join("testdata", goldenDir, c.name+".txt"), got.String())
+			golden(t, filepath.Join("testdata", goldenDir, c.name+".txt"), got.String())
 			// Diff is pure: a second call gives the same result.
 			plan2, err2 := task.Diff(out)
 			if (err == nil) != (err2 == nil) || (err == nil && renderSysPlan(t, plan2) != renderSysPlan(t, plan)) {
@@ -185,28 +183,6 @@ func sysIndent(s, prefix string) string {
 		b.WriteString("\n")
 	}
 	return b.String()
-}
-
-// sysGolden compares got with a golden file, or rewrites it under -update
-// (the flag is the package's, looked up by name).
-func sysGolden(t *testing.T, file, got string) {
-	t.Helper()
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (run with -update and review):\n--- want\n%s\n--- got\n%s", file, want, got)
-	}
 }
 
 // sysRecordConn is a transport.Conn that records the commands run on it and
