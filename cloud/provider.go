@@ -91,6 +91,27 @@ type Provider interface {
 	Delete(ctx context.Context, id string) error
 }
 
+// Resizer is implemented by providers that can change an instance's size
+// in place. Apply calls it for a planned "~ resize".
+type Resizer interface {
+	// Resize changes the size (DigitalOcean size slug, Linode type, EC2
+	// instance type) of instance id and returns the instance once the API
+	// reports it running with the new size. It may power the instance off
+	// and on again (DigitalOcean, EC2); its addresses may change.
+	Resize(ctx context.Context, id, size string) (Instance, error)
+}
+
+// HostKeyReader is implemented by providers whose API reports an
+// instance's SSH host keys (EC2: the console output, where cloud-init prints
+// them between "-----BEGIN SSH HOST KEY KEYS-----" lines). Provisioning
+// pins those keys instead of trusting the first key it sees.
+type HostKeyReader interface {
+	// HostKeys returns the instance's host public keys in authorized_keys
+	// format ("ssh-ed25519 AAAA... [comment]"). It returns nil, nil while the
+	// keys are not available yet (the caller polls).
+	HostKeys(ctx context.Context, id string) ([]string, error)
+}
+
 // APIError is an error answer of a cloud API.
 type APIError struct {
 	Provider string
