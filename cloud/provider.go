@@ -202,3 +202,23 @@ func OwnerTag(stack, name string) (string, error) {
 
 // IsOwnerTag reports whether tag is an ownership tag.
 func IsOwnerTag(tag string) bool { return strings.HasPrefix(tag, "drover:") }
+
+// Poll reads an instance with get every pause until done accepts it, get
+// fails, or ctx ends. Resizers use it to wait for the API to report the
+// result of their actions.
+func Poll(ctx context.Context, pause time.Duration, get func() (Instance, error), done func(Instance) bool) (Instance, error) {
+	for {
+		in, err := get()
+		if err != nil {
+			return in, err
+		}
+		if done(in) {
+			return in, nil
+		}
+		select {
+		case <-ctx.Done():
+			return in, fmt.Errorf("instance %s is still %s (size %s): %w", in.ID, in.Status, in.Size, ctx.Err())
+		case <-time.After(pause):
+		}
+	}
+}

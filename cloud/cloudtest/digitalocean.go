@@ -39,19 +39,38 @@ type doDroplet struct {
 	name     string
 	region   string
 	size     string
+	diskSize string // the size whose disk the droplet has (resize with disk)
 	image    string
 	tags     []string
 	addr     string
 	polls    int // reads left before it is active
+	off      bool
+	pending  *doAction // the action in progress: the droplet is locked
 	created  time.Time
 	userData string
+}
+
+// doAction is a droplet action in progress or done. It completes after
+// Options.PollsUntilRunning reads, and takes effect then.
+type doAction struct {
+	id      int
+	typ     string
+	size    string
+	disk    bool
+	droplet *doDroplet
+	polls   int
+	status  string
+	started time.Time
+	done    time.Time
 }
 
 type doFake struct {
 	srv      *Server
 	opts     Options
 	droplets map[int]*doDroplet
+	actions  map[int]*doAction
 	nextID   int
+	nextAct  int
 }
 
 // NewDigitalOcean starts a fake DigitalOcean API v2. Point godo at its URL.
@@ -60,13 +79,15 @@ func NewDigitalOcean(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &doFake{opts: opts, droplets: map[int]*doDroplet{}, nextID: 3164444}
+	f := &doFake{opts: opts, droplets: map[int]*doDroplet{}, actions: map[int]*doAction{}, nextID: 3164444, nextAct: 36804636}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v2/droplets", f.create)
 	mux.HandleFunc("GET /v2/droplets", f.list)
 	mux.HandleFunc("GET /v2/droplets/{id}", f.get)
 	mux.HandleFunc("DELETE /v2/droplets/{id}", f.delete)
-	s := &Server{}
+	mux.HandleFunc("POST /v2/droplets/{id}/actions", f.action)
+	mux.HandleFunc("GET /v2/droplets/{id}/actions/{action}", f.getAction)
+	s := &Server{limit: opts.InstanceLimit}
 	f.srv = s
 	s.v = &validating{spec: sp, next: f.withFailures(mux)}
 	s.Server = httptest.NewServer(s.v)
@@ -131,8 +152,12 @@ func (f *doFake) create(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if f.srv.limit > 0 && len(f.droplets) >= f.srv.limit {
+		doError(w, 422, "unprocessable_entity", "creating this/these droplet(s) will exceed your droplet limit")
+		return
+	}
 	d := &doDroplet{
-		id: f.nextID, name: req.Name, region: req.Region, size: req.Size, image: image,
+		id: f.nextID, name: req.Name, region: req.Region, size: req.Size, diskSize: req.Size, image: image,
 		tags: append([]string{}, req.Tags...), addr: f.opts.address(f.srv.creates),
 		polls: f.opts.polls(), created: time.Now().UTC().Truncate(time.Second), userData: req.UserData,
 	}
@@ -192,6 +217,115 @@ func (f *doFake) delete(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// action starts a droplet action. The fake knows power_off, power_on and
+// resize, with the real API's rules: one action at a time, resize only when
+// powered off, a disk never shrinks.
+func (f *doFake) action(w http.ResponseWriter, r *http.Request) {
+	d := f.lookup(w, r)
+	if d == nil {
+		return
+	}
+	var req struct {
+		Type string `json:"type"`
+		Size string `json:"size"`
+		Disk bool   `json:"disk"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		doError(w, 400, "bad_request", err.Error())
+		return
+	}
+	refuse := func(msg string) { doError(w, 422, "unprocessable_entity", msg) }
+	switch {
+	case d.pending != nil:
+		refuse("Droplet already has a pending event.")
+		return
+	case d.polls > 0:
+		refuse("Droplet is still being created.")
+		return
+	}
+	switch req.Type {
+	case "power_off":
+		if d.off {
+			refuse("Droplet is already powered off.")
+			return
+		}
+	case "power_on":
+		if !d.off {
+			refuse("Droplet is already powered on.")
+			return
+		}
+	case "resize":
+		switch {
+		case doSizes[req.Size] == [3]int{}:
+			refuse("You specified an invalid size for Droplet resize.")
+			return
+		case !d.off:
+			refuse("Droplet must be powered off before resizing.")
+			return
+		case doSizes[req.Size][2] < doSizes[d.diskSize][2]:
+			refuse(fmt.Sprintf("Size %s has a smaller disk than the Droplet's (%d GB): a disk cannot shrink.", req.Size, doSizes[d.diskSize][2]))
+			return
+		}
+	default:
+		refuse(fmt.Sprintf("The fake does not implement the %q action.", req.Type))
+		return
+	}
+	a := &doAction{id: f.nextAct, typ: req.Type, size: req.Size, disk: req.Disk, droplet: d,
+		polls: f.opts.polls(), status: "in-progress", started: time.Now().UTC().Truncate(time.Second)}
+	f.nextAct++
+	f.actions[a.id] = a
+	d.pending = a
+	writeJSON(w, 201, map[string]any{"action": a.json()})
+}
+
+func (f *doFake) getAction(w http.ResponseWriter, r *http.Request) {
+	d := f.lookup(w, r)
+	if d == nil {
+		return
+	}
+	id, _ := strconv.Atoi(r.PathValue("action"))
+	a := f.actions[id]
+	if a == nil || a.droplet != d {
+		doError(w, 404, "not_found", "The resource you were accessing could not be found.")
+		return
+	}
+	if a.status == "in-progress" {
+		if a.polls--; a.polls <= 0 {
+			a.complete()
+		}
+	}
+	writeJSON(w, 200, map[string]any{"action": a.json()})
+}
+
+// complete makes the action take effect.
+func (a *doAction) complete() {
+	d := a.droplet
+	switch a.typ {
+	case "power_off":
+		d.off = true
+	case "power_on":
+		d.off = false
+	case "resize":
+		d.size = a.size
+		if a.disk {
+			d.diskSize = a.size
+		}
+	}
+	a.status, a.done = "completed", time.Now().UTC().Truncate(time.Second)
+	d.pending = nil
+}
+
+func (a *doAction) json() map[string]any {
+	var done any
+	if a.status == "completed" {
+		done = a.done.Format(time.RFC3339)
+	}
+	return map[string]any{
+		"id": a.id, "status": a.status, "type": a.typ, "started_at": a.started.Format(time.RFC3339),
+		"completed_at": done, "resource_id": a.droplet.id, "resource_type": "droplet", "region_slug": a.droplet.region,
+	}
+}
+
 // json is the droplet as the API shows it; a new droplet has no address yet.
 func (f *doFake) json(d *doDroplet, fresh bool) map[string]any {
 	sz := doSizes[d.size]
@@ -200,13 +334,16 @@ func (f *doFake) json(d *doDroplet, fresh bool) map[string]any {
 	if fresh || d.polls > 0 {
 		status = "new"
 	} else {
+		if d.off {
+			status = "off"
+		}
 		v4 = []any{
 			map[string]any{"ip_address": d.addr, "netmask": "255.255.255.0", "gateway": "192.0.2.1", "type": "public"},
 			map[string]any{"ip_address": fmt.Sprintf("10.110.0.%d", d.id%250+2), "netmask": "255.255.240.0", "gateway": "10.110.0.1", "type": "private"},
 		}
 	}
 	return map[string]any{
-		"id": d.id, "name": d.name, "memory": sz[0], "vcpus": sz[1], "disk": sz[2], "locked": false,
+		"id": d.id, "name": d.name, "memory": sz[0], "vcpus": sz[1], "disk": doSizes[d.diskSize][2], "locked": d.pending != nil,
 		"status": status, "created_at": d.created.Format(time.RFC3339), "features": []string{},
 		"backup_ids": []int{}, "next_backup_window": map[string]any{"start": "2026-11-23T00:00:00Z", "end": "2026-11-23T23:00:00Z"}, "snapshot_ids": []int{},
 		"image": map[string]any{

@@ -17,8 +17,13 @@ type Options struct {
 	// the created hosts return the loopback addresses of fleet hosts.
 	Address func(n int) string
 	// PollsUntilRunning is how many reads of a new instance report it
-	// pending before it is running. Zero means 1.
+	// pending before it is running, and how many reads of an action
+	// (a DigitalOcean droplet action, a Linode resize) report it in
+	// progress. Zero means 1.
 	PollsUntilRunning int
+	// InstanceLimit is the account's droplet limit (the DigitalOcean fake
+	// enforces it): a create beyond it is refused with 422. Zero is no limit.
+	InstanceLimit int
 }
 
 func (o Options) address(n int) string {
@@ -45,6 +50,15 @@ type Server struct {
 	requests int
 	creates  int
 	deletes  int
+	limit    int
+}
+
+// SetInstanceLimit changes the account's instance limit (0: none), as if
+// support had raised it.
+func (s *Server) SetInstanceLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limit = n
 }
 
 type injected struct {

@@ -38,6 +38,8 @@ func TestSpecViolationsAreCaught(t *testing.T) {
 			`{"label":"we--b","region":"us-east","type":"g6-nanode-1"}`, "label"},
 		{"linode unknown property", li, "POST", "/v4/linode/instances", nil,
 			`{"label":"web","region":"us-east","type":"g6-nanode-1","colour":"red"}`, "colour"},
+		{"droplet action of an unknown type", do, "POST", "/v2/droplets/3164444/actions", nil, `{"type":"explode"}`, "type"},
+		{"linode resize without a type", li, "POST", "/v4/linode/instances/123/resize", nil, `{"allow_auto_disk_resize":true}`, "type"},
 		{"linode page_size too big", li, "GET", "/v4/linode/instances?page_size=5000", nil, "", "page_size"},
 	}
 	for _, tt := range tests {

@@ -129,3 +129,47 @@ func waitRunning(t *testing.T, ctx context.Context, p cloud.Provider, id string)
 		}
 	}
 }
+
+// ResizeLifecycle resizes one instance through p against the fake srv: a
+// resize to bigger returns the instance running with the new size (and a
+// read agrees), a resize to refused (a size the API refuses for it) fails
+// with the API's 422/400 and its message and leaves the instance running
+// with its size, then the instance is deleted. good is a valid spec.
+func ResizeLifecycle(t *testing.T, p interface {
+	cloud.Provider
+	cloud.Resizer
+}, srv *Server, good cloud.Spec, bigger, refused string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	good.Name += "-resize"
+	in, err := p.Create(ctx, good)
+	if err != nil {
+		t.Fatalf("create %s: %v", good.Name, err)
+	}
+	waitRunning(t, ctx, p, in.ID)
+
+	got, err := p.Resize(ctx, in.ID, bigger)
+	if err != nil {
+		t.Fatalf("resize %s to %s: %v", in.ID, bigger, err)
+	}
+	if got.Size != bigger || got.Status != cloud.StatusRunning || got.Address() == "" {
+		t.Errorf("resize returned %+v, want it running with size %s and an address", got, bigger)
+	}
+	if now, err := p.Get(ctx, in.ID); err != nil || now.Size != bigger || now.Status != cloud.StatusRunning {
+		t.Errorf("after resize: %+v, %v", now, err)
+	}
+
+	_, err = p.Resize(ctx, in.ID, refused)
+	var ae *cloud.APIError
+	if !errors.As(err, &ae) || (ae.Status != 422 && ae.Status != 400) || ae.Message == "" {
+		t.Errorf("resize to %q: err = %v, want a 422/400 APIError with the API's message", refused, err)
+	}
+	if now, err := p.Get(ctx, in.ID); err != nil || now.Size != bigger || now.Status != cloud.StatusRunning {
+		t.Errorf("after a refused resize: %+v, %v; want it running, size %s", now, err, bigger)
+	}
+	if err := p.Delete(ctx, in.ID); err != nil {
+		t.Fatalf("delete %s: %v", in.ID, err)
+	}
+	srv.AssertValid(t)
+}

@@ -88,6 +88,8 @@ type linode struct {
 	tags     []string
 	addr     string
 	polls    int
+	resizing int    // reads left before a resize completes
+	newType  string // the type a resize moves to
 	created  time.Time
 	userData bool
 }
@@ -112,6 +114,7 @@ func NewLinode(opts Options) (*Server, error) {
 	mux.HandleFunc("GET /v4/linode/instances", f.list)
 	mux.HandleFunc("GET /v4/linode/instances/{id}", f.get)
 	mux.HandleFunc("DELETE /v4/linode/instances/{id}", f.delete)
+	mux.HandleFunc("POST /v4/linode/instances/{id}/resize", f.resize)
 	s := &Server{}
 	f.srv = s
 	s.v = &validating{spec: sp, next: f.withFailures(mux)}
@@ -245,7 +248,43 @@ func (f *linodeFake) get(w http.ResponseWriter, r *http.Request) {
 		if l.polls > 0 {
 			l.polls--
 		}
+		if l.resizing > 0 {
+			if l.resizing--; l.resizing == 0 {
+				l.typ = l.newType
+			}
+		}
 		writeJSON(w, 200, f.json(l, false))
+	}
+}
+
+// resize starts a resize (a migration): the instance reports "migrating" for
+// Options.PollsUntilRunning reads, then runs with the new type. Like the
+// API, it refuses an unknown type, the current type, a Linode that is busy,
+// and a type whose disk is smaller than the Linode's.
+func (f *linodeFake) resize(w http.ResponseWriter, r *http.Request) {
+	l := f.lookup(w, r)
+	if l == nil {
+		return
+	}
+	var req struct {
+		Type string `json:"type"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		linodeError(w, 400, "", err.Error())
+		return
+	}
+	switch {
+	case linodeTypes[req.Type] == [3]int{}:
+		linodeError(w, 400, "type", "A valid plan type by that ID was not found")
+	case l.polls > 0 || l.resizing > 0:
+		linodeError(w, 400, "", "Linode busy.")
+	case req.Type == l.typ:
+		linodeError(w, 400, "type", "Linode is already running this service plan.")
+	case linodeTypes[req.Type][2] < linodeTypes[l.typ][2]:
+		linodeError(w, 400, "type", fmt.Sprintf("The Linode's disks use %d MB; the %s plan allows %d MB: shrink the disks first.", linodeTypes[l.typ][2], req.Type, linodeTypes[req.Type][2]))
+	default:
+		l.resizing, l.newType = f.opts.polls(), req.Type
+		writeJSON(w, 200, map[string]any{})
 	}
 }
 
@@ -263,8 +302,11 @@ const linodeTime = "2006-01-02T15:04:05"
 func (f *linodeFake) json(l *linode, fresh bool) map[string]any {
 	sp := linodeTypes[l.typ]
 	status := "running"
-	if fresh || l.polls > 0 {
+	switch {
+	case fresh || l.polls > 0:
 		status = "provisioning"
+	case l.resizing > 0:
+		status = "migrating" // the spec has no "resizing": a resize is a migration
 	}
 	var image any
 	if l.image != "" {

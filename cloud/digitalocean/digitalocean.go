@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/digitalocean/godo"
 
@@ -25,12 +26,16 @@ type Config struct {
 	BaseURL string
 	// Backoff for rate limits and transient errors; zero is cloud.DefaultBackoff.
 	Backoff cloud.Backoff
+	// Poll is the pause between reads of an action's progress (Resize);
+	// zero is 3 s.
+	Poll time.Duration
 }
 
-// Provider is the DigitalOcean cloud.Provider.
+// Provider is the DigitalOcean cloud.Provider and cloud.Resizer.
 type Provider struct {
-	c  *godo.Client
-	bo cloud.Backoff
+	c    *godo.Client
+	bo   cloud.Backoff
+	poll time.Duration
 }
 
 // New returns a provider. It fails when no token is given or found.
@@ -61,7 +66,11 @@ func New(cfg Config) (*Provider, error) {
 	if bo.Attempts == 0 {
 		bo = cloud.DefaultBackoff
 	}
-	return &Provider{c: c, bo: bo}, nil
+	poll := cfg.Poll
+	if poll == 0 {
+		poll = 3 * time.Second
+	}
+	return &Provider{c: c, bo: bo, poll: poll}, nil
 }
 
 // Name implements cloud.Provider.
@@ -183,6 +192,77 @@ func (p *Provider) Delete(ctx context.Context, id string) error {
 	})
 	if cloud.IsNotFound(err) {
 		return nil
+	}
+	return err
+}
+
+// Resize implements cloud.Resizer the way DigitalOcean requires: power the
+// droplet off, resize it (CPU, memory and disk: the disk cannot shrink
+// afterwards, so the API refuses a later resize to a size with a smaller
+// disk), power it on, each action waited for. When the resize is refused the
+// droplet is powered on again before the API's error is returned.
+func (p *Provider) Resize(ctx context.Context, id, size string) (cloud.Instance, error) {
+	n, err := strconv.Atoi(id)
+	if err != nil {
+		return cloud.Instance{}, fmt.Errorf("digitalocean: droplet id %q is not a number", id)
+	}
+	in, err := p.Get(ctx, id)
+	if err != nil {
+		return in, err
+	}
+	if in.Status != cloud.StatusStopped {
+		if err := p.action(ctx, n, "power off droplet "+id, func() (*godo.Action, *godo.Response, error) {
+			return p.c.DropletActions.PowerOff(ctx, n)
+		}); err != nil {
+			return in, err
+		}
+	}
+	rerr := p.action(ctx, n, "resize droplet "+id+" to "+size, func() (*godo.Action, *godo.Response, error) {
+		return p.c.DropletActions.Resize(ctx, n, size, true)
+	})
+	if err := p.action(ctx, n, "power on droplet "+id, func() (*godo.Action, *godo.Response, error) {
+		return p.c.DropletActions.PowerOn(ctx, n)
+	}); err != nil {
+		return in, errors.Join(rerr, err)
+	}
+	if rerr != nil {
+		return in, rerr
+	}
+	return cloud.Poll(ctx, p.poll, func() (cloud.Instance, error) { return p.Get(ctx, id) },
+		func(in cloud.Instance) bool { return in.Status == cloud.StatusRunning && in.Size == size })
+}
+
+// action starts a droplet action and waits until the API reports it
+// completed.
+func (p *Provider) action(ctx context.Context, droplet int, op string, start func() (*godo.Action, *godo.Response, error)) error {
+	var a *godo.Action
+	err := cloud.Retry(ctx, p.bo, func() error {
+		var resp *godo.Response
+		var err error
+		a, resp, err = start()
+		return apiErr(op, resp, err)
+	})
+	for err == nil {
+		switch {
+		case a == nil:
+			return fmt.Errorf("digitalocean: %s: the API answered without an action", op)
+		case a.Status == godo.ActionCompleted:
+			return nil
+		case a.Status == "errored":
+			return fmt.Errorf("digitalocean: %s: action %d errored; see the droplet's history in the control panel", op, a.ID)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("digitalocean: %s: action %d is still %s: %w", op, a.ID, a.Status, ctx.Err())
+		case <-time.After(p.poll):
+		}
+		id := a.ID
+		err = cloud.Retry(ctx, p.bo, func() error {
+			var resp *godo.Response
+			var err error
+			a, resp, err = p.c.DropletActions.Get(ctx, droplet, id)
+			return apiErr(op, resp, err)
+		})
 	}
 	return err
 }

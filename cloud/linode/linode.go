@@ -13,6 +13,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/linode/linodego"
 
@@ -28,12 +29,16 @@ type Config struct {
 	BaseURL string
 	// Backoff for rate limits and transient errors; zero is cloud.DefaultBackoff.
 	Backoff cloud.Backoff
+	// Poll is the pause between reads of an instance being resized; zero
+	// is 5 s.
+	Poll time.Duration
 }
 
-// Provider is the Linode cloud.Provider.
+// Provider is the Linode cloud.Provider and cloud.Resizer.
 type Provider struct {
-	c  linodego.Client
-	bo cloud.Backoff
+	c    linodego.Client
+	bo   cloud.Backoff
+	poll time.Duration
 }
 
 // New returns a provider. It fails when no token is given or found.
@@ -60,7 +65,11 @@ func New(cfg Config) (*Provider, error) {
 	if bo.Attempts == 0 {
 		bo = cloud.DefaultBackoff
 	}
-	return &Provider{c: c, bo: bo}, nil
+	poll := cfg.Poll
+	if poll == 0 {
+		poll = 5 * time.Second
+	}
+	return &Provider{c: c, bo: bo, poll: poll}, nil
 }
 
 // Name implements cloud.Provider.
@@ -168,6 +177,29 @@ func (p *Provider) Delete(ctx context.Context, id string) error {
 		return nil
 	}
 	return err
+}
+
+// Resize implements cloud.Resizer: one resize request (a cold migration: the
+// Linode is shut down, moved to a host with room for the new type, its disk
+// resized, and booted again), then wait until the API reports the new type
+// and the instance settled (running, or offline if it was).
+func (p *Provider) Resize(ctx context.Context, id, size string) (cloud.Instance, error) {
+	n, err := strconv.Atoi(id)
+	if err != nil {
+		return cloud.Instance{}, fmt.Errorf("linode: instance id %q is not a number", id)
+	}
+	autoDisk := true
+	opts := linodego.InstanceResizeOptions{Type: size, MigrationType: linodego.ColdMigration, AllowAutoDiskResize: &autoDisk}
+	err = cloud.Retry(ctx, p.bo, func() error {
+		return apiErr("resize instance "+id+" to "+size, p.c.ResizeInstance(ctx, n, opts))
+	})
+	if err != nil {
+		return cloud.Instance{}, err
+	}
+	return cloud.Poll(ctx, p.poll, func() (cloud.Instance, error) { return p.Get(ctx, id) },
+		func(in cloud.Instance) bool {
+			return in.Size == size && (in.Status == cloud.StatusRunning || in.Status == cloud.StatusStopped)
+		})
 }
 
 func instance(l *linodego.Instance) cloud.Instance {

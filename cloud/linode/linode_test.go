@@ -27,6 +27,25 @@ func TestLifecycle(t *testing.T) {
 	}, "g6-huge-99")
 }
 
+// Resize: up, then a refused resize back down (the disk cannot shrink),
+// which leaves the instance running.
+func TestResize(t *testing.T) {
+	srv, err := cloudtest.NewLinode(cloudtest.Options{PollsUntilRunning: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	p, err := linode.New(linode.Config{Token: "test-token", BaseURL: srv.URL, Poll: time.Millisecond,
+		Backoff: cloud.Backoff{Attempts: 3, Initial: time.Millisecond, Max: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloudtest.ResizeLifecycle(t, p, srv, cloud.Spec{
+		Name: "web", Region: "eu-central", Size: "g6-nanode-1", Image: "linode/debian12",
+		RootPassword: "aComplexP@ssword", Tags: []string{"role:web"},
+	}, "g6-standard-2", "g6-nanode-1")
+}
+
 func TestNoToken(t *testing.T) {
 	t.Setenv("LINODE_TOKEN", "")
 	if _, err := linode.New(linode.Config{}); err == nil {
