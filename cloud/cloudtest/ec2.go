@@ -1,6 +1,7 @@
 package cloudtest
 
 import (
+	"encoding/base64"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -16,33 +17,48 @@ import (
 // JSON); the fake checks what the EC2 Query API documents: the version, a
 // SigV4 Authorization header, the parameters each action takes and requires,
 // AMI and instance-type validity (like moto with MOTO_ENABLE_AMI_VALIDATION).
-// moto is the real peer, in integration tests.
+// moto is the real peer, in integration tests. Stop, start and type changes
+// (ec2_resize.go) and the console output (ec2_console.go) follow EC2's rules.
 
 const ec2Version = "2016-11-15"
 
 var (
 	ec2AMIs  = []string{"ami-0abcdef1234567890", "ami-03cf127a"}
-	ec2Types = []string{"t2.micro", "t3.micro", "t3.small", "m5.large"}
+	ec2Types = []string{"t2.micro", "t3.micro", "t3.small", "m5.large", "t4g.micro"} // t4g: arm64, the AMIs are x86_64
 	ec2Auth  = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=[^/]+/\d{8}/[a-z0-9-]+/ec2/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$`)
 	// Parameters each action accepts, as regexps over the flattened names.
 	ec2Params = map[string]*regexp.Regexp{
 		"RunInstances": regexp.MustCompile(`^(ImageId|InstanceType|MinCount|MaxCount|KeyName|SubnetId|UserData|ClientToken|` +
 			`SecurityGroupId\.\d+|TagSpecification\.\d+\.(ResourceType|Tag\.\d+\.(Key|Value)))$`),
-		"DescribeInstances":  regexp.MustCompile(`^(InstanceId\.\d+|Filter\.\d+\.(Name|Value\.\d+)|MaxResults|NextToken)$`),
-		"TerminateInstances": regexp.MustCompile(`^InstanceId\.\d+$`),
+		"DescribeInstances":       regexp.MustCompile(`^(InstanceId\.\d+|Filter\.\d+\.(Name|Value\.\d+)|MaxResults|NextToken)$`),
+		"TerminateInstances":      regexp.MustCompile(`^InstanceId\.\d+$`),
+		"StopInstances":           regexp.MustCompile(`^(InstanceId\.\d+|Force|Hibernate)$`),
+		"StartInstances":          regexp.MustCompile(`^InstanceId\.\d+$`),
+		"ModifyInstanceAttribute": regexp.MustCompile(`^(InstanceId|InstanceType\.Value)$`),
+		"DescribeInstanceTypes":   regexp.MustCompile(`^(InstanceType\.\d+|MaxResults|NextToken)$`),
+		"GetConsoleOutput":        regexp.MustCompile(`^(InstanceId|Latest)$`),
 	}
 	ec2Required = map[string][]string{
-		"RunInstances":       {"ImageId", "MinCount", "MaxCount"},
-		"TerminateInstances": {"InstanceId.1"},
+		"RunInstances":            {"ImageId", "MinCount", "MaxCount"},
+		"TerminateInstances":      {"InstanceId.1"},
+		"StopInstances":           {"InstanceId.1"},
+		"StartInstances":          {"InstanceId.1"},
+		"ModifyInstanceAttribute": {"InstanceId"},
+		"GetConsoleOutput":        {"InstanceId"},
 	}
 )
 
 type ec2Instance struct {
+	n                      int // creation order, from 0
 	id, image, typ, subnet string
+	keyName, userData      string
+	groups                 []string
 	tags                   [][2]string
 	state                  string
-	polls                  int
+	polls                  int // reads until the state after pending or stopping
 	addr, private          string
+	booted                 bool   // has run once: the console has output
+	console                string // set by SetConsoleOutput; "" is the default boot log
 }
 
 type ec2Fake struct {
@@ -51,6 +67,7 @@ type ec2Fake struct {
 	instances map[string]*ec2Instance
 	order     []string
 	next      int
+	hostKeys  func(n int) []string // SetEC2HostKeys
 
 	vmu        sync.Mutex
 	violations []string
@@ -62,8 +79,17 @@ func NewEC2(opts Options) *Server {
 	s := &Server{}
 	f.srv = s
 	s.v = &validating{} // violations only: no spec to route by
-	s.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	s.Server = httptest.NewServer(f)
 	return s
+}
+
+// ec2Of returns the EC2 fake behind s; it panics when s is another fake.
+func ec2Of(s *Server) *ec2Fake {
+	f, ok := s.Config.Handler.(*ec2Fake)
+	if !ok {
+		panic("cloudtest: not an EC2 fake (use NewEC2)")
+	}
+	return f
 }
 
 type ec2Err struct {
@@ -79,7 +105,7 @@ func ec2Error(w http.ResponseWriter, status int, code, msg string) {
 	xml.NewEncoder(w).Encode(ec2Err{Code: code, Message: msg, RequestID: "59dbff89-35bd-4eac-99ed-be587EXAMPLE"})
 }
 
-func (f *ec2Fake) serve(w http.ResponseWriter, r *http.Request) {
+func (f *ec2Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if fail, ok := f.srv.takeFailure(); ok {
 		if fail.status == 429 {
 			ec2Error(w, 503, "RequestLimitExceeded", "Request limit exceeded.")
@@ -131,6 +157,16 @@ func (f *ec2Fake) serve(w http.ResponseWriter, r *http.Request) {
 		f.describe(w, r)
 	case "TerminateInstances":
 		f.terminate(w, r)
+	case "StopInstances":
+		f.stop(w, r)
+	case "StartInstances":
+		f.start(w, r)
+	case "ModifyInstanceAttribute":
+		f.modify(w, r)
+	case "DescribeInstanceTypes":
+		f.describeTypes(w, r)
+	case "GetConsoleOutput":
+		f.consoleOutput(w, r)
 	}
 }
 
@@ -171,8 +207,14 @@ func (f *ec2Fake) run(w http.ResponseWriter, r *http.Request) {
 		ec2Error(w, 400, "InvalidParameterValue", "the fake runs one instance per request")
 		return
 	}
+	userData, err := base64.StdEncoding.DecodeString(form.Get("UserData"))
+	if err != nil {
+		f.violate(w, "RunInstances: UserData is not base64: %v", err)
+		return
+	}
 	in := &ec2Instance{
-		id: fmt.Sprintf("i-%017x", f.next), image: image, typ: typ, subnet: form.Get("SubnetId"),
+		n: f.srv.creates, id: fmt.Sprintf("i-%017x", f.next), image: image, typ: typ, subnet: form.Get("SubnetId"),
+		keyName: form.Get("KeyName"), userData: string(userData), groups: indexed(form, "SecurityGroupId.", ""),
 		state: "pending", polls: f.opts.polls(), addr: f.opts.address(f.srv.creates),
 		private: fmt.Sprintf("172.31.0.%d", f.srv.creates+10),
 	}
@@ -223,8 +265,8 @@ func (f *ec2Fake) describe(w http.ResponseWriter, r *http.Request) {
 		}
 		if len(ids) > 0 && in.polls > 0 {
 			in.polls--
-			if in.polls == 0 && in.state == "pending" {
-				in.state = "running"
+			if in.polls == 0 {
+				in.settle()
 			}
 		}
 		ok := true
@@ -298,16 +340,18 @@ type tagXML struct {
 }
 
 type ec2InstanceXML struct {
-	ID         string   `xml:"instanceId"`
-	ImageID    string   `xml:"imageId"`
-	State      stateXML `xml:"instanceState"`
-	Type       string   `xml:"instanceType"`
-	AZ         string   `xml:"placement>availabilityZone"`
-	SubnetID   string   `xml:"subnetId,omitempty"`
-	PrivateIP  string   `xml:"privateIpAddress,omitempty"`
-	PublicIP   string   `xml:"ipAddress,omitempty"`
-	Tags       []tagXML `xml:"tagSet>item"`
-	LaunchTime string   `xml:"launchTime"`
+	ID         string     `xml:"instanceId"`
+	ImageID    string     `xml:"imageId"`
+	State      stateXML   `xml:"instanceState"`
+	Type       string     `xml:"instanceType"`
+	AZ         string     `xml:"placement>availabilityZone"`
+	SubnetID   string     `xml:"subnetId,omitempty"`
+	KeyName    string     `xml:"keyName,omitempty"`
+	Groups     []groupXML `xml:"groupSet>item"`
+	PrivateIP  string     `xml:"privateIpAddress,omitempty"`
+	PublicIP   string     `xml:"ipAddress,omitempty"`
+	Tags       []tagXML   `xml:"tagSet>item"`
+	LaunchTime string     `xml:"launchTime"`
 }
 
 type runResponse struct {
@@ -355,7 +399,10 @@ func writeXML(w http.ResponseWriter, v any) {
 func (f *ec2Fake) xml(in *ec2Instance, fresh bool) ec2InstanceXML {
 	x := ec2InstanceXML{
 		ID: in.id, ImageID: in.image, State: stateXML{stateCode(in.state), in.state}, Type: in.typ,
-		AZ: "us-east-1a", SubnetID: in.subnet, PrivateIP: in.private, LaunchTime: "2026-11-22T03:00:00.000Z",
+		AZ: "us-east-1a", SubnetID: in.subnet, KeyName: in.keyName, PrivateIP: in.private, LaunchTime: "2026-11-22T03:00:00.000Z",
+	}
+	for _, g := range in.groups {
+		x.Groups = append(x.Groups, groupXML{ID: g})
 	}
 	if in.state == "running" && !fresh {
 		x.PublicIP = in.addr

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/drover-cm/drover/cloud"
 )
@@ -33,12 +35,16 @@ type Config struct {
 	BaseURL string
 	// Backoff for throttling and transient errors; zero is cloud.DefaultBackoff.
 	Backoff cloud.Backoff
+	// Poll is the pause between reads of an instance's state while Resize
+	// waits for it to stop and run again; zero is 3 s.
+	Poll time.Duration
 }
 
-// Provider is the EC2 cloud.Provider.
+// Provider is the EC2 cloud.Provider, cloud.Resizer and cloud.HostKeyReader.
 type Provider struct {
 	c      *ec2.Client
 	bo     cloud.Backoff
+	poll   time.Duration
 	region string
 }
 
@@ -66,14 +72,20 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if bo.Attempts == 0 {
 		bo = cloud.DefaultBackoff
 	}
-	return &Provider{c: c, bo: bo, region: ac.Region}, nil
+	poll := cfg.Poll
+	if poll == 0 {
+		poll = 3 * time.Second
+	}
+	return &Provider{c: c, bo: bo, poll: poll, region: ac.Region}, nil
 }
 
 // Name implements cloud.Provider.
 func (p *Provider) Name() string { return "ec2" }
 
-// apiErr maps EC2's errors onto HTTP-like statuses: *.NotFound is 404 and
-// throttling is 429, whatever status EC2 answered with.
+// apiErr maps EC2's errors onto HTTP-like statuses: an unknown instance
+// (InvalidInstanceID.NotFound) is 404 and throttling is 429, whatever status
+// EC2 answered with. Other *.NotFound codes (an unknown AMI, instance type,
+// subnet, key pair) stay what EC2 says they are: 400, a refused request.
 func apiErr(op string, err error) error {
 	if err == nil {
 		return nil
@@ -87,7 +99,7 @@ func apiErr(op string, err error) error {
 	if errors.As(err, &se) {
 		ae.Code, ae.Message = se.ErrorCode(), se.ErrorMessage()
 		switch {
-		case strings.HasSuffix(ae.Code, ".NotFound"):
+		case ae.Code == "InvalidInstanceID.NotFound":
 			ae.Status = 404
 		case ae.Code == "RequestLimitExceeded" || ae.Code == "Throttling" || ae.Code == "ThrottlingException":
 			ae.Status = 429
@@ -250,4 +262,137 @@ func instance(i *types.Instance) cloud.Instance {
 		}
 	}
 	return in
+}
+
+// Resize implements cloud.Resizer the way EC2 requires: the instance type
+// of a stopped instance is changed, so the instance is stopped, modified and
+// started again, each state waited for. Its public address usually changes
+// (unless it is an Elastic IP). The type is checked first
+// (DescribeInstanceTypes), so an unknown type is refused without downtime;
+// when EC2 refuses the change itself (say, a type the AMI's architecture
+// cannot run), the instance is started again before the error is returned.
+func (p *Provider) Resize(ctx context.Context, id, size string) (cloud.Instance, error) {
+	in, err := p.Get(ctx, id)
+	if err != nil {
+		return in, err
+	}
+	if in.Size == size && in.Status == cloud.StatusRunning {
+		return in, nil
+	}
+	err = cloud.Retry(ctx, p.bo, func() error {
+		_, err := p.c.DescribeInstanceTypes(ctx, &ec2.DescribeInstanceTypesInput{InstanceTypes: []types.InstanceType{types.InstanceType(size)}})
+		return apiErr("resize instance "+id+" to "+size, err)
+	})
+	if err != nil {
+		return in, err
+	}
+	if in.Status != cloud.StatusStopped {
+		if in, err = p.stop(ctx, id); err != nil {
+			return in, err
+		}
+	}
+	rerr := cloud.Retry(ctx, p.bo, func() error {
+		_, err := p.c.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{
+			InstanceId: aws.String(id), InstanceType: &types.AttributeValue{Value: aws.String(size)}})
+		return apiErr("resize instance "+id+" to "+size, err)
+	})
+	if rerr != nil {
+		in, err = p.start(ctx, id, "")
+		return in, errors.Join(rerr, err)
+	}
+	return p.start(ctx, id, size)
+}
+
+// stop stops the instance and waits until EC2 reports it stopped.
+func (p *Provider) stop(ctx context.Context, id string) (cloud.Instance, error) {
+	err := cloud.Retry(ctx, p.bo, func() error {
+		_, err := p.c.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{id}})
+		return apiErr("stop instance "+id, err)
+	})
+	if err != nil {
+		return cloud.Instance{ID: id}, err
+	}
+	in, err := cloud.Poll(ctx, p.poll, func() (cloud.Instance, error) { return p.Get(ctx, id) },
+		func(in cloud.Instance) bool { return in.Status == cloud.StatusStopped })
+	if err != nil {
+		return in, fmt.Errorf("ec2: waiting for instance %s to stop: %w", id, err)
+	}
+	return in, nil
+}
+
+// start starts the instance and waits until EC2 reports it running; with
+// size != "", running with that type.
+func (p *Provider) start(ctx context.Context, id, size string) (cloud.Instance, error) {
+	err := cloud.Retry(ctx, p.bo, func() error {
+		_, err := p.c.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: []string{id}})
+		return apiErr("start instance "+id, err)
+	})
+	if err != nil {
+		return cloud.Instance{ID: id}, fmt.Errorf("%w; the instance is stopped: start it in the console or with `aws ec2 start-instances --instance-ids %s`", err, id)
+	}
+	in, err := cloud.Poll(ctx, p.poll, func() (cloud.Instance, error) { return p.Get(ctx, id) },
+		func(in cloud.Instance) bool {
+			return in.Status == cloud.StatusRunning && (size == "" || in.Size == size)
+		})
+	if err != nil {
+		return in, fmt.Errorf("ec2: waiting for instance %s to run: %w", id, err)
+	}
+	return in, nil
+}
+
+// HostKeys implements cloud.HostKeyReader with the instance's console
+// output, where cloud-init prints the host keys it generated between
+// "-----BEGIN SSH HOST KEY KEYS-----" and "-----END SSH HOST KEY KEYS-----".
+// EC2 makes the output available some minutes after boot, so HostKeys
+// returns nil, nil until the block is complete.
+func (p *Provider) HostKeys(ctx context.Context, id string) ([]string, error) {
+	var out *ec2.GetConsoleOutputOutput
+	err := cloud.Retry(ctx, p.bo, func() error {
+		var err error
+		out, err = p.c.GetConsoleOutput(ctx, &ec2.GetConsoleOutputInput{InstanceId: aws.String(id)})
+		return apiErr("read the console output of instance "+id, err)
+	})
+	if err != nil || aws.ToString(out.Output) == "" {
+		return nil, err
+	}
+	text, err := base64.StdEncoding.DecodeString(aws.ToString(out.Output))
+	if err != nil {
+		return nil, fmt.Errorf("ec2: the console output of instance %s is not base64: %w", id, err)
+	}
+	keys, err := ParseHostKeys(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("ec2: the console output of instance %s: %w", id, err)
+	}
+	return keys, nil
+}
+
+const (
+	beginKeys = "-----BEGIN SSH HOST KEY KEYS-----"
+	endKeys   = "-----END SSH HOST KEY KEYS-----"
+)
+
+// ParseHostKeys returns the host keys in the last complete block cloud-init
+// printed to a console: nil when there is none (yet). Lines of the block that
+// are not public keys (a kernel message written over the console) are
+// skipped; a block without any key is an error.
+func ParseHostKeys(console string) ([]string, error) {
+	end := strings.LastIndex(console, endKeys)
+	if end < 0 {
+		return nil, nil
+	}
+	begin := strings.LastIndex(console[:end], beginKeys)
+	if begin < 0 {
+		return nil, nil
+	}
+	var keys []string
+	for _, line := range strings.Split(console[begin+len(beginKeys):end], "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "ec2:"))
+		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line)); err == nil {
+			keys = append(keys, line)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("cloud-init's host key block holds no public key")
+	}
+	return keys, nil
 }
