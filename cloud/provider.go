@@ -203,10 +203,11 @@ func OwnerTag(stack, name string) (string, error) {
 // IsOwnerTag reports whether tag is an ownership tag.
 func IsOwnerTag(tag string) bool { return strings.HasPrefix(tag, "drover:") }
 
-// Poll reads an instance with get every pause until done accepts it, get
-// fails, or ctx ends. Resizers use it to wait for the API to report the
-// result of their actions.
-func Poll(ctx context.Context, pause time.Duration, get func() (Instance, error), done func(Instance) bool) (Instance, error) {
+// Poll reads an instance with get until done accepts it, get fails, or ctx
+// ends: often at first, then every maxPause. Resizers use it to wait for the
+// API to report the result of their actions.
+func Poll(ctx context.Context, maxPause time.Duration, get func() (Instance, error), done func(Instance) bool) (Instance, error) {
+	pause := PollStart(maxPause)
 	for {
 		in, err := get()
 		if err != nil {
@@ -220,5 +221,10 @@ func Poll(ctx context.Context, pause time.Duration, get func() (Instance, error)
 			return in, fmt.Errorf("instance %s is still %s (size %s): %w", in.ID, in.Status, in.Size, ctx.Err())
 		case <-time.After(pause):
 		}
+		pause = min(pause*2, maxPause)
 	}
 }
+
+// PollStart is the first pause of a poll that backs off to maxPause: many
+// cloud operations finish in seconds.
+func PollStart(maxPause time.Duration) time.Duration { return min(250*time.Millisecond, maxPause) }

@@ -242,6 +242,7 @@ func (p *Provider) action(ctx context.Context, droplet int, op string, start fun
 		a, resp, err = start()
 		return apiErr(op, resp, err)
 	})
+	pause := cloud.PollStart(p.poll)
 	for err == nil {
 		switch {
 		case a == nil:
@@ -254,8 +255,9 @@ func (p *Provider) action(ctx context.Context, droplet int, op string, start fun
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("digitalocean: %s: action %d is still %s: %w", op, a.ID, a.Status, ctx.Err())
-		case <-time.After(p.poll):
+		case <-time.After(pause):
 		}
+		pause = min(pause*2, p.poll)
 		id := a.ID
 		err = cloud.Retry(ctx, p.bo, func() error {
 			var resp *godo.Response

@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/drover-cm/drover/cloud"
 	"github.com/drover-cm/drover/engine/provision"
 	"github.com/drover-cm/drover/engine/run"
 	"github.com/drover-cm/drover/inventory"
@@ -70,40 +72,67 @@ func (s *playbookSession) provision(ctx context.Context, apply bool) (changes bo
 	for _, l := range plan.Describe() {
 		fmt.Fprintln(out, l)
 	}
+	opts := provisionOptions(userKnownHosts())
 	if !apply {
+		// The plays are planned against the instances that exist already.
+		if err := s.addProvisioned(plan.Existing(opts)); err != nil {
+			return true, err
+		}
 		return plan.Changed(), nil
 	}
-	res, err := provision.Apply(ctx, plan, provisionOptions(userKnownHosts()))
+	res, err := provision.Apply(ctx, plan, opts)
 	for _, in := range res.Created {
 		fmt.Fprintf(out, "  created %s (id %s)\n", in.Name, in.ID)
+	}
+	for _, in := range res.Resized {
+		fmt.Fprintf(out, "  resized %s (id %s) to %s\n", in.Name, in.ID, in.Size)
 	}
 	for _, in := range res.Destroyed {
 		fmt.Fprintf(out, "  destroyed %s (id %s)\n", in.Name, in.ID)
 	}
 	for _, h := range res.Hosts {
-		trust := "host key from known_hosts"
-		if h.Created {
-			trust = "host key trusted on first use"
+		fmt.Fprintf(out, "  ready %s at %s:%d (%s)\n", h.Instance.Name, h.Address, h.Port, h.Keys)
+	}
+	if aerr := s.addProvisioned(res.Hosts); aerr != nil {
+		return true, aerr
+	}
+	if err != nil {
+		if n := len(res.Created); n > 0 {
+			seen := map[string]bool{}
+			var list []string
+			for _, in := range res.Created {
+				for _, t := range in.Tags {
+					if cloud.IsOwnerTag(t) && !seen[t] {
+						seen[t] = true
+						list = append(list, t)
+					}
+				}
+			}
+			fmt.Fprintf(out, "  %s created before the failure (listed above) keep their ownership tag %s: the next apply finds them instead of creating them again\n",
+				plural(n, "1 instance", fmt.Sprintf("%d instances", n)), strings.Join(list, ", "))
 		}
-		fmt.Fprintf(out, "  ready %s at %s:%d (%s)\n", h.Instance.Name, h.Address, h.Port, trust)
+		return true, &exitCodeError{code: exitError, err: err}
+	}
+	return len(res.Created)+len(res.Resized)+len(res.Destroyed) > 0, nil
+}
+
+// addProvisioned adds provisioned hosts to the inventory, in their groups.
+func (s *playbookSession) addProvisioned(hosts []provision.Host) error {
+	for _, h := range hosts {
 		ih := &inventory.Host{Name: h.Instance.Name, Address: h.Address, Port: h.Port, User: h.Resource.SSHUser,
 			Source: h.Resource.Block.DeclRange.String()}
 		if old, ok := s.inv.Host(ih.Name); ok {
-			if old.Address != ih.Address {
-				return true, &exitCodeError{code: exitError, err: fmt.Errorf("provisioned host %s (%s) has the name of the inventory's host at %s (%s): rename one of them", ih.Name, ih.Address, old.Source, old.Address)}
+			if old.Address != ih.Address || old.Port != ih.Port {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("provisioned host %s (%s) has the name of the inventory's host at %s (%s): rename one of them", ih.Name, ih.Address, old.Source, old.Address)}
 			}
 			continue
 		}
 		if err := s.inv.AddHost(ih, h.Resource.Groups...); err != nil {
-			return true, &exitCodeError{code: exitError, err: err}
+			return &exitCodeError{code: exitError, err: err}
 		}
 		s.width = max(s.width, len(ih.Name))
 	}
-	if err != nil {
-		fmt.Fprintln(out, "  instances created before the failure keep their ownership tag: the next apply finds them instead of creating them again")
-		return true, &exitCodeError{code: exitError, err: err}
-	}
-	return len(res.Created)+len(res.Destroyed) > 0, nil
+	return nil
 }
 
 var (

@@ -29,6 +29,14 @@ func TestCLIProvisionConfigureDestroy(t *testing.T) {
 	defer li.Close()
 	ec := cloudtest.NewEC2(loop)
 	defer ec.Close()
+	// The EC2 fake prints the fleet host's keys in the console output, as
+	// cloud-init does, when it can (cloud.HostKeyReader).
+	apiKeys := "host key trusted on first use"
+	if s, ok := any(ec).(interface{ SetEC2HostKeys(func(int) []string) }); ok {
+		key := strings.Fields(f.Hosts[2].KnownHostsLine())
+		s.SetEC2HostKeys(func(int) []string { return []string{strings.Join(key[1:], " ")} })
+		apiKeys = "host key from the provider's API"
+	}
 	t.Setenv("DIGITALOCEAN_TOKEN", "do-secret-token")
 	t.Setenv("LINODE_TOKEN", "linode-secret-token")
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
@@ -40,12 +48,13 @@ func TestCLIProvisionConfigureDestroy(t *testing.T) {
 	dir := t.TempDir()
 	inv := writeFile(t, dir, "inventory.hcl", fmt.Sprintf("defaults {\n  user = \"root\"\n  identity_file = %q\n}\n", f.KeyFile))
 	pb := writeFile(t, t.TempDir(), "site.hcl", fmt.Sprintf(`
+variable "web_size" { default = "s-1vcpu-1gb" }
 provision "digitalocean_droplet" "web" {
   stack    = "e2e"
   name     = "web-${count.index}"
   count    = 1
   region   = "ams3"
-  size     = "s-1vcpu-1gb"
+  size     = var.web_size
   image    = "debian-12-x64"
   tags     = ["role:web"]
   groups   = ["web"]
@@ -104,8 +113,12 @@ play "configure" {
 		if got := f.Hosts[i].Exec(t, "cat /etc/drover-provisioned"); got != name+"\n" {
 			t.Errorf("%s: the configure play wrote %q", name, got)
 		}
-		if !strings.Contains(r.stdout, "ready "+name) || !strings.Contains(r.stdout, "host key trusted on first use") {
-			t.Errorf("apply output does not show %s ready:\n%s", name, r.stdout)
+		keys := "host key trusted on first use"
+		if name == "api-0" {
+			keys = apiKeys
+		}
+		if want := fmt.Sprintf("ready %s at 127.0.0.1:%d (%s)", name, f.Hosts[i].Port, keys); !strings.Contains(r.stdout, want) {
+			t.Errorf("apply output does not say %q:\n%s", want, r.stdout)
 		}
 	}
 	known := readKnown(t, kh)
@@ -132,6 +145,29 @@ play "configure" {
 		}
 	}
 
+	// Resize: planned with what it does, applied, then nothing to do.
+	bigger := append([]string{"--var", "web_size=s-2vcpu-4gb"}, args...)
+	r = drover(t, "", append([]string{"plan"}, bigger...)...)
+	if want := "~ resize web-0: s-1vcpu-1gb → s-2vcpu-4gb (power off → resize CPU, memory and disk → power on"; r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("plan of a resize: exit %d, want %q\n%s\n%s", r.code, want, r.stdout, r.stderr)
+	}
+	r = drover(t, "", append([]string{"apply"}, bigger...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "resized web-0 (id ") || !strings.Contains(r.stdout, "to s-2vcpu-4gb") {
+		t.Errorf("apply of a resize: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = drover(t, "", append([]string{"plan", "--detailed-exitcode"}, bigger...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "= 1 droplet exist: web-0") {
+		t.Errorf("plan after the resize: exit %d, want 0 (no change)\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// A resize the API refuses (the disk cannot shrink): its message and
+	// the block's file:line, exit 1.
+	r = drover(t, "", append([]string{"apply"}, args...)...)
+	for _, want := range []string{"site.hcl:3", "resizing web-0", "HTTP 422", "a disk cannot shrink"} {
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("refused resize: exit %d, stderr does not say %q\n%s\n%s", r.code, want, r.stdout, r.stderr)
+		}
+	}
+
 	r = drover(t, "", "destroy", pb)
 	if r.code != 0 || !strings.Contains(r.stdout, "- destroy web-0") || !strings.Contains(r.stdout, "--yes") {
 		t.Errorf("destroy without --yes: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -155,4 +191,68 @@ func readKnown(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// A failure after some instances were created (the account's droplet limit)
+// lists them, tagged; the next apply creates only what is missing.
+func TestCLIProvisionPartialFailureConverges(t *testing.T) {
+	f := integration.Start(t, 1)
+	do, err := cloudtest.NewDigitalOcean(cloudtest.Options{Address: func(int) string { return "127.0.0.1" }, InstanceLimit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer do.Close()
+	t.Setenv("DIGITALOCEAN_TOKEN", "do-secret-token")
+	dir := t.TempDir()
+	inv := writeFile(t, dir, "inventory.hcl", fmt.Sprintf("defaults {\n  user = \"root\"\n  identity_file = %q\n}\n", f.KeyFile))
+	pb := writeFile(t, t.TempDir(), "site.hcl", fmt.Sprintf(`
+provision "digitalocean_droplet" "web" {
+  stack    = "partial"
+  name     = "web-${count.index}"
+  count    = 3
+  region   = "ams3"
+  size     = "s-1vcpu-1gb"
+  image    = "debian-12-x64"
+  groups   = ["web"]
+  endpoint = %q
+  ssh_port = %d
+}
+play "configure" {
+  hosts = "web"
+  file "marker" {
+    path    = "/tmp/drover-${host.name}"
+    content = "ok\n"
+  }
+}
+`, do.URL, f.Hosts[0].Port))
+	kh := writeFile(t, dir, "known_hosts", "")
+	args := []string{"apply", "-i", inv, "--known-hosts", kh, pb}
+
+	r := drover(t, "", args...)
+	if r.code != 1 || strings.Count(r.stdout, "  created web-") != 2 {
+		t.Fatalf("apply over the limit: exit %d, want 1 with 2 created\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"2 instances created before the failure", "keep their ownership tag drover:partial:web"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("apply output does not say %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, want := range []string{"site.hcl:2", "droplet limit", "HTTP 422"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("error does not say %q:\n%s", want, r.stderr)
+		}
+	}
+
+	do.SetInstanceLimit(0)
+	r = drover(t, "", args...)
+	if r.code != 0 || !strings.Contains(r.stdout, "+ create 1 droplet") || strings.Count(r.stdout, "  created web-") != 1 {
+		t.Errorf("next apply: exit %d, want 1 droplet created\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if _, creates, _ := do.Counts(); creates != 3 {
+		t.Errorf("%d droplets created in all, want 3", creates)
+	}
+	if got := f.Hosts[0].Exec(t, "cat /tmp/drover-web-0 /tmp/drover-web-1 /tmp/drover-web-2"); got != "ok\nok\nok\n" {
+		t.Errorf("the play wrote %q", got)
+	}
+	do.AssertValid(t)
 }

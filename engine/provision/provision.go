@@ -57,9 +57,11 @@ type Action string
 
 // Actions.
 const (
-	Create  Action = "create"
-	Keep    Action = "keep"   // exists as wanted
-	Resize  Action = "resize" // exists with another size: reported, not changed
+	Create Action = "create"
+	Keep   Action = "keep" // exists as wanted
+	// Resize: exists with another size. Applied when the provider is a
+	// cloud.Resizer, otherwise only reported.
+	Resize  Action = "resize"
 	Destroy Action = "destroy"
 )
 
@@ -87,10 +89,28 @@ func (p *Plan) Counts() map[Action]int {
 	return out
 }
 
-// Changed reports whether apply would create or destroy anything.
+// Changed reports whether apply would create, resize or destroy anything.
 func (p *Plan) Changed() bool {
-	c := p.Counts()
-	return c[Create]+c[Destroy] > 0
+	for _, c := range p.Changes {
+		if c.Action == Create || c.Action == Destroy || c.Action == Resize && p.Resizable(c.Resource) {
+			return true
+		}
+	}
+	return false
+}
+
+// Resizable reports whether apply resizes the resource's instances in
+// place (its provider implements cloud.Resizer).
+func (p *Plan) Resizable(r *Resource) bool {
+	_, ok := p.providers[r].(cloud.Resizer)
+	return ok
+}
+
+// resizeSteps says what a resize does to an instance, per provider.
+var resizeSteps = map[string]string{
+	"digitalocean": "power off → resize CPU, memory and disk → power on; the disk cannot shrink back",
+	"linode":       "resize: migrates to a host with room, reboots",
+	"ec2":          "stop → change the instance type → start; a public IP without an Elastic IP changes",
 }
 
 // MakePlan lists what each resource owns (by its ownership tag) and compares
@@ -152,7 +172,26 @@ type Host struct {
 	// Created is true for instances this run created: only their host keys
 	// are trusted on first use.
 	Created bool
+	// Keys says where the host key that the plays will check comes from.
+	Keys KeySource
 }
+
+// KeySource is where a host's SSH host key comes from.
+type KeySource string
+
+// Key sources.
+const (
+	// KeysFromProvider: the provider's API reported the host keys
+	// (cloud.HostKeyReader), the host presented one of them, and they were
+	// pinned in known_hosts.
+	KeysFromProvider KeySource = "host key from the provider's API"
+	// KeysFirstUse: the host was created in this run and the provider
+	// reports no keys: the key it presented was trusted and recorded.
+	KeysFirstUse KeySource = "host key trusted on first use"
+	// KeysKnownHosts: an existing host whose key the plays check against
+	// known_hosts as for any host.
+	KeysKnownHosts KeySource = "host key from known_hosts"
+)
 
 // Result is what apply did, also when it failed part way: instances created
 // before the failure are listed (they carry the ownership tag, so the next
@@ -160,6 +199,7 @@ type Host struct {
 type Result struct {
 	Hosts     []Host
 	Created   []cloud.Instance
+	Resized   []cloud.Instance // as they are after the resize
 	Destroyed []cloud.Instance
 	Errors    []error
 }
@@ -177,9 +217,42 @@ type ApplyOptions struct {
 	// WaitSSH waits until addr:port answers SSH, and returns the host key
 	// it presents (see WaitSSH). Nil is WaitSSH.
 	WaitSSH func(ctx context.Context, addr string, port int) (HostKey, error)
-	// TrustKey records the host key of an instance this run created (for
-	// example in known_hosts). Nil records nothing.
-	TrustKey func(h Host, key HostKey) error
+	// HostKeyWait bounds how long the host keys of a created instance are
+	// polled for when the provider is a cloud.HostKeyReader (they appear
+	// some time after boot); zero is 5 minutes. When none appear, the key
+	// is trusted on first use.
+	HostKeyWait time.Duration
+	// VerifyKeys connects to addr:port accepting only keys, and fails with
+	// an error wrapping ErrHostKeyMismatch when the host presents another
+	// key. Nil is VerifyHostKeys.
+	VerifyKeys func(ctx context.Context, addr string, port int, keys []HostKey) error
+	// TrustKey records host keys (for example in known_hosts): the key of
+	// an instance this run created (trusted on first use), or the keys a
+	// provider reported and the host proved it holds. Nil records nothing.
+	TrustKey func(h Host, keys []HostKey) error
+}
+
+func (o ApplyOptions) reach() func(r *Resource, in cloud.Instance) (string, int) {
+	if o.Reach != nil {
+		return o.Reach
+	}
+	return func(r *Resource, in cloud.Instance) (string, int) { return in.Address(), r.SSHPort }
+}
+
+// Existing returns the instances the plan keeps or resizes that run with an
+// address, as hosts (keys from known_hosts), so that a plan of the plays
+// that configure them can read their state. Nothing is waited for.
+func (p *Plan) Existing(o ApplyOptions) []Host {
+	reach := o.reach()
+	var out []Host
+	for _, c := range p.Changes {
+		if (c.Action != Keep && c.Action != Resize) || c.Instance.Status != cloud.StatusRunning || c.Instance.Address() == "" {
+			continue
+		}
+		addr, port := reach(c.Resource, c.Instance)
+		out = append(out, Host{Resource: c.Resource, Instance: c.Instance, Address: addr, Port: port, Keys: KeysKnownHosts})
+	}
+	return out
 }
 
 // Apply creates what the plan creates and destroys what it destroys, then
@@ -194,9 +267,13 @@ func Apply(ctx context.Context, plan *Plan, o ApplyOptions) (*Result, error) {
 	if o.WaitSSH == nil {
 		o.WaitSSH = WaitSSH
 	}
-	if o.Reach == nil {
-		o.Reach = func(r *Resource, in cloud.Instance) (string, int) { return in.Address(), r.SSHPort }
+	if o.VerifyKeys == nil {
+		o.VerifyKeys = VerifyHostKeys
 	}
+	if o.HostKeyWait == 0 {
+		o.HostKeyWait = 5 * time.Minute
+	}
+	o.Reach = o.reach()
 	res := &Result{}
 	var mu sync.Mutex
 	fail := func(err error) {
@@ -231,6 +308,22 @@ func Apply(ctx context.Context, plan *Plan, o ApplyOptions) (*Result, error) {
 				res.Created = append(res.Created, in)
 				mu.Unlock()
 				c.Instance = in
+			case Resize:
+				rz, ok := p.(cloud.Resizer)
+				if !ok {
+					break // reported by the plan, not applied
+				}
+				rctx, cancel := context.WithTimeout(ctx, o.Timeout)
+				in, err := rz.Resize(rctx, c.Instance.ID, c.Spec.Size)
+				cancel()
+				if err != nil {
+					fail(fmt.Errorf("%s (%s): resizing %s (%s) from %s to %s: %w", c.Resource.Addr(), c.Resource.Block.DeclRange, c.Spec.Name, c.Instance.ID, c.Instance.Size, c.Spec.Size, err))
+					return
+				}
+				mu.Lock()
+				res.Resized = append(res.Resized, in)
+				mu.Unlock()
+				c.Instance = in
 			}
 			h, err := wait(ctx, p, c, o)
 			if err != nil {
@@ -247,6 +340,7 @@ func Apply(ctx context.Context, plan *Plan, o ApplyOptions) (*Result, error) {
 		}
 	}
 	sortInstances(res.Created)
+	sortInstances(res.Resized)
 	sortInstances(res.Destroyed)
 	if len(res.Errors) > 0 {
 		return res, errors.Join(res.Errors...)
@@ -259,7 +353,7 @@ func sortInstances(l []cloud.Instance) {
 }
 
 // wait polls the instance until it runs with an address, then waits for SSH
-// and, for an instance created now, trusts its host key.
+// and settles its host key (see hostKeys).
 func wait(ctx context.Context, p cloud.Provider, c Change, o ApplyOptions) (*Host, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
@@ -287,12 +381,70 @@ func wait(ctx context.Context, p cloud.Provider, c Change, o ApplyOptions) (*Hos
 	if err != nil {
 		return nil, fmt.Errorf("waiting for SSH on %s:%d: %w", addr, port, err)
 	}
-	if h.Created && o.TrustKey != nil {
-		if err := o.TrustKey(*h, key); err != nil {
-			return nil, fmt.Errorf("recording the host key: %w", err)
-		}
+	if err := hostKeys(ctx, p, h, key, o); err != nil {
+		return nil, err
 	}
 	return h, nil
+}
+
+// hostKeys settles where the host's key comes from. A provider that
+// reports host keys (cloud.HostKeyReader) is asked, and polled for a while
+// for an instance created now: the host must then present one of those keys
+// (else it is refused and nothing is recorded), and they are pinned. When
+// the provider reports none, the key presented by an instance created now
+// is trusted on first use; an existing instance's key is left to
+// known_hosts.
+func hostKeys(ctx context.Context, p cloud.Provider, h *Host, presented HostKey, o ApplyOptions) error {
+	var offered []HostKey
+	if kr, ok := p.(cloud.HostKeyReader); ok {
+		var err error
+		if offered, err = readKeys(ctx, kr, h, o); err != nil {
+			return err
+		}
+	}
+	var trust []HostKey
+	switch {
+	case len(offered) > 0:
+		if err := o.VerifyKeys(ctx, h.Address, h.Port, offered); err != nil {
+			return fmt.Errorf("instance %s (%s) at %s:%d: %w; nothing was written to known_hosts: check the instance's console before trusting it", h.Instance.Name, h.Instance.ID, h.Address, h.Port, err)
+		}
+		h.Keys, trust = KeysFromProvider, offered
+	case h.Created:
+		h.Keys, trust = KeysFirstUse, []HostKey{presented}
+	default:
+		h.Keys = KeysKnownHosts
+	}
+	if trust != nil && o.TrustKey != nil {
+		if err := o.TrustKey(*h, trust); err != nil {
+			return fmt.Errorf("recording the host key: %w", err)
+		}
+	}
+	return nil
+}
+
+// readKeys asks the provider for the instance's host keys: once for an
+// existing instance, for up to o.HostKeyWait for one created now.
+func readKeys(ctx context.Context, kr cloud.HostKeyReader, h *Host, o ApplyOptions) ([]HostKey, error) {
+	deadline := time.Now().Add(o.HostKeyWait)
+	pause := min(250*time.Millisecond, o.Poll)
+	for {
+		lines, err := kr.HostKeys(ctx, h.Instance.ID)
+		if err != nil {
+			return nil, fmt.Errorf("reading the host keys of instance %s from the provider: %w", h.Instance.ID, err)
+		}
+		if len(lines) > 0 {
+			return parseKeys(lines)
+		}
+		if !h.Created || time.Now().After(deadline) {
+			return nil, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the host keys of instance %s: %w", h.Instance.ID, ctx.Err())
+		case <-time.After(pause):
+		}
+		pause = min(pause*2, o.Poll)
+	}
 }
 
 // DestroyAll deletes every instance the resources own (found by ownership
@@ -341,7 +493,11 @@ func (p *Plan) Describe() []string {
 			case Keep:
 				keep = append(keep, c.Spec.Name)
 			case Resize:
-				resize = append(resize, fmt.Sprintf("~ resize %s: %s → %s (not applied: resize it in the provider's console, or destroy it and apply)", c.Spec.Name, c.Instance.Size, c.Spec.Size))
+				how := "not applied: resize it in the provider's console, or destroy it and apply"
+				if p.Resizable(r) {
+					how = resizeSteps[r.Provider]
+				}
+				resize = append(resize, fmt.Sprintf("~ resize %s: %s → %s (%s)", c.Spec.Name, c.Instance.Size, c.Spec.Size, how))
 			case Destroy:
 				destroy = append(destroy, fmt.Sprintf("%s (%s)", c.Instance.Name, c.Instance.ID))
 			}

@@ -65,7 +65,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	p, err := digitalocean.New(digitalocean.Config{Token: "t", BaseURL: srv.URL,
+	p, err := digitalocean.New(digitalocean.Config{Token: "t", BaseURL: srv.URL, Poll: time.Millisecond,
 		Backoff: cloud.Backoff{Attempts: 3, Initial: time.Millisecond, Max: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestPlanApplyReapplyDestroy(t *testing.T) {
 		t.Fatalf("re-apply: %v, %+v", err, res)
 	}
 
-	// Fewer and bigger: one destroy, two resizes reported.
+	// Fewer and bigger: one destroy, two resizes, applied.
 	rs2 := load(t, playbook, vars(2, "s-2vcpu-2gb"))
 	plan, err = MakePlan(ctx, rs2, e.providers)
 	if err != nil {
@@ -129,9 +129,29 @@ func TestPlanApplyReapplyDestroy(t *testing.T) {
 	if c := plan.Counts(); c[Destroy] != 1 || c[Resize] != 2 || c[Create] != 0 {
 		t.Errorf("counts %v: %v", c, plan.Describe())
 	}
+	want := "~ resize web-0: s-1vcpu-1gb → s-2vcpu-2gb (power off → resize CPU, memory and disk → power on; the disk cannot shrink back)"
+	if got := strings.Join(plan.Describe(), "\n"); !strings.Contains(got, want) || !plan.Changed() {
+		t.Errorf("plan (changed %v):\n%s\nwant %q", plan.Changed(), got, want)
+	}
+	res, err = Apply(ctx, plan, noSSH)
+	if err != nil || len(res.Resized) != 2 || len(res.Destroyed) != 1 || len(res.Hosts) != 2 {
+		t.Fatalf("resize apply: %v, %+v", err, res)
+	}
+	for _, h := range res.Hosts {
+		if h.Instance.Size != "s-2vcpu-2gb" || h.Instance.Status != cloud.StatusRunning || h.Keys != KeysKnownHosts {
+			t.Errorf("resized host %+v", h)
+		}
+	}
+	plan, err = MakePlan(ctx, rs2, e.providers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := plan.Counts(); plan.Changed() || c[Keep] != 2 {
+		t.Errorf("plan after the resize: %v", plan.Describe())
+	}
 
 	gone, err := DestroyAll(ctx, rs, e.providers)
-	if err != nil || len(gone) != 3 {
+	if err != nil || len(gone) != 2 {
 		t.Fatalf("destroy: %v, %d", err, len(gone))
 	}
 	left, err := e.p.List(ctx, "")
@@ -158,6 +178,73 @@ func TestRefusedCreateNamesTheBlock(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+// A resize the API refuses (a droplet's disk cannot shrink) fails with the
+// API's message and the block's file:line, and leaves the droplet running.
+func TestRefusedResizeNamesTheBlock(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	for _, size := range []string{"s-2vcpu-4gb", "s-1vcpu-1gb"} {
+		plan, err := MakePlan(ctx, load(t, playbook, vars(1, size)), e.providers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Apply(ctx, plan, noSSH)
+		if size == "s-2vcpu-4gb" {
+			if err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		var ae *cloud.APIError
+		if !errors.As(err, &ae) || ae.Status != 422 {
+			t.Fatalf("err = %v, want the API's 422", err)
+		}
+		for _, want := range []string{"site.hcl:3", "resizing web-0", "from s-2vcpu-4gb to s-1vcpu-1gb", "a disk cannot shrink"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+	}
+	l, err := e.p.List(ctx, "drover:shop:web")
+	if err != nil || len(l) != 1 || l[0].Status != cloud.StatusRunning || l[0].Size != "s-2vcpu-4gb" {
+		t.Errorf("after the refused resize: %+v, %v", l, err)
+	}
+	e.srv.AssertValid(t)
+}
+
+// fixedSize is a provider that cannot resize.
+type fixedSize struct{ p cloud.Provider }
+
+func (f fixedSize) Name() string { return f.p.Name() }
+func (f fixedSize) Create(ctx context.Context, s cloud.Spec) (cloud.Instance, error) {
+	return f.p.Create(ctx, s)
+}
+func (f fixedSize) Get(ctx context.Context, id string) (cloud.Instance, error) {
+	return f.p.Get(ctx, id)
+}
+func (f fixedSize) List(ctx context.Context, tag string) ([]cloud.Instance, error) {
+	return f.p.List(ctx, tag)
+}
+func (f fixedSize) Delete(ctx context.Context, id string) error { return f.p.Delete(ctx, id) }
+
+func TestResizeWithoutResizerIsOnlyReported(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	providers := func(context.Context, *Resource) (cloud.Provider, error) { return fixedSize{e.p}, nil }
+	plan, _ := MakePlan(ctx, load(t, playbook, vars(1, "s-1vcpu-1gb")), providers)
+	if _, err := Apply(ctx, plan, noSSH); err != nil {
+		t.Fatal(err)
+	}
+	plan, _ = MakePlan(ctx, load(t, playbook, vars(1, "s-2vcpu-2gb")), providers)
+	if got := strings.Join(plan.Describe(), "\n"); plan.Changed() || !strings.Contains(got, "~ resize web-0: s-1vcpu-1gb → s-2vcpu-2gb (not applied") {
+		t.Errorf("plan (changed %v):\n%s", plan.Changed(), got)
+	}
+	res, err := Apply(ctx, plan, noSSH)
+	if err != nil || len(res.Resized) != 0 || len(res.Hosts) != 1 || res.Hosts[0].Instance.Size != "s-1vcpu-1gb" {
+		t.Errorf("apply: %v, %+v", err, res)
 	}
 }
 
