@@ -21,6 +21,10 @@ type Options struct {
 	// (a DigitalOcean droplet action, a Linode resize) report it in
 	// progress. Zero means 1.
 	PollsUntilRunning int
+	// HostKeys returns the SSH host keys (authorized_keys lines) a fake whose
+	// API reports them (EC2's console output) shows for the n-th instance
+	// created; nil shows none.
+	HostKeys func(n int) []string
 	// InstanceLimit is the account's droplet limit (the DigitalOcean fake
 	// enforces it): a create beyond it is refused with 422. Zero is no limit.
 	InstanceLimit int
