@@ -3,6 +3,7 @@ package modules
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,16 +19,19 @@ import (
 type packageModule struct{}
 
 var packageSpec = &Spec{
-	Name:       "package",
-	NeedsFacts: true,
-	Summary:    "Install, upgrade or remove OS packages with apt, dnf, yum or apk.",
+	Name:    "package",
+	Summary: "Install, upgrade or remove OS packages with apt, dnf, yum or apk.",
 	Doc: `Makes the named packages present, absent, or present at the newest version
-the host's repositories offer. The package manager comes from the host's facts
+the host's repositories offer. The package manager is package_manager when set,
+else the one in the host's facts when the play gathered them
 (host.facts.package_manager: apt on Debian and Ubuntu, dnf or yum on Fedora and
-RHEL-like systems, apk on Alpine); package_manager overrides it.
+RHEL-like systems, apk on Alpine), else the check finds it on the host by the
+same rule: the task does not make the play gather facts.
 
 The state of every name is read with one query (dpkg-query, rpm -q, apk list)
-batched with the play's other checks, and every change of a task is made in one
+batched with the play's other checks; the repositories (apt-cache policy, dnf
+check-update, apk list) are asked only about names not installed, or about
+every name when state is "latest". Every change of a task is made in one
 non-interactive transaction: apt-get runs with DEBIAN_FRONTEND=noninteractive,
 -y and --force-confdef/--force-confold (a changed configuration file keeps the
 local version; no debconf, ucf or needrestart prompt can wait for an answer),
@@ -56,7 +60,7 @@ up as an installed package, so a virtual name would never look installed.`,
 		{Name: "cache_valid_time", Type: cty.String, Default: cty.StringVal("1h"),
 			Doc: `How old the index may be before update_cache refreshes it, as a duration: "30m", "1h", "24h".`},
 		{Name: "package_manager", Type: cty.String,
-			Doc: `"apt", "dnf", "yum" or "apk", instead of the one the host's facts report.`},
+			Doc: `"apt", "dnf", "yum" or "apk", instead of the one the host's facts report or the check finds.`},
 	},
 	Example: `package "web" {
   names        = ["nginx", "curl"]
@@ -112,7 +116,8 @@ func (packageModule) Configure(cfg Config) (Task, error) {
 	}
 	if !set {
 		if cfg.Facts == nil {
-			return nil, &AttrError{Attr: "package_manager", Msg: "the host's facts were not gathered, so its package manager is unknown; gather facts or set package_manager"}
+			// Check finds the manager on the host.
+			return t, nil
 		}
 		pmName = cfg.Facts.PackageManager
 	}
@@ -133,16 +138,28 @@ type packageTask struct {
 	state       string
 	updateCache bool
 	cacheValid  time.Duration
-	pm          pkgManager
+	// pm comes from package_manager or the host's facts; nil when neither
+	// was there: Check then detects the manager on the host and Diff uses
+	// the one it found.
+	pm pkgManager
 }
 
 // pkgManager is one package manager: the commands it is driven with.
 type pkgManager interface {
 	name() string
-	// query prints the installed packages among names in section
-	// "installed", and, when candidates is true, the versions the
-	// repositories offer in section "candidates".
-	query(names []string, candidates bool) string
+	// installed is a command printing the installed packages among names,
+	// one line each (what parse reads in section "installed").
+	installed(names []string) string
+	// matchInstalled is sh code that sets the variable v to 1 when the line
+	// $l of installed's output says that the package key is installed. It
+	// must agree with parse: the check asks for candidates only for the
+	// names it finds missing.
+	matchInstalled(key, v string) string
+	// candidates is a command printing the versions the repositories offer
+	// for the names in "$@" (what parse reads in section "candidates"); all
+	// says "$@" is every name of a state "latest" task. "" when the manager
+	// has nothing to say (dnf check-update about packages not installed).
+	candidates(all bool) string
 	// parse reads those sections.
 	parse(sec map[string][]string) (installed, candidate map[string]string)
 	// stamps are files whose newest mtime is when the index was refreshed;
@@ -184,15 +201,114 @@ const pkgSection = "--drover:"
 func pkgSectionLine(name string) string { return "echo '" + pkgSection + name + "'\n" }
 
 func (t *packageTask) Check() string {
-	var b strings.Builder
-	b.WriteString(t.pm.query(t.names, t.state != "absent"))
-	b.WriteString(pkgSectionLine("cache"))
-	b.WriteString(`echo "now=$(date +%s)"` + "\n")
-	fmt.Fprintf(&b, "for f in %s; do if [ -e \"$f\" ]; then echo \"mtime=$(stat -c %%Y \"$f\")\"; fi; done\n", strings.Join(t.pm.stamps(), " "))
-	if t.pm.needsLists() {
-		b.WriteString("for f in /var/lib/apt/lists/*_Packages*; do if [ -e \"$f\" ]; then echo lists=yes; fi; break; done\n")
+	if t.pm != nil {
+		return t.checkWith(t.pm)
 	}
-	b.WriteString("echo '" + pkgSection + "end'\n")
+	// No facts and no package_manager: find the manager on the host with
+	// shell builtins only, the way the facts script does (engine/facts), and
+	// read the state with the first one found. Diff checks that choice
+	// against the facts' rule when more than one is found.
+	var b strings.Builder
+	b.WriteString(pkgSectionLine("manager"))
+	b.WriteString(pkgDetect)
+	b.WriteString("case $pm in\n")
+	for _, c := range pkgCommands {
+		fmt.Fprintf(&b, "%s)\n%s;;\n", c, t.checkWith(pkgManagers[pkgCommandManager(c)]))
+	}
+	b.WriteString("esac\n")
+	return b.String()
+}
+
+// pkgCommands are the commands whose presence says which package manager a
+// host has, in the order the facts script looks for them.
+var pkgCommands = []string{"apt-get", "dnf", "yum", "apk"}
+
+func pkgCommandManager(c string) string {
+	if c == "apt-get" {
+		return facts.PkgApt
+	}
+	return c
+}
+
+// pkgDetect prints every package manager command found (in the "manager"
+// section) and sets $pm to the first. When there are several, it prints the
+// os-release ID and ID_LIKE lines in section "os", for Diff to apply the
+// facts' choice by OS family. It forks nothing: command -v, [ and read are
+// builtins.
+var pkgDetect = `pm='' n=0
+for c in ` + strings.Join(pkgCommands, " ") + `; do
+  if command -v "$c" >/dev/null 2>&1 || [ -x "/usr/bin/$c" ] || [ -x "/bin/$c" ] || [ -x "/usr/sbin/$c" ] || [ -x "/sbin/$c" ]; then
+    echo "$c"; n=$((n + 1)); [ -n "$pm" ] || pm=$c
+  fi
+done
+if [ "$n" -gt 1 ]; then
+  ` + strings.TrimSuffix(pkgSectionLine("os"), "\n") + `
+  for f in /etc/os-release /usr/lib/os-release; do
+    if [ -r "$f" ]; then
+      while IFS= read -r l || [ -n "$l" ]; do case $l in ID=*|ID_LIKE=*) printf '%s\n' "$l";; esac; done <"$f"
+      break
+    fi
+  done
+fi
+`
+
+// checkWith is the check fragment for one package manager. It asks the
+// repositories (apt-cache policy, dnf check-update, apk list: the expensive
+// part, hundreds of milliseconds for apt) only about what needs a
+// candidate version: the names not installed, for the plan's "absent →
+// version" line, or every name when state is "latest". The index's age is
+// read only then too. With every name installed and state "present", the
+// check runs one process: the installed-package query.
+func (t *packageTask) checkWith(pm pkgManager) string {
+	var b strings.Builder
+	b.WriteString(pkgSectionLine("installed"))
+	if t.state == "absent" {
+		b.WriteString(pm.installed(t.names) + " 2>/dev/null\n")
+		b.WriteString(pkgSectionLine("end"))
+		return b.String()
+	}
+	if t.state == "latest" {
+		b.WriteString(pm.installed(t.names) + " 2>/dev/null\n")
+		b.WriteString("set -- " + pkgWords(t.names) + "\n")
+	} else {
+		// Keep the query's output to find the missing names: one variable
+		// per package key, set by a loop over the output's lines.
+		b.WriteString("o=$(" + pm.installed(t.names) + " 2>/dev/null)\n")
+		b.WriteString("[ -z \"$o\" ] || printf '%s\\n' \"$o\"\n")
+		idx := map[string]int{} // package key → its variable's number
+		var keys []string
+		for _, n := range t.names {
+			if _, ok := idx[pkgKey(n)]; !ok {
+				idx[pkgKey(n)] = len(keys)
+				keys = append(keys, pkgKey(n))
+			}
+		}
+		vars := make([]string, len(keys))
+		for i := range keys {
+			vars[i] = fmt.Sprintf("i%d=''", i)
+		}
+		b.WriteString(strings.Join(vars, " ") + "\nset -f; IFS='\n'\nfor l in $o; do\n")
+		for i, k := range keys {
+			b.WriteString("  " + pm.matchInstalled(k, fmt.Sprintf("i%d", i)) + "\n")
+		}
+		b.WriteString("done\nunset IFS; set +f\nset --\n")
+		for _, n := range t.names {
+			fmt.Fprintf(&b, "[ -n \"$i%d\" ] || set -- \"$@\" %s\n", idx[pkgKey(n)], shell.Quote(n))
+		}
+	}
+	b.WriteString("if [ $# -gt 0 ]; then\n")
+	if c := pm.candidates(t.state == "latest"); c != "" {
+		b.WriteString("  " + strings.TrimSuffix(pkgSectionLine("candidates"), "\n") + "\n")
+		b.WriteString("  " + c + " \"$@\" 2>/dev/null\n")
+	}
+	b.WriteString("  " + strings.TrimSuffix(pkgSectionLine("cache"), "\n") + "\n")
+	b.WriteString("  date +now=%s\n")
+	fmt.Fprintf(&b, "  for f in %s; do if [ -e \"$f\" ]; then stat -c mtime=%%Y \"$f\"; fi; done\n", strings.Join(pm.stamps(), " "))
+	if pm.needsLists() {
+		b.WriteString("  for f in /var/lib/apt/lists/*_Packages*; do if [ -e \"$f\" ]; then echo lists=yes; fi; break; done\n")
+	}
+	b.WriteString("fi\n")
+	b.WriteString(pkgSectionLine("end"))
 	return b.String()
 }
 
@@ -215,14 +331,21 @@ func splitSections(out []byte) map[string][]string {
 
 func (t *packageTask) Diff(out CheckOutput) (*Plan, error) {
 	sec := splitSections(out.Stdout)
+	pm := t.pm
+	if pm == nil {
+		var err error
+		if pm, err = detectedManager(sec); err != nil {
+			return nil, fmt.Errorf("package %s: %w", strings.Join(t.names, ", "), err)
+		}
+	}
 	if _, ok := sec["end"]; !ok {
 		msg := strings.TrimSpace(string(out.Stderr))
 		if msg == "" {
 			msg = fmt.Sprintf("exit status %d", out.ExitCode)
 		}
-		return nil, fmt.Errorf("package %s: reading installed packages with %s failed: %s", strings.Join(t.names, ", "), t.pm.name(), msg)
+		return nil, fmt.Errorf("package %s: reading installed packages with %s failed: %s", strings.Join(t.names, ", "), pm.name(), msg)
 	}
-	installed, candidate := t.pm.parse(sec)
+	installed, candidate := pm.parse(sec)
 
 	p := &Plan{}
 	var toInstall, toUpgrade, toRemove []string
@@ -254,10 +377,14 @@ func (t *packageTask) Diff(out CheckOutput) (*Plan, error) {
 	// Refresh the index before installing, when asked and stale, or (apt)
 	// when it was never downloaded.
 	if len(toInstall)+len(toUpgrade) > 0 || t.state == "latest" {
-		age, known, noLists := cacheAge(sec["cache"])
+		cache, read := sec["cache"]
+		age, known, noLists := cacheAge(cache)
+		// A check that did not read the cache (it found every name
+		// installed, and Diff does not) knows nothing about the lists.
+		noLists = noLists && read
 		refresh := ""
 		switch {
-		case t.pm.needsLists() && noLists && len(toInstall)+len(toUpgrade) > 0:
+		case pm.needsLists() && noLists && len(toInstall)+len(toUpgrade) > 0:
 			refresh = "never downloaded"
 		case t.updateCache && !known:
 			refresh = "age unknown"
@@ -265,9 +392,9 @@ func (t *packageTask) Diff(out CheckOutput) (*Plan, error) {
 			refresh = "refreshed " + roundAge(age) + " ago"
 		}
 		if refresh != "" {
-			p.Changes = append([]Change{{Action: Run, Subject: t.pm.name() + " package index",
+			p.Changes = append([]Change{{Action: Run, Subject: pm.name() + " package index",
 				Attrs: []AttrChange{{Name: "index", Old: refresh, New: "refreshed"}}}}, p.Changes...)
-			p.Steps = append(p.Steps, Step{Script: t.pm.refresh()})
+			p.Steps = append(p.Steps, Step{Script: pm.refresh()})
 			if t.state == "latest" {
 				// The fresh index may offer newer versions than the plan saw:
 				// ask the manager to bring every name to its newest.
@@ -275,16 +402,72 @@ func (t *packageTask) Diff(out CheckOutput) (*Plan, error) {
 			}
 		}
 	}
-	if s := t.installScript(toInstall, toUpgrade); s != "" {
+	if s := installScript(pm, toInstall, toUpgrade); s != "" {
 		p.Steps = append(p.Steps, Step{Script: s})
 	}
 	if len(toRemove) > 0 {
-		p.Steps = append(p.Steps, Step{Script: t.pm.remove(toRemove)})
+		p.Steps = append(p.Steps, Step{Script: pm.remove(toRemove)})
 	}
 	if len(p.Changes) == 0 {
 		p.Steps = nil
 	}
 	return p, nil
+}
+
+// detectedManager is the package manager a detecting check found (see
+// pkgDetect): the first command found, which the check used. With several,
+// the facts' rule decides (the OS family's own manager first); when it
+// picks another one than the check used, the plan cannot be trusted and the
+// user is asked to say which.
+func detectedManager(sec map[string][]string) (pkgManager, error) {
+	found := sec["manager"]
+	if len(found) == 0 {
+		return nil, fmt.Errorf("no supported package manager (apt-get, dnf, yum, apk) was found on the host; set package_manager if it has one")
+	}
+	used := pkgCommandManager(found[0])
+	pm, ok := pkgManagers[used]
+	if !ok {
+		return nil, fmt.Errorf("unexpected package manager %q in the check's output", found[0])
+	}
+	if len(found) > 1 {
+		var id string
+		var like []string
+		for _, l := range sec["os"] {
+			k, v, _ := strings.Cut(l, "=")
+			v = strings.Trim(v, `"'`)
+			switch k {
+			case "ID":
+				id = v
+			case "ID_LIKE":
+				like = strings.Fields(v)
+			}
+		}
+		var have []string
+		for _, c := range found {
+			have = append(have, pkgCommandManager(c))
+		}
+		if want := preferredManager(facts.Family(id, like), have); want != used {
+			return nil, fmt.Errorf("the host has several package managers (%s) and its OS family prefers %s; set package_manager = %q (or gather facts)", strings.Join(have, ", "), want, want)
+		}
+	}
+	return pm, nil
+}
+
+// preferredManager is the facts' choice among the managers found (see
+// engine/facts): the OS family's own first (dnf before yum), else the first
+// found in the order apt, dnf, yum, apk (the order of have).
+func preferredManager(family string, have []string) string {
+	native := map[string][]string{
+		"debian": {facts.PkgApt},
+		"redhat": {facts.PkgDnf, facts.PkgYum},
+		"alpine": {facts.PkgApk},
+	}[family]
+	for _, p := range native {
+		if slices.Contains(have, p) {
+			return p
+		}
+	}
+	return have[0]
 }
 
 // refreshedLatest splits every name into missing and installed, for a state
@@ -302,11 +485,11 @@ func (t *packageTask) refreshedLatest(installed map[string]string) (missing, pre
 
 // installScript is one transaction installing missing and upgrading
 // outdated packages.
-func (t *packageTask) installScript(missing, outdated []string) string {
+func installScript(pm pkgManager, missing, outdated []string) string {
 	if len(missing)+len(outdated) == 0 {
 		return ""
 	}
-	return t.pm.install(append(append([]string(nil), missing...), outdated...), len(outdated) > 0)
+	return pm.install(append(append([]string(nil), missing...), outdated...), len(outdated) > 0)
 }
 
 // pkgKey is the name a query reports a package under: apt's arch qualifier

@@ -3,6 +3,8 @@ package modules
 import (
 	"regexp"
 	"strings"
+
+	"github.com/drover-cm/drover/engine/shell"
 )
 
 // apkManager drives apk (Alpine).
@@ -10,16 +12,16 @@ type apkManager struct{}
 
 func (apkManager) name() string { return "apk" }
 
-func (apkManager) query(names []string, candidates bool) string {
-	var b strings.Builder
-	b.WriteString(pkgSectionLine("installed"))
-	b.WriteString("apk list -I " + pkgWords(names) + " 2>/dev/null\n")
-	if candidates {
-		b.WriteString(pkgSectionLine("candidates"))
-		b.WriteString("apk list " + pkgWords(names) + " 2>/dev/null\n")
-	}
-	return b.String()
+func (apkManager) installed(names []string) string { return "apk list -I " + pkgWords(names) }
+
+// matchInstalled: the line's first field is KEY-VERSION, where VERSION is
+// what apkVersionRE matches (a digit, no '-' until the last "-r", digits).
+func (apkManager) matchInstalled(key, v string) string {
+	k := shell.Quote(key + "-")
+	return "case $l in " + k + "[0-9]*) f=${l%% *}; f=${f#" + k + "}; case ${f%-r*} in *-*) ;; *) case ${f##*-r} in ''|*[!0-9]*) ;; *) " + v + "=1;; esac;; esac;; esac"
 }
+
+func (apkManager) candidates(all bool) string { return "apk list" }
 
 // apkVersionRE is an Alpine package version: it follows the name after a
 // '-' and ends in -rN.

@@ -11,16 +11,17 @@ type aptManager struct{}
 
 func (aptManager) name() string { return "apt" }
 
-func (aptManager) query(names []string, candidates bool) string {
-	var b strings.Builder
-	b.WriteString(pkgSectionLine("installed"))
-	b.WriteString("dpkg-query -W -f=" + shell.Quote(`${Package}\t${Status}\t${Version}\n`) + " " + pkgWords(names) + " 2>/dev/null\n")
-	if candidates {
-		b.WriteString(pkgSectionLine("candidates"))
-		b.WriteString("LC_ALL=C apt-cache policy " + pkgWords(names) + " 2>/dev/null\n")
-	}
-	return b.String()
+func (aptManager) installed(names []string) string {
+	return "dpkg-query -W -f=" + shell.Quote(`${Package}\t${Status}\t${Version}\n`) + " " + pkgWords(names)
 }
+
+// matchInstalled: "NAME<tab>WANT FLAG installed<tab>VERSION". Only the
+// status field can end in " installed" followed by a tab.
+func (aptManager) matchInstalled(key, v string) string {
+	return "case $l in " + shell.Quote(key+"\t") + "*' installed\t'*) " + v + "=1;; esac"
+}
+
+func (aptManager) candidates(all bool) string { return "LC_ALL=C apt-cache policy" }
 
 func (aptManager) parse(sec map[string][]string) (installed, candidate map[string]string) {
 	installed, candidate = map[string]string{}, map[string]string{}

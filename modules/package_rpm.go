@@ -17,17 +17,25 @@ func (m rpmManager) name() string { return m.cmd }
 // rpmQueryFormat prints NAME, a tab and [EPOCH:]VERSION-RELEASE.
 const rpmQueryFormat = `%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n`
 
-func (m rpmManager) query(names []string, candidates bool) string {
-	var b strings.Builder
-	b.WriteString(pkgSectionLine("installed"))
-	b.WriteString("rpm -q --qf " + shell.Quote(rpmQueryFormat) + " " + pkgWords(names) + " 2>/dev/null\n")
-	if candidates {
-		// check-update lists only updates of installed packages, from the
-		// cached metadata (-C): the check never reaches the network.
-		b.WriteString(pkgSectionLine("candidates"))
-		b.WriteString(m.cmd + " -q -C check-update " + pkgWords(names) + " 2>/dev/null\n")
+func (rpmManager) installed(names []string) string {
+	return "rpm -q --qf " + shell.Quote(rpmQueryFormat) + " " + pkgWords(names)
+}
+
+// matchInstalled: "NAME<tab>VERSION"; "package NAME is not installed" has
+// no tab.
+func (rpmManager) matchInstalled(key, v string) string {
+	return "case $l in " + shell.Quote(key+"\t") + "*) " + v + "=1;; esac"
+}
+
+// candidates: check-update lists only updates of installed packages, from
+// the cached metadata (-C): the check never reaches the network. It has
+// nothing to say about packages not installed, so it runs for state
+// "latest" only.
+func (m rpmManager) candidates(all bool) string {
+	if !all {
+		return ""
 	}
-	return b.String()
+	return m.cmd + " -q -C check-update"
 }
 
 func (rpmManager) parse(sec map[string][]string) (installed, candidate map[string]string) {

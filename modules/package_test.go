@@ -12,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/facts"
+	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/modules"
 	"github.com/drover-cm/drover/modules/moduletest"
 )
@@ -105,14 +106,19 @@ const (
 	cacheRPM   = "--drover:cache\nnow=1700010800\nmtime=1700010000\n--drover:end\n"
 )
 
-const aptPolicyNginxCurl = `--drover:candidates
+// aptPolicyNginx is apt-cache policy about nginx, not installed; the
+// check asks about the names not installed only (or about every name when
+// state is "latest": aptPolicyNginxCurl).
+const aptPolicyNginx = `--drover:candidates
 nginx:
   Installed: (none)
   Candidate: 1.22.1-9
   Version table:
      1.22.1-9 500
         500 http://deb.debian.org/debian bookworm/main amd64 Packages
-curl:
+`
+
+const aptPolicyNginxCurl = aptPolicyNginx + `curl:
   Installed: 7.88.1-10
   Candidate: 7.88.1-10+deb12u8
   Version table:
@@ -130,7 +136,7 @@ func TestPackageGolden(t *testing.T) {
 		out   string
 	}{
 		{"apt-install-missing", "apt", map[string]cty.Value{"names": psStrings("nginx", "curl")},
-			"--drover:installed\ncurl\tinstall ok installed\t7.88.1-10\n" + aptPolicyNginxCurl + cacheFresh},
+			"--drover:installed\ncurl\tinstall ok installed\t7.88.1-10\n" + aptPolicyNginx + cacheFresh},
 		{"apt-latest", "apt", map[string]cty.Value{"names": psStrings("nginx", "curl"), "state": cty.StringVal("latest")},
 			"--drover:installed\ncurl\tinstall ok installed\t7.88.1-10\n" + aptPolicyNginxCurl + cacheFresh},
 		{"apt-latest-stale-cache", "apt", map[string]cty.Value{"names": psStrings("curl"), "state": cty.StringVal("latest"), "update_cache": cty.True},
@@ -142,32 +148,41 @@ func TestPackageGolden(t *testing.T) {
 		{"apt-never-updated", "apt", map[string]cty.Value{"names": psStrings("tree")},
 			"--drover:installed\n--drover:candidates\n" + cacheNever},
 		{"apt-all-present", "apt", map[string]cty.Value{"names": psStrings("curl"), "update_cache": cty.True},
-			"--drover:installed\ncurl\tinstall ok installed\t7.88.1-10\n--drover:candidates\ncurl:\n  Installed: 7.88.1-10\n  Candidate: 7.88.1-10+deb12u8\n" + cacheStale},
+			"--drover:installed\ncurl\tinstall ok installed\t7.88.1-10\n--drover:end\n"},
 		{"apt-config-files-only", "apt", map[string]cty.Value{"names": psStrings("nginx")},
 			"--drover:installed\nnginx\tdeinstall ok config-files\t1.22.1-9\n--drover:candidates\nnginx:\n  Installed: (none)\n  Candidate: 1.22.1-9\n" + cacheFresh},
 		{"apt-absent", "apt", map[string]cty.Value{"names": psStrings("nginx", "curl", "libc6:i386"), "state": cty.StringVal("absent")},
-			"--drover:installed\nnginx\tinstall ok installed\t1.22.1-9\nlibc6\tinstall ok installed\t2.36-9+deb12u9\n" + cacheFresh},
+			"--drover:installed\nnginx\tinstall ok installed\t1.22.1-9\nlibc6\tinstall ok installed\t2.36-9+deb12u9\n--drover:end\n"},
 		{"dnf-install", "dnf", map[string]cty.Value{"names": psStrings("nginx", "curl")},
-			"--drover:installed\npackage nginx is not installed\ncurl\t8.6.0-7.fc40\n--drover:candidates\n\ncurl.x86_64                        8.6.0-8.fc40                        updates\n" + cacheRPM},
+			"--drover:installed\npackage nginx is not installed\ncurl\t8.6.0-7.fc40\n" + cacheRPM},
 		{"dnf-latest", "dnf", map[string]cty.Value{"names": psStrings("nginx", "curl", "bash"), "state": cty.StringVal("latest"), "update_cache": cty.True},
 			"--drover:installed\npackage nginx is not installed\ncurl\t8.6.0-7.fc40\nbash\t5.2.26-3.fc40\n--drover:candidates\n\ncurl.x86_64                        8.6.0-8.fc40                        updates\n" + cacheStale},
 		{"dnf-absent", "dnf", map[string]cty.Value{"names": psStrings("nginx", "httpd"), "state": cty.StringVal("absent")},
-			"--drover:installed\nnginx\t2:1.26.2-1.fc40\npackage httpd is not installed\n" + cacheRPM},
+			"--drover:installed\nnginx\t2:1.26.2-1.fc40\npackage httpd is not installed\n--drover:end\n"},
 		{"yum-install", "yum", map[string]cty.Value{"names": psStrings("tree")},
-			"--drover:installed\npackage tree is not installed\n--drover:candidates\n" + cacheRPM},
+			"--drover:installed\npackage tree is not installed\n" + cacheRPM},
 		{"yum-latest", "yum", map[string]cty.Value{"names": psStrings("openssl"), "state": cty.StringVal("latest")},
 			"--drover:installed\nopenssl\t1:1.0.2k-25.el7_9\n--drover:candidates\nopenssl.x86_64    1:1.0.2k-26.el7_9    updates\n" + cacheRPM},
 		{"apk-install", "apk", map[string]cty.Value{"names": psStrings("nginx", "curl")},
-			"--drover:installed\ncurl-8.9.1-r2 x86_64 {curl} (curl) [installed]\n--drover:candidates\nnginx-1.26.2-r0 x86_64 {nginx} (BSD-2-Clause) \ncurl-8.9.1-r2 x86_64 {curl} (curl) [installed]\n" + cacheRPM},
+			"--drover:installed\ncurl-8.9.1-r2 x86_64 {curl} (curl) [installed]\n--drover:candidates\nnginx-1.26.2-r0 x86_64 {nginx} (BSD-2-Clause) \n" + cacheRPM},
 		{"apk-latest", "apk", map[string]cty.Value{"names": psStrings("py3-requests", "curl"), "state": cty.StringVal("latest")},
 			"--drover:installed\ncurl-8.9.1-r1 x86_64 {curl} (curl) [installed]\npy3-requests-2.32.3-r0 noarch {py3-requests} (Apache-2.0) [installed]\n--drover:candidates\ncurl-8.9.1-r2 x86_64 {curl} (curl) [upgradable from: curl-8.9.1-r1]\npy3-requests-2.32.3-r0 noarch {py3-requests} (Apache-2.0) [installed]\n" + cacheRPM},
 		{"apk-absent", "apk", map[string]cty.Value{"names": psStrings("curl"), "state": cty.StringVal("absent")},
-			"--drover:installed\ncurl-8.9.1-r2 x86_64 {curl} (curl) [installed]\n" + cacheRPM},
+			"--drover:installed\ncurl-8.9.1-r2 x86_64 {curl} (curl) [installed]\n--drover:end\n"},
+		// No facts and no package_manager: the check finds the manager.
+		{"detect-apt-install", "", map[string]cty.Value{"names": psStrings("tree")},
+			"--drover:manager\napt-get\n--drover:installed\n--drover:candidates\ntree:\n  Installed: (none)\n  Candidate: 2.1.0-1\n" + cacheFresh},
+		{"detect-dnf-yum-present", "", map[string]cty.Value{"names": psStrings("curl")},
+			"--drover:manager\ndnf\nyum\n--drover:os\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n--drover:installed\ncurl\t8.6.0-7.fc40\n--drover:end\n"},
 	}
 	m := psModule(t, "package")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			task, err := m.Configure(modules.Config{Values: cty.ObjectVal(tt.attrs), Facts: &facts.Facts{PackageManager: tt.pm}})
+			var f *facts.Facts
+			if tt.pm != "" {
+				f = &facts.Facts{PackageManager: tt.pm}
+			}
+			task, err := m.Configure(modules.Config{Values: cty.ObjectVal(tt.attrs), Facts: f})
 			if err != nil {
 				t.Fatalf("Configure: %v", err)
 			}
@@ -201,7 +216,6 @@ func TestPackageConfigureErrors(t *testing.T) {
 		{"shell in name", map[string]cty.Value{"names": psStrings("a;reboot")}, apt, "names", "not a package name"},
 		{"bad state", map[string]cty.Value{"names": psStrings("a"), "state": cty.StringVal("installed")}, apt, "state", "must be one of"},
 		{"bad duration", map[string]cty.Value{"names": psStrings("a"), "cache_valid_time": cty.StringVal("1 hour")}, apt, "cache_valid_time", "duration"},
-		{"no facts", map[string]cty.Value{"names": psStrings("a")}, nil, "package_manager", "facts were not gathered"},
 		{"no manager on host", map[string]cty.Value{"names": psStrings("a")}, &facts.Facts{}, "package_manager", "no supported package manager"},
 		{"unknown manager", map[string]cty.Value{"names": psStrings("a"), "package_manager": cty.StringVal("pacman")}, nil, "package_manager", "unsupported"},
 	}
@@ -232,6 +246,32 @@ func TestPackageOverrideAndCheckFailure(t *testing.T) {
 	}
 }
 
+// TestPackageDetectErrors: a detecting check that found no manager, or
+// several where the OS family prefers another than the one it used.
+func TestPackageDetectErrors(t *testing.T) {
+	task, err := psModule(t, "package").Configure(modules.Config{Values: cty.ObjectVal(map[string]cty.Value{"names": psStrings("curl")})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, out, want string }{
+		{"none", "--drover:manager\n--drover:end\n", "no supported package manager"},
+		{"apt on alpine", "--drover:manager\napt-get\napk\n--drover:os\nID=alpine\n--drover:installed\n--drover:end\n", `set package_manager = "apk"`},
+		{"apt on a rhel-like", "--drover:manager\napt-get\ndnf\n--drover:os\nID=almalinux\nID_LIKE='rhel centos fedora'\n--drover:installed\n--drover:end\n", `set package_manager = "dnf"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := task.Diff(modules.CheckOutput{Stdout: []byte(tt.out)})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Diff: %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+	// Several managers where the family agrees with the first found: fine.
+	plan, err := task.Diff(modules.CheckOutput{Stdout: []byte("--drover:manager\napt-get\napk\n--drover:os\nID=debian\n--drover:installed\ncurl\tinstall ok installed\t7.88.1-10\n--drover:end\n")})
+	if err != nil || plan.Changed() {
+		t.Errorf("apt and apk on Debian, curl installed: plan %+v, error %v; want no change", plan, err)
+	}
+}
+
 // TestPackageCheckLocalApt runs the apt check on this machine (read-only)
 // with every POSIX shell here: dpkg itself is always installed.
 func TestPackageCheckLocalApt(t *testing.T) {
@@ -239,34 +279,118 @@ func TestPackageCheckLocalApt(t *testing.T) {
 		t.Skip("not a dpkg system")
 	}
 	m := psModule(t, "package")
-	task, err := m.Configure(modules.Config{Values: cty.ObjectVal(map[string]cty.Value{
-		"names": psStrings("dpkg", "drover-no-such-package"), "state": cty.StringVal("latest")}),
-		Facts: &facts.Facts{PackageManager: "apt"}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	want, err := exec.Command("dpkg-query", "-W", "-f=${Version}", "dpkg").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, argv := range moduletest.Shells() {
-		t.Run(name, func(t *testing.T) {
-			conn := &moduletest.ShellConn{Shell: argv}
-			plan := moduletest.MustPlan(t, conn, task)
-			for _, c := range plan.Changes {
-				if c.Subject == "package dpkg" && (len(c.Attrs) != 1 || c.Attrs[0].Old != string(want)) {
-					t.Errorf("dpkg change %+v, want its installed version %s as old", c, want)
+		for _, state := range []string{"latest", "present"} {
+			for _, f := range []*facts.Facts{{PackageManager: "apt"}, nil} {
+				task, err := m.Configure(modules.Config{Values: cty.ObjectVal(map[string]cty.Value{
+					"names": psStrings("dpkg", "drover-no-such-package"), "state": cty.StringVal(state)}),
+					Facts: f})
+				if err != nil {
+					t.Fatal(err)
 				}
+				t.Run(fmt.Sprintf("%s/%s/facts=%v", name, state, f != nil), func(t *testing.T) { localAptPlan(t, argv, task, string(want)) })
 			}
-			var missing bool
-			for _, c := range plan.Changes {
-				if c.Subject == "package drover-no-such-package" && c.Action == modules.Create {
-					missing = true
+		}
+	}
+}
+
+func localAptPlan(t *testing.T, argv []string, task modules.Task, want string) {
+	t.Helper()
+	plan := moduletest.MustPlan(t, &moduletest.ShellConn{Shell: argv}, task)
+	var missing bool
+	for _, c := range plan.Changes {
+		if c.Subject == "package dpkg" && (len(c.Attrs) != 1 || c.Attrs[0].Old != want) {
+			t.Errorf("dpkg change %+v, want its installed version %s as old", c, want)
+		}
+		if c.Subject == "package drover-no-such-package" && c.Action == modules.Create {
+			missing = true
+		}
+	}
+	if !missing {
+		t.Errorf("plan does not install the missing package:\n%s", moduletest.Describe(plan))
+	}
+}
+
+// TestPackageCheckAsksOnlyForMissing runs each manager's check with every
+// local shell against stand-in commands that print canned output and log
+// their arguments: the repositories are asked only about the names not
+// installed (every name for state "latest"; nothing when all are
+// installed), and the plan agrees with what the shell decided.
+func TestPackageCheckAsksOnlyForMissing(t *testing.T) {
+	const (
+		dpkgOut = "curl\tinstall ok installed\t7.88.1-10\n" +
+			"nginx\tdeinstall ok config-files\t1.22.1-9\n" +
+			"libc6\tinstall ok installed\t2.36-9\n" +
+			"half\tinstall reinstreq half-installed\t1.0\n"
+		rpmOut = "curl\t8.6.0-7.fc40\npackage nginx is not installed\n"
+		// foo-2fa is installed, foo is not: a prefix must not match.
+		apkOut = "foo-2fa-1.0-r0 x86_64 {foo-2fa} (MIT) [installed]\n" +
+			"py3-requests-2.32.3-r0 noarch {py3-requests} (Apache-2.0) [installed]\n"
+	)
+	tests := []struct {
+		name, pm, state string
+		names           []string
+		// calls are the stand-ins' logged argument lists after the query.
+		calls   []string
+		creates []string // names the plan installs
+	}{
+		{"apt present", "apt", "present", []string{"curl", "nginx", "libc6:i386", "half", "tree"},
+			[]string{"apt-cache policy nginx half tree"}, []string{"nginx", "half", "tree"}},
+		{"apt all installed", "apt", "present", []string{"curl", "libc6:amd64"}, nil, nil},
+		{"apt latest", "apt", "latest", []string{"curl", "nginx"}, []string{"apt-cache policy curl nginx"}, []string{"nginx"}},
+		{"apt absent", "apt", "absent", []string{"curl", "nginx"}, nil, nil},
+		{"dnf present", "dnf", "present", []string{"curl", "nginx"}, nil, []string{"nginx"}},
+		{"dnf all installed", "dnf", "present", []string{"curl"}, nil, nil},
+		{"dnf latest", "dnf", "latest", []string{"curl"}, []string{"dnf -q -C check-update curl"}, nil},
+		{"apk present", "apk", "present", []string{"foo", "foo-2fa", "py3-requests"}, []string{"apk list foo"}, []string{"foo"}},
+		{"apk all installed", "apk", "present", []string{"foo-2fa", "py3-requests"}, nil, nil},
+	}
+	dir := t.TempDir()
+	log := filepath.Join(dir, "log")
+	stand := map[string]string{"dpkg-query": dpkgOut, "rpm": rpmOut, "apk": apkOut, "apt-cache": "", "dnf": ""}
+	for name, out := range stand {
+		// The installed queries print their canned output; apk prints it
+		// for "list -I" only.
+		script := "#!/bin/sh\nprintf '%s\\n' \"" + name + " $*\" >>" + shell.Quote(log) + "\n"
+		if name == "apk" {
+			script += "[ \"$2\" = -I ] || exit 0\n"
+		}
+		script += "printf '%s' " + shell.Quote(out) + "\n"
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"PATH=" + dir + ":/usr/bin:/bin", "LC_ALL=C"}
+	m := psModule(t, "package")
+	for shName, argv := range moduletest.Shells() {
+		for _, tt := range tests {
+			t.Run(shName+"/"+tt.name, func(t *testing.T) {
+				task, err := m.Configure(modules.Config{Values: cty.ObjectVal(map[string]cty.Value{
+					"names": psStrings(tt.names...), "state": cty.StringVal(tt.state), "package_manager": cty.StringVal(tt.pm)})})
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if !missing {
-				t.Errorf("plan does not install the missing package:\n%s", moduletest.Describe(plan))
-			}
-		})
+				os.Remove(log)
+				plan := moduletest.MustPlan(t, &moduletest.ShellConn{Shell: argv, Env: env}, task)
+				b, _ := os.ReadFile(log)
+				calls := strings.Split(strings.TrimSpace(string(b)), "\n")[1:] // the first is the installed query
+				if fmt.Sprint(calls) != fmt.Sprint(append([]string{}, tt.calls...)) {
+					t.Errorf("calls after the installed query = %q, want %q", calls, tt.calls)
+				}
+				var creates []string
+				for _, c := range plan.Changes {
+					if c.Action == modules.Create {
+						creates = append(creates, strings.TrimPrefix(c.Subject, "package "))
+					}
+				}
+				if fmt.Sprint(creates) != fmt.Sprint(append([]string{}, tt.creates...)) {
+					t.Errorf("plan installs %q, want %q:\n%s", creates, tt.creates, moduletest.Describe(plan))
+				}
+			})
+		}
 	}
 }
