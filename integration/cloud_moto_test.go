@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/drover-cm/drover/cloud"
+	"github.com/drover-cm/drover/cloud/cloudtest"
 	"github.com/drover-cm/drover/cloud/ec2"
 	dconfig "github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/provision"
@@ -57,15 +58,7 @@ func TestCloudEC2AgainstMoto(t *testing.T) {
 	}
 	// The SDK's default chain, as drover uses it, with dummy credentials
 	// and nothing from the developer's own configuration.
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_ENDPOINT_URL_EC2", "")
-	t.Setenv("AWS_ENDPOINT_URL", "")
+	cloudtest.AWSTestEnv(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -73,7 +66,7 @@ func TestCloudEC2AgainstMoto(t *testing.T) {
 	const region = "us-east-1"
 	const ami = "ami-785db401" // one of moto's default AMIs (Ubuntu 16.04)
 	sdk := awsec2.New(awsec2.Options{Region: region, BaseEndpoint: aws.String(m.url),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "")})
+		Credentials: credentials.NewStaticCredentialsProvider(cloudtest.AWSAccessKeyID, cloudtest.AWSSecretAccessKey, "")})
 
 	// What an operator has set up beforehand: a key pair, a subnet, a
 	// security group; and instances drover does not own, one with the same

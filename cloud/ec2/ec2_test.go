@@ -13,18 +13,6 @@ import (
 	"github.com/drover-cm/drover/cloud/ec2"
 )
 
-// fakeCredentials keeps the SDK's default chain off the developer's own
-// configuration and off the instance metadata service.
-func fakeCredentials(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-}
-
 var webSpec = cloud.Spec{
 	Name: "web", Size: "t3.micro", Image: "ami-0abcdef1234567890", KeyName: "ops",
 	SubnetID: "subnet-0123456789abcdef0", SecurityGroupIDs: []string{"sg-0123456789abcdef0", "sg-0fedcba9876543210"},
@@ -34,7 +22,7 @@ var webSpec = cloud.Spec{
 // newFake starts the EC2 fake and a provider pointed at it.
 func newFake(t *testing.T, o cloudtest.Options) (*cloudtest.Server, *ec2.Provider) {
 	t.Helper()
-	fakeCredentials(t)
+	cloudtest.AWSTestEnv(t)
 	srv := cloudtest.NewEC2(o)
 	t.Cleanup(srv.Close)
 	p, err := ec2.New(context.Background(), ec2.Config{Region: "us-east-1", BaseURL: srv.URL, Poll: time.Millisecond,
@@ -173,7 +161,7 @@ func TestParseHostKeys(t *testing.T) {
 }
 
 func TestUserTagFilter(t *testing.T) {
-	fakeCredentials(t)
+	cloudtest.AWSTestEnv(t)
 	srv := cloudtest.NewEC2(cloudtest.Options{})
 	defer srv.Close()
 	ctx := context.Background()
