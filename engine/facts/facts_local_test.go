@@ -5,11 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/drover-cm/drover/engine/facts"
+	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/modules/moduletest"
 )
 
@@ -84,5 +86,53 @@ func TestScriptShellcheck(t *testing.T) {
 	cmd.Stdin = strings.NewReader(facts.Script())
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("shellcheck: %v\n%s", err, out)
+	}
+}
+
+// TestScriptSameFactsAsV1 checks that the script, which forks as few
+// processes as it can, gives the same facts as its first version
+// (testdata/script-v1.sh: hostname, nproc, id, readlink and a pipeline),
+// with every shell here, with busybox applets only, and as a user without
+// privileges when the tests run as root.
+func TestScriptSameFactsAsV1(t *testing.T) {
+	v1, err := os.ReadFile("testdata/script-v1.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := map[string]*moduletest.ShellConn{}
+	for name, argv := range moduletest.Shells() {
+		conns[name] = &moduletest.ShellConn{Shell: argv}
+	}
+	if dir, err := moduletest.BusyboxPath(t.TempDir()); err == nil {
+		conns["busybox-only"] = &moduletest.ShellConn{Shell: []string{filepath.Join(dir, "sh"), "-c"}, Env: []string{"PATH=" + dir}}
+	}
+	if setpriv, err := exec.LookPath("setpriv"); err == nil && os.Getuid() == 0 {
+		conns["nobody"] = &moduletest.ShellConn{Shell: []string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c"}}
+	}
+	if len(conns) == 0 {
+		t.Skip("no POSIX shell found")
+	}
+	ctx := context.Background()
+	for name, conn := range conns {
+		t.Run(name, func(t *testing.T) {
+			res, err := conn.Run(ctx, transport.Cmd{Command: string(v1)})
+			if err != nil {
+				t.Fatalf("v1 script: %v", err)
+			}
+			want, err := facts.Parse(res.Stdout)
+			if err != nil {
+				t.Fatalf("v1 script: %v\n%s", err, res.Stdout)
+			}
+			got, err := facts.Gather(ctx, conn)
+			if err != nil {
+				t.Fatalf("Gather: %v", err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("facts differ from the first script's:\n got %+v\nwant %+v", *got, *want)
+			}
+			if name == "nobody" && got.User != "nobody" {
+				t.Errorf("user = %q, want nobody", got.User)
+			}
+		})
 	}
 }

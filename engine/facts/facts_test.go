@@ -227,3 +227,20 @@ func TestValue(t *testing.T) {
 		t.Errorf("nil facts: %#v, want a null of Type", nv)
 	}
 }
+
+func TestCPUListCount(t *testing.T) {
+	for _, tt := range []struct {
+		list string
+		want int
+	}{
+		{"0", 1}, {"0-1", 2}, {"0-3,8,10-11\n", 7}, {"", 0}, {"3-1", 0}, {"x", 0}, {"0-", 0},
+	} {
+		if got := cpuListCount(tt.list); got != tt.want {
+			t.Errorf("cpuListCount(%q) = %d, want %d", tt.list, got, tt.want)
+		}
+	}
+	out := beginMarker + "\ncpus_allowed=0-5\n" + endMarker + "\n"
+	if f, err := Parse([]byte(out)); err != nil || f.CPUs != 6 {
+		t.Errorf("Parse with cpus_allowed=0-5: CPUs %v, err %v; want 6", f, err)
+	}
+}

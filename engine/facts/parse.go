@@ -88,6 +88,9 @@ func (ev evidence) facts() *Facts {
 		f.Kernel, f.Arch = u[0], u[1]
 	}
 	f.CPUs, _ = strconv.Atoi(strings.TrimSpace(ev.kv["cpus"]))
+	if f.CPUs == 0 {
+		f.CPUs = cpuListCount(ev.kv["cpus_allowed"])
+	}
 	if kb, err := strconv.Atoi(strings.TrimSpace(ev.kv["mem_kb"])); err == nil {
 		f.MemoryMB = kb / 1024
 	}
@@ -105,6 +108,32 @@ func (ev evidence) facts() *Facts {
 		f.User = f.EffectiveUser
 	}
 	return f
+}
+
+// cpuListCount counts the CPUs of a kernel CPU list ("0-3,8,10-11", as in
+// Cpus_allowed_list of /proc/PID/status: what nproc counts); 0 when the list
+// is empty or malformed.
+func cpuListCount(list string) int {
+	list = strings.TrimSpace(list)
+	if list == "" {
+		return 0
+	}
+	n := 0
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return 0
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return 0
+			}
+		}
+		n += b - a + 1
+	}
+	return n
 }
 
 // initSystem applies the detection rules of docs/facts.md, first match wins:
