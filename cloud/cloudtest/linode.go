@@ -174,7 +174,7 @@ func (f *linodeFake) create(w http.ResponseWriter, r *http.Request) {
 	case req.Image != "" && !hasString(linodeImages, req.Image):
 		linodeError(w, 400, "image", "image is not valid")
 		return
-	case req.Image != "" && req.RootPass == "" && len(req.Keys) == 0:
+	case req.Image != "" && req.RootPass == "":
 		linodeError(w, 400, "root_pass", "root_pass is required when deploying an image")
 		return
 	}

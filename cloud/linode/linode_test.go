@@ -21,7 +21,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	cloudtest.Lifecycle(t, p, srv, cloud.Spec{
-		Name: "web", Region: "eu-central", Size: "g6-nanode-1", Image: "linode/debian12",
+		Name: "web", Region: "eu-central", Size: "g6-nanode-1", Image: "linode/debian12", RootPassword: "aComplexP@ssword",
 		SSHKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq0bQ2eXl2bRrQkKpy5v0u2pZ8k6mD4i2Jg7yY0xqNp test"},
 		Tags:    []string{"role:web"}, UserData: "#cloud-config\n",
 	}, "g6-huge-99")

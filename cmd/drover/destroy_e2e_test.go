@@ -67,6 +67,7 @@ provision "linode_instance" "app" {
   region          = "eu-central"
   type            = "g6-nanode-1"
   image           = "linode/debian12"
+  root_pass       = "aComplexP@ssword"
   authorized_keys = [%q]
   groups          = ["web"]
   endpoint        = %q
@@ -255,4 +256,59 @@ play "configure" {
 		t.Errorf("the play wrote %q", got)
 	}
 	do.AssertValid(t)
+}
+
+// validate checks provision blocks without credentials or network: the
+// example is valid; a block missing what its provider requires, with a tag
+// the API would refuse, is reported with file:line:col.
+func TestCLIValidateProvision(t *testing.T) {
+	for _, v := range []string{"DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN", "LINODE_TOKEN", "AWS_ACCESS_KEY_ID"} {
+		t.Setenv(v, "")
+	}
+	r := drover(t, "", "validate", "../../examples/cloud/site.hcl")
+	if r.code != 0 || !strings.Contains(r.stdout, "The playbook is valid") {
+		t.Errorf("validate the cloud example: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	bad := writeFile(t, t.TempDir(), "site.hcl", `
+provision "linode_instance" "db" {
+  name   = "db-0"
+  region = "eu-central"
+  type   = "g6-nanode-1"
+  image  = "linode/debian12"
+  tags   = ["db"]
+}
+provision "aws_instance" "api" {
+  name          = "api"
+  instance_type = 3
+  amis          = "ami-0abcdef1234567890"
+}
+`)
+	r = drover(t, "", "validate", "--compact-errors", bad)
+	for _, want := range []string{
+		"site.hcl:2:34: error: Missing required argument",
+		`The argument "root_pass" is required`,
+		"site.hcl:9:32: error: Missing required argument",
+		`The argument "ami" is required`,
+		"site.hcl:12:3: error: Unsupported argument",
+	} {
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("validate: exit %d, stderr lacks %q:\n%s", r.code, want, r.stderr)
+		}
+	}
+	bad = writeFile(t, t.TempDir(), "tags.hcl", `
+provision "linode_instance" "db" {
+  name      = "db-0"
+  region    = "eu-central"
+  type      = "g6-nanode-1"
+  image     = "linode/debian12"
+  root_pass = "aComplexP@ssword"
+  tags      = ["db"]
+}
+`)
+	r = drover(t, "", "validate", bad)
+	for _, want := range []string{"Invalid tag", "tags.hcl line 8", `tags      = ["db"]`, "Linode tags are 3 to 50 characters"} {
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("validate: exit %d, stderr lacks %q:\n%s", r.code, want, r.stderr)
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/engine/provision"
 	"github.com/drover-cm/drover/engine/run"
 )
 
@@ -109,6 +110,8 @@ var validateCmd = &cobra.Command{
 	Long: `Parse and check a playbook: syntax, module types and attributes, references
 to variables, locals and tasks, dependency cycles, attribute types, and every
 value that is known without a host. No inventory or connection is needed.
+Provision blocks are checked against their provider's rules (attributes,
+names, tags, count) without credentials or any API call.
 
 A PLAYBOOK is an .hcl file or a directory of them. Variables without a value
 are treated as unknown; give --var or --var-file to check their validations.`,
@@ -120,7 +123,17 @@ are treated as unknown; give --var or --var-file to check their validations.`,
 		if err != nil {
 			return err
 		}
-		if err := l.report(run.Validate(l.pb, l.inputs)); err != nil {
+		diags := run.Validate(l.pb, l.inputs)
+		if len(l.pb.Provisions) > 0 {
+			// Provision blocks are evaluated once per run, with the
+			// variables that do not depend on a host (unknown when unset).
+			vars, locals, ds := run.Globals(l.pb, l.inputs)
+			if !ds.HasErrors() {
+				ds = provision.Validate(l.pb, vars, locals)
+			}
+			diags = appendNew(diags, ds)
+		}
+		if err := l.report(diags); err != nil {
 			return err
 		}
 		if !global.jsonOut {
@@ -128,6 +141,29 @@ are treated as unknown; give --var or --var-file to check their validations.`,
 		}
 		return nil
 	},
+}
+
+// appendNew appends the diagnostics of more that diags does not hold yet
+// (the variables' errors are reported by both validations).
+func appendNew(diags, more hcl.Diagnostics) hcl.Diagnostics {
+	key := func(d *hcl.Diagnostic) string {
+		k := d.Summary + "\x00" + d.Detail
+		if d.Subject != nil {
+			k += "\x00" + d.Subject.String()
+		}
+		return k
+	}
+	seen := map[string]bool{}
+	for _, d := range diags {
+		seen[key(d)] = true
+	}
+	for _, d := range more {
+		if !seen[key(d)] {
+			seen[key(d)] = true
+			diags = append(diags, d)
+		}
+	}
+	return diags
 }
 
 func countTasks(pb *config.Playbook) int {

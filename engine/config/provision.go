@@ -22,7 +22,7 @@ type Provision struct {
 // Addr is "type.name".
 func (p *Provision) Addr() string { return p.Type + "." + p.Name }
 
-var provisionMetaSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "count"}}}
+var provisionMetaSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "count"}, {Name: "for_each"}}}
 
 func decodeProvision(b *hcl.Block) (*Provision, hcl.Diagnostics) {
 	p := &Provision{Type: b.Labels[0], Name: b.Labels[1], DeclRange: b.DefRange, TypeRange: b.LabelRanges[0], NameRange: b.LabelRanges[1]}
@@ -31,6 +31,16 @@ func decodeProvision(b *hcl.Block) (*Provision, hcl.Diagnostics) {
 	diags = append(diags, ds...)
 	if a, ok := content.Attributes["count"]; ok {
 		p.Count = a.Expr
+	}
+	if a, ok := content.Attributes["for_each"]; ok {
+		// Instances are found again by name: numbered names from count
+		// are what keeps a re-apply stable.
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "for_each is not supported in provision blocks",
+			Detail:   "A provision block makes numbered instances: use count, and count.index in name (for example name = \"web-${count.index}\"). To vary other attributes per instance, index a list with count.index.",
+			Subject:  a.NameRange.Ptr(),
+		})
 	}
 	p.Body = rest
 	return p, diags

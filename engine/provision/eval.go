@@ -86,7 +86,8 @@ func (k kind) spec() hcldec.ObjectSpec {
 		if e == "security_group_ids" {
 			t = cty.List(cty.String)
 		}
-		s[e] = &hcldec.AttrSpec{Name: e, Type: t}
+		// Linode requires a root password when deploying an image.
+		s[e] = &hcldec.AttrSpec{Name: e, Type: t, Required: e == "root_pass"}
 	}
 	return s
 }
@@ -110,7 +111,7 @@ func Evaluate(pb *config.Playbook, vars, locals map[string]cty.Value) ([]*Resour
 	var diags hcl.Diagnostics
 	funcs := lang.Functions(pb.Dir)
 	for _, b := range pb.Provisions {
-		r, ds := evaluate(pb, b, &lang.Scope{Vars: vars, Locals: locals, Functions: funcs})
+		r, ds := evaluate(pb, b, &lang.Scope{Vars: vars, Locals: locals, Functions: funcs}, false)
 		diags = append(diags, ds...)
 		if r != nil {
 			out = append(out, r)
@@ -119,33 +120,68 @@ func Evaluate(pb *config.Playbook, vars, locals map[string]cty.Value) ([]*Resour
 	return out, diags
 }
 
+// Validate checks the playbook's provision blocks without credentials or
+// network: the type, attributes (unknown, missing, of the wrong type), count,
+// and every value known before a run against the provider's rules (names,
+// tags, the ownership tag, Linode's root password). vars and locals may hold
+// unknown values (variables without a value): what depends on them is
+// checked at plan time.
+func Validate(pb *config.Playbook, vars, locals map[string]cty.Value) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	funcs := lang.Functions(pb.Dir)
+	seen := map[string]bool{}
+	for _, b := range pb.Provisions {
+		_, ds := evaluate(pb, b, &lang.Scope{Vars: vars, Locals: locals, Functions: funcs}, true)
+		for _, d := range ds {
+			k := d.Summary + "\x00" + d.Detail
+			if d.Subject != nil {
+				k += "\x00" + d.Subject.String()
+			}
+			if !seen[k] { // the same error in every instance once
+				seen[k] = true
+				diags = append(diags, d)
+			}
+		}
+	}
+	return diags
+}
+
 func errAt(rng hcl.Range, summary, detail string) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()}
 }
 
-func evaluate(pb *config.Playbook, b *config.Provision, scope *lang.Scope) (*Resource, hcl.Diagnostics) {
+// evaluate evaluates a block into a Resource. For validate, values may be
+// unknown: count then stands for one instance with an unknown count.index,
+// and checks skip what is unknown.
+func evaluate(pb *config.Playbook, b *config.Provision, scope *lang.Scope, validate bool) (*Resource, hcl.Diagnostics) {
 	k, ok := kinds[b.Type]
 	if !ok {
 		return nil, hcl.Diagnostics{errAt(b.TypeRange, "Unknown provision type",
 			fmt.Sprintf("%q is not a provision type; use one of %s.", b.Type, strings.Join(Types(), ", ")))}
 	}
-	count := 1
+	count, countKnown := 1, true
 	if b.Count != nil {
 		v, ds := b.Count.Value(scope.EvalContext())
 		if ds.HasErrors() {
 			return nil, ds
 		}
 		v, _ = v.UnmarkDeep()
-		if err := gocty.FromCtyValue(v, &count); err != nil || count < 0 {
+		if !v.IsWhollyKnown() && validate {
+			countKnown = false
+		} else if err := gocty.FromCtyValue(v, &count); err != nil || count < 0 {
 			return nil, hcl.Diagnostics{errAt(b.Count.Range(), "Invalid count", "count must be a whole number, 0 or more.")}
 		}
 	}
 	r := &Resource{Block: b, Provider: k.provider, SSHPort: 22}
 	spec := k.spec()
+	attrs, _ := b.Body.JustAttributes() // ranges for the checks; Decode reports body errors
 	var diags hcl.Diagnostics
 	for i := 0; i < max(count, 1); i++ {
 		s := *scope
 		s.Count = cty.NumberIntVal(int64(i))
+		if !countKnown {
+			s.Count = cty.UnknownVal(cty.Number)
+		}
 		v, ds := hcldec.Decode(b.Body, spec, s.EvalContext())
 		diags = append(diags, ds...)
 		if ds.HasErrors() {
@@ -161,14 +197,21 @@ func evaluate(pb *config.Playbook, b *config.Provision, scope *lang.Scope) (*Res
 		}
 		list := func(n string) []string {
 			a, ok := v.Type().AttributeTypes()[n]
-			if !ok || a == cty.NilType || v.GetAttr(n).IsNull() {
+			if !ok || a == cty.NilType || v.GetAttr(n).IsNull() || !v.GetAttr(n).IsKnown() {
 				return nil
 			}
 			var out []string
 			for _, e := range v.GetAttr(n).AsValueSlice() {
-				out = append(out, e.AsString())
+				if e.IsKnown() && !e.IsNull() {
+					out = append(out, e.AsString())
+				}
 			}
 			return out
+		}
+		if count > 0 || !countKnown {
+			if ds := check(k, b, v, attrs); ds.HasErrors() {
+				return nil, append(diags, ds...)
+			}
 		}
 		if i == 0 {
 			r.Stack = str("stack")
@@ -177,15 +220,19 @@ func evaluate(pb *config.Playbook, b *config.Provision, scope *lang.Scope) (*Res
 			}
 			owner, err := cloud.OwnerTag(r.Stack, b.Name)
 			if err != nil {
-				return nil, append(diags, errAt(b.NameRange, "Invalid stack or name", err.Error()))
+				subj := b.NameRange
+				if _, serr := cloud.OwnerTag(r.Stack, "x"); serr != nil {
+					subj = attrRange(attrs, "stack", b.NameRange)
+				}
+				return nil, append(diags, errAt(subj, "Invalid stack or name", err.Error()))
 			}
 			r.Owner = owner
 			r.Groups = list("groups")
 			r.Endpoint = str("endpoint")
 			r.SSHUser = str("ssh_user")
-			if p := v.GetAttr("ssh_port"); !p.IsNull() {
-				if err := gocty.FromCtyValue(p, &r.SSHPort); err != nil {
-					return nil, append(diags, errAt(b.DeclRange, "Invalid ssh_port", err.Error()))
+			if p := v.GetAttr("ssh_port"); !p.IsNull() && p.IsKnown() {
+				if err := gocty.FromCtyValue(p, &r.SSHPort); err != nil || r.SSHPort < 1 || r.SSHPort > 65535 {
+					return nil, append(diags, errAt(attrRange(attrs, "ssh_port", b.DeclRange), "Invalid ssh_port", "ssh_port must be a port number, 1 to 65535."))
 				}
 			}
 			if k.provider == "ec2" {
@@ -211,12 +258,35 @@ func evaluate(pb *config.Playbook, b *config.Provision, scope *lang.Scope) (*Res
 			cs.SecurityGroupIDs = list("security_group_ids")
 		}
 		for _, prev := range r.Specs {
-			if prev.Name == cs.Name {
-				return nil, append(diags, errAt(b.DeclRange, "Duplicate instance name",
+			if prev.Name == cs.Name && cs.Name != "" {
+				return nil, append(diags, errAt(attrRange(attrs, "name", b.DeclRange), "Duplicate instance name",
 					fmt.Sprintf("Two instances of %s are named %q: use count.index in name.", b.Addr(), cs.Name)))
 			}
 		}
 		r.Specs = append(r.Specs, cs)
 	}
+	if !countKnown {
+		if a, ok := attrs["name"]; ok && !usesCount(a.Expr) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Name without count.index",
+				Detail:  fmt.Sprintf("count of %s is not known before the run, and name does not use count.index: with a count over 1 the instances would have the same name, which apply refuses.", b.Addr()),
+				Subject: a.Expr.Range().Ptr()})
+		}
+	}
 	return r, diags
+}
+
+func usesCount(e hcl.Expression) bool {
+	for _, t := range e.Variables() {
+		if t.RootName() == "count" {
+			return true
+		}
+	}
+	return false
+}
+
+func attrRange(attrs hcl.Attributes, name string, fallback hcl.Range) hcl.Range {
+	if a, ok := attrs[name]; ok {
+		return a.Expr.Range()
+	}
+	return fallback
 }

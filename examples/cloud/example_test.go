@@ -19,8 +19,10 @@ import (
 	"github.com/drover-cm/drover/engine/run"
 )
 
-// The example provisions against the spec-validated fakes: every attribute
-// it sets reaches the APIs in a form their official specs accept.
+// The example validates without credentials, and provisions against the
+// spec-validated fakes: every attribute it sets reaches the APIs in a form
+// their official specs accept. A second apply changes nothing; a bigger
+// web_size resizes the droplets in place, after which nothing changes.
 func TestCloudExampleProvisions(t *testing.T) {
 	do, err := cloudtest.NewDigitalOcean(cloudtest.Options{})
 	if err != nil {
@@ -37,48 +39,60 @@ func TestCloudExampleProvisions(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	if diags := run.Validate(pb, nil); diags.HasErrors() && !strings.Contains(diags.Error(), "do_ssh_key") {
-		t.Fatal(diags)
-	}
-	in := run.Inputs{
-		"do_ssh_key":      {Value: cty.StringVal("3b:16:e4:bf:8b:00:8b:b8:59:8c:a9:d3:f0:19:fa:45")},
-		"linode_ssh_key":  {Value: cty.StringVal("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq0bQ2eXl2bRrQkKpy5v0u2pZ8k6mD4i2Jg7yY0xqNp ops")},
-		"do_endpoint":     {Value: cty.StringVal(do.URL)},
-		"linode_endpoint": {Value: cty.StringVal(li.URL)},
-	}
-	vars, locals, diags := run.Globals(pb, in)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	rs, diags := provision.Evaluate(pb, vars, locals)
-	if diags.HasErrors() {
+	// As `drover validate` does: variables without a value are unknown.
+	vars, locals, diags := run.Globals(pb, nil)
+	if diags = append(append(diags, run.Validate(pb, nil)...), provision.Validate(pb, vars, locals)...); diags.HasErrors() {
 		t.Fatal(diags)
 	}
 	bo := cloud.Backoff{Attempts: 2, Initial: time.Millisecond, Max: time.Millisecond}
 	providers := func(_ context.Context, r *provision.Resource) (cloud.Provider, error) {
 		if r.Provider == "linode" {
-			return linode.New(linode.Config{Token: "t", BaseURL: r.Endpoint, Backoff: bo})
+			return linode.New(linode.Config{Token: "t", BaseURL: r.Endpoint, Backoff: bo, Poll: time.Millisecond})
 		}
-		return digitalocean.New(digitalocean.Config{Token: "t", BaseURL: r.Endpoint, Backoff: bo})
+		return digitalocean.New(digitalocean.Config{Token: "t", BaseURL: r.Endpoint, Backoff: bo, Poll: time.Millisecond})
 	}
 	ctx := context.Background()
-	for round := range 2 {
+	for round, tc := range []struct {
+		size             string
+		created, resized int
+	}{{"s-1vcpu-1gb", 3, 0}, {"s-1vcpu-1gb", 0, 0}, {"s-2vcpu-4gb", 0, 2}, {"s-2vcpu-4gb", 0, 0}} {
+		in := run.Inputs{
+			"do_ssh_key":       {Value: cty.StringVal("3b:16:e4:bf:8b:00:8b:b8:59:8c:a9:d3:f0:19:fa:45")},
+			"linode_ssh_key":   {Value: cty.StringVal("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq0bQ2eXl2bRrQkKpy5v0u2pZ8k6mD4i2Jg7yY0xqNp ops")},
+			"linode_root_pass": {Value: cty.StringVal("aComplexP@ssword")},
+			"web_size":         {Value: cty.StringVal(tc.size)},
+			"do_endpoint":      {Value: cty.StringVal(do.URL)},
+			"linode_endpoint":  {Value: cty.StringVal(li.URL)},
+		}
+		vars, locals, diags := run.Globals(pb, in)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		rs, diags := provision.Evaluate(pb, vars, locals)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
 		plan, err := provision.MakePlan(ctx, rs, providers)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if changed := tc.created+tc.resized > 0; plan.Changed() != changed {
+			t.Errorf("round %d: plan changed %v, want %v:\n%s", round, plan.Changed(), changed, strings.Join(plan.Describe(), "\n"))
 		}
 		res, err := provision.Apply(ctx, plan, provision.ApplyOptions{Poll: time.Millisecond,
 			WaitSSH: func(context.Context, string, int) (provision.HostKey, error) { return provision.HostKey{}, nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := 3
-		if round == 1 {
-			want = 0
+		if len(res.Created) != tc.created || len(res.Resized) != tc.resized || len(res.Hosts) != 3 {
+			t.Errorf("round %d: created %d, resized %d, hosts %d; want %d, %d, 3", round, len(res.Created), len(res.Resized), len(res.Hosts), tc.created, tc.resized)
 		}
-		if len(res.Created) != want || len(res.Hosts) != 3 {
-			t.Errorf("round %d: created %d (want %d), hosts %d", round, len(res.Created), want, len(res.Hosts))
-		}
+	}
+	vars, locals, _ = run.Globals(pb, run.Inputs{"do_endpoint": {Value: cty.StringVal(do.URL)}, "linode_endpoint": {Value: cty.StringVal(li.URL)},
+		"linode_root_pass": {Value: cty.StringVal("aComplexP@ssword")}, "do_ssh_key": {Value: cty.StringVal("x")}, "linode_ssh_key": {Value: cty.StringVal("x")}})
+	rs, diags := provision.Evaluate(pb, vars, locals)
+	if diags.HasErrors() {
+		t.Fatal(diags)
 	}
 	gone, err := provision.DestroyAll(ctx, rs, providers)
 	if err != nil || len(gone) != 3 {

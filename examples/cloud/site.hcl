@@ -1,7 +1,8 @@
 # A small stack from nothing: two web droplets on DigitalOcean and a database
 # Linode, created (or found) by their ownership tags, then configured.
 #
-#   export DIGITALOCEAN_TOKEN=... LINODE_TOKEN=...
+#   export DIGITALOCEAN_TOKEN=... LINODE_TOKEN=... DROVER_VAR_linode_root_pass=...
+#   drover validate site.hcl                         # no credentials or network needed
 #   drover plan  -i inventory.hcl site.hcl --var do_ssh_key=<fingerprint> --var linode_ssh_key="$(cat ~/.ssh/id_ed25519.pub)"
 #   drover apply -i inventory.hcl site.hcl --var ...   # creates, waits, configures
 #   drover apply -i inventory.hcl site.hcl --var ...   # creates nothing the second time
@@ -15,6 +16,18 @@ variable "do_ssh_key" {
 variable "linode_ssh_key" {
   type        = string
   description = "An SSH public key for root on the Linode."
+}
+
+variable "linode_root_pass" {
+  type        = string
+  sensitive   = true
+  description = "Root password of the Linode (the API requires one; 7 to 128 characters). drover logs in with the key."
+}
+
+variable "web_size" {
+  type        = string
+  default     = "s-1vcpu-1gb"
+  description = "Droplet size. Changing it resizes the droplets in place (power off, resize, power on)."
 }
 
 variable "web_count" {
@@ -38,7 +51,7 @@ provision "digitalocean_droplet" "web" {
   stack    = "shop"
   name     = "shop-web-${count.index}"
   region   = "ams3"
-  size     = "s-1vcpu-1gb"
+  size     = var.web_size
   image    = "debian-12-x64"
   ssh_keys = [var.do_ssh_key]
   tags     = ["role:web"]
@@ -52,6 +65,7 @@ provision "linode_instance" "db" {
   region          = "eu-central"
   type            = "g6-nanode-1"
   image           = "linode/debian12"
+  root_pass       = var.linode_root_pass
   authorized_keys = [var.linode_ssh_key]
   tags            = ["role:db"]
   groups          = ["db"]
