@@ -68,10 +68,13 @@ type evaluator struct {
 	offline bool
 }
 
-func newEvaluator(pb *config.Playbook, play *config.Play, funcs map[string]function.Function, vars, locals map[string]cty.Value, host cty.Value, hostName string) *evaluator {
+// newEvaluator returns an evaluator for one play on one host. funcs and
+// tmplFuncs (lang.Functions and lang.TemplateFunctions of the playbook's
+// directory) are shared by every host: they hold no state.
+func newEvaluator(pb *config.Playbook, play *config.Play, funcs, tmplFuncs map[string]function.Function, vars, locals map[string]cty.Value, host cty.Value, hostName string) *evaluator {
 	e := &evaluator{
 		pb: pb, play: play, funcs: funcs, host: hostName,
-		tmplFuncs: lang.TemplateFunctions(pb.Dir),
+		tmplFuncs: tmplFuncs,
 		insts:     map[*config.Task][]*instance{},
 		expand:    map[*config.Task]bool{},
 		scope: &lang.Scope{
@@ -185,12 +188,18 @@ func (e *evaluator) instanceValue(in *instance) cty.Value {
 	if in.values == cty.NilVal || !in.values.Type().IsObjectType() {
 		return cty.UnknownVal(ty)
 	}
+	outs := in.task.Module.Spec().Outputs
+	if len(outs) == 0 {
+		// Its attributes are the whole value: share the decoded object
+		// rather than hold a copy per host.
+		return in.values
+	}
 	attrs := map[string]cty.Value{}
 	for it := in.values.ElementIterator(); it.Next(); {
 		k, v := it.Element()
 		attrs[k.AsString()] = v
 	}
-	for _, o := range in.task.Module.Spec().Outputs {
+	for _, o := range outs {
 		v, ok := in.outputs[o.Name]
 		if !ok {
 			v = cty.UnknownVal(o.Type)
@@ -366,12 +375,16 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 	// whole task when it says sensitive = true.
 	spec := t.Module.Spec()
 	if val.Type().IsObjectType() && !val.IsNull() {
-		attrs := val.AsValueMap()
+		var attrs map[string]cty.Value
 		for _, a := range spec.Attributes {
-			if a.Sensitive || sensitive {
-				if v, ok := attrs[a.Name]; ok && !v.IsNull() {
-					attrs[a.Name] = lang.Sensitive(v)
+			if !a.Sensitive && !sensitive || !val.Type().HasAttribute(a.Name) {
+				continue
+			}
+			if v := val.GetAttr(a.Name); !v.IsNull() {
+				if attrs == nil {
+					attrs = val.AsValueMap()
 				}
+				attrs[a.Name] = lang.Sensitive(v)
 			}
 		}
 		if attrs != nil {

@@ -102,7 +102,9 @@ type runner struct {
 	opts  Options
 	pb    *config.Playbook
 	funcs map[string]function.Function
-	em    *report.Emitter
+	// tmplFuncs are what modules render templates with, shared by hosts.
+	tmplFuncs map[string]function.Function
+	em        *report.Emitter
 
 	hostDiags // deduplicated evaluation errors
 
@@ -123,9 +125,10 @@ func newRunner(opts Options, sink report.Sink) *runner {
 	return &runner{
 		opts:  opts,
 		pb:    opts.Playbook,
-		funcs: lang.Functions(opts.Playbook.Dir),
-		em:    report.NewEmitter(sink),
-		dead:  map[string]report.Status{},
+		funcs:     lang.Functions(opts.Playbook.Dir),
+		tmplFuncs: lang.TemplateFunctions(opts.Playbook.Dir),
+		em:        report.NewEmitter(sink),
+		dead:      map[string]report.Status{},
 	}
 }
 
@@ -287,7 +290,7 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 	if diags.HasErrors() {
 		return hr, diags, nil
 	}
-	e := newEvaluator(r.pb, pl, r.funcs, vars, locals, base.Host, h.Name)
+	e := newEvaluator(r.pb, pl, r.funcs, r.tmplFuncs, vars, locals, base.Host, h.Name)
 	e.facts = fv
 	e.offline = r.offline
 	hr.e = e

@@ -475,6 +475,9 @@ func TestNeedsFactsFromSpec(t *testing.T) {
   }`, false},
 		{`package "curl" {
     names = ["curl"]
+  }`, false}, // finds the package manager on the host itself
+		{`service "nginx" {
+    name = "nginx"
   }`, true},
 		{`file "a" {
     path    = "/tmp/a"

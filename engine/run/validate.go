@@ -15,7 +15,7 @@ import (
 // Tasks whose configuration is fully known are passed to their module's
 // Configure, which checks values (an invalid mode, a relative path).
 func Validate(pb *config.Playbook, in Inputs) hcl.Diagnostics {
-	funcs := lang.Functions(pb.Dir)
+	funcs, tmplFuncs := lang.Functions(pb.Dir), lang.TemplateFunctions(pb.Dir)
 	vars, diags := hostVars(pb, in, "", nil, true)
 	if diags.HasErrors() {
 		return diags
@@ -35,7 +35,7 @@ func Validate(pb *config.Playbook, in Inputs) hcl.Diagnostics {
 			}
 		}
 		diags = append(diags, validateRolling(pl, &lang.Scope{Vars: vars, Locals: locals, Functions: funcs})...)
-		e := newEvaluator(pb, pl, funcs, vars, locals, lang.UnknownHost(), "")
+		e := newEvaluator(pb, pl, funcs, tmplFuncs, vars, locals, lang.UnknownHost(), "")
 		e.validate = true
 		g, ds := config.PlayGraph(pl)
 		if ds.HasErrors() {

@@ -71,6 +71,30 @@ func (f *pidFilter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// ReadFrom copies r through Write with a small buffer. x/crypto/ssh copies a
+// session's stderr with io.Copy, which would otherwise allocate 32 KiB per
+// command in flight; stderr is usually a line or two, and a host's
+// connection runs one command at a time per session.
+func (f *pidFilter) ReadFrom(r io.Reader) (int64, error) {
+	buf := make([]byte, 2048)
+	var n int64
+	for {
+		k, err := r.Read(buf)
+		if k > 0 {
+			n += int64(k)
+			if _, werr := f.Write(buf[:k]); werr != nil {
+				return n, werr
+			}
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
 // flush passes on a first line that never ended (a command whose whole
 // stderr was shorter than the tag and had no newline).
 func (f *pidFilter) flush() {
