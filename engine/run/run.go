@@ -123,8 +123,8 @@ func newRunner(opts Options, sink report.Sink) *runner {
 		sink = report.Multi()
 	}
 	return &runner{
-		opts:  opts,
-		pb:    opts.Playbook,
+		opts:      opts,
+		pb:        opts.Playbook,
 		funcs:     lang.Functions(opts.Playbook.Dir),
 		tmplFuncs: lang.TemplateFunctions(opts.Playbook.Dir),
 		em:        report.NewEmitter(sink),
