@@ -67,7 +67,7 @@ type ec2Fake struct {
 	instances map[string]*ec2Instance
 	order     []string
 	next      int
-	hostKeys  func(n int) []string // SetEC2HostKeys
+	hostKeys  func(n int) []string // Options.HostKeys, or SetEC2HostKeys
 
 	vmu        sync.Mutex
 	violations []string
@@ -75,7 +75,7 @@ type ec2Fake struct {
 
 // NewEC2 starts a fake EC2 Query API. Point the SDK's BaseEndpoint at it.
 func NewEC2(opts Options) *Server {
-	f := &ec2Fake{opts: opts, instances: map[string]*ec2Instance{}, next: 0x0a1b2c3d}
+	f := &ec2Fake{opts: opts, instances: map[string]*ec2Instance{}, next: 0x0a1b2c3d, hostKeys: opts.HostKeys}
 	s := &Server{}
 	f.srv = s
 	s.v = &validating{} // violations only: no spec to route by

@@ -11,9 +11,9 @@ import (
 // The console output of EC2 instances (GetConsoleOutput), where cloud-init
 // prints the host keys it generated, and what RunInstances was asked for.
 
-// SetEC2HostKeys makes the console output of the n-th instance created
-// (from 0, also those created already) print keys the way cloud-init does,
-// once the instance has run. Keys are in authorized_keys format. Tests that
+// SetEC2HostKeys replaces Options.HostKeys: the console output of the n-th
+// instance created (from 0, also those created already) prints keys the way
+// cloud-init does, once the instance has run. Keys are in authorized_keys format. Tests that
 // configure the created hosts return the host keys of fleet hosts, so that
 // provisioning pins the real key. s must be an EC2 fake.
 func (s *Server) SetEC2HostKeys(keys func(n int) []string) {

@@ -102,14 +102,13 @@ const (
 )
 
 func TestHostKeys(t *testing.T) {
-	srv, p := newFake(t, cloudtest.Options{PollsUntilRunning: 2})
-	ctx := context.Background()
-	srv.SetEC2HostKeys(func(n int) []string {
+	srv, p := newFake(t, cloudtest.Options{PollsUntilRunning: 2, HostKeys: func(n int) []string {
 		if n == 0 {
 			return []string{ecdsaKey, ed25519Key}
 		}
 		return nil
-	})
+	}})
+	ctx := context.Background()
 	a, err := p.Create(ctx, webSpec)
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +125,10 @@ func TestHostKeys(t *testing.T) {
 	keys, err := p.HostKeys(ctx, a.ID)
 	if err != nil || !reflect.DeepEqual(keys, []string{ecdsaKey, ed25519Key}) {
 		t.Errorf("host keys = %q, %v", keys, err)
+	}
+	srv.SetEC2HostKeys(func(int) []string { return []string{ed25519Key} })
+	if keys, err := p.HostKeys(ctx, a.ID); err != nil || !reflect.DeepEqual(keys, []string{ed25519Key}) {
+		t.Errorf("host keys after SetEC2HostKeys = %q, %v", keys, err)
 	}
 	if _, err := p.HostKeys(ctx, "i-00000000000000000"); !cloud.IsNotFound(err) {
 		t.Errorf("host keys of an unknown instance: %v, want not found", err)
