@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/digitalocean/godo"
 
 	"github.com/drover-cm/drover/cloud"
 	"github.com/drover-cm/drover/cloud/cloudtest"
@@ -25,8 +28,9 @@ import (
 // The SDK-backed providers against the Prism mock server serving the same
 // official specs as the in-process fakes (patched the same way): a second,
 // independent validator of every request drover sends. Prism is stateless
-// (it answers with the spec's examples), so this checks requests, not the
-// lifecycle; the in-process fakes check that.
+// (it answers with the spec's examples), so this checks requests (create,
+// list, get, delete, and a resize: DigitalOcean's droplet actions, Linode's
+// resize), not the lifecycle; the in-process fakes check that.
 //
 // Prism is found at $DROVER_PRISM or as `prism` on PATH
 // (npm install @stoplight/prism-cli@5.14). Without it the test skips, unless
@@ -65,11 +69,11 @@ func TestCloudProvidersAgainstPrism(t *testing.T) {
 		return
 	}
 	bo := cloud.Backoff{Attempts: 1}
-	do, err := digitalocean.New(digitalocean.Config{Token: "prism", BaseURL: mocks["digitalocean"].url, Backoff: bo})
+	do, err := digitalocean.New(digitalocean.Config{Token: "prism", BaseURL: mocks["digitalocean"].url, Backoff: bo, Poll: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	li, err := linode.New(linode.Config{Token: "prism", BaseURL: mocks["linode"].url, Backoff: bo})
+	li, err := linode.New(linode.Config{Token: "prism", BaseURL: mocks["linode"].url, Backoff: bo, Poll: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +96,7 @@ func TestCloudProvidersAgainstPrism(t *testing.T) {
 		_, err = p.Get(ctx, "3164444")
 		refused(t, p.Name()+" get", err)
 		refused(t, p.Name()+" delete", p.Delete(ctx, "3164444"))
+		resize(t, ctx, p, m.url)
 		if v := m.requestViolations(); len(v) > 0 {
 			t.Errorf("%s: Prism found requests that do not validate:\n%s", p.Name(), strings.Join(v, "\n"))
 		}
@@ -117,6 +122,50 @@ func TestCloudProvidersAgainstPrism(t *testing.T) {
 	if len(mocks["digitalocean"].requestViolations()) == 0 {
 		t.Error("Prism's log shows no violation for the invalid request: the log check is blind")
 	}
+}
+
+// resize sends the requests of a resize. Linode: to the size the examples
+// report, so that the wait for the new size ends. DigitalOcean: Prism's
+// actions stay "in-progress", so Resize waits on its power-off until its
+// deadline; the resize and power-on actions are sent with godo directly.
+func resize(t *testing.T, ctx context.Context, p cloud.Provider, url string) {
+	t.Helper()
+	in, err := p.Get(ctx, "3164444")
+	if err != nil || in.Size == "" {
+		t.Errorf("%s get: %+v, %v; want an example instance with a size", p.Name(), in, err)
+		return
+	}
+	wait := 20 * time.Second
+	if p.Name() == "digitalocean" {
+		wait = 2 * time.Second
+	}
+	rctx, cancel := context.WithTimeout(ctx, wait)
+	got, err := p.(cloud.Resizer).Resize(rctx, "3164444", in.Size)
+	cancel()
+	refused(t, p.Name()+" resize", err)
+	if p.Name() != "digitalocean" {
+		if err != nil || got.Size != in.Size {
+			t.Errorf("%s resize: %+v, %v", p.Name(), got, err)
+		}
+		return
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("digitalocean resize against Prism: %v, want it waiting on the power-off action until its deadline", err)
+	}
+	c := godo.NewFromToken("prism")
+	c.BaseURL, _ = neturl.Parse(url + "/")
+	_, _, err = c.DropletActions.Resize(ctx, 3164444, "s-2vcpu-2gb", true)
+	refused(t, "digitalocean resize action", apiError(err))
+	_, _, err = c.DropletActions.PowerOn(ctx, 3164444)
+	refused(t, "digitalocean power-on action", apiError(err))
+}
+
+func apiError(err error) error {
+	var er *godo.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		return &cloud.APIError{Provider: "digitalocean", Status: er.Response.StatusCode, Message: er.Message}
+	}
+	return err
 }
 
 // refused fails when the mock refused the request as invalid (4xx). Other
