@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -116,6 +117,9 @@ type runner struct {
 	factsNeeded map[*config.Play]bool
 	// offline evaluates without connecting (HostGraphs).
 	offline bool
+	// evalSlots bounds the hosts evaluating their tasks at once (see
+	// prepare).
+	evalSlots chan struct{}
 }
 
 func newRunner(opts Options, sink report.Sink) *runner {
@@ -129,6 +133,7 @@ func newRunner(opts Options, sink report.Sink) *runner {
 		tmplFuncs: lang.TemplateFunctions(opts.Playbook.Dir),
 		em:        report.NewEmitter(sink),
 		dead:      map[string]report.Status{},
+		evalSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 }
 
@@ -228,6 +233,7 @@ type hostRun struct {
 // state of all of them in one round trip and diffs each.
 func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host) (*hostRun, hcl.Diagnostics, error) {
 	hr := &hostRun{r: r, play: pl, host: h, notified: map[string]bool{}}
+	evalDone := false
 	vars, diags := hostVars(r.pb, r.opts.Inputs, h.Name, h.Vars, false)
 	for _, v := range vars {
 		for _, s := range lang.SensitiveStrings(v) {
@@ -285,6 +291,16 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 		hinfo.Facts = cty.NilVal
 	}
 	base.Host = lang.HostValue(hinfo)
+	// Evaluating is CPU work: a few hosts at a time do it, so that the
+	// intermediate values (and the stack depth) of hundreds of hosts are
+	// not alive at once while they wait for their cores. Waiting for the
+	// network (connecting, reading state) stays parallel for all hosts.
+	r.evalSlots <- struct{}{}
+	defer func() {
+		if !evalDone {
+			<-r.evalSlots
+		}
+	}()
 	locals, ds := evalLocals(r.pb, base)
 	diags = append(diags, ds...)
 	if diags.HasErrors() {
@@ -316,6 +332,8 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 	hr.g = g
 	hr.inferEdges()
 	hr.order, _ = g.TopoOrder()
+	<-r.evalSlots
+	evalDone = true
 	if r.offline {
 		return hr, nil, nil
 	}
