@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -50,8 +51,10 @@ func main() {
 	noAnsible := flag.Bool("no-ansible", false, "measure drover only")
 	dir := flag.String("dir", "", "directory holding drover/ and ansible/ (default: beside this source file)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of drover's runs to this file")
+	memprofile := flag.String("memprofile", "", "write a heap profile taken at the controller's largest heap during the last drover run to this file")
 	verbose := flag.Bool("v", false, "print drover's and Ansible's output")
 	trace := flag.Bool("trace", false, "print every round trip drover makes to host1")
+	cli := flag.Bool("cli", false, "run drover as the `drover apply` binary (built from ./cmd/drover) in a child process: its own peak RSS and CPU, without the bench's fleet harness; round trips are not counted")
 	flag.Parse()
 	if *dir == "" {
 		_, file, _, _ := runtime.Caller(0)
@@ -76,7 +79,21 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	b := &bench{dir: *dir, verbose: *verbose, trace: *trace}
+	if *memprofile != "" {
+		runtime.MemProfileRate = 8 << 10 // the default (512 KiB) samples too few objects for a 50 MB heap
+	}
+	b := &bench{dir: *dir, verbose: *verbose, trace: *trace, memprofile: *memprofile}
+	if *cli {
+		if *trace || *cpuprofile != "" || *memprofile != "" {
+			fatal("-cli runs drover in another process: -trace, -cpuprofile and -memprofile need the in-process run")
+		}
+		bin, err := buildDrover(*dir)
+		if err != nil {
+			fatal(err)
+		}
+		defer os.RemoveAll(filepath.Dir(bin))
+		b.cli = bin
+	}
 	var rows []row
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -109,9 +126,11 @@ func main() {
 }
 
 type bench struct {
-	dir     string
-	verbose bool
-	trace   bool
+	dir        string
+	verbose    bool
+	trace      bool
+	memprofile string
+	cli        string // the drover binary, for -cli
 }
 
 // tracer prints the round trips of a connection.
@@ -159,6 +178,9 @@ type row struct {
 func (b *bench) drover(n int) ([]result, string) {
 	f := startFleet(n)
 	defer f.Close()
+	if b.cli != "" {
+		return b.droverCLI(f), manifest(f)
+	}
 	p := hclparse.NewParser()
 	inv, diags := inventory.Load([]string{f.InventoryFile()}, inventory.LoadOptions{Parser: p})
 	if diags.HasErrors() {
@@ -179,16 +201,23 @@ func (b *bench) drover(n int) ([]result, string) {
 		debug.FreeOSMemory()
 		resetPeakRSS()
 		cpuBefore := selfCPU()
+		var heap *heapPeak
+		if b.memprofile != "" {
+			heap = watchHeap()
+		}
 		start := time.Now()
 
 		dialer := transport.NewDialer(transport.Options{KnownHostsFile: f.KnownHostsFile, NoAgent: true, ConnectTimeout: time.Minute})
 		pool := connect.NewPool(dialer)
 		var mu sync.Mutex
 		var conns []transport.Conn
-		var sink report.Sink
+		// The terminal output drover apply prints, so that memory and CPU
+		// are those of the command; shown with -v.
+		var w io.Writer = io.Discard
 		if b.verbose {
-			sink = report.NewTerminal(os.Stderr, os.Stderr, report.TerminalOptions{})
+			w = os.Stderr
 		}
+		sink := report.NewTerminal(w, w, report.TerminalOptions{})
 		res, err := drun.Apply(context.Background(), drun.Options{
 			Playbook: pb, Inputs: in, Masker: report.NewMasker(), Sink: sink,
 			Hosts: func(pat string) ([]*inventory.Host, error) { return inv.Select(pat) },
@@ -215,8 +244,9 @@ func (b *bench) drover(n int) ([]result, string) {
 		}
 		pool.Close()
 		dialer.Close()
-		if sink != nil {
-			sink.Close()
+		sink.Close()
+		if heap != nil {
+			heap.stop(b.memprofile)
 		}
 		r := result{run: run, wall: time.Since(start), ctlCPU: selfCPU() - cpuBefore, peakRSS: peakRSS(), trips: float64(trips) / float64(n)}
 		r.hostCPU = hostsCPU(f) - hostBefore
@@ -235,6 +265,55 @@ func (b *bench) drover(n int) ([]result, string) {
 		out = append(out, r)
 	}
 	return out, manifest(f)
+}
+
+// droverCLI runs the workload twice with the drover binary in a child
+// process, the way an operator runs it; the child's rusage gives its CPU and
+// peak RSS, free of the fleet harness that lives in the bench process.
+func (b *bench) droverCLI(f *integration.Fleet) []result {
+	var out []result
+	for _, run := range []string{"first", "no-change"} {
+		hostBefore := hostsCPU(f)
+		cmd := exec.Command(b.cli, "apply", "--connect-timeout", "1m", "-i", f.InventoryFile(), filepath.Join(b.dir, "drover", "site.hcl"))
+		var stdout bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stdout
+		start := time.Now()
+		err := cmd.Run()
+		r := result{run: run, wall: time.Since(start), trips: -1}
+		if ps := cmd.ProcessState; ps != nil {
+			ru := ps.SysUsage().(*syscall.Rusage)
+			r.ctlCPU = tv(ru.Utime) + tv(ru.Stime)
+			r.peakRSS = ru.Maxrss << 10
+		}
+		if b.verbose {
+			os.Stderr.Write(stdout.Bytes())
+		}
+		if err != nil {
+			r.failures = err.Error()
+			fmt.Fprintf(os.Stderr, "bench: drover %s run on %d hosts failed: %v\n%s", run, len(f.Hosts), err, tail(stdout.String(), 3000))
+		}
+		r.changed = recapChanged(stdout.String(), "host1")
+		r.hostCPU = hostsCPU(f) - hostBefore
+		out = append(out, r)
+	}
+	return out
+}
+
+// buildDrover builds cmd/drover of the module dir is in, into a temporary
+// directory.
+func buildDrover(dir string) (string, error) {
+	tmp, err := os.MkdirTemp("", "drover-bench-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(tmp, "drover")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/drover")
+	cmd.Dir = filepath.Join(dir, "..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("building drover: %v\n%s", err, out)
+	}
+	return bin, nil
 }
 
 // ansible runs the Ansible workload twice on a fresh fleet of n hosts.
@@ -266,15 +345,16 @@ func (b *bench) ansible(bin string, n int) ([]result, string) {
 			r.failures = err.Error()
 			fmt.Fprintf(os.Stderr, "bench: ansible %s run on %d hosts failed: %v\n%s", run, n, err, tail(stdout.String(), 3000))
 		}
-		r.changed = ansibleChanged(stdout.String(), "host1")
+		r.changed = recapChanged(stdout.String(), "host1")
 		r.hostCPU = hostsCPU(f) - hostBefore
 		out = append(out, r)
 	}
 	return out, manifest(f)
 }
 
-// ansibleChanged reads "changed=N" from the PLAY RECAP line of host.
-func ansibleChanged(out, host string) int {
+// recapChanged reads "changed=N" from the recap line of host (drover's and
+// Ansible's PLAY RECAP write it the same way).
+func recapChanged(out, host string) int {
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		l := sc.Text()
@@ -402,6 +482,77 @@ func tv(t syscall.Timeval) time.Duration {
 	return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond
 }
 
+// heapPeak samples the live heap every few milliseconds during a run and
+// keeps a heap profile taken when it was largest: a profile written after
+// the run would show only what survived it.
+type heapPeak struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+	max  uint64
+	prof bytes.Buffer
+	// maxMapped is the most memory the runtime held from the OS (less
+	// what it returned), classes its breakdown then.
+	maxMapped  uint64
+	classes    string
+	goroutines bytes.Buffer
+}
+
+func mb(s metrics.Sample) float64 { return float64(s.Value.Uint64()) / 1e6 }
+
+func watchHeap() *heapPeak {
+	h := &heapPeak{done: make(chan struct{})}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		// Live heap as of the last GC, the moment the heap profile
+		// describes; and the runtime's memory by class, at its largest.
+		names := []string{"/gc/heap/live:bytes", "/memory/classes/total:bytes", "/memory/classes/heap/released:bytes",
+			"/memory/classes/heap/objects:bytes", "/memory/classes/heap/unused:bytes", "/memory/classes/heap/free:bytes",
+			"/memory/classes/heap/stacks:bytes", "/sched/goroutines:goroutines"}
+		sample := make([]metrics.Sample, len(names))
+		for i, n := range names {
+			sample[i].Name = n
+		}
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-h.done:
+				return
+			case <-tick.C:
+			}
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > h.max {
+				h.max = v
+				h.prof.Reset()
+				pprof.Lookup("heap").WriteTo(&h.prof, 0)
+			}
+			if v := sample[1].Value.Uint64() - sample[2].Value.Uint64(); v > h.maxMapped {
+				h.maxMapped = v
+				h.goroutines.Reset()
+				pprof.Lookup("goroutine").WriteTo(&h.goroutines, 1)
+				h.classes = fmt.Sprintf("heap objects %.1f MB (live at last GC %.1f), unused %.1f, free %.1f, goroutine stacks %.1f MB (%d goroutines)",
+					mb(sample[3]), mb(sample[0]), mb(sample[4]), mb(sample[5]), mb(sample[6]), sample[7].Value.Uint64())
+			}
+		}
+	}()
+	return h
+}
+
+// stop ends the sampling and writes the profile of the peak.
+func (h *heapPeak) stop(file string) {
+	close(h.done)
+	h.wg.Wait()
+	fmt.Fprintf(os.Stderr, "bench: largest live heap %.1f MB; profile in %s (goroutines then: %[2]s.goroutines)\n", float64(h.max)/1e6, file)
+	fmt.Fprintf(os.Stderr, "bench: the Go runtime held at most %.1f MB: %s\n", float64(h.maxMapped)/1e6, h.classes)
+	if err := os.WriteFile(file, h.prof.Bytes(), 0o644); err != nil {
+		fatal(err)
+	}
+	if err := os.WriteFile(file+".goroutines", h.goroutines.Bytes(), 0o644); err != nil {
+		fatal(err)
+	}
+}
+
 // resetPeakRSS resets VmHWM (Linux 4.0+), so peakRSS measures one run.
 func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
@@ -438,9 +589,13 @@ func printTable(w *os.File, rows []row) {
 			ahost = secs(a.hostCPU)
 			ach = strconv.Itoa(a.changed)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f MB\t%.1f\t%d/%s\t\n", r.hosts, r.run,
+		trips := "-"
+		if r.drover.trips >= 0 {
+			trips = fmt.Sprintf("%.1f", r.drover.trips)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f MB\t%s\t%d/%s\t\n", r.hosts, r.run,
 			secs(r.drover.wall), aw, ratio, secs(r.drover.ctlCPU), acpu, secs(r.drover.hostCPU), ahost,
-			float64(r.drover.peakRSS)/1e6, r.drover.trips, r.drover.changed, ach)
+			float64(r.drover.peakRSS)/1e6, trips, r.drover.changed, ach)
 	}
 	tw.Flush()
 }
