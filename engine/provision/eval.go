@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -183,6 +184,7 @@ func evaluate(pb *config.Playbook, b *config.Provision, scope *lang.Scope, valid
 			s.Count = cty.UnknownVal(cty.Number)
 		}
 		v, ds := hcldec.Decode(b.Body, spec, s.EvalContext())
+		sortDiags(ds) // hcldec's spec is a map: its order varies
 		diags = append(diags, ds...)
 		if ds.HasErrors() {
 			return nil, diags
@@ -273,6 +275,24 @@ func evaluate(pb *config.Playbook, b *config.Provision, scope *lang.Scope, valid
 		}
 	}
 	return r, diags
+}
+
+// sortDiags orders diagnostics by position, then text.
+func sortDiags(ds hcl.Diagnostics) {
+	pos := func(d *hcl.Diagnostic) (int, int) {
+		if d.Subject == nil {
+			return 0, 0
+		}
+		return d.Subject.Start.Line, d.Subject.Start.Column
+	}
+	sort.SliceStable(ds, func(i, j int) bool {
+		li, ci := pos(ds[i])
+		lj, cj := pos(ds[j])
+		if li != lj || ci != cj {
+			return li < lj || li == lj && ci < cj
+		}
+		return ds[i].Summary+ds[i].Detail < ds[j].Summary+ds[j].Detail
+	})
 }
 
 func usesCount(e hcl.Expression) bool {

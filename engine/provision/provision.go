@@ -283,6 +283,12 @@ func Apply(ctx context.Context, plan *Plan, o ApplyOptions) (*Result, error) {
 	}
 	var wg sync.WaitGroup
 	hosts := make([]*Host, len(plan.Changes))
+	// The instances of a block are resized one at a time, each waited for
+	// before the next, so that a block of servers is never all down.
+	resizing := map[*Resource]*sync.Mutex{}
+	for _, r := range plan.Resources {
+		resizing[r] = &sync.Mutex{}
+	}
 	for i, c := range plan.Changes {
 		p := plan.providers[c.Resource]
 		wg.Add(1)
@@ -313,6 +319,9 @@ func Apply(ctx context.Context, plan *Plan, o ApplyOptions) (*Result, error) {
 				if !ok {
 					break // reported by the plan, not applied
 				}
+				one := resizing[c.Resource]
+				one.Lock()
+				defer one.Unlock() // after the wait below
 				rctx, cancel := context.WithTimeout(ctx, o.Timeout)
 				in, err := rz.Resize(rctx, c.Instance.ID, c.Spec.Size)
 				cancel()

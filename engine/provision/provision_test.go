@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -213,6 +214,42 @@ func TestRefusedResizeNamesTheBlock(t *testing.T) {
 		t.Errorf("after the refused resize: %+v, %v", l, err)
 	}
 	e.srv.AssertValid(t)
+}
+
+// serialCheck records how many resizes run at once.
+type serialCheck struct {
+	*digitalocean.Provider
+	mu            sync.Mutex
+	running, most int
+}
+
+func (s *serialCheck) Resize(ctx context.Context, id, size string) (cloud.Instance, error) {
+	s.mu.Lock()
+	s.running++
+	s.most = max(s.most, s.running)
+	s.mu.Unlock()
+	defer func() { s.mu.Lock(); s.running--; s.mu.Unlock() }()
+	time.Sleep(20 * time.Millisecond)
+	return s.Provider.Resize(ctx, id, size)
+}
+
+func TestResizeOneInstanceAtATime(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	sc := &serialCheck{Provider: e.p.(*digitalocean.Provider)}
+	providers := func(context.Context, *Resource) (cloud.Provider, error) { return sc, nil }
+	for _, size := range []string{"s-1vcpu-1gb", "s-2vcpu-2gb"} {
+		plan, err := MakePlan(ctx, load(t, playbook, vars(3, size)), providers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Apply(ctx, plan, noSSH); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sc.most != 1 {
+		t.Errorf("%d resizes ran at once, want 1", sc.most)
+	}
 }
 
 // fixedSize is a provider that cannot resize.
