@@ -84,6 +84,8 @@ type directoryTask struct {
 
 func (t *directoryTask) Check() string { return statFragment(t.Path, false, 0) }
 
+func (t *directoryTask) CheckPath() PathCheck { return PathCheck{Path: t.Path} }
+
 func (t *directoryTask) Diff(out CheckOutput) (*Plan, error) {
 	r, err := parseRemote(out)
 	if err != nil {

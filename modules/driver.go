@@ -36,30 +36,42 @@ func CheckAll(ctx context.Context, conn transport.Conn, tasks []Task) ([]CheckOu
 	outs := make([]CheckOutput, len(tasks))
 	var idx []int // indexes of tasks with a fragment
 	frags := make([]string, 0, len(tasks))
+	paths := newPathBatch()
 	for i, t := range tasks {
+		if pc, ok := t.(PathChecker); ok {
+			paths.add(i, pc.CheckPath())
+			continue
+		}
 		if f := t.Check(); strings.TrimSpace(f) != "" {
 			idx = append(idx, i)
 			frags = append(frags, f)
 		}
 	}
-	if len(frags) == 0 {
+	n := len(frags)
+	if len(paths.tasks) > 0 {
+		n += paths.frames()
+	}
+	if n == 0 {
 		return outs, nil
 	}
 	nonce, err := newNonce()
 	if err != nil {
 		return nil, err
 	}
-	script := checkScript(nonce, frags)
+	script := checkScript(nonce, frags, paths)
 	res, err := runScript(ctx, conn, script)
 	if err != nil {
 		return nil, fmt.Errorf("reading state: %w", err)
 	}
-	got, err := parseFrames(nonce, res.Stdout, len(frags))
+	got, err := parseFrames(nonce, res.Stdout, n)
 	if err != nil {
 		return nil, fmt.Errorf("reading state: %w (exit status %d%s)", err, res.ExitCode, stderrTail(res.Stderr, ": "))
 	}
 	for k, i := range idx {
 		outs[i] = got[k]
+	}
+	if len(paths.tasks) > 0 {
+		paths.outputs(got[len(frags):], outs)
 	}
 	return outs, nil
 }
@@ -68,8 +80,9 @@ func CheckAll(ctx context.Context, conn transport.Conn, tasks []Task) ([]CheckOu
 // passed to eval as one quoted word, so that a fragment with a syntax error or
 // an `exit` only ends its own subshell. Apart from the fragments' own
 // commands, the script forks a fixed number of processes whatever the number
-// of tasks.
-func checkScript(nonce string, frags []string) string {
+// of tasks. The PathCheckers' prelude (see pathBatch.script) runs last, in
+// the script's own shell, and fills the frames after the fragments'.
+func checkScript(nonce string, frags []string, paths *pathBatch) string {
 	var b strings.Builder
 	b.WriteString("umask 077\n")
 	b.WriteString("d=$(mktemp -d 2>/dev/null || mktemp -d -p /dev/shm) || { echo 'drover: mktemp -d failed: cannot create a temporary directory' >&2; exit 125; }\n")
@@ -79,8 +92,13 @@ func checkScript(nonce string, frags []string) string {
 	for i, f := range frags {
 		fmt.Fprintf(&b, "( eval %s\n) </dev/null >\"$d/%d.o\" 2>\"$d/%d.e\"; x=\"$x $?\"\n", shell.Quote(f), i, i)
 	}
+	n := len(frags)
+	if paths != nil && len(paths.tasks) > 0 {
+		fmt.Fprintf(&b, "_dy=''\n{\n%s} </dev/null >\"$d/%d.o\" 2>\"$d/%d.e\"; x=\"$x $?$_dy\"\n", paths.script(n), n, n)
+		n += paths.frames()
+	}
 	var files strings.Builder
-	for i := range frags {
+	for i := range n {
 		fmt.Fprintf(&files, " %d.o %d.e", i, i)
 	}
 	b.WriteString("cd \"$d\" || exit 125\n")

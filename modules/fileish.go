@@ -75,6 +75,10 @@ func parseRemote(out CheckOutput) (remoteFile, error) {
 	if out.ExitCode != 0 {
 		return r, checkErr(out)
 	}
+	if s := out.Path; s != nil {
+		return remoteFile{Type: s.Type, Mode: s.Mode, UID: s.UID, GID: s.GID, User: s.User, Group: s.Group,
+			Size: s.Size, SHA256: s.SHA256, Content: s.Content, HasContent: s.HasContent}, nil
+	}
 	data := out.Stdout
 	for len(data) > 0 {
 		nl := bytes.IndexByte(data, '\n')
@@ -270,17 +274,25 @@ type fileTask struct {
 }
 
 func (t *fileTask) Check() string {
-	if t.Absent {
-		return statFragment(t.Path, false, 0)
+	pc := t.CheckPath()
+	if pc.Sum {
+		return statFragment(pc.Path, true, pc.FetchMax, pc.UnlessSum)
 	}
-	var fetch int64
-	if t.Content != nil && t.Content.Text != nil && !t.Content.Sensitive {
-		fetch = maxDiffSize
+	return statFragment(pc.Path, false, 0)
+}
+
+// CheckPath: the checksum when the content is managed, and the old content
+// for a diff when it is small text, not sensitive, and not already right.
+func (t *fileTask) CheckPath() PathCheck {
+	pc := PathCheck{Path: t.Path}
+	if t.Absent || t.Content == nil {
+		return pc
 	}
-	if t.Content != nil {
-		return statFragment(t.Path, true, fetch, t.Content.SHA256)
+	pc.Sum, pc.UnlessSum = true, t.Content.SHA256
+	if t.Content.Text != nil && !t.Content.Sensitive {
+		pc.FetchMax = maxDiffSize
 	}
-	return statFragment(t.Path, false, 0)
+	return pc
 }
 
 func (t *fileTask) Diff(out CheckOutput) (*Plan, error) {

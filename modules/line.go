@@ -114,6 +114,8 @@ type lineTask struct {
 
 func (t *lineTask) Check() string { return statFragment(t.Path, false, maxLineFile) }
 
+func (t *lineTask) CheckPath() PathCheck { return PathCheck{Path: t.Path, FetchMax: maxLineFile} }
+
 func (t *lineTask) Diff(out CheckOutput) (*Plan, error) {
 	r, err := parseRemote(out)
 	if err != nil {

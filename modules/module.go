@@ -148,6 +148,10 @@ type CheckOutput struct {
 	Stdout   []byte
 	Stderr   []byte
 	ExitCode int
+	// Path is what CheckAll read for a PathChecker task instead of running
+	// its fragment; nil otherwise, and when reading it failed (ExitCode and
+	// Stderr say why).
+	Path *PathState
 }
 
 // Plan is what a task will do on a host. No Changes means the host's state

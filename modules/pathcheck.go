@@ -1,0 +1,349 @@
+package modules
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/drover-cm/drover/engine/shell"
+)
+
+// PathChecker is implemented by tasks whose state is one path on the host:
+// its type and metadata, a regular file's SHA-256, and possibly its
+// content (file, template, copy of a file, directory, line). CheckAll reads
+// the paths of all such tasks on a host together, instead of running their
+// Check fragments: one shell loop of builtins for the types, one stat for
+// the metadata of every file and directory, one sha256sum for every
+// checksum, and a head for each content that must be fetched. A fragment per
+// task would cost a subshell and two or three processes each, which on a
+// play of dozens of files is most of the CPU a check costs on the host.
+//
+// The task's Diff then gets a CheckOutput whose Path holds what was read
+// (Stdout and Stderr are empty unless reading failed: ExitCode is then
+// non-zero and Stderr says why). Check must still return a fragment that
+// reads the same state, for callers that run one task's Check on its own.
+type PathChecker interface {
+	CheckPath() PathCheck
+}
+
+// PathCheck is what a PathChecker wants read about its path.
+type PathCheck struct {
+	Path string // absolute
+	// Sum reads a regular file's SHA-256.
+	Sum bool
+	// FetchMax > 0 fetches the content of a regular file of at most that
+	// many bytes (a larger one is not fetched: PathState.HasContent false).
+	FetchMax int64
+	// UnlessSum, with Sum and FetchMax, skips the fetch when the file's
+	// SHA-256 is this: a file that already has the desired content is not
+	// sent back.
+	UnlessSum string
+}
+
+// PathState is what CheckAll read about a PathCheck's path.
+type PathState struct {
+	Type       string // "file", "dir", "link", "other", "missing"
+	Mode       uint32 // permission bits, for "file" and "dir"
+	UID, GID   string
+	User       string // "UNKNOWN" when the uid has no name
+	Group      string
+	Size       int64
+	SHA256     string // "" when not asked for
+	Content    []byte
+	HasContent bool
+}
+
+// pathTypes maps the prelude's one-letter types.
+var pathTypes = map[byte]string{'f': "file", 'd': "dir", 'l': "link", 'o': "other", 'm': "missing"}
+
+// statFormat is what stat prints per path: numbers and account names, never
+// a newline, so that its output has exactly one line per path.
+const statFormat = "%a %u %g %U %G %s"
+
+// pathBatch is the prelude CheckAll runs for the PathCheckers of a host.
+type pathBatch struct {
+	paths  []string        // distinct paths, in order of first use
+	sum    map[string]bool // paths whose checksum some task wants
+	fetch  []PathCheck     // distinct fetches (path, FetchMax, UnlessSum)
+	tasks  []int           // task indexes, in order
+	checks []PathCheck     // their PathChecks
+}
+
+func newPathBatch() *pathBatch { return &pathBatch{sum: map[string]bool{}} }
+
+func (pb *pathBatch) add(task int, pc PathCheck) {
+	pb.tasks = append(pb.tasks, task)
+	pb.checks = append(pb.checks, pc)
+	if !pb.has(pc.Path) {
+		pb.paths = append(pb.paths, pc.Path)
+	}
+	if pc.Sum {
+		pb.sum[pc.Path] = true
+	}
+	if pc.FetchMax > 0 && pb.fetchIndex(pc) < 0 {
+		f := pc
+		f.Sum = false
+		if !pc.Sum {
+			f.UnlessSum = ""
+		}
+		pb.fetch = append(pb.fetch, f)
+	}
+}
+
+func (pb *pathBatch) has(p string) bool {
+	for _, q := range pb.paths {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// fetchIndex is the index in fetch of pc's fetch, -1 when there is none.
+func (pb *pathBatch) fetchIndex(pc PathCheck) int {
+	unless := pc.UnlessSum
+	if !pc.Sum {
+		unless = ""
+	}
+	for i, f := range pb.fetch {
+		if f.Path == pc.Path && f.FetchMax == pc.FetchMax && f.UnlessSum == unless {
+			return i
+		}
+	}
+	return -1
+}
+
+// script is the prelude: run in the batch script's own shell (not a
+// subshell), after every fragment, with stdout and stderr to the files of
+// frame first, and the fetched contents to the files of frames first+1,
+// first+2, ... (one per fetch; status 0 when fetched). It appends the
+// fetches' statuses to $y. It prints:
+//
+//	types LETTERS          one of f d l o m per path
+//	STAT LINE...           one per file and directory, in order
+//	[restat                when the batched stat failed (a path vanished):
+//	STAT LINE or ?...]     one per file and directory, stat'ed one by one
+//	sums
+//	SHA256SUM OUTPUT       for the files whose checksum is wanted, then "."
+//
+// Paths reach the shell only as shell.Quote'd words; every command gets
+// "--" before them.
+func (pb *pathBatch) script(first int) string {
+	var b strings.Builder
+	b.WriteString("_dt='' _dn='\n'\n")
+	b.WriteString(`_dty() { if [ -L "$1" ]; then _dc=l; elif [ -d "$1" ]; then _dc=d; elif [ -f "$1" ]; then _dc=f; elif [ -e "$1" ]; then _dc=o; else _dc=m; fi; _dt=$_dt$_dc; }` + "\n")
+	b.WriteString("set --\n")
+	for i, p := range pb.paths {
+		q := shell.Quote(p)
+		fmt.Fprintf(&b, "_dty %s; _dc%d=$_dc; case $_dc in [df]) set -- \"$@\" %s;; esac\n", q, i, q)
+	}
+	b.WriteString("echo \"types $_dt\"\n")
+	fmt.Fprintf(&b, "if [ $# -gt 0 ] && ! stat -c '%s' -- \"$@\"; then\n", statFormat)
+	fmt.Fprintf(&b, "  echo restat; for _dp; do stat -c '%s' -- \"$_dp\" || echo '?'; done\nfi\n", statFormat)
+	b.WriteString("set --\n")
+	for i, p := range pb.paths {
+		if pb.sum[p] {
+			fmt.Fprintf(&b, "[ \"$_dc%d\" != f ] || set -- \"$@\" %s\n", i, shell.Quote(p))
+		}
+	}
+	// The trailing "." keeps the last name's own trailing newlines, which
+	// $(...) would strip.
+	b.WriteString("_ds=.\n[ $# -eq 0 ] || _ds=$(sha256sum -- \"$@\"; echo .)\n")
+	b.WriteString("echo sums\nprintf '%s\\n' \"$_ds\"\n")
+	for k, f := range pb.fetch {
+		n := first + 1 + k
+		q := shell.Quote(f.Path)
+		fetch := fmt.Sprintf("head -c %d -- %s >\"$d/%d.o\" 2>\"$d/%d.e\"; _dy=\"$_dy $?\"", f.FetchMax+1, q, n, n)
+		skip := fmt.Sprintf(": >\"$d/%d.o\"; : >\"$d/%d.e\"; _dy=\"$_dy 1\"", n, n)
+		fmt.Fprintf(&b, "if [ \"$_dc%d\" != f ]; then %s\n", pb.pathIndex(f.Path), skip)
+		if f.UnlessSum != "" {
+			// GNU sha256sum escapes a name with a backslash or newline; such
+			// a line never matches, and the file is fetched: Diff decides.
+			fmt.Fprintf(&b, "else case \"$_dn$_ds\" in *\"$_dn\"%s\"$_dn\"*) %s;; *) %s;; esac\n", shell.Quote(f.UnlessSum+"  "+f.Path), skip, fetch)
+		} else {
+			fmt.Fprintf(&b, "else %s\n", fetch)
+		}
+		b.WriteString("fi\n")
+	}
+	return b.String()
+}
+
+func (pb *pathBatch) pathIndex(p string) int {
+	for i, q := range pb.paths {
+		if q == p {
+			return i
+		}
+	}
+	return -1
+}
+
+// frames is the number of frames the prelude fills.
+func (pb *pathBatch) frames() int { return 1 + len(pb.fetch) }
+
+// outputs turns the prelude's frames (its own, then one per fetch) into the
+// tasks' CheckOutputs.
+func (pb *pathBatch) outputs(frames []CheckOutput, outs []CheckOutput) {
+	own := frames[0]
+	states, err := pb.parse(own.Stdout)
+	stderr := bytes.TrimSpace(own.Stderr)
+	for k, pc := range pb.checks {
+		i := pb.tasks[k]
+		if err != nil {
+			outs[i] = CheckOutput{ExitCode: 1, Stderr: []byte(fmt.Sprintf("reading the state of %s: %v\n%s", pc.Path, err, stderr))}
+			continue
+		}
+		st := states[pc.Path]
+		if st == nil {
+			outs[i] = CheckOutput{ExitCode: 1, Stderr: pathErr(stderr, "stat failed")}
+			continue
+		}
+		s := *st
+		if !pc.Sum {
+			s.SHA256 = ""
+		} else if s.Type == "file" && s.SHA256 == "" {
+			outs[i] = CheckOutput{ExitCode: 1, Stderr: pathErr(stderr, "sha256sum printed no checksum")}
+			continue
+		}
+		if pc.FetchMax > 0 && s.Type == "file" && (!pc.Sum || pc.UnlessSum == "" || s.SHA256 != pc.UnlessSum) {
+			f := frames[1+pb.fetchIndex(pc)]
+			switch {
+			case f.ExitCode != 0:
+				outs[i] = CheckOutput{ExitCode: f.ExitCode, Stderr: pathErr(bytes.TrimSpace(f.Stderr), "reading the file failed")}
+				continue
+			case int64(len(f.Stdout)) <= pc.FetchMax:
+				s.Content, s.HasContent = f.Stdout, true
+			}
+		}
+		outs[i] = CheckOutput{Path: &s}
+	}
+}
+
+func pathErr(stderr []byte, fallback string) []byte {
+	if len(stderr) == 0 {
+		return []byte(fallback)
+	}
+	return stderr
+}
+
+// parse reads the prelude's own output: the state of every path, nil for a
+// path whose stat failed. An error means the output is malformed.
+func (pb *pathBatch) parse(out []byte) (map[string]*PathState, error) {
+	rest := out
+	line := func() (string, bool) {
+		nl := bytes.IndexByte(rest, '\n')
+		if nl < 0 {
+			return "", false
+		}
+		l := string(rest[:nl])
+		rest = rest[nl+1:]
+		return l, true
+	}
+	l, ok := line()
+	types, found := strings.CutPrefix(l, "types ")
+	if !ok || !found || len(types) != len(pb.paths) {
+		return nil, fmt.Errorf("malformed path types %q", l)
+	}
+	states := map[string]*PathState{}
+	var statted []string // files and directories, in the order stat saw them
+	for i, p := range pb.paths {
+		t, ok := pathTypes[types[i]]
+		if !ok {
+			return nil, fmt.Errorf("malformed path types %q", types)
+		}
+		states[p] = &PathState{Type: t}
+		if t == "file" || t == "dir" {
+			statted = append(statted, p)
+		}
+	}
+	var stats []string
+	for {
+		l, ok := line()
+		if !ok {
+			return nil, fmt.Errorf("output cut short in the stat lines")
+		}
+		if l == "sums" {
+			break
+		}
+		if l == "restat" {
+			stats = stats[:0]
+			continue
+		}
+		stats = append(stats, l)
+	}
+	if len(stats) != len(statted) {
+		return nil, fmt.Errorf("got %d stat lines for %d paths", len(stats), len(statted))
+	}
+	for i, p := range statted {
+		if stats[i] == "?" {
+			states[p] = nil
+			continue
+		}
+		f := strings.Fields(stats[i])
+		if len(f) != 6 {
+			return nil, fmt.Errorf("unexpected stat output %q", stats[i])
+		}
+		m, err1 := strconv.ParseUint(f[0], 8, 32)
+		size, err2 := strconv.ParseInt(f[5], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("unexpected stat output %q", stats[i])
+		}
+		s := states[p]
+		s.Mode, s.UID, s.GID, s.User, s.Group, s.Size = uint32(m), f[1], f[2], f[3], f[4], size
+	}
+	var files []string
+	for _, p := range pb.paths {
+		if s := states[p]; pb.sum[p] && s != nil && s.Type == "file" {
+			files = append(files, p)
+		}
+	}
+	if !bytes.HasSuffix(rest, []byte(".\n")) {
+		return nil, fmt.Errorf("output cut short in the checksums")
+	}
+	for p, sum := range parseSums(rest[:len(rest)-2], files) {
+		states[p].SHA256 = sum
+	}
+	return states, nil
+}
+
+// parseSums reads `sha256sum -- files...` output. A file that could not be
+// read has no line; the others are matched by name, in order, so a missing
+// line cannot shift a checksum onto another file. GNU sha256sum writes a
+// name holding a backslash or newline escaped, after a leading backslash;
+// busybox writes it as it is.
+func parseSums(out []byte, files []string) map[string]string {
+	sums := map[string]string{}
+	for _, f := range files {
+		d := out
+		escaped := len(d) > 0 && d[0] == '\\'
+		if escaped {
+			d = d[1:]
+		}
+		if len(d) < 66 || !isHexSum(d[:64]) || (d[65] != ' ' && d[65] != '*') {
+			break
+		}
+		sum, rest := string(d[:64]), d[66:]
+		names := []string{f}
+		if escaped {
+			e := strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(f)
+			names = []string{e, strings.ReplaceAll(e, "\r", `\r`)}
+		}
+		for _, n := range names {
+			if bytes.HasPrefix(rest, []byte(n+"\n")) {
+				sums[f] = sum
+				out = rest[len(n)+1:]
+				break
+			}
+		}
+	}
+	return sums
+}
+
+func isHexSum(b []byte) bool {
+	for _, c := range b {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}

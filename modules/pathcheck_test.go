@@ -1,0 +1,217 @@
+package modules
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/drover-cm/drover/modules/moduletest/shconn"
+)
+
+// pathTask is a PathChecker whose Check must never run.
+type pathTask struct{ pc PathCheck }
+
+func (p pathTask) Check() string                   { return "echo Check-ran; exit 99" }
+func (p pathTask) Diff(CheckOutput) (*Plan, error) { return nil, nil }
+func (p pathTask) CheckPath() PathCheck            { return p.pc }
+
+// fragOnly is a Task with a fixed fragment.
+type fragOnly string
+
+func (f fragOnly) Check() string                   { return string(f) }
+func (f fragOnly) Diff(CheckOutput) (*Plan, error) { return nil, nil }
+
+func pathShells(t *testing.T) map[string]*shconn.ShellConn {
+	t.Helper()
+	out := map[string]*shconn.ShellConn{}
+	for name, argv := range shconn.Shells() {
+		c := &shconn.ShellConn{Shell: argv}
+		if name == "busybox" {
+			dir, err := shconn.BusyboxPath(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Env = []string{"PATH=" + dir}
+		}
+		out[name] = c
+	}
+	if len(out) == 0 {
+		t.Skip("no POSIX shell found")
+	}
+	return out
+}
+
+// TestCheckAllPaths reads paths with hostile names (newline, backslash,
+// quotes, $(), glob characters, a leading "-" in a component) in one batch
+// with every shell, busybox with its applets only, beside ordinary
+// fragments, and checks every field against the file system.
+func TestCheckAllPaths(t *testing.T) {
+	dir := t.TempDir()
+	hostile := []string{"it's \"$(touch pwned)\" `id`; a\nb ü $HOME *", `back\slash`, "-rf", "trail\n", "plain"}
+	var tasks []Task
+	content := map[string][]byte{}
+	for i, n := range hostile {
+		p := filepath.Join(dir, n)
+		c := []byte(strings.Repeat(n, i+1))
+		if err := os.WriteFile(p, c, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		content[p] = c
+		// Wanted content differs: fetched.
+		tasks = append(tasks, pathTask{PathCheck{Path: p, Sum: true, FetchMax: 1 << 10, UnlessSum: hexSum("other")}})
+		// Already right: not fetched.
+		tasks = append(tasks, pathTask{PathCheck{Path: p, Sum: true, FetchMax: 1 << 10, UnlessSum: hexSum(string(c))}})
+	}
+	sub := filepath.Join(dir, "sub dir")
+	os.Mkdir(sub, 0o750)
+	os.Symlink("plain", filepath.Join(dir, "link"))
+	big := filepath.Join(dir, "big")
+	os.WriteFile(big, []byte(strings.Repeat("x", 2000)), 0o600)
+	tasks = append(tasks,
+		pathTask{PathCheck{Path: sub}},
+		pathTask{PathCheck{Path: filepath.Join(dir, "link"), Sum: true}},
+		pathTask{PathCheck{Path: filepath.Join(dir, "missing"), Sum: true, FetchMax: 10}},
+		fragOnly("echo frag"),
+		pathTask{PathCheck{Path: big, FetchMax: 1000}}, // too large: not fetched
+		pathTask{PathCheck{Path: "/dev/null"}},
+	)
+	for name, conn := range pathShells(t) {
+		t.Run(name, func(t *testing.T) {
+			outs, err := CheckAll(context.Background(), conn, tasks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, n := range hostile {
+				p := filepath.Join(dir, n)
+				for j, fetched := range []bool{true, false} {
+					o := outs[2*i+j]
+					if o.Path == nil || o.ExitCode != 0 {
+						t.Fatalf("%q: %+v", n, o)
+					}
+					s := o.Path
+					if s.Type != "file" || s.Mode != 0o640 || s.Size != int64(len(content[p])) || s.SHA256 != hexSum(string(content[p])) || s.User == "" || s.UID != strings.TrimSpace(uidOf(t, p)) {
+						t.Errorf("%q: state %+v", n, *s)
+					}
+					if s.HasContent != fetched || (fetched && string(s.Content) != string(content[p])) {
+						t.Errorf("%q: content %q (has %v), want fetched=%v", n, s.Content, s.HasContent, fetched)
+					}
+				}
+			}
+			rest := outs[2*len(hostile):]
+			if s := rest[0].Path; s == nil || s.Type != "dir" || s.Mode != 0o750 {
+				t.Errorf("directory: %+v", rest[0])
+			}
+			if s := rest[1].Path; s == nil || s.Type != "link" || s.SHA256 != "" {
+				t.Errorf("link: %+v", rest[1])
+			}
+			if s := rest[2].Path; s == nil || s.Type != "missing" || s.HasContent {
+				t.Errorf("missing: %+v", rest[2])
+			}
+			if string(rest[3].Stdout) != "frag\n" || rest[3].Path != nil {
+				t.Errorf("fragment: %+v", rest[3])
+			}
+			if s := rest[4].Path; s == nil || s.Type != "file" || s.Size != 2000 || s.HasContent {
+				t.Errorf("big: %+v", rest[4])
+			}
+			if s := rest[5].Path; s == nil || s.Type != "other" {
+				t.Errorf("/dev/null: %+v", rest[5])
+			}
+			if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
+				t.Fatal("a hostile name was executed")
+			}
+		})
+	}
+}
+
+func uidOf(t *testing.T, p string) string {
+	out, err := exec.Command("stat", "-c", "%u", p).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+func TestParseSums(t *testing.T) {
+	a, b := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	files := []string{"/x/one", "/x/unreadable", "/x/new\nline", `/x/back\slash`}
+	tests := []struct {
+		name, out string
+		want      map[string]string
+	}{
+		{"gnu", a + "  /x/one\n\\" + b + "  /x/new\\nline\n\\" + a + `  /x/back\\slash` + "\n",
+			map[string]string{"/x/one": a, "/x/new\nline": b, `/x/back\slash`: a}},
+		{"busybox", a + "  /x/one\n" + b + "  /x/new\nline\n" + a + "  /x/back\\slash\n",
+			map[string]string{"/x/one": a, "/x/new\nline": b, `/x/back\slash`: a}},
+		// A line for a name not asked for cannot be taken for another's.
+		{"foreign line", a + "  /x/other\n" + b + "  /x/one\n", map[string]string{}},
+		{"cut short", a + "  /x/one\n" + b[:10], map[string]string{"/x/one": a}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := parseSums([]byte(tt.out), files)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("%q: %q, want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+// TestPathBatchParse: the fallback after a failed batched stat, a path that
+// vanished, and malformed output.
+func TestPathBatchParse(t *testing.T) {
+	pb := newPathBatch()
+	pb.add(0, PathCheck{Path: "/a", Sum: true})
+	pb.add(1, PathCheck{Path: "/gone"})
+	pb.add(2, PathCheck{Path: "/d"})
+	a := strings.Repeat("a", 64)
+	out := "types ffd\n644 0 0 root root 3\nrestat\n644 0 0 root root 3\n?\n755 1 2 u g 4096\nsums\n" + a + "  /a\n.\n"
+	st, err := pb.parse([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st["/a"].SHA256 != a || st["/a"].Size != 3 || st["/gone"] != nil || st["/d"].Mode != 0o755 || st["/d"].User != "u" {
+		t.Errorf("states %+v %+v %+v", st["/a"], st["/gone"], st["/d"])
+	}
+	outs := make([]CheckOutput, 3)
+	pb.outputs([]CheckOutput{{Stdout: []byte(out), Stderr: []byte("stat: cannot statx '/gone': No such file or directory\n")}}, outs)
+	if outs[1].ExitCode == 0 || !strings.Contains(string(outs[1].Stderr), "No such file") || outs[0].Path == nil {
+		t.Errorf("outputs %+v", outs)
+	}
+	for _, bad := range []string{
+		"",
+		"types f\nsums\n.\n", // too few types
+		"types ffd\n644 0 0 root root 3\nsums\n.\n", // too few stat lines
+		"types ffd\n644 0 0 root root 3\n644 0 0 root root 3\n755 0 0 root\nsums\n.\n",
+		"types ffd\n644 0 0 root root 3\n644 0 0 root root 3\n755 1 2 u g 4096\nsums\n", // no end
+	} {
+		if _, err := pb.parse([]byte(bad)); err == nil {
+			t.Errorf("parse(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestPathBatchShellcheck lints the batch script with a prelude when
+// shellcheck is installed.
+func TestPathBatchShellcheck(t *testing.T) {
+	sc, err := exec.LookPath("shellcheck")
+	if err != nil {
+		t.Skip("shellcheck not installed")
+	}
+	pb := newPathBatch()
+	pb.add(0, PathCheck{Path: "/srv/it's $(x) `y`;\nz", Sum: true, FetchMax: 100, UnlessSum: strings.Repeat("a", 64)})
+	pb.add(1, PathCheck{Path: "/srv/d"})
+	pb.add(2, PathCheck{Path: "/srv/l", FetchMax: 1000})
+	cmd := exec.Command(sc, "-s", "sh", "-")
+	cmd.Stdin = strings.NewReader(checkScript("drover-0", []string{"echo hi"}, pb))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("shellcheck: %v\n%s", err, out)
+	}
+}
