@@ -9,40 +9,37 @@ import (
 	"github.com/drover-cm/drover/cloud/digitalocean"
 )
 
-func TestLifecycle(t *testing.T) {
+// start runs the fake and a provider pointed at it, polling fast.
+func start(t *testing.T) (*cloudtest.Server, *digitalocean.Provider) {
+	t.Helper()
 	srv, err := cloudtest.NewDigitalOcean(cloudtest.Options{PollsUntilRunning: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
-	p, err := digitalocean.New(digitalocean.Config{Token: "test-token", BaseURL: srv.URL,
-		Backoff: cloud.Backoff{Attempts: 3, Initial: time.Millisecond, Max: time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cloudtest.Lifecycle(t, p, srv, cloud.Spec{
-		Name: "web", Region: "ams3", Size: "s-1vcpu-1gb", Image: "debian-12-x64",
-		Tags: []string{"role:web"},
-	}, "s-99vcpu-1tb")
-}
-
-// Resize: up, then a refused resize back down (the disk cannot shrink),
-// which leaves the instance running.
-func TestResize(t *testing.T) {
-	srv, err := cloudtest.NewDigitalOcean(cloudtest.Options{PollsUntilRunning: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	p, err := digitalocean.New(digitalocean.Config{Token: "test-token", BaseURL: srv.URL, Poll: time.Millisecond,
 		Backoff: cloud.Backoff{Attempts: 3, Initial: time.Millisecond, Max: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cloudtest.ResizeLifecycle(t, p, srv, cloud.Spec{
-		Name: "web", Region: "ams3", Size: "s-1vcpu-1gb", Image: "debian-12-x64",
-		Tags: []string{"role:web"},
-	}, "s-2vcpu-4gb", "s-1vcpu-1gb")
+	return srv, p
+}
+
+var spec = cloud.Spec{
+	Name: "web", Region: "ams3", Size: "s-1vcpu-1gb", Image: "debian-12-x64",
+	Tags: []string{"role:web"},
+}
+
+func TestLifecycle(t *testing.T) {
+	srv, p := start(t)
+	cloudtest.Lifecycle(t, p, srv, spec, "s-99vcpu-1tb")
+}
+
+// Resize: up, then a refused resize back down (the disk cannot shrink),
+// which leaves the instance running.
+func TestResize(t *testing.T) {
+	srv, p := start(t)
+	cloudtest.ResizeLifecycle(t, p, srv, spec, "s-2vcpu-4gb", "s-1vcpu-1gb")
 }
 
 func TestNoToken(t *testing.T) {
