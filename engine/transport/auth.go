@@ -14,8 +14,8 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 )
 
-// keyring loads the credentials offered to hosts: the agent's keys, then
-// identity files. Decrypted identity files are cached for the life of the
+// keyring loads the credentials offered to hosts: identity files and the
+// agent's keys (see credentials for the order). Decrypted identity files are cached for the life of the
 // connector, so a passphrase is asked once per file however many hosts
 // connect at the same time.
 type keyring struct {
@@ -57,10 +57,14 @@ func defaultIdentities() []string {
 	return out
 }
 
-// credentials returns the signers to offer for t, agent keys first, and a
-// description of what was offered (for an authentication failure message;
-// never secrets). An explicitly configured identity file that cannot be
-// read is an error naming it.
+// credentials returns the signers to offer for t, and a description of what
+// was offered (for an authentication failure message; never secrets). The
+// order saves round trips: each key the host refuses costs one, and sshd
+// disconnects after MaxAuthTries (6) refusals. Identity files the target
+// names come first, since they are the keys meant for it; then the agent's
+// keys; then, when the target names none, OpenSSH's default files. An
+// explicitly configured identity file that cannot be read is an error
+// naming it.
 func (k *keyring) credentials(t Target) ([]ssh.Signer, []string, error) {
 	var signers []ssh.Signer
 	var tried []string
@@ -74,7 +78,32 @@ func (k *keyring) credentials(t Target) ([]ssh.Signer, []string, error) {
 		signers = append(signers, s)
 		return true
 	}
+	addFiles := func(files []string, explicit bool) error {
+		for _, f := range files {
+			f = expandHome(f)
+			kf := k.load(f, explicit)
+			if kf.err != nil {
+				return kf.err
+			}
+			if kf.signer == nil {
+				if kf.skip != "" {
+					tried = append(tried, f+" ("+kf.skip+")")
+				}
+				continue
+			}
+			if add(kf.signer) {
+				tried = append(tried, f)
+			}
+		}
+		return nil
+	}
 
+	explicit := len(t.Identities) > 0
+	if explicit {
+		if err := addFiles(t.Identities, true); err != nil {
+			return nil, tried, err
+		}
+	}
 	if ag := k.agentClient(); ag != nil {
 		if as, err := ag.Signers(); err != nil {
 			tried = append(tried, "ssh-agent (error: "+err.Error()+")")
@@ -90,26 +119,9 @@ func (k *keyring) credentials(t Target) ([]ssh.Signer, []string, error) {
 	} else if k.agentErr != nil {
 		tried = append(tried, "ssh-agent (unavailable: "+k.agentErr.Error()+")")
 	}
-
-	explicit := len(t.Identities) > 0
-	files := t.Identities
 	if !explicit {
-		files = defaultIdentities()
-	}
-	for _, f := range files {
-		f = expandHome(f)
-		kf := k.load(f, explicit)
-		if kf.err != nil {
-			return nil, tried, kf.err
-		}
-		if kf.signer == nil {
-			if kf.skip != "" {
-				tried = append(tried, f+" ("+kf.skip+")")
-			}
-			continue
-		}
-		if add(kf.signer) {
-			tried = append(tried, f)
+		if err := addFiles(defaultIdentities(), false); err != nil {
+			return nil, tried, err
 		}
 	}
 	return signers, tried, nil

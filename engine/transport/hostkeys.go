@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,12 +110,30 @@ func (h *hostKeys) verifier(t Target, addr string) (*verifier, error) {
 // server presents a key type we can check (or nil: any).
 func (v *verifier) algorithms() []string {
 	if algos := v.db.HostKeyAlgorithms(v.addr); len(algos) > 0 {
+		// Of the known keys, ask for the one cheapest for the host to sign
+		// with (ed25519, then ECDSA, then RSA), whatever their order in
+		// known_hosts: the host signs once per connection.
+		algos = slices.Clone(algos)
+		slices.SortStableFunc(algos, func(a, b string) int { return hostKeyCost(a) - hostKeyCost(b) })
 		return algos
 	}
 	// Unknown host: prefer the key types in OpenSSH's order, so that the
 	// key recorded or shown is the one `ssh` and `ssh-keyscan` would see.
 	return []string{ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
 		ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
+}
+
+// hostKeyCost ranks host key algorithms by the host's cost of signing.
+func hostKeyCost(algo string) int {
+	switch {
+	case strings.Contains(algo, "ed25519"):
+		return 0
+	case strings.Contains(algo, "ecdsa"):
+		return 1
+	case strings.Contains(algo, "rsa"):
+		return 2
+	}
+	return 3
 }
 
 func (v *verifier) callback(_ string, remote net.Addr, key ssh.PublicKey) error {

@@ -35,6 +35,9 @@ type testServer struct {
 	// like a host that vanished from the network.
 	ignoreKeepalive atomic.Bool
 
+	// refused counts the client keys offered and refused.
+	refused atomic.Int64
+
 	mu         sync.Mutex
 	authorized map[string]bool
 	conns      []net.Conn
@@ -97,6 +100,7 @@ func startServer(t *testing.T, hostKeys []ssh.Signer, clients ...ssh.PublicKey) 
 			if s.authorized[string(key.Marshal())] {
 				return nil, nil
 			}
+			s.refused.Add(1)
 			return nil, errors.New("key not authorized")
 		},
 	}

@@ -174,8 +174,10 @@ func (c *SSHConnector) handshake(ctx context.Context, via *ssh.Client, hop Targe
 	}
 
 	var nc net.Conn = raw
+	var counted *countingConn
 	if last {
-		nc = &countingConn{Conn: raw, c: conn}
+		counted = &countingConn{Conn: raw, c: conn}
+		nc = counted
 	}
 	// A deadline covers a server that accepts TCP and never speaks SSH;
 	// closing on timeout or cancel also covers channel conns through a jump
@@ -193,6 +195,9 @@ func (c *SSHConnector) handshake(ctx context.Context, via *ssh.Client, hop Targe
 		return nil, timedOut()
 	}
 	_ = raw.SetDeadline(time.Time{})
+	if counted != nil {
+		conn.connectTrips.Store(1 + counted.turns.Load()) // TCP connect, then the handshake's turns
+	}
 	if err != nil {
 		raw.Close()
 		if v.failed != nil {

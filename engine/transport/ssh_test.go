@@ -3,6 +3,8 @@ package transport
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -773,5 +775,86 @@ func TestAgentAuth(t *testing.T) {
 	f.opts.NoAgent = true
 	if e := f.connectErr(t); e.Kind != ErrAuth || !strings.Contains(e.Error(), "no key to offer") {
 		t.Fatalf("with NoAgent: %v", e)
+	}
+}
+
+// TestConnectOffersTheTargetsIdentityFirst: with an agent holding other
+// keys, the identity file the target names is offered first, so no refused
+// attempt costs a round trip (nor counts towards sshd's MaxAuthTries).
+func TestConnectOffersTheTargetsIdentityFirst(t *testing.T) {
+	f := newFixture(t)
+	ring := agent.NewKeyring()
+	for range 3 {
+		_, priv := newEd25519(t)
+		if err := ring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock := filepath.Join(f.dir, "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				agent.ServeAgent(ring, c)
+			}()
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	f.opts.NoAgent = false
+	connector := NewSSH(f.opts)
+	defer connector.Close()
+	c, err := connector.Connect(context.Background(), f.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if n := f.srv.refused.Load(); n != 0 {
+		t.Errorf("the server refused %d keys before the target's identity file", n)
+	}
+	// TCP, version, key exchange, new keys and service request, "none",
+	// the key query, the signed request: about 8; more means wasted turns.
+	if n := c.Stats().ConnectTrips; n < 4 || n > 9 {
+		t.Errorf("ConnectTrips = %d, want 4-9", n)
+	}
+}
+
+// TestHostKeyAlgorithmsCheapestFirst: of the keys known_hosts holds for a
+// host, the handshake asks for ed25519 before ECDSA before RSA, whatever
+// the file's order.
+func TestHostKeyAlgorithmsCheapestFirst(t *testing.T) {
+	ed, _ := newEd25519(t)
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecs, err := ssh.NewSignerFromKey(ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	kh := filepath.Join(dir, "known_hosts")
+	addr := "[192.0.2.1]:2222"
+	lines := xknownhosts.Line([]string{addr}, testRSA(t).PublicKey()) + "\n" +
+		xknownhosts.Line([]string{addr}, ecs.PublicKey()) + "\n" +
+		xknownhosts.Line([]string{addr}, ed.PublicKey()) + "\n"
+	if err := os.WriteFile(kh, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := newHostKeys(Options{KnownHostsFile: kh}).verifier(Target{Name: "h"}, "192.0.2.1:2222")
+	if err != nil {
+		t.Fatal(err)
+	}
+	algos := v.algorithms()
+	if len(algos) < 3 || algos[0] != ssh.KeyAlgoED25519 || algos[1] != ssh.KeyAlgoECDSA256 {
+		t.Errorf("algorithms = %v, want ed25519, then ecdsa, then the RSA ones", algos)
 	}
 }

@@ -35,7 +35,7 @@ type sshConn struct {
 	sftpMu sync.Mutex
 	sftp   *sftp.Client
 
-	roundTrips, bytesSent, bytesRecv, dials atomic.Int64
+	roundTrips, bytesSent, bytesRecv, dials, connectTrips atomic.Int64
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -43,21 +43,30 @@ type sshConn struct {
 	wg        sync.WaitGroup
 }
 
-// countingConn counts the bytes of the SSH stream to the target.
+// countingConn counts the bytes of the SSH stream to the target, and its
+// turns: reads of data that follow a write (see Stats.ConnectTrips).
 type countingConn struct {
 	net.Conn
-	c *sshConn
+	c     *sshConn
+	wrote atomic.Bool // written since the last read
+	turns atomic.Int64
 }
 
 func (cc *countingConn) Read(b []byte) (int, error) {
 	n, err := cc.Conn.Read(b)
 	cc.c.bytesRecv.Add(int64(n))
+	if n > 0 && cc.wrote.Swap(false) {
+		cc.turns.Add(1)
+	}
 	return n, err
 }
 
 func (cc *countingConn) Write(b []byte) (int, error) {
 	n, err := cc.Conn.Write(b)
 	cc.c.bytesSent.Add(int64(n))
+	if n > 0 {
+		cc.wrote.Store(true)
+	}
 	return n, err
 }
 
@@ -155,11 +164,12 @@ func (c *sshConn) Close() error {
 
 func (c *sshConn) Stats() Stats {
 	return Stats{
-		RoundTrips:  c.roundTrips.Load(),
-		BytesSent:   c.bytesSent.Load(),
-		BytesRecv:   c.bytesRecv.Load(),
-		ConnectTime: c.connectTime,
-		Dials:       c.dials.Load(),
+		RoundTrips:   c.roundTrips.Load(),
+		BytesSent:    c.bytesSent.Load(),
+		BytesRecv:    c.bytesRecv.Load(),
+		ConnectTime:  c.connectTime,
+		Dials:        c.dials.Load(),
+		ConnectTrips: c.connectTrips.Load(),
 	}
 }
 

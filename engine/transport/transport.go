@@ -74,6 +74,12 @@ type Stats struct {
 	BytesRecv   int64
 	ConnectTime time.Duration
 	Dials       int64 // TCP/SSH handshakes made, including ProxyJump hops
+	// ConnectTrips are the round trips connecting took to the target
+	// itself: the TCP connect, then every turn of the SSH handshake and
+	// authentication where drover wrote and then waited to read (version,
+	// key exchange, service request, each authentication attempt). Not
+	// counted in RoundTrips; 0 where not measured (local connections).
+	ConnectTrips int64
 }
 
 // ErrorKind classifies connection failures, so that every failure gets its own

@@ -232,6 +232,9 @@ func (b *bench) drover(n int) ([]result, string) {
 					conns = append(conns, c)
 					mu.Unlock()
 					if b.trace && h.Name == "host1" {
+						st := c.Stats()
+						fmt.Fprintf(os.Stderr, "trace: connect %.1fms, %d round trips (TCP connect, SSH handshake and authentication)\n",
+							float64(st.ConnectTime.Microseconds())/1000, st.ConnectTrips)
 						return tracer{c}, nil
 					}
 				}
