@@ -1,7 +1,8 @@
 // Package cloud is what drover needs from a cloud API to provision hosts:
-// create an instance, find instances by tag, read one, delete one. Each
-// provider (cloud/digitalocean, cloud/linode, cloud/ec2) implements Provider
-// with the provider's official SDK.
+// create an instance, find instances by tag, read one, delete one
+// (Provider), and where the API allows it resize one in place (Resizer) and
+// read its SSH host keys (HostKeyReader). Each provider (cloud/digitalocean,
+// cloud/linode, cloud/ec2) implements them with the provider's official SDK.
 //
 // There is no state file: every instance drover creates carries an ownership
 // tag (OwnerTag), and listing by that tag is how drover finds what it owns.
