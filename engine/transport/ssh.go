@@ -61,7 +61,7 @@ func (c *SSHConnector) Close() error {
 // enabled the Conn runs commands and writes files through sudo.
 func (c *SSHConnector) Connect(ctx context.Context, t Target) (Conn, error) {
 	start := time.Now()
-	conn := &sshConn{target: t, addr: joinAddr(t.Address, t.Port), done: make(chan struct{}), pool: &c.pool}
+	conn := &sshConn{target: t, addr: joinAddr(t.Address, t.Port), done: make(chan struct{}), sockClosed: make(chan struct{}), pool: &c.pool}
 	var via *ssh.Client
 	for i, hop := range t.Jumps {
 		h, dialed, err := c.pool.acquire(hopKey(t.Jumps[:i+1]), func() (*ssh.Client, error) {

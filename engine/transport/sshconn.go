@@ -39,8 +39,12 @@ type sshConn struct {
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
-	lost      atomic.Bool // the connection broke (keepalive, network)
-	wg        sync.WaitGroup
+	// sockClosed is closed when the target's socket is (by x/crypto when
+	// the SSH connection ends, or by shutdown).
+	sockClosed chan struct{}
+	sockOnce   sync.Once
+	lost       atomic.Bool // the connection broke (keepalive, network)
+	wg         sync.WaitGroup
 }
 
 // countingConn counts the bytes of the SSH stream to the target, and its
@@ -61,6 +65,12 @@ func (cc *countingConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+func (cc *countingConn) Close() error {
+	err := cc.Conn.Close()
+	cc.c.sockOnce.Do(func() { close(cc.c.sockClosed) })
+	return err
+}
+
 func (cc *countingConn) Write(b []byte) (int, error) {
 	n, err := cc.Conn.Write(b)
 	cc.c.bytesSent.Add(int64(n))
@@ -70,55 +80,57 @@ func (cc *countingConn) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// start runs the goroutines that live as long as the connection: one that
-// tears everything down when the SSH connection ends, and the keepalive.
+// start runs the one goroutine that lives as long as the connection: it
+// sends the keepalives and tears everything down when the SSH connection
+// ends (one goroutine, not two, per host: hundreds of hosts are connected at
+// once).
 func (c *sshConn) start(keepAlive time.Duration) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		_ = c.client.Wait()
-		select {
-		case <-c.done:
-		default:
-			c.lost.Store(true)
-		}
-		c.shutdown()
+		c.watch(keepAlive)
 	}()
-	if keepAlive > 0 {
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			c.keepAlive(keepAlive)
-		}()
-	}
 }
 
-// keepAlive sends keepalive@openssh.com every interval; after
-// keepAliveMissed intervals without an answer it closes the connection, so
-// that commands in flight fail with ErrConnLost instead of hanging.
-func (c *sshConn) keepAlive(interval time.Duration) {
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
+// watch sends keepalive@openssh.com every interval (none when interval is
+// 0); after keepAliveMissed intervals without an answer it closes the
+// connection, so that commands in flight fail with ErrConnLost instead of
+// hanging. When the connection's socket closes (the host or the network
+// ended it, or Close), it waits for the SSH layer to finish and shuts down.
+func (c *sshConn) watch(interval time.Duration) {
+	var tick <-chan time.Time
+	if interval > 0 {
+		ticker := time.NewTicker(interval)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
 	var pending chan error
 	missed := 0
+	lose := func() {
+		c.lost.Store(true)
+		c.shutdown()
+	}
 	for {
 		select {
-		case <-c.done:
+		case <-c.sockClosed:
+			_ = c.client.Wait()
+			select {
+			case <-c.done:
+			default:
+				c.lost.Store(true)
+			}
+			c.shutdown()
 			return
 		case err := <-pending:
 			pending, missed = nil, 0
 			if err != nil {
-				c.lost.Store(true)
-				c.shutdown()
-				return
+				lose()
 			}
-		case <-ticker.C:
+		case <-tick:
 			if pending != nil {
 				missed++
 				if missed >= keepAliveMissed {
-					c.lost.Store(true)
-					c.shutdown()
-					return
+					lose()
 				}
 				continue
 			}
@@ -237,7 +249,10 @@ func (c *sshConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	// reading its input must not block Run on a reader that never ends.
 	go func() {
 		if cmd.Stdin != nil {
-			_, _ = io.Copy(stdin, cmd.Stdin)
+			// In 4 KiB writes, so that SSH packets stay small: x/crypto
+			// keeps a buffer as large as the largest packet sent for the
+			// life of the connection, and a batch script can be large.
+			_, _ = io.CopyBuffer(stdin, struct{ io.Reader }{cmd.Stdin}, make([]byte, 4096))
 		}
 		_ = stdin.Close()
 	}()
