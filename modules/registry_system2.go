@@ -150,19 +150,20 @@ func (k kv) has(key string) bool { _, ok := k.vals[key]; return ok }
 // shFileBlob is a sh fragment printing the file at path (a shell word or
 // "$var") as blob key, when it is a readable regular file.
 func shFileBlob(key, pathWord string) string {
-	return fmt.Sprintf("if [ -f %[2]s ] && [ -r %[2]s ]; then printf 'blob %[1]s %%s\\n' \"$(wc -c < %[2]s | tr -d ' ')\"; cat %[2]s; echo; fi\n", key, pathWord)
+	return fmt.Sprintf("if [ -f %[2]s ] && [ -r %[2]s ]; then printf 'blob %[1]s %%s\\n' \"$(($(wc -c < %[2]s)))\"; cat %[2]s; echo; fi\n", key, pathWord)
 }
 
 // shVarBlob is a sh fragment printing the content of variable name as blob key.
 func shVarBlob(key, name string) string {
-	return fmt.Sprintf("printf 'blob %[1]s %%s\\n' \"$(printf %%s \"$%[2]s\" | wc -c | tr -d ' ')\"; printf '%%s\\n' \"$%[2]s\"\n", key, name)
+	return fmt.Sprintf("printf 'blob %[1]s %%s\\n' \"$(($(printf %%s \"$%[2]s\" | wc -c)))\"; printf '%%s\\n' \"$%[2]s\"\n", key, name)
 }
 
-// shTools is a sh fragment printing "tool.NAME=PATH" for each tool found.
+// shTools is a sh fragment printing "tool.NAME=1" for each tool found. It
+// forks nothing: command -v is a builtin and its output is not captured.
 func shTools(names ...string) string {
 	var b strings.Builder
 	for _, n := range names {
-		fmt.Fprintf(&b, "if p=$(command -v %[1]s 2>/dev/null); then echo \"tool.%[1]s=$p\"; fi\n", shell.Quote(n))
+		fmt.Fprintf(&b, "if command -v %[1]s >/dev/null 2>&1; then echo 'tool.%[2]s=1'; fi\n", shell.Quote(n), n)
 	}
 	return b.String()
 }

@@ -198,8 +198,10 @@ func (t *userTask) Check() string {
 	fmt.Fprintf(&b, "n=%s\n", shell.Quote(t.name))
 	b.WriteString("if e=$(getent passwd \"$n\"); then\n")
 	b.WriteString("printf 'passwd=%s\\n' \"$e\"\n")
-	b.WriteString("printf 'groups=%s\\n' \"$(id -Gn \"$n\" 2>/dev/null)\"\n")
-	b.WriteString("printf 'primary=%s\\n' \"$(id -gn \"$n\" 2>/dev/null)\"\n")
+	// id -G lists the primary group first (GNU and busybox): one process
+	// for both.
+	b.WriteString("g=$(id -Gn \"$n\" 2>/dev/null)\n")
+	b.WriteString("printf 'groups=%s\\nprimary=%s\\n' \"$g\" \"${g%% *}\"\n")
 	if t.passwordSet && t.state == "present" {
 		// Only a digest of the current hash leaves the host.
 		b.WriteString("if [ -r /etc/shadow ]; then printf 'pwsum=%s\\n' \"$(awk -F: -v n=\"$n\" '$1==n{printf \"%s\", $2}' /etc/shadow | sha256sum | cut -d' ' -f1)\"; else echo pwsum=unreadable; fi\n")
