@@ -88,10 +88,21 @@ type linode struct {
 	tags     []string
 	addr     string
 	polls    int
-	resizing int    // reads left before a resize completes
-	newType  string // the type a resize moves to
+	resizing *linodeEvent // the resize in progress
 	created  time.Time
 	userData bool
+}
+
+// linodeEvent is an account event: the fake makes one per resize
+// ("linode_resize"), which finishes after Options.PollsUntilRunning reads of
+// the event or of the Linode, when the Linode takes its new type.
+type linodeEvent struct {
+	id      int
+	linode  *linode
+	newType string
+	polls   int
+	status  string
+	created time.Time
 }
 
 type linodeFake struct {
@@ -99,6 +110,7 @@ type linodeFake struct {
 	opts    Options
 	linodes map[int]*linode
 	nextID  int
+	events  []*linodeEvent
 }
 
 // NewLinode starts a fake Linode API v4. Point linodego at its URL (the
@@ -115,6 +127,8 @@ func NewLinode(opts Options) (*Server, error) {
 	mux.HandleFunc("GET /v4/linode/instances/{id}", f.get)
 	mux.HandleFunc("DELETE /v4/linode/instances/{id}", f.delete)
 	mux.HandleFunc("POST /v4/linode/instances/{id}/resize", f.resize)
+	mux.HandleFunc("GET /v4/account/events", f.listEvents)
+	mux.HandleFunc("GET /v4/account/events/{id}", f.getEvent)
 	s := &Server{}
 	f.srv = s
 	s.v = &validating{spec: sp, next: f.withFailures(mux)}
@@ -248,19 +262,17 @@ func (f *linodeFake) get(w http.ResponseWriter, r *http.Request) {
 		if l.polls > 0 {
 			l.polls--
 		}
-		if l.resizing > 0 {
-			if l.resizing--; l.resizing == 0 {
-				l.typ = l.newType
-			}
+		if l.resizing != nil {
+			l.resizing.progress()
 		}
 		writeJSON(w, 200, f.json(l, false))
 	}
 }
 
-// resize starts a resize (a migration): the instance reports "migrating" for
-// Options.PollsUntilRunning reads, then runs with the new type. Like the
-// API, it refuses an unknown type, the current type, a Linode that is busy,
-// and a type whose disk is smaller than the Linode's.
+// resize starts a resize (a migration) and its event: the instance reports
+// "migrating" until the event finishes, then runs with the new type. Like
+// the API, it refuses an unknown type, the current type, a Linode that is
+// busy, and a type whose disk is smaller than the Linode's.
 func (f *linodeFake) resize(w http.ResponseWriter, r *http.Request) {
 	l := f.lookup(w, r)
 	if l == nil {
@@ -276,16 +288,81 @@ func (f *linodeFake) resize(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case linodeTypes[req.Type] == [3]int{}:
 		linodeError(w, 400, "type", "A valid plan type by that ID was not found")
-	case l.polls > 0 || l.resizing > 0:
+	case l.polls > 0 || l.resizing != nil:
 		linodeError(w, 400, "", "Linode busy.")
 	case req.Type == l.typ:
 		linodeError(w, 400, "type", "Linode is already running this service plan.")
 	case linodeTypes[req.Type][2] < linodeTypes[l.typ][2]:
 		linodeError(w, 400, "type", fmt.Sprintf("The Linode's disks use %d MB; the %s plan allows %d MB: shrink the disks first.", linodeTypes[l.typ][2], req.Type, linodeTypes[req.Type][2]))
 	default:
-		l.resizing, l.newType = f.opts.polls(), req.Type
+		ev := &linodeEvent{id: 5000 + len(f.events), linode: l, newType: req.Type, polls: f.opts.polls(),
+			status: "started", created: time.Now().UTC().Truncate(time.Second)}
+		f.events = append(f.events, ev)
+		l.resizing = ev
 		writeJSON(w, 200, map[string]any{})
 	}
+}
+
+func (e *linodeEvent) progress() {
+	if e.status != "started" {
+		return
+	}
+	if e.polls--; e.polls <= 0 {
+		e.status = "finished"
+		e.linode.typ = e.newType
+		e.linode.resizing = nil
+	}
+}
+
+func (e *linodeEvent) json() map[string]any {
+	pct := 50
+	if e.status == "finished" {
+		pct = 100
+	}
+	return map[string]any{
+		"id": e.id, "action": "linode_resize", "status": e.status, "created": e.created.Format(linodeTime),
+		"entity":           map[string]any{"id": e.linode.id, "label": e.linode.label, "type": "linode", "url": fmt.Sprintf("/v4/linode/instances/%d", e.linode.id)},
+		"percent_complete": pct, "read": false, "seen": false, "message": nil, "time_remaining": nil, "username": "drover",
+	}
+}
+
+// listEvents serves the filters linodego's event poller sends: equality on
+// action, entity.type and entity.id, newest first.
+func (f *linodeFake) listEvents(w http.ResponseWriter, r *http.Request) {
+	var filter map[string]any
+	if x := r.Header.Get("X-Filter"); x != "" {
+		if err := json.Unmarshal([]byte(x), &filter); err != nil {
+			linodeError(w, 400, "X-Filter", "Cannot parse filter: "+err.Error())
+			return
+		}
+	}
+	out := []any{}
+	for i := len(f.events) - 1; i >= 0; i-- {
+		e := f.events[i]
+		if a, ok := filter["action"].(string); ok && a != "linode_resize" {
+			continue
+		}
+		if t, ok := filter["entity.type"].(string); ok && t != "linode" {
+			continue
+		}
+		if id, ok := filter["entity.id"].(float64); ok && int(id) != e.linode.id {
+			continue
+		}
+		out = append(out, e.json())
+	}
+	writeJSON(w, 200, map[string]any{"data": out, "page": 1, "pages": 1, "results": len(out)})
+}
+
+func (f *linodeFake) getEvent(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.Atoi(r.PathValue("id"))
+	for _, e := range f.events {
+		if e.id == id {
+			e.progress()
+			writeJSON(w, 200, e.json())
+			return
+		}
+	}
+	linodeError(w, 404, "", "Not found")
 }
 
 func (f *linodeFake) delete(w http.ResponseWriter, r *http.Request) {
@@ -305,7 +382,7 @@ func (f *linodeFake) json(l *linode, fresh bool) map[string]any {
 	switch {
 	case fresh || l.polls > 0:
 		status = "provisioning"
-	case l.resizing > 0:
+	case l.resizing != nil:
 		status = "migrating" // the spec has no "resizing": a resize is a migration
 	}
 	var image any

@@ -69,6 +69,7 @@ func New(cfg Config) (*Provider, error) {
 	if poll == 0 {
 		poll = 5 * time.Second
 	}
+	c.SetPollDelay(poll) // linodego's event poller
 	return &Provider{c: c, bo: bo, poll: poll}, nil
 }
 
@@ -181,25 +182,59 @@ func (p *Provider) Delete(ctx context.Context, id string) error {
 
 // Resize implements cloud.Resizer: one resize request (a cold migration: the
 // Linode is shut down, moved to a host with room for the new type, its disk
-// resized, and booted again), then wait until the API reports the new type
-// and the instance settled (running, or offline if it was).
+// resized, and booted again), then wait for the resize's event to finish
+// (as Linode's own tools do: the instance's fields alone do not tell a
+// resize not started yet from one done) and for the instance to settle with
+// the new type (running, or offline if it was).
 func (p *Provider) Resize(ctx context.Context, id, size string) (cloud.Instance, error) {
 	n, err := strconv.Atoi(id)
 	if err != nil {
 		return cloud.Instance{}, fmt.Errorf("linode: instance id %q is not a number", id)
 	}
-	autoDisk := true
-	opts := linodego.InstanceResizeOptions{Type: size, MigrationType: linodego.ColdMigration, AllowAutoDiskResize: &autoDisk}
+	op := "resize instance " + id + " to " + size
+	// The poller notes the resize events that exist before the request.
+	var ev *linodego.EventPoller
 	err = cloud.Retry(ctx, p.bo, func() error {
-		return apiErr("resize instance "+id+" to "+size, p.c.ResizeInstance(ctx, n, opts))
+		return apiErr(op+": listing its events", noPanic(func() error {
+			var err error
+			ev, err = p.c.NewEventPoller(ctx, n, linodego.EntityLinode, linodego.ActionLinodeResize)
+			return err
+		}))
 	})
 	if err != nil {
 		return cloud.Instance{}, err
+	}
+	autoDisk := true
+	opts := linodego.InstanceResizeOptions{Type: size, MigrationType: linodego.ColdMigration, AllowAutoDiskResize: &autoDisk}
+	err = cloud.Retry(ctx, p.bo, func() error {
+		return apiErr(op, p.c.ResizeInstance(ctx, n, opts))
+	})
+	if err != nil {
+		return cloud.Instance{}, err
+	}
+	timeout := 3600 // seconds, when ctx has no deadline
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(int(time.Until(d).Seconds()), 1)
+	}
+	if err := noPanic(func() error { _, err := ev.WaitForFinished(ctx, timeout); return err }); err != nil {
+		return cloud.Instance{}, fmt.Errorf("linode: %s: waiting for the resize to finish (see the Linode's activity in Cloud Manager): %w", op, err)
 	}
 	return cloud.Poll(ctx, p.poll, func() (cloud.Instance, error) { return p.Get(ctx, id) },
 		func(in cloud.Instance) bool {
 			return in.Size == size && (in.Status == cloud.StatusRunning || in.Status == cloud.StatusStopped)
 		})
+}
+
+// noPanic runs fn, turning a panic into an error: linodego panics on an
+// event whose time_remaining is not "HH:MM:SS" (seen from a mock server),
+// and a malformed answer must fail the resize, not crash drover.
+func noPanic(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("linodego could not read the API's answer: %v", r)
+		}
+	}()
+	return fn()
 }
 
 func instance(l *linodego.Instance) cloud.Instance {
