@@ -219,15 +219,25 @@ func (f *linodeFake) create(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, f.json(l, true))
 }
 
-// filter is the part of X-Filter the fake understands: {"tags": "t"} and
-// {"label": "l"}.
-func (f *linodeFake) list(w http.ResponseWriter, r *http.Request) {
+// xFilter reads the X-Filter header (a JSON object), answering 400 when it
+// is not one.
+func xFilter(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
 	var filter map[string]any
 	if x := r.Header.Get("X-Filter"); x != "" {
 		if err := json.Unmarshal([]byte(x), &filter); err != nil {
 			linodeError(w, 400, "X-Filter", "Cannot parse filter: "+err.Error())
-			return
+			return nil, false
 		}
+	}
+	return filter, true
+}
+
+// list serves the part of X-Filter the fake understands: {"tags": "t"} and
+// {"label": "l"}.
+func (f *linodeFake) list(w http.ResponseWriter, r *http.Request) {
+	filter, ok := xFilter(w, r)
+	if !ok {
+		return
 	}
 	ids := make([]int, 0, len(f.linodes))
 	for id := range f.linodes {
@@ -329,12 +339,9 @@ func (e *linodeEvent) json() map[string]any {
 // listEvents serves the filters linodego's event poller sends: equality on
 // action, entity.type and entity.id, newest first.
 func (f *linodeFake) listEvents(w http.ResponseWriter, r *http.Request) {
-	var filter map[string]any
-	if x := r.Header.Get("X-Filter"); x != "" {
-		if err := json.Unmarshal([]byte(x), &filter); err != nil {
-			linodeError(w, 400, "X-Filter", "Cannot parse filter: "+err.Error())
-			return
-		}
+	filter, ok := xFilter(w, r)
+	if !ok {
+		return
 	}
 	out := []any{}
 	for i := len(f.events) - 1; i >= 0; i-- {
