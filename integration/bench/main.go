@@ -50,8 +50,8 @@ func main() {
 	ansibleMax := flag.Int("ansible-max", 50, "largest fleet Ansible runs on (it is slow)")
 	noAnsible := flag.Bool("no-ansible", false, "measure drover only")
 	dir := flag.String("dir", "", "directory holding drover/ and ansible/ (default: beside this source file)")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of drover's runs to this file")
-	memprofile := flag.String("memprofile", "", "write a heap profile taken at the controller's largest heap during the last drover run to this file")
+	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles of drover's runs (in process) to FILE.first and FILE.no-change")
+	memprofile := flag.String("memprofile", "", "write heap profiles taken at the controller's largest live heap during each drover run to FILE.first and FILE.no-change")
 	verbose := flag.Bool("v", false, "print drover's and Ansible's output")
 	trace := flag.Bool("trace", false, "print every round trip drover makes to host1")
 	cli := flag.Bool("cli", false, "run drover as the `drover apply` binary (built from ./cmd/drover) in a child process: its own peak RSS and CPU, without the bench's fleet harness; round trips are not counted")
@@ -71,18 +71,10 @@ func main() {
 	if ansible == "" {
 		fmt.Fprintln(os.Stderr, "bench: drover rows only (ansible-playbook not found or -no-ansible; apt-get install ansible)")
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			fatal(err)
-		}
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
 	if *memprofile != "" {
 		runtime.MemProfileRate = 8 << 10 // the default (512 KiB) samples too few objects for a 50 MB heap
 	}
-	b := &bench{dir: *dir, verbose: *verbose, trace: *trace, memprofile: *memprofile}
+	b := &bench{dir: *dir, verbose: *verbose, trace: *trace, memprofile: *memprofile, cpuprofile: *cpuprofile}
 	if *cli {
 		if *trace || *cpuprofile != "" || *memprofile != "" {
 			fatal("-cli runs drover in another process: -trace, -cpuprofile and -memprofile need the in-process run")
@@ -130,6 +122,7 @@ type bench struct {
 	verbose    bool
 	trace      bool
 	memprofile string
+	cpuprofile string
 	cli        string // the drover binary, for -cli
 }
 
@@ -205,6 +198,14 @@ func (b *bench) drover(n int) ([]result, string) {
 		if b.memprofile != "" {
 			heap = watchHeap()
 		}
+		if b.cpuprofile != "" {
+			f, err := os.Create(b.cpuprofile + "." + run)
+			if err != nil {
+				fatal(err)
+			}
+			defer f.Close()
+			pprof.StartCPUProfile(f)
+		}
 		start := time.Now()
 
 		dialer := transport.NewDialer(transport.Options{KnownHostsFile: f.KnownHostsFile, NoAgent: true, ConnectTimeout: time.Minute})
@@ -249,7 +250,10 @@ func (b *bench) drover(n int) ([]result, string) {
 		dialer.Close()
 		sink.Close()
 		if heap != nil {
-			heap.stop(b.memprofile)
+			heap.stop(b.memprofile + "." + run)
+		}
+		if b.cpuprofile != "" {
+			pprof.StopCPUProfile()
 		}
 		r := result{run: run, wall: time.Since(start), ctlCPU: selfCPU() - cpuBefore, peakRSS: peakRSS(), trips: float64(trips) / float64(n)}
 		r.hostCPU = hostsCPU(f) - hostBefore
