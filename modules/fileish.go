@@ -50,9 +50,9 @@ func statFragment(p string, sum bool, fetchMax int64, unlessSum ...string) strin
 	var b strings.Builder
 	fmt.Fprintf(&b, "set -e\np=%s\n", shell.Quote(p))
 	b.WriteString("if [ -L \"$p\" ]; then echo 'type link'\n")
-	b.WriteString("elif [ -d \"$p\" ]; then echo 'type dir'; echo \"stat $(stat -c '%a %u %g %U %G %s' \"$p\")\"\n")
+	b.WriteString("elif [ -d \"$p\" ]; then echo 'type dir'; echo \"stat $(stat -c '" + statFormat + "' \"$p\")\"\n")
 	b.WriteString("elif [ -f \"$p\" ]; then echo 'type file'\n")
-	b.WriteString("  set -- $(stat -c '%a %u %g %U %G %s' \"$p\"); echo \"stat $*\"\n")
+	b.WriteString("  set -- $(stat -c '" + statFormat + "' \"$p\"); echo \"stat $*\"\n")
 	if sum {
 		b.WriteString("  h=$(sha256sum <\"$p\"); echo \"sha256 ${h%% *}\"\n")
 	}
@@ -92,16 +92,11 @@ func parseRemote(out CheckOutput) (remoteFile, error) {
 		case "type":
 			r.Type = val
 		case "stat":
-			f := strings.Fields(val)
-			if len(f) != 6 {
-				return r, fmt.Errorf("unexpected stat output %q", val)
+			s, err := parseStatLine(val)
+			if err != nil {
+				return r, err
 			}
-			m, err1 := strconv.ParseUint(f[0], 8, 32)
-			size, err2 := strconv.ParseInt(f[5], 10, 64)
-			if err1 != nil || err2 != nil {
-				return r, fmt.Errorf("unexpected stat output %q", val)
-			}
-			r.Mode, r.UID, r.GID, r.User, r.Group, r.Size = uint32(m), f[1], f[2], f[3], f[4], size
+			r.Mode, r.UID, r.GID, r.User, r.Group, r.Size = s.Mode, s.UID, s.GID, s.User, s.Group, s.Size
 		case "sha256":
 			r.SHA256 = val
 		case "empty":
@@ -122,6 +117,20 @@ func parseRemote(out CheckOutput) (remoteFile, error) {
 		return r, fmt.Errorf("no state in check output %q", out.Stdout)
 	}
 	return r, nil
+}
+
+// parseStatLine reads a line of `stat -c '%a %u %g %U %G %s'` (statFormat).
+func parseStatLine(l string) (PathState, error) {
+	f := strings.Fields(l)
+	if len(f) != 6 {
+		return PathState{}, fmt.Errorf("unexpected stat output %q", l)
+	}
+	m, err1 := strconv.ParseUint(f[0], 8, 32)
+	size, err2 := strconv.ParseInt(f[5], 10, 64)
+	if err1 != nil || err2 != nil {
+		return PathState{}, fmt.Errorf("unexpected stat output %q", l)
+	}
+	return PathState{Mode: uint32(m), UID: f[1], GID: f[2], User: f[3], Group: f[4], Size: size}, nil
 }
 
 // checkErr is the error for a Check fragment that exited non-zero.

@@ -3,7 +3,6 @@ package modules
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/drover-cm/drover/engine/shell"
@@ -279,17 +278,12 @@ func (pb *pathBatch) parse(out []byte) (map[string]*PathState, error) {
 			states[p] = nil
 			continue
 		}
-		f := strings.Fields(stats[i])
-		if len(f) != 6 {
-			return nil, fmt.Errorf("unexpected stat output %q", stats[i])
+		s, err := parseStatLine(stats[i])
+		if err != nil {
+			return nil, err
 		}
-		m, err1 := strconv.ParseUint(f[0], 8, 32)
-		size, err2 := strconv.ParseInt(f[5], 10, 64)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("unexpected stat output %q", stats[i])
-		}
-		s := states[p]
-		s.Mode, s.UID, s.GID, s.User, s.Group, s.Size = uint32(m), f[1], f[2], f[3], f[4], size
+		s.Type = states[p].Type
+		states[p] = &s
 	}
 	var files []string
 	for _, p := range pb.paths {

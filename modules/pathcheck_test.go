@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/drover-cm/drover/modules/moduletest/shconn"
 )
 
 // pathTask is a PathChecker whose Check must never run.
@@ -23,26 +21,6 @@ type fragOnly string
 
 func (f fragOnly) Check() string                   { return string(f) }
 func (f fragOnly) Diff(CheckOutput) (*Plan, error) { return nil, nil }
-
-func pathShells(t *testing.T) map[string]*shconn.ShellConn {
-	t.Helper()
-	out := map[string]*shconn.ShellConn{}
-	for name, argv := range shconn.Shells() {
-		c := &shconn.ShellConn{Shell: argv}
-		if name == "busybox" {
-			dir, err := shconn.BusyboxPath(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.Env = []string{"PATH=" + dir}
-		}
-		out[name] = c
-	}
-	if len(out) == 0 {
-		t.Skip("no POSIX shell found")
-	}
-	return out
-}
 
 // TestCheckAllPaths reads paths with hostile names (newline, backslash,
 // quotes, $(), glob characters, a leading "-" in a component) in one batch
@@ -78,7 +56,7 @@ func TestCheckAllPaths(t *testing.T) {
 		pathTask{PathCheck{Path: big, FetchMax: 1000}}, // too large: not fetched
 		pathTask{PathCheck{Path: "/dev/null"}},
 	)
-	for name, conn := range pathShells(t) {
+	for name, conn := range systemShellConns(t) {
 		t.Run(name, func(t *testing.T) {
 			outs, err := CheckAll(context.Background(), conn, tasks)
 			if err != nil {
