@@ -739,29 +739,7 @@ func TestAgentAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring := agent.NewKeyring()
-	if err := ring.Add(agent.AddedKey{PrivateKey: raw}); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(f.dir, "agent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				agent.ServeAgent(ring, c)
-			}()
-		}
-	}()
-	t.Setenv("SSH_AUTH_SOCK", sock)
+	startAgent(t, f.dir, raw)
 	f.target.Identities = nil // and no ~/.ssh/id_*: only the agent has the key
 	f.opts.NoAgent = false
 	connector := NewSSH(f.opts)
@@ -783,32 +761,12 @@ func TestAgentAuth(t *testing.T) {
 // attempt costs a round trip (nor counts towards sshd's MaxAuthTries).
 func TestConnectOffersTheTargetsIdentityFirst(t *testing.T) {
 	f := newFixture(t)
-	ring := agent.NewKeyring()
+	var others []any
 	for range 3 {
 		_, priv := newEd25519(t)
-		if err := ring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
-			t.Fatal(err)
-		}
+		others = append(others, priv)
 	}
-	sock := filepath.Join(f.dir, "agent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				agent.ServeAgent(ring, c)
-			}()
-		}
-	}()
-	t.Setenv("SSH_AUTH_SOCK", sock)
+	startAgent(t, f.dir, others...)
 	f.opts.NoAgent = false
 	connector := NewSSH(f.opts)
 	defer connector.Close()
@@ -857,4 +815,35 @@ func TestHostKeyAlgorithmsCheapestFirst(t *testing.T) {
 	if len(algos) < 3 || algos[0] != ssh.KeyAlgoED25519 || algos[1] != ssh.KeyAlgoECDSA256 {
 		t.Errorf("algorithms = %v, want ed25519, then ecdsa, then the RSA ones", algos)
 	}
+}
+
+// startAgent serves an ssh-agent holding keys on a socket in dir, for the
+// test, and points SSH_AUTH_SOCK at it.
+func startAgent(t *testing.T, dir string, keys ...any) {
+	t.Helper()
+	ring := agent.NewKeyring()
+	for _, k := range keys {
+		if err := ring.Add(agent.AddedKey{PrivateKey: k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock := filepath.Join(dir, "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				agent.ServeAgent(ring, c)
+			}()
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
 }

@@ -280,30 +280,37 @@ func (b *bench) drover(n int) ([]result, string) {
 func (b *bench) droverCLI(f *integration.Fleet) []result {
 	var out []result
 	for _, run := range []string{"first", "no-change"} {
-		hostBefore := hostsCPU(f)
 		cmd := exec.Command(b.cli, "apply", "--connect-timeout", "1m", "-i", f.InventoryFile(), filepath.Join(b.dir, "drover", "site.hcl"))
-		var stdout bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stdout
-		start := time.Now()
-		err := cmd.Run()
-		r := result{run: run, wall: time.Since(start), trips: -1}
-		if ps := cmd.ProcessState; ps != nil {
-			ru := ps.SysUsage().(*syscall.Rusage)
-			r.ctlCPU = tv(ru.Utime) + tv(ru.Stime)
-			r.peakRSS = ru.Maxrss << 10
-		}
-		if b.verbose {
-			os.Stderr.Write(stdout.Bytes())
-		}
-		if err != nil {
-			r.failures = err.Error()
-			fmt.Fprintf(os.Stderr, "bench: drover %s run on %d hosts failed: %v\n%s", run, len(f.Hosts), err, tail(stdout.String(), 3000))
-		}
-		r.changed = recapChanged(stdout.String(), "host1")
-		r.hostCPU = hostsCPU(f) - hostBefore
-		out = append(out, r)
+		out = append(out, b.child(f, "drover", run, cmd))
 	}
 	return out
+}
+
+// child runs one tool's run as cmd and measures it: wall time, the child's
+// CPU and peak RSS (rusage, its waited-for children included), the hosts'
+// CPU and the changed count of host1's recap line.
+func (b *bench) child(f *integration.Fleet, tool, run string, cmd *exec.Cmd) result {
+	hostBefore := hostsCPU(f)
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	start := time.Now()
+	err := cmd.Run()
+	r := result{run: run, wall: time.Since(start), trips: -1}
+	if ps := cmd.ProcessState; ps != nil {
+		ru := ps.SysUsage().(*syscall.Rusage)
+		r.ctlCPU = tv(ru.Utime) + tv(ru.Stime)
+		r.peakRSS = ru.Maxrss << 10
+	}
+	if b.verbose {
+		os.Stderr.Write(stdout.Bytes())
+	}
+	if err != nil {
+		r.failures = err.Error()
+		fmt.Fprintf(os.Stderr, "bench: %s %s run on %d hosts failed: %v\n%s", tool, run, len(f.Hosts), err, tail(stdout.String(), 3000))
+	}
+	r.changed = recapChanged(stdout.String(), "host1")
+	r.hostCPU = hostsCPU(f) - hostBefore
+	return r
 }
 
 // buildDrover builds cmd/drover of the module dir is in, into a temporary
@@ -331,30 +338,10 @@ func (b *bench) ansible(bin string, n int) ([]result, string) {
 	dir := filepath.Join(b.dir, "ansible")
 	var out []result
 	for _, run := range []string{"first", "no-change"} {
-		hostBefore := hostsCPU(f)
 		cmd := exec.Command(bin, "-i", inv, "-f", strconv.Itoa(n), "site.yml")
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "ANSIBLE_CONFIG="+filepath.Join(dir, "ansible.cfg"), "ANSIBLE_NOCOLOR=1")
-		var stdout bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stdout
-		start := time.Now()
-		err := cmd.Run()
-		r := result{run: run, wall: time.Since(start), trips: -1}
-		if ps := cmd.ProcessState; ps != nil {
-			ru := ps.SysUsage().(*syscall.Rusage)
-			r.ctlCPU = tv(ru.Utime) + tv(ru.Stime)
-			r.peakRSS = ru.Maxrss << 10
-		}
-		if b.verbose {
-			os.Stderr.Write(stdout.Bytes())
-		}
-		if err != nil {
-			r.failures = err.Error()
-			fmt.Fprintf(os.Stderr, "bench: ansible %s run on %d hosts failed: %v\n%s", run, n, err, tail(stdout.String(), 3000))
-		}
-		r.changed = recapChanged(stdout.String(), "host1")
-		r.hostCPU = hostsCPU(f) - hostBefore
-		out = append(out, r)
+		out = append(out, b.child(f, "ansible", run, cmd))
 	}
 	return out, manifest(f)
 }
