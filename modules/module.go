@@ -5,6 +5,9 @@
 //  1. Check: a read-only POSIX sh fragment that prints the current state.
 //     The engine joins the fragments of every task on a host into one remote
 //     script, so reading the state of a whole play costs one round trip.
+//     Tasks whose state is one path (file, directory, line) implement
+//     PathChecker: CheckAll reads all their paths with one stat and one
+//     sha256sum instead of a fragment each.
 //  2. Diff: a pure function from (desired config, Check output) to a Plan:
 //     the changes a user sees and the Steps that make them. Table-testable
 //     without any host.
