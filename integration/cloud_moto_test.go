@@ -46,16 +46,7 @@ func TestCloudEC2AgainstMoto(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a mock server; skipped in -short mode")
 	}
-	bin := os.Getenv("DROVER_MOTO")
-	if bin == "" {
-		bin, _ = exec.LookPath("moto_server")
-	}
-	if bin == "" {
-		if os.Getenv("DROVER_REQUIRE_CLOUD_MOCKS") == "1" {
-			t.Fatal("DROVER_REQUIRE_CLOUD_MOCKS=1 but the moto server is not installed (apt-get install python3-moto from trixie, see .ci/run; or set DROVER_MOTO)")
-		}
-		t.Skip("the moto server is not installed (python3-moto; DROVER_MOTO=path)")
-	}
+	bin := findMock(t, "DROVER_MOTO", "moto_server", "the moto server", "apt-get install python3-moto from trixie, see .ci/run; or set DROVER_MOTO")
 	// The SDK's default chain, as drover uses it, with dummy credentials
 	// and nothing from the developer's own configuration.
 	cloudtest.AWSTestEnv(t)

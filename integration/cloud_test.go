@@ -40,16 +40,7 @@ func TestCloudProvidersAgainstPrism(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts mock servers; skipped in -short mode")
 	}
-	prism := os.Getenv("DROVER_PRISM")
-	if prism == "" {
-		prism, _ = exec.LookPath("prism")
-	}
-	if prism == "" {
-		if os.Getenv("DROVER_REQUIRE_CLOUD_MOCKS") == "1" {
-			t.Fatal("DROVER_REQUIRE_CLOUD_MOCKS=1 but the Prism mock server is not installed (set DROVER_PRISM or put prism on PATH)")
-		}
-		t.Skip("the Prism mock server is not installed (npm install @stoplight/prism-cli@5.14; DROVER_PRISM=path)")
-	}
+	prism := findMock(t, "DROVER_PRISM", "prism", "the Prism mock server", "npm install @stoplight/prism-cli@5.14; DROVER_PRISM=path")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -255,4 +246,22 @@ func startPrism(t *testing.T, ctx context.Context, prism, provider string) *pris
 		m.mu.Unlock()
 		return nil
 	}
+}
+
+// findMock finds a mock server's program at $env or as name on PATH. When it
+// is missing the test skips, unless DROVER_REQUIRE_CLOUD_MOCKS=1 (CI), when it
+// fails: a cloud test must not pass there without its independent peer.
+func findMock(t *testing.T, env, name, what, install string) string {
+	t.Helper()
+	bin := os.Getenv(env)
+	if bin == "" {
+		bin, _ = exec.LookPath(name)
+	}
+	if bin == "" {
+		if os.Getenv("DROVER_REQUIRE_CLOUD_MOCKS") == "1" {
+			t.Fatalf("DROVER_REQUIRE_CLOUD_MOCKS=1 but %s is not installed (%s)", what, install)
+		}
+		t.Skipf("%s is not installed (%s)", what, install)
+	}
+	return bin
 }
