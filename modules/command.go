@@ -281,6 +281,12 @@ func (t *execTask) Diff(out CheckOutput) (*Plan, error) {
 		ch.Attrs = append(ch.Attrs, AttrChange{Name: "stdin", New: v})
 	}
 	script := t.prelude() + t.Command + "\n"
+	if t.Stdin == nil {
+		// A Script (its stdin is /dev/null), so that ApplyAll can run it in
+		// the same round trip as the changes before it. Nothing shows a
+		// step's Script; ApplyAll sends it on stdin, never in arguments.
+		return &Plan{Changes: []Change{ch}, Steps: []Step{{Script: script}}}, nil
+	}
 	stdin := t.Stdin
 	run := func(ctx context.Context, conn transport.Conn) (transport.Result, error) {
 		cmd := transport.Cmd{Command: script}
@@ -289,8 +295,7 @@ func (t *execTask) Diff(out CheckOutput) (*Plan, error) {
 		}
 		return conn.Run(ctx, cmd)
 	}
-	// Func, not Script: the command needs stdin, and the script (which holds
-	// env values, perhaps secrets) stays out of anything that shows Scripts.
+	// Func, not Script: the command needs stdin of its own.
 	return &Plan{Changes: []Change{ch}, Steps: []Step{{Func: run}}}, nil
 }
 

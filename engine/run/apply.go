@@ -535,13 +535,31 @@ func changeOf(in *instance) changeRec {
 	// directories: a task that edits a file it does not manage (line) has
 	// changed that file.
 	own := rel.Provides()
-	res := append([]modules.Resource(nil), own...)
-	for _, u := range rel.Uses() {
-		if u.Kind == "path" && !isParentOf(u.Name, own) {
-			res = append(res, u)
+	var c changeRec
+	created := onlyCreates(in.plan)
+	for _, r := range own {
+		if created && (r.Kind == "user" || r.Kind == "group") {
+			c.created = append(c.created, r)
+		} else {
+			c.res = append(c.res, r)
 		}
 	}
-	return changeRec{res: res}
+	for _, u := range rel.Uses() {
+		if u.Kind == "path" && !isParentOf(u.Name, own) {
+			c.res = append(c.res, u)
+		}
+	}
+	return c
+}
+
+// onlyCreates reports whether every change of p creates something.
+func onlyCreates(p *modules.Plan) bool {
+	for _, c := range p.Changes {
+		if c.Action != modules.Create {
+			return false
+		}
+	}
+	return p.Changed()
 }
 
 func runsCode(p *modules.Plan) bool {
@@ -555,9 +573,18 @@ func runsCode(p *modules.Plan) bool {
 
 // changeRec is what one changed task touched: the resources it provides,
 // or anything (opaque) when it ran code or has no Relations.
+//
+// A user or group that a task created (it did not exist) is kept apart in
+// created: a task that only uses it (a file owned by it, a user in it) read
+// its state when the name resolved to nothing, so that read still holds;
+// the plan made from it sets the owner or membership, which converges. At
+// worst a path already owned by the numeric id the new account then takes
+// is reported changed by a chown that changes nothing. Only a task that
+// provides the same user or group is stale.
 type changeRec struct {
-	res    []modules.Resource
-	opaque bool
+	res     []modules.Resource
+	created []modules.Resource
+	opaque  bool
 }
 
 // stale reports whether in's state, read before the changes made since,
@@ -575,6 +602,7 @@ func staleAfter(in *instance, changes []changeRec) bool {
 		return false
 	}
 	changed := map[modules.Resource]bool{}
+	created := map[modules.Resource]bool{}
 	for _, c := range changes {
 		if c.opaque {
 			return true
@@ -582,8 +610,11 @@ func staleAfter(in *instance, changes []changeRec) bool {
 		for _, r := range c.res {
 			changed[r] = true
 		}
+		for _, r := range c.created {
+			created[r] = true
+		}
 	}
-	if len(changed) == 0 {
+	if len(changed) == 0 && len(created) == 0 {
 		return false
 	}
 	rel, ok := in.mtask.(modules.Relations)
@@ -592,7 +623,7 @@ func staleAfter(in *instance, changes []changeRec) bool {
 	}
 	own := rel.Provides()
 	for _, r := range own {
-		if changed[r] {
+		if changed[r] || created[r] {
 			return true
 		}
 	}
