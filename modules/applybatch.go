@@ -47,8 +47,41 @@ type BatchResult struct {
 // completed) and later ones are reported not run (they may have run: each
 // step is idempotent, so the next run puts this right).
 func ApplyAll(ctx context.Context, conn transport.Conn, plans []*Plan) ([]BatchResult, error) {
-	out := make([]BatchResult, len(plans))
+	out, _, err := ApplyAllThenCheck(ctx, conn, plans, nil)
+	return out, err
+}
+
+// ApplyAllThenCheck is ApplyAll followed by CheckAll(tasks), the state read
+// at the end of ApplyAll's last script when every plan succeeded: the state
+// of tasks after the plans ran, at no extra round trip (one of its own only
+// when the last plan ends with a Func step). checks is nil when a plan
+// failed or the read failed; the caller then reads again if it must.
+func ApplyAllThenCheck(ctx context.Context, conn transport.Conn, plans []*Plan, tasks []Task) (out []BatchResult, checks []CheckOutput, err error) {
+	out = make([]BatchResult, len(plans))
 	b := &batch{ctx: ctx, conn: conn, out: out}
+	if len(tasks) > 0 {
+		j, err := newCheckJob(tasks)
+		if err != nil {
+			return out, nil, err // nothing ran
+		}
+		if j.n == 0 {
+			checks = j.outs
+		} else {
+			b.check = j
+		}
+	}
+	out, err = b.run(plans)
+	if b.checks != nil {
+		checks = b.checks
+	}
+	if err != nil || b.stopped {
+		checks = nil
+	}
+	return out, checks, err
+}
+
+func (b *batch) run(plans []*Plan) ([]BatchResult, error) {
+	ctx, conn, out := b.ctx, b.conn, b.out
 	for i, p := range plans {
 		out[i].Ran = true
 		if p == nil {
@@ -74,6 +107,9 @@ func ApplyAll(ctx context.Context, conn transport.Conn, plans []*Plan) ([]BatchR
 			}
 		}
 	}
+	if b.check != nil && !b.stopped {
+		b.add(entry{plan: -1, check: true}, "( eval "+shell.Quote(b.check.script)+"\n)")
+	}
 	b.flush()
 	return out, b.err
 }
@@ -83,6 +119,7 @@ func ApplyAll(ctx context.Context, conn transport.Conn, plans []*Plan) ([]BatchR
 type entry struct {
 	plan, step int
 	upload     string // the upload's path, "" for a script
+	check      bool   // the state read of ApplyAllThenCheck (plan -1)
 }
 
 type batch struct {
@@ -92,8 +129,10 @@ type batch struct {
 	entries []entry
 	cmds    []string
 	size    int
-	stopped bool  // a plan failed: nothing more runs
-	err     error // the connection failed
+	stopped bool          // a plan failed: nothing more runs
+	err     error         // the connection failed
+	check   *checkJob     // the state read to end the last script with
+	checks  []CheckOutput // what it read
 }
 
 func (b *batch) add(e entry, cmd string) {
@@ -172,6 +211,9 @@ func inlineTemp(p string) (string, error) {
 }
 
 func (b *batch) fail(i int, err error) {
+	if i < 0 {
+		return // the state read after every plan ran: no plan failed
+	}
 	b.out[i].Err = err
 	b.stopped = true
 	for k := i + 1; k < len(b.out); k++ {
@@ -262,6 +304,12 @@ func (b *batch) flush() bool {
 	}
 	for k, o := range outs {
 		e := entries[k]
+		if e.check {
+			if o.ExitCode == 0 {
+				b.checks, _ = b.check.parse(transport.Result{Stdout: o.Stdout, Stderr: o.Stderr})
+			}
+			continue
+		}
 		if e.upload != "" {
 			if o.ExitCode != 0 {
 				b.fail(e.plan, &StepError{Step: e.step, Err: fmt.Errorf("writing %s on the host failed%s; check that its directory exists and is writable", e.upload, stderrTail(o.Stderr, ": "))})

@@ -99,3 +99,57 @@ func TestApplyAll(t *testing.T) {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// TestApplyAllThenCheck: the state read after the plans goes at the end of
+// their script (no round trip of its own) and sees what they did, path
+// checks included; after a failed plan it does not run.
+func TestApplyAllThenCheck(t *testing.T) {
+	dir := t.TempDir()
+	conn, err := transport.Local{}.Connect(context.Background(), transport.Target{Name: "local", Local: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	tasks := []Task{
+		fragOnly("cat " + p("a") + "; echo err >&2; exit 4"),
+		pathTask{PathCheck{Path: p("a"), FetchMax: 100}},
+		fragOnly(""), // nothing to read
+	}
+	before := conn.Stats().RoundTrips
+	res, checks, err := ApplyAllThenCheck(context.Background(), conn, []*Plan{
+		{Steps: []Step{{Uploads: []Upload{bytesUpload(p("a"), 0o600, []byte("it's 'a'\n"))}}}},
+		{Steps: []Step{{Script: "echo more >>" + p("a")}}},
+	}, tasks)
+	if err != nil || res[0].Err != nil || res[1].Err != nil {
+		t.Fatal(err, res)
+	}
+	if trips := conn.Stats().RoundTrips - before; trips != 1 {
+		t.Errorf("round trips = %d; want 1", trips)
+	}
+	want := "it's 'a'\nmore\n"
+	if len(checks) != 3 || string(checks[0].Stdout) != want || string(checks[0].Stderr) != "err\n" || checks[0].ExitCode != 4 {
+		t.Fatalf("checks = %+v", checks)
+	}
+	if ps := checks[1].Path; ps == nil || ps.Type != "file" || string(ps.Content) != want {
+		t.Errorf("path state = %+v", ps)
+	}
+
+	// A Func last: the read is a round trip of its own, after it.
+	before = conn.Stats().RoundTrips
+	_, checks, err = ApplyAllThenCheck(context.Background(), conn, []*Plan{{Steps: []Step{{Func: func(ctx context.Context, c transport.Conn) (transport.Result, error) {
+		return c.Run(ctx, transport.Cmd{Command: "echo func >" + p("a")})
+	}}}}}, tasks[:1])
+	if err != nil || len(checks) != 1 || string(checks[0].Stdout) != "func\n" {
+		t.Errorf("after a Func: %v %+v", err, checks)
+	}
+	if trips := conn.Stats().RoundTrips - before; trips != 2 {
+		t.Errorf("round trips = %d; want 2", trips)
+	}
+
+	// A failed plan: no read.
+	res, checks, err = ApplyAllThenCheck(context.Background(), conn, []*Plan{{Steps: []Step{{Script: "exit 3"}}}}, []Task{fragOnly("touch " + p("read"))})
+	if err != nil || res[0].Err == nil || checks != nil || fileExists(p("read")) {
+		t.Errorf("after a failure: %v %+v %+v", err, res, checks)
+	}
+}

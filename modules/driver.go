@@ -33,47 +33,73 @@ const maxInlineScript = 96 << 10
 // when the script could not run or its output is malformed; a failing
 // fragment is not an error (its ExitCode says so; its Diff decides).
 func CheckAll(ctx context.Context, conn transport.Conn, tasks []Task) ([]CheckOutput, error) {
-	outs := make([]CheckOutput, len(tasks))
-	var idx []int // indexes of tasks with a fragment
-	frags := make([]string, 0, len(tasks))
-	paths := newPathBatch()
-	for i, t := range tasks {
-		if pc, ok := t.(PathChecker); ok {
-			paths.add(i, pc.CheckPath())
-			continue
-		}
-		if f := t.Check(); strings.TrimSpace(f) != "" {
-			idx = append(idx, i)
-			frags = append(frags, f)
-		}
-	}
-	n := len(frags)
-	if len(paths.tasks) > 0 {
-		n += paths.frames()
-	}
-	if n == 0 {
-		return outs, nil
-	}
-	nonce, err := newNonce()
+	j, err := newCheckJob(tasks)
 	if err != nil {
 		return nil, err
 	}
-	script := checkScript(nonce, frags, paths)
-	res, err := runScript(ctx, conn, script)
+	if j.n == 0 {
+		return j.outs, nil
+	}
+	res, err := runScript(ctx, conn, j.script)
 	if err != nil {
 		return nil, fmt.Errorf("reading state: %w", err)
 	}
-	got, err := parseFrames(nonce, res.Stdout, n)
+	return j.parse(res)
+}
+
+// checkJob is one batched state read: its script, and how to split what
+// the script printed into the tasks' CheckOutputs. ApplyAllThenCheck runs
+// the script inside its own.
+type checkJob struct {
+	outs   []CheckOutput
+	idx    []int // indexes of tasks with a fragment
+	paths  *pathBatch
+	n      int // frames; 0 when there is nothing to read
+	nonce  string
+	script string
+}
+
+func newCheckJob(tasks []Task) (*checkJob, error) {
+	j := &checkJob{outs: make([]CheckOutput, len(tasks)), paths: newPathBatch()}
+	frags := make([]string, 0, len(tasks))
+	for i, t := range tasks {
+		if pc, ok := t.(PathChecker); ok {
+			j.paths.add(i, pc.CheckPath())
+			continue
+		}
+		if f := t.Check(); strings.TrimSpace(f) != "" {
+			j.idx = append(j.idx, i)
+			frags = append(frags, f)
+		}
+	}
+	j.n = len(frags)
+	if len(j.paths.tasks) > 0 {
+		j.n += j.paths.frames()
+	}
+	if j.n == 0 {
+		return j, nil
+	}
+	var err error
+	if j.nonce, err = newNonce(); err != nil {
+		return nil, err
+	}
+	j.script = checkScript(j.nonce, frags, j.paths)
+	return j, nil
+}
+
+// parse splits the output of the job's script.
+func (j *checkJob) parse(res transport.Result) ([]CheckOutput, error) {
+	got, err := parseFrames(j.nonce, res.Stdout, j.n)
 	if err != nil {
 		return nil, fmt.Errorf("reading state: %w (exit status %d%s)", err, res.ExitCode, stderrTail(res.Stderr, ": "))
 	}
-	for k, i := range idx {
-		outs[i] = got[k]
+	for k, i := range j.idx {
+		j.outs[i] = got[k]
 	}
-	if len(paths.tasks) > 0 {
-		paths.outputs(got[len(frags):], outs)
+	if len(j.paths.tasks) > 0 {
+		j.paths.outputs(got[len(j.idx):], j.outs)
 	}
-	return outs, nil
+	return j.outs, nil
 }
 
 // checkScript builds the batched state-reading script. Each fragment is

@@ -106,6 +106,48 @@ func (hr *hostRun) rereadSet(in *instance) []*instance {
 	return out
 }
 
+// rereadAfter returns the instances after the batch of in and its
+// followers fs, over the same connection, whose state must be read (again)
+// once the batch has run: the batch's last script reads it, instead of a
+// round trip of its own when the walk reaches them. changedAt is the length
+// hr.changes will have once the walk has recorded the batch's changes, the
+// point in the log up to which that read is fresh.
+func (hr *hostRun) rereadAfter(in *instance, fs []*instance) (out []*instance, changedAt int) {
+	last := in
+	batch := append([]*instance{in}, fs...)
+	var changes []changeRec
+	for _, b := range batch {
+		if b.plan.Changed() {
+			changes = append(changes, changeOf(b))
+		}
+		last = b
+	}
+	key := hr.connKey(in)
+	for _, f := range hr.after(last) {
+		if f.skip || f.mtask == nil || f.deferred || hr.connKey(f) != key {
+			continue
+		}
+		if !f.checked || staleAfter(f, append(hr.changes[min(f.checkedAt, len(hr.changes)):len(hr.changes):len(hr.changes)], changes...)) {
+			out = append(out, f)
+		}
+	}
+	return out, len(hr.changes) + len(changes)
+}
+
+// diffAll plans ins from the state read for them, as checkBatch does.
+func (hr *hostRun) diffAll(ins []*instance, outs []modules.CheckOutput, checkedAt int) {
+	for i, in := range ins {
+		p, err := in.mtask.Diff(outs[i])
+		in.plan, in.checked, in.checkErr = p, true, nil
+		in.checkedAt = checkedAt
+		if err != nil {
+			// The task fails when it is reached (in a plan: it is shown
+			// failed); tasks before it still run.
+			in.plan, in.checkErr = nil, err
+		}
+	}
+}
+
 // connKey names the connection an instance runs over ("" for the play's).
 func (hr *hostRun) connKey(in *instance) string {
 	b := in.become
@@ -131,10 +173,18 @@ func (hr *hostRun) applyPlan(ctx context.Context, conn transport.Conn, in *insta
 			ins = append(ins, f)
 		}
 	}
-	if len(plans) == 0 {
+	reread, changedAt := hr.rereadAfter(in, fs)
+	if len(plans) == 0 && len(reread) == 0 {
 		return modules.Apply(ctx, conn, in.plan)
 	}
-	res, err := modules.ApplyAll(ctx, conn, append([]*modules.Plan{in.plan}, plans...))
+	tasks := make([]modules.Task, len(reread))
+	for i, f := range reread {
+		tasks[i] = f.mtask
+	}
+	res, checks, err := modules.ApplyAllThenCheck(ctx, conn, append([]*modules.Plan{in.plan}, plans...), tasks)
+	if checks != nil {
+		hr.diffAll(reread, checks, changedAt)
+	}
 	if hr.batched == nil {
 		hr.batched = map[*instance]modules.BatchResult{}
 	}

@@ -453,16 +453,7 @@ func (hr *hostRun) checkBatch(ctx context.Context, conn transport.Conn, ins []*i
 	if err != nil {
 		return err
 	}
-	for i, in := range ins {
-		p, err := in.mtask.Diff(outs[i])
-		in.plan, in.checked, in.checkErr = p, true, nil
-		in.checkedAt = len(hr.changes)
-		if err != nil {
-			// The task fails when it is reached (in a plan: it is shown
-			// failed); tasks before it still run.
-			in.plan, in.checkErr = nil, err
-		}
-	}
+	hr.diffAll(ins, outs, len(hr.changes))
 	return nil
 }
 
