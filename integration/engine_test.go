@@ -350,24 +350,18 @@ play "slow" {
   }
 }
 `})
-	var once sync.Once
 	log := &eventLog{}
-	log.on = func(ev report.Event) {
-		if ev.Kind == report.KindTask && ev.Host == victim.Name && ev.Task == "file.before" {
-			once.Do(func() {
-				go func() {
-					// Kill it once the shell task is running on it.
-					for i := 0; i < 100; i++ {
-						if _, err := victim.Run("pgrep -x sleep"); err == nil {
-							break
-						}
-						time.Sleep(20 * time.Millisecond)
-					}
-					victim.Kill()
-				}()
-			})
+	// Kill it once the shell task is running on it (file.before ran in the
+	// same round trip, before it).
+	go func() {
+		for i := 0; i < 3000; i++ {
+			if _, err := victim.Run("pgrep -x sleep"); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-	}
+		victim.Kill()
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	out, res := e.apply(ctx, log)

@@ -43,9 +43,10 @@ type BatchResult struct {
 // ApplyAll stops at the first failing plan: its BatchResult has Err, later
 // ones have Ran false. The error is non-nil only when a script's output
 // cannot be read (the connection was lost); which of its plans ran is then
-// unknown, so the first plan of that script gets the error (it may have
-// completed) and later ones are reported not run (they may have run: each
-// step is idempotent, so the next run puts this right).
+// known from a line the script prints as each of its commands completes:
+// the plan that was running gets the error (it may have completed), earlier
+// ones succeeded (their output is lost), and later ones are reported not
+// run.
 func ApplyAll(ctx context.Context, conn transport.Conn, plans []*Plan) ([]BatchResult, error) {
 	out, _, err := ApplyAllThenCheck(ctx, conn, plans, nil)
 	return out, err
@@ -282,7 +283,9 @@ func (b *batch) flush() bool {
 	s.WriteString("x= f= stop=\n")
 	for k, c := range cmds {
 		// Each entry runs only while all before it succeeded.
-		fmt.Fprintf(&s, "if [ -z \"$stop\" ]; then %s </dev/null >\"$d/%d.o\" 2>\"$d/%d.e\"; c=$?; x=\"$x $c\"; f=\"$f %d.o %d.e\"; [ $c -eq 0 ] || stop=1; fi\n", c, k, k, k, k)
+		// A line per entry done, so that a lost connection is blamed on
+		// the entry that was running (Run returns what arrived).
+		fmt.Fprintf(&s, "if [ -z \"$stop\" ]; then %s </dev/null >\"$d/%d.o\" 2>\"$d/%d.e\"; c=$?; x=\"$x $c\"; f=\"$f %d.o %d.e\"; if [ $c -eq 0 ]; then echo %s done; else stop=1; fi; fi\n", c, k, k, k, k, nonce)
 	}
 	s.WriteString("cd \"$d\" || exit 125\n")
 	fmt.Fprintf(&s, "printf '%%s status%%s\\n' %s \"$x\"\n", nonce)
@@ -291,15 +294,18 @@ func (b *batch) flush() bool {
 	s.WriteString("cat $f\n")
 	fmt.Fprintf(&s, "printf '%%s end\\n' %s\n", nonce)
 	res, err := b.conn.Run(b.ctx, transport.Cmd{Command: "sh -s", Stdin: strings.NewReader(s.String())})
+	// When the output is lost or cut, the entries before the one that was
+	// running completed (their own output is lost).
+	running := min(bytes.Count(res.Stdout, []byte(nonce+" done\n")), len(entries)-1)
 	if err != nil {
 		b.err = fmt.Errorf("applying changes: %w", err)
-		b.fail(entries[0].plan, b.err)
+		b.fail(entries[running].plan, b.err)
 		return false
 	}
 	outs, err := parseFramesUpTo(nonce, res.Stdout, len(entries))
 	if err != nil {
 		b.err = fmt.Errorf("applying changes: %w (exit status %d%s)", err, res.ExitCode, stderrTail(res.Stderr, ": "))
-		b.fail(entries[0].plan, b.err)
+		b.fail(entries[running].plan, b.err)
 		return false
 	}
 	for k, o := range outs {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drover-cm/drover/engine/transport"
 )
@@ -151,5 +152,37 @@ func TestApplyAllThenCheck(t *testing.T) {
 	res, checks, err = ApplyAllThenCheck(context.Background(), conn, []*Plan{{Steps: []Step{{Script: "exit 3"}}}}, []Task{fragOnly("touch " + p("read"))})
 	if err != nil || res[0].Err == nil || checks != nil || fileExists(p("read")) {
 		t.Errorf("after a failure: %v %+v %+v", err, res, checks)
+	}
+}
+
+// TestApplyAllCut: when a batch's script is cut (the connection lost, or
+// cancelled), the plan that was running gets the error and the plans
+// before it completed.
+func TestApplyAllCut(t *testing.T) {
+	dir := t.TempDir()
+	conn, err := transport.Local{}.Connect(context.Background(), transport.Target{Name: "local", Local: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for !fileExists(p("started")) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}()
+	res, err := ApplyAll(ctx, conn, []*Plan{
+		{Steps: []Step{{Uploads: []Upload{bytesUpload(p("a"), 0o600, []byte("a\n"))}}, {Script: "echo one"}}},
+		{Steps: []Step{{Script: "touch " + p("started") + "; sleep 60"}}},
+		{Steps: []Step{{Script: "touch " + p("never")}}},
+	})
+	if err == nil {
+		t.Fatal("no error from a cut script")
+	}
+	if !res[0].Ran || res[0].Err != nil || !res[1].Ran || res[1].Err == nil || res[2].Ran || fileExists(p("never")) {
+		t.Errorf("results: %+v", res)
 	}
 }
