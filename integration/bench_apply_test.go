@@ -1,22 +1,16 @@
 package integration_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/drover-cm/drover/engine/config"
-	"github.com/drover-cm/drover/engine/connect"
-	"github.com/drover-cm/drover/engine/report"
 	drun "github.com/drover-cm/drover/engine/run"
-	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
 	"github.com/drover-cm/drover/inventory"
 )
@@ -88,33 +82,7 @@ func BenchmarkApply(b *testing.B) {
 
 	apply := func(b *testing.B, root string) (*drun.ApplyResult, int64) {
 		in, _ := drun.ParseInputs(p, pb, nil, nil, []string{"root=" + root})
-		dialer := transport.NewDialer(transport.Options{KnownHostsFile: f.KnownHostsFile, NoAgent: true, ConnectTimeout: 30 * time.Second})
-		pool := connect.NewPool(dialer)
-		var mu sync.Mutex
-		var conns []transport.Conn
-		res, err := drun.Apply(context.Background(), drun.Options{
-			Playbook: pb, Inputs: in, Masker: report.NewMasker(),
-			Hosts: func(pat string) ([]*inventory.Host, error) { return inv.Select(pat) },
-			Connect: func(ctx context.Context, h *inventory.Host, _ *drun.Become) (transport.Conn, error) {
-				t, err := connect.Target(inv, h, nil)
-				if err != nil {
-					return nil, err
-				}
-				c, err := pool.Conn(ctx, t)
-				if err == nil {
-					mu.Lock()
-					conns = append(conns, c)
-					mu.Unlock()
-				}
-				return c, err
-			},
-		})
-		var trips int64
-		for _, c := range conns {
-			trips += c.Stats().RoundTrips
-		}
-		pool.Close()
-		dialer.Close()
+		res, trips, err := applyCountingTrips(f, inv, pb, in)
 		if err != nil || !res.Recap.OK() {
 			b.Fatalf("apply: %v %+v %s", err, res.Recap, res.Diagnostics)
 		}

@@ -42,35 +42,9 @@ func TestBenchRoundTrips(t *testing.T) {
 		t.Fatal(diags)
 	}
 	apply := func() (*drun.ApplyResult, int64) {
-		dialer := transport.NewDialer(transport.Options{KnownHostsFile: f.KnownHostsFile, NoAgent: true, ConnectTimeout: time.Minute})
-		pool := connect.NewPool(dialer)
-		defer dialer.Close()
-		defer pool.Close()
-		var mu sync.Mutex
-		var conns []transport.Conn
-		res, err := drun.Apply(context.Background(), drun.Options{
-			Playbook: pb, Inputs: in, Masker: report.NewMasker(),
-			Hosts: func(pat string) ([]*inventory.Host, error) { return inv.Select(pat) },
-			Connect: func(ctx context.Context, h *inventory.Host, _ *drun.Become) (transport.Conn, error) {
-				tg, err := connect.Target(inv, h, nil)
-				if err != nil {
-					return nil, err
-				}
-				c, err := pool.Conn(ctx, tg)
-				if err == nil {
-					mu.Lock()
-					conns = append(conns, c)
-					mu.Unlock()
-				}
-				return c, err
-			},
-		})
+		res, trips, err := applyCountingTrips(f, inv, pb, in)
 		if err != nil || !res.Recap.OK() || len(res.Diagnostics) > 0 {
 			t.Fatalf("apply: %v %+v %s", err, res.Recap, res.Diagnostics)
-		}
-		var trips int64
-		for _, c := range conns {
-			trips += c.Stats().RoundTrips
 		}
 		return res, trips
 	}
@@ -99,4 +73,38 @@ func TestBenchRoundTrips(t *testing.T) {
 	if out := h.Exec(t, "cat /srv/bench/logs/reload.log"); strings.Count(out, "reloaded") != 1 {
 		t.Errorf("the handler ran again: %q", out)
 	}
+}
+
+// applyCountingTrips applies pb to the fleet over a pool of its own and
+// returns the result with the SSH round trips made after connecting, all
+// hosts together.
+func applyCountingTrips(f *integration.Fleet, inv *inventory.Inventory, pb *config.Playbook, in drun.Inputs) (*drun.ApplyResult, int64, error) {
+	dialer := transport.NewDialer(transport.Options{KnownHostsFile: f.KnownHostsFile, NoAgent: true, ConnectTimeout: time.Minute})
+	pool := connect.NewPool(dialer)
+	defer dialer.Close()
+	defer pool.Close()
+	var mu sync.Mutex
+	var conns []transport.Conn
+	res, err := drun.Apply(context.Background(), drun.Options{
+		Playbook: pb, Inputs: in, Masker: report.NewMasker(),
+		Hosts: func(pat string) ([]*inventory.Host, error) { return inv.Select(pat) },
+		Connect: func(ctx context.Context, h *inventory.Host, _ *drun.Become) (transport.Conn, error) {
+			tg, err := connect.Target(inv, h, nil)
+			if err != nil {
+				return nil, err
+			}
+			c, err := pool.Conn(ctx, tg)
+			if err == nil {
+				mu.Lock()
+				conns = append(conns, c)
+				mu.Unlock()
+			}
+			return c, err
+		},
+	})
+	var trips int64
+	for _, c := range conns {
+		trips += c.Stats().RoundTrips
+	}
+	return res, trips, err
 }
