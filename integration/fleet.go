@@ -43,6 +43,11 @@ const (
 	// PasswordUserPassword is PasswordUser's login and sudo password. It holds
 	// quotes, a space and a dollar sign on purpose.
 	PasswordUserPassword = `Pa55 'w$rd"`
+	// AttackerUser is an ordinary user with no sudo rule: the "other user on
+	// the target" of the threat model (docs/security.md). Security tests run
+	// commands as it with Host.ExecAs to plant symlinks, repository config or
+	// process-list watchers, and check that a run as root never crosses to it.
+	AttackerUser = "mallory"
 )
 
 // Fleet is a set of running hosts and the client-side files to reach them.

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/drover-cm/drover/engine/shell"
 )
 
 // hostScript runs as PID 1 of the host's new namespaces (unshare --fork):
@@ -336,6 +338,25 @@ func (h *Host) Exec(t testing.TB, script string) string {
 	return out
 }
 
+// ExecAs is Exec as user (by name, with that user's groups and home), for a
+// test's attacker: AttackerUser planting what a run as root must not follow.
+func (h *Host) ExecAs(t testing.TB, user, script string) string {
+	t.Helper()
+	out, err := h.RunAs(user, script)
+	if err != nil {
+		t.Fatalf("%s as %s: %v", h.Name, user, err)
+	}
+	return out
+}
+
+// RunAs is ExecAs returning an error instead of failing a test.
+func (h *Host) RunAs(user, script string) (string, error) {
+	q := shell.Quote
+	wrapped := fmt.Sprintf("cd / && exec setpriv --reuid=%s --regid=%s --init-groups env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=\"$(getent passwd %s | cut -d: -f6)\" USER=%s LOGNAME=%s /bin/sh -c %s",
+		q(user), q(user), q(user), q(user), q(user), q(script))
+	return h.Run(wrapped)
+}
+
 // ExecError is the error Run returns when the script ran and failed.
 type ExecError struct {
 	Script   string
@@ -495,7 +516,7 @@ func (h *Host) addUsers(u upper, bashrc, profile []byte) error {
 	}
 	used := usedIDs(passwd, group)
 	id := fleetUID
-	for _, user := range []struct{ name, hash string }{{DeployUser, "*"}, {PasswordUser, hash}} {
+	for _, user := range []struct{ name, hash string }{{DeployUser, "*"}, {PasswordUser, hash}, {AttackerUser, "*"}} {
 		for used[id] {
 			id++
 		}

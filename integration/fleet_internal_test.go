@@ -55,3 +55,20 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// TestAttackerUser: AttackerUser exists on every host, ExecAs runs as it with
+// its own home, and it has none of root's rights (the security tests rely on
+// that to play the less privileged user of the threat model).
+func TestAttackerUser(t *testing.T) {
+	f := Start(t, 1)
+	h := f.Hosts[0]
+	if got := strings.TrimSpace(h.ExecAs(t, AttackerUser, `id -un; echo "$HOME"`)); got != AttackerUser+"\n/home/"+AttackerUser {
+		t.Fatalf("ExecAs: got %q", got)
+	}
+	if _, err := h.RunAs(AttackerUser, "cat /etc/shadow"); err == nil {
+		t.Fatal("the attacker could read /etc/shadow")
+	}
+	if _, err := h.RunAs(AttackerUser, "sudo -n true"); err == nil {
+		t.Fatal("the attacker may sudo")
+	}
+}
