@@ -122,7 +122,13 @@ func (b *becomeConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	done := make(chan struct{})
 	defer close(done)
 
-	in := &becomeStdin{user: cmd.Stdin, ready: filter.ready, done: done}
+	// The command goes on stdin too (viaStdin): sudo's argv, which local
+	// users can read and sudo logs, holds only the fixed bootstrap.
+	enc, err := viaStdin(cmd)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", b.host, err)
+	}
+	in := &becomeStdin{user: enc.Stdin, ready: filter.ready, done: done}
 	if len(b.cfg.Password) > 0 {
 		pre := make([]byte, 0, len(b.cfg.Password)+3*(len(b.mark)+1)+1)
 		pre = append(pre, b.cfg.Password...)
@@ -132,7 +138,9 @@ func (b *becomeConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
 			pre = append(pre, '\n')
 		}
 		in.pre = pre
-		in.gated = cmd.Stdin != nil
+		// Nothing after the preamble before sudo has started the wrapper: a
+		// sudo allowed more than three tries would read it as passwords.
+		in.gated = true
 	}
 	var slow bool
 	var slowMu sync.Mutex
@@ -150,7 +158,11 @@ func (b *becomeConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		defer t.Stop()
 	}
 
-	res, err := b.Conn.Run(ctx, Cmd{Command: b.wrap(cmd.Command), Stdin: in, Stdout: cmd.Stdout, Stderr: filter})
+	run := b.Conn.Run
+	if r, ok := b.Conn.(argvRunner); ok {
+		run = r.runArgv // the sudo line holds nothing secret
+	}
+	res, err := run(ctx, Cmd{Command: b.wrap(enc.Command), Stdin: in, Stdout: cmd.Stdout, Stderr: filter})
 	pre, seen := filter.finish()
 	if cmd.Stderr == nil {
 		res.Stderr = capture.Bytes()

@@ -212,10 +212,19 @@ func (c *sshConn) broken(what string, err error) error {
 	return &Error{Kind: ErrOther, Host: c.name(), Addr: c.addr, Err: fmt.Errorf("%s: %w", what, err)}
 }
 
-// Run runs cmd.Command in a session of its own. The host's sshd runs it with
-// the login user's shell (`$SHELL -c`), as OpenSSH does: commands are POSIX
-// sh. No PTY is requested.
+// Run runs cmd.Command with sh in a session of its own, the command on
+// stdin (see viaStdin). No PTY is requested.
 func (c *sshConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
+	cmd, err := viaStdin(cmd)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", c.name(), err)
+	}
+	return c.runArgv(ctx, cmd)
+}
+
+// runArgv runs cmd.Command as it is: the host's sshd runs it with the login
+// user's shell (`$SHELL -c`), as OpenSSH does.
+func (c *sshConn) runArgv(ctx context.Context, cmd Cmd) (Result, error) {
 	c.roundTrips.Add(1)
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("%s: command not started: %w", c.name(), err)
