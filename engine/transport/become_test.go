@@ -18,6 +18,7 @@ import (
 // at a time (as sudo does, byte by byte), retrying three times. The policy
 // comes from FAKE_SUDO_POLICY: nopasswd, password, deny.
 const fakeSudo = `#!/bin/sh
+printf '%s\n' "$*" >> "$FAKE_SUDO_ARGV"
 mode=n
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -62,6 +63,7 @@ func withFakeSudo(t *testing.T, policy, password string) {
 		t.Fatal(err)
 	}
 	t.Setenv("FAKE_SUDO_PASSWORD_FILE", pwFile)
+	t.Setenv("FAKE_SUDO_ARGV", filepath.Join(dir, "argv"))
 }
 
 const becomePassword = "pa$$ 'word\" `x`"
@@ -158,6 +160,16 @@ func testBecomeConn(t *testing.T, c Conn) {
 	res, err = c.Run(ctx, Cmd{Command: shell.Join("printf", "%s", "it's $(x)")})
 	if err != nil || string(res.Stdout) != "it's $(x)" {
 		t.Fatalf("quoting: %q %v", res.Stdout, err)
+	}
+	// sudo's arguments (readable by every user, logged by sudo) never hold
+	// the command.
+	for _, stdin := range []io.Reader{nil, strings.NewReader("x")} {
+		if res, err := c.Run(ctx, Cmd{Command: "s=sudo-argv-secret; echo ok", Stdin: stdin}); err != nil || string(res.Stdout) != "ok\n" {
+			t.Fatalf("got %q %v", res.Stdout, err)
+		}
+	}
+	if argv, err := os.ReadFile(os.Getenv("FAKE_SUDO_ARGV")); err != nil || len(argv) == 0 || bytes.Contains(argv, []byte("sudo-argv-secret")) {
+		t.Fatalf("sudo's arguments (%v):\n%s", err, argv)
 	}
 	// Environment and command lines of the command never hold the password.
 	res, _ = c.Run(ctx, Cmd{Command: "env; ps -o args= -p $$ 2>/dev/null"})
