@@ -246,11 +246,12 @@ func (b *batch) record(i, j int, res transport.Result, err error) bool {
 
 // batchPut writes an inline upload as conn.Put does: a new file (noclobber)
 // readable by no one else, its mode set before any content is written, then
-// renamed onto the path. printf is a shell builtin: the content is never in
+// renamed onto the path, synced before and after the rename
+// (transport.SyncFuncs). printf is a shell builtin: the content is never in
 // a process's arguments.
 const batchPut = `drover_put() {
 	( umask 077 && set -C && : >"$2" ) || return 1
-	if chmod "$3" "$2" && printf '%s' "$4" >>"$2" && mv -f "$2" "$1"; then return 0; fi
+	if chmod "$3" "$2" && printf '%s' "$4" >>"$2" && drover_sync "$2" && mv -f "$2" "$1"; then drover_syncdir "$1"; return 0; fi
 	rm -f "$2"
 	return 1
 }
@@ -279,6 +280,7 @@ func (b *batch) flush() bool {
 	s.WriteString("trap 'rm -rf \"$d\"' EXIT\n")
 	s.WriteString("trap 'exit 129' HUP INT TERM\n")
 	s.WriteString("umask \"$m\"\n")
+	s.WriteString(transport.SyncFuncs)
 	s.WriteString(batchPut)
 	s.WriteString("x= f= stop=\n")
 	for k, c := range cmds {

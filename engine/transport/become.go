@@ -248,7 +248,7 @@ func (b *becomeConn) Put(ctx context.Context, p string, r io.Reader, opts PutOpt
 	if opts.Mode == 0 {
 		setMode = `[ -f "$p" ] || chmod 644 "$t"`
 	}
-	script := strings.Join([]string{
+	script := SyncFuncs + strings.Join([]string{
 		"set -e",
 		"umask 077",
 		"p=" + shell.Quote(p) + "; t=" + shell.Quote(tmp),
@@ -261,8 +261,10 @@ func (b *becomeConn) Put(ctx context.Context, p string, r io.Reader, opts PutOpt
 		`cat > "$t"`,
 		`n=$(wc -c < "$t")`,
 		`if [ "$n" -ne ` + strconv.FormatInt(size, 10) + ` ]; then echo "drover: transfer cut short ($n of ` + strconv.FormatInt(size, 10) + ` bytes)" >&2; exit 1; fi`,
+		`drover_sync "$t"`,
 		`mv -f "$t" "$p"`,
 		`trap - EXIT`,
+		`drover_syncdir "$p"`,
 	}, "\n")
 	res, err := b.Run(ctx, Cmd{Command: script, Stdin: r})
 	if err != nil {

@@ -182,6 +182,11 @@ func (c *localConn) Put(ctx context.Context, p string, r io.Reader, opts PutOpti
 	if err := os.Rename(tmp, p); err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
 	}
+	// Best effort, as over SFTP: the content is synced and in place.
+	if d, err := os.Open(filepath.Dir(p)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
 	return nil
 }
 

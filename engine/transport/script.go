@@ -68,3 +68,14 @@ func stdinLine(command string) string {
 type argvRunner interface {
 	runArgv(ctx context.Context, cmd Cmd) (Result, error)
 }
+
+// SyncFuncs defines two shell functions for writing a file durably with a
+// temporary file and mv, as Put does: `drover_sync FILE` before the mv
+// fsyncs the content, `drover_syncdir PATH` after it fsyncs the directory
+// holding PATH, so that after a crash PATH names the old file or the
+// complete new one, never an empty one. POSIX sh has no fsync; `sync FILE`
+// fsyncs FILE with coreutils 8.24 and later and busybox; where sync takes
+// no operand, the fallback syncs every file system (slower, as safe).
+const SyncFuncs = `drover_sync() { sync -- "$@" 2>/dev/null || sync; }
+drover_syncdir() { case $1 in */*) set -- "${1%/*}";; *) set -- .;; esac; drover_sync "${1:-/}" || :; }
+`

@@ -393,6 +393,14 @@ func (c *sshConn) Put(ctx context.Context, p string, r io.Reader, opts PutOption
 	if _, err := f.ReadFromWithConcurrency(ctxReader{ctx, r}, 0); err != nil {
 		return fail("writing", err)
 	}
+	// The content reaches the disk before the new name does: after a
+	// crash, path must not name a file whose data was never written.
+	syncs := hasFsync(sc)
+	if syncs {
+		if err := f.Sync(); err != nil {
+			return fail("syncing", err)
+		}
+	}
 	if err := f.Close(); err != nil {
 		return fail("writing", err)
 	}
@@ -402,7 +410,31 @@ func (c *sshConn) Put(ctx context.Context, p string, r io.Reader, opts PutOption
 	if err := sc.PosixRename(tmp, p); err != nil {
 		return fail("renaming the temporary file onto", err)
 	}
+	if syncs {
+		syncDir(sc, path.Dir(p))
+	}
 	return nil
+}
+
+// hasFsync reports whether the server offers fsync@openssh.com (OpenSSH
+// does since 6.5); without it files are written unsynced, as before.
+func hasFsync(sc *sftp.Client) bool {
+	v, ok := sc.HasExtension("fsync@openssh.com")
+	return ok && v == "1"
+}
+
+// syncDir makes a rename in dir durable: it opens the directory as a file
+// (OpenSSH's sftp-server open(2)s it read-only) and fsyncs that handle. Best
+// effort: the file is in place and its content synced whatever happens
+// here, and a directory the login user may write but not read cannot be
+// opened.
+func syncDir(sc *sftp.Client, dir string) {
+	d, err := sc.Open(dir)
+	if err != nil {
+		return
+	}
+	_ = d.Sync()
+	_ = d.Close()
 }
 
 // Get streams the file at p to w.
