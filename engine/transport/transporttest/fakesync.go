@@ -50,4 +50,3 @@ func CheckSyncOrder(t testing.TB, log []byte, p, content string) {
 		t.Fatalf("sync calls:\n%s\nwant the temporary file with %q, then %s", log, content, filepath.Dir(p))
 	}
 }
-
