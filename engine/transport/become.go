@@ -26,9 +26,11 @@ const becomeStartTimeout = 30 * time.Second
 //
 // How the password reaches sudo without being put anywhere else:
 //
-//	sudo -S -p '' -u USER -- /bin/sh -c WRAPPER drover-become CMD
+//	sudo -S -p '' -u USER -- /bin/sh -c WRAPPER drover-become BOOTSTRAP
 //
-// and the command's stdin starts with the preamble
+// (BOOTSTRAP is viaStdin's: the command follows the preamble on stdin, so
+// sudo's argv and log never hold it) and the command's stdin starts with
+// the preamble
 //
 //	PASSWORD\n MARK\n MARK\n MARK\n
 //
@@ -39,8 +41,9 @@ const becomeStartTimeout = 30 * time.Second
 // has seen three MARKs, so the command never sees the password either way.
 // With a wrong password sudo retries on the next lines, which are MARKs, not
 // the command's input. WRAPPER then writes a random READY token to stderr and
-// execs `/bin/sh -c CMD`. The command's own stdin is only sent after READY is
-// seen, and READY also tells a sudo refusal (no READY) from a command failure.
+// runs `/bin/sh -c BOOTSTRAP`. Everything after the preamble (the command,
+// then its stdin) is only sent after READY is seen, and READY also tells a
+// sudo refusal (no READY) from a command failure.
 // Without a password sudo runs with -n (never prompts) and the same READY
 // token.
 type becomeConn struct {
