@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/drover-cm/drover/engine/transport"
@@ -26,4 +27,18 @@ func TestApplyAllSyncsInlineUploads(t *testing.T) {
 	}
 	got, _ := os.ReadFile(log)
 	transporttest.CheckSyncOrder(t, got, p, "new")
+
+	// Two uploads in one directory: each file synced, the directory once,
+	// after both renames.
+	os.Remove(log)
+	g := filepath.Join(filepath.Dir(p), "g")
+	res, err = ApplyAll(context.Background(), conn, []*Plan{{Steps: []Step{{Uploads: []Upload{bytesUpload(p, 0o644, []byte("newer")), bytesUpload(g, 0o644, []byte("g"))}}}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("%v %+v", err, res)
+	}
+	got, _ = os.ReadFile(log)
+	lines := strings.Split(strings.TrimSpace(string(got)), "\n")
+	if len(lines) != 3 || !strings.HasSuffix(lines[0], " newer") || !strings.HasSuffix(lines[1], " g") || lines[2] != "dir "+filepath.Dir(p)+" newer" {
+		t.Fatalf("sync calls:\n%s", got)
+	}
 }
