@@ -13,9 +13,18 @@ import (
 // becomePass is the sudo password (from --ask-become-pass), used when the
 // host becomes another user; it is shared, not copied.
 func Target(inv *inventory.Inventory, h *inventory.Host, becomePass []byte) (transport.Target, error) {
-	t := hostTarget(h)
-	if h.Become.Enabled {
-		user := h.Become.User
+	return TargetWith(inv, h, inventory.Overrides{}, becomePass)
+}
+
+// TargetWith is Target with the command line's overrides: all of them for
+// the host, and for its hops those that apply per hop (Overrides.ForHops).
+// h itself is not changed.
+func TargetWith(inv *inventory.Inventory, h *inventory.Host, ov inventory.Overrides, becomePass []byte) (transport.Target, error) {
+	c := *h
+	inventory.ApplyOverrides(&c, ov)
+	t := hostTarget(&c)
+	if c.Become.Enabled {
+		user := c.Become.User
 		if user == "" {
 			user = "root"
 		}
@@ -24,11 +33,13 @@ func Target(inv *inventory.Inventory, h *inventory.Host, becomePass []byte) (tra
 	if t.Local {
 		return t, nil
 	}
-	hops, err := inv.JumpHosts(h)
+	hops, err := inv.JumpHosts(&c)
 	if err != nil {
 		return transport.Target{}, fmt.Errorf("connection to %s: %w", h.Name, err)
 	}
+	hopOv := ov.ForHops()
 	for _, hop := range hops {
+		inventory.ApplyOverrides(hop, hopOv) // hops are copies
 		// A hop only forwards the connection: it never becomes anyone.
 		t.Jumps = append(t.Jumps, hostTarget(hop))
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/drover-cm/drover/inventory"
 )
 
-var runFlags struct {
+var runbookFlags struct {
 	playbookFlags
 	html     string
 	full     bool
@@ -30,7 +30,7 @@ var runFlags struct {
 	validate bool
 }
 
-var runCmd = &cobra.Command{
+var runbookCmd = &cobra.Command{
 	Use:   "run -i INVENTORY RUNBOOK [PATTERN]",
 	Short: "Run a troubleshooting runbook: read-only probes, findings ranked by severity",
 	Long: `Run a runbook on the hosts PATTERN selects (default: the runbook's hosts, or
@@ -59,32 +59,32 @@ is at least that severe.`,
 }
 
 func init() {
-	runFlags.register(runCmd)
-	fl := runCmd.Flags()
-	fl.StringVar(&runFlags.html, "html", "", "also write the report as one self-contained HTML page to this file")
-	fl.BoolVar(&runFlags.full, "full", false, "show every probe's whole output (default: folded for one host, left out for several)")
-	fl.StringVar(&runFlags.runbook, "runbook", "", "run only the runbook with this name (when the files hold several)")
-	fl.StringVar(&runFlags.failOn, "fail-on", "", "exit 2 when a finding is at least this severe: warn or crit")
-	fl.BoolVar(&runFlags.validate, "validate", false, "check the runbook without an inventory or any connection, and stop")
-	rootCmd.AddCommand(runCmd)
+	runbookFlags.register(runbookCmd)
+	fl := runbookCmd.Flags()
+	fl.StringVar(&runbookFlags.html, "html", "", "also write the report as one self-contained HTML page to this file")
+	fl.BoolVar(&runbookFlags.full, "full", false, "show every probe's whole output (default: folded for one host, left out for several)")
+	fl.StringVar(&runbookFlags.runbook, "runbook", "", "run only the runbook with this name (when the files hold several)")
+	fl.StringVar(&runbookFlags.failOn, "fail-on", "", "exit 2 when a finding is at least this severe: warn or crit")
+	fl.BoolVar(&runbookFlags.validate, "validate", false, "check the runbook without an inventory or any connection, and stop")
+	rootCmd.AddCommand(runbookCmd)
 }
 
 func runRunbook(cmd *cobra.Command, args []string) error {
 	var failOn report.Severity
-	switch runFlags.failOn {
+	switch runbookFlags.failOn {
 	case "":
 	case "warn":
 		failOn = report.SevWarn
 	case "crit":
 		failOn = report.SevCrit
 	default:
-		return usageErrorf("--fail-on must be warn or crit, not %q", runFlags.failOn)
+		return usageErrorf("--fail-on must be warn or crit, not %q", runbookFlags.failOn)
 	}
-	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: &runFlags.playbookFlags}
+	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: &runbookFlags.playbookFlags}
 	rf, diags := config.LoadRunbookFiles(l.parser, args[0])
 	if !diags.HasErrors() {
 		var ds hcl.Diagnostics
-		l.inputs, ds = run.ParseInputs(l.parser, rf.Playbook, os.Environ(), runFlags.varFiles, runFlags.vars)
+		l.inputs, ds = run.ParseInputs(l.parser, rf.Playbook, os.Environ(), runbookFlags.varFiles, runbookFlags.vars)
 		diags = append(diags, ds...)
 		if !ds.HasErrors() {
 			diags = append(diags, run.ValidateRunbooks(rf, l.inputs)...)
@@ -96,21 +96,21 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 	if err := l.report(diags); err != nil {
 		return err
 	}
-	if runFlags.runbook != "" {
+	if runbookFlags.runbook != "" {
 		var keep []*config.Runbook
 		var names []string
 		for _, rb := range rf.Runbooks {
 			names = append(names, rb.Name)
-			if rb.Name == runFlags.runbook {
+			if rb.Name == runbookFlags.runbook {
 				keep = append(keep, rb)
 			}
 		}
 		if len(keep) == 0 {
-			return usageErrorf("no runbook %q in %s (it has %s)", runFlags.runbook, args[0], strings.Join(names, ", "))
+			return usageErrorf("no runbook %q in %s (it has %s)", runbookFlags.runbook, args[0], strings.Join(names, ", "))
 		}
 		rf.Runbooks = keep
 	}
-	if runFlags.validate {
+	if runbookFlags.validate {
 		fmt.Fprintf(l.ui.stdout, "%s: %d runbook(s) valid, read-only.\n", args[0], len(rf.Runbooks))
 		return nil
 	}
@@ -183,12 +183,12 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 			if i > 0 {
 				fmt.Fprintln(l.ui.stdout)
 			}
-			if err := report.WriteRunbookText(l.ui.stdout, rep, report.RunbookTextOptions{Color: l.ui.color, Masker: l.ui.masker, Full: runFlags.full}); err != nil {
+			if err := report.WriteRunbookText(l.ui.stdout, rep, report.RunbookTextOptions{Color: l.ui.color, Masker: l.ui.masker, Full: runbookFlags.full}); err != nil {
 				return err
 			}
 		}
-		if runFlags.html != "" {
-			path := runFlags.html
+		if runbookFlags.html != "" {
+			path := runbookFlags.html
 			if len(reports) > 1 {
 				ext := filepath.Ext(path)
 				path = strings.TrimSuffix(path, ext) + "-" + rep.Runbook + ext
