@@ -14,10 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/drover-cm/drover/engine/config"
-	"github.com/drover-cm/drover/engine/connect"
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/run"
-	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
 )
 
@@ -118,7 +116,10 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 	if len(args) > 1 {
 		pattern = args[1]
 	}
-	s, err := openRunbookSession(cmd, l)
+	// Connects like plan and apply (inventory, known hosts, one pool per
+	// become setting), without a playbook's sinks: a runbook's output is a
+	// report written at the end.
+	s, err := openConnections(cmd, l)
 	if err != nil {
 		return err
 	}
@@ -242,32 +243,4 @@ func writeHTMLReport(path string, rep *report.RunbookReport, m *report.Masker) e
 		return fmt.Errorf("writing the HTML report: %w", err)
 	}
 	return nil
-}
-
-// openRunbookSession connects like plan and apply do (inventory, known
-// hosts, one pool per become setting), without a playbook's sinks: a
-// runbook's output is a report written at the end.
-func openRunbookSession(cmd *cobra.Command, l *loaded) (*playbookSession, error) {
-	connectTimeout, err := parseDurationFlag("connect-timeout", global.connectTimeout)
-	if err != nil {
-		return nil, err
-	}
-	inv, err := loadInventory(l.ui)
-	if err != nil {
-		return nil, err
-	}
-	s := &playbookSession{loaded: l, inv: inv, pools: map[string]*connect.Pool{}, cmd: cmd, sink: report.Multi()}
-	prompt := newPrompter(l.ui.masker, cmd.InOrStdin())
-	if global.askBecomePass {
-		if s.becomePass, err = prompt.becomePassword(); err != nil {
-			return nil, err
-		}
-	}
-	s.dialer = transport.NewDialer(transport.Options{
-		KnownHostsFile:    global.knownHosts,
-		AcceptNewHostKeys: global.acceptNewHostKeys,
-		Passphrase:        prompt.passphrase,
-		ConnectTimeout:    connectTimeout,
-	})
-	return s, nil
 }
