@@ -103,3 +103,41 @@ host "b" {
 		t.Fatal("a proxy jump loop was accepted")
 	}
 }
+
+// TestTargetWithOverrides: the command line's overrides apply to the target;
+// of them, only the per-hop ones (the connect timeout) reach its hops, which
+// keep their inventory user. The inventory's host is not changed.
+func TestTargetWithOverrides(t *testing.T) {
+	inv := loadInv(t, `
+host "bastion" {
+  address         = "10.0.0.1"
+  user            = "jump"
+  connect_timeout = "9s"
+}
+host "app" {
+  address    = "10.0.1.5"
+  user       = "deploy"
+  proxy_jump = "bastion"
+}
+`)
+	var ov inventory.Overrides
+	for flag, v := range map[string]string{"user": "cli", "connect-timeout": "2s", "become": "true"} {
+		if err := ov.Set(flag, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app, _ := inv.Host("app")
+	tg, err := TargetWith(inv, app, ov, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.User != "cli" || tg.ConnectTimeout != 2*time.Second || !tg.Become.Enabled {
+		t.Errorf("target %+v; want the overrides", tg)
+	}
+	if len(tg.Jumps) != 1 || tg.Jumps[0].User != "jump" || tg.Jumps[0].ConnectTimeout != 2*time.Second || tg.Jumps[0].Become.Enabled {
+		t.Errorf("hops %+v; want user jump, timeout 2s, no become", tg.Jumps)
+	}
+	if app.User != "deploy" || app.Become.Enabled {
+		t.Errorf("the inventory's host was changed: %+v", app)
+	}
+}
