@@ -47,7 +47,7 @@ var fieldSamples = map[string]struct {
 		ansible: "2204", ansWant: 2204, ssh: "2205", sshWant: 2205, builtWant: 22,
 	},
 	"identity_file": {
-		hcl: []string{`"/k/0"`, `["/k/1", "/k/1b"]`, `"/k/2"`, `["/k/3"]`},
+		hcl:     []string{`"/k/0"`, `["/k/1", "/k/1b"]`, `"/k/2"`, `["/k/3"]`},
 		hclWant: []any{[]string{"/k/0"}, []string{"/k/1", "/k/1b"}, []string{"/k/2"}, []string{"/k/3"}},
 		ansible: "/k/a", ansWant: []string{"/k/a"}, ssh: "/k/s", sshWant: []string{"/k/s"},
 		builtWant: []string(nil),
