@@ -294,6 +294,13 @@ func TestFieldDocs(t *testing.T) {
 		}
 	}
 
+	begin, end := "<!-- fields table: TestFieldDocs -->\n", "<!-- end of fields table -->"
+	if _, rest, ok := strings.Cut(invDoc, begin); !ok {
+		t.Errorf("docs/inventory.md has no %q", begin)
+	} else if got, _, _ := strings.Cut(rest, end); got != settingsBySource() {
+		t.Errorf("docs/inventory.md: the table of settings by source should be\n%s", settingsBySource())
+	}
+
 	invLines := strings.Split(invDoc, "\n")
 	for _, f := range fields {
 		if f.hcl != inNone {
@@ -315,4 +322,54 @@ func TestFieldDocs(t *testing.T) {
 			t.Errorf("docs/cli.md does not document --%s", f.flag.name)
 		}
 	}
+}
+
+// settingsBySource renders docs/inventory.md's table of every connection
+// setting and how each source spells it.
+func settingsBySource() string {
+	code := func(names []string, prefix string) string {
+		var out []string
+		for _, n := range names {
+			out = append(out, "`"+prefix+n+"`")
+		}
+		if out == nil {
+			return "–"
+		}
+		return strings.Join(out, ", ")
+	}
+	var b strings.Builder
+	b.WriteString("| Setting | HCL | Ansible | ssh_config | `-o` in `ansible_ssh_common_args` | Flag | Merge |\n|---|---|---|---|---|---|---|\n")
+	for _, f := range fields {
+		hcl := "–"
+		if f.hcl != inNone {
+			hcl = "`" + f.name + "`"
+		}
+		flags := "–"
+		if fl := f.flag; fl != nil {
+			flags = "`--" + fl.name + "`"
+			if fl.short != "" {
+				flags = "`-" + fl.short + "`, " + flags
+			}
+		}
+		var merge []string
+		switch {
+		case f.merge == mergeAlias:
+			merge = append(merge, "ssh_config is looked up by it, and its value wins")
+		case f.kind == kindPaths:
+			merge = append(merge, "a layer's list replaces the whole list")
+		default:
+			merge = append(merge, "the highest layer that sets it")
+		}
+		if f.emptyUnset {
+			merge = append(merge, "`\"\"` is unset")
+		}
+		if f.expand {
+			merge = append(merge, "`~`, `${VAR}`, `%h %n %p %r %u %d %l` expanded")
+		}
+		if f.flag != nil && f.flag.hops {
+			merge = append(merge, "the flag applies to jump hops too")
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", f.name, hcl, code(f.ansible, ""), code(f.ssh, ""), code(f.sshArgs, ""), flags, strings.Join(merge, "; "))
+	}
+	return b.String()
 }
