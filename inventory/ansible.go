@@ -50,8 +50,8 @@ func applyAnsibleVar(s *settings, key string, v cty.Value, rng hcl.Range, owner 
 	s.merge(&layer)
 	if len(ignored) > 0 {
 		return hcl.Diagnostics{{Severity: hcl.DiagWarning, Summary: "SSH options ignored",
-			Detail: fmt.Sprintf("%s: drover does not use %s from %s; only ProxyJump (-J, -o ProxyJump, or ProxyCommand=\"ssh -W %%h:%%p host\") is understood. Host keys are always verified.",
-				owner, strings.Join(ignored, " "), key), Subject: rng.Ptr()}}
+			Detail: fmt.Sprintf("%s: drover does not use %s from %s; it understands -J and -o %s (a ProxyCommand only as \"ssh -W %%h:%%p host\"). Host keys are always verified.",
+				owner, strings.Join(ignored, " "), key, strings.Join(understoodArgs(), ", -o ")), Subject: rng.Ptr()}}
 	}
 	return nil
 }
@@ -101,6 +101,15 @@ func ctyString(v cty.Value) (string, bool) {
 		return "False", true
 	}
 	return "", false
+}
+
+// understoodArgs are the -o options fields take, for messages.
+func understoodArgs() []string {
+	var out []string
+	for _, f := range fields {
+		out = append(out, f.sshArgs...)
+	}
+	return out
 }
 
 // readSSHArgs reads ansible_ssh_common_args into s: its options, -o
