@@ -99,9 +99,9 @@ type field struct {
 	// emptyUnset makes an empty string from the inventory mean "not set":
 	// ssh_config or the built-in default then applies.
 	emptyUnset bool
-	// relative paths in an HCL file are relative to the file; ~, ${VAR}
-	// and OpenSSH's %-tokens are expanded once the host's address, user
-	// and port are known.
+	// expand: ~, ${VAR} and OpenSSH's %-tokens in the paths are expanded
+	// once the host's address, user and port are known. (Relative paths in
+	// an HCL file are made relative to the file when decoded, by kind.)
 	expand bool
 	// builtin is the built-in default (nil: the zero value); builtinDoc
 	// says it for the README's precedence table.
@@ -130,6 +130,10 @@ type flag struct {
 	ov func(o *Overrides) any
 }
 
+// fields, in the order resolve fills a Host: connection first (it decides
+// whether ssh_config applies), then address, user and port (the %-tokens of
+// the paths after them need them). The order of the ssh_config keywords is
+// also the README's.
 var fields = [numKeys]*field{
 	keyConnection: {
 		name: "connection", summary: "Unsupported connection", kind: kindString,
@@ -212,6 +216,8 @@ var fields = [numKeys]*field{
 		ansible:     []string{"ansible_timeout", "ansible_ssh_timeout"},
 		fromAnsible: ansibleSeconds,
 		ssh:         []string{"ConnectTimeout"},
+		// def is transport.DefaultConnectTimeout, which applies when the
+		// flag is not given.
 		flag: &flag{name: "connect-timeout", def: "10s", hops: true,
 			usage: "time allowed to connect and authenticate, per hop",
 			ov:    func(o *Overrides) any { return &o.ConnectTimeout }},
