@@ -72,10 +72,9 @@ func (m *model) resolveHost(def *hostDef, ssh *sshConfig) (*Host, hcl.Diagnostic
 
 // resolve makes the host named name from its merged inventory layer s,
 // ssh_config (lookup gives its layer for the name ssh_config knows the host
-// by; it is not called for a local host) and the built-in defaults, in the
-// table's order: connection first, as it decides whether ssh_config applies,
-// then address, user and port, which the %-tokens of the paths after them
-// need.
+// by; it is not called for a local host) and the built-in defaults, field by
+// field in the table's order. A value that fails its field's check is
+// reported and the next source applies.
 func resolve(name string, s *settings, lookup func(alias string) *settings, diags *hcl.Diagnostics) *Host {
 	h := &Host{Name: name}
 	alias := name
