@@ -2,17 +2,17 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/drover-cm/drover/engine/connect"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
 )
 
-// registerConnectionFlags adds the flags that override inventory connection
-// settings; inventory.Flags lists them (its field table), so a new one needs
-// no code here.
-func registerConnectionFlags(pf *pflag.FlagSet) {
+// registerConnectionFlags adds to every command under root the flags that
+// override inventory connection settings; inventory.Flags lists them (its
+// field table), so a new one needs no code here.
+func registerConnectionFlags(root *cobra.Command) {
+	pf := root.PersistentFlags()
 	for _, f := range inventory.Flags() {
 		if f.Bool {
 			pf.BoolP(f.Name, f.Shorthand, f.Default == "true", f.Usage)

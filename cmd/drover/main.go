@@ -75,7 +75,7 @@ func init() {
 	pf.StringVar(&global.knownHosts, "known-hosts", "", "use only this known_hosts file")
 	pf.BoolVar(&global.acceptNewHostKeys, "accept-new-host-keys", false, "trust and record keys of hosts not yet in known_hosts (a changed key is always refused)")
 	pf.BoolVarP(&global.askBecomePass, "ask-become-pass", "K", false, "ask for the sudo password once")
-	registerConnectionFlags(pf)
+	registerConnectionFlags(rootCmd)
 }
 
 func main() {

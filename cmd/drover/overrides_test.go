@@ -74,7 +74,7 @@ func TestCLIOverrides(t *testing.T) {
 	}
 	for _, tc := range tests {
 		cmd := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error { return nil }}
-		registerConnectionFlags(cmd.Flags())
+		registerConnectionFlags(cmd)
 		if err := cmd.ParseFlags(tc.args); err != nil {
 			t.Fatal(err)
 		}
