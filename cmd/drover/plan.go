@@ -107,13 +107,8 @@ func (s *playbookSession) connect(ctx context.Context, h *inventory.Host, become
 	key := ""
 	// A play's become beats the inventory's, and --become beats both.
 	if become != nil && s.ov.Become == nil {
-		t.Become.Enabled = become.Enabled
+		connect.SetBecome(&t, become.Enabled, become.User, s.becomePass)
 		if become.Enabled {
-			t.Become.User = become.User
-			if t.Become.User == "" {
-				t.Become.User = "root"
-			}
-			t.Become.Password = s.becomePass
 			key = "become:" + t.Become.User
 		}
 	}

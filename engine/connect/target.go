@@ -24,11 +24,7 @@ func TargetWith(inv *inventory.Inventory, h *inventory.Host, ov inventory.Overri
 	inventory.ApplyOverrides(&c, ov)
 	t := hostTarget(&c)
 	if c.Become.Enabled {
-		user := c.Become.User
-		if user == "" {
-			user = "root"
-		}
-		t.Become = transport.BecomeConfig{Enabled: true, User: user, Password: becomePass}
+		SetBecome(&t, true, c.Become.User, becomePass)
 	}
 	if t.Local {
 		return t, nil
@@ -44,6 +40,20 @@ func TargetWith(inv *inventory.Inventory, h *inventory.Host, ov inventory.Overri
 		t.Jumps = append(t.Jumps, hostTarget(hop))
 	}
 	return t, nil
+}
+
+// SetBecome makes t run its commands as user (root when "") with sudo and
+// the become password, or, when !enabled, as the login user. A play's
+// become is set this way over the inventory's.
+func SetBecome(t *transport.Target, enabled bool, user string, password []byte) {
+	if !enabled {
+		t.Become.Enabled = false
+		return
+	}
+	if user == "" {
+		user = "root"
+	}
+	t.Become = transport.BecomeConfig{Enabled: true, User: user, Password: password}
 }
 
 func hostTarget(h *inventory.Host) transport.Target {
