@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
 )
 
@@ -139,5 +140,29 @@ host "app" {
 	}
 	if app.User != "deploy" || app.Become.Enabled {
 		t.Errorf("the inventory's host was changed: %+v", app)
+	}
+}
+
+func TestSetBecome(t *testing.T) {
+	pw := []byte("pw")
+	tests := []struct {
+		enabled  bool
+		user     string
+		wantOn   bool
+		wantUser string
+	}{
+		{true, "", true, "root"},
+		{true, "pg", true, "pg"},
+		{false, "pg", false, "www"}, // disabled: the rest is left, unused
+	}
+	for _, tc := range tests {
+		tg := transport.Target{Become: transport.BecomeConfig{Enabled: true, User: "www"}}
+		SetBecome(&tg, tc.enabled, tc.user, pw)
+		if tg.Become.Enabled != tc.wantOn || tg.Become.User != tc.wantUser {
+			t.Errorf("SetBecome(%v, %q) = %+v, want enabled %v user %q", tc.enabled, tc.user, tg.Become, tc.wantOn, tc.wantUser)
+		}
+		if tc.wantOn && string(tg.Become.Password) != "pw" {
+			t.Errorf("SetBecome(%v, %q): password not set", tc.enabled, tc.user)
+		}
 	}
 }
