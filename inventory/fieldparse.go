@@ -217,7 +217,7 @@ func (f *field) parseSSH(c sshValues) (any, error) {
 	switch f.kind {
 	case kindString:
 		return raw, nil
-	case kindInt:
+	case kindInt: // the port is the one integer setting
 		n, err := strconv.Atoi(raw)
 		if err != nil || f.check != nil && f.check(n) != nil {
 			return nil, &sshValueError{raw, "a port number"}

@@ -256,12 +256,6 @@ var fields = [numKeys]*field{
 	},
 }
 
-func init() {
-	for k, f := range fields {
-		f.key = key(k)
-	}
-}
-
 // Indexes of the table by the name each source uses.
 var (
 	byAnsible = map[string]*field{}
@@ -270,7 +264,8 @@ var (
 )
 
 func init() {
-	for _, f := range fields {
+	for k, f := range fields {
+		f.key = key(k)
 		for _, n := range f.ansible {
 			byAnsible[n] = f
 		}
