@@ -2,7 +2,6 @@ package report
 
 import (
 	"embed"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
@@ -70,23 +69,16 @@ type htmlHost struct {
 // WriteRunbookHTML writes the report as one self-contained HTML page (styles
 // inline, no script, no external asset) to attach to an incident ticket.
 func WriteRunbookHTML(w io.Writer, r *RunbookReport, m *Masker) error {
-	// Mask every string of the report: through its JSON form, where the
-	// masker knows how secrets look.
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	var masked RunbookReport
-	if err := json.Unmarshal([]byte(m.JSON(string(b))), &masked); err != nil {
-		return fmt.Errorf("masking the report: %w", err)
-	}
+	// Cleaned like the terminal report: the page is for people, and bidi
+	// overrides or invisible characters from a host mislead in a browser too.
+	masked := cleaned(m, r)
 	data := struct {
 		R                         *RunbookReport
 		Started, Duration, Totals string
 		Cols                      []string
 		Rows                      []htmlRow
 		Hosts                     []htmlHost
-	}{R: &masked, Started: masked.Started.UTC().Format(time.RFC3339), Duration: masked.Duration.Round(time.Millisecond).String()}
+	}{R: masked, Started: masked.Started.UTC().Format(time.RFC3339), Duration: masked.Duration.Round(time.Millisecond).String()}
 	t := masked.Totals()
 	var parts []string
 	for _, s := range []Severity{SevCrit, SevError, SevWarn, SevInfo, SevOK} {
@@ -95,7 +87,7 @@ func WriteRunbookHTML(w io.Writer, r *RunbookReport, m *Masker) error {
 		}
 	}
 	data.Totals = strings.Join(parts, ", ")
-	data.Cols = matrixChecks(&masked)
+	data.Cols = matrixChecks(masked)
 	for i := range masked.Hosts {
 		h := &masked.Hosts[i]
 		row := htmlRow{Host: h.Host, Worst: h.Worst(), Verdict: hostVerdict(h)}

@@ -18,6 +18,7 @@ type TerminalOptions struct {
 	// HostWidth pads host names in header lines so that columns line up.
 	HostWidth int
 	// Masker hides secrets in everything written; nil hides nothing.
+	// Control characters from hosts are escaped regardless (see Escape).
 	Masker *Masker
 }
 
@@ -47,8 +48,11 @@ func NewTerminal(out, errOut io.Writer, opt TerminalOptions) *Terminal {
 	}
 }
 
-// Emit implements Sink.
+// Emit implements Sink. The event is cleaned (secrets masked, control
+// characters escaped) before it is held or drawn, so every renderer draws
+// safe values and may add colour of its own.
 func (t *Terminal) Emit(e Event) {
+	e = cleaned(t.opt.Masker, e)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
@@ -107,13 +111,10 @@ func (t *Terminal) printer() *Printer {
 	return &Printer{Style: t.style, HostWidth: t.opt.HostWidth}
 }
 
-// write masks the whole rendered text before it leaves, so that a secret is
-// hidden wherever a renderer put it.
 func (t *Terminal) write(w io.Writer, s string) {
-	if s == "" {
-		return
+	if s != "" {
+		_, _ = io.WriteString(w, s)
 	}
-	_, _ = io.WriteString(w, t.opt.Masker.String(s))
 }
 
 // Renderer draws one event into a host block (or, for events without a host,
