@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/drover-cm/drover/engine/shell"
 )
 
 func TestEscape(t *testing.T) {
@@ -131,8 +133,9 @@ var maskSecrets = []string{
 	"line-one-Xq\nline-two-Zr",
 }
 
-// leaks says how secret (or one of its lines, which the masker hides too)
-// can be read in out, decoded as a reader of kind would decode it.
+// leaks says whether secret (or one of its lines, which the masker hides
+// too) can be read in out, decoded as a reader of kind would decode it, or
+// as it is written inside a shell word.
 func leaks(t *testing.T, kind, out, secret string) bool {
 	t.Helper()
 	var texts []string
@@ -153,7 +156,7 @@ func leaks(t *testing.T, kind, out, secret string) bool {
 	default:
 		texts = []string{out}
 	}
-	needles := []string{secret, Escape(secret)}
+	needles := []string{secret, Escape(secret), strings.ReplaceAll(secret, "'", `'\''`)}
 	for _, l := range strings.Split(secret, "\n") {
 		if l != secret {
 			needles = append(needles, l, Escape(l))
@@ -208,7 +211,9 @@ func TestMaskEveryWriter(t *testing.T) {
 				{Kind: KindTask, Host: "h", Task: "command.y", Status: StatusFailed, Message: "failed: " + secret,
 					Detail: &TaskResult{Module: "command", Output: "out " + printed}},
 				{Kind: KindPlan, Host: "h", Detail: &HostPlan{Play: "p", Error: "e " + secret,
-					Tasks: []TaskPlan{{Task: "t", Error: secret, Changes: []ChangeView{{Action: "create", Subject: secret}}}}}},
+					Tasks: []TaskPlan{{Task: "t", Error: secret, Changes: []ChangeView{{Action: "create", Subject: secret},
+						// A command's argv, shown shell-quoted ('\'' for ').
+						{Action: "run", Subject: shell.Join("sh", "-c", "echo $0", "pw="+secret)}}}}}},
 				{Kind: "custom", Host: "h", Detail: map[string]any{"k": []string{secret}, secret: 1}},
 				{Kind: KindHostDone, Host: "h", Status: StatusFailed, Message: secret},
 				{Kind: KindWarning, Message: "w " + secret},

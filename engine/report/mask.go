@@ -25,7 +25,8 @@ type Masker struct {
 func NewMasker() *Masker { return &Masker{} }
 
 // Add registers a secret. Empty secrets are ignored. A secret that contains
-// newlines is also masked line by line, since output is often split in lines.
+// newlines is also masked line by line, since output is often split in lines;
+// one with a single quote is also masked as shell.Quote writes it.
 func (m *Masker) Add(secret string) {
 	if m == nil || secret == "" {
 		return
@@ -41,8 +42,12 @@ func (m *Masker) Add(secret string) {
 		}
 	}
 	for _, s := range add {
-		if !slices.Contains(m.secrets, s) {
-			m.secrets = append(m.secrets, s)
+		// A value shown inside a shell word (a command's argv in a plan)
+		// has its single quotes written as '\''.
+		for _, form := range []string{s, strings.ReplaceAll(s, "'", `'\''`)} {
+			if !slices.Contains(m.secrets, form) {
+				m.secrets = append(m.secrets, form)
+			}
 		}
 	}
 	// Longest first: the replacer tries patterns in order at each position,
