@@ -35,9 +35,8 @@ func cleaned[T any](m *Masker, v T) T {
 // interfaces is f(s). The engine's enumerations (Kind, Status) are kept:
 // renderers switch on them, and they never hold data from outside.
 func mapStrings[T any](v T, f func(string) string) T {
-	rv := reflect.ValueOf(&v).Elem()
-	out := mapValue(rv, f, 0)
-	return out.Interface().(T)
+	out, _ := mapValue(reflect.ValueOf(&v).Elem(), f, 0).Interface().(T)
+	return out // the zero T when v is a nil interface
 }
 
 // maxDepth bounds the walk; values are trees, so only a cycle reaches it.
