@@ -310,8 +310,8 @@ func probeStatusText(p ProbeOutput, st *Style) string {
 
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 80 {
-		s = s[:77] + "..."
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:77]) + "..." // whole runes: half of one is not UTF-8
 	}
 	return s
 }
