@@ -332,3 +332,18 @@ func BenchmarkSinks(b *testing.B) {
 		})
 	}
 }
+
+// TestTerminalMasksSecretsMetWhileBuffering: a host's events are held until
+// it is done; a secret registered in the meantime is masked in them too.
+func TestTerminalMasksSecretsMetWhileBuffering(t *testing.T) {
+	m := NewMasker()
+	var out bytes.Buffer
+	term := NewTerminal(&out, &out, TerminalOptions{Masker: m})
+	term.Emit(Event{Kind: KindCommand, Host: "h", Status: StatusOK, ExitCode: Exit(0), Stdout: "late-secret-7q"})
+	m.Add("late-secret-7q")
+	term.Emit(Event{Kind: KindHostDone, Host: "h", Status: StatusOK})
+	term.Close()
+	if strings.Contains(out.String(), "late-secret-7q") || !strings.Contains(out.String(), Redacted) {
+		t.Errorf("the secret met before the host's block was written is shown:\n%s", out.String())
+	}
+}

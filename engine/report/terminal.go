@@ -48,11 +48,8 @@ func NewTerminal(out, errOut io.Writer, opt TerminalOptions) *Terminal {
 	}
 }
 
-// Emit implements Sink. The event is cleaned (secrets masked, control
-// characters escaped) before it is held or drawn, so every renderer draws
-// safe values and may add colour of its own.
+// Emit implements Sink.
 func (t *Terminal) Emit(e Event) {
-	e = cleaned(t.opt.Masker, e)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
@@ -60,11 +57,11 @@ func (t *Terminal) Emit(e Event) {
 	case e.Kind == KindRecap:
 		t.flushAll()
 		if e.Recap != nil {
-			t.write(t.out, t.renderRecap(e.Recap))
+			t.write(t.out, t.renderRecap(cleaned(t.opt.Masker, e.Recap)))
 		}
 	case e.Host == "":
 		p := t.printer()
-		render(p, e)
+		t.render(p, e)
 		t.write(t.errOut, p.String())
 	default:
 		if _, ok := t.blocks[e.Host]; !ok {
@@ -102,10 +99,16 @@ func (t *Terminal) flush(host string) {
 	}
 	p := t.printer()
 	for _, e := range events {
-		render(p, e)
+		t.render(p, e)
 	}
 	t.write(t.out, p.String())
 }
+
+// render cleans the event (secrets masked, control characters escaped), so
+// that every renderer draws safe values and may add colour of its own. It
+// runs when the host's block is written, not when the event arrives: a
+// secret met in between is masked too.
+func (t *Terminal) render(p *Printer, e Event) { render(p, cleaned(t.opt.Masker, e)) }
 
 func (t *Terminal) printer() *Printer {
 	return &Printer{Style: t.style, HostWidth: t.opt.HostWidth}
