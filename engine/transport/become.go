@@ -17,9 +17,9 @@ import (
 	"github.com/drover-cm/drover/engine/shell"
 )
 
-// becomeStartTimeout bounds how long a command with its own stdin waits for
-// sudo to accept the password before drover gives up loudly.
-const becomeStartTimeout = 30 * time.Second
+// becomeStartTimeout bounds how long a command waits for sudo to accept the
+// password before drover gives up loudly (a variable for tests).
+var becomeStartTimeout = 30 * time.Second
 
 // becomeConn runs every command, upload and download of an inner Conn
 // through sudo as another user.

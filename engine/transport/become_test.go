@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drover-cm/drover/engine/shell"
 )
@@ -38,9 +39,10 @@ password)
 	tries=0
 	while :; do
 		IFS= read -r pw || { echo "sudo: no password was provided" >&2; exit 1; }
+		printf '%s\n' "$pw" >> "$FAKE_SUDO_ARGV.tries"
 		[ "$pw" = "$(cat "$FAKE_SUDO_PASSWORD_FILE")" ] && break
 		tries=$((tries+1))
-		if [ $tries -ge 3 ]; then echo "sudo: 3 incorrect password attempts" >&2; exit 1; fi
+		if [ $tries -ge "${FAKE_SUDO_TRIES:-3}" ]; then echo "sudo: $tries incorrect password attempts" >&2; exit 1; fi
 		echo "Sorry, try again." >&2
 	done;;
 esac
@@ -127,6 +129,27 @@ func TestBecome(t *testing.T) {
 							t.Fatalf("password or input leaked: %q", s)
 						}
 					}
+				}
+			})
+			t.Run("more tries than marks", func(t *testing.T) {
+				// A sudo allowed more tries than the preamble has lines
+				// reads on: it must find end of file, not the command.
+				withFakeSudo(t, "password", "right")
+				t.Setenv("FAKE_SUDO_TRIES", "10")
+				// Such a sudo waits for more passwords: the run fails
+				// when the start timeout ends.
+				defer func(d time.Duration) { becomeStartTimeout = d }(becomeStartTimeout)
+				becomeStartTimeout = time.Second
+				c := tr.connect(t, BecomeConfig{Enabled: true, User: "someone-else", Password: []byte(becomePassword)})
+				for _, stdin := range []io.Reader{nil, strings.NewReader("secret input\n")} {
+					_, err := c.Run(context.Background(), Cmd{Command: "s=script-secret; cat", Stdin: stdin})
+					if KindOf(err) != ErrBecome {
+						t.Fatalf("err = %v, want ErrBecome", err)
+					}
+				}
+				tries, _ := os.ReadFile(os.Getenv("FAKE_SUDO_ARGV") + ".tries")
+				if bytes.Contains(tries, []byte("script-secret")) || bytes.Contains(tries, []byte("secret input")) {
+					t.Fatalf("sudo read the command or its input as passwords:\n%s", tries)
 				}
 			})
 			t.Run("not allowed", func(t *testing.T) {
