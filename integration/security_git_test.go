@@ -52,7 +52,7 @@ cd /tmp/work && echo two > f && git commit -qam two && git push -q origin main
 mkdir -p /srv/mal
 git clone -q file:///srv/repo.git /srv/mal/app
 git -C /srv/mal/app reset -q --hard HEAD~1
-chown -R ` + integration.AttackerUser + ` /srv/mal`)
+chown -R `+integration.AttackerUser+` /srv/mal`)
 	// The attacker's clone, one commit behind so that a plan wants to fetch.
 	h.ExecAs(t, integration.AttackerUser, "cd /srv/mal/app\n"+gitPayload)
 	// The payload works: git run by its owner runs it.

@@ -43,10 +43,9 @@ func (t *releaseTask) Check() string {
 	if t.git != nil {
 		// The commit the ref names now (read-only; bounded in time). First:
 		// the state part exits early when the app directory is missing.
-		c = "u=" + shell.Quote(t.git.URL) + "\nref=" + shell.Quote(t.git.Ref) + `
-if ! command -v git >/dev/null 2>&1; then echo 'giterr git is not installed on the host'
+		c = "u=" + shell.Quote(t.git.URL) + "\nref=" + shell.Quote(t.git.Ref) + "\n" + gitEnv + `if ! command -v git >/dev/null 2>&1; then echo 'giterr git is not installed on the host'
 elif printf '%s\n' "$ref" | grep -Eq '^[0-9a-f]{40}$'; then printf 'gitref %s\n' "$ref"
-elif out=$(timeout 60 git ls-remote -- "$u" "$ref" "refs/heads/$ref" "refs/tags/$ref" "refs/tags/$ref^{}" 2>&1); then
+elif out=$(cd / && timeout 60 git ls-remote -- "$u" "$ref" "refs/heads/$ref" "refs/tags/$ref" "refs/tags/$ref^{}" 2>&1); then
   printf '%s\n' "$out" | while read -r sha name; do printf 'gitls %s %s\n' "$sha" "$name"; done
 else printf 'giterr %s\n' "$(printf '%s' "$out" | tail -n 1)"
 fi
@@ -349,6 +348,7 @@ mkdir -p "$r"
 		// A bare mirror in .drover/repo.git, fetched each deploy; the
 		// commit's tree is exported into the release (no .git in it).
 		fmt.Fprintf(&b, "url=%s\nc=%s\n", shell.Quote(d.git.URL), shell.Quote(d.sum))
+		b.WriteString(gitEnv)
 		b.WriteString(`g="$a/.drover/repo.git"
 [ -d "$g" ] || git init -q --bare "$g"
 git --git-dir="$g" fetch -q --force --tags -- "$url" '+refs/heads/*:refs/heads/*' || { printf '%s\n' "fetching $url failed" >&2; exit 1; }
