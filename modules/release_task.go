@@ -76,7 +76,7 @@ type releaseState struct {
 	Previous string
 	// Pending is the release whose switch action and health check were
 	// started but have not passed (interrupted, or failed with no way back).
-	Pending string
+	Pending  string
 	Releases []releaseEntry // sorted by id: oldest first
 	// For git sources: the commit the ref names, or why it could not be read.
 	GitRef string
