@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -148,8 +147,8 @@ func (Git) Configure(cfg Config) (Task, error) {
 		t.depth = depth
 	}
 	if k := a.str("deploy_key"); k != "" {
-		if !filepath.IsAbs(k) {
-			k = filepath.Join(cfg.Dir, k)
+		if k, err = LocalPath(cfg, k); err != nil {
+			return nil, &AttrError{Attr: "deploy_key", Msg: err.Error()}
 		}
 		if t.key, err = os.ReadFile(k); err != nil {
 			return nil, &AttrError{Attr: "deploy_key", Msg: fmt.Sprintf("cannot read the key on the controller: %v", err)}

@@ -65,7 +65,8 @@ func TestGitDiff(t *testing.T) {
 		{"ref with space", obj("repo", "r", "dest", "/srv/app", "ref", "a b"), "not a branch"},
 		{"ref with dots", obj("repo", "r", "dest", "/srv/app", "ref", "a..b"), "not a branch"},
 		{"zero depth", obj("repo", "r", "dest", "/srv/app", "depth", intVal(0)), "at least 1"},
-		{"missing key", obj("repo", "r", "dest", "/srv/app", "deploy_key", "/nonexistent/key"), "cannot read the key"},
+		{"missing key", obj("repo", "r", "dest", "/srv/app", "deploy_key", "nonexistent/key"), "cannot read the key"},
+		{"key outside the playbook", obj("repo", "r", "dest", "/srv/app", "deploy_key", "/etc/ssh/ssh_host_ed25519_key"), "outside the playbook directory"},
 	})
 }
 

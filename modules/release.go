@@ -162,9 +162,9 @@ func (releaseModule) Configure(cfg Config) (Task, error) {
 		t.git = g
 		return t, nil
 	}
-	local := src
-	if !filepath.IsAbs(local) {
-		local = filepath.Join(cfg.Dir, local)
+	local, err := LocalPath(cfg, src)
+	if err != nil {
+		return nil, &AttrError{Attr: "source", Msg: err.Error()}
 	}
 	art, err := loadArtifact(local)
 	if err != nil {

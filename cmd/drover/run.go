@@ -82,6 +82,9 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 	}
 	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: &runFlags.playbookFlags}
 	rf, diags := config.LoadRunbookFiles(l.parser, args[0])
+	if rf != nil && rf.Playbook != nil {
+		rf.Playbook.AllowLocal = runFlags.allowLocal
+	}
 	if !diags.HasErrors() {
 		var ds hcl.Diagnostics
 		l.inputs, ds = run.ParseInputs(l.parser, rf.Playbook, os.Environ(), runFlags.varFiles, runFlags.vars)
