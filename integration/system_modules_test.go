@@ -71,7 +71,7 @@ func module(t *testing.T, name string) modules.Module {
 // applyTwice applies the module with attrs twice and returns the first plan.
 func (s *sysHost) applyTwice(t *testing.T, mod string, attrs map[string]cty.Value) *modules.Plan {
 	t.Helper()
-	plan, _ := moduletest.ApplyValues(t, s.conn, module(t, mod), attrs)
+	plan, _ := moduletest.ApplyTwice(t, s.conn, module(t, mod), modules.Config{Values: moduletest.Values(attrs), AllowLocal: testLocal})
 	if !plan.Changed() {
 		t.Fatalf("%s: the first plan changes nothing; the test expects a change", mod)
 	}
@@ -81,6 +81,7 @@ func (s *sysHost) applyTwice(t *testing.T, mod string, attrs map[string]cty.Valu
 // applyErr plans and applies once and returns the error of Diff or Apply.
 func (s *sysHost) applyErr(t *testing.T, mod string, cfg modules.Config) error {
 	t.Helper()
+	cfg.AllowLocal = testLocal
 	task := moduletest.Configure(t, module(t, mod), cfg)
 	plan, err := moduletest.Plan(t, s.conn, task)
 	if err != nil {
@@ -89,6 +90,11 @@ func (s *sysHost) applyErr(t *testing.T, mod string, cfg modules.Config) error {
 	_, err = modules.Apply(context.Background(), s.conn, plan)
 	return err
 }
+
+// testLocal lets these tests read local files where they write them, in
+// temporary directories (as --allow-local would): they have no playbook
+// directory.
+var testLocal = []string{os.TempDir()}
 
 func str(s string) cty.Value { return cty.StringVal(s) }
 
@@ -468,7 +474,7 @@ git remote add origin /srv/repo.git && git push -q origin main v1`)
 	}
 	// The second plan fetches (the remote is only readable with the key) but
 	// says so as a run, not an update.
-	plan := moduletest.MustPlan(t, s.conn, moduletest.Configure(t, module(t, "git"), modules.Config{Values: moduletest.Values(keyed)}))
+	plan := moduletest.MustPlan(t, s.conn, moduletest.Configure(t, module(t, "git"), modules.Config{Values: moduletest.Values(keyed), AllowLocal: testLocal}))
 	if len(plan.Changes) != 1 || plan.Changes[0].Action != modules.Run {
 		t.Errorf("deploy key, second plan:\n%s", moduletest.Describe(plan))
 	}
