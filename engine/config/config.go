@@ -27,7 +27,7 @@ type Playbook struct {
 	// AllowLocal are further directories local files may be read in. Only the
 	// operator sets them (--allow-local), never the playbook.
 	AllowLocal []string
-	Variables map[string]*Variable
+	Variables  map[string]*Variable
 	// VariableOrder lists variable names in declaration order.
 	VariableOrder []string
 	Locals        map[string]*Local
