@@ -41,14 +41,9 @@ func TestGitForeignRepository(t *testing.T) {
 	if _, err := h.Run("command -v git"); err != nil {
 		t.Skip("git is not installed on the fleet hosts (this machine's /): apt-get install git")
 	}
+	gitRemote(t, h)
 	h.Exec(t, `set -e
-export HOME=/root GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@x GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@x
-git init -q --bare -b main /srv/repo.git
-git init -q -b main /tmp/work
-cd /tmp/work
-echo one > f && git add f && git commit -qm one
-git remote add origin /srv/repo.git && git push -q origin main
-cd /tmp/work && echo two > f && git commit -qam two && git push -q origin main
+cd /tmp/work && echo two > f && HOME=/root git -c user.name=t -c user.email=t@x commit -qam two && git push -q origin main
 mkdir -p /srv/mal
 git clone -q file:///srv/repo.git /srv/mal/app
 git -C /srv/mal/app reset -q --hard HEAD~1

@@ -412,13 +412,10 @@ func TestSystemModulesArchive(t *testing.T) {
 	wantEqual(t, "remote tar", h.Exec(t, "cat /opt/plain/d/f; cat /opt/plain/.drover-archive-plain"), "x\n"+h.Exec(t, "sha256sum /tmp/plain.tar | cut -d' ' -f1"))
 }
 
-func TestSystemModulesGit(t *testing.T) {
-	s := startSys(t)
-	h := s.h
-	if _, err := h.Run("command -v git"); err != nil {
-		t.Skip("git is not installed on the fleet hosts (this machine's /): apt-get install git")
-	}
-	// A bare repository inside the host with a branch main and a tag v1.
+// gitRemote makes a bare repository /srv/repo.git inside the host with a
+// branch main and a tag v1, pushed from the work tree /tmp/work.
+func gitRemote(t *testing.T, h *integration.Host) {
+	t.Helper()
 	h.Exec(t, `set -e
 export HOME=/root GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@x GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@x
 git init -q --bare -b main /srv/repo.git
@@ -426,6 +423,15 @@ git init -q -b main /tmp/work
 cd /tmp/work
 echo one > f && git add f && git commit -qm one && git tag v1
 git remote add origin /srv/repo.git && git push -q origin main v1`)
+}
+
+func TestSystemModulesGit(t *testing.T) {
+	s := startSys(t)
+	h := s.h
+	if _, err := h.Run("command -v git"); err != nil {
+		t.Skip("git is not installed on the fleet hosts (this machine's /): apt-get install git")
+	}
+	gitRemote(t, h)
 	head := func(dir string) string { return strings.TrimSpace(h.Exec(t, "git -C "+dir+" rev-parse HEAD")) }
 	c1 := head("/tmp/work")
 	repo := "file:///srv/repo.git"

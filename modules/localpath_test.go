@@ -62,10 +62,7 @@ func TestLocalPathRule(t *testing.T) {
 		{module: "git", attr: "deploy_key", attrs: git, file: "key"},
 	} {
 		t.Run(tc.module+" "+tc.file, func(t *testing.T) {
-			m, ok := modules.Lookup(tc.module)
-			if !ok {
-				t.Fatalf("no module %s", tc.module)
-			}
+			m := mod(t, tc.module)
 			configure := func(p string, allow ...string) error {
 				_, err := m.Configure(modules.Config{Values: moduletest.Values(with(tc.attrs, tc.attr, p)),
 					Dir: filepath.Join(root, "roles", "web"), Root: root, AllowLocal: allow, Name: "app"})
@@ -103,19 +100,10 @@ func TestLocalPathRule(t *testing.T) {
 
 	// A copied tree holding a link out of the playbook is refused.
 	os.Symlink(filepath.Join(outside, "key"), filepath.Join(root, "tree", "leak"))
-	if _, err := (mustLookup(t, "copy")).Configure(modules.Config{Values: moduletest.Values(map[string]cty.Value{
+	if _, err := mod(t, "copy").Configure(modules.Config{Values: moduletest.Values(map[string]cty.Value{
 		"path": cty.StringVal("/srv/x"), "source": cty.StringVal("tree")}), Dir: root, Root: root}); err == nil || !strings.Contains(err.Error(), "outside the playbook directory") {
 		t.Errorf("copy of a tree with a link out: err = %v, want it refused", err)
 	}
-}
-
-func mustLookup(t *testing.T, name string) modules.Module {
-	t.Helper()
-	m, ok := modules.Lookup(name)
-	if !ok {
-		t.Fatalf("no module %s", name)
-	}
-	return m
 }
 
 // gzipTar is a small .tar.gz holding one file.
