@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/drover-cm/drover/integration"
+	"github.com/drover-cm/drover/modules"
 )
 
 // appHealth is the cancel test's health check: with /run/app-hc-slow present
@@ -39,6 +40,9 @@ func TestReleaseInterrupted(t *testing.T) {
 		t.Fatalf("killed during the switch action: current %s holds %q, want the new release v3", v3, ver)
 	}
 
+	if rs, err := modules.ListReleases(context.Background(), dialHost(t, fleet, h), "app"); err != nil || rs.Pending != v3 {
+		t.Fatalf("drover releases after the interrupted switch: %+v, %v; want %s pending", rs, err, v3)
+	}
 	out, res := newEngine(t, fleet, f.playbook("all", "v3", "", "")).plan()
 	if res.Summary.Run != 1 || !strings.Contains(out, "interrupted") || !strings.Contains(out, v3) {
 		t.Fatalf("plan after the interrupted switch: want the switch action and health check of %s again\n%s", v3, out)
@@ -52,6 +56,9 @@ func TestReleaseInterrupted(t *testing.T) {
 	}
 	if out, rc := f.apply("all", "v3", "", ""); !rc.OK() || rc.Counts().Changed != 0 {
 		t.Fatalf("the run after the re-check changed something:\n%s", out)
+	}
+	if rs, err := modules.ListReleases(context.Background(), dialHost(t, fleet, h), "app"); err != nil || rs.Pending != "" {
+		t.Fatalf("drover releases after the re-check: %+v, %v; want nothing pending", rs, err)
 	}
 	if log := h.Exec(t, "tail -n 1 /srv/app/.drover/deploys.log"); !strings.Contains(log, "\trecheck\tok") {
 		t.Errorf("deploy record of the re-check: %q", log)
