@@ -17,7 +17,7 @@ type Releases struct {
 	Previous string // release current pointed to before the last switch
 	// Pending is the release switched to whose switch action and health
 	// check have not passed (interrupted): the next deploy re-checks it.
-	Pending string
+	Pending  string
 	Releases []ReleaseInfo
 	// Records are the last lines of .drover/deploys.log, oldest first.
 	Records []DeployRecord
