@@ -227,6 +227,12 @@ func (t *gitTask) Diff(out CheckOutput) (*Plan, error) {
 	if !st.has("tool.git") {
 		return nil, fmt.Errorf("%s: git is not installed on the host (Debian: apt-get install git)", subject)
 	}
+	if f, ok := st.vals["foreign"]; ok {
+		return nil, fmt.Errorf("%s is owned by %s, not by the user drover runs git as: its repository configuration (hooks, core.fsmonitor, core.sshCommand) would run with drover's privileges, so drover does not work in it. Run the task as its owner (connect as that user, without become), give the tree to the user drover runs as (chown -R), or remove it and let drover clone it", t.dest, strings.TrimSpace(f))
+	}
+	if st.has("gitfile") {
+		return nil, fmt.Errorf("%s/.git is a file (a linked worktree or a submodule): drover manages only a plain clone; remove %s or choose another dest", t.dest, t.dest)
+	}
 	want := ""
 	switch {
 	case t.isCommit():
@@ -238,12 +244,6 @@ func (t *gitTask) Diff(out CheckOutput) (*Plan, error) {
 		if want = t.remoteCommit(string(st.blobs["ls"])); want == "" {
 			return nil, fmt.Errorf("%s: %s has no branch or tag %q", subject, t.repo, t.ref)
 		}
-	}
-	if f, ok := st.vals["foreign"]; ok {
-		return nil, fmt.Errorf("%s is owned by %s, not by the user drover runs git as: its repository configuration (hooks, core.fsmonitor, core.sshCommand) would run with drover's privileges, so drover does not work in it. Run the task as its owner (connect as that user, without become), give the tree to the user drover runs as (chown -R), or remove it and let drover clone it", t.dest, strings.TrimSpace(f))
-	}
-	if st.has("gitfile") {
-		return nil, fmt.Errorf("%s/.git is a file (a linked worktree or a submodule): drover manages only a plain clone; remove %s or choose another dest", t.dest, t.dest)
 	}
 	p := &Plan{}
 	if !st.has("repo") {
