@@ -81,7 +81,7 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: &runbookFlags.playbookFlags}
 	rf, diags := config.LoadRunbookFiles(l.parser, args[0])
 	if rf != nil && rf.Playbook != nil {
-		rf.Playbook.AllowLocal = runFlags.allowLocal
+		rf.Playbook.AllowLocal = runbookFlags.allowLocal
 	}
 	if !diags.HasErrors() {
 		var ds hcl.Diagnostics
