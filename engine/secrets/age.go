@@ -110,7 +110,8 @@ func ageStanzas(data []byte) []string {
 	sc := bufio.NewScanner(bytes.NewReader(hdr))
 	for sc.Scan() {
 		if t, ok := strings.CutPrefix(sc.Text(), "-> "); ok {
-			out = append(out, strings.Fields(t + " ")[0])
+			typ, _, _ := strings.Cut(t, " ")
+			out = append(out, typ)
 		}
 	}
 	return out
