@@ -84,8 +84,9 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 	rf, diags := config.LoadRunbookFiles(l.parser, args[0])
 	if !diags.HasErrors() {
 		var ds hcl.Diagnostics
-		l.inputs, ds = run.ParseInputs(l.parser, rf.Playbook, os.Environ(), runFlags.varFiles, runFlags.vars)
+		l.inputs, ds = run.ParseInputsWithKeys(l.parser, rf.Playbook, os.Environ(), runFlags.varFiles, runFlags.vars, secretKeys(l.ui))
 		diags = append(diags, ds...)
+		maskInputSecrets(l.ui, l.inputs)
 		if !ds.HasErrors() {
 			diags = append(diags, run.ValidateRunbooks(rf, l.inputs)...)
 		}
