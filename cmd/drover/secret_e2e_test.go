@@ -283,3 +283,30 @@ func TestCLIFleetSecrets(t *testing.T) {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// TestCLIInventoryVault: inventory list reads vault files with
+// --vault-password-file and shows their values as (sensitive), in text and
+// JSON; without the password it is one error per encrypted thing.
+func TestCLIInventoryVault(t *testing.T) {
+	inv, pass := "../../inventory/testdata/vault/hosts.yml", "../../inventory/testdata/vault/vault.pass"
+	secretsIn := []string{"group-Secret-41", "api-Tok-42", "host-Secret-43", "inline-Secret-44", "inv-vault-pw-3"}
+	for _, jsonOut := range []bool{false, true} {
+		args := []string{"inventory", "list", "-i", inv, "--vault-password-file", pass, "--vars", "all"}
+		if jsonOut {
+			args = append(args, "--json")
+		}
+		r := drover(t, "", args...)
+		if r.code != 0 || !strings.Contains(r.stdout, "http_port") || !strings.Contains(r.stdout, "(sensitive)") {
+			t.Errorf("json %v: %+v", jsonOut, r)
+		}
+		for _, s := range secretsIn {
+			if strings.Contains(r.stdout+r.stderr, s) {
+				t.Errorf("json %v: shows %s:\n%s", jsonOut, s, r.stdout)
+			}
+		}
+	}
+	r := drover(t, "", "inventory", "list", "-i", inv)
+	if r.code != 1 || strings.Count(r.stderr, "is encrypted with Ansible Vault: no key given and no terminal to ask on: pass --vault-password-file FILE") != 3 {
+		t.Errorf("without a password: %+v", r)
+	}
+}

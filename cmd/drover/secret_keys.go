@@ -6,7 +6,6 @@ package main
 // terminal, each at most once per run.
 
 import (
-	"fmt"
 	"os"
 	"sync"
 
@@ -49,7 +48,7 @@ func secretKeys(u *ui) *secrets.Keys {
 		Prompt: func(prompt string) ([]byte, error) {
 			tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 			if err != nil {
-				return nil, fmt.Errorf("%w (no terminal: %v)", secrets.ErrNoKey, err)
+				return nil, secrets.ErrNoKey
 			}
 			tty.Close()
 			p.mu.Lock()

@@ -133,7 +133,7 @@ variable "port" {
 		err  string
 	}{
 		{"opens", good, &secrets.Keys{IdentityEnv: id.String()}, ""},
-		{"no key", good, nil, "good.hcl.age is encrypted with age to public keys: no key: pass your age identity"},
+		{"no key", good, nil, "good.hcl.age is encrypted with age to public keys: no identity given: pass your age identity"},
 		{"wrong identity", good, &secrets.Keys{IdentityEnv: stranger.String()}, "good.hcl.age: not encrypted to your identity"},
 		{"truncated", truncated, &secrets.Keys{IdentityEnv: id.String()}, "truncated.hcl.age"},
 		{"undeclared variable", write("undeclared.hcl.age", "token = \"tok-Secret-1\"\nnosuch = \"tok-Secret-1\"\n"), &secrets.Keys{IdentityEnv: id.String()}, "undeclared variable"},

@@ -219,7 +219,7 @@ func (k *Keys) loadIdentities() ([]age.Identity, error) {
 		}
 		src = b
 	default:
-		return nil, fmt.Errorf("%w: pass your age identity file with --identity FILE or DROVER_AGE_IDENTITY", ErrNoKey)
+		return nil, errors.New("no identity given: pass your age identity file with --identity FILE or DROVER_AGE_IDENTITY")
 	}
 	ids, err := age.ParseIdentities(bytes.NewReader(src))
 	if err != nil {
@@ -239,7 +239,7 @@ func (k *Keys) agePassphrase(name string) ([]byte, error) {
 	}
 	pass, err := k.ask(fmt.Sprintf("Passphrase for %s: ", name))
 	if errors.Is(err, ErrNoKey) {
-		return nil, fmt.Errorf("%s is encrypted with a passphrase, and there is no terminal to ask for it on (%w)", name, err)
+		return nil, fmt.Errorf("%s is encrypted with a passphrase: %w", name, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: asking for the passphrase: %w", name, err)

@@ -165,7 +165,7 @@ func (k *Keys) ReadFile(path string) ([]byte, Format, error) {
 
 // ErrNoKey is wrapped by errors about a missing key: nothing says how to
 // open the file, and there is no terminal to ask on.
-var ErrNoKey = errors.New("no key")
+var ErrNoKey = errors.New("no key given and no terminal to ask on")
 
 func (k *Keys) reveal(b []byte) {
 	if k != nil && k.Reveal != nil && len(b) > 0 {

@@ -136,7 +136,7 @@ func (k *Keys) readVaultPassword() ([]byte, error) {
 	if k.VaultPasswordFile == "" {
 		pw, err := k.ask("Vault password: ")
 		if errors.Is(err, ErrNoKey) {
-			return nil, fmt.Errorf("%w: pass --vault-password-file FILE (or set ANSIBLE_VAULT_PASSWORD_FILE), or run where drover can ask on a terminal", err)
+			return nil, fmt.Errorf("%w: pass --vault-password-file FILE (or set ANSIBLE_VAULT_PASSWORD_FILE)", err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("asking for the vault password: %w", err)
