@@ -133,6 +133,7 @@ variable "port" {
 		err  string
 	}{
 		{"opens", good, &secrets.Keys{IdentityEnv: id.String()}, ""},
+		{"opens a vault", filepath.Join(filepath.Dir(vault), "vault-vars.hcl"), &secrets.Keys{VaultPasswordFile: filepath.Join(filepath.Dir(vault), "vault.pass")}, ""},
 		{"no key", good, nil, "good.hcl.age is encrypted with age to public keys: no identity given: pass your age identity"},
 		{"wrong identity", good, &secrets.Keys{IdentityEnv: stranger.String()}, "good.hcl.age: not encrypted to your identity"},
 		{"truncated", truncated, &secrets.Keys{IdentityEnv: id.String()}, "truncated.hcl.age"},
