@@ -310,3 +310,60 @@ func TestCLIInventoryVault(t *testing.T) {
 		t.Errorf("without a password: %+v", r)
 	}
 }
+
+// withTerminal runs drover on a pseudo-terminal (util-linux script), typing
+// input, as a person at a terminal would answer the prompts.
+func withTerminal(t *testing.T, dir, input string, args ...string) result {
+	t.Helper()
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("no script(1) to run drover on a terminal")
+	}
+	quoted := []string{droverBin(t)}
+	for _, a := range args {
+		quoted = append(quoted, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
+	}
+	cmd := exec.Command(scriptBin, "-qec", strings.Join(quoted, " "), "/dev/null")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "HOME="+t.TempDir())
+	cmd.Stdin = strings.NewReader(input)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{stdout: strings.ReplaceAll(out.String(), "\r\n", "\n"), code: code}
+}
+
+// TestCLISecretPassphrase: one person's files, encrypted with a passphrase
+// asked twice; a run with two such files asks once; a wrong one is one
+// error naming the file.
+func TestCLISecretPassphrase(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.hcl", "a = \"pass-Secret-A\"\n")
+	writeFile(t, dir, "b.hcl", "b = \"pass-Secret-B\"\n")
+	for _, f := range []string{"a.hcl", "b.hcl"} {
+		r := withTerminal(t, dir, "pw-Solo-1\npw-Solo-1\n", "secret", "encrypt", f)
+		if r.code != 0 || !strings.Contains(r.stdout, "for a passphrase") {
+			t.Fatalf("encrypt %s: %+v", f, r)
+		}
+	}
+	site := writeFile(t, dir, "site.hcl", "variable \"a\" { type = string }\nvariable \"b\" { type = string }\n")
+	r := withTerminal(t, dir, "pw-Solo-1\n", "validate", site, "--var-file", "a.hcl.age", "--var-file", "b.hcl.age")
+	if r.code != 0 || strings.Count(r.stdout, "Passphrase for") != 1 {
+		t.Errorf("validate: want one prompt for both files: %+v", r)
+	}
+	r = withTerminal(t, dir, "bad-Guess-2\n", "validate", site, "--var-file", "a.hcl.age", "--var-file", "b.hcl.age")
+	if r.code != 1 || !strings.Contains(r.stdout, "a.hcl.age: wrong passphrase") {
+		t.Errorf("wrong passphrase: %+v", r)
+	}
+	for _, s := range []string{"pass-Secret-A", "pass-Secret-B"} {
+		if strings.Contains(r.stdout, s) {
+			t.Errorf("output shows %s", s)
+		}
+	}
+}
