@@ -323,9 +323,11 @@ func TestApplyStop(t *testing.T) {
 }
 
 // TestMaskedEverywhere: a sensitive value never appears in plan or apply
-// output, even when a command prints it: a variable declared sensitive, one
-// whose value came from an age-encrypted -var-file, and an inventory
-// variable from an Ansible Vault (which the inventory marks sensitive).
+// output (text or JSON), even when a command prints it or it holds
+// characters the encodings change (& < > " ' and unicode): variables
+// declared sensitive, values from an age-encrypted -var-file, and an
+// inventory variable from an Ansible Vault (which the inventory marks
+// sensitive).
 func TestMaskedEverywhere(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(`
@@ -333,6 +335,11 @@ variable "root" { type = string }
 variable "pw" {
   type      = string
   default   = "hunter2-Secret"
+  sensitive = true
+}
+variable "pw2" {
+  type      = string
+  default   = "hun&<>\"'ü-Tr9x"
   sensitive = true
 }
 variable "token" {
@@ -347,7 +354,7 @@ play "local" {
     content = "password=${var.pw} token=${var.token} db=${var.db.pass} vault=${host.vars.vault_pw}\n"
   }
   command "echo" {
-    run = ["sh", "-c", "echo the secrets are $0 $1 $2 $3; exit 1", var.pw, var.token, var.db.pass, host.vars.vault_pw]
+    run = ["sh", "-c", "echo the secrets are $0 $1 $2 $3 $4; exit 1", var.pw, var.pw2, var.token, var.db.pass, host.vars.vault_pw]
   }
 }
 `), 0o644)
@@ -363,8 +370,12 @@ play "local" {
 	f.hosts[0].Vars["vault_pw"] = lang.Sensitive(cty.StringVal("vault-Pw-99"))
 	planOut, _ := f.plan()
 	applyOut, _ := f.apply()
-	for name, out := range map[string]string{"plan": planOut, "apply": applyOut} {
-		for _, secret := range []string{"hunter2-Secret", "age-Tok-77", "age-Db-88", "vault-Pw-99"} {
+	var js bytes.Buffer
+	if _, err := Apply(context.Background(), f.options(report.NewJSON(&js, f.masker))); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"plan": planOut, "apply": applyOut, "apply --json": js.String()} {
+		for _, secret := range []string{"hunter2-Secret", "Tr9x", "age-Tok-77", "age-Db-88", "vault-Pw-99"} {
 			if strings.Contains(out, secret) {
 				t.Errorf("%s output shows %s:\n%s", name, secret, out)
 			}
