@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 	"gopkg.in/yaml.v3"
+
+	"github.com/drover-cm/drover/engine/lang"
 )
 
 // vaultFunc decrypts Ansible Vault text; name says where it is.
@@ -39,3 +43,29 @@ func (f *srcFile) openInline(n *yaml.Node) ([]byte, error) {
 	}
 	return clear, nil
 }
+
+// openVaultFile decrypts a whole vars file. On error it returns src as it
+// was, for the diagnostic's range.
+func openVaultFile(vault vaultFunc, path string, src []byte) ([]byte, error) {
+	clear, err := openVault(vault, path, src)
+	if err != nil {
+		return src, err
+	}
+	return clear, nil
+}
+
+// markVaultVars marks every variable of a vault file's layer sensitive, and
+// reports false (use none of them) when the file had errors.
+func markVaultVars(layer *settings, diags hcl.Diagnostics) bool {
+	if diags.HasErrors() {
+		return false
+	}
+	for k, v := range layer.Vars {
+		layer.Vars[k] = sensitive(v)
+	}
+	return true
+}
+
+// sensitive marks a value from a vault as the engine's sensitive values
+// are, so that every output masks it.
+func sensitive(v cty.Value) cty.Value { return lang.Sensitive(v) }

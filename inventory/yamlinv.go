@@ -14,8 +14,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"gopkg.in/yaml.v3"
-
-	"github.com/drover-cm/drover/engine/lang"
 )
 
 // yamlDoc parses src and returns its root node (nil for an empty document).
@@ -468,7 +466,7 @@ func yamlValue(n *yaml.Node, vault func(*yaml.Node) ([]byte, error)) (cty.Value,
 			if err != nil {
 				return cty.NilVal, err
 			}
-			return lang.Sensitive(cty.StringVal(string(clear))), nil
+			return sensitive(cty.StringVal(string(clear))), nil
 		default: // !!timestamp, !!binary, !unsafe and other tags: the text
 			return cty.StringVal(n.Value), nil
 		}
@@ -572,18 +570,14 @@ func loadVarsFile(p interface{ AddFile(string, *hcl.File) }, vault vaultFunc, pa
 	}
 	encrypted := isVault(src)
 	if encrypted {
-		// Its clear text is not registered with p, so that no diagnostic
-		// prints a line of it.
-		clear, err := openVault(vault, path, src)
-		if err != nil {
+		if src, err = openVaultFile(vault, path, src); err != nil {
 			r := newSrcFile(path, src).lineRange(1)
 			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot decrypt vars file", Detail: err.Error() + ".", Subject: &r}}
 		}
-		src = clear
 	}
 	f := newSrcFile(path, src)
 	f.vault = vault
-	if !encrypted {
+	if !encrypted { // a vault's clear text must be in no snippet
 		p.AddFile(path, f.hclFile())
 	}
 	root, diags := yamlDoc(f)
@@ -597,13 +591,8 @@ func loadVarsFile(p interface{ AddFile(string, *hcl.File) }, vault vaultFunc, pa
 	}
 	var layer settings
 	diags = append(diags, yamlVars(f, root, &layer, g, owner)...)
-	if encrypted {
-		if diags.HasErrors() {
-			return diags // all of a vault or nothing
-		}
-		for k, v := range layer.Vars {
-			layer.Vars[k] = lang.Sensitive(v)
-		}
+	if encrypted && !markVaultVars(&layer, diags) {
+		return diags // all of a vault or nothing
 	}
 	s.merge(&layer)
 	return diags
