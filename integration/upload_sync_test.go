@@ -24,9 +24,13 @@ import (
 // files every way it can: SFTP Put as root, Put through sudo, and inline
 // uploads in an apply batch (drover_put). For every file, the temporary
 // file is fsynced before it is renamed onto the path, and the directory
-// after. Skipped without strace.
+// after. Skipped without strace, unless DROVER_REQUIRE_FLEET=1 (CI installs
+// it).
 func TestUploadsSyncBeforeRename(t *testing.T) {
 	if _, err := exec.LookPath("strace"); err != nil {
+		if os.Getenv("DROVER_REQUIRE_FLEET") == "1" {
+			t.Fatal("DROVER_REQUIRE_FLEET=1 but strace is not installed (apt-get install strace)")
+		}
 		t.Skip("strace is not installed here")
 	}
 	f := integration.Start(t, 1)
