@@ -57,7 +57,7 @@ func applyAnsibleVar(s *settings, key string, v cty.Value, rng hcl.Range, owner 
 	if layer.vals[keyHostKeyChecking] == HostKeyNo {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning,
 			Summary: "StrictHostKeyChecking=no is taken as accept-new",
-			Detail: fmt.Sprintf("%s: drover never turns host key verification off. The key of a host not yet in its known_hosts file is recorded there on first connection (trust on first use) and verified from then on; a changed key is refused. Write -o StrictHostKeyChecking=accept-new to say so and silence this warning.", owner),
+			Detail:  fmt.Sprintf("%s: drover never turns host key verification off. The key of a host not yet in its known_hosts file is recorded there on first connection (trust on first use) and verified from then on; a changed key is refused. Write -o StrictHostKeyChecking=accept-new to say so and silence this warning.", owner),
 			Subject: rng.Ptr()})
 	}
 	// One warning per option, whatever its value: Load keeps the first, so

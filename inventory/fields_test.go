@@ -75,7 +75,7 @@ var fieldSamples = map[string]struct {
 		hcl: []string{`"b0"`, `"b1"`, `"b2"`, `"b3"`}, hclWant: []any{"b0", "b1", "b2", "b3"},
 		ansible: "ba", ansWant: "ba", flag: "bf", flagWant: "bf", builtWant: "root",
 	},
-	"become_method": {ansible: "sudo", ansWant: "sudo", builtWant: "sudo"},
+	"become_method":   {ansible: "sudo", ansWant: "sudo", builtWant: "sudo"},
 	"identities_only": {ssh: "yes", sshWant: true, arg: "yes", argWant: true, builtWant: false},
 	"strict_host_key_checking": {
 		ssh: "accept-new", sshWant: HostKeyAcceptNew, arg: "yes", argWant: HostKeyVerify, builtWant: "",
