@@ -81,6 +81,7 @@ func init() {
 }
 
 func main() {
+	plainArgs(rootCmd)
 	err := rootCmd.Execute()
 	if msg := errorMessage(err); msg != "" {
 		// An error may quote a host: masked and escaped like all output.
