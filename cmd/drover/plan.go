@@ -27,6 +27,9 @@ type playbookSession struct {
 	width int
 	// unmatched says which patterns matched nothing, for noHosts.
 	unmatched []string
+	// instances are the provision blocks' changes, which the plan's
+	// summary line counts with the tasks'.
+	instances report.PlanSummary
 }
 
 func openPlaybookSession(cmd *cobra.Command, f *playbookFlags, args []string) (*playbookSession, error) {
@@ -175,6 +178,9 @@ func runPlan(cmd *cobra.Command, args []string) error {
 	}
 	res, runErr := run.Plan(ctx, s.options())
 	s.close()
+	res.Summary.Create += s.instances.Create
+	res.Summary.Update += s.instances.Update
+	res.Summary.Delete += s.instances.Delete
 	if !global.jsonOut {
 		fmt.Fprintln(s.ui.stdout, "\n"+res.Summary.Line())
 	}
