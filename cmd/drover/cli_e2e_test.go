@@ -52,3 +52,36 @@ play "p" {
 		}
 	}
 }
+
+// TestCLICompletion: the completion script is generated, and completing
+// gives subcommands, module names, and the inventory's hosts and groups for
+// --limit and host patterns.
+func TestCLICompletion(t *testing.T) {
+	dir := t.TempDir()
+	inv := writeFile(t, dir, "inv.hcl", "host \"me\" {\n  connection = \"local\"\n  groups = [\"fleet\"]\n}\nhost \"web1\" {\n  connection = \"local\"\n}\n")
+	if r := drover(t, "", "completion", "bash"); r.code != 0 || !strings.Contains(r.stdout, "__start_drover") {
+		t.Errorf("completion bash: exit %d\n%s", r.code, r.stderr)
+	}
+	tests := []struct {
+		args      []string
+		want, not []string
+	}{
+		{[]string{"pl"}, []string{"plan\t"}, []string{"ping\t"}},
+		{[]string{"modules", "te"}, []string{"template\t"}, []string{"file\t"}},
+		{[]string{"ping", "-i", inv, ""}, []string{"fleet\tgroup", "all\tgroup", "me\thost", "web1\thost"}, nil},
+		{[]string{"plan", "-i", inv, "--limit", "fleet:!w"}, []string{"fleet:!web1\thost"}, []string{"me\t"}},
+	}
+	for _, tc := range tests {
+		r := drover(t, "", append([]string{"__complete"}, tc.args...)...)
+		for _, w := range tc.want {
+			if !strings.Contains(r.stdout, w) {
+				t.Errorf("completing %q: no %q in\n%s", tc.args, w, r.stdout)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(r.stdout, w) {
+				t.Errorf("completing %q: %q should not be offered\n%s", tc.args, w, r.stdout)
+			}
+		}
+	}
+}
