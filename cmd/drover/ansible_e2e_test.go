@@ -106,10 +106,24 @@ func TestCLIAnsibleInventoryAsWritten(t *testing.T) {
 		})
 	}
 
+	// become as Ansible writes it, connection local, and a become method
+	// drover does not have refused by name.
+	inv := writeAnsibleInventory(t, f, "ini", f.KnownHostsFile, "yes")
+	extra := fmt.Sprintf("\n[deploy]\ndb01 ansible_user=%s ansible_become=yes ansible_become_user=root ansible_become_method=sudo\n[here]\nlocalhost ansible_connection=local\n", integration.DeployUser)
+	appendFile(t, inv, extra)
+	r := drover(t, "", "exec", "-i", inv, "deploy,here", "--", "id -un")
+	if r.code != 0 || strings.Count(r.stdout, "| ok | exit 0") != 2 || strings.Count(r.stdout, "    root\n") != 2 {
+		t.Errorf("become and local: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	appendFile(t, inv, "[su]\nweb01 ansible_become_method=su\n")
+	if r := drover(t, "", "ping", "-i", inv); r.code != 1 || !strings.Contains(r.stderr, `host "web01": become method "su" is not supported`) {
+		t.Errorf("become method su: exit %d\n%s", r.code, r.stderr)
+	}
+
 	// Unknown keys: the hint names the inventory's file, not ~/.ssh.
 	empty := filepath.Join(t.TempDir(), "kh")
-	inv := writeAnsibleInventory(t, f, "ini", empty, "yes")
-	r := drover(t, "", "ping", "-i", inv, "web01")
+	inv = writeAnsibleInventory(t, f, "ini", empty, "yes")
+	r = drover(t, "", "ping", "-i", inv, "web01")
 	if r.code != 1 || !strings.Contains(r.stdout, "host-key-unknown") || !strings.Contains(r.stdout, ">> "+empty) {
 		t.Errorf("unknown key: exit %d\n%s", r.code, r.stdout)
 	}
@@ -124,5 +138,17 @@ func TestCLIAnsibleInventoryAsWritten(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(kh); strings.Count(string(data), "\n") != 3 {
 		t.Errorf("accept-new recorded:\n%s", data)
+	}
+}
+
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
 	}
 }
