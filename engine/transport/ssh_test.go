@@ -870,3 +870,56 @@ func startAgent(t *testing.T, dir string, keys ...any) {
 	}()
 	t.Setenv("SSH_AUTH_SOCK", sock)
 }
+
+// TestTargetHostKeyPolicy: a target's own AcceptNewHostKeys (the
+// inventory's StrictHostKeyChecking=accept-new) records an unknown key in
+// the target's known_hosts file, which then verifies it; recording into
+// /dev/null is refused.
+func TestTargetHostKeyPolicy(t *testing.T) {
+	f := newFixture(t)
+	f.opts.KnownHostsFile = ""
+	kh := filepath.Join(f.dir, "inv_known_hosts")
+	f.target.KnownHostsFiles = []string{kh}
+	if e := f.connectErr(t); e.Kind != ErrHostKeyUnknown || !strings.Contains(e.Hint, ">> "+kh) {
+		t.Fatalf("unknown host without accept-new: %v; want the hint to name %s", e, kh)
+	}
+	f.target.AcceptNewHostKeys = true
+	f.connect(t)
+	if data, _ := os.ReadFile(kh); strings.Count(string(data), "\n") != 1 {
+		t.Fatalf("known_hosts after accept-new: %q", data)
+	}
+	f.target.AcceptNewHostKeys = false
+	f.connect(t) // the recorded key is verified
+
+	f.target.KnownHostsFiles = []string{os.DevNull}
+	f.target.AcceptNewHostKeys = true
+	if e := f.connectErr(t); e.Kind != ErrHostKeyUnknown || !strings.Contains(e.Error(), os.DevNull) {
+		t.Fatalf("accept-new into /dev/null: %v; want a refusal", e)
+	}
+}
+
+// TestIdentitiesOnly: with IdentitiesOnly the agent's keys are offered only
+// when they are the identity files' (their .pub beside them).
+func TestIdentitiesOnly(t *testing.T) {
+	f := newFixture(t)
+	pemBytes, _ := os.ReadFile(f.keyFile)
+	raw, err := ssh.ParseRawPrivateKey(pemBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startAgent(t, f.dir, raw) // the agent holds the key the server accepts
+	f.opts.NoAgent = false
+	other, _ := clientKey(t, f.dir, "id_other", "")
+	f.target.Identities = []string{other}
+	f.connect(t) // without IdentitiesOnly the agent's key gets in
+
+	f.target.IdentitiesOnly = true
+	if e := f.connectErr(t); e.Kind != ErrAuth {
+		t.Fatalf("IdentitiesOnly with another identity file: %v, want an auth failure", e)
+	}
+	signer, _ := ssh.NewSignerFromKey(raw)
+	if err := os.WriteFile(other+".pub", ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.connect(t) // the agent's key is the identity file's
+}
