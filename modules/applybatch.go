@@ -12,6 +12,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Limits of what ApplyAll sends inside its script. Larger or binary (NUL)
@@ -224,20 +225,10 @@ func (b *batch) fail(i int, err error) {
 
 // record adds a step's result to its plan's; false when the step failed.
 func (b *batch) record(i, j int, res transport.Result, err error) bool {
-	if err != nil {
-		b.out[i].Result.Stdout = append(b.out[i].Result.Stdout, res.Stdout...)
-		b.out[i].Result.Stderr = append(b.out[i].Result.Stderr, res.Stderr...)
-		b.fail(i, &StepError{Step: j, ExitCode: res.ExitCode, Stderr: stderrTail(res.Stderr, ""), Err: err})
-		return false
-	}
 	b.out[i].Result.Stdout = append(b.out[i].Result.Stdout, res.Stdout...)
 	b.out[i].Result.Stderr = append(b.out[i].Result.Stderr, res.Stderr...)
-	if res.ExitCode != 0 || res.Signal != "" {
-		se := &StepError{Step: j, ExitCode: res.ExitCode, Stderr: stderrTail(res.Stderr, "")}
-		if res.Signal != "" {
-			se.Err = fmt.Errorf("killed by signal %s%s", res.Signal, stderrTail(res.Stderr, ": "))
-		}
-		b.fail(i, se)
+	if err := contract.StepFailure(j, res, err); err != nil {
+		b.fail(i, err)
 		return false
 	}
 	b.out[i].Result.ExitCode = res.ExitCode
@@ -304,7 +295,7 @@ func (b *batch) flush() bool {
 	}
 	outs, err := parseFramesUpTo(nonce, res.Stdout, len(entries))
 	if err != nil {
-		b.err = fmt.Errorf("applying changes: %w (exit status %d%s)", err, res.ExitCode, stderrTail(res.Stderr, ": "))
+		b.err = fmt.Errorf("applying changes: %w (exit status %d%s)", err, res.ExitCode, contract.StderrTail(res.Stderr, ": "))
 		b.fail(entries[running].plan, b.err)
 		return false
 	}
@@ -318,7 +309,7 @@ func (b *batch) flush() bool {
 		}
 		if e.upload != "" {
 			if o.ExitCode != 0 {
-				b.fail(e.plan, &StepError{Step: e.step, Err: fmt.Errorf("writing %s on the host failed%s; check that its directory exists and is writable", e.upload, stderrTail(o.Stderr, ": "))})
+				b.fail(e.plan, &StepError{Step: e.step, Err: fmt.Errorf("writing %s on the host failed%s; check that its directory exists and is writable", e.upload, contract.StderrTail(o.Stderr, ": "))})
 				return false
 			}
 			continue

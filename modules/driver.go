@@ -11,6 +11,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // maxInlineScript is the largest script passed as the command line. Linux
@@ -91,7 +92,7 @@ func newCheckJob(tasks []Task) (*checkJob, error) {
 func (j *checkJob) parse(res transport.Result) ([]CheckOutput, error) {
 	got, err := parseFrames(j.nonce, res.Stdout, j.n)
 	if err != nil {
-		return nil, fmt.Errorf("reading state: %w (exit status %d%s)", err, res.ExitCode, stderrTail(res.Stderr, ": "))
+		return nil, fmt.Errorf("reading state: %w (exit status %d%s)", err, res.ExitCode, contract.StderrTail(res.Stderr, ": "))
 	}
 	for k, i := range j.idx {
 		j.outs[i] = got[k]
@@ -242,28 +243,6 @@ func runScript(ctx context.Context, conn transport.Conn, script string) (transpo
 	return conn.Run(ctx, transport.Cmd{Command: "sh -s", Stdin: strings.NewReader(script)})
 }
 
-// StepError is a step of a plan that failed: a command exiting non-zero or
-// an upload that could not be written.
-type StepError struct {
-	Step     int    // index in Plan.Steps
-	ExitCode int    // 0 for a failed upload or Func
-	Stderr   string // the last lines of the command's stderr, trimmed
-	Err      error  // the cause for uploads and Funcs
-}
-
-func (e *StepError) Error() string {
-	if e.Err != nil {
-		return e.Err.Error()
-	}
-	msg := fmt.Sprintf("exit status %d", e.ExitCode)
-	if e.Stderr != "" {
-		msg += ": " + e.Stderr
-	}
-	return msg
-}
-
-func (e *StepError) Unwrap() error { return e.Err }
-
 // Apply runs the Steps of plan in order: for each step its uploads (by
 // conn.Put), then its Script under `set -e` (or its Func). It stops at the
 // first failure and returns that step's output with an error (a *StepError
@@ -291,15 +270,8 @@ func Apply(ctx context.Context, conn transport.Conn, plan *Plan) (transport.Resu
 		default:
 			continue
 		}
-		if err != nil {
-			return res, &StepError{Step: i, ExitCode: res.ExitCode, Stderr: stderrTail(res.Stderr, ""), Err: err}
-		}
-		if res.ExitCode != 0 || res.Signal != "" {
-			se := &StepError{Step: i, ExitCode: res.ExitCode, Stderr: stderrTail(res.Stderr, "")}
-			if res.Signal != "" {
-				se.Err = fmt.Errorf("killed by signal %s%s", res.Signal, stderrTail(res.Stderr, ": "))
-			}
-			return res, se
+		if err := contract.StepFailure(i, res, err); err != nil {
+			return res, err
 		}
 		all.Stdout = append(all.Stdout, res.Stdout...)
 		all.Stderr = append(all.Stderr, res.Stderr...)
@@ -325,18 +297,4 @@ func upload(ctx context.Context, conn transport.Conn, up Upload) error {
 		return fmt.Errorf("writing %s on the host: %w; check that its directory exists and is writable", up.Path, err)
 	}
 	return nil
-}
-
-// stderrTail returns the last 20 lines of stderr, trimmed, after prefix; ""
-// when stderr is blank.
-func stderrTail(stderr []byte, prefix string) string {
-	s := strings.TrimSpace(string(stderr))
-	if s == "" {
-		return ""
-	}
-	lines := strings.Split(s, "\n")
-	if len(lines) > 20 {
-		lines = append([]string{fmt.Sprintf("[… %d earlier lines]", len(lines)-20)}, lines[len(lines)-20:]...)
-	}
-	return prefix + strings.Join(lines, "\n")
 }

@@ -14,14 +14,15 @@ import (
 
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/moduletest"
 )
 
 // fragTask is a Task with a fixed Check fragment.
 type fragTask string
 
-func (f fragTask) Check() string                                   { return string(f) }
-func (f fragTask) Diff(modules.CheckOutput) (*modules.Plan, error) { return nil, nil }
+func (f fragTask) Check() string                                     { return string(f) }
+func (f fragTask) Diff(contract.CheckOutput) (*contract.Plan, error) { return nil, nil }
 
 // shellConns returns a ShellConn per available shell, busybox with a PATH of
 // busybox applets only.
@@ -47,7 +48,7 @@ func shellConns(t *testing.T) map[string]*moduletest.ShellConn {
 
 func TestCheckAll(t *testing.T) {
 	binary := string([]byte{0, 1, 2, 0xff, '\n', 0, '\r'})
-	tasks := []modules.Task{
+	tasks := []contract.Task{
 		fragTask("printf 'hello\\n'; printf 'oops' >&2"),
 		fragTask(""), // no state needed
 		fragTask("exit 3"),
@@ -61,7 +62,7 @@ func TestCheckAll(t *testing.T) {
 		fragTask("false # a trailing comment must not swallow the subshell's close"),
 		fragTask("echo \"it's $((1+2)) `echo ok`\" ; echo 'a;b' \"$HOME\" >/dev/null"),
 	}
-	want := []modules.CheckOutput{
+	want := []contract.CheckOutput{
 		{Stdout: []byte("hello\n"), Stderr: []byte("oops")},
 		{},
 		{ExitCode: 3},
@@ -103,7 +104,7 @@ func TestCheckAll(t *testing.T) {
 
 // A play larger than one argv string (128 KiB) is fed on stdin.
 func TestCheckAllLarge(t *testing.T) {
-	var tasks []modules.Task
+	var tasks []contract.Task
 	for i := 0; i < 600; i++ {
 		tasks = append(tasks, fragTask(fmt.Sprintf("printf '%%s' %d # %s", i, strings.Repeat("x", 200))))
 	}
@@ -124,7 +125,7 @@ func TestCheckAllLarge(t *testing.T) {
 
 func TestCheckAllNothing(t *testing.T) {
 	conn := &moduletest.ShellConn{}
-	got, err := modules.CheckAll(context.Background(), conn, []modules.Task{fragTask(""), fragTask(" \n")})
+	got, err := modules.CheckAll(context.Background(), conn, []contract.Task{fragTask(""), fragTask(" \n")})
 	if err != nil || len(got) != 2 {
 		t.Fatalf("got %v, %v", got, err)
 	}
@@ -138,9 +139,9 @@ func TestApply(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			target := filepath.Join(dir, "it's a $(file)")
-			plan := &modules.Plan{Steps: []modules.Step{
+			plan := &contract.Plan{Steps: []contract.Step{
 				{
-					Uploads: []modules.Upload{{
+					Uploads: []contract.Upload{{
 						Path: target + ".tmp",
 						Mode: 0o600,
 						Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("content\n")), nil },
@@ -166,13 +167,13 @@ func TestApply(t *testing.T) {
 			for i := 0; i < 30; i++ {
 				lines = append(lines, fmt.Sprintf("echo line%d >&2", i))
 			}
-			plan = &modules.Plan{Steps: []modules.Step{
+			plan = &contract.Plan{Steps: []contract.Step{
 				{Script: "echo ok"},
 				{Script: strings.Join(lines, "\n") + "\nfalse\ntouch " + shell.Quote(marker)},
 				{Script: "touch " + shell.Quote(marker)},
 			}}
 			res, err = modules.Apply(context.Background(), conn, plan)
-			var se *modules.StepError
+			var se *contract.StepError
 			if !errors.As(err, &se) || se.Step != 1 || se.ExitCode != 1 {
 				t.Fatalf("got %v, want a StepError for step 1", err)
 			}
@@ -187,8 +188,8 @@ func TestApply(t *testing.T) {
 			}
 
 			// A failed upload stops the plan with its path in the error.
-			plan = &modules.Plan{Steps: []modules.Step{{
-				Uploads: []modules.Upload{{Path: filepath.Join(dir, "missing", "f"), Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }}},
+			plan = &contract.Plan{Steps: []contract.Step{{
+				Uploads: []contract.Upload{{Path: filepath.Join(dir, "missing", "f"), Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }}},
 				Script:  "touch " + shell.Quote(marker),
 			}}}
 			if _, err := modules.Apply(context.Background(), conn, plan); err == nil || !strings.Contains(err.Error(), "missing/f") {
@@ -207,11 +208,11 @@ func BenchmarkCheckAllFiles(b *testing.B) {
 	dir := b.TempDir()
 	conn := moduletest.Local(b)
 	file, _ := modules.Lookup("file")
-	var tasks []modules.Task
+	var tasks []contract.Task
 	for i := 0; i < 100; i++ {
 		p := filepath.Join(dir, fmt.Sprint(i))
 		os.WriteFile(p, []byte("content\n"), 0o644)
-		task, err := file.Configure(modules.Config{Values: moduletest.Values(map[string]cty.Value{
+		task, err := file.Configure(contract.Config{Values: moduletest.Values(map[string]cty.Value{
 			"path": cty.StringVal(p), "content": cty.StringVal("content\n"),
 		})})
 		if err != nil {

@@ -6,59 +6,11 @@ import (
 	"strings"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
-
-// PathChecker is implemented by tasks whose state is one path on the host:
-// its type and metadata, a regular file's SHA-256, and possibly its
-// content (file, template, copy of a file, directory, line). CheckAll reads
-// the paths of all such tasks on a host together, instead of running their
-// Check fragments: one shell loop of builtins for the types, one stat for
-// the metadata of every file and directory, one sha256sum for every
-// checksum, and a head for each content that must be fetched. A fragment per
-// task would cost a subshell and two or three processes each, which on a
-// play of dozens of files is most of the CPU a check costs on the host.
-//
-// The task's Diff then gets a CheckOutput whose Path holds what was read
-// (Stdout and Stderr are empty unless reading failed: ExitCode is then
-// non-zero and Stderr says why). Check must still return a fragment that
-// reads the same state, for callers that run one task's Check on its own.
-type PathChecker interface {
-	CheckPath() PathCheck
-}
-
-// PathCheck is what a PathChecker wants read about its path.
-type PathCheck struct {
-	Path string // absolute
-	// Sum reads a regular file's SHA-256.
-	Sum bool
-	// FetchMax > 0 fetches the content of a regular file of at most that
-	// many bytes (a larger one is not fetched: PathState.HasContent false).
-	FetchMax int64
-	// UnlessSum, with Sum and FetchMax, skips the fetch when the file's
-	// SHA-256 is this: a file that already has the desired content is not
-	// sent back.
-	UnlessSum string
-}
-
-// PathState is what CheckAll read about a PathCheck's path.
-type PathState struct {
-	Type       string // "file", "dir", "link", "other", "missing"
-	Mode       uint32 // permission bits, for "file" and "dir"
-	UID, GID   string
-	User       string // "UNKNOWN" when the uid has no name
-	Group      string
-	Size       int64
-	SHA256     string // "" when not asked for
-	Content    []byte
-	HasContent bool
-}
 
 // pathTypes maps the prelude's one-letter types.
 var pathTypes = map[byte]string{'f': "file", 'd': "dir", 'l': "link", 'o': "other", 'm': "missing"}
-
-// statFormat is what stat prints per path: numbers and account names, never
-// a newline, so that its output has exactly one line per path.
-const statFormat = "%a %u %g %U %G %s"
 
 // pathBatch is the prelude CheckAll runs for the PathCheckers of a host.
 type pathBatch struct {
@@ -138,8 +90,8 @@ func (pb *pathBatch) script(first int) string {
 		fmt.Fprintf(&b, "_dty %s; _dc%d=$_dc; case $_dc in [df]) set -- \"$@\" %s;; esac\n", q, i, q)
 	}
 	b.WriteString("echo \"types $_dt\"\n")
-	fmt.Fprintf(&b, "if [ $# -gt 0 ] && ! stat -c '%s' -- \"$@\"; then\n", statFormat)
-	fmt.Fprintf(&b, "  echo restat; for _dp; do stat -c '%s' -- \"$_dp\" || echo '?'; done\nfi\n", statFormat)
+	fmt.Fprintf(&b, "if [ $# -gt 0 ] && ! stat -c '%s' -- \"$@\"; then\n", contract.StatFormat)
+	fmt.Fprintf(&b, "  echo restat; for _dp; do stat -c '%s' -- \"$_dp\" || echo '?'; done\nfi\n", contract.StatFormat)
 	b.WriteString("set --\n")
 	for i, p := range pb.paths {
 		if pb.sum[p] {
@@ -278,7 +230,7 @@ func (pb *pathBatch) parse(out []byte) (map[string]*PathState, error) {
 			states[p] = nil
 			continue
 		}
-		s, err := parseStatLine(stats[i])
+		s, err := contract.ParseStatLine(stats[i])
 		if err != nil {
 			return nil, err
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // User manages a local account with shadow-utils (useradd, usermod, userdel)
@@ -587,10 +588,7 @@ func (t *userTask) passwordStep() Step {
 	name, hash := t.name, t.passwordHash
 	return Step{Func: func(ctx context.Context, conn transport.Conn) (transport.Result, error) {
 		res, err := conn.Run(ctx, transport.Cmd{Command: "chpasswd -e", Stdin: strings.NewReader(name + ":" + hash + "\n")})
-		if err == nil && res.ExitCode != 0 {
-			err = fmt.Errorf("chpasswd -e exited with status %d: %s", res.ExitCode, strings.TrimSpace(string(res.Stderr)))
-		}
-		return res, err
+		return res, contract.StepFailure(0, res, err)
 	}}
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/graph"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 var nilVal cty.Value
@@ -29,7 +29,7 @@ type where struct {
 	locals  bool
 	collect *[]Ref
 	// templateVars are the module's own template variables
-	// (modules.TemplateVars), usable in its attributes only.
+	// (contract.TemplateVars), usable in its attributes only.
 	templateVars []string
 }
 
@@ -91,7 +91,7 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 	}
 	body := hcldec.Variables(t.Body, t.Spec)
 	wb := w
-	if tv, ok := t.Module.(modules.TemplateVars); ok {
+	if tv, ok := t.Module.(contract.TemplateVars); ok {
 		wb.templateVars = tv.TemplateVars()
 	}
 	diags = append(diags, checkExpr(pb, body, wb)...)

@@ -8,6 +8,7 @@ import (
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // A host's changes are applied in as few round trips as correctness allows.
@@ -55,7 +56,7 @@ func (hr *hostRun) followers(in *instance) []*instance {
 // program with stdin of its own). Such a step is a round trip of its own
 // anyway, so batching it would save nothing and only delay the reports of
 // the tasks before it; a batch stops before it.
-func hasFunc(p *modules.Plan) bool {
+func hasFunc(p *contract.Plan) bool {
 	if p == nil {
 		return false
 	}
@@ -135,7 +136,7 @@ func (hr *hostRun) rereadAfter(in *instance, fs []*instance) (out []*instance, c
 }
 
 // diffAll plans ins from the state read for them, as checkBatch does.
-func (hr *hostRun) diffAll(ins []*instance, outs []modules.CheckOutput, checkedAt int) {
+func (hr *hostRun) diffAll(ins []*instance, outs []contract.CheckOutput, checkedAt int) {
 	for i, in := range ins {
 		p, err := in.mtask.Diff(outs[i])
 		in.plan, in.checked, in.checkErr = p, true, nil
@@ -165,7 +166,7 @@ func (hr *hostRun) applyPlan(ctx context.Context, conn transport.Conn, in *insta
 		return r.Result, r.Err
 	}
 	fs := hr.followers(in)
-	var plans []*modules.Plan
+	var plans []*contract.Plan
 	var ins []*instance
 	for _, f := range fs {
 		if f.plan.Changed() || len(f.plan.Steps) > 0 {
@@ -177,11 +178,11 @@ func (hr *hostRun) applyPlan(ctx context.Context, conn transport.Conn, in *insta
 	if len(plans) == 0 && len(reread) == 0 {
 		return modules.Apply(ctx, conn, in.plan)
 	}
-	tasks := make([]modules.Task, len(reread))
+	tasks := make([]contract.Task, len(reread))
 	for i, f := range reread {
 		tasks[i] = f.mtask
 	}
-	res, checks, err := modules.ApplyAllThenCheck(ctx, conn, append([]*modules.Plan{in.plan}, plans...), tasks)
+	res, checks, err := modules.ApplyAllThenCheck(ctx, conn, append([]*contract.Plan{in.plan}, plans...), tasks)
 	if checks != nil {
 		hr.diffAll(reread, checks, changedAt)
 	}

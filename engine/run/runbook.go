@@ -28,6 +28,7 @@ import (
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // RunbookOptions configure a runbook run.
@@ -223,8 +224,8 @@ type probeRun struct {
 // round trip as the probes.
 type factsTask struct{}
 
-func (factsTask) Check() string                                   { return facts.Script() }
-func (factsTask) Diff(modules.CheckOutput) (*modules.Plan, error) { return &modules.Plan{}, nil }
+func (factsTask) Check() string                                     { return facts.Script() }
+func (factsTask) Diff(contract.CheckOutput) (*contract.Plan, error) { return &contract.Plan{}, nil }
 
 func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory.Host) report.RunbookHost {
 	start := time.Now()
@@ -306,7 +307,7 @@ func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory
 			}
 			continue
 		}
-		tasks := make([]modules.Task, 0, len(b.probes)+1)
+		tasks := make([]contract.Task, 0, len(b.probes)+1)
 		if i == 0 {
 			tasks = append(tasks, factsTask{})
 		}
@@ -449,10 +450,10 @@ func (rr *runbookRun) configureProbe(scope *lang.Scope, h *inventory.Host, pr *p
 	if c := plain.GetAttr("command"); !c.IsNull() {
 		pr.out.Command = c.AsString()
 	}
-	mt, err := t.Module.Configure(modules.Config{Values: plain, Dir: t.Dir, Host: h.Name, Functions: rr.funcs, Name: t.Name})
+	mt, err := t.Module.Configure(contract.Config{Values: plain, Dir: t.Dir, Host: h.Name, Functions: rr.funcs, Name: t.Name})
 	if err != nil {
 		subject := t.DeclRange
-		var ae *modules.AttrError
+		var ae *contract.AttrError
 		if errors.As(err, &ae) {
 			if a, ok := attrRange(t, ae.Attr); ok {
 				subject = a
