@@ -24,6 +24,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
 	"github.com/drover-cm/drover/modules"
@@ -87,7 +88,7 @@ func (s *sysHost) applyErr(t *testing.T, mod string, cfg contract.Config) error 
 	if err != nil {
 		return err
 	}
-	_, err = modules.Apply(context.Background(), s.conn, plan)
+	_, err = remote.Apply(context.Background(), s.conn, plan)
 	return err
 }
 

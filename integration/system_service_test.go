@@ -8,6 +8,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/facts"
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
 	"github.com/drover-cm/drover/modules"
@@ -191,7 +192,7 @@ chmod 755 /etc/init.d/drover-demo`)
 	t.Run("failure carries stderr", func(t *testing.T) {
 		task := moduletest.Configure(t, s.module(t, "service"), s.cfg(sv("name", "drover-missing", "state", "started")))
 		plan := moduletest.MustPlan(t, s.conn, task)
-		_, err := modules.Apply(context.Background(), s.conn, plan)
+		_, err := remote.Apply(context.Background(), s.conn, plan)
 		if err == nil || !strings.Contains(err.Error(), "drover-missing") {
 			t.Errorf("starting a missing init script: %v, want the shell's message naming it", err)
 		}
@@ -207,7 +208,7 @@ func (s *svcHost) applyOnce(t *testing.T, mod string, attrs map[string]cty.Value
 	if err != nil {
 		return err
 	}
-	_, err = modules.Apply(context.Background(), s.conn, plan)
+	_, err = remote.Apply(context.Background(), s.conn, plan)
 	return err
 }
 

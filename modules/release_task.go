@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/modules/contract"
@@ -297,7 +298,7 @@ func oneLine(s string) string {
 // returned as it is.
 func runRelease(ctx context.Context, conn transport.Conn, script string, stdin io.Reader) (transport.Result, error) {
 	cmd := transport.Cmd{Command: "set -e\n" + script, Stdin: stdin}
-	if len(cmd.Command) > maxInlineScript && stdin == nil {
+	if len(cmd.Command) > remote.MaxInlineScript && stdin == nil {
 		cmd = transport.Cmd{Command: "sh -s", Stdin: strings.NewReader(cmd.Command)}
 	}
 	res, err := conn.Run(ctx, cmd)

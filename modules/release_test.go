@@ -13,6 +13,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/modules"
 	"github.com/drover-cm/drover/modules/contract"
@@ -193,7 +194,7 @@ func testReleaseOn(t *testing.T, conn transport.Conn) {
 
 	// A build failure leaves current untouched and no release behind.
 	p := moduletest.MustPlan(t, conn, r.task("v2", map[string]cty.Value{"build": strList("exit 3")}))
-	if _, err := modules.Apply(ctx, conn, p); err == nil || !strings.Contains(err.Error(), "build step 1 failed") {
+	if _, err := remote.Apply(ctx, conn, p); err == nil || !strings.Contains(err.Error(), "build step 1 failed") {
 		t.Fatalf("build failure: got %v", err)
 	}
 	if r.current() != v1 {
@@ -202,7 +203,7 @@ func testReleaseOn(t *testing.T, conn transport.Conn) {
 
 	// A release whose health check fails is rolled back.
 	p = moduletest.MustPlan(t, conn, r.task("bad", nil))
-	_, err := modules.Apply(ctx, conn, p)
+	_, err := remote.Apply(ctx, conn, p)
 	var rb *modules.ReleaseRolledBack
 	if !errors.As(err, &rb) || !rb.Healthy || rb.Back != v1 {
 		t.Fatalf("bad release: got %v, want rolled back to %s", err, v1)

@@ -15,9 +15,9 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/engine/transport"
-	"github.com/drover-cm/drover/modules"
 	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/moduletest"
 )
@@ -394,7 +394,7 @@ func runEdgeCases(t *testing.T, tg target) {
 		})})
 		plan := moduletest.MustPlan(t, tg.conn, task)
 		inspect(`printf 'someone else\n' >>"$B/f"`)
-		_, err := modules.Apply(ctx, tg.conn, plan)
+		_, err := remote.Apply(ctx, tg.conn, plan)
 		if err == nil || !strings.Contains(err.Error(), "changed since it was read; re-run") {
 			t.Fatalf("apply of a stale plan: %v", err)
 		}
@@ -417,7 +417,7 @@ func runEdgeCases(t *testing.T, tg target) {
 			"run": str("echo out; echo first >&2; echo boom >&2; exit 3"),
 		})})
 		plan := moduletest.MustPlan(t, tg.conn, task)
-		res, err := modules.Apply(ctx, tg.conn, plan)
+		res, err := remote.Apply(ctx, tg.conn, plan)
 		if err == nil || !strings.Contains(err.Error(), "exit status 3") || !strings.Contains(err.Error(), "first\nboom") {
 			t.Fatalf("error: %v", err)
 		}
@@ -438,7 +438,7 @@ func runEdgeCases(t *testing.T, tg target) {
 		for i := 0; i < 600; i++ {
 			tasks = append(tasks, fragTask(fmt.Sprintf("printf '%%s' %d # %s", i, strings.Repeat("x", 200))))
 		}
-		outs, err := modules.CheckAll(ctx, tg.conn, tasks)
+		outs, err := remote.CheckAll(ctx, tg.conn, tasks)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -463,7 +463,7 @@ func runEdgeCases(t *testing.T, tg target) {
 			tasks = append(tasks, moduletest.Configure(t, mod(t, m), contract.Config{Values: moduletest.Values(vals)}))
 		}
 		before := tg.conn.Stats().RoundTrips
-		outs, err := modules.CheckAll(ctx, tg.conn, tasks)
+		outs, err := remote.CheckAll(ctx, tg.conn, tasks)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -481,3 +481,9 @@ func runEdgeCases(t *testing.T, tg target) {
 func TestEdgeCasesLocal(t *testing.T) {
 	runEdgeCases(t, localTarget(moduletest.Local(t)))
 }
+
+// fragTask is a Task with a fixed Check fragment.
+type fragTask string
+
+func (f fragTask) Check() string                                     { return string(f) }
+func (f fragTask) Diff(contract.CheckOutput) (*contract.Plan, error) { return nil, nil }

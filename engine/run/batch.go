@@ -5,9 +5,9 @@ import (
 	"fmt"
 
 	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
-	"github.com/drover-cm/drover/modules"
 	"github.com/drover-cm/drover/modules/contract"
 )
 
@@ -19,7 +19,7 @@ import (
 // batched state read is not stale given their changes), up to the first that
 // is not: one whose configuration waits for an earlier task's outputs, whose
 // state an earlier change may have touched, which runs over another
-// connection, or which has a Go step (hasFunc). modules.ApplyAll runs them all in one remote script; the walk
+// connection, or which has a Go step (hasFunc). remote.ApplyAll runs them all in one remote script; the walk
 // then reports each one when it reaches it, as if it had run it then.
 
 // followers returns the instances after in, in walk order, that can be
@@ -176,18 +176,18 @@ func (hr *hostRun) applyPlan(ctx context.Context, conn transport.Conn, in *insta
 	}
 	reread, changedAt := hr.rereadAfter(in, fs)
 	if len(plans) == 0 && len(reread) == 0 {
-		return modules.Apply(ctx, conn, in.plan)
+		return remote.Apply(ctx, conn, in.plan)
 	}
 	tasks := make([]contract.Task, len(reread))
 	for i, f := range reread {
 		tasks[i] = f.mtask
 	}
-	res, checks, err := modules.ApplyAllThenCheck(ctx, conn, append([]*contract.Plan{in.plan}, plans...), tasks)
+	res, checks, err := remote.ApplyAllThenCheck(ctx, conn, append([]*contract.Plan{in.plan}, plans...), tasks)
 	if checks != nil {
 		hr.diffAll(reread, checks, changedAt)
 	}
 	if hr.batched == nil {
-		hr.batched = map[*instance]modules.BatchResult{}
+		hr.batched = map[*instance]remote.BatchResult{}
 	}
 	for k, f := range ins {
 		if r := res[k+1]; r.Ran {

@@ -26,10 +26,10 @@ import (
 	"github.com/drover-cm/drover/engine/fanout"
 	"github.com/drover-cm/drover/engine/graph"
 	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
-	"github.com/drover-cm/drover/modules"
 	"github.com/drover-cm/drover/modules/contract"
 )
 
@@ -227,7 +227,7 @@ type hostRun struct {
 	notified map[string]bool
 	// batched are results of instances applied ahead of the walk, in one
 	// round trip with an earlier instance (see applyPlan).
-	batched map[*instance]modules.BatchResult
+	batched map[*instance]remote.BatchResult
 }
 
 // prepare connects, evaluates every task that can be evaluated, reads the
@@ -450,7 +450,7 @@ func (hr *hostRun) checkBatch(ctx context.Context, conn transport.Conn, ins []*i
 	for i, in := range ins {
 		tasks[i] = in.mtask
 	}
-	outs, err := modules.CheckAll(ctx, conn, tasks)
+	outs, err := remote.CheckAll(ctx, conn, tasks)
 	if err != nil {
 		return err
 	}

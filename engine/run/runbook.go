@@ -1,7 +1,7 @@
 package run
 
 // Runbooks: read-only troubleshooting. This path is separate from plan and
-// apply on purpose. It never calls modules.Apply: per host it evaluates the
+// apply on purpose. It never calls remote.Apply: per host it evaluates the
 // probes, runs all of them (and the fact gathering) as Check fragments in one
 // batched round trip per connection, then evaluates the checks on what they
 // returned. config.LoadRunbooks has already refused any module that is not
@@ -24,6 +24,7 @@ import (
 	"github.com/drover-cm/drover/engine/facts"
 	"github.com/drover-cm/drover/engine/fanout"
 	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
@@ -314,7 +315,7 @@ func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory
 		for _, pr := range b.probes {
 			tasks = append(tasks, pr.mtask)
 		}
-		outs, err := modules.CheckAll(ctx, conn, tasks)
+		outs, err := remote.CheckAll(ctx, conn, tasks)
 		if err != nil {
 			if i == 0 {
 				st, msg := failure(err)

@@ -8,8 +8,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/transport"
-	"github.com/drover-cm/drover/modules"
 	"github.com/drover-cm/drover/modules/contract"
 )
 
@@ -46,7 +46,7 @@ func Configure(t testing.TB, m contract.Module, cfg contract.Config) contract.Ta
 // Plan checks the task's state on conn and returns its plan.
 func Plan(t testing.TB, conn transport.Conn, task contract.Task) (*contract.Plan, error) {
 	t.Helper()
-	outs, err := modules.CheckAll(context.Background(), conn, []contract.Task{task})
+	outs, err := remote.CheckAll(context.Background(), conn, []contract.Task{task})
 	if err != nil {
 		t.Fatalf("CheckAll: %v", err)
 	}
@@ -66,7 +66,7 @@ func MustPlan(t testing.TB, conn transport.Conn, task contract.Task) *contract.P
 // Apply applies plan, failing the test on error.
 func Apply(t testing.TB, conn transport.Conn, plan *contract.Plan) transport.Result {
 	t.Helper()
-	res, err := modules.Apply(context.Background(), conn, plan)
+	res, err := remote.Apply(context.Background(), conn, plan)
 	if err != nil {
 		t.Fatalf("Apply: %v\nstdout: %s", err, res.Stdout)
 	}

@@ -1,4 +1,4 @@
-package modules
+package remote
 
 import (
 	"bytes"
@@ -14,16 +14,16 @@ var pathTypes = map[byte]string{'f': "file", 'd': "dir", 'l': "link", 'o': "othe
 
 // pathBatch is the prelude CheckAll runs for the PathCheckers of a host.
 type pathBatch struct {
-	paths  []string        // distinct paths, in order of first use
-	sum    map[string]bool // paths whose checksum some task wants
-	fetch  []PathCheck     // distinct fetches (path, FetchMax, UnlessSum)
-	tasks  []int           // task indexes, in order
-	checks []PathCheck     // their PathChecks
+	paths  []string             // distinct paths, in order of first use
+	sum    map[string]bool      // paths whose checksum some task wants
+	fetch  []contract.PathCheck // distinct fetches (path, FetchMax, UnlessSum)
+	tasks  []int                // task indexes, in order
+	checks []contract.PathCheck // their PathChecks
 }
 
 func newPathBatch() *pathBatch { return &pathBatch{sum: map[string]bool{}} }
 
-func (pb *pathBatch) add(task int, pc PathCheck) {
+func (pb *pathBatch) add(task int, pc contract.PathCheck) {
 	pb.tasks = append(pb.tasks, task)
 	pb.checks = append(pb.checks, pc)
 	if !pb.has(pc.Path) {
@@ -52,7 +52,7 @@ func (pb *pathBatch) has(p string) bool {
 }
 
 // fetchIndex is the index in fetch of pc's fetch, -1 when there is none.
-func (pb *pathBatch) fetchIndex(pc PathCheck) int {
+func (pb *pathBatch) fetchIndex(pc contract.PathCheck) int {
 	unless := pc.UnlessSum
 	if !pc.Sum {
 		unless = ""
@@ -134,39 +134,39 @@ func (pb *pathBatch) frames() int { return 1 + len(pb.fetch) }
 
 // outputs turns the prelude's frames (its own, then one per fetch) into the
 // tasks' CheckOutputs.
-func (pb *pathBatch) outputs(frames []CheckOutput, outs []CheckOutput) {
+func (pb *pathBatch) outputs(frames []contract.CheckOutput, outs []contract.CheckOutput) {
 	own := frames[0]
 	states, err := pb.parse(own.Stdout)
 	stderr := bytes.TrimSpace(own.Stderr)
 	for k, pc := range pb.checks {
 		i := pb.tasks[k]
 		if err != nil {
-			outs[i] = CheckOutput{ExitCode: 1, Stderr: []byte(fmt.Sprintf("reading the state of %s: %v\n%s", pc.Path, err, stderr))}
+			outs[i] = contract.CheckOutput{ExitCode: 1, Stderr: []byte(fmt.Sprintf("reading the state of %s: %v\n%s", pc.Path, err, stderr))}
 			continue
 		}
 		st := states[pc.Path]
 		if st == nil {
-			outs[i] = CheckOutput{ExitCode: 1, Stderr: pathErr(stderr, "stat failed")}
+			outs[i] = contract.CheckOutput{ExitCode: 1, Stderr: pathErr(stderr, "stat failed")}
 			continue
 		}
 		s := *st
 		if !pc.Sum {
 			s.SHA256 = ""
 		} else if s.Type == "file" && s.SHA256 == "" {
-			outs[i] = CheckOutput{ExitCode: 1, Stderr: pathErr(stderr, "sha256sum printed no checksum")}
+			outs[i] = contract.CheckOutput{ExitCode: 1, Stderr: pathErr(stderr, "sha256sum printed no checksum")}
 			continue
 		}
 		if pc.FetchMax > 0 && s.Type == "file" && (!pc.Sum || pc.UnlessSum == "" || s.SHA256 != pc.UnlessSum) {
 			f := frames[1+pb.fetchIndex(pc)]
 			switch {
 			case f.ExitCode != 0:
-				outs[i] = CheckOutput{ExitCode: f.ExitCode, Stderr: pathErr(bytes.TrimSpace(f.Stderr), "reading the file failed")}
+				outs[i] = contract.CheckOutput{ExitCode: f.ExitCode, Stderr: pathErr(bytes.TrimSpace(f.Stderr), "reading the file failed")}
 				continue
 			case int64(len(f.Stdout)) <= pc.FetchMax:
 				s.Content, s.HasContent = f.Stdout, true
 			}
 		}
-		outs[i] = CheckOutput{Path: &s}
+		outs[i] = contract.CheckOutput{Path: &s}
 	}
 }
 
@@ -179,7 +179,7 @@ func pathErr(stderr []byte, fallback string) []byte {
 
 // parse reads the prelude's own output: the state of every path, nil for a
 // path whose stat failed. An error means the output is malformed.
-func (pb *pathBatch) parse(out []byte) (map[string]*PathState, error) {
+func (pb *pathBatch) parse(out []byte) (map[string]*contract.PathState, error) {
 	rest := out
 	line := func() (string, bool) {
 		nl := bytes.IndexByte(rest, '\n')
@@ -195,14 +195,14 @@ func (pb *pathBatch) parse(out []byte) (map[string]*PathState, error) {
 	if !ok || !found || len(types) != len(pb.paths) {
 		return nil, fmt.Errorf("malformed path types %q", l)
 	}
-	states := map[string]*PathState{}
+	states := map[string]*contract.PathState{}
 	var statted []string // files and directories, in the order stat saw them
 	for i, p := range pb.paths {
 		t, ok := pathTypes[types[i]]
 		if !ok {
 			return nil, fmt.Errorf("malformed path types %q", types)
 		}
-		states[p] = &PathState{Type: t}
+		states[p] = &contract.PathState{Type: t}
 		if t == "file" || t == "dir" {
 			statted = append(statted, p)
 		}

@@ -1,11 +1,10 @@
-package modules_test
+package remote
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/zclconf/go-cty/cty"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,9 +12,8 @@ import (
 	"testing"
 
 	"github.com/drover-cm/drover/engine/shell"
-	"github.com/drover-cm/drover/modules"
 	"github.com/drover-cm/drover/modules/contract"
-	"github.com/drover-cm/drover/modules/moduletest"
+	"github.com/drover-cm/drover/modules/moduletest/shconn"
 )
 
 // fragTask is a Task with a fixed Check fragment.
@@ -23,28 +21,6 @@ type fragTask string
 
 func (f fragTask) Check() string                                     { return string(f) }
 func (f fragTask) Diff(contract.CheckOutput) (*contract.Plan, error) { return nil, nil }
-
-// shellConns returns a ShellConn per available shell, busybox with a PATH of
-// busybox applets only.
-func shellConns(t *testing.T) map[string]*moduletest.ShellConn {
-	t.Helper()
-	out := map[string]*moduletest.ShellConn{}
-	for name, argv := range moduletest.Shells() {
-		c := &moduletest.ShellConn{Shell: argv}
-		if name == "busybox" {
-			dir, err := moduletest.BusyboxPath(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.Env = []string{"PATH=" + dir}
-		}
-		out[name] = c
-	}
-	if len(out) == 0 {
-		t.Skip("no POSIX shell found")
-	}
-	return out
-}
 
 func TestCheckAll(t *testing.T) {
 	binary := string([]byte{0, 1, 2, 0xff, '\n', 0, '\r'})
@@ -74,9 +50,9 @@ func TestCheckAll(t *testing.T) {
 		{ExitCode: 1},
 		{Stdout: []byte("it's 3 ok\n")},
 	}
-	for name, conn := range shellConns(t) {
+	for name, conn := range shconn.All(t) {
 		t.Run(name, func(t *testing.T) {
-			got, err := modules.CheckAll(context.Background(), conn, tasks)
+			got, err := CheckAll(context.Background(), conn, tasks)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,9 +84,9 @@ func TestCheckAllLarge(t *testing.T) {
 	for i := 0; i < 600; i++ {
 		tasks = append(tasks, fragTask(fmt.Sprintf("printf '%%s' %d # %s", i, strings.Repeat("x", 200))))
 	}
-	for name, conn := range shellConns(t) {
+	for name, conn := range shconn.All(t) {
 		t.Run(name, func(t *testing.T) {
-			got, err := modules.CheckAll(context.Background(), conn, tasks)
+			got, err := CheckAll(context.Background(), conn, tasks)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,8 +100,8 @@ func TestCheckAllLarge(t *testing.T) {
 }
 
 func TestCheckAllNothing(t *testing.T) {
-	conn := &moduletest.ShellConn{}
-	got, err := modules.CheckAll(context.Background(), conn, []contract.Task{fragTask(""), fragTask(" \n")})
+	conn := &shconn.ShellConn{}
+	got, err := CheckAll(context.Background(), conn, []contract.Task{fragTask(""), fragTask(" \n")})
 	if err != nil || len(got) != 2 {
 		t.Fatalf("got %v, %v", got, err)
 	}
@@ -135,7 +111,7 @@ func TestCheckAllNothing(t *testing.T) {
 }
 
 func TestApply(t *testing.T) {
-	for name, conn := range shellConns(t) {
+	for name, conn := range shconn.All(t) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			target := filepath.Join(dir, "it's a $(file)")
@@ -150,7 +126,7 @@ func TestApply(t *testing.T) {
 				},
 				{Script: "echo second; echo warn >&2"},
 			}}
-			res, err := modules.Apply(context.Background(), conn, plan)
+			res, err := Apply(context.Background(), conn, plan)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,7 +148,7 @@ func TestApply(t *testing.T) {
 				{Script: strings.Join(lines, "\n") + "\nfalse\ntouch " + shell.Quote(marker)},
 				{Script: "touch " + shell.Quote(marker)},
 			}}
-			res, err = modules.Apply(context.Background(), conn, plan)
+			res, err = Apply(context.Background(), conn, plan)
 			var se *contract.StepError
 			if !errors.As(err, &se) || se.Step != 1 || se.ExitCode != 1 {
 				t.Fatalf("got %v, want a StepError for step 1", err)
@@ -192,44 +168,12 @@ func TestApply(t *testing.T) {
 				Uploads: []contract.Upload{{Path: filepath.Join(dir, "missing", "f"), Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }}},
 				Script:  "touch " + shell.Quote(marker),
 			}}}
-			if _, err := modules.Apply(context.Background(), conn, plan); err == nil || !strings.Contains(err.Error(), "missing/f") {
+			if _, err := Apply(context.Background(), conn, plan); err == nil || !strings.Contains(err.Error(), "missing/f") {
 				t.Errorf("upload into a missing directory: %v", err)
 			}
 			if _, err := os.Stat(marker); err == nil {
 				t.Error("the script ran after its upload failed")
 			}
 		})
-	}
-}
-
-// BenchmarkCheckAllFiles reads the state of 100 file tasks (the common
-// case: a converged host) in one batched script.
-func BenchmarkCheckAllFiles(b *testing.B) {
-	dir := b.TempDir()
-	conn := moduletest.Local(b)
-	file, _ := modules.Lookup("file")
-	var tasks []contract.Task
-	for i := 0; i < 100; i++ {
-		p := filepath.Join(dir, fmt.Sprint(i))
-		os.WriteFile(p, []byte("content\n"), 0o644)
-		task, err := file.Configure(contract.Config{Values: moduletest.Values(map[string]cty.Value{
-			"path": cty.StringVal(p), "content": cty.StringVal("content\n"),
-		})})
-		if err != nil {
-			b.Fatal(err)
-		}
-		tasks = append(tasks, task)
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		outs, err := modules.CheckAll(context.Background(), conn, tasks)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for j, task := range tasks {
-			if p, err := task.Diff(outs[j]); err != nil || p.Changed() {
-				b.Fatalf("task %d: %v %v", j, err, p)
-			}
-		}
 	}
 }
