@@ -12,14 +12,6 @@ import (
 	"github.com/drover-cm/drover/engine/shell"
 )
 
-// The system modules: accounts, cron, kernel parameters, fetched files,
-// archives, git checkouts and readiness waits.
-func init() {
-	builtins = append(builtins,
-		User{}, Group{}, Cron{}, Sysctl{}, Download{}, Archive{}, Git{}, WaitFor{},
-	)
-}
-
 // sysVals reads the decoded attributes of a task through the package's
 // attribute reader (values.go), which applies Spec defaults, converts types
 // and strips the engine's sensitivity marks. Every attribute is read once up

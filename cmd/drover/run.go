@@ -19,6 +19,7 @@ import (
 	"github.com/drover-cm/drover/engine/run"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
 )
 
 var runFlags struct {
@@ -81,7 +82,7 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 		return usageErrorf("--fail-on must be warn or crit, not %q", runFlags.failOn)
 	}
 	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: &runFlags.playbookFlags}
-	rf, diags := config.LoadRunbookFiles(l.parser, args[0])
+	rf, diags := config.LoadRunbookFiles(l.parser, modules.Catalog(), args[0])
 	if !diags.HasErrors() {
 		var ds hcl.Diagnostics
 		l.inputs, ds = run.ParseInputs(l.parser, rf.Playbook, os.Environ(), runFlags.varFiles, runFlags.vars)

@@ -14,6 +14,7 @@ import (
 	"github.com/drover-cm/drover/engine/lang"
 	"github.com/drover-cm/drover/engine/provision"
 	"github.com/drover-cm/drover/engine/run"
+	"github.com/drover-cm/drover/modules"
 )
 
 // playbookFlags are shared by validate, plan, apply and graph.
@@ -43,7 +44,7 @@ type loaded struct {
 // diagnostics; errors end the command with exit status 1.
 func loadPlaybook(cmd *cobra.Command, f *playbookFlags, paths []string) (*loaded, error) {
 	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: f}
-	pb, diags := config.LoadFiles(l.parser, paths...)
+	pb, diags := config.LoadFiles(l.parser, modules.Catalog(), paths...)
 	if !diags.HasErrors() {
 		var ds hcl.Diagnostics
 		l.inputs, ds = run.ParseInputs(l.parser, pb, os.Environ(), f.varFiles, f.vars)

@@ -32,6 +32,8 @@ type Playbook struct {
 	// Provisions are the provision blocks (see provision.go), applied
 	// before the plays.
 	Provisions []*Provision
+	// modules are the module types the playbook was loaded with.
+	modules contract.Catalog
 }
 
 // Variable is a `variable "name" {}` block.

@@ -30,14 +30,5 @@ var fakeModules = []contract.Module{
 	}, Outputs: []contract.Attribute{{Name: "stdout", Type: cty.String}}}},
 }
 
-func init() {
-	lookupModule = func(name string) (contract.Module, bool) {
-		for _, m := range fakeModules {
-			if m.Spec().Name == name {
-				return m, true
-			}
-		}
-		return nil, false
-	}
-	allModules = func() []contract.Module { return fakeModules }
-}
+// fakeCatalog is the catalog of fakeModules.
+func fakeCatalog() contract.Catalog { return contract.NewCatalog(fakeModules...) }

@@ -219,7 +219,7 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 			if contains(w.templateVars, root) {
 				continue
 			}
-			if _, ok := lookupModule(root); ok {
+			if _, ok := pb.modules.Lookup(root); ok {
 				if w.tasks == nil {
 					bad("Invalid reference", fmt.Sprintf("Tasks cannot be referred to in %s.", w.desc))
 					continue
@@ -250,7 +250,7 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 				detail += " and other tasks (TYPE.NAME)"
 			}
 			detail += "."
-			if s := Suggest(root, append(roots, moduleNames()...)); s != "" {
+			if s := Suggest(root, append(roots, moduleNames(pb.modules)...)); s != "" {
 				detail += fmt.Sprintf(" Did you mean %q?", s)
 			}
 			bad("Unknown name", detail)
@@ -259,9 +259,9 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 	return diags
 }
 
-func moduleNames() []string {
+func moduleNames(modules contract.Catalog) []string {
 	var out []string
-	for _, m := range allModules() {
+	for _, m := range modules.All() {
 		out = append(out, m.Spec().Name)
 	}
 	sort.Strings(out)

@@ -4,7 +4,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 
-	"github.com/drover-cm/drover/modules"
 	"github.com/drover-cm/drover/modules/contract"
 )
 
@@ -32,9 +31,3 @@ func Spec(ms *contract.Spec) hcldec.Spec {
 func ImpliedSchema(ms *contract.Spec) *hcl.BodySchema {
 	return hcldec.ImpliedSchema(Spec(ms))
 }
-
-// The module registry; tests replace it with their own modules.
-var (
-	lookupModule = modules.Lookup
-	allModules   = modules.All
-)

@@ -28,7 +28,6 @@ import (
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
-	"github.com/drover-cm/drover/modules"
 	"github.com/drover-cm/drover/modules/contract"
 )
 
@@ -73,7 +72,7 @@ var numFunc = function.New(&function.Spec{
 		if err != nil {
 			return cty.NilVal, fmt.Errorf("num needs a string or a number, not %s", v.Type().FriendlyName())
 		}
-		f, ok := modules.ParseNumber(s.AsString())
+		f, ok := contract.ParseNumber(s.AsString())
 		if !ok {
 			return cty.NullVal(cty.Number).WithMarks(marks), nil
 		}
@@ -103,7 +102,10 @@ func ValidateRunbooks(rf *config.RunbookFile, in Inputs) hcl.Diagnostics {
 		}
 		probes := map[string]cty.Value{}
 		for _, t := range rb.Probes.Tasks {
-			probes[t.Name] = cty.UnknownVal(modules.ProbeValueType())
+			probes[t.Name] = cty.DynamicVal
+			if pm, ok := t.Module.(contract.ProbeModule); ok {
+				probes[t.Name] = cty.UnknownVal(pm.ValueType())
+			}
 		}
 		cs := *scope
 		cs.Tasks = map[string]map[string]cty.Value{"probe": probes}
@@ -211,11 +213,11 @@ type runbookRun struct {
 // probeRun is one probe on one host.
 type probeRun struct {
 	task   *config.Task
-	mtask  *modules.ProbeTask
+	mtask  contract.Prober
 	become *Become
 	out    report.ProbeOutput
 	value  cty.Value
-	result *modules.ProbeResult
+	result *contract.ProbeResult
 	// sensitive hides the probe's output from the report (checks still
 	// read it; put no secret in their messages).
 	sensitive bool
@@ -371,11 +373,11 @@ func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory
 		if pr.value != cty.NilVal {
 			values[pr.task.Name] = pr.value
 		} else {
-			values[pr.task.Name] = (&modules.ProbeTask{}).ValueOf(&modules.ProbeResult{Status: pr.out.Status})
+			values[pr.task.Name] = statusValue(pr.task, pr.out.Status)
 		}
-		if pr.out.Status == modules.ProbeTimeout && pr.mtask != nil {
+		if pr.out.Status == contract.ProbeTimeout && pr.mtask != nil {
 			res.Findings = append(res.Findings, report.Finding{Check: "probe_timeout", Key: pr.task.Name, Severity: report.SevWarn, Probes: []string{pr.task.Name},
-				Message: fmt.Sprintf("probe %s hung and was cut after %gs (a command that hangs is a symptom too: a dead NFS mount, a process in D state)", pr.task.Name, pr.mtask.Timeout)})
+				Message: fmt.Sprintf("probe %s hung and was cut after %gs (a command that hangs is a symptom too: a dead NFS mount, a process in D state)", pr.task.Name, pr.mtask.TimeoutSeconds())})
 		}
 	}
 	scope.Tasks = map[string]map[string]cty.Value{"probe": values}
@@ -383,6 +385,14 @@ func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory
 		res.Findings = append(res.Findings, rr.check(scope, c, status)...)
 	}
 	return res
+}
+
+// statusValue is probe.NAME for a probe that gave no output to parse.
+func statusValue(t *config.Task, status string) cty.Value {
+	if pm, ok := t.Module.(contract.ProbeModule); ok {
+		return pm.StatusValue(status)
+	}
+	return cty.DynamicVal // not a probe: configureProbe reported it
 }
 
 func outputs(probes []*probeRun) []report.ProbeOutput {
@@ -462,7 +472,7 @@ func (rr *runbookRun) configureProbe(scope *lang.Scope, h *inventory.Host, pr *p
 		}
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid probe", Detail: err.Error(), Subject: subject.Ptr()}}
 	}
-	pt, ok := mt.(*modules.ProbeTask)
+	pt, ok := mt.(contract.Prober)
 	if !ok {
 		// config.LoadRunbooks admits only read-only modules, and probe is
 		// the only one the runbook engine knows how to report.
@@ -496,7 +506,7 @@ func factsDiag(where any) hcl.Diagnostics {
 // check evaluates one check block into findings.
 func (rr *runbookRun) check(scope *lang.Scope, c *config.Check, status map[string]string) []report.Finding {
 	for _, p := range c.Probes {
-		if status[p] != modules.ProbeOK {
+		if status[p] != contract.ProbeOK {
 			return nil // the probe's own status says why; nothing to judge
 		}
 	}
