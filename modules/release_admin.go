@@ -69,7 +69,7 @@ tail -n 20 "$a/.drover/deploys.log" 2>/dev/null || true
 	if err != nil {
 		return nil, err
 	}
-	rs := &Releases{App: strings.TrimPrefix(first, "app "), Current: st.Current, Previous: st.Previous}
+	rs := &Releases{App: strings.TrimPrefix(first, "app "), Current: st.Current, Previous: st.Previous, Pending: st.Pending}
 	sort.Slice(st.Releases, func(i, j int) bool { return st.Releases[i].ID < st.Releases[j].ID })
 	for _, r := range st.Releases {
 		rs.Releases = append(rs.Releases, ReleaseInfo{ID: r.ID, Ready: r.Ready, Current: r.ID == st.Current})

@@ -193,7 +193,7 @@ func resolveVars(pb *config.Playbook, in Inputs, hostName string, invVars map[st
 	if diags.HasErrors() || !validate {
 		return out, diags
 	}
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(nonEmpty(out))}, Functions: lang.Functions(pb.Dir)}
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(nonEmpty(out))}, Functions: lang.Functions(pb.Dir, pb.AllowLocal...)}
 	for _, name := range pb.VariableOrder {
 		v := pb.Variables[name]
 		for _, val := range v.Validations {

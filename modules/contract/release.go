@@ -24,6 +24,9 @@ type Releases struct {
 	App      string // the application directory
 	Current  string // release id current points to, "" when none
 	Previous string // release current pointed to before the last switch
+	// Pending is the release switched to whose switch action and health
+	// check have not passed (interrupted): the next deploy re-checks it.
+	Pending  string
 	Releases []ReleaseInfo
 	// Records are the last lines of .drover/deploys.log, oldest first.
 	Records []DeployRecord
