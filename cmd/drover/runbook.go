@@ -86,8 +86,9 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 	}
 	if !diags.HasErrors() {
 		var ds hcl.Diagnostics
-		l.inputs, ds = run.ParseInputs(l.parser, rf.Playbook, os.Environ(), runbookFlags.varFiles, runbookFlags.vars)
+		l.inputs, ds = run.ParseInputsWithKeys(l.parser, rf.Playbook, os.Environ(), runbookFlags.varFiles, runbookFlags.vars, secretKeys(l.ui))
 		diags = append(diags, ds...)
+		maskInputSecrets(l.ui, l.inputs)
 		if !ds.HasErrors() {
 			diags = append(diags, run.ValidateRunbooks(rf, l.inputs)...)
 		}

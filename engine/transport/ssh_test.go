@@ -109,6 +109,7 @@ func testRun(t *testing.T, c Conn) {
 		streamOut  bool
 		streamErr  bool
 		wantStdout string
+		absent     string // stdout must not contain it (and the command succeed)
 	}{
 		{name: "stdout", cmd: Cmd{Command: "echo hello"}, stdout: "hello\n"},
 		{name: "stderr and code", cmd: Cmd{Command: "echo oops >&2; exit 3"}, stderr: "oops\n", code: 3},
@@ -118,6 +119,16 @@ func testRun(t *testing.T, c Conn) {
 		{name: "posix sh", cmd: Cmd{Command: "x=$(printf '%s' 'a b'); [ \"$x\" = 'a b' ] && echo ok"}, stdout: "ok\n"},
 		{name: "signal", cmd: Cmd{Command: "kill -TERM $$"}, code: 128 + 15, signal: "TERM"},
 		{name: "streamed", cmd: Cmd{Command: "echo out; echo err >&2"}, streamOut: true, streamErr: true},
+		// The command is on stdin: the shell's arguments are a fixed
+		// bootstrap, so other users never see a script's secrets.
+		{name: "not in argv", cmd: Cmd{Command: "s=argv-secret; tr '\\0' ' ' </proc/$$/cmdline"}, absent: "argv-secret"},
+		{name: "not in argv with stdin", cmd: Cmd{Command: "s=argv-secret; cat >/dev/null; tr '\\0' ' ' </proc/$$/cmdline", Stdin: strings.NewReader("in")}, absent: "argv-secret"},
+		{name: "quotes and newlines before stdin", cmd: Cmd{Command: "IFS= read -r a\nprintf '%s|' \"$a\" 'it'\\''s' \"$n$s\"\ncat", Stdin: strings.NewReader("first\nrest\n")}, stdout: "first|it's||rest\n"},
+		{name: "stdin looks like a script", cmd: Cmd{Command: "cat", Stdin: strings.NewReader("echo no; exit 9\n")}, stdout: "echo no; exit 9\n"},
+		{name: "braces and here-doc", cmd: Cmd{Command: "cat <<'EOF'\n}\n} </dev/null\nEOF\n{ echo grouped; }"}, stdout: "}\n} </dev/null\ngrouped\n"},
+		{name: "large script", cmd: Cmd{Command: strings.Repeat(": "+strings.Repeat("y", 60)+"\n", 40000) + "echo big"}, stdout: "big\n"},
+		{name: "large script with stdin", cmd: Cmd{Command: strings.Repeat(": 'x'\n", 5000) + "cat", Stdin: strings.NewReader("in\n")}, stdout: "in\n"},
+		{name: "exit from the script", cmd: Cmd{Command: "exit 4\necho not reached"}, code: 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,12 +146,24 @@ func testRun(t *testing.T, c Conn) {
 				}
 				return
 			}
+			if tc.absent != "" {
+				if res.ExitCode != 0 || len(res.Stdout) == 0 || strings.Contains(string(res.Stdout), tc.absent) {
+					t.Fatalf("exit %d, stdout %q (stderr %q); want %q absent", res.ExitCode, res.Stdout, res.Stderr, tc.absent)
+				}
+				return
+			}
 			if string(res.Stdout) != tc.stdout || string(res.Stderr) != tc.stderr || res.ExitCode != tc.code || res.Signal != tc.signal {
 				t.Fatalf("got stdout %q stderr %q code %d signal %q; want %q %q %d %q",
 					res.Stdout, res.Stderr, res.ExitCode, res.Signal, tc.stdout, tc.stderr, tc.code, tc.signal)
 			}
 		})
 	}
+
+	t.Run("NUL", func(t *testing.T) {
+		if _, err := c.Run(ctx, Cmd{Command: "echo a\x00b"}); !errors.Is(err, errNUL) {
+			t.Fatalf("err = %v, want errNUL", err)
+		}
+	})
 
 	t.Run("concurrent", func(t *testing.T) {
 		var wg sync.WaitGroup
