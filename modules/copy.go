@@ -102,7 +102,7 @@ func (copyModule) Configure(cfg Config) (Task, error) {
 		return &fileTask{Path: dest, Content: c, Meta: meta, NewMode: uint32(st.Mode().Perm())}, nil
 	}
 	t := &copyDirTask{Root: dest, Meta: meta, DirMode: dirMode, HasDirMode: hasDirMode, Purge: purge}
-	if err := t.scan(local, cfg.localRule()); err != nil {
+	if err := t.scan(local, localRule(cfg)); err != nil {
 		return nil, &AttrError{Attr: "source", Msg: err.Error(), Err: err}
 	}
 	if dest == "/" && purge {

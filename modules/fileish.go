@@ -15,6 +15,7 @@ import (
 	"github.com/aymanbagabas/go-udiff"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Shared machinery of the modules that manage one regular file (file,
@@ -50,9 +51,9 @@ func statFragment(p string, sum bool, fetchMax int64, unlessSum ...string) strin
 	var b strings.Builder
 	fmt.Fprintf(&b, "set -e\np=%s\n", shell.Quote(p))
 	b.WriteString("if [ -L \"$p\" ]; then echo 'type link'\n")
-	b.WriteString("elif [ -d \"$p\" ]; then echo 'type dir'; echo \"stat $(stat -c '" + statFormat + "' \"$p\")\"\n")
+	b.WriteString("elif [ -d \"$p\" ]; then echo 'type dir'; echo \"stat $(stat -c '" + contract.StatFormat + "' \"$p\")\"\n")
 	b.WriteString("elif [ -f \"$p\" ]; then echo 'type file'\n")
-	b.WriteString("  set -- $(stat -c '" + statFormat + "' \"$p\"); echo \"stat $*\"\n")
+	b.WriteString("  set -- $(stat -c '" + contract.StatFormat + "' \"$p\"); echo \"stat $*\"\n")
 	if sum {
 		b.WriteString("  h=$(sha256sum <\"$p\"); echo \"sha256 ${h%% *}\"\n")
 	}
@@ -92,7 +93,7 @@ func parseRemote(out CheckOutput) (remoteFile, error) {
 		case "type":
 			r.Type = val
 		case "stat":
-			s, err := parseStatLine(val)
+			s, err := contract.ParseStatLine(val)
 			if err != nil {
 				return r, err
 			}
@@ -117,20 +118,6 @@ func parseRemote(out CheckOutput) (remoteFile, error) {
 		return r, fmt.Errorf("no state in check output %q", out.Stdout)
 	}
 	return r, nil
-}
-
-// parseStatLine reads a line of `stat -c '%a %u %g %U %G %s'` (statFormat).
-func parseStatLine(l string) (PathState, error) {
-	f := strings.Fields(l)
-	if len(f) != 6 {
-		return PathState{}, fmt.Errorf("unexpected stat output %q", l)
-	}
-	m, err1 := strconv.ParseUint(f[0], 8, 32)
-	size, err2 := strconv.ParseInt(f[5], 10, 64)
-	if err1 != nil || err2 != nil {
-		return PathState{}, fmt.Errorf("unexpected stat output %q", l)
-	}
-	return PathState{Mode: uint32(m), UID: f[1], GID: f[2], User: f[3], Group: f[4], Size: size}, nil
 }
 
 // checkErr is the error for a Check fragment that exited non-zero.

@@ -18,7 +18,7 @@ import (
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // hostTally is one host's outcome across plays.
@@ -527,7 +527,7 @@ func (hr *hostRun) recordChange(in *instance) {
 }
 
 func changeOf(in *instance) changeRec {
-	rel, ok := in.mtask.(modules.Relations)
+	rel, ok := in.mtask.(contract.Relations)
 	if !ok || runsCode(in.plan) {
 		return changeRec{opaque: true} // arbitrary code may have changed anything
 	}
@@ -553,18 +553,18 @@ func changeOf(in *instance) changeRec {
 }
 
 // onlyCreates reports whether every change of p creates something.
-func onlyCreates(p *modules.Plan) bool {
+func onlyCreates(p *contract.Plan) bool {
 	for _, c := range p.Changes {
-		if c.Action != modules.Create {
+		if c.Action != contract.Create {
 			return false
 		}
 	}
 	return p.Changed()
 }
 
-func runsCode(p *modules.Plan) bool {
+func runsCode(p *contract.Plan) bool {
 	for _, c := range p.Changes {
-		if c.Action == modules.Run {
+		if c.Action == contract.Run {
 			return true
 		}
 	}
@@ -582,8 +582,8 @@ func runsCode(p *modules.Plan) bool {
 // is reported changed by a chown that changes nothing. Only a task that
 // provides the same user or group is stale.
 type changeRec struct {
-	res     []modules.Resource
-	created []modules.Resource
+	res     []contract.Resource
+	created []contract.Resource
 	opaque  bool
 }
 
@@ -601,8 +601,8 @@ func staleAfter(in *instance, changes []changeRec) bool {
 	if len(changes) == 0 {
 		return false
 	}
-	changed := map[modules.Resource]bool{}
-	created := map[modules.Resource]bool{}
+	changed := map[contract.Resource]bool{}
+	created := map[contract.Resource]bool{}
 	for _, c := range changes {
 		if c.opaque {
 			return true
@@ -617,7 +617,7 @@ func staleAfter(in *instance, changes []changeRec) bool {
 	if len(changed) == 0 && len(created) == 0 {
 		return false
 	}
-	rel, ok := in.mtask.(modules.Relations)
+	rel, ok := in.mtask.(contract.Relations)
 	if !ok {
 		return true
 	}
@@ -638,7 +638,7 @@ func staleAfter(in *instance, changes []changeRec) bool {
 	return false
 }
 
-func isParentOf(dir string, rs []modules.Resource) bool {
+func isParentOf(dir string, rs []contract.Resource) bool {
 	for _, r := range rs {
 		if r.Kind == "path" && path.Dir(r.Name) == dir {
 			return true

@@ -5,9 +5,10 @@ import (
 	"fmt"
 
 	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // A host's changes are applied in as few round trips as correctness allows.
@@ -18,7 +19,7 @@ import (
 // batched state read is not stale given their changes), up to the first that
 // is not: one whose configuration waits for an earlier task's outputs, whose
 // state an earlier change may have touched, which runs over another
-// connection, or which has a Go step (hasFunc). modules.ApplyAll runs them all in one remote script; the walk
+// connection, or which has a Go step (hasFunc). remote.ApplyAll runs them all in one remote script; the walk
 // then reports each one when it reaches it, as if it had run it then.
 
 // followers returns the instances after in, in walk order, that can be
@@ -55,7 +56,7 @@ func (hr *hostRun) followers(in *instance) []*instance {
 // program with stdin of its own). Such a step is a round trip of its own
 // anyway, so batching it would save nothing and only delay the reports of
 // the tasks before it; a batch stops before it.
-func hasFunc(p *modules.Plan) bool {
+func hasFunc(p *contract.Plan) bool {
 	if p == nil {
 		return false
 	}
@@ -135,7 +136,7 @@ func (hr *hostRun) rereadAfter(in *instance, fs []*instance) (out []*instance, c
 }
 
 // diffAll plans ins from the state read for them, as checkBatch does.
-func (hr *hostRun) diffAll(ins []*instance, outs []modules.CheckOutput, checkedAt int) {
+func (hr *hostRun) diffAll(ins []*instance, outs []contract.CheckOutput, checkedAt int) {
 	for i, in := range ins {
 		p, err := in.mtask.Diff(outs[i])
 		in.plan, in.checked, in.checkErr = p, true, nil
@@ -165,7 +166,7 @@ func (hr *hostRun) applyPlan(ctx context.Context, conn transport.Conn, in *insta
 		return r.Result, r.Err
 	}
 	fs := hr.followers(in)
-	var plans []*modules.Plan
+	var plans []*contract.Plan
 	var ins []*instance
 	for _, f := range fs {
 		if f.plan.Changed() || len(f.plan.Steps) > 0 {
@@ -175,18 +176,18 @@ func (hr *hostRun) applyPlan(ctx context.Context, conn transport.Conn, in *insta
 	}
 	reread, changedAt := hr.rereadAfter(in, fs)
 	if len(plans) == 0 && len(reread) == 0 {
-		return modules.Apply(ctx, conn, in.plan)
+		return remote.Apply(ctx, conn, in.plan)
 	}
-	tasks := make([]modules.Task, len(reread))
+	tasks := make([]contract.Task, len(reread))
 	for i, f := range reread {
 		tasks[i] = f.mtask
 	}
-	res, checks, err := modules.ApplyAllThenCheck(ctx, conn, append([]*modules.Plan{in.plan}, plans...), tasks)
+	res, checks, err := remote.ApplyAllThenCheck(ctx, conn, append([]*contract.Plan{in.plan}, plans...), tasks)
 	if checks != nil {
 		hr.diffAll(reread, checks, changedAt)
 	}
 	if hr.batched == nil {
-		hr.batched = map[*instance]modules.BatchResult{}
+		hr.batched = map[*instance]remote.BatchResult{}
 	}
 	for k, f := range ins {
 		if r := res[k+1]; r.Ran {

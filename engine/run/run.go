@@ -26,10 +26,11 @@ import (
 	"github.com/drover-cm/drover/engine/fanout"
 	"github.com/drover-cm/drover/engine/graph"
 	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Become is a play's privilege setting, passed to Connect.
@@ -226,7 +227,7 @@ type hostRun struct {
 	notified map[string]bool
 	// batched are results of instances applied ahead of the walk, in one
 	// round trip with an earlier instance (see applyPlan).
-	batched map[*instance]modules.BatchResult
+	batched map[*instance]remote.BatchResult
 }
 
 // prepare connects, evaluates every task that can be evaluated, reads the
@@ -445,11 +446,11 @@ func (hr *hostRun) connFor(ctx context.Context, in *instance) (transport.Conn, e
 }
 
 func (hr *hostRun) checkBatch(ctx context.Context, conn transport.Conn, ins []*instance) error {
-	tasks := make([]modules.Task, len(ins))
+	tasks := make([]contract.Task, len(ins))
 	for i, in := range ins {
 		tasks[i] = in.mtask
 	}
-	outs, err := modules.CheckAll(ctx, conn, tasks)
+	outs, err := remote.CheckAll(ctx, conn, tasks)
 	if err != nil {
 		return err
 	}
@@ -475,10 +476,10 @@ func (hr *hostRun) inferEdges() {
 		t    *config.Task
 		addr string
 	}
-	provides := map[modules.Resource][]provider{}
+	provides := map[contract.Resource][]provider{}
 	for _, t := range hr.play.Tasks {
 		for _, in := range hr.e.insts[t] {
-			if rel, ok := in.mtask.(modules.Relations); ok && !in.skip {
+			if rel, ok := in.mtask.(contract.Relations); ok && !in.skip {
 				for _, res := range rel.Provides() {
 					provides[res] = append(provides[res], provider{t, in.addr})
 				}
@@ -490,7 +491,7 @@ func (hr *hostRun) inferEdges() {
 	}
 	for _, t := range hr.play.Tasks {
 		for _, in := range hr.e.insts[t] {
-			rel, ok := in.mtask.(modules.Relations)
+			rel, ok := in.mtask.(contract.Relations)
 			if !ok || in.skip {
 				continue
 			}
@@ -514,7 +515,7 @@ func (hr *hostRun) inferEdges() {
 
 // ownPath is the path a task manages (its first provided path), or the
 // used path when it provides none.
-func ownPath(rel modules.Relations, used string) string {
+func ownPath(rel contract.Relations, used string) string {
 	for _, r := range rel.Provides() {
 		if r.Kind == "path" {
 			return r.Name
@@ -525,8 +526,8 @@ func ownPath(rel modules.Relations, used string) string {
 
 // expandUse returns the resources a use depends on: for a path, the path
 // and every parent directory.
-func expandUse(r modules.Resource) []modules.Resource {
-	out := []modules.Resource{r}
+func expandUse(r contract.Resource) []contract.Resource {
+	out := []contract.Resource{r}
 	if r.Kind != "path" {
 		return out
 	}
@@ -537,7 +538,7 @@ func expandUse(r modules.Resource) []modules.Resource {
 			break
 		}
 		p = p[:i]
-		out = append(out, modules.Resource{Kind: "path", Name: p})
+		out = append(out, contract.Resource{Kind: "path", Name: p})
 	}
 	return out
 }
@@ -582,10 +583,10 @@ func (hr *hostRun) hostPlan() *report.HostPlan {
 }
 
 // providedEarlier reports whether in's Diff failed for want of a resource
-// (modules.NeedsError) that a task before it in the play provides and will
+// (contract.NeedsError) that a task before it in the play provides and will
 // change (or may: its plan is known only after apply).
 func (hr *hostRun) providedEarlier(in *instance) bool {
-	var ne *modules.NeedsError
+	var ne *contract.NeedsError
 	if !errors.As(in.checkErr, &ne) {
 		return false
 	}
@@ -600,7 +601,7 @@ func (hr *hostRun) providedEarlier(in *instance) bool {
 			if !p.deferred && !p.plan.Changed() {
 				continue
 			}
-			rel, ok := p.mtask.(modules.Relations)
+			rel, ok := p.mtask.(contract.Relations)
 			if !ok {
 				continue
 			}
@@ -764,7 +765,7 @@ func errorKind(err error) string {
 }
 
 // needsFactsModule reports whether a task's module needs host facts to
-// configure (modules.Spec.NeedsFacts).
+// configure (contract.Spec.NeedsFacts).
 func needsFactsModule(t *config.Task) bool {
 	return t.Module != nil && t.Module.Spec().NeedsFacts
 }
