@@ -245,7 +245,7 @@ func TestValidateTemplates(t *testing.T) {
 			}
 			os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(c.src), 0o644)
 			p := hclparse.NewParser()
-			pb, diags := config.LoadFiles(p, filepath.Join(dir, "site.hcl"))
+			pb, diags := config.LoadFiles(p, modules.Catalog(), filepath.Join(dir, "site.hcl"))
 			if diags.HasErrors() {
 				t.Fatalf("load: %v", diags)
 			}

@@ -107,7 +107,7 @@ variable "key" {
   sensitive = true
 }
 `), 0o644)
-	pb, diags := config.LoadFiles(hclparse.NewParser(), filepath.Join(dir, "site.hcl"))
+	pb, diags := config.LoadFiles(hclparse.NewParser(), modules.Catalog(), filepath.Join(dir, "site.hcl"))
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
