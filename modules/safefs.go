@@ -131,7 +131,8 @@ drover_meta() {
 	drover_unstage
 }
 drover_read() {
-	if [ -L "$1" ] || [ ! -f "$1" ]; then echo "drover: $(pwd -P)/$1 is not a regular file" >&2; return 1; fi
+	if [ -L "$1" ]; then echo "drover: $(pwd -P)/$1 is a symbolic link" >&2; return 1; fi
+	if [ ! -f "$1" ]; then echo "drover: $(pwd -P)/$1 is not a regular file" >&2; return 1; fi
 	exec 3<"$1" || return 1
 	if [ "$(stat -L -c '%d:%i %h' /proc/self/fd/3)" != "$(stat -c '%d:%i' -- "$1") 1" ] || [ -L "$1" ]; then
 		exec 3<&-
