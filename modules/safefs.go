@@ -199,6 +199,17 @@ func safeRemove(p string, tree bool) string {
 	return "if [ -d " + shell.Quote(dirOf(d)) + " ]; then drover_cd " + shell.Quote(dirOf(d)) + "; " + rm + shell.Quote(base) + "; fi\n"
 }
 
+// safeLink is the script lines (after safeFS) that make p a symbolic link
+// to target, replacing what is there (pre, run in p's directory with the
+// name in $b, may remove it first): a new link under a temporary name,
+// renamed over p.
+func safeLink(p, target, pre string) string {
+	d, base := path.Split(p)
+	return "drover_cd " + shell.Quote(dirOf(d)) + "\nb=" + shell.Quote(base) + "\n" +
+		"l=.$b.drover-" + tempSuffix() + "\ntrap 'rm -f \"$l\"' EXIT\n" +
+		"ln -s -- " + shell.Quote(target) + " \"$l\"\n" + pre + "mv -fT \"$l\" \"$b\"\n"
+}
+
 // chownSpec is chown's argument for owner and/or group ("" for neither):
 // "owner" leaves the group, ":group" the owner.
 func chownSpec(owner, group string) string {
