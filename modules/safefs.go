@@ -30,7 +30,10 @@ import (
 //     ours) made in ".", checks that what it moved is still a regular file
 //     of ours with no other name (the owner of "." can rename our entries,
 //     and so swap in a link, until the move), sets its owner and mode there,
-//     where nobody else can reach it, and renames it over NAME. rename(2)
+//     where nobody else can reach it, and renames it over NAME. It is
+//     drover_adopt TMP (the move and check: the script is then in the
+//     private directory, the file is "f") then drover_place NAME OWNER
+//     MODE; a file can also be made as "f" in drover_stage's directory. rename(2)
 //     moves the entry itself and follows no link. The owner of "." can
 //     rename the private directory too (a directory's owner can rename any
 //     entry of a non-sticky directory), but not change what is in it; so the
@@ -53,7 +56,7 @@ import (
 //     it so, as does its edit.
 //
 // Every step runs in its own subshell, so a cd never leaks into the next.
-const safeFS = `_fme=$(id -u) _fmk=
+const safeFS = `_fme=$(id -u) _fmk= _fin=
 drover_fixed() {
 	_fs=$(stat -c '%u %A' .) || return 1
 	case ${_fs%% *} in 0|"$_fme") ;; *) return 1 ;; esac
@@ -94,24 +97,32 @@ drover_mkcd() { _fmk=1; drover_cd "$1"; _fe=$?; _fmk=; return $_fe; }
 drover_stage() {
 	_fi=$(stat -c %d:%i .) || return 1
 	_fp=$(mktemp -d .drover-XXXXXXXXXX) || return 1
-	if cd -P -- "$_fp" && [ "$(stat -c %d:%i ..)" = "$_fi" ] && [ "$(stat -c '%u %a' .)" = "$_fme 700" ]; then return 0; fi
+	if cd -P -- "$_fp" && [ "$(stat -c %d:%i ..)" = "$_fi" ] && [ "$(stat -c '%u %a' .)" = "$_fme 700" ]; then _fin=1; return 0; fi
 	echo "drover: the private directory $_fp that drover made was replaced; nothing was changed" >&2
 	return 1
 }
-drover_unstage() { rm -f f; cd -P .. && rmdir -- "$_fp" 2>/dev/null || :; }
-drover_install() {
-	drover_stage || { rm -f -- "$1"; return 1; }
+drover_unstage() {
+	[ -n "$_fin" ] || return 0
+	_fin=
+	rm -f f g
+	cd -P .. && rmdir -- "$_fp" 2>/dev/null || :
+}
+drover_adopt() {
+	drover_stage || return 1
 	if ! mv -f -- "../$1" f; then drover_unstage; return 1; fi
 	if [ -L f ] || [ ! -f f ] || [ "$(stat -c '%u %h' f)" != "$_fme 1" ]; then
 		mv -f f "../$1" 2>/dev/null || :
-		cd -P .. && rmdir -- "$_fp" 2>/dev/null || :
-		echo "drover: $1, the temporary file drover wrote in $(pwd -P), was replaced by another user; $2 was not changed" >&2
+		drover_unstage
+		echo "drover: $1, the temporary file drover wrote in $(pwd -P), was replaced by another user; nothing was changed" >&2
 		return 1
 	fi
-	if [ -n "$3" ] && ! chown -- "$3" f; then drover_unstage; return 1; fi
-	if ! chmod -- "$4" f || ! mv -fT f "../$2"; then drover_unstage; return 1; fi
+}
+drover_place() {
+	if [ -n "$2" ] && ! chown -- "$2" f; then drover_unstage; return 1; fi
+	if ! chmod -- "$3" f || ! mv -fT f "../$1"; then drover_unstage; return 1; fi
 	drover_unstage
 }
+drover_install() { drover_adopt "$1" && drover_place "$2" "$3" "$4"; }
 drover_meta() {
 	if [ -L "$1" ] || [ ! -f "$1" ]; then echo "drover: $(pwd -P)/$1 is no longer a regular file; run drover again" >&2; return 1; fi
 	if drover_fixed "$1"; then
@@ -208,6 +219,19 @@ func safeLink(p, target, pre string) string {
 	return "drover_cd " + shell.Quote(dirOf(d)) + "\nb=" + shell.Quote(base) + "\n" +
 		"l=.$b.drover-" + tempSuffix() + "\ntrap 'rm -f \"$l\"' EXIT\n" +
 		"ln -s -- " + shell.Quote(target) + " \"$l\"\n" + pre + "mv -fT \"$l\" \"$b\"\n"
+}
+
+// safeRewrite is the script lines (after safeFS) that rewrite the file p
+// through filter (a command from stdin to stdout): the old content is read
+// with drover_read (none when p is missing), the new file is made in a
+// private directory and put in place with mode 0644; p is removed instead
+// when the result is blank. p's directory is made when missing.
+func safeRewrite(p, filter string) string {
+	d, base := path.Split(p)
+	return "drover_mkcd " + shell.Quote(dirOf(d)) + "\nb=" + shell.Quote(base) + "\ndrover_stage\ntrap drover_unstage EXIT\n" +
+		"if [ -e \"../$b\" ] || [ -L \"../$b\" ]; then drover_read \"../$b\" > g; else : > g; fi\n" +
+		filter + " < g > f\n" +
+		"if grep -q '[^[:space:]]' f; then drover_place \"$b\" '' 0644; else rm -f -- \"../$b\"; fi\n"
 }
 
 // chownSpec is chown's argument for owner and/or group ("" for neither):
