@@ -104,7 +104,7 @@ drover_stage() {
 drover_unstage() {
 	[ -n "$_fin" ] || return 0
 	_fin=
-	rm -f f g
+	rm -rf -- f g m x
 	cd -P .. && rmdir -- "$_fp" 2>/dev/null || :
 }
 drover_adopt() {
