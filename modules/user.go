@@ -34,7 +34,9 @@ Attributes left unset are not managed: an existing account keeps its value.
 The password is set from a crypt(3) hash with chpasswd -e, fed on standard
 input so that the hash appears in no command line; it is never printed and
 compared by digest only. ~/.ssh/authorized_keys is written to a temporary
-file and renamed, owned by the user, mode 0600 in a 0700 ~/.ssh.
+file and renamed, owned by the user, mode 0600 in a 0700 ~/.ssh. The user
+owns both and could point them anywhere: a symbolic link or hard link at
+~/.ssh or authorized_keys is refused (plan and apply fail), never read.
 
 Tasks that use the user (a file's owner) are ordered after this one; this
 task is ordered after the tasks that create its groups.`,
