@@ -269,8 +269,8 @@ func debPackage(tool string) string {
 // last. An uploaded archive is first moved into the private directory and
 // checked (drover_adopt): the directory's owner could otherwise swap it for
 // an archive of their own, which root would unpack with its setuid bits.
-// Unpacking into an existing dest copies into it as root, so dest and its
-// directory must be root's (drover_fixed) for that.
+// Unpacking into an existing dest copies into it as root, so its directory
+// must be root's (drover_fixed) and dest root's or the task's owner's.
 func (t *archiveTask) unpackScript(src, sum string) string {
 	var b strings.Builder
 	b.WriteString(safeFS)
@@ -282,8 +282,12 @@ func (t *archiveTask) unpackScript(src, sum string) string {
 		fmt.Fprintf(&b, "t=%s\ntrap 'rm -f \"$t\"; drover_unstage' EXIT\n", shell.Quote(src))
 	}
 	fmt.Fprintf(&b, "drover_cd %s\nb=%s\n", shell.Quote(dirOf(parent)), shell.Quote(base))
-	b.WriteString(`if [ -L "$b" ] || { [ -d "$b" ] && ! { drover_fixed "$b" && ( drover_enter "$b" && drover_fixed x ); }; }; then
-  printf 'drover: %s exists and is a link, or another user can change it or its directory; drover will not unpack into it as root (unpack into a new directory, or make it and its directory root'\''s)\n' ` + shell.Quote(t.dest) + ` >&2; exit 1
+	// dest's own owner may be the one the task gives its files (drover
+	// made it so); anyone else's dest, or a directory of dest's that
+	// another user can change, is refused.
+	fmt.Fprintf(&b, "o=%s\n", shell.Quote(t.owner))
+	b.WriteString(`if [ -L "$b" ] || { [ -d "$b" ] && ! { drover_fixed "$b" && ( drover_enter "$b" && { drover_fixed x || [ "$(stat -c %U .)" = "$o" ] || [ "$(stat -c %u .)" = "$o" ]; } ); }; }; then
+  printf 'drover: %s exists and is a link, or belongs to another user than owner, or its directory can be changed by another user; drover will not unpack into it as root (unpack into a new directory, or make it and its directory root'\''s)\n' ` + shell.Quote(t.dest) + ` >&2; exit 1
 fi
 `)
 	if t.remote {
@@ -314,10 +318,14 @@ fi
 	}
 	// An existing dest keeps its own mode and owner (a directory task may
 	// manage them): its entries are copied in one by one.
+	// GNU cp follows a link it finds at a destination file unless told to
+	// remove it first.
 	b.WriteString(`chmod 755 x
+r=
+if cp --help 2>&1 | grep -q -e --remove-destination; then r=--remove-destination; fi
 if [ -d "../$b" ]; then
 for e in x/* x/.[!.]* x/..?*; do
-if [ -e "$e" ] || [ -L "$e" ]; then cp -a "$e" "../$b"/; fi
+if [ -e "$e" ] || [ -L "$e" ]; then cp -a $r "$e" "../$b"/; fi
 done
 else mv -T x "../$b"; fi
 `)
