@@ -258,3 +258,33 @@ rm -rf sub.o; mv -T sub sub.o 2>/dev/null; ln -s /root/canary.d sub 2>/dev/null`
 		t.Errorf("the canaries changed: %q", got)
 	}
 }
+
+// TestFilePlanSwapRace: a file task's plan fetches the old content of a
+// small text file for its diff. The user who owns the directory keeps
+// swapping the file between one of their own and a link to /etc/shadow:
+// shadow's content must never reach the controller.
+func TestFilePlanSwapRace(t *testing.T) {
+	f := integration.Start(t, 1)
+	h := f.Hosts[0]
+	shadow := strings.TrimSpace(h.Exec(t, "head -n 1 /etc/shadow"))
+	h.ExecAs(t, integration.AttackerUser, "mkdir ~/www")
+	stop := attack(t, h, `cd ~/www || exit 1
+echo old > .f; mv -f .f index.html
+ln -s /etc/shadow .l; mv -f .l index.html`)
+	defer stop()
+	playbook := `
+play "www" {
+  hosts = "fleet"
+  file "index" {
+    path    = "/home/` + integration.AttackerUser + `/www/index.html"
+    content = "new\n"
+  }
+}
+`
+	for i := 0; i < 20; i++ {
+		e := newEngine(t, f, map[string]string{"site.hcl": playbook})
+		if _, _, got := e.planRecorded(); strings.Contains(got, shadow) {
+			t.Fatalf("plan %d sent /etc/shadow's content back to the controller", i+1)
+		}
+	}
+}

@@ -61,7 +61,9 @@ func statFragment(p string, sum bool, fetchMax int64, unlessSum ...string) strin
 		if sum && len(unlessSum) > 0 {
 			cond += fmt.Sprintf(" && [ \"${h%%%% *}\" != %s ]", shell.Quote(unlessSum[0]))
 		}
-		fmt.Fprintf(&b, "  if %s; then echo content; cat \"$p\"; fi\n", cond)
+		// As pathBatch's fetch: only the entry itself, never a link swapped
+		// in since the type was read.
+		fmt.Fprintf(&b, "  if %s; then echo content; ( exec 3<\"$p\" && [ \"$(stat -L -c %%d:%%i /proc/self/fd/3)\" = \"$(stat -c %%d:%%i -- \"$p\")\" ] && [ ! -L \"$p\" ] && cat <&3 ); fi\n", cond)
 	}
 	b.WriteString("elif [ -e \"$p\" ]; then echo 'type other'\n")
 	b.WriteString("else echo 'type missing'\nfi\n")
