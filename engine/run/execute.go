@@ -218,9 +218,9 @@ func (x *executor) run(c *cursor, seg segment) error {
 }
 
 // applyBatch applies the plans of a run segment's instances with work, in
-// one remote batch (modules.Apply when the first is alone), with the read
-// of readAfter at its end. It returns a result per instance, zero for those
-// without work, and logs the changes made.
+// one remote batch, with the read of readAfter at its end. It returns a
+// result per instance (zero for those without work) and logs the changes
+// made.
 func (x *executor) applyBatch(seg segment) []modules.BatchResult {
 	hr := x.hr
 	res := make([]modules.BatchResult, len(seg.insts))
@@ -235,31 +235,7 @@ func (x *executor) applyBatch(seg segment) []modules.BatchResult {
 	if len(plans) == 0 {
 		return res
 	}
-	lead := seg.insts[idx[0]]
-	conn, err := hr.connFor(x.ctx, lead)
-	if err != nil {
-		res[idx[0]] = modules.BatchResult{Ran: true, Err: err}
-		return res
-	}
-	var out []modules.BatchResult
-	var checks []modules.CheckOutput
-	if len(plans) == 1 && len(seg.readAfter) == 0 {
-		r, err := modules.Apply(x.ctx, conn, lead.plan)
-		out = []modules.BatchResult{{Ran: true, Result: r, Err: err}}
-	} else {
-		tasks := make([]modules.Task, len(seg.readAfter))
-		for i, f := range seg.readAfter {
-			tasks[i] = f.mtask
-		}
-		var err error
-		out, checks, err = modules.ApplyAllThenCheck(x.ctx, conn, plans, tasks)
-		if err != nil && !out[0].Ran {
-			// Nothing ran (the script could not be made): the first plan
-			// gets the error. A lost connection is the error of the plan
-			// it cut (out[i].Err).
-			out[0] = modules.BatchResult{Ran: true, Err: err}
-		}
-	}
+	out, checks := x.applyPlans(seg.insts[idx[0]], plans, seg.readAfter)
 	for i, k := range idx {
 		res[k] = out[i]
 		if out[i].Ran && seg.insts[k].plan.Changed() {
@@ -270,6 +246,31 @@ func (x *executor) applyBatch(seg segment) []modules.BatchResult {
 		hr.diffAll(seg.readAfter, checks, len(hr.changes))
 	}
 	return res
+}
+
+// applyPlans runs plans over lead's connection: with modules.Apply when
+// lead's is alone, otherwise in one modules.ApplyAllThenCheck that reads the
+// state of readAfter at its end (checks is nil when that read did not
+// happen).
+func (x *executor) applyPlans(lead *instance, plans []*modules.Plan, readAfter []*instance) (out []modules.BatchResult, checks []modules.CheckOutput) {
+	out = make([]modules.BatchResult, len(plans))
+	conn, err := x.hr.connFor(x.ctx, lead)
+	if err != nil {
+		out[0] = modules.BatchResult{Ran: true, Err: err}
+		return out, nil
+	}
+	if len(plans) == 1 && len(readAfter) == 0 {
+		r, err := modules.Apply(x.ctx, conn, plans[0])
+		out[0] = modules.BatchResult{Ran: true, Result: r, Err: err}
+		return out, nil
+	}
+	out, checks, err = modules.ApplyAllThenCheck(x.ctx, conn, plans, mtasks(readAfter))
+	if err != nil && !out[0].Ran {
+		// Nothing ran (the script could not be made): the first plan gets
+		// the error. A lost connection is the error of the plan it cut.
+		out[0] = modules.BatchResult{Ran: true, Err: err}
+	}
+	return out, checks
 }
 
 // report reports one instance of a run segment, from its batch result r.

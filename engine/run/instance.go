@@ -95,6 +95,15 @@ func (in *instance) ready() bool {
 	return in.state == instConfigured || in.state == instChecked
 }
 
+// mtasks is the module tasks of ins, for a state read.
+func mtasks(ins []*instance) []modules.Task {
+	out := make([]modules.Task, len(ins))
+	for i, in := range ins {
+		out[i] = in.mtask
+	}
+	return out
+}
+
 // sensitiveAttrs names the attributes whose values are sensitive, or nil
 // when the instance holds no sensitive value.
 func (in *instance) sensitiveAttrs() map[string]bool {

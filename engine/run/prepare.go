@@ -265,11 +265,7 @@ func (hr *hostRun) connFor(ctx context.Context, in *instance) (transport.Conn, e
 }
 
 func (hr *hostRun) checkBatch(ctx context.Context, conn transport.Conn, ins []*instance) error {
-	tasks := make([]modules.Task, len(ins))
-	for i, in := range ins {
-		tasks[i] = in.mtask
-	}
-	outs, err := modules.CheckAll(ctx, conn, tasks)
+	outs, err := modules.CheckAll(ctx, conn, mtasks(ins))
 	if err != nil {
 		return err
 	}
