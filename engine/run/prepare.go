@@ -42,7 +42,34 @@ type hostRun struct {
 // state of all of them in one round trip and diffs each.
 func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host) (*hostRun, hcl.Diagnostics, error) {
 	hr := &hostRun{r: r, play: pl, host: h, notified: map[string]bool{}}
-	evalDone := false
+	base, fv, diags, err := hr.connect(ctx)
+	if diags.HasErrors() || err != nil {
+		return hr, diags, err
+	}
+	if diags = append(diags, hr.evaluate(base, fv)...); diags.HasErrors() {
+		return hr, diags, nil
+	}
+	if r.offline {
+		return hr, nil, nil
+	}
+	// One round trip for the state of every task known now.
+	var batch []*instance
+	for _, t := range hr.order {
+		for _, in := range hr.e.insts[t] {
+			if in.state == instConfigured {
+				batch = append(batch, in)
+			}
+		}
+	}
+	return hr, nil, hr.checkAll(ctx, batch)
+}
+
+// connect evaluates what connecting to the host needs (its variables, the
+// play's become), connects (unless offline) and gathers the host's facts
+// when the play needs them. It returns the scope the play's locals and
+// tasks are evaluated in, and the facts.
+func (hr *hostRun) connect(ctx context.Context) (*lang.Scope, *facts.Facts, hcl.Diagnostics, error) {
+	r, pl, h := hr.r, hr.play, hr.host
 	vars, diags := hostVars(r.pb, r.opts.Inputs, h.Name, h.Vars, false)
 	for _, v := range vars {
 		for _, s := range lang.SensitiveStrings(v) {
@@ -50,11 +77,10 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 		}
 	}
 	if diags.HasErrors() {
-		return hr, diags, nil
+		return nil, nil, diags, nil
 	}
 	base := &lang.Scope{Vars: vars, Functions: r.funcs}
 	hinfo := lang.HostInfo{Name: h.Name, Address: h.Address, Vars: h.Vars, Groups: h.Groups}
-	var become *Become
 	// Until facts are gathered they are unknown, so that locals using them
 	// evaluate (to unknown) for the play's become settings.
 	hinfo.Facts = cty.UnknownVal(facts.Type)
@@ -65,21 +91,18 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 		base.Locals = locals
 		b, ds := evalBecome(pl.Become, pl.BecomeUser, base)
 		diags = append(diags, ds...)
-		become = b
+		hr.become = b
 	}
 	if diags.HasErrors() {
-		return hr, diags, nil
+		return nil, nil, diags, nil
 	}
-	var conn transport.Conn
 	if !r.offline {
-		c, err := r.opts.Connect(ctx, h, become)
+		c, err := r.opts.Connect(ctx, h, hr.become)
 		if err != nil {
-			return hr, nil, err
+			return nil, nil, nil, err
 		}
-		conn = c
+		hr.conn = c
 	}
-	hr.conn = conn
-	hr.become = become
 	var fv *facts.Facts
 	switch {
 	case r.offline:
@@ -91,37 +114,42 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 				return facts.Gather(ctx, conn)
 			}
 		}
-		f, err := gather(ctx, h, conn)
+		f, err := gather(ctx, h, hr.conn)
 		if err != nil {
-			return hr, nil, fmt.Errorf("gathering facts: %w", err)
+			return nil, nil, nil, fmt.Errorf("gathering facts: %w", err)
 		}
 		fv, hinfo.Facts = f, lang.FactsValue(f)
 	default:
 		hinfo.Facts = cty.NilVal
 	}
 	base.Host = lang.HostValue(hinfo)
-	// Evaluating is CPU work: a few hosts at a time do it, so that the
-	// intermediate values (and the stack depth) of hundreds of hosts are
-	// not alive at once while they wait for their cores. Waiting for the
-	// network (connecting, reading state) stays parallel for all hosts.
+	return base, fv, diags, nil
+}
+
+// evaluate evaluates the play for the host: the locals, then, in the
+// play's order, every task whose for_each, count and configuration are
+// known before anything runs; and it builds the task graph with the edges
+// the modules' relations infer (hr.order is its walk order).
+//
+// Evaluating is CPU work: a few hosts at a time do it, so that the
+// intermediate values (and the stack depth) of hundreds of hosts are not
+// alive at once while they wait for their cores. Waiting for the network
+// (connecting, reading state) stays parallel for all hosts.
+func (hr *hostRun) evaluate(base *lang.Scope, fv *facts.Facts) hcl.Diagnostics {
+	r, pl := hr.r, hr.play
 	r.evalSlots <- struct{}{}
-	defer func() {
-		if !evalDone {
-			<-r.evalSlots
-		}
-	}()
-	locals, ds := evalLocals(r.pb, base)
-	diags = append(diags, ds...)
+	defer func() { <-r.evalSlots }()
+	locals, diags := evalLocals(r.pb, base)
 	if diags.HasErrors() {
-		return hr, diags, nil
+		return diags
 	}
-	e := newEvaluator(r.pb, pl, r.funcs, r.tmplFuncs, vars, locals, base.Host, h.Name)
+	e := newEvaluator(r.pb, pl, r.funcs, r.tmplFuncs, base.Vars, locals, base.Host, hr.host.Name)
 	e.facts = fv
 	e.offline = r.offline
 	hr.e = e
 	g, ds := config.PlayGraph(pl)
 	if ds.HasErrors() {
-		return hr, ds, nil
+		return ds
 	}
 	static, _ := g.TopoOrder()
 	for _, t := range static {
@@ -135,29 +163,12 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 		e.refreshTaskValue(t)
 	}
 	if diags.HasErrors() {
-		return hr, diags, nil
+		return diags
 	}
 	hr.g = g
 	hr.inferEdges()
 	hr.order, _ = g.TopoOrder()
-	<-r.evalSlots
-	evalDone = true
-	if r.offline {
-		return hr, nil, nil
-	}
-	// One round trip for the state of every task known now.
-	var batch []*instance
-	for _, t := range hr.order {
-		for _, in := range e.insts[t] {
-			if in.state == instConfigured {
-				batch = append(batch, in)
-			}
-		}
-	}
-	if err := hr.checkAll(ctx, batch); err != nil {
-		return hr, nil, err
-	}
-	return hr, nil, nil
+	return nil
 }
 
 // configure evaluates an instance (evaluator.configure), hands its secrets
