@@ -90,20 +90,17 @@ func (x *executor) handlers() error {
 }
 
 // walk runs tasks in order. Before a task begins it checks for a stop;
-// then it evaluates the task's for_each or count if it had to wait, and runs
-// the segments planned for the instances ahead, planning again whenever
-// they run out or cross into a task not begun.
+// then it evaluates the task's for_each or count if it had to wait, and
+// runs the segments planned for the instances ahead, planning again when
+// they run out.
 func (x *executor) walk(tasks []*config.Task) walkEnd {
 	e := x.hr.e
 	c := &cursor{tasks: tasks, entered: -1, reached: time.Now()}
 	for c.ti < len(tasks) {
-		t := tasks[c.ti]
-		if c.ti != c.entered {
-			if err := x.stopCtx.Err(); err != nil {
-				return walkEnd{at: c.ti, err: fmt.Errorf("stopped before %s: %w", t.Addr(), err)}
-			}
-			c.entered = c.ti
+		if err := x.enter(c); err != nil {
+			return walkEnd{at: c.ti, err: err}
 		}
+		t := tasks[c.ti]
 		if !e.expand[t] {
 			if err := x.expand(t); err != nil {
 				return walkEnd{at: c.ti, failed: true, err: err}
@@ -116,15 +113,41 @@ func (x *executor) walk(tasks []*config.Task) walkEnd {
 			continue
 		}
 		for _, seg := range planSegments(x.pending(c), x.hr.changes) {
+			if err := x.reach(c); err != nil {
+				return walkEnd{at: c.ti, err: err}
+			}
 			if err := x.run(c, seg); err != nil {
 				return walkEnd{at: c.ti, failed: true, err: err}
-			}
-			if c.ii == len(e.insts[tasks[c.ti]]) {
-				break // the next segment starts a task not begun: a stop may come first
 			}
 		}
 	}
 	return walkEnd{at: len(tasks)}
+}
+
+// enter checks for a stop before the task at the cursor begins.
+func (x *executor) enter(c *cursor) error {
+	if c.ti == c.entered {
+		return nil
+	}
+	if err := x.stopCtx.Err(); err != nil {
+		return fmt.Errorf("stopped before %s: %w", c.tasks[c.ti].Addr(), err)
+	}
+	c.entered = c.ti
+	return nil
+}
+
+// reach moves the cursor to the first instance of the next segment (the
+// instance after the last one reported), past the tasks that are finished,
+// entering the one it arrives at.
+func (x *executor) reach(c *cursor) error {
+	for c.ii == len(x.hr.e.insts[c.tasks[c.ti]]) {
+		x.finish(c.tasks[c.ti])
+		c.move(c.ti+1, 0)
+		if err := x.enter(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pending is the instances from the cursor on, up to the first task whose
