@@ -72,7 +72,6 @@ func (s instState) String() string {
 var instMoves = map[instState][]instState{
 	instNew:        {instDeferred, instSkipped, instConfigured, instFailed},
 	instDeferred:   {instDeferred, instSkipped, instConfigured, instFailed},
-	instSkipped:    {instSkipped},
 	instConfigured: {instChecked, instFailed},
 	instChecked:    {instChecked, instDone, instFailed},
 }
