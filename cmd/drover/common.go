@@ -40,6 +40,10 @@ type ui struct {
 	masker   *report.Masker
 }
 
+// outputMasker holds every secret the command met: one process runs one
+// command, and main masks the error it prints with it too.
+var outputMasker = report.NewMasker()
+
 func newUI(cmd *cobra.Command) *ui {
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	c := useColor(global.noColor, os.Getenv("NO_COLOR"), isTerminal(out))
@@ -48,7 +52,7 @@ func newUI(cmd *cobra.Command) *ui {
 		stderr:   errOut,
 		color:    c,
 		colorErr: c && isTerminal(errOut),
-		masker:   report.NewMasker(),
+		masker:   outputMasker,
 	}
 }
 
@@ -91,7 +95,7 @@ func (u *ui) sinks(hostWidth int) (report.Sink, *report.Recorder) {
 
 // warnf prints a warning on stderr (outside of a run's sinks).
 func (u *ui) warnf(format string, args ...any) {
-	msg := u.masker.String(fmt.Sprintf(format, args...))
+	msg := report.Clean(u.masker, fmt.Sprintf(format, args...))
 	label := "warning:"
 	if u.colorErr {
 		label = report.NewStyle(true).Warn.Sprint(label)

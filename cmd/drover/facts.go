@@ -77,7 +77,7 @@ func runFacts(cmd *cobra.Command, args []string) error {
 			}
 		}
 		mu.Unlock()
-		writeFactsTable(s.ui.stdout, rows)
+		writeFactsTable(s.ui.stdout, rows, s.ui.masker)
 	}
 	return s.finish()
 }
@@ -115,8 +115,10 @@ type factsRow struct {
 	facts *facts.Facts
 }
 
-// writeFactsTable prints one line per host; unknown values are "-".
-func writeFactsTable(w io.Writer, rows []factsRow) {
+// writeFactsTable prints one line per host; unknown values are "-". The
+// values come from the host: each cell is masked and kept to one line with
+// its control characters escaped.
+func writeFactsTable(w io.Writer, rows []factsRow, m *report.Masker) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tOS\tVERSION\tFAMILY\tKERNEL\tARCH\tCPUS\tMEMORY\tINIT\tPACKAGES\tADDRESS")
 	for _, r := range rows {
@@ -139,8 +141,9 @@ func writeFactsTable(w io.Writer, rows []factsRow) {
 		cells := []string{r.host, f.OSID, f.OSVersion, f.OSFamily, f.Kernel, f.Arch, cpus, mem, f.InitSystem, f.PackageManager, addr}
 		for i, c := range cells {
 			if c == "" {
-				cells[i] = "-"
+				c = "-"
 			}
+			cells[i] = report.EscapeLine(m.String(c))
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}

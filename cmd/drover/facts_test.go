@@ -16,7 +16,7 @@ func TestWriteFactsTable(t *testing.T) {
 		{"web1", &facts.Facts{OSID: "debian", OSVersion: "12", OSFamily: "debian", Kernel: "6.1.0-26-amd64", Arch: "x86_64",
 			CPUs: 4, MemoryMB: 7940, InitSystem: "systemd", PackageManager: "apt", Addresses: []string{"10.0.0.5", "fd00::5"}}},
 		{"tiny", &facts.Facts{OSID: "alpine", MemoryMB: 490, InitSystem: "openrc"}},
-	})
+	}, nil)
 	want := `HOST  OS      VERSION  FAMILY  KERNEL          ARCH    CPUS  MEMORY   INIT     PACKAGES  ADDRESS
 web1  debian  12       debian  6.1.0-26-amd64  x86_64  4     7.8 GiB  systemd  apt       10.0.0.5 (+1)
 tiny  alpine  -        -       -               -       -     490 MiB  openrc   -         -

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/drover-cm/drover/engine/report"
 )
 
 // Exit codes, in one place (documented in docs/cli.md).
@@ -86,7 +88,8 @@ func init() {
 func main() {
 	err := rootCmd.Execute()
 	if msg := errorMessage(err); msg != "" {
-		fmt.Fprintln(os.Stderr, "drover:", msg)
+		// An error may quote a host: masked and escaped like all output.
+		fmt.Fprintln(os.Stderr, "drover:", report.Clean(outputMasker, msg))
 	}
 	os.Exit(exitCode(err))
 }

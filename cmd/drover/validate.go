@@ -13,6 +13,7 @@ import (
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/lang"
 	"github.com/drover-cm/drover/engine/provision"
+	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/run"
 )
 
@@ -79,11 +80,21 @@ func (l *loaded) report(diags hcl.Diagnostics) error {
 	if len(diags) == 0 {
 		return nil
 	}
+	// A diagnostic may quote a host (an evaluation that read its output):
+	// summaries and details are cleaned before the writer colours them. The
+	// source snippets come from the playbook's files, where a sensitive
+	// default may be written: the rendered text is masked again for those.
+	clean := make(hcl.Diagnostics, len(diags))
+	for i, d := range diags {
+		c := *d
+		c.Summary, c.Detail = report.Clean(l.ui.masker, d.Summary), report.Clean(l.ui.masker, d.Detail)
+		clean[i] = &c
+	}
 	var b bytes.Buffer
 	if l.flags.compactErrors {
-		_ = config.WriteCompact(&b, diags)
+		_ = config.WriteCompact(&b, clean)
 	} else {
-		_ = config.WriteDiagnostics(&b, l.parser.Files(), diags, termWidth(l.ui.stderr), l.ui.colorErr)
+		_ = config.WriteDiagnostics(&b, l.parser.Files(), clean, termWidth(l.ui.stderr), l.ui.colorErr)
 	}
 	fmt.Fprint(l.ui.stderr, l.ui.masker.String(b.String()))
 	if !diags.HasErrors() {

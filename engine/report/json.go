@@ -106,8 +106,10 @@ func toWire(e Event) wireEvent {
 	return w
 }
 
-// Emit implements Sink.
+// Emit implements Sink. The event is masked before it is encoded; control
+// characters stay as they are (JSON escapes them).
 func (j *JSON) Emit(e Event) {
+	e = masked(j.masker, e)
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -119,7 +121,7 @@ func (j *JSON) Emit(e Event) {
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	_, _ = io.WriteString(j.w, j.masker.JSON(b.String()))
+	_, _ = j.w.Write(b.Bytes())
 }
 
 // Close implements Sink.

@@ -157,13 +157,14 @@ func (r *RunbookReport) Totals() map[Severity]int {
 	return t
 }
 
-// WriteRunbookJSON writes the report as one JSON document, masked.
+// WriteRunbookJSON writes the report as one JSON document, masked (before
+// encoding: JSON escapes &, < and >) but otherwise raw.
 func WriteRunbookJSON(w io.Writer, r *RunbookReport, m *Masker) error {
-	b, err := json.MarshalIndent(r, "", "  ")
+	b, err := json.MarshalIndent(masked(m, r), "", "  ")
 	if err != nil {
 		return err
 	}
-	_, err = io.WriteString(w, m.JSON(string(b))+"\n")
+	_, err = w.Write(append(b, '\n'))
 	return err
 }
 
@@ -181,6 +182,7 @@ type RunbookTextOptions struct {
 // WriteRunbookText writes the report for people: the fleet table when there
 // are several hosts, then per host its findings and its probes' output.
 func WriteRunbookText(w io.Writer, r *RunbookReport, o RunbookTextOptions) error {
+	r = cleaned(o.Masker, r)
 	st := NewStyle(o.Color)
 	if o.FoldLines == 0 {
 		o.FoldLines = 12
@@ -256,7 +258,7 @@ func WriteRunbookText(w io.Writer, r *RunbookReport, o RunbookTextOptions) error
 			}
 		}
 	}
-	_, err := io.WriteString(w, o.Masker.String(b.String()))
+	_, err := io.WriteString(w, b.String())
 	return err
 }
 
@@ -308,8 +310,8 @@ func probeStatusText(p ProbeOutput, st *Style) string {
 
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 80 {
-		s = s[:77] + "..."
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:77]) + "..." // whole runes: half of one is not UTF-8
 	}
 	return s
 }

@@ -18,6 +18,7 @@ type TerminalOptions struct {
 	// HostWidth pads host names in header lines so that columns line up.
 	HostWidth int
 	// Masker hides secrets in everything written; nil hides nothing.
+	// Control characters from hosts are escaped regardless (see Escape).
 	Masker *Masker
 }
 
@@ -56,11 +57,11 @@ func (t *Terminal) Emit(e Event) {
 	case e.Kind == KindRecap:
 		t.flushAll()
 		if e.Recap != nil {
-			t.write(t.out, t.renderRecap(e.Recap))
+			t.write(t.out, t.renderRecap(cleaned(t.opt.Masker, e.Recap)))
 		}
 	case e.Host == "":
 		p := t.printer()
-		render(p, e)
+		t.render(p, e)
 		t.write(t.errOut, p.String())
 	default:
 		if _, ok := t.blocks[e.Host]; !ok {
@@ -98,22 +99,25 @@ func (t *Terminal) flush(host string) {
 	}
 	p := t.printer()
 	for _, e := range events {
-		render(p, e)
+		t.render(p, e)
 	}
 	t.write(t.out, p.String())
 }
+
+// render cleans the event (secrets masked, control characters escaped), so
+// that every renderer draws safe values and may add colour of its own. It
+// runs when the host's block is written, not when the event arrives: a
+// secret met in between is masked too.
+func (t *Terminal) render(p *Printer, e Event) { render(p, cleaned(t.opt.Masker, e)) }
 
 func (t *Terminal) printer() *Printer {
 	return &Printer{Style: t.style, HostWidth: t.opt.HostWidth}
 }
 
-// write masks the whole rendered text before it leaves, so that a secret is
-// hidden wherever a renderer put it.
 func (t *Terminal) write(w io.Writer, s string) {
-	if s == "" {
-		return
+	if s != "" {
+		_, _ = io.WriteString(w, s)
 	}
-	_, _ = io.WriteString(w, t.opt.Masker.String(s))
 }
 
 // Renderer draws one event into a host block (or, for events without a host,

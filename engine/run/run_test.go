@@ -317,7 +317,8 @@ func TestApplyStop(t *testing.T) {
 }
 
 // TestMaskedEverywhere: a sensitive variable's value never appears in plan
-// or apply output, even when a command prints it.
+// or apply output (text or JSON), even when a command prints it or it holds
+// characters the encodings change (& < > " ' and unicode).
 func TestMaskedEverywhere(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(`
@@ -327,6 +328,11 @@ variable "pw" {
   default   = "hunter2-Secret"
   sensitive = true
 }
+variable "pw2" {
+  type      = string
+  default   = "hun&<>\"'ü-Tr9x"
+  sensitive = true
+}
 play "local" {
   hosts = "all"
   file "pw" {
@@ -334,15 +340,19 @@ play "local" {
     content = "password=${var.pw}\n"
   }
   command "echo" {
-    run = ["sh", "-c", "echo the password is $0; exit 1", var.pw]
+    run = ["sh", "-c", "echo the password is $0 and $1; exit 1", var.pw, var.pw2]
   }
 }
 `), 0o644)
 	f := loadFixture(t, dir)
 	planOut, _ := f.plan()
 	applyOut, _ := f.apply()
-	for name, out := range map[string]string{"plan": planOut, "apply": applyOut} {
-		if strings.Contains(out, "hunter2-Secret") {
+	var js bytes.Buffer
+	if _, err := Apply(context.Background(), f.options(report.NewJSON(&js, f.masker))); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"plan": planOut, "apply": applyOut, "apply --json": js.String()} {
+		if strings.Contains(out, "hunter2-Secret") || strings.Contains(out, "Tr9x") {
 			t.Errorf("%s output shows the secret:\n%s", name, out)
 		}
 	}
