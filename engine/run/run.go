@@ -5,6 +5,14 @@
 //
 // It prints nothing: everything it does is an event for engine/report, and
 // Plan and Apply return values the caller inspects.
+//
+// A host goes through the files in this order: prepare.go connects,
+// evaluates the play (eval.go; instance.go holds an instance's states) and
+// reads the state of its tasks; plan.go shows what would change. To apply,
+// segment.go decides without I/O which instances run together in one round
+// trip and where a state must be read again (stale.go), and execute.go runs
+// those segments and reports each instance; tally.go sums up each host, and
+// apply.go runs the plays over the hosts (serial.go: rolling batches).
 package run
 
 import (
