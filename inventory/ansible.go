@@ -1,113 +1,56 @@
 package inventory
 
 import (
+	"errors"
 	"fmt"
-	"math/big"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 )
 
+// sshArgsVars are the Ansible variables holding extra ssh arguments, whose
+// options (-o Keyword=value, -J) are read as ssh_config keywords.
+var sshArgsVars = []string{"ansible_ssh_common_args", "ansible_ssh_extra_args"}
+
 // applyAnsibleVar stores one Ansible variable in s: the connection variables
-// drover understands become settings, every other variable passes through.
-// owner names the host or group for messages ("host \"web1\"").
+// drover understands (fields.go) become settings, every other variable
+// passes through. owner names the host or group for messages ("host
+// \"web1\"").
 func applyAnsibleVar(s *settings, key string, v cty.Value, rng hcl.Range, owner string) hcl.Diagnostics {
-	bad := func(detail string) hcl.Diagnostics {
+	bad := func(err error) hcl.Diagnostics {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid " + key,
-			Detail: fmt.Sprintf("%s: %s", owner, detail), Subject: rng.Ptr()}}
+			Detail: fmt.Sprintf("%s: %s.", owner, lowerFirst(err.Error())), Subject: rng.Ptr()}}
 	}
-	str := func(dst **string, field string) hcl.Diagnostics {
-		sv, ok := ctyString(v)
-		if !ok {
-			return bad("the value must be a string.")
+	if f, ok := byAnsible[key]; ok {
+		val, err := f.parseAnsible(v)
+		if err != nil {
+			return bad(err)
 		}
-		*dst = &sv
-		s.setWhere(field, rng)
+		s.put(f, val, rng)
 		return nil
 	}
-	switch key {
-	case "ansible_host", "ansible_ssh_host":
-		return str(&s.Address, "address")
-	case "ansible_user", "ansible_ssh_user":
-		return str(&s.User, "user")
-	case "ansible_become_user", "ansible_sudo_user":
-		return str(&s.BecomeUser, "become_user")
-	case "ansible_port", "ansible_ssh_port":
-		sv, _ := ctyString(v)
-		p, err := strconv.Atoi(sv)
-		if err != nil || p < 1 || p > 65535 {
-			return bad(fmt.Sprintf("%q is not a port number.", sv))
-		}
-		s.Port = &p
-		s.setWhere("port", rng)
-	case "ansible_ssh_private_key_file", "ansible_private_key_file":
-		var p *string
-		if d := str(&p, "identity_file"); d != nil {
-			return d
-		}
-		s.Identities = []string{*p}
-	case "ansible_connection":
-		sv, _ := ctyString(v)
-		switch strings.TrimPrefix(sv, "ansible.builtin.") {
-		case "ssh", "smart", "paramiko", "paramiko_ssh":
-			c := ConnSSH
-			s.Connection = &c
-		case "local":
-			c := ConnLocal
-			s.Connection = &c
-		default:
-			return bad(fmt.Sprintf("connection %q is not supported; drover connects with ssh or local.", sv))
-		}
-		s.setWhere("connection", rng)
-	case "ansible_become", "ansible_sudo":
-		b, ok := ansibleBool(v)
-		if !ok {
-			return bad("the value must be a boolean (true/false, yes/no).")
-		}
-		s.Become = &b
-		s.setWhere("become", rng)
-	case "ansible_become_method":
-		sv, _ := ctyString(v)
-		if sv != becomeSudo {
-			return bad(fmt.Sprintf("become method %q is not supported; drover only runs commands as another user with sudo.", sv))
-		}
-		s.BecomeMethod = &sv
-		s.setWhere("become_method", rng)
-	case "ansible_timeout", "ansible_ssh_timeout":
-		sv, _ := ctyString(v)
-		n, err := strconv.ParseFloat(sv, 64)
-		if err != nil || n < 0 {
-			return bad(fmt.Sprintf("%q is not a number of seconds.", sv))
-		}
-		t := time.Duration(n * float64(time.Second))
-		s.ConnectTimeout = &t
-		s.setWhere("connect_timeout", rng)
-	case "ansible_ssh_common_args", "ansible_ssh_extra_args":
-		sv, ok := ctyString(v)
-		if !ok {
-			return bad("the value must be a string.")
-		}
-		jump, ignored := parseSSHArgs(sv)
-		var diags hcl.Diagnostics
-		if jump != "" {
-			if _, err := parseJumpList(jump); err != nil {
-				return bad(err.Error() + ".")
-			}
-			s.ProxyJump = &jump
-			s.setWhere("proxy_jump", rng)
-		}
-		if len(ignored) > 0 {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "SSH options ignored",
-				Detail: fmt.Sprintf("%s: drover does not use %s from %s; only ProxyJump (-J, -o ProxyJump, or ProxyCommand=\"ssh -W %%h:%%p host\") is understood. Host keys are always verified.",
-					owner, strings.Join(ignored, " "), key), Subject: rng.Ptr()})
-		}
-		return diags
-	default:
+	if !slices.Contains(sshArgsVars, key) {
 		s.setVar(key, v)
+		return nil
+	}
+	sv, ok := ctyString(v)
+	if !ok {
+		return bad(errors.New("the value must be a string"))
+	}
+	var layer settings
+	ignored, err := readSSHArgs(sv, &layer, rng)
+	if err != nil {
+		return bad(err)
+	}
+	s.merge(&layer)
+	if len(ignored) > 0 {
+		return hcl.Diagnostics{{Severity: hcl.DiagWarning, Summary: "SSH options ignored",
+			Detail: fmt.Sprintf("%s: drover does not use %s from %s; it understands -J and -o %s (a ProxyCommand only as \"ssh -W %%h:%%p host\"). Host keys are always verified.",
+				owner, strings.Join(ignored, " "), key, strings.Join(understoodArgs(), ", -o ")), Subject: rng.Ptr()}}
 	}
 	return nil
 }
@@ -159,13 +102,23 @@ func ctyString(v cty.Value) (string, bool) {
 	return "", false
 }
 
-// parseSSHArgs finds the jump host in ansible_ssh_common_args: -J hops,
-// -o ProxyJump=hops, or -o ProxyCommand="ssh -W %h:%p [opts] [user@]host".
-// It returns the other options it does not use.
-func parseSSHArgs(args string) (jump string, ignored []string) {
+// understoodArgs are the -o options fields take, for messages.
+func understoodArgs() []string {
+	var out []string
+	for _, f := range fields {
+		out = append(out, f.sshArgs...)
+	}
+	return out
+}
+
+// readSSHArgs reads ansible_ssh_common_args into s: its options, -o
+// Keyword=value (or "Keyword value") and -J hops (ProxyJump), are ssh_config
+// keywords, and those of fields that take them (their sshArgs) become
+// settings. It returns the arguments it does not use, as written.
+func readSSHArgs(args string, s *settings, rng hcl.Range) (ignored []string, err error) {
 	toks, err := shlexSplit(args)
 	if err != nil {
-		return "", []string{args}
+		return []string{args}, nil
 	}
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
@@ -176,36 +129,54 @@ func parseSSHArgs(args string) (jump string, ignored []string) {
 			}
 			return ""
 		}
+		var option, value, written string
 		switch {
 		case t == "-J":
-			jump = next()
+			option, value = "ProxyJump", next()
 		case strings.HasPrefix(t, "-J"):
-			jump = t[2:]
-		case t == "-o" || strings.HasPrefix(t, "-o"):
+			option, value = "ProxyJump", t[2:]
+		case strings.HasPrefix(t, "-o"):
 			opt := strings.TrimPrefix(t, "-o")
 			if opt == "" {
 				opt = next()
 			}
-			k, val, ok := strings.Cut(opt, "=")
-			if !ok {
-				k, val, _ = strings.Cut(opt, " ")
+			written = "-o " + opt
+			var ok bool
+			if option, value, ok = strings.Cut(opt, "="); !ok {
+				option, value, _ = strings.Cut(opt, " ")
 			}
-			switch strings.ToLower(strings.TrimSpace(k)) {
-			case "proxyjump":
-				jump = strings.TrimSpace(val)
-			case "proxycommand":
-				if j := jumpFromProxyCommand(val); j != "" {
-					jump = j
-				} else {
-					ignored = append(ignored, "-o "+opt)
-				}
-			default:
-				ignored = append(ignored, "-o "+opt)
-			}
+			option = strings.TrimSpace(option)
 		default:
 			ignored = append(ignored, t)
+			continue
+		}
+		f := bySSHArg[strings.ToLower(option)]
+		if f == nil {
+			ignored = append(ignored, written)
+			continue
+		}
+		v, understood, err := f.parseArg(option, value)
+		if err == nil && understood && f.check != nil {
+			err = f.check(v)
+		}
+		switch {
+		case err != nil:
+			return nil, err
+		case understood:
+			s.put(f, v, rng)
+		default:
+			ignored = append(ignored, written)
 		}
 	}
+	return ignored, nil
+}
+
+// parseSSHArgs returns the jump host ansible_ssh_common_args names and the
+// arguments drover does not use.
+func parseSSHArgs(args string) (jump string, ignored []string) {
+	var s settings
+	ignored, _ = readSSHArgs(args, &s, hcl.Range{})
+	jump, _ = s.vals[keyProxyJump].(string)
 	return jump, ignored
 }
 
@@ -457,226 +428,4 @@ func expandRanges(s string) ([]string, error) {
 
 func isLetter(s string) bool {
 	return len(s) == 1 && (s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z')
-}
-
-// pyLiteral approximates Python's ast.literal_eval, which Ansible applies to
-// INI values: numbers, True/False/None, quoted strings, lists, tuples and
-// dicts of those. Anything else (web1, 10.0.0.1, yes, true) stays the string
-// as written.
-func pyLiteral(s string) cty.Value {
-	p := &litParser{s: s}
-	v, ok := p.value()
-	if ok {
-		p.space()
-		if p.i == len(p.s) || p.s[p.i] == '#' {
-			return v
-		}
-	}
-	return cty.StringVal(s)
-}
-
-type litParser struct {
-	s     string
-	i     int
-	depth int
-}
-
-// maxLiteralDepth bounds nesting, so a pathological value cannot exhaust
-// the stack; deeper values stay strings.
-const maxLiteralDepth = 64
-
-func (p *litParser) space() {
-	for p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == '\t') {
-		p.i++
-	}
-}
-
-func (p *litParser) value() (cty.Value, bool) {
-	p.depth++
-	defer func() { p.depth-- }()
-	if p.depth > maxLiteralDepth {
-		return cty.NilVal, false
-	}
-	p.space()
-	if p.i >= len(p.s) {
-		return cty.NilVal, false
-	}
-	switch c := p.s[p.i]; {
-	case c == '\'' || c == '"':
-		return p.str(c)
-	case c == '[' || c == '(':
-		closer := byte(']')
-		if c == '(' {
-			closer = ')'
-		}
-		p.i++
-		var elems []cty.Value
-		for {
-			p.space()
-			if p.i < len(p.s) && p.s[p.i] == closer {
-				p.i++
-				break
-			}
-			v, ok := p.value()
-			if !ok {
-				return cty.NilVal, false
-			}
-			elems = append(elems, v)
-			p.space()
-			if p.i < len(p.s) && p.s[p.i] == ',' {
-				p.i++
-				continue
-			}
-			if p.i < len(p.s) && p.s[p.i] == closer {
-				p.i++
-				break
-			}
-			return cty.NilVal, false
-		}
-		if len(elems) == 0 {
-			return cty.EmptyTupleVal, true
-		}
-		return cty.TupleVal(elems), true
-	case c == '{':
-		p.i++
-		attrs := map[string]cty.Value{}
-		for {
-			p.space()
-			if p.i < len(p.s) && p.s[p.i] == '}' {
-				p.i++
-				break
-			}
-			k, ok := p.value()
-			if !ok {
-				return cty.NilVal, false
-			}
-			ks, ok := ctyString(k)
-			if !ok {
-				return cty.NilVal, false
-			}
-			p.space()
-			if p.i >= len(p.s) || p.s[p.i] != ':' {
-				return cty.NilVal, false
-			}
-			p.i++
-			v, ok := p.value()
-			if !ok {
-				return cty.NilVal, false
-			}
-			attrs[ks] = v
-			p.space()
-			if p.i < len(p.s) && p.s[p.i] == ',' {
-				p.i++
-				continue
-			}
-			if p.i < len(p.s) && p.s[p.i] == '}' {
-				p.i++
-				break
-			}
-			return cty.NilVal, false
-		}
-		if len(attrs) == 0 {
-			return cty.EmptyObjectVal, true
-		}
-		return cty.ObjectVal(attrs), true
-	default:
-		j := p.i
-		for j < len(p.s) && strings.IndexByte(" \t,:]})#", p.s[j]) < 0 {
-			j++
-		}
-		word := p.s[p.i:j]
-		switch word {
-		case "True":
-			p.i = j
-			return cty.True, true
-		case "False":
-			p.i = j
-			return cty.False, true
-		case "None":
-			p.i = j
-			return cty.NullVal(cty.DynamicPseudoType), true
-		}
-		if v, ok := pyNumber(word); ok {
-			p.i = j
-			return v, true
-		}
-		return cty.NilVal, false
-	}
-}
-
-func (p *litParser) str(q byte) (cty.Value, bool) {
-	var b strings.Builder
-	for p.i++; p.i < len(p.s); p.i++ {
-		c := p.s[p.i]
-		if c == q {
-			p.i++
-			return cty.StringVal(b.String()), true
-		}
-		if c == '\\' && p.i+1 < len(p.s) {
-			p.i++
-			switch e := p.s[p.i]; e {
-			case 'n':
-				b.WriteByte('\n')
-			case 't':
-				b.WriteByte('\t')
-			case '\\', '\'', '"':
-				b.WriteByte(e)
-			default:
-				b.WriteByte('\\')
-				b.WriteByte(e)
-			}
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return cty.NilVal, false
-}
-
-// pyNumber parses a Python int or float literal (with sign, underscores,
-// 0x/0o/0b prefixes; a leading zero on a decimal int is not a number).
-func pyNumber(w string) (cty.Value, bool) {
-	if w == "" {
-		return cty.NilVal, false
-	}
-	body := strings.TrimLeft(w, "+-")
-	if len(w)-len(body) > 1 || body == "" || strings.Contains(body, "__") ||
-		strings.HasPrefix(body, "_") || strings.HasSuffix(body, "_") {
-		return cty.NilVal, false
-	}
-	clean := strings.ReplaceAll(w, "_", "")
-	lower := strings.ToLower(body)
-	if strings.HasPrefix(lower, "0x") || strings.HasPrefix(lower, "0o") || strings.HasPrefix(lower, "0b") {
-		n, ok := new(big.Int).SetString(strings.ReplaceAll(clean, "_", ""), 0)
-		if !ok {
-			return cty.NilVal, false
-		}
-		return cty.NumberVal(new(big.Float).SetInt(n)), true
-	}
-	isInt := true
-	for _, c := range body {
-		if c < '0' || c > '9' {
-			if c != '_' {
-				isInt = false
-			}
-		}
-	}
-	if isInt {
-		digits := strings.ReplaceAll(body, "_", "")
-		if len(digits) > 1 && digits[0] == '0' && strings.Trim(digits, "0") != "" {
-			return cty.NilVal, false // 0755 is a syntax error in Python 3
-		}
-		n, ok := new(big.Int).SetString(clean, 10)
-		if !ok {
-			return cty.NilVal, false
-		}
-		return cty.NumberVal(new(big.Float).SetInt(n)), true
-	}
-	if strings.ContainsAny(lower, "abcdfghijklmnopqrstuvwxyz") || !strings.ContainsAny(body, "0123456789") {
-		return cty.NilVal, false // "inf", "nan" and names are not literals
-	}
-	f, err := strconv.ParseFloat(clean, 64)
-	if err != nil {
-		return cty.NilVal, false
-	}
-	return cty.NumberFloatVal(f), true
 }

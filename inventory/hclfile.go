@@ -21,28 +21,24 @@ var hclFileSchema = &hcl.BodySchema{
 	},
 }
 
-// Connection attributes shared by defaults, group and host blocks.
-var settingsAttrs = []hcl.AttributeSchema{
-	{Name: "port"},
-	{Name: "user"},
-	{Name: "identity_file"},
-	{Name: "known_hosts_file"},
-	{Name: "proxy_jump"},
-	{Name: "connection"},
-	{Name: "connect_timeout"},
-	{Name: "become"},
-	{Name: "become_user"},
-	{Name: "vars"},
+// blockSchema is the schema of a block that takes the connection settings
+// of scope in (fields.go), vars, and extra.
+func blockSchema(in scope, extra ...string) *hcl.BodySchema {
+	sc := &hcl.BodySchema{}
+	for _, n := range extra {
+		sc.Attributes = append(sc.Attributes, hcl.AttributeSchema{Name: n})
+	}
+	for _, f := range hclFields(in) {
+		sc.Attributes = append(sc.Attributes, hcl.AttributeSchema{Name: f.name})
+	}
+	sc.Attributes = append(sc.Attributes, hcl.AttributeSchema{Name: "vars"})
+	return sc
 }
 
 var (
-	defaultsSchema = &hcl.BodySchema{Attributes: settingsAttrs}
-	hostSchema     = &hcl.BodySchema{Attributes: append([]hcl.AttributeSchema{
-		{Name: "address"}, {Name: "groups"},
-	}, settingsAttrs...)}
-	groupSchema = &hcl.BodySchema{Attributes: append([]hcl.AttributeSchema{
-		{Name: "hosts"}, {Name: "children"}, {Name: "priority"},
-	}, settingsAttrs...)}
+	defaultsSchema = blockSchema(inAll)
+	hostSchema     = blockSchema(inHost, "groups")
+	groupSchema    = blockSchema(inAll, "hosts", "children", "priority")
 )
 
 // loadHCL reads one drover HCL inventory file into m.
@@ -69,7 +65,7 @@ func loadHCL(p *hclparse.Parser, m *model, path string) hcl.Diagnostics {
 			c, d := b.Body.Content(defaultsSchema)
 			diags = append(diags, d...)
 			s := &settings{}
-			diags = append(diags, decodeSettings(c.Attributes, s, dir)...)
+			diags = append(diags, decodeSettings(c.Attributes, inAll, s, dir)...)
 			m.defaults = s
 			m.defRange = b.DefRange.Ptr()
 		case "host":
@@ -106,18 +102,7 @@ func decodeHostBlock(m *model, b *hcl.Block, dir string) hcl.Diagnostics {
 	h.rng = b.DefRange
 	h.src = srcString(b.DefRange)
 	var s settings
-	diags = append(diags, decodeSettings(c.Attributes, &s, dir)...)
-	if a, ok := c.Attributes["address"]; ok {
-		var addr string
-		if d := decodeExpr(a.Expr, nil, &addr); d.HasErrors() {
-			diags = append(diags, d...)
-		} else if addr == "" {
-			diags = append(diags, attrErr(a, "Invalid address", "The address must not be empty; leave it out to dial the host name."))
-		} else {
-			s.Address = &addr
-			s.setWhere("address", a.Expr.Range())
-		}
-	}
+	diags = append(diags, decodeSettings(c.Attributes, inHost, &s, dir)...)
 	h.set.merge(&s)
 	if a, ok := c.Attributes["groups"]; ok {
 		names, d := decodeNameList(a)
@@ -155,7 +140,7 @@ func decodeGroupBlock(m *model, b *hcl.Block, dir string) hcl.Diagnostics {
 	g.rng = b.DefRange
 	g.src = srcString(b.DefRange)
 	var s settings
-	diags = append(diags, decodeSettings(c.Attributes, &s, dir)...)
+	diags = append(diags, decodeSettings(c.Attributes, inAll, &s, dir)...)
 	g.set.merge(&s)
 	if a, ok := c.Attributes["priority"]; ok {
 		diags = append(diags, decodeExpr(a.Expr, nil, &g.priority)...)
@@ -189,95 +174,15 @@ func decodeGroupBlock(m *model, b *hcl.Block, dir string) hcl.Diagnostics {
 	return diags
 }
 
-// decodeSettings decodes the connection attributes and vars shared by every
-// block kind. Relative identity files are relative to the file's directory.
-func decodeSettings(attrs hcl.Attributes, s *settings, dir string) hcl.Diagnostics {
+// decodeSettings decodes the connection attributes of a block of scope in
+// and its vars. Relative paths are relative to the file's directory.
+func decodeSettings(attrs hcl.Attributes, in scope, s *settings, dir string) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	str := func(name string, dst **string) {
-		a, ok := attrs[name]
-		if !ok {
-			return
-		}
-		var v string
-		if d := decodeExpr(a.Expr, nil, &v); d.HasErrors() {
-			diags = append(diags, d...)
-			return
-		}
-		*dst = &v
-		s.setWhere(name, a.Expr.Range())
-	}
-	str("user", &s.User)
-	str("proxy_jump", &s.ProxyJump)
-	str("become_user", &s.BecomeUser)
-	str("connection", &s.Connection)
-	if s.Connection != nil && *s.Connection != ConnSSH && *s.Connection != ConnLocal {
-		diags = append(diags, attrErr(attrs["connection"], "Unsupported connection",
-			fmt.Sprintf("Connection %q is not supported; use \"ssh\" or \"local\".", *s.Connection)))
-		s.Connection = nil
-	}
-	if s.ProxyJump != nil && *s.ProxyJump != "" && *s.ProxyJump != "none" {
-		if _, err := parseJumpList(*s.ProxyJump); err != nil {
-			diags = append(diags, attrErr(attrs["proxy_jump"], "Invalid proxy_jump", err.Error()+"."))
-			s.ProxyJump = nil
+	for _, f := range hclFields(in) {
+		if a, ok := attrs[f.name]; ok {
+			diags = append(diags, f.decodeHCL(a, s, dir)...)
 		}
 	}
-	if a, ok := attrs["port"]; ok {
-		var p int
-		if d := decodeExpr(a.Expr, nil, &p); d.HasErrors() {
-			diags = append(diags, d...)
-		} else if p < 1 || p > 65535 {
-			diags = append(diags, attrErr(a, "Invalid port", fmt.Sprintf("Port %d is not between 1 and 65535.", p)))
-		} else {
-			s.Port = &p
-			s.setWhere("port", a.Expr.Range())
-		}
-	}
-	if a, ok := attrs["become"]; ok {
-		var b bool
-		if d := decodeExpr(a.Expr, nil, &b); d.HasErrors() {
-			diags = append(diags, d...)
-		} else {
-			s.Become = &b
-			s.setWhere("become", a.Expr.Range())
-		}
-	}
-	if a, ok := attrs["connect_timeout"]; ok {
-		v, d := a.Expr.Value(nil)
-		diags = append(diags, d...)
-		if !d.HasErrors() {
-			if t, err := durationValue(v); err != nil {
-				diags = append(diags, attrErr(a, "Invalid connect_timeout", err.Error()))
-			} else {
-				s.ConnectTimeout = &t
-				s.setWhere("connect_timeout", a.Expr.Range())
-			}
-		}
-	}
-	paths := func(name string, dst *[]string) {
-		a, ok := attrs[name]
-		if !ok {
-			return
-		}
-		v, d := a.Expr.Value(nil)
-		diags = append(diags, d...)
-		if d.HasErrors() {
-			return
-		}
-		ps, err := stringOrList(v)
-		if err != nil {
-			diags = append(diags, attrErr(a, "Invalid "+name, name+" must be a path or a list of paths."))
-			return
-		}
-		for i, p := range ps {
-			if !filepath.IsAbs(p) && p != "~" && !hasPrefixAny(p, "~/", "%d", "$") {
-				ps[i] = filepath.Join(dir, p)
-			}
-		}
-		*dst = ps
-		s.setWhere(name, a.Expr.Range())
-	}
-	paths("identity_file", &s.Identities)
-	paths("known_hosts_file", &s.KnownHosts)
 	if a, ok := attrs["vars"]; ok {
 		v, d := a.Expr.Value(nil)
 		diags = append(diags, d...)
@@ -349,24 +254,24 @@ func stringOrList(v cty.Value) ([]string, error) {
 }
 
 // durationValue accepts a Go duration string ("10s", "1m30s") or a number of
-// seconds.
-func durationValue(v cty.Value) (time.Duration, error) {
+// seconds, for the attribute name.
+func durationValue(name string, v cty.Value) (time.Duration, error) {
 	if v.IsNull() {
-		return 0, fmt.Errorf("connect_timeout must not be null")
+		return 0, fmt.Errorf("%s must not be null", name)
 	}
 	if v.Type() == cty.Number {
 		f, _ := v.AsBigFloat().Float64()
 		if f < 0 {
-			return 0, fmt.Errorf("connect_timeout must not be negative")
+			return 0, fmt.Errorf("%s must not be negative", name)
 		}
 		return time.Duration(f * float64(time.Second)), nil
 	}
 	if v.Type() != cty.String {
-		return 0, fmt.Errorf("connect_timeout must be a duration such as \"10s\" or a number of seconds")
+		return 0, fmt.Errorf("%s must be a duration such as \"10s\" or a number of seconds", name)
 	}
 	d, err := time.ParseDuration(v.AsString())
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("connect_timeout %q is not a duration such as \"10s\" or \"1m30s\"", v.AsString())
+		return 0, fmt.Errorf("%s %q is not a duration such as \"10s\" or \"1m30s\"", name, v.AsString())
 	}
 	return d, nil
 }

@@ -144,9 +144,7 @@ func iniHostLine(m *model, f *srcFile, lineNo int, raw, group string) hcl.Diagno
 	for _, name := range names {
 		h := m.host(name, src, rng)
 		if port != 0 {
-			p := port
-			h.set.Port = &p
-			h.set.setWhere("port", rng)
+			h.set.put(fields[keyPort], port, rng)
 		}
 		for _, v := range vars {
 			diags = append(diags, applyAnsibleVar(&h.set, v.k, pyLiteral(v.v), rng, fmt.Sprintf("host %q", name))...)

@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -161,48 +163,30 @@ func (inv *Inventory) jumpHost(sp jumpSpec, target *Host) (*Host, error) {
 		}
 		return &c, nil
 	}
-	sh, err := inv.ssh.lookup(sp.host)
-	if err != nil {
-		return nil, fmt.Errorf("host %q: proxy jump %s: %w", target.Name, sp, err)
-	}
-	hop := &Host{
-		Name:           sp.host,
-		Address:        sp.host,
-		Port:           defaultPort,
-		User:           currentUser(),
-		Connection:     ConnSSH,
-		ProxyJump:      sh.ProxyJump,
-		ConnectTimeout: sh.ConnectTimeout,
-		Become:         Become{User: defaultBecomeUser, Method: becomeSudo},
-		Source:         fmt.Sprintf("proxy jump of %s", target.Name),
-	}
-	if sh.HostName != "" {
-		hop.Address = expandPath(sh.HostName, tokens{host: sp.host, alias: sp.host})
-	}
-	if sh.Port != 0 {
-		hop.Port = sh.Port
+	// Any other hop: the hop as written, over ssh_config and the built-in
+	// defaults (not the inventory's defaults or groups: it is not a host of
+	// the inventory).
+	var written settings
+	if sp.user != "" {
+		written.vals[keyUser] = sp.user
 	}
 	if sp.port != 0 {
-		hop.Port = sp.port
+		written.vals[keyPort] = sp.port
 	}
-	if sh.User != "" {
-		hop.User = sh.User
+	var lookupErr error
+	var diags hcl.Diagnostics
+	hop := resolve(sp.host, &written, func(alias string) *settings {
+		sh, err := inv.ssh.lookup(alias)
+		lookupErr = err
+		return sh
+	}, &diags)
+	if lookupErr != nil {
+		return nil, fmt.Errorf("host %q: proxy jump %s: %w", target.Name, sp, lookupErr)
 	}
-	if sp.user != "" {
-		hop.User = sp.user
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("host %q: proxy jump %s: %s", target.Name, sp, diags.Error())
 	}
-	tok := tokens{host: hop.Address, alias: sp.host, remoteUser: hop.User, port: hop.Port}
-	for _, id := range sh.Identities {
-		hop.Identities = append(hop.Identities, expandPath(id, tok))
-	}
-	if len(sh.UserKnownHosts) > 0 || len(sh.GlobalKnownHosts) > 0 {
-		user := sh.UserKnownHosts
-		if len(user) == 0 {
-			user = []string{"~/.ssh/known_hosts", "~/.ssh/known_hosts2"}
-		}
-		for _, f := range append(append([]string(nil), user...), sh.GlobalKnownHosts...) {
-			hop.KnownHostsFiles = append(hop.KnownHostsFiles, expandPath(f, tok))
-		}
-	}
+	hop.Vars = nil
+	hop.Source = fmt.Sprintf("proxy jump of %s", target.Name)
 	return hop, nil
 }

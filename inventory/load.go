@@ -66,9 +66,8 @@ func Load(paths []string, opts LoadOptions) (*Inventory, hcl.Diagnostics) {
 	}
 	diags = append(diags, dedupeDiags(rd)...)
 	if _, ok := inv.byName["localhost"]; !ok {
-		conn := ConnLocal
 		def := &hostDef{name: "localhost", src: "implicit localhost", implicit: true}
-		def.set.Connection = &conn
+		def.set.vals[keyConnection] = ConnLocal
 		inv.localhost, _ = m.resolveHost(def, nil)
 	}
 	inv.groups, inv.byGrp = m.buildGroups()

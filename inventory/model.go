@@ -6,94 +6,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 )
-
-// settings is one layer of connection settings and variables, as written in
-// one place (the defaults block, a group, a host, a vars file). Nil pointers
-// are "not set here", so layers merge in precedence order.
-type settings struct {
-	Address        *string
-	Port           *int
-	User           *string
-	Connection     *string
-	Identities     []string // nil: not set
-	KnownHosts     []string // nil: not set
-	ProxyJump      *string
-	ConnectTimeout *time.Duration
-	Become         *bool
-	BecomeUser     *string
-	BecomeMethod   *string
-	Vars           map[string]cty.Value
-	// where records the source range of each field set (by its HCL attribute
-	// name), for diagnostics about the resolved value.
-	where map[string]hcl.Range
-}
-
-func (s *settings) setWhere(field string, rng hcl.Range) {
-	if s.where == nil {
-		s.where = map[string]hcl.Range{}
-	}
-	s.where[field] = rng
-}
-
-func (s *settings) setVar(name string, v cty.Value) {
-	if s.Vars == nil {
-		s.Vars = map[string]cty.Value{}
-	}
-	s.Vars[name] = v
-}
-
-// merge lays src over s: every field src sets replaces s's. Variables merge
-// key by key (Ansible's default hash_behaviour=replace: a map-valued variable
-// is replaced whole, not deep-merged).
-func (s *settings) merge(src *settings) {
-	if src == nil {
-		return
-	}
-	if src.Address != nil {
-		s.Address = src.Address
-	}
-	if src.Port != nil {
-		s.Port = src.Port
-	}
-	if src.User != nil {
-		s.User = src.User
-	}
-	if src.Connection != nil {
-		s.Connection = src.Connection
-	}
-	if src.Identities != nil {
-		s.Identities = src.Identities
-	}
-	if src.KnownHosts != nil {
-		s.KnownHosts = src.KnownHosts
-	}
-	if src.ProxyJump != nil {
-		s.ProxyJump = src.ProxyJump
-	}
-	if src.ConnectTimeout != nil {
-		s.ConnectTimeout = src.ConnectTimeout
-	}
-	if src.Become != nil {
-		s.Become = src.Become
-	}
-	if src.BecomeUser != nil {
-		s.BecomeUser = src.BecomeUser
-	}
-	if src.BecomeMethod != nil {
-		s.BecomeMethod = src.BecomeMethod
-	}
-	for k, v := range src.Vars {
-		s.setVar(k, v)
-	}
-	for k, r := range src.where {
-		s.setWhere(k, r)
-	}
-}
 
 type hostDef struct {
 	name    string
@@ -405,40 +321,14 @@ func hostDefFromHost(h *Host) *hostDef {
 	if d.src == "" {
 		d.src = "added at run time"
 	}
-	s := &d.set
-	if h.Address != "" {
-		s.Address = &h.Address
+	for _, f := range fields {
+		if v, ok := f.get(h); ok {
+			if l, isList := v.([]string); isList {
+				v = slices.Clone(l)
+			}
+			d.set.vals[f.key] = v
+		}
 	}
-	if h.Port != 0 {
-		s.Port = &h.Port
-	}
-	if h.User != "" {
-		s.User = &h.User
-	}
-	if h.Connection != "" {
-		s.Connection = &h.Connection
-	}
-	if len(h.Identities) > 0 {
-		s.Identities = slices.Clone(h.Identities)
-	}
-	if len(h.KnownHostsFiles) > 0 {
-		s.KnownHosts = slices.Clone(h.KnownHostsFiles)
-	}
-	if h.ProxyJump != "" {
-		s.ProxyJump = &h.ProxyJump
-	}
-	if h.ConnectTimeout != 0 {
-		s.ConnectTimeout = &h.ConnectTimeout
-	}
-	if h.Become.Enabled {
-		s.Become = &h.Become.Enabled
-	}
-	if h.Become.User != "" {
-		s.BecomeUser = &h.Become.User
-	}
-	if h.Become.Method != "" {
-		s.BecomeMethod = &h.Become.Method
-	}
-	s.Vars = maps.Clone(h.Vars)
+	d.set.Vars = maps.Clone(h.Vars)
 	return d
 }

@@ -3,9 +3,7 @@ package inventory
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"sort"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -40,125 +38,21 @@ func (m *model) layers(def *hostDef) (layers []*settings, groups []*groupDef) {
 
 // resolveHost merges def's layers with ssh_config and built-in defaults.
 func (m *model) resolveHost(def *hostDef, ssh *sshConfig) (*Host, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
 	layers, groups := m.layers(def)
 	var s settings
 	for _, l := range layers {
 		s.merge(l)
 	}
-	h := &Host{Name: def.name, Source: def.src}
-	bad := func(field, summary, detail string) {
-		d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail}
-		if r, ok := s.where[field]; ok && r.Filename != "" {
-			d.Subject = r.Ptr()
-		}
-		diags = append(diags, d)
-	}
-
-	h.Connection = ConnSSH
-	if s.Connection != nil {
-		switch c := *s.Connection; c {
-		case ConnSSH, ConnLocal:
-			h.Connection = c
-		default:
-			bad("connection", "Unsupported connection",
-				fmt.Sprintf("Host %q: connection %q is not supported; use \"ssh\" or \"local\".", def.name, c))
-		}
-	}
-	h.Become = Become{User: defaultBecomeUser, Method: becomeSudo}
-	if s.Become != nil {
-		h.Become.Enabled = *s.Become
-	}
-	if s.BecomeUser != nil && *s.BecomeUser != "" {
-		h.Become.User = *s.BecomeUser
-	}
-	if s.BecomeMethod != nil && *s.BecomeMethod != becomeSudo {
-		bad("become_method", "Unsupported become method",
-			fmt.Sprintf("Host %q: become method %q is not supported; drover only runs commands as another user with sudo.", def.name, *s.BecomeMethod))
-	}
-
-	alias := def.name
-	if s.Address != nil && *s.Address != "" {
-		alias = *s.Address
-	}
-	var sh sshHost
-	if h.Connection == ConnSSH {
-		var err error
-		sh, err = ssh.lookup(alias)
+	var diags hcl.Diagnostics
+	h := resolve(def.name, &s, func(alias string) *settings {
+		sh, err := ssh.lookup(alias)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid ssh_config value",
 				Detail: fmt.Sprintf("Host %q: %v.", def.name, err)})
 		}
-	}
-	h.Address = alias
-	if sh.HostName != "" {
-		h.Address = expandPath(sh.HostName, tokens{host: alias, alias: alias})
-	}
-	h.Port = defaultPort
-	if sh.Port != 0 {
-		h.Port = sh.Port
-	}
-	if s.Port != nil {
-		if p := *s.Port; p < 1 || p > 65535 {
-			bad("port", "Invalid port", fmt.Sprintf("Host %q: port %d is not between 1 and 65535.", def.name, p))
-		} else {
-			h.Port = p
-		}
-	}
-	h.User = currentUser()
-	if sh.User != "" {
-		h.User = sh.User
-	}
-	if s.User != nil && *s.User != "" {
-		h.User = *s.User
-	}
-	tok := tokens{host: h.Address, alias: alias, remoteUser: h.User, port: h.Port}
-	ids := sh.Identities
-	if s.Identities != nil {
-		ids = s.Identities
-	}
-	for _, id := range ids {
-		h.Identities = append(h.Identities, expandPath(id, tok))
-	}
-	h.ProxyJump = sh.ProxyJump
-	if s.ProxyJump != nil {
-		h.ProxyJump = *s.ProxyJump
-		if strings.EqualFold(h.ProxyJump, "none") {
-			h.ProxyJump = ""
-		}
-	}
-	if h.ProxyJump != "" {
-		// A host that would jump through itself (proxy_jump set for every
-		// host in defaults or group all, including the bastion) connects
-		// directly.
-		if hops, err := parseJumpList(h.ProxyJump); err == nil && len(hops) == 1 && hops[0].host == def.name {
-			h.ProxyJump = ""
-		} else if err != nil {
-			bad("proxy_jump", "Invalid proxy_jump", fmt.Sprintf("Host %q: %v.", def.name, err))
-		}
-	}
-	if len(sh.UserKnownHosts) > 0 || len(sh.GlobalKnownHosts) > 0 {
-		user := sh.UserKnownHosts
-		if len(user) == 0 {
-			user = []string{"~/.ssh/known_hosts", "~/.ssh/known_hosts2"}
-		}
-		for _, f := range append(slices.Clone(user), sh.GlobalKnownHosts...) {
-			h.KnownHostsFiles = append(h.KnownHostsFiles, expandPath(f, tok))
-		}
-	}
-	if s.KnownHosts != nil { // the inventory wins over ssh_config
-		h.KnownHostsFiles = nil
-		for _, f := range s.KnownHosts {
-			h.KnownHostsFiles = append(h.KnownHostsFiles, expandPath(f, tok))
-		}
-	}
-	h.ConnectTimeout = sh.ConnectTimeout
-	if s.ConnectTimeout != nil {
-		h.ConnectTimeout = *s.ConnectTimeout
-	}
-	if h.Connection == ConnLocal {
-		h.ProxyJump = ""
-	}
+		return sh
+	}, &diags)
+	h.Source = def.src
 	h.Vars = maps.Clone(s.Vars)
 	if h.Vars == nil {
 		h.Vars = map[string]cty.Value{}
@@ -174,6 +68,75 @@ func (m *model) resolveHost(def *hostDef, ssh *sshConfig) (*Host, hcl.Diagnostic
 		sort.Strings(h.Groups)
 	}
 	return h, diags
+}
+
+// resolve makes the host named name from its merged inventory layer s,
+// ssh_config (lookup gives its layer for the name ssh_config knows the host
+// by; it is not called for a local host) and the built-in defaults, field by
+// field in the table's order. A value that fails its field's check is
+// reported and the next source applies.
+func resolve(name string, s *settings, lookup func(alias string) *settings, diags *hcl.Diagnostics) *Host {
+	h := &Host{Name: name}
+	alias := name
+	if a, _ := s.vals[keyAddress].(string); a != "" {
+		alias = a
+	}
+	var sh *settings
+	for _, f := range fields {
+		if f.ssh != nil && sh == nil {
+			sh = &settings{}
+			if h.Connection == ConnSSH {
+				if l := lookup(alias); l != nil {
+					sh = l
+				}
+			}
+		}
+		valid := func(v any) bool {
+			if f.check == nil {
+				return true
+			}
+			err := f.check(v)
+			if err != nil {
+				d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: f.summaryText(),
+					Detail: fmt.Sprintf("Host %q: %s.", name, lowerFirst(err.Error()))}
+				if r, ok := s.where[f.name]; ok && r.Filename != "" {
+					d.Subject = r.Ptr()
+				}
+				*diags = append(*diags, d)
+			}
+			return err == nil
+		}
+		var v any
+		inv := s.vals[f.key]
+		if f.emptyUnset && inv == "" {
+			inv = nil
+		}
+		switch {
+		case f.merge == mergeAlias:
+			v = alias
+			if hn, ok := sh.vals[f.key].(string); ok {
+				v = expandPath(hn, tokens{host: alias, alias: alias})
+			}
+		case inv != nil && valid(inv):
+			v = inv
+		case sh != nil && sh.vals[f.key] != nil && valid(sh.vals[f.key]):
+			v = sh.vals[f.key]
+		case f.builtin != nil:
+			v = f.builtin()
+		default:
+			continue
+		}
+		if f.expand {
+			tok := tokens{host: h.Address, alias: alias, remoteUser: h.User, port: h.Port}
+			var out []string
+			for _, p := range v.([]string) {
+				out = append(out, expandPath(p, tok))
+			}
+			v = out
+		}
+		f.set(h, v)
+	}
+	return h
 }
 
 // dedupeDiags folds diagnostics that have the same summary and subject (a

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/kevinburke/ssh_config"
@@ -19,18 +18,6 @@ import (
 type sshConfig struct {
 	path string
 	cfg  *ssh_config.Config
-}
-
-// sshHost is what ssh_config says about one alias; empty means unset.
-type sshHost struct {
-	HostName         string
-	User             string
-	Port             int
-	Identities       []string
-	ProxyJump        string
-	UserKnownHosts   []string
-	GlobalKnownHosts []string
-	ConnectTimeout   time.Duration
 }
 
 // loadSSHConfig reads path ("" for ~/.ssh/config when it exists, "none" for
@@ -83,46 +70,46 @@ func severity(err bool) hcl.DiagnosticSeverity {
 	return hcl.DiagWarning
 }
 
-// lookup returns the settings ssh_config gives alias, the name OpenSSH would
-// match "Host" patterns against. Values are raw: tokens are not expanded.
-func (c *sshConfig) lookup(alias string) (sshHost, error) {
-	var h sshHost
+// lookup returns the layer of settings ssh_config gives alias, the name
+// OpenSSH would match "Host" patterns against: the fields (fields.go) with
+// ssh_config keywords. Values are raw: tokens are not expanded.
+func (c *sshConfig) lookup(alias string) (*settings, error) {
+	s := &settings{}
 	if c == nil || c.cfg == nil {
-		return h, nil
+		return s, nil
 	}
-	get := func(key string) string {
-		v, _ := c.cfg.Get(alias, key)
-		return strings.TrimSpace(v)
-	}
-	h.HostName = get("HostName")
-	h.User = get("User")
-	if p := get("Port"); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return h, fmt.Errorf("%s: Port %q for %s is not a port number", c.path, p, alias)
+	vals := sshAlias{c.cfg, alias}
+	for _, f := range fields {
+		if f.ssh == nil {
+			continue
 		}
-		h.Port = n
-	}
-	ids, _ := c.cfg.GetAll(alias, "IdentityFile")
-	for _, id := range ids {
-		if id = strings.TrimSpace(id); id != "" && !strings.EqualFold(id, "none") {
-			h.Identities = append(h.Identities, id)
+		v, err := f.parseSSH(vals)
+		var bad *sshValueError
+		if errors.As(err, &bad) {
+			return s, fmt.Errorf("%s: %s %q for %s is not %s", c.path, f.ssh[0], bad.raw, alias, bad.want)
 		}
+		s.vals[f.key] = v
 	}
-	h.ProxyJump = get("ProxyJump")
-	if strings.EqualFold(h.ProxyJump, "none") {
-		h.ProxyJump = ""
+	return s, nil
+}
+
+// sshAlias is ssh_config as it applies to one alias.
+type sshAlias struct {
+	cfg   *ssh_config.Config
+	alias string
+}
+
+func (a sshAlias) one(keyword string) string {
+	v, _ := a.cfg.Get(a.alias, keyword)
+	return strings.TrimSpace(v)
+}
+
+func (a sshAlias) all(keyword string) []string {
+	vs, _ := a.cfg.GetAll(a.alias, keyword)
+	for i := range vs {
+		vs[i] = strings.TrimSpace(vs[i])
 	}
-	h.UserKnownHosts = strings.Fields(get("UserKnownHostsFile"))
-	h.GlobalKnownHosts = strings.Fields(get("GlobalKnownHostsFile"))
-	if t := get("ConnectTimeout"); t != "" {
-		n, err := strconv.Atoi(t)
-		if err != nil || n < 0 {
-			return h, fmt.Errorf("%s: ConnectTimeout %q for %s is not a number of seconds", c.path, t, alias)
-		}
-		h.ConnectTimeout = time.Duration(n) * time.Second
-	}
-	return h, nil
+	return vs
 }
 
 // tokens are the values of OpenSSH's %-tokens for one connection.

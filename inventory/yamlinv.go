@@ -268,9 +268,7 @@ func yamlHost(m *model, f *srcFile, g *groupDef, key, val *yaml.Node) hcl.Diagno
 	for _, name := range names {
 		h := m.host(name, srcString(rng), rng)
 		if port != 0 {
-			p := port
-			h.set.Port = &p
-			h.set.setWhere("port", rng)
+			h.set.put(fields[keyPort], port, rng)
 		}
 		if !isNull(val) {
 			diags = append(diags, yamlVars(f, val, &h.set, nil, fmt.Sprintf("host %q", name))...)

@@ -302,20 +302,6 @@ func selectHosts(u *ui, inv *inventory.Inventory, pattern string) ([]*inventory.
 	return hosts, nil
 }
 
-// withOverrides returns copies of the selected hosts with the command-line
-// overrides applied. The inventory's own hosts stay as they are, so that a
-// bastion that is also selected still serves as a jump hop with its
-// inventory settings: `-u admin` is for the targets, not their hops.
-func withOverrides(hosts []*inventory.Host, ov inventory.Overrides) []*inventory.Host {
-	out := make([]*inventory.Host, len(hosts))
-	for i, h := range hosts {
-		c := *h
-		inventory.ApplyOverrides(&c, ov)
-		out[i] = &c
-	}
-	return out
-}
-
 // session is one run over the selected hosts: the hosts, their connection
 // pool, the sinks, and the interrupt context.
 type session struct {
@@ -340,7 +326,7 @@ type session struct {
 // prepares the connection pool and output. The caller must call finish.
 func openSession(cmd *cobra.Command, pattern, task, command string) (*session, error) {
 	u := newUI(cmd)
-	connectTimeout, err := parseDurationFlag("connect-timeout", global.connectTimeout)
+	ov, err := cliOverrides(cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -355,41 +341,22 @@ func openSession(cmd *cobra.Command, pattern, task, command string) (*session, e
 	if err != nil {
 		return nil, err
 	}
-	ov := inventory.Overrides{User: global.user, BecomeUser: global.becomeUser}
-	if cmd.Flags().Changed("become") {
-		ov.Become = &global.become
-	}
 	hosts = withOverrides(hosts, ov)
-	prompt := newPrompter(u.masker, cmd.InOrStdin())
-	var becomePass []byte
-	if global.askBecomePass {
-		if becomePass, err = prompt.becomePassword(); err != nil {
-			return nil, err
-		}
+	c, err := newConnector(cmd, u, inv, ov)
+	if err != nil {
+		return nil, err
 	}
-	s := &session{ui: u, hosts: hosts, forks: global.forks}
+	s := &session{ui: u, hosts: hosts, forks: global.forks, dialer: c.dialer}
 	width := 0
 	for _, h := range hosts {
-		t, err := connect.Target(inv, h, becomePass)
+		t, err := c.target(h)
 		if err != nil {
+			_ = c.dialer.Close()
 			return nil, err
-		}
-		if cmd.Flags().Changed("connect-timeout") {
-			// Given on the command line: it beats the inventory's setting.
-			t.ConnectTimeout = connectTimeout
-			for i := range t.Jumps {
-				t.Jumps[i].ConnectTimeout = connectTimeout
-			}
 		}
 		s.targets = append(s.targets, t)
 		width = max(width, len(h.Name))
 	}
-	s.dialer = transport.NewDialer(transport.Options{
-		KnownHostsFile:    global.knownHosts,
-		AcceptNewHostKeys: global.acceptNewHostKeys,
-		Passphrase:        prompt.passphrase,
-		ConnectTimeout:    connectTimeout,
-	})
 	s.pool = connect.NewPool(s.dialer)
 	sink, rec := u.sinks(width)
 	s.sink, s.rec = &gate{sink: sink}, rec

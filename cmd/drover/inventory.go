@@ -77,9 +77,9 @@ func runInventoryList(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	ov := inventory.Overrides{User: global.user, BecomeUser: global.becomeUser}
-	if cmd.Flags().Changed("become") {
-		ov.Become = &global.become
+	ov, err := cliOverrides(cmd)
+	if err != nil {
+		return err
 	}
 	for _, h := range hosts {
 		inventory.ApplyOverrides(h, ov)

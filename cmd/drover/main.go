@@ -48,10 +48,8 @@ type globalOptions struct {
 	knownHosts        string
 	acceptNewHostKeys bool
 	askBecomePass     bool
-	become            bool
-	becomeUser        string
-	user              string
-	connectTimeout    string
+	// The flags overriding inventory connection settings (--user, --become,
+	// ...) come from the inventory's field table: registerConnectionFlags.
 }
 
 var global globalOptions
@@ -78,11 +76,8 @@ func init() {
 	pf.BoolVar(&global.noColor, "no-color", false, "disable colour (also NO_COLOR=1, or when not a terminal)")
 	pf.StringVar(&global.knownHosts, "known-hosts", "", "use only this known_hosts file")
 	pf.BoolVar(&global.acceptNewHostKeys, "accept-new-host-keys", false, "trust and record keys of hosts not yet in known_hosts (a changed key is always refused)")
-	pf.BoolVarP(&global.become, "become", "b", false, "run as another user (root by default) with sudo")
-	pf.StringVar(&global.becomeUser, "become-user", "", "user to become (default root)")
 	pf.BoolVarP(&global.askBecomePass, "ask-become-pass", "K", false, "ask for the sudo password once")
-	pf.StringVarP(&global.user, "user", "u", "", "log in as this user (overrides the inventory)")
-	pf.StringVar(&global.connectTimeout, "connect-timeout", "10s", "time allowed to connect and authenticate, per hop")
+	registerConnectionFlags(rootCmd)
 }
 
 func main() {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/spf13/cobra"
 
 	"github.com/drover-cm/drover/engine/connect"
 	"github.com/drover-cm/drover/inventory"
@@ -53,5 +56,54 @@ host "web1" {
 	}
 	if sel[0].User != "jumper" && sel[1].User != "jumper" {
 		t.Errorf("the inventory's hosts were changed in place")
+	}
+}
+
+// TestCLIOverrides: the connection flags come from the inventory's field
+// table, and only those given on the command line override anything.
+func TestCLIOverrides(t *testing.T) {
+	tests := []struct {
+		args    []string
+		want    string
+		wantErr string
+	}{
+		{args: nil, want: `"" <nil> "" <nil>`},
+		{args: []string{"-u", "cli", "-b", "--become-user", "pg", "--connect-timeout", "3s"}, want: `"cli" true "pg" 3s`},
+		{args: []string{"--become=false"}, want: `"" false "" <nil>`},
+		{args: []string{"--connect-timeout", "soon"}, wantErr: `--connect-timeout "soon": want a duration such as 10s or 1m30s`},
+	}
+	for _, tc := range tests {
+		cmd := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error { return nil }}
+		registerConnectionFlags(cmd)
+		if err := cmd.ParseFlags(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		ov, err := cliOverrides(cmd)
+		if tc.wantErr != "" {
+			if err == nil || err.Error() != tc.wantErr || exitCode(err) != exitUsage {
+				t.Errorf("%v: err %v, want usage error %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		show := func(p any) string {
+			switch v := p.(type) {
+			case *bool:
+				if v != nil {
+					return fmt.Sprint(*v)
+				}
+			case *time.Duration:
+				if v != nil {
+					return v.String()
+				}
+			}
+			return "<nil>"
+		}
+		got := fmt.Sprintf("%q %s %q %s", ov.User, show(ov.Become), ov.BecomeUser, show(ov.ConnectTimeout))
+		if got != tc.want {
+			t.Errorf("%v: overrides %s, want %s", tc.args, got, tc.want)
+		}
 	}
 }

@@ -20,14 +20,11 @@ import (
 // that becomes another user needs a connection that does), and the sinks.
 type playbookSession struct {
 	*loaded
-	inv        *inventory.Inventory
-	dialer     *transport.Dialer
-	mu         sync.Mutex
-	pools      map[string]*connect.Pool
-	becomePass []byte
-	sink       report.Sink
-	width      int
-	cmd        *cobra.Command
+	*connector
+	mu    sync.Mutex
+	pools map[string]*connect.Pool
+	sink  report.Sink
+	width int
 }
 
 func openPlaybookSession(cmd *cobra.Command, f *playbookFlags, args []string) (*playbookSession, error) {
@@ -35,7 +32,23 @@ func openPlaybookSession(cmd *cobra.Command, f *playbookFlags, args []string) (*
 	if err != nil {
 		return nil, err
 	}
-	connectTimeout, err := parseDurationFlag("connect-timeout", global.connectTimeout)
+	s, err := openConnections(cmd, l)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range s.inv.Hosts() {
+		s.width = max(s.width, len(h.Name))
+	}
+	var rec *report.Recorder
+	s.sink, rec = l.ui.sinks(s.width)
+	_ = rec // apply keeps its own recorder for the recap
+	return s, nil
+}
+
+// openConnections reads the command line's overrides and the inventory and
+// makes the connector, for a command that runs a playbook or a runbook.
+func openConnections(cmd *cobra.Command, l *loaded) (*playbookSession, error) {
+	ov, err := cliOverrides(cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -43,26 +56,11 @@ func openPlaybookSession(cmd *cobra.Command, f *playbookFlags, args []string) (*
 	if err != nil {
 		return nil, err
 	}
-	s := &playbookSession{loaded: l, inv: inv, pools: map[string]*connect.Pool{}, cmd: cmd}
-	prompt := newPrompter(l.ui.masker, cmd.InOrStdin())
-	if global.askBecomePass {
-		if s.becomePass, err = prompt.becomePassword(); err != nil {
-			return nil, err
-		}
+	c, err := newConnector(cmd, l.ui, inv, ov)
+	if err != nil {
+		return nil, err
 	}
-	s.dialer = transport.NewDialer(transport.Options{
-		KnownHostsFile:    global.knownHosts,
-		AcceptNewHostKeys: global.acceptNewHostKeys,
-		Passphrase:        prompt.passphrase,
-		ConnectTimeout:    connectTimeout,
-	})
-	for _, h := range inv.Hosts() {
-		s.width = max(s.width, len(h.Name))
-	}
-	var rec *report.Recorder
-	s.sink, rec = l.ui.sinks(s.width)
-	_ = rec // apply keeps its own recorder for the recap
-	return s, nil
+	return &playbookSession{loaded: l, connector: c, pools: map[string]*connect.Pool{}, sink: report.Multi()}, nil
 }
 
 func (s *playbookSession) options() run.Options {
@@ -98,31 +96,19 @@ func (s *playbookSession) selectHosts(pattern string) ([]*inventory.Host, error)
 		}
 		s.ui.warnf("%s selects no hosts; the play is skipped", what)
 	}
-	ov := inventory.Overrides{User: global.user, BecomeUser: global.becomeUser}
-	if s.cmd.Flags().Changed("become") {
-		ov.Become = &global.become
-	}
-	return withOverrides(hosts, ov), nil
+	return withOverrides(hosts, s.ov), nil
 }
 
 func (s *playbookSession) connect(ctx context.Context, h *inventory.Host, become *run.Become) (transport.Conn, error) {
-	t, err := connect.Target(s.inv, h, s.becomePass)
+	t, err := s.target(h)
 	if err != nil {
 		return nil, err
 	}
-	if s.cmd.Flags().Changed("connect-timeout") {
-		d, _ := parseDurationFlag("connect-timeout", global.connectTimeout)
-		t.ConnectTimeout = d
-	}
 	key := ""
-	if become != nil && !s.cmd.Flags().Changed("become") {
-		t.Become.Enabled = become.Enabled
+	// A play's become beats the inventory's, and --become beats both.
+	if become != nil && s.ov.Become == nil {
+		connect.SetBecome(&t, become.Enabled, become.User, s.becomePass)
 		if become.Enabled {
-			t.Become.User = become.User
-			if t.Become.User == "" {
-				t.Become.User = "root"
-			}
-			t.Become.Password = s.becomePass
 			key = "become:" + t.Become.User
 		}
 	}

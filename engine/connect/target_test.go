@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
 )
 
@@ -101,5 +102,67 @@ host "b" {
 	a, _ := inv.Host("a")
 	if _, err := Target(inv, a, nil); err == nil {
 		t.Fatal("a proxy jump loop was accepted")
+	}
+}
+
+// TestTargetWithOverrides: the command line's overrides apply to the target;
+// of them, only the per-hop ones (the connect timeout) reach its hops, which
+// keep their inventory user. The inventory's host is not changed.
+func TestTargetWithOverrides(t *testing.T) {
+	inv := loadInv(t, `
+host "bastion" {
+  address         = "10.0.0.1"
+  user            = "jump"
+  connect_timeout = "9s"
+}
+host "app" {
+  address    = "10.0.1.5"
+  user       = "deploy"
+  proxy_jump = "bastion"
+}
+`)
+	var ov inventory.Overrides
+	for flag, v := range map[string]string{"user": "cli", "connect-timeout": "2s", "become": "true"} {
+		if err := ov.Set(flag, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app, _ := inv.Host("app")
+	tg, err := TargetWith(inv, app, ov, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.User != "cli" || tg.ConnectTimeout != 2*time.Second || !tg.Become.Enabled {
+		t.Errorf("target %+v; want the overrides", tg)
+	}
+	if len(tg.Jumps) != 1 || tg.Jumps[0].User != "jump" || tg.Jumps[0].ConnectTimeout != 2*time.Second || tg.Jumps[0].Become.Enabled {
+		t.Errorf("hops %+v; want user jump, timeout 2s, no become", tg.Jumps)
+	}
+	if app.User != "deploy" || app.Become.Enabled {
+		t.Errorf("the inventory's host was changed: %+v", app)
+	}
+}
+
+func TestSetBecome(t *testing.T) {
+	pw := []byte("pw")
+	tests := []struct {
+		enabled  bool
+		user     string
+		wantOn   bool
+		wantUser string
+	}{
+		{true, "", true, "root"},
+		{true, "pg", true, "pg"},
+		{false, "pg", false, "www"}, // disabled: the rest is left, unused
+	}
+	for _, tc := range tests {
+		tg := transport.Target{Become: transport.BecomeConfig{Enabled: true, User: "www"}}
+		SetBecome(&tg, tc.enabled, tc.user, pw)
+		if tg.Become.Enabled != tc.wantOn || tg.Become.User != tc.wantUser {
+			t.Errorf("SetBecome(%v, %q) = %+v, want enabled %v user %q", tc.enabled, tc.user, tg.Become, tc.wantOn, tc.wantUser)
+		}
+		if tc.wantOn && string(tg.Become.Password) != "pw" {
+			t.Errorf("SetBecome(%v, %q): password not set", tc.enabled, tc.user)
+		}
 	}
 }

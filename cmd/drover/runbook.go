@@ -14,14 +14,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/drover-cm/drover/engine/config"
-	"github.com/drover-cm/drover/engine/connect"
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/run"
-	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
 )
 
-var runFlags struct {
+var runbookFlags struct {
 	playbookFlags
 	html     string
 	full     bool
@@ -30,7 +28,7 @@ var runFlags struct {
 	validate bool
 }
 
-var runCmd = &cobra.Command{
+var runbookCmd = &cobra.Command{
 	Use:   "run -i INVENTORY RUNBOOK [PATTERN]",
 	Short: "Run a troubleshooting runbook: read-only probes, findings ranked by severity",
 	Long: `Run a runbook on the hosts PATTERN selects (default: the runbook's hosts, or
@@ -59,32 +57,32 @@ is at least that severe.`,
 }
 
 func init() {
-	runFlags.register(runCmd)
-	fl := runCmd.Flags()
-	fl.StringVar(&runFlags.html, "html", "", "also write the report as one self-contained HTML page to this file")
-	fl.BoolVar(&runFlags.full, "full", false, "show every probe's whole output (default: folded for one host, left out for several)")
-	fl.StringVar(&runFlags.runbook, "runbook", "", "run only the runbook with this name (when the files hold several)")
-	fl.StringVar(&runFlags.failOn, "fail-on", "", "exit 2 when a finding is at least this severe: warn or crit")
-	fl.BoolVar(&runFlags.validate, "validate", false, "check the runbook without an inventory or any connection, and stop")
-	rootCmd.AddCommand(runCmd)
+	runbookFlags.register(runbookCmd)
+	fl := runbookCmd.Flags()
+	fl.StringVar(&runbookFlags.html, "html", "", "also write the report as one self-contained HTML page to this file")
+	fl.BoolVar(&runbookFlags.full, "full", false, "show every probe's whole output (default: folded for one host, left out for several)")
+	fl.StringVar(&runbookFlags.runbook, "runbook", "", "run only the runbook with this name (when the files hold several)")
+	fl.StringVar(&runbookFlags.failOn, "fail-on", "", "exit 2 when a finding is at least this severe: warn or crit")
+	fl.BoolVar(&runbookFlags.validate, "validate", false, "check the runbook without an inventory or any connection, and stop")
+	rootCmd.AddCommand(runbookCmd)
 }
 
 func runRunbook(cmd *cobra.Command, args []string) error {
 	var failOn report.Severity
-	switch runFlags.failOn {
+	switch runbookFlags.failOn {
 	case "":
 	case "warn":
 		failOn = report.SevWarn
 	case "crit":
 		failOn = report.SevCrit
 	default:
-		return usageErrorf("--fail-on must be warn or crit, not %q", runFlags.failOn)
+		return usageErrorf("--fail-on must be warn or crit, not %q", runbookFlags.failOn)
 	}
-	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: &runFlags.playbookFlags}
+	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: &runbookFlags.playbookFlags}
 	rf, diags := config.LoadRunbookFiles(l.parser, args[0])
 	if !diags.HasErrors() {
 		var ds hcl.Diagnostics
-		l.inputs, ds = run.ParseInputs(l.parser, rf.Playbook, os.Environ(), runFlags.varFiles, runFlags.vars)
+		l.inputs, ds = run.ParseInputs(l.parser, rf.Playbook, os.Environ(), runbookFlags.varFiles, runbookFlags.vars)
 		diags = append(diags, ds...)
 		if !ds.HasErrors() {
 			diags = append(diags, run.ValidateRunbooks(rf, l.inputs)...)
@@ -96,21 +94,21 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 	if err := l.report(diags); err != nil {
 		return err
 	}
-	if runFlags.runbook != "" {
+	if runbookFlags.runbook != "" {
 		var keep []*config.Runbook
 		var names []string
 		for _, rb := range rf.Runbooks {
 			names = append(names, rb.Name)
-			if rb.Name == runFlags.runbook {
+			if rb.Name == runbookFlags.runbook {
 				keep = append(keep, rb)
 			}
 		}
 		if len(keep) == 0 {
-			return usageErrorf("no runbook %q in %s (it has %s)", runFlags.runbook, args[0], strings.Join(names, ", "))
+			return usageErrorf("no runbook %q in %s (it has %s)", runbookFlags.runbook, args[0], strings.Join(names, ", "))
 		}
 		rf.Runbooks = keep
 	}
-	if runFlags.validate {
+	if runbookFlags.validate {
 		fmt.Fprintf(l.ui.stdout, "%s: %d runbook(s) valid, read-only.\n", args[0], len(rf.Runbooks))
 		return nil
 	}
@@ -118,7 +116,10 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 	if len(args) > 1 {
 		pattern = args[1]
 	}
-	s, err := openRunbookSession(cmd, l)
+	// Connects like plan and apply (inventory, known hosts, one pool per
+	// become setting), without a playbook's sinks: a runbook's output is a
+	// report written at the end.
+	s, err := openConnections(cmd, l)
 	if err != nil {
 		return err
 	}
@@ -183,12 +184,12 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 			if i > 0 {
 				fmt.Fprintln(l.ui.stdout)
 			}
-			if err := report.WriteRunbookText(l.ui.stdout, rep, report.RunbookTextOptions{Color: l.ui.color, Masker: l.ui.masker, Full: runFlags.full}); err != nil {
+			if err := report.WriteRunbookText(l.ui.stdout, rep, report.RunbookTextOptions{Color: l.ui.color, Masker: l.ui.masker, Full: runbookFlags.full}); err != nil {
 				return err
 			}
 		}
-		if runFlags.html != "" {
-			path := runFlags.html
+		if runbookFlags.html != "" {
+			path := runbookFlags.html
 			if len(reports) > 1 {
 				ext := filepath.Ext(path)
 				path = strings.TrimSuffix(path, ext) + "-" + rep.Runbook + ext
@@ -242,32 +243,4 @@ func writeHTMLReport(path string, rep *report.RunbookReport, m *report.Masker) e
 		return fmt.Errorf("writing the HTML report: %w", err)
 	}
 	return nil
-}
-
-// openRunbookSession connects like plan and apply do (inventory, known
-// hosts, one pool per become setting), without a playbook's sinks: a
-// runbook's output is a report written at the end.
-func openRunbookSession(cmd *cobra.Command, l *loaded) (*playbookSession, error) {
-	connectTimeout, err := parseDurationFlag("connect-timeout", global.connectTimeout)
-	if err != nil {
-		return nil, err
-	}
-	inv, err := loadInventory(l.ui)
-	if err != nil {
-		return nil, err
-	}
-	s := &playbookSession{loaded: l, inv: inv, pools: map[string]*connect.Pool{}, cmd: cmd, sink: report.Multi()}
-	prompt := newPrompter(l.ui.masker, cmd.InOrStdin())
-	if global.askBecomePass {
-		if s.becomePass, err = prompt.becomePassword(); err != nil {
-			return nil, err
-		}
-	}
-	s.dialer = transport.NewDialer(transport.Options{
-		KnownHostsFile:    global.knownHosts,
-		AcceptNewHostKeys: global.acceptNewHostKeys,
-		Passphrase:        prompt.passphrase,
-		ConnectTimeout:    connectTimeout,
-	})
-	return s, nil
 }
