@@ -71,7 +71,7 @@ func module(t *testing.T, name string) modules.Module {
 // applyTwice applies the module with attrs twice and returns the first plan.
 func (s *sysHost) applyTwice(t *testing.T, mod string, attrs map[string]cty.Value) *modules.Plan {
 	t.Helper()
-	plan, _ := moduletest.ApplyValues(t, s.conn, module(t, mod), attrs)
+	plan, _ := moduletest.ApplyTwice(t, s.conn, module(t, mod), modules.Config{Values: moduletest.Values(attrs), AllowLocal: testLocal})
 	if !plan.Changed() {
 		t.Fatalf("%s: the first plan changes nothing; the test expects a change", mod)
 	}
@@ -81,6 +81,7 @@ func (s *sysHost) applyTwice(t *testing.T, mod string, attrs map[string]cty.Valu
 // applyErr plans and applies once and returns the error of Diff or Apply.
 func (s *sysHost) applyErr(t *testing.T, mod string, cfg modules.Config) error {
 	t.Helper()
+	cfg.AllowLocal = testLocal
 	task := moduletest.Configure(t, module(t, mod), cfg)
 	plan, err := moduletest.Plan(t, s.conn, task)
 	if err != nil {
@@ -89,6 +90,11 @@ func (s *sysHost) applyErr(t *testing.T, mod string, cfg modules.Config) error {
 	_, err = modules.Apply(context.Background(), s.conn, plan)
 	return err
 }
+
+// testLocal lets these tests read local files where they write them, in
+// temporary directories (as --allow-local would): they have no playbook
+// directory.
+var testLocal = []string{os.TempDir()}
 
 func str(s string) cty.Value { return cty.StringVal(s) }
 
@@ -406,13 +412,10 @@ func TestSystemModulesArchive(t *testing.T) {
 	wantEqual(t, "remote tar", h.Exec(t, "cat /opt/plain/d/f; cat /opt/plain/.drover-archive-plain"), "x\n"+h.Exec(t, "sha256sum /tmp/plain.tar | cut -d' ' -f1"))
 }
 
-func TestSystemModulesGit(t *testing.T) {
-	s := startSys(t)
-	h := s.h
-	if _, err := h.Run("command -v git"); err != nil {
-		t.Skip("git is not installed on the fleet hosts (this machine's /): apt-get install git")
-	}
-	// A bare repository inside the host with a branch main and a tag v1.
+// gitRemote makes a bare repository /srv/repo.git inside the host with a
+// branch main and a tag v1, pushed from the work tree /tmp/work.
+func gitRemote(t *testing.T, h *integration.Host) {
+	t.Helper()
 	h.Exec(t, `set -e
 export HOME=/root GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@x GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@x
 git init -q --bare -b main /srv/repo.git
@@ -420,6 +423,15 @@ git init -q -b main /tmp/work
 cd /tmp/work
 echo one > f && git add f && git commit -qm one && git tag v1
 git remote add origin /srv/repo.git && git push -q origin main v1`)
+}
+
+func TestSystemModulesGit(t *testing.T) {
+	s := startSys(t)
+	h := s.h
+	if _, err := h.Run("command -v git"); err != nil {
+		t.Skip("git is not installed on the fleet hosts (this machine's /): apt-get install git")
+	}
+	gitRemote(t, h)
 	head := func(dir string) string { return strings.TrimSpace(h.Exec(t, "git -C "+dir+" rev-parse HEAD")) }
 	c1 := head("/tmp/work")
 	repo := "file:///srv/repo.git"
@@ -468,7 +480,7 @@ git remote add origin /srv/repo.git && git push -q origin main v1`)
 	}
 	// The second plan fetches (the remote is only readable with the key) but
 	// says so as a run, not an update.
-	plan := moduletest.MustPlan(t, s.conn, moduletest.Configure(t, module(t, "git"), modules.Config{Values: moduletest.Values(keyed)}))
+	plan := moduletest.MustPlan(t, s.conn, moduletest.Configure(t, module(t, "git"), modules.Config{Values: moduletest.Values(keyed), AllowLocal: testLocal}))
 	if len(plan.Changes) != 1 || plan.Changes[0].Action != modules.Run {
 		t.Errorf("deploy key, second plan:\n%s", moduletest.Describe(plan))
 	}

@@ -58,6 +58,7 @@ func applyAnsibleVar(s *settings, key string, v cty.Value, rng hcl.Range, owner 
 // ansibleBool follows Ansible's boolean(): yes/no, true/false, on/off, y/n,
 // t/f, 1/0, case-insensitive.
 func ansibleBool(v cty.Value) (bool, bool) {
+	v, _ = v.UnmarkDeep()
 	if v.IsNull() {
 		return false, false
 	}
@@ -80,6 +81,7 @@ func ansibleBool(v cty.Value) (bool, bool) {
 // ctyString renders a primitive value as Ansible would use it in a string
 // context.
 func ctyString(v cty.Value) (string, bool) {
+	v, _ = v.UnmarkDeep() // a connection setting from a !vault value
 	if v.IsNull() || !v.IsKnown() {
 		return "", false
 	}

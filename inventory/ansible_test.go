@@ -6,6 +6,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/hcl/v2/hclwrite"
+
+	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/engine/secrets"
 )
 
 func TestAnsibleINI(t *testing.T) {
@@ -200,7 +205,7 @@ func TestAnsibleDiagnostics(t *testing.T) {
 		{"script", map[string]string{"inv.py": "#!/usr/bin/env python3\nprint('{}')\n"},
 			[]string{`inv.py:1:1: error: Dynamic inventory scripts are not supported`}},
 		{"vault file", map[string]string{"hosts.yml": "$ANSIBLE_VAULT;1.1;AES256\n6162\n"},
-			[]string{`hosts.yml:1:1: error: Ansible Vault is not supported`}},
+			[]string{`hosts.yml:1:1: error: Encrypted inventory file: This inventory file is encrypted with Ansible Vault. drover decrypts Vault files in group_vars/ and host_vars/`}},
 		{"yaml unexpected key", map[string]string{"hosts.yml": "all:\n  children:\n    web:\n      hostz:\n        web1:\n"},
 			[]string{`hosts.yml:4:7: error: Unexpected key in group: Group "web" has key "hostz"`}},
 		{"yaml hosts list", map[string]string{"hosts.yml": "web:\n  hosts:\n    - web1\n"},
@@ -208,7 +213,9 @@ func TestAnsibleDiagnostics(t *testing.T) {
 		{"yaml syntax", map[string]string{"hosts.yml": "web:\n  hosts: [\n"},
 			[]string{`hosts.yml:2:1: error: Invalid YAML: yaml: line 2`}},
 		{"yaml vault value", map[string]string{"hosts.yml": "web:\n  vars:\n    pw: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6162\n"},
-			[]string{`hosts.yml:3:9: error: Unsupported value: group "web": variable "pw": Ansible Vault values are not supported`}},
+			[]string{`hosts.yml:3:9: error: Cannot decrypt value: group "web": variable "pw": `}},
+		{"group_vars vault without a password", map[string]string{"hosts": "[web]\nweb1\n", "group_vars/web/vault.yml": "$ANSIBLE_VAULT;1.1;AES256\n6162\n"},
+			[]string{`vault.yml:1:1: error: Cannot decrypt vars file: `}},
 		{"yaml bad host var", map[string]string{"hosts.yml": "web:\n  hosts:\n    web1:\n      ansible_port: ssh\n"},
 			[]string{`hosts.yml:4:7: error: Invalid ansible_port: host "web1": "ssh" is not a port number.`}},
 		{"group_vars error", map[string]string{"hosts": "[web]\nweb1\n", "group_vars/web.yml": "ansible_connection: winrm\n"},
@@ -379,5 +386,66 @@ func TestDynamicInventoryJSON(t *testing.T) {
 	}
 	if db1.Port != 2222 || !slices.Equal(db1.Groups, []string{"all", "db", "prod"}) {
 		t.Errorf("db1 = %+v", db1)
+	}
+}
+
+// TestAnsibleVault reads files the real ansible-vault wrote
+// (testdata/vault/README.md): a group_vars vault (1.1), a host_vars vault
+// (1.2, labelled) and an inline !vault value. Every value from them is
+// sensitive; clear files beside them are not.
+func TestAnsibleVault(t *testing.T) {
+	keys := &secrets.Keys{VaultPasswordFile: "testdata/vault/vault.pass"}
+	inv, diags := Load([]string{"testdata/vault/hosts.yml"}, LoadOptions{SSHConfigPath: "none", Vault: keys.OpenVault})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	for _, c := range []struct {
+		host, name, want string
+		sensitive        bool
+	}{
+		{"web1", "vault_db_password", `"group-Secret-41"`, true},
+		{"web2", "vault_api", `{ token = "api-Tok-42" }`, true},
+		{"web1", "host_secret", `"host-Secret-43"`, true},
+		{"web2", "inline_pw", `"inline-Secret-44"`, true},
+		{"web1", "http_port", `8080`, false},
+	} {
+		h, _ := inv.Host(c.host)
+		v, ok := h.Vars[c.name]
+		if !ok {
+			t.Errorf("%s: no %s", c.host, c.name)
+			continue
+		}
+		if got := v.HasMarkDeep(lang.SensitiveMark); got != c.sensitive {
+			t.Errorf("%s.%s sensitive = %v", c.host, c.name, got)
+		}
+		u, _ := v.UnmarkDeep()
+		if got := strings.Join(strings.Fields(string(hclwrite.TokensForValue(u).Bytes())), " "); got != c.want {
+			t.Errorf("%s.%s = %s, want %s", c.host, c.name, got, c.want)
+		}
+	}
+	// A connection variable from a vault still sets the connection.
+	if h, _ := inv.Host("web1"); h.User != "deploy" {
+		u := h.User
+		t.Errorf("web1 user %q, want deploy from its host_vars vault", u)
+	}
+
+	// A wrong password: errors naming the files, and not one value from
+	// them (the whole file or nothing).
+	bad := &secrets.Keys{VaultPasswordFile: "testdata/vault/hosts.yml"}
+	inv, diags = Load([]string{"testdata/vault/hosts.yml"}, LoadOptions{SSHConfigPath: "none", Vault: bad.OpenVault})
+	var text []string
+	for _, d := range diags {
+		text = append(text, diagLine(d))
+	}
+	all := strings.Join(text, "\n")
+	for _, want := range []string{"vault.yml: wrong vault password", "web1.yml: wrong vault password", "hosts.yml:5: wrong vault password"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no error with %q in:\n%s", want, all)
+		}
+	}
+	if h, ok := inv.Host("web1"); ok {
+		if _, ok := h.Vars["vault_db_password"]; ok {
+			t.Errorf("a value from a vault that did not open: %v", h.Vars)
+		}
 	}
 }

@@ -21,6 +21,10 @@ type LoadOptions struct {
 	// Parser.Files()); INI and YAML files are registered in it too. Load
 	// creates one when nil.
 	Parser *hclparse.Parser
+	// Vault decrypts Ansible Vault text: whole group_vars/host_vars files
+	// and !vault values in YAML. name says where the text is, for errors.
+	// Nil: such files and values are an error asking for the password.
+	Vault func(name string, vaulttext []byte) ([]byte, error)
 }
 
 // Format names, as detected per file.
@@ -46,6 +50,7 @@ func Load(paths []string, opts LoadOptions) (*Inventory, hcl.Diagnostics) {
 		p = hclparse.NewParser()
 	}
 	m := newModel()
+	m.vault = opts.Vault
 	var diags hcl.Diagnostics
 	for _, path := range paths {
 		diags = append(diags, loadPath(p, m, path, true)...)
@@ -145,9 +150,10 @@ func loadFile(p *hclparse.Parser, m *model, path string, mode os.FileMode) hcl.D
 	}
 	if strings.HasPrefix(string(src), "$ANSIBLE_VAULT") {
 		r := f.lineRange(1)
-		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Ansible Vault is not supported",
-			Detail: "This inventory is encrypted with Ansible Vault, which drover cannot read. Decrypt it first.", Subject: &r}}
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Encrypted inventory file",
+			Detail: "This inventory file is encrypted with Ansible Vault. drover decrypts Vault files in group_vars/ and host_vars/ and !vault values, not whole inventory files: keep the hosts in clear and move the secrets to group_vars/GROUP/vault.yml.", Subject: &r}}
 	}
+	f.vault = m.vault
 	m.addVarsDir(filepath.Dir(path))
 	switch DetectFormat(path, src) {
 	case FormatYAML:

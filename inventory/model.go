@@ -49,6 +49,8 @@ type model struct {
 	defRange  *hcl.Range
 	// varsDirs are the directories whose group_vars/ and host_vars/ apply.
 	varsDirs []string
+	// vault decrypts Ansible Vault text (LoadOptions.Vault).
+	vault vaultFunc
 	// sources are the dynamic inventory blocks (source.go).
 	sources []Source
 }

@@ -12,6 +12,8 @@ type srcFile struct {
 	name  string
 	src   []byte
 	lines []int // byte offset of the start of each line
+	// vault decrypts !vault values in this file; nil refuses them.
+	vault vaultFunc
 }
 
 func newSrcFile(name string, src []byte) *srcFile {

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -290,10 +291,14 @@ func yamlVars(f *srcFile, n *yaml.Node, s *settings, g *groupDef, owner string) 
 	for _, kv := range mappingPairs(n) {
 		k, v := kv[0], kv[1]
 		rng := nodeRange(f, k)
-		val, err := yamlValue(v)
+		val, err := yamlValue(v, f.openInline)
 		if err != nil {
 			r := nodeRange(f, v)
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported value",
+			summary := "Unsupported value"
+			if errors.As(err, new(*vaultError)) {
+				summary = "Cannot decrypt value"
+			}
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary,
 				Detail: fmt.Sprintf("%s: variable %q: %v.", owner, k.Value, err), Subject: &r})
 			continue
 		}
@@ -384,21 +389,21 @@ var yaml11Bools = map[string]bool{
 
 // yamlValue converts a YAML node to a cty value: mappings become objects,
 // sequences tuples, scalars strings, numbers, booleans or null.
-func yamlValue(n *yaml.Node) (cty.Value, error) {
+func yamlValue(n *yaml.Node, vault func(*yaml.Node) ([]byte, error)) (cty.Value, error) {
 	n = deref(n)
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
 			return cty.NullVal(cty.DynamicPseudoType), nil
 		}
-		return yamlValue(n.Content[0])
+		return yamlValue(n.Content[0], vault)
 	case yaml.SequenceNode:
 		if len(n.Content) == 0 {
 			return cty.EmptyTupleVal, nil
 		}
 		var elems []cty.Value
 		for _, c := range n.Content {
-			v, err := yamlValue(c)
+			v, err := yamlValue(c, vault)
 			if err != nil {
 				return cty.NilVal, err
 			}
@@ -408,7 +413,7 @@ func yamlValue(n *yaml.Node) (cty.Value, error) {
 	case yaml.MappingNode:
 		attrs := map[string]cty.Value{}
 		for _, kv := range mappingPairs(n) {
-			v, err := yamlValue(kv[1])
+			v, err := yamlValue(kv[1], vault)
 			if err != nil {
 				return cty.NilVal, err
 			}
@@ -455,7 +460,11 @@ func yamlValue(n *yaml.Node) (cty.Value, error) {
 			}
 			return cty.StringVal(n.Value), nil
 		case "!vault":
-			return cty.NilVal, fmt.Errorf("Ansible Vault values are not supported; decrypt it or pass the secret another way")
+			clear, err := vault(n)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			return sensitive(cty.StringVal(string(clear))), nil
 		default: // !!timestamp, !!binary, !unsafe and other tags: the text
 			return cty.StringVal(n.Value), nil
 		}
@@ -503,13 +512,13 @@ func loadVarsDirs(p interface{ AddFile(string, *hcl.File) }, m *model) hcl.Diagn
 		for _, gn := range slices.Clone(m.grpOrder) {
 			g := m.groups[gn]
 			for _, file := range varsFiles(filepath.Join(dir, "group_vars"), gn) {
-				diags = append(diags, loadVarsFile(p, file, &g.set, g, fmt.Sprintf("group %q", gn))...)
+				diags = append(diags, loadVarsFile(p, m.vault, file, &g.set, g, fmt.Sprintf("group %q", gn))...)
 			}
 		}
 		for _, hn := range m.hostOrder {
 			h := m.hosts[hn]
 			for _, file := range varsFiles(filepath.Join(dir, "host_vars"), hn) {
-				diags = append(diags, loadVarsFile(p, file, &h.set, nil, fmt.Sprintf("host %q", hn))...)
+				diags = append(diags, loadVarsFile(p, m.vault, file, &h.set, nil, fmt.Sprintf("host %q", hn))...)
 			}
 		}
 	}
@@ -552,17 +561,22 @@ func varsFiles(dir, name string) []string {
 	return out
 }
 
-func loadVarsFile(p interface{ AddFile(string, *hcl.File) }, path string, s *settings, g *groupDef, owner string) hcl.Diagnostics {
+func loadVarsFile(p interface{ AddFile(string, *hcl.File) }, vault vaultFunc, path string, s *settings, g *groupDef, owner string) hcl.Diagnostics {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read vars file", Detail: err.Error() + "."}}
 	}
+	encrypted := isVault(src)
+	if encrypted {
+		if src, err = openVaultFile(vault, path, src); err != nil {
+			r := newSrcFile(path, src).lineRange(1)
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot decrypt vars file", Detail: err.Error() + ".", Subject: &r}}
+		}
+	}
 	f := newSrcFile(path, src)
-	p.AddFile(path, f.hclFile())
-	if strings.HasPrefix(string(src), "$ANSIBLE_VAULT") {
-		r := f.lineRange(1)
-		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Ansible Vault is not supported",
-			Detail: "This vars file is encrypted with Ansible Vault, which drover cannot read. Decrypt it, or keep secrets out of inventory variables.", Subject: &r}}
+	f.vault = vault
+	if !encrypted { // a vault's clear text must be in no snippet
+		p.AddFile(path, f.hclFile())
 	}
 	root, diags := yamlDoc(f)
 	if diags.HasErrors() || root == nil {
@@ -575,6 +589,9 @@ func loadVarsFile(p interface{ AddFile(string, *hcl.File) }, path string, s *set
 	}
 	var layer settings
 	diags = append(diags, yamlVars(f, root, &layer, g, owner)...)
+	if encrypted && !markVaultVars(&layer, diags) {
+		return diags // all of a vault or nothing
+	}
 	s.merge(&layer)
 	return diags
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -146,9 +145,11 @@ func (Archive) Configure(cfg Config) (Task, error) {
 		}
 		return t, nil
 	}
-	if !filepath.IsAbs(t.source) {
-		t.source = filepath.Join(cfg.Dir, t.source)
+	local, err := LocalPath(cfg, t.source)
+	if err != nil {
+		return nil, &AttrError{Attr: "source", Msg: err.Error() + " (for a file on the host, set remote_source = true)"}
 	}
+	t.source = local
 	f, err := os.Open(t.source)
 	if err != nil {
 		return nil, &AttrError{Attr: "source", Msg: fmt.Sprintf("cannot read the archive on the controller: %v (for a file on the host, set remote_source = true)", err)}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/drover-cm/drover/engine/localpath"
 	"github.com/drover-cm/drover/engine/shell"
 )
 
@@ -101,7 +102,7 @@ func (copyModule) Configure(cfg Config) (Task, error) {
 		return &fileTask{Path: dest, Content: c, Meta: meta, NewMode: uint32(st.Mode().Perm())}, nil
 	}
 	t := &copyDirTask{Root: dest, Meta: meta, DirMode: dirMode, HasDirMode: hasDirMode, Purge: purge}
-	if err := t.scan(local, guardRoot(cfg, source)); err != nil {
+	if err := t.scan(local, cfg.localRule()); err != nil {
 		return nil, &AttrError{Attr: "source", Msg: err.Error(), Err: err}
 	}
 	if dest == "/" && purge {
@@ -190,9 +191,9 @@ type copyFile struct {
 }
 
 // scan reads the tree at root. A symbolic link is followed only to a file
-// inside guard (when guard is not ""), so that a link in a playbook's
-// files cannot pull a file from elsewhere on the controller.
-func (t *copyDirTask) scan(root, guard string) error {
+// the local path rule allows, so that a link in a playbook's files cannot
+// pull a file from elsewhere on the controller.
+func (t *copyDirTask) scan(root string, rule localpath.Rule) error {
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -209,8 +210,8 @@ func (t *copyDirTask) scan(root, guard string) error {
 		if err != nil {
 			return err
 		}
-		if d.Type()&fs.ModeSymlink != 0 && guard != "" {
-			if err := inside(guard, p); err != nil {
+		if d.Type()&fs.ModeSymlink != 0 {
+			if _, err := rule.Resolve("", p); err != nil {
 				return err
 			}
 		}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -39,7 +38,14 @@ deploy_key is a private key on the controller, uploaded for the duration of
 the operation to a 0600 temporary file, used through GIT_SSH_COMMAND and
 removed afterwards, also when the operation fails. The host must know the git
 server's host key (known_hosts) unless accept_new_hostkey is true. git must be
-installed on the host.`,
+installed on the host.
+
+A dest that exists and is owned by another user than the one drover runs git
+as (root, usually) is refused: its repository configuration (hooks,
+core.fsmonitor, core.sshCommand, ...) would run with drover's privileges, so
+drover never tells git to trust it (safe.directory). Hooks and the fsmonitor
+are off in every git command drover runs, and only the file, git, http,
+https and ssh transports are allowed (no ext:: or fd:: remote helpers).`,
 		Attributes: []Attribute{
 			{Name: "repo", Type: cty.String, Required: true, Doc: "Repository URL (https://, ssh://, git@host:path, file://)."},
 			{Name: "dest", Type: cty.String, Required: true, Doc: "Absolute path of the working tree."},
@@ -59,12 +65,36 @@ installed on the host.`,
 	}
 }
 
-// gitSafeDir trusts dest (in $d) although another user may own it: git
-// refuses to work in a repository owned by someone else ("dubious
-// ownership") unless safe.directory, from protected (here: command)
-// configuration, names it. Deploying as root into a tree owned by the
-// application's user is the common case.
-const gitSafeDir = "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0=\"$d\"\nexport GIT_CONFIG_COUNT GIT_CONFIG_KEY_0 GIT_CONFIG_VALUE_0\n"
+// gitEnv keeps git from running code that repository configuration names.
+// drover never sets safe.directory: git then refuses a repository another
+// user owns ("dubious ownership"), whose .git/config could name commands
+// (core.fsmonitor, core.sshCommand, remote.*.uploadpack, hooks) that would
+// run with drover's privileges. What remains is the configuration of
+// repositories the user running git owns; in those, hooks and the fsmonitor
+// are switched off too (command-scope config overrides the repository's),
+// and only the transports a repo URL may name are allowed, so that neither
+// ext:: nor a url.*.insteadOf rewrite can reach a command-running helper.
+const gitEnv = `GIT_CONFIG_COUNT=2 GIT_CONFIG_KEY_0=core.fsmonitor GIT_CONFIG_VALUE_0=false GIT_CONFIG_KEY_1=core.hooksPath GIT_CONFIG_VALUE_1=/dev/null
+GIT_ALLOW_PROTOCOL=file:git:http:https:ssh GIT_TERMINAL_PROMPT=0 GIT_PAGER=cat PAGER=cat
+export GIT_CONFIG_COUNT GIT_CONFIG_KEY_0 GIT_CONFIG_VALUE_0 GIT_CONFIG_KEY_1 GIT_CONFIG_VALUE_1 GIT_ALLOW_PROTOCOL GIT_TERMINAL_PROMPT GIT_PAGER PAGER
+unset GIT_DIR GIT_WORK_TREE GIT_CONFIG GIT_CONFIG_PARAMETERS
+`
+
+// gitURLError says why a repository URL is refused, or returns "". A
+// "transport::address" URL runs the remote helper git-remote-<transport>;
+// ext:: and fd:: hand the address to a shell or a file descriptor. Both the
+// git module and release's git:: sources go through here.
+func gitURLError(u string) string {
+	switch {
+	case u == "" || hasNewline(u) || strings.ContainsRune(u, 0) || strings.HasPrefix(u, "-"):
+		return fmt.Sprintf("%q is not a repository URL", u)
+	case gitHelperURL.MatchString(u):
+		return fmt.Sprintf("%q names a git remote helper (transport::address); helpers such as ext:: and fd:: run arbitrary commands and are refused: use an https://, ssh://, git:// or file:// URL, or host:path", u)
+	}
+	return ""
+}
+
+var gitHelperURL = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9+.-]*::`)
 
 // gitKeySuffix names the deploy key's temporary file on the host; tests
 // replace it for stable output.
@@ -93,11 +123,8 @@ func (Git) Configure(cfg Config) (Task, error) {
 		return nil, err
 	}
 	t := &gitTask{repo: a.str("repo"), dest: a.str("dest"), ref: a.str("ref"), force: a.boolean("force"), acceptNew: a.boolean("accept_new_hostkey")}
-	if t.repo == "" || hasNewline(t.repo) || strings.HasPrefix(t.repo, "-") {
-		return nil, &AttrError{Attr: "repo", Msg: fmt.Sprintf("%q is not a repository URL", t.repo)}
-	}
-	if strings.HasPrefix(strings.ToLower(t.repo), "ext::") {
-		return nil, &AttrError{Attr: "repo", Msg: "the ext:: transport runs arbitrary commands and is refused"}
+	if msg := gitURLError(t.repo); msg != "" {
+		return nil, &AttrError{Attr: "repo", Msg: msg}
 	}
 	if !path.IsAbs(t.dest) || path.Clean(t.dest) == "/" || hasNewline(t.dest) {
 		return nil, &AttrError{Attr: "dest", Msg: fmt.Sprintf("must be an absolute path other than /, got %q", t.dest)}
@@ -120,8 +147,8 @@ func (Git) Configure(cfg Config) (Task, error) {
 		t.depth = depth
 	}
 	if k := a.str("deploy_key"); k != "" {
-		if !filepath.IsAbs(k) {
-			k = filepath.Join(cfg.Dir, k)
+		if k, err = LocalPath(cfg, k); err != nil {
+			return nil, &AttrError{Attr: "deploy_key", Msg: err.Error()}
 		}
 		if t.key, err = os.ReadFile(k); err != nil {
 			return nil, &AttrError{Attr: "deploy_key", Msg: fmt.Sprintf("cannot read the key on the controller: %v", err)}
@@ -144,8 +171,16 @@ func (t *gitTask) Check() string {
 	var b strings.Builder
 	b.WriteString(shTools("git"))
 	fmt.Fprintf(&b, "d=%s\n", shell.Quote(t.dest))
-	b.WriteString(gitSafeDir)
-	b.WriteString(`if [ -e "$d/.git" ] && command -v git >/dev/null 2>&1; then
+	b.WriteString(gitEnv)
+	// Only local reads below: no system config either, and no discovery of a
+	// repository above dest.
+	b.WriteString("GIT_CONFIG_NOSYSTEM=1 GIT_CEILING_DIRECTORIES=$(dirname \"$d\")\nexport GIT_CONFIG_NOSYSTEM GIT_CEILING_DIRECTORIES\n")
+	// A repository someone else owns is not read with git at all (see gitEnv):
+	// say whose it is, and Diff refuses.
+	b.WriteString(`if [ -f "$d/.git" ]; then echo gitfile=1
+elif [ -e "$d/.git" ] && { [ ! -O "$d" ] || [ ! -O "$d/.git" ] || { [ -e "$d/.git/config" ] && [ ! -O "$d/.git/config" ]; }; }; then
+printf 'foreign=%s\n' "$(ls -ld "$d" "$d/.git" "$d/.git/config" 2>/dev/null | awk '{print $3}' | sort -u | tr '\n' ' ')"
+elif [ -e "$d/.git" ] && command -v git >/dev/null 2>&1; then
 echo repo=1
 printf 'head=%s\n' "$(git -C "$d" rev-parse -q --verify HEAD 2>/dev/null)"
 printf 'origin=%s\n' "$(git -C "$d" config --get remote.origin.url 2>/dev/null | head -n 1)"
@@ -155,11 +190,11 @@ if [ -n "$(git -C "$d" status --porcelain --untracked-files=no 2>/dev/null | hea
 	if t.isCommit() {
 		fmt.Fprintf(&b, "if git -C \"$d\" cat-file -e %s 2>/dev/null; then echo have=1; fi\n", shell.Quote(t.ref+"^{commit}"))
 	}
-	b.WriteString("elif [ -e \"$d\" ]; then if [ -n \"$(ls -A \"$d\" 2>/dev/null | head -c 1)\" ]; then echo dest=nonempty; else echo dest=empty; fi\nfi\n")
+	b.WriteString("elif [ -e \"$d\" ]; then if [ -n \"$(ls -A \"$d\" 2>/dev/null | head -c 1)\" ]; then echo dest=nonempty; else echo dest=empty; fi\nfi\nunset GIT_CONFIG_NOSYSTEM\n")
 	if !t.isCommit() && t.key == nil {
 		// Ask the remote what ref names now. Read-only; fails quietly when the
 		// remote needs credentials the host does not have.
-		fmt.Fprintf(&b, "if command -v git >/dev/null 2>&1; then r=$(GIT_TERMINAL_PROMPT=0 GIT_SSH_COMMAND='ssh -o BatchMode=yes' git ls-remote -- %s %s 2>&1); printf 'lsrc=%%s\\n' \"$?\"; %sfi\n",
+		fmt.Fprintf(&b, "if command -v git >/dev/null 2>&1; then r=$(cd / && GIT_SSH_COMMAND='ssh -o BatchMode=yes' git ls-remote -- %s %s 2>&1); printf 'lsrc=%%s\\n' \"$?\"; %sfi\n",
 			shell.Quote(t.repo), shell.Quote(t.ref), shVarBlob("ls", "r"))
 	}
 	return b.String()
@@ -191,6 +226,12 @@ func (t *gitTask) Diff(out CheckOutput) (*Plan, error) {
 	}
 	if !st.has("tool.git") {
 		return nil, fmt.Errorf("%s: git is not installed on the host (Debian: apt-get install git)", subject)
+	}
+	if f, ok := st.vals["foreign"]; ok {
+		return nil, fmt.Errorf("%s is owned by %s, not by the user drover runs git as: its repository configuration (hooks, core.fsmonitor, core.sshCommand) would run with drover's privileges, so drover does not work in it. Run the task as its owner (connect as that user, without become), give the tree to the user drover runs as (chown -R), or remove it and let drover clone it", t.dest, strings.TrimSpace(f))
+	}
+	if st.has("gitfile") {
+		return nil, fmt.Errorf("%s/.git is a file (a linked worktree or a submodule): drover manages only a plain clone; remove %s or choose another dest", t.dest, t.dest)
 	}
 	want := ""
 	switch {
@@ -278,8 +319,7 @@ func (t *gitTask) step(fresh bool, kind string) Step {
 		}
 		fmt.Fprintf(&b, "GIT_SSH_COMMAND=\"ssh -i $k -o IdentitiesOnly=yes -o BatchMode=yes%s\"\nexport GIT_SSH_COMMAND\n", hk)
 	}
-	b.WriteString("GIT_TERMINAL_PROMPT=0\nexport GIT_TERMINAL_PROMPT\n")
-	b.WriteString(gitSafeDir)
+	b.WriteString(gitEnv)
 	if fresh {
 		b.WriteString(shRequireDir(path.Dir(t.dest)))
 		fmt.Fprintf(&b, "w=$(mktemp -d %s)\n", shell.Quote(path.Join(path.Dir(t.dest), "."+path.Base(t.dest)+".drover-XXXXXX")))

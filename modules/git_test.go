@@ -48,6 +48,8 @@ func TestGitDiff(t *testing.T) {
 		{name: "remote-unreachable", values: obj("repo", repo, "dest", "/srv/app"), out: onMain + "lsrc=128\n" + blob("ls", "fatal: unable to access 'https://git.example.org/app.git/': Could not resolve host")},
 		{name: "deploy-key-clone", dir: dir, values: obj("repo", "git@github.com:example/app.git", "dest", "/srv/app", "ref", "main", "deploy_key", "deploy_key", "accept_new_hostkey", true), out: tool},
 		{name: "deploy-key-fetch", dir: dir, values: obj("repo", repo, "dest", "/srv/app", "ref", "main", "deploy_key", "deploy_key"), out: onMain},
+		{name: "foreign-owner", values: obj("repo", repo, "dest", "/srv/app", "ref", "main"), out: tool + "foreign=mallory \n" + remote},
+		{name: "gitfile", values: obj("repo", repo, "dest", "/srv/app", "ref", "main"), out: tool + "gitfile=1\n" + remote},
 		{name: "hostile", values: obj("repo", "file:///srv/"+strings.ReplaceAll(hostileText, "/", "_")+".git", "dest", "/srv/"+strings.ReplaceAll(hostileText, "/", "_"), "ref", "main"),
 			out: tool + ls(c1+"\trefs/heads/main\n")},
 	})
@@ -55,12 +57,16 @@ func TestGitDiff(t *testing.T) {
 		{"no repo", obj("dest", "/srv/app"), "repo: is required"},
 		{"option repo", obj("repo", "--upload-pack=touch /tmp/x", "dest", "/srv/app"), "not a repository URL"},
 		{"ext transport", obj("repo", "ext::sh -c touch% /tmp/x", "dest", "/srv/app"), "ext::"},
+		{"EXT transport", obj("repo", "EXT::sh -c touch% /tmp/x", "dest", "/srv/app"), "remote helper"},
+		{"fd transport", obj("repo", "fd::3", "dest", "/srv/app"), "remote helper"},
+		{"helper transport", obj("repo", "persistent-https::example.org/r", "dest", "/srv/app"), "remote helper"},
 		{"relative dest", obj("repo", "r", "dest", "srv/app"), "absolute"},
 		{"option ref", obj("repo", "r", "dest", "/srv/app", "ref", "--output=/etc/passwd"), "not a branch"},
 		{"ref with space", obj("repo", "r", "dest", "/srv/app", "ref", "a b"), "not a branch"},
 		{"ref with dots", obj("repo", "r", "dest", "/srv/app", "ref", "a..b"), "not a branch"},
 		{"zero depth", obj("repo", "r", "dest", "/srv/app", "depth", intVal(0)), "at least 1"},
-		{"missing key", obj("repo", "r", "dest", "/srv/app", "deploy_key", "/nonexistent/key"), "cannot read the key"},
+		{"missing key", obj("repo", "r", "dest", "/srv/app", "deploy_key", "nonexistent/key"), "cannot read the key"},
+		{"key outside the playbook", obj("repo", "r", "dest", "/srv/app", "deploy_key", "/etc/ssh/ssh_host_ed25519_key"), "outside the playbook directory"},
 	})
 }
 
@@ -163,11 +169,14 @@ func TestGitLocal(t *testing.T) {
 	if got := sh("cat " + dest + "/f"); got != "1" {
 		t.Errorf("force: f = %q", got)
 	}
-	// A checkout owned by another user (the application's) is trusted.
+	// A checkout owned by another user is not worked in: its config could
+	// run commands as the user running git.
 	sh("chown -R 65534:65534 " + dest)
-	twice("ref", "main")
-	if got := sh("git -C " + dest + " -c safe.directory='*' rev-parse HEAD"); got != c2 {
-		t.Errorf("checkout owned by another user: HEAD %s, want %s", got, c2)
+	if _, err := apply("ref", "main"); err == nil || !strings.Contains(err.Error(), "is owned by") {
+		t.Errorf("checkout owned by another user: err = %v, want a refusal", err)
+	}
+	if got := sh("git -C " + dest + " -c safe.directory='*' rev-parse HEAD"); got != c1 {
+		t.Errorf("checkout owned by another user: HEAD %s, want it untouched at %s", got, c1)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 3 {
 		t.Errorf("temporary directories left: %v", ents)

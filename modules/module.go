@@ -92,9 +92,12 @@ type Config struct {
 	// Dir is the directory of the playbook file that declared the task, for
 	// resolving relative local paths.
 	Dir string
-	// Root is the playbook's directory: a relative local path must stay
-	// inside it (see LocalPath). "" means Dir.
+	// Root is the playbook's directory: a local path must lead inside it or
+	// AllowLocal (see LocalPath). "" means Dir.
 	Root string
+	// AllowLocal are further directories the operator allowed local paths
+	// in (--allow-local).
+	AllowLocal []string
 	// Host is the inventory name of the target, for messages.
 	Host string
 	// Functions are the playbook language's functions (go-cty stdlib, file,

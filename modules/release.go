@@ -162,9 +162,9 @@ func (releaseModule) Configure(cfg Config) (Task, error) {
 		t.git = g
 		return t, nil
 	}
-	local := src
-	if !filepath.IsAbs(local) {
-		local = filepath.Join(cfg.Dir, local)
+	local, err := LocalPath(cfg, src)
+	if err != nil {
+		return nil, &AttrError{Attr: "source", Msg: err.Error()}
 	}
 	art, err := loadArtifact(local)
 	if err != nil {
@@ -188,8 +188,10 @@ func parseGitSource(src string) (*gitSource, error) {
 		u, ref = u[:i], u[i+len("?ref="):]
 	}
 	switch {
-	case u == "" || strings.HasPrefix(u, "-") || strings.ContainsAny(u, "\n\x00"):
+	case u == "":
 		return nil, fmt.Errorf("%q: want git::URL or git::URL?ref=REF (a branch, tag or commit)", src)
+	case gitURLError(u) != "":
+		return nil, fmt.Errorf("%s; want git::URL or git::URL?ref=REF (a branch, tag or commit)", gitURLError(u))
 	case !gitRefRE.MatchString(ref) || strings.Contains(ref, ".."):
 		return nil, fmt.Errorf("%q is not a valid git ref", ref)
 	}

@@ -29,6 +29,8 @@ func TestReleaseDiff(t *testing.T) {
 		{"first-deploy", pushed, "missing\n", 0},
 		{"new-release", pushed, cur(oldID) + "release " + oldID + " ready\nprevious x\n", 0},
 		{"same-artifact-live", pushed, cur(sameID) + "release " + sameID + " ready\n", 0},
+		{"same-artifact-interrupted", pushed, cur(sameID) + "release " + oldID + " ready\nrelease " + sameID + " ready\nprevious " + oldID + "\npending " + sameID + "\n", 0},
+		{"other-release-pending", pushed, cur(sameID) + "release " + sameID + " ready\npending " + oldID + "\n", 0},
 		{"same-artifact-kept", pushed, cur(oldID) + "release " + sameID + " ready\nrelease " + oldID + " ready\n", 0},
 		{"same-artifact-failed", pushed, cur(oldID) + "release " + sameID + " partial\nrelease " + oldID + " ready\n", 0},
 		{"current-not-link", pushed, "notlink\n", 0},

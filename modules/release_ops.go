@@ -15,6 +15,9 @@ type Releases struct {
 	App      string // the application directory
 	Current  string // release id current points to, "" when none
 	Previous string // release current pointed to before the last switch
+	// Pending is the release switched to whose switch action and health
+	// check have not passed (interrupted): the next deploy re-checks it.
+	Pending  string
 	Releases []ReleaseInfo
 	// Records are the last lines of .drover/deploys.log, oldest first.
 	Records []DeployRecord
@@ -73,7 +76,7 @@ tail -n 20 "$a/.drover/deploys.log" 2>/dev/null || true
 	if err != nil {
 		return nil, err
 	}
-	rs := &Releases{App: strings.TrimPrefix(first, "app "), Current: st.Current, Previous: st.Previous}
+	rs := &Releases{App: strings.TrimPrefix(first, "app "), Current: st.Current, Previous: st.Previous, Pending: st.Pending}
 	sort.Slice(st.Releases, func(i, j int) bool { return st.Releases[i].ID < st.Releases[j].ID })
 	for _, r := range st.Releases {
 		rs.Releases = append(rs.Releases, ReleaseInfo{ID: r.ID, Ready: r.Ready, Current: r.ID == st.Current})

@@ -36,6 +36,7 @@ for d in "$a"/releases/*; do
   if [ -e "$a/.drover/ready/$id" ]; then echo "release $id ready"; else echo "release $id partial"; fi
 done
 if [ -f "$a/.drover/previous" ]; then printf 'previous %s\n' "$(cat "$a/.drover/previous")"; fi
+if [ -f "$a/.drover/pending" ]; then printf 'pending %s\n' "$(cat "$a/.drover/pending")"; fi
 `
 
 func (t *releaseTask) Check() string {
@@ -43,10 +44,9 @@ func (t *releaseTask) Check() string {
 	if t.git != nil {
 		// The commit the ref names now (read-only; bounded in time). First:
 		// the state part exits early when the app directory is missing.
-		c = "u=" + shell.Quote(t.git.URL) + "\nref=" + shell.Quote(t.git.Ref) + `
-if ! command -v git >/dev/null 2>&1; then echo 'giterr git is not installed on the host'
+		c = "u=" + shell.Quote(t.git.URL) + "\nref=" + shell.Quote(t.git.Ref) + "\n" + gitEnv + `if ! command -v git >/dev/null 2>&1; then echo 'giterr git is not installed on the host'
 elif printf '%s\n' "$ref" | grep -Eq '^[0-9a-f]{40}$'; then printf 'gitref %s\n' "$ref"
-elif out=$(timeout 60 git ls-remote -- "$u" "$ref" "refs/heads/$ref" "refs/tags/$ref" "refs/tags/$ref^{}" 2>&1); then
+elif out=$(cd / && timeout 60 git ls-remote -- "$u" "$ref" "refs/heads/$ref" "refs/tags/$ref" "refs/tags/$ref^{}" 2>&1); then
   printf '%s\n' "$out" | while read -r sha name; do printf 'gitls %s %s\n' "$sha" "$name"; done
 else printf 'giterr %s\n' "$(printf '%s' "$out" | tail -n 1)"
 fi
@@ -74,6 +74,9 @@ type releaseState struct {
 	NotLink  bool
 	Current  string // release id current points to; "" when none
 	Previous string
+	// Pending is the release whose switch action and health check were
+	// started but have not passed (interrupted, or failed with no way back).
+	Pending  string
 	Releases []releaseEntry // sorted by id: oldest first
 	// For git sources: the commit the ref names, or why it could not be read.
 	GitRef string
@@ -105,6 +108,8 @@ func parseReleaseState(out CheckOutput) (*releaseState, error) {
 			st.Current = v[strings.LastIndex(v, "/")+1:]
 		case "previous":
 			st.Previous = strings.TrimSpace(v)
+		case "pending":
+			st.Pending = strings.TrimSpace(v)
 		case "gitref":
 			st.GitRef = strings.TrimSpace(v)
 		case "gitls":
@@ -164,6 +169,9 @@ func (t *releaseTask) Diff(out CheckOutput) (*Plan, error) {
 	}
 	sum := full[:12]
 	if st.Current != "" && releaseSum(st.Current) == sum && st.ready(st.Current) {
+		if st.Pending == st.Current {
+			return t.recheck(st), nil
+		}
 		return &Plan{}, nil // this artifact is live already
 	}
 	target, fresh := t.stamp+"-"+sum, true
@@ -188,6 +196,49 @@ func (t *releaseTask) Diff(out CheckOutput) (*Plan, error) {
 	}
 	d := &deploy{cfg: t.cfg, art: t.art, git: t.git, sum: full, id: target, fresh: fresh, who: t.who}
 	return &Plan{Changes: changes, Steps: []Step{{Func: d.run}}}, nil
+}
+
+// recheck is the plan for a current release whose switch action or health
+// check did not finish (the connection dropped, or the run was cancelled):
+// run them again, and roll back to the previous release if they fail.
+func (t *releaseTask) recheck(st *releaseState) *Plan {
+	what := "switch action and health check"
+	switch {
+	case t.cfg.SwitchDesc == "" && t.cfg.HealthDesc != "":
+		what = "health check (" + t.cfg.HealthDesc + ")"
+	case t.cfg.SwitchDesc != "" && t.cfg.HealthDesc == "":
+		what = "switch action (" + t.cfg.SwitchDesc + ")"
+	case t.cfg.SwitchDesc != "":
+		what += " (" + t.cfg.SwitchDesc + "; " + t.cfg.HealthDesc + ")"
+	}
+	d := &deploy{cfg: t.cfg, id: st.Current, who: t.who}
+	return &Plan{
+		Changes: []Change{{Action: Run, Subject: t.cfg.App + "/current", Attrs: []AttrChange{
+			{Name: "recheck", New: "release " + st.Current + ": " + what + " again; the last deploy was interrupted before it passed"},
+		}}},
+		Steps: []Step{{Func: func(ctx context.Context, conn transport.Conn) (transport.Result, error) {
+			return d.recheck(ctx, conn, st.Previous)
+		}}},
+	}
+}
+
+// recheck re-runs the switch action and health check of the current release
+// d.id, rolling back to prev when they fail.
+func (d *deploy) recheck(ctx context.Context, conn transport.Conn, prev string) (transport.Result, error) {
+	sum := releaseSum(d.id)
+	if err := prepareApp(ctx, conn, d.cfg); err != nil {
+		return transport.Result{}, err
+	}
+	if err := goLive(ctx, conn, d.cfg.App); err != nil {
+		if transport.Unreachable(err) || ctx.Err() != nil {
+			return transport.Result{}, fmt.Errorf("release %s is current, but its switch action or health check did not finish again: %w", d.id, err)
+		}
+		rb := rollBack(ctx, conn, d.cfg.App, d.id, prev, err)
+		record(ctx, conn, d.cfg.App, d.who, sum, d.id, "recheck", "rolled back: "+oneLine(rb.Error()))
+		return transport.Result{}, rb
+	}
+	record(ctx, conn, d.cfg.App, d.who, sum, d.id, "recheck", "ok")
+	return transport.Result{Stdout: []byte("release " + d.id + ": switch action and health check passed\n")}, nil
 }
 
 func sumName(g *gitSource) string {
@@ -266,8 +317,9 @@ func (d *deploy) run(ctx context.Context, conn transport.Conn) (transport.Result
 	if err := goLive(ctx, conn, d.cfg.App); err != nil {
 		if transport.Unreachable(err) || ctx.Err() != nil {
 			// The host cannot be reached to roll back: current points to
-			// the complete new release; the next run finds it there.
-			return transport.Result{Stdout: log.Bytes()}, fmt.Errorf("release %s is current, but its switch action or health check did not finish: %w", d.id, err)
+			// the complete new release, still marked pending, so the next
+			// plan runs the switch action and health check again.
+			return transport.Result{Stdout: log.Bytes()}, fmt.Errorf("release %s is current, but its switch action or health check did not finish (the next run repeats them): %w", d.id, err)
 		}
 		rb := rollBack(ctx, conn, d.cfg.App, d.id, prev, err)
 		record(ctx, conn, d.cfg.App, d.who, d.sum, d.id, "deploy", "rolled back: "+oneLine(rb.Error()))
@@ -349,6 +401,7 @@ mkdir -p "$r"
 		// A bare mirror in .drover/repo.git, fetched each deploy; the
 		// commit's tree is exported into the release (no .git in it).
 		fmt.Fprintf(&b, "url=%s\nc=%s\n", shell.Quote(d.git.URL), shell.Quote(d.sum))
+		b.WriteString(gitEnv)
 		b.WriteString(`g="$a/.drover/repo.git"
 [ -d "$g" ] || git init -q --bare "$g"
 git --git-dir="$g" fetch -q --force --tags -- "$url" '+refs/heads/*:refs/heads/*' || { printf '%s\n' "fetching $url failed" >&2; exit 1; }
@@ -397,6 +450,7 @@ func switchTo(ctx context.Context, conn transport.Conn, app, id string) (string,
 [ -e "$a/.drover/ready/$id" ] || { printf '%s\n' "release $id is not ready (incomplete or failed)" >&2; exit 1; }
 prev=
 if [ -L "$a/current" ]; then prev=$(readlink "$a/current"); prev=${prev##*/}; fi
+printf '%s\n' "$id" >"$a/.drover/.pending.tmp"; mv -f "$a/.drover/.pending.tmp" "$a/.drover/pending"
 if [ "$prev" != "$id" ]; then
   if [ -n "$prev" ]; then printf '%s\n' "$prev" >"$a/.drover/.previous.tmp"; mv -f "$a/.drover/.previous.tmp" "$a/.drover/previous"; fi
   t="$a/.current.drover-$$"
@@ -414,12 +468,14 @@ printf '%s\n' "$prev"
 }
 
 // goLive runs the app's switch action then its health check, in current.
+// Once both passed it removes .drover/pending, which switchTo wrote before
+// the switch: a release still pending was never seen healthy.
 func goLive(ctx context.Context, conn transport.Conn, app string) error {
 	a := shell.Quote(app)
 	if _, err := runRelease(ctx, conn, "cd "+a+"/current\nsh "+a+"/.drover/switch.sh </dev/null", nil); err != nil {
 		return fmt.Errorf("switch action failed: %w", err)
 	}
-	if _, err := runRelease(ctx, conn, "cd "+a+"/current\nsh "+a+"/.drover/health.sh </dev/null", nil); err != nil {
+	if _, err := runRelease(ctx, conn, "cd "+a+"/current\nsh "+a+"/.drover/health.sh </dev/null\nrm -f "+a+"/.drover/pending", nil); err != nil {
 		return err
 	}
 	return nil

@@ -73,6 +73,8 @@ func TestReleaseConfigureErrors(t *testing.T) {
 		{"health timeout", map[string]cty.Value{"path": cty.StringVal("/srv/app"), "source": cty.StringVal("src"), "healthcheck": strMapVal("command", "true", "timeout", "soon")}, "healthcheck", "duration"},
 		{"git bad ref", map[string]cty.Value{"path": cty.StringVal("/srv/app"), "source": cty.StringVal("git::https://example.org/a.git?ref=a..b")}, "source", "not a valid git ref"},
 		{"git option url", map[string]cty.Value{"path": cty.StringVal("/srv/app"), "source": cty.StringVal("git::--upload-pack=x")}, "source", "want git::URL"},
+		{"git ext transport", map[string]cty.Value{"path": cty.StringVal("/srv/app"), "source": cty.StringVal("git::ext::sh -c touch% /tmp/pwned?ref=main")}, "source", "remote helper"},
+		{"git fd transport", map[string]cty.Value{"path": cty.StringVal("/srv/app"), "source": cty.StringVal("git::fd::3")}, "source", "remote helper"},
 		{"health unknown key", map[string]cty.Value{"path": cty.StringVal("/srv/app"), "source": cty.StringVal("src"), "healthcheck": strMapVal("tcp", "80")}, "healthcheck", "unknown key"},
 	}
 	for _, c := range cases {

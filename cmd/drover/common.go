@@ -252,7 +252,8 @@ func loadInventory(u *ui) (*inventory.Inventory, error) {
 		return nil, usageErrorf("no inventory: pass one or more with -i FILE")
 	}
 	parser := hclparse.NewParser()
-	inv, diags := inventory.Load(global.inventories, inventory.LoadOptions{Parser: parser})
+	inv, diags := inventory.Load(global.inventories, inventory.LoadOptions{Parser: parser, Vault: secretKeys(u).OpenVault})
+	maskInventorySecrets(u, inv) // secret_keys.go
 	if len(diags) > 0 {
 		wr := hcl.NewDiagnosticTextWriter(u.stderr, parser.Files(), termWidth(u.stderr), u.colorErr)
 		_ = wr.WriteDiagnostics(diags)

@@ -142,7 +142,7 @@ func initDefinitions(l *loaded, only []string) ([]initgen.Definition, hcl.Diagno
 			vars[name] = cty.DynamicVal
 		}
 	}
-	funcs := lang.Functions(pb.Dir)
+	funcs := lang.Functions(pb.Dir, pb.AllowLocal...)
 	scope := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Functions: funcs, Tasks: map[string]map[string]cty.Value{}}
 	// Locals in as many rounds as there are, so each sees the others.
 	locals := map[string]cty.Value{}

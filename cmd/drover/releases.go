@@ -78,8 +78,11 @@ func formatReleases(rs *modules.Releases) string {
 			mark = "-"
 		}
 		state := ""
-		if !r.Ready {
+		switch {
+		case !r.Ready:
 			state = "  (failed or incomplete)"
+		case r.ID == rs.Pending:
+			state = "  (switch action or health check not passed: the next deploy repeats them)"
 		}
 		fmt.Fprintf(&b, "%s %s%s\n", mark, r.ID, state)
 	}

@@ -80,10 +80,14 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 	}
 	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: &runbookFlags.playbookFlags}
 	rf, diags := config.LoadRunbookFiles(l.parser, args[0])
+	if rf != nil && rf.Playbook != nil {
+		rf.Playbook.AllowLocal = runbookFlags.allowLocal
+	}
 	if !diags.HasErrors() {
 		var ds hcl.Diagnostics
-		l.inputs, ds = run.ParseInputs(l.parser, rf.Playbook, os.Environ(), runbookFlags.varFiles, runbookFlags.vars)
+		l.inputs, ds = run.ParseInputsWithKeys(l.parser, rf.Playbook, os.Environ(), runbookFlags.varFiles, runbookFlags.vars, secretKeys(l.ui))
 		diags = append(diags, ds...)
+		maskInputSecrets(l.ui, l.inputs)
 		if !ds.HasErrors() {
 			diags = append(diags, run.ValidateRunbooks(rf, l.inputs)...)
 		}

@@ -22,13 +22,15 @@ type playbookFlags struct {
 	vars          []string
 	varFiles      []string
 	compactErrors bool
+	allowLocal    []string
 }
 
 func (f *playbookFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.vars, "var", nil, "set a variable: --var NAME=VALUE (repeatable; highest precedence)")
-	fl.StringArrayVar(&f.varFiles, "var-file", nil, "read variables from an HCL file of NAME = VALUE lines (repeatable)")
+	fl.StringArrayVar(&f.varFiles, "var-file", nil, "read variables from an HCL file of NAME = VALUE lines, in clear or encrypted with age or Ansible Vault (repeatable)")
 	fl.BoolVar(&f.compactErrors, "compact-errors", false, "print each error on one line as file:line:col: error: message (for editors and CI)")
+	fl.StringArrayVar(&f.allowLocal, "allow-local", nil, "let the playbook read local files (file(), a copy's source, a deploy key...) in this directory too, not only in its own (repeatable)")
 }
 
 // loaded is a parsed playbook with its inputs.
@@ -45,10 +47,15 @@ type loaded struct {
 func loadPlaybook(cmd *cobra.Command, f *playbookFlags, paths []string) (*loaded, error) {
 	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: f}
 	pb, diags := config.LoadFiles(l.parser, paths...)
+	if pb != nil {
+		// Only the operator widens where local files may be read.
+		pb.AllowLocal = f.allowLocal
+	}
 	if !diags.HasErrors() {
 		var ds hcl.Diagnostics
-		l.inputs, ds = run.ParseInputs(l.parser, pb, os.Environ(), f.varFiles, f.vars)
+		l.inputs, ds = run.ParseInputsWithKeys(l.parser, pb, os.Environ(), f.varFiles, f.vars, secretKeys(l.ui))
 		diags = append(diags, ds...)
+		maskInputSecrets(l.ui, l.inputs)
 	}
 	l.pb = pb
 	if pb != nil {

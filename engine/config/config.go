@@ -21,9 +21,13 @@ import (
 // Playbook is what one or more playbook files declare.
 type Playbook struct {
 	// Dir is the playbook's root directory: the directory of the first file.
-	// File functions (file, templatefile) may read only inside it.
-	Dir       string
-	Variables map[string]*Variable
+	// Local files (file(), templatefile(), a copy's source, ...) may be read
+	// only inside it and AllowLocal (engine/localpath).
+	Dir string
+	// AllowLocal are further directories local files may be read in. Only the
+	// operator sets them (--allow-local), never the playbook.
+	AllowLocal []string
+	Variables  map[string]*Variable
 	// VariableOrder lists variable names in declaration order.
 	VariableOrder []string
 	Locals        map[string]*Local

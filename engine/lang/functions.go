@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"unicode/utf8"
 
@@ -19,6 +18,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/drover-cm/drover/engine/localpath"
 )
 
 // maxFileSize bounds what file() and templatefile() read: playbook files are
@@ -28,18 +29,20 @@ const maxFileSize = 16 << 20
 // TemplateFunctions returns the functions available inside templates: all
 // of Functions but templatefile, so that rendering cannot recurse. Modules
 // that render templates get these (modules.Config.Functions).
-func TemplateFunctions(dir string) map[string]function.Function {
-	fs := Functions(dir)
+func TemplateFunctions(dir string, allow ...string) map[string]function.Function {
+	fs := Functions(dir, allow...)
 	delete(fs, "templatefile")
 	return fs
 }
 
 // Functions returns the functions of the playbook language. File functions
-// read only inside dir (the playbook's root directory), relative paths are
-// resolved against it, and templatefile cannot call itself.
-func Functions(dir string) map[string]function.Function {
+// read only inside dir (the playbook's root directory) and the directories
+// the operator allowed (--allow-local), by the one local path rule
+// (engine/localpath); relative paths are resolved against dir, and
+// templatefile cannot call itself.
+func Functions(dir string, allow ...string) map[string]function.Function {
 	fs := baseFunctions()
-	g := &guard{root: dir}
+	g := &guard{rule: localpath.Rule{Root: dir, Allow: allow}}
 	fs["file"] = g.fileFunc()
 	fs["fileexists"] = g.fileExistsFunc()
 	// Templates get every function but templatefile, so a template cannot
@@ -189,35 +192,15 @@ var sensitiveFunc = function.New(&function.Spec{
 	},
 })
 
-// guard resolves local paths for file functions and keeps them inside root,
+// guard resolves local paths for file functions with the local path rule,
 // after Nomad's guardFS: a playbook from someone else must not be able to
 // read ~/.ssh/id_ed25519 into a file it then pushes to a host.
-type guard struct{ root string }
+type guard struct{ rule localpath.Rule }
 
-// resolve returns the absolute path of p (relative paths are relative to the
-// root), refusing anything that is, or links to something, outside the root.
+// resolve returns the path of p to read (relative paths are relative to the
+// playbook directory), refusing anything the rule does not allow.
 func (g *guard) resolve(p string) (string, error) {
-	root, err := filepath.Abs(g.root)
-	if err != nil {
-		return "", err
-	}
-	if realRoot, err := filepath.EvalSymlinks(root); err == nil {
-		root = realRoot
-	}
-	full := p
-	if !filepath.IsAbs(full) {
-		full = filepath.Join(root, p)
-	}
-	full = filepath.Clean(full)
-	real := full
-	if r, err := filepath.EvalSymlinks(full); err == nil {
-		real = r
-	}
-	rel, err := filepath.Rel(root, real)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "", fmt.Errorf("%s is outside the playbook directory %s; drover reads local files only inside it, so move the file there", p, root)
-	}
-	return real, nil
+	return g.rule.Resolve("", p)
 }
 
 func (g *guard) read(p string) (string, error) {

@@ -79,6 +79,24 @@ func TestFileFunctions(t *testing.T) {
 	}
 }
 
+// TestFileFunctionsAllowLocal: --allow-local opens a directory outside the
+// playbook to the file functions, and only that one.
+func TestFileFunctionsAllowLocal(t *testing.T) {
+	allowed, other, dir := t.TempDir(), t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(allowed, "ca.pem"), []byte("pem"), 0o644)
+	os.WriteFile(filepath.Join(other, "secret"), []byte("s"), 0o600)
+	fs := Functions(dir, allowed)
+	for _, c := range []struct{ path, err string }{{filepath.Join(allowed, "ca.pem"), ""}, {filepath.Join(other, "secret"), "allowed with --allow-local"}} {
+		v, err := fs["file"].Call([]cty.Value{cty.StringVal(c.path)})
+		switch {
+		case c.err == "" && (err != nil || v.AsString() != "pem"):
+			t.Errorf("file(%q) = %#v, %v; want pem", c.path, v, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("file(%q): err = %v, want %q", c.path, err, c.err)
+		}
+	}
+}
+
 func TestSensitiveFlowsThroughFunctions(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "t.tftpl"), []byte("password=${pw}\n"), 0o644)

@@ -110,7 +110,7 @@ func DefaultStack(pb *config.Playbook) string {
 func Evaluate(pb *config.Playbook, vars, locals map[string]cty.Value) ([]*Resource, hcl.Diagnostics) {
 	var out []*Resource
 	var diags hcl.Diagnostics
-	funcs := lang.Functions(pb.Dir)
+	funcs := lang.Functions(pb.Dir, pb.AllowLocal...)
 	for _, b := range pb.Provisions {
 		r, ds := evaluate(pb, b, &lang.Scope{Vars: vars, Locals: locals, Functions: funcs}, false)
 		diags = append(diags, ds...)
@@ -129,7 +129,7 @@ func Evaluate(pb *config.Playbook, vars, locals map[string]cty.Value) ([]*Resour
 // checked at plan time.
 func Validate(pb *config.Playbook, vars, locals map[string]cty.Value) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	funcs := lang.Functions(pb.Dir)
+	funcs := lang.Functions(pb.Dir, pb.AllowLocal...)
 	seen := map[string]bool{}
 	for _, b := range pb.Provisions {
 		_, ds := evaluate(pb, b, &lang.Scope{Vars: vars, Locals: locals, Functions: funcs}, true)

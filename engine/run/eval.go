@@ -372,7 +372,7 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 		return nil // Configure needs the host's facts
 	}
 	plain, _ := val.UnmarkDeep()
-	mt, err := t.Module.Configure(modules.Config{Values: plain, Dir: t.Dir, Root: e.pb.Dir, Host: e.host, Functions: e.tmplFuncs, Facts: e.facts, Name: t.Name})
+	mt, err := t.Module.Configure(modules.Config{Values: plain, Dir: t.Dir, Root: e.pb.Dir, AllowLocal: e.pb.AllowLocal, Host: e.host, Functions: e.tmplFuncs, Facts: e.facts, Name: t.Name})
 	if err != nil {
 		return hcl.Diagnostics{configureDiag(in, err)}
 	}

@@ -105,8 +105,8 @@ func newRunner(opts Options, sink report.Sink) *runner {
 	return &runner{
 		opts:      opts,
 		pb:        opts.Playbook,
-		funcs:     lang.Functions(opts.Playbook.Dir),
-		tmplFuncs: lang.TemplateFunctions(opts.Playbook.Dir),
+		funcs:     lang.Functions(opts.Playbook.Dir, opts.Playbook.AllowLocal...),
+		tmplFuncs: lang.TemplateFunctions(opts.Playbook.Dir, opts.Playbook.AllowLocal...),
 		em:        report.NewEmitter(sink),
 		dead:      map[string]report.Status{},
 		evalSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),

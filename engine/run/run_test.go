@@ -13,12 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/lang"
 	"github.com/drover-cm/drover/engine/report"
+	"github.com/drover-cm/drover/engine/secrets"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
 )
@@ -35,6 +38,9 @@ type fixture struct {
 	hosts  []*inventory.Host
 	masker *report.Masker
 	vars   []string
+	// varFiles are opened with keys (encrypted ones too).
+	varFiles []string
+	keys     *secrets.Keys
 }
 
 func loadFixture(t *testing.T, dir string, hosts ...string) *fixture {
@@ -71,7 +77,7 @@ func (f *fixture) diagText(diags hcl.Diagnostics) string {
 }
 
 func (f *fixture) options(sink report.Sink) Options {
-	in, diags := ParseInputs(f.parser, f.pb, nil, nil, append([]string{"root=" + f.root}, f.vars...))
+	in, diags := ParseInputsWithKeys(f.parser, f.pb, nil, f.varFiles, append([]string{"root=" + f.root}, f.vars...), f.keys)
 	if diags.HasErrors() {
 		f.t.Fatalf("inputs: %s", f.diagText(diags))
 	}
@@ -316,9 +322,12 @@ func TestApplyStop(t *testing.T) {
 	}
 }
 
-// TestMaskedEverywhere: a sensitive variable's value never appears in plan
-// or apply output (text or JSON), even when a command prints it or it holds
-// characters the encodings change (& < > " ' and unicode).
+// TestMaskedEverywhere: a sensitive value never appears in plan or apply
+// output (text or JSON), even when a command prints it or it holds
+// characters the encodings change (& < > " ' and unicode): variables
+// declared sensitive, values from an age-encrypted -var-file, and an
+// inventory variable from an Ansible Vault (which the inventory marks
+// sensitive).
 func TestMaskedEverywhere(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(`
@@ -333,18 +342,32 @@ variable "pw2" {
   default   = "hun&<>\"'ü-Tr9x"
   sensitive = true
 }
+variable "token" {
+  type    = string
+  default = "not-the-token"
+}
+variable "db" { type = object({ user = string, pass = string }) }
 play "local" {
   hosts = "all"
   file "pw" {
     path    = "${var.root}/pw"
-    content = "password=${var.pw}\n"
+    content = "password=${var.pw} token=${var.token} db=${var.db.pass} vault=${host.vars.vault_pw}\n"
   }
   command "echo" {
-    run = ["sh", "-c", "echo the password is $0 and $1; exit 1", var.pw, var.pw2]
+    run = ["sh", "-c", "echo the secrets are $0 $1 $2 $3 $4; exit 1", var.pw, var.pw2, var.token, var.db.pass, host.vars.vault_pw]
   }
 }
 `), 0o644)
+	id, _ := age.GenerateX25519Identity()
+	enc, err := secrets.EncryptAge([]byte("token = \"age-Tok-77\"\ndb = { user = \"app\", pass = \"age-Db-88\" }\n"), id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "secrets.hcl.age"), enc, 0o600)
 	f := loadFixture(t, dir)
+	f.varFiles = []string{filepath.Join(dir, "secrets.hcl.age")}
+	f.keys = &secrets.Keys{IdentityEnv: id.String()}
+	f.hosts[0].Vars["vault_pw"] = lang.Sensitive(cty.StringVal("vault-Pw-99"))
 	planOut, _ := f.plan()
 	applyOut, _ := f.apply()
 	var js bytes.Buffer
@@ -352,12 +375,18 @@ play "local" {
 		t.Fatal(err)
 	}
 	for name, out := range map[string]string{"plan": planOut, "apply": applyOut, "apply --json": js.String()} {
-		if strings.Contains(out, "hunter2-Secret") || strings.Contains(out, "Tr9x") {
-			t.Errorf("%s output shows the secret:\n%s", name, out)
+		for _, secret := range []string{"hunter2-Secret", "Tr9x", "age-Tok-77", "age-Db-88", "vault-Pw-99"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s output shows %s:\n%s", name, secret, out)
+			}
 		}
 	}
 	if !strings.Contains(applyOut, "exit status 1") {
 		t.Errorf("apply output lacks the failure:\n%s", applyOut)
+	}
+	got, _ := os.ReadFile(filepath.Join(f.root, "pw"))
+	if want := "password=hunter2-Secret token=age-Tok-77 db=age-Db-88 vault=vault-Pw-99\n"; string(got) != want {
+		t.Errorf("file content %q, want %q", got, want)
 	}
 }
 

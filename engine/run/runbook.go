@@ -49,8 +49,8 @@ type RunbookOptions struct {
 
 // RunbookFunctions are the language's functions plus num(), which reads the
 // first number in a string ("93%" → 93), for parsed command output.
-func RunbookFunctions(dir string) map[string]function.Function {
-	funcs := lang.Functions(dir)
+func RunbookFunctions(dir string, allow ...string) map[string]function.Function {
+	funcs := lang.Functions(dir, allow...)
 	funcs["num"] = numFunc
 	return funcs
 }
@@ -84,7 +84,7 @@ var numFunc = function.New(&function.Spec{
 // probe results (types, functions, attribute names of known objects).
 func ValidateRunbooks(rf *config.RunbookFile, in Inputs) hcl.Diagnostics {
 	pb := rf.Playbook
-	funcs := RunbookFunctions(pb.Dir)
+	funcs := RunbookFunctions(pb.Dir, pb.AllowLocal...)
 	vars, diags := hostVars(pb, in, "", nil, true)
 	if diags.HasErrors() {
 		return diags
@@ -123,7 +123,7 @@ func ValidateRunbooks(rf *config.RunbookFile, in Inputs) hcl.Diagnostics {
 // returns one report per runbook, sorted worst first. Diagnostics are
 // evaluation errors, reported once with the hosts they happened on.
 func RunRunbooks(ctx context.Context, opts RunbookOptions) ([]*report.RunbookReport, hcl.Diagnostics, error) {
-	rr := &runbookRun{opts: opts, funcs: RunbookFunctions(opts.File.Dir)}
+	rr := &runbookRun{opts: opts, funcs: RunbookFunctions(opts.File.Dir, opts.File.Playbook.AllowLocal...)}
 	vars, diags := globalVars(opts.File.Playbook, opts.Inputs)
 	if diags.HasErrors() {
 		return nil, diags, nil

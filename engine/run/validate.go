@@ -15,7 +15,7 @@ import (
 // Tasks whose configuration is fully known are passed to their module's
 // Configure, which checks values (an invalid mode, a relative path).
 func Validate(pb *config.Playbook, in Inputs) hcl.Diagnostics {
-	funcs, tmplFuncs := lang.Functions(pb.Dir), lang.TemplateFunctions(pb.Dir)
+	funcs, tmplFuncs := lang.Functions(pb.Dir, pb.AllowLocal...), lang.TemplateFunctions(pb.Dir, pb.AllowLocal...)
 	vars, diags := hostVars(pb, in, "", nil, true)
 	if diags.HasErrors() {
 		return diags

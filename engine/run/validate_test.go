@@ -17,6 +17,7 @@ func TestValidate(t *testing.T) {
 	cases := []struct {
 		name, src string
 		vars      []string
+		allow     []string // --allow-local
 		want      []string
 	}{
 		{
@@ -145,9 +146,35 @@ play "p" {
     content = file("../../etc/passwd")
   }
 }`,
-			want: []string{`site.hcl:5:15: error: Error in function call: Call to function "file" failed: ../../etc/passwd is outside the playbook directory DIR; drover reads local files only inside it, so move the file there.`},
+			want: []string{`site.hcl:5:15: error: Error in function call: Call to function "file" failed: ../../etc/passwd is outside the playbook directory DIR: drover reads local files only there, since what a playbook reads it can push to a host; move the file into it, or allow its directory with --allow-local DIR if you trust this playbook to read it.`},
 		},
 	}
+	secrets := t.TempDir()
+	os.WriteFile(filepath.Join(secrets, "id_ed25519"), []byte("key\n"), 0o600)
+	copyKey := `play "p" {
+  hosts = "all"
+  copy "k" {
+    path   = "/root/k"
+    source = "` + filepath.Join(secrets, "id_ed25519") + `"
+  }
+  git "g" {
+    repo       = "https://example.org/r.git"
+    dest       = "/srv/r"
+    deploy_key = "` + filepath.Join(secrets, "id_ed25519") + `"
+  }
+}`
+	cases = append(cases, []struct {
+		name, src string
+		vars      []string
+		allow     []string
+		want      []string
+	}{
+		{name: "local files outside the playbook", src: copyKey, want: []string{
+			`site.hcl:5:14: error: Invalid value for "source": copy.k: ` + filepath.Join(secrets, "id_ed25519") + ` is outside the playbook directory DIR: drover reads local files only there, since what a playbook reads it can push to a host; move the file into it, or allow its directory with --allow-local DIR if you trust this playbook to read it`,
+			`site.hcl:10:18: error: Invalid value for "deploy_key": git.g: ` + filepath.Join(secrets, "id_ed25519") + ` is outside the playbook directory DIR: drover reads local files only there, since what a playbook reads it can push to a host; move the file into it, or allow its directory with --allow-local DIR if you trust this playbook to read it`,
+		}},
+		{name: "local files in an allowed directory", src: copyKey, allow: []string{secrets}},
+	}...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -157,6 +184,7 @@ play "p" {
 			if diags.HasErrors() {
 				t.Fatalf("load: %v", diags)
 			}
+			pb.AllowLocal = c.allow
 			in, diags := ParseInputs(p, pb, nil, nil, c.vars)
 			if !diags.HasErrors() {
 				diags = Validate(pb, in)

@@ -2,6 +2,7 @@ package run
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"sort"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/engine/secrets"
 )
 
 // EnvPrefix starts the names of environment variables that set playbook
@@ -38,6 +40,16 @@ type Inputs map[string]InputValue
 // raw string when the variable's type is string (or not declared), and parsed
 // as an HCL expression otherwise ([1, 2], {a = 1}, true).
 func ParseInputs(p *hclparse.Parser, pb *config.Playbook, env []string, varFiles []string, flags []string) (Inputs, hcl.Diagnostics) {
+	return ParseInputsWithKeys(p, pb, env, varFiles, flags, nil)
+}
+
+// ParseInputsWithKeys is ParseInputs with the keys that open encrypted
+// -var-file files (age, Ansible Vault; see engine/secrets). Every value from
+// an encrypted file is sensitive. Its clear text is parsed apart from p, so
+// that no diagnostic can print a line of it; a file that does not open or
+// parse contributes no value at all. keys may be nil: an encrypted file is
+// then an error saying how to pass a key.
+func ParseInputsWithKeys(p *hclparse.Parser, pb *config.Playbook, env []string, varFiles []string, flags []string, keys *secrets.Keys) (Inputs, hcl.Diagnostics) {
 	in := Inputs{}
 	var diags hcl.Diagnostics
 	for _, kv := range env {
@@ -57,35 +69,9 @@ func ParseInputs(p *hclparse.Parser, pb *config.Playbook, env []string, varFiles
 		}
 	}
 	for _, path := range varFiles {
-		src, err := os.ReadFile(path)
-		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read variables file", Detail: fmt.Sprintf("%v.", err)})
-			continue
-		}
-		f, ds := p.ParseHCL(src, path)
+		fileIn, ds := varFileInputs(p, pb, path, keys)
 		diags = append(diags, ds...)
-		if ds.HasErrors() {
-			continue
-		}
-		attrs, ds := f.Body.JustAttributes()
-		diags = append(diags, ds...)
-		names := make([]string, 0, len(attrs))
-		for n := range attrs {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			a := attrs[n]
-			if pb.Variables[n] == nil {
-				diags = append(diags, undeclaredInput(pb, n, a.NameRange.Ptr()))
-				continue
-			}
-			val, ds := a.Expr.Value(nil)
-			diags = append(diags, ds...)
-			if !ds.HasErrors() {
-				in[n] = InputValue{Value: val, Source: fmt.Sprintf("%s:%d", path, a.NameRange.Start.Line), Range: a.Expr.Range()}
-			}
-		}
+		maps.Copy(in, fileIn)
 	}
 	for _, kv := range flags {
 		name, raw, ok := strings.Cut(kv, "=")
@@ -103,6 +89,58 @@ func ParseInputs(p *hclparse.Parser, pb *config.Playbook, env []string, varFiles
 		if !ds.HasErrors() {
 			in[name] = InputValue{Value: val, Source: "-var " + name}
 		}
+	}
+	return in, diags
+}
+
+// varFileInputs reads one -var-file. An encrypted one gives all of its
+// values or, on any error, none.
+func varFileInputs(p *hclparse.Parser, pb *config.Playbook, path string, keys *secrets.Keys) (Inputs, hcl.Diagnostics) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read variables file", Detail: fmt.Sprintf("%v.", err)}}
+	}
+	src, format, err := keys.Open(path, src)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot decrypt variables file", Detail: fmt.Sprintf("%v.", err)}}
+	}
+	encrypted := format != secrets.Plain
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if encrypted {
+		f, diags = hclsyntax.ParseConfig(src, path, hcl.InitialPos) // not in p: no snippets
+	} else {
+		f, diags = p.ParseHCL(src, path)
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	attrs, ds := f.Body.JustAttributes()
+	diags = append(diags, ds...)
+	in := Inputs{}
+	names := make([]string, 0, len(attrs))
+	for n := range attrs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		a := attrs[n]
+		if pb.Variables[n] == nil {
+			diags = append(diags, undeclaredInput(pb, n, a.NameRange.Ptr()))
+			continue
+		}
+		val, ds := a.Expr.Value(nil)
+		diags = append(diags, ds...)
+		if ds.HasErrors() {
+			continue
+		}
+		if encrypted {
+			val = lang.Sensitive(val)
+		}
+		in[n] = InputValue{Value: val, Source: fmt.Sprintf("%s:%d", path, a.NameRange.Start.Line), Range: a.Expr.Range()}
+	}
+	if encrypted && diags.HasErrors() {
+		return nil, diags
 	}
 	return in, diags
 }
@@ -193,7 +231,7 @@ func resolveVars(pb *config.Playbook, in Inputs, hostName string, invVars map[st
 	if diags.HasErrors() || !validate {
 		return out, diags
 	}
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(nonEmpty(out))}, Functions: lang.Functions(pb.Dir)}
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(nonEmpty(out))}, Functions: lang.Functions(pb.Dir, pb.AllowLocal...)}
 	for _, name := range pb.VariableOrder {
 		v := pb.Variables[name]
 		for _, val := range v.Validations {

@@ -1,15 +1,19 @@
 package run
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"filippo.io/age"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/engine/secrets"
 )
 
 // TestVariablePrecedence: default < inventory < DROVER_VAR_ < -var-file <
@@ -86,5 +90,73 @@ variable "pw" {
 	_, diags = hostVars(pb, Inputs{}, "h", nil, false)
 	if !diags.HasErrors() || diags[0].Summary != "No value for required variable" {
 		t.Errorf("missing required: %v", diags)
+	}
+}
+
+// TestEncryptedVarFile: an encrypted -var-file's values are sensitive; any
+// problem with it is an error naming the file, with none of its values and
+// no line of its clear text in the diagnostics.
+func TestEncryptedVarFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(`
+variable "token" { type = string }
+variable "port" {
+  type    = number
+  default = 1
+}
+`), 0o644)
+	p := hclparse.NewParser()
+	pb, diags := config.LoadFiles(p, filepath.Join(dir, "site.hcl"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	id, _ := age.GenerateX25519Identity()
+	stranger, _ := age.GenerateX25519Identity()
+	write := func(name, clear string) string {
+		enc, err := secrets.EncryptAge([]byte(clear), id.Recipient())
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, enc, 0o600)
+		return path
+	}
+	good := write("good.hcl.age", "token = \"tok-Secret-1\"\nport = 9\n")
+	truncated := filepath.Join(dir, "truncated.hcl.age")
+	b, _ := os.ReadFile(good)
+	os.WriteFile(truncated, b[:len(b)-40], 0o600)
+	vault, _ := filepath.Abs("../secrets/testdata/vault11.yml")
+	for _, c := range []struct {
+		name string
+		file string
+		keys *secrets.Keys
+		err  string
+	}{
+		{"opens", good, &secrets.Keys{IdentityEnv: id.String()}, ""},
+		{"opens a vault", filepath.Join(filepath.Dir(vault), "vault-vars.hcl"), &secrets.Keys{VaultPasswordFile: filepath.Join(filepath.Dir(vault), "vault.pass")}, ""},
+		{"no key", good, nil, "good.hcl.age is encrypted with age to public keys: no identity given: pass your age identity"},
+		{"wrong identity", good, &secrets.Keys{IdentityEnv: stranger.String()}, "good.hcl.age: not encrypted to your identity"},
+		{"truncated", truncated, &secrets.Keys{IdentityEnv: id.String()}, "truncated.hcl.age"},
+		{"undeclared variable", write("undeclared.hcl.age", "token = \"tok-Secret-1\"\nnosuch = \"tok-Secret-1\"\n"), &secrets.Keys{IdentityEnv: id.String()}, "undeclared variable"},
+		{"syntax error", write("bad.hcl.age", "token = \"tok-Secret-1\"\nport = = \"tok-Secret-1\"\n"), &secrets.Keys{IdentityEnv: id.String()}, "bad.hcl.age"},
+		{"vault with a wrong password", vault, &secrets.Keys{VaultPasswordFile: filepath.Join(dir, "site.hcl")}, "vault11.yml: wrong vault password"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			in, diags := ParseInputsWithKeys(p, pb, nil, []string{c.file}, nil, c.keys)
+			if c.err == "" {
+				if diags.HasErrors() || len(in) != 2 || !lang.IsSensitive(in["token"].Value) || !lang.IsSensitive(in["port"].Value) {
+					t.Fatalf("inputs %v, %v", in, diags)
+				}
+				return
+			}
+			var text bytes.Buffer
+			config.WriteDiagnostics(&text, p.Files(), diags, 0, false)
+			if !diags.HasErrors() || len(in) != 0 || !strings.Contains(text.String(), c.err) {
+				t.Fatalf("inputs %v, diagnostics:\n%s\nwant an error with %q and no value", in, text.String(), c.err)
+			}
+			if strings.Contains(text.String(), "tok-Secret-1") {
+				t.Fatalf("the diagnostics show the clear text:\n%s", text.String())
+			}
+		})
 	}
 }
