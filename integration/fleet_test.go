@@ -257,7 +257,7 @@ func TestFleetInventories(t *testing.T) {
 				t.Errorf("%s: host %d is %s %s:%d user %q keys %v, want %s %s:%d root %s",
 					filepath.Base(file), i, h.Name, h.Address, h.Port, h.User, h.Identities, want.Name, want.Addr, want.Port, f.KeyFile)
 			}
-			if strings.HasSuffix(file, ".hcl") && (len(h.KnownHostsFiles) != 1 || h.KnownHostsFiles[0] != f.KnownHostsFile) {
+			if len(h.KnownHostsFiles) != 1 || h.KnownHostsFiles[0] != f.KnownHostsFile {
 				t.Errorf("%s: host %s verifies its key against %v, want the fleet's %s", filepath.Base(file), h.Name, h.KnownHostsFiles, f.KnownHostsFile)
 			}
 		}

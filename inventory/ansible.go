@@ -46,13 +46,29 @@ func applyAnsibleVar(s *settings, key string, v cty.Value, rng hcl.Range, owner 
 	if err != nil {
 		return bad(err)
 	}
-	s.merge(&layer)
-	if len(ignored) > 0 {
-		return hcl.Diagnostics{{Severity: hcl.DiagWarning, Summary: "SSH options ignored",
-			Detail: fmt.Sprintf("%s: drover does not use %s from %s; it understands -J and -o %s (a ProxyCommand only as \"ssh -W %%h:%%p host\"). Host keys are always verified.",
-				owner, strings.Join(ignored, " "), key, strings.Join(understoodArgs(), ", -o ")), Subject: rng.Ptr()}}
+	// A setting's own variable (ansible_port, ansible_user…) beats the same
+	// option in the ssh arguments, whichever is written first.
+	for k, v := range layer.vals {
+		if v != nil && s.vals[k] == nil {
+			s.put(fields[k], v, rng)
+		}
 	}
-	return nil
+	var diags hcl.Diagnostics
+	if layer.vals[keyHostKeyChecking] == HostKeyNo {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning,
+			Summary: "StrictHostKeyChecking=no is taken as accept-new",
+			Detail:  fmt.Sprintf("%s: drover never turns host key verification off. The key of a host not yet in its known_hosts file is recorded there on first connection (trust on first use) and verified from then on; a changed key is refused. Write -o StrictHostKeyChecking=accept-new to say so and silence this warning.", owner),
+			Subject: rng.Ptr()})
+	}
+	// One warning per option, whatever its value: Load keeps the first, so
+	// an option set for many groups is named once per run.
+	for _, ig := range ignored {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning,
+			Summary: fmt.Sprintf("SSH option %s ignored", ig.name),
+			Detail: fmt.Sprintf("%s: drover does not use %s from %s; it understands -J, -i, -l, -p and -o %s. Host keys are always verified.",
+				owner, ig.written, key, strings.Join(understoodArgs(), ", -o ")), Subject: rng.Ptr()})
+	}
+	return diags
 }
 
 // ansibleBool follows Ansible's boolean(): yes/no, true/false, on/off, y/n,
@@ -113,51 +129,58 @@ func understoodArgs() []string {
 	return out
 }
 
+// ignoredArg is an argument of ansible_ssh_common_args drover does not use:
+// name is the option ("-o ForwardAgent", "-A"), written the whole argument.
+type ignoredArg struct{ name, written string }
+
 // readSSHArgs reads ansible_ssh_common_args into s: its options, -o
-// Keyword=value (or "Keyword value") and -J hops (ProxyJump), are ssh_config
-// keywords, and those of fields that take them (their sshArgs) become
-// settings. It returns the arguments it does not use, as written.
-func readSSHArgs(args string, s *settings, rng hcl.Range) (ignored []string, err error) {
+// Keyword=value (also -oKeyword=value and "-o Keyword value"), -J hops
+// (ProxyJump), -i file (IdentityFile), -l user (User) and -p port (Port),
+// are ssh_config keywords, and those of fields that take them (their
+// sshArgs) become settings. It returns the arguments it does not use.
+func readSSHArgs(args string, s *settings, rng hcl.Range) (ignored []ignoredArg, err error) {
 	toks, err := shlexSplit(args)
 	if err != nil {
-		return []string{args}, nil
+		return []ignoredArg{{args, args}}, nil
 	}
+	opts := argValues{}
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
-		next := func() string {
-			if i+1 < len(toks) {
+		if flagOpt, ok := sshFlagOptions[t[:min(2, len(t))]]; ok {
+			value := t[2:]
+			if value == "" && i+1 < len(toks) {
 				i++
-				return toks[i]
+				value = toks[i]
 			}
-			return ""
-		}
-		var option, value, written string
-		switch {
-		case t == "-J":
-			option, value = "ProxyJump", next()
-		case strings.HasPrefix(t, "-J"):
-			option, value = "ProxyJump", t[2:]
-		case strings.HasPrefix(t, "-o"):
-			opt := strings.TrimPrefix(t, "-o")
-			if opt == "" {
-				opt = next()
-			}
-			written = "-o " + opt
-			var ok bool
-			if option, value, ok = strings.Cut(opt, "="); !ok {
-				option, value, _ = strings.Cut(opt, " ")
-			}
-			option = strings.TrimSpace(option)
-		default:
-			ignored = append(ignored, t)
+			opts.add(flagOpt, value)
 			continue
 		}
-		f := bySSHArg[strings.ToLower(option)]
-		if f == nil {
-			ignored = append(ignored, written)
+		if !strings.HasPrefix(t, "-o") {
+			ignored = append(ignored, ignoredArg{t, t})
 			continue
 		}
-		v, understood, err := f.parseArg(option, value)
+		opt := strings.TrimPrefix(t, "-o")
+		if opt == "" && i+1 < len(toks) {
+			i++
+			opt = toks[i]
+		}
+		option, value, ok := strings.Cut(opt, "=")
+		if !ok {
+			option, value, _ = strings.Cut(strings.TrimSpace(opt), " ")
+		}
+		option = strings.TrimSpace(option)
+		written := "-o " + opt
+		if bySSHArg[strings.ToLower(option)] == nil {
+			ignored = append(ignored, ignoredArg{"-o " + option, written})
+			continue
+		}
+		opts.add(option, value)
+	}
+	for _, f := range fields {
+		if len(f.sshArgs) == 0 {
+			continue
+		}
+		v, understood, err := f.parseArg(opts)
 		if err == nil && understood && f.check != nil {
 			err = f.check(v)
 		}
@@ -166,18 +189,27 @@ func readSSHArgs(args string, s *settings, rng hcl.Range) (ignored []string, err
 			return nil, err
 		case understood:
 			s.put(f, v, rng)
-		default:
-			ignored = append(ignored, written)
+		case f.key == keyProxyJump && opts.one("ProxyCommand") != "":
+			// Connecting directly instead would bypass the bastion the
+			// inventory names, so this is an error, not a warning.
+			return nil, fmt.Errorf("-o ProxyCommand=%q is not supported: drover dials with its own SSH client and takes a ProxyCommand only in the form \"ssh -W %%h:%%p [-p port] [-l user] [user@]bastion\"; write -J [user@]bastion[:port] instead", opts.one("ProxyCommand"))
 		}
 	}
 	return ignored, nil
 }
 
+// sshFlagOptions are the ssh flags read from ansible_ssh_common_args, as
+// the ssh_config keyword each sets.
+var sshFlagOptions = map[string]string{"-J": "ProxyJump", "-i": "IdentityFile", "-l": "User", "-p": "Port"}
+
 // parseSSHArgs returns the jump host ansible_ssh_common_args names and the
 // arguments drover does not use.
 func parseSSHArgs(args string) (jump string, ignored []string) {
 	var s settings
-	ignored, _ = readSSHArgs(args, &s, hcl.Range{})
+	ig, _ := readSSHArgs(args, &s, hcl.Range{})
+	for _, a := range ig {
+		ignored = append(ignored, a.written)
+	}
 	jump, _ = s.vals[keyProxyJump].(string)
 	return jump, ignored
 }

@@ -198,8 +198,8 @@ func TestAnsibleDiagnostics(t *testing.T) {
 			[]string{`hosts:1:1: error: Invalid ansible_port: host "web1": "ssh" is not a port number.`}},
 		{"bad become", map[string]string{"hosts": "web1 ansible_become=maybe\n"},
 			[]string{`hosts:1:1: error: Invalid ansible_become: host "web1": the value must be a boolean`}},
-		{"ignored ssh args warn", map[string]string{"hosts": "web1 ansible_ssh_common_args='-o StrictHostKeyChecking=no -J jump'\n"},
-			[]string{`hosts:1:1: warning: SSH options ignored: host "web1": drover does not use -o StrictHostKeyChecking=no from ansible_ssh_common_args`}},
+		{"ignored ssh args warn", map[string]string{"hosts": "web1 ansible_ssh_common_args='-o ForwardAgent=yes -J jump'\n"},
+			[]string{`hosts:1:1: warning: SSH option -o ForwardAgent ignored: host "web1": drover does not use -o ForwardAgent=yes from ansible_ssh_common_args`}},
 		{"group cycle", map[string]string{"hosts": "[a:children]\nb\n[b:children]\na\n"},
 			[]string{`hosts:4:1: error: Group cycle: Groups contain each other: a -> b -> a.`}},
 		{"script", map[string]string{"inv.py": "#!/usr/bin/env python3\nprint('{}')\n"},
@@ -352,8 +352,8 @@ func TestSSHArgs(t *testing.T) {
 		{"-o ProxyJump=admin@bastion:2200", "admin@bastion:2200", nil},
 		{`-o ProxyCommand="ssh -W %h:%p -q admin@bastion"`, "admin@bastion", nil},
 		{`-o 'ProxyCommand=ssh -W %h:%p -p 2200 -l admin bastion'`, "admin@bastion:2200", nil},
-		{`-o ProxyCommand="nc -x proxy %h %p"`, "", []string{"-o ProxyCommand=nc -x proxy %h %p"}},
-		{"-o StrictHostKeyChecking=no -C", "", []string{"-o StrictHostKeyChecking=no", "-C"}},
+		{"-o StrictHostKeyChecking=no -C -o ForwardAgent=yes", "", []string{"-C", "-o ForwardAgent=yes"}},
+		{"-oProxyJump=b1 -J b2", "b1", nil}, // the first value wins, as with ssh
 	}
 	for _, tc := range tests {
 		jump, ignored := parseSSHArgs(tc.in)
@@ -386,6 +386,84 @@ func TestDynamicInventoryJSON(t *testing.T) {
 	}
 	if db1.Port != 2222 || !slices.Equal(db1.Groups, []string{"all", "db", "prod"}) {
 		t.Errorf("db1 = %+v", db1)
+	}
+}
+
+// TestSSHArgSettings reads ansible_ssh_common_args as Ansible users write
+// it into the settings it names, in each spelling ssh accepts.
+func TestSSHArgSettings(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	tests := []struct {
+		name, line string
+		want       func(h *Host) bool
+	}{
+		{"known_hosts -o k=v", `h ansible_ssh_common_args='-o UserKnownHostsFile=/kh/a -o StrictHostKeyChecking=yes'`,
+			func(h *Host) bool {
+				return slices.Equal(h.KnownHostsFiles, []string{"/kh/a"}) && h.StrictHostKeyChecking == HostKeyVerify
+			}},
+		{"-oKey=value, several files", `h ansible_ssh_common_args="-oUserKnownHostsFile='/kh/a /kh/b'"`,
+			func(h *Host) bool { return slices.Equal(h.KnownHostsFiles, []string{"/kh/a", "/kh/b"}) }},
+		{"-o Key value", `h ansible_ssh_extra_args='-o "UserKnownHostsFile /kh/c" -o "StrictHostKeyChecking accept-new"'`,
+			func(h *Host) bool {
+				return slices.Equal(h.KnownHostsFiles, []string{"/kh/c"}) && h.AcceptsNewHostKeys()
+			}},
+		{"global known hosts", `h ansible_ssh_common_args='-o GlobalKnownHostsFile=/kh/g'`,
+			func(h *Host) bool {
+				return slices.Equal(h.KnownHostsFiles, []string{home + "/.ssh/known_hosts", home + "/.ssh/known_hosts2", "/kh/g"})
+			}},
+		{"StrictHostKeyChecking=no is accept-new", `h ansible_ssh_common_args='-o StrictHostKeyChecking=no'`,
+			func(h *Host) bool { return h.StrictHostKeyChecking == HostKeyNo && h.AcceptsNewHostKeys() }},
+		{"-i -p -l", `h ansible_ssh_common_args='-i /k/1 -i/k/2 -p 2222 -l deploy -o IdentitiesOnly=yes'`,
+			func(h *Host) bool {
+				return slices.Equal(h.Identities, []string{"/k/1", "/k/2"}) && h.Port == 2222 && h.User == "deploy" && h.IdentitiesOnly
+			}},
+		{"-o Port and User", `h ansible_ssh_common_args='-o Port=2200 -o User=app'`,
+			func(h *Host) bool { return h.Port == 2200 && h.User == "app" }},
+		{"ansible_port beats -o Port", `h ansible_port=2201 ansible_ssh_common_args='-o Port=2200' ansible_user=me`,
+			func(h *Host) bool { return h.Port == 2201 && h.User == "me" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := loadOne(t, map[string]string{"hosts": tc.line + "\n"}, "hosts")
+			if !tc.want(h) {
+				t.Errorf("%s: got %+v", tc.line, h)
+			}
+		})
+	}
+}
+
+// TestSSHArgWarnings: an option drover ignores is named once however many
+// groups set it, StrictHostKeyChecking=no warns that it means accept-new,
+// and a ProxyCommand drover cannot run is an error naming the group and
+// the variable.
+func TestSSHArgWarnings(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"hosts": `[web]
+web[01:03]
+[db]
+db1
+[web:vars]
+ansible_ssh_common_args='-o ForwardAgent=yes -o StrictHostKeyChecking=no'
+[db:vars]
+ansible_ssh_common_args='-o ForwardAgent=no -o StrictHostKeyChecking=no'
+`, "bad": `[web]
+w1
+[web:vars]
+ansible_ssh_common_args='-o ProxyCommand="nc -x proxy %h %p"'
+`})
+	_, diags := Load([]string{filepath.Join(dir, "hosts")}, LoadOptions{SSHConfigPath: "none"})
+	var got []string
+	for _, d := range diags {
+		got = append(got, d.Summary)
+	}
+	want := []string{"StrictHostKeyChecking=no is taken as accept-new", "SSH option -o ForwardAgent ignored"}
+	if diags.HasErrors() || !slices.Equal(got, want) {
+		t.Errorf("diagnostics %q, want %q:\n%v", got, want, diags)
+	}
+	_, diags = Load([]string{filepath.Join(dir, "bad")}, LoadOptions{SSHConfigPath: "none"})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), `group "web"`) || !strings.Contains(diags.Error(), "ansible_ssh_common_args") ||
+		!strings.Contains(diags.Error(), "ProxyCommand") {
+		t.Errorf("unsupported ProxyCommand: %v", diags)
 	}
 }
 

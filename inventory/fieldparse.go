@@ -231,6 +231,14 @@ func (f *field) parseSSH(c sshValues) (any, error) {
 		return time.Duration(n) * time.Second, nil
 	case kindPaths:
 		return strings.Fields(raw), nil
+	case kindBool:
+		switch strings.ToLower(raw) {
+		case "yes", "true":
+			return true, nil
+		case "no", "false":
+			return false, nil
+		}
+		return nil, &sshValueError{raw, "yes or no"}
 	}
 	panic("inventory: no ssh_config parser for " + f.name)
 }
@@ -270,32 +278,57 @@ func sshKnownHosts(c sshValues, f *field) (any, error) {
 	return append(user, global...), nil
 }
 
-// parseArg reads f from one -o option of ansible_ssh_common_args; false
+// parseArg reads f from the options of ansible_ssh_common_args; false
 // means drover does not use the option as written.
-func (f *field) parseArg(option, value string) (any, bool, error) {
+func (f *field) parseArg(opts argValues) (any, bool, error) {
 	if f.fromArg != nil {
-		v, ok := f.fromArg(option, value)
-		return v, ok, nil
+		for _, o := range f.sshArgs {
+			if vs := opts.all(o); len(vs) > 0 {
+				v, ok := f.fromArg(o, vs[0])
+				return v, ok, nil
+			}
+		}
+		return nil, false, nil
 	}
-	v, err := f.parseSSH(optionValue{option, strings.TrimSpace(value)})
+	v, err := f.parseSSH(opts)
 	return v, v != nil, err
 }
 
-// optionValue is one -o option seen as ssh_config.
-type optionValue struct{ option, value string }
+// argValues are the options of ansible_ssh_common_args seen as ssh_config:
+// by lower-case keyword, in the order given. As with ssh -o, the first value
+// of a keyword wins (IdentityFile accumulates).
+type argValues map[string][]string
 
-func (o optionValue) one(kw string) string {
-	if strings.EqualFold(kw, o.option) {
-		return o.value
+func (a argValues) add(option, value string) {
+	k := strings.ToLower(option)
+	a[k] = append(a[k], strings.TrimSpace(value))
+}
+
+func (a argValues) one(kw string) string {
+	if vs := a[strings.ToLower(kw)]; len(vs) > 0 {
+		return vs[0]
 	}
 	return ""
 }
 
-func (o optionValue) all(kw string) []string {
-	if v := o.one(kw); v != "" {
-		return []string{v}
+func (a argValues) all(kw string) []string { return a[strings.ToLower(kw)] }
+
+// sshStrictHostKeyChecking reads OpenSSH's StrictHostKeyChecking: yes (and
+// ask: drover never prompts) verify, accept-new records new keys, no/off is
+// taken as accept-new (a changed key is still refused; see docs/inventory.md).
+func sshStrictHostKeyChecking(c sshValues, f *field) (any, error) {
+	raw := c.one(f.ssh[0])
+	switch strings.ToLower(raw) {
+	case "":
+		return nil, nil
+	case "yes", "ask", "true":
+		return HostKeyVerify, nil
+	case "accept-new":
+		return HostKeyAcceptNew, nil
+	case "no", "off", "false":
+		return HostKeyNo, nil
 	}
-	return nil
+	return nil, &sshValueError{raw, "yes, accept-new or no"}
 }
 
 // argProxyJump takes -o ProxyJump=hops, and the usual bastion ProxyCommand

@@ -34,6 +34,8 @@ const (
 	keyBecome
 	keyBecomeUser
 	keyBecomeMethod
+	keyIdentitiesOnly
+	keyHostKeyChecking
 	numKeys
 )
 
@@ -163,8 +165,8 @@ var fields = [numKeys]*field{
 	},
 	keyUser: {
 		name: "user", kind: kindString, hcl: inAll, hclType: "string",
-		ansible:    []string{"ansible_user", "ansible_ssh_user"},
-		ssh:        []string{"User"},
+		ansible: []string{"ansible_user", "ansible_ssh_user"},
+		ssh:     []string{"User"}, sshArgs: []string{"User"},
 		emptyUnset: true,
 		builtin:    func() any { return currentUser() }, builtinDoc: "the local user",
 		flag: &flag{name: "user", short: "u", usage: "log in as this user (overrides the inventory)",
@@ -177,8 +179,8 @@ var fields = [numKeys]*field{
 		name: "port", kind: kindInt, hcl: inAll, hclType: "number",
 		ansible:     []string{"ansible_port", "ansible_ssh_port"},
 		fromAnsible: ansiblePort,
-		ssh:         []string{"Port"},
-		builtin:     func() any { return defaultPort }, builtinDoc: "22",
+		ssh:         []string{"Port"}, sshArgs: []string{"Port"},
+		builtin: func() any { return defaultPort }, builtinDoc: "22",
 		check: checkPort,
 		doc:   "SSH port, 1–65535",
 		get:   func(h *Host) (any, bool) { return h.Port, h.Port != 0 },
@@ -187,7 +189,7 @@ var fields = [numKeys]*field{
 	keyIdentities: {
 		name: "identity_file", kind: kindPaths, hcl: inAll, hclType: "string or list",
 		ansible: []string{"ansible_ssh_private_key_file", "ansible_private_key_file"},
-		ssh:     []string{"IdentityFile"}, fromSSH: sshIdentities,
+		ssh:     []string{"IdentityFile"}, fromSSH: sshIdentities, sshArgs: []string{"IdentityFile"},
 		expand: true,
 		doc:    "private keys, in order; relative paths are relative to the file",
 		get:    func(h *Host) (any, bool) { return h.Identities, len(h.Identities) > 0 },
@@ -205,11 +207,11 @@ var fields = [numKeys]*field{
 	keyKnownHosts: {
 		name: "known_hosts_file", kind: kindPaths, hcl: inAll, hclType: "string or list",
 		ssh:     []string{"UserKnownHostsFile", "GlobalKnownHostsFile"},
-		fromSSH: sshKnownHosts,
-		expand:  true,
-		doc:     "known_hosts files to verify this host's key against, instead of OpenSSH's defaults (`--known-hosts` still overrides); relative paths are relative to the file",
-		get:     func(h *Host) (any, bool) { return h.KnownHostsFiles, len(h.KnownHostsFiles) > 0 },
-		set:     func(h *Host, v any) { h.KnownHostsFiles = v.([]string) },
+		fromSSH: sshKnownHosts, sshArgs: []string{"UserKnownHostsFile", "GlobalKnownHostsFile"},
+		expand: true,
+		doc:    "known_hosts files to verify this host's key against, instead of OpenSSH's defaults (`--known-hosts` still overrides); relative paths are relative to the file",
+		get:    func(h *Host) (any, bool) { return h.KnownHostsFiles, len(h.KnownHostsFiles) > 0 },
+		set:    func(h *Host, v any) { h.KnownHostsFiles = v.([]string) },
 	},
 	keyConnectTimeout: {
 		name: "connect_timeout", kind: kindDuration, hcl: inAll, hclType: "string or number",
@@ -253,6 +255,19 @@ var fields = [numKeys]*field{
 		check: oneOf("Become method %q is not supported; drover only runs commands as another user with sudo", becomeSudo),
 		get:   func(h *Host) (any, bool) { return h.Become.Method, h.Become.Method != "" },
 		set:   func(h *Host, v any) { h.Become.Method = v.(string) },
+	},
+	keyIdentitiesOnly: {
+		name: "identities_only", kind: kindBool,
+		ssh: []string{"IdentitiesOnly"}, sshArgs: []string{"IdentitiesOnly"},
+		get: func(h *Host) (any, bool) { return h.IdentitiesOnly, h.IdentitiesOnly },
+		set: func(h *Host, v any) { h.IdentitiesOnly = v.(bool) },
+	},
+	keyHostKeyChecking: {
+		name: "strict_host_key_checking", kind: kindString,
+		ssh: []string{"StrictHostKeyChecking"}, fromSSH: sshStrictHostKeyChecking,
+		sshArgs: []string{"StrictHostKeyChecking"},
+		get:     func(h *Host) (any, bool) { return h.StrictHostKeyChecking, h.StrictHostKeyChecking != "" },
+		set:     func(h *Host, v any) { h.StrictHostKeyChecking = v.(string) },
 	},
 }
 

@@ -39,18 +39,18 @@ var fieldSamples = map[string]struct {
 	},
 	"user": {
 		hcl: []string{`"u0"`, `"u1"`, `"u2"`, `"u3"`}, hclWant: []any{"u0", "u1", "u2", "u3"},
-		ansible: "ua", ansWant: "ua", ssh: "us", sshWant: "us",
+		ansible: "ua", ansWant: "ua", ssh: "us", sshWant: "us", arg: "uo", argWant: "uo",
 		flag: "uf", flagWant: "uf", builtWant: "tester",
 	},
 	"port": {
 		hcl: []string{"2200", "2201", "2202", "2203"}, hclWant: []any{2200, 2201, 2202, 2203},
-		ansible: "2204", ansWant: 2204, ssh: "2205", sshWant: 2205, builtWant: 22,
+		ansible: "2204", ansWant: 2204, ssh: "2205", sshWant: 2205, arg: "2206", argWant: 2206, builtWant: 22,
 	},
 	"identity_file": {
 		hcl:     []string{`"/k/0"`, `["/k/1", "/k/1b"]`, `"/k/2"`, `["/k/3"]`},
 		hclWant: []any{[]string{"/k/0"}, []string{"/k/1", "/k/1b"}, []string{"/k/2"}, []string{"/k/3"}},
 		ansible: "/k/a", ansWant: []string{"/k/a"}, ssh: "/k/s", sshWant: []string{"/k/s"},
-		builtWant: []string(nil),
+		arg: "/k/o", argWant: []string{"/k/o"}, builtWant: []string(nil),
 	},
 	"proxy_jump": {
 		hcl: []string{`"j0"`, `"j1"`, `"u@j2:2222"`, `"j3,j4"`}, hclWant: []any{"j0", "j1", "u@j2:2222", "j3,j4"},
@@ -60,6 +60,7 @@ var fieldSamples = map[string]struct {
 		hcl:     []string{`"/kh/0"`, `["/kh/1"]`, `"/kh/2"`, `["/kh/3", "/kh/3b"]`},
 		hclWant: []any{[]string{"/kh/0"}, []string{"/kh/1"}, []string{"/kh/2"}, []string{"/kh/3", "/kh/3b"}},
 		ssh:     "/kh/s", sshWant: []string{"/kh/s"}, builtWant: []string(nil),
+		arg: "/kh/o", argWant: []string{"/kh/o"},
 	},
 	"connect_timeout": {
 		hcl: []string{`"5s"`, "6", `"1m"`, "0.5"}, hclWant: []any{5 * time.Second, 6 * time.Second, time.Minute, 500 * time.Millisecond},
@@ -74,7 +75,11 @@ var fieldSamples = map[string]struct {
 		hcl: []string{`"b0"`, `"b1"`, `"b2"`, `"b3"`}, hclWant: []any{"b0", "b1", "b2", "b3"},
 		ansible: "ba", ansWant: "ba", flag: "bf", flagWant: "bf", builtWant: "root",
 	},
-	"become_method": {ansible: "sudo", ansWant: "sudo", builtWant: "sudo"},
+	"become_method":   {ansible: "sudo", ansWant: "sudo", builtWant: "sudo"},
+	"identities_only": {ssh: "yes", sshWant: true, arg: "yes", argWant: true, builtWant: false},
+	"strict_host_key_checking": {
+		ssh: "accept-new", sshWant: HostKeyAcceptNew, arg: "yes", argWant: HostKeyVerify, builtWant: "",
+	},
 }
 
 // hostValue is f's value on h, zero values included.
@@ -143,8 +148,8 @@ func TestFieldSources(t *testing.T) {
 				if smp.arg == "" {
 					t.Fatalf("no -o sample")
 				}
-				if strings.EqualFold(o, "ProxyCommand") {
-					continue // TestSSHArgs covers the forms it understands
+				if strings.EqualFold(o, "ProxyCommand") || o == "GlobalKnownHostsFile" {
+					continue // TestSSHArgs and TestSSHArgSettings cover them
 				}
 				src := fmt.Sprintf("h ansible_ssh_common_args='-o %s=%s'\n", o, smp.arg)
 				check("-o "+o, loadOne(t, map[string]string{"hosts": src}, "hosts"), smp.argWant)

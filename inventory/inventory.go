@@ -24,6 +24,21 @@ const (
 	ConnLocal = "local"
 )
 
+// Host-key policies (Host.StrictHostKeyChecking, OpenSSH's values).
+const (
+	HostKeyVerify    = "yes"
+	HostKeyAcceptNew = "accept-new"
+	// HostKeyNo is accepted from Ansible inventories but means accept-new:
+	// new keys are recorded and a changed key is refused.
+	HostKeyNo = "no"
+)
+
+// AcceptsNewHostKeys reports whether the host's own policy trusts and
+// records the key of a host not yet in known_hosts.
+func (h *Host) AcceptsNewHostKeys() bool {
+	return h.StrictHostKeyChecking == HostKeyAcceptNew || h.StrictHostKeyChecking == HostKeyNo
+}
+
 // Names of the built-in groups.
 const (
 	GroupAll       = "all"
@@ -45,6 +60,13 @@ type Host struct {
 	KnownHostsFiles []string
 	ConnectTimeout  time.Duration // 0 means the transport's default
 	Become          Become
+	// IdentitiesOnly offers only the Identities (and agent keys matching
+	// their .pub files), as OpenSSH's IdentitiesOnly=yes.
+	IdentitiesOnly bool
+	// StrictHostKeyChecking is the host's own host-key policy: "" or
+	// HostKeyVerify, HostKeyAcceptNew, or HostKeyNo (which drover treats as
+	// accept-new: it never turns verification off).
+	StrictHostKeyChecking string
 	// Vars are the host's variables after merging group vars (documented
 	// precedence). Connection settings above are not repeated here.
 	Vars map[string]cty.Value

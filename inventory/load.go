@@ -76,7 +76,25 @@ func Load(paths []string, opts LoadOptions) (*Inventory, hcl.Diagnostics) {
 		inv.localhost, _ = m.resolveHost(def, nil)
 	}
 	inv.groups, inv.byGrp = m.buildGroups()
-	return inv, diags
+	return inv, onceWarnings(diags)
+}
+
+// onceWarnings keeps the first warning of each summary: a warning about a
+// setting (an SSH option drover ignores) is said once per run, however many
+// groups, hosts or files repeat it.
+func onceWarnings(diags hcl.Diagnostics) hcl.Diagnostics {
+	seen := map[string]bool{}
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if d.Severity == hcl.DiagWarning {
+			if seen[d.Summary] {
+				continue
+			}
+			seen[d.Summary] = true
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // ignoredExts are skipped when reading an inventory directory, as Ansible

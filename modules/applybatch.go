@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/drover-cm/drover/engine/shell"
@@ -246,11 +247,12 @@ func (b *batch) record(i, j int, res transport.Result, err error) bool {
 
 // batchPut writes an inline upload as conn.Put does: a new file (noclobber)
 // readable by no one else, its mode set before any content is written, then
-// renamed onto the path. printf is a shell builtin: the content is never in
-// a process's arguments.
+// renamed onto the path, synced before the rename (transport.SyncFuncs; the
+// directories are synced once at the end of the script). printf is a shell
+// builtin: the content is never in a process's arguments.
 const batchPut = `drover_put() {
 	( umask 077 && set -C && : >"$2" ) || return 1
-	if chmod "$3" "$2" && printf '%s' "$4" >>"$2" && mv -f "$2" "$1"; then return 0; fi
+	if chmod "$3" "$2" && printf '%s' "$4" >>"$2" && drover_sync "$2" && mv -f "$2" "$1"; then return 0; fi
 	rm -f "$2"
 	return 1
 }
@@ -279,6 +281,7 @@ func (b *batch) flush() bool {
 	s.WriteString("trap 'rm -rf \"$d\"' EXIT\n")
 	s.WriteString("trap 'exit 129' HUP INT TERM\n")
 	s.WriteString("umask \"$m\"\n")
+	s.WriteString(transport.SyncFuncs)
 	s.WriteString(batchPut)
 	s.WriteString("x= f= stop=\n")
 	for k, c := range cmds {
@@ -286,6 +289,10 @@ func (b *batch) flush() bool {
 		// A line per entry done, so that a lost connection is blamed on
 		// the entry that was running (Run returns what arrived).
 		fmt.Fprintf(&s, "if [ -z \"$stop\" ]; then %s </dev/null >\"$d/%d.o\" 2>\"$d/%d.e\"; c=$?; x=\"$x $c\"; f=\"$f %d.o %d.e\"; if [ $c -eq 0 ]; then echo %s done; else stop=1; fi; fi\n", c, k, k, k, k, nonce)
+	}
+	if dirs := uploadDirs(entries); len(dirs) > 0 {
+		// After every rename in them: one fsync per directory, not per file.
+		s.WriteString("drover_sync " + shell.Join(dirs...) + " || :\n")
 	}
 	s.WriteString("cd \"$d\" || exit 125\n")
 	fmt.Fprintf(&s, "printf '%%s status%%s\\n' %s \"$x\"\n", nonce)
@@ -328,4 +335,17 @@ func (b *batch) flush() bool {
 		}
 	}
 	return true
+}
+
+// uploadDirs returns the directories of the inline uploads among entries,
+// sorted, each once.
+func uploadDirs(entries []entry) []string {
+	var dirs []string
+	for _, e := range entries {
+		if e.upload != "" {
+			dirs = append(dirs, path.Dir(e.upload))
+		}
+	}
+	slices.Sort(dirs)
+	return slices.Compact(dirs)
 }

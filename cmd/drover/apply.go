@@ -92,7 +92,7 @@ func runApply(cmd *cobra.Command, args []string) error {
 	case res.Recap != nil && res.Recap.Interrupted:
 		return &exitCodeError{code: exitInterrupted}
 	case res.Recap != nil && len(res.Recap.Hosts) == 0:
-		return noHosts()
+		return noHosts(s.unmatched)
 	case res.Recap == nil || !res.Recap.OK():
 		return &exitCodeError{code: exitError}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/drover-cm/drover/cloud"
 	"github.com/drover-cm/drover/engine/provision"
+	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/run"
 	"github.com/drover-cm/drover/inventory"
 )
@@ -73,6 +74,14 @@ func (s *playbookSession) provision(ctx context.Context, apply bool) (changes bo
 		fmt.Fprintln(out, l)
 	}
 	opts := provisionOptions(userKnownHosts())
+	n := plan.Counts()
+	// A resize that apply does not make (a provider without one) is no change.
+	s.instances = report.PlanSummary{Create: n[provision.Create], Delete: n[provision.Destroy]}
+	for _, c := range plan.Changes {
+		if c.Action == provision.Resize && plan.Resizable(c.Resource) {
+			s.instances.Update++
+		}
+	}
 	if !apply {
 		// The plays are planned against the instances that exist already.
 		if err := s.addProvisioned(plan.Existing(opts)); err != nil {

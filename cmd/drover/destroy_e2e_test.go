@@ -100,7 +100,9 @@ play "configure" {
 	if r.code != 2 {
 		t.Errorf("plan --detailed-exitcode: exit %d, want 2 (changes)\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"+ create 1 droplet: web-0", "+ create 1 linode: app-0", "+ create 1 instance: api-0"} {
+	for _, want := range []string{"+ create 1 droplet: web-0", "+ create 1 linode: app-0", "+ create 1 instance: api-0",
+		// The summary counts the instances, not only the tasks.
+		"Plan: 3 to create, 0 to update, 0 to delete, 0 to run."} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plan does not say %q:\n%s\n%s", want, r.stdout, r.stderr)
 		}
@@ -137,7 +139,7 @@ play "configure" {
 
 	// Idempotent: nothing is created the second time.
 	r = drover(t, "", append([]string{"apply"}, args...)...)
-	if r.code != 0 || strings.Contains(r.stdout, "created ") || !strings.Contains(r.stdout, "= 1 droplet exist: web-0") {
+	if r.code != 0 || strings.Contains(r.stdout, "created ") || !strings.Contains(r.stdout, "= 1 droplet exists: web-0") {
 		t.Errorf("second apply: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	for _, s := range []*cloudtest.Server{do, li, ec} {
@@ -157,7 +159,7 @@ play "configure" {
 		t.Errorf("apply of a resize: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	r = drover(t, "", append([]string{"plan", "--detailed-exitcode"}, bigger...)...)
-	if r.code != 0 || !strings.Contains(r.stdout, "= 1 droplet exist: web-0") {
+	if r.code != 0 || !strings.Contains(r.stdout, "= 1 droplet exists: web-0") {
 		t.Errorf("plan after the resize: exit %d, want 0 (no change)\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	// A resize the API refuses (the disk cannot shrink): its message and

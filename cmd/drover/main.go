@@ -81,6 +81,8 @@ func init() {
 }
 
 func main() {
+	plainArgs(rootCmd)
+	registerCompletions()
 	err := rootCmd.Execute()
 	if msg := errorMessage(err); msg != "" {
 		// An error may quote a host: masked and escaped like all output.

@@ -25,6 +25,11 @@ type playbookSession struct {
 	pools map[string]*connect.Pool
 	sink  report.Sink
 	width int
+	// unmatched says which patterns matched nothing, for noHosts.
+	unmatched []string
+	// instances are the provision blocks' changes, which the plan's
+	// summary line counts with the tasks'.
+	instances report.PlanSummary
 }
 
 func openPlaybookSession(cmd *cobra.Command, f *playbookFlags, args []string) (*playbookSession, error) {
@@ -83,9 +88,10 @@ func (s *playbookSession) selectHosts(pattern string) ([]*inventory.Host, error)
 	var um *inventory.UnmatchedError
 	switch {
 	case errors.As(err, &um):
-		for _, term := range um.Terms {
-			s.ui.warnf("no host or group matches %q", term)
-		}
+		why := s.unmatchedHosts(pattern, um.Terms)
+		s.mu.Lock()
+		s.unmatched = append(s.unmatched, why...)
+		s.mu.Unlock()
 	case err != nil:
 		return nil, err
 	}
@@ -172,6 +178,9 @@ func runPlan(cmd *cobra.Command, args []string) error {
 	}
 	res, runErr := run.Plan(ctx, s.options())
 	s.close()
+	res.Summary.Create += s.instances.Create
+	res.Summary.Update += s.instances.Update
+	res.Summary.Delete += s.instances.Delete
 	if !global.jsonOut {
 		fmt.Fprintln(s.ui.stdout, "\n"+res.Summary.Line())
 	}
@@ -184,17 +193,11 @@ func runPlan(cmd *cobra.Command, args []string) error {
 	case runErr != nil:
 		return &exitCodeError{code: exitError, err: runErr}
 	case len(res.Hosts) == 0 && !pending: // hosts yet to be created select nothing yet
-		return noHosts()
+		return noHosts(s.unmatched)
 	case res.Failed():
 		return &exitCodeError{code: exitError}
 	case planDetailedExitcode && (res.Summary.Changed() || pending):
 		return &exitCodeError{code: exitChanges}
 	}
 	return nil
-}
-
-// noHosts is the error of a run in which no play selected any host: almost
-// always a typo in --limit or the inventory.
-func noHosts() error {
-	return &exitCodeError{code: exitError, err: errors.New("no play selected any host; see `drover inventory list` for the names")}
 }

@@ -127,7 +127,8 @@ var validateCmd = &cobra.Command{
 	Short: "Check a playbook without contacting any host",
 	Long: `Parse and check a playbook: syntax, module types and attributes, references
 to variables, locals and tasks, dependency cycles, attribute types, and every
-value that is known without a host. No inventory or connection is needed.
+value that is known without a host, and templates (the file exists, parses, and
+its variables are given). No inventory or connection is needed.
 Provision blocks are checked against their provider's rules (attributes,
 names, tags, count) without credentials or any API call.
 

@@ -66,5 +66,9 @@ func hostTarget(h *inventory.Host) transport.Target {
 		Identities:      h.Identities,
 		KnownHostsFiles: h.KnownHostsFiles,
 		ConnectTimeout:  h.ConnectTimeout,
+		// The inventory's StrictHostKeyChecking=accept-new (or no, taken
+		// as accept-new); --accept-new-host-keys applies to every host.
+		AcceptNewHostKeys: h.AcceptsNewHostKeys(),
+		IdentitiesOnly:    h.IdentitiesOnly && len(h.Identities) > 0,
 	}
 }

@@ -293,6 +293,16 @@ func RenderTemplate(name, src string, vars cty.Value, funcs map[string]function.
 			return cty.NilVal, fmt.Errorf("template %s: vars must be an object such as { port = 80 }, not %s", name, ty.FriendlyName())
 		}
 		if !vars.IsWhollyKnown() {
+			// Values known only on a host count as given, but the names
+			// of an object are known: a variable missing from them is an
+			// error now (validate), not on every host.
+			if ty.IsObjectType() {
+				for _, tr := range expr.Variables() {
+					if !ty.HasAttribute(tr.RootName()) {
+						return cty.NilVal, missingTemplateVar(name, tr)
+					}
+				}
+			}
 			return cty.UnknownVal(cty.String).WithMarks(marks), nil
 		}
 		for it := vars.ElementIterator(); it.Next(); {
@@ -307,8 +317,7 @@ func RenderTemplate(name, src string, vars cty.Value, funcs map[string]function.
 	// A reference to a missing variable is an error naming it.
 	for _, tr := range expr.Variables() {
 		if _, ok := ctx.Variables[tr.RootName()]; !ok {
-			r := tr.SourceRange()
-			return cty.NilVal, fmt.Errorf("template %s:%d,%d: variable %q is not in vars; pass it in templatefile's second argument (or the template task's vars)", name, r.Start.Line, r.Start.Column, tr.RootName())
+			return cty.NilVal, missingTemplateVar(name, tr)
 		}
 	}
 	val, diags := expr.Value(ctx)
@@ -316,6 +325,11 @@ func RenderTemplate(name, src string, vars cty.Value, funcs map[string]function.
 		return cty.NilVal, fmt.Errorf("template %s: %s", name, diagsString(diags))
 	}
 	return val, nil
+}
+
+func missingTemplateVar(name string, tr hcl.Traversal) error {
+	r := tr.SourceRange()
+	return fmt.Errorf("template %s:%d,%d: variable %q is not in vars; pass it in templatefile's second argument (or the template task's vars)", name, r.Start.Line, r.Start.Column, tr.RootName())
 }
 
 func diagsString(diags hcl.Diagnostics) string {

@@ -522,7 +522,11 @@ func (p *Plan) Describe() []string {
 			out = append(out, fmt.Sprintf("  - destroy %s: %s", plural(len(destroy), noun), strings.Join(destroy, ", ")))
 		}
 		if len(keep) > 0 {
-			out = append(out, fmt.Sprintf("  = %s exist: %s", plural(len(keep), noun), strings.Join(keep, ", ")))
+			verb := "exist"
+			if len(keep) == 1 {
+				verb = "exists"
+			}
+			out = append(out, fmt.Sprintf("  = %s %s: %s", plural(len(keep), noun), verb, strings.Join(keep, ", ")))
 		}
 	}
 	return out

@@ -1,11 +1,16 @@
 package run
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/modules"
 )
 
 // Validate checks a playbook without an inventory or any connection: every
@@ -63,10 +68,71 @@ func (e *evaluator) validateTask(t *config.Task) hcl.Diagnostics {
 		if t.Count != nil {
 			in.count = cty.UnknownVal(cty.Number)
 		}
-		return append(diags, e.configure(in)...)
+		diags = append(diags, e.configure(in)...)
+		return append(diags, e.validateTemplate(in)...)
 	}
 	for _, in := range e.insts[t] {
 		diags = append(diags, e.configure(in)...)
+		diags = append(diags, e.validateTemplate(in)...)
+	}
+	return diags
+}
+
+// validateTemplate checks a template task that Configure could not render
+// because a value is known only on a host (it renders, and so checks, the
+// others): the source file exists and parses, and every variable it uses
+// is in vars. A vars value known only on a host counts as given.
+func (e *evaluator) validateTemplate(in *instance) hcl.Diagnostics {
+	t := in.task
+	if t.Module.Spec().Name != "template" || !in.deferred || in.values == cty.NilVal || !in.values.Type().IsObjectType() {
+		return nil
+	}
+	vals, _ := in.values.UnmarkDeep()
+	source := vals.GetAttr("source")
+	if !source.IsKnown() || source.IsNull() {
+		return nil
+	}
+	diag := func(attr, detail string) hcl.Diagnostics {
+		err := &modules.AttrError{Attr: attr, Msg: detail}
+		return hcl.Diagnostics{configureDiag(in, err)}
+	}
+	file, err := modules.LocalPath(modules.Config{Dir: t.Dir, Root: e.pb.Dir}, source.AsString())
+	if err != nil {
+		return diag("source", err.Error())
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return diag("source", fmt.Sprintf("cannot read the template: %v", err))
+	}
+	expr, ds := hclsyntax.ParseTemplate(src, file, hcl.InitialPos)
+	if ds.HasErrors() {
+		return diag("source", "template error: "+ds.Error())
+	}
+	given := map[string]bool{}
+	vars := vals.GetAttr("vars")
+	switch {
+	case !vars.IsKnown() && !vars.Type().IsObjectType():
+		return nil // which names it has is known only on a host
+	case vars.Type().IsObjectType():
+		for name := range vars.Type().AttributeTypes() {
+			given[name] = true
+		}
+	case vars.IsKnown() && !vars.IsNull() && vars.CanIterateElements():
+		for it := vars.ElementIterator(); it.Next(); {
+			k, _ := it.Element()
+			given[k.AsString()] = true
+		}
+	}
+	var diags hcl.Diagnostics
+	seen := map[string]bool{}
+	for _, tr := range expr.Variables() {
+		name := tr.RootName()
+		if given[name] || seen[name] {
+			continue
+		}
+		seen[name] = true
+		r := tr.SourceRange()
+		diags = append(diags, diag("vars", fmt.Sprintf("the template %s uses variable %q (line %d, column %d), which vars does not give; add it to vars", source.AsString(), name, r.Start.Line, r.Start.Column))...)
 	}
 	return diags
 }

@@ -202,3 +202,60 @@ play "p" {
 		})
 	}
 }
+
+// TestValidateTemplates: validate checks templates without hosts, also
+// when their vars are known only on a host: the file exists, it parses,
+// and every variable it uses is given.
+func TestValidateTemplates(t *testing.T) {
+	files := map[string]string{
+		"site.tftpl": "listen ${port};\nserver_name ${name};\n",
+		"bad.tftpl":  "listen ${port;\n",
+	}
+	task := func(source, vars string) string {
+		return `play "p" {
+  hosts = "all"
+  template "t" {
+    path   = "/etc/site.conf"
+    source = "` + source + `"
+    vars   = ` + vars + `
+  }
+}`
+	}
+	cases := []struct{ name, src, want string }{
+		{"host-dependent vars, all given", task("site.tftpl", `{ port = host.vars.port, name = host.name }`), ""},
+		{"missing file", task("nope.tftpl", `{ port = host.vars.port }`), `site.hcl:5:14: error: Invalid value for "source": template.t: cannot read the template`},
+		{"undefined variable", task("site.tftpl", `{ port = host.vars.port }`),
+			`site.hcl:6:14: error: Invalid value for "vars": template.t: the template site.tftpl uses variable "name" (line 2, column 15), which vars does not give; add it to vars`},
+		{"parse error", task("bad.tftpl", `{ port = host.vars.port }`), `site.hcl:5:14: error: Invalid value for "source": template.t: template error:`},
+		{"known vars, undefined variable", task("site.tftpl", `{ port = 80 }`), `There is no variable named "name"`},
+		{"templatefile with host-dependent vars", `play "p" {
+  hosts = "all"
+  file "f" {
+    path    = "/f"
+    content = templatefile("site.tftpl", { port = host.vars.port })
+  }
+}`, `site.hcl:5:15: error: Error in function call: Call to function "templatefile" failed: template site.tftpl:2,15: variable "name" is not in vars`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for n, body := range files {
+				os.WriteFile(filepath.Join(dir, n), []byte(body), 0o644)
+			}
+			os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(c.src), 0o644)
+			p := hclparse.NewParser()
+			pb, diags := config.LoadFiles(p, filepath.Join(dir, "site.hcl"))
+			if diags.HasErrors() {
+				t.Fatalf("load: %v", diags)
+			}
+			var got []string
+			for _, d := range Validate(pb, nil) {
+				got = append(got, strings.ReplaceAll(config.Compact(d), dir+"/", ""))
+			}
+			all := strings.Join(got, "\n")
+			if c.want == "" && all != "" || c.want != "" && !strings.Contains(all, c.want) {
+				t.Errorf("diagnostics:\n got: %s\nwant: %s", all, c.want)
+			}
+		})
+	}
+}

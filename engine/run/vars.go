@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -157,11 +158,43 @@ func parseRaw(v *config.Variable, raw, source string) (cty.Value, hcl.Diagnostic
 	if v.Type == cty.String || v.Type == cty.DynamicPseudoType {
 		return cty.StringVal(raw), nil
 	}
+	// A value that does not parse or evaluate (abc for a number is a
+	// variable reference to HCL) or does not convert is said in plain words:
+	// HCL's own message would be about a source that is not there.
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), source, hcl.InitialPos)
-	if diags.HasErrors() {
-		return cty.NilVal, diags
+	var val cty.Value
+	if !diags.HasErrors() {
+		val, diags = expr.Value(nil)
 	}
-	return expr.Value(nil)
+	if !diags.HasErrors() {
+		if _, err := convert.Convert(val, v.Type); err == nil {
+			return val, nil
+		}
+	}
+	typ := typeexpr.TypeString(v.Type)
+	given := fmt.Sprintf("%q", raw)
+	if v.Sensitive {
+		given = "the value given" // a secret is never echoed
+	}
+	return cty.NilVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid value for variable " + v.Name,
+		Detail: fmt.Sprintf("%s: variable %q is of type %s, and %s is not a %s value. Give a value of that type, for example %s.",
+			source, v.Name, typ, given, typ, typeExample(v.Type, v.Name))}}
+}
+
+// typeExample is an example option giving a value of type t.
+func typeExample(t cty.Type, name string) string {
+	ex := "VALUE"
+	switch {
+	case t == cty.Number:
+		ex = "8080"
+	case t == cty.Bool:
+		ex = "true"
+	case t.IsListType() || t.IsSetType() || t.IsTupleType():
+		ex = `'["a", "b"]'`
+	case t.IsMapType() || t.IsObjectType():
+		ex = `'{ key = "value" }'`
+	}
+	return "--var " + name + "=" + ex
 }
 
 // hostVars resolves every variable for one host, lowest to highest

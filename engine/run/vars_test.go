@@ -93,6 +93,42 @@ variable "pw" {
 	}
 }
 
+// TestVarWrongType: a --var of the wrong type is an error naming the
+// variable, its type and the value (never a sensitive one).
+func TestVarWrongType(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(`
+variable "port" { type = number }
+variable "on" { type = bool }
+variable "ids" { type = list(number) }
+variable "key" {
+  type      = number
+  sensitive = true
+}
+`), 0o644)
+	pb, diags := config.LoadFiles(hclparse.NewParser(), filepath.Join(dir, "site.hcl"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	tests := []struct{ flag, want, not string }{
+		{"port=abc", `variable "port" is of type number, and "abc" is not a number value`, "Variables not allowed"},
+		{"port=1+", `"1+" is not a number value`, "source code"},
+		{"on=maybe", `variable "on" is of type bool, and "maybe" is not a bool value. Give a value of that type, for example --var on=true`, ""},
+		{`ids=["a"]`, `variable "ids" is of type list(number)`, ""},
+		{"key=s3cret", `variable "key" is of type number, and the value given is not`, "s3cret"},
+	}
+	for _, tc := range tests {
+		_, diags := ParseInputs(hclparse.NewParser(), pb, nil, nil, []string{tc.flag})
+		msg := diags.Error()
+		if !diags.HasErrors() || !strings.Contains(msg, tc.want) || tc.not != "" && strings.Contains(msg, tc.not) {
+			t.Errorf("--var %s: %s\nwant it to say %q", tc.flag, msg, tc.want)
+		}
+	}
+	if in, diags := ParseInputs(hclparse.NewParser(), pb, nil, nil, []string{"port=8080", "ids=[1, 2]"}); diags.HasErrors() || !in["port"].Value.RawEquals(cty.NumberIntVal(8080)) {
+		t.Errorf("good values: %v %v", in, diags)
+	}
+}
+
 // TestEncryptedVarFile: an encrypted -var-file's values are sensitive; any
 // problem with it is an error naming the file, with none of its values and
 // no line of its clear text in the diagnostics.

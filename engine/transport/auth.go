@@ -104,12 +104,21 @@ func (k *keyring) credentials(t Target) ([]ssh.Signer, []string, error) {
 			return nil, tried, err
 		}
 	}
+	// IdentitiesOnly: of the agent's keys, only those of the identity files
+	// (loaded above, or whose .pub is beside an encrypted one).
+	var only map[string]bool
+	if explicit && t.IdentitiesOnly {
+		only = identityBlobs(t.Identities, signers)
+	}
 	if ag := k.agentClient(); ag != nil {
 		if as, err := ag.Signers(); err != nil {
 			tried = append(tried, "ssh-agent (error: "+err.Error()+")")
 		} else {
 			n := 0
 			for _, s := range as {
+				if only != nil && !only[string(s.PublicKey().Marshal())] {
+					continue
+				}
 				if add(s) {
 					n++
 				}
@@ -125,6 +134,25 @@ func (k *keyring) credentials(t Target) ([]ssh.Signer, []string, error) {
 		}
 	}
 	return signers, tried, nil
+}
+
+// identityBlobs are the public keys of the identity files: those loaded
+// (signers) and those of the files' .pub companions.
+func identityBlobs(files []string, signers []ssh.Signer) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range signers {
+		out[string(s.PublicKey().Marshal())] = true
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(expandHome(f) + ".pub")
+		if err != nil {
+			continue // no .pub: only the file itself can be offered
+		}
+		if pk, _, _, _, err := ssh.ParseAuthorizedKey(b); err == nil {
+			out[string(pk.Marshal())] = true
+		}
+	}
+	return out
 }
 
 func (k *keyring) agentClient() agent.ExtendedAgent {

@@ -17,18 +17,20 @@ import (
 	"github.com/drover-cm/drover/engine/shell"
 )
 
-// becomeStartTimeout bounds how long a command with its own stdin waits for
-// sudo to accept the password before drover gives up loudly.
-const becomeStartTimeout = 30 * time.Second
+// becomeStartTimeout bounds how long a command waits for sudo to accept the
+// password before drover gives up loudly (a variable for tests).
+var becomeStartTimeout = 30 * time.Second
 
 // becomeConn runs every command, upload and download of an inner Conn
 // through sudo as another user.
 //
 // How the password reaches sudo without being put anywhere else:
 //
-//	sudo -S -p '' -u USER -- /bin/sh -c WRAPPER drover-become CMD
+//	sudo -S -p '' -u USER -- /bin/sh -c WRAPPER drover-become BOOTSTRAP
 //
-// and the command's stdin starts with the preamble
+// (BOOTSTRAP is viaStdin's: the command follows the preamble on stdin, so
+// sudo's argv and log never hold it) and the command's stdin starts with
+// the preamble
 //
 //	PASSWORD\n MARK\n MARK\n MARK\n
 //
@@ -39,8 +41,9 @@ const becomeStartTimeout = 30 * time.Second
 // has seen three MARKs, so the command never sees the password either way.
 // With a wrong password sudo retries on the next lines, which are MARKs, not
 // the command's input. WRAPPER then writes a random READY token to stderr and
-// execs `/bin/sh -c CMD`. The command's own stdin is only sent after READY is
-// seen, and READY also tells a sudo refusal (no READY) from a command failure.
+// runs `/bin/sh -c BOOTSTRAP`. Everything after the preamble (the command,
+// then its stdin) is only sent after READY is seen, and READY also tells a
+// sudo refusal (no READY) from a command failure.
 // Without a password sudo runs with -n (never prompts) and the same READY
 // token.
 type becomeConn struct {
@@ -122,7 +125,13 @@ func (b *becomeConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	done := make(chan struct{})
 	defer close(done)
 
-	in := &becomeStdin{user: cmd.Stdin, ready: filter.ready, done: done}
+	// The command goes on stdin too (viaStdin): sudo's argv, which local
+	// users can read and sudo logs, holds only the fixed bootstrap.
+	enc, err := viaStdin(cmd)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", b.host, err)
+	}
+	in := &becomeStdin{user: enc.Stdin, ready: filter.ready, done: done}
 	if len(b.cfg.Password) > 0 {
 		pre := make([]byte, 0, len(b.cfg.Password)+3*(len(b.mark)+1)+1)
 		pre = append(pre, b.cfg.Password...)
@@ -132,7 +141,9 @@ func (b *becomeConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
 			pre = append(pre, '\n')
 		}
 		in.pre = pre
-		in.gated = cmd.Stdin != nil
+		// Nothing after the preamble before sudo has started the wrapper: a
+		// sudo allowed more than three tries would read it as passwords.
+		in.gated = true
 	}
 	var slow bool
 	var slowMu sync.Mutex
@@ -150,7 +161,11 @@ func (b *becomeConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		defer t.Stop()
 	}
 
-	res, err := b.Conn.Run(ctx, Cmd{Command: b.wrap(cmd.Command), Stdin: in, Stdout: cmd.Stdout, Stderr: filter})
+	run := b.Conn.Run
+	if r, ok := b.Conn.(argvRunner); ok {
+		run = r.runArgv // the sudo line holds nothing secret
+	}
+	res, err := run(ctx, Cmd{Command: b.wrap(enc.Command), Stdin: in, Stdout: cmd.Stdout, Stderr: filter})
 	pre, seen := filter.finish()
 	if cmd.Stderr == nil {
 		res.Stderr = capture.Bytes()
@@ -236,7 +251,7 @@ func (b *becomeConn) Put(ctx context.Context, p string, r io.Reader, opts PutOpt
 	if opts.Mode == 0 {
 		setMode = `[ -f "$p" ] || chmod 644 "$t"`
 	}
-	script := strings.Join([]string{
+	script := SyncFuncs + strings.Join([]string{
 		"set -e",
 		"umask 077",
 		"p=" + shell.Quote(p) + "; t=" + shell.Quote(tmp),
@@ -249,8 +264,10 @@ func (b *becomeConn) Put(ctx context.Context, p string, r io.Reader, opts PutOpt
 		`cat > "$t"`,
 		`n=$(wc -c < "$t")`,
 		`if [ "$n" -ne ` + strconv.FormatInt(size, 10) + ` ]; then echo "drover: transfer cut short ($n of ` + strconv.FormatInt(size, 10) + ` bytes)" >&2; exit 1; fi`,
+		`drover_sync "$t"`,
 		`mv -f "$t" "$p"`,
 		`trap - EXIT`,
+		`drover_syncdir "$p"`,
 	}, "\n")
 	res, err := b.Run(ctx, Cmd{Command: script, Stdin: r})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drover-cm/drover/engine/shell"
 )
@@ -18,6 +19,7 @@ import (
 // at a time (as sudo does, byte by byte), retrying three times. The policy
 // comes from FAKE_SUDO_POLICY: nopasswd, password, deny.
 const fakeSudo = `#!/bin/sh
+printf '%s\n' "$*" >> "$FAKE_SUDO_ARGV"
 mode=n
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -37,9 +39,10 @@ password)
 	tries=0
 	while :; do
 		IFS= read -r pw || { echo "sudo: no password was provided" >&2; exit 1; }
+		printf '%s\n' "$pw" >> "$FAKE_SUDO_ARGV.tries"
 		[ "$pw" = "$(cat "$FAKE_SUDO_PASSWORD_FILE")" ] && break
 		tries=$((tries+1))
-		if [ $tries -ge 3 ]; then echo "sudo: 3 incorrect password attempts" >&2; exit 1; fi
+		if [ $tries -ge "${FAKE_SUDO_TRIES:-3}" ]; then echo "sudo: $tries incorrect password attempts" >&2; exit 1; fi
 		echo "Sorry, try again." >&2
 	done;;
 esac
@@ -62,6 +65,7 @@ func withFakeSudo(t *testing.T, policy, password string) {
 		t.Fatal(err)
 	}
 	t.Setenv("FAKE_SUDO_PASSWORD_FILE", pwFile)
+	t.Setenv("FAKE_SUDO_ARGV", filepath.Join(dir, "argv"))
 }
 
 const becomePassword = "pa$$ 'word\" `x`"
@@ -127,6 +131,27 @@ func TestBecome(t *testing.T) {
 					}
 				}
 			})
+			t.Run("more tries than marks", func(t *testing.T) {
+				// A sudo allowed more tries than the preamble has lines
+				// reads on: it must find end of file, not the command.
+				withFakeSudo(t, "password", "right")
+				t.Setenv("FAKE_SUDO_TRIES", "10")
+				// Such a sudo waits for more passwords: the run fails
+				// when the start timeout ends.
+				defer func(d time.Duration) { becomeStartTimeout = d }(becomeStartTimeout)
+				becomeStartTimeout = time.Second
+				c := tr.connect(t, BecomeConfig{Enabled: true, User: "someone-else", Password: []byte(becomePassword)})
+				for _, stdin := range []io.Reader{nil, strings.NewReader("secret input\n")} {
+					_, err := c.Run(context.Background(), Cmd{Command: "s=script-secret; cat", Stdin: stdin})
+					if KindOf(err) != ErrBecome {
+						t.Fatalf("err = %v, want ErrBecome", err)
+					}
+				}
+				tries, _ := os.ReadFile(os.Getenv("FAKE_SUDO_ARGV") + ".tries")
+				if bytes.Contains(tries, []byte("script-secret")) || bytes.Contains(tries, []byte("secret input")) {
+					t.Fatalf("sudo read the command or its input as passwords:\n%s", tries)
+				}
+			})
 			t.Run("not allowed", func(t *testing.T) {
 				withFakeSudo(t, "deny", "")
 				c := tr.connect(t, BecomeConfig{Enabled: true, User: "someone-else"})
@@ -158,6 +183,16 @@ func testBecomeConn(t *testing.T, c Conn) {
 	res, err = c.Run(ctx, Cmd{Command: shell.Join("printf", "%s", "it's $(x)")})
 	if err != nil || string(res.Stdout) != "it's $(x)" {
 		t.Fatalf("quoting: %q %v", res.Stdout, err)
+	}
+	// sudo's arguments (readable by every user, logged by sudo) never hold
+	// the command.
+	for _, stdin := range []io.Reader{nil, strings.NewReader("x")} {
+		if res, err := c.Run(ctx, Cmd{Command: "s=sudo-argv-secret; echo ok", Stdin: stdin}); err != nil || string(res.Stdout) != "ok\n" {
+			t.Fatalf("got %q %v", res.Stdout, err)
+		}
+	}
+	if argv, err := os.ReadFile(os.Getenv("FAKE_SUDO_ARGV")); err != nil || len(argv) == 0 || bytes.Contains(argv, []byte("sudo-argv-secret")) {
+		t.Fatalf("sudo's arguments (%v):\n%s", err, argv)
 	}
 	// Environment and command lines of the command never hold the password.
 	res, _ = c.Run(ctx, Cmd{Command: "env; ps -o args= -p $$ 2>/dev/null"})

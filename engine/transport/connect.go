@@ -23,6 +23,12 @@ type Target struct {
 	KnownHostsFiles []string
 	ConnectTimeout  time.Duration
 	Become          BecomeConfig
+	// AcceptNewHostKeys is Options.AcceptNewHostKeys for this host alone
+	// (StrictHostKeyChecking=accept-new in its inventory).
+	AcceptNewHostKeys bool
+	// IdentitiesOnly offers only Identities, and agent keys whose public
+	// key is one of theirs (a .pub file beside it), as OpenSSH does.
+	IdentitiesOnly bool
 }
 
 // BecomeConfig says whether and how to run as another user.

@@ -151,7 +151,7 @@ func (v *verifier) callback(_ string, remote net.Addr, key ssh.PublicKey) error 
 	case knownhosts.IsHostKeyChanged(err):
 		v.failed = v.changed(key, err)
 	case knownhosts.IsHostUnknown(err):
-		if v.h.opts.AcceptNewHostKeys {
+		if v.h.opts.AcceptNewHostKeys || v.t.AcceptNewHostKeys {
 			if aerr := v.h.accept(v.t, v.addr, remote, key); aerr != nil {
 				var te *Error
 				if errors.As(aerr, &te) {
@@ -213,6 +213,13 @@ func (v *verifier) changed(key ssh.PublicKey, err error) *Error {
 // have recorded the host meanwhile (many targets behind one jump host).
 func (h *hostKeys) accept(t Target, addr string, remote net.Addr, key ssh.PublicKey) error {
 	file := h.writeFile(t)
+	if file == os.DevNull {
+		// Recording into /dev/null would trust every key on every
+		// connection: verification turned off, which drover never does.
+		return &Error{Kind: ErrHostKeyUnknown, Host: t.Name, Addr: addr,
+			Err:  fmt.Errorf("host key is not known, and new keys would be recorded in %s, which keeps nothing", file),
+			Hint: "name a real known_hosts file (UserKnownHostsFile, known_hosts_file or --known-hosts) so that accepted keys are verified next time"}
+	}
 	knownHostsWriteMu.Lock()
 	defer knownHostsWriteMu.Unlock()
 

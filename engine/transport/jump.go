@@ -31,7 +31,7 @@ type sharedHop struct {
 func hopKey(hops []Target) string {
 	var b strings.Builder
 	for _, h := range hops {
-		fmt.Fprintf(&b, "%s@%s|%q|%q|%d>", loginUser(h), joinAddr(h.Address, h.Port), h.Identities, h.KnownHostsFiles, h.ConnectTimeout)
+		fmt.Fprintf(&b, "%s@%s|%q|%q|%d|%t|%t>", loginUser(h), joinAddr(h.Address, h.Port), h.Identities, h.KnownHostsFiles, h.ConnectTimeout, h.AcceptNewHostKeys, h.IdentitiesOnly)
 	}
 	return b.String()
 }

@@ -51,9 +51,18 @@ func (c *localConn) Stats() Stats {
 
 func (c *localConn) Close() error { return nil }
 
-// Run runs cmd.Command with /bin/sh -c in a process group of its own; on
-// cancellation the whole group gets SIGTERM, then SIGKILL.
+// Run runs cmd.Command with sh, the command on stdin (see viaStdin).
 func (c *localConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
+	cmd, err := viaStdin(cmd)
+	if err != nil {
+		return Result{}, err
+	}
+	return c.runArgv(ctx, cmd)
+}
+
+// runArgv runs cmd.Command with /bin/sh -c in a process group of its own; on
+// cancellation the whole group gets SIGTERM, then SIGKILL.
+func (c *localConn) runArgv(ctx context.Context, cmd Cmd) (Result, error) {
 	c.roundTrips.Add(1)
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("command not started: %w", err)
@@ -172,6 +181,11 @@ func (c *localConn) Put(ctx context.Context, p string, r io.Reader, opts PutOpti
 	}
 	if err := os.Rename(tmp, p); err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	// Best effort, as over SFTP: the content is synced and in place.
+	if d, err := os.Open(filepath.Dir(p)); err == nil {
+		_ = d.Sync()
+		d.Close()
 	}
 	return nil
 }

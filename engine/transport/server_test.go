@@ -35,6 +35,10 @@ type testServer struct {
 	// like a host that vanished from the network.
 	ignoreKeepalive atomic.Bool
 
+	// sftpWrap, when set, stands between the sftp subsystem's channel
+	// and the SFTP server.
+	sftpWrap func(io.ReadWriteCloser) io.ReadWriteCloser
+
 	// refused counts the client keys offered and refused.
 	refused atomic.Int64
 
@@ -291,7 +295,11 @@ func (s *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 				continue
 			}
 			r.Reply(true, nil)
-			srv, err := sftp.NewServer(ch)
+			var rw io.ReadWriteCloser = ch
+			if s.sftpWrap != nil {
+				rw = s.sftpWrap(ch)
+			}
+			srv, err := sftp.NewServer(rw)
 			if err != nil {
 				return
 			}

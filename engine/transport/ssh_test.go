@@ -109,6 +109,7 @@ func testRun(t *testing.T, c Conn) {
 		streamOut  bool
 		streamErr  bool
 		wantStdout string
+		absent     string // stdout must not contain it (and the command succeed)
 	}{
 		{name: "stdout", cmd: Cmd{Command: "echo hello"}, stdout: "hello\n"},
 		{name: "stderr and code", cmd: Cmd{Command: "echo oops >&2; exit 3"}, stderr: "oops\n", code: 3},
@@ -118,6 +119,16 @@ func testRun(t *testing.T, c Conn) {
 		{name: "posix sh", cmd: Cmd{Command: "x=$(printf '%s' 'a b'); [ \"$x\" = 'a b' ] && echo ok"}, stdout: "ok\n"},
 		{name: "signal", cmd: Cmd{Command: "kill -TERM $$"}, code: 128 + 15, signal: "TERM"},
 		{name: "streamed", cmd: Cmd{Command: "echo out; echo err >&2"}, streamOut: true, streamErr: true},
+		// The command is on stdin: the shell's arguments are a fixed
+		// bootstrap, so other users never see a script's secrets.
+		{name: "not in argv", cmd: Cmd{Command: "s=argv-secret; tr '\\0' ' ' </proc/$$/cmdline"}, absent: "argv-secret"},
+		{name: "not in argv with stdin", cmd: Cmd{Command: "s=argv-secret; cat >/dev/null; tr '\\0' ' ' </proc/$$/cmdline", Stdin: strings.NewReader("in")}, absent: "argv-secret"},
+		{name: "quotes and newlines before stdin", cmd: Cmd{Command: "IFS= read -r a\nprintf '%s|' \"$a\" 'it'\\''s' \"$n$s\"\ncat", Stdin: strings.NewReader("first\nrest\n")}, stdout: "first|it's||rest\n"},
+		{name: "stdin looks like a script", cmd: Cmd{Command: "cat", Stdin: strings.NewReader("echo no; exit 9\n")}, stdout: "echo no; exit 9\n"},
+		{name: "braces and here-doc", cmd: Cmd{Command: "cat <<'EOF'\n}\n} </dev/null\nEOF\n{ echo grouped; }"}, stdout: "}\n} </dev/null\ngrouped\n"},
+		{name: "large script", cmd: Cmd{Command: strings.Repeat(": "+strings.Repeat("y", 60)+"\n", 40000) + "echo big"}, stdout: "big\n"},
+		{name: "large script with stdin", cmd: Cmd{Command: strings.Repeat(": 'x'\n", 5000) + "cat", Stdin: strings.NewReader("in\n")}, stdout: "in\n"},
+		{name: "exit from the script", cmd: Cmd{Command: "exit 4\necho not reached"}, code: 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,12 +146,24 @@ func testRun(t *testing.T, c Conn) {
 				}
 				return
 			}
+			if tc.absent != "" {
+				if res.ExitCode != 0 || len(res.Stdout) == 0 || strings.Contains(string(res.Stdout), tc.absent) {
+					t.Fatalf("exit %d, stdout %q (stderr %q); want %q absent", res.ExitCode, res.Stdout, res.Stderr, tc.absent)
+				}
+				return
+			}
 			if string(res.Stdout) != tc.stdout || string(res.Stderr) != tc.stderr || res.ExitCode != tc.code || res.Signal != tc.signal {
 				t.Fatalf("got stdout %q stderr %q code %d signal %q; want %q %q %d %q",
 					res.Stdout, res.Stderr, res.ExitCode, res.Signal, tc.stdout, tc.stderr, tc.code, tc.signal)
 			}
 		})
 	}
+
+	t.Run("NUL", func(t *testing.T) {
+		if _, err := c.Run(ctx, Cmd{Command: "echo a\x00b"}); !errors.Is(err, errNUL) {
+			t.Fatalf("err = %v, want errNUL", err)
+		}
+	})
 
 	t.Run("concurrent", func(t *testing.T) {
 		var wg sync.WaitGroup
@@ -846,4 +869,57 @@ func startAgent(t *testing.T, dir string, keys ...any) {
 		}
 	}()
 	t.Setenv("SSH_AUTH_SOCK", sock)
+}
+
+// TestTargetHostKeyPolicy: a target's own AcceptNewHostKeys (the
+// inventory's StrictHostKeyChecking=accept-new) records an unknown key in
+// the target's known_hosts file, which then verifies it; recording into
+// /dev/null is refused.
+func TestTargetHostKeyPolicy(t *testing.T) {
+	f := newFixture(t)
+	f.opts.KnownHostsFile = ""
+	kh := filepath.Join(f.dir, "inv_known_hosts")
+	f.target.KnownHostsFiles = []string{kh}
+	if e := f.connectErr(t); e.Kind != ErrHostKeyUnknown || !strings.Contains(e.Hint, ">> "+kh) {
+		t.Fatalf("unknown host without accept-new: %v; want the hint to name %s", e, kh)
+	}
+	f.target.AcceptNewHostKeys = true
+	f.connect(t)
+	if data, _ := os.ReadFile(kh); strings.Count(string(data), "\n") != 1 {
+		t.Fatalf("known_hosts after accept-new: %q", data)
+	}
+	f.target.AcceptNewHostKeys = false
+	f.connect(t) // the recorded key is verified
+
+	f.target.KnownHostsFiles = []string{os.DevNull}
+	f.target.AcceptNewHostKeys = true
+	if e := f.connectErr(t); e.Kind != ErrHostKeyUnknown || !strings.Contains(e.Error(), os.DevNull) {
+		t.Fatalf("accept-new into /dev/null: %v; want a refusal", e)
+	}
+}
+
+// TestIdentitiesOnly: with IdentitiesOnly the agent's keys are offered only
+// when they are the identity files' (their .pub beside them).
+func TestIdentitiesOnly(t *testing.T) {
+	f := newFixture(t)
+	pemBytes, _ := os.ReadFile(f.keyFile)
+	raw, err := ssh.ParseRawPrivateKey(pemBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startAgent(t, f.dir, raw) // the agent holds the key the server accepts
+	f.opts.NoAgent = false
+	other, _ := clientKey(t, f.dir, "id_other", "")
+	f.target.Identities = []string{other}
+	f.connect(t) // without IdentitiesOnly the agent's key gets in
+
+	f.target.IdentitiesOnly = true
+	if e := f.connectErr(t); e.Kind != ErrAuth {
+		t.Fatalf("IdentitiesOnly with another identity file: %v, want an auth failure", e)
+	}
+	signer, _ := ssh.NewSignerFromKey(raw)
+	if err := os.WriteFile(other+".pub", ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.connect(t) // the agent's key is the identity file's
 }

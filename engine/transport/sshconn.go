@@ -212,10 +212,19 @@ func (c *sshConn) broken(what string, err error) error {
 	return &Error{Kind: ErrOther, Host: c.name(), Addr: c.addr, Err: fmt.Errorf("%s: %w", what, err)}
 }
 
-// Run runs cmd.Command in a session of its own. The host's sshd runs it with
-// the login user's shell (`$SHELL -c`), as OpenSSH does: commands are POSIX
-// sh. No PTY is requested.
+// Run runs cmd.Command with sh in a session of its own, the command on
+// stdin (see viaStdin). No PTY is requested.
 func (c *sshConn) Run(ctx context.Context, cmd Cmd) (Result, error) {
+	cmd, err := viaStdin(cmd)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", c.name(), err)
+	}
+	return c.runArgv(ctx, cmd)
+}
+
+// runArgv runs cmd.Command as it is: the host's sshd runs it with the login
+// user's shell (`$SHELL -c`), as OpenSSH does.
+func (c *sshConn) runArgv(ctx context.Context, cmd Cmd) (Result, error) {
 	c.roundTrips.Add(1)
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("%s: command not started: %w", c.name(), err)
@@ -384,6 +393,14 @@ func (c *sshConn) Put(ctx context.Context, p string, r io.Reader, opts PutOption
 	if _, err := f.ReadFromWithConcurrency(ctxReader{ctx, r}, 0); err != nil {
 		return fail("writing", err)
 	}
+	// The content reaches the disk before the new name does: after a
+	// crash, path must not name a file whose data was never written.
+	syncs := hasFsync(sc)
+	if syncs {
+		if err := f.Sync(); err != nil {
+			return fail("syncing", err)
+		}
+	}
 	if err := f.Close(); err != nil {
 		return fail("writing", err)
 	}
@@ -393,7 +410,31 @@ func (c *sshConn) Put(ctx context.Context, p string, r io.Reader, opts PutOption
 	if err := sc.PosixRename(tmp, p); err != nil {
 		return fail("renaming the temporary file onto", err)
 	}
+	if syncs {
+		syncDir(sc, path.Dir(p))
+	}
 	return nil
+}
+
+// hasFsync reports whether the server offers fsync@openssh.com (OpenSSH
+// does since 6.5); without it files are written unsynced, as before.
+func hasFsync(sc *sftp.Client) bool {
+	v, ok := sc.HasExtension("fsync@openssh.com")
+	return ok && v == "1"
+}
+
+// syncDir makes a rename in dir durable: it opens the directory as a file
+// (OpenSSH's sftp-server open(2)s it read-only) and fsyncs that handle. Best
+// effort: the file is in place and its content synced whatever happens
+// here, and a directory the login user may write but not read cannot be
+// opened.
+func syncDir(sc *sftp.Client, dir string) {
+	d, err := sc.Open(dir)
+	if err != nil {
+		return
+	}
+	_ = d.Sync()
+	_ = d.Close()
 }
 
 // Get streams the file at p to w.

@@ -1,11 +1,13 @@
 // Command fleet brings up drover's test fleet by hand, for experiments:
 //
 //	go run ./integration/cmd/fleet up -n 5 [-dir DIR] [-rootfs] [-systemd]
+//	go run ./integration/cmd/fleet down [-dir DIR]
 //	go run ./integration/cmd/fleet rootfs
 //
 // "up" prints how to reach the hosts and stays in the foreground until
-// interrupted, then tears the fleet down. "rootfs" builds the cached Debian
-// rootfs (see docs/fleet.md).
+// interrupted, then tears the fleet down. "down" stops fleets that "up"
+// started (from another terminal, or in the background). "rootfs" builds
+// the cached Debian rootfs (see docs/fleet.md).
 package main
 
 import (
@@ -14,6 +16,8 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,7 +28,9 @@ import (
 
 const usage = `usage:
   fleet up [-n N] [-dir DIR] [-rootfs] [-systemd]   start N hosts until Ctrl-C
+  fleet down [-dir DIR]                             stop the fleets "fleet up" started (or the one in DIR)
   fleet rootfs                                      build the cached Debian rootfs
+  fleet help                                        this text
 `
 
 func main() {
@@ -36,6 +42,10 @@ func main() {
 	switch os.Args[1] {
 	case "up":
 		up(os.Args[2:])
+	case "down":
+		down(os.Args[2:])
+	case "help", "-h", "-help", "--help":
+		fmt.Print(usage)
 	case "rootfs":
 		p, err := integration.Rootfs(log.Printf)
 		if err != nil {
@@ -80,6 +90,11 @@ func up(args []string) {
 		log.Fatal(err)
 	}
 	defer f.Close()
+	// "fleet down" finds us by this file and stops us with SIGTERM, so the
+	// fleet is torn down by its owner, as on Ctrl-C.
+	if err := os.WriteFile(filepath.Join(f.Dir, pidFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		log.Fatal(err)
+	}
 
 	inv, ini := f.InventoryFile(), f.AnsibleInventoryFile()
 	fmt.Printf("fleet: %d hosts up in %s\n\n", len(f.Hosts), time.Since(begin).Round(time.Millisecond))
@@ -92,7 +107,7 @@ func up(args []string) {
 	fmt.Printf("\ntry:\n  drover ping -i %s all\n", shell.Quote(inv))
 	fmt.Printf("  ssh %s hostname\n", shellArgs(f.SSHArgs(h, "root")))
 	fmt.Printf("  ansible -i %s fleet -m ping\n", shell.Quote(ini))
-	fmt.Printf("\nCtrl-C stops the fleet and removes its files.\n")
+	fmt.Printf("\nCtrl-C (or fleet down) stops the fleet and removes its files.\n")
 
 	<-sig
 	fmt.Println("\nfleet: stopping")
@@ -113,4 +128,48 @@ func shellArgs(args []string) string {
 		}
 	}
 	return strings.Join(q, " ")
+}
+
+// pidFile, in a fleet's directory, holds the PID of the "fleet up" that owns it.
+const pidFile = "fleet-up.pid"
+
+// down stops the fleets "fleet up" runs: the one in -dir, or every one under
+// the fleets' base directory. Each owner gets SIGTERM and is waited for.
+func down(args []string) {
+	fs := flag.NewFlagSet("down", flag.ExitOnError)
+	dir := fs.String("dir", "", "stop only the fleet kept in `DIR` (as given to up -dir)")
+	fs.Parse(args)
+	files := []string{filepath.Join(*dir, pidFile)}
+	if *dir == "" {
+		files, _ = filepath.Glob(filepath.Join(os.TempDir(), "drover-fleet", "*", pidFile))
+	}
+	stopped := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		// The PID may have been reused since: only a fleet process is
+		// signalled.
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || pid <= 0 || !strings.Contains(string(cmdline), "fleet") {
+			os.Remove(f)
+			continue
+		}
+		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+			log.Printf("fleet: stopping %d: %v", pid, err)
+			continue
+		}
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if syscall.Kill(pid, 0) != nil {
+				break
+			}
+		}
+		fmt.Printf("fleet: stopped the fleet in %s (pid %d)\n", filepath.Dir(f), pid)
+		stopped++
+	}
+	if stopped == 0 {
+		fmt.Println("fleet: no fleet is up")
+	}
 }
