@@ -23,6 +23,7 @@ import (
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
 	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
 )
 
 // example is one playbook directory run with one inventory.
@@ -47,7 +48,7 @@ func (x *example) run(apply bool) (string, *run.PlanResult, *run.ApplyResult) {
 	if diags.HasErrors() {
 		t.Fatalf("inventory: %s", diagText(diags))
 	}
-	pb, diags := config.LoadFiles(p, filepath.Join(x.dir, "site.hcl"))
+	pb, diags := config.LoadFiles(p, modules.Catalog(), filepath.Join(x.dir, "site.hcl"))
 	if diags.HasErrors() {
 		t.Fatalf("playbook: %s", diagText(diags))
 	}

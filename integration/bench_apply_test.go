@@ -13,6 +13,7 @@ import (
 	drun "github.com/drover-cm/drover/engine/run"
 	"github.com/drover-cm/drover/integration"
 	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
 )
 
 // benchPlaybook has 30 task instances: 3 directories, 20 files, 4
@@ -75,7 +76,7 @@ func BenchmarkApply(b *testing.B) {
 	if diags.HasErrors() {
 		b.Fatal(diags)
 	}
-	pb, diags := config.LoadFiles(p, filepath.Join(dir, "site.hcl"))
+	pb, diags := config.LoadFiles(p, modules.Catalog(), filepath.Join(dir, "site.hcl"))
 	if diags.HasErrors() {
 		b.Fatal(diags)
 	}

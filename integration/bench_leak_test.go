@@ -18,6 +18,7 @@ import (
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
 	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
 )
 
 // TestApplyLeaksNothing: after an apply over real SSH (first run and
@@ -50,7 +51,7 @@ play "leak" {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	pb, diags := config.LoadFiles(p, filepath.Join(dir, "site.hcl"))
+	pb, diags := config.LoadFiles(p, modules.Catalog(), filepath.Join(dir, "site.hcl"))
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

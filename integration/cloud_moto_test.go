@@ -30,6 +30,7 @@ import (
 	"github.com/drover-cm/drover/engine/provision"
 	"github.com/drover-cm/drover/engine/run"
 	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
 )
 
 // The EC2 provider against moto, an independent implementation of the EC2
@@ -122,7 +123,7 @@ provision "aws_instance" "web" {
 	load := func(flags ...string) []*provision.Resource {
 		t.Helper()
 		parser := hclparse.NewParser()
-		pb, diags := dconfig.LoadFiles(parser, site)
+		pb, diags := dconfig.LoadFiles(parser, modules.Catalog(), site)
 		if diags.HasErrors() {
 			t.Fatal(diags)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
 	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite golden files")
@@ -65,7 +66,7 @@ func newEngineAs(t testing.TB, f *integration.Fleet, user string, files map[stri
 		t.Fatalf("inventory: %s", diags)
 	}
 	e.inv = inv
-	pb, diags := config.LoadFiles(e.parser, filepath.Join(e.dir, "site.hcl"))
+	pb, diags := config.LoadFiles(e.parser, modules.Catalog(), filepath.Join(e.dir, "site.hcl"))
 	if diags.HasErrors() {
 		t.Fatalf("playbook: %s", e.diagText(diags))
 	}

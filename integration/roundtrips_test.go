@@ -17,6 +17,7 @@ import (
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
 	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
 )
 
 // TestBenchRoundTrips applies the speed benchmark's playbook (30 tasks: a
@@ -33,7 +34,7 @@ func TestBenchRoundTrips(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	pb, diags := config.LoadFiles(p, filepath.Join("bench", "drover", "site.hcl"))
+	pb, diags := config.LoadFiles(p, modules.Catalog(), filepath.Join("bench", "drover", "site.hcl"))
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
 	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
 )
 
 // runbookOn runs a runbook file against the fleet as `drover run` does and
@@ -30,7 +31,7 @@ import (
 func runbookOn(t *testing.T, f *integration.Fleet, path string, vars []string, become *[]drun.Become) *report.RunbookReport {
 	t.Helper()
 	p := hclparse.NewParser()
-	rf, diags := config.LoadRunbookFiles(p, path)
+	rf, diags := config.LoadRunbookFiles(p, modules.Catalog(), path)
 	if diags.HasErrors() {
 		t.Fatalf("runbook: %s", diagString(p, diags))
 	}
@@ -305,7 +306,7 @@ func TestRunbookWithMutatingTaskIsRejected(t *testing.T) {
   }
 }`), 0o644)
 	p := hclparse.NewParser()
-	_, diags := config.LoadRunbookFiles(p, rb)
+	_, diags := config.LoadRunbookFiles(p, modules.Catalog(), rb)
 	text := diagString(p, diags)
 	if !diags.HasErrors() || !strings.Contains(text, "A runbook cannot change a host") || !strings.Contains(text, `Module "file" can change state`) {
 		t.Fatalf("want the mutating task refused, got:\n%s", text)

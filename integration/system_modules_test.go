@@ -24,9 +24,11 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/moduletest"
 )
 
@@ -59,7 +61,7 @@ func startSys(t *testing.T, opts ...integration.Option) *sysHost {
 	return &sysHost{f: f, h: h, conn: c}
 }
 
-func module(t *testing.T, name string) modules.Module {
+func module(t *testing.T, name string) contract.Module {
 	t.Helper()
 	m, ok := modules.Lookup(name)
 	if !ok {
@@ -69,9 +71,9 @@ func module(t *testing.T, name string) modules.Module {
 }
 
 // applyTwice applies the module with attrs twice and returns the first plan.
-func (s *sysHost) applyTwice(t *testing.T, mod string, attrs map[string]cty.Value) *modules.Plan {
+func (s *sysHost) applyTwice(t *testing.T, mod string, attrs map[string]cty.Value) *contract.Plan {
 	t.Helper()
-	plan, _ := moduletest.ApplyTwice(t, s.conn, module(t, mod), modules.Config{Values: moduletest.Values(attrs), AllowLocal: testLocal})
+	plan, _ := moduletest.ApplyTwice(t, s.conn, module(t, mod), contract.Config{Values: moduletest.Values(attrs), AllowLocal: testLocal})
 	if !plan.Changed() {
 		t.Fatalf("%s: the first plan changes nothing; the test expects a change", mod)
 	}
@@ -79,7 +81,7 @@ func (s *sysHost) applyTwice(t *testing.T, mod string, attrs map[string]cty.Valu
 }
 
 // applyErr plans and applies once and returns the error of Diff or Apply.
-func (s *sysHost) applyErr(t *testing.T, mod string, cfg modules.Config) error {
+func (s *sysHost) applyErr(t *testing.T, mod string, cfg contract.Config) error {
 	t.Helper()
 	cfg.AllowLocal = testLocal
 	task := moduletest.Configure(t, module(t, mod), cfg)
@@ -87,7 +89,7 @@ func (s *sysHost) applyErr(t *testing.T, mod string, cfg modules.Config) error {
 	if err != nil {
 		return err
 	}
-	_, err = modules.Apply(context.Background(), s.conn, plan)
+	_, err = remote.Apply(context.Background(), s.conn, plan)
 	return err
 }
 
@@ -310,13 +312,13 @@ func TestSystemModulesDownload(t *testing.T) {
 
 		// A checksum mismatch fails and leaves nothing behind.
 		bad := "/opt/dl/bad-" + on
-		err := s.applyErr(t, "download", modules.Config{Values: moduletest.Values(map[string]cty.Value{
+		err := s.applyErr(t, "download", contract.Config{Values: moduletest.Values(map[string]cty.Value{
 			"url": str(srv.URL + "/other"), "path": str(bad), "checksum": str("sha256:" + sha(content)), "on": str(on)})})
 		if err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
 			t.Errorf("%s: download with a wrong checksum: err = %v, want a checksum mismatch", on, err)
 		}
 		// A 404 fails too.
-		err = s.applyErr(t, "download", modules.Config{Values: moduletest.Values(map[string]cty.Value{
+		err = s.applyErr(t, "download", contract.Config{Values: moduletest.Values(map[string]cty.Value{
 			"url": str(srv.URL + "/missing"), "path": str(bad), "checksum": str("sha256:" + sha(content)), "on": str(on)})})
 		if err == nil {
 			t.Errorf("%s: download of a missing URL succeeded", on)
@@ -324,7 +326,7 @@ func TestSystemModulesDownload(t *testing.T) {
 	}
 	wantEqual(t, "files left in /opt/dl", h.Exec(t, "ls -A /opt/dl"), "tool-controller\ntool-target\n")
 	// A missing directory fails when applying, with a message that says so.
-	err := s.applyErr(t, "download", modules.Config{Values: moduletest.Values(map[string]cty.Value{
+	err := s.applyErr(t, "download", contract.Config{Values: moduletest.Values(map[string]cty.Value{
 		"url": str(srv.URL + "/tool"), "path": str("/opt/nodir/tool"), "checksum": str("sha256:" + sha(content))})})
 	if err == nil || !strings.Contains(err.Error(), "/opt/nodir does not exist on the host") {
 		t.Errorf("download into a missing directory: err = %v", err)
@@ -395,7 +397,7 @@ func TestSystemModulesArchive(t *testing.T) {
 	// A corrupt archive fails and leaves dest as it was.
 	bad := filepath.Join(dir, "bad.tar.gz")
 	os.WriteFile(bad, []byte("not gzip at all"), 0o644)
-	err := s.applyErr(t, "archive", modules.Config{Values: moduletest.Values(map[string]cty.Value{
+	err := s.applyErr(t, "archive", contract.Config{Values: moduletest.Values(map[string]cty.Value{
 		"source": str(bad), "dest": str("/opt/drv/fresh")})})
 	if err == nil {
 		t.Errorf("unpacking a corrupt archive succeeded")
@@ -455,7 +457,7 @@ func TestSystemModulesGit(t *testing.T) {
 
 	// Local changes stop the task unless force.
 	h.Exec(t, "echo local > /srv/app/f")
-	err := s.applyErr(t, "git", modules.Config{Values: moduletest.Values(map[string]cty.Value{"repo": str(repo), "dest": str("/srv/app"), "ref": str("v1")})})
+	err := s.applyErr(t, "git", contract.Config{Values: moduletest.Values(map[string]cty.Value{"repo": str(repo), "dest": str("/srv/app"), "ref": str("v1")})})
 	if err == nil || !strings.Contains(err.Error(), "local changes") {
 		t.Errorf("checkout over local changes: err = %v, want a local changes error", err)
 	}
@@ -472,7 +474,7 @@ func TestSystemModulesGit(t *testing.T) {
 	keyed := map[string]cty.Value{"repo": str(fmt.Sprintf("ssh://root@127.0.0.1:%d/srv/repo.git", h.Port)), "dest": str("/srv/keyed"),
 		"ref": str("main"), "deploy_key": str(s.f.KeyFile), "accept_new_hostkey": cty.True}
 	for i := 0; i < 2; i++ {
-		if err := s.applyErr(t, "git", modules.Config{Values: moduletest.Values(keyed)}); err != nil {
+		if err := s.applyErr(t, "git", contract.Config{Values: moduletest.Values(keyed)}); err != nil {
 			t.Fatalf("deploy key, apply %d: %v", i+1, err)
 		}
 		wantEqual(t, "deploy key clone", head("/srv/keyed"), c2)
@@ -480,8 +482,8 @@ func TestSystemModulesGit(t *testing.T) {
 	}
 	// The second plan fetches (the remote is only readable with the key) but
 	// says so as a run, not an update.
-	plan := moduletest.MustPlan(t, s.conn, moduletest.Configure(t, module(t, "git"), modules.Config{Values: moduletest.Values(keyed), AllowLocal: testLocal}))
-	if len(plan.Changes) != 1 || plan.Changes[0].Action != modules.Run {
+	plan := moduletest.MustPlan(t, s.conn, moduletest.Configure(t, module(t, "git"), contract.Config{Values: moduletest.Values(keyed), AllowLocal: testLocal}))
+	if len(plan.Changes) != 1 || plan.Changes[0].Action != contract.Run {
 		t.Errorf("deploy key, second plan:\n%s", moduletest.Describe(plan))
 	}
 	// A key the server refuses fails the task and is removed all the same.
@@ -493,7 +495,7 @@ func TestSystemModulesGit(t *testing.T) {
 	badKey := filepath.Join(t.TempDir(), "bad_key")
 	os.WriteFile(badKey, pem.EncodeToMemory(pemBlock), 0o600)
 	keyed["deploy_key"], keyed["dest"] = str(badKey), str("/srv/refused")
-	if err := s.applyErr(t, "git", modules.Config{Values: moduletest.Values(keyed)}); err == nil {
+	if err := s.applyErr(t, "git", contract.Config{Values: moduletest.Values(keyed)}); err == nil {
 		t.Error("clone with a refused deploy key succeeded")
 	}
 	wantEqual(t, "after a refused key", h.Exec(t, "ls -A /tmp | grep -c drover-git-key || true; ls -A /srv | grep -c refused || true"), "0\n0\n")
@@ -535,7 +537,7 @@ func TestSystemModulesWaitFor(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			begin := time.Now()
-			cfg := modules.Config{Values: moduletest.Values(c.attrs)}
+			cfg := contract.Config{Values: moduletest.Values(c.attrs)}
 			if c.err == "" {
 				plan, res := moduletest.ApplyTwice(t, s.conn, module(t, "wait_for"), cfg)
 				if plan.Changed() {

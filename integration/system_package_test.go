@@ -7,7 +7,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/integration"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // TestSystemPackageApt installs and removes a real Debian package on a fleet
@@ -37,8 +37,8 @@ func TestSystemPackageApt(t *testing.T) {
 		plan := s.converge(t, "package", map[string]cty.Value{"names": names, "update_cache": cty.True})
 		var refreshed, added bool
 		for _, c := range plan.Changes {
-			refreshed = refreshed || (c.Action == modules.Run && strings.Contains(c.Subject, "index"))
-			added = added || (c.Action == modules.Create && c.Subject == "package "+pkg && len(c.Attrs) == 1 && c.Attrs[0].Old == "absent")
+			refreshed = refreshed || (c.Action == contract.Run && strings.Contains(c.Subject, "index"))
+			added = added || (c.Action == contract.Create && c.Subject == "package "+pkg && len(c.Attrs) == 1 && c.Attrs[0].Old == "absent")
 		}
 		if !refreshed || !added {
 			t.Errorf("plan does not refresh the 3h-old index and install %s:\n%+v", pkg, plan.Changes)
@@ -56,7 +56,7 @@ func TestSystemPackageApt(t *testing.T) {
 	})
 	t.Run("absent", func(t *testing.T) {
 		plan := s.converge(t, "package", map[string]cty.Value{"names": names, "state": cty.StringVal("absent")})
-		if len(plan.Changes) != 1 || plan.Changes[0].Action != modules.Delete {
+		if len(plan.Changes) != 1 || plan.Changes[0].Action != contract.Delete {
 			t.Errorf("plan %+v, want one delete", plan.Changes)
 		}
 		if installed() {

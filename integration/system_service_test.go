@@ -8,9 +8,11 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/facts"
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/moduletest"
 )
 
@@ -21,11 +23,11 @@ type svcHost struct {
 	facts *facts.Facts
 }
 
-func (s *svcHost) cfg(attrs map[string]cty.Value) modules.Config {
-	return modules.Config{Values: cty.ObjectVal(attrs), Facts: s.facts, Host: s.h.Name}
+func (s *svcHost) cfg(attrs map[string]cty.Value) contract.Config {
+	return contract.Config{Values: cty.ObjectVal(attrs), Facts: s.facts, Host: s.h.Name}
 }
 
-func (s *svcHost) module(t *testing.T, name string) modules.Module {
+func (s *svcHost) module(t *testing.T, name string) contract.Module {
 	t.Helper()
 	m, ok := modules.Lookup(name)
 	if !ok {
@@ -36,7 +38,7 @@ func (s *svcHost) module(t *testing.T, name string) modules.Module {
 
 // converge applies the task twice: the first apply must change something,
 // the second plan nothing.
-func (s *svcHost) converge(t *testing.T, mod string, attrs map[string]cty.Value) *modules.Plan {
+func (s *svcHost) converge(t *testing.T, mod string, attrs map[string]cty.Value) *contract.Plan {
 	t.Helper()
 	plan, _ := moduletest.ApplyTwice(t, s.conn, s.module(t, mod), s.cfg(attrs))
 	if !plan.Changed() {
@@ -61,7 +63,7 @@ func (s *svcHost) action(t *testing.T, attrs map[string]cty.Value, between func(
 	for run := 1; run <= 2; run++ {
 		task := moduletest.Configure(t, s.module(t, "service"), s.cfg(attrs))
 		plan := moduletest.MustPlan(t, s.conn, task)
-		if !plan.Changed() || plan.Changes[0].Action != modules.Run {
+		if !plan.Changed() || plan.Changes[0].Action != contract.Run {
 			t.Fatalf("run %d of %v: plan %s, want a run change", run, attrs, moduletest.Describe(plan))
 		}
 		moduletest.Apply(t, s.conn, plan)
@@ -190,7 +192,7 @@ chmod 755 /etc/init.d/drover-demo`)
 	t.Run("failure carries stderr", func(t *testing.T) {
 		task := moduletest.Configure(t, s.module(t, "service"), s.cfg(sv("name", "drover-missing", "state", "started")))
 		plan := moduletest.MustPlan(t, s.conn, task)
-		_, err := modules.Apply(context.Background(), s.conn, plan)
+		_, err := remote.Apply(context.Background(), s.conn, plan)
 		if err == nil || !strings.Contains(err.Error(), "drover-missing") {
 			t.Errorf("starting a missing init script: %v, want the shell's message naming it", err)
 		}
@@ -206,7 +208,7 @@ func (s *svcHost) applyOnce(t *testing.T, mod string, attrs map[string]cty.Value
 	if err != nil {
 		return err
 	}
-	_, err = modules.Apply(context.Background(), s.conn, plan)
+	_, err = remote.Apply(context.Background(), s.conn, plan)
 	return err
 }
 

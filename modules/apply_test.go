@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/moduletest"
 )
 
@@ -18,7 +19,7 @@ const hostileName = "it's \"$(touch pwned)\" `id`; a\nb ü $HOME *"
 
 const hostileContent = "line 'one'\n$(touch pwned) `id` \"two\"; rm -rf /tmp/nothing\n\\n ü\x00\x01end"
 
-func mod(t *testing.T, name string) modules.Module {
+func mod(t *testing.T, name string) contract.Module {
 	t.Helper()
 	m, ok := modules.Lookup(name)
 	if !ok {
@@ -85,7 +86,7 @@ func TestFileApplyLocal(t *testing.T) {
 	plan, _ := moduletest.ApplyValues(t, conn, file, map[string]cty.Value{
 		"path": str(p), "content": str(hostileContent), "mode": str("0640"),
 	})
-	if c := plan.Changes[0]; c.Action != modules.Create || c.Subject != p {
+	if c := plan.Changes[0]; c.Action != contract.Create || c.Subject != p {
 		t.Errorf("first plan: %s", moduletest.Describe(plan))
 	}
 	if got := readFile(t, p); got != hostileContent {
@@ -99,14 +100,14 @@ func TestFileApplyLocal(t *testing.T) {
 	plan, _ = moduletest.ApplyValues(t, conn, file, map[string]cty.Value{
 		"path": str(p), "content": str("old\ncontent\n"),
 	})
-	if c := plan.Changes[0]; c.Action != modules.Update || c.Diff != "" || len(c.Attrs) != 1 || c.Attrs[0].Name != "sha256" {
+	if c := plan.Changes[0]; c.Action != contract.Update || c.Diff != "" || len(c.Attrs) != 1 || c.Attrs[0].Name != "sha256" {
 		t.Errorf("update plan: %s", moduletest.Describe(plan))
 	}
 	// Text: a diff, and the mode is kept.
 	plan, _ = moduletest.ApplyValues(t, conn, file, map[string]cty.Value{
 		"path": str(p), "content": str("new\ncontent\n"),
 	})
-	if c := plan.Changes[0]; c.Action != modules.Update || !strings.Contains(c.Diff, "-old\n+new\n") {
+	if c := plan.Changes[0]; c.Action != contract.Update || !strings.Contains(c.Diff, "-old\n+new\n") {
 		t.Errorf("update plan: %s", moduletest.Describe(plan))
 	}
 	if m := fileMode(t, p); m.Perm() != 0o640 {
@@ -162,7 +163,7 @@ func TestFileStalePlanLocal(t *testing.T) {
 	conn := moduletest.Local(t)
 	p := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(p, []byte("old\n"), 0o644)
-	task := moduletest.Configure(t, mod(t, "file"), modules.Config{Values: moduletest.Values(map[string]cty.Value{
+	task := moduletest.Configure(t, mod(t, "file"), contract.Config{Values: moduletest.Values(map[string]cty.Value{
 		"path": str(p), "content": str("desired\n"),
 	})})
 	plan := moduletest.MustPlan(t, conn, task)

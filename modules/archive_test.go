@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/drover-cm/drover/engine/remote"
 )
 
 func TestArchiveDiff(t *testing.T) {
@@ -114,8 +116,8 @@ func TestArchiveLocal(t *testing.T) {
 	for name, conn := range systemShellConns(t) {
 		t.Run(name, func(t *testing.T) {
 			local := t.TempDir()
-			remote := t.TempDir()
-			dest := filepath.Join(remote, "app dir")
+			hostDir := t.TempDir()
+			dest := filepath.Join(hostDir, "app dir")
 			apply := func(values map[string]any) (bool, error) {
 				kv := []any{"dest", dest, "name", "app"}
 				for k, v := range values {
@@ -125,7 +127,7 @@ func TestArchiveLocal(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				outs, err := CheckAll(context.Background(), conn, []Task{task})
+				outs, err := remote.CheckAll(context.Background(), conn, []Task{task})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -133,7 +135,7 @@ func TestArchiveLocal(t *testing.T) {
 				if err != nil {
 					return false, err
 				}
-				_, err = Apply(context.Background(), conn, plan)
+				_, err = remote.Apply(context.Background(), conn, plan)
 				return plan.Changed(), err
 			}
 			os.WriteFile(filepath.Join(local, "v1.tar.gz"), tarGzBytes(t, map[string]string{"top/a": "1", "top/sub/b": "2"}), 0o644)
@@ -170,7 +172,7 @@ func TestArchiveLocal(t *testing.T) {
 			if after := listTree(t, dest); after != got {
 				t.Errorf("a failed unpack changed dest:\n%s\n%s", got, after)
 			}
-			if ents, _ := os.ReadDir(remote); len(ents) != 1 {
+			if ents, _ := os.ReadDir(hostDir); len(ents) != 1 {
 				t.Errorf("temporary files left beside dest: %v", ents)
 			}
 		})

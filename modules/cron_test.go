@@ -95,27 +95,8 @@ func TestCronEditAwk(t *testing.T) {
 	}
 }
 
-// systemShellConns returns a ShellConn per POSIX shell here; busybox runs
-// with a PATH of busybox applets only, standing in for an Alpine host.
-func systemShellConns(t *testing.T) map[string]*shconn.ShellConn {
-	t.Helper()
-	out := map[string]*shconn.ShellConn{}
-	for name, argv := range shconn.Shells() {
-		c := &shconn.ShellConn{Shell: argv}
-		if name == "busybox" {
-			dir, err := shconn.BusyboxPath(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.Env = []string{"PATH=" + dir}
-		}
-		out[name] = c
-	}
-	if len(out) == 0 {
-		t.Skip("no POSIX shell found")
-	}
-	return out
-}
+// systemShellConns returns a ShellConn per POSIX shell here (shconn.All).
+func systemShellConns(t *testing.T) map[string]*shconn.ShellConn { return shconn.All(t) }
 
 func TestCronEntryEscapesPercentInEnv(t *testing.T) {
 	task, err := Cron{}.Configure(Config{Values: obj("name", "x", "job", "run", "env", cty.MapVal(map[string]cty.Value{"P": cty.StringVal("50%")}))})

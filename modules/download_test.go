@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/remote"
 )
 
 func TestDownloadDiff(t *testing.T) {
@@ -71,7 +73,7 @@ func TestDownloadLocal(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					outs, err := CheckAll(context.Background(), conn, []Task{task})
+					outs, err := remote.CheckAll(context.Background(), conn, []Task{task})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -79,7 +81,7 @@ func TestDownloadLocal(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					_, err = Apply(context.Background(), conn, plan)
+					_, err = remote.Apply(context.Background(), conn, plan)
 					return err
 				}
 				if err := apply(srv.URL+"/tool", hashSum("other")); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
@@ -103,7 +105,7 @@ func TestDownloadLocal(t *testing.T) {
 				}
 				// Second run: nothing to do, even with the server gone.
 				task, _ := Download{}.Configure(Config{Values: obj("url", "http://127.0.0.1:1/gone", "path", dest, "checksum", "sha256:"+hashSum(content), "mode", "0700", "on", on)})
-				outs, err := CheckAll(context.Background(), conn, []Task{task})
+				outs, err := remote.CheckAll(context.Background(), conn, []Task{task})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/drover-cm/drover/engine/remote"
 )
 
 func TestGitDiff(t *testing.T) {
@@ -128,7 +130,7 @@ func TestGitLocal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		outs, err := CheckAll(context.Background(), conn, []Task{task})
+		outs, err := remote.CheckAll(context.Background(), conn, []Task{task})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +138,7 @@ func TestGitLocal(t *testing.T) {
 		if err != nil {
 			return false, err
 		}
-		if _, err := Apply(context.Background(), conn, plan); err != nil {
+		if _, err := remote.Apply(context.Background(), conn, plan); err != nil {
 			return false, err
 		}
 		return plan.Changed(), nil

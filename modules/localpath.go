@@ -12,10 +12,11 @@ import "github.com/drover-cm/drover/engine/localpath"
 // ~/.ssh/id_ed25519 to a host, neither with "../../.ssh/id_ed25519" nor with
 // an absolute path. It returns the path to read, with links resolved.
 func LocalPath(cfg Config, p string) (string, error) {
-	return cfg.localRule().Resolve(cfg.Dir, p)
+	return localRule(cfg).Resolve(cfg.Dir, p)
 }
 
-func (cfg Config) localRule() localpath.Rule {
+// localRule is the local path rule of a task's configuration.
+func localRule(cfg Config) localpath.Rule {
 	root := cfg.Root
 	if root == "" {
 		root = cfg.Dir

@@ -10,7 +10,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/moduletest"
 )
 
@@ -39,9 +39,9 @@ func TestPackageWithoutFactsFleet(t *testing.T) {
 		out, err := h.Run("dpkg -s " + pkg)
 		return err == nil && strings.Contains(out, "\nStatus: install ok installed\n")
 	}
-	cfg := func(state string, names ...string) modules.Config {
+	cfg := func(state string, names ...string) contract.Config {
 		// No Facts: the play gathered none.
-		return modules.Config{Values: cty.ObjectVal(map[string]cty.Value{
+		return contract.Config{Values: cty.ObjectVal(map[string]cty.Value{
 			"names": psStrings(names...), "state": cty.StringVal(state)})}
 	}
 
@@ -52,7 +52,7 @@ func TestPackageWithoutFactsFleet(t *testing.T) {
 			if c.Subject == "package coreutils" {
 				t.Errorf("plan changes coreutils, which is installed: %+v", c)
 			}
-			if c.Action == modules.Create && c.Subject == "package "+pkg {
+			if c.Action == contract.Create && c.Subject == "package "+pkg {
 				// The candidate came from apt-cache policy, asked about tree alone.
 				added = len(c.Attrs) == 1 && c.Attrs[0].Old == "absent" && c.Attrs[0].New != "newest available"
 			}
@@ -73,7 +73,7 @@ func TestPackageWithoutFactsFleet(t *testing.T) {
 	})
 	t.Run("absent", func(t *testing.T) {
 		plan, _ := moduletest.ApplyTwice(t, conn, m, cfg("absent", pkg))
-		if len(plan.Changes) != 1 || plan.Changes[0].Action != modules.Delete {
+		if len(plan.Changes) != 1 || plan.Changes[0].Action != contract.Delete {
 			t.Errorf("plan %s, want one delete", moduletest.Describe(plan))
 		}
 		if installed() {

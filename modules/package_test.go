@@ -14,6 +14,7 @@ import (
 	"github.com/drover-cm/drover/engine/facts"
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/moduletest"
 )
 
@@ -39,7 +40,7 @@ func psGolden(t *testing.T, dir, name, got string) {
 
 // psRender shows a task's check script, plan changes and step scripts, as
 // the golden files hold them.
-func psRender(task modules.Task, plan *modules.Plan) string {
+func psRender(task contract.Task, plan *contract.Plan) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## check\n%s\n", strings.TrimRight(task.Check(), "\n"))
 	b.WriteString("## changes\n")
@@ -61,7 +62,7 @@ func psRender(task modules.Task, plan *modules.Plan) string {
 // psShellcheck lints a task's check and step scripts as POSIX sh when
 // shellcheck is installed. SC2043 (a loop over one word) is allowed: the
 // stamp loops are generated for any number of paths.
-func psShellcheck(t *testing.T, task modules.Task, plan *modules.Plan) {
+func psShellcheck(t *testing.T, task contract.Task, plan *contract.Plan) {
 	t.Helper()
 	sc, err := exec.LookPath("shellcheck")
 	if err != nil {
@@ -80,7 +81,7 @@ func psShellcheck(t *testing.T, task modules.Task, plan *modules.Plan) {
 	}
 }
 
-func psModule(t *testing.T, name string) modules.Module {
+func psModule(t *testing.T, name string) contract.Module {
 	t.Helper()
 	m, ok := modules.Lookup(name)
 	if !ok {
@@ -182,11 +183,11 @@ func TestPackageGolden(t *testing.T) {
 			if tt.pm != "" {
 				f = &facts.Facts{PackageManager: tt.pm}
 			}
-			task, err := m.Configure(modules.Config{Values: cty.ObjectVal(tt.attrs), Facts: f})
+			task, err := m.Configure(contract.Config{Values: cty.ObjectVal(tt.attrs), Facts: f})
 			if err != nil {
 				t.Fatalf("Configure: %v", err)
 			}
-			plan, err := task.Diff(modules.CheckOutput{Stdout: []byte(tt.out)})
+			plan, err := task.Diff(contract.CheckOutput{Stdout: []byte(tt.out)})
 			if err != nil {
 				t.Fatalf("Diff: %v", err)
 			}
@@ -221,8 +222,8 @@ func TestPackageConfigureErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := m.Configure(modules.Config{Values: cty.ObjectVal(tt.attrs), Facts: tt.facts})
-			ae, ok := err.(*modules.AttrError)
+			_, err := m.Configure(contract.Config{Values: cty.ObjectVal(tt.attrs), Facts: tt.facts})
+			ae, ok := err.(*contract.AttrError)
 			if !ok || ae.Attr != tt.attr || !strings.Contains(ae.Msg, tt.want) {
 				t.Fatalf("Configure error = %#v, want an AttrError on %s containing %q", err, tt.attr, tt.want)
 			}
@@ -232,7 +233,7 @@ func TestPackageConfigureErrors(t *testing.T) {
 
 func TestPackageOverrideAndCheckFailure(t *testing.T) {
 	m := psModule(t, "package")
-	task, err := m.Configure(modules.Config{Values: cty.ObjectVal(map[string]cty.Value{
+	task, err := m.Configure(contract.Config{Values: cty.ObjectVal(map[string]cty.Value{
 		"names": psStrings("tree"), "package_manager": cty.StringVal("apk")}), Facts: &facts.Facts{PackageManager: "apt"}})
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +241,7 @@ func TestPackageOverrideAndCheckFailure(t *testing.T) {
 	if !strings.Contains(task.Check(), "apk list") {
 		t.Errorf("package_manager did not override the facts:\n%s", task.Check())
 	}
-	_, err = task.Diff(modules.CheckOutput{Stderr: []byte("sh: 1: eval: Syntax error\n"), ExitCode: 2})
+	_, err = task.Diff(contract.CheckOutput{Stderr: []byte("sh: 1: eval: Syntax error\n"), ExitCode: 2})
 	if err == nil || !strings.Contains(err.Error(), "Syntax error") {
 		t.Errorf("Diff of a failed check: %v, want the check's stderr", err)
 	}
@@ -249,7 +250,7 @@ func TestPackageOverrideAndCheckFailure(t *testing.T) {
 // TestPackageDetectErrors: a detecting check that found no manager, or
 // several where the OS family prefers another than the one it used.
 func TestPackageDetectErrors(t *testing.T) {
-	task, err := psModule(t, "package").Configure(modules.Config{Values: cty.ObjectVal(map[string]cty.Value{"names": psStrings("curl")})})
+	task, err := psModule(t, "package").Configure(contract.Config{Values: cty.ObjectVal(map[string]cty.Value{"names": psStrings("curl")})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,14 +260,14 @@ func TestPackageDetectErrors(t *testing.T) {
 		{"apt on a rhel-like", "--drover:manager\napt-get\ndnf\n--drover:os\nID=almalinux\nID_LIKE='rhel centos fedora'\n--drover:installed\n--drover:end\n", `set package_manager = "dnf"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := task.Diff(modules.CheckOutput{Stdout: []byte(tt.out)})
+			_, err := task.Diff(contract.CheckOutput{Stdout: []byte(tt.out)})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Diff: %v, want an error containing %q", err, tt.want)
 			}
 		})
 	}
 	// Several managers where the family agrees with the first found: fine.
-	plan, err := task.Diff(modules.CheckOutput{Stdout: []byte("--drover:manager\napt-get\napk\n--drover:os\nID=debian\n--drover:installed\ncurl\tinstall ok installed\t7.88.1-10\n--drover:end\n")})
+	plan, err := task.Diff(contract.CheckOutput{Stdout: []byte("--drover:manager\napt-get\napk\n--drover:os\nID=debian\n--drover:installed\ncurl\tinstall ok installed\t7.88.1-10\n--drover:end\n")})
 	if err != nil || plan.Changed() {
 		t.Errorf("apt and apk on Debian, curl installed: plan %+v, error %v; want no change", plan, err)
 	}
@@ -286,7 +287,7 @@ func TestPackageCheckLocalApt(t *testing.T) {
 	for name, argv := range moduletest.Shells() {
 		for _, state := range []string{"latest", "present"} {
 			for _, f := range []*facts.Facts{{PackageManager: "apt"}, nil} {
-				task, err := m.Configure(modules.Config{Values: cty.ObjectVal(map[string]cty.Value{
+				task, err := m.Configure(contract.Config{Values: cty.ObjectVal(map[string]cty.Value{
 					"names": psStrings("dpkg", "drover-no-such-package"), "state": cty.StringVal(state)}),
 					Facts: f})
 				if err != nil {
@@ -298,7 +299,7 @@ func TestPackageCheckLocalApt(t *testing.T) {
 	}
 }
 
-func localAptPlan(t *testing.T, argv []string, task modules.Task, want string) {
+func localAptPlan(t *testing.T, argv []string, task contract.Task, want string) {
 	t.Helper()
 	plan := moduletest.MustPlan(t, &moduletest.ShellConn{Shell: argv}, task)
 	var missing bool
@@ -306,7 +307,7 @@ func localAptPlan(t *testing.T, argv []string, task modules.Task, want string) {
 		if c.Subject == "package dpkg" && (len(c.Attrs) != 1 || c.Attrs[0].Old != want) {
 			t.Errorf("dpkg change %+v, want its installed version %s as old", c, want)
 		}
-		if c.Subject == "package drover-no-such-package" && c.Action == modules.Create {
+		if c.Subject == "package drover-no-such-package" && c.Action == contract.Create {
 			missing = true
 		}
 	}
@@ -369,7 +370,7 @@ func TestPackageCheckAsksOnlyForMissing(t *testing.T) {
 	for shName, argv := range moduletest.Shells() {
 		for _, tt := range tests {
 			t.Run(shName+"/"+tt.name, func(t *testing.T) {
-				task, err := m.Configure(modules.Config{Values: cty.ObjectVal(map[string]cty.Value{
+				task, err := m.Configure(contract.Config{Values: cty.ObjectVal(map[string]cty.Value{
 					"names": psStrings(tt.names...), "state": cty.StringVal(tt.state), "package_manager": cty.StringVal(tt.pm)})})
 				if err != nil {
 					t.Fatal(err)
@@ -383,7 +384,7 @@ func TestPackageCheckAsksOnlyForMissing(t *testing.T) {
 				}
 				var creates []string
 				for _, c := range plan.Changes {
-					if c.Action == modules.Create {
+					if c.Action == contract.Create {
 						creates = append(creates, strings.TrimPrefix(c.Subject, "package "))
 					}
 				}

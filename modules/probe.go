@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // probeModule runs a read-only command and keeps its output. It is the only
@@ -307,29 +308,16 @@ func (t *ProbeTask) Diff(out CheckOutput) (*Plan, error) {
 	return &Plan{}, nil
 }
 
-// Probe statuses.
+// The probe statuses, under the names this package uses.
 const (
-	ProbeOK           = "ok"
-	ProbeFailed       = "failed"
-	ProbeTimeout      = "timeout"
-	ProbeNotAvailable = "not available"
+	ProbeOK           = contract.ProbeOK
+	ProbeFailed       = contract.ProbeFailed
+	ProbeTimeout      = contract.ProbeTimeout
+	ProbeNotAvailable = contract.ProbeNotAvailable
 )
 
 // ProbeResult is what a probe found on a host.
-type ProbeResult struct {
-	Status    string
-	Ran       string // the command that ran; "" when none could
-	ExitCode  int
-	Stdout    string
-	Stderr    string
-	Truncated bool
-	Missing   []string // programs not found when nothing could run
-	// Value is the probe's object as checks see it (probe.NAME): the outputs
-	// listed in the Spec.
-	Value cty.Value
-	// ParseError says why the output could not be parsed (format, regex).
-	ParseError string
-}
+type ProbeResult = contract.ProbeResult
 
 // Result interprets the output of Check.
 func (t *ProbeTask) Result(out CheckOutput) *ProbeResult {
@@ -422,9 +410,9 @@ func (t *ProbeTask) value(r *ProbeResult) cty.Value {
 	})
 }
 
-// ProbeValueType is the type of probe.NAME before a host answered: every
+// ValueType is the type of probe.NAME before a host answered: every
 // attribute known by type, value dynamic.
-func ProbeValueType() cty.Type {
+func (probeModule) ValueType() cty.Type {
 	return cty.Object(map[string]cty.Type{
 		"status": cty.String, "available": cty.Bool, "ok": cty.Bool, "ran": cty.String,
 		"exit_code": cty.Number, "stdout": cty.String, "stderr": cty.String, "truncated": cty.Bool,
@@ -433,9 +421,22 @@ func ProbeValueType() cty.Type {
 	})
 }
 
+// StatusValue is probe.NAME for a probe with no output to parse.
+func (probeModule) StatusValue(status string) cty.Value {
+	return (&ProbeTask{}).value(&ProbeResult{Status: status})
+}
+
+// MutatingHint is MutatingHint for the attributes that hold commands.
+func (probeModule) MutatingHint(attr, command string) string {
+	if attr != "command" && attr != "fallback" {
+		return ""
+	}
+	return MutatingHint(command)
+}
+
+// TimeoutSeconds is the probe's timeout attribute.
+func (t *ProbeTask) TimeoutSeconds() float64 { return t.Timeout }
+
 func (t *ProbeTask) parseOptions() ParseOptions {
 	return ParseOptions{Format: t.Format, Columns: t.Columns, Header: t.Header, Separator: t.Separator, Regex: t.Regex}
 }
-
-// ValueOf is probe.NAME for a result (parsed only when its status is ok).
-func (t *ProbeTask) ValueOf(r *ProbeResult) cty.Value { return t.value(r) }

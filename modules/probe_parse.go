@@ -8,6 +8,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // ParseOptions say how a probe's output becomes values.
@@ -25,19 +27,6 @@ type Parsed struct {
 	Rows   cty.Value // list(map(string))
 	Values cty.Value // map(string)
 	Value  cty.Value // dynamic
-}
-
-var numberRe = regexp.MustCompile(`-?[0-9]+(?:\.[0-9]+)?`)
-
-// ParseNumber returns the first number in s ("93%" → 93, "load average:
-// 0.52" → 0.52), or false.
-func ParseNumber(s string) (float64, bool) {
-	m := numberRe.FindString(s)
-	if m == "" {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(m, 64)
-	return f, err == nil
 }
 
 // ParseProbeOutput parses out. The error says what could not be parsed; the
@@ -95,7 +84,7 @@ func ParseProbeOutput(out string, o ParseOptions) (Parsed, error) {
 	case "lines":
 		p.Value = cty.NumberIntVal(int64(len(lines)))
 	case "number":
-		f, ok := ParseNumber(out)
+		f, ok := contract.ParseNumber(out)
 		if !ok {
 			err = fmt.Errorf("no number in the output")
 		} else {

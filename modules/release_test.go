@@ -13,12 +13,14 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/moduletest"
 )
 
-func releaseMod(t *testing.T) modules.Module {
+func releaseMod(t *testing.T) contract.Module {
 	m, ok := modules.Lookup("release")
 	if !ok {
 		t.Fatal("release module not registered")
@@ -79,8 +81,8 @@ func TestReleaseConfigureErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := releaseMod(t).Configure(modules.Config{Values: moduletest.Values(c.attrs), Dir: dir, Name: "app"})
-			var ae *modules.AttrError
+			_, err := releaseMod(t).Configure(contract.Config{Values: moduletest.Values(c.attrs), Dir: dir, Name: "app"})
+			var ae *contract.AttrError
 			if !errors.As(err, &ae) {
 				t.Fatalf("got %v, want an AttrError", err)
 			}
@@ -120,7 +122,7 @@ func (r *releaseLocal) version(dir string, files map[string]string) {
 	}
 }
 
-func (r *releaseLocal) task(src string, extra map[string]cty.Value) modules.Task {
+func (r *releaseLocal) task(src string, extra map[string]cty.Value) contract.Task {
 	attrs := map[string]cty.Value{
 		"path":        cty.StringVal(r.app),
 		"source":      cty.StringVal(src),
@@ -131,7 +133,7 @@ func (r *releaseLocal) task(src string, extra map[string]cty.Value) modules.Task
 	for k, v := range extra {
 		attrs[k] = v
 	}
-	return moduletest.Configure(r.t, releaseMod(r.t), modules.Config{Values: moduletest.Values(attrs), Dir: r.src, Name: r.name})
+	return moduletest.Configure(r.t, releaseMod(r.t), contract.Config{Values: moduletest.Values(attrs), Dir: r.src, Name: r.name})
 }
 
 func (r *releaseLocal) current() string {
@@ -174,7 +176,7 @@ func testReleaseOn(t *testing.T, conn transport.Conn) {
 	r.version("bad", map[string]string{"VERSION": "bad"})
 
 	// First deploy, then the same artifact again: no change.
-	moduletest.ApplyTwice(t, conn, releaseMod(t), modules.Config{Values: moduletest.Values(map[string]cty.Value{
+	moduletest.ApplyTwice(t, conn, releaseMod(t), contract.Config{Values: moduletest.Values(map[string]cty.Value{
 		"path": cty.StringVal(r.app), "source": cty.StringVal("v1"), "shared": strList("log", "config/.env"),
 		"build": strList("echo built >built"), "healthcheck": strMapVal("command", "test -f healthy"),
 	}), Dir: r.src, Name: r.name})
@@ -194,7 +196,7 @@ func testReleaseOn(t *testing.T, conn transport.Conn) {
 
 	// A build failure leaves current untouched and no release behind.
 	p := moduletest.MustPlan(t, conn, r.task("v2", map[string]cty.Value{"build": strList("exit 3")}))
-	if _, err := modules.Apply(ctx, conn, p); err == nil || !strings.Contains(err.Error(), "build step 1 failed") {
+	if _, err := remote.Apply(ctx, conn, p); err == nil || !strings.Contains(err.Error(), "build step 1 failed") {
 		t.Fatalf("build failure: got %v", err)
 	}
 	if r.current() != v1 {
@@ -203,7 +205,7 @@ func testReleaseOn(t *testing.T, conn transport.Conn) {
 
 	// A release whose health check fails is rolled back.
 	p = moduletest.MustPlan(t, conn, r.task("bad", nil))
-	_, err := modules.Apply(ctx, conn, p)
+	_, err := remote.Apply(ctx, conn, p)
 	var rb *modules.ReleaseRolledBack
 	if !errors.As(err, &rb) || !rb.Healthy || rb.Back != v1 {
 		t.Fatalf("bad release: got %v, want rolled back to %s", err, v1)
@@ -279,7 +281,7 @@ func TestReleaseLocalGit(t *testing.T) {
 	git("tag", "-a", "-m", "v1", "v1")
 	c1 := git("rev-parse", "HEAD")
 
-	task := func(ref string) modules.Task { return r.task("git::"+repo+"?ref="+ref, nil) }
+	task := func(ref string) contract.Task { return r.task("git::"+repo+"?ref="+ref, nil) }
 	p := moduletest.MustPlan(t, conn, task("main"))
 	if !strings.Contains(moduletest.Describe(p), c1) {
 		t.Fatalf("plan does not name commit %s:\n%s", c1, moduletest.Describe(p))

@@ -8,7 +8,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/facts"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/moduletest"
 )
 
@@ -53,11 +53,11 @@ func TestServiceGolden(t *testing.T) {
 			for k, v := range tt.attrs {
 				attrs[k] = v
 			}
-			task, err := m.Configure(modules.Config{Values: cty.ObjectVal(attrs), Facts: &facts.Facts{InitSystem: tt.init}})
+			task, err := m.Configure(contract.Config{Values: cty.ObjectVal(attrs), Facts: &facts.Facts{InitSystem: tt.init}})
 			if err != nil {
 				t.Fatalf("Configure: %v", err)
 			}
-			plan, err := task.Diff(modules.CheckOutput{Stdout: []byte(tt.out)})
+			plan, err := task.Diff(contract.CheckOutput{Stdout: []byte(tt.out)})
 			if err != nil {
 				t.Fatalf("Diff: %v", err)
 			}
@@ -73,17 +73,17 @@ func TestServiceGolden(t *testing.T) {
 func TestServiceActionsAlwaysChange(t *testing.T) {
 	m := psModule(t, "service")
 	for _, state := range []string{"restarted", "reloaded"} {
-		task, err := m.Configure(modules.Config{Values: cty.ObjectVal(map[string]cty.Value{
+		task, err := m.Configure(contract.Config{Values: cty.ObjectVal(map[string]cty.Value{
 			"name": cty.StringVal("nginx"), "state": cty.StringVal(state), "init_system": cty.StringVal("systemd")})})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for run := 0; run < 2; run++ {
-			plan, err := task.Diff(modules.CheckOutput{Stdout: []byte(systemdActiveEnabled)})
+			plan, err := task.Diff(contract.CheckOutput{Stdout: []byte(systemdActiveEnabled)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !plan.Changed() || plan.Changes[0].Action != modules.Run {
+			if !plan.Changed() || plan.Changes[0].Action != contract.Run {
 				t.Errorf("%s, run %d: plan %+v, want a run change", state, run+1, plan.Changes)
 			}
 		}
@@ -111,8 +111,8 @@ func TestServiceConfigureErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := m.Configure(modules.Config{Values: cty.ObjectVal(tt.attrs), Facts: tt.facts})
-			ae, ok := err.(*modules.AttrError)
+			_, err := m.Configure(contract.Config{Values: cty.ObjectVal(tt.attrs), Facts: tt.facts})
+			ae, ok := err.(*contract.AttrError)
 			if !ok || ae.Attr != tt.attr || !strings.Contains(ae.Msg, tt.want) {
 				t.Fatalf("Configure error = %#v, want an AttrError on %s containing %q", err, tt.attr, tt.want)
 			}
@@ -122,12 +122,12 @@ func TestServiceConfigureErrors(t *testing.T) {
 
 func TestServiceCheckFailureCarriesStderr(t *testing.T) {
 	m := psModule(t, "service")
-	task, err := m.Configure(modules.Config{Values: cty.ObjectVal(map[string]cty.Value{
+	task, err := m.Configure(contract.Config{Values: cty.ObjectVal(map[string]cty.Value{
 		"name": cty.StringVal("nginx"), "state": cty.StringVal("started")}), Facts: &facts.Facts{InitSystem: "systemd"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = task.Diff(modules.CheckOutput{Stderr: []byte("System has not been booted with systemd as init system (PID 1). Can't operate.\n"), ExitCode: 1})
+	_, err = task.Diff(contract.CheckOutput{Stderr: []byte("System has not been booted with systemd as init system (PID 1). Can't operate.\n"), ExitCode: 1})
 	if err == nil || !strings.Contains(err.Error(), "not been booted with systemd") {
 		t.Errorf("Diff error = %v, want systemctl's message", err)
 	}
@@ -142,19 +142,19 @@ func TestServiceRelations(t *testing.T) {
 		{"sysv", "nginx", "/etc/init.d/nginx"},
 		{"openrc", "nginx", "/etc/init.d/nginx"},
 	} {
-		task, err := m.Configure(modules.Config{Values: cty.ObjectVal(map[string]cty.Value{
+		task, err := m.Configure(contract.Config{Values: cty.ObjectVal(map[string]cty.Value{
 			"name": cty.StringVal(tt.name), "state": cty.StringVal("started"), "init_system": cty.StringVal(tt.init)})})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, ok := task.(modules.Relations)
+		r, ok := task.(contract.Relations)
 		if !ok {
 			t.Fatal("service task does not implement Relations")
 		}
-		if u := r.Uses(); len(u) != 1 || u[0] != (modules.Resource{Kind: "path", Name: tt.path}) {
+		if u := r.Uses(); len(u) != 1 || u[0] != (contract.Resource{Kind: "path", Name: tt.path}) {
 			t.Errorf("%s %s: Uses() = %v, want path %s", tt.init, tt.name, u, tt.path)
 		}
-		if p := r.Provides(); len(p) != 1 || p[0] != (modules.Resource{Kind: "service", Name: tt.name}) {
+		if p := r.Provides(); len(p) != 1 || p[0] != (contract.Resource{Kind: "service", Name: tt.name}) {
 			t.Errorf("Provides() = %v", p)
 		}
 	}
@@ -170,7 +170,7 @@ func TestServiceHostileNameIsQuoted(t *testing.T) {
 	t.Cleanup(func() { os.Remove(marker) })
 	m := psModule(t, "service")
 	for _, init := range []string{"systemd", "openrc", "sysv"} {
-		task, err := m.Configure(modules.Config{Values: cty.ObjectVal(map[string]cty.Value{
+		task, err := m.Configure(contract.Config{Values: cty.ObjectVal(map[string]cty.Value{
 			"name": cty.StringVal(name), "state": cty.StringVal("started"), "init_system": cty.StringVal(init)})})
 		if err != nil {
 			t.Fatalf("%s: %v", init, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // The modules this file's Configure checks cover (others' modules have
@@ -30,7 +31,7 @@ func TestSpecs(t *testing.T) {
 				t.Errorf("name, one-line summary and doc are required: %+v", s)
 			}
 			seen := map[string]bool{}
-			for _, a := range append(append([]modules.Attribute(nil), s.Attributes...), s.Outputs...) {
+			for _, a := range append(append([]contract.Attribute(nil), s.Attributes...), s.Outputs...) {
 				if seen[a.Name] {
 					t.Errorf("attribute %s is declared twice", a.Name)
 				}
@@ -58,7 +59,7 @@ func TestSpecs(t *testing.T) {
 			ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
 				"var": cty.ObjectVal(map[string]cty.Value{"site": cty.StringVal("example.org"), "env": cty.StringVal("prod")}),
 			}}
-			if tv, ok := m.(modules.TemplateVars); ok {
+			if tv, ok := m.(contract.TemplateVars); ok {
 				// As the engine does: the module expands these itself.
 				for _, n := range tv.TemplateVars() {
 					ctx.Variables[n] = cty.StringVal("${" + n + "}")
@@ -95,7 +96,7 @@ func TestExamplesConfigure(t *testing.T) {
 				}
 				writeLocal(t, p, "${server_name} ${join(\",\", upstreams)}\n")
 			}
-			cfg := modules.Config{Values: vals, Dir: dir, Functions: stdFuncs}
+			cfg := contract.Config{Values: vals, Dir: dir, Functions: stdFuncs}
 			if _, err := m.Configure(cfg); err != nil {
 				t.Fatal(err)
 			}
@@ -161,8 +162,8 @@ func TestConfigureErrors(t *testing.T) {
 		{"shell", map[string]cty.Value{"run": s("  ")}, "run", "empty"},
 	}
 	for _, c := range cases {
-		_, err := mod(t, c.module).Configure(modules.Config{Values: cty.ObjectVal(c.attrs), Dir: dir, Functions: stdFuncs})
-		var ae *modules.AttrError
+		_, err := mod(t, c.module).Configure(contract.Config{Values: cty.ObjectVal(c.attrs), Dir: dir, Functions: stdFuncs})
+		var ae *contract.AttrError
 		if !errors.As(err, &ae) {
 			t.Errorf("%s %v: got %v, want an AttrError on %s", c.module, c.attrs, err, c.attr)
 			continue
@@ -177,7 +178,7 @@ func TestConfigureErrors(t *testing.T) {
 func TestTemplateErrorDiagnostics(t *testing.T) {
 	dir := t.TempDir()
 	writeLocal(t, dir+"/t.tmpl", "x\n%{ if }\n")
-	_, err := mod(t, "template").Configure(modules.Config{Dir: dir, Values: cty.ObjectVal(map[string]cty.Value{
+	_, err := mod(t, "template").Configure(contract.Config{Dir: dir, Values: cty.ObjectVal(map[string]cty.Value{
 		"source": str("t.tmpl"), "path": str("/x"),
 	})})
 	var diags hcl.Diagnostics

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/remote"
 )
 
 func TestSysctlDiff(t *testing.T) {
@@ -59,7 +61,7 @@ func TestSysctlPersistLocal(t *testing.T) {
 					t.Fatal(err)
 				}
 				for round := 0; round < 2; round++ {
-					outs, err := CheckAll(context.Background(), conn, []Task{task})
+					outs, err := remote.CheckAll(context.Background(), conn, []Task{task})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -76,7 +78,7 @@ func TestSysctlPersistLocal(t *testing.T) {
 					if !plan.Changed() {
 						t.Fatalf("step %d: no change planned", i)
 					}
-					if res, err := Apply(context.Background(), conn, plan); err != nil {
+					if res, err := remote.Apply(context.Background(), conn, plan); err != nil {
 						t.Fatalf("step %d: %v\n%s", i, err, res.Stderr)
 					}
 				}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // User manages a local account with shadow-utils (useradd, usermod, userdel)
@@ -34,7 +35,9 @@ Attributes left unset are not managed: an existing account keeps its value.
 The password is set from a crypt(3) hash with chpasswd -e, fed on standard
 input so that the hash appears in no command line; it is never printed and
 compared by digest only. ~/.ssh/authorized_keys is written to a temporary
-file and renamed, owned by the user, mode 0600 in a 0700 ~/.ssh.
+file and renamed, owned by the user, mode 0600 in a 0700 ~/.ssh. The user
+owns both and could point them anywhere: a symbolic link or hard link at
+~/.ssh or authorized_keys is refused (plan and apply fail), never read.
 
 Tasks that use the user (a file's owner) are ordered after this one; this
 task is ordered after the tasks that create its groups.`,
@@ -207,10 +210,20 @@ func (t *userTask) Check() string {
 		b.WriteString("if [ -r /etc/shadow ]; then printf 'pwsum=%s\\n' \"$(awk -F: -v n=\"$n\" '$1==n{printf \"%s\", $2}' /etc/shadow | sha256sum | cut -d' ' -f1)\"; else echo pwsum=unreadable; fi\n")
 	}
 	if t.keys != nil && t.state == "present" {
-		b.WriteString("k=\"$(printf %s \"$e\" | cut -d: -f6)/.ssh/authorized_keys\"\n")
-		b.WriteString(shFileBlob("keys", `"$k"`))
+		// The user can swap ~/.ssh and authorized_keys for links at any
+		// time: read them only through drover_cd and drover_read.
+		b.WriteString("k=\"$(printf %s \"$e\" | cut -d: -f6)/.ssh\"\n")
+		b.WriteString(`if [ -e "$k/authorized_keys" ] || [ -L "$k/authorized_keys" ] || [ -L "$k" ]; then
+if v=$(drover_cd "$k" && drover_read authorized_keys && echo .); then
+v=${v%.}
+` + shVarBlob("keys", "v") + `else echo keys.refused=1; fi
+fi
+`)
 	}
 	b.WriteString("fi\n")
+	if t.keys != nil && t.state == "present" {
+		return safeFS + b.String()
+	}
 	return b.String()
 }
 
@@ -377,6 +390,9 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 		}
 	}
 	if t.keys != nil {
+		if st.has("keys.refused") {
+			return nil, fmt.Errorf("%s: %s; drover will not read or replace it as root (the user could point it at any file): remove it, or make it a regular file the user owns, and run drover again", subject, strings.TrimSpace(string(out.Stderr)))
+		}
 		cur, exists := st.blobs["keys"]
 		if old, upd := t.keysChange(string(cur), exists); upd != "" {
 			change.Attrs = append(change.Attrs, AttrChange{Name: "authorized_keys", Old: old, New: upd})
@@ -397,13 +413,6 @@ func attrNames(a []AttrChange) string {
 	return strings.Join(n, ", ")
 }
 
-func countKeys(n int) string {
-	if n == 1 {
-		return "1 key"
-	}
-	return fmt.Sprintf("%d keys", n)
-}
-
 // supplementary returns the groups of `id -Gn` without the primary group.
 func supplementary(all, primary string) []string {
 	var out []string
@@ -413,57 +422,6 @@ func supplementary(all, primary string) []string {
 		}
 	}
 	return sortedUnique(out)
-}
-
-// keyLines returns the non-blank, non-comment lines of an authorized_keys file.
-func keyLines(content string) []string {
-	var out []string
-	for _, l := range strings.Split(content, "\n") {
-		l = strings.TrimSpace(l)
-		if l != "" && !strings.HasPrefix(l, "#") {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// keysChange says how the authorized_keys file would change: "" for upd when
-// it is as desired.
-func (t *userTask) keysChange(cur string, exists bool) (old, upd string) {
-	have := keyLines(cur)
-	old = countKeys(len(have))
-	if !exists {
-		old = "(none)"
-	}
-	var add []string
-	for _, k := range t.keys {
-		if !slices.Contains(have, k) {
-			add = append(add, k)
-		}
-	}
-	if !t.exclusiveKeys {
-		if len(add) == 0 && exists {
-			return old, ""
-		}
-		return old, fmt.Sprintf("%s (+%d)", countKeys(len(have)+len(add)), len(add))
-	}
-	if exists && cur == t.exclusiveContent() {
-		return old, ""
-	}
-	del := 0
-	for _, k := range have {
-		if !slices.Contains(t.keys, k) {
-			del++
-		}
-	}
-	return old, fmt.Sprintf("%s (+%d -%d, exclusive)", countKeys(len(t.keys)), len(add), del)
-}
-
-func (t *userTask) exclusiveContent() string {
-	if len(t.keys) == 0 {
-		return ""
-	}
-	return strings.Join(t.keys, "\n") + "\n"
 }
 
 // createStep builds the command that creates the account.
@@ -587,45 +545,6 @@ func (t *userTask) passwordStep() Step {
 	name, hash := t.name, t.passwordHash
 	return Step{Func: func(ctx context.Context, conn transport.Conn) (transport.Result, error) {
 		res, err := conn.Run(ctx, transport.Cmd{Command: "chpasswd -e", Stdin: strings.NewReader(name + ":" + hash + "\n")})
-		if err == nil && res.ExitCode != 0 {
-			err = fmt.Errorf("chpasswd -e exited with status %d: %s", res.ExitCode, strings.TrimSpace(string(res.Stderr)))
-		}
-		return res, err
+		return res, contract.StepFailure(0, res, err)
 	}}
-}
-
-// keysScript writes ~/.ssh/authorized_keys: the home directory is looked up
-// when the script runs (the account may have been created just before), the
-// new file is built in a temporary file in ~/.ssh and renamed over the old.
-func (t *userTask) keysScript() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "n=%s\n", shell.Quote(t.name))
-	b.WriteString(`h=$(getent passwd "$n" | cut -d: -f6)
-g=$(id -g "$n")
-[ -n "$h" ] && [ -d "$h" ] || { echo "user $n has no home directory ($h): set create_home = true or create it first" >&2; exit 1; }
-d="$h/.ssh"
-if [ -L "$d" ]; then echo "refusing to write keys: $d is a symbolic link" >&2; exit 1; fi
-[ -d "$d" ] || mkdir "$d"
-chown -h "$n:$g" "$d"
-chmod 700 "$d"
-t=$(mktemp "$d/.authorized_keys.XXXXXX")
-trap 'rm -f "$t"' EXIT
-`)
-	if t.exclusiveKeys {
-		if len(t.keys) > 0 {
-			b.WriteString("printf '%s\\n' " + shell.Join(t.keys...) + " > \"$t\"\n")
-		}
-	} else {
-		b.WriteString(`if [ -f "$d/authorized_keys" ]; then cat "$d/authorized_keys" > "$t"; fi
-if [ -s "$t" ] && [ -n "$(tail -c 1 "$t")" ]; then echo >> "$t"; fi
-`)
-		for _, k := range t.keys {
-			fmt.Fprintf(&b, "grep -qxF -e %[1]s \"$t\" || printf '%%s\\n' %[1]s >> \"$t\"\n", shell.Quote(k))
-		}
-	}
-	b.WriteString(`chown "$n:$g" "$t"
-chmod 600 "$t"
-mv -f "$t" "$d/authorized_keys"
-`)
-	return b.String()
 }

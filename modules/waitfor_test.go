@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/remote"
 )
 
 func TestWaitForDiff(t *testing.T) {
@@ -84,7 +86,7 @@ func TestWaitForLocal(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				outs, err := CheckAll(context.Background(), conn, []Task{task})
+				outs, err := remote.CheckAll(context.Background(), conn, []Task{task})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -96,7 +98,7 @@ func TestWaitForLocal(t *testing.T) {
 					t.Error("wait_for plans a change")
 				}
 				begin := time.Now()
-				res, err := Apply(context.Background(), conn, plan)
+				res, err := remote.Apply(context.Background(), conn, plan)
 				if c.err == "" {
 					if err != nil || !strings.HasPrefix(string(res.Stdout), "ready after") {
 						t.Errorf("err = %v, stdout %q", err, res.Stdout)

@@ -15,6 +15,7 @@ import (
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/lang"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/initgen"
 )
 
@@ -226,9 +227,9 @@ func initDefinitions(l *loaded, only []string) ([]initgen.Definition, hcl.Diagno
 }
 
 // withTemplateVars adds a module's template variables to ctx, as the engine
-// does (modules.TemplateVars).
-func withTemplateVars(ctx *hcl.EvalContext, m modules.Module) *hcl.EvalContext {
-	if tv, ok := m.(modules.TemplateVars); ok {
+// does (contract.TemplateVars).
+func withTemplateVars(ctx *hcl.EvalContext, m contract.Module) *hcl.EvalContext {
+	if tv, ok := m.(contract.TemplateVars); ok {
 		for _, n := range tv.TemplateVars() {
 			ctx.Variables[n] = cty.StringVal("${" + n + "}")
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 var modulesCmd = &cobra.Command{
@@ -72,7 +73,7 @@ func init() {
 }
 
 // writeModuleDoc renders a module's Spec as text.
-func writeModuleDoc(w io.Writer, s *modules.Spec) {
+func writeModuleDoc(w io.Writer, s *contract.Spec) {
 	fmt.Fprintf(w, "%s — %s\n", s.Name, s.Summary)
 	if s.ReadOnly {
 		fmt.Fprintln(w, "(read-only: never changes a host)")
@@ -80,7 +81,7 @@ func writeModuleDoc(w io.Writer, s *modules.Spec) {
 	if s.Doc != "" {
 		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(s.Doc))
 	}
-	writeAttrs := func(title string, attrs []modules.Attribute, outputs bool) {
+	writeAttrs := func(title string, attrs []contract.Attribute, outputs bool) {
 		if len(attrs) == 0 {
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 var releasesCmd = &cobra.Command{
@@ -37,6 +38,10 @@ func init() {
 
 func runReleases(cmd *cobra.Command, args []string) error {
 	pattern, app := args[0], args[1]
+	admin, err := releaseAdmin()
+	if err != nil {
+		return err
+	}
 	s, err := openSession(cmd, pattern, "releases", app)
 	if err != nil {
 		return err
@@ -48,7 +53,7 @@ func runReleases(cmd *cobra.Command, args []string) error {
 			return nil
 		}
 		ev := report.Event{Kind: report.KindCommand, Host: t.Name, Task: "releases", Command: "releases " + app, ConnectTime: connectTime}
-		rs, err := modules.ListReleases(ctx, conn, app)
+		rs, err := admin.ListReleases(ctx, conn, app)
 		if err != nil {
 			ev.Status, ev.Message = report.StatusFailed, err.Error()
 		} else {
@@ -63,7 +68,7 @@ func runReleases(cmd *cobra.Command, args []string) error {
 }
 
 // formatReleases is the human listing of one host's releases.
-func formatReleases(rs *modules.Releases) string {
+func formatReleases(rs *contract.Releases) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", rs.App)
 	if len(rs.Releases) == 0 {
@@ -100,4 +105,15 @@ func formatReleases(rs *modules.Releases) string {
 		}
 	}
 	return b.String()
+}
+
+// releaseAdmin is the release module's administration of the releases its
+// tasks deployed.
+func releaseAdmin() (contract.ReleaseAdmin, error) {
+	if m, ok := modules.Catalog().Lookup("release"); ok {
+		if a, ok := m.(contract.ReleaseAdmin); ok {
+			return a, nil
+		}
+	}
+	return nil, fmt.Errorf("this build of drover has no release module; rebuild it from a full source tree")
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,7 +9,6 @@ import (
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
-	"github.com/drover-cm/drover/modules"
 )
 
 var rollbackOpts struct {
@@ -42,11 +40,14 @@ func init() {
 
 func runRollback(cmd *cobra.Command, args []string) error {
 	pattern, app := args[0], args[1]
+	admin, err := releaseAdmin()
+	if err != nil {
+		return err
+	}
 	s, err := openSession(cmd, pattern, "rollback", app)
 	if err != nil {
 		return err
 	}
-	who := modules.WhoAmI()
 	s.run(func(ctx context.Context, h *inventory.Host, t transport.Target) error {
 		start := time.Now()
 		conn, connectTime := s.connectHost(ctx, t)
@@ -54,11 +55,10 @@ func runRollback(cmd *cobra.Command, args []string) error {
 			return nil
 		}
 		ev := report.Event{Kind: report.KindCommand, Host: t.Name, Task: "rollback", Command: "rollback " + app, ConnectTime: connectTime}
-		from, to, err := modules.Rollback(ctx, conn, app, rollbackOpts.to, who)
-		var rb *modules.ReleaseRolledBack
+		// A failed health check that switched back is a failure on a
+		// reachable host, like any other error that is not the connection's.
+		from, to, err := admin.Rollback(ctx, conn, app, rollbackOpts.to)
 		switch {
-		case errors.As(err, &rb):
-			ev.Status, ev.Message = report.StatusFailed, err.Error()
 		case err != nil:
 			ev.Status, ev.Message = report.StatusFailed, err.Error()
 			if transport.Unreachable(err) {

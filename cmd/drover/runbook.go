@@ -17,6 +17,7 @@ import (
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/run"
 	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
 )
 
 var runbookFlags struct {
@@ -79,7 +80,7 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 		return usageErrorf("--fail-on must be warn or crit, not %q", runbookFlags.failOn)
 	}
 	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: &runbookFlags.playbookFlags}
-	rf, diags := config.LoadRunbookFiles(l.parser, args[0])
+	rf, diags := config.LoadRunbookFiles(l.parser, modules.Catalog(), args[0])
 	if rf != nil && rf.Playbook != nil {
 		rf.Playbook.AllowLocal = runbookFlags.allowLocal
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/drover-cm/drover/engine/provision"
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/run"
+	"github.com/drover-cm/drover/modules"
 )
 
 // playbookFlags are shared by validate, plan, apply and graph.
@@ -46,7 +47,7 @@ type loaded struct {
 // diagnostics; errors end the command with exit status 1.
 func loadPlaybook(cmd *cobra.Command, f *playbookFlags, paths []string) (*loaded, error) {
 	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: f}
-	pb, diags := config.LoadFiles(l.parser, paths...)
+	pb, diags := config.LoadFiles(l.parser, modules.Catalog(), paths...)
 	if pb != nil {
 		// Only the operator widens where local files may be read.
 		pb.AllowLocal = f.allowLocal

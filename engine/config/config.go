@@ -15,7 +15,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Playbook is what one or more playbook files declare.
@@ -36,6 +36,8 @@ type Playbook struct {
 	// Provisions are the provision blocks (see provision.go), applied
 	// before the plays.
 	Provisions []*Provision
+	// modules are the module types the playbook was loaded with.
+	modules contract.Catalog
 }
 
 // Variable is a `variable "name" {}` block.
@@ -111,7 +113,7 @@ func (p *Play) Handler(name string) *Task {
 type Task struct {
 	Type   string // module type, e.g. "template"
 	Name   string
-	Module modules.Module
+	Module contract.Module
 	// Spec decodes Body; it is built from the module's attributes.
 	Spec hcldec.Spec
 	// Body holds the module's attributes, meta-arguments removed.

@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 var rootSchema = &hcl.BodySchema{
@@ -57,7 +59,8 @@ var handlerMetaAttrs = []hcl.AttributeSchema{
 // LoadFiles parses and loads the playbook made of the given paths. A path is an
 // HCL file or a directory, whose *.hcl files are read in name order. The
 // parser is the run's parser: its Files() feed the diagnostic writer.
-func LoadFiles(p *hclparse.Parser, paths ...string) (*Playbook, hcl.Diagnostics) {
+// modules are the module types tasks may use (modules.Catalog()).
+func LoadFiles(p *hclparse.Parser, modules contract.Catalog, paths ...string) (*Playbook, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var files []string
 	fromDir := map[string]bool{} // found by listing a directory
@@ -113,18 +116,19 @@ func LoadFiles(p *hclparse.Parser, paths ...string) (*Playbook, hcl.Diagnostics)
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	pb, ds := Load(dir, hclFiles...)
+	pb, ds := Load(modules, dir, hclFiles...)
 	return pb, append(diags, ds...)
 }
 
 // Load decodes parsed playbook files. dir is the playbook root (see
 // Playbook.Dir). The result is nil only when nothing could be decoded; with
 // errors it holds what could be, for tools that want partial results.
-func Load(dir string, files ...*hcl.File) (*Playbook, hcl.Diagnostics) {
+func Load(modules contract.Catalog, dir string, files ...*hcl.File) (*Playbook, hcl.Diagnostics) {
 	pb := &Playbook{
 		Dir:       dir,
 		Variables: map[string]*Variable{},
 		Locals:    map[string]*Local{},
+		modules:   modules,
 	}
 	var diags hcl.Diagnostics
 	for _, f := range files {
@@ -154,7 +158,7 @@ func Load(dir string, files ...*hcl.File) (*Playbook, hcl.Diagnostics) {
 			case "variable", "locals":
 				diags = append(diags, pb.addDeclarations(b)...)
 			case "play":
-				pl, ds := decodePlay(b, fileDir)
+				pl, ds := decodePlay(modules, b, fileDir)
 				diags = append(diags, ds...)
 				if pl == nil {
 					continue
@@ -291,7 +295,7 @@ func checkName(what, name string, rng hcl.Range) hcl.Diagnostics {
 	}}
 }
 
-func decodePlay(b *hcl.Block, dir string) (*Play, hcl.Diagnostics) {
+func decodePlay(modules contract.Catalog, b *hcl.Block, dir string) (*Play, hcl.Diagnostics) {
 	pl := &Play{Name: b.Labels[0], DeclRange: b.DefRange}
 	diags := checkName("play", pl.Name, b.LabelRanges[0])
 
@@ -303,7 +307,7 @@ func decodePlay(b *hcl.Block, dir string) (*Play, hcl.Diagnostics) {
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "handler", LabelNames: []string{"name"}}},
 	}
 	known := map[string]bool{"handler": true}
-	for _, m := range allModules() {
+	for _, m := range modules.All() {
 		name := m.Spec().Name
 		known[name] = true
 		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: name, LabelNames: []string{"name"}})
@@ -314,7 +318,7 @@ func decodePlay(b *hcl.Block, dir string) (*Play, hcl.Diagnostics) {
 				continue
 			}
 			known[blk.Type] = true
-			diags = append(diags, unknownModule(blk.Type, blk.TypeRange))
+			diags = append(diags, unknownModule(modules, blk.Type, blk.TypeRange))
 			schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: blk.Type, LabelNames: []string{"name"}})
 		}
 	}
@@ -328,7 +332,7 @@ func decodePlay(b *hcl.Block, dir string) (*Play, hcl.Diagnostics) {
 
 	for _, blk := range content.Blocks {
 		if blk.Type == "handler" {
-			h, ds := decodeHandler(blk, dir)
+			h, ds := decodeHandler(modules, blk, dir)
 			diags = append(diags, ds...)
 			if h == nil {
 				continue
@@ -340,7 +344,7 @@ func decodePlay(b *hcl.Block, dir string) (*Play, hcl.Diagnostics) {
 			pl.Handlers = append(pl.Handlers, h)
 			continue
 		}
-		m, ok := lookupModule(blk.Type)
+		m, ok := modules.Lookup(blk.Type)
 		if !ok {
 			continue // reported above
 		}
@@ -366,9 +370,9 @@ func attrExpr(c *hcl.BodyContent, name string) hcl.Expression {
 	return nil
 }
 
-func unknownModule(typ string, rng hcl.Range) *hcl.Diagnostic {
+func unknownModule(modules contract.Catalog, typ string, rng hcl.Range) *hcl.Diagnostic {
 	var names []string
-	for _, m := range allModules() {
+	for _, m := range modules.All() {
 		names = append(names, m.Spec().Name)
 	}
 	detail := fmt.Sprintf("There is no module %q.", typ)
@@ -396,12 +400,12 @@ func Suggest(given string, names []string) string {
 	return best
 }
 
-func decodeHandler(b *hcl.Block, dir string) (*Task, hcl.Diagnostics) {
+func decodeHandler(modules contract.Catalog, b *hcl.Block, dir string) (*Task, hcl.Diagnostics) {
 	name := b.Labels[0]
 	diags := checkName("handler", name, b.LabelRanges[0])
 	schema := &hcl.BodySchema{Attributes: handlerMetaAttrs}
 	known := map[string]bool{}
-	for _, m := range allModules() {
+	for _, m := range modules.All() {
 		known[m.Spec().Name] = true
 		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: m.Spec().Name})
 	}
@@ -409,7 +413,7 @@ func decodeHandler(b *hcl.Block, dir string) (*Task, hcl.Diagnostics) {
 		for _, blk := range sb.Blocks {
 			if !known[blk.Type] {
 				known[blk.Type] = true
-				diags = append(diags, unknownModule(blk.Type, blk.TypeRange))
+				diags = append(diags, unknownModule(modules, blk.Type, blk.TypeRange))
 				schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: blk.Type})
 			}
 		}
@@ -418,7 +422,7 @@ func decodeHandler(b *hcl.Block, dir string) (*Task, hcl.Diagnostics) {
 	diags = append(diags, ds...)
 	var inner []*hcl.Block
 	for _, blk := range content.Blocks {
-		if _, ok := lookupModule(blk.Type); ok {
+		if _, ok := modules.Lookup(blk.Type); ok {
 			inner = append(inner, blk)
 		}
 	}
@@ -434,7 +438,7 @@ func decodeHandler(b *hcl.Block, dir string) (*Task, hcl.Diagnostics) {
 		return nil, diags
 	}
 	blk := inner[0]
-	m, _ := lookupModule(blk.Type)
+	m, _ := modules.Lookup(blk.Type)
 	t := &Task{
 		Type: blk.Type, Name: name, Module: m, Dir: dir, Handler: true,
 		DeclRange: b.DefRange, TypeRange: blk.TypeRange, NameRange: b.LabelRanges[0],

@@ -15,7 +15,7 @@ func load(t *testing.T, src string) (*Playbook, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	return Load(t.TempDir(), f)
+	return Load(fakeCatalog(), t.TempDir(), f)
 }
 
 func TestLoadValid(t *testing.T) {
@@ -303,7 +303,7 @@ group "web" { hosts = ["web1"] }`,
 func TestWriteDiagnosticsUnderlines(t *testing.T) {
 	p := hclparse.NewParser()
 	f, _ := p.ParseHCL([]byte("play \"web\" {\n  hosts = \"all\"\n\tdirectory \"a\" { path = local.nope }\n}\n"), "site.hcl")
-	_, diags := Load(t.TempDir(), f)
+	_, diags := Load(fakeCatalog(), t.TempDir(), f)
 	var b strings.Builder
 	if err := WriteDiagnostics(&b, p.Files(), diags, 0, false); err != nil {
 		t.Fatal(err)

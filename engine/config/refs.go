@@ -10,7 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/graph"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 var nilVal cty.Value
@@ -29,7 +29,7 @@ type where struct {
 	locals  bool
 	collect *[]Ref
 	// templateVars are the module's own template variables
-	// (modules.TemplateVars), usable in its attributes only.
+	// (contract.TemplateVars), usable in its attributes only.
 	templateVars []string
 }
 
@@ -91,7 +91,7 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 	}
 	body := hcldec.Variables(t.Body, t.Spec)
 	wb := w
-	if tv, ok := t.Module.(modules.TemplateVars); ok {
+	if tv, ok := t.Module.(contract.TemplateVars); ok {
 		wb.templateVars = tv.TemplateVars()
 	}
 	diags = append(diags, checkExpr(pb, body, wb)...)
@@ -219,7 +219,7 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 			if contains(w.templateVars, root) {
 				continue
 			}
-			if _, ok := lookupModule(root); ok {
+			if _, ok := pb.modules.Lookup(root); ok {
 				if w.tasks == nil {
 					bad("Invalid reference", fmt.Sprintf("Tasks cannot be referred to in %s.", w.desc))
 					continue
@@ -250,7 +250,7 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 				detail += " and other tasks (TYPE.NAME)"
 			}
 			detail += "."
-			if s := Suggest(root, append(roots, moduleNames()...)); s != "" {
+			if s := Suggest(root, append(roots, moduleNames(pb.modules)...)); s != "" {
 				detail += fmt.Sprintf(" Did you mean %q?", s)
 			}
 			bad("Unknown name", detail)
@@ -259,9 +259,9 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 	return diags
 }
 
-func moduleNames() []string {
+func moduleNames(modules contract.Catalog) []string {
 	var out []string
-	for _, m := range allModules() {
+	for _, m := range modules.All() {
 		out = append(out, m.Spec().Name)
 	}
 	sort.Strings(out)

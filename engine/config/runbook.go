@@ -16,8 +16,9 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // RunbookFile is what runbook files declare: variables and locals (in
@@ -80,7 +81,7 @@ var runbookTaskMeta = &hcl.BodySchema{
 }
 
 // LoadRunbookFiles parses runbook files (paths as LoadFiles takes them).
-func LoadRunbookFiles(p *hclparse.Parser, paths ...string) (*RunbookFile, hcl.Diagnostics) {
+func LoadRunbookFiles(p *hclparse.Parser, modules contract.Catalog, paths ...string) (*RunbookFile, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var files []*hcl.File
 	dir := ""
@@ -111,15 +112,15 @@ func LoadRunbookFiles(p *hclparse.Parser, paths ...string) (*RunbookFile, hcl.Di
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	rf, ds := LoadRunbooks(dir, files...)
+	rf, ds := LoadRunbooks(modules, dir, files...)
 	return rf, append(diags, ds...)
 }
 
 // LoadRunbooks decodes parsed runbook files. dir is the root for file
 // functions. Every error is found here, before any host is reached: a task
 // of a module that can change state is refused with its position.
-func LoadRunbooks(dir string, files ...*hcl.File) (*RunbookFile, hcl.Diagnostics) {
-	pb := &Playbook{Dir: dir, Variables: map[string]*Variable{}, Locals: map[string]*Local{}}
+func LoadRunbooks(modules contract.Catalog, dir string, files ...*hcl.File) (*RunbookFile, hcl.Diagnostics) {
+	pb := &Playbook{Dir: dir, Variables: map[string]*Variable{}, Locals: map[string]*Local{}, modules: modules}
 	rf := &RunbookFile{Playbook: pb}
 	var diags hcl.Diagnostics
 	for _, f := range files {
@@ -136,7 +137,7 @@ func LoadRunbooks(dir string, files ...*hcl.File) (*RunbookFile, hcl.Diagnostics
 			case "variable", "locals":
 				diags = append(diags, pb.addDeclarations(b)...)
 			case "runbook":
-				rb, ds := decodeRunbook(b, fileDir)
+				rb, ds := decodeRunbook(modules, b, fileDir)
 				diags = append(diags, ds...)
 				for _, prev := range rf.Runbooks {
 					if prev.Name == rb.Name {
@@ -158,7 +159,7 @@ func LoadRunbooks(dir string, files ...*hcl.File) (*RunbookFile, hcl.Diagnostics
 	return rf, diags
 }
 
-func decodeRunbook(b *hcl.Block, dir string) (*Runbook, hcl.Diagnostics) {
+func decodeRunbook(modules contract.Catalog, b *hcl.Block, dir string) (*Runbook, hcl.Diagnostics) {
 	rb := &Runbook{Name: b.Labels[0], DeclRange: b.DefRange}
 	rb.Probes = &Play{Name: rb.Name, DeclRange: b.DefRange}
 	diags := checkName("runbook", rb.Name, b.LabelRanges[0])
@@ -169,7 +170,7 @@ func decodeRunbook(b *hcl.Block, dir string) (*Runbook, hcl.Diagnostics) {
 	// Every module type is accepted by the schema so that a mutating one gets
 	// drover's own diagnostic, not "unsupported block".
 	known := map[string]bool{"check": true}
-	for _, m := range allModules() {
+	for _, m := range modules.All() {
 		known[m.Spec().Name] = true
 		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: m.Spec().Name, LabelNames: []string{"name"}})
 	}
@@ -183,7 +184,7 @@ func decodeRunbook(b *hcl.Block, dir string) (*Runbook, hcl.Diagnostics) {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Handlers are not allowed in a runbook",
 					Detail: "A runbook only reads: nothing in it can change a host, so there is nothing to notify.", Subject: blk.TypeRange.Ptr()})
 			} else {
-				diags = append(diags, unknownModule(blk.Type, blk.TypeRange))
+				diags = append(diags, unknownModule(modules, blk.Type, blk.TypeRange))
 			}
 			schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: blk.Type, LabelNames: []string{"name"}})
 		}
@@ -206,7 +207,7 @@ func decodeRunbook(b *hcl.Block, dir string) (*Runbook, hcl.Diagnostics) {
 			rb.Checks = append(rb.Checks, c)
 			continue
 		}
-		m, ok := lookupModule(blk.Type)
+		m, ok := modules.Lookup(blk.Type)
 		if !ok {
 			continue // reported above
 		}
@@ -215,7 +216,7 @@ func decodeRunbook(b *hcl.Block, dir string) (*Runbook, hcl.Diagnostics) {
 				Severity: hcl.DiagError,
 				Summary:  "A runbook cannot change a host",
 				Detail: fmt.Sprintf("Module %q can change state, so it is not allowed in runbook %q. Runbooks may hold only read-only modules (%s) and check blocks; drover enforces this before connecting to any host. Use a play in a playbook to make changes.",
-					blk.Type, rb.Name, readOnlyModuleNames()),
+					blk.Type, rb.Name, readOnlyModuleNames(modules)),
 				Subject: blk.TypeRange.Ptr(),
 				Context: blk.DefRange.Ptr(),
 			})
@@ -245,9 +246,9 @@ func decodeRunbook(b *hcl.Block, dir string) (*Runbook, hcl.Diagnostics) {
 	return rb, diags
 }
 
-func readOnlyModuleNames() string {
+func readOnlyModuleNames(modules contract.Catalog) string {
 	s := ""
-	for _, m := range allModules() {
+	for _, m := range modules.All() {
 		if m.Spec().ReadOnly {
 			if s != "" {
 				s += ", "
@@ -260,12 +261,16 @@ func readOnlyModuleNames() string {
 
 // mutatingWarnings warns about probe commands that obviously write: a
 // heuristic (drover cannot prove shell code only reads), so a warning, not
-// an error.
+// an error. The module says which of its attributes hold commands.
 func mutatingWarnings(t *Task) hcl.Diagnostics {
+	hinter, ok := t.Module.(contract.CommandHinter)
+	if !ok {
+		return nil
+	}
 	attrs, _ := t.Body.JustAttributes()
 	var diags hcl.Diagnostics
-	for _, name := range []string{"command", "fallback"} {
-		a, ok := attrs[name]
+	for _, at := range t.Module.Spec().Attributes {
+		a, ok := attrs[at.Name]
 		if !ok {
 			continue
 		}
@@ -274,18 +279,18 @@ func mutatingWarnings(t *Task) hcl.Diagnostics {
 			continue
 		}
 		var cmds []string
-		if v.Type().IsPrimitiveType() {
+		if v.Type() == cty.String {
 			cmds = []string{v.AsString()}
 		} else if v.CanIterateElements() {
 			for it := v.ElementIterator(); it.Next(); {
 				_, e := it.Element()
-				if !e.IsNull() && e.Type().IsPrimitiveType() {
+				if !e.IsNull() && e.Type() == cty.String {
 					cmds = append(cmds, e.AsString())
 				}
 			}
 		}
 		for _, c := range cmds {
-			if hint := modules.MutatingHint(c); hint != "" {
+			if hint := hinter.MutatingHint(at.Name, c); hint != "" {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagWarning,
 					Summary:  "This probe looks like it changes the host",

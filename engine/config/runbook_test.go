@@ -11,14 +11,6 @@ import (
 	"github.com/drover-cm/drover/modules"
 )
 
-// withRealModules makes the real registry (probe and the mutating modules)
-// visible for one test.
-func withRealModules(t *testing.T) {
-	l, a := lookupModule, allModules
-	lookupModule, allModules = modules.Lookup, modules.All
-	t.Cleanup(func() { lookupModule, allModules = l, a })
-}
-
 func loadRunbook(t *testing.T, src string) (*RunbookFile, string, hcl.Diagnostics) {
 	t.Helper()
 	p := hclparse.NewParser()
@@ -26,14 +18,13 @@ func loadRunbook(t *testing.T, src string) (*RunbookFile, string, hcl.Diagnostic
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	rf, diags := LoadRunbooks(t.TempDir(), f)
+	rf, diags := LoadRunbooks(modules.Catalog(), t.TempDir(), f)
 	var b bytes.Buffer
 	_ = WriteDiagnostics(&b, p.Files(), diags, 0, false)
 	return rf, b.String(), diags
 }
 
 func TestLoadRunbook(t *testing.T) {
-	withRealModules(t)
 	rf, text, diags := loadRunbook(t, `
 variable "max_pct" { default = 90 }
 runbook "disk" {
@@ -63,7 +54,6 @@ runbook "disk" {
 }
 
 func TestLoadRunbookErrors(t *testing.T) {
-	withRealModules(t)
 	tests := []struct{ name, src, want string }{
 		{"mutating module", `runbook "x" {
   probe "ok" { command = "uptime" }
@@ -116,7 +106,6 @@ func TestLoadRunbookErrors(t *testing.T) {
 }
 
 func TestRunbookWarnsAboutMutatingCommands(t *testing.T) {
-	withRealModules(t)
 	_, text, diags := loadRunbook(t, `runbook "x" {
   probe "clean" { command = "rm -rf /var/tmp/cache && df -h" }
 }`)
@@ -128,7 +117,7 @@ func TestRunbookWarnsAboutMutatingCommands(t *testing.T) {
 func TestRunbookGivenAsPlaybook(t *testing.T) {
 	p := hclparse.NewParser()
 	f, _ := p.ParseHCL([]byte("runbook \"x\" {\n}\n"), "rb.hcl")
-	_, diags := Load(t.TempDir(), f)
+	_, diags := Load(fakeCatalog(), t.TempDir(), f)
 	if !diags.HasErrors() || diags[0].Summary != "Runbook given as a playbook" {
 		t.Errorf("got %v", diags)
 	}

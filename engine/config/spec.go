@@ -4,13 +4,13 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Spec returns the hcldec spec that decodes a task body of the module: one
 // attribute per Spec attribute, with its type, whether it is required and its
 // default. The decoded value is an object with every attribute.
-func Spec(ms *modules.Spec) hcldec.Spec {
+func Spec(ms *contract.Spec) hcldec.Spec {
 	obj := hcldec.ObjectSpec{}
 	for _, a := range ms.Attributes {
 		if a.Block && a.Type.IsMapType() {
@@ -28,12 +28,6 @@ func Spec(ms *modules.Spec) hcldec.Spec {
 
 // ImpliedSchema is the body schema of a module's task block, for checking
 // attribute names and presence without evaluating anything.
-func ImpliedSchema(ms *modules.Spec) *hcl.BodySchema {
+func ImpliedSchema(ms *contract.Spec) *hcl.BodySchema {
 	return hcldec.ImpliedSchema(Spec(ms))
 }
-
-// The module registry; tests replace it with their own modules.
-var (
-	lookupModule = modules.Lookup
-	allModules   = modules.All
-)

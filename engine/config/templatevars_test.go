@@ -6,7 +6,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // templated is a module with a template variable, like init_service.
@@ -15,7 +15,7 @@ type templated struct{ fakeModule }
 func (templated) TemplateVars() []string { return []string{"instance"} }
 
 func init() {
-	fakeModules = append(fakeModules, templated{fakeModule{&modules.Spec{Name: "templated", Attributes: []modules.Attribute{
+	fakeModules = append(fakeModules, templated{fakeModule{&contract.Spec{Name: "templated", Attributes: []contract.Attribute{
 		{Name: "command", Type: cty.String, Required: true},
 	}}}})
 }

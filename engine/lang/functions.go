@@ -28,7 +28,7 @@ const maxFileSize = 16 << 20
 
 // TemplateFunctions returns the functions available inside templates: all
 // of Functions but templatefile, so that rendering cannot recurse. Modules
-// that render templates get these (modules.Config.Functions).
+// that render templates get these (contract.Config.Functions).
 func TemplateFunctions(dir string, allow ...string) map[string]function.Function {
 	fs := Functions(dir, allow...)
 	delete(fs, "templatefile")

@@ -16,6 +16,7 @@ import (
 	"github.com/drover-cm/drover/cloud/cloudtest"
 	"github.com/drover-cm/drover/cloud/digitalocean"
 	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/modules"
 )
 
 const playbook = `
@@ -39,7 +40,7 @@ func load(t *testing.T, src string, vars map[string]cty.Value) []*Resource {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	pb, diags := config.Load(t.TempDir(), f)
+	pb, diags := config.Load(modules.Catalog(), t.TempDir(), f)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -336,7 +337,7 @@ func TestEvaluateErrors(t *testing.T) {
 }`, "use count.index"},
 	} {
 		f, _ := hclparse.NewParser().ParseHCL([]byte(tc.src), "bad.hcl")
-		pb, diags := config.Load(t.TempDir(), f)
+		pb, diags := config.Load(modules.Catalog(), t.TempDir(), f)
 		if diags.HasErrors() {
 			t.Fatal(diags)
 		}

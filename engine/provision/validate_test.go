@@ -14,6 +14,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/run"
+	"github.com/drover-cm/drover/modules"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files (testdata/validate.txt)")
@@ -184,7 +185,7 @@ func TestValidateGolden(t *testing.T) {
 		if diags.HasErrors() {
 			t.Fatalf("%s: %v", tc.name, diags)
 		}
-		pb, diags := config.Load(t.TempDir(), f)
+		pb, diags := config.Load(modules.Catalog(), t.TempDir(), f)
 		if !diags.HasErrors() {
 			vars, locals, ds := run.Globals(pb, nil)
 			if ds.HasErrors() {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Kinds emitted by plan.
@@ -45,7 +45,7 @@ type TaskPlan struct {
 	Handler bool   `json:"handler,omitempty"`
 }
 
-// ChangeView is a modules.Change made safe to show: sensitive content is
+// ChangeView is a contract.Change made safe to show: sensitive content is
 // already replaced, the action is a word.
 type ChangeView struct {
 	Action    string     `json:"action"` // create, update, delete, run
@@ -71,7 +71,7 @@ const SensitiveText = "(sensitive)"
 // or when the attribute (or its parent: env for env.TOKEN) is in
 // sensitiveAttrs. A non-nil sensitiveAttrs means the task holds sensitive
 // values.
-func Changes(p *modules.Plan, sensitive bool, sensitiveAttrs map[string]bool) []ChangeView {
+func Changes(p *contract.Plan, sensitive bool, sensitiveAttrs map[string]bool) []ChangeView {
 	if p == nil {
 		return nil
 	}

@@ -5,14 +5,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 func TestChangesMasking(t *testing.T) {
-	p := &modules.Plan{Changes: []modules.Change{{
-		Action:  modules.Update,
+	p := &contract.Plan{Changes: []contract.Change{{
+		Action:  contract.Update,
 		Subject: "/etc/app.env",
-		Attrs: []modules.AttrChange{
+		Attrs: []contract.AttrChange{
 			{Name: "mode", Old: "0644", New: "0600"},
 			{Name: "env.TOKEN", Old: "", New: "s3cret"},
 			{Name: "owner", Old: "root", New: ""},

@@ -15,7 +15,7 @@ import (
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/facts"
 	"github.com/drover-cm/drover/engine/lang"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // evaluator evaluates one play's expressions for one host.
@@ -325,7 +325,7 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 		}
 		sensitive = !b.IsKnown() || b.True()
 	}
-	if tv, ok := t.Module.(modules.TemplateVars); ok {
+	if tv, ok := t.Module.(contract.TemplateVars); ok {
 		// The module expands these itself: they stand for their own text.
 		vars := make(map[string]cty.Value, len(ctx.Variables))
 		for k, v := range ctx.Variables {
@@ -372,7 +372,7 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 		return nil // Configure needs the host's facts
 	}
 	plain, _ := val.UnmarkDeep()
-	mt, err := t.Module.Configure(modules.Config{Values: plain, Dir: t.Dir, Root: e.pb.Dir, AllowLocal: e.pb.AllowLocal, Host: e.host, Functions: e.tmplFuncs, Facts: e.facts, Name: t.Name})
+	mt, err := t.Module.Configure(contract.Config{Values: plain, Dir: t.Dir, Root: e.pb.Dir, AllowLocal: e.pb.AllowLocal, Host: e.host, Functions: e.tmplFuncs, Facts: e.facts, Name: t.Name})
 	if err != nil {
 		return hcl.Diagnostics{configureDiag(in, err)}
 	}
@@ -389,7 +389,7 @@ func configureDiag(in *instance, err error) *hcl.Diagnostic {
 		Detail:   fmt.Sprintf("%s: %v", in.addr, err),
 		Subject:  t.DeclRange.Ptr(),
 	}
-	var ae *modules.AttrError
+	var ae *contract.AttrError
 	if errors.As(err, &ae) {
 		d.Summary = fmt.Sprintf("Invalid value for %q", ae.Attr)
 		d.Detail = fmt.Sprintf("%s: %s", in.addr, ae.Msg)

@@ -30,7 +30,7 @@ func TestModuleExamplesValidate(t *testing.T) {
 			src := "variable \"site\" { default = \"example.org\" }\nplay \"p\" {\n  hosts = \"all\"\n" + s.Example + "\n}\n"
 			os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(src), 0o644)
 			p := hclparse.NewParser()
-			pb, diags := config.LoadFiles(p, filepath.Join(dir, "site.hcl"))
+			pb, diags := config.LoadFiles(p, modules.Catalog(), filepath.Join(dir, "site.hcl"))
 			if !diags.HasErrors() {
 				diags = Validate(pb, nil)
 			}

@@ -11,9 +11,10 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // executor applies one play on one prepared host: it walks the tasks in
@@ -244,10 +245,10 @@ func (x *executor) run(c *cursor, seg segment) error {
 // one remote batch, with the read of readAfter at its end. It returns a
 // result per instance (zero for those without work) and logs the changes
 // made.
-func (x *executor) applyBatch(seg segment) []modules.BatchResult {
+func (x *executor) applyBatch(seg segment) []remote.BatchResult {
 	hr := x.hr
-	res := make([]modules.BatchResult, len(seg.insts))
-	var plans []*modules.Plan
+	res := make([]remote.BatchResult, len(seg.insts))
+	var plans []*contract.Plan
 	var idx []int
 	for k, in := range seg.insts {
 		if in.state == instChecked && in.checkErr == nil && hasWork(in.plan) {
@@ -271,33 +272,33 @@ func (x *executor) applyBatch(seg segment) []modules.BatchResult {
 	return res
 }
 
-// applyPlans runs plans over lead's connection: with modules.Apply when
-// lead's is alone, otherwise in one modules.ApplyAllThenCheck that reads the
+// applyPlans runs plans over lead's connection: with remote.Apply when
+// lead's is alone, otherwise in one remote.ApplyAllThenCheck that reads the
 // state of readAfter at its end (checks is nil when that read did not
 // happen).
-func (x *executor) applyPlans(lead *instance, plans []*modules.Plan, readAfter []*instance) (out []modules.BatchResult, checks []modules.CheckOutput) {
-	out = make([]modules.BatchResult, len(plans))
+func (x *executor) applyPlans(lead *instance, plans []*contract.Plan, readAfter []*instance) (out []remote.BatchResult, checks []contract.CheckOutput) {
+	out = make([]remote.BatchResult, len(plans))
 	conn, err := x.hr.connFor(x.ctx, lead)
 	if err != nil {
-		out[0] = modules.BatchResult{Ran: true, Err: err}
+		out[0] = remote.BatchResult{Ran: true, Err: err}
 		return out, nil
 	}
 	if len(plans) == 1 && len(readAfter) == 0 {
-		r, err := modules.Apply(x.ctx, conn, plans[0])
-		out[0] = modules.BatchResult{Ran: true, Result: r, Err: err}
+		r, err := remote.Apply(x.ctx, conn, plans[0])
+		out[0] = remote.BatchResult{Ran: true, Result: r, Err: err}
 		return out, nil
 	}
-	out, checks, err = modules.ApplyAllThenCheck(x.ctx, conn, plans, mtasks(readAfter))
+	out, checks, err = remote.ApplyAllThenCheck(x.ctx, conn, plans, mtasks(readAfter))
 	if err != nil && !out[0].Ran {
 		// Nothing ran (the script could not be made): the first plan gets
 		// the error. A lost connection is the error of the plan it cut.
-		out[0] = modules.BatchResult{Ran: true, Err: err}
+		out[0] = remote.BatchResult{Ran: true, Err: err}
 	}
 	return out, checks
 }
 
 // report reports one instance of a run segment, from its batch result r.
-func (x *executor) report(c *cursor, in *instance, r modules.BatchResult) error {
+func (x *executor) report(c *cursor, in *instance, r remote.BatchResult) error {
 	hr, t := x.hr, in.task
 	if in.state == instSkipped {
 		hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: report.StatusSkipped, Message: "when is false",

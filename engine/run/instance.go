@@ -7,7 +7,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/lang"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // instance is one task instance on one host: a task block, or one element of
@@ -32,13 +32,13 @@ type instance struct {
 	// metaSensitive: the task says sensitive = true; every value is masked.
 	metaSensitive bool
 	secrets       []string
-	mtask         modules.Task
+	mtask         contract.Task
 
 	// Filled by check and apply.
 	// checkedAt is len(hostRun.changes) when the state was read: changes
 	// from there on may have made it stale.
 	checkedAt int
-	plan      *modules.Plan
+	plan      *contract.Plan
 	checkErr  error                // Diff failed: the task fails when reached
 	outputs   map[string]cty.Value // after it ran
 }
@@ -95,8 +95,8 @@ func (in *instance) ready() bool {
 }
 
 // mtasks is the module tasks of ins, for a state read.
-func mtasks(ins []*instance) []modules.Task {
-	out := make([]modules.Task, len(ins))
+func mtasks(ins []*instance) []contract.Task {
+	out := make([]contract.Task, len(ins))
 	for i, in := range ins {
 		out[i] = in.mtask
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/drover-cm/drover/engine/fanout"
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/inventory"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // PlanResult is a whole plan.
@@ -73,10 +73,10 @@ func (hr *hostRun) hostPlan() *report.HostPlan {
 }
 
 // providedEarlier reports whether in's Diff failed for want of a resource
-// (modules.NeedsError) that a task before it in the play provides and will
+// (contract.NeedsError) that a task before it in the play provides and will
 // change (or may: its plan is known only after apply).
 func (hr *hostRun) providedEarlier(in *instance) bool {
-	var ne *modules.NeedsError
+	var ne *contract.NeedsError
 	if !errors.As(in.checkErr, &ne) {
 		return false
 	}
@@ -91,7 +91,7 @@ func (hr *hostRun) providedEarlier(in *instance) bool {
 			if p.state != instDeferred && !p.plan.Changed() {
 				continue
 			}
-			rel, ok := p.mtask.(modules.Relations)
+			rel, ok := p.mtask.(contract.Relations)
 			if !ok {
 				continue
 			}

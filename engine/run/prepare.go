@@ -13,9 +13,10 @@ import (
 	"github.com/drover-cm/drover/engine/facts"
 	"github.com/drover-cm/drover/engine/graph"
 	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // hostRun is one play on one host.
@@ -276,7 +277,7 @@ func (hr *hostRun) connFor(ctx context.Context, in *instance) (transport.Conn, e
 }
 
 func (hr *hostRun) checkBatch(ctx context.Context, conn transport.Conn, ins []*instance) error {
-	outs, err := modules.CheckAll(ctx, conn, mtasks(ins))
+	outs, err := remote.CheckAll(ctx, conn, mtasks(ins))
 	if err != nil {
 		return err
 	}
@@ -286,7 +287,7 @@ func (hr *hostRun) checkBatch(ctx context.Context, conn transport.Conn, ins []*i
 
 // diffAll plans ins from the state read for them, fresh as of the
 // changes logged up to checkedAt.
-func (hr *hostRun) diffAll(ins []*instance, outs []modules.CheckOutput, checkedAt int) {
+func (hr *hostRun) diffAll(ins []*instance, outs []contract.CheckOutput, checkedAt int) {
 	for i, in := range ins {
 		p, err := in.mtask.Diff(outs[i])
 		in.plan, in.checkErr, in.checkedAt = p, nil, checkedAt
@@ -308,10 +309,10 @@ func (hr *hostRun) inferEdges() {
 		t    *config.Task
 		addr string
 	}
-	provides := map[modules.Resource][]provider{}
+	provides := map[contract.Resource][]provider{}
 	for _, t := range hr.play.Tasks {
 		for _, in := range hr.e.insts[t] {
-			if rel, ok := in.mtask.(modules.Relations); ok {
+			if rel, ok := in.mtask.(contract.Relations); ok {
 				for _, res := range rel.Provides() {
 					provides[res] = append(provides[res], provider{t, in.addr})
 				}
@@ -323,7 +324,7 @@ func (hr *hostRun) inferEdges() {
 	}
 	for _, t := range hr.play.Tasks {
 		for _, in := range hr.e.insts[t] {
-			rel, ok := in.mtask.(modules.Relations)
+			rel, ok := in.mtask.(contract.Relations)
 			if !ok {
 				continue
 			}
@@ -347,7 +348,7 @@ func (hr *hostRun) inferEdges() {
 
 // ownPath is the path a task manages (its first provided path), or the
 // used path when it provides none.
-func ownPath(rel modules.Relations, used string) string {
+func ownPath(rel contract.Relations, used string) string {
 	for _, r := range rel.Provides() {
 		if r.Kind == "path" {
 			return r.Name
@@ -358,8 +359,8 @@ func ownPath(rel modules.Relations, used string) string {
 
 // expandUse returns the resources a use depends on: for a path, the path
 // and every parent directory.
-func expandUse(r modules.Resource) []modules.Resource {
-	out := []modules.Resource{r}
+func expandUse(r contract.Resource) []contract.Resource {
+	out := []contract.Resource{r}
 	if r.Kind != "path" {
 		return out
 	}
@@ -370,7 +371,7 @@ func expandUse(r modules.Resource) []modules.Resource {
 			break
 		}
 		p = p[:i]
-		out = append(out, modules.Resource{Kind: "path", Name: p})
+		out = append(out, contract.Resource{Kind: "path", Name: p})
 	}
 	return out
 }

@@ -222,7 +222,7 @@ func errorKind(err error) string {
 }
 
 // needsFactsModule reports whether a task's module needs host facts to
-// configure (modules.Spec.NeedsFacts).
+// configure (contract.Spec.NeedsFacts).
 func needsFactsModule(t *config.Task) bool {
 	return t.Module != nil && t.Module.Spec().NeedsFacts
 }

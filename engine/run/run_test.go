@@ -24,6 +24,7 @@ import (
 	"github.com/drover-cm/drover/engine/secrets"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -46,7 +47,7 @@ type fixture struct {
 func loadFixture(t *testing.T, dir string, hosts ...string) *fixture {
 	t.Helper()
 	f := &fixture{t: t, root: t.TempDir(), parser: hclparse.NewParser(), masker: report.NewMasker()}
-	pb, diags := config.LoadFiles(f.parser, dir)
+	pb, diags := config.LoadFiles(f.parser, modules.Catalog(), dir)
 	if diags.HasErrors() {
 		t.Fatalf("load: %s", f.diagText(diags))
 	}

@@ -1,7 +1,7 @@
 package run
 
 // Runbooks: read-only troubleshooting. This path is separate from plan and
-// apply on purpose. It never calls modules.Apply: per host it evaluates the
+// apply on purpose. It never calls remote.Apply: per host it evaluates the
 // probes, runs all of them (and the fact gathering) as Check fragments in one
 // batched round trip per connection, then evaluates the checks on what they
 // returned. config.LoadRunbooks has already refused any module that is not
@@ -24,10 +24,11 @@ import (
 	"github.com/drover-cm/drover/engine/facts"
 	"github.com/drover-cm/drover/engine/fanout"
 	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // RunbookOptions configure a runbook run.
@@ -71,7 +72,7 @@ var numFunc = function.New(&function.Spec{
 		if err != nil {
 			return cty.NilVal, fmt.Errorf("num needs a string or a number, not %s", v.Type().FriendlyName())
 		}
-		f, ok := modules.ParseNumber(s.AsString())
+		f, ok := contract.ParseNumber(s.AsString())
 		if !ok {
 			return cty.NullVal(cty.Number).WithMarks(marks), nil
 		}
@@ -101,7 +102,10 @@ func ValidateRunbooks(rf *config.RunbookFile, in Inputs) hcl.Diagnostics {
 		}
 		probes := map[string]cty.Value{}
 		for _, t := range rb.Probes.Tasks {
-			probes[t.Name] = cty.UnknownVal(modules.ProbeValueType())
+			probes[t.Name] = cty.DynamicVal
+			if pm, ok := t.Module.(contract.ProbeModule); ok {
+				probes[t.Name] = cty.UnknownVal(pm.ValueType())
+			}
 		}
 		cs := *scope
 		cs.Tasks = map[string]map[string]cty.Value{"probe": probes}
@@ -209,11 +213,11 @@ type runbookRun struct {
 // probeRun is one probe on one host.
 type probeRun struct {
 	task   *config.Task
-	mtask  *modules.ProbeTask
+	mtask  contract.Prober
 	become *Become
 	out    report.ProbeOutput
 	value  cty.Value
-	result *modules.ProbeResult
+	result *contract.ProbeResult
 	// sensitive hides the probe's output from the report (checks still
 	// read it; put no secret in their messages).
 	sensitive bool
@@ -223,8 +227,8 @@ type probeRun struct {
 // round trip as the probes.
 type factsTask struct{}
 
-func (factsTask) Check() string                                   { return facts.Script() }
-func (factsTask) Diff(modules.CheckOutput) (*modules.Plan, error) { return &modules.Plan{}, nil }
+func (factsTask) Check() string                                     { return facts.Script() }
+func (factsTask) Diff(contract.CheckOutput) (*contract.Plan, error) { return &contract.Plan{}, nil }
 
 func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory.Host) report.RunbookHost {
 	start := time.Now()
@@ -306,14 +310,14 @@ func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory
 			}
 			continue
 		}
-		tasks := make([]modules.Task, 0, len(b.probes)+1)
+		tasks := make([]contract.Task, 0, len(b.probes)+1)
 		if i == 0 {
 			tasks = append(tasks, factsTask{})
 		}
 		for _, pr := range b.probes {
 			tasks = append(tasks, pr.mtask)
 		}
-		outs, err := modules.CheckAll(ctx, conn, tasks)
+		outs, err := remote.CheckAll(ctx, conn, tasks)
 		if err != nil {
 			if i == 0 {
 				st, msg := failure(err)
@@ -369,11 +373,11 @@ func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory
 		if pr.value != cty.NilVal {
 			values[pr.task.Name] = pr.value
 		} else {
-			values[pr.task.Name] = (&modules.ProbeTask{}).ValueOf(&modules.ProbeResult{Status: pr.out.Status})
+			values[pr.task.Name] = statusValue(pr.task, pr.out.Status)
 		}
-		if pr.out.Status == modules.ProbeTimeout && pr.mtask != nil {
+		if pr.out.Status == contract.ProbeTimeout && pr.mtask != nil {
 			res.Findings = append(res.Findings, report.Finding{Check: "probe_timeout", Key: pr.task.Name, Severity: report.SevWarn, Probes: []string{pr.task.Name},
-				Message: fmt.Sprintf("probe %s hung and was cut after %gs (a command that hangs is a symptom too: a dead NFS mount, a process in D state)", pr.task.Name, pr.mtask.Timeout)})
+				Message: fmt.Sprintf("probe %s hung and was cut after %gs (a command that hangs is a symptom too: a dead NFS mount, a process in D state)", pr.task.Name, pr.mtask.TimeoutSeconds())})
 		}
 	}
 	scope.Tasks = map[string]map[string]cty.Value{"probe": values}
@@ -381,6 +385,14 @@ func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory
 		res.Findings = append(res.Findings, rr.check(scope, c, status)...)
 	}
 	return res
+}
+
+// statusValue is probe.NAME for a probe that gave no output to parse.
+func statusValue(t *config.Task, status string) cty.Value {
+	if pm, ok := t.Module.(contract.ProbeModule); ok {
+		return pm.StatusValue(status)
+	}
+	return cty.DynamicVal // not a probe: configureProbe reported it
 }
 
 func outputs(probes []*probeRun) []report.ProbeOutput {
@@ -449,10 +461,10 @@ func (rr *runbookRun) configureProbe(scope *lang.Scope, h *inventory.Host, pr *p
 	if c := plain.GetAttr("command"); !c.IsNull() {
 		pr.out.Command = c.AsString()
 	}
-	mt, err := t.Module.Configure(modules.Config{Values: plain, Dir: t.Dir, Host: h.Name, Functions: rr.funcs, Name: t.Name})
+	mt, err := t.Module.Configure(contract.Config{Values: plain, Dir: t.Dir, Host: h.Name, Functions: rr.funcs, Name: t.Name})
 	if err != nil {
 		subject := t.DeclRange
-		var ae *modules.AttrError
+		var ae *contract.AttrError
 		if errors.As(err, &ae) {
 			if a, ok := attrRange(t, ae.Attr); ok {
 				subject = a
@@ -460,7 +472,7 @@ func (rr *runbookRun) configureProbe(scope *lang.Scope, h *inventory.Host, pr *p
 		}
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid probe", Detail: err.Error(), Subject: subject.Ptr()}}
 	}
-	pt, ok := mt.(*modules.ProbeTask)
+	pt, ok := mt.(contract.Prober)
 	if !ok {
 		// config.LoadRunbooks admits only read-only modules, and probe is
 		// the only one the runbook engine knows how to report.
@@ -494,7 +506,7 @@ func factsDiag(where any) hcl.Diagnostics {
 // check evaluates one check block into findings.
 func (rr *runbookRun) check(scope *lang.Scope, c *config.Check, status map[string]string) []report.Finding {
 	for _, p := range c.Probes {
-		if status[p] != modules.ProbeOK {
+		if status[p] != contract.ProbeOK {
 			return nil // the probe's own status says why; nothing to judge
 		}
 	}

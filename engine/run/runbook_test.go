@@ -15,6 +15,7 @@ import (
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
 )
 
 const testRunbook = `
@@ -71,7 +72,7 @@ func loadTestRunbook(t *testing.T, src string) (*config.RunbookFile, *hclparse.P
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	rf, diags := config.LoadRunbooks(t.TempDir(), f)
+	rf, diags := config.LoadRunbooks(modules.Catalog(), t.TempDir(), f)
 	if diags.HasErrors() {
 		var b bytes.Buffer
 		config.WriteDiagnostics(&b, p.Files(), diags, 0, false)

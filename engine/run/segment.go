@@ -3,7 +3,7 @@ package run
 import (
 	"strings"
 
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // A host's changes are applied in as few round trips as correctness
@@ -136,7 +136,7 @@ func batchFrom(pending []*instance, log []changeRec) (segment, []changeRec) {
 
 // hasWork reports whether applying p runs anything: changes, or steps
 // without changes (wait_for), which run and report ok.
-func hasWork(p *modules.Plan) bool {
+func hasWork(p *contract.Plan) bool {
 	return p.Changed() || p != nil && len(p.Steps) > 0
 }
 
@@ -144,7 +144,7 @@ func hasWork(p *modules.Plan) bool {
 // program with stdin of its own). Such a step is a round trip of its own
 // anyway, so batching it would save nothing and only delay the reports of
 // the tasks before it; a batch stops before it.
-func hasFunc(p *modules.Plan) bool {
+func hasFunc(p *contract.Plan) bool {
 	if p == nil {
 		return false
 	}

@@ -6,18 +6,18 @@ import (
 	"testing"
 
 	"github.com/drover-cm/drover/engine/transport"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // relTask is a module task that only declares its relations, for planning.
-type relTask struct{ provides, uses []modules.Resource }
+type relTask struct{ provides, uses []contract.Resource }
 
-func (relTask) Check() string                                   { return "" }
-func (relTask) Diff(modules.CheckOutput) (*modules.Plan, error) { return nil, nil }
-func (t relTask) Provides() []modules.Resource                  { return t.provides }
-func (t relTask) Uses() []modules.Resource                      { return t.uses }
+func (relTask) Check() string                                     { return "" }
+func (relTask) Diff(contract.CheckOutput) (*contract.Plan, error) { return nil, nil }
+func (t relTask) Provides() []contract.Resource                   { return t.provides }
+func (t relTask) Uses() []contract.Resource                       { return t.uses }
 
-func pathRes(p string) modules.Resource { return modules.Resource{Kind: "path", Name: p} }
+func pathRes(p string) contract.Resource { return contract.Resource{Kind: "path", Name: p} }
 
 // inst builds an instance for planning from a compact description:
 //
@@ -42,35 +42,35 @@ func inst(desc string) *instance {
 	words := f
 	switch f[0] {
 	case "change":
-		rel.provides = []modules.Resource{pathRes(f[1])}
-		in.plan = &modules.Plan{Changes: []modules.Change{{Action: modules.Update, Subject: f[1]}}, Steps: []modules.Step{{Script: "true"}}}
+		rel.provides = []contract.Resource{pathRes(f[1])}
+		in.plan = &contract.Plan{Changes: []contract.Change{{Action: contract.Update, Subject: f[1]}}, Steps: []contract.Step{{Script: "true"}}}
 		words = f[2:]
 	case "create":
-		rel.provides = []modules.Resource{{Kind: f[1], Name: f[2]}}
-		in.plan = &modules.Plan{Changes: []modules.Change{{Action: modules.Create, Subject: f[2]}}, Steps: []modules.Step{{Script: "true"}}}
+		rel.provides = []contract.Resource{{Kind: f[1], Name: f[2]}}
+		in.plan = &contract.Plan{Changes: []contract.Change{{Action: contract.Create, Subject: f[2]}}, Steps: []contract.Step{{Script: "true"}}}
 		words = f[3:]
 	case "ok":
-		rel.provides = []modules.Resource{pathRes(f[1])}
-		in.plan = &modules.Plan{}
+		rel.provides = []contract.Resource{pathRes(f[1])}
+		in.plan = &contract.Plan{}
 		words = f[2:]
 	case "steps":
-		in.plan = &modules.Plan{Steps: []modules.Step{{Script: "true"}}}
+		in.plan = &contract.Plan{Steps: []contract.Step{{Script: "true"}}}
 		words = f[1:]
 	case "command":
-		in.plan = &modules.Plan{Changes: []modules.Change{{Action: modules.Run}}, Steps: []modules.Step{{Func: func(context.Context, transport.Conn) (transport.Result, error) {
+		in.plan = &contract.Plan{Changes: []contract.Change{{Action: contract.Run}}, Steps: []contract.Step{{Func: func(context.Context, transport.Conn) (transport.Result, error) {
 			return transport.Result{}, nil
 		}}}}
 		words = f[1:]
 	case "shell":
-		in.plan = &modules.Plan{Changes: []modules.Change{{Action: modules.Run}}, Steps: []modules.Step{{Script: "true"}}}
+		in.plan = &contract.Plan{Changes: []contract.Change{{Action: contract.Run}}, Steps: []contract.Step{{Script: "true"}}}
 		words = f[1:]
 	case "unread":
-		rel.provides = []modules.Resource{pathRes(f[1])}
+		rel.provides = []contract.Resource{pathRes(f[1])}
 		in.state = instConfigured
 		words = f[2:]
 	case "diff":
-		rel.provides = []modules.Resource{pathRes(f[2])}
-		in.checkErr = &modules.NeedsError{Resource: pathRes(f[2])}
+		rel.provides = []contract.Resource{pathRes(f[2])}
+		in.checkErr = &contract.NeedsError{Resource: pathRes(f[2])}
 		words = f[3:]
 	case "skipped":
 		in.state, words = instSkipped, f[1:]
@@ -84,10 +84,10 @@ func inst(desc string) *instance {
 	for len(words) > 0 {
 		switch {
 		case words[0] == "uses":
-			rel.uses = append(rel.uses, modules.Resource{Kind: "path", Name: words[1]})
+			rel.uses = append(rel.uses, contract.Resource{Kind: "path", Name: words[1]})
 			words = words[2:]
 		case words[0] == "uses-user":
-			rel.uses = append(rel.uses, modules.Resource{Kind: "user", Name: words[1]})
+			rel.uses = append(rel.uses, contract.Resource{Kind: "user", Name: words[1]})
 			words = words[2:]
 		case words[0] == "as":
 			in.conn = "true/" + words[1]
@@ -169,11 +169,11 @@ func TestPlanSegments(t *testing.T) {
 			want:  "read(u v w)"},
 		{name: "stale after earlier changes: read again, with the others stale",
 			insts: []string{"a: change /f", "b: change /b", "c: ok /c uses /f"},
-			log:   []changeRec{{res: []modules.Resource{pathRes("/f")}}},
+			log:   []changeRec{{res: []contract.Resource{pathRes("/f")}}},
 			want:  "read(a c)"},
 		{name: "a read after the changes is fresh",
 			insts: []string{"a: change /f read@1", "b: change /b"},
-			log:   []changeRec{{res: []modules.Resource{pathRes("/f")}}},
+			log:   []changeRec{{res: []contract.Resource{pathRes("/f")}}},
 			want:  "run(a b)"},
 		{name: "after code ran every earlier read is stale",
 			insts: []string{"a: ok /a", "b: change /b"},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
 )
 
 func TestCountOrPercent(t *testing.T) {
@@ -161,7 +162,7 @@ func TestValidateRolling(t *testing.T) {
 		src := "variable \"batch\" {}\nplay \"p\" {\n  " + c.src + "\n  hosts = \"all\"\n}\n"
 		os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(src), 0o644)
 		p := hclparse.NewParser()
-		pb, diags := config.LoadFiles(p, filepath.Join(dir, "site.hcl"))
+		pb, diags := config.LoadFiles(p, modules.Catalog(), filepath.Join(dir, "site.hcl"))
 		if diags.HasErrors() {
 			t.Fatalf("load: %v", diags)
 		}

@@ -3,7 +3,7 @@ package run
 import (
 	"path"
 
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Which instances must read their state again before they act. The state of
@@ -16,7 +16,7 @@ import (
 
 // changeOf is what applying in's plan touches.
 func changeOf(in *instance) changeRec {
-	rel, ok := in.mtask.(modules.Relations)
+	rel, ok := in.mtask.(contract.Relations)
 	if !ok || runsCode(in.plan) {
 		return changeRec{opaque: true} // arbitrary code may have changed anything
 	}
@@ -42,18 +42,18 @@ func changeOf(in *instance) changeRec {
 }
 
 // onlyCreates reports whether every change of p creates something.
-func onlyCreates(p *modules.Plan) bool {
+func onlyCreates(p *contract.Plan) bool {
 	for _, c := range p.Changes {
-		if c.Action != modules.Create {
+		if c.Action != contract.Create {
 			return false
 		}
 	}
 	return p.Changed()
 }
 
-func runsCode(p *modules.Plan) bool {
+func runsCode(p *contract.Plan) bool {
 	for _, c := range p.Changes {
-		if c.Action == modules.Run {
+		if c.Action == contract.Run {
 			return true
 		}
 	}
@@ -71,8 +71,8 @@ func runsCode(p *modules.Plan) bool {
 // is reported changed by a chown that changes nothing. Only a task that
 // provides the same user or group is stale.
 type changeRec struct {
-	res     []modules.Resource
-	created []modules.Resource
+	res     []contract.Resource
+	created []contract.Resource
 	opaque  bool
 }
 
@@ -86,8 +86,8 @@ func stale(in *instance, log, ahead []changeRec) bool {
 	if len(since) == 0 && len(ahead) == 0 {
 		return false
 	}
-	changed := map[modules.Resource]bool{}
-	created := map[modules.Resource]bool{}
+	changed := map[contract.Resource]bool{}
+	created := map[contract.Resource]bool{}
 	for _, cs := range [][]changeRec{since, ahead} {
 		for _, c := range cs {
 			if c.opaque {
@@ -104,7 +104,7 @@ func stale(in *instance, log, ahead []changeRec) bool {
 	if len(changed) == 0 && len(created) == 0 {
 		return false
 	}
-	rel, ok := in.mtask.(modules.Relations)
+	rel, ok := in.mtask.(contract.Relations)
 	if !ok {
 		return true
 	}
@@ -125,7 +125,7 @@ func stale(in *instance, log, ahead []changeRec) bool {
 	return false
 }
 
-func isParentOf(dir string, rs []modules.Resource) bool {
+func isParentOf(dir string, rs []contract.Resource) bool {
 	for _, r := range rs {
 		if r.Kind == "path" && path.Dir(r.Name) == dir {
 			return true

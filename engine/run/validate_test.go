@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/modules"
 )
 
 // TestValidate: errors found by evaluating with unknown stand-ins, in
@@ -180,7 +181,7 @@ play "p" {
 			dir := t.TempDir()
 			os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(c.src), 0o644)
 			p := hclparse.NewParser()
-			pb, diags := config.LoadFiles(p, filepath.Join(dir, "site.hcl"))
+			pb, diags := config.LoadFiles(p, modules.Catalog(), filepath.Join(dir, "site.hcl"))
 			if diags.HasErrors() {
 				t.Fatalf("load: %v", diags)
 			}
@@ -244,7 +245,7 @@ func TestValidateTemplates(t *testing.T) {
 			}
 			os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(c.src), 0o644)
 			p := hclparse.NewParser()
-			pb, diags := config.LoadFiles(p, filepath.Join(dir, "site.hcl"))
+			pb, diags := config.LoadFiles(p, modules.Catalog(), filepath.Join(dir, "site.hcl"))
 			if diags.HasErrors() {
 				t.Fatalf("load: %v", diags)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/lang"
 	"github.com/drover-cm/drover/engine/secrets"
+	"github.com/drover-cm/drover/modules"
 )
 
 // TestVariablePrecedence: default < inventory < DROVER_VAR_ < -var-file <
@@ -38,7 +39,7 @@ variable "pw" {
 `), 0o644)
 	os.WriteFile(filepath.Join(dir, "vars.hcl"), []byte("port = 4\n"), 0o644)
 	p := hclparse.NewParser()
-	pb, diags := config.LoadFiles(p, filepath.Join(dir, "site.hcl"))
+	pb, diags := config.LoadFiles(p, modules.Catalog(), filepath.Join(dir, "site.hcl"))
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -106,7 +107,7 @@ variable "key" {
   sensitive = true
 }
 `), 0o644)
-	pb, diags := config.LoadFiles(hclparse.NewParser(), filepath.Join(dir, "site.hcl"))
+	pb, diags := config.LoadFiles(hclparse.NewParser(), modules.Catalog(), filepath.Join(dir, "site.hcl"))
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -142,7 +143,7 @@ variable "port" {
 }
 `), 0o644)
 	p := hclparse.NewParser()
-	pb, diags := config.LoadFiles(p, filepath.Join(dir, "site.hcl"))
+	pb, diags := config.LoadFiles(p, modules.Catalog(), filepath.Join(dir, "site.hcl"))
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

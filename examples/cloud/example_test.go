@@ -17,6 +17,7 @@ import (
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/provision"
 	"github.com/drover-cm/drover/engine/run"
+	"github.com/drover-cm/drover/modules"
 )
 
 // The example validates without credentials, and provisions against the
@@ -35,7 +36,7 @@ func TestCloudExampleProvisions(t *testing.T) {
 	}
 	defer li.Close()
 	p := hclparse.NewParser()
-	pb, diags := config.LoadFiles(p, filepath.Join(".", "site.hcl"))
+	pb, diags := config.LoadFiles(p, modules.Catalog(), filepath.Join(".", "site.hcl"))
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
 	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
 )
 
 func load(t *testing.T, invFile string, vars []string) (*hclparse.Parser, *config.Playbook, run.Inputs, *inventory.Inventory) {
@@ -39,7 +40,7 @@ func load(t *testing.T, invFile string, vars []string) (*hclparse.Parser, *confi
 	if diags.HasErrors() {
 		t.Fatalf("inventory: %s", text(diags))
 	}
-	pb, diags := config.LoadFiles(p, "site.hcl")
+	pb, diags := config.LoadFiles(p, modules.Catalog(), "site.hcl")
 	if diags.HasErrors() {
 		t.Fatalf("playbook: %s", text(diags))
 	}

@@ -40,6 +40,7 @@ import (
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
 	"github.com/drover-cm/drover/inventory"
+	"github.com/drover-cm/drover/modules"
 )
 
 // workloadTasks is the number of tasks (handler excluded) in both playbooks.
@@ -179,7 +180,7 @@ func (b *bench) drover(n int) ([]result, string) {
 	if diags.HasErrors() {
 		fatal(diags)
 	}
-	pb, diags := config.LoadFiles(p, filepath.Join(b.dir, "drover", "site.hcl"))
+	pb, diags := config.LoadFiles(p, modules.Catalog(), filepath.Join(b.dir, "drover", "site.hcl"))
 	if diags.HasErrors() {
 		fatal(diags)
 	}

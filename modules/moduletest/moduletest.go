@@ -8,8 +8,9 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/transport"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Values builds a task's attribute object from the attributes that are set;
@@ -33,7 +34,7 @@ func Local(t testing.TB) transport.Conn {
 }
 
 // Configure configures the module, failing the test on error.
-func Configure(t testing.TB, m modules.Module, cfg modules.Config) modules.Task {
+func Configure(t testing.TB, m contract.Module, cfg contract.Config) contract.Task {
 	t.Helper()
 	task, err := m.Configure(cfg)
 	if err != nil {
@@ -43,9 +44,9 @@ func Configure(t testing.TB, m modules.Module, cfg modules.Config) modules.Task 
 }
 
 // Plan checks the task's state on conn and returns its plan.
-func Plan(t testing.TB, conn transport.Conn, task modules.Task) (*modules.Plan, error) {
+func Plan(t testing.TB, conn transport.Conn, task contract.Task) (*contract.Plan, error) {
 	t.Helper()
-	outs, err := modules.CheckAll(context.Background(), conn, []modules.Task{task})
+	outs, err := remote.CheckAll(context.Background(), conn, []contract.Task{task})
 	if err != nil {
 		t.Fatalf("CheckAll: %v", err)
 	}
@@ -53,7 +54,7 @@ func Plan(t testing.TB, conn transport.Conn, task modules.Task) (*modules.Plan, 
 }
 
 // MustPlan is Plan failing the test on a Diff error.
-func MustPlan(t testing.TB, conn transport.Conn, task modules.Task) *modules.Plan {
+func MustPlan(t testing.TB, conn transport.Conn, task contract.Task) *contract.Plan {
 	t.Helper()
 	plan, err := Plan(t, conn, task)
 	if err != nil {
@@ -63,9 +64,9 @@ func MustPlan(t testing.TB, conn transport.Conn, task modules.Task) *modules.Pla
 }
 
 // Apply applies plan, failing the test on error.
-func Apply(t testing.TB, conn transport.Conn, plan *modules.Plan) transport.Result {
+func Apply(t testing.TB, conn transport.Conn, plan *contract.Plan) transport.Result {
 	t.Helper()
-	res, err := modules.Apply(context.Background(), conn, plan)
+	res, err := remote.Apply(context.Background(), conn, plan)
 	if err != nil {
 		t.Fatalf("Apply: %v\nstdout: %s", err, res.Stdout)
 	}
@@ -76,7 +77,7 @@ func Apply(t testing.TB, conn transport.Conn, plan *modules.Plan) transport.Resu
 // again and fails the test unless the second plan is empty (the module is
 // idempotent and its Check sees what its Apply did). It returns the first
 // plan and the apply's result, for assertions.
-func ApplyTwice(t testing.TB, conn transport.Conn, m modules.Module, cfg modules.Config) (*modules.Plan, transport.Result) {
+func ApplyTwice(t testing.TB, conn transport.Conn, m contract.Module, cfg contract.Config) (*contract.Plan, transport.Result) {
 	t.Helper()
 	task := Configure(t, m, cfg)
 	plan := MustPlan(t, conn, task)
@@ -89,13 +90,13 @@ func ApplyTwice(t testing.TB, conn transport.Conn, m modules.Module, cfg modules
 }
 
 // ApplyValues is ApplyTwice with only attribute values.
-func ApplyValues(t testing.TB, conn transport.Conn, m modules.Module, attrs map[string]cty.Value) (*modules.Plan, transport.Result) {
+func ApplyValues(t testing.TB, conn transport.Conn, m contract.Module, attrs map[string]cty.Value) (*contract.Plan, transport.Result) {
 	t.Helper()
-	return ApplyTwice(t, conn, m, modules.Config{Values: Values(attrs)})
+	return ApplyTwice(t, conn, m, contract.Config{Values: Values(attrs)})
 }
 
 // Describe renders a plan's changes for test failure messages.
-func Describe(p *modules.Plan) string {
+func Describe(p *contract.Plan) string {
 	if p == nil {
 		return "(nil plan)"
 	}

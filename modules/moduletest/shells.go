@@ -2,9 +2,9 @@ package moduletest
 
 import "github.com/drover-cm/drover/modules/moduletest/shconn"
 
-// Aliases of package shconn, kept for existing callers. Packages that the
-// modules package imports (engine/facts) must import shconn directly: this
-// package imports modules.
+// Aliases of package shconn, kept for existing callers. Packages that
+// moduletest imports (engine/remote, engine/facts) must import shconn
+// directly in their own tests.
 type ShellConn = shconn.ShellConn
 
 // Shells: see shconn.Shells.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"testing"
 
 	"github.com/drover-cm/drover/engine/transport"
 )
@@ -138,6 +139,29 @@ func Shells() map[string][]string {
 	}
 	if p, err := exec.LookPath("busybox"); err == nil {
 		out["busybox"] = []string{p, "sh", "-c"}
+	}
+	return out
+}
+
+// All returns a ShellConn per POSIX shell found here; busybox runs with a
+// PATH of busybox applets only, standing in for an Alpine host. It skips
+// the test when there is no shell.
+func All(t testing.TB) map[string]*ShellConn {
+	t.Helper()
+	out := map[string]*ShellConn{}
+	for name, argv := range Shells() {
+		c := &ShellConn{Shell: argv}
+		if name == "busybox" {
+			dir, err := BusyboxPath(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Env = []string{"PATH=" + dir}
+		}
+		out[name] = c
+	}
+	if len(out) == 0 {
+		t.Skip("no POSIX shell found")
 	}
 	return out
 }

@@ -1,26 +1,31 @@
-package modules
+package remote
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/drover-cm/drover/modules/contract"
+	"github.com/drover-cm/drover/modules/moduletest/shconn"
 )
 
 // pathTask is a PathChecker whose Check must never run.
-type pathTask struct{ pc PathCheck }
+type pathTask struct{ pc contract.PathCheck }
 
-func (p pathTask) Check() string                   { return "echo Check-ran; exit 99" }
-func (p pathTask) Diff(CheckOutput) (*Plan, error) { return nil, nil }
-func (p pathTask) CheckPath() PathCheck            { return p.pc }
+func (p pathTask) Check() string                                     { return "echo Check-ran; exit 99" }
+func (p pathTask) Diff(contract.CheckOutput) (*contract.Plan, error) { return nil, nil }
+func (p pathTask) CheckPath() contract.PathCheck                     { return p.pc }
 
 // fragOnly is a Task with a fixed fragment.
 type fragOnly string
 
-func (f fragOnly) Check() string                   { return string(f) }
-func (f fragOnly) Diff(CheckOutput) (*Plan, error) { return nil, nil }
+func (f fragOnly) Check() string                                     { return string(f) }
+func (f fragOnly) Diff(contract.CheckOutput) (*contract.Plan, error) { return nil, nil }
 
 // TestCheckAllPaths reads paths with hostile names (newline, backslash,
 // quotes, $(), glob characters, a leading "-" in a component) in one batch
@@ -29,7 +34,7 @@ func (f fragOnly) Diff(CheckOutput) (*Plan, error) { return nil, nil }
 func TestCheckAllPaths(t *testing.T) {
 	dir := t.TempDir()
 	hostile := []string{"it's \"$(touch pwned)\" `id`; a\nb ü $HOME *", `back\slash`, "-rf", "trail\n", "plain"}
-	var tasks []Task
+	var tasks []contract.Task
 	content := map[string][]byte{}
 	for i, n := range hostile {
 		p := filepath.Join(dir, n)
@@ -39,9 +44,9 @@ func TestCheckAllPaths(t *testing.T) {
 		}
 		content[p] = c
 		// Wanted content differs: fetched.
-		tasks = append(tasks, pathTask{PathCheck{Path: p, Sum: true, FetchMax: 1 << 10, UnlessSum: hexSum("other")}})
+		tasks = append(tasks, pathTask{contract.PathCheck{Path: p, Sum: true, FetchMax: 1 << 10, UnlessSum: hexSum("other")}})
 		// Already right: not fetched.
-		tasks = append(tasks, pathTask{PathCheck{Path: p, Sum: true, FetchMax: 1 << 10, UnlessSum: hexSum(string(c))}})
+		tasks = append(tasks, pathTask{contract.PathCheck{Path: p, Sum: true, FetchMax: 1 << 10, UnlessSum: hexSum(string(c))}})
 	}
 	sub := filepath.Join(dir, "sub dir")
 	os.Mkdir(sub, 0o750)
@@ -49,14 +54,14 @@ func TestCheckAllPaths(t *testing.T) {
 	big := filepath.Join(dir, "big")
 	os.WriteFile(big, []byte(strings.Repeat("x", 2000)), 0o600)
 	tasks = append(tasks,
-		pathTask{PathCheck{Path: sub}},
-		pathTask{PathCheck{Path: filepath.Join(dir, "link"), Sum: true}},
-		pathTask{PathCheck{Path: filepath.Join(dir, "missing"), Sum: true, FetchMax: 10}},
+		pathTask{contract.PathCheck{Path: sub}},
+		pathTask{contract.PathCheck{Path: filepath.Join(dir, "link"), Sum: true}},
+		pathTask{contract.PathCheck{Path: filepath.Join(dir, "missing"), Sum: true, FetchMax: 10}},
 		fragOnly("echo frag"),
-		pathTask{PathCheck{Path: big, FetchMax: 1000}}, // too large: not fetched
-		pathTask{PathCheck{Path: "/dev/null"}},
+		pathTask{contract.PathCheck{Path: big, FetchMax: 1000}}, // too large: not fetched
+		pathTask{contract.PathCheck{Path: "/dev/null"}},
 	)
-	for name, conn := range systemShellConns(t) {
+	for name, conn := range shconn.All(t) {
 		t.Run(name, func(t *testing.T) {
 			outs, err := CheckAll(context.Background(), conn, tasks)
 			if err != nil {
@@ -146,9 +151,9 @@ func TestParseSums(t *testing.T) {
 // vanished, and malformed output.
 func TestPathBatchParse(t *testing.T) {
 	pb := newPathBatch()
-	pb.add(0, PathCheck{Path: "/a", Sum: true})
-	pb.add(1, PathCheck{Path: "/gone"})
-	pb.add(2, PathCheck{Path: "/d"})
+	pb.add(0, contract.PathCheck{Path: "/a", Sum: true})
+	pb.add(1, contract.PathCheck{Path: "/gone"})
+	pb.add(2, contract.PathCheck{Path: "/d"})
 	a := strings.Repeat("a", 64)
 	out := "types ffd\n644 0 0 root root 3\nrestat\n644 0 0 root root 3\n?\n755 1 2 u g 4096\nsums\n" + a + "  /a\n.\n"
 	st, err := pb.parse([]byte(out))
@@ -158,8 +163,8 @@ func TestPathBatchParse(t *testing.T) {
 	if st["/a"].SHA256 != a || st["/a"].Size != 3 || st["/gone"] != nil || st["/d"].Mode != 0o755 || st["/d"].User != "u" {
 		t.Errorf("states %+v %+v %+v", st["/a"], st["/gone"], st["/d"])
 	}
-	outs := make([]CheckOutput, 3)
-	pb.outputs([]CheckOutput{{Stdout: []byte(out), Stderr: []byte("stat: cannot statx '/gone': No such file or directory\n")}}, outs)
+	outs := make([]contract.CheckOutput, 3)
+	pb.outputs([]contract.CheckOutput{{Stdout: []byte(out), Stderr: []byte("stat: cannot statx '/gone': No such file or directory\n")}}, outs)
 	if outs[1].ExitCode == 0 || !strings.Contains(string(outs[1].Stderr), "No such file") || outs[0].Path == nil {
 		t.Errorf("outputs %+v", outs)
 	}
@@ -184,13 +189,18 @@ func TestPathBatchShellcheck(t *testing.T) {
 		t.Skip("shellcheck not installed")
 	}
 	pb := newPathBatch()
-	pb.add(0, PathCheck{Path: "/srv/it's $(x) `y`;\nz", Sum: true, FetchMax: 100, UnlessSum: strings.Repeat("a", 64)})
-	pb.add(1, PathCheck{Path: "/srv/d"})
-	pb.add(2, PathCheck{Path: "/srv/l", FetchMax: 1000})
+	pb.add(0, contract.PathCheck{Path: "/srv/it's $(x) `y`;\nz", Sum: true, FetchMax: 100, UnlessSum: strings.Repeat("a", 64)})
+	pb.add(1, contract.PathCheck{Path: "/srv/d"})
+	pb.add(2, contract.PathCheck{Path: "/srv/l", FetchMax: 1000})
 	// SC2016: the quoted path holds $(x) on purpose.
 	cmd := exec.Command(sc, "-s", "sh", "-e", "SC2016", "-")
 	cmd.Stdin = strings.NewReader(checkScript("drover-0", []string{"echo hi"}, pb))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("shellcheck: %v\n%s", err, out)
 	}
+}
+
+func hexSum(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }

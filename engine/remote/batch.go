@@ -1,4 +1,4 @@
-package modules
+package remote
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Limits of what ApplyAll sends inside its script. Larger or binary (NUL)
@@ -48,7 +49,7 @@ type BatchResult struct {
 // the plan that was running gets the error (it may have completed), earlier
 // ones succeeded (their output is lost), and later ones are reported not
 // run.
-func ApplyAll(ctx context.Context, conn transport.Conn, plans []*Plan) ([]BatchResult, error) {
+func ApplyAll(ctx context.Context, conn transport.Conn, plans []*contract.Plan) ([]BatchResult, error) {
 	out, _, err := ApplyAllThenCheck(ctx, conn, plans, nil)
 	return out, err
 }
@@ -58,7 +59,7 @@ func ApplyAll(ctx context.Context, conn transport.Conn, plans []*Plan) ([]BatchR
 // of tasks after the plans ran, at no extra round trip (one of its own only
 // when the last plan ends with a Func step). checks is nil when a plan
 // failed or the read failed; the caller then reads again if it must.
-func ApplyAllThenCheck(ctx context.Context, conn transport.Conn, plans []*Plan, tasks []Task) (out []BatchResult, checks []CheckOutput, err error) {
+func ApplyAllThenCheck(ctx context.Context, conn transport.Conn, plans []*contract.Plan, tasks []contract.Task) (out []BatchResult, checks []contract.CheckOutput, err error) {
 	out = make([]BatchResult, len(plans))
 	b := &batch{ctx: ctx, conn: conn, out: out}
 	if len(tasks) > 0 {
@@ -82,7 +83,7 @@ func ApplyAllThenCheck(ctx context.Context, conn transport.Conn, plans []*Plan, 
 	return out, checks, err
 }
 
-func (b *batch) run(plans []*Plan) ([]BatchResult, error) {
+func (b *batch) run(plans []*contract.Plan) ([]BatchResult, error) {
 	ctx, conn, out := b.ctx, b.conn, b.out
 	for i, p := range plans {
 		out[i].Ran = true
@@ -131,10 +132,10 @@ type batch struct {
 	entries []entry
 	cmds    []string
 	size    int
-	stopped bool          // a plan failed: nothing more runs
-	err     error         // the connection failed
-	check   *checkJob     // the state read to end the last script with
-	checks  []CheckOutput // what it read
+	stopped bool                   // a plan failed: nothing more runs
+	err     error                  // the connection failed
+	check   *checkJob              // the state read to end the last script with
+	checks  []contract.CheckOutput // what it read
 }
 
 func (b *batch) add(e entry, cmd string) {
@@ -145,24 +146,20 @@ func (b *batch) add(e entry, cmd string) {
 
 // addUpload adds up to the script, or flushes and puts it. It returns false
 // once the batch has stopped.
-func (b *batch) addUpload(i, j int, up Upload) bool {
+func (b *batch) addUpload(i, j int, up contract.Upload) bool {
 	if b.stopped {
 		return false
 	}
-	if up.Open == nil {
-		b.fail(i, &StepError{Step: j, Err: fmt.Errorf("upload to %s: no content (module bug: Upload.Open is nil)", up.Path)})
+	r, err := openUpload(up)
+	if err != nil {
+		b.fail(i, &contract.StepError{Step: j, Err: err})
 		return false
 	}
 	if up.Size >= 0 && up.Size <= maxInlineUpload {
-		r, err := up.Open()
-		if err != nil {
-			b.fail(i, &StepError{Step: j, Err: fmt.Errorf("upload to %s: %w", up.Path, err)})
-			return false
-		}
 		data, err := io.ReadAll(io.LimitReader(r, maxInlineUpload+1))
 		r.Close()
 		if err != nil {
-			b.fail(i, &StepError{Step: j, Err: fmt.Errorf("upload to %s: %w", up.Path, err)})
+			b.fail(i, &contract.StepError{Step: j, Err: fmt.Errorf("upload to %s: %w", up.Path, err)})
 			return false
 		}
 		if len(data) <= maxInlineUpload && bytes.IndexByte(data, 0) < 0 {
@@ -175,7 +172,7 @@ func (b *batch) addUpload(i, j int, up Upload) bool {
 			}
 			tmp, err := inlineTemp(up.Path)
 			if err != nil {
-				b.fail(i, &StepError{Step: j, Err: fmt.Errorf("upload to %s: %w", up.Path, err)})
+				b.fail(i, &contract.StepError{Step: j, Err: fmt.Errorf("upload to %s: %w", up.Path, err)})
 				return false
 			}
 			b.add(entry{plan: i, step: j, upload: up.Path},
@@ -183,13 +180,14 @@ func (b *batch) addUpload(i, j int, up Upload) bool {
 			return true
 		}
 		// Binary or larger than it said: put it as it is.
-		up.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+		r = io.NopCloser(bytes.NewReader(data))
 	}
+	defer r.Close()
 	if !b.flush() {
 		return false
 	}
-	if err := upload(b.ctx, b.conn, up); err != nil {
-		b.fail(i, &StepError{Step: j, Err: err})
+	if err := put(b.ctx, b.conn, up, r); err != nil {
+		b.fail(i, &contract.StepError{Step: j, Err: err})
 		return false
 	}
 	return true
@@ -225,34 +223,27 @@ func (b *batch) fail(i int, err error) {
 
 // record adds a step's result to its plan's; false when the step failed.
 func (b *batch) record(i, j int, res transport.Result, err error) bool {
-	if err != nil {
-		b.out[i].Result.Stdout = append(b.out[i].Result.Stdout, res.Stdout...)
-		b.out[i].Result.Stderr = append(b.out[i].Result.Stderr, res.Stderr...)
-		b.fail(i, &StepError{Step: j, ExitCode: res.ExitCode, Stderr: stderrTail(res.Stderr, ""), Err: err})
-		return false
-	}
 	b.out[i].Result.Stdout = append(b.out[i].Result.Stdout, res.Stdout...)
 	b.out[i].Result.Stderr = append(b.out[i].Result.Stderr, res.Stderr...)
-	if res.ExitCode != 0 || res.Signal != "" {
-		se := &StepError{Step: j, ExitCode: res.ExitCode, Stderr: stderrTail(res.Stderr, "")}
-		if res.Signal != "" {
-			se.Err = fmt.Errorf("killed by signal %s%s", res.Signal, stderrTail(res.Stderr, ": "))
-		}
-		b.fail(i, se)
+	if err := contract.StepFailure(j, res, err); err != nil {
+		b.fail(i, err)
 		return false
 	}
 	b.out[i].Result.ExitCode = res.ExitCode
 	return true
 }
 
-// batchPut writes an inline upload as conn.Put does: a new file (noclobber)
-// readable by no one else, its mode set before any content is written, then
-// renamed onto the path, synced before the rename (transport.SyncFuncs; the
-// directories are synced once at the end of the script). printf is a shell
-// builtin: the content is never in a process's arguments.
+// batchPut writes an inline upload as conn.Put does: a new file (noclobber,
+// under a random name) readable by no one else, its mode set before any
+// content is written, synced, then renamed onto the path (transport.SyncFuncs;
+// the directories are synced once at the end of the script). The directory's
+// owner may swap the name for a link at any time, so after the one open that
+// creates it the file is reached only through that descriptor: chmod goes
+// through /proc/self/fd (the open file, never a name) and printf writes to
+// the descriptor (issue 14). printf is a shell builtin: the content is never
+// in a process's arguments.
 const batchPut = `drover_put() {
-	( umask 077 && set -C && : >"$2" ) || return 1
-	if chmod "$3" "$2" && printf '%s' "$4" >>"$2" && drover_sync "$2" && mv -f "$2" "$1"; then return 0; fi
+	if ( umask 077 && set -C && exec 3>"$2" && chmod "$3" /proc/self/fd/3 && printf '%s' "$4" >&3 ) && drover_sync "$2" && mv -f "$2" "$1"; then return 0; fi
 	rm -f "$2"
 	return 1
 }
@@ -276,11 +267,7 @@ func (b *batch) flush() bool {
 		return false
 	}
 	var s strings.Builder
-	s.WriteString("m=$(umask); umask 077\n")
-	s.WriteString("d=$(mktemp -d 2>/dev/null || mktemp -d -p /dev/shm) || { echo 'drover: mktemp -d failed: cannot create a temporary directory' >&2; exit 125; }\n")
-	s.WriteString("trap 'rm -rf \"$d\"' EXIT\n")
-	s.WriteString("trap 'exit 129' HUP INT TERM\n")
-	s.WriteString("umask \"$m\"\n")
+	writePreamble(&s, true)
 	s.WriteString(transport.SyncFuncs)
 	s.WriteString(batchPut)
 	s.WriteString("x= f= stop=\n")
@@ -294,12 +281,7 @@ func (b *batch) flush() bool {
 		// After every rename in them: one fsync per directory, not per file.
 		s.WriteString("drover_sync " + shell.Join(dirs...) + " || :\n")
 	}
-	s.WriteString("cd \"$d\" || exit 125\n")
-	fmt.Fprintf(&s, "printf '%%s status%%s\\n' %s \"$x\"\n", nonce)
-	s.WriteString("wc -c $f\n")
-	fmt.Fprintf(&s, "printf '%%s data\\n' %s\n", nonce)
-	s.WriteString("cat $f\n")
-	fmt.Fprintf(&s, "printf '%%s end\\n' %s\n", nonce)
+	writeTrailer(&s, nonce, " $f")
 	res, err := b.conn.Run(b.ctx, transport.Cmd{Command: "sh -s", Stdin: strings.NewReader(s.String())})
 	// When the output is lost or cut, the entries before the one that was
 	// running completed (their own output is lost).
@@ -311,7 +293,7 @@ func (b *batch) flush() bool {
 	}
 	outs, err := parseFramesUpTo(nonce, res.Stdout, len(entries))
 	if err != nil {
-		b.err = fmt.Errorf("applying changes: %w (exit status %d%s)", err, res.ExitCode, stderrTail(res.Stderr, ": "))
+		b.err = fmt.Errorf("applying changes: %w (exit status %d%s)", err, res.ExitCode, contract.StderrTail(res.Stderr, ": "))
 		b.fail(entries[running].plan, b.err)
 		return false
 	}
@@ -325,7 +307,7 @@ func (b *batch) flush() bool {
 		}
 		if e.upload != "" {
 			if o.ExitCode != 0 {
-				b.fail(e.plan, &StepError{Step: e.step, Err: fmt.Errorf("writing %s on the host failed%s; check that its directory exists and is writable", e.upload, stderrTail(o.Stderr, ": "))})
+				b.fail(e.plan, &contract.StepError{Step: e.step, Err: fmt.Errorf("writing %s on the host failed%s; check that its directory exists and is writable", e.upload, contract.StderrTail(o.Stderr, ": "))})
 				return false
 			}
 			continue

@@ -1,28 +1,31 @@
-// Package modules holds drover's task types (file, directory, template,
-// command, ...). Every module follows the same three steps, after pyinfra's
-// operations and Terraform's provider protocol:
+// Package contract is what every part of drover agrees a module is: the
+// types a module implements (Module, Task) and the values it exchanges with
+// the engine (Spec, Config, CheckOutput, Plan, Step, ...). It is a leaf: it
+// imports only engine/transport, engine/facts and cty, so that the engine
+// (config, report, run, remote) can use modules without importing their
+// implementations, which live in package modules.
+//
+// Every module follows the same three steps, after pyinfra's operations and
+// Terraform's provider protocol:
 //
 //  1. Check: a read-only POSIX sh fragment that prints the current state.
 //     The engine joins the fragments of every task on a host into one remote
 //     script, so reading the state of a whole play costs one round trip.
 //     Tasks whose state is one path (file, directory, line) implement
-//     PathChecker: CheckAll reads all their paths with one stat and one
+//     PathChecker: engine/remote reads all their paths with one stat and one
 //     sha256sum instead of a fragment each.
 //  2. Diff: a pure function from (desired config, Check output) to a Plan:
 //     the changes a user sees and the Steps that make them. Table-testable
 //     without any host.
-//  3. Apply: the engine runs the Steps. Each Step is idempotent and atomic on
-//     its own (files are written to a temporary name and renamed), so it is
-//     correct even when the state changed between Check and Apply.
+//  3. Apply: the engine runs the Steps (engine/remote). Each Step is
+//     idempotent and atomic on its own (files are written to a temporary
+//     name and renamed), so it is correct even when the state changed
+//     between Check and Apply.
 //
 // A module never talks SSH itself: Steps are scripts and uploads that the
 // engine runs over the host's transport.Conn, or, where shell is not enough,
 // a Func that is handed the Conn.
-//
-// Adding a module: write a type with Spec and Configure, a Task with Check and
-// Diff, add it to the registry in registry.go, and a test that applies it twice
-// on a fleet host (the second apply must report no change).
-package modules
+package contract
 
 import (
 	"context"
@@ -93,7 +96,7 @@ type Config struct {
 	// resolving relative local paths.
 	Dir string
 	// Root is the playbook's directory: a local path must lead inside it or
-	// AllowLocal (see LocalPath). "" means Dir.
+	// AllowLocal (see modules.LocalPath). "" means Dir.
 	Root string
 	// AllowLocal are further directories the operator allowed local paths
 	// in (--allow-local).
@@ -154,7 +157,7 @@ type CheckOutput struct {
 	Stdout   []byte
 	Stderr   []byte
 	ExitCode int
-	// Path is what CheckAll read for a PathChecker task instead of running
+	// Path is what the batched state read (engine/remote) read for a PathChecker task instead of running
 	// its fragment; nil otherwise, and when reading it failed (ExitCode and
 	// Stderr say why).
 	Path *PathState

@@ -1,4 +1,4 @@
-package modules
+package remote
 
 import (
 	"bytes"
@@ -6,72 +6,24 @@ import (
 	"strings"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
-
-// PathChecker is implemented by tasks whose state is one path on the host:
-// its type and metadata, a regular file's SHA-256, and possibly its
-// content (file, template, copy of a file, directory, line). CheckAll reads
-// the paths of all such tasks on a host together, instead of running their
-// Check fragments: one shell loop of builtins for the types, one stat for
-// the metadata of every file and directory, one sha256sum for every
-// checksum, and a head for each content that must be fetched. A fragment per
-// task would cost a subshell and two or three processes each, which on a
-// play of dozens of files is most of the CPU a check costs on the host.
-//
-// The task's Diff then gets a CheckOutput whose Path holds what was read
-// (Stdout and Stderr are empty unless reading failed: ExitCode is then
-// non-zero and Stderr says why). Check must still return a fragment that
-// reads the same state, for callers that run one task's Check on its own.
-type PathChecker interface {
-	CheckPath() PathCheck
-}
-
-// PathCheck is what a PathChecker wants read about its path.
-type PathCheck struct {
-	Path string // absolute
-	// Sum reads a regular file's SHA-256.
-	Sum bool
-	// FetchMax > 0 fetches the content of a regular file of at most that
-	// many bytes (a larger one is not fetched: PathState.HasContent false).
-	FetchMax int64
-	// UnlessSum, with Sum and FetchMax, skips the fetch when the file's
-	// SHA-256 is this: a file that already has the desired content is not
-	// sent back.
-	UnlessSum string
-}
-
-// PathState is what CheckAll read about a PathCheck's path.
-type PathState struct {
-	Type       string // "file", "dir", "link", "other", "missing"
-	Mode       uint32 // permission bits, for "file" and "dir"
-	UID, GID   string
-	User       string // "UNKNOWN" when the uid has no name
-	Group      string
-	Size       int64
-	SHA256     string // "" when not asked for
-	Content    []byte
-	HasContent bool
-}
 
 // pathTypes maps the prelude's one-letter types.
 var pathTypes = map[byte]string{'f': "file", 'd': "dir", 'l': "link", 'o': "other", 'm': "missing"}
 
-// statFormat is what stat prints per path: numbers and account names, never
-// a newline, so that its output has exactly one line per path.
-const statFormat = "%a %u %g %U %G %s"
-
 // pathBatch is the prelude CheckAll runs for the PathCheckers of a host.
 type pathBatch struct {
-	paths  []string        // distinct paths, in order of first use
-	sum    map[string]bool // paths whose checksum some task wants
-	fetch  []PathCheck     // distinct fetches (path, FetchMax, UnlessSum)
-	tasks  []int           // task indexes, in order
-	checks []PathCheck     // their PathChecks
+	paths  []string             // distinct paths, in order of first use
+	sum    map[string]bool      // paths whose checksum some task wants
+	fetch  []contract.PathCheck // distinct fetches (path, FetchMax, UnlessSum)
+	tasks  []int                // task indexes, in order
+	checks []contract.PathCheck // their PathChecks
 }
 
 func newPathBatch() *pathBatch { return &pathBatch{sum: map[string]bool{}} }
 
-func (pb *pathBatch) add(task int, pc PathCheck) {
+func (pb *pathBatch) add(task int, pc contract.PathCheck) {
 	pb.tasks = append(pb.tasks, task)
 	pb.checks = append(pb.checks, pc)
 	if !pb.has(pc.Path) {
@@ -100,7 +52,7 @@ func (pb *pathBatch) has(p string) bool {
 }
 
 // fetchIndex is the index in fetch of pc's fetch, -1 when there is none.
-func (pb *pathBatch) fetchIndex(pc PathCheck) int {
+func (pb *pathBatch) fetchIndex(pc contract.PathCheck) int {
 	unless := pc.UnlessSum
 	if !pc.Sum {
 		unless = ""
@@ -138,8 +90,8 @@ func (pb *pathBatch) script(first int) string {
 		fmt.Fprintf(&b, "_dty %s; _dc%d=$_dc; case $_dc in [df]) set -- \"$@\" %s;; esac\n", q, i, q)
 	}
 	b.WriteString("echo \"types $_dt\"\n")
-	fmt.Fprintf(&b, "if [ $# -gt 0 ] && ! stat -c '%s' -- \"$@\"; then\n", statFormat)
-	fmt.Fprintf(&b, "  echo restat; for _dp; do stat -c '%s' -- \"$_dp\" || echo '?'; done\nfi\n", statFormat)
+	fmt.Fprintf(&b, "if [ $# -gt 0 ] && ! stat -c '%s' -- \"$@\"; then\n", contract.StatFormat)
+	fmt.Fprintf(&b, "  echo restat; for _dp; do stat -c '%s' -- \"$_dp\" || echo '?'; done\nfi\n", contract.StatFormat)
 	b.WriteString("set --\n")
 	for i, p := range pb.paths {
 		if pb.sum[p] {
@@ -153,7 +105,10 @@ func (pb *pathBatch) script(first int) string {
 	for k, f := range pb.fetch {
 		n := first + 1 + k
 		q := shell.Quote(f.Path)
-		fetch := fmt.Sprintf("head -c %d -- %s >\"$d/%d.o\" 2>\"$d/%d.e\"; _dy=\"$_dy $?\"", f.FetchMax+1, q, n, n)
+		// The path's directory may belong to another user, who can swap
+		// the file for a link after the type was read: what was opened
+		// must be the entry itself (issue 14), or nothing is sent back.
+		fetch := fmt.Sprintf("( exec 3<%[2]s && [ \"$(stat -L -c %%d:%%i /proc/self/fd/3)\" = \"$(stat -c %%d:%%i -- %[2]s)\" ] && [ ! -L %[2]s ] && head -c %[1]d <&3 ) >\"$d/%[3]d.o\" 2>\"$d/%[3]d.e\"; _dy=\"$_dy $?\"", f.FetchMax+1, q, n)
 		skip := fmt.Sprintf(": >\"$d/%d.o\"; : >\"$d/%d.e\"; _dy=\"$_dy 1\"", n, n)
 		fmt.Fprintf(&b, "if [ \"$_dc%d\" != f ]; then %s\n", pb.pathIndex(f.Path), skip)
 		if f.UnlessSum != "" {
@@ -182,39 +137,39 @@ func (pb *pathBatch) frames() int { return 1 + len(pb.fetch) }
 
 // outputs turns the prelude's frames (its own, then one per fetch) into the
 // tasks' CheckOutputs.
-func (pb *pathBatch) outputs(frames []CheckOutput, outs []CheckOutput) {
+func (pb *pathBatch) outputs(frames []contract.CheckOutput, outs []contract.CheckOutput) {
 	own := frames[0]
 	states, err := pb.parse(own.Stdout)
 	stderr := bytes.TrimSpace(own.Stderr)
 	for k, pc := range pb.checks {
 		i := pb.tasks[k]
 		if err != nil {
-			outs[i] = CheckOutput{ExitCode: 1, Stderr: []byte(fmt.Sprintf("reading the state of %s: %v\n%s", pc.Path, err, stderr))}
+			outs[i] = contract.CheckOutput{ExitCode: 1, Stderr: []byte(fmt.Sprintf("reading the state of %s: %v\n%s", pc.Path, err, stderr))}
 			continue
 		}
 		st := states[pc.Path]
 		if st == nil {
-			outs[i] = CheckOutput{ExitCode: 1, Stderr: pathErr(stderr, "stat failed")}
+			outs[i] = contract.CheckOutput{ExitCode: 1, Stderr: pathErr(stderr, "stat failed")}
 			continue
 		}
 		s := *st
 		if !pc.Sum {
 			s.SHA256 = ""
 		} else if s.Type == "file" && s.SHA256 == "" {
-			outs[i] = CheckOutput{ExitCode: 1, Stderr: pathErr(stderr, "sha256sum printed no checksum")}
+			outs[i] = contract.CheckOutput{ExitCode: 1, Stderr: pathErr(stderr, "sha256sum printed no checksum")}
 			continue
 		}
 		if pc.FetchMax > 0 && s.Type == "file" && (!pc.Sum || pc.UnlessSum == "" || s.SHA256 != pc.UnlessSum) {
 			f := frames[1+pb.fetchIndex(pc)]
 			switch {
 			case f.ExitCode != 0:
-				outs[i] = CheckOutput{ExitCode: f.ExitCode, Stderr: pathErr(bytes.TrimSpace(f.Stderr), "reading the file failed")}
+				outs[i] = contract.CheckOutput{ExitCode: f.ExitCode, Stderr: pathErr(bytes.TrimSpace(f.Stderr), "reading the file failed")}
 				continue
 			case int64(len(f.Stdout)) <= pc.FetchMax:
 				s.Content, s.HasContent = f.Stdout, true
 			}
 		}
-		outs[i] = CheckOutput{Path: &s}
+		outs[i] = contract.CheckOutput{Path: &s}
 	}
 }
 
@@ -227,7 +182,7 @@ func pathErr(stderr []byte, fallback string) []byte {
 
 // parse reads the prelude's own output: the state of every path, nil for a
 // path whose stat failed. An error means the output is malformed.
-func (pb *pathBatch) parse(out []byte) (map[string]*PathState, error) {
+func (pb *pathBatch) parse(out []byte) (map[string]*contract.PathState, error) {
 	rest := out
 	line := func() (string, bool) {
 		nl := bytes.IndexByte(rest, '\n')
@@ -243,14 +198,14 @@ func (pb *pathBatch) parse(out []byte) (map[string]*PathState, error) {
 	if !ok || !found || len(types) != len(pb.paths) {
 		return nil, fmt.Errorf("malformed path types %q", l)
 	}
-	states := map[string]*PathState{}
+	states := map[string]*contract.PathState{}
 	var statted []string // files and directories, in the order stat saw them
 	for i, p := range pb.paths {
 		t, ok := pathTypes[types[i]]
 		if !ok {
 			return nil, fmt.Errorf("malformed path types %q", types)
 		}
-		states[p] = &PathState{Type: t}
+		states[p] = &contract.PathState{Type: t}
 		if t == "file" || t == "dir" {
 			statted = append(statted, p)
 		}
@@ -278,7 +233,7 @@ func (pb *pathBatch) parse(out []byte) (map[string]*PathState, error) {
 			states[p] = nil
 			continue
 		}
-		s, err := parseStatLine(stats[i])
+		s, err := contract.ParseStatLine(stats[i])
 		if err != nil {
 			return nil, err
 		}

@@ -8,31 +8,24 @@ import (
 
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
-// Releases is what a host holds for one application (drover releases).
-type Releases struct {
-	App      string // the application directory
-	Current  string // release id current points to, "" when none
-	Previous string // release current pointed to before the last switch
-	// Pending is the release switched to whose switch action and health
-	// check have not passed (interrupted): the next deploy re-checks it.
-	Pending  string
-	Releases []ReleaseInfo
-	// Records are the last lines of .drover/deploys.log, oldest first.
-	Records []DeployRecord
+// The release administration's values, under the names this package uses.
+type (
+	Releases     = contract.Releases
+	ReleaseInfo  = contract.ReleaseInfo
+	DeployRecord = contract.DeployRecord
+)
+
+// ListReleases and Rollback serve contract.ReleaseAdmin for the CLI; a
+// rollback from it is recorded as done by this user on this machine.
+func (releaseModule) ListReleases(ctx context.Context, conn transport.Conn, app string) (*Releases, error) {
+	return ListReleases(ctx, conn, app)
 }
 
-// ReleaseInfo is one release directory.
-type ReleaseInfo struct {
-	ID      string
-	Ready   bool // built completely and not marked failed
-	Current bool
-}
-
-// DeployRecord is one line of .drover/deploys.log.
-type DeployRecord struct {
-	Time, Who, Source, Release, Action, Result string
+func (releaseModule) Rollback(ctx context.Context, conn transport.Conn, app, to string) (from, target string, err error) {
+	return Rollback(ctx, conn, app, to, whoAmI())
 }
 
 // ResolveApp returns the shell expression of an application directory: app
@@ -143,6 +136,3 @@ func Rollback(ctx context.Context, conn transport.Conn, app, to, who string) (fr
 	record(ctx, conn, rs.App, who, sum, to, "rollback", "ok (from "+orNone(from)+")")
 	return from, to, nil
 }
-
-// WhoAmI is the user@host recorded in deploy records.
-func WhoAmI() string { return whoAmI() }

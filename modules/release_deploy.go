@@ -8,8 +8,10 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 type releaseTask struct {
@@ -343,25 +345,19 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// runRelease runs a script with set -e and turns a non-zero exit into an
-// error with the end of its stderr.
+// runRelease runs a script with set -e and turns a non-zero exit or a
+// signal into a *StepError with the end of its stderr; a transport error is
+// returned as it is.
 func runRelease(ctx context.Context, conn transport.Conn, script string, stdin io.Reader) (transport.Result, error) {
 	cmd := transport.Cmd{Command: "set -e\n" + script, Stdin: stdin}
-	if len(cmd.Command) > maxInlineScript && stdin == nil {
+	if len(cmd.Command) > remote.MaxInlineScript && stdin == nil {
 		cmd = transport.Cmd{Command: "sh -s", Stdin: strings.NewReader(cmd.Command)}
 	}
 	res, err := conn.Run(ctx, cmd)
 	if err != nil {
 		return res, err
 	}
-	if res.ExitCode != 0 || res.Signal != "" {
-		msg := stderrTail(res.Stderr, "")
-		if msg == "" {
-			msg = fmt.Sprintf("exit status %d", res.ExitCode)
-		}
-		return res, &StepError{ExitCode: res.ExitCode, Stderr: msg}
-	}
-	return res, nil
+	return res, contract.StepFailure(0, res, nil)
 }
 
 // prepareApp creates the directory layout and writes the switch and health

@@ -1,4 +1,4 @@
-package modules
+package remote
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/engine/transport/transporttest"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // TestApplyAllSyncsInlineUploads: drover_put fsyncs an inline upload's
@@ -21,7 +22,7 @@ func TestApplyAllSyncsInlineUploads(t *testing.T) {
 	}
 	defer conn.Close()
 	p := filepath.Join(t.TempDir(), "f")
-	res, err := ApplyAll(context.Background(), conn, []*Plan{{Steps: []Step{{Uploads: []Upload{bytesUpload(p, 0o644, []byte("new"))}}}}})
+	res, err := ApplyAll(context.Background(), conn, []*contract.Plan{{Steps: []contract.Step{{Uploads: []contract.Upload{bytesUpload(p, 0o644, []byte("new"))}}}}})
 	if err != nil || res[0].Err != nil {
 		t.Fatalf("%v %+v", err, res)
 	}
@@ -32,7 +33,7 @@ func TestApplyAllSyncsInlineUploads(t *testing.T) {
 	// after both renames.
 	os.Remove(log)
 	g := filepath.Join(filepath.Dir(p), "g")
-	res, err = ApplyAll(context.Background(), conn, []*Plan{{Steps: []Step{{Uploads: []Upload{bytesUpload(p, 0o644, []byte("newer")), bytesUpload(g, 0o644, []byte("g"))}}}}})
+	res, err = ApplyAll(context.Background(), conn, []*contract.Plan{{Steps: []contract.Step{{Uploads: []contract.Upload{bytesUpload(p, 0o644, []byte("newer")), bytesUpload(g, 0o644, []byte("g"))}}}}})
 	if err != nil || res[0].Err != nil {
 		t.Fatalf("%v %+v", err, res)
 	}

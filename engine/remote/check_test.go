@@ -1,11 +1,10 @@
-package modules_test
+package remote
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/zclconf/go-cty/cty"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,41 +12,19 @@ import (
 	"testing"
 
 	"github.com/drover-cm/drover/engine/shell"
-	"github.com/drover-cm/drover/modules"
-	"github.com/drover-cm/drover/modules/moduletest"
+	"github.com/drover-cm/drover/modules/contract"
+	"github.com/drover-cm/drover/modules/moduletest/shconn"
 )
 
 // fragTask is a Task with a fixed Check fragment.
 type fragTask string
 
-func (f fragTask) Check() string                                   { return string(f) }
-func (f fragTask) Diff(modules.CheckOutput) (*modules.Plan, error) { return nil, nil }
-
-// shellConns returns a ShellConn per available shell, busybox with a PATH of
-// busybox applets only.
-func shellConns(t *testing.T) map[string]*moduletest.ShellConn {
-	t.Helper()
-	out := map[string]*moduletest.ShellConn{}
-	for name, argv := range moduletest.Shells() {
-		c := &moduletest.ShellConn{Shell: argv}
-		if name == "busybox" {
-			dir, err := moduletest.BusyboxPath(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.Env = []string{"PATH=" + dir}
-		}
-		out[name] = c
-	}
-	if len(out) == 0 {
-		t.Skip("no POSIX shell found")
-	}
-	return out
-}
+func (f fragTask) Check() string                                     { return string(f) }
+func (f fragTask) Diff(contract.CheckOutput) (*contract.Plan, error) { return nil, nil }
 
 func TestCheckAll(t *testing.T) {
 	binary := string([]byte{0, 1, 2, 0xff, '\n', 0, '\r'})
-	tasks := []modules.Task{
+	tasks := []contract.Task{
 		fragTask("printf 'hello\\n'; printf 'oops' >&2"),
 		fragTask(""), // no state needed
 		fragTask("exit 3"),
@@ -61,7 +38,7 @@ func TestCheckAll(t *testing.T) {
 		fragTask("false # a trailing comment must not swallow the subshell's close"),
 		fragTask("echo \"it's $((1+2)) `echo ok`\" ; echo 'a;b' \"$HOME\" >/dev/null"),
 	}
-	want := []modules.CheckOutput{
+	want := []contract.CheckOutput{
 		{Stdout: []byte("hello\n"), Stderr: []byte("oops")},
 		{},
 		{ExitCode: 3},
@@ -73,9 +50,9 @@ func TestCheckAll(t *testing.T) {
 		{ExitCode: 1},
 		{Stdout: []byte("it's 3 ok\n")},
 	}
-	for name, conn := range shellConns(t) {
+	for name, conn := range shconn.All(t) {
 		t.Run(name, func(t *testing.T) {
-			got, err := modules.CheckAll(context.Background(), conn, tasks)
+			got, err := CheckAll(context.Background(), conn, tasks)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,13 +80,13 @@ func TestCheckAll(t *testing.T) {
 
 // A play larger than one argv string (128 KiB) is fed on stdin.
 func TestCheckAllLarge(t *testing.T) {
-	var tasks []modules.Task
+	var tasks []contract.Task
 	for i := 0; i < 600; i++ {
 		tasks = append(tasks, fragTask(fmt.Sprintf("printf '%%s' %d # %s", i, strings.Repeat("x", 200))))
 	}
-	for name, conn := range shellConns(t) {
+	for name, conn := range shconn.All(t) {
 		t.Run(name, func(t *testing.T) {
-			got, err := modules.CheckAll(context.Background(), conn, tasks)
+			got, err := CheckAll(context.Background(), conn, tasks)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,8 +100,8 @@ func TestCheckAllLarge(t *testing.T) {
 }
 
 func TestCheckAllNothing(t *testing.T) {
-	conn := &moduletest.ShellConn{}
-	got, err := modules.CheckAll(context.Background(), conn, []modules.Task{fragTask(""), fragTask(" \n")})
+	conn := &shconn.ShellConn{}
+	got, err := CheckAll(context.Background(), conn, []contract.Task{fragTask(""), fragTask(" \n")})
 	if err != nil || len(got) != 2 {
 		t.Fatalf("got %v, %v", got, err)
 	}
@@ -134,13 +111,13 @@ func TestCheckAllNothing(t *testing.T) {
 }
 
 func TestApply(t *testing.T) {
-	for name, conn := range shellConns(t) {
+	for name, conn := range shconn.All(t) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			target := filepath.Join(dir, "it's a $(file)")
-			plan := &modules.Plan{Steps: []modules.Step{
+			plan := &contract.Plan{Steps: []contract.Step{
 				{
-					Uploads: []modules.Upload{{
+					Uploads: []contract.Upload{{
 						Path: target + ".tmp",
 						Mode: 0o600,
 						Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("content\n")), nil },
@@ -149,7 +126,7 @@ func TestApply(t *testing.T) {
 				},
 				{Script: "echo second; echo warn >&2"},
 			}}
-			res, err := modules.Apply(context.Background(), conn, plan)
+			res, err := Apply(context.Background(), conn, plan)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,13 +143,13 @@ func TestApply(t *testing.T) {
 			for i := 0; i < 30; i++ {
 				lines = append(lines, fmt.Sprintf("echo line%d >&2", i))
 			}
-			plan = &modules.Plan{Steps: []modules.Step{
+			plan = &contract.Plan{Steps: []contract.Step{
 				{Script: "echo ok"},
 				{Script: strings.Join(lines, "\n") + "\nfalse\ntouch " + shell.Quote(marker)},
 				{Script: "touch " + shell.Quote(marker)},
 			}}
-			res, err = modules.Apply(context.Background(), conn, plan)
-			var se *modules.StepError
+			res, err = Apply(context.Background(), conn, plan)
+			var se *contract.StepError
 			if !errors.As(err, &se) || se.Step != 1 || se.ExitCode != 1 {
 				t.Fatalf("got %v, want a StepError for step 1", err)
 			}
@@ -187,48 +164,16 @@ func TestApply(t *testing.T) {
 			}
 
 			// A failed upload stops the plan with its path in the error.
-			plan = &modules.Plan{Steps: []modules.Step{{
-				Uploads: []modules.Upload{{Path: filepath.Join(dir, "missing", "f"), Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }}},
+			plan = &contract.Plan{Steps: []contract.Step{{
+				Uploads: []contract.Upload{{Path: filepath.Join(dir, "missing", "f"), Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }}},
 				Script:  "touch " + shell.Quote(marker),
 			}}}
-			if _, err := modules.Apply(context.Background(), conn, plan); err == nil || !strings.Contains(err.Error(), "missing/f") {
+			if _, err := Apply(context.Background(), conn, plan); err == nil || !strings.Contains(err.Error(), "missing/f") {
 				t.Errorf("upload into a missing directory: %v", err)
 			}
 			if _, err := os.Stat(marker); err == nil {
 				t.Error("the script ran after its upload failed")
 			}
 		})
-	}
-}
-
-// BenchmarkCheckAllFiles reads the state of 100 file tasks (the common
-// case: a converged host) in one batched script.
-func BenchmarkCheckAllFiles(b *testing.B) {
-	dir := b.TempDir()
-	conn := moduletest.Local(b)
-	file, _ := modules.Lookup("file")
-	var tasks []modules.Task
-	for i := 0; i < 100; i++ {
-		p := filepath.Join(dir, fmt.Sprint(i))
-		os.WriteFile(p, []byte("content\n"), 0o644)
-		task, err := file.Configure(modules.Config{Values: moduletest.Values(map[string]cty.Value{
-			"path": cty.StringVal(p), "content": cty.StringVal("content\n"),
-		})})
-		if err != nil {
-			b.Fatal(err)
-		}
-		tasks = append(tasks, task)
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		outs, err := modules.CheckAll(context.Background(), conn, tasks)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for j, task := range tasks {
-			if p, err := task.Diff(outs[j]); err != nil || p.Changed() {
-				b.Fatalf("task %d: %v %v", j, err, p)
-			}
-		}
 	}
 }

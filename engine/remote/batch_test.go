@@ -1,4 +1,4 @@
-package modules
+package remote
 
 import (
 	"bytes"
@@ -12,10 +12,11 @@ import (
 	"time"
 
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
-func bytesUpload(p string, mode os.FileMode, data []byte) Upload {
-	return Upload{Path: p, Mode: mode, Size: int64(len(data)), Open: func() (io.ReadCloser, error) {
+func bytesUpload(p string, mode os.FileMode, data []byte) contract.Upload {
+	return contract.Upload{Path: p, Mode: mode, Size: int64(len(data)), Open: func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}}
 }
@@ -32,11 +33,11 @@ func TestApplyAll(t *testing.T) {
 	defer conn.Close()
 	tricky := "it's \"quoted\" $HOME `x` \\ \n%s %d\n\xff\xfe"
 	p := func(name string) string { return filepath.Join(dir, name) }
-	plans := []*Plan{
-		{Steps: []Step{{Script: "mkdir -p " + p("sub")}}},
-		{Steps: []Step{{Uploads: []Upload{bytesUpload(p("sub/a.tmp"), 0o640, []byte(tricky))}, Script: "mv " + p("sub/a.tmp") + " " + p("sub/a") + "; echo moved a"}}},
+	plans := []*contract.Plan{
+		{Steps: []contract.Step{{Script: "mkdir -p " + p("sub")}}},
+		{Steps: []contract.Step{{Uploads: []contract.Upload{bytesUpload(p("sub/a.tmp"), 0o640, []byte(tricky))}, Script: "mv " + p("sub/a.tmp") + " " + p("sub/a") + "; echo moved a"}}},
 		{}, // nothing to do
-		{Steps: []Step{{Script: "echo out; echo err >&2"}, {Script: "echo second"}}},
+		{Steps: []contract.Step{{Script: "echo out; echo err >&2"}, {Script: "echo second"}}},
 	}
 	before := conn.Stats().RoundTrips
 	res, err := ApplyAll(context.Background(), conn, plans)
@@ -68,14 +69,14 @@ func TestApplyAll(t *testing.T) {
 
 	// Binary content and a Func split the script; a failure stops the rest.
 	funcRan := false
-	plans = []*Plan{
-		{Steps: []Step{{Uploads: []Upload{bytesUpload(p("bin"), 0o600, []byte("a\x00b"))}}}},
-		{Steps: []Step{{Func: func(ctx context.Context, c transport.Conn) (transport.Result, error) {
+	plans = []*contract.Plan{
+		{Steps: []contract.Step{{Uploads: []contract.Upload{bytesUpload(p("bin"), 0o600, []byte("a\x00b"))}}}},
+		{Steps: []contract.Step{{Func: func(ctx context.Context, c transport.Conn) (transport.Result, error) {
 			funcRan = true
 			return transport.Result{Stdout: []byte("func\n")}, nil
 		}}}},
-		{Steps: []Step{{Script: "echo before"}, {Script: "echo bad >&2; exit 3"}, {Script: "touch " + p("never")}}},
-		{Steps: []Step{{Script: "touch " + p("never2")}}},
+		{Steps: []contract.Step{{Script: "echo before"}, {Script: "echo bad >&2; exit 3"}, {Script: "touch " + p("never")}}},
+		{Steps: []contract.Step{{Script: "touch " + p("never2")}}},
 	}
 	res, err = ApplyAll(context.Background(), conn, plans)
 	if err != nil {
@@ -84,7 +85,7 @@ func TestApplyAll(t *testing.T) {
 	if b, _ := os.ReadFile(p("bin")); string(b) != "a\x00b" || !funcRan {
 		t.Errorf("bin = %q, func ran %v", b, funcRan)
 	}
-	var se *StepError
+	var se *contract.StepError
 	if !errors.As(res[2].Err, &se) || se.Step != 1 || se.ExitCode != 3 || se.Stderr != "bad" || string(res[2].Result.Stdout) != "before\n" {
 		t.Errorf("plan 2: %+v %v", res[2], res[2].Err)
 	}
@@ -93,7 +94,7 @@ func TestApplyAll(t *testing.T) {
 	}
 
 	// An upload into a missing directory fails its plan with a clear error.
-	res, _ = ApplyAll(context.Background(), conn, []*Plan{{Steps: []Step{{Uploads: []Upload{bytesUpload(p("missing/x"), 0o600, []byte("x"))}, Script: "touch " + p("never3")}}}})
+	res, _ = ApplyAll(context.Background(), conn, []*contract.Plan{{Steps: []contract.Step{{Uploads: []contract.Upload{bytesUpload(p("missing/x"), 0o600, []byte("x"))}, Script: "touch " + p("never3")}}}})
 	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "writing "+p("missing/x")) || fileExists(p("never3")) {
 		t.Errorf("upload into a missing directory: %v", res[0].Err)
 	}
@@ -112,15 +113,15 @@ func TestApplyAllThenCheck(t *testing.T) {
 	}
 	defer conn.Close()
 	p := func(name string) string { return filepath.Join(dir, name) }
-	tasks := []Task{
+	tasks := []contract.Task{
 		fragOnly("cat " + p("a") + "; echo err >&2; exit 4"),
-		pathTask{PathCheck{Path: p("a"), FetchMax: 100}},
+		pathTask{contract.PathCheck{Path: p("a"), FetchMax: 100}},
 		fragOnly(""), // nothing to read
 	}
 	before := conn.Stats().RoundTrips
-	res, checks, err := ApplyAllThenCheck(context.Background(), conn, []*Plan{
-		{Steps: []Step{{Uploads: []Upload{bytesUpload(p("a"), 0o600, []byte("it's 'a'\n"))}}}},
-		{Steps: []Step{{Script: "echo more >>" + p("a")}}},
+	res, checks, err := ApplyAllThenCheck(context.Background(), conn, []*contract.Plan{
+		{Steps: []contract.Step{{Uploads: []contract.Upload{bytesUpload(p("a"), 0o600, []byte("it's 'a'\n"))}}}},
+		{Steps: []contract.Step{{Script: "echo more >>" + p("a")}}},
 	}, tasks)
 	if err != nil || res[0].Err != nil || res[1].Err != nil {
 		t.Fatal(err, res)
@@ -138,7 +139,7 @@ func TestApplyAllThenCheck(t *testing.T) {
 
 	// A Func last: the read is a round trip of its own, after it.
 	before = conn.Stats().RoundTrips
-	_, checks, err = ApplyAllThenCheck(context.Background(), conn, []*Plan{{Steps: []Step{{Func: func(ctx context.Context, c transport.Conn) (transport.Result, error) {
+	_, checks, err = ApplyAllThenCheck(context.Background(), conn, []*contract.Plan{{Steps: []contract.Step{{Func: func(ctx context.Context, c transport.Conn) (transport.Result, error) {
 		return c.Run(ctx, transport.Cmd{Command: "echo func >" + p("a")})
 	}}}}}, tasks[:1])
 	if err != nil || len(checks) != 1 || string(checks[0].Stdout) != "func\n" {
@@ -149,7 +150,7 @@ func TestApplyAllThenCheck(t *testing.T) {
 	}
 
 	// A failed plan: no read.
-	res, checks, err = ApplyAllThenCheck(context.Background(), conn, []*Plan{{Steps: []Step{{Script: "exit 3"}}}}, []Task{fragOnly("touch " + p("read"))})
+	res, checks, err = ApplyAllThenCheck(context.Background(), conn, []*contract.Plan{{Steps: []contract.Step{{Script: "exit 3"}}}}, []contract.Task{fragOnly("touch " + p("read"))})
 	if err != nil || res[0].Err == nil || checks != nil || fileExists(p("read")) {
 		t.Errorf("after a failure: %v %+v %+v", err, res, checks)
 	}
@@ -174,10 +175,10 @@ func TestApplyAllCut(t *testing.T) {
 		}
 		cancel()
 	}()
-	res, err := ApplyAll(ctx, conn, []*Plan{
-		{Steps: []Step{{Uploads: []Upload{bytesUpload(p("a"), 0o600, []byte("a\n"))}}, {Script: "echo one"}}},
-		{Steps: []Step{{Script: "touch " + p("started") + "; sleep 60"}}},
-		{Steps: []Step{{Script: "touch " + p("never")}}},
+	res, err := ApplyAll(ctx, conn, []*contract.Plan{
+		{Steps: []contract.Step{{Uploads: []contract.Upload{bytesUpload(p("a"), 0o600, []byte("a\n"))}}, {Script: "echo one"}}},
+		{Steps: []contract.Step{{Script: "touch " + p("started") + "; sleep 60"}}},
+		{Steps: []contract.Step{{Script: "touch " + p("never")}}},
 	})
 	if err == nil {
 		t.Fatal("no error from a cut script")

@@ -1,22 +1,16 @@
-package modules
+package remote
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules/contract"
 )
-
-// maxInlineScript is the largest script passed as the command line. Linux
-// limits one argv string to 128 KiB (MAX_ARG_STRLEN), and sshd hands the
-// command to `sh -c` as one argument; larger scripts are fed on stdin.
-const maxInlineScript = 96 << 10
 
 // CheckAll reads the state of every task with one remote command: the Check
 // fragments are joined into one POSIX sh script, each fragment run in its own
@@ -32,7 +26,7 @@ const maxInlineScript = 96 << 10
 // get an empty CheckOutput without running anything. The error is non-nil
 // when the script could not run or its output is malformed; a failing
 // fragment is not an error (its ExitCode says so; its Diff decides).
-func CheckAll(ctx context.Context, conn transport.Conn, tasks []Task) ([]CheckOutput, error) {
+func CheckAll(ctx context.Context, conn transport.Conn, tasks []contract.Task) ([]contract.CheckOutput, error) {
 	j, err := newCheckJob(tasks)
 	if err != nil {
 		return nil, err
@@ -51,7 +45,7 @@ func CheckAll(ctx context.Context, conn transport.Conn, tasks []Task) ([]CheckOu
 // the script printed into the tasks' CheckOutputs. ApplyAllThenCheck runs
 // the script inside its own.
 type checkJob struct {
-	outs   []CheckOutput
+	outs   []contract.CheckOutput
 	idx    []int // indexes of tasks with a fragment
 	paths  *pathBatch
 	n      int // frames; 0 when there is nothing to read
@@ -59,11 +53,11 @@ type checkJob struct {
 	script string
 }
 
-func newCheckJob(tasks []Task) (*checkJob, error) {
-	j := &checkJob{outs: make([]CheckOutput, len(tasks)), paths: newPathBatch()}
+func newCheckJob(tasks []contract.Task) (*checkJob, error) {
+	j := &checkJob{outs: make([]contract.CheckOutput, len(tasks)), paths: newPathBatch()}
 	frags := make([]string, 0, len(tasks))
 	for i, t := range tasks {
-		if pc, ok := t.(PathChecker); ok {
+		if pc, ok := t.(contract.PathChecker); ok {
 			j.paths.add(i, pc.CheckPath())
 			continue
 		}
@@ -88,10 +82,10 @@ func newCheckJob(tasks []Task) (*checkJob, error) {
 }
 
 // parse splits the output of the job's script.
-func (j *checkJob) parse(res transport.Result) ([]CheckOutput, error) {
+func (j *checkJob) parse(res transport.Result) ([]contract.CheckOutput, error) {
 	got, err := parseFrames(j.nonce, res.Stdout, j.n)
 	if err != nil {
-		return nil, fmt.Errorf("reading state: %w (exit status %d%s)", err, res.ExitCode, stderrTail(res.Stderr, ": "))
+		return nil, fmt.Errorf("reading state: %w (exit status %d%s)", err, res.ExitCode, contract.StderrTail(res.Stderr, ": "))
 	}
 	for k, i := range j.idx {
 		j.outs[i] = got[k]
@@ -110,10 +104,7 @@ func (j *checkJob) parse(res transport.Result) ([]CheckOutput, error) {
 // the script's own shell, and fills the frames after the fragments'.
 func checkScript(nonce string, frags []string, paths *pathBatch) string {
 	var b strings.Builder
-	b.WriteString("umask 077\n")
-	b.WriteString("d=$(mktemp -d 2>/dev/null || mktemp -d -p /dev/shm) || { echo 'drover: mktemp -d failed: cannot create a temporary directory' >&2; exit 125; }\n")
-	b.WriteString("trap 'rm -rf \"$d\"' EXIT\n")
-	b.WriteString("trap 'exit 129' HUP INT TERM\n")
+	writePreamble(&b, false)
 	b.WriteString("x=\n")
 	for i, f := range frags {
 		fmt.Fprintf(&b, "( eval %s\n) </dev/null >\"$d/%d.o\" 2>\"$d/%d.e\"; x=\"$x $?\"\n", shell.Quote(f), i, i)
@@ -127,17 +118,12 @@ func checkScript(nonce string, frags []string, paths *pathBatch) string {
 	for i := range n {
 		fmt.Fprintf(&files, " %d.o %d.e", i, i)
 	}
-	b.WriteString("cd \"$d\" || exit 125\n")
-	fmt.Fprintf(&b, "printf '%%s status%%s\\n' %s \"$x\"\n", nonce)
-	fmt.Fprintf(&b, "wc -c%s\n", files.String())
-	fmt.Fprintf(&b, "printf '%%s data\\n' %s\n", nonce)
-	fmt.Fprintf(&b, "cat%s\n", files.String())
-	fmt.Fprintf(&b, "printf '%%s end\\n' %s\n", nonce)
+	writeTrailer(&b, nonce, files.String())
 	return b.String()
 }
 
 // parseFrames splits the output of checkScript into n CheckOutputs.
-func parseFrames(nonce string, data []byte, n int) ([]CheckOutput, error) {
+func parseFrames(nonce string, data []byte, n int) ([]contract.CheckOutput, error) {
 	outs, err := parseFramesUpTo(nonce, data, n)
 	if err == nil && len(outs) != n {
 		return nil, fmt.Errorf("got %d exit statuses for %d checks", len(outs), n)
@@ -147,7 +133,7 @@ func parseFrames(nonce string, data []byte, n int) ([]CheckOutput, error) {
 
 // parseFramesUpTo is parseFrames for scripts that stop early (ApplyAll):
 // between 1 and max frames.
-func parseFramesUpTo(nonce string, data []byte, max int) ([]CheckOutput, error) {
+func parseFramesUpTo(nonce string, data []byte, max int) ([]contract.CheckOutput, error) {
 	line := func() (string, bool) {
 		nl := bytes.IndexByte(data, '\n')
 		if nl < 0 {
@@ -174,7 +160,7 @@ func parseFramesUpTo(nonce string, data []byte, max int) ([]CheckOutput, error) 
 		return nil, fmt.Errorf("got %d exit statuses for %d commands", len(codes), max)
 	}
 	n := len(codes)
-	outs := make([]CheckOutput, n)
+	outs := make([]contract.CheckOutput, n)
 	for i, c := range codes {
 		code, err := strconv.Atoi(c)
 		if err != nil {
@@ -222,121 +208,4 @@ func parseFramesUpTo(nonce string, data []byte, max int) ([]CheckOutput, error) 
 		return nil, fmt.Errorf("output cut short: no end marker after %d checks", n)
 	}
 	return outs, nil
-}
-
-func newNonce() (string, error) {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("generating nonce: %w", err)
-	}
-	return "drover-" + hex.EncodeToString(b[:]), nil
-}
-
-// runScript runs a POSIX sh script on the host: as the command line when it
-// is small, otherwise fed to `sh -s` on stdin (one argv string is limited to
-// 128 KiB on Linux).
-func runScript(ctx context.Context, conn transport.Conn, script string) (transport.Result, error) {
-	if len(script) <= maxInlineScript {
-		return conn.Run(ctx, transport.Cmd{Command: script})
-	}
-	return conn.Run(ctx, transport.Cmd{Command: "sh -s", Stdin: strings.NewReader(script)})
-}
-
-// StepError is a step of a plan that failed: a command exiting non-zero or
-// an upload that could not be written.
-type StepError struct {
-	Step     int    // index in Plan.Steps
-	ExitCode int    // 0 for a failed upload or Func
-	Stderr   string // the last lines of the command's stderr, trimmed
-	Err      error  // the cause for uploads and Funcs
-}
-
-func (e *StepError) Error() string {
-	if e.Err != nil {
-		return e.Err.Error()
-	}
-	msg := fmt.Sprintf("exit status %d", e.ExitCode)
-	if e.Stderr != "" {
-		msg += ": " + e.Stderr
-	}
-	return msg
-}
-
-func (e *StepError) Unwrap() error { return e.Err }
-
-// Apply runs the Steps of plan in order: for each step its uploads (by
-// conn.Put), then its Script under `set -e` (or its Func). It stops at the
-// first failure and returns that step's output with an error (a *StepError
-// for a non-zero exit, whose message holds the last lines of stderr). On
-// success the Result holds the stdout and stderr of every step, concatenated,
-// and the exit status of the last.
-func Apply(ctx context.Context, conn transport.Conn, plan *Plan) (transport.Result, error) {
-	var all transport.Result
-	if plan == nil {
-		return all, nil
-	}
-	for i, st := range plan.Steps {
-		for _, up := range st.Uploads {
-			if err := upload(ctx, conn, up); err != nil {
-				return all, &StepError{Step: i, Err: err}
-			}
-		}
-		var res transport.Result
-		var err error
-		switch {
-		case st.Func != nil:
-			res, err = st.Func(ctx, conn)
-		case strings.TrimSpace(st.Script) != "":
-			res, err = runScript(ctx, conn, "set -e\n"+st.Script)
-		default:
-			continue
-		}
-		if err != nil {
-			return res, &StepError{Step: i, ExitCode: res.ExitCode, Stderr: stderrTail(res.Stderr, ""), Err: err}
-		}
-		if res.ExitCode != 0 || res.Signal != "" {
-			se := &StepError{Step: i, ExitCode: res.ExitCode, Stderr: stderrTail(res.Stderr, "")}
-			if res.Signal != "" {
-				se.Err = fmt.Errorf("killed by signal %s%s", res.Signal, stderrTail(res.Stderr, ": "))
-			}
-			return res, se
-		}
-		all.Stdout = append(all.Stdout, res.Stdout...)
-		all.Stderr = append(all.Stderr, res.Stderr...)
-		all.ExitCode = res.ExitCode
-	}
-	return all, nil
-}
-
-func upload(ctx context.Context, conn transport.Conn, up Upload) error {
-	if up.Open == nil {
-		return fmt.Errorf("upload to %s: no content (module bug: Upload.Open is nil)", up.Path)
-	}
-	r, err := up.Open()
-	if err != nil {
-		return fmt.Errorf("upload to %s: %w", up.Path, err)
-	}
-	defer r.Close()
-	mode := up.Mode
-	if mode == 0 {
-		mode = 0o600
-	}
-	if err := conn.Put(ctx, up.Path, r, transport.PutOptions{Mode: mode}); err != nil {
-		return fmt.Errorf("writing %s on the host: %w; check that its directory exists and is writable", up.Path, err)
-	}
-	return nil
-}
-
-// stderrTail returns the last 20 lines of stderr, trimmed, after prefix; ""
-// when stderr is blank.
-func stderrTail(stderr []byte, prefix string) string {
-	s := strings.TrimSpace(string(stderr))
-	if s == "" {
-		return ""
-	}
-	lines := strings.Split(s, "\n")
-	if len(lines) > 20 {
-		lines = append([]string{fmt.Sprintf("[… %d earlier lines]", len(lines)-20)}, lines[len(lines)-20:]...)
-	}
-	return prefix + strings.Join(lines, "\n")
 }
