@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/engine/transport"
 )
 
 // The one way drover changes files as root in a tree that another user may
@@ -56,7 +57,7 @@ import (
 //     it so, as does its edit.
 //
 // Every step runs in its own subshell, so a cd never leaks into the next.
-const safeFS = `_fme=$(id -u) _fmk= _fin=
+const safeFS = transport.SyncFuncs + `_fme=$(id -u) _fmk= _fin=
 drover_fixed() {
 	_fs=$(stat -c '%u %A' .) || return 1
 	case ${_fs%% *} in 0|"$_fme") ;; *) return 1 ;; esac
@@ -121,6 +122,7 @@ drover_place() {
 	if [ -n "$2" ] && ! chown -- "$2" f; then drover_unstage; return 1; fi
 	if ! chmod -- "$3" f || ! mv -fT f "../$1"; then drover_unstage; return 1; fi
 	drover_unstage
+	drover_sync . || :
 }
 drover_install() { drover_adopt "$1" && drover_place "$2" "$3" "$4"; }
 drover_meta() {
