@@ -50,7 +50,8 @@ type checkJob struct {
 	paths  *pathBatch
 	facts  []contract.Fact // every FactChecker's facts
 	factIx []int           // tasks that are FactCheckers
-	n      int             // frames; 0 when there is nothing to read
+	groups checkGroups
+	n      int // frames; 0 when there is nothing to read
 	nonce  string
 	script string
 }
@@ -61,6 +62,9 @@ func newCheckJob(tasks []contract.Task) (*checkJob, error) {
 	for i, t := range tasks {
 		if pc, ok := t.(contract.PathChecker); ok {
 			j.paths.add(i, pc.CheckPath())
+			continue
+		}
+		if j.groups.add(i, t) {
 			continue
 		}
 		f := ""
@@ -76,8 +80,10 @@ func newCheckJob(tasks []contract.Task) (*checkJob, error) {
 			frags = append(frags, f)
 		}
 	}
+	// The groups' fragments and the facts' are more frames, after the
+	// tasks'.
+	frags = append(frags, j.groups.fragments()...)
 	if len(j.facts) > 0 {
-		// The facts' fragment is one more frame, after the tasks'.
 		contract.SortFacts(j.facts)
 		frags = append(frags, FactScript(j.facts))
 	}
@@ -105,22 +111,19 @@ func (j *checkJob) parse(res transport.Result) ([]contract.CheckOutput, error) {
 	for k, i := range j.idx {
 		j.outs[i] = got[k]
 	}
+	got = got[len(j.idx):]
+	j.groups.outputs(got, j.outs)
+	got = got[len(j.groups.groups):]
 	if len(j.facts) > 0 {
-		if err := j.setFacts(got[len(j.idx)]); err != nil {
+		if err := j.setFacts(got[0]); err != nil {
 			return nil, err
 		}
+		got = got[1:]
 	}
 	if len(j.paths.tasks) > 0 {
-		j.paths.outputs(got[len(j.idx)+j.factFrames():], j.outs)
+		j.paths.outputs(got, j.outs)
 	}
 	return j.outs, nil
-}
-
-func (j *checkJob) factFrames() int {
-	if len(j.facts) > 0 {
-		return 1
-	}
-	return 0
 }
 
 // setFacts gives every FactChecker the facts the facts' frame printed.

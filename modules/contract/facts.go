@@ -134,3 +134,25 @@ func SortFacts(f []Fact) {
 		return f[i].Key < f[j].Key
 	})
 }
+
+// GroupChecker is implemented by tasks whose state a command reads for many
+// keys at once (systemctl show for every unit of the host's service tasks).
+// The engine runs the group's Check once for the keys of all the tasks of a
+// host that name the same group, and gives each task the CheckOutput Split
+// makes for its key: the output its own Check would have printed, so Diff
+// does not know the read was shared. A nil group means the task's own Check.
+type GroupChecker interface {
+	CheckGroup() (g CheckGroup, key string)
+}
+
+// CheckGroup is one kind of shared state read.
+type CheckGroup interface {
+	// GroupID tells groups apart: tasks whose groups have the same ID share
+	// one read.
+	GroupID() string
+	// Check is the fragment reading the state of every key (distinct, in the
+	// tasks' order).
+	Check(keys []string) string
+	// Split cuts what Check printed into one CheckOutput per key, in order.
+	Split(out CheckOutput, keys []string) ([]CheckOutput, error)
+}
