@@ -22,6 +22,7 @@ import (
 	drun "github.com/drover-cm/drover/engine/run"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
+	"github.com/drover-cm/drover/internal/golden"
 	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules"
 )
@@ -243,7 +244,7 @@ func checkHTMLInChromium(t *testing.T, page []byte, sick, port string) {
 	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
 		t.Fatalf("no screenshot: %v", err)
 	}
-	if *updateGolden {
+	if golden.Update() {
 		if err := os.WriteFile(filepath.Join("..", "docs", "img", "runbook-report.png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}

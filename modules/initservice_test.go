@@ -12,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/facts"
+	"github.com/drover-cm/drover/internal/golden"
 	"github.com/drover-cm/drover/modules/initgen"
 )
 
@@ -122,7 +123,7 @@ func TestInitServiceDiff(t *testing.T) {
 				t.Fatalf("Diff: %v", err)
 			}
 			got := renderPlan(t, plan)
-			golden(t, filepath.Join("testdata", "initservice", c.name+".txt"), got)
+			golden.Check(t, filepath.Join("testdata", "initservice", c.name+".txt"), got)
 			if plan2, _ := task.Diff(out); renderPlan(t, plan2) != got {
 				t.Error("a second Diff gave a different result")
 			}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/initsys"
 )
 
@@ -121,6 +122,15 @@ func (t *serviceTask) Uses() []Resource {
 }
 
 func (t *serviceTask) Check() string { return t.sys.Status(t.name) }
+
+// CheckGroup: with systemd, one systemctl show reads every service task's
+// unit on the host.
+func (t *serviceTask) CheckGroup() (contract.CheckGroup, string) {
+	if _, ok := t.sys.(initsys.Systemd); ok {
+		return initsys.SystemdStatus{}, t.name
+	}
+	return nil, ""
+}
 
 func (t *serviceTask) Diff(out CheckOutput) (*Plan, error) {
 	st, err := t.sys.ParseStatus(out.Stdout, out.ExitCode)

@@ -3,15 +3,14 @@ package initgen
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/drover-cm/drover/internal/golden"
+)
 
 // cases cover every option; commands use programs that exist on Debian so
 // that systemd-analyze verify can check the units.
@@ -66,20 +65,7 @@ func TestGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				got := render(files)
-				golden := filepath.Join("testdata", c.name+"."+sys+".golden")
-				if *update {
-					if err := os.WriteFile(golden, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test ./modules/initgen -update)", err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("%s differs from the generated files (go test ./modules/initgen -update, then review):\n%s", golden, got)
-				}
+				golden.Check(t, filepath.Join("testdata", c.name+"."+sys+".golden"), got)
 			})
 		}
 	}
