@@ -329,8 +329,8 @@ func (t *initServiceTask) Diff(out CheckOutput) (*Plan, error) {
 			fileSteps = append(fileSteps, step)
 		}
 	}
-	anyChanged := len(fileSteps) > 0
-	if anyChanged && t.sys.DaemonReload() != "" {
+	// systemd: the unit is files[0]; its config-test helpers follow.
+	if len(changed) > 0 && changed[0] && t.sys.DaemonReload() != "" {
 		fileSteps = append(fileSteps, Step{Script: t.sys.DaemonReload()})
 	}
 
@@ -429,21 +429,28 @@ func (t *initServiceTask) fileChange(f initgen.File, cur string, content []byte)
 
 // tested runs cmd only after the configuration test of instance i passed;
 // otherwise it fails with the test's output, leaving the service as it is.
+// A handler that names the service without repeating config_test runs the
+// test installed with the service, so it is guarded all the same.
 func (t *initServiceTask) tested(i int, svc, what, cmd string) string {
 	instance := ""
 	if len(t.def.Instances) > 0 {
 		instance = t.def.Instances[i]
 	}
 	test := t.def.ConfigTestScript(instance)
+	if test == "" && t.actionOnly {
+		test = t.sys.ConfigTest(svc)
+	}
+	return guarded(svc, what, test, cmd)
+}
+
+// guarded runs cmd after test (a subshell; "" for none) succeeded, and
+// otherwise fails with the test's output.
+func guarded(svc, what, test, cmd string) string {
 	if test == "" {
 		return cmd
 	}
 	msg := fmt.Sprintf("%s: the configuration test failed, so it was not %s; it keeps running with its previous configuration. The test's output:", svc, what)
-	s := "if ! out=$( " + test + " 2>&1); then\n\tprintf '%s\\n' " + shell.Quote(msg) + " \"$out\" >&2\n\texit 1\nfi\n"
-	if cmd != "" {
-		s += cmd
-	}
-	return s
+	return "if ! out=$( " + test + " 2>&1); then\n\tprintf '%s\\n' " + shell.Quote(msg) + " \"$out\" >&2\n\texit 1\nfi\n" + cmd
 }
 
 // serviceChange plans one instance: pre are configuration tests to run
