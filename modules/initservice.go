@@ -39,10 +39,13 @@ Commands are run directly, not by a shell: write /bin/sh -c '...' for one.
 
 The configuration test runs before every restart and reload drover does; when
 it fails the service keeps running on its previous configuration and the task
-fails with the test's output. The generated files run it too (ExecStartPre and
-ExecReload; in the scripts' start, restart and reload), so a manual reload or
-restart is refused the same way (systemd: a manual restart stops the service
-and then refuses to start it; reload is the safe operation).
+fails with the test's output. It is installed with the service (systemd: an
+executable UNIT.configtest beside the unit; the scripts' configtest action),
+so a handler or service task that only names the service runs it too. The
+generated files run it as well (ExecStartPre and ExecReload; in the scripts'
+start, restart and reload), so a manual reload or script restart is refused
+the same way (systemd: a manual restart stops the service and then refuses
+to start it; reload is the safe operation).
 
 state "started" restarts running instances whose unit or script changed (after
 the test). "reloaded" and "restarted" are actions for handlers: they run every
