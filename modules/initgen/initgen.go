@@ -363,7 +363,8 @@ func (d *Definition) configTestHelper(unit string) File {
 		instance = ""
 	}
 	var b strings.Builder
-	b.WriteString("#!/bin/sh\n" + d.header())
+	// Values are quoted literally on purpose (SC2089/SC2090).
+	b.WriteString("#!/bin/sh\n" + d.header() + "# shellcheck disable=SC2089,SC2090\n")
 	fmt.Fprintf(&b, "# The configuration test of %s: drover runs it before it restarts or\n# reloads the service; run it before a manual \"systemctl restart\".\n", unit)
 	if t := d.ConfigTestScript(instance); t != "" {
 		b.WriteString(t + "\n")
