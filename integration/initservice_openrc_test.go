@@ -38,6 +38,12 @@ func TestInitServiceOpenRC(t *testing.T) {
 		}
 	}
 	guardedRestart(t, h, e, pid, []string{"alpha", "beta"})
+	// reload signals the running process (dpkg's start-stop-daemon here).
+	p := pid("alpha")
+	h.Exec(t, "sed -i 's/^greeting=.*/greeting=reloaded/' /etc/drover-demo/alpha.conf && rc-service drover-demo.alpha reload")
+	if st := waitState(t, h, "alpha", p+" reloaded"); st != p+" reloaded" {
+		t.Errorf("alpha after rc-service reload: %q, want %q", st, p+" reloaded")
+	}
 	// The script's own restart refuses a broken configuration too.
 	h.Exec(t, "sed -i 's/^greeting=.*/greeting=not valid/' /etc/drover-demo/alpha.conf")
 	before := pid("alpha")
