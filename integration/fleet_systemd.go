@@ -53,9 +53,9 @@ while :; do
 	echo "$boot" > "$FLEET_HOST/boot"
 	rc=0
 	# FLEET_INIT: run that init as PID 1 (OpenRC hosts) instead of --boot.
-	boot=--boot
-	if [ -n "${FLEET_INIT:-}" ]; then boot=--quiet; set -- "$FLEET_INIT"; else set --; fi
-	systemd-nspawn --quiet "$boot" --directory="$R" --machine="$FLEET_NAME" \
+	how=--boot
+	if [ -n "${FLEET_INIT:-}" ]; then how=--quiet; set -- "$FLEET_INIT"; else set --; fi
+	systemd-nspawn --quiet "$how" --directory="$R" --machine="$FLEET_NAME" \
 		--register=no --keep-unit --link-journal=no --resolv-conf=copy-host \
 		--console=read-only "$@" || rc=$?
 	# 133 is nspawn's way of saying the container asked to reboot.
