@@ -18,37 +18,6 @@ import (
 	"github.com/drover-cm/drover/modules/contract"
 )
 
-// instance is one task instance on one host: a task block, or one element of
-// its for_each or count.
-type instance struct {
-	task  *config.Task
-	key   cty.Value // cty.NilVal for a task without for_each/count
-	addr  string
-	each  *lang.Each
-	count cty.Value
-
-	skip     bool // when = false
-	deferred bool // its configuration depends on values known only after apply
-	// values is the decoded configuration, with sensitive marks.
-	values    cty.Value
-	sensitive bool
-	// become is the task's own become setting, nil for the play's.
-	become *Become
-	// metaSensitive: the task says sensitive = true; every value is masked.
-	metaSensitive bool
-	secrets       []string
-	mtask         contract.Task
-
-	// Filled by check and apply.
-	checked bool
-	// checkedAt is len(hostRun.changes) when the state was read: changes
-	// from there on may have made it stale.
-	checkedAt int
-	plan      *contract.Plan
-	checkErr  error                // Diff failed: the task fails when reached
-	outputs   map[string]cty.Value // after it ran
-}
-
 // evaluator evaluates one play's expressions for one host.
 type evaluator struct {
 	pb    *config.Playbook
@@ -182,7 +151,7 @@ func (e *evaluator) refreshTaskValue(t *config.Task) {
 // its outputs once it has run (unknown before).
 func (e *evaluator) instanceValue(in *instance) cty.Value {
 	ty := taskType(in.task)
-	if in.skip {
+	if in.state == instSkipped {
 		return cty.NullVal(ty)
 	}
 	if in.values == cty.NilVal || !in.values.Type().IsObjectType() {
@@ -307,20 +276,20 @@ func friendly(v cty.Value) string {
 }
 
 // configure evaluates one instance: when, sensitive, the module's attributes,
-// then the module's Configure. An instance whose configuration is not yet
-// known is marked deferred.
+// then the module's Configure. It moves the instance to skipped, to
+// deferred when its configuration is not known yet, or to configured; on
+// errors it stays where it was.
 func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 	t := in.task
 	s := e.scope.With(in.each, in.count)
 	ctx := s.EvalContext()
-	in.deferred, in.skip = false, false
 	if t.When != nil {
 		v, diags := t.When.Value(ctx)
 		if diags.HasErrors() {
 			return diags
 		}
 		if !v.IsKnown() && !e.validate {
-			in.deferred = true
+			in.to(instDeferred)
 			return nil
 		}
 		v, _ = v.Unmark()
@@ -332,7 +301,7 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid when value", Detail: fmt.Sprintf("when must be true or false, not %s.", friendly(v)), Subject: t.When.Range().Ptr()}}
 		}
 		if b.False() {
-			in.skip = true
+			in.to(instSkipped)
 			return nil
 		}
 	}
@@ -395,7 +364,7 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 	in.metaSensitive = sensitive
 	in.sensitive = sensitive || lang.IsSensitive(val)
 	if !val.IsWhollyKnown() {
-		in.deferred = true
+		in.to(instDeferred)
 		return nil
 	}
 	in.secrets = lang.SensitiveStrings(val)
@@ -408,6 +377,7 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 		return hcl.Diagnostics{configureDiag(in, err)}
 	}
 	in.mtask = mt
+	in.to(instConfigured)
 	return nil
 }
 

@@ -662,3 +662,59 @@ func TestApplyStopReportsBatchedWork(t *testing.T) {
 		t.Errorf("wrong work done: etc/stamp = %q", got)
 	}
 }
+
+// TestApplyStopReportsBatchWhole: a stop while a batch runs lets it finish;
+// every instance in it is reported as what it was (when = false included),
+// and the host stops before the next task not begun.
+func TestApplyStopReportsBatchWhole(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(`
+variable "root" { type = string }
+play "local" {
+  hosts = "all"
+  file "a" {
+    path    = "${var.root}/a"
+    content = "a\n"
+  }
+  file "b" {
+    path    = "${var.root}/b"
+    content = "b\n"
+    when    = false
+  }
+  file "c" {
+    path    = "${var.root}/c"
+    content = "c\n"
+  }
+  # Its read is stale once file.c wrote the file: a batch ends before it.
+  file "d" {
+    path       = "${var.root}/c"
+    mode       = "0600"
+    depends_on = [file.c]
+  }
+}
+`), 0o644)
+	f := loadFixture(t, dir)
+	sink := &stopSink{stop: make(chan struct{})}
+	opts := f.options(sink)
+	opts.Stop = sink.stop
+	res, err := Apply(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range sink.ev {
+		if e.Kind == report.KindTask {
+			got = append(got, e.Task+"="+string(e.Status)+" "+e.Message)
+		}
+	}
+	want := "file.a=changed |file.b=skipped when is false|file.c=changed |file.d=skipped not run: the run was stopped"
+	if g := strings.Join(got, "|"); g != want {
+		t.Errorf("events:\n got %s\nwant %s", g, want)
+	}
+	if h := res.Recap.Hosts[0]; h.Status != report.StatusCancelled || h.Message != "interrupted: stopped before file.d" {
+		t.Errorf("recap = %+v", h)
+	}
+	if st, err := os.Stat(filepath.Join(f.root, "c")); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("c: %v %v; want written by file.c alone", st, err)
+	}
+}

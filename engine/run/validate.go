@@ -85,7 +85,7 @@ func (e *evaluator) validateTask(t *config.Task) hcl.Diagnostics {
 // is in vars. A vars value known only on a host counts as given.
 func (e *evaluator) validateTemplate(in *instance) hcl.Diagnostics {
 	t := in.task
-	if t.Module.Spec().Name != "template" || !in.deferred || in.values == cty.NilVal || !in.values.Type().IsObjectType() {
+	if t.Module.Spec().Name != "template" || in.state != instDeferred || in.values == cty.NilVal || !in.values.Type().IsObjectType() {
 		return nil
 	}
 	vals, _ := in.values.UnmarkDeep()

@@ -1,0 +1,439 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/remote"
+	"github.com/drover-cm/drover/engine/report"
+	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules/contract"
+)
+
+// executor applies one play on one prepared host: it walks the tasks in
+// order, runs the segments planSegments makes of the instances ahead, and
+// reports every instance once, in walk order. A failed instance stops the
+// host; the tasks not reached are reported skipped, saying why.
+type executor struct {
+	hr    *hostRun
+	tally *hostTally
+	// ctx cuts running work; stopCtx only stops new tasks from starting.
+	ctx, stopCtx context.Context
+}
+
+// cursor is the executor's place in a list of tasks: task ti, instance ii
+// of it.
+type cursor struct {
+	tasks  []*config.Task
+	ti, ii int
+	// entered is the last task the stop check let in: a task once begun
+	// (by the walk, or by a batch that reached it) runs to its end.
+	entered int
+	// reached is when the executor came to the instance at the cursor: its
+	// reported duration runs from there.
+	reached time.Time
+}
+
+// walkEnd is where a walk ended: at == len(tasks) when every task ran;
+// otherwise err says why it stopped before or at task at.
+type walkEnd struct {
+	at     int
+	failed bool // task at failed (else the run was stopped before it)
+	err    error
+}
+
+// apply runs the play's tasks, then its notified handlers.
+func (hr *hostRun) apply(ctx, stopCtx context.Context, tally *hostTally) error {
+	x := &executor{hr: hr, tally: tally, ctx: ctx, stopCtx: stopCtx}
+	end := x.walk(hr.order)
+	if end.err == nil {
+		return x.handlers()
+	}
+	x.reportNotReached(hr.order, end)
+	switch {
+	case !end.failed:
+		tally.interrupted(hr.order[end.at].Addr())
+	case tally.status == report.StatusUnreachable:
+		tally.msg = hostErrorMessage(end.err, tally)
+	}
+	for _, h := range hr.play.Handlers {
+		if hr.notified[h.Name] {
+			hr.emitSkipped(h, "handler not run: the host did not complete the play")
+		}
+	}
+	return end.err
+}
+
+// handlers runs the notified handlers, in declaration order, once each. A
+// stop reports those not run; a failure ends the host there.
+func (x *executor) handlers() error {
+	var hs []*config.Task
+	for _, h := range x.hr.play.Handlers {
+		if x.hr.notified[h.Name] {
+			hs = append(hs, h)
+		}
+	}
+	end := x.walk(hs)
+	if end.err != nil && !end.failed {
+		for _, h := range hs[end.at:] {
+			x.hr.emitSkipped(h, "handler not run: the run was stopped")
+		}
+		return nil
+	}
+	return end.err
+}
+
+// walk runs tasks in order. Before a task begins it checks for a stop;
+// then it evaluates the task's for_each or count if it had to wait, and
+// runs the segments planned for the instances ahead, planning again when
+// they run out.
+func (x *executor) walk(tasks []*config.Task) walkEnd {
+	e := x.hr.e
+	c := &cursor{tasks: tasks, entered: -1, reached: time.Now()}
+	for c.ti < len(tasks) {
+		if err := x.enter(c); err != nil {
+			return walkEnd{at: c.ti, err: err}
+		}
+		t := tasks[c.ti]
+		if !e.expand[t] {
+			if err := x.expand(t); err != nil {
+				return walkEnd{at: c.ti, failed: true, err: err}
+			}
+			continue
+		}
+		if c.ii == len(e.insts[t]) {
+			x.finish(t)
+			c.move(c.ti+1, 0)
+			continue
+		}
+		for _, seg := range planSegments(x.pending(c), x.hr.changes) {
+			if err := x.reach(c); err != nil {
+				return walkEnd{at: c.ti, err: err}
+			}
+			if err := x.run(c, seg); err != nil {
+				return walkEnd{at: c.ti, failed: true, err: err}
+			}
+		}
+	}
+	return walkEnd{at: len(tasks)}
+}
+
+// enter checks for a stop before the task at the cursor begins.
+func (x *executor) enter(c *cursor) error {
+	if c.ti == c.entered {
+		return nil
+	}
+	if err := x.stopCtx.Err(); err != nil {
+		return fmt.Errorf("stopped before %s: %w", c.tasks[c.ti].Addr(), err)
+	}
+	c.entered = c.ti
+	return nil
+}
+
+// reach moves the cursor to the first instance of the next segment (the
+// instance after the last one reported), past the tasks that are finished,
+// entering the one it arrives at.
+func (x *executor) reach(c *cursor) error {
+	for c.ii == len(x.hr.e.insts[c.tasks[c.ti]]) {
+		x.finish(c.tasks[c.ti])
+		c.move(c.ti+1, 0)
+		if err := x.enter(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pending is the instances from the cursor on, up to the first task whose
+// instances are not known yet.
+func (x *executor) pending(c *cursor) []*instance {
+	e := x.hr.e
+	var out []*instance
+	for i, t := range c.tasks[c.ti:] {
+		if !e.expand[t] {
+			break
+		}
+		ins := e.insts[t]
+		if i == 0 {
+			ins = ins[c.ii:]
+		}
+		out = append(out, ins...)
+	}
+	return out
+}
+
+func (c *cursor) move(ti, ii int) {
+	c.ti, c.ii, c.reached = ti, ii, time.Now()
+}
+
+// next moves the cursor from the instance it is at to the next one of the
+// same run segment, passing the tasks it finishes; the task it arrives at
+// has begun.
+func (x *executor) next(c *cursor) {
+	e := x.hr.e
+	c.move(c.ti, c.ii+1)
+	for c.ii == len(e.insts[c.tasks[c.ti]]) {
+		x.finish(c.tasks[c.ti])
+		c.move(c.ti+1, 0)
+		c.entered = c.ti
+	}
+}
+
+// finish publishes what later tasks see of t, its instances having run.
+// Handlers are referenced by no task.
+func (x *executor) finish(t *config.Task) {
+	if !t.Handler {
+		x.hr.e.refreshTaskValue(t)
+	}
+}
+
+// expand evaluates the for_each or count of t, which waited for earlier
+// tasks.
+func (x *executor) expand(t *config.Task) error {
+	known, diags := x.hr.e.expandTask(t)
+	if diags.HasErrors() {
+		x.hr.r.addDiags(x.hr.host.Name, diags)
+		return x.fail(t.Addr(), t, 0, errors.New(diagSummary(diags)), "")
+	}
+	if !known {
+		return x.fail(t.Addr(), t, 0, errors.New("for_each or count is still unknown after every task it depends on ran"), "")
+	}
+	return nil
+}
+
+// run runs one segment; the cursor is at its first instance.
+func (x *executor) run(c *cursor, seg segment) error {
+	hr := x.hr
+	in := seg.insts[0]
+	switch seg.kind {
+	case segConfigure:
+		diags := hr.configure(in)
+		if diags.HasErrors() {
+			hr.r.addDiags(hr.host.Name, diags)
+			return x.failInstance(c, in, errors.New(diagSummary(diags)), "")
+		}
+		if in.state == instDeferred {
+			return x.failInstance(c, in, errors.New("its configuration is still unknown after every task it depends on ran"), "")
+		}
+	case segRead:
+		if err := hr.checkAll(x.ctx, seg.insts); err != nil {
+			return x.failInstance(c, in, err, "")
+		}
+	case segRun:
+		res := x.applyBatch(seg)
+		for k, in := range seg.insts {
+			if k > 0 {
+				x.next(c)
+			}
+			if err := x.report(c, in, res[k]); err != nil {
+				return err
+			}
+		}
+		c.move(c.ti, c.ii+1)
+	}
+	return nil
+}
+
+// applyBatch applies the plans of a run segment's instances with work, in
+// one remote batch, with the read of readAfter at its end. It returns a
+// result per instance (zero for those without work) and logs the changes
+// made.
+func (x *executor) applyBatch(seg segment) []remote.BatchResult {
+	hr := x.hr
+	res := make([]remote.BatchResult, len(seg.insts))
+	var plans []*contract.Plan
+	var idx []int
+	for k, in := range seg.insts {
+		if in.state == instChecked && in.checkErr == nil && hasWork(in.plan) {
+			plans = append(plans, in.plan)
+			idx = append(idx, k)
+		}
+	}
+	if len(plans) == 0 {
+		return res
+	}
+	out, checks := x.applyPlans(seg.insts[idx[0]], plans, seg.readAfter)
+	for i, k := range idx {
+		res[k] = out[i]
+		if out[i].Ran && seg.insts[k].plan.Changed() {
+			hr.changes = append(hr.changes, changeOf(seg.insts[k]))
+		}
+	}
+	if checks != nil {
+		hr.diffAll(seg.readAfter, checks, len(hr.changes))
+	}
+	return res
+}
+
+// applyPlans runs plans over lead's connection: with remote.Apply when
+// lead's is alone, otherwise in one remote.ApplyAllThenCheck that reads the
+// state of readAfter at its end (checks is nil when that read did not
+// happen).
+func (x *executor) applyPlans(lead *instance, plans []*contract.Plan, readAfter []*instance) (out []remote.BatchResult, checks []contract.CheckOutput) {
+	out = make([]remote.BatchResult, len(plans))
+	conn, err := x.hr.connFor(x.ctx, lead)
+	if err != nil {
+		out[0] = remote.BatchResult{Ran: true, Err: err}
+		return out, nil
+	}
+	if len(plans) == 1 && len(readAfter) == 0 {
+		r, err := remote.Apply(x.ctx, conn, plans[0])
+		out[0] = remote.BatchResult{Ran: true, Result: r, Err: err}
+		return out, nil
+	}
+	out, checks, err = remote.ApplyAllThenCheck(x.ctx, conn, plans, mtasks(readAfter))
+	if err != nil && !out[0].Ran {
+		// Nothing ran (the script could not be made): the first plan gets
+		// the error. A lost connection is the error of the plan it cut.
+		out[0] = remote.BatchResult{Ran: true, Err: err}
+	}
+	return out, checks
+}
+
+// report reports one instance of a run segment, from its batch result r.
+func (x *executor) report(c *cursor, in *instance, r remote.BatchResult) error {
+	hr, t := x.hr, in.task
+	if in.state == instSkipped {
+		hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: report.StatusSkipped, Message: "when is false",
+			Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler}})
+		return nil
+	}
+	if in.checkErr != nil {
+		return x.failInstance(c, in, in.checkErr, "")
+	}
+	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Changes: report.Changes(in.plan, in.metaSensitive, in.sensitiveAttrs())}
+	changed := in.plan.Changed()
+	if hasWork(in.plan) && !r.Ran {
+		// Only after a failure, which ended the segment before this one.
+		return x.failInstance(c, in, errors.New("not run: the batch it was in stopped before it"), "")
+	}
+	if r.Err != nil {
+		out := strings.TrimSpace(string(r.Result.Stdout) + "\n" + string(r.Result.Stderr))
+		if in.sensitive && out != "" {
+			// A secret may be in it in a form the masker cannot know.
+			out = "(hidden: the task is sensitive)"
+		}
+		return x.failInstance(c, in, r.Err, out)
+	}
+	// A plan with Steps but no Changes (wait_for) ran and is reported ok:
+	// it changed nothing, so it notifies no handler and stales no state.
+	hr.setOutputs(in, r.Result, changed)
+	in.to(instDone)
+	x.tally.completed(in.addr, changed)
+	st := report.StatusOK
+	if changed {
+		st = report.StatusChanged
+		for _, n := range t.Notify {
+			hr.notified[n.Name] = true
+		}
+	}
+	hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: st, Duration: time.Since(c.reached), Detail: detail})
+	return nil
+}
+
+// setOutputs records a task's outputs: stdout, stderr and exit_code when the
+// module declares them ("" and 0 when the task had nothing to do).
+func (hr *hostRun) setOutputs(in *instance, res transport.Result, ran bool) {
+	in.outputs = map[string]cty.Value{}
+	for _, o := range in.task.Module.Spec().Outputs {
+		var v cty.Value
+		switch o.Name {
+		case "stdout":
+			v = cty.StringVal(strings.TrimRight(string(res.Stdout), "\n"))
+		case "stderr":
+			v = cty.StringVal(strings.TrimRight(string(res.Stderr), "\n"))
+		case "exit_code":
+			v = cty.NumberIntVal(int64(res.ExitCode))
+		case "changed":
+			v = cty.BoolVal(ran)
+		default:
+			v = cty.NullVal(o.Type)
+		}
+		if o.Type != cty.DynamicPseudoType && !v.Type().Equals(o.Type) {
+			v = cty.NullVal(o.Type)
+		}
+		in.outputs[o.Name] = v
+	}
+	if in.sensitive {
+		for _, s := range []string{string(res.Stdout), string(res.Stderr)} {
+			if strings.TrimSpace(s) != "" {
+				hr.r.opts.Masker.Add(strings.TrimSpace(s))
+			}
+		}
+	}
+}
+
+func (x *executor) failInstance(c *cursor, in *instance, err error, output string) error {
+	in.to(instFailed)
+	return x.fail(in.addr, in.task, time.Since(c.reached), err, output)
+}
+
+// fail reports a failed task (or instance, addr) and classifies the host's
+// failure.
+func (x *executor) fail(addr string, t *config.Task, d time.Duration, err error, output string) error {
+	st, kind := x.tally.failed(addr, err)
+	msg := err.Error()
+	if st == report.StatusUnreachable {
+		msg = x.tally.unreachableMessage(addr, err)
+	}
+	x.hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: x.hr.host.Name, Task: addr, Status: st, Duration: d, Message: msg, ErrorKind: kind, Hint: hintOf(err),
+		Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler, Output: output}})
+	return err
+}
+
+// reportNotReached reports the tasks after a failure or a stop as skipped:
+// those depending on the failed task, the others not run.
+func (x *executor) reportNotReached(tasks []*config.Task, end walkEnd) {
+	if !end.failed {
+		for _, t := range tasks[end.at:] {
+			x.hr.emitSkipped(t, "not run: the run was stopped")
+		}
+		return
+	}
+	failed := tasks[end.at]
+	below := map[*config.Task]bool{}
+	for _, t := range x.hr.g.Descendants(failed) {
+		below[t] = true
+	}
+	for _, t := range tasks[end.at+1:] {
+		if below[t] {
+			x.hr.emitSkipped(t, fmt.Sprintf("skipped: depends on %s, which did not complete", failed.Addr()))
+		} else {
+			x.hr.emitSkipped(t, fmt.Sprintf("not run: the host stopped after %s failed", failed.Addr()))
+		}
+	}
+}
+
+// emitSkipped reports every instance of t skipped (t itself when its
+// instances are not known).
+func (hr *hostRun) emitSkipped(t *config.Task, why string) {
+	insts := hr.e.insts[t]
+	addrs := []string{t.Addr()}
+	if len(insts) > 0 {
+		addrs = nil
+		for _, in := range insts {
+			addrs = append(addrs, in.addr)
+		}
+	}
+	for _, a := range addrs {
+		hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: a, Status: report.StatusSkipped, Message: why,
+			Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler}})
+	}
+}
+
+func diagSummary(diags hcl.Diagnostics) string {
+	var parts []string
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			parts = append(parts, d.Summary+": "+d.Detail)
+		}
+	}
+	return strings.Join(parts, "; ")
+}

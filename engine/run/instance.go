@@ -1,0 +1,130 @@
+package run
+
+import (
+	"fmt"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/modules/contract"
+)
+
+// instance is one task instance on one host: a task block, or one element of
+// its for_each or count.
+type instance struct {
+	task  *config.Task
+	key   cty.Value // cty.NilVal for a task without for_each/count
+	addr  string
+	each  *lang.Each
+	count cty.Value
+
+	// state is where the instance stands; it changes only through to.
+	state instState
+	// values is the decoded configuration, with sensitive marks.
+	values    cty.Value
+	sensitive bool
+	// become is the task's own become setting, nil for the play's; conn
+	// names the connection it runs over ("" for the play's, see
+	// hostRun.configure): instances of one batch share it.
+	become *Become
+	conn   string
+	// metaSensitive: the task says sensitive = true; every value is masked.
+	metaSensitive bool
+	secrets       []string
+	mtask         contract.Task
+
+	// Filled by check and apply.
+	// checkedAt is len(hostRun.changes) when the state was read: changes
+	// from there on may have made it stale.
+	checkedAt int
+	plan      *contract.Plan
+	checkErr  error                // Diff failed: the task fails when reached
+	outputs   map[string]cty.Value // after it ran
+}
+
+// instState is where an instance stands in a run on one host.
+type instState uint8
+
+const (
+	instNew        instState = iota // expanded; its configuration is not evaluated yet
+	instDeferred                    // its configuration waits for values known only once earlier tasks ran
+	instSkipped                     // when is false: it runs nothing
+	instConfigured                  // a module task whose state has not been read
+	instChecked                     // state read and diffed: plan (or checkErr) as of checkedAt
+	instDone                        // ran, or had nothing to do, and was reported
+	instFailed                      // reported failed
+)
+
+var instStateNames = [...]string{"new", "deferred", "skipped", "configured", "checked", "done", "failed"}
+
+func (s instState) String() string {
+	if int(s) < len(instStateNames) {
+		return instStateNames[s]
+	}
+	return fmt.Sprintf("instState(%d)", int(s))
+}
+
+// instMoves are the legal changes of state. Evaluating (configure) decides
+// between deferred, skipped and configured, and is done again for a
+// deferred instance once what it waits for ran; reading state (again, when
+// stale) makes it checked; the executor reports it done or failed.
+var instMoves = map[instState][]instState{
+	instNew:        {instDeferred, instSkipped, instConfigured, instFailed},
+	instDeferred:   {instDeferred, instSkipped, instConfigured, instFailed},
+	instConfigured: {instChecked, instFailed},
+	instChecked:    {instChecked, instDone, instFailed},
+}
+
+// to moves the instance to state s. Any other move than instMoves allows is
+// a bug in the engine, not in the playbook.
+func (in *instance) to(s instState) {
+	for _, ok := range instMoves[in.state] {
+		if ok == s {
+			in.state = s
+			return
+		}
+	}
+	panic(fmt.Sprintf("instance %s: no move from %s to %s", in.addr, in.state, s))
+}
+
+// ready reports whether the instance is a module task (its state read or
+// not): the ones a state read can include.
+func (in *instance) ready() bool {
+	return in.state == instConfigured || in.state == instChecked
+}
+
+// mtasks is the module tasks of ins, for a state read.
+func mtasks(ins []*instance) []contract.Task {
+	out := make([]contract.Task, len(ins))
+	for i, in := range ins {
+		out[i] = in.mtask
+	}
+	return out
+}
+
+// sensitiveAttrs names the attributes whose values are sensitive, or nil
+// when the instance holds no sensitive value.
+func (in *instance) sensitiveAttrs() map[string]bool {
+	if !in.sensitive {
+		return nil
+	}
+	m := map[string]bool{}
+	for _, a := range in.task.Module.Spec().Attributes {
+		if a.Sensitive {
+			m[a.Name] = true
+		}
+	}
+	if in.values != cty.NilVal && in.values.Type().IsObjectType() && !in.values.IsNull() {
+		for it := in.values.ElementIterator(); it.Next(); {
+			k, v := it.Element()
+			if lang.IsSensitive(v) {
+				m[k.AsString()] = true
+			}
+		}
+	}
+	if len(m) == 0 {
+		m["(task)"] = true // sensitive through an output or a marked module value
+	}
+	return m
+}

@@ -1,0 +1,135 @@
+package run
+
+import (
+	"path"
+
+	"github.com/drover-cm/drover/modules/contract"
+)
+
+// Which instances must read their state again before they act. The state of
+// every instance is read once, in one batch, before any of them runs; a
+// change made since may have made that read stale. Each change is logged
+// (hostRun.changes) with what it touched, and an instance is stale only when
+// a change logged after its read (from its checkedAt on) touched what it
+// provides or uses, or ran code. So a run costs one round trip per host for
+// reading plus what the changes need.
+
+// changeOf is what applying in's plan touches.
+func changeOf(in *instance) changeRec {
+	rel, ok := in.mtask.(contract.Relations)
+	if !ok || runsCode(in.plan) {
+		return changeRec{opaque: true} // arbitrary code may have changed anything
+	}
+	// What it provides, and the paths it uses other than its own parent
+	// directories: a task that edits a file it does not manage (line) has
+	// changed that file.
+	own := rel.Provides()
+	var c changeRec
+	created := onlyCreates(in.plan)
+	for _, r := range own {
+		if created && (r.Kind == "user" || r.Kind == "group") {
+			c.created = append(c.created, r)
+		} else {
+			c.res = append(c.res, r)
+		}
+	}
+	for _, u := range rel.Uses() {
+		if u.Kind == "path" && !isParentOf(u.Name, own) {
+			c.res = append(c.res, u)
+		}
+	}
+	return c
+}
+
+// onlyCreates reports whether every change of p creates something.
+func onlyCreates(p *contract.Plan) bool {
+	for _, c := range p.Changes {
+		if c.Action != contract.Create {
+			return false
+		}
+	}
+	return p.Changed()
+}
+
+func runsCode(p *contract.Plan) bool {
+	for _, c := range p.Changes {
+		if c.Action == contract.Run {
+			return true
+		}
+	}
+	return false
+}
+
+// changeRec is what one changed task touched: the resources it provides,
+// or anything (opaque) when it ran code or has no Relations.
+//
+// A user or group that a task created (it did not exist) is kept apart in
+// created: a task that only uses it (a file owned by it, a user in it) read
+// its state when the name resolved to nothing, so that read still holds;
+// the plan made from it sets the owner or membership, which converges. At
+// worst a path already owned by the numeric id the new account then takes
+// is reported changed by a chown that changes nothing. Only a task that
+// provides the same user or group is stale.
+type changeRec struct {
+	res     []contract.Resource
+	created []contract.Resource
+	opaque  bool
+}
+
+// stale reports whether in's state, read when the log of changes had
+// in.checkedAt entries, may no longer describe it once log and then ahead
+// (the changes of a batch that runs before it) are made: one of them touched
+// a resource it provides or uses (other than the directory its own path is
+// in, which only orders it), or ran code.
+func stale(in *instance, log, ahead []changeRec) bool {
+	since := log[min(in.checkedAt, len(log)):]
+	if len(since) == 0 && len(ahead) == 0 {
+		return false
+	}
+	changed := map[contract.Resource]bool{}
+	created := map[contract.Resource]bool{}
+	for _, cs := range [][]changeRec{since, ahead} {
+		for _, c := range cs {
+			if c.opaque {
+				return true
+			}
+			for _, r := range c.res {
+				changed[r] = true
+			}
+			for _, r := range c.created {
+				created[r] = true
+			}
+		}
+	}
+	if len(changed) == 0 && len(created) == 0 {
+		return false
+	}
+	rel, ok := in.mtask.(contract.Relations)
+	if !ok {
+		return true
+	}
+	own := rel.Provides()
+	for _, r := range own {
+		if changed[r] || created[r] {
+			return true
+		}
+	}
+	for _, r := range rel.Uses() {
+		if r.Kind == "path" && isParentOf(r.Name, own) {
+			continue
+		}
+		if changed[r] {
+			return true
+		}
+	}
+	return false
+}
+
+func isParentOf(dir string, rs []contract.Resource) bool {
+	for _, r := range rs {
+		if r.Kind == "path" && path.Dir(r.Name) == dir {
+			return true
+		}
+	}
+	return false
+}
