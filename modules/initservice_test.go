@@ -103,6 +103,9 @@ func TestInitServiceDiff(t *testing.T) {
 		{"systemd-no-user-creation", "systemd", initVals("create_user", false), initState{files: "same", user: false, service: sdRunning}},
 		{"systemd-single", "systemd", initVals("instances", nil, "command", "/bin/sleep infinity", "config_test", nil, "user", nil), initState{files: "missing", service: sdNotFound}},
 		{"systemd-handler-without-command", "systemd", initVals("state", "reloaded", "command", nil, "reload", nil, "user", nil), initState{files: "same", user: true, service: sdRunning}},
+		// The natural handler: only the name and instances; the test installed with the service guards the restart.
+		{"systemd-handler-name-only", "systemd", initVals("state", "restarted", "command", nil, "reload", nil, "user", nil, "config_test", nil), initState{files: "same", user: true, service: sdRunning}},
+		{"sysv-handler-name-only", "sysv", initVals("state", "restarted", "command", nil, "reload", nil, "user", nil, "config_test", nil), initState{files: "same", user: true, service: "exists=yes\nstatus=0\nenabled=yes"}},
 		{"sysv-handler-without-command", "sysv", initVals("state", "reloaded", "command", nil, "reload", nil), initState{files: "same", user: true, service: "exists=yes\nstatus=0\nenabled=yes"}},
 		{"sysv-fresh", "sysv", initVals(), initState{files: "missing", user: true, service: "exists=no"}},
 		{"sysv-converged", "sysv", initVals(), initState{files: "same", user: true, service: "exists=yes\nstatus=0\nenabled=yes"}},

@@ -179,13 +179,15 @@ func (t *serviceTask) Diff(out CheckOutput) (*Plan, error) {
 			action = Run
 		}
 		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "restarted"})
-		steps = append(steps, t.sys.Restart(t.name))
+		// A service init_service generated has its config test installed:
+		// a broken configuration must not stop it.
+		steps = append(steps, guarded(t.name, "restarted", t.sys.ConfigTest(t.name), t.sys.Restart(t.name)))
 	case t.state == "reloaded" && st.Active:
 		if len(attrs) == 0 {
 			action = Run
 		}
 		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "reloaded"})
-		steps = append(steps, t.sys.Reload(t.name))
+		steps = append(steps, guarded(t.name, "reloaded", t.sys.ConfigTest(t.name), t.sys.Reload(t.name)))
 	case t.state == "reloaded":
 		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "started (was not running)"})
 		steps = append(steps, t.sys.Start(t.name))

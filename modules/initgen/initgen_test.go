@@ -132,20 +132,21 @@ func firstOr(s []string) string {
 	return s[0]
 }
 
-// TestScriptsLint runs sh -n and shellcheck on every SysV and OpenRC script.
+// TestScriptsLint runs sh -n and shellcheck on every SysV and OpenRC script
+// and systemd config-test helper.
 func TestScriptsLint(t *testing.T) {
 	shellcheck, err := exec.LookPath("shellcheck")
 	if err != nil {
 		skipOrFail(t, "shellcheck is not installed (apt-get install shellcheck)")
 	}
 	for _, c := range cases {
-		for _, sys := range []string{SysV, OpenRC} {
+		for _, sys := range []string{SysV, OpenRC, Systemd} {
 			files, err := Generate(c.def, sys)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, f := range files {
-				if f.Link != "" {
+				if f.Link != "" || !strings.HasPrefix(string(f.Content), "#!") {
 					continue
 				}
 				t.Run(c.name+"/"+sys+"/"+filepath.Base(f.Path), func(t *testing.T) {
@@ -159,6 +160,10 @@ func TestScriptsLint(t *testing.T) {
 							args = []string{"sh", "-n", p}
 						}
 						if _, err := exec.LookPath(sh); err != nil {
+							if sh == "busybox" && os.Getenv("DROVER_REQUIRE_FLEET") == "1" {
+								// Alpine's shell: CI installs it.
+								t.Error("busybox is not installed (apt-get install busybox)")
+							}
 							continue
 						}
 						if out, err := exec.Command(sh, args...).CombinedOutput(); err != nil {

@@ -117,6 +117,20 @@ func (Systemd) Enable(name string) string  { return systemctl("enable", name) }
 func (Systemd) Disable(name string) string { return systemctl("disable", name) }
 func (Systemd) DaemonReload() string       { return "systemctl daemon-reload" }
 
+// ConfigTest runs UNIT.configtest next to the unit: systemd has no action
+// that tests before it stops a service.
+func (Systemd) ConfigTest(name string) string {
+	if !strings.HasSuffix(name, ".service") {
+		name += ".service"
+	}
+	return InstalledTest(ConfigTestPath(name), `"$f"`)
+}
+
+// ConfigTestPath is where init_service installs the configuration test of
+// systemd unit name (redis@cache.service); systemd ignores the file (not a
+// unit name) and an operator runs it before a manual restart.
+func ConfigTestPath(unit string) string { return "/etc/systemd/system/" + unit + ".configtest" }
+
 func systemctl(verb, name string) string {
 	return strings.Join([]string{"systemctl", verb, "--", shell.Quote(name)}, " ")
 }
