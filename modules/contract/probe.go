@@ -52,6 +52,9 @@ type ProbeResult struct {
 	Value cty.Value
 	// ParseError says why the output could not be parsed (format, regex).
 	ParseError string
+	// ReadOnly is the guarantee the command ran under: "enforced (...)",
+	// "by permissions of user X" or "not enforced: WHY"; "" when none ran.
+	ReadOnly string
 }
 
 // CommandHinter is implemented by read-only modules whose attributes hold
