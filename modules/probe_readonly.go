@@ -8,14 +8,16 @@ import (
 
 // Kernel-enforced read-only probes. A probe that runs as root runs inside a
 // new mount namespace (private propagation: nothing leaks to the host) where
-// every mount is remounted read-only, nosuid and nodev, with a private tmpfs
-// /tmp for scratch and /dev/null & co. kept usable; then it drops to uid and
-// gid 65534 with no_new_privs and only CAP_DAC_READ_SEARCH (read any file)
-// in every capability set. Staying uid 0 would not do: uid 0 without
+// every mount is remounted read-only, then drops to uid and gid 65534 with no
+// supplementary groups, no_new_privs, and only CAP_DAC_READ_SEARCH (read any
+// file) in every capability set. Staying uid 0 would not do: uid 0 without
 // capabilities still owns root's files and sockets, may write sysctls (the
-// kernel checks the euid there) and may signal every root process. The mount
-// namespace itself cannot be undone without CAP_SYS_ADMIN, and a new user
-// namespace inherits its mounts locked read-only.
+// kernel checks the euid there) and may signal every root process.
+// Read-only mounts do not cover device nodes; uid 65534 without groups can
+// open only the world-writable ones (/dev/null). The namespace cannot be
+// undone without CAP_SYS_ADMIN, and a new user namespace inherits its mounts
+// locked read-only. CAP_SYS_PTRACE is not kept: it would allow attaching to a
+// process outside the namespace and writing through it.
 //
 // The setup runs in the probe's own round trip: the namespace script writes
 // "enforced" on fd 3 before it runs the command, or "not enforced: WHY" and
@@ -35,13 +37,12 @@ const (
 func ReadOnlyNotEnforced(g string) bool { return strings.HasPrefix(g, readOnlyNone) }
 
 // roNamespace runs as root in the new mount namespace: sh -c SCRIPT drover-ro
-// COMMAND. mountinfo escapes blanks in paths as \040; printf %b wants \0040.
+// COMMAND. libmount keeps each mount's other flags (nodev, noexec) on a
+// remount. mountinfo escapes blanks in paths as \040; printf %b wants \0040.
 const roNamespace = `no() { echo "not enforced: $*" >&3; exit 125; }
+set -f
 m=$(sed 's/\\\([0-7][0-7][0-7]\)/\\0\1/g' /proc/self/mountinfo | cut -d' ' -f5) || no "cannot read /proc/self/mountinfo"
-for x in $m; do p=$(printf '%b' "$x"); e=$(mount -o remount,bind,ro,nosuid,nodev "$p" 2>&1) || no "cannot remount $p read-only: $e"; done
-for d in null zero full random urandom; do [ -c /dev/$d ] || continue
-e=$({ mount --bind /dev/$d /dev/$d && mount -o remount,bind,ro,nosuid,dev,exec /dev/$d; } 2>&1) || no "cannot keep /dev/$d usable: $e"; done
-e=$(mount -t tmpfs -o mode=1777,size=64m,nosuid,nodev drover-probe /tmp 2>&1) || no "cannot mount a scratch /tmp: $e"
+for x in $m; do p=$(printf '%b' "$x"); e=$(mount -o remount,bind,ro "$p" 2>&1) || no "cannot remount $p read-only: $e"; done
 s="setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs --inh-caps=-all,+dac_read_search --ambient-caps=-all,+dac_read_search --bounding-set=-all,+dac_read_search --"
 e=$($s true 2>&1) || no "setpriv cannot drop privileges (util-linux setpriv is needed): $e"
 echo enforced >&3; exec 3>&-

@@ -197,14 +197,13 @@ func TestProbeReadOnlyEnforcement(t *testing.T) {
 			}
 		}
 	}
-	// Not under /tmp: the namespace has a scratch /tmp of its own.
-	dir, err := os.MkdirTemp(".", ".probe-victim-")
-	if err != nil {
+	// World-writable: only the read-only mount keeps uid 65534 out.
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
 	victim, _ := filepath.Abs(filepath.Join(dir, "victim"))
-	cmd := "id -u; echo scratch >/tmp/x && cat /tmp/x; echo discard >/dev/null && echo devnull; touch " + victim
+	cmd := "id -u; echo discard >/dev/null && echo devnull; touch " + victim
 	tests := []struct {
 		name     string
 		path     string
@@ -214,8 +213,8 @@ func TestProbeReadOnlyEnforcement(t *testing.T) {
 		written  bool
 		stdout   string
 	}{
-		{name: "enforced", status: ProbeFailed, readOnly: ReadOnlyEnforced, stdout: "65534\nscratch\ndevnull\n"},
-		{name: "no unshare", path: noUnshare, status: ProbeOK, readOnly: "not enforced: util-linux tools missing: unshare", written: true, stdout: "0\nscratch\ndevnull\n"},
+		{name: "enforced", status: ProbeFailed, readOnly: ReadOnlyEnforced, stdout: "65534\ndevnull\n"},
+		{name: "no unshare", path: noUnshare, status: ProbeOK, readOnly: "not enforced: util-linux tools missing: unshare", written: true, stdout: "0\ndevnull\n"},
 		{name: "no unshare, required", path: noUnshare, require: true, status: ProbeRefused, readOnly: "not enforced: util-linux tools missing: unshare"},
 	}
 	for _, tt := range tests {
