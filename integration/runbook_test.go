@@ -30,6 +30,12 @@ import (
 // returns its first report. become records the settings probes connected with.
 func runbookOn(t *testing.T, f *integration.Fleet, path string, vars []string, become *[]drun.Become) *report.RunbookReport {
 	t.Helper()
+	return runbookWith(t, f, path, vars, become, nil)
+}
+
+// runbookWith is runbookOn with the options adjusted by opt.
+func runbookWith(t *testing.T, f *integration.Fleet, path string, vars []string, become *[]drun.Become, opt func(*drun.RunbookOptions)) *report.RunbookReport {
+	t.Helper()
 	p := hclparse.NewParser()
 	rf, diags := config.LoadRunbookFiles(p, modules.Catalog(), path)
 	if diags.HasErrors() {
@@ -50,7 +56,7 @@ func runbookOn(t *testing.T, f *integration.Fleet, path string, vars []string, b
 	pool := connect.NewPool(dialer)
 	defer func() { pool.Close(); dialer.Close() }()
 	var mu sync.Mutex
-	reps, diags, err := drun.RunRunbooks(context.Background(), drun.RunbookOptions{
+	opts := drun.RunbookOptions{
 		File:   rf,
 		Inputs: in,
 		Hosts:  func(p string) ([]*inventory.Host, error) { return inv.Select(p) },
@@ -68,7 +74,11 @@ func runbookOn(t *testing.T, f *integration.Fleet, path string, vars []string, b
 			return pool.Conn(ctx, tg)
 		},
 		Masker: report.NewMasker(),
-	})
+	}
+	if opt != nil {
+		opt(&opts)
+	}
+	reps, diags, err := drun.RunRunbooks(context.Background(), opts)
 	if err != nil || diags.HasErrors() {
 		t.Fatalf("run: %v %s", err, diagString(p, diags))
 	}
