@@ -125,7 +125,7 @@ func TestRunbookFleetRequireEnforced(t *testing.T) {
 		return strings.TrimSpace(h.Exec(t, "test -e /var/lib/drover-unenforced && echo yes || true")) == "yes"
 	}
 
-	rep := runbookWith(t, f, rb, nil, nil, func(o *drun.RunbookOptions) { o.RequireEnforced = true })
+	rep := runbookWith(t, f, f.InventoryFile(), rb, nil, nil, func(o *drun.RunbookOptions) { o.RequireEnforced = true })
 	var text bytes.Buffer
 	report.WriteRunbookText(&text, rep, report.RunbookTextOptions{Full: true})
 	for _, hr := range rep.Hosts {
@@ -158,5 +158,38 @@ func TestRunbookFleetRequireEnforced(t *testing.T) {
 	}
 	if !exists(bare) || exists(plain) {
 		t.Errorf("unenforced: bare host written %v (want true), enforced host written %v (want false)", exists(bare), exists(plain))
+	}
+}
+
+// Logged in as an ordinary user, a probe is bounded by that user's
+// permissions; one that becomes root (sudo) is enforced like a root login.
+func TestRunbookFleetReadOnlyWithBecome(t *testing.T) {
+	f := integration.Start(t, 1)
+	rb := filepath.Join(t.TempDir(), "become.hcl")
+	os.WriteFile(rb, []byte(`runbook "become" {
+  probe "user" { command = "id -un" }
+  probe "root" {
+    become  = true
+    command = "head -c 4 /etc/shadow; touch /var/lib/drover-become"
+  }
+}`), 0o644)
+	rep := runbookWith(t, f, f.InventoryFileAs(integration.DeployUser), rb, nil, nil, nil)
+	hr := rep.Hosts[0]
+	got := map[string]report.ProbeOutput{}
+	for _, p := range hr.Probes {
+		got[p.Name] = p
+	}
+	if p := got["user"]; p.ReadOnly != "by permissions of user deploy" || p.Stdout != "deploy\n" {
+		t.Errorf("user probe: %+v", p)
+	}
+	if p := got["root"]; p.ReadOnly != modules.ReadOnlyEnforced || p.Stdout != "root" || !strings.Contains(p.Stderr, "Read-only file system") {
+		t.Errorf("become probe: %+v", p)
+	}
+	want := "by permissions of user deploy (probes user); " + modules.ReadOnlyEnforced + " (probes root)"
+	if hr.ReadOnly != want {
+		t.Errorf("host read-only %q, want %q", hr.ReadOnly, want)
+	}
+	if out := f.Hosts[0].Exec(t, "test -e /var/lib/drover-become && echo written || true"); out != "" {
+		t.Error("the become probe wrote to the host")
 	}
 }

@@ -30,11 +30,12 @@ import (
 // returns its first report. become records the settings probes connected with.
 func runbookOn(t *testing.T, f *integration.Fleet, path string, vars []string, become *[]drun.Become) *report.RunbookReport {
 	t.Helper()
-	return runbookWith(t, f, path, vars, become, nil)
+	return runbookWith(t, f, f.InventoryFile(), path, vars, become, nil)
 }
 
-// runbookWith is runbookOn with the options adjusted by opt.
-func runbookWith(t *testing.T, f *integration.Fleet, path string, vars []string, become *[]drun.Become, opt func(*drun.RunbookOptions)) *report.RunbookReport {
+// runbookWith is runbookOn with an inventory file and the options adjusted
+// by opt.
+func runbookWith(t *testing.T, f *integration.Fleet, invFile, path string, vars []string, become *[]drun.Become, opt func(*drun.RunbookOptions)) *report.RunbookReport {
 	t.Helper()
 	p := hclparse.NewParser()
 	rf, diags := config.LoadRunbookFiles(p, modules.Catalog(), path)
@@ -48,24 +49,35 @@ func runbookWith(t *testing.T, f *integration.Fleet, path string, vars []string,
 	if diags := drun.ValidateRunbooks(rf, in); diags.HasErrors() {
 		t.Fatalf("validate: %s", diagString(p, diags))
 	}
-	inv, diags := inventory.Load([]string{f.InventoryFile()}, inventory.LoadOptions{Parser: p})
+	inv, diags := inventory.Load([]string{invFile}, inventory.LoadOptions{Parser: p})
 	if diags.HasErrors() {
 		t.Fatalf("inventory: %s", diags)
 	}
 	dialer := transport.NewDialer(transport.Options{KnownHostsFile: f.KnownHostsFile, NoAgent: true, ConnectTimeout: 10 * time.Second})
-	pool := connect.NewPool(dialer)
-	defer func() { pool.Close(); dialer.Close() }()
+	// A pool per become setting: a pool keeps one connection per host.
+	pools := map[drun.Become]*connect.Pool{}
+	defer func() {
+		for _, p := range pools {
+			p.Close()
+		}
+		dialer.Close()
+	}()
 	var mu sync.Mutex
 	opts := drun.RunbookOptions{
 		File:   rf,
 		Inputs: in,
 		Hosts:  func(p string) ([]*inventory.Host, error) { return inv.Select(p) },
 		Connect: func(ctx context.Context, h *inventory.Host, b *drun.Become) (transport.Conn, error) {
+			mu.Lock()
 			if become != nil {
-				mu.Lock()
 				*become = append(*become, *b)
-				mu.Unlock()
 			}
+			pool := pools[*b]
+			if pool == nil {
+				pool = connect.NewPool(dialer)
+				pools[*b] = pool
+			}
+			mu.Unlock()
 			tg, err := connect.Target(inv, h, nil)
 			if err != nil {
 				return nil, err
