@@ -51,7 +51,7 @@ group of the first match. Checks read them as probe.NAME.rows, .values,
 .value, .lines, .stdout, .status, .available.`,
 	Attributes: []Attribute{
 		{Name: "command", Type: cty.String, Required: true,
-			Doc: "Shell code to run. It must only read: drover enforces that probes cannot apply changes, not what this code does (see docs/runbooks.md)."},
+			Doc: "Shell code to run. As root it runs in a read-only mount namespace as uid 65534 with no capability to undo it; as another user, that user's permissions bound it (see docs/runbooks.md)."},
 		{Name: "fallback", Type: cty.List(cty.String), Default: cty.ListValEmpty(cty.String),
 			Doc: "Commands tried in order when command's tools are missing (ss → netstat)."},
 		{Name: "requires", Type: cty.List(cty.String), Default: cty.ListValEmpty(cty.String),

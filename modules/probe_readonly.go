@@ -37,12 +37,14 @@ const (
 func ReadOnlyNotEnforced(g string) bool { return strings.HasPrefix(g, readOnlyNone) }
 
 // roNamespace runs as root in the new mount namespace: sh -c SCRIPT drover-ro
-// COMMAND. libmount keeps each mount's other flags (nodev, noexec) on a
-// remount. mountinfo escapes blanks in paths as \040; printf %b wants \0040.
+// COMMAND. Each mount point is remounted (the top mount there: one hidden
+// under it is unreachable without CAP_SYS_ADMIN); libmount keeps its other
+// flags (nodev, noexec). Any failure leaves the command unrun. mountinfo escapes blanks in paths as \040; printf %b wants \0040.
 const roNamespace = `no() { echo "not enforced: $*" >&3; exit 125; }
 set -f
 m=$(sed 's/\\\([0-7][0-7][0-7]\)/\\0\1/g' /proc/self/mountinfo | cut -d' ' -f5) || no "cannot read /proc/self/mountinfo"
-for x in $m; do p=$(printf '%b' "$x"); e=$(mount -o remount,bind,ro "$p" 2>&1) || no "cannot remount $p read-only: $e"; done
+for x in $m; do case $x in *\\*) p=$(printf '%b' "$x");; *) p=$x;; esac
+e=$(mount -o remount,bind,ro "$p" 2>&1) || no "cannot remount $p read-only: $e"; done
 s="setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs --inh-caps=-all,+dac_read_search --ambient-caps=-all,+dac_read_search --bounding-set=-all,+dac_read_search --"
 e=$($s true 2>&1) || no "setpriv cannot drop privileges (util-linux setpriv is needed): $e"
 echo enforced >&3; exec 3>&-
