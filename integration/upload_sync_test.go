@@ -38,7 +38,7 @@ func TestUploadsSyncBeforeRename(t *testing.T) {
 	h.Exec(t, "mkdir -p /srv/sync && chmod 777 /srv/sync")
 	pid := listenerPID(t, h.Port)
 	out := filepath.Join(t.TempDir(), "strace")
-	tr := exec.Command("strace", "-f", "-qq", "-e", "signal=none", "-e", "trace=openat,open,fsync,fdatasync,rename,renameat,renameat2,close",
+	tr := exec.Command("strace", "-f", "-qq", "--pidns-translation", "-e", "signal=none", "-e", "trace=openat,open,fsync,fdatasync,rename,renameat,renameat2,close,chdir,clone,clone3,fork,vfork",
 		"-o", out, "-p", strconv.Itoa(pid))
 	if err := tr.Start(); err != nil {
 		t.Fatal(err)
@@ -119,11 +119,15 @@ var (
 	straceFsync  = regexp.MustCompile(`^(\d+) +f(?:data)?sync\((\d+)\) += 0$`)
 	straceRename = regexp.MustCompile(`^(\d+) +rename(?:at2?)?\((?:AT_FDCWD, )?"([^"]*)", (?:AT_FDCWD, )?"([^"]*)".*\) = 0$`)
 	straceClose  = regexp.MustCompile(`^(\d+) +close\((\d+)\)`)
+	straceChdir  = regexp.MustCompile(`^(\d+) +chdir\("([^"]*)"\) += 0$`)
+	straceFork   = regexp.MustCompile(`^(\d+) +(?:(?:clone3?|v?fork)\(|<\.\.\. (?:clone3?|v?fork) resumed>).*\) += \d+ /\* (\d+) in strace's PID NS \*/$`)
 )
 
 // straceEvents reads strace -f output into "fsync PATH" and "rename OLD NEW"
-// events, resolving file descriptors per process. Relative paths (the
-// sftp-server's and sync's are absolute here) are kept as they are.
+// events, resolving file descriptors per process and relative paths against
+// each process's working directory (followed through chdir and fork: the
+// file modules work inside the target's directory, with names relative to
+// it, so that no component can be swapped under them).
 func straceEvents(t *testing.T, file string) []string {
 	fh, err := os.Open(file)
 	if err != nil {
@@ -131,17 +135,32 @@ func straceEvents(t *testing.T, file string) []string {
 	}
 	defer fh.Close()
 	fds := map[string]string{} // "pid fd" → path
+	cwd := map[string]string{} // pid → working directory ("/" until known)
+	abs := func(pid, p string) string {
+		if path.IsAbs(p) {
+			return path.Clean(p)
+		}
+		d := cwd[pid]
+		if d == "" {
+			d = "/"
+		}
+		return path.Join(d, p)
+	}
 	var events []string
 	sc := bufio.NewScanner(fh)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		l := sc.Text()
 		if m := straceOpen.FindStringSubmatch(l); m != nil {
-			fds[m[1]+" "+m[3]] = m[2]
+			fds[m[1]+" "+m[3]] = abs(m[1], m[2])
 		} else if m := straceFsync.FindStringSubmatch(l); m != nil {
 			events = append(events, "fsync "+fds[m[1]+" "+m[2]])
 		} else if m := straceRename.FindStringSubmatch(l); m != nil {
-			events = append(events, "rename "+m[2]+" "+m[3])
+			events = append(events, "rename "+abs(m[1], m[2])+" "+abs(m[1], m[3]))
+		} else if m := straceChdir.FindStringSubmatch(l); m != nil {
+			cwd[m[1]] = abs(m[1], m[2])
+		} else if m := straceFork.FindStringSubmatch(l); m != nil {
+			cwd[m[2]] = cwd[m[1]]
 		} else if m := straceClose.FindStringSubmatch(l); m != nil {
 			delete(fds, m[1]+" "+m[2])
 		}

@@ -265,20 +265,40 @@ func debPackage(tool string) string {
 	return "coreutils"
 }
 
-// unpackScript unpacks src into a temporary directory beside dest, sets
-// ownership, moves the result into place, and writes the marker last.
+// unpackScript unpacks src into a private directory beside dest (safeFS),
+// sets ownership there, moves the result into place, and writes the marker
+// last. An uploaded archive is first moved into the private directory and
+// checked (drover_adopt): the directory's owner could otherwise swap it for
+// an archive of their own, which root would unpack with its setuid bits.
+// Unpacking into an existing dest copies into it as root, so its directory
+// must be root's (drover_fixed) and dest root's or the task's owner's.
 func (t *archiveTask) unpackScript(src, sum string) string {
 	var b strings.Builder
-	b.WriteString(shRequireDir(path.Dir(t.dest)))
-	fmt.Fprintf(&b, "a=%s\nd=%s\n", shell.Quote(src), shell.Quote(t.dest))
-	fmt.Fprintf(&b, "x=$(mktemp -d %s)\n", shell.Quote(path.Join(path.Dir(t.dest), "."+path.Base(t.dest)+".drover-XXXXXX")))
+	b.WriteString(safeFS)
+	parent, base := path.Split(t.dest)
+	b.WriteString(shRequireDir(dirOf(parent)))
 	if t.remote {
-		b.WriteString("trap 'rm -rf \"$x\"' EXIT\n")
+		fmt.Fprintf(&b, "t=%s\ntrap drover_unstage EXIT\n", shell.Quote(src))
 	} else {
-		b.WriteString("trap 'rm -rf \"$x\"; rm -f \"$a\"' EXIT\n")
+		fmt.Fprintf(&b, "t=%s\ntrap 'rm -f \"$t\"; drover_unstage' EXIT\n", shell.Quote(src))
 	}
+	fmt.Fprintf(&b, "drover_cd %s\nb=%s\n", shell.Quote(dirOf(parent)), shell.Quote(base))
+	// dest's own owner may be the one the task gives its files (drover
+	// made it so); anyone else's dest, or a directory of dest's that
+	// another user can change, is refused.
+	fmt.Fprintf(&b, "o=%s\n", shell.Quote(t.owner))
+	b.WriteString(`if [ -L "$b" ] || { [ -d "$b" ] && ! { drover_fixed "$b" && ( drover_enter "$b" && { drover_fixed x || [ "$(stat -c %U .)" = "$o" ] || [ "$(stat -c %u .)" = "$o" ]; } ); }; }; then
+  printf 'drover: %s exists and is a link, or belongs to another user than owner, or its directory can be changed by another user; drover will not unpack into it as root (unpack into a new directory, or make it and its directory root'\''s)\n' ` + shell.Quote(t.dest) + ` >&2; exit 1
+fi
+`)
+	if t.remote {
+		b.WriteString("drover_stage\n")
+	} else {
+		b.WriteString(shell.Join("drover_adopt", path.Base(src)) + "\n" + "t=f\n")
+	}
+	b.WriteString("mkdir x\n")
 	if t.format == "zip" {
-		b.WriteString("unzip -q -o \"$a\" -d \"$x\"\n")
+		b.WriteString("unzip -q -o \"$t\" -d x\n")
 	} else {
 		args := []string{"tar", "-x", "-o"}
 		switch t.format {
@@ -292,20 +312,24 @@ func (t *archiveTask) unpackScript(src, sum string) string {
 		if t.strip > 0 {
 			args = append(args, "--strip-components="+strconv.FormatInt(t.strip, 10))
 		}
-		fmt.Fprintf(&b, "%s -f \"$a\" -C \"$x\"\n", shell.Join(args...))
+		fmt.Fprintf(&b, "%s -f \"$t\" -C x\n", shell.Join(args...))
 	}
 	if t.owner != "" || t.group != "" {
-		fmt.Fprintf(&b, "chown -R %s \"$x\"\n", shell.Quote(ownerSpec(t.owner, t.group)))
+		fmt.Fprintf(&b, "chown -R %s x\n", shell.Quote(ownerSpec(t.owner, t.group)))
 	}
 	// An existing dest keeps its own mode and owner (a directory task may
 	// manage them): its entries are copied in one by one.
-	b.WriteString(`chmod 755 "$x"
-if [ -d "$d" ]; then
-for e in "$x"/* "$x"/.[!.]* "$x"/..?*; do
-if [ -e "$e" ] || [ -L "$e" ]; then cp -a "$e" "$d"/; fi
+	// GNU cp follows a link it finds at a destination file unless told to
+	// remove it first.
+	b.WriteString(`chmod 755 x
+r=
+if cp --help 2>&1 | grep -q -e --remove-destination; then r=--remove-destination; fi
+if [ -d "../$b" ]; then
+for e in x/* x/.[!.]* x/..?*; do
+if [ -e "$e" ] || [ -L "$e" ]; then cp -a $r "$e" "../$b"/; fi
 done
-else mv "$x" "$d"; fi
+else mv -T x "../$b"; fi
 `)
-	fmt.Fprintf(&b, "m=%s\nprintf '%%s\\n' %s > \"$m.tmp\"\nmv -f \"$m.tmp\" \"$m\"\n", shell.Quote(t.marker()), shell.Quote(sum))
+	fmt.Fprintf(&b, "printf '%%s\\n' %s > m\nmv -fT m \"../$b\"/%s\n", shell.Quote(sum), shell.Quote(path.Base(t.marker())))
 	return b.String()
 }

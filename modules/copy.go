@@ -383,20 +383,14 @@ func (t *copyDirTask) Diff(out CheckOutput) (*Plan, error) {
 		newDirMode = t.DirMode
 	}
 	newDir := func(rel string) {
-		p := shell.Quote(t.remote(rel))
-		cmd := "mkdir -p " + p
-		if c := chownCmd(t.Meta.Owner, t.Meta.Group, p); c != "" {
-			cmd += "\n" + c
-		}
-		cmd += "\nchmod " + fmtMode(newDirMode) + " " + p
-		mkdirs = append(mkdirs, cmd)
+		mkdirs = append(mkdirs, safeMkdir(t.remote(rel), chownSpec(t.Meta.Owner, t.Meta.Group), newDirMode))
 		plan.Changes = append(plan.Changes, Change{Action: Create, Subject: t.remote(rel) + "/", Attrs: []AttrChange{{Name: "mode", New: fmtMode(newDirMode)}}})
 	}
 	missing := s.Root.Type == "missing"
 	if missing {
 		newDir("")
-	} else if attrs, cmds := metaChanges(dirMeta, s.Root, shell.Quote(t.Root)); len(attrs) > 0 {
-		fixes = append(fixes, cmds...)
+	} else if attrs, fix := metaChanges(dirMeta, s.Root); len(attrs) > 0 {
+		fixes = append(fixes, safeMeta(t.Root, true, fix))
 		plan.Changes = append(plan.Changes, Change{Action: Update, Subject: t.Root + "/", Attrs: attrs})
 	}
 	entry := func(i int) copyEntry {
@@ -411,8 +405,8 @@ func (t *copyDirTask) Diff(out CheckOutput) (*Plan, error) {
 		case "missing":
 			newDir(d)
 		case "dir":
-			if attrs, cmds := metaChanges(dirMeta, e.Stat, shell.Quote(t.remote(d))); len(attrs) > 0 {
-				fixes = append(fixes, cmds...)
+			if attrs, fix := metaChanges(dirMeta, e.Stat); len(attrs) > 0 {
+				fixes = append(fixes, safeMeta(t.remote(d), true, fix))
 				plan.Changes = append(plan.Changes, Change{Action: Update, Subject: t.remote(d) + "/", Attrs: attrs})
 			}
 		default:
@@ -431,10 +425,10 @@ func (t *copyDirTask) Diff(out CheckOutput) (*Plan, error) {
 		case "missing":
 			ch = Change{Action: Create, Subject: p, Attrs: []AttrChange{{Name: "mode", New: fmtMode(mode)}, {Name: "sha256", New: shortSum(f.Content.SHA256)}}}
 		case "file":
-			attrs, cmds := metaChanges(t.Meta, e.Stat, shell.Quote(p))
+			attrs, fix := metaChanges(t.Meta, e.Stat)
 			if e.SHA == f.Content.SHA256 {
 				if len(attrs) > 0 {
-					fixes = append(fixes, cmds...)
+					fixes = append(fixes, safeMeta(p, false, fix))
 					plan.Changes = append(plan.Changes, Change{Action: Update, Subject: p, Attrs: attrs})
 				}
 				continue
@@ -459,11 +453,7 @@ func (t *copyDirTask) Diff(out CheckOutput) (*Plan, error) {
 		tmp := tempPath(p)
 		temps = append(temps, tmp)
 		uploads = append(uploads, Upload{Path: tmp, Mode: 0o600, Open: f.Content.Open, Size: f.Content.Size})
-		qt := shell.Quote(tmp)
-		if c := chownCmd(owner, group, qt); c != "" {
-			moves = append(moves, c)
-		}
-		moves = append(moves, "chmod "+fmtMode(mode)+" "+qt, "mv -fT "+qt+" "+shell.Quote(p))
+		moves = append(moves, safeInstall(tmp, p, chownSpec(owner, group), mode))
 	}
 	var purges []string
 	if t.Purge && !missing {
@@ -482,7 +472,7 @@ func (t *copyDirTask) Diff(out CheckOutput) (*Plan, error) {
 				continue
 			}
 			removed = r
-			purges = append(purges, "rm -rf "+shell.Quote(t.remote(r)))
+			purges = append(purges, safeRemove(t.remote(r), true))
 			plan.Changes = append(plan.Changes, Change{Action: Delete, Subject: t.remote(r)})
 		}
 	}
@@ -490,18 +480,19 @@ func (t *copyDirTask) Diff(out CheckOutput) (*Plan, error) {
 		return plan, nil
 	}
 	if len(mkdirs) > 0 {
-		plan.Steps = append(plan.Steps, Step{Script: strings.Join(mkdirs, "\n") + "\n"})
+		plan.Steps = append(plan.Steps, Step{Script: safeFS + strings.Join(mkdirs, "")})
 	}
 	var script strings.Builder
+	script.WriteString(safeFS)
 	if len(temps) > 0 {
 		script.WriteString("trap " + shell.Quote("rm -f "+shell.Join(temps...)) + " EXIT\n")
 	}
 	for _, l := range [][]string{moves, fixes, purges} {
 		for _, c := range l {
-			script.WriteString(c + "\n")
+			script.WriteString(c)
 		}
 	}
-	if script.Len() > 0 {
+	if script.Len() > len(safeFS) {
 		plan.Steps = append(plan.Steps, Step{Uploads: uploads, Script: script.String()})
 	}
 	return plan, nil

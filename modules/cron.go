@@ -258,11 +258,7 @@ func (t *cronTask) applyScript() string {
 	}
 	fmt.Fprintf(&b, "M=%s E=%s P=%s\nexport M E P\n", shell.Quote(t.marker()), shell.Quote(t.entry), present)
 	if t.file != "" {
-		f := shell.Quote(t.file)
-		fmt.Fprintf(&b, "mkdir -p /etc/cron.d\nt=$(mktemp %s)\ntrap 'rm -f \"$t\"' EXIT\n", shell.Quote("/etc/cron.d/.drover-cron.XXXXXX"))
-		fmt.Fprintf(&b, "s=/dev/null\nif [ -f %[1]s ]; then s=%[1]s; fi\n%[2]s < \"$s\" > \"$t\"\n", f, cronEditAwk)
-		fmt.Fprintf(&b, "if grep -q '[^[:space:]]' \"$t\"; then chmod 644 \"$t\"; mv -f \"$t\" %[1]s; else rm -f %[1]s; fi\n", f)
-		return b.String()
+		return safeFS + b.String() + safeRewrite(t.file, cronEditAwk)
 	}
 	u := shell.Quote(t.user)
 	fmt.Fprintf(&b, `if ! c=$(crontab -l -u %[1]s 2>&1); then

@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
-
-	"github.com/drover-cm/drover/engine/shell"
 )
 
 // directoryModule manages a directory.
@@ -91,7 +89,6 @@ func (t *directoryTask) Diff(out CheckOutput) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Path, err)
 	}
-	p := shell.Quote(t.Path)
 	switch r.Type {
 	case "file", "other":
 		return nil, fmt.Errorf("%s exists and is not a directory; drover will not replace it", t.Path)
@@ -104,7 +101,7 @@ func (t *directoryTask) Diff(out CheckOutput) (*Plan, error) {
 		}
 		return &Plan{
 			Changes: []Change{{Action: Delete, Subject: t.Path + "/"}},
-			Steps:   []Step{{Script: "rm -rf " + p}},
+			Steps:   []Step{{Script: safeFS + safeRemove(t.Path, true)}},
 		}, nil
 	}
 	if r.Type == "missing" {
@@ -113,26 +110,22 @@ func (t *directoryTask) Diff(out CheckOutput) (*Plan, error) {
 			mode = t.Meta.Mode
 		}
 		ch := Change{Action: Create, Subject: t.Path + "/", Attrs: []AttrChange{{Name: "mode", New: fmtMode(mode)}}}
-		script := "p=" + p + "\nmkdir -p \"$p\"\n"
-		if cmd := chownCmd(t.Meta.Owner, t.Meta.Group, "\"$p\""); cmd != "" {
-			script += cmd + "\n"
-			if t.Meta.Owner != "" {
-				ch.Attrs = append(ch.Attrs, AttrChange{Name: "owner", New: t.Meta.Owner})
-			}
-			if t.Meta.Group != "" {
-				ch.Attrs = append(ch.Attrs, AttrChange{Name: "group", New: t.Meta.Group})
-			}
+		if t.Meta.Owner != "" {
+			ch.Attrs = append(ch.Attrs, AttrChange{Name: "owner", New: t.Meta.Owner})
 		}
-		script += "chmod " + fmtMode(mode) + " \"$p\"\n"
+		if t.Meta.Group != "" {
+			ch.Attrs = append(ch.Attrs, AttrChange{Name: "group", New: t.Meta.Group})
+		}
+		script := safeFS + safeMkdir(t.Path, chownSpec(t.Meta.Owner, t.Meta.Group), mode)
 		return &Plan{Changes: []Change{ch}, Steps: []Step{{Script: script}}}, nil
 	}
-	attrs, cmds := metaChanges(t.Meta, r, "\"$p\"")
+	attrs, fix := metaChanges(t.Meta, r)
 	if len(attrs) == 0 {
 		return &Plan{}, nil
 	}
 	return &Plan{
 		Changes: []Change{{Action: Update, Subject: t.Path + "/", Attrs: attrs}},
-		Steps:   []Step{{Script: "p=" + p + "\n" + strings.Join(cmds, "\n") + "\n"}},
+		Steps:   []Step{{Script: safeFS + safeMeta(t.Path, true, fix)}},
 	}, nil
 }
 

@@ -161,7 +161,7 @@ func (t *downloadTask) Diff(out CheckOutput) (*Plan, error) {
 		// Content is right; fix the mode and ownership only.
 		f := strings.Fields(st.vals["stat"])
 		var attrs []AttrChange
-		var cmds []string
+		var fix metaFix
 		if len(f) == 3 {
 			owned := (t.owner == "" || f[1] == t.owner) && (t.group == "" || f[2] == t.group)
 			if t.owner != "" && f[1] != t.owner {
@@ -171,19 +171,19 @@ func (t *downloadTask) Diff(out CheckOutput) (*Plan, error) {
 				attrs = append(attrs, AttrChange{Name: "group", Old: f[2], New: t.group})
 			}
 			if !owned {
-				cmds = append(cmds, shell.Join("chown", t.chownSpec(), t.path))
+				fix.Owner = t.chownSpec()
 			}
 			// chown clears setuid/setgid bits, so chmod runs after it.
 			if m, err := strconv.ParseUint(f[0], 8, 32); err != nil || os.FileMode(m) != t.mode || !owned {
 				if err != nil || os.FileMode(m) != t.mode {
 					attrs = append(attrs, AttrChange{Name: "mode", Old: fmt.Sprintf("%04s", f[0]), New: fmt.Sprintf("%04o", uint32(t.mode))})
 				}
-				cmds = append(cmds, shell.Join("chmod", fmt.Sprintf("%04o", uint32(t.mode)), t.path))
+				fix.Mode = fmt.Sprintf("%04o", uint32(t.mode))
 			}
 		}
 		if len(attrs) > 0 {
 			p.Changes = append(p.Changes, Change{Action: Update, Subject: subject, Attrs: attrs})
-			p.Steps = append(p.Steps, Step{Script: strings.Join(cmds, "\n")})
+			p.Steps = append(p.Steps, Step{Script: safeFS + safeMeta(t.path, false, fix)})
 		}
 		return p, nil
 	}
@@ -212,32 +212,31 @@ func (t *downloadTask) Diff(out CheckOutput) (*Plan, error) {
 
 func (t *downloadTask) chownSpec() string { return ownerSpec(t.owner, t.group) }
 
-// installScript fetches with fetch (which writes "$t"), verifies the checksum
-// and renames the file into place. The temporary file is removed on any
-// failure.
+// installScript fetches with fetch (which writes "$t") into a private
+// directory beside path (safeFS), verifies the checksum and renames the
+// file into place. The temporary file is removed on any failure.
 func (t *downloadTask) installScript(fetch string) string {
 	var b strings.Builder
-	tmpl := path.Join(path.Dir(t.path), "."+path.Base(t.path)+".drover-XXXXXX")
+	b.WriteString(safeFS)
 	b.WriteString(shRequireDir(path.Dir(t.path)))
-	fmt.Fprintf(&b, "t=$(mktemp %s)\ntrap 'rm -f \"$t\"' EXIT\n", shell.Quote(tmpl))
+	fmt.Fprintf(&b, "drover_cd %s\ndrover_stage\ntrap drover_unstage EXIT\nt=f\n", shell.Quote(path.Dir(t.path)))
 	b.WriteString(fetch + "\n")
-	b.WriteString(t.verifyAndMove(`"$t"`))
+	b.WriteString(t.verifyAndPlace())
 	return b.String()
 }
 
-// verifyAndMove checks the sha256 of the file tmp (a shell word), sets its
-// mode and owner and renames it to path.
-func (t *downloadTask) verifyAndMove(tmp string) string {
+// verifyAndPlace checks the sha256 of f, in safeFS's private directory,
+// and puts it in place with its mode and owner.
+func (t *downloadTask) verifyAndPlace() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "s=$(sha256sum < %s | cut -d' ' -f1)\n", tmp)
+	b.WriteString("s=$(sha256sum < f | cut -d' ' -f1)\n")
 	fmt.Fprintf(&b, "if [ \"$s\" != %s ]; then printf 'checksum mismatch for %%s: expected sha256:%%s, got sha256:%%s\\n' %s %s \"$s\" >&2; exit 1; fi\n",
 		shell.Quote(t.sum), shell.Quote(t.url), shell.Quote(t.sum))
-	// chown before chmod: chown clears setuid and setgid bits.
+	owner := ""
 	if t.owner != "" || t.group != "" {
-		fmt.Fprintf(&b, "chown %s %s\n", shell.Quote(t.chownSpec()), tmp)
+		owner = t.chownSpec()
 	}
-	fmt.Fprintf(&b, "chmod %04o %s\n", uint32(t.mode), tmp)
-	fmt.Fprintf(&b, "mv -f %s %s\n", tmp, shell.Quote(t.path))
+	b.WriteString(shell.Join("drover_place", path.Base(t.path), owner, fmt.Sprintf("%04o", uint32(t.mode))) + "\n")
 	return b.String()
 }
 
@@ -281,7 +280,8 @@ func (t *downloadTask) fetchOnController(ctx context.Context, conn transport.Con
 	if err := conn.Put(ctx, tmp, f, transport.PutOptions{Mode: 0o600}); err != nil {
 		return res, fmt.Errorf("uploading %s to %s: %w", t.url, tmp, err)
 	}
-	script := fmt.Sprintf("set -e\nt=%s\ntrap 'rm -f \"$t\"' EXIT\n%s", shell.Quote(tmp), t.verifyAndMove(`"$t"`))
+	script := fmt.Sprintf("set -e\n%st=%s\ntrap 'rm -f \"$t\"; drover_unstage' EXIT\ndrover_cd %s\ndrover_adopt %s\n%s",
+		safeFS, shell.Quote(tmp), shell.Quote(path.Dir(t.path)), shell.Quote(path.Base(tmp)), t.verifyAndPlace())
 	res, err = conn.Run(ctx, transport.Cmd{Command: script})
 	if err == nil && res.ExitCode != 0 {
 		err = fmt.Errorf("installing %s: exit status %d: %s", t.path, res.ExitCode, strings.TrimSpace(string(res.Stderr)))

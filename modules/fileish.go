@@ -62,7 +62,9 @@ func statFragment(p string, sum bool, fetchMax int64, unlessSum ...string) strin
 		if sum && len(unlessSum) > 0 {
 			cond += fmt.Sprintf(" && [ \"${h%%%% *}\" != %s ]", shell.Quote(unlessSum[0]))
 		}
-		fmt.Fprintf(&b, "  if %s; then echo content; cat \"$p\"; fi\n", cond)
+		// As pathBatch's fetch: only the entry itself, never a link swapped
+		// in since the type was read.
+		fmt.Fprintf(&b, "  if %s; then echo content; ( exec 3<\"$p\" && [ \"$(stat -L -c %%d:%%i /proc/self/fd/3)\" = \"$(stat -c %%d:%%i -- \"$p\")\" ] && [ ! -L \"$p\" ] && cat <&3 ); fi\n", cond)
 	}
 	b.WriteString("elif [ -e \"$p\" ]; then echo 'type other'\n")
 	b.WriteString("else echo 'type missing'\nfi\n")
@@ -169,11 +171,15 @@ func sameAccount(want, name, id string) bool {
 	return want == name
 }
 
+// metaFix is what metaChanges says to change: chown's argument (chownSpec)
+// and chmod's, "" for none.
+type metaFix struct{ Owner, Mode string }
+
 // metaChanges compares desired metadata with r and returns the attribute
-// changes and the commands (on the path in $p) that make them.
-func metaChanges(m fileMeta, r remoteFile, target string) ([]AttrChange, []string) {
+// changes and the fix that makes them (safeMeta runs it).
+func metaChanges(m fileMeta, r remoteFile) ([]AttrChange, metaFix) {
 	var ch []AttrChange
-	var cmds []string
+	var fix metaFix
 	if m.Owner != "" && !sameAccount(m.Owner, r.User, r.UID) {
 		ch = append(ch, AttrChange{Name: "owner", Old: r.User, New: m.Owner})
 	}
@@ -181,34 +187,19 @@ func metaChanges(m fileMeta, r remoteFile, target string) ([]AttrChange, []strin
 		ch = append(ch, AttrChange{Name: "group", Old: r.Group, New: m.Group})
 	}
 	if len(ch) > 0 {
-		cmds = append(cmds, chownCmd(m.Owner, m.Group, target))
+		fix.Owner = chownSpec(m.Owner, m.Group)
 	}
 	switch {
 	case m.HasMode && m.Mode != r.Mode:
 		ch = append(ch, AttrChange{Name: "mode", Old: fmtMode(r.Mode), New: fmtMode(m.Mode)})
-		cmds = append(cmds, "chmod "+fmtMode(m.Mode)+" "+target)
-	case m.HasMode && len(cmds) > 0 && m.Mode&0o6000 != 0:
+		fix.Mode = fmtMode(m.Mode)
+	case m.HasMode && fix.Owner != "" && m.Mode&0o6000 != 0:
 		// chown clears the setuid and setgid bits: set them again.
-		cmds = append(cmds, "chmod "+fmtMode(m.Mode)+" "+target)
-	case !m.HasMode && len(cmds) > 0 && r.Mode&0o6000 != 0:
-		cmds = append(cmds, "chmod "+fmtMode(r.Mode)+" "+target)
+		fix.Mode = fmtMode(m.Mode)
+	case !m.HasMode && fix.Owner != "" && r.Mode&0o6000 != 0:
+		fix.Mode = fmtMode(r.Mode)
 	}
-	return ch, cmds
-}
-
-// chownCmd returns a chown of target ("$t", "$p", already quoted) to owner
-// and/or group; "" when both are empty. Owner and group were validated to not
-// start with "-", and are quoted anyway.
-func chownCmd(owner, group, target string) string {
-	switch {
-	case owner != "" && group != "":
-		return "chown " + shell.Quote(owner+":"+group) + " " + target
-	case owner != "":
-		return "chown " + shell.Quote(owner) + " " + target
-	case group != "":
-		return "chgrp " + shell.Quote(group) + " " + target
-	}
-	return ""
+	return ch, fix
 }
 
 func fmtMode(m uint32) string { return fmt.Sprintf("%04o", m) }
@@ -296,7 +287,6 @@ func (t *fileTask) Diff(out CheckOutput) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Path, err)
 	}
-	p := shell.Quote(t.Path)
 	if t.Absent {
 		switch r.Type {
 		case "missing":
@@ -306,7 +296,7 @@ func (t *fileTask) Diff(out CheckOutput) (*Plan, error) {
 		}
 		return &Plan{
 			Changes: []Change{{Action: Delete, Subject: t.Path}},
-			Steps:   []Step{{Script: "rm -f " + p}},
+			Steps:   []Step{{Script: safeFS + safeRemove(t.Path, false)}},
 		}, nil
 	}
 	switch r.Type {
@@ -363,7 +353,7 @@ func (t *fileTask) update(r remoteFile) (*Plan, error) {
 		}
 		contentChanged = r.SHA256 != c.SHA256
 	}
-	attrs, cmds := metaChanges(t.Meta, r, "\"$p\"")
+	attrs, fix := metaChanges(t.Meta, r)
 	if contentChanged {
 		if c.Text != nil && !c.Sensitive && r.HasContent && isText(r.Content) {
 			ch.Diff = unified(t.Path, t.Path, string(r.Content), string(c.Text))
@@ -393,27 +383,19 @@ func (t *fileTask) update(r remoteFile) (*Plan, error) {
 		}
 		plan.Steps = []Step{t.writeStep(c, owner, group, mode)}
 	} else {
-		plan.Steps = []Step{{Script: "p=" + shell.Quote(t.Path) + "\n" + strings.Join(cmds, "\n") + "\n"}}
+		plan.Steps = []Step{{Script: safeFS + safeMeta(t.Path, false, fix)}}
 	}
 	return plan, nil
 }
 
-// writeStep uploads c to a temporary name beside the file, sets its owner and
-// mode, and renames it over the file. The file is never truncated in place:
-// a reader sees the old content or the new.
+// writeStep uploads c to a temporary name beside the file, and puts it in
+// place with its owner and mode (safeInstall). The file is never truncated
+// in place: a reader sees the old content or the new.
 func (t *fileTask) writeStep(c *fileContent, owner, group string, mode uint32) Step {
 	tmp := tempPath(t.Path)
-	var b strings.Builder
-	fmt.Fprintf(&b, "t=%s\np=%s\n", shell.Quote(tmp), shell.Quote(t.Path))
-	b.WriteString("trap 'rm -f \"$t\"' EXIT\n")
-	if cmd := chownCmd(owner, group, "\"$t\""); cmd != "" {
-		b.WriteString(cmd + "\n")
-	}
-	fmt.Fprintf(&b, "chmod %s \"$t\"\n", fmtMode(mode))
-	b.WriteString("mv -fT \"$t\" \"$p\"\n")
 	return Step{
 		Uploads: []Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}},
-		Script:  b.String(),
+		Script:  safeFS + "t=" + shell.Quote(tmp) + "\ntrap 'rm -f \"$t\"' EXIT\n" + safeInstall(tmp, t.Path, chownSpec(owner, group), mode),
 	}
 }
 

@@ -375,7 +375,6 @@ func (t *initServiceTask) definitionChanged(i int, changed []bool) bool {
 
 func (t *initServiceTask) fileChange(f initgen.File, cur string, content []byte) (*Change, Step, error) {
 	kind, rest, _ := strings.Cut(cur, " ")
-	q := shell.Quote(f.Path)
 	tmp := tempPath(f.Path)
 	if f.Link != "" {
 		switch kind {
@@ -391,7 +390,7 @@ func (t *initServiceTask) fileChange(f initgen.File, cur string, content []byte)
 		if kind == "link" {
 			ch.Action = Update
 		}
-		return ch, Step{Script: "t=" + shell.Quote(tmp) + "\ntrap 'rm -f \"$t\"' EXIT\nln -s " + shell.Quote(f.Link) + " \"$t\"\nmv -fT \"$t\" " + q + "\n"}, nil
+		return ch, Step{Script: safeFS + safeLink(f.Path, f.Link, "")}, nil
 	}
 	c := bytesContent(f.Content, t.sensitive)
 	mode := uint32(f.Mode.Perm())
@@ -423,7 +422,7 @@ func (t *initServiceTask) fileChange(f initgen.File, cur string, content []byte)
 	default:
 		return nil, Step{}, fmt.Errorf("%s exists and is not a regular file (%s); remove it so that drover can write the service's definition", f.Path, cur)
 	}
-	script := "t=" + shell.Quote(tmp) + "\ntrap 'rm -f \"$t\"' EXIT\nchown 0:0 \"$t\"\nchmod " + fmtMode(mode) + " \"$t\"\nmv -fT \"$t\" " + q + "\n"
+	script := safeFS + "t=" + shell.Quote(tmp) + "\ntrap 'rm -f \"$t\"' EXIT\n" + safeInstall(tmp, f.Path, "0:0", mode)
 	return ch, Step{Uploads: []Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}}, Script: script}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"path"
 	"regexp"
 	"strings"
 
@@ -224,21 +225,25 @@ func (t *lineTask) plan(action Action, old string, oldRaw []byte, updated string
 		sum := sha256.Sum256(oldRaw)
 		ch.Attrs = append(ch.Attrs, AttrChange{Name: "sha256", Old: shortSum(hex.EncodeToString(sum[:])), New: shortSum(c.SHA256)})
 	}
+	// The file's directory may belong to another user (a dotfile in a
+	// home): the checks and the install go through safeFS, on its name in
+	// the directory drover_cd entered.
 	tmp := tempPath(t.Path)
+	dir, base := path.Split(t.Path)
 	var b strings.Builder
-	fmt.Fprintf(&b, "p=%s\nt=%s\ntrap 'rm -f \"$t\"' EXIT\n", shell.Quote(t.Path), shell.Quote(tmp))
+	b.WriteString(safeFS)
+	fmt.Fprintf(&b, "t=%s\ntrap 'rm -f \"$t\"' EXIT\ndrover_cd %s\nb=%s\n", shell.Quote(tmp), shell.Quote(dirOf(dir)), shell.Quote(base))
+	install := shell.Join("drover_install", path.Base(tmp)) + " \"$b\" "
 	if action == Create {
-		b.WriteString("if [ -e \"$p\" ] || [ -L \"$p\" ]; then printf 'drover: %s was created since it was read; re-run\\n' \"$p\" >&2; exit 1; fi\n")
-		b.WriteString("chmod 0644 \"$t\"\n")
+		b.WriteString("if [ -e \"$b\" ] || [ -L \"$b\" ]; then printf 'drover: %s was created since it was read; re-run\\n' " + shell.Quote(t.Path) + " >&2; exit 1; fi\n")
+		b.WriteString(install + "'' 0644\n")
 	} else {
 		sum := sha256.Sum256(oldRaw)
-		b.WriteString("if [ -L \"$p\" ] || [ ! -f \"$p\" ]; then printf 'drover: %s was replaced since it was read; re-run\\n' \"$p\" >&2; exit 1; fi\n")
-		b.WriteString("h=$(sha256sum <\"$p\")\n")
-		fmt.Fprintf(&b, "if [ \"${h%%%% *}\" != %s ]; then printf 'drover: %%s changed since it was read; re-run\\n' \"$p\" >&2; exit 1; fi\n", hex.EncodeToString(sum[:]))
-		b.WriteString("chown \"$(stat -c %u:%g \"$p\")\" \"$t\"\n")
-		b.WriteString("chmod \"$(stat -c %a \"$p\")\" \"$t\"\n")
+		b.WriteString("if [ -L \"$b\" ] || [ ! -f \"$b\" ]; then printf 'drover: %s was replaced since it was read; re-run\\n' " + shell.Quote(t.Path) + " >&2; exit 1; fi\n")
+		b.WriteString("h=$(drover_read \"$b\" | sha256sum)\n")
+		fmt.Fprintf(&b, "if [ \"${h%%%% *}\" != %s ]; then printf 'drover: %%s changed since it was read; re-run\\n' %s >&2; exit 1; fi\n", hex.EncodeToString(sum[:]), shell.Quote(t.Path))
+		b.WriteString(install + "\"$(stat -c %u:%g -- \"$b\")\" \"$(stat -c %a -- \"$b\")\"\n")
 	}
-	b.WriteString("mv -fT \"$t\" \"$p\"\n")
 	return &Plan{Changes: []Change{ch}, Steps: []Step{{
 		Uploads: []Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}},
 		Script:  b.String(),

@@ -85,7 +85,6 @@ func (t *symlinkTask) Diff(out CheckOutput) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Path, err)
 	}
-	p := shell.Quote(t.Path)
 	if t.Absent {
 		switch r.Type {
 		case "missing":
@@ -93,7 +92,7 @@ func (t *symlinkTask) Diff(out CheckOutput) (*Plan, error) {
 		case "link":
 			return &Plan{
 				Changes: []Change{{Action: Delete, Subject: t.Path, Attrs: []AttrChange{{Name: "target", Old: r.LinkTarget}}}},
-				Steps:   []Step{{Script: "rm -f " + p}},
+				Steps:   []Step{{Script: safeFS + safeRemove(t.Path, false)}},
 			}, nil
 		}
 		return nil, fmt.Errorf("%s is not a symbolic link (it is a %s); drover will not remove it", t.Path, typeName(r.Type))
@@ -116,7 +115,7 @@ func (t *symlinkTask) Diff(out CheckOutput) (*Plan, error) {
 		if !t.Force {
 			return nil, fmt.Errorf("%s is an empty directory; set force = true to replace it with the link", t.Path)
 		}
-		pre = "rmdir \"$p\"\n"
+		pre = "rmdir -- \"$b\"\n"
 		ch.Attrs = []AttrChange{{Name: "type", Old: "directory", New: "symlink"}, {Name: "target", New: t.Target}}
 	default:
 		if !t.Force {
@@ -124,9 +123,7 @@ func (t *symlinkTask) Diff(out CheckOutput) (*Plan, error) {
 		}
 		ch.Attrs = []AttrChange{{Name: "type", Old: typeName(r.Type), New: "symlink"}, {Name: "target", New: t.Target}}
 	}
-	tmp := tempPath(t.Path)
-	script := fmt.Sprintf("p=%s\nt=%s\ntrap 'rm -f \"$t\"' EXIT\nln -s -- %s \"$t\"\n%smv -fT \"$t\" \"$p\"\n",
-		p, shell.Quote(tmp), shell.Quote(t.Target), pre)
+	script := safeFS + safeLink(t.Path, t.Target, pre)
 	return &Plan{Changes: []Change{ch}, Steps: []Step{{Script: script}}}, nil
 }
 

@@ -178,11 +178,8 @@ func (t *sysctlTask) persistScript() string {
 	if t.state == "present" {
 		present = "1"
 	}
-	f := shell.Quote(t.file)
+	b.WriteString(safeFS)
 	fmt.Fprintf(&b, "K=%s V=%s P=%s\nexport K V P\n", shell.Quote(t.name), shell.Quote(t.value), present)
-	fmt.Fprintf(&b, "mkdir -p %s\n", shell.Quote(path.Dir(t.file)))
-	fmt.Fprintf(&b, "t=$(mktemp %s)\ntrap 'rm -f \"$t\"' EXIT\n", shell.Quote(path.Join(path.Dir(t.file), ".drover-sysctl.XXXXXX")))
-	fmt.Fprintf(&b, "s=/dev/null\nif [ -f %[1]s ]; then s=%[1]s; fi\n%[2]s < \"$s\" > \"$t\"\n", f, sysctlEditAwk)
-	fmt.Fprintf(&b, "if grep -q '[^[:space:]]' \"$t\"; then chmod 644 \"$t\"; mv -f \"$t\" %[1]s; else rm -f %[1]s; fi\n", f)
+	b.WriteString(safeRewrite(t.file, sysctlEditAwk))
 	return b.String()
 }

@@ -42,7 +42,7 @@ func runSysDiff(t *testing.T, m Module, goldenDir string, cases []sysCase) {
 			}
 			out := CheckOutput{Stdout: []byte(c.out)}
 			var got strings.Builder
-			got.WriteString("check:\n" + sysIndent(task.Check(), "  $ "))
+			got.WriteString("check:\n" + sysIndent(strings.Replace(task.Check(), safeFS, "[safeFS]\n", 1), "  $ "))
 			plan, err := task.Diff(out)
 			if err != nil {
 				got.WriteString("error: " + err.Error() + "\n")
@@ -164,7 +164,7 @@ func renderSysPlan(t *testing.T, p *Plan) string {
 		if s.Func != nil {
 			b.WriteString("  (func)\n")
 		}
-		b.WriteString(sysIndent(s.Script, "  $ "))
+		b.WriteString(sysIndent(strings.Replace(s.Script, safeFS, "[safeFS]\n", 1), "  $ "))
 	}
 	return b.String()
 }

@@ -35,7 +35,9 @@ Attributes left unset are not managed: an existing account keeps its value.
 The password is set from a crypt(3) hash with chpasswd -e, fed on standard
 input so that the hash appears in no command line; it is never printed and
 compared by digest only. ~/.ssh/authorized_keys is written to a temporary
-file and renamed, owned by the user, mode 0600 in a 0700 ~/.ssh.
+file and renamed, owned by the user, mode 0600 in a 0700 ~/.ssh. The user
+owns both and could point them anywhere: a symbolic link or hard link at
+~/.ssh or authorized_keys is refused (plan and apply fail), never read.
 
 Tasks that use the user (a file's owner) are ordered after this one; this
 task is ordered after the tasks that create its groups.`,
@@ -208,10 +210,20 @@ func (t *userTask) Check() string {
 		b.WriteString("if [ -r /etc/shadow ]; then printf 'pwsum=%s\\n' \"$(awk -F: -v n=\"$n\" '$1==n{printf \"%s\", $2}' /etc/shadow | sha256sum | cut -d' ' -f1)\"; else echo pwsum=unreadable; fi\n")
 	}
 	if t.keys != nil && t.state == "present" {
-		b.WriteString("k=\"$(printf %s \"$e\" | cut -d: -f6)/.ssh/authorized_keys\"\n")
-		b.WriteString(shFileBlob("keys", `"$k"`))
+		// The user can swap ~/.ssh and authorized_keys for links at any
+		// time: read them only through drover_cd and drover_read.
+		b.WriteString("k=\"$(printf %s \"$e\" | cut -d: -f6)/.ssh\"\n")
+		b.WriteString(`if [ -e "$k/authorized_keys" ] || [ -L "$k/authorized_keys" ] || [ -L "$k" ]; then
+if v=$(drover_cd "$k" && drover_read authorized_keys && echo .); then
+v=${v%.}
+` + shVarBlob("keys", "v") + `else echo keys.refused=1; fi
+fi
+`)
 	}
 	b.WriteString("fi\n")
+	if t.keys != nil && t.state == "present" {
+		return safeFS + b.String()
+	}
 	return b.String()
 }
 
@@ -378,6 +390,9 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 		}
 	}
 	if t.keys != nil {
+		if st.has("keys.refused") {
+			return nil, fmt.Errorf("%s: %s; drover will not read or replace it as root (the user could point it at any file): remove it, or make it a regular file the user owns, and run drover again", subject, strings.TrimSpace(string(out.Stderr)))
+		}
 		cur, exists := st.blobs["keys"]
 		if old, upd := t.keysChange(string(cur), exists); upd != "" {
 			change.Attrs = append(change.Attrs, AttrChange{Name: "authorized_keys", Old: old, New: upd})

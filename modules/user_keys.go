@@ -70,37 +70,48 @@ func (t *userTask) exclusiveContent() string {
 }
 
 // keysScript writes ~/.ssh/authorized_keys: the home directory is looked up
-// when the script runs (the account may have been created just before), the
-// new file is built in a temporary file in ~/.ssh and renamed over the old.
+// when the script runs (the account may have been created just before). The
+// user owns the home directory and ~/.ssh and can swap their entries for
+// links at any moment, so the script works through safeFS: it enters them
+// with drover_cd, reads the old file with drover_read (a link or a second
+// name is refused, never followed), builds the new file in a private
+// directory and renames it into place.
 func (t *userTask) keysScript() string {
 	var b strings.Builder
+	b.WriteString(safeFS)
 	fmt.Fprintf(&b, "n=%s\n", shell.Quote(t.name))
 	b.WriteString(`h=$(getent passwd "$n" | cut -d: -f6)
+u=$(id -u "$n")
 g=$(id -g "$n")
 [ -n "$h" ] && [ -d "$h" ] || { echo "user $n has no home directory ($h): set create_home = true or create it first" >&2; exit 1; }
-d="$h/.ssh"
-if [ -L "$d" ]; then echo "refusing to write keys: $d is a symbolic link" >&2; exit 1; fi
-[ -d "$d" ] || mkdir "$d"
-chown -h "$n:$g" "$d"
-chmod 700 "$d"
-t=$(mktemp "$d/.authorized_keys.XXXXXX")
-trap 'rm -f "$t"' EXIT
+drover_cd "$h"
+if [ -L .ssh ]; then echo "refusing to write keys: $h/.ssh is a symbolic link" >&2; exit 1; fi
+[ -d .ssh ] || ( umask 077 && mkdir .ssh )
+drover_enter .ssh
+chown "$u:$g" .
+chmod 700 .
+if [ -L authorized_keys ] || { [ -e authorized_keys ] && [ ! -f authorized_keys ]; }; then
+  echo "refusing to write keys: $h/.ssh/authorized_keys is a symbolic link or not a regular file; remove it and run drover again" >&2; exit 1
+fi
+drover_stage
+trap 'drover_unstage' EXIT
+: > f
 `)
 	if t.exclusiveKeys {
 		if len(t.keys) > 0 {
-			b.WriteString("printf '%s\\n' " + shell.Join(t.keys...) + " > \"$t\"\n")
+			b.WriteString("printf '%s\\n' " + shell.Join(t.keys...) + " > f\n")
 		}
 	} else {
-		b.WriteString(`if [ -f "$d/authorized_keys" ]; then cat "$d/authorized_keys" > "$t"; fi
-if [ -s "$t" ] && [ -n "$(tail -c 1 "$t")" ]; then echo >> "$t"; fi
+		b.WriteString(`if [ -e ../authorized_keys ]; then drover_read ../authorized_keys > f; fi
+if [ -s f ] && [ -n "$(tail -c 1 f)" ]; then echo >> f; fi
 `)
 		for _, k := range t.keys {
-			fmt.Fprintf(&b, "grep -qxF -e %[1]s \"$t\" || printf '%%s\\n' %[1]s >> \"$t\"\n", shell.Quote(k))
+			fmt.Fprintf(&b, "grep -qxF -e %[1]s f || printf '%%s\\n' %[1]s >> f\n", shell.Quote(k))
 		}
 	}
-	b.WriteString(`chown "$n:$g" "$t"
-chmod 600 "$t"
-mv -f "$t" "$d/authorized_keys"
+	b.WriteString(`chown "$u:$g" f
+chmod 600 f
+mv -fT f ../authorized_keys
 `)
 	return b.String()
 }

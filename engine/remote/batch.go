@@ -233,14 +233,17 @@ func (b *batch) record(i, j int, res transport.Result, err error) bool {
 	return true
 }
 
-// batchPut writes an inline upload as conn.Put does: a new file (noclobber)
-// readable by no one else, its mode set before any content is written, then
-// renamed onto the path, synced before the rename (transport.SyncFuncs; the
-// directories are synced once at the end of the script). printf is a shell
-// builtin: the content is never in a process's arguments.
+// batchPut writes an inline upload as conn.Put does: a new file (noclobber,
+// under a random name) readable by no one else, its mode set before any
+// content is written, synced, then renamed onto the path (transport.SyncFuncs;
+// the directories are synced once at the end of the script). The directory's
+// owner may swap the name for a link at any time, so after the one open that
+// creates it the file is reached only through that descriptor: chmod goes
+// through /proc/self/fd (the open file, never a name) and printf writes to
+// the descriptor (issue 14). printf is a shell builtin: the content is never
+// in a process's arguments.
 const batchPut = `drover_put() {
-	( umask 077 && set -C && : >"$2" ) || return 1
-	if chmod "$3" "$2" && printf '%s' "$4" >>"$2" && drover_sync "$2" && mv -f "$2" "$1"; then return 0; fi
+	if ( umask 077 && set -C && exec 3>"$2" && chmod "$3" /proc/self/fd/3 && printf '%s' "$4" >&3 ) && drover_sync "$2" && mv -f "$2" "$1"; then return 0; fi
 	rm -f "$2"
 	return 1
 }

@@ -105,7 +105,10 @@ func (pb *pathBatch) script(first int) string {
 	for k, f := range pb.fetch {
 		n := first + 1 + k
 		q := shell.Quote(f.Path)
-		fetch := fmt.Sprintf("head -c %d -- %s >\"$d/%d.o\" 2>\"$d/%d.e\"; _dy=\"$_dy $?\"", f.FetchMax+1, q, n, n)
+		// The path's directory may belong to another user, who can swap
+		// the file for a link after the type was read: what was opened
+		// must be the entry itself (issue 14), or nothing is sent back.
+		fetch := fmt.Sprintf("( exec 3<%[2]s && [ \"$(stat -L -c %%d:%%i /proc/self/fd/3)\" = \"$(stat -c %%d:%%i -- %[2]s)\" ] && [ ! -L %[2]s ] && head -c %[1]d <&3 ) >\"$d/%[3]d.o\" 2>\"$d/%[3]d.e\"; _dy=\"$_dy $?\"", f.FetchMax+1, q, n)
 		skip := fmt.Sprintf(": >\"$d/%d.o\"; : >\"$d/%d.e\"; _dy=\"$_dy 1\"", n, n)
 		fmt.Fprintf(&b, "if [ \"$_dc%d\" != f ]; then %s\n", pb.pathIndex(f.Path), skip)
 		if f.UnlessSum != "" {

@@ -10,7 +10,8 @@ import (
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/lang"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/engine/localpath"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Validate checks a playbook without an inventory or any connection: every
@@ -93,10 +94,10 @@ func (e *evaluator) validateTemplate(in *instance) hcl.Diagnostics {
 		return nil
 	}
 	diag := func(attr, detail string) hcl.Diagnostics {
-		err := &modules.AttrError{Attr: attr, Msg: detail}
+		err := &contract.AttrError{Attr: attr, Msg: detail}
 		return hcl.Diagnostics{configureDiag(in, err)}
 	}
-	file, err := modules.LocalPath(modules.Config{Dir: t.Dir, Root: e.pb.Dir}, source.AsString())
+	file, err := localpath.Rule{Root: e.pb.Dir, Allow: e.pb.AllowLocal}.Resolve(t.Dir, source.AsString())
 	if err != nil {
 		return diag("source", err.Error())
 	}

@@ -1,0 +1,142 @@
+package modules
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/drover-cm/drover/engine/shell"
+)
+
+// TestSafeFS runs the library on this machine, as root, in a tree where
+// "other" (nobody, uid 65534) owns the directory u and has planted links
+// and hard links; the fleet tests race the same against a live attacker.
+func TestSafeFS(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (chown to another user)")
+	}
+	for _, sh := range []string{"sh", "dash", "bash", "busybox"} {
+		if _, err := exec.LookPath(sh); err != nil {
+			continue
+		}
+		t.Run(sh, func(t *testing.T) { testSafeFS(t, sh) })
+	}
+}
+
+func testSafeFS(t *testing.T, sh string) {
+	cases := []struct {
+		name   string
+		setup  string // run first, in the tree's root
+		script string // after safeFS, with set -e
+		fails  string // stderr must contain this; "" for success
+		after  string // its output (in the root, after script) must be exactly this
+	}{
+		{name: "cd through a root link in a root directory",
+			setup:  "mkdir -p r/real && ln -s real r/link",
+			script: `drover_cd "$R/r/link"; pwd -P | sed "s|^$R/||"`,
+			after:  "r/real\n"},
+		{name: "cd through a relative link and ..",
+			setup:  "mkdir -p r/a/b && ln -s ../a r/a/up",
+			script: `drover_cd "$R/r/a/up/b/.."; pwd -P | sed "s|^$R/||"`,
+			after:  "r/a\n"},
+		{name: "cd through another user's link is refused",
+			setup:  "ln -s /etc u/etc",
+			script: `drover_cd "$R/u/etc"`,
+			fails:  "is a symbolic link in a directory that nobody or others can change"},
+		{name: "install into another user's directory",
+			setup:  "printf new > u/.x.tmp",
+			script: `drover_cd "$R/u"; drover_install .x.tmp x 0:0 0640`,
+			after:  "u/x root 640 new"},
+		{name: "install refuses a temp file swapped for a link",
+			setup:  "ln -s ../canary u/.x.tmp",
+			script: `drover_cd "$R/u"; drover_install .x.tmp x nobody 0666`,
+			fails:  "was replaced by another user",
+			after:  "canary root 600 secret"},
+		{name: "install refuses a temp file swapped for a hard link",
+			setup:  "ln canary u/.x.tmp",
+			script: `drover_cd "$R/u"; drover_install .x.tmp x nobody 0666`,
+			fails:  "was replaced by another user",
+			after:  "canary root 600 secret"},
+		{name: "meta in another user's directory",
+			setup:  "printf data > u/f && chown nobody u/f",
+			script: `drover_cd "$R/u"; drover_meta f 0:0 0604`,
+			after:  "u/f root 604 data"},
+		{name: "meta refuses a link",
+			setup:  "ln -s ../canary u/f",
+			script: `drover_cd "$R/u"; drover_meta f nobody 0666`,
+			fails:  "no longer a regular file",
+			after:  "canary root 600 secret"},
+		{name: "meta refuses a hard link",
+			setup:  "ln canary u/f",
+			script: `drover_cd "$R/u"; drover_meta f nobody 0666`,
+			fails:  "has another name",
+			after:  "canary root 600 secret"},
+		{name: "meta refuses setuid in another user's directory",
+			setup:  "printf x > u/f && chown nobody u/f",
+			script: `drover_cd "$R/u"; drover_meta f 0:0 4755`,
+			fails:  "refusing to make",
+			after:  "u/f nobody 644 x"},
+		{name: "meta sets setuid in a root directory",
+			setup:  "mkdir r && printf x > r/f",
+			script: `drover_cd "$R/r"; drover_meta f 0:0 4755`,
+			after:  "r/f root 4755 x"},
+		{name: "read a regular file",
+			setup:  "printf 'k1\nk2\n' > u/f",
+			script: `drover_cd "$R/u"; drover_read f > "$R/out"; chmod 600 "$R/out"`,
+			after:  "out root 600 k1\nk2\n"},
+		{name: "read refuses a link",
+			setup:  "ln -s ../canary u/f",
+			script: `drover_cd "$R/u"; drover_read f`,
+			fails:  "is a symbolic link"},
+		{name: "read refuses a hard link",
+			setup:  "ln canary u/f",
+			script: `drover_cd "$R/u"; drover_read f`,
+			fails:  "has another name"},
+		{name: "mkcd makes the missing parents",
+			script: `drover_mkcd "$R/u/a/b"; chown nobody .; chmod 0750 .`,
+			after:  "u/a/b nobody 750 "},
+		{name: "stage leaves nothing behind",
+			script: `drover_cd "$R/u"; drover_stage; : > f; drover_unstage; ls -A "$R/u"`,
+			after:  ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			prep := "cd " + shell.Quote(root) + " && printf secret > canary && chmod 600 canary && mkdir u && chown nobody u\n" + c.setup
+			if out, err := exec.Command("sh", "-c", prep).CombinedOutput(); err != nil {
+				t.Fatalf("setup: %v\n%s", err, out)
+			}
+			cmd := exec.Command(sh, "-c", "set -e\n"+safeFS+c.script)
+			if sh == "busybox" {
+				cmd = exec.Command(sh, "sh", "-c", "set -e\n"+safeFS+c.script)
+			}
+			cmd.Env = append(os.Environ(), "R="+root)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			switch {
+			case c.fails == "" && err != nil:
+				t.Fatalf("failed: %v\n%s", err, stderr.String())
+			case c.fails != "" && err == nil:
+				t.Fatalf("succeeded; want an error with %q", c.fails)
+			case c.fails != "" && !strings.Contains(stderr.String(), c.fails):
+				t.Fatalf("stderr %q does not say %q", stderr.String(), c.fails)
+			}
+			if c.after == "" && c.fails != "" {
+				return
+			}
+			got := string(out)
+			if p, _, ok := strings.Cut(c.after, " "); ok {
+				st, err := exec.Command("sh", "-c", "cd "+shell.Quote(root)+" && printf '%s ' \"$(stat -c '%n %U %a' "+p+")\" && { [ -d "+p+" ] || cat "+p+"; }").Output()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got += string(st)
+			}
+			if got != c.after {
+				t.Errorf("got %q, want %q", got, c.after)
+			}
+		})
+	}
+}
