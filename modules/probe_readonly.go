@@ -1,9 +1,8 @@
 package modules
 
 import (
-	"strings"
-
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Kernel-enforced read-only probes. A probe that runs as root runs inside a
@@ -23,18 +22,14 @@ import (
 // "enforced" on fd 3 before it runs the command, or "not enforced: WHY" and
 // exits without running it.
 
-// Read-only guarantees, as probes report them.
+// Read-only guarantees and the refused status, under this package's names.
 const (
-	ReadOnlyEnforced = "enforced (mount namespace, no capabilities to undo it)"
-	readOnlyUser     = "by permissions of user "
-	readOnlyNone     = "not enforced: "
-	// ProbeRefused is the status of a probe that --require-enforced kept
-	// from running as root without enforcement.
-	ProbeRefused = "refused"
+	ReadOnlyEnforced = contract.ReadOnlyEnforced
+	ProbeRefused     = contract.ProbeRefused
 )
 
 // ReadOnlyNotEnforced reports whether a probe's guarantee is "not enforced".
-func ReadOnlyNotEnforced(g string) bool { return strings.HasPrefix(g, readOnlyNone) }
+func ReadOnlyNotEnforced(g string) bool { return contract.ReadOnlyNotEnforced(g) }
 
 // roNamespace runs as root in the new mount namespace: sh -c SCRIPT drover-ro
 // COMMAND. Each mount point is remounted (the top mount there: one hidden

@@ -30,7 +30,6 @@ import (
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
-	"github.com/drover-cm/drover/modules"
 	"github.com/drover-cm/drover/modules/contract"
 )
 
@@ -346,7 +345,7 @@ func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory
 			r := pr.mtask.Result(outs[j])
 			pr.result, pr.value = r, r.Value
 			pr.out.Status, pr.out.ExitCode, pr.out.ReadOnly = r.Status, r.ExitCode, r.ReadOnly
-			if r.Status == modules.ProbeRefused {
+			if r.Status == contract.ProbeRefused {
 				pr.out.Note = "refused by --require-enforced: read-only " + r.ReadOnly
 			}
 			pr.out.Stdout, pr.out.Stderr, pr.out.Truncated, pr.out.Missing = r.Stdout, r.Stderr, r.Truncated, r.Missing
@@ -363,7 +362,7 @@ func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory
 	}
 	res.Probes = outputs(probes)
 	res.ReadOnly = readOnlySummary(res.Probes)
-	if rr.opts.RequireEnforced && modules.ReadOnlyNotEnforced(res.ReadOnly) {
+	if rr.opts.RequireEnforced && contract.ReadOnlyNotEnforced(res.ReadOnly) {
 		res.Status, res.Error = report.StatusFailed, "probes were refused: read-only "+res.ReadOnly+" (--require-enforced)"
 	}
 
@@ -519,7 +518,7 @@ func readOnlySummary(probes []report.ProbeOutput) string {
 		return order[0]
 	}
 	sort.SliceStable(order, func(i, j int) bool {
-		return modules.ReadOnlyNotEnforced(order[i]) && !modules.ReadOnlyNotEnforced(order[j])
+		return contract.ReadOnlyNotEnforced(order[i]) && !contract.ReadOnlyNotEnforced(order[j])
 	})
 	parts := make([]string, len(order))
 	for i, g := range order {

@@ -16,6 +16,7 @@ import (
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 const testRunbook = `
@@ -177,7 +178,7 @@ func TestValidateRunbooks(t *testing.T) {
 }
 
 func TestReadOnlySummary(t *testing.T) {
-	enf, user, none := modules.ReadOnlyEnforced, "by permissions of user deploy", "not enforced: util-linux tools missing: unshare"
+	enf, user, none := contract.ReadOnlyEnforced, "by permissions of user deploy", "not enforced: util-linux tools missing: unshare"
 	tests := []struct {
 		name   string
 		probes []report.ProbeOutput
