@@ -153,7 +153,11 @@ echo $!
 	time.Sleep(time.Second)
 
 	var becomes []drun.Become
-	rep := runbookOn(t, f, filepath.Join("..", "examples", "runbooks", "first-five-minutes.hcl"), []string{"cpu_hog_pct=10"}, &becomes)
+	// ps's %CPU is CPU time over elapsed time: on a loaded machine (a CI
+	// run's parallel packages share 2 cores) the burner gets a share of a
+	// core, so the threshold is low; the other hosts' findings are not
+	// asserted for it.
+	rep := runbookOn(t, f, filepath.Join("..", "examples", "runbooks", "first-five-minutes.hcl"), []string{"cpu_hog_pct=3"}, &becomes)
 	for _, b := range becomes {
 		if b.Enabled {
 			t.Errorf("a probe connected with become %+v", b)
