@@ -68,7 +68,7 @@ func attackRunbook(t *testing.T) string {
 // its output, the host's files, hostname, links and PID 1 are as before,
 // and the report says read-only was enforced. Reading still works.
 func TestRunbookFleetReadOnlyEnforced(t *testing.T) {
-	f := integration.Start(t, 1)
+	f := integration.Start(t, 1, integration.WithRootfs()) // the machine's / changes under other packages' tests
 	h := f.Hosts[0]
 	h.Exec(t, "touch /run/drover-marker; sleep 1")
 	before := h.Exec(t, hostState)
