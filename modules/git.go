@@ -321,10 +321,13 @@ func (t *gitTask) step(fresh bool, kind string) Step {
 	}
 	b.WriteString(gitEnv)
 	if fresh {
+		// The clone is built in safeFS's private directory in dest's
+		// directory and named only relative to it: dest's directory may be
+		// another user's, who could swap a work directory named by path
+		// for a link and have root chmod it and git init through it.
 		b.WriteString(shRequireDir(path.Dir(t.dest)))
-		fmt.Fprintf(&b, "w=$(mktemp -d %s)\n", shell.Quote(path.Join(path.Dir(t.dest), "."+path.Base(t.dest)+".drover-XXXXXX")))
-		b.WriteString("chmod 755 \"$w\"\n")
-		clean = append(clean, `rm -rf "$w"`)
+		fmt.Fprintf(&b, "%sdrover_cd %s\ndrover_stage\nmkdir x\nchmod 755 x\nw=x\n", safeFS, shell.Quote(path.Dir(t.dest)))
+		clean = append(clean, "drover_unstage")
 	} else {
 		b.WriteString("w=\"$d\"\n")
 	}
@@ -364,7 +367,7 @@ git -C "$w" -c advice.detachedHead=false checkout -q%[2]s --detach "$ref"
 	tmpl := map[string]string{"head": head, "branch": branch, "tag": tag, "commit": commit, "unknown": unknown}[kind]
 	fmt.Fprintf(&b, tmpl, depth, force)
 	if fresh {
-		b.WriteString("if [ -d \"$d\" ]; then rmdir \"$d\"; fi\nmv \"$w\" \"$d\"\n")
+		fmt.Fprintf(&b, "b=%s\nif [ -d \"../$b\" ]; then rmdir -- \"../$b\"; fi\nmv -T x \"../$b\"\n", shell.Quote(path.Base(t.dest)))
 	}
 	st.Script = b.String()
 	return st

@@ -25,8 +25,32 @@ type releaseTask struct {
 // releaseCheck prints the state of an application directory: the target of
 // current and every release with whether it is ready (built and complete).
 func releaseCheck(app string) string {
-	return "a=" + shell.Quote(app) + "\n" + releaseCheckBody
+	return "a=" + shell.Quote(app) + "\n" + releaseGuard + releaseCheckBody
 }
+
+// releaseGuard (with the app directory in $a) fails unless nobody but root
+// (or the user drover runs as) can change the app directory, the directories
+// drover writes in it, and every directory above them: drover_owncd. The
+// release module writes and removes a whole tree there as root by name
+// (fixed temporary names in .drover, rm -rf of old releases), which is only
+// safe where no other user can rename an entry and plant a link. An app
+// directory another user owns is refused, not worked around: the module
+// has no owner to act as, and the application's own writable paths belong
+// under shared/ (whose entries may be its user's; seeding them goes through
+// safeFS). Run at the state read and again before the writes of a deploy,
+// a re-check and a rollback.
+const releaseGuard = safeFS + `drover_app() {
+	_fa=$a
+	while [ -n "$_fa" ] && [ ! -e "$_fa" ] && [ ! -L "$_fa" ]; do _fa=${_fa%/*}; done
+	for _fd in "${_fa:-/}" "$a/.drover" "$a/.drover/ready" "$a/releases" "$a/shared"; do
+		[ -e "$_fd" ] || [ -L "$_fd" ] || continue
+		( drover_owncd "$_fd" ) && continue
+		echo "drover: the release module writes $a as root, so it, the directories drover keeps in it (.drover, releases, shared) and every directory above it may be changed by root (or $(id -un)) alone: give them to root and chmod go-w them; the application's writable paths belong under shared/, whose entries may be its user's" >&2
+		return 1
+	done
+}
+drover_app || exit 1
+`
 
 const releaseCheckBody = `[ -e "$a" ] || { echo missing; exit 0; }
 if [ -L "$a/current" ]; then printf 'current %s\n' "$(readlink "$a/current")"
@@ -364,7 +388,7 @@ func runRelease(ctx context.Context, conn transport.Conn, script string, stdin i
 // scripts (for rollbacks) and the name pointer under /var/lib/drover.
 func prepareApp(ctx context.Context, conn transport.Conn, c releaseConfig) error {
 	a := shell.Quote(c.App)
-	script := "a=" + a + "\nmkdir -p \"$a/releases\" \"$a/shared\" \"$a/.drover/ready\"\n"
+	script := "a=" + a + "\n" + releaseGuard + "mkdir -p \"$a/releases\" \"$a/shared\" \"$a/.drover/ready\"\n"
 	for _, f := range []struct{ name, body string }{{"switch.sh", c.SwitchCmd}, {"health.sh", c.HealthCmd}} {
 		tmp := "$a/.drover/." + f.name + ".tmp"
 		script += "printf '%s' " + shell.Quote(f.body) + " >\"" + tmp + "\"\nmv -f \"" + tmp + "\" \"$a/.drover/" + f.name + "\"\n"
@@ -416,12 +440,18 @@ tar -xf "$u" -C "$r"
 		b.WriteString(`tar -x` + z + `f "$u" -C "$r" || { printf '%s\n' "unpacking the source failed" >&2; exit 1; }
 `)
 	}
+	if len(d.cfg.Shared) > 0 {
+		b.WriteString(safeFS)
+	}
 	for _, s := range d.cfg.Shared {
 		fmt.Fprintf(&b, "s=%s\n", shell.Quote(s))
-		b.WriteString(`if [ ! -e "$a/shared/$s" ] && [ ! -L "$a/shared/$s" ]; then
-  mkdir -p "$(dirname "$a/shared/$s")"
-  if [ -e "$r/$s" ]; then cp -a "$r/$s" "$a/shared/$s"; else mkdir -p "$a/shared/$s"; fi
-fi
+		// A missing shared path is seeded in a private directory and renamed
+		// into place: the directory it goes in may be the app user's.
+		b.WriteString(`if [ ! -e "$a/shared/$s" ] && [ ! -L "$a/shared/$s" ]; then (
+  drover_mkcd "$(dirname "$a/shared/$s")" && drover_stage || exit 1
+  if [ -e "$r/$s" ]; then cp -a "$r/$s" f; else mkdir f; fi && mv -T f "../${s##*/}"; st=$?
+  drover_unstage; exit $st
+) fi
 rm -rf "$r/$s"
 mkdir -p "$(dirname "$r/$s")"
 ln -s "$a/shared/$s" "$r/$s"
@@ -442,8 +472,7 @@ ln -s "$a/shared/$s" "$r/$s"
 // temporary name renamed over current (rename(2)), so current never goes
 // missing. It returns the release current pointed to before.
 func switchTo(ctx context.Context, conn transport.Conn, app, id string) (string, error) {
-	script := "a=" + shell.Quote(app) + "\nid=" + shell.Quote(id) + `
-[ -e "$a/.drover/ready/$id" ] || { printf '%s\n' "release $id is not ready (incomplete or failed)" >&2; exit 1; }
+	script := "a=" + shell.Quote(app) + "\nid=" + shell.Quote(id) + "\n" + releaseGuard + `[ -e "$a/.drover/ready/$id" ] || { printf '%s\n' "release $id is not ready (incomplete or failed)" >&2; exit 1; }
 prev=
 if [ -L "$a/current" ]; then prev=$(readlink "$a/current"); prev=${prev##*/}; fi
 printf '%s\n' "$id" >"$a/.drover/.pending.tmp"; mv -f "$a/.drover/.pending.tmp" "$a/.drover/pending"

@@ -26,6 +26,12 @@ import (
 //     test and the cd is caught. From then on the script names only entries
 //     of ".": the kernel resolves them from the directory drover sits in,
 //     which no rename of a parent can redirect.
+//   - drover_owncd DIR is drover_cd that also refuses unless DIR and every
+//     directory on the way can be changed by nobody but root and the
+//     connecting user (drover_fixed for each entry; DIR itself theirs and
+//     writable by nobody else). Under such a DIR names cannot be redirected,
+//     so a module that writes a whole tree of its own there (release) may
+//     use them.
 //   - drover_install TMP NAME OWNER MODE moves TMP, the temporary file the
 //     upload wrote beside NAME, into a private directory (mktemp -d: 0700,
 //     ours) made in ".", checks that what it moved is still a regular file
@@ -57,7 +63,7 @@ import (
 //     it so, as does its edit.
 //
 // Every step runs in its own subshell, so a cd never leaks into the next.
-const safeFS = transport.SyncFuncs + `_fme=$(id -u) _fmk= _fin=
+const safeFS = transport.SyncFuncs + `_fme=$(id -u) _fmk= _fin= _fown=
 drover_fixed() {
 	_fs=$(stat -c '%u %A' .) || return 1
 	case ${_fs%% *} in 0|"$_fme") ;; *) return 1 ;; esac
@@ -91,10 +97,19 @@ drover_cd() {
 			continue
 		fi
 		if [ ! -e "$_fc" ] && [ -n "$_fmk" ]; then mkdir -- "$_fc" || return 1; fi
+		if [ -n "$_fown" ] && ! drover_fixed "$_fc"; then drover_notours "$(pwd -P)"; return 1; fi
 		drover_enter "$_fc" || return 1
 	done
+	if [ -n "$_fown" ]; then
+		_fs=$(stat -c '%u %A' .) || return 1
+		case ${_fs%% *} in 0|"$_fme") ;; *) drover_notours "$(pwd -P)"; return 1 ;; esac
+		case ${_fs#* } in ?????w*|????????w*) drover_notours "$(pwd -P)"; return 1 ;; esac
+	fi
+	return 0
 }
+drover_notours() { echo "drover: $1 can be changed by $(stat -c %U -- "$1") or by others, not only by $(id -un)" >&2; }
 drover_mkcd() { _fmk=1; drover_cd "$1"; _fe=$?; _fmk=; return $_fe; }
+drover_owncd() { _fown=1; drover_cd "$1"; _fe=$?; _fown=; return $_fe; }
 drover_stage() {
 	_fi=$(stat -c %d:%i .) || return 1
 	_fp=$(mktemp -d .drover-XXXXXXXXXX) || return 1

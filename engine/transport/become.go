@@ -234,9 +234,13 @@ func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
 // Put writes r to p as the become user: one sudo command reads the content
-// from stdin into a temporary file beside p (created private, given the
-// mode and, for an existing p, its ownership first), checks that every byte
-// arrived, then renames it over p. A broken transfer never replaces p.
+// from stdin into a temporary file beside p, checks that every byte arrived,
+// gives it the mode (and, for an existing p, its owner and mode), then
+// renames it over p. A broken transfer never replaces p. The temporary file
+// is created private (umask 077, noclobber: O_EXCL, so no planted link is
+// followed) and then reached only through that one descriptor, fd 3, never
+// by name: the owner of p's directory can rename it and put a link in its
+// place at any moment, and root would then write or chmod what it points to.
 func (b *becomeConn) Put(ctx context.Context, p string, r io.Reader, opts PutOptions) error {
 	size, r, cleanup, err := sized(r)
 	if err != nil {
@@ -247,9 +251,16 @@ func (b *becomeConn) Put(ctx context.Context, p string, r io.Reader, opts PutOpt
 	if err != nil {
 		return err
 	}
-	setMode := "chmod " + modeString(opts.Mode) + ` "$t"`
+	// chown (which clears setuid bits) before chmod; both on the open file.
+	setMode := "chmod " + modeString(opts.Mode) + " /proc/self/fd/3"
 	if opts.Mode == 0 {
-		setMode = `[ -f "$p" ] || chmod 644 "$t"`
+		// One lstat: p's owner and mode only if it is a regular file, not
+		// what a link there points to.
+		setMode = `s=$(stat -c '%u:%g %a %F' -- "$p" 2>/dev/null) || s=
+case $s in
+*' regular file' | *' regular empty file') chown "${s%% *}" /proc/self/fd/3; s=${s#* }; chmod "${s%% *}" /proc/self/fd/3 ;;
+*) chmod 644 /proc/self/fd/3 ;;
+esac`
 	}
 	script := SyncFuncs + strings.Join([]string{
 		"set -e",
@@ -258,12 +269,14 @@ func (b *becomeConn) Put(ctx context.Context, p string, r io.Reader, opts PutOpt
 		`trap 'rm -f "$t"' EXIT`,
 		// mv would move the file into a directory instead of replacing it.
 		`if [ -d "$p" ]; then printf 'drover: %s is a directory\n' "$p" >&2; exit 1; fi`,
-		// Start from a copy of the existing file for its mode and owner.
-		`if [ -f "$p" ]; then cp -p "$p" "$t"; else : > "$t"; fi`,
-		setMode,
-		`cat > "$t"`,
-		`n=$(wc -c < "$t")`,
+		`set -C`,
+		`exec 3>"$t"`,
+		`set +C`,
+		`cat >&3`,
+		`n=$(stat -L -c %s /proc/self/fd/3)`,
 		`if [ "$n" -ne ` + strconv.FormatInt(size, 10) + ` ]; then echo "drover: transfer cut short ($n of ` + strconv.FormatInt(size, 10) + ` bytes)" >&2; exit 1; fi`,
+		setMode,
+		`exec 3>&-`,
 		`drover_sync "$t"`,
 		`mv -f "$t" "$p"`,
 		`trap - EXIT`,

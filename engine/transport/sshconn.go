@@ -341,7 +341,7 @@ func (c *sshConn) sftpClient() (*sftp.Client, error) {
 		return nil, c.broken("starting SFTP", net.ErrClosed)
 	default:
 	}
-	sc, err := sftp.NewClient(c.client, sftp.UseConcurrentWrites(true))
+	sc, err := newSFTPClient(c.client, sftp.UseConcurrentWrites(true))
 	if err != nil {
 		return nil, c.broken("starting SFTP (is the sftp subsystem enabled in sshd_config?)", err)
 	}
