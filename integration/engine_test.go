@@ -3,7 +3,6 @@ package integration_test
 import (
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,11 +19,10 @@ import (
 	drun "github.com/drover-cm/drover/engine/run"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/integration"
+	"github.com/drover-cm/drover/internal/golden"
 	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules"
 )
-
-var updateGolden = flag.Bool("update", false, "rewrite golden files")
 
 // engine runs playbooks against a fleet the way the CLI does: the fleet's
 // inventory, one pooled SSH connection per host, known_hosts checked.
@@ -466,14 +464,7 @@ func TestEnginePlanGolden(t *testing.T) {
 			}
 			e := newEngine(t, f, files)
 			got, _ := e.plan()
-			golden := filepath.Join(dir, "plan.txt")
-			if *updateGolden {
-				os.WriteFile(golden, []byte(got), 0o644)
-				return
-			}
-			if want := string(mustRead(t, golden)); got != want {
-				t.Errorf("plan differs from %s:\n--- got ---\n%s--- want ---\n%s", golden, got, want)
-			}
+			golden.Check(t, filepath.Join(dir, "plan.txt"), got)
 			// A plan changes nothing.
 			if again, _ := newEngine(t, f, files).plan(); again != got {
 				t.Errorf("a second plan differs: the first one changed something")

@@ -65,8 +65,12 @@ type Fleet struct {
 	KnownHostsFile string
 	// Lower is the overlay's lower layer: "/" or the debootstrap'd rootfs.
 	Lower string
-	// Systemd says the hosts boot systemd (StartSystemd).
+	// Systemd says the hosts boot an init under systemd-nspawn: systemd
+	// (StartSystemd), or sysvinit with OpenRC when OpenRC (StartOpenRC).
 	Systemd bool
+	OpenRC  bool
+	// layers is overlayfs' lowerdir when it is not Lower alone (OpenRC).
+	layers string
 
 	cfg       config
 	ownsDir   bool
@@ -98,6 +102,7 @@ type Option func(*config)
 
 type config struct {
 	rootfs bool
+	openrc bool // StartOpenRC
 	dir    string
 	logf   func(format string, args ...any)
 }
@@ -224,7 +229,16 @@ func newFleet(n int, systemd bool, opts []Option) (_ *Fleet, err error) {
 	if err := Available(systemd); err != nil {
 		return nil, err
 	}
-	if f.cfg.rootfs || systemd {
+	switch {
+	case f.cfg.openrc:
+		f.OpenRC = true
+		if f.layers, err = OpenRCRootfs(f.cfg.logf); err != nil {
+			return nil, err
+		}
+		// The files the hosts' upper layers derive from (passwd, sshd
+		// config) are the base's: the OpenRC layer leaves them alone.
+		f.Lower = f.layers[strings.LastIndex(f.layers, ":")+1:]
+	case f.cfg.rootfs || systemd:
 		if f.Lower, err = Rootfs(f.cfg.logf); err != nil {
 			return nil, err
 		}

@@ -112,6 +112,10 @@ func (h *Host) launch() error {
 		"FLEET_HOST=" + h.Dir, "FLEET_LOWER=" + f.Lower, "FLEET_NAME=" + h.Name,
 		"FLEET_CGROUP=" + h.cgroupName(),
 	}
+	if f.OpenRC {
+		// nspawn --boot would pick systemd, still in the base layer.
+		cmd.Env = append(cmd.Env, "FLEET_INIT=/sbin/init", "FLEET_LOWER="+f.layers)
+	}
 	cmd.Stdout, cmd.Stderr = log, log
 	// Own session and process group, so Kill reaches every process; and the
 	// launcher dies with us even if we are killed (then unshare --kill-child

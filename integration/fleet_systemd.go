@@ -52,9 +52,12 @@ while :; do
 	boot=$((boot + 1))
 	echo "$boot" > "$FLEET_HOST/boot"
 	rc=0
-	systemd-nspawn --quiet --boot --directory="$R" --machine="$FLEET_NAME" \
+	# FLEET_INIT: run that init as PID 1 (OpenRC hosts) instead of --boot.
+	how=--boot
+	if [ -n "${FLEET_INIT:-}" ]; then how=--quiet; set -- "$FLEET_INIT"; else set --; fi
+	systemd-nspawn --quiet "$how" --directory="$R" --machine="$FLEET_NAME" \
 		--register=no --keep-unit --link-journal=no --resolv-conf=copy-host \
-		--console=read-only || rc=$?
+		--console=read-only "$@" || rc=$?
 	# 133 is nspawn's way of saying the container asked to reboot.
 	[ "$rc" -eq 133 ] || exit "$rc"
 done
@@ -177,6 +180,15 @@ func (h *Host) waitBooted(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	if !h.fleet.Systemd {
 		return h.waitBanner(timeout)
+	}
+	if h.fleet.OpenRC {
+		for time.Now().Before(deadline) {
+			if h.openrcBooted() && sshBanner(h.HostPort()) {
+				return nil
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return fmt.Errorf("%s: OpenRC did not reach the default runlevel within %s", h.Name, timeout)
 	}
 	state := ""
 	for time.Now().Before(deadline) {

@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -283,6 +284,38 @@ EOS`)
 		s.converge(t, "service", sv(map[string]cty.Value{"state": cty.StringVal("stopped"), "enabled": cty.False}))
 		if got := state(); got != "inactive disabled" {
 			t.Fatalf("after stopped+disabled: %q", got)
+		}
+	})
+	t.Run("one systemctl show for every unit", func(t *testing.T) {
+		// Read together (one shared systemctl show), each task sees what it
+		// sees read alone, whatever its unit's state; a unit name that
+		// systemctl escapes stays one word.
+		var tasks []contract.Task
+		for _, a := range []map[string]cty.Value{
+			{"name": cty.StringVal("drover-demo"), "state": cty.StringVal("started"), "enabled": cty.True},
+			{"name": cty.StringVal("drover-missing"), "state": cty.StringVal("started")},
+			{"name": cty.StringVal("ssh"), "state": cty.StringVal("started")},
+			{"name": cty.StringVal("drover-demo"), "state": cty.StringVal("stopped")},
+			{"name": cty.StringVal(`drover-x\x2dy@a'b$(touch${IFS}pwned);c.service`), "state": cty.StringVal("stopped")},
+		} {
+			tasks = append(tasks, moduletest.Configure(t, s.module(t, "service"), s.cfg(a)))
+		}
+		outs, err := remote.CheckAll(context.Background(), s.conn, tasks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, task := range tasks {
+			batched, err1 := task.Diff(outs[i])
+			alone, err2 := moduletest.Plan(t, s.conn, task)
+			if fmt.Sprint(err1) != fmt.Sprint(err2) || moduletest.Describe(batched) != moduletest.Describe(alone) {
+				t.Errorf("task %d: batched %s %v, alone %s %v", i, moduletest.Describe(batched), err1, moduletest.Describe(alone), err2)
+			}
+		}
+		if out, _ := h.Run("ls -d /root/pwned /pwned /tmp/pwned 2>/dev/null"); strings.TrimSpace(out) != "" {
+			t.Errorf("a unit name ran as a command: %s", out)
+		}
+		if p, _ := tasks[0].Diff(outs[0]); !p.Changed() {
+			t.Error("drover-demo is stopped and disabled: the batched read says nothing changes")
 		}
 	})
 	t.Run("missing unit fails with systemctl's message", func(t *testing.T) {

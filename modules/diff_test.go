@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,9 +15,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files (testdata/diff/*.txt, docs/modules.md)")
 
 // Diff is pure: these tables feed canned Check outputs to configured tasks
 // and compare the rendered plans (changes, uploads, scripts) with golden
@@ -237,7 +235,7 @@ func TestDiff(t *testing.T) {
 			} else {
 				got = renderPlanOpts(t, plan, runFuncs(c.module))
 			}
-			golden(t, filepath.Join("testdata", "diff", strings.ReplaceAll(c.name, "/", "-")+".txt"), got)
+			golden.Check(t, filepath.Join("testdata", "diff", strings.ReplaceAll(c.name, "/", "-")+".txt"), got)
 			// Diff is pure: a second call gives the same plan.
 			if plan2, err2 := task.Diff(c.out); (err == nil) != (err2 == nil) || err == nil && renderPlanOpts(t, plan2, runFuncs(c.module)) != got {
 				t.Error("a second Diff gave a different result")
@@ -352,24 +350,4 @@ func indent(s, prefix string) string {
 		b.WriteString("\n")
 	}
 	return b.String()
-}
-
-func golden(t *testing.T, file, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (run with -update and review):\n--- want\n%s\n--- got\n%s", file, want, got)
-	}
 }

@@ -1,7 +1,6 @@
 package modules_test
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/drover-cm/drover/internal/golden"
 	"github.com/drover-cm/drover/modules"
 )
 
@@ -19,7 +19,7 @@ const modulesDoc = "../docs/modules.md"
 // truth: `go test ./modules -run TestModulesDoc -update` rewrites it.
 func TestModulesDoc(t *testing.T) {
 	got := renderModulesDoc()
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+	if golden.Update() {
 		if err := os.WriteFile(modulesDoc, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}

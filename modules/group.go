@@ -8,7 +8,9 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Group manages a local group with groupadd/groupmod/groupdel (shadow-utils)
@@ -84,10 +86,16 @@ type groupTask struct {
 func (t *groupTask) Provides() []Resource { return []Resource{{Kind: "group", Name: t.name}} }
 func (t *groupTask) Uses() []Resource     { return nil }
 
-func (t *groupTask) Check() string {
-	return shTools("groupadd", "groupmod", "groupdel", "addgroup", "delgroup") +
-		fmt.Sprintf("if e=$(getent group %[1]s); then printf 'group=%%s\\n' \"$e\"; fi\n", shell.Quote(t.name))
+// Facts: the group's entry and the tools, gathered with every other
+// account task's on the host (contract.FactChecker).
+func (t *groupTask) Facts() []contract.Fact {
+	return append(contract.Tools("groupadd", "groupmod", "groupdel", "addgroup", "delgroup"),
+		contract.Fact{Kind: contract.FactGroup, Key: t.name})
 }
+
+func (t *groupTask) CheckRest() string { return "" }
+
+func (t *groupTask) Check() string { return remote.FactScript(t.Facts()) }
 
 // groupEntry is a parsed /etc/group line.
 type groupEntry struct {
@@ -117,10 +125,11 @@ func (t *groupTask) Diff(out CheckOutput) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("group %s: %w", t.name, err)
 	}
-	shadow := st.has("tool.groupadd")
-	busybox := !shadow && st.has("tool.addgroup")
+	f := contract.FactsOf(out, contract.KV{Vals: st.vals})
+	shadow := f.Tool("groupadd")
+	busybox := !shadow && f.Tool("addgroup")
 	subject := "group " + t.name
-	line, exists := st.vals["group"]
+	line, exists := f.Group(t.name)
 	p := &Plan{}
 	switch {
 	case t.state == "absent" && !exists:
@@ -128,7 +137,7 @@ func (t *groupTask) Diff(out CheckOutput) (*Plan, error) {
 	case t.state == "absent":
 		cmd := shell.Join("groupdel", t.name)
 		if !shadow {
-			if !st.has("tool.delgroup") {
+			if !f.Tool("delgroup") {
 				return nil, fmt.Errorf("%s: neither groupdel nor delgroup is installed on the host", subject)
 			}
 			cmd = shell.Join("delgroup", t.name)
@@ -175,7 +184,7 @@ func (t *groupTask) Diff(out CheckOutput) (*Plan, error) {
 		return nil, fmt.Errorf("%s: %w", subject, err)
 	}
 	if t.gid != nil && *t.gid != cur.gid {
-		if !st.has("tool.groupmod") {
+		if !f.Tool("groupmod") {
 			return nil, fmt.Errorf("%s: changing the gid needs groupmod (shadow-utils; on Alpine: apk add shadow)", subject)
 		}
 		p.Changes = append(p.Changes, Change{Action: Update, Subject: subject,

@@ -39,10 +39,13 @@ Commands are run directly, not by a shell: write /bin/sh -c '...' for one.
 
 The configuration test runs before every restart and reload drover does; when
 it fails the service keeps running on its previous configuration and the task
-fails with the test's output. The generated files run it too (ExecStartPre and
-ExecReload; in the scripts' start, restart and reload), so a manual reload or
-restart is refused the same way (systemd: a manual restart stops the service
-and then refuses to start it; reload is the safe operation).
+fails with the test's output. It is installed with the service (systemd: an
+executable UNIT.configtest beside the unit; the scripts' configtest action),
+so a handler or service task that only names the service runs it too. The
+generated files run it as well (ExecStartPre and ExecReload; in the scripts'
+start, restart and reload), so a manual reload or script restart is refused
+the same way (systemd: a manual restart stops the service and then refuses
+to start it; reload is the safe operation).
 
 state "started" restarts running instances whose unit or script changed (after
 the test). "reloaded" and "restarted" are actions for handlers: they run every
@@ -65,7 +68,7 @@ cleaned up.`,
 		{Name: "environment", Type: cty.Map(cty.String), Doc: "Environment variables of the service."},
 		{Name: "limits", Type: cty.Map(cty.String), Doc: `Resource limits: nofile and nproc (a number or "unlimited"), core and memlock (0 or "unlimited").`},
 		{Name: "restart", Type: cty.String, Default: cty.StringVal("on-failure"), Doc: `systemd's Restart policy: "no", "on-failure" or "always". SysV and OpenRC scripts do not supervise.`},
-		{Name: "after", Type: cty.List(cty.String), Doc: "systemd units the service starts after (network-online.target also gets Wants=); mapped to LSB facilities ($network, $time) and OpenRC dependencies (need net)."},
+		{Name: "after", Type: cty.List(cty.String), Doc: "systemd units the service starts after (network-online.target also gets Wants=); mapped to LSB facilities ($network, $time) and OpenRC dependencies (use net)."},
 		{Name: "hardening", Type: cty.Bool, Default: cty.True, Doc: "systemd: add NoNewPrivileges=yes, PrivateTmp=yes, ProtectSystem=full."},
 		{Name: "systemd_options", Type: cty.Map(cty.String), Doc: `Extra systemd [Service] settings, written as given ({ ProtectHome = "read-only" }); "" removes a hardening default.`},
 		{Name: "state", Type: cty.String, Default: cty.StringVal("started"), Doc: `"started", "stopped", or the actions "restarted" and "reloaded" (for handlers).`},
@@ -329,8 +332,8 @@ func (t *initServiceTask) Diff(out CheckOutput) (*Plan, error) {
 			fileSteps = append(fileSteps, step)
 		}
 	}
-	anyChanged := len(fileSteps) > 0
-	if anyChanged && t.sys.DaemonReload() != "" {
+	// systemd: the unit is files[0]; its config-test helpers follow.
+	if len(changed) > 0 && changed[0] && t.sys.DaemonReload() != "" {
 		fileSteps = append(fileSteps, Step{Script: t.sys.DaemonReload()})
 	}
 
@@ -428,21 +431,28 @@ func (t *initServiceTask) fileChange(f initgen.File, cur string, content []byte)
 
 // tested runs cmd only after the configuration test of instance i passed;
 // otherwise it fails with the test's output, leaving the service as it is.
+// A handler that names the service without repeating config_test runs the
+// test installed with the service, so it is guarded all the same.
 func (t *initServiceTask) tested(i int, svc, what, cmd string) string {
 	instance := ""
 	if len(t.def.Instances) > 0 {
 		instance = t.def.Instances[i]
 	}
 	test := t.def.ConfigTestScript(instance)
+	if test == "" && t.actionOnly {
+		test = t.sys.ConfigTest(svc)
+	}
+	return guarded(svc, what, test, cmd)
+}
+
+// guarded runs cmd after test (a subshell; "" for none) succeeded, and
+// otherwise fails with the test's output.
+func guarded(svc, what, test, cmd string) string {
 	if test == "" {
 		return cmd
 	}
 	msg := fmt.Sprintf("%s: the configuration test failed, so it was not %s; it keeps running with its previous configuration. The test's output:", svc, what)
-	s := "if ! out=$( " + test + " 2>&1); then\n\tprintf '%s\\n' " + shell.Quote(msg) + " \"$out\" >&2\n\texit 1\nfi\n"
-	if cmd != "" {
-		s += cmd
-	}
-	return s
+	return "if ! out=$( " + test + " 2>&1); then\n\tprintf '%s\\n' " + shell.Quote(msg) + " \"$out\" >&2\n\texit 1\nfi\n" + cmd
 }
 
 // serviceChange plans one instance: pre are configuration tests to run

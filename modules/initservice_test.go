@@ -12,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/facts"
+	"github.com/drover-cm/drover/internal/golden"
 	"github.com/drover-cm/drover/modules/initgen"
 )
 
@@ -102,6 +103,9 @@ func TestInitServiceDiff(t *testing.T) {
 		{"systemd-no-user-creation", "systemd", initVals("create_user", false), initState{files: "same", user: false, service: sdRunning}},
 		{"systemd-single", "systemd", initVals("instances", nil, "command", "/bin/sleep infinity", "config_test", nil, "user", nil), initState{files: "missing", service: sdNotFound}},
 		{"systemd-handler-without-command", "systemd", initVals("state", "reloaded", "command", nil, "reload", nil, "user", nil), initState{files: "same", user: true, service: sdRunning}},
+		// The natural handler: only the name and instances; the test installed with the service guards the restart.
+		{"systemd-handler-name-only", "systemd", initVals("state", "restarted", "command", nil, "reload", nil, "user", nil, "config_test", nil), initState{files: "same", user: true, service: sdRunning}},
+		{"sysv-handler-name-only", "sysv", initVals("state", "restarted", "command", nil, "reload", nil, "user", nil, "config_test", nil), initState{files: "same", user: true, service: "exists=yes\nstatus=0\nenabled=yes"}},
 		{"sysv-handler-without-command", "sysv", initVals("state", "reloaded", "command", nil, "reload", nil), initState{files: "same", user: true, service: "exists=yes\nstatus=0\nenabled=yes"}},
 		{"sysv-fresh", "sysv", initVals(), initState{files: "missing", user: true, service: "exists=no"}},
 		{"sysv-converged", "sysv", initVals(), initState{files: "same", user: true, service: "exists=yes\nstatus=0\nenabled=yes"}},
@@ -122,7 +126,7 @@ func TestInitServiceDiff(t *testing.T) {
 				t.Fatalf("Diff: %v", err)
 			}
 			got := renderPlan(t, plan)
-			golden(t, filepath.Join("testdata", "initservice", c.name+".txt"), got)
+			golden.Check(t, filepath.Join("testdata", "initservice", c.name+".txt"), got)
 			if plan2, _ := task.Diff(out); renderPlan(t, plan2) != got {
 				t.Error("a second Diff gave a different result")
 			}

@@ -1,7 +1,6 @@
 package modules_test
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,29 +12,16 @@ import (
 
 	"github.com/drover-cm/drover/engine/facts"
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/internal/golden"
 	"github.com/drover-cm/drover/modules"
 	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/moduletest"
 )
 
-var updateSystemGolden = flag.Bool("update-system", false, "rewrite the package and service golden files in testdata/")
-
 // psGolden compares got with testdata/<dir>/<name>.golden.
 func psGolden(t *testing.T, dir, name, got string) {
 	t.Helper()
-	file := filepath.Join("testdata", dir, name+".golden")
-	if *updateSystemGolden {
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test ./modules -run %s -update-system to create it)", err, t.Name())
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test ./modules -update-system accepts it):\n--- got\n%s--- want\n%s", file, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", dir, name+".golden"), got)
 }
 
 // psRender shows a task's check script, plan changes and step scripts, as

@@ -51,7 +51,7 @@ group of the first match. Checks read them as probe.NAME.rows, .values,
 .value, .lines, .stdout, .status, .available.`,
 	Attributes: []Attribute{
 		{Name: "command", Type: cty.String, Required: true,
-			Doc: "Shell code to run. It must only read: drover enforces that probes cannot apply changes, not what this code does (see docs/runbooks.md)."},
+			Doc: "Shell code to run. As root it runs in a read-only mount namespace as uid 65534 with no capability to undo it; as another user, that user's permissions bound it (see docs/runbooks.md)."},
 		{Name: "fallback", Type: cty.List(cty.String), Default: cty.ListValEmpty(cty.String),
 			Doc: "Commands tried in order when command's tools are missing (ss → netstat)."},
 		{Name: "requires", Type: cty.List(cty.String), Default: cty.ListValEmpty(cty.String),
@@ -109,7 +109,13 @@ type ProbeTask struct {
 	Header       bool
 	Separator    string
 	Regex        *regexp.Regexp
+	// RequireEnforced keeps a root probe from running where the read-only
+	// mount namespace cannot be set up (--require-enforced).
+	RequireEnforced bool
 }
+
+// RequireReadOnly makes the probe refuse to run as root unenforced.
+func (t *ProbeTask) RequireReadOnly() { t.RequireEnforced = true }
 
 // ProbeAlt is one command a probe may run, with the programs it needs.
 type ProbeAlt struct {
@@ -232,11 +238,12 @@ func firstWord(cmd string) []string {
 
 // Check runs the first alternative whose programs exist, under the timeout,
 // with its output captured to files and printed capped, after a header line:
-// "drover-probe ALT RC SIZE ESIZE MISSING...".
+// "drover-probe ALT RC SIZE ESIZE MISSING...", then "drover-ro GUARANTEE"
+// (probe_readonly.go).
 func (t *ProbeTask) Check() string {
 	var b strings.Builder
 	b.WriteString("t=$(mktemp 2>/dev/null || mktemp -p /dev/shm) || { echo 'drover: mktemp failed' >&2; exit 125; }\n")
-	b.WriteString("trap 'rm -f \"$t\" \"$t.e\" \"$t.rc\" \"$t.to\"' EXIT\n")
+	b.WriteString("trap 'rm -f \"$t\" \"$t.e\" \"$t.rc\" \"$t.to\" \"$t.ro\"' EXIT\n")
 	b.WriteString("alt=-1 rc=127 miss=\n")
 	for i, alt := range t.Alternatives {
 		if i == 0 {
@@ -268,27 +275,33 @@ func (t *ProbeTask) Check() string {
 	}
 	to := strconv.FormatFloat(t.Timeout, 'f', -1, 64)
 	lim := strconv.Itoa(t.MaxOutput + 1)
-	// GNU and busybox timeout kill the command's process group; without
-	// timeout, a watchdog does it from a job of its own (set -m).
-	fmt.Fprintf(&b, `if [ $alt != -1 ]; then
+	// run runs its arguments under the timeout. GNU and busybox timeout kill
+	// the command's process group; without timeout, a watchdog does it from
+	// a job of its own (set -m).
+	fmt.Fprintf(&b, `run() {
 if command -v timeout >/dev/null 2>&1; then
-{ timeout -k 2 %[1]s sh -c "$c" </dev/null 2>"$t.e"; echo $? >"$t.rc"; } | head -c %[2]s >"$t"
+{ timeout -k 2 %[1]s "$@" </dev/null 2>"$t.e"; echo $? >"$t.rc"; } | head -c %[2]s >"$t"
 rc=$(cat "$t.rc" 2>/dev/null || echo 1)
 else
-set -m; sh -c "$c" </dev/null >"$t" 2>"$t.e" & p=$!; set +m
+set -m; "$@" </dev/null >"$t" 2>"$t.e" & p=$!; set +m
 ( sleep %[1]s; kill -TERM -$p 2>/dev/null || kill -TERM $p 2>/dev/null; : >"$t.to"; sleep 2; kill -KILL -$p 2>/dev/null || kill -KILL $p 2>/dev/null ) </dev/null >/dev/null 2>&1 & w=$!
 wait $p; rc=$?
 kill $w 2>/dev/null
 [ -e "$t.to" ] && rc=124
 fi
-fi
+}
+ro=
+if [ $alt != -1 ]; then
+`, to, lim)
+	b.WriteString(readOnlyScript(t.RequireEnforced))
+	fmt.Fprintf(&b, `fi
 : >>"$t"; : >>"$t.e"
 set -- $(wc -c <"$t") $(wc -c <"$t.e")
-printf 'drover-probe %%s %%s %%s %%s%%s\n' "$alt" "$rc" "$1" "$2" "$miss"
-head -c %[2]s "$t"
-head -c %[2]s "$t.e" >&2
+printf 'drover-probe %%s %%s %%s %%s%%s\ndrover-ro %%s\n' "$alt" "$rc" "$1" "$2" "$miss" "$ro"
+head -c %[1]s "$t"
+head -c %[1]s "$t.e" >&2
 exit 0
-`, to, lim)
+`, lim)
 	return b.String()
 }
 
@@ -343,6 +356,11 @@ func (t *ProbeTask) Result(out CheckOutput) *ProbeResult {
 	r.Missing = hdr[5:]
 	r.ExitCode = rc
 	stdout := out.Stdout[nl+1:]
+	if rest, ok := bytes.CutPrefix(stdout, []byte("drover-ro ")); ok {
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			r.ReadOnly, stdout = string(rest[:i]), rest[i+1:]
+		}
+	}
 	if len(stdout) > t.MaxOutput {
 		stdout = stdout[:t.MaxOutput]
 	}
@@ -353,6 +371,8 @@ func (t *ProbeTask) Result(out CheckOutput) *ProbeResult {
 	r.Stdout, r.Stderr = string(stdout), string(stderr)
 	r.Truncated = size > t.MaxOutput || esize > t.MaxOutput
 	switch {
+	case alt == -2:
+		r.Status = ProbeRefused
 	case alt < 0 || alt >= len(t.Alternatives):
 		r.Status = ProbeNotAvailable
 	default:

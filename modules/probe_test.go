@@ -3,7 +3,9 @@ package modules
 import (
 	"bytes"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -172,5 +174,65 @@ func TestMutatingHint(t *testing.T) {
 		if got := MutatingHint(cmd) != ""; got != mutating {
 			t.Errorf("MutatingHint(%q) = %q, want mutating=%v", cmd, MutatingHint(cmd), mutating)
 		}
+	}
+}
+
+// TestProbeReadOnlyEnforcement runs probes as root on this machine: the
+// command runs in a read-only mount namespace as uid 65534; without the
+// util-linux tools it runs unenforced, or not at all when enforcement is
+// required.
+func TestProbeReadOnlyEnforcement(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("needs util-linux setpriv")
+	}
+	// A PATH with the basics but no unshare.
+	noUnshare := t.TempDir()
+	for _, p := range []string{"sh", "mktemp", "id", "head", "cat", "wc", "timeout", "rm", "sed", "mount", "setpriv", "touch"} {
+		if path, err := exec.LookPath(p); err == nil {
+			if err := os.Symlink(path, filepath.Join(noUnshare, p)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// World-writable: only the read-only mount keeps uid 65534 out.
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	victim, _ := filepath.Abs(filepath.Join(dir, "victim"))
+	cmd := "id -u; echo discard >/dev/null && echo devnull; touch " + victim
+	tests := []struct {
+		name     string
+		path     string
+		require  bool
+		status   string
+		readOnly string
+		written  bool
+		stdout   string
+	}{
+		{name: "enforced", status: ProbeFailed, readOnly: ReadOnlyEnforced, stdout: "65534\ndevnull\n"},
+		{name: "no unshare", path: noUnshare, status: ProbeOK, readOnly: "not enforced: util-linux tools missing: unshare", written: true, stdout: "0\ndevnull\n"},
+		{name: "no unshare, required", path: noUnshare, require: true, status: ProbeRefused, readOnly: "not enforced: util-linux tools missing: unshare"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			os.Remove(victim)
+			p := probeTask(t, map[string]cty.Value{"command": cty.StringVal(cmd), "requires": cty.ListVal([]cty.Value{cty.StringVal("sh")})})
+			p.RequireEnforced = tt.require
+			frag := p.Check()
+			if tt.path != "" {
+				frag = "PATH=" + tt.path + "\n" + frag
+			}
+			r := p.Result(runLocal(t, frag))
+			if r.Status != tt.status || r.ReadOnly != tt.readOnly || r.Stdout != tt.stdout {
+				t.Errorf("got status %q read-only %q stdout %q (stderr %q), want %q %q %q", r.Status, r.ReadOnly, r.Stdout, r.Stderr, tt.status, tt.readOnly, tt.stdout)
+			}
+			if _, err := os.Stat(victim); (err == nil) != tt.written {
+				t.Errorf("victim written: %v, want %v", err == nil, tt.written)
+			}
+		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/drover-cm/drover/internal/golden"
 )
 
 // TestReleaseDiff: golden plans of a release task for hand-written states
@@ -52,7 +54,7 @@ func TestReleaseDiff(t *testing.T) {
 			} else {
 				got = renderPlan(t, p)
 			}
-			golden(t, filepath.Join("testdata", "release", c.name+".txt"), got)
+			golden.Check(t, filepath.Join("testdata", "release", c.name+".txt"), got)
 		})
 	}
 }
@@ -74,5 +76,5 @@ func TestReleaseScripts(t *testing.T) {
 		}
 		b.WriteString("## health " + desc + "\n" + s)
 	}
-	golden(t, filepath.Join("testdata", "release", "scripts.txt"), b.String())
+	golden.Check(t, filepath.Join("testdata", "release", "scripts.txt"), b.String())
 }

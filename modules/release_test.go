@@ -157,15 +157,7 @@ func TestReleaseBusybox(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("writes /var/lib/drover/releases: needs root")
 	}
-	argv, ok := moduletest.Shells()["busybox"]
-	if !ok {
-		t.Skip("busybox is not installed")
-	}
-	dir, err := moduletest.BusyboxPath(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	testReleaseOn(t, &moduletest.ShellConn{Shell: argv, Env: []string{"PATH=" + dir}})
+	testReleaseOn(t, moduletest.Busybox(t))
 }
 
 func testReleaseOn(t *testing.T, conn transport.Conn) {

@@ -371,15 +371,7 @@ func TestScenariosLocal(t *testing.T) {
 
 // The same scenarios with only busybox's shell and tools, as on Alpine.
 func TestScenariosBusybox(t *testing.T) {
-	argv, ok := moduletest.Shells()["busybox"]
-	if !ok {
-		t.Skip("busybox is not installed")
-	}
-	dir, err := moduletest.BusyboxPath(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runScenarios(t, localTarget(&moduletest.ShellConn{Shell: argv, Env: []string{"PATH=" + dir}}))
+	runScenarios(t, localTarget(moduletest.Busybox(t)))
 }
 
 // runEdgeCases checks what must fail, and fail safely, on a target.

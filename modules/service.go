@@ -6,6 +6,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/initsys"
 )
 
@@ -122,6 +123,15 @@ func (t *serviceTask) Uses() []Resource {
 
 func (t *serviceTask) Check() string { return t.sys.Status(t.name) }
 
+// CheckGroup: with systemd, one systemctl show reads every service task's
+// unit on the host.
+func (t *serviceTask) CheckGroup() (contract.CheckGroup, string) {
+	if _, ok := t.sys.(initsys.Systemd); ok {
+		return initsys.SystemdStatus{}, t.name
+	}
+	return nil, ""
+}
+
 func (t *serviceTask) Diff(out CheckOutput) (*Plan, error) {
 	st, err := t.sys.ParseStatus(out.Stdout, out.ExitCode)
 	if err != nil {
@@ -169,13 +179,15 @@ func (t *serviceTask) Diff(out CheckOutput) (*Plan, error) {
 			action = Run
 		}
 		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "restarted"})
-		steps = append(steps, t.sys.Restart(t.name))
+		// A service init_service generated has its config test installed:
+		// a broken configuration must not stop it.
+		steps = append(steps, guarded(t.name, "restarted", t.sys.ConfigTest(t.name), t.sys.Restart(t.name)))
 	case t.state == "reloaded" && st.Active:
 		if len(attrs) == 0 {
 			action = Run
 		}
 		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "reloaded"})
-		steps = append(steps, t.sys.Reload(t.name))
+		steps = append(steps, guarded(t.name, "reloaded", t.sys.ConfigTest(t.name), t.sys.Reload(t.name)))
 	case t.state == "reloaded":
 		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "started (was not running)"})
 		steps = append(steps, t.sys.Start(t.name))

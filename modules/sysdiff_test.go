@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/internal/golden"
 )
 
 // The system modules' Diff tests: canned Check output in, the rendered plan
@@ -57,7 +58,7 @@ func runSysDiff(t *testing.T, m Module, goldenDir string, cases []sysCase) {
 					got.WriteString("uses " + u.Kind + " " + u.Name + "\n")
 				}
 			}
-			golden(t, filepath.Join("testdata", goldenDir, c.name+".txt"), got.String())
+			golden.Check(t, filepath.Join("testdata", goldenDir, c.name+".txt"), got.String())
 			// Diff is pure: a second call gives the same result.
 			plan2, err2 := task.Diff(out)
 			if (err == nil) != (err2 == nil) || (err == nil && renderSysPlan(t, plan2) != renderSysPlan(t, plan)) {

@@ -1,57 +1,28 @@
 package modules
 
 import (
-	"bytes"
 	"fmt"
-	"strconv"
 	"strings"
 
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // The system modules' (user, group, cron, sysctl, download, archive, git,
 // wait_for) Check output format, the sh fragments that print it, and the
 // checks their steps share.
 
-// kv is the parsed output of a Check fragment written in the system modules'
-// format: "key=value" lines, and blobs written as a line "blob KEY SIZE"
-// followed by exactly SIZE bytes and a newline. Sizes, not markers, delimit
-// blobs, so no content can forge a key.
+// kv is the parsed output of a Check fragment written in the KV dialect
+// (contract.ParseKV documents its grammar).
 type kv struct {
 	vals  map[string]string
 	blobs map[string][]byte
 }
 
 func parseKV(out []byte) (kv, error) {
-	r := kv{vals: map[string]string{}, blobs: map[string][]byte{}}
-	for len(out) > 0 {
-		nl := bytes.IndexByte(out, '\n')
-		if nl < 0 {
-			nl = len(out)
-		}
-		line := string(out[:nl])
-		out = out[min(nl+1, len(out)):]
-		if rest, ok := strings.CutPrefix(line, "blob "); ok {
-			f := strings.Fields(rest)
-			if len(f) != 2 {
-				return r, fmt.Errorf("malformed state line %q", line)
-			}
-			n, err := strconv.Atoi(f[1])
-			if err != nil || n < 0 || n > len(out) {
-				return r, fmt.Errorf("malformed or cut state blob %q", line)
-			}
-			r.blobs[f[0]] = bytes.Clone(out[:n])
-			out = out[n:]
-			if len(out) > 0 && out[0] == '\n' {
-				out = out[1:]
-			}
-			continue
-		}
-		if k, v, ok := strings.Cut(line, "="); ok {
-			r.vals[k] = v
-		}
-	}
-	return r, nil
+	r, err := contract.ParseKV(out)
+	return kv{vals: r.Vals, blobs: r.Blobs}, err
 }
 
 func (k kv) has(key string) bool { _, ok := k.vals[key]; return ok }
@@ -69,13 +40,7 @@ func shVarBlob(key, name string) string {
 
 // shTools is a sh fragment printing "tool.NAME=1" for each tool found. It
 // forks nothing: command -v is a builtin and its output is not captured.
-func shTools(names ...string) string {
-	var b strings.Builder
-	for _, n := range names {
-		fmt.Fprintf(&b, "if command -v %[1]s >/dev/null 2>&1; then echo 'tool.%[2]s=1'; fi\n", shell.Quote(n), n)
-	}
-	return b.String()
-}
+func shTools(names ...string) string { return remote.FactScript(contract.Tools(names...)) }
 
 // shRequireDir is a sh line that fails with a clear message unless dir
 // exists. Steps check their directory when they run rather than at plan

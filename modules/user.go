@@ -12,6 +12,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/modules/contract"
@@ -195,21 +196,33 @@ func (t *userTask) Uses() []Resource {
 	return r
 }
 
-func (t *userTask) Check() string {
+// Facts: the account's passwd entry and the tools, gathered with every
+// other account task's on the host (contract.FactChecker).
+func (t *userTask) Facts() []contract.Fact {
+	return append(contract.Tools("useradd", "usermod", "userdel", "adduser", "deluser", "addgroup", "delgroup", "chpasswd"),
+		contract.Fact{Kind: contract.FactPasswd, Key: t.name})
+}
+
+// CheckRest reads the account's groups, and what password_hash and
+// authorized_keys compare against; it prints nothing when there is no such
+// account.
+func (t *userTask) CheckRest() string {
 	var b strings.Builder
-	b.WriteString(shTools("useradd", "usermod", "userdel", "adduser", "deluser", "addgroup", "delgroup", "chpasswd"))
 	fmt.Fprintf(&b, "n=%s\n", shell.Quote(t.name))
-	b.WriteString("if e=$(getent passwd \"$n\"); then\n")
-	b.WriteString("printf 'passwd=%s\\n' \"$e\"\n")
+	keys := t.keys != nil && t.state == "present"
+	if keys {
+		// The home directory, for the keys' file.
+		b.WriteString("if e=$(getent passwd \"$n\"); then\n")
+	}
 	// id -G lists the primary group first (GNU and busybox): one process
-	// for both.
-	b.WriteString("g=$(id -Gn \"$n\" 2>/dev/null)\n")
+	// for both; it fails when there is no such account.
+	b.WriteString("if g=$(id -Gn \"$n\" 2>/dev/null); then\n")
 	b.WriteString("printf 'groups=%s\\nprimary=%s\\n' \"$g\" \"${g%% *}\"\n")
 	if t.passwordSet && t.state == "present" {
 		// Only a digest of the current hash leaves the host.
 		b.WriteString("if [ -r /etc/shadow ]; then printf 'pwsum=%s\\n' \"$(awk -F: -v n=\"$n\" '$1==n{printf \"%s\", $2}' /etc/shadow | sha256sum | cut -d' ' -f1)\"; else echo pwsum=unreadable; fi\n")
 	}
-	if t.keys != nil && t.state == "present" {
+	if keys {
 		// The user can swap ~/.ssh and authorized_keys for links at any
 		// time: read them only through drover_cd and drover_read.
 		b.WriteString("k=\"$(printf %s \"$e\" | cut -d: -f6)/.ssh\"\n")
@@ -219,13 +232,16 @@ v=${v%.}
 ` + shVarBlob("keys", "v") + `else echo keys.refused=1; fi
 fi
 `)
+		b.WriteString("fi\n")
 	}
 	b.WriteString("fi\n")
-	if t.keys != nil && t.state == "present" {
+	if keys {
 		return safeFS + b.String()
 	}
 	return b.String()
 }
+
+func (t *userTask) Check() string { return remote.FactScript(t.Facts()) + t.CheckRest() }
 
 // passwdEntry is a parsed /etc/passwd line.
 type passwdEntry struct {
@@ -252,9 +268,10 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", subject, err)
 	}
-	shadow := st.has("tool.useradd")
-	busybox := !shadow && st.has("tool.adduser")
-	line, exists := st.vals["passwd"]
+	f := contract.FactsOf(out, contract.KV{Vals: st.vals})
+	shadow := f.Tool("useradd")
+	busybox := !shadow && f.Tool("adduser")
+	line, exists := f.Passwd(t.name)
 	p := &Plan{}
 
 	if t.state == "absent" {
@@ -263,12 +280,12 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 		}
 		var args []string
 		switch {
-		case st.has("tool.userdel"):
+		case f.Tool("userdel"):
 			args = []string{"userdel"}
 			if t.removeHome {
 				args = append(args, "-r")
 			}
-		case st.has("tool.deluser"):
+		case f.Tool("deluser"):
 			args = []string{"deluser"}
 			if t.removeHome {
 				args = append(args, "--remove-home")
@@ -285,7 +302,7 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 		return p, nil
 	}
 
-	if t.passwordSet && !st.has("tool.chpasswd") {
+	if t.passwordSet && !f.Tool("chpasswd") {
 		return nil, fmt.Errorf("%s: setting password_hash needs chpasswd on the host (shadow-utils or busybox)", subject)
 	}
 	var change Change
@@ -336,7 +353,7 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 		mod = append(mod, "-c", t.comment)
 	}
 	if len(mod) > 0 {
-		if !st.has("tool.usermod") {
+		if !f.Tool("usermod") {
 			return nil, fmt.Errorf("%s: changing %s of an existing account needs usermod (shadow-utils; on Alpine: apk add shadow)", subject, attrNames(change.Attrs))
 		}
 		p.Steps = append(p.Steps, Step{Script: shell.Join(append(append([]string{"usermod"}, mod...), t.name)...)})
@@ -371,7 +388,7 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 				delta = append(delta, "-"+g)
 			}
 			change.Attrs = append(change.Attrs, AttrChange{Name: "groups", New: strings.Join(delta, " ")})
-			step, err := t.groupsStep(st, add, del)
+			step, err := t.groupsStep(f, add, del)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", subject, err)
 			}
@@ -519,14 +536,14 @@ func (t *userTask) createStep(shadow, busybox bool) (Step, []AttrChange, error) 
 }
 
 // groupsStep changes supplementary group memberships.
-func (t *userTask) groupsStep(st kv, add, del []string) (Step, error) {
-	if st.has("tool.usermod") {
+func (t *userTask) groupsStep(f *contract.FactSet, add, del []string) (Step, error) {
+	if f.Tool("usermod") {
 		if t.appendGroups {
 			return Step{Script: shell.Join("usermod", "-a", "-G", strings.Join(add, ","), t.name)}, nil
 		}
 		return Step{Script: shell.Join("usermod", "-G", strings.Join(t.groups, ","), t.name)}, nil
 	}
-	if !st.has("tool.addgroup") || (len(del) > 0 && !st.has("tool.delgroup")) {
+	if !f.Tool("addgroup") || (len(del) > 0 && !f.Tool("delgroup")) {
 		return Step{}, fmt.Errorf("changing supplementary groups needs usermod or busybox addgroup/delgroup on the host")
 	}
 	var lines []string

@@ -22,11 +22,13 @@ import (
 
 var runbookFlags struct {
 	playbookFlags
-	html     string
-	full     bool
-	runbook  string
-	failOn   string
-	validate bool
+	html string
+	full bool
+	// requireEnforced refuses probes that would run as root unenforced.
+	requireEnforced bool
+	runbook         string
+	failOn          string
+	validate        bool
 }
 
 var runbookCmd = &cobra.Command{
@@ -39,8 +41,11 @@ capped; checks then turn what the probes read into findings (crit, warn).
 
 A runbook cannot change a host: drover refuses, before connecting anywhere, any
 task whose module can change state (only probe tasks are allowed), and never
-applies anything on this path. A probe's command is still shell code you wrote:
-see docs/runbooks.md for exactly what is enforced.
+applies anything on this path. A probe that runs as root runs in a read-only
+mount namespace as an unprivileged uid with no capability to undo it; one that
+runs as another user is bounded by that user's permissions. The report says
+per host which held; --require-enforced refuses to run a root probe where the
+namespace cannot be set up. See docs/runbooks.md for exactly what is enforced.
 
 The report lists, per host, the findings first (most severe on top), then each
 probe's output; with several hosts, a table of hosts × findings comes first
@@ -64,6 +69,7 @@ func init() {
 	fl.BoolVar(&runbookFlags.full, "full", false, "show every probe's whole output (default: folded for one host, left out for several)")
 	fl.StringVar(&runbookFlags.runbook, "runbook", "", "run only the runbook with this name (when the files hold several)")
 	fl.StringVar(&runbookFlags.failOn, "fail-on", "", "exit 2 when a finding is at least this severe: warn or crit")
+	fl.BoolVar(&runbookFlags.requireEnforced, "require-enforced", false, "refuse to run a probe as root on a host where drover cannot enforce read-only (a read-only mount namespace)")
 	fl.BoolVar(&runbookFlags.validate, "validate", false, "check the runbook without an inventory or any connection, and stop")
 	rootCmd.AddCommand(runbookCmd)
 }
@@ -141,9 +147,10 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 			}
 			return hosts, err
 		},
-		Connect: s.connect,
-		Forks:   global.forks,
-		Masker:  l.ui.masker,
+		Connect:         s.connect,
+		Forks:           global.forks,
+		RequireEnforced: runbookFlags.requireEnforced,
+		Masker:          l.ui.masker,
 	}
 	if isTerminal(l.ui.stderr) && !global.jsonOut {
 		// A counter while hosts answer (probes like vmstat take seconds).

@@ -62,11 +62,7 @@ func TestScriptRunsLocally(t *testing.T) {
 // TestScriptBusyboxOnly runs the script where only busybox applets are on
 // PATH, as on a minimal Alpine host.
 func TestScriptBusyboxOnly(t *testing.T) {
-	dir, err := moduletest.BusyboxPath(t.TempDir())
-	if err != nil {
-		t.Skipf("busybox: %v", err)
-	}
-	conn := &moduletest.ShellConn{Shell: []string{filepath.Join(dir, "sh"), "-c"}, Env: []string{"PATH=" + dir}}
+	conn := moduletest.Busybox(t)
 	f, err := facts.Gather(context.Background(), conn)
 	if err != nil {
 		t.Fatalf("Gather: %v", err)

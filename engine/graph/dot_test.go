@@ -2,15 +2,13 @@ package graph
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
+	"github.com/drover-cm/drover/internal/golden"
+)
 
 func TestDotGolden(t *testing.T) {
 	g := New[string]()
@@ -42,19 +40,7 @@ func TestDotGolden(t *testing.T) {
 	if err := g.Dot(&buf, nil); err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "graph.dot")
-	if *update {
-		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got := buf.String(); got != string(want) {
-		t.Errorf("Dot output differs from %s (run go test -update if intended):\n%s", golden, got)
-	}
+	golden.Check(t, filepath.Join("testdata", "graph.dot"), buf.String())
 	// Hostile names stay inside their quoted labels: one statement per line.
 	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 		if line != "digraph {" && line != "}" && !strings.HasSuffix(line, ";") {

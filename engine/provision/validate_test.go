@@ -2,9 +2,7 @@ package provision
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,10 +12,9 @@ import (
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/run"
+	"github.com/drover-cm/drover/internal/golden"
 	"github.com/drover-cm/drover/modules"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files (testdata/validate.txt)")
 
 // validateCases are playbooks whose provision blocks `drover validate`
 // checks without credentials or network. Each is rendered as the CLI shows
@@ -210,17 +207,5 @@ func TestValidateGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	golden := filepath.Join("testdata", "validate.txt")
-	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got := out.String(); got != string(want) {
-		t.Errorf("validate output differs from %s (run with -update and review the diff):\n%s", golden, got)
-	}
+	golden.Check(t, filepath.Join("testdata", "validate.txt"), out.String())
 }

@@ -48,6 +48,9 @@ type checkJob struct {
 	outs   []contract.CheckOutput
 	idx    []int // indexes of tasks with a fragment
 	paths  *pathBatch
+	facts  []contract.Fact // every FactChecker's facts
+	factIx []int           // tasks that are FactCheckers
+	groups checkGroups
 	n      int // frames; 0 when there is nothing to read
 	nonce  string
 	script string
@@ -61,10 +64,28 @@ func newCheckJob(tasks []contract.Task) (*checkJob, error) {
 			j.paths.add(i, pc.CheckPath())
 			continue
 		}
-		if f := t.Check(); strings.TrimSpace(f) != "" {
+		if j.groups.add(i, t) {
+			continue
+		}
+		f := ""
+		if fc, ok := t.(contract.FactChecker); ok {
+			j.factIx = append(j.factIx, i)
+			j.facts = append(j.facts, fc.Facts()...)
+			f = fc.CheckRest()
+		} else {
+			f = t.Check()
+		}
+		if strings.TrimSpace(f) != "" {
 			j.idx = append(j.idx, i)
 			frags = append(frags, f)
 		}
+	}
+	// The groups' fragments and the facts' are more frames, after the
+	// tasks'.
+	frags = append(frags, j.groups.fragments()...)
+	if len(j.facts) > 0 {
+		contract.SortFacts(j.facts)
+		frags = append(frags, FactScript(j.facts))
 	}
 	j.n = len(frags)
 	if len(j.paths.tasks) > 0 {
@@ -90,10 +111,31 @@ func (j *checkJob) parse(res transport.Result) ([]contract.CheckOutput, error) {
 	for k, i := range j.idx {
 		j.outs[i] = got[k]
 	}
+	got = got[len(j.idx):]
+	j.groups.outputs(got, j.outs)
+	got = got[len(j.groups.groups):]
+	if len(j.facts) > 0 {
+		if err := j.setFacts(got[0]); err != nil {
+			return nil, err
+		}
+		got = got[1:]
+	}
 	if len(j.paths.tasks) > 0 {
-		j.paths.outputs(got[len(j.idx):], j.outs)
+		j.paths.outputs(got, j.outs)
 	}
 	return j.outs, nil
+}
+
+// setFacts gives every FactChecker the facts the facts' frame printed.
+func (j *checkJob) setFacts(frame contract.CheckOutput) error {
+	facts, err := contract.ParseFacts(frame.Stdout)
+	if err != nil {
+		return fmt.Errorf("reading the host's facts: %w%s", err, contract.StderrTail(frame.Stderr, ": "))
+	}
+	for _, i := range j.factIx {
+		j.outs[i].Facts = facts
+	}
+	return nil
 }
 
 // checkScript builds the batched state-reading script. Each fragment is

@@ -57,13 +57,19 @@ type ProbeOutput struct {
 	Truncated bool     `json:"truncated,omitempty"`
 	Missing   []string `json:"missing,omitempty"`
 	Note      string   `json:"note,omitempty"` // a parse error, why it was skipped
+	// ReadOnly is the guarantee the command ran under (empty when none ran).
+	ReadOnly string `json:"read_only,omitempty"`
 }
 
 // RunbookHost is one host's part of a runbook report.
 type RunbookHost struct {
-	Host     string        `json:"host"`
-	Status   Status        `json:"status"` // ok, failed, unreachable
-	Error    string        `json:"error,omitempty"`
+	Host   string `json:"host"`
+	Status Status `json:"status"` // ok, failed, unreachable
+	Error  string `json:"error,omitempty"`
+	// ReadOnly is what kept the probes from changing the host: "enforced
+	// (mount namespace, ...)", "by permissions of user X" or "not
+	// enforced: WHY" (per probe when they differ).
+	ReadOnly string        `json:"read_only,omitempty"`
 	Findings []Finding     `json:"findings"`
 	Probes   []ProbeOutput `json:"probes"`
 	Duration time.Duration `json:"duration_ns"`
@@ -213,6 +219,13 @@ func WriteRunbookText(w io.Writer, r *RunbookReport, o RunbookTextOptions) error
 		h := &r.Hosts[i]
 		worst := h.Worst()
 		fmt.Fprintf(&b, "\n%s %s\n", st.Host.Sprint("== "+h.Host), sevColor(worst)("["+hostVerdict(h)+"]"))
+		if h.ReadOnly != "" {
+			ro := st.Dim.Sprint
+			if strings.HasPrefix(h.ReadOnly, "not enforced") {
+				ro = st.Failed.Sprint
+			}
+			fmt.Fprintf(&b, "  %s\n", ro("read-only: "+h.ReadOnly))
+		}
 		if h.Status != StatusOK {
 			fmt.Fprintf(&b, "  %s %s\n", st.Failed.Sprint(string(h.Status)+":"), h.Error)
 			continue

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,11 +22,10 @@ import (
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/secrets"
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/internal/golden"
 	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // fixture is a playbook loaded from a directory, run against this machine
 // with the local transport; $ROOT in it is a fresh temporary directory.
@@ -153,20 +151,7 @@ func TestPlanGolden(t *testing.T) {
 			js, _ := json.MarshalIndent(doc, "", "  ")
 			gotJSON := strings.ReplaceAll(string(js), f.root, "$ROOT") + "\n"
 			for name, got := range map[string]string{"plan.txt": got, "plan.json": gotJSON} {
-				golden := filepath.Join(dir, name)
-				if *update {
-					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run with -update to create it)", err)
-				}
-				if got != string(want) {
-					t.Errorf("plan output differs from %s:\n--- got ---\n%s--- want ---\n%s", golden, got, want)
-				}
+				golden.Check(t, filepath.Join(dir, name), got)
 			}
 			if strings.Contains(got, "\x1b[") {
 				t.Errorf("colour codes in plan output")

@@ -12,6 +12,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -44,6 +46,9 @@ type RunbookOptions struct {
 	Connect func(ctx context.Context, h *inventory.Host, become *Become) (transport.Conn, error)
 	Forks   int
 	Masker  *report.Masker
+	// RequireEnforced refuses to run a probe as root where the read-only
+	// mount namespace cannot be set up (--require-enforced).
+	RequireEnforced bool
 	// Progress, when set, is called as each host finishes.
 	Progress func(host string, status report.Status)
 }
@@ -339,7 +344,10 @@ func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory
 		for j, pr := range b.probes {
 			r := pr.mtask.Result(outs[j])
 			pr.result, pr.value = r, r.Value
-			pr.out.Status, pr.out.ExitCode = r.Status, r.ExitCode
+			pr.out.Status, pr.out.ExitCode, pr.out.ReadOnly = r.Status, r.ExitCode, r.ReadOnly
+			if r.Status == contract.ProbeRefused {
+				pr.out.Note = "refused by --require-enforced: read-only " + r.ReadOnly
+			}
 			pr.out.Stdout, pr.out.Stderr, pr.out.Truncated, pr.out.Missing = r.Stdout, r.Stderr, r.Truncated, r.Missing
 			if r.Ran != "" {
 				pr.out.Command = r.Ran
@@ -353,6 +361,10 @@ func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory
 		}
 	}
 	res.Probes = outputs(probes)
+	res.ReadOnly = readOnlySummary(res.Probes)
+	if rr.opts.RequireEnforced && contract.ReadOnlyNotEnforced(res.ReadOnly) {
+		res.Status, res.Error = report.StatusFailed, "probes were refused: read-only "+res.ReadOnly+" (--require-enforced)"
+	}
 
 	// Checks see every probe's value and the host's facts.
 	if fv != nil {
@@ -478,8 +490,41 @@ func (rr *runbookRun) configureProbe(scope *lang.Scope, h *inventory.Host, pr *p
 		// the only one the runbook engine knows how to report.
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Not a probe", Detail: fmt.Sprintf("Runbooks run probe tasks only, not %s.", t.Type), Subject: t.TypeRange.Ptr()}}
 	}
+	if rr.opts.RequireEnforced {
+		if rq, ok := pt.(interface{ RequireReadOnly() }); ok {
+			rq.RequireReadOnly()
+		}
+	}
 	pr.mtask = pt
 	return nil
+}
+
+// readOnlySummary is the host's read-only guarantee: the weakest any probe
+// ran under ("not enforced" first), each with the probes it held for when
+// they differ.
+func readOnlySummary(probes []report.ProbeOutput) string {
+	var order []string
+	by := map[string][]string{}
+	for _, p := range probes {
+		if p.ReadOnly == "" {
+			continue
+		}
+		if by[p.ReadOnly] == nil {
+			order = append(order, p.ReadOnly)
+		}
+		by[p.ReadOnly] = append(by[p.ReadOnly], p.Name)
+	}
+	if len(order) == 1 {
+		return order[0]
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		return contract.ReadOnlyNotEnforced(order[i]) && !contract.ReadOnlyNotEnforced(order[j])
+	})
+	parts := make([]string, len(order))
+	for i, g := range order {
+		parts[i] = fmt.Sprintf("%s (probes %s)", g, strings.Join(by[g], ", "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func attrRange(t *config.Task, name string) (hcl.Range, bool) {

@@ -16,6 +16,7 @@ import (
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 const testRunbook = `
@@ -173,5 +174,26 @@ func TestValidateRunbooks(t *testing.T) {
 	rf, _ = loadTestRunbook(t, testRunbook)
 	if diags := ValidateRunbooks(rf, nil); diags.HasErrors() {
 		t.Errorf("valid runbook: %v", hcl.Diagnostics(diags))
+	}
+}
+
+func TestReadOnlySummary(t *testing.T) {
+	enf, user, none := contract.ReadOnlyEnforced, "by permissions of user deploy", "not enforced: util-linux tools missing: unshare"
+	tests := []struct {
+		name   string
+		probes []report.ProbeOutput
+		want   string
+	}{
+		{"none ran", []report.ProbeOutput{{Name: "a"}}, ""},
+		{"one guarantee", []report.ProbeOutput{{Name: "a", ReadOnly: enf}, {Name: "b", ReadOnly: enf}, {Name: "c"}}, enf},
+		{"weakest first", []report.ProbeOutput{{Name: "a", ReadOnly: user}, {Name: "b", ReadOnly: none}, {Name: "c", ReadOnly: user}},
+			none + " (probes b); " + user + " (probes a, c)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := readOnlySummary(tt.probes); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -61,10 +61,13 @@ runbook "disk-full" {
     columns       = ["command", "pid", "size", "path"]
   }
   probe "mounts" {
-    command = "cat /proc/mounts"
+    # The filesystem's own (super block) options, not the mount's: a root
+    # probe runs in a namespace where every mount is read-only, and what
+    # matters is whether the filesystem itself went read-only (after errors).
+    command = "sed -n 's/^[^ ]* [^ ]* [^ ]* [^ ]* \\([^ ]*\\) .* - \\([^ ]*\\) \\([^ ]*\\) \\([^ ]*\\)$/\\3 \\1 \\2 \\4/p' /proc/self/mountinfo"
     format  = "table"
     header  = false
-    columns = ["device", "mount", "fstype", "options", "dump", "pass"]
+    columns = ["device", "mount", "fstype", "options"]
   }
   probe "io_errors" {
     command       = "dmesg 2>/dev/null | grep -iE 'I/O error|EXT4-fs error|XFS.*(error|corrupt)|remount.*read-only|Buffer I/O' | tail -20"

@@ -7,8 +7,9 @@
 #
 # Nothing here can change a host: drover accepts only probe tasks in a
 # runbook, and runs them without sudo unless a probe sets become = true.
-# Log in as root (or pass --become) to see every process's sockets and the
-# kernel log on hosts that restrict dmesg.
+# Probes that run as root (log in as root, or --become) run in a read-only
+# mount namespace as an unprivileged uid that can read every file but not
+# other users' sockets' owners nor a restricted dmesg (docs/runbooks.md).
 
 variable "allowed_ports" {
   description = "Listening ports that are expected anywhere."
@@ -112,10 +113,13 @@ runbook "first-five-minutes" {
     timeout  = 10
   }
   probe "mounts" {
-    command = "cat /proc/mounts"
+    # The filesystem's own (super block) options, not the mount's: a root
+    # probe runs in a namespace where every mount is read-only, and what
+    # matters is whether the filesystem itself went read-only (after errors).
+    command = "sed -n 's/^[^ ]* [^ ]* [^ ]* [^ ]* \\([^ ]*\\) .* - \\([^ ]*\\) \\([^ ]*\\) \\([^ ]*\\)$/\\3 \\1 \\2 \\4/p' /proc/self/mountinfo"
     format  = "table"
     header  = false
-    columns = ["device", "mount", "fstype", "options", "dump", "pass"]
+    columns = ["device", "mount", "fstype", "options"]
   }
 
   # --- kernel and system logs ----------------------------------------------
@@ -198,10 +202,12 @@ runbook "first-five-minutes" {
   }
   check "unexpected_listener" {
     description = "A process listens on a port that is in neither allow-list."
-    for_each = { for r in probe.listening.rows : "${r.proto}/${r.port}" => r
-    if(r.ss_proc != "" || r.ns_proc != "") }
-    warn    = !contains(var.allowed_ports, each.value.port) && !contains(var.allowed_processes, each.value.ss_proc != "" ? each.value.ss_proc : each.value.ns_proc)
-    message = "${each.value.ss_proc != "" ? each.value.ss_proc : each.value.ns_proc} listens on ${each.value.addr}:${each.value.port} (${each.value.proto}), not in the allow-lists"
+    # Without the process name (another user's socket, or a root probe under
+    # read-only enforcement, which cannot read other processes' fds) the
+    # port allow-list alone decides.
+    for_each = { for r in probe.listening.rows : "${r.proto}/${r.port}" => merge(r, { proc = r.ss_proc != "" ? r.ss_proc : r.ns_proc }) }
+    warn     = !contains(var.allowed_ports, each.value.port) && !contains(var.allowed_processes, each.value.proc)
+    message  = "${each.value.proc != "" ? each.value.proc : "a process (name not readable)"} listens on ${each.value.addr}:${each.value.port} (${each.value.proto}), not in the allow-lists"
   }
   check "failed_units" {
     for_each = toset([for r in probe.failed_units.rows : r.unit])

@@ -55,9 +55,12 @@ runbook "network" {
   }
 
   check "unexpected_listener" {
-    for_each = { for r in probe.listening.rows : "${r.proto}/${r.port}" => r if(r.ss_proc != "" || r.ns_proc != "") }
-    warn     = !contains(var.allowed_ports, each.value.port) && !contains(var.allowed_processes, each.value.ss_proc != "" ? each.value.ss_proc : each.value.ns_proc)
-    message  = "${each.value.ss_proc != "" ? each.value.ss_proc : each.value.ns_proc} listens on ${each.value.addr}:${each.value.port} (${each.value.proto}), not in the allow-lists"
+    # Without the process name (another user's socket, or a root probe under
+    # read-only enforcement, which cannot read other processes' fds) the
+    # port allow-list alone decides.
+    for_each = { for r in probe.listening.rows : "${r.proto}/${r.port}" => merge(r, { proc = r.ss_proc != "" ? r.ss_proc : r.ns_proc }) }
+    warn     = !contains(var.allowed_ports, each.value.port) && !contains(var.allowed_processes, each.value.proc)
+    message  = "${each.value.proc != "" ? each.value.proc : "a process (name not readable)"} listens on ${each.value.addr}:${each.value.port} (${each.value.proto}), not in the allow-lists"
   }
   check "time_wait" {
     warn    = num(lookup(probe.tcp_states.values, "TIME-WAIT", lookup(probe.tcp_states.values, "TIME_WAIT", "0"))) > 5000

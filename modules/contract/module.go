@@ -161,6 +161,10 @@ type CheckOutput struct {
 	// its fragment; nil otherwise, and when reading it failed (ExitCode and
 	// Stderr say why).
 	Path *PathState
+	// Facts is what the batched read gathered for a FactChecker task (its
+	// CheckRest's output is in Stdout); nil otherwise: FactsOf then reads
+	// the facts its Check printed.
+	Facts *FactSet
 }
 
 // Plan is what a task will do on a host. No Changes means the host's state

@@ -1,6 +1,8 @@
 package contract
 
 import (
+	"strings"
+
 	"regexp"
 	"strconv"
 
@@ -36,7 +38,18 @@ const (
 	ProbeFailed       = "failed"
 	ProbeTimeout      = "timeout"
 	ProbeNotAvailable = "not available"
+	// ProbeRefused: --require-enforced kept a root probe from running
+	// without read-only enforcement.
+	ProbeRefused = "refused"
 )
+
+// ReadOnlyEnforced is the guarantee of a root probe run in the read-only
+// mount namespace (modules/probe_readonly.go).
+const ReadOnlyEnforced = "enforced (mount namespace, no capabilities to undo it)"
+
+// ReadOnlyNotEnforced reports whether a read-only guarantee is "not
+// enforced: WHY".
+func ReadOnlyNotEnforced(g string) bool { return strings.HasPrefix(g, "not enforced: ") }
 
 // ProbeResult is what a probe found on a host.
 type ProbeResult struct {
@@ -52,6 +65,9 @@ type ProbeResult struct {
 	Value cty.Value
 	// ParseError says why the output could not be parsed (format, regex).
 	ParseError string
+	// ReadOnly is the guarantee the command ran under: "enforced (...)",
+	// "by permissions of user X" or "not enforced: WHY"; "" when none ran.
+	ReadOnly string
 }
 
 // CommandHinter is implemented by read-only modules whose attributes hold

@@ -3,15 +3,14 @@ package initgen
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/drover-cm/drover/internal/golden"
+)
 
 // cases cover every option; commands use programs that exist on Debian so
 // that systemd-analyze verify can check the units.
@@ -66,20 +65,7 @@ func TestGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				got := render(files)
-				golden := filepath.Join("testdata", c.name+"."+sys+".golden")
-				if *update {
-					if err := os.WriteFile(golden, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test ./modules/initgen -update)", err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("%s differs from the generated files (go test ./modules/initgen -update, then review):\n%s", golden, got)
-				}
+				golden.Check(t, filepath.Join("testdata", c.name+"."+sys+".golden"), got)
 			})
 		}
 	}
@@ -146,20 +132,21 @@ func firstOr(s []string) string {
 	return s[0]
 }
 
-// TestScriptsLint runs sh -n and shellcheck on every SysV and OpenRC script.
+// TestScriptsLint runs sh -n and shellcheck on every SysV and OpenRC script
+// and systemd config-test helper.
 func TestScriptsLint(t *testing.T) {
 	shellcheck, err := exec.LookPath("shellcheck")
 	if err != nil {
 		skipOrFail(t, "shellcheck is not installed (apt-get install shellcheck)")
 	}
 	for _, c := range cases {
-		for _, sys := range []string{SysV, OpenRC} {
+		for _, sys := range []string{SysV, OpenRC, Systemd} {
 			files, err := Generate(c.def, sys)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, f := range files {
-				if f.Link != "" {
+				if f.Link != "" || !strings.HasPrefix(string(f.Content), "#!") {
 					continue
 				}
 				t.Run(c.name+"/"+sys+"/"+filepath.Base(f.Path), func(t *testing.T) {
@@ -173,6 +160,10 @@ func TestScriptsLint(t *testing.T) {
 							args = []string{"sh", "-n", p}
 						}
 						if _, err := exec.LookPath(sh); err != nil {
+							if sh == "busybox" && os.Getenv("DROVER_REQUIRE_FLEET") == "1" {
+								// Alpine's shell: CI installs it.
+								t.Error("busybox is not installed (apt-get install busybox)")
+							}
 							continue
 						}
 						if out, err := exec.Command(sh, args...).CombinedOutput(); err != nil {

@@ -43,7 +43,9 @@ func (d *Definition) openrcScript() File {
 	facilities, net := lsbDeps(d.After)
 	b.WriteString("depend() {\n")
 	if net {
-		b.WriteString("\tneed net\n")
+		// use, not need: Debian's OpenRC has no net service (its
+		// networking is an LSB script) and need would refuse to start.
+		b.WriteString("\tuse net\n")
 	}
 	var after []string
 	for _, f := range facilities {
@@ -80,7 +82,15 @@ start_pre() {
 	shift
 	set -- --exec "$prog" -- "$@"
 	if [ -n "$daemon_dir" ]; then set -- --chdir "$daemon_dir" "$@"; fi
-	if [ -n "$daemon_user" ]; then set -- --user "$daemon_user" "$@"; fi
+	if [ -n "$daemon_user" ]; then
+		# OpenRC's start-stop-daemon (Alpine, Gentoo) changes the user with
+		# --user; dpkg's (Debian's OpenRC) only matches on it: --chuid.
+		if start-stop-daemon --version 2>/dev/null | grep -q OpenRC; then
+			set -- --user "$daemon_user" "$@"
+		else
+			set -- --chuid "$daemon_user" "$@"
+		fi
+	fi
 	start-stop-daemon --start --background --make-pidfile --pidfile "$pidfile" "$@"
 	eend $?
 }
@@ -102,7 +112,9 @@ stop() {
 	if d.Reload != "" {
 		b.WriteString("\nreload() {\n\tconfigtest || return 1\n\tebegin \"Reloading $RC_SVCNAME\"\n")
 		if sig, ok := strings.CutPrefix(d.Reload, "signal:"); ok {
-			fmt.Fprintf(&b, "\tstart-stop-daemon --signal %s --pidfile \"$pidfile\"\n", sig)
+			// dpkg's start-stop-daemon signals only with --stop (and
+			// without --retry it does not wait); OpenRC's with --signal.
+			fmt.Fprintf(&b, "\tif start-stop-daemon --version 2>/dev/null | grep -q OpenRC; then\n\t\tstart-stop-daemon --signal %[1]s --pidfile \"$pidfile\"\n\telse\n\t\tstart-stop-daemon --stop --signal %[1]s --quiet --pidfile \"$pidfile\"\n\tfi\n", sig)
 		} else {
 			b.WriteString("\treload_command\n")
 		}

@@ -1,16 +1,14 @@
 package initsys
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/drover-cm/drover/internal/golden"
+)
 
 // TestGoldenCommands pins the fragments each init system generates, for a
 // plain name and one that needs quoting.
@@ -39,25 +37,9 @@ func TestGoldenCommands(t *testing.T) {
 				}
 			}
 			fmt.Fprintf(&b, "## daemon-reload\n%s\n", sys.DaemonReload())
-			golden(t, filepath.Join("testdata", name+".golden"), b.String())
+			golden.Check(t, filepath.Join("testdata", name+".golden"), b.String())
 			checkSyntax(t, b.String())
 		})
-	}
-}
-
-func golden(t *testing.T, file, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (run go test -update to accept):\n--- got\n%s\n--- want\n%s", file, got, want)
 	}
 }
 

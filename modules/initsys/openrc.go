@@ -72,3 +72,8 @@ func (OpenRC) Reload(name string) string  { return shell.Join("rc-service", name
 func (OpenRC) Enable(name string) string  { return shell.Join("rc-update", "add", name, "default") }
 func (OpenRC) Disable(name string) string { return "rc-update --all delete " + shell.Quote(name) }
 func (OpenRC) DaemonReload() string       { return "" }
+
+// ConfigTest runs the generated script's configtest command.
+func (OpenRC) ConfigTest(name string) string {
+	return InstalledTest("/etc/init.d/"+name, shell.Join("rc-service", name, "configtest"))
+}

@@ -93,3 +93,8 @@ func (SysV) Disable(name string) string {
 }
 
 func (SysV) DaemonReload() string { return "" }
+
+// ConfigTest runs the generated script's configtest action.
+func (SysV) ConfigTest(name string) string {
+	return InstalledTest("/etc/init.d/"+name, `"$f" configtest`)
+}

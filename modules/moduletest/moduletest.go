@@ -75,18 +75,36 @@ func Apply(t testing.TB, conn transport.Conn, plan *contract.Plan) transport.Res
 
 // ApplyTwice configures m with cfg, plans and applies it on conn, then plans
 // again and fails the test unless the second plan is empty (the module is
-// idempotent and its Check sees what its Apply did). It returns the first
+// idempotent and its Check sees what its Apply did). It applies the way
+// engine/run does: remote.ApplyAllThenCheck runs the plan's steps and reads
+// the state for the second plan in the same script. It returns the first
 // plan and the apply's result, for assertions.
 func ApplyTwice(t testing.TB, conn transport.Conn, m contract.Module, cfg contract.Config) (*contract.Plan, transport.Result) {
 	t.Helper()
-	task := Configure(t, m, cfg)
-	plan := MustPlan(t, conn, task)
-	res := Apply(t, conn, plan)
-	again := MustPlan(t, conn, Configure(t, m, cfg))
-	if again.Changed() {
-		t.Fatalf("%s: second plan is not empty after apply:\n%s", m.Spec().Name, Describe(again))
+	name := m.Spec().Name
+	plan := MustPlan(t, conn, Configure(t, m, cfg))
+	again := Configure(t, m, cfg)
+	out, checks, err := remote.ApplyAllThenCheck(context.Background(), conn, []*contract.Plan{plan}, []contract.Task{again})
+	if err != nil {
+		t.Fatalf("%s: Apply: %v", name, err)
 	}
-	return plan, res
+	if out[0].Err != nil {
+		t.Fatalf("%s: Apply: %v\nstdout: %s", name, out[0].Err, out[0].Result.Stdout)
+	}
+	if checks == nil {
+		// The read after the steps failed: read again, as engine/run does.
+		if checks, err = remote.CheckAll(context.Background(), conn, []contract.Task{again}); err != nil {
+			t.Fatalf("%s: CheckAll: %v", name, err)
+		}
+	}
+	second, err := again.Diff(checks[0])
+	if err != nil {
+		t.Fatalf("%s: second Diff: %v", name, err)
+	}
+	if second.Changed() {
+		t.Fatalf("%s: second plan is not empty after apply:\n%s", name, Describe(second))
+	}
+	return plan, out[0].Result
 }
 
 // ApplyValues is ApplyTwice with only attribute values.

@@ -29,7 +29,7 @@ import (
 const usage = `usage:
   fleet up [-n N] [-dir DIR] [-rootfs] [-systemd]   start N hosts until Ctrl-C
   fleet down [-dir DIR]                             stop the fleets "fleet up" started (or the one in DIR)
-  fleet rootfs                                      build the cached Debian rootfs
+  fleet rootfs                                      build the cached Debian rootfs (and its OpenRC layer)
   fleet help                                        this text
 `
 
@@ -52,6 +52,10 @@ func main() {
 			log.Fatal(err)
 		}
 		fmt.Println(p)
+		// The OpenRC hosts' layer over it (StartOpenRC).
+		if _, err := integration.OpenRCRootfs(log.Printf); err != nil {
+			log.Fatal(err)
+		}
 	default:
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)

@@ -127,6 +127,31 @@ func BusyboxPath(dir string) (string, error) {
 	return dir, nil
 }
 
+// Busybox returns a ShellConn running busybox sh with a PATH of busybox
+// applets only (an Alpine-like host). Without busybox it skips the test,
+// or fails it when DROVER_REQUIRE_FLEET=1 (CI installs busybox: a skip there
+// would hide that nothing proved the scripts work on a busybox-only host).
+func Busybox(t testing.TB) *ShellConn {
+	t.Helper()
+	if _, err := exec.LookPath("busybox"); err != nil {
+		missingBusybox(t)
+		t.Skip("busybox is not installed (apt-get install busybox)")
+	}
+	dir, err := BusyboxPath(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &ShellConn{Shell: []string{filepath.Join(dir, "sh"), "-c"}, Env: []string{"PATH=" + dir}}
+}
+
+// missingBusybox fails t under DROVER_REQUIRE_FLEET=1.
+func missingBusybox(t testing.TB) {
+	t.Helper()
+	if os.Getenv("DROVER_REQUIRE_FLEET") == "1" {
+		t.Fatal("busybox is not installed (apt-get install busybox); DROVER_REQUIRE_FLEET=1 requires the busybox-only tests to run")
+	}
+}
+
 // Shells returns the POSIX shells available here, by name, as ShellConn argv
 // prefixes: dash, bash (in POSIX mode) and busybox ash.
 func Shells() map[string][]string {
@@ -149,7 +174,11 @@ func Shells() map[string][]string {
 func All(t testing.TB) map[string]*ShellConn {
 	t.Helper()
 	out := map[string]*ShellConn{}
-	for name, argv := range Shells() {
+	shells := Shells()
+	if _, ok := shells["busybox"]; !ok {
+		missingBusybox(t)
+	}
+	for name, argv := range shells {
 		c := &ShellConn{Shell: argv}
 		if name == "busybox" {
 			dir, err := BusyboxPath(t.TempDir())
