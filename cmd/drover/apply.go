@@ -41,6 +41,7 @@ interrupted.`,
 
 func init() {
 	applyFlags.register(applyCmd)
+	registerLockFlag(applyCmd)
 	applyCmd.Flags().BoolVar(&applyFailFast, "fail-fast", false, "after the first failure on any host, start no new task anywhere")
 	rootCmd.AddCommand(applyCmd)
 }
@@ -81,6 +82,7 @@ func runApply(cmd *cobra.Command, args []string) error {
 	opts := s.options()
 	opts.Stop = stopCh
 	opts.FailFast = applyFailFast
+	opts.Lock = &run.RunLock{Holder: lockHolder(args[0]), Wait: lockTimeout}
 	res, runErr := run.Apply(ctx, opts)
 	s.close()
 	if err := s.report(res.Diagnostics); err != nil {

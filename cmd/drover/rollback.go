@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/drover-cm/drover/engine/report"
+	"github.com/drover-cm/drover/engine/runlock"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
 )
@@ -35,6 +36,7 @@ wanted release and healthy, 1 otherwise.`,
 
 func init() {
 	rollbackCmd.Flags().StringVar(&rollbackOpts.to, "to", "", "release id to switch to (default: the one before the current)")
+	registerLockFlag(rollbackCmd)
 	rootCmd.AddCommand(rollbackCmd)
 }
 
@@ -55,6 +57,16 @@ func runRollback(cmd *cobra.Command, args []string) error {
 			return nil
 		}
 		ev := report.Event{Kind: report.KindCommand, Host: t.Name, Task: "rollback", Command: "rollback " + app, ConnectTime: connectTime}
+		lock, err := runlock.Start(ctx, conn, lockHolder("rollback "+app), lockTimeout).Wait()
+		if err != nil {
+			st := report.StatusFailed
+			if runlock.IsBusy(err) {
+				st = report.StatusLocked
+			}
+			s.emit.Emit(report.Event{Kind: report.KindHostDone, Host: t.Name, Status: st, Duration: time.Since(start), Message: err.Error()})
+			return nil
+		}
+		defer lock.Release()
 		// A failed health check that switched back is a failure on a
 		// reachable host, like any other error that is not the connection's.
 		from, to, err := admin.Rollback(ctx, conn, app, rollbackOpts.to)

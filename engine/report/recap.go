@@ -15,6 +15,7 @@ type Counts struct {
 	Skipped     int `json:"skipped"`
 	Cancelled   int `json:"cancelled"`
 	NotStarted  int `json:"not_started"`
+	Locked      int `json:"locked,omitempty"`
 }
 
 // Add counts one outcome.
@@ -34,12 +35,14 @@ func (c *Counts) Add(s Status) {
 		c.Cancelled++
 	case StatusNotStarted:
 		c.NotStarted++
+	case StatusLocked:
+		c.Locked++
 	}
 }
 
 // Total is the number of outcomes counted.
 func (c Counts) Total() int {
-	return c.OK + c.Changed + c.Failed + c.Unreachable + c.Skipped + c.Cancelled + c.NotStarted
+	return c.OK + c.Changed + c.Failed + c.Unreachable + c.Skipped + c.Cancelled + c.NotStarted + c.Locked
 }
 
 // String is the recap line: "12 ok, 1 failed, 2 unreachable". "ok" is always
@@ -56,6 +59,7 @@ func (c Counts) String() string {
 		{c.Skipped, "skipped"},
 		{c.Cancelled, "cancelled"},
 		{c.NotStarted, "not started"},
+		{c.Locked, "locked"},
 	} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.name))

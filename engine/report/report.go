@@ -46,6 +46,9 @@ const (
 	StatusCancelled Status = "cancelled"
 	// StatusNotStarted: the run was interrupted before the host's turn.
 	StatusNotStarted Status = "not_started"
+	// StatusLocked: another run held the host's run lock (engine/runlock)
+	// for the whole --lock-timeout; nothing was read or applied.
+	StatusLocked Status = "locked"
 )
 
 // Event is one thing that happened. Only the fields that make sense for its

@@ -222,7 +222,7 @@ func (t *Terminal) renderRecap(r *Recap) string {
 			p.Line(line)
 		}
 	} else {
-		for _, st := range []Status{StatusFailed, StatusUnreachable, StatusCancelled, StatusNotStarted} {
+		for _, st := range []Status{StatusFailed, StatusUnreachable, StatusLocked, StatusCancelled, StatusNotStarted} {
 			var names []string
 			for _, h := range r.Hosts {
 				if h.Status != st {
@@ -363,7 +363,7 @@ func (s *Style) statusColor(st Status) *color.Color {
 		return s.Unreachable
 	case StatusSkipped:
 		return s.Skipped
-	case StatusCancelled:
+	case StatusCancelled, StatusLocked:
 		return s.Cut
 	}
 	return s.Dim

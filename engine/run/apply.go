@@ -44,6 +44,7 @@ func Apply(ctx context.Context, opts Options) (*ApplyResult, error) {
 	}
 	a := newApplyRun(ctx, r, plays)
 	defer a.stopAll()
+	defer r.releaseLocks()
 	a.run()
 	interrupted := ctx.Err() != nil || (opts.Stop != nil && isClosed(opts.Stop))
 	rc := rec.Recap(a.order, time.Since(start), interrupted)
@@ -197,6 +198,7 @@ func (a *applyRun) holdLaterPlays(i int) {
 }
 
 func (a *applyRun) hostDone(host string) {
+	a.r.releaseLock(host)
 	a.r.em.Emit(a.tallies[host].doneEvent(host))
 }
 

@@ -53,6 +53,11 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 	if r.offline {
 		return hr, nil, nil
 	}
+	// The plan is computed from state no other run is changing: the run
+	// lock, taken beside facts and evaluation, is held before it is read.
+	if err := hr.waitLock(); err != nil {
+		return hr, nil, err
+	}
 	// One round trip for the state of every task known now.
 	var batch []*instance
 	for _, t := range hr.order {
@@ -103,6 +108,7 @@ func (hr *hostRun) connect(ctx context.Context) (*lang.Scope, *facts.Facts, hcl.
 			return nil, nil, nil, err
 		}
 		hr.conn = c
+		hr.startLock(ctx)
 	}
 	var fv *facts.Facts
 	switch {

@@ -34,6 +34,7 @@ import (
 	"github.com/drover-cm/drover/engine/graph"
 	"github.com/drover-cm/drover/engine/lang"
 	"github.com/drover-cm/drover/engine/report"
+	"github.com/drover-cm/drover/engine/runlock"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
 )
@@ -66,6 +67,8 @@ type Options struct {
 	// Stop, when closed, makes apply start no new task: running tasks
 	// finish (cancel ctx to cut them). Nil never stops.
 	Stop <-chan struct{}
+	// Lock, when set, takes each host's run lock (see RunLock).
+	Lock *RunLock
 }
 
 // ApplyResult is what an apply achieved.
@@ -96,6 +99,8 @@ type runner struct {
 	// evalSlots bounds the hosts evaluating their tasks at once (see
 	// prepare).
 	evalSlots chan struct{}
+	// locks are the hosts' run locks, taken or being taken (lock.go).
+	locks map[string]*runlock.Pending
 }
 
 func newRunner(opts Options, sink report.Sink) *runner {
@@ -207,6 +212,9 @@ func failureStatus(err error) report.Status {
 	}
 	if errors.Is(err, context.Canceled) {
 		return report.StatusCancelled
+	}
+	if runlock.IsBusy(err) {
+		return report.StatusLocked
 	}
 	return report.StatusFailed
 }

@@ -38,7 +38,7 @@ func (t *hostTally) end() { t.dur = time.Since(t.start) }
 
 // dead reports whether the host is out of later plays.
 func (t *hostTally) dead() bool {
-	return t.status == report.StatusFailed || t.status == report.StatusUnreachable
+	return t.status == report.StatusFailed || t.status == report.StatusUnreachable || t.status == report.StatusLocked
 }
 
 // completed notes a task instance that ran (or had nothing to do).

@@ -1,0 +1,76 @@
+package run
+
+import (
+	"context"
+	"time"
+
+	"github.com/drover-cm/drover/engine/runlock"
+)
+
+// RunLock makes apply take each host's run lock (engine/runlock) before it
+// reads the state its plan is computed from, and hold it until the host's
+// last play ends. Plans take none.
+type RunLock struct {
+	Holder runlock.Holder
+	// Wait is how long another run's lock is waited for before the host is
+	// reported locked.
+	Wait time.Duration
+}
+
+// startLock begins taking the host's run lock on the play's connection,
+// once per host per run. It runs beside facts gathering and evaluation:
+// waitLock, before the state read, is where it is waited for.
+func (hr *hostRun) startLock(ctx context.Context) {
+	r := hr.r
+	if r.opts.Lock == nil || r.offline {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.locks == nil {
+		r.locks = map[string]*runlock.Pending{}
+	}
+	if _, ok := r.locks[hr.host.Name]; !ok {
+		r.locks[hr.host.Name] = runlock.Start(ctx, hr.conn, r.opts.Lock.Holder, r.opts.Lock.Wait)
+	}
+}
+
+// waitLock waits until the host's run lock is held (nil without one).
+func (hr *hostRun) waitLock() error {
+	r := hr.r
+	r.mu.Lock()
+	p := r.locks[hr.host.Name]
+	r.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	_, err := p.Wait()
+	return err
+}
+
+// releaseLock releases host's run lock, if it was taken (or is being).
+func (r *runner) releaseLock(host string) {
+	r.mu.Lock()
+	p := r.locks[host]
+	delete(r.locks, host)
+	r.mu.Unlock()
+	if p == nil {
+		return
+	}
+	if l, err := p.Wait(); err == nil {
+		l.Release()
+	}
+}
+
+// releaseLocks releases every lock still held (at the end of a run).
+func (r *runner) releaseLocks() {
+	r.mu.Lock()
+	var hosts []string
+	for h := range r.locks {
+		hosts = append(hosts, h)
+	}
+	r.mu.Unlock()
+	for _, h := range hosts {
+		r.releaseLock(h)
+	}
+}
