@@ -62,8 +62,14 @@ type result struct {
 // stdin) and with colour off by environment.
 func drover(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return droverWith(t, stdin, nil, args...)
+}
+
+// droverWith is drover with extra environment variables (NAME=VALUE).
+func droverWith(t *testing.T, stdin string, env []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(droverBin(t), args...)
-	cmd.Env = append(os.Environ(), "NO_COLOR=1", "HOME="+t.TempDir(), "SSH_AUTH_SOCK=")
+	cmd.Env = append(append(os.Environ(), "NO_COLOR=1", "HOME="+t.TempDir(), "SSH_AUTH_SOCK="), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	var out, errOut bytes.Buffer

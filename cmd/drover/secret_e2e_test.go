@@ -59,19 +59,7 @@ func clearCopy(t *testing.T, log string) string {
 
 func droverEnv(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(droverBin(t), args...)
-	cmd.Env = append(append(os.Environ(), "NO_COLOR=1", "HOME="+t.TempDir(), "SSH_AUTH_SOCK="), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running drover: %v", err)
-	}
-	return result{out.String(), errOut.String(), code}
+	return droverWith(t, "", env, args...)
 }
 
 func TestCLISecretEdit(t *testing.T) {
