@@ -14,14 +14,15 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Archive unpacks a tar or zip archive into a directory, once per archive
 // content.
 type Archive struct{}
 
-func (Archive) Spec() *Spec {
-	return &Spec{
+func (Archive) Spec() *contract.Spec {
+	return &contract.Spec{
 		Name:    "archive",
 		Summary: "Unpack a tar or zip archive into a directory.",
 		Doc: `Unpacks source into dest, unless dest/.drover-archive-NAME already holds the
@@ -40,7 +41,7 @@ task's path). Formats: tar, tar.gz/tgz and tar.bz2 (tar with gzip or bzip2),
 tar.xz/txz (tar with xz), zip (unzip). Files are owned by the connecting
 user (root with become) unless owner/group say otherwise; ownership recorded
 in the archive is not restored.`,
-		Attributes: []Attribute{
+		Attributes: []contract.Attribute{
 			{Name: "source", Type: cty.String, Required: true, Doc: "The archive: a path on the controller, or on the host with remote_source."},
 			{Name: "dest", Type: cty.String, Required: true, Doc: "Absolute directory to unpack into. Its parent must exist."},
 			{Name: "remote_source", Type: cty.Bool, Default: cty.False, Doc: "source is a path on the host, not on the controller."},
@@ -90,7 +91,7 @@ func archiveExt(name string) string {
 	return ""
 }
 
-func (Archive) Configure(cfg Config) (Task, error) {
+func (Archive) Configure(cfg contract.Config) (contract.Task, error) {
 	a, err := newSysVals(Archive{}.Spec(), cfg)
 	if err != nil {
 		return nil, err
@@ -98,32 +99,32 @@ func (Archive) Configure(cfg Config) (Task, error) {
 	t := &archiveTask{source: a.str("source"), remote: a.boolean("remote_source"), dest: a.str("dest"),
 		owner: a.str("owner"), group: a.str("group"), name: a.str("name")}
 	if t.source == "" || hasNewline(t.source) {
-		return nil, &AttrError{Attr: "source", Msg: "must be a file path"}
+		return nil, &contract.AttrError{Attr: "source", Msg: "must be a file path"}
 	}
 	if !path.IsAbs(t.dest) || path.Clean(t.dest) == "/" || hasNewline(t.dest) {
-		return nil, &AttrError{Attr: "dest", Msg: fmt.Sprintf("must be an absolute directory other than /, got %q", t.dest)}
+		return nil, &contract.AttrError{Attr: "dest", Msg: fmt.Sprintf("must be an absolute directory other than /, got %q", t.dest)}
 	}
 	t.dest = path.Clean(t.dest)
 	ext := archiveExt(t.source)
 	switch f := a.str("format"); f {
 	case "", "auto":
 		if ext == "" {
-			return nil, &AttrError{Attr: "format", Msg: fmt.Sprintf("cannot tell the format of %q from its name; set format to tar, tar.gz, tar.bz2, tar.xz or zip", t.source)}
+			return nil, &contract.AttrError{Attr: "format", Msg: fmt.Sprintf("cannot tell the format of %q from its name; set format to tar, tar.gz, tar.bz2, tar.xz or zip", t.source)}
 		}
 		t.format = archiveFormats[ext]
 	case "tar", "tar.gz", "tar.bz2", "tar.xz", "zip":
 		t.format = f
 	default:
-		return nil, &AttrError{Attr: "format", Msg: fmt.Sprintf("%q is not one of auto, tar, tar.gz, tar.bz2, tar.xz, zip", f)}
+		return nil, &contract.AttrError{Attr: "format", Msg: fmt.Sprintf("%q is not one of auto, tar, tar.gz, tar.bz2, tar.xz, zip", f)}
 	}
 	if t.strip, _, err = a.integer("strip_components"); err != nil {
 		return nil, err
 	}
 	if t.strip < 0 || t.strip > 64 {
-		return nil, &AttrError{Attr: "strip_components", Msg: "must be between 0 and 64"}
+		return nil, &contract.AttrError{Attr: "strip_components", Msg: "must be between 0 and 64"}
 	}
 	if t.strip > 0 && t.format == "zip" {
-		return nil, &AttrError{Attr: "strip_components", Msg: "is supported for tar formats only (unzip cannot strip components)"}
+		return nil, &contract.AttrError{Attr: "strip_components", Msg: "is supported for tar formats only (unzip cannot strip components)"}
 	}
 	for _, f := range [][2]string{{"owner", t.owner}, {"group", t.group}} {
 		if f[1] != "" {
@@ -137,27 +138,27 @@ func (Archive) Configure(cfg Config) (Task, error) {
 		t.name = base[:len(base)-len(archiveExt(base))]
 	}
 	if !markerName.MatchString(t.name) {
-		return nil, &AttrError{Attr: "name", Msg: fmt.Sprintf("%q cannot name a marker file: use letters, digits, '.', '_', '+', '-' (set name)", t.name)}
+		return nil, &contract.AttrError{Attr: "name", Msg: fmt.Sprintf("%q cannot name a marker file: use letters, digits, '.', '_', '+', '-' (set name)", t.name)}
 	}
 	if t.remote {
 		if !path.IsAbs(t.source) {
-			return nil, &AttrError{Attr: "source", Msg: "with remote_source = true, must be an absolute path on the host"}
+			return nil, &contract.AttrError{Attr: "source", Msg: "with remote_source = true, must be an absolute path on the host"}
 		}
 		return t, nil
 	}
 	local, err := LocalPath(cfg, t.source)
 	if err != nil {
-		return nil, &AttrError{Attr: "source", Msg: err.Error() + " (for a file on the host, set remote_source = true)"}
+		return nil, &contract.AttrError{Attr: "source", Msg: err.Error() + " (for a file on the host, set remote_source = true)"}
 	}
 	t.source = local
 	f, err := os.Open(t.source)
 	if err != nil {
-		return nil, &AttrError{Attr: "source", Msg: fmt.Sprintf("cannot read the archive on the controller: %v (for a file on the host, set remote_source = true)", err)}
+		return nil, &contract.AttrError{Attr: "source", Msg: fmt.Sprintf("cannot read the archive on the controller: %v (for a file on the host, set remote_source = true)", err)}
 	}
 	defer f.Close()
 	h := sha256.New()
 	if t.size, err = io.Copy(h, f); err != nil {
-		return nil, &AttrError{Attr: "source", Msg: fmt.Sprintf("reading %s: %v", t.source, err)}
+		return nil, &contract.AttrError{Attr: "source", Msg: fmt.Sprintf("reading %s: %v", t.source, err)}
 	}
 	t.sum = hex.EncodeToString(h.Sum(nil))
 	return t, nil
@@ -165,18 +166,20 @@ func (Archive) Configure(cfg Config) (Task, error) {
 
 func (t *archiveTask) marker() string { return path.Join(t.dest, ".drover-archive-"+t.name) }
 
-func (t *archiveTask) Provides() []Resource { return []Resource{{Kind: "path", Name: t.dest}} }
+func (t *archiveTask) Provides() []contract.Resource {
+	return []contract.Resource{{Kind: "path", Name: t.dest}}
+}
 
-func (t *archiveTask) Uses() []Resource {
-	r := []Resource{{Kind: "path", Name: path.Dir(t.dest)}}
+func (t *archiveTask) Uses() []contract.Resource {
+	r := []contract.Resource{{Kind: "path", Name: path.Dir(t.dest)}}
 	if t.remote {
-		r = append(r, Resource{Kind: "path", Name: t.source})
+		r = append(r, contract.Resource{Kind: "path", Name: t.source})
 	}
 	if t.owner != "" {
-		r = append(r, Resource{Kind: "user", Name: t.owner})
+		r = append(r, contract.Resource{Kind: "user", Name: t.owner})
 	}
 	if t.group != "" {
-		r = append(r, Resource{Kind: "group", Name: t.group})
+		r = append(r, contract.Resource{Kind: "group", Name: t.group})
 	}
 	return r
 }
@@ -207,7 +210,7 @@ func (t *archiveTask) Check() string {
 	return b.String()
 }
 
-func (t *archiveTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *archiveTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	subject := t.dest
 	st, err := parseKV(out.Stdout)
 	if err != nil {
@@ -222,7 +225,7 @@ func (t *archiveTask) Diff(out CheckOutput) (*Plan, error) {
 			return nil, fmt.Errorf("%s: the archive %s does not exist on the host", subject, t.source)
 		}
 	}
-	p := &Plan{}
+	p := &contract.Plan{}
 	if st.vals["marker"] == sum {
 		return p, nil
 	}
@@ -234,13 +237,13 @@ func (t *archiveTask) Diff(out CheckOutput) (*Plan, error) {
 			return nil, fmt.Errorf("%s: unpacking %s needs %s on the host (Debian: apt-get install %s)", subject, t.format, tool, debPackage(tool))
 		}
 	}
-	change := Change{Action: Create, Subject: subject, Attrs: []AttrChange{{Name: "unpack", New: path.Base(t.source) + " (sha256:" + shortSum(sum) + ")"}}}
+	change := contract.Change{Action: contract.Create, Subject: subject, Attrs: []contract.AttrChange{{Name: "unpack", New: path.Base(t.source) + " (sha256:" + shortSum(sum) + ")"}}}
 	if old := st.vals["marker"]; old != "" {
-		change.Action = Update
+		change.Action = contract.Update
 		change.Attrs[0].Old = "sha256:" + shortSum(old)
 	}
 	p.Changes = append(p.Changes, change)
-	step := Step{}
+	step := contract.Step{}
 	src := t.source
 	if !t.remote {
 		src = path.Join(path.Dir(t.dest), ".drover-archive-"+sum[:16]+archiveExt(t.source))
@@ -248,7 +251,7 @@ func (t *archiveTask) Diff(out CheckOutput) (*Plan, error) {
 			src += "." + t.format
 		}
 		local := t.source
-		step.Uploads = []Upload{{Path: src, Mode: 0o600, Size: t.size, Open: func() (io.ReadCloser, error) { return os.Open(local) }}}
+		step.Uploads = []contract.Upload{{Path: src, Mode: 0o600, Size: t.size, Open: func() (io.ReadCloser, error) { return os.Open(local) }}}
 	}
 	step.Script = t.unpackScript(src, sum)
 	p.Steps = append(p.Steps, step)

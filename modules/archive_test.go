@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/drover-cm/drover/engine/remote"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 func TestArchiveDiff(t *testing.T) {
@@ -123,11 +124,11 @@ func TestArchiveLocal(t *testing.T) {
 				for k, v := range values {
 					kv = append(kv, k, v)
 				}
-				task, err := Archive{}.Configure(Config{Values: obj(kv...), Dir: local})
+				task, err := Archive{}.Configure(contract.Config{Values: obj(kv...), Dir: local})
 				if err != nil {
 					t.Fatal(err)
 				}
-				outs, err := remote.CheckAll(context.Background(), conn, []Task{task})
+				outs, err := remote.CheckAll(context.Background(), conn, []contract.Task{task})
 				if err != nil {
 					t.Fatal(err)
 				}

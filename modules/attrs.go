@@ -10,6 +10,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // attrs reads a task's attribute values. The engine gives an object with
@@ -21,13 +23,13 @@ import (
 // Errors are collected, so that Configure can report the first one after
 // reading everything.
 type attrs struct {
-	spec   *Spec
+	spec   *contract.Spec
 	obj    map[string]cty.Value
 	marked map[string]bool
 	err    error
 }
 
-func readAttrs(spec *Spec, cfg Config) *attrs {
+func readAttrs(spec *contract.Spec, cfg contract.Config) *attrs {
 	a := &attrs{spec: spec, obj: map[string]cty.Value{}, marked: map[string]bool{}}
 	v := cfg.Values
 	if v == cty.NilVal || v.IsNull() {
@@ -59,11 +61,11 @@ func readAttrs(spec *Spec, cfg Config) *attrs {
 
 func (a *attrs) fail(name, format string, args ...any) {
 	if a.err == nil {
-		a.err = &AttrError{Attr: name, Msg: fmt.Sprintf(format, args...)}
+		a.err = &contract.AttrError{Attr: name, Msg: fmt.Sprintf(format, args...)}
 	}
 }
 
-func (a *attrs) attr(name string) *Attribute {
+func (a *attrs) attr(name string) *contract.Attribute {
 	for i := range a.spec.Attributes {
 		if a.spec.Attributes[i].Name == name {
 			return &a.spec.Attributes[i]

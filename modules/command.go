@@ -11,6 +11,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // commandModule runs a program with an argument vector, no shell involved;
@@ -21,7 +22,7 @@ type (
 	shellModule   struct{}
 )
 
-var execAttrs = []Attribute{
+var execAttrs = []contract.Attribute{
 	{Name: "creates", Type: cty.String,
 		Doc: "A path; when it exists (as anything, even a dangling link) the command is skipped. Absolute, or relative to chdir."},
 	{Name: "removes", Type: cty.String,
@@ -36,7 +37,7 @@ var execAttrs = []Attribute{
 		Doc: "Text written to the command's standard input. Unset: the command reads end of file."},
 }
 
-var execOutputs = []Attribute{
+var execOutputs = []contract.Attribute{
 	{Name: "stdout", Type: cty.String, Doc: "What the command printed on standard output."},
 	{Name: "stderr", Type: cty.String, Doc: "What it printed on standard error."},
 	{Name: "exit_code", Type: cty.Number, Doc: "Its exit status (always 0: a non-zero status fails the task)."},
@@ -53,7 +54,7 @@ A non-zero exit status fails the task and shows the last lines of its
 standard error. Its stdout, stderr and exit_code can be referenced by later
 tasks.`
 
-var commandSpec = &Spec{
+var commandSpec = &contract.Spec{
 	Name:    "command",
 	Summary: "Run a program with exact arguments, without a shell.",
 	Doc: `Runs a program with an argument vector: every element of run is passed to the
@@ -69,7 +70,7 @@ double quotes only \ " $ and ` + "`" + `), and characters a shell would interpre
 For pipes, redirections, globs or variables use the shell module.
 
 ` + execCommonDoc,
-	Attributes: append([]Attribute{
+	Attributes: append([]contract.Attribute{
 		{Name: "run", Type: cty.DynamicPseudoType, Required: true,
 			Doc: "The program and its arguments: a list of strings, or one string split into words without expansion. A program name without / is looked up in PATH."},
 	}, execAttrs...),
@@ -82,7 +83,7 @@ For pipes, redirections, globs or variables use the shell module.
 }`,
 }
 
-var shellSpec = &Spec{
+var shellSpec = &contract.Spec{
 	Name:    "shell",
 	Summary: "Run shell code with sh -c.",
 	Doc: `Runs run as POSIX shell code with sh -c: pipes, redirections, globs and
@@ -92,7 +93,7 @@ in the playbook: to pass a variable safely, put it in env and use "$NAME" in
 the code, or use the command module.
 
 ` + execCommonDoc,
-	Attributes: append([]Attribute{
+	Attributes: append([]contract.Attribute{
 		{Name: "run", Type: cty.String, Required: true, Doc: "POSIX shell code, run with sh -c."},
 	}, execAttrs...),
 	Outputs: execOutputs,
@@ -103,10 +104,10 @@ the code, or use the command module.
 }`,
 }
 
-func (commandModule) Spec() *Spec { return commandSpec }
-func (shellModule) Spec() *Spec   { return shellSpec }
+func (commandModule) Spec() *contract.Spec { return commandSpec }
+func (shellModule) Spec() *contract.Spec   { return shellSpec }
 
-func (commandModule) Configure(cfg Config) (Task, error) {
+func (commandModule) Configure(cfg contract.Config) (contract.Task, error) {
 	a := readAttrs(commandSpec, cfg)
 	s, list, isList := a.strOrList("run")
 	t := configureExec(a)
@@ -121,26 +122,26 @@ func (commandModule) Configure(cfg Config) (Task, error) {
 			if se, ok := err.(*shell.SplitError); ok && se.Char != 0 {
 				msg += "; or use the shell module, which runs sh"
 			}
-			return nil, &AttrError{Attr: "run", Msg: msg}
+			return nil, &contract.AttrError{Attr: "run", Msg: msg}
 		}
 	}
 	if len(argv) == 0 || argv[0] == "" {
-		return nil, &AttrError{Attr: "run", Msg: "names no program (it is empty)"}
+		return nil, &contract.AttrError{Attr: "run", Msg: "names no program (it is empty)"}
 	}
 	for _, w := range argv {
 		if strings.ContainsRune(w, 0) {
-			return nil, &AttrError{Attr: "run", Msg: "an argument contains a NUL byte, which no program can receive"}
+			return nil, &contract.AttrError{Attr: "run", Msg: "an argument contains a NUL byte, which no program can receive"}
 		}
 	}
 	if strings.HasPrefix(argv[0], "-") {
-		return nil, &AttrError{Attr: "run", Msg: fmt.Sprintf("the program name %q starts with -", argv[0])}
+		return nil, &contract.AttrError{Attr: "run", Msg: fmt.Sprintf("the program name %q starts with -", argv[0])}
 	}
 	t.Display = shell.Join(argv...)
 	t.Command = "exec " + shell.Join(argv...)
 	return t, nil
 }
 
-func (shellModule) Configure(cfg Config) (Task, error) {
+func (shellModule) Configure(cfg contract.Config) (contract.Task, error) {
 	a := readAttrs(shellSpec, cfg)
 	code, _ := a.str("run")
 	t := configureExec(a)
@@ -148,7 +149,7 @@ func (shellModule) Configure(cfg Config) (Task, error) {
 		return nil, a.err
 	}
 	if strings.TrimSpace(code) == "" {
-		return nil, &AttrError{Attr: "run", Msg: "is empty"}
+		return nil, &contract.AttrError{Attr: "run", Msg: "is empty"}
 	}
 	t.Display = code
 	if first, rest, multi := strings.Cut(strings.TrimSpace(code), "\n"); multi {
@@ -249,43 +250,43 @@ func (t *execTask) Check() string {
 	return b.String()
 }
 
-func (t *execTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *execTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	if t.Check() != "" {
 		if out.ExitCode != 0 {
 			return nil, checkErr(out)
 		}
 		switch strings.TrimSpace(string(out.Stdout)) {
 		case "skip creates", "skip removes", "skip unless":
-			return &Plan{}, nil
+			return &contract.Plan{}, nil
 		case "run":
 		default:
 			return nil, fmt.Errorf("unexpected state output %q", out.Stdout)
 		}
 	}
-	ch := Change{Action: Run, Subject: t.Display, Sensitive: t.Sensitive}
+	ch := contract.Change{Action: contract.Run, Subject: t.Display, Sensitive: t.Sensitive}
 	if t.Chdir != "" {
-		ch.Attrs = append(ch.Attrs, AttrChange{Name: "chdir", New: t.Chdir})
+		ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "chdir", New: t.Chdir})
 	}
 	for _, k := range sortedKeys(t.Env) {
 		v := t.Env[k]
 		if t.EnvSensitive {
 			v = "(sensitive)"
 		}
-		ch.Attrs = append(ch.Attrs, AttrChange{Name: "env." + k, New: v})
+		ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "env." + k, New: v})
 	}
 	if t.Stdin != nil {
 		v := fmt.Sprintf("(%d bytes)", len(*t.Stdin))
 		if t.StdinSensitive {
 			v = "(sensitive)"
 		}
-		ch.Attrs = append(ch.Attrs, AttrChange{Name: "stdin", New: v})
+		ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "stdin", New: v})
 	}
 	script := t.prelude() + t.Command + "\n"
 	if t.Stdin == nil {
 		// A Script (its stdin is /dev/null), so that ApplyAll can run it in
 		// the same round trip as the changes before it. Nothing shows a
 		// step's Script; ApplyAll sends it on stdin, never in arguments.
-		return &Plan{Changes: []Change{ch}, Steps: []Step{{Script: script}}}, nil
+		return &contract.Plan{Changes: []contract.Change{ch}, Steps: []contract.Step{{Script: script}}}, nil
 	}
 	stdin := t.Stdin
 	run := func(ctx context.Context, conn transport.Conn) (transport.Result, error) {
@@ -296,19 +297,19 @@ func (t *execTask) Diff(out CheckOutput) (*Plan, error) {
 		return conn.Run(ctx, cmd)
 	}
 	// Func, not Script: the command needs stdin of its own.
-	return &Plan{Changes: []Change{ch}, Steps: []Step{{Func: run}}}, nil
+	return &contract.Plan{Changes: []contract.Change{ch}, Steps: []contract.Step{{Func: run}}}, nil
 }
 
-func (t *execTask) Provides() []Resource {
+func (t *execTask) Provides() []contract.Resource {
 	if t.Creates != "" {
-		return []Resource{{Kind: "path", Name: t.Creates}}
+		return []contract.Resource{{Kind: "path", Name: t.Creates}}
 	}
 	return nil
 }
 
-func (t *execTask) Uses() []Resource {
+func (t *execTask) Uses() []contract.Resource {
 	if t.Chdir != "" {
-		return []Resource{{Kind: "path", Name: t.Chdir}}
+		return []contract.Resource{{Kind: "path", Name: t.Chdir}}
 	}
 	return nil
 }

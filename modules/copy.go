@@ -21,12 +21,13 @@ import (
 
 	"github.com/drover-cm/drover/engine/localpath"
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // copyModule copies a local file or directory tree to the host.
 type copyModule struct{}
 
-var copySpec = &Spec{
+var copySpec = &contract.Spec{
 	Name:    "copy",
 	Summary: "Copy a local file or directory tree to the host.",
 	Doc: `Copies source, a file or a directory on the machine running drover, to path
@@ -47,7 +48,7 @@ mode applies to files and dir_mode to directories; unset, a new file gets the
 permission bits of the local file (so executables stay executable), a new
 directory 0755, and existing ones keep theirs. owner and group apply to every
 file and directory copied.`,
-	Attributes: []Attribute{
+	Attributes: []contract.Attribute{
 		{Name: "source", Type: cty.String, Required: true, Doc: "Local file or directory, relative to the directory of the playbook file that declares the task (or absolute)."},
 		{Name: "path", Type: cty.String, Required: true, Doc: "Absolute destination path on the host: the file itself, or the directory that receives the tree."},
 		modeAttr,
@@ -64,9 +65,9 @@ file and directory copied.`,
 }`,
 }
 
-func (copyModule) Spec() *Spec { return copySpec }
+func (copyModule) Spec() *contract.Spec { return copySpec }
 
-func (copyModule) Configure(cfg Config) (Task, error) {
+func (copyModule) Configure(cfg contract.Config) (contract.Task, error) {
 	a := readAttrs(copySpec, cfg)
 	dest, _ := a.absPath("path")
 	meta := readMeta(a)
@@ -78,35 +79,35 @@ func (copyModule) Configure(cfg Config) (Task, error) {
 	}
 	local, err := LocalPath(cfg, source)
 	if err != nil {
-		return nil, &AttrError{Attr: "source", Msg: err.Error()}
+		return nil, &contract.AttrError{Attr: "source", Msg: err.Error()}
 	}
 	st, err := os.Stat(local)
 	if err != nil {
-		return nil, &AttrError{Attr: "source", Msg: fmt.Sprintf("cannot read %s: %v", local, err), Err: err}
+		return nil, &contract.AttrError{Attr: "source", Msg: fmt.Sprintf("cannot read %s: %v", local, err), Err: err}
 	}
 	if !st.IsDir() {
 		if !st.Mode().IsRegular() {
-			return nil, &AttrError{Attr: "source", Msg: local + " is not a regular file or a directory"}
+			return nil, &contract.AttrError{Attr: "source", Msg: local + " is not a regular file or a directory"}
 		}
 		if purge || hasDirMode {
 			attr := "purge"
 			if hasDirMode {
 				attr = "dir_mode"
 			}
-			return nil, &AttrError{Attr: attr, Msg: fmt.Sprintf("only applies when source is a directory, and %s is a file", local)}
+			return nil, &contract.AttrError{Attr: attr, Msg: fmt.Sprintf("only applies when source is a directory, and %s is a file", local)}
 		}
 		c, err := localContent(local, st.Size())
 		if err != nil {
-			return nil, &AttrError{Attr: "source", Msg: err.Error(), Err: err}
+			return nil, &contract.AttrError{Attr: "source", Msg: err.Error(), Err: err}
 		}
 		return &fileTask{Path: dest, Content: c, Meta: meta, NewMode: uint32(st.Mode().Perm())}, nil
 	}
 	t := &copyDirTask{Root: dest, Meta: meta, DirMode: dirMode, HasDirMode: hasDirMode, Purge: purge}
 	if err := t.scan(local, localRule(cfg)); err != nil {
-		return nil, &AttrError{Attr: "source", Msg: err.Error(), Err: err}
+		return nil, &contract.AttrError{Attr: "source", Msg: err.Error(), Err: err}
 	}
 	if dest == "/" && purge {
-		return nil, &AttrError{Attr: "purge", Msg: "refusing to purge /"}
+		return nil, &contract.AttrError{Attr: "purge", Msg: "refusing to purge /"}
 	}
 	return t, nil
 }
@@ -291,7 +292,7 @@ type copyState struct {
 	Remote  []string // with purge: every relative path under the root
 }
 
-func (t *copyDirTask) parse(out CheckOutput) (copyState, error) {
+func (t *copyDirTask) parse(out contract.CheckOutput) (copyState, error) {
 	var s copyState
 	if out.ExitCode != 0 {
 		return s, checkErr(out)
@@ -362,7 +363,7 @@ func parseStat(f []string) (remoteFile, error) {
 	return remoteFile{Mode: uint32(m), UID: f[1], GID: f[2], User: f[3], Group: f[4]}, nil
 }
 
-func (t *copyDirTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *copyDirTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	s, err := t.parse(out)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Root, err)
@@ -373,9 +374,9 @@ func (t *copyDirTask) Diff(out CheckOutput) (*Plan, error) {
 	case "other":
 		return nil, fmt.Errorf("%s exists and is not a directory", t.Root)
 	}
-	plan := &Plan{}
+	plan := &contract.Plan{}
 	var mkdirs, fixes, moves []string
-	var uploads []Upload
+	var uploads []contract.Upload
 	var temps []string
 	dirMeta := fileMeta{Mode: t.DirMode, HasMode: t.HasDirMode, Owner: t.Meta.Owner, Group: t.Meta.Group}
 	newDirMode := uint32(0o755)
@@ -384,14 +385,14 @@ func (t *copyDirTask) Diff(out CheckOutput) (*Plan, error) {
 	}
 	newDir := func(rel string) {
 		mkdirs = append(mkdirs, safeMkdir(t.remote(rel), chownSpec(t.Meta.Owner, t.Meta.Group), newDirMode))
-		plan.Changes = append(plan.Changes, Change{Action: Create, Subject: t.remote(rel) + "/", Attrs: []AttrChange{{Name: "mode", New: fmtMode(newDirMode)}}})
+		plan.Changes = append(plan.Changes, contract.Change{Action: contract.Create, Subject: t.remote(rel) + "/", Attrs: []contract.AttrChange{{Name: "mode", New: fmtMode(newDirMode)}}})
 	}
 	missing := s.Root.Type == "missing"
 	if missing {
 		newDir("")
 	} else if attrs, fix := metaChanges(dirMeta, s.Root); len(attrs) > 0 {
 		fixes = append(fixes, safeMeta(t.Root, true, fix))
-		plan.Changes = append(plan.Changes, Change{Action: Update, Subject: t.Root + "/", Attrs: attrs})
+		plan.Changes = append(plan.Changes, contract.Change{Action: contract.Update, Subject: t.Root + "/", Attrs: attrs})
 	}
 	entry := func(i int) copyEntry {
 		if missing {
@@ -407,7 +408,7 @@ func (t *copyDirTask) Diff(out CheckOutput) (*Plan, error) {
 		case "dir":
 			if attrs, fix := metaChanges(dirMeta, e.Stat); len(attrs) > 0 {
 				fixes = append(fixes, safeMeta(t.remote(d), true, fix))
-				plan.Changes = append(plan.Changes, Change{Action: Update, Subject: t.remote(d) + "/", Attrs: attrs})
+				plan.Changes = append(plan.Changes, contract.Change{Action: contract.Update, Subject: t.remote(d) + "/", Attrs: attrs})
 			}
 		default:
 			return nil, fmt.Errorf("%s is a %s where the source has a directory; remove it first", t.remote(d), typeName(e.Kind))
@@ -420,20 +421,20 @@ func (t *copyDirTask) Diff(out CheckOutput) (*Plan, error) {
 		if t.Meta.HasMode {
 			mode = t.Meta.Mode
 		}
-		var ch Change
+		var ch contract.Change
 		switch e.Kind {
 		case "missing":
-			ch = Change{Action: Create, Subject: p, Attrs: []AttrChange{{Name: "mode", New: fmtMode(mode)}, {Name: "sha256", New: shortSum(f.Content.SHA256)}}}
+			ch = contract.Change{Action: contract.Create, Subject: p, Attrs: []contract.AttrChange{{Name: "mode", New: fmtMode(mode)}, {Name: "sha256", New: shortSum(f.Content.SHA256)}}}
 		case "file":
 			attrs, fix := metaChanges(t.Meta, e.Stat)
 			if e.SHA == f.Content.SHA256 {
 				if len(attrs) > 0 {
 					fixes = append(fixes, safeMeta(p, false, fix))
-					plan.Changes = append(plan.Changes, Change{Action: Update, Subject: p, Attrs: attrs})
+					plan.Changes = append(plan.Changes, contract.Change{Action: contract.Update, Subject: p, Attrs: attrs})
 				}
 				continue
 			}
-			ch = Change{Action: Update, Subject: p, Attrs: append([]AttrChange{{Name: "sha256", Old: shortSum(e.SHA), New: shortSum(f.Content.SHA256)}}, attrs...)}
+			ch = contract.Change{Action: contract.Update, Subject: p, Attrs: append([]contract.AttrChange{{Name: "sha256", Old: shortSum(e.SHA), New: shortSum(f.Content.SHA256)}}, attrs...)}
 			if !t.Meta.HasMode {
 				mode = e.Stat.Mode
 			}
@@ -452,7 +453,7 @@ func (t *copyDirTask) Diff(out CheckOutput) (*Plan, error) {
 		}
 		tmp := tempPath(p)
 		temps = append(temps, tmp)
-		uploads = append(uploads, Upload{Path: tmp, Mode: 0o600, Open: f.Content.Open, Size: f.Content.Size})
+		uploads = append(uploads, contract.Upload{Path: tmp, Mode: 0o600, Open: f.Content.Open, Size: f.Content.Size})
 		moves = append(moves, safeInstall(tmp, p, chownSpec(owner, group), mode))
 	}
 	var purges []string
@@ -473,14 +474,14 @@ func (t *copyDirTask) Diff(out CheckOutput) (*Plan, error) {
 			}
 			removed = r
 			purges = append(purges, safeRemove(t.remote(r), true))
-			plan.Changes = append(plan.Changes, Change{Action: Delete, Subject: t.remote(r)})
+			plan.Changes = append(plan.Changes, contract.Change{Action: contract.Delete, Subject: t.remote(r)})
 		}
 	}
 	if len(plan.Changes) == 0 {
 		return plan, nil
 	}
 	if len(mkdirs) > 0 {
-		plan.Steps = append(plan.Steps, Step{Script: safeFS + strings.Join(mkdirs, "")})
+		plan.Steps = append(plan.Steps, contract.Step{Script: safeFS + strings.Join(mkdirs, "")})
 	}
 	var script strings.Builder
 	script.WriteString(safeFS)
@@ -493,26 +494,26 @@ func (t *copyDirTask) Diff(out CheckOutput) (*Plan, error) {
 		}
 	}
 	if script.Len() > len(safeFS) {
-		plan.Steps = append(plan.Steps, Step{Uploads: uploads, Script: script.String()})
+		plan.Steps = append(plan.Steps, contract.Step{Uploads: uploads, Script: script.String()})
 	}
 	return plan, nil
 }
 
-func (t *copyDirTask) Provides() []Resource {
-	rs := []Resource{{Kind: "path", Name: t.Root}}
+func (t *copyDirTask) Provides() []contract.Resource {
+	rs := []contract.Resource{{Kind: "path", Name: t.Root}}
 	for _, d := range t.Dirs {
-		rs = append(rs, Resource{Kind: "path", Name: t.remote(d)})
+		rs = append(rs, contract.Resource{Kind: "path", Name: t.remote(d)})
 	}
 	for _, f := range t.Files {
-		rs = append(rs, Resource{Kind: "path", Name: t.remote(f.Rel)})
+		rs = append(rs, contract.Resource{Kind: "path", Name: t.remote(f.Rel)})
 	}
 	return rs
 }
 
-func (t *copyDirTask) Uses() []Resource {
+func (t *copyDirTask) Uses() []contract.Resource {
 	rs := t.Meta.uses()
 	if t.Root != "/" {
-		rs = append(rs, Resource{Kind: "path", Name: path.Dir(t.Root)})
+		rs = append(rs, contract.Resource{Kind: "path", Name: path.Dir(t.Root)})
 	}
 	return rs
 }

@@ -9,14 +9,15 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Cron manages one entry of a user's crontab or of a file in /etc/cron.d,
 // found again by a "# drover: NAME" marker line above it.
 type Cron struct{}
 
-func (Cron) Spec() *Spec {
-	return &Spec{
+func (Cron) Spec() *contract.Spec {
+	return &contract.Spec{
 		Name:    "cron",
 		Summary: "Manage one cron job in a user's crontab or in /etc/cron.d.",
 		Doc: `Keeps one entry, identified by name: drover writes a "# drover: NAME" line
@@ -32,7 +33,7 @@ mode 0644; the file is removed when its last entry is.
 job is written as it is: in cron, an unescaped % ends the command (the rest
 becomes its standard input), so write \% for a literal one. env variables are
 set and exported for this job only.`,
-		Attributes: []Attribute{
+		Attributes: []contract.Attribute{
 			{Name: "name", Type: cty.String, Required: true, Doc: "Identifies the entry (the marker line). One line."},
 			stateAttr,
 			{Name: "user", Type: cty.String, Default: cty.StringVal("root"), Doc: "Whose crontab holds the job; with cron_file, the user the job runs as."},
@@ -73,7 +74,7 @@ type cronTask struct {
 	disabled bool
 }
 
-func (Cron) Configure(cfg Config) (Task, error) {
+func (Cron) Configure(cfg contract.Config) (contract.Task, error) {
 	a, err := newSysVals(Cron{}.Spec(), cfg)
 	if err != nil {
 		return nil, err
@@ -83,7 +84,7 @@ func (Cron) Configure(cfg Config) (Task, error) {
 		return nil, err
 	}
 	if strings.TrimSpace(t.name) == "" || hasNewline(t.name) || strings.ContainsRune(t.name, 0) {
-		return nil, &AttrError{Attr: "name", Msg: "must be one non-empty line"}
+		return nil, &contract.AttrError{Attr: "name", Msg: "must be one non-empty line"}
 	}
 	if t.user == "" {
 		t.user = "root"
@@ -93,7 +94,7 @@ func (Cron) Configure(cfg Config) (Task, error) {
 	}
 	if f := a.str("cron_file"); a.set("cron_file") {
 		if !cronFileName.MatchString(f) {
-			return nil, &AttrError{Attr: "cron_file", Msg: fmt.Sprintf("%q is not a file name cron reads: use letters, digits, '_' and '-' only (cron skips names with dots)", f)}
+			return nil, &contract.AttrError{Attr: "cron_file", Msg: fmt.Sprintf("%q is not a file name cron reads: use letters, digits, '_' and '-' only (cron skips names with dots)", f)}
 		}
 		t.file = "/etc/cron.d/" + f
 	}
@@ -105,7 +106,7 @@ func (Cron) Configure(cfg Config) (Task, error) {
 			v = "*"
 		}
 		if strings.ContainsAny(v, " \t\n\r\x00") {
-			return nil, &AttrError{Attr: f, Msg: fmt.Sprintf("%q must be one word (no spaces or line breaks)", v)}
+			return nil, &contract.AttrError{Attr: f, Msg: fmt.Sprintf("%q must be one word (no spaces or line breaks)", v)}
 		}
 		nonDefault = nonDefault || v != "*"
 		fields = append(fields, v)
@@ -113,19 +114,19 @@ func (Cron) Configure(cfg Config) (Task, error) {
 	sched := strings.Join(fields, " ")
 	if sp := a.str("special"); a.set("special") {
 		if !slices.Contains(cronSpecials, sp) {
-			return nil, &AttrError{Attr: "special", Msg: fmt.Sprintf("%q is not one of %s", sp, strings.Join(cronSpecials, ", "))}
+			return nil, &contract.AttrError{Attr: "special", Msg: fmt.Sprintf("%q is not one of %s", sp, strings.Join(cronSpecials, ", "))}
 		}
 		if nonDefault {
-			return nil, &AttrError{Attr: "special", Msg: "set either special or minute/hour/day/month/weekday, not both"}
+			return nil, &contract.AttrError{Attr: "special", Msg: "set either special or minute/hour/day/month/weekday, not both"}
 		}
 		sched = sp
 	}
 	job := a.str("job")
 	if t.state == "present" && strings.TrimSpace(job) == "" {
-		return nil, &AttrError{Attr: "job", Msg: "is required when state = \"present\""}
+		return nil, &contract.AttrError{Attr: "job", Msg: "is required when state = \"present\""}
 	}
 	if hasNewline(job) || strings.ContainsRune(job, 0) {
-		return nil, &AttrError{Attr: "job", Msg: "must be one line: a crontab entry cannot span lines"}
+		return nil, &contract.AttrError{Attr: "job", Msg: "must be one line: a crontab entry cannot span lines"}
 	}
 	env := a.strMap("env")
 	keys := make([]string, 0, len(env))
@@ -136,11 +137,11 @@ func (Cron) Configure(cfg Config) (Task, error) {
 	var cmd strings.Builder
 	for _, k := range keys {
 		if !envName.MatchString(k) {
-			return nil, &AttrError{Attr: "env", Msg: fmt.Sprintf("%q is not a valid variable name", k)}
+			return nil, &contract.AttrError{Attr: "env", Msg: fmt.Sprintf("%q is not a valid variable name", k)}
 		}
 		v := env[k]
 		if hasNewline(v) || strings.ContainsRune(v, 0) {
-			return nil, &AttrError{Attr: "env", Msg: fmt.Sprintf("the value of %s must be one line", k)}
+			return nil, &contract.AttrError{Attr: "env", Msg: fmt.Sprintf("the value of %s must be one line", k)}
 		}
 		// cron turns an unescaped % into a newline, even inside quotes.
 		fmt.Fprintf(&cmd, "%s=%s; export %s; ", k, strings.ReplaceAll(shell.Quote(v), "%", `\%`), k)
@@ -159,18 +160,18 @@ func (Cron) Configure(cfg Config) (Task, error) {
 
 func (t *cronTask) marker() string { return "# drover: " + t.name }
 
-func (t *cronTask) Provides() []Resource {
+func (t *cronTask) Provides() []contract.Resource {
 	if t.file != "" {
-		return []Resource{{Kind: "path", Name: t.file}}
+		return []contract.Resource{{Kind: "path", Name: t.file}}
 	}
 	return nil
 }
 
-func (t *cronTask) Uses() []Resource {
+func (t *cronTask) Uses() []contract.Resource {
 	if t.state == "absent" {
 		return nil
 	}
-	return []Resource{{Kind: "user", Name: t.user}}
+	return []contract.Resource{{Kind: "user", Name: t.user}}
 }
 
 func (t *cronTask) where() string {
@@ -195,7 +196,7 @@ fi
 `, shell.Quote(t.user), shVarBlob("cur", "c"))
 }
 
-func (t *cronTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *cronTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	subject := "cron " + t.name
 	st, err := parseKV(out.Stdout)
 	if err != nil {
@@ -220,22 +221,22 @@ func (t *cronTask) Diff(out CheckOutput) (*Plan, error) {
 			break
 		}
 	}
-	p := &Plan{}
+	p := &contract.Plan{}
 	switch {
 	case t.state == "absent" && !found:
 		return p, nil
 	case t.state == "absent":
-		p.Changes = append(p.Changes, Change{Action: Delete, Subject: subject, Attrs: []AttrChange{{Name: "in", Old: t.where()}, {Name: "entry", Old: current}}})
+		p.Changes = append(p.Changes, contract.Change{Action: contract.Delete, Subject: subject, Attrs: []contract.AttrChange{{Name: "in", Old: t.where()}, {Name: "entry", Old: current}}})
 	case found && current == t.entry:
 		return p, nil
 	case found:
-		p.Changes = append(p.Changes, Change{Action: Update, Subject: subject, Attrs: []AttrChange{
+		p.Changes = append(p.Changes, contract.Change{Action: contract.Update, Subject: subject, Attrs: []contract.AttrChange{
 			{Name: "entry", Old: current, New: t.entry}}})
 	default:
-		p.Changes = append(p.Changes, Change{Action: Create, Subject: subject, Attrs: []AttrChange{
+		p.Changes = append(p.Changes, contract.Change{Action: contract.Create, Subject: subject, Attrs: []contract.AttrChange{
 			{Name: "in", New: t.where()}, {Name: "entry", New: t.entry}}})
 	}
-	p.Steps = append(p.Steps, Step{Script: t.applyScript()})
+	p.Steps = append(p.Steps, contract.Step{Script: t.applyScript()})
 	return p, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/moduletest/shconn"
 )
 
@@ -99,7 +100,7 @@ func TestCronEditAwk(t *testing.T) {
 func systemShellConns(t *testing.T) map[string]*shconn.ShellConn { return shconn.All(t) }
 
 func TestCronEntryEscapesPercentInEnv(t *testing.T) {
-	task, err := Cron{}.Configure(Config{Values: obj("name", "x", "job", "run", "env", cty.MapVal(map[string]cty.Value{"P": cty.StringVal("50%")}))})
+	task, err := Cron{}.Configure(contract.Config{Values: obj("name", "x", "job", "run", "env", cty.MapVal(map[string]cty.Value{"P": cty.StringVal("50%")}))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/internal/golden"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Diff is pure: these tables feed canned Check outputs to configured tasks
@@ -47,15 +48,15 @@ func obj(kv ...any) cty.Value {
 
 type diffCase struct {
 	name   string
-	module Module
+	module contract.Module
 	values cty.Value
 	dir    string // Config.Dir
-	out    CheckOutput
+	out    contract.CheckOutput
 }
 
-func stdout(s string) CheckOutput { return CheckOutput{Stdout: []byte(s)} }
+func stdout(s string) contract.CheckOutput { return contract.CheckOutput{Stdout: []byte(s)} }
 
-func fileState(content string, mode string) CheckOutput {
+func fileState(content string, mode string) contract.CheckOutput {
 	return stdout(fmt.Sprintf("type file\nstat %s 0 0 root root %d\nsha256 %s\ncontent\n%s", mode, len(content), hexSum(content), content))
 }
 
@@ -99,7 +100,7 @@ func diffCases(t *testing.T) []diffCase {
 		{name: "file/error-link", module: fileModule{}, values: obj("path", "/f", "content", "x"),
 			out: stdout("type link\n")},
 		{name: "file/error-check-failed", module: fileModule{}, values: obj("path", "/f", "content", "x"),
-			out: CheckOutput{Stdout: []byte("type file\nstat 600 0 0 root root 3\n"), Stderr: []byte("sha256sum: Permission denied\n"), ExitCode: 1}},
+			out: contract.CheckOutput{Stdout: []byte("type file\nstat 600 0 0 root root 3\n"), Stderr: []byte("sha256sum: Permission denied\n"), ExitCode: 1}},
 
 		// directory
 		{name: "directory/create", module: directoryModule{}, values: obj("path", "/srv/app", "owner", "app", "mode", "2750"),
@@ -171,19 +172,19 @@ func diffCases(t *testing.T) []diffCase {
 
 		// command and shell
 		{name: "command/run-list", module: commandModule{}, values: obj("run", cty.TupleVal([]cty.Value{cty.StringVal("/srv/app/bin/migrate"), cty.StringVal("--env"), cty.StringVal("it's $(prod)")}), "chdir", "/srv/app"),
-			out: CheckOutput{}},
+			out: contract.CheckOutput{}},
 		{name: "command/run-string", module: commandModule{}, values: obj("run", `systemctl "reload" 'nginx' a\ b`),
-			out: CheckOutput{}},
+			out: contract.CheckOutput{}},
 		{name: "command/skip-creates", module: commandModule{}, values: obj("run", "make install", "creates", "/usr/local/bin/app"),
 			out: stdout("skip creates\n")},
 		{name: "command/run-despite-creates", module: commandModule{}, values: obj("run", "make install", "creates", "bin/app", "chdir", "/src"),
 			out: stdout("run\n")},
 		{name: "command/sensitive-env", module: commandModule{}, values: obj("run", "deploy", "env", cty.MapVal(map[string]cty.Value{"TOKEN": cty.StringVal("s3cret").Mark("sensitive"), "A": cty.StringVal("b")})),
-			out: CheckOutput{}},
+			out: contract.CheckOutput{}},
 		{name: "command/stdin", module: commandModule{}, values: obj("run", "cat", "stdin", "hello\n"),
-			out: CheckOutput{}},
+			out: contract.CheckOutput{}},
 		{name: "shell/multi-line", module: shellModule{}, values: obj("run", "set -e\ncd /srv\nmake\n"),
-			out: CheckOutput{}},
+			out: contract.CheckOutput{}},
 		{name: "shell/unless-ok", module: shellModule{}, values: obj("run", "apt-get update", "unless", "test -e /x"),
 			out: stdout("skip unless\n")},
 		{name: "shell/run", module: shellModule{}, values: obj("run", "echo \"$A\" | tee /tmp/x >/dev/null", "env", cty.MapVal(map[string]cty.Value{"A": cty.StringVal("it's")}), "removes", "/tmp/y"),
@@ -220,7 +221,7 @@ func TestDiff(t *testing.T) {
 	t.Cleanup(func() { tempSuffix = old })
 	for _, c := range diffCases(t) {
 		t.Run(c.name, func(t *testing.T) {
-			task, err := c.module.Configure(Config{Values: c.values, Dir: c.dir})
+			task, err := c.module.Configure(contract.Config{Values: c.values, Dir: c.dir})
 			if err != nil {
 				t.Fatalf("Configure: %v", err)
 			}
@@ -228,7 +229,7 @@ func TestDiff(t *testing.T) {
 			plan, err := task.Diff(c.out)
 			if err != nil {
 				got = "error: " + err.Error() + "\n"
-				var ne *NeedsError
+				var ne *contract.NeedsError
 				if errors.As(err, &ne) {
 					got = fmt.Sprintf("needs %s %s: %s\n", ne.Resource.Kind, ne.Resource.Name, ne.Err)
 				}
@@ -246,12 +247,12 @@ func TestDiff(t *testing.T) {
 
 // renderPlan shows everything a plan holds, uploads' content included; a
 // Step.Func shows as "(func)". Other modules' golden tests use it too.
-func renderPlan(t *testing.T, p *Plan) string { return renderPlanOpts(t, p, false) }
+func renderPlan(t *testing.T, p *contract.Plan) string { return renderPlanOpts(t, p, false) }
 
 // renderPlanOpts with runFuncs runs each Step.Func against a recorder to
 // show the commands it runs (only for Funcs that do nothing else, such as
 // command's).
-func renderPlanOpts(t *testing.T, p *Plan, runFuncs bool) string {
+func renderPlanOpts(t *testing.T, p *contract.Plan, runFuncs bool) string {
 	var b strings.Builder
 	if !p.Changed() {
 		b.WriteString("(no changes)\n")
@@ -302,7 +303,7 @@ func renderPlanOpts(t *testing.T, p *Plan, runFuncs bool) string {
 
 // runFuncs says whether the golden output of a module's plans shows what its
 // Funcs run (they only run a command).
-func runFuncs(m Module) bool {
+func runFuncs(m contract.Module) bool {
 	switch m.(type) {
 	case commandModule, shellModule:
 		return true

@@ -6,12 +6,14 @@ import (
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // directoryModule manages a directory.
 type directoryModule struct{}
 
-var directorySpec = &Spec{
+var directorySpec = &contract.Spec{
 	Name:    "directory",
 	Summary: "Create or remove a directory; manage its mode and ownership.",
 	Doc: `With state = "present" (the default) the directory is created if missing,
@@ -24,7 +26,7 @@ With state = "absent" the directory and everything in it are removed (rm -rf).
 To protect against a typo or an empty variable wiping a system, absent refuses
 "/", every top-level directory (/etc, /usr, /home, ...) and the well-known
 system directories below them (/usr/bin, /usr/lib, /var/lib, /var/log, ...).`,
-	Attributes: []Attribute{
+	Attributes: []contract.Attribute{
 		{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the directory on the host."},
 		modeAttr, ownerAttr, groupAttr, presenceAttr,
 	},
@@ -36,9 +38,9 @@ system directories below them (/usr/bin, /usr/lib, /var/lib, /var/log, ...).`,
 }`,
 }
 
-func (directoryModule) Spec() *Spec { return directorySpec }
+func (directoryModule) Spec() *contract.Spec { return directorySpec }
 
-func (directoryModule) Configure(cfg Config) (Task, error) {
+func (directoryModule) Configure(cfg contract.Config) (contract.Task, error) {
 	a := readAttrs(directorySpec, cfg)
 	t := &directoryTask{}
 	t.Path, _ = a.absPath("path")
@@ -49,7 +51,7 @@ func (directoryModule) Configure(cfg Config) (Task, error) {
 	}
 	if t.Absent {
 		if why := dangerousToRemove(t.Path); why != "" {
-			return nil, &AttrError{Attr: "path", Msg: why}
+			return nil, &contract.AttrError{Attr: "path", Msg: why}
 		}
 	}
 	return t, nil
@@ -82,9 +84,9 @@ type directoryTask struct {
 
 func (t *directoryTask) Check() string { return statFragment(t.Path, false, 0) }
 
-func (t *directoryTask) CheckPath() PathCheck { return PathCheck{Path: t.Path} }
+func (t *directoryTask) CheckPath() contract.PathCheck { return contract.PathCheck{Path: t.Path} }
 
-func (t *directoryTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *directoryTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	r, err := parseRemote(out)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Path, err)
@@ -97,11 +99,11 @@ func (t *directoryTask) Diff(out CheckOutput) (*Plan, error) {
 	}
 	if t.Absent {
 		if r.Type == "missing" {
-			return &Plan{}, nil
+			return &contract.Plan{}, nil
 		}
-		return &Plan{
-			Changes: []Change{{Action: Delete, Subject: t.Path + "/"}},
-			Steps:   []Step{{Script: safeFS + safeRemove(t.Path, true)}},
+		return &contract.Plan{
+			Changes: []contract.Change{{Action: contract.Delete, Subject: t.Path + "/"}},
+			Steps:   []contract.Step{{Script: safeFS + safeRemove(t.Path, true)}},
 		}, nil
 	}
 	if r.Type == "missing" {
@@ -109,33 +111,33 @@ func (t *directoryTask) Diff(out CheckOutput) (*Plan, error) {
 		if t.Meta.HasMode {
 			mode = t.Meta.Mode
 		}
-		ch := Change{Action: Create, Subject: t.Path + "/", Attrs: []AttrChange{{Name: "mode", New: fmtMode(mode)}}}
+		ch := contract.Change{Action: contract.Create, Subject: t.Path + "/", Attrs: []contract.AttrChange{{Name: "mode", New: fmtMode(mode)}}}
 		if t.Meta.Owner != "" {
-			ch.Attrs = append(ch.Attrs, AttrChange{Name: "owner", New: t.Meta.Owner})
+			ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "owner", New: t.Meta.Owner})
 		}
 		if t.Meta.Group != "" {
-			ch.Attrs = append(ch.Attrs, AttrChange{Name: "group", New: t.Meta.Group})
+			ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "group", New: t.Meta.Group})
 		}
 		script := safeFS + safeMkdir(t.Path, chownSpec(t.Meta.Owner, t.Meta.Group), mode)
-		return &Plan{Changes: []Change{ch}, Steps: []Step{{Script: script}}}, nil
+		return &contract.Plan{Changes: []contract.Change{ch}, Steps: []contract.Step{{Script: script}}}, nil
 	}
 	attrs, fix := metaChanges(t.Meta, r)
 	if len(attrs) == 0 {
-		return &Plan{}, nil
+		return &contract.Plan{}, nil
 	}
-	return &Plan{
-		Changes: []Change{{Action: Update, Subject: t.Path + "/", Attrs: attrs}},
-		Steps:   []Step{{Script: safeFS + safeMeta(t.Path, true, fix)}},
+	return &contract.Plan{
+		Changes: []contract.Change{{Action: contract.Update, Subject: t.Path + "/", Attrs: attrs}},
+		Steps:   []contract.Step{{Script: safeFS + safeMeta(t.Path, true, fix)}},
 	}, nil
 }
 
-func (t *directoryTask) Provides() []Resource {
-	return []Resource{{Kind: "path", Name: t.Path}}
+func (t *directoryTask) Provides() []contract.Resource {
+	return []contract.Resource{{Kind: "path", Name: t.Path}}
 }
 
-func (t *directoryTask) Uses() []Resource {
+func (t *directoryTask) Uses() []contract.Resource {
 	if t.Path == "/" {
 		return t.Meta.uses()
 	}
-	return append([]Resource{{Kind: "path", Name: path.Dir(t.Path)}}, t.Meta.uses()...)
+	return append([]contract.Resource{{Kind: "path", Name: path.Dir(t.Path)}}, t.Meta.uses()...)
 }

@@ -18,13 +18,14 @@ import (
 
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Download fetches a file from a URL onto the host and verifies its checksum.
 type Download struct{}
 
-func (Download) Spec() *Spec {
-	return &Spec{
+func (Download) Spec() *contract.Spec {
+	return &contract.Spec{
 		Name:    "download",
 		Summary: "Fetch a file from a URL, verified by its sha256 checksum.",
 		Doc: `Fetches url to path unless path already holds a file with that checksum.
@@ -37,7 +38,7 @@ verified before the file is renamed into place, so a failed or corrupted
 download leaves nothing behind. With on = "controller" drover fetches it
 (the host needs no network access or HTTP client), verifies it, and uploads
 it.`,
-		Attributes: []Attribute{
+		Attributes: []contract.Attribute{
 			{Name: "url", Type: cty.String, Required: true, Doc: "http, https or ftp URL (with on = \"controller\": http or https)."},
 			{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the file on the host. Its directory must exist."},
 			{Name: "checksum", Type: cty.String, Required: true, Doc: "\"sha256:\" and 64 hex digits."},
@@ -63,7 +64,7 @@ type downloadTask struct {
 	controller     bool
 }
 
-func (Download) Configure(cfg Config) (Task, error) {
+func (Download) Configure(cfg contract.Config) (contract.Task, error) {
 	a, err := newSysVals(Download{}.Spec(), cfg)
 	if err != nil {
 		return nil, err
@@ -71,15 +72,15 @@ func (Download) Configure(cfg Config) (Task, error) {
 	t := &downloadTask{url: a.str("url"), path: a.str("path"), owner: a.str("owner"), group: a.str("group")}
 	u, err := url.Parse(t.url)
 	if err != nil || u.Host == "" || !(u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "ftp") {
-		return nil, &AttrError{Attr: "url", Msg: fmt.Sprintf("%q is not an http, https or ftp URL", t.url)}
+		return nil, &contract.AttrError{Attr: "url", Msg: fmt.Sprintf("%q is not an http, https or ftp URL", t.url)}
 	}
 	if !path.IsAbs(t.path) || strings.HasSuffix(t.path, "/") || hasNewline(t.path) {
-		return nil, &AttrError{Attr: "path", Msg: fmt.Sprintf("must be the absolute path of a file, got %q", t.path)}
+		return nil, &contract.AttrError{Attr: "path", Msg: fmt.Sprintf("must be the absolute path of a file, got %q", t.path)}
 	}
 	t.path = path.Clean(t.path)
 	m := sha256Checksum.FindStringSubmatch(a.str("checksum"))
 	if m == nil {
-		return nil, &AttrError{Attr: "checksum", Msg: fmt.Sprintf("must be \"sha256:\" followed by 64 hex digits, got %q", a.str("checksum"))}
+		return nil, &contract.AttrError{Attr: "checksum", Msg: fmt.Sprintf("must be \"sha256:\" followed by 64 hex digits, got %q", a.str("checksum"))}
 	}
 	t.sum = strings.ToLower(m[1])
 	if t.mode, err = parseMode(a.str("mode")); err != nil {
@@ -99,11 +100,11 @@ func (Download) Configure(cfg Config) (Task, error) {
 	case "", "target":
 	case "controller":
 		if u.Scheme == "ftp" {
-			return nil, &AttrError{Attr: "url", Msg: "on = \"controller\" fetches http and https URLs only"}
+			return nil, &contract.AttrError{Attr: "url", Msg: "on = \"controller\" fetches http and https URLs only"}
 		}
 		t.controller = true
 	default:
-		return nil, &AttrError{Attr: "on", Msg: fmt.Sprintf("must be \"target\" or \"controller\", got %q", a.str("on"))}
+		return nil, &contract.AttrError{Attr: "on", Msg: fmt.Sprintf("must be \"target\" or \"controller\", got %q", a.str("on"))}
 	}
 	return t, nil
 }
@@ -115,20 +116,22 @@ func parseMode(s string) (os.FileMode, error) {
 	}
 	n, err := strconv.ParseUint(s, 8, 32)
 	if err != nil || n > 0o7777 {
-		return 0, &AttrError{Attr: "mode", Msg: fmt.Sprintf("%q is not an octal file mode such as \"0644\"", s)}
+		return 0, &contract.AttrError{Attr: "mode", Msg: fmt.Sprintf("%q is not an octal file mode such as \"0644\"", s)}
 	}
 	return os.FileMode(n), nil
 }
 
-func (t *downloadTask) Provides() []Resource { return []Resource{{Kind: "path", Name: t.path}} }
+func (t *downloadTask) Provides() []contract.Resource {
+	return []contract.Resource{{Kind: "path", Name: t.path}}
+}
 
-func (t *downloadTask) Uses() []Resource {
-	r := []Resource{{Kind: "path", Name: path.Dir(t.path)}}
+func (t *downloadTask) Uses() []contract.Resource {
+	r := []contract.Resource{{Kind: "path", Name: path.Dir(t.path)}}
 	if t.owner != "" {
-		r = append(r, Resource{Kind: "user", Name: t.owner})
+		r = append(r, contract.Resource{Kind: "user", Name: t.owner})
 	}
 	if t.group != "" {
-		r = append(r, Resource{Kind: "group", Name: t.group})
+		r = append(r, contract.Resource{Kind: "group", Name: t.group})
 	}
 	return r
 }
@@ -143,7 +146,7 @@ fi
 `, p)
 }
 
-func (t *downloadTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *downloadTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	subject := t.path
 	st, err := parseKV(out.Stdout)
 	if err != nil {
@@ -155,20 +158,20 @@ func (t *downloadTask) Diff(out CheckOutput) (*Plan, error) {
 	if !st.has("tool.sha256sum") {
 		return nil, fmt.Errorf("%s: sha256sum is not installed on the host (coreutils or busybox)", subject)
 	}
-	p := &Plan{}
+	p := &contract.Plan{}
 	cur := st.vals["sum"]
 	if cur == t.sum {
 		// Content is right; fix the mode and ownership only.
 		f := strings.Fields(st.vals["stat"])
-		var attrs []AttrChange
+		var attrs []contract.AttrChange
 		var fix metaFix
 		if len(f) == 3 {
 			owned := (t.owner == "" || f[1] == t.owner) && (t.group == "" || f[2] == t.group)
 			if t.owner != "" && f[1] != t.owner {
-				attrs = append(attrs, AttrChange{Name: "owner", Old: f[1], New: t.owner})
+				attrs = append(attrs, contract.AttrChange{Name: "owner", Old: f[1], New: t.owner})
 			}
 			if t.group != "" && f[2] != t.group {
-				attrs = append(attrs, AttrChange{Name: "group", Old: f[2], New: t.group})
+				attrs = append(attrs, contract.AttrChange{Name: "group", Old: f[2], New: t.group})
 			}
 			if !owned {
 				fix.Owner = t.chownSpec()
@@ -176,25 +179,25 @@ func (t *downloadTask) Diff(out CheckOutput) (*Plan, error) {
 			// chown clears setuid/setgid bits, so chmod runs after it.
 			if m, err := strconv.ParseUint(f[0], 8, 32); err != nil || os.FileMode(m) != t.mode || !owned {
 				if err != nil || os.FileMode(m) != t.mode {
-					attrs = append(attrs, AttrChange{Name: "mode", Old: fmt.Sprintf("%04s", f[0]), New: fmt.Sprintf("%04o", uint32(t.mode))})
+					attrs = append(attrs, contract.AttrChange{Name: "mode", Old: fmt.Sprintf("%04s", f[0]), New: fmt.Sprintf("%04o", uint32(t.mode))})
 				}
 				fix.Mode = fmt.Sprintf("%04o", uint32(t.mode))
 			}
 		}
 		if len(attrs) > 0 {
-			p.Changes = append(p.Changes, Change{Action: Update, Subject: subject, Attrs: attrs})
-			p.Steps = append(p.Steps, Step{Script: safeFS + safeMeta(t.path, false, fix)})
+			p.Changes = append(p.Changes, contract.Change{Action: contract.Update, Subject: subject, Attrs: attrs})
+			p.Steps = append(p.Steps, contract.Step{Script: safeFS + safeMeta(t.path, false, fix)})
 		}
 		return p, nil
 	}
-	change := Change{Action: Create, Subject: subject, Attrs: []AttrChange{{Name: "checksum", New: "sha256:" + t.sum}, {Name: "from", New: t.url}}}
+	change := contract.Change{Action: contract.Create, Subject: subject, Attrs: []contract.AttrChange{{Name: "checksum", New: "sha256:" + t.sum}, {Name: "from", New: t.url}}}
 	if cur != "" {
-		change.Action = Update
+		change.Action = contract.Update
 		change.Attrs[0].Old = "sha256:" + cur
 	}
 	p.Changes = append(p.Changes, change)
 	if t.controller {
-		p.Steps = append(p.Steps, Step{Func: t.fetchOnController})
+		p.Steps = append(p.Steps, contract.Step{Func: t.fetchOnController})
 		return p, nil
 	}
 	var fetch string
@@ -206,7 +209,7 @@ func (t *downloadTask) Diff(out CheckOutput) (*Plan, error) {
 	default:
 		return nil, fmt.Errorf("%s: neither curl nor wget is installed on the host; install one or set on = \"controller\"", subject)
 	}
-	p.Steps = append(p.Steps, Step{Script: t.installScript(fetch)})
+	p.Steps = append(p.Steps, contract.Step{Script: t.installScript(fetch)})
 	return p, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/remote"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 func TestDownloadDiff(t *testing.T) {
@@ -69,11 +70,11 @@ func TestDownloadLocal(t *testing.T) {
 				dir := t.TempDir()
 				dest := filepath.Join(dir, "tool bin")
 				apply := func(url, sum string) error {
-					task, err := Download{}.Configure(Config{Values: obj("url", url, "path", dest, "checksum", "sha256:"+sum, "mode", "0700", "on", on)})
+					task, err := Download{}.Configure(contract.Config{Values: obj("url", url, "path", dest, "checksum", "sha256:"+sum, "mode", "0700", "on", on)})
 					if err != nil {
 						t.Fatal(err)
 					}
-					outs, err := remote.CheckAll(context.Background(), conn, []Task{task})
+					outs, err := remote.CheckAll(context.Background(), conn, []contract.Task{task})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -104,8 +105,8 @@ func TestDownloadLocal(t *testing.T) {
 					t.Errorf("mode = %v", fi.Mode())
 				}
 				// Second run: nothing to do, even with the server gone.
-				task, _ := Download{}.Configure(Config{Values: obj("url", "http://127.0.0.1:1/gone", "path", dest, "checksum", "sha256:"+hashSum(content), "mode", "0700", "on", on)})
-				outs, err := remote.CheckAll(context.Background(), conn, []Task{task})
+				task, _ := Download{}.Configure(contract.Config{Values: obj("url", "http://127.0.0.1:1/gone", "path", dest, "checksum", "sha256:"+hashSum(content), "mode", "0700", "on", on)})
+				outs, err := remote.CheckAll(context.Background(), conn, []contract.Task{task})
 				if err != nil {
 					t.Fatal(err)
 				}

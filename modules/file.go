@@ -1,23 +1,27 @@
 package modules
 
-import "github.com/zclconf/go-cty/cty"
+import (
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/modules/contract"
+)
 
 // fileModule manages a regular file and its content.
 type fileModule struct{}
 
 // Attributes shared by the modules that manage a path.
 var (
-	modeAttr = Attribute{Name: "mode", Type: cty.String,
+	modeAttr = contract.Attribute{Name: "mode", Type: cty.String,
 		Doc: `Permissions as an octal string: "0644", "0600", "2775". Unset: a new file gets 0644 (a new directory 0755) and an existing one keeps its mode.`}
-	ownerAttr = Attribute{Name: "owner", Type: cty.String,
+	ownerAttr = contract.Attribute{Name: "owner", Type: cty.String,
 		Doc: "User name or numeric uid that owns it. Unset: a new one is owned by the connecting (or become) user; an existing one keeps its owner."}
-	groupAttr = Attribute{Name: "group", Type: cty.String,
+	groupAttr = contract.Attribute{Name: "group", Type: cty.String,
 		Doc: "Group name or numeric gid. Unset: as for owner."}
-	presenceAttr = Attribute{Name: "state", Type: cty.String, Default: cty.StringVal("present"),
+	presenceAttr = contract.Attribute{Name: "state", Type: cty.String, Default: cty.StringVal("present"),
 		Doc: `"present" or "absent".`}
 )
 
-var fileSpec = &Spec{
+var fileSpec = &contract.Spec{
 	Name:    "file",
 	Summary: "Manage a regular file's content, mode and ownership.",
 	Doc: `Writes content to a file on the host. The content is compared by sha256
@@ -32,7 +36,7 @@ The parent directory must exist (create it with a directory task; drover
 orders the two by their paths). The file module refuses to replace a
 directory, a symbolic link or a device. With state = "absent" the file is
 removed if it exists.`,
-	Attributes: []Attribute{
+	Attributes: []contract.Attribute{
 		{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the file on the host."},
 		{Name: "content", Type: cty.String,
 			Doc: "The whole content of the file, byte for byte. Unset: the content is not managed (a missing file is created empty)."},
@@ -47,9 +51,9 @@ removed if it exists.`,
 }`,
 }
 
-func (fileModule) Spec() *Spec { return fileSpec }
+func (fileModule) Spec() *contract.Spec { return fileSpec }
 
-func (fileModule) Configure(cfg Config) (Task, error) {
+func (fileModule) Configure(cfg contract.Config) (contract.Task, error) {
 	a := readAttrs(fileSpec, cfg)
 	t := &fileTask{}
 	t.Path, _ = a.absPath("path")

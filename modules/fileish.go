@@ -73,7 +73,7 @@ func statFragment(p string, sum bool, fetchMax int64, unlessSum ...string) strin
 
 // parseRemote parses the output of statFragment (and similar fragments that
 // use its line format).
-func parseRemote(out CheckOutput) (remoteFile, error) {
+func parseRemote(out contract.CheckOutput) (remoteFile, error) {
 	var r remoteFile
 	if out.ExitCode != 0 {
 		return r, checkErr(out)
@@ -123,7 +123,7 @@ func parseRemote(out CheckOutput) (remoteFile, error) {
 }
 
 // checkErr is the error for a Check fragment that exited non-zero.
-func checkErr(out CheckOutput) error {
+func checkErr(out contract.CheckOutput) error {
 	msg := strings.TrimSpace(string(out.Stderr))
 	if msg == "" {
 		msg = "no error message"
@@ -148,13 +148,13 @@ func readMeta(a *attrs) fileMeta {
 	return m
 }
 
-func (m fileMeta) uses() []Resource {
-	var rs []Resource
+func (m fileMeta) uses() []contract.Resource {
+	var rs []contract.Resource
 	if m.Owner != "" && !isNumeric(m.Owner) {
-		rs = append(rs, Resource{Kind: "user", Name: m.Owner})
+		rs = append(rs, contract.Resource{Kind: "user", Name: m.Owner})
 	}
 	if m.Group != "" && !isNumeric(m.Group) {
-		rs = append(rs, Resource{Kind: "group", Name: m.Group})
+		rs = append(rs, contract.Resource{Kind: "group", Name: m.Group})
 	}
 	return rs
 }
@@ -177,21 +177,21 @@ type metaFix struct{ Owner, Mode string }
 
 // metaChanges compares desired metadata with r and returns the attribute
 // changes and the fix that makes them (safeMeta runs it).
-func metaChanges(m fileMeta, r remoteFile) ([]AttrChange, metaFix) {
-	var ch []AttrChange
+func metaChanges(m fileMeta, r remoteFile) ([]contract.AttrChange, metaFix) {
+	var ch []contract.AttrChange
 	var fix metaFix
 	if m.Owner != "" && !sameAccount(m.Owner, r.User, r.UID) {
-		ch = append(ch, AttrChange{Name: "owner", Old: r.User, New: m.Owner})
+		ch = append(ch, contract.AttrChange{Name: "owner", Old: r.User, New: m.Owner})
 	}
 	if m.Group != "" && !sameAccount(m.Group, r.Group, r.GID) {
-		ch = append(ch, AttrChange{Name: "group", Old: r.Group, New: m.Group})
+		ch = append(ch, contract.AttrChange{Name: "group", Old: r.Group, New: m.Group})
 	}
 	if len(ch) > 0 {
 		fix.Owner = chownSpec(m.Owner, m.Group)
 	}
 	switch {
 	case m.HasMode && m.Mode != r.Mode:
-		ch = append(ch, AttrChange{Name: "mode", Old: fmtMode(r.Mode), New: fmtMode(m.Mode)})
+		ch = append(ch, contract.AttrChange{Name: "mode", Old: fmtMode(r.Mode), New: fmtMode(m.Mode)})
 		fix.Mode = fmtMode(m.Mode)
 	case m.HasMode && fix.Owner != "" && m.Mode&0o6000 != 0:
 		// chown clears the setuid and setgid bits: set them again.
@@ -270,8 +270,8 @@ func (t *fileTask) Check() string {
 
 // CheckPath: the checksum when the content is managed, and the old content
 // for a diff when it is small text, not sensitive, and not already right.
-func (t *fileTask) CheckPath() PathCheck {
-	pc := PathCheck{Path: t.Path}
+func (t *fileTask) CheckPath() contract.PathCheck {
+	pc := contract.PathCheck{Path: t.Path}
 	if t.Absent || t.Content == nil {
 		return pc
 	}
@@ -282,7 +282,7 @@ func (t *fileTask) CheckPath() PathCheck {
 	return pc
 }
 
-func (t *fileTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *fileTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	r, err := parseRemote(out)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Path, err)
@@ -290,13 +290,13 @@ func (t *fileTask) Diff(out CheckOutput) (*Plan, error) {
 	if t.Absent {
 		switch r.Type {
 		case "missing":
-			return &Plan{}, nil
+			return &contract.Plan{}, nil
 		case "dir":
 			return nil, fmt.Errorf("%s is a directory; use a directory task with state = \"absent\" to remove it", t.Path)
 		}
-		return &Plan{
-			Changes: []Change{{Action: Delete, Subject: t.Path}},
-			Steps:   []Step{{Script: safeFS + safeRemove(t.Path, false)}},
+		return &contract.Plan{
+			Changes: []contract.Change{{Action: contract.Delete, Subject: t.Path}},
+			Steps:   []contract.Step{{Script: safeFS + safeRemove(t.Path, false)}},
 		}, nil
 	}
 	switch r.Type {
@@ -314,8 +314,8 @@ func (t *fileTask) Diff(out CheckOutput) (*Plan, error) {
 
 func (t *fileTask) sensitive() bool { return t.Content != nil && t.Content.Sensitive }
 
-func (t *fileTask) create() *Plan {
-	ch := Change{Action: Create, Subject: t.Path, Sensitive: t.sensitive()}
+func (t *fileTask) create() *contract.Plan {
+	ch := contract.Change{Action: contract.Create, Subject: t.Path, Sensitive: t.sensitive()}
 	mode := uint32(0o644)
 	if t.NewMode != 0 {
 		mode = t.NewMode
@@ -323,12 +323,12 @@ func (t *fileTask) create() *Plan {
 	if t.Meta.HasMode {
 		mode = t.Meta.Mode
 	}
-	ch.Attrs = append(ch.Attrs, AttrChange{Name: "mode", New: fmtMode(mode)})
+	ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "mode", New: fmtMode(mode)})
 	if t.Meta.Owner != "" {
-		ch.Attrs = append(ch.Attrs, AttrChange{Name: "owner", New: t.Meta.Owner})
+		ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "owner", New: t.Meta.Owner})
 	}
 	if t.Meta.Group != "" {
-		ch.Attrs = append(ch.Attrs, AttrChange{Name: "group", New: t.Meta.Group})
+		ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "group", New: t.Meta.Group})
 	}
 	c := t.Content
 	if c == nil {
@@ -336,15 +336,15 @@ func (t *fileTask) create() *Plan {
 	} else if c.Text != nil && !c.Sensitive {
 		ch.Diff = unified("/dev/null", t.Path, "", string(c.Text))
 	} else if c.Sensitive {
-		ch.Attrs = append(ch.Attrs, AttrChange{Name: "content", New: "(sensitive)"})
+		ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "content", New: "(sensitive)"})
 	} else {
-		ch.Attrs = append(ch.Attrs, AttrChange{Name: "sha256", New: shortSum(c.SHA256)})
+		ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "sha256", New: shortSum(c.SHA256)})
 	}
-	return &Plan{Changes: []Change{ch}, Steps: []Step{t.writeStep(c, t.Meta.Owner, t.Meta.Group, mode)}}
+	return &contract.Plan{Changes: []contract.Change{ch}, Steps: []contract.Step{t.writeStep(c, t.Meta.Owner, t.Meta.Group, mode)}}
 }
 
-func (t *fileTask) update(r remoteFile) (*Plan, error) {
-	ch := Change{Action: Update, Subject: t.Path, Sensitive: t.sensitive()}
+func (t *fileTask) update(r remoteFile) (*contract.Plan, error) {
+	ch := contract.Change{Action: contract.Update, Subject: t.Path, Sensitive: t.sensitive()}
 	c := t.Content
 	contentChanged := false
 	if c != nil {
@@ -358,16 +358,16 @@ func (t *fileTask) update(r remoteFile) (*Plan, error) {
 		if c.Text != nil && !c.Sensitive && r.HasContent && isText(r.Content) {
 			ch.Diff = unified(t.Path, t.Path, string(r.Content), string(c.Text))
 		} else if c.Sensitive {
-			ch.Attrs = append(ch.Attrs, AttrChange{Name: "content", Old: "(sensitive)", New: "(sensitive)"})
+			ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "content", Old: "(sensitive)", New: "(sensitive)"})
 		} else {
-			ch.Attrs = append(ch.Attrs, AttrChange{Name: "sha256", Old: shortSum(r.SHA256), New: shortSum(c.SHA256)})
+			ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "sha256", Old: shortSum(r.SHA256), New: shortSum(c.SHA256)})
 		}
 	}
 	ch.Attrs = append(ch.Attrs, attrs...)
 	if !contentChanged && len(attrs) == 0 {
-		return &Plan{}, nil
+		return &contract.Plan{}, nil
 	}
-	plan := &Plan{Changes: []Change{ch}}
+	plan := &contract.Plan{Changes: []contract.Change{ch}}
 	if contentChanged {
 		// Keep what the user did not ask to change: the new file gets the
 		// old one's owner, group and mode unless set.
@@ -381,9 +381,9 @@ func (t *fileTask) update(r remoteFile) (*Plan, error) {
 		if t.Meta.HasMode {
 			mode = t.Meta.Mode
 		}
-		plan.Steps = []Step{t.writeStep(c, owner, group, mode)}
+		plan.Steps = []contract.Step{t.writeStep(c, owner, group, mode)}
 	} else {
-		plan.Steps = []Step{{Script: safeFS + safeMeta(t.Path, false, fix)}}
+		plan.Steps = []contract.Step{{Script: safeFS + safeMeta(t.Path, false, fix)}}
 	}
 	return plan, nil
 }
@@ -391,20 +391,20 @@ func (t *fileTask) update(r remoteFile) (*Plan, error) {
 // writeStep uploads c to a temporary name beside the file, and puts it in
 // place with its owner and mode (safeInstall). The file is never truncated
 // in place: a reader sees the old content or the new.
-func (t *fileTask) writeStep(c *fileContent, owner, group string, mode uint32) Step {
+func (t *fileTask) writeStep(c *fileContent, owner, group string, mode uint32) contract.Step {
 	tmp := tempPath(t.Path)
-	return Step{
-		Uploads: []Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}},
+	return contract.Step{
+		Uploads: []contract.Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}},
 		Script:  safeFS + "t=" + shell.Quote(tmp) + "\ntrap 'rm -f \"$t\"' EXIT\n" + safeInstall(tmp, t.Path, chownSpec(owner, group), mode),
 	}
 }
 
-func (t *fileTask) Provides() []Resource {
-	return []Resource{{Kind: "path", Name: t.Path}}
+func (t *fileTask) Provides() []contract.Resource {
+	return []contract.Resource{{Kind: "path", Name: t.Path}}
 }
 
-func (t *fileTask) Uses() []Resource {
-	return append([]Resource{{Kind: "path", Name: path.Dir(t.Path)}}, t.Meta.uses()...)
+func (t *fileTask) Uses() []contract.Resource {
+	return append([]contract.Resource{{Kind: "path", Name: path.Dir(t.Path)}}, t.Meta.uses()...)
 }
 
 func shortSum(s string) string {

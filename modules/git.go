@@ -14,13 +14,14 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Git keeps a checkout of a repository at a branch, tag or commit.
 type Git struct{}
 
-func (Git) Spec() *Spec {
-	return &Spec{
+func (Git) Spec() *contract.Spec {
+	return &contract.Spec{
 		Name:    "git",
 		Summary: "Clone a git repository and keep it at a branch, tag or commit.",
 		Doc: `Clones repo into dest (into a temporary directory beside it first, renamed
@@ -46,7 +47,7 @@ core.fsmonitor, core.sshCommand, ...) would run with drover's privileges, so
 drover never tells git to trust it (safe.directory). Hooks and the fsmonitor
 are off in every git command drover runs, and only the file, git, http,
 https and ssh transports are allowed (no ext:: or fd:: remote helpers).`,
-		Attributes: []Attribute{
+		Attributes: []contract.Attribute{
 			{Name: "repo", Type: cty.String, Required: true, Doc: "Repository URL (https://, ssh://, git@host:path, file://)."},
 			{Name: "dest", Type: cty.String, Required: true, Doc: "Absolute path of the working tree."},
 			{Name: "ref", Type: cty.String, Default: cty.StringVal("HEAD"), Doc: "Branch, tag or full commit id. HEAD: the remote's default branch."},
@@ -117,24 +118,24 @@ type gitTask struct {
 	force           bool
 }
 
-func (Git) Configure(cfg Config) (Task, error) {
+func (Git) Configure(cfg contract.Config) (contract.Task, error) {
 	a, err := newSysVals(Git{}.Spec(), cfg)
 	if err != nil {
 		return nil, err
 	}
 	t := &gitTask{repo: a.str("repo"), dest: a.str("dest"), ref: a.str("ref"), force: a.boolean("force"), acceptNew: a.boolean("accept_new_hostkey")}
 	if msg := gitURLError(t.repo); msg != "" {
-		return nil, &AttrError{Attr: "repo", Msg: msg}
+		return nil, &contract.AttrError{Attr: "repo", Msg: msg}
 	}
 	if !path.IsAbs(t.dest) || path.Clean(t.dest) == "/" || hasNewline(t.dest) {
-		return nil, &AttrError{Attr: "dest", Msg: fmt.Sprintf("must be an absolute path other than /, got %q", t.dest)}
+		return nil, &contract.AttrError{Attr: "dest", Msg: fmt.Sprintf("must be an absolute path other than /, got %q", t.dest)}
 	}
 	t.dest = path.Clean(t.dest)
 	if t.ref == "" {
 		t.ref = "HEAD"
 	}
 	if strings.HasPrefix(t.ref, "-") || strings.ContainsAny(t.ref, " \t\n\r~^:?*[\\") || strings.Contains(t.ref, "..") {
-		return nil, &AttrError{Attr: "ref", Msg: fmt.Sprintf("%q is not a branch, tag or commit name", t.ref)}
+		return nil, &contract.AttrError{Attr: "ref", Msg: fmt.Sprintf("%q is not a branch, tag or commit name", t.ref)}
 	}
 	depth, ok, err := a.integer("depth")
 	if err != nil {
@@ -142,16 +143,16 @@ func (Git) Configure(cfg Config) (Task, error) {
 	}
 	if ok {
 		if depth < 1 {
-			return nil, &AttrError{Attr: "depth", Msg: "must be at least 1"}
+			return nil, &contract.AttrError{Attr: "depth", Msg: "must be at least 1"}
 		}
 		t.depth = depth
 	}
 	if k := a.str("deploy_key"); k != "" {
 		if k, err = LocalPath(cfg, k); err != nil {
-			return nil, &AttrError{Attr: "deploy_key", Msg: err.Error()}
+			return nil, &contract.AttrError{Attr: "deploy_key", Msg: err.Error()}
 		}
 		if t.key, err = os.ReadFile(k); err != nil {
-			return nil, &AttrError{Attr: "deploy_key", Msg: fmt.Sprintf("cannot read the key on the controller: %v", err)}
+			return nil, &contract.AttrError{Attr: "deploy_key", Msg: fmt.Sprintf("cannot read the key on the controller: %v", err)}
 		}
 		suffix, err := gitKeySuffix()
 		if err != nil {
@@ -162,8 +163,12 @@ func (Git) Configure(cfg Config) (Task, error) {
 	return t, nil
 }
 
-func (t *gitTask) Provides() []Resource { return []Resource{{Kind: "path", Name: t.dest}} }
-func (t *gitTask) Uses() []Resource     { return []Resource{{Kind: "path", Name: path.Dir(t.dest)}} }
+func (t *gitTask) Provides() []contract.Resource {
+	return []contract.Resource{{Kind: "path", Name: t.dest}}
+}
+func (t *gitTask) Uses() []contract.Resource {
+	return []contract.Resource{{Kind: "path", Name: path.Dir(t.dest)}}
+}
 
 func (t *gitTask) isCommit() bool { return commitID.MatchString(t.ref) }
 
@@ -218,7 +223,7 @@ func (t *gitTask) remoteCommit(ls string) string {
 	return ""
 }
 
-func (t *gitTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *gitTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	subject := t.dest
 	st, err := parseKV(out.Stdout)
 	if err != nil {
@@ -245,32 +250,32 @@ func (t *gitTask) Diff(out CheckOutput) (*Plan, error) {
 			return nil, fmt.Errorf("%s: %s has no branch or tag %q", subject, t.repo, t.ref)
 		}
 	}
-	p := &Plan{}
+	p := &contract.Plan{}
 	if !st.has("repo") {
 		if st.vals["dest"] == "nonempty" {
 			return nil, fmt.Errorf("%s exists, is not empty and is not a git repository; remove it or choose another dest", t.dest)
 		}
-		attrs := []AttrChange{{Name: "repo", New: t.repo}, {Name: "ref", New: t.ref}}
+		attrs := []contract.AttrChange{{Name: "repo", New: t.repo}, {Name: "ref", New: t.ref}}
 		if want != "" && want != t.ref {
-			attrs = append(attrs, AttrChange{Name: "commit", New: shortSum(want)})
+			attrs = append(attrs, contract.AttrChange{Name: "commit", New: shortSum(want)})
 		}
-		p.Changes = append(p.Changes, Change{Action: Create, Subject: subject, Attrs: attrs})
+		p.Changes = append(p.Changes, contract.Change{Action: contract.Create, Subject: subject, Attrs: attrs})
 		p.Steps = append(p.Steps, t.step(true, t.refKind(st)))
 		return p, nil
 	}
 	head := st.vals["head"]
-	var attrs []AttrChange
+	var attrs []contract.AttrChange
 	if origin := st.vals["origin"]; origin != t.repo {
-		attrs = append(attrs, AttrChange{Name: "repo", Old: origin, New: t.repo})
+		attrs = append(attrs, contract.AttrChange{Name: "repo", Old: origin, New: t.repo})
 	}
 	switch {
 	case want == "":
 		// A deploy key hides the remote until apply: fetch and see.
-		p.Changes = append(p.Changes, Change{Action: Run, Subject: subject, Attrs: append(attrs,
-			AttrChange{Name: "fetch", Old: shortSum(head), New: t.ref + " (the remote is read with the deploy key when applying)"})})
+		p.Changes = append(p.Changes, contract.Change{Action: contract.Run, Subject: subject, Attrs: append(attrs,
+			contract.AttrChange{Name: "fetch", Old: shortSum(head), New: t.ref + " (the remote is read with the deploy key when applying)"})})
 	case head != want || (attrs != nil) || (t.refKind(st) == "branch" && st.vals["branch"] != t.ref):
-		attrs = append(attrs, AttrChange{Name: "commit", Old: shortSum(head), New: shortSum(want) + " (" + t.ref + ")"})
-		p.Changes = append(p.Changes, Change{Action: Update, Subject: subject, Attrs: attrs})
+		attrs = append(attrs, contract.AttrChange{Name: "commit", Old: shortSum(head), New: shortSum(want) + " (" + t.ref + ")"})
+		p.Changes = append(p.Changes, contract.Change{Action: contract.Update, Subject: subject, Attrs: attrs})
 	default:
 		return p, nil
 	}
@@ -301,14 +306,14 @@ func (t *gitTask) refKind(st kv) string {
 // step clones (fresh) or fetches and checks out ref. The git operations are
 // the same in both cases: a fresh clone is an empty repository with origin
 // set, built beside dest and renamed into place once checked out.
-func (t *gitTask) step(fresh bool, kind string) Step {
+func (t *gitTask) step(fresh bool, kind string) contract.Step {
 	var b strings.Builder
 	fmt.Fprintf(&b, "r=%s\nref=%s\nd=%s\n", shell.Quote(t.repo), shell.Quote(t.ref), shell.Quote(t.dest))
 	clean := []string{}
-	st := Step{}
+	st := contract.Step{}
 	if t.key != nil {
 		key := t.key
-		st.Uploads = []Upload{{Path: t.keyPath, Mode: 0o600, Size: int64(len(key)), Open: func() (io.ReadCloser, error) {
+		st.Uploads = []contract.Upload{{Path: t.keyPath, Mode: 0o600, Size: int64(len(key)), Open: func() (io.ReadCloser, error) {
 			return io.NopCloser(strings.NewReader(string(key))), nil
 		}}}
 		clean = append(clean, `rm -f "$k"`)

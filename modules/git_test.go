@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/drover-cm/drover/engine/remote"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 func TestGitDiff(t *testing.T) {
@@ -78,11 +79,11 @@ func TestGitDeployKeyStaysSecret(t *testing.T) {
 	dir := t.TempDir()
 	secret := "-----BEGIN OPENSSH PRIVATE KEY-----\nSUPERSECRET\n-----END OPENSSH PRIVATE KEY-----\n"
 	os.WriteFile(filepath.Join(dir, "k"), []byte(secret), 0o600)
-	task, err := Git{}.Configure(Config{Values: obj("repo", "git@h:r.git", "dest", "/srv/app", "deploy_key", "k"), Dir: dir})
+	task, err := Git{}.Configure(contract.Config{Values: obj("repo", "git@h:r.git", "dest", "/srv/app", "deploy_key", "k"), Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := task.Diff(CheckOutput{Stdout: []byte("tool.git=/usr/bin/git\nparent=1\n")})
+	plan, err := task.Diff(contract.CheckOutput{Stdout: []byte("tool.git=/usr/bin/git\nparent=1\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +127,11 @@ func TestGitLocal(t *testing.T) {
 	c1 := sh("git -C " + dir + "/work rev-parse HEAD")
 	dest := filepath.Join(dir, "checkout")
 	apply := func(kv ...any) (bool, error) {
-		task, err := Git{}.Configure(Config{Values: obj(append([]any{"repo", "file://" + dir + "/repo.git", "dest", dest}, kv...)...)})
+		task, err := Git{}.Configure(contract.Config{Values: obj(append([]any{"repo", "file://" + dir + "/repo.git", "dest", dest}, kv...)...)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		outs, err := remote.CheckAll(context.Background(), conn, []Task{task})
+		outs, err := remote.CheckAll(context.Background(), conn, []contract.Task{task})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,8 +17,8 @@ import (
 // or busybox addgroup/delgroup.
 type Group struct{}
 
-func (Group) Spec() *Spec {
-	return &Spec{
+func (Group) Spec() *contract.Spec {
+	return &contract.Spec{
 		Name:    "group",
 		Summary: "Create, change or remove a local group.",
 		Doc: `Manages a group in /etc/group with groupadd, groupmod and groupdel
@@ -27,7 +27,7 @@ has (Alpine). Changing the gid of an existing group needs groupmod.
 
 Other tasks that name the group (a user's group or groups, a file's group) are
 ordered after this one.`,
-		Attributes: []Attribute{
+		Attributes: []contract.Attribute{
 			{Name: "name", Type: cty.String, Required: true, Doc: "Group name: letters, digits, `_`, `.`, `-`, starting with a letter or `_`, at most 32 characters."},
 			stateAttr,
 			{Name: "gid", Type: cty.Number, Doc: "Numeric group id. Unset: the system picks one when creating, and an existing group keeps its gid."},
@@ -46,12 +46,12 @@ var accountName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,30}\$?$`)
 
 func checkAccountName(attr, name string) error {
 	if !accountName.MatchString(name) {
-		return &AttrError{Attr: attr, Msg: fmt.Sprintf("%q is not a valid user or group name: use letters, digits, '_', '.', '-', starting with a letter or '_', at most 32 characters", name)}
+		return &contract.AttrError{Attr: attr, Msg: fmt.Sprintf("%q is not a valid user or group name: use letters, digits, '_', '.', '-', starting with a letter or '_', at most 32 characters", name)}
 	}
 	return nil
 }
 
-func (Group) Configure(cfg Config) (Task, error) {
+func (Group) Configure(cfg contract.Config) (contract.Task, error) {
 	a, err := newSysVals(Group{}.Spec(), cfg)
 	if err != nil {
 		return nil, err
@@ -69,7 +69,7 @@ func (Group) Configure(cfg Config) (Task, error) {
 	}
 	if ok {
 		if gid < 0 || gid > 1<<31-2 {
-			return nil, &AttrError{Attr: "gid", Msg: fmt.Sprintf("%d is out of range", gid)}
+			return nil, &contract.AttrError{Attr: "gid", Msg: fmt.Sprintf("%d is out of range", gid)}
 		}
 		t.gid = &gid
 	}
@@ -83,8 +83,10 @@ type groupTask struct {
 	system bool
 }
 
-func (t *groupTask) Provides() []Resource { return []Resource{{Kind: "group", Name: t.name}} }
-func (t *groupTask) Uses() []Resource     { return nil }
+func (t *groupTask) Provides() []contract.Resource {
+	return []contract.Resource{{Kind: "group", Name: t.name}}
+}
+func (t *groupTask) Uses() []contract.Resource { return nil }
 
 // Facts: the group's entry and the tools, gathered with every other
 // account task's on the host (contract.FactChecker).
@@ -120,7 +122,7 @@ func parseGroupEntry(line string) (groupEntry, error) {
 	return g, nil
 }
 
-func (t *groupTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *groupTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	st, err := parseKV(out.Stdout)
 	if err != nil {
 		return nil, fmt.Errorf("group %s: %w", t.name, err)
@@ -130,7 +132,7 @@ func (t *groupTask) Diff(out CheckOutput) (*Plan, error) {
 	busybox := !shadow && f.Tool("addgroup")
 	subject := "group " + t.name
 	line, exists := f.Group(t.name)
-	p := &Plan{}
+	p := &contract.Plan{}
 	switch {
 	case t.state == "absent" && !exists:
 		return p, nil
@@ -142,12 +144,12 @@ func (t *groupTask) Diff(out CheckOutput) (*Plan, error) {
 			}
 			cmd = shell.Join("delgroup", t.name)
 		}
-		p.Changes = append(p.Changes, Change{Action: Delete, Subject: subject})
-		p.Steps = append(p.Steps, Step{Script: cmd})
+		p.Changes = append(p.Changes, contract.Change{Action: contract.Delete, Subject: subject})
+		p.Steps = append(p.Steps, contract.Step{Script: cmd})
 		return p, nil
 	case !exists:
 		var args []string
-		var attrs []AttrChange
+		var attrs []contract.AttrChange
 		switch {
 		case shadow:
 			args = []string{"groupadd"}
@@ -169,14 +171,14 @@ func (t *groupTask) Diff(out CheckOutput) (*Plan, error) {
 			return nil, fmt.Errorf("%s: neither groupadd (shadow-utils) nor busybox addgroup is installed on the host", subject)
 		}
 		if t.gid != nil {
-			attrs = append(attrs, AttrChange{Name: "gid", New: strconv.FormatInt(*t.gid, 10)})
+			attrs = append(attrs, contract.AttrChange{Name: "gid", New: strconv.FormatInt(*t.gid, 10)})
 		}
 		if t.system {
-			attrs = append(attrs, AttrChange{Name: "system", New: "true"})
+			attrs = append(attrs, contract.AttrChange{Name: "system", New: "true"})
 		}
 		args = append(args, t.name)
-		p.Changes = append(p.Changes, Change{Action: Create, Subject: subject, Attrs: attrs})
-		p.Steps = append(p.Steps, Step{Script: shell.Join(args...)})
+		p.Changes = append(p.Changes, contract.Change{Action: contract.Create, Subject: subject, Attrs: attrs})
+		p.Steps = append(p.Steps, contract.Step{Script: shell.Join(args...)})
 		return p, nil
 	}
 	cur, err := parseGroupEntry(line)
@@ -187,9 +189,9 @@ func (t *groupTask) Diff(out CheckOutput) (*Plan, error) {
 		if !f.Tool("groupmod") {
 			return nil, fmt.Errorf("%s: changing the gid needs groupmod (shadow-utils; on Alpine: apk add shadow)", subject)
 		}
-		p.Changes = append(p.Changes, Change{Action: Update, Subject: subject,
-			Attrs: []AttrChange{{Name: "gid", Old: strconv.FormatInt(cur.gid, 10), New: strconv.FormatInt(*t.gid, 10)}}})
-		p.Steps = append(p.Steps, Step{Script: shell.Join("groupmod", "-g", strconv.FormatInt(*t.gid, 10), t.name)})
+		p.Changes = append(p.Changes, contract.Change{Action: contract.Update, Subject: subject,
+			Attrs: []contract.AttrChange{{Name: "gid", Old: strconv.FormatInt(cur.gid, 10), New: strconv.FormatInt(*t.gid, 10)}}})
+		p.Steps = append(p.Steps, contract.Step{Script: shell.Join("groupmod", "-g", strconv.FormatInt(*t.gid, 10), t.name)})
 	}
 	return p, nil
 }

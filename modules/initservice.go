@@ -9,6 +9,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/initgen"
 	"github.com/drover-cm/drover/modules/initsys"
 )
@@ -19,7 +20,7 @@ import (
 // configuration before every restart and reload it does.
 type initServiceModule struct{}
 
-var initServiceSpec = &Spec{
+var initServiceSpec = &contract.Spec{
 	Name:       "init_service",
 	NeedsFacts: true,
 	Summary:    "Generate and manage a service's systemd unit, SysV or OpenRC script from one definition, with instances and a config test.",
@@ -53,7 +54,7 @@ time (with the test), "reloaded" restarting a service without reload. A file
 or template task that changes the service's configuration notifies such a
 handler (see docs/init-services.md). Instances removed from the list are not
 cleaned up.`,
-	Attributes: []Attribute{
+	Attributes: []contract.Attribute{
 		{Name: "name", Type: cty.String, Doc: "The service name; unset: the task's label."},
 		{Name: "instances", Type: cty.List(cty.String), Doc: "Instances run from this one definition (redis@cache, redis@sessions). Unset: a single service."},
 		{Name: "command", Type: cty.String, Doc: "The service's command line, in the foreground (it must not daemonize); the program is an absolute path. Required, except in a handler with state \"reloaded\" or \"restarted\" that only acts on the instances another init_service task defines."},
@@ -88,7 +89,7 @@ cleaned up.`,
 }`,
 }
 
-func (initServiceModule) Spec() *Spec { return initServiceSpec }
+func (initServiceModule) Spec() *contract.Spec { return initServiceSpec }
 
 // TemplateVars: ${instance} reaches Configure as its own text.
 func (initServiceModule) TemplateVars() []string { return []string{"instance"} }
@@ -97,7 +98,7 @@ func (initServiceModule) TemplateVars() []string { return []string{"instance"} }
 // definition, as Configure does; `drover initscript` uses it. label is the
 // task's label, the default name.
 func InitDefinition(values cty.Value, label string) (initgen.Definition, error) {
-	d, _, err := readInitDefinition(readAttrs(initServiceSpec, Config{Values: values}), label)
+	d, _, err := readInitDefinition(readAttrs(initServiceSpec, contract.Config{Values: values}), label)
 	return d, err
 }
 
@@ -139,20 +140,20 @@ func readInitDef(a *attrs, label string, actionOnly bool) (initgen.Definition, b
 	}
 	if err := d.Validate(); err != nil {
 		if fe, ok := err.(*initgen.FieldError); ok {
-			return d, false, &AttrError{Attr: fe.Field, Msg: fe.Msg}
+			return d, false, &contract.AttrError{Attr: fe.Field, Msg: fe.Msg}
 		}
 		return d, false, err
 	}
 	return d, a.anySensitive(), nil
 }
 
-func (initServiceModule) Configure(cfg Config) (Task, error) {
+func (initServiceModule) Configure(cfg contract.Config) (contract.Task, error) {
 	a := readAttrs(initServiceSpec, cfg)
 	state := a.enum("state", "started", "stopped", "restarted", "reloaded")
 	cmd, _ := a.str("command")
 	actionOnly := cmd == "" && (state == "reloaded" || state == "restarted")
 	if cmd == "" && !actionOnly && a.err == nil {
-		return nil, &AttrError{Attr: "command", Msg: "is required (only a handler with state = \"reloaded\" or \"restarted\" may leave it out, to act on instances another init_service task defines)"}
+		return nil, &contract.AttrError{Attr: "command", Msg: "is required (only a handler with state = \"reloaded\" or \"restarted\" may leave it out, to act on instances another init_service task defines)"}
 	}
 	d, sensitive, err := readInitDef(a, cfg.Name, actionOnly)
 	if err != nil {
@@ -168,19 +169,19 @@ func (initServiceModule) Configure(cfg Config) (Task, error) {
 	}
 	if !set {
 		if cfg.Facts == nil {
-			return nil, &AttrError{Attr: "init_system", Msg: "the host's facts were not gathered, so its init system is unknown; gather facts or set init_system"}
+			return nil, &contract.AttrError{Attr: "init_system", Msg: "the host's facts were not gathered, so its init system is unknown; gather facts or set init_system"}
 		}
 		sysName = cfg.Facts.InitSystem
 	}
 	if t.sys, err = initsys.Lookup(sysName); err != nil {
-		return nil, &AttrError{Attr: "init_system", Msg: err.Error()}
+		return nil, &contract.AttrError{Attr: "init_system", Msg: err.Error()}
 	}
 	t.services = d.Services(sysName)
 	if actionOnly {
 		return t, nil
 	}
 	if t.files, err = initgen.Generate(d, sysName); err != nil {
-		return nil, &AttrError{Attr: "init_system", Msg: err.Error()}
+		return nil, &contract.AttrError{Attr: "init_system", Msg: err.Error()}
 	}
 	if t.createUser && d.User != "" && d.User != "root" {
 		nologin := "/usr/sbin/nologin"
@@ -207,35 +208,35 @@ type initServiceTask struct {
 	actionOnly bool
 }
 
-func (t *initServiceTask) Provides() []Resource {
+func (t *initServiceTask) Provides() []contract.Resource {
 	if t.actionOnly {
 		return nil
 	}
-	var r []Resource
+	var r []contract.Resource
 	for _, f := range t.files {
-		r = append(r, Resource{Kind: "path", Name: f.Path})
+		r = append(r, contract.Resource{Kind: "path", Name: f.Path})
 	}
 	if t.user != nil {
-		r = append(r, Resource{Kind: "user", Name: t.def.User})
+		r = append(r, contract.Resource{Kind: "user", Name: t.def.User})
 	}
 	for _, s := range t.services {
-		r = append(r, Resource{Kind: "service", Name: s})
+		r = append(r, contract.Resource{Kind: "service", Name: s})
 		if t.sys.Name() == initgen.Systemd && len(t.def.Instances) > 0 {
 			// A service task on an instance uses the unit's path: it is
 			// the template's.
-			r = append(r, Resource{Kind: "path", Name: "/etc/systemd/system/" + s})
+			r = append(r, contract.Resource{Kind: "path", Name: "/etc/systemd/system/" + s})
 		}
 	}
 	return r
 }
 
-func (t *initServiceTask) Uses() []Resource {
-	var r []Resource
+func (t *initServiceTask) Uses() []contract.Resource {
+	var r []contract.Resource
 	seen := map[string]bool{}
 	for _, f := range t.files {
 		if d := path.Dir(f.Path); !seen[d] {
 			seen[d] = true
-			r = append(r, Resource{Kind: "path", Name: d})
+			r = append(r, contract.Resource{Kind: "path", Name: d})
 		}
 	}
 	// The program: a task installing it runs first.
@@ -243,13 +244,13 @@ func (t *initServiceTask) Uses() []Resource {
 		return nil
 	}
 	if w, err := shell.Split(strings.ReplaceAll(t.def.Command, initgen.Placeholder, "x")); err == nil && len(w) > 0 && path.IsAbs(w[0]) {
-		r = append(r, Resource{Kind: "path", Name: w[0]})
+		r = append(r, contract.Resource{Kind: "path", Name: w[0]})
 	}
 	if t.user == nil && t.def.User != "" {
-		r = append(r, Resource{Kind: "user", Name: t.def.User})
+		r = append(r, contract.Resource{Kind: "user", Name: t.def.User})
 	}
 	if t.def.Group != "" {
-		r = append(r, Resource{Kind: "group", Name: t.def.Group})
+		r = append(r, contract.Resource{Kind: "group", Name: t.def.Group})
 	}
 	return r
 }
@@ -290,7 +291,7 @@ func sub(st kv, prefix string) []byte {
 	return []byte(b.String())
 }
 
-func (t *initServiceTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *initServiceTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	subject := "init_service " + t.def.Name
 	if out.ExitCode != 0 {
 		return nil, checkFailed(subject, out)
@@ -299,11 +300,11 @@ func (t *initServiceTask) Diff(out CheckOutput) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", subject, err)
 	}
-	p := &Plan{}
+	p := &contract.Plan{}
 
 	if t.user != nil {
 		if _, exists := st.vals["user.passwd"]; !exists {
-			up, err := t.user.Diff(CheckOutput{Stdout: sub(st, "user.")})
+			up, err := t.user.Diff(contract.CheckOutput{Stdout: sub(st, "user.")})
 			if err != nil {
 				return nil, fmt.Errorf("%s: creating its user: %w", subject, err)
 			}
@@ -319,7 +320,7 @@ func (t *initServiceTask) Diff(out CheckOutput) (*Plan, error) {
 	}
 
 	changed := make([]bool, len(t.files))
-	var fileSteps []Step
+	var fileSteps []contract.Step
 	for i, f := range t.files {
 		cur := st.vals["file."+strconv.Itoa(i)]
 		ch, step, err := t.fileChange(f, cur, st.blobs["content."+strconv.Itoa(i)])
@@ -334,13 +335,13 @@ func (t *initServiceTask) Diff(out CheckOutput) (*Plan, error) {
 	}
 	// systemd: the unit is files[0]; its config-test helpers follow.
 	if len(changed) > 0 && changed[0] && t.sys.DaemonReload() != "" {
-		fileSteps = append(fileSteps, Step{Script: t.sys.DaemonReload()})
+		fileSteps = append(fileSteps, contract.Step{Script: t.sys.DaemonReload()})
 	}
 
 	// Instances restarted because their unit or script changed are tested
 	// before anything is written: a broken configuration then leaves the old
 	// definition in place, so the next run sees the change and tries again.
-	var preSteps, svcSteps []Step
+	var preSteps, svcSteps []contract.Step
 	for i, svc := range t.services {
 		code, _ := strconv.Atoi(st.vals["svc."+strconv.Itoa(i)+".exit"])
 		ss, err := t.sys.ParseStatus(sub(st, "svc."+strconv.Itoa(i)+"."), code)
@@ -376,32 +377,32 @@ func (t *initServiceTask) definitionChanged(i int, changed []bool) bool {
 	return changed[0]
 }
 
-func (t *initServiceTask) fileChange(f initgen.File, cur string, content []byte) (*Change, Step, error) {
+func (t *initServiceTask) fileChange(f initgen.File, cur string, content []byte) (*contract.Change, contract.Step, error) {
 	kind, rest, _ := strings.Cut(cur, " ")
 	tmp := tempPath(f.Path)
 	if f.Link != "" {
 		switch kind {
 		case "link":
 			if rest == f.Link {
-				return nil, Step{}, nil
+				return nil, contract.Step{}, nil
 			}
 		case "missing":
 		default:
-			return nil, Step{}, fmt.Errorf("%s exists and is not a symbolic link; remove it so that drover can link it to %s", f.Path, f.Link)
+			return nil, contract.Step{}, fmt.Errorf("%s exists and is not a symbolic link; remove it so that drover can link it to %s", f.Path, f.Link)
 		}
-		ch := &Change{Action: Create, Subject: f.Path, Attrs: []AttrChange{{Name: "link", Old: rest, New: f.Link}}}
+		ch := &contract.Change{Action: contract.Create, Subject: f.Path, Attrs: []contract.AttrChange{{Name: "link", Old: rest, New: f.Link}}}
 		if kind == "link" {
-			ch.Action = Update
+			ch.Action = contract.Update
 		}
-		return ch, Step{Script: safeFS + safeLink(f.Path, f.Link, "")}, nil
+		return ch, contract.Step{Script: safeFS + safeLink(f.Path, f.Link, "")}, nil
 	}
 	c := bytesContent(f.Content, t.sensitive)
 	mode := uint32(f.Mode.Perm())
-	ch := &Change{Subject: f.Path, Sensitive: t.sensitive}
+	ch := &contract.Change{Subject: f.Path, Sensitive: t.sensitive}
 	switch kind {
 	case "missing":
-		ch.Action = Create
-		ch.Attrs = []AttrChange{{Name: "mode", New: fmtMode(mode)}}
+		ch.Action = contract.Create
+		ch.Attrs = []contract.AttrChange{{Name: "mode", New: fmtMode(mode)}}
 		if !t.sensitive {
 			ch.Diff = unified("/dev/null", f.Path, "", string(f.Content))
 		}
@@ -409,24 +410,24 @@ func (t *initServiceTask) fileChange(f initgen.File, cur string, content []byte)
 		sum, m, _ := strings.Cut(rest, " ")
 		curMode, _ := strconv.ParseUint(m, 8, 32)
 		if sum == c.SHA256 && uint32(curMode) == mode {
-			return nil, Step{}, nil
+			return nil, contract.Step{}, nil
 		}
-		ch.Action = Update
+		ch.Action = contract.Update
 		if uint32(curMode) != mode {
-			ch.Attrs = append(ch.Attrs, AttrChange{Name: "mode", Old: fmtMode(uint32(curMode)), New: fmtMode(mode)})
+			ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "mode", Old: fmtMode(uint32(curMode)), New: fmtMode(mode)})
 		}
 		if sum != c.SHA256 && !t.sensitive {
 			if content != nil {
 				ch.Diff = unified(f.Path, f.Path, string(content), string(f.Content))
 			} else {
-				ch.Attrs = append(ch.Attrs, AttrChange{Name: "sha256", Old: shortSum(sum), New: shortSum(c.SHA256)})
+				ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "sha256", Old: shortSum(sum), New: shortSum(c.SHA256)})
 			}
 		}
 	default:
-		return nil, Step{}, fmt.Errorf("%s exists and is not a regular file (%s); remove it so that drover can write the service's definition", f.Path, cur)
+		return nil, contract.Step{}, fmt.Errorf("%s exists and is not a regular file (%s); remove it so that drover can write the service's definition", f.Path, cur)
 	}
 	script := safeFS + "t=" + shell.Quote(tmp) + "\ntrap 'rm -f \"$t\"' EXIT\n" + safeInstall(tmp, f.Path, "0:0", mode)
-	return ch, Step{Uploads: []Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}}, Script: script}, nil
+	return ch, contract.Step{Uploads: []contract.Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}}, Script: script}, nil
 }
 
 // tested runs cmd only after the configuration test of instance i passed;
@@ -457,10 +458,10 @@ func guarded(svc, what, test, cmd string) string {
 
 // serviceChange plans one instance: pre are configuration tests to run
 // before any file is written, steps what follows them.
-func (t *initServiceTask) serviceChange(i int, svc string, st initsys.Status, defChanged bool) (*Change, []Step, []Step) {
-	var attrs []AttrChange
-	var pre, steps []Step
-	action := Update
+func (t *initServiceTask) serviceChange(i int, svc string, st initsys.Status, defChanged bool) (*contract.Change, []contract.Step, []contract.Step) {
+	var attrs []contract.AttrChange
+	var pre, steps []contract.Step
+	action := contract.Update
 	cur := st.Detail
 	switch {
 	case !st.Exists:
@@ -471,49 +472,49 @@ func (t *initServiceTask) serviceChange(i int, svc string, st initsys.Status, de
 		cur = "stopped"
 	}
 	if !st.Static && !t.actionOnly && t.enabled != st.Enabled {
-		attrs = append(attrs, AttrChange{Name: "enabled", Old: strconv.FormatBool(st.Enabled), New: strconv.FormatBool(t.enabled)})
+		attrs = append(attrs, contract.AttrChange{Name: "enabled", Old: strconv.FormatBool(st.Enabled), New: strconv.FormatBool(t.enabled)})
 		if t.enabled {
-			steps = append(steps, Step{Script: t.sys.Enable(svc)})
+			steps = append(steps, contract.Step{Script: t.sys.Enable(svc)})
 		} else {
-			steps = append(steps, Step{Script: t.sys.Disable(svc)})
+			steps = append(steps, contract.Step{Script: t.sys.Disable(svc)})
 		}
 	}
 	restart := func(why string) {
-		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: why})
-		steps = append(steps, Step{Script: t.tested(i, svc, "restarted", t.sys.Restart(svc))})
+		attrs = append(attrs, contract.AttrChange{Name: "state", Old: cur, New: why})
+		steps = append(steps, contract.Step{Script: t.tested(i, svc, "restarted", t.sys.Restart(svc))})
 	}
 	switch {
 	case (t.state == "started" || t.state == "restarted" || t.state == "reloaded") && !st.Active:
-		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "started"})
-		steps = append(steps, Step{Script: t.sys.Start(svc)})
+		attrs = append(attrs, contract.AttrChange{Name: "state", Old: cur, New: "started"})
+		steps = append(steps, contract.Step{Script: t.sys.Start(svc)})
 	case t.state == "stopped" && st.Active:
-		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "stopped"})
-		steps = append(steps, Step{Script: t.sys.Stop(svc)})
+		attrs = append(attrs, contract.AttrChange{Name: "state", Old: cur, New: "stopped"})
+		steps = append(steps, contract.Step{Script: t.sys.Stop(svc)})
 	case t.state != "stopped" && defChanged:
-		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "restarted (definition changed)"})
+		attrs = append(attrs, contract.AttrChange{Name: "state", Old: cur, New: "restarted (definition changed)"})
 		if test := t.tested(i, svc, "restarted", ""); test != "" {
-			pre = append(pre, Step{Script: test})
+			pre = append(pre, contract.Step{Script: test})
 		}
-		steps = append(steps, Step{Script: t.sys.Restart(svc)})
+		steps = append(steps, contract.Step{Script: t.sys.Restart(svc)})
 	case t.state == "restarted":
 		if len(attrs) == 0 && !defChanged {
-			action = Run
+			action = contract.Run
 		}
 		restart("restarted")
 	case t.state == "reloaded" && t.def.Reload == "" && !t.actionOnly:
 		if len(attrs) == 0 && !defChanged {
-			action = Run
+			action = contract.Run
 		}
 		restart("restarted (it cannot reload)")
 	case t.state == "reloaded":
 		if len(attrs) == 0 && !defChanged {
-			action = Run
+			action = contract.Run
 		}
-		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "reloaded"})
-		steps = append(steps, Step{Script: t.tested(i, svc, "reloaded", t.sys.Reload(svc))})
+		attrs = append(attrs, contract.AttrChange{Name: "state", Old: cur, New: "reloaded"})
+		steps = append(steps, contract.Step{Script: t.tested(i, svc, "reloaded", t.sys.Reload(svc))})
 	}
 	if len(attrs) == 0 {
 		return nil, nil, nil
 	}
-	return &Change{Action: action, Subject: "service " + svc, Attrs: attrs}, pre, steps
+	return &contract.Change{Action: action, Subject: "service " + svc, Attrs: attrs}, pre, steps
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/facts"
 	"github.com/drover-cm/drover/internal/golden"
+	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/initgen"
 )
 
@@ -48,7 +49,7 @@ type initState struct {
 	exit    int
 }
 
-func (s initState) output(t *testing.T, task *initServiceTask) CheckOutput {
+func (s initState) output(t *testing.T, task *initServiceTask) contract.CheckOutput {
 	var b strings.Builder
 	for i, f := range task.files {
 		switch {
@@ -75,7 +76,7 @@ func (s initState) output(t *testing.T, task *initServiceTask) CheckOutput {
 			fmt.Fprintf(&b, "svc.%d.%s\n", i, l)
 		}
 	}
-	return CheckOutput{Stdout: []byte(b.String())}
+	return contract.CheckOutput{Stdout: []byte(b.String())}
 }
 
 const (
@@ -115,7 +116,7 @@ func TestInitServiceDiff(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			task, err := initServiceModule{}.Configure(Config{Values: c.values, Name: "redis", Facts: &facts.Facts{InitSystem: c.init}})
+			task, err := initServiceModule{}.Configure(contract.Config{Values: c.values, Name: "redis", Facts: &facts.Facts{InitSystem: c.init}})
 			if err != nil {
 				t.Fatalf("Configure: %v", err)
 			}
@@ -155,8 +156,8 @@ func TestInitServiceConfigureErrors(t *testing.T) {
 		{"bad limit", initVals("limits", nil, "reload", "signal:NOPE"), &facts.Facts{InitSystem: "systemd"}, "reload", "unknown signal"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := initServiceModule{}.Configure(Config{Values: c.values, Name: "redis", Facts: c.facts})
-			var ae *AttrError
+			_, err := initServiceModule{}.Configure(contract.Config{Values: c.values, Name: "redis", Facts: c.facts})
+			var ae *contract.AttrError
 			if !errors.As(err, &ae) || ae.Attr != c.attr || !strings.Contains(ae.Msg, c.msg) {
 				t.Errorf("Configure = %v, want %s: …%s…", err, c.attr, c.msg)
 			}
@@ -165,22 +166,22 @@ func TestInitServiceConfigureErrors(t *testing.T) {
 }
 
 func TestInitServiceRelations(t *testing.T) {
-	task, err := initServiceModule{}.Configure(Config{Values: initVals(), Name: "redis", Facts: &facts.Facts{InitSystem: "sysv"}})
+	task, err := initServiceModule{}.Configure(contract.Config{Values: initVals(), Name: "redis", Facts: &facts.Facts{InitSystem: "sysv"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := task.(Relations)
+	r := task.(contract.Relations)
 	got := fmt.Sprint(r.Provides(), r.Uses())
 	for _, want := range []string{"{path /etc/init.d/redis-cache}", "{user redis}", "{service redis-sessions}", "{path /etc/init.d}", "{path /usr/bin/redis-server}"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("relations %s lack %s", got, want)
 		}
 	}
-	task, err = initServiceModule{}.Configure(Config{Values: initVals(), Name: "redis", Facts: &facts.Facts{InitSystem: "systemd"}})
+	task, err = initServiceModule{}.Configure(contract.Config{Values: initVals(), Name: "redis", Facts: &facts.Facts{InitSystem: "systemd"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := fmt.Sprint(task.(Relations).Provides()); !strings.Contains(got, "{path /etc/systemd/system/redis@.service}") || !strings.Contains(got, "{path /etc/systemd/system/redis@cache.service}") {
+	if got := fmt.Sprint(task.(contract.Relations).Provides()); !strings.Contains(got, "{path /etc/systemd/system/redis@.service}") || !strings.Contains(got, "{path /etc/systemd/system/redis@cache.service}") {
 		t.Errorf("systemd provides %s", got)
 	}
 	// The definition reader is what `drover initscript` uses.

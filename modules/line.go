@@ -11,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // lineModule ensures one line is present in (or absent from) a text file.
@@ -20,7 +21,7 @@ type lineModule struct{}
 // whole file to edit it in Go.
 const maxLineFile = 1 << 20
 
-var lineSpec = &Spec{
+var lineSpec = &contract.Spec{
 	Name:    "line",
 	Summary: "Ensure a line is present in, or absent from, a text file.",
 	Doc: `Edits one line of an existing text file (up to 1 MiB) without managing the
@@ -43,7 +44,7 @@ mode and is renamed over it. Just before that, the apply verifies that the
 file still has the checksum it had when it was read; if not, the task fails
 with "changed since it was read; re-run" instead of overwriting someone
 else's change. Regular expressions match a line without its newline.`,
-	Attributes: []Attribute{
+	Attributes: []contract.Attribute{
 		{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the file on the host."},
 		{Name: "line", Type: cty.String, Doc: "The line, without its newline. Required with state = \"present\"."},
 		{Name: "regexp", Type: cty.String, Doc: "A Go RE2 regular expression selecting the line(s) to replace (present) or remove (absent)."},
@@ -59,9 +60,9 @@ else's change. Regular expressions match a line without its newline.`,
 }`,
 }
 
-func (lineModule) Spec() *Spec { return lineSpec }
+func (lineModule) Spec() *contract.Spec { return lineSpec }
 
-func (lineModule) Configure(cfg Config) (Task, error) {
+func (lineModule) Configure(cfg contract.Config) (contract.Task, error) {
 	a := readAttrs(lineSpec, cfg)
 	t := &lineTask{}
 	t.Path, _ = a.absPath("path")
@@ -91,13 +92,13 @@ func (lineModule) Configure(cfg Config) (Task, error) {
 	}
 	switch {
 	case hasAfter && hasBefore:
-		return nil, &AttrError{Attr: "insert_before", Msg: "cannot be set together with insert_after"}
+		return nil, &contract.AttrError{Attr: "insert_before", Msg: "cannot be set together with insert_after"}
 	case !t.Absent && !hasLine:
-		return nil, &AttrError{Attr: "line", Msg: "is required with state = \"present\""}
+		return nil, &contract.AttrError{Attr: "line", Msg: "is required with state = \"present\""}
 	case t.Absent && !hasLine && t.Regexp == nil:
-		return nil, &AttrError{Attr: "regexp", Msg: "state = \"absent\" needs regexp (or line) to say which lines to remove"}
+		return nil, &contract.AttrError{Attr: "regexp", Msg: "state = \"absent\" needs regexp (or line) to say which lines to remove"}
 	case strings.ContainsAny(line, "\n"):
-		return nil, &AttrError{Attr: "line", Msg: "must be one line (it contains a newline)"}
+		return nil, &contract.AttrError{Attr: "line", Msg: "must be one line (it contains a newline)"}
 	}
 	return t, nil
 }
@@ -115,9 +116,11 @@ type lineTask struct {
 
 func (t *lineTask) Check() string { return statFragment(t.Path, false, maxLineFile) }
 
-func (t *lineTask) CheckPath() PathCheck { return PathCheck{Path: t.Path, FetchMax: maxLineFile} }
+func (t *lineTask) CheckPath() contract.PathCheck {
+	return contract.PathCheck{Path: t.Path, FetchMax: maxLineFile}
+}
 
-func (t *lineTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *lineTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	r, err := parseRemote(out)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Path, err)
@@ -125,15 +128,15 @@ func (t *lineTask) Diff(out CheckOutput) (*Plan, error) {
 	switch r.Type {
 	case "missing":
 		if t.Absent {
-			return &Plan{}, nil
+			return &contract.Plan{}, nil
 		}
 		if !t.Create {
-			return nil, &NeedsError{
-				Resource: Resource{Kind: "path", Name: t.Path},
+			return nil, &contract.NeedsError{
+				Resource: contract.Resource{Kind: "path", Name: t.Path},
 				Err:      fmt.Errorf("%s does not exist; set create = true to create it, or manage it with a file task", t.Path),
 			}
 		}
-		return t.plan(Create, "", nil, t.Line+"\n"), nil
+		return t.plan(contract.Create, "", nil, t.Line+"\n"), nil
 	case "file":
 	default:
 		return nil, fmt.Errorf("%s is a %s, not a regular file", t.Path, typeName(r.Type))
@@ -144,9 +147,9 @@ func (t *lineTask) Diff(out CheckOutput) (*Plan, error) {
 	old := string(r.Content)
 	updated := t.edit(old)
 	if updated == old {
-		return &Plan{}, nil
+		return &contract.Plan{}, nil
 	}
-	return t.plan(Update, old, r.Content, updated), nil
+	return t.plan(contract.Update, old, r.Content, updated), nil
 }
 
 // edit returns content with the line ensured present or absent.
@@ -209,21 +212,21 @@ func (t *lineTask) edit(content string) string {
 	return strings.Join(lines, "")
 }
 
-func (t *lineTask) plan(action Action, old string, oldRaw []byte, updated string) *Plan {
-	ch := Change{Action: action, Subject: t.Path, Sensitive: t.Sensitive}
+func (t *lineTask) plan(action contract.Action, old string, oldRaw []byte, updated string) *contract.Plan {
+	ch := contract.Change{Action: action, Subject: t.Path, Sensitive: t.Sensitive}
 	from := t.Path
-	if action == Create {
+	if action == contract.Create {
 		from = "/dev/null"
-		ch.Attrs = []AttrChange{{Name: "mode", New: "0644"}}
+		ch.Attrs = []contract.AttrChange{{Name: "mode", New: "0644"}}
 	}
 	c := bytesContent([]byte(updated), t.Sensitive)
 	if t.Sensitive {
-		ch.Attrs = append(ch.Attrs, AttrChange{Name: "content", Old: "(sensitive)", New: "(sensitive)"})
+		ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "content", Old: "(sensitive)", New: "(sensitive)"})
 	} else if isText([]byte(old)) && c.Text != nil {
 		ch.Diff = unified(from, t.Path, old, updated)
 	} else {
 		sum := sha256.Sum256(oldRaw)
-		ch.Attrs = append(ch.Attrs, AttrChange{Name: "sha256", Old: shortSum(hex.EncodeToString(sum[:])), New: shortSum(c.SHA256)})
+		ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "sha256", Old: shortSum(hex.EncodeToString(sum[:])), New: shortSum(c.SHA256)})
 	}
 	// The file's directory may belong to another user (a dotfile in a
 	// home): the checks and the install go through safeFS, on its name in
@@ -234,7 +237,7 @@ func (t *lineTask) plan(action Action, old string, oldRaw []byte, updated string
 	b.WriteString(safeFS)
 	fmt.Fprintf(&b, "t=%s\ntrap 'rm -f \"$t\"' EXIT\ndrover_cd %s\nb=%s\n", shell.Quote(tmp), shell.Quote(dirOf(dir)), shell.Quote(base))
 	install := shell.Join("drover_install", path.Base(tmp)) + " \"$b\" "
-	if action == Create {
+	if action == contract.Create {
 		b.WriteString("if [ -e \"$b\" ] || [ -L \"$b\" ]; then printf 'drover: %s was created since it was read; re-run\\n' " + shell.Quote(t.Path) + " >&2; exit 1; fi\n")
 		b.WriteString(install + "'' 0644\n")
 	} else {
@@ -244,8 +247,8 @@ func (t *lineTask) plan(action Action, old string, oldRaw []byte, updated string
 		fmt.Fprintf(&b, "if [ \"${h%%%% *}\" != %s ]; then printf 'drover: %%s changed since it was read; re-run\\n' %s >&2; exit 1; fi\n", hex.EncodeToString(sum[:]), shell.Quote(t.Path))
 		b.WriteString(install + "\"$(stat -c %u:%g -- \"$b\")\" \"$(stat -c %a -- \"$b\")\"\n")
 	}
-	return &Plan{Changes: []Change{ch}, Steps: []Step{{
-		Uploads: []Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}},
+	return &contract.Plan{Changes: []contract.Change{ch}, Steps: []contract.Step{{
+		Uploads: []contract.Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}},
 		Script:  b.String(),
 	}}}
 }
@@ -253,6 +256,8 @@ func (t *lineTask) plan(action Action, old string, oldRaw []byte, updated string
 // The line module edits a file that something else usually provides (a
 // package, a file task), so it uses the path (and so its parents) and
 // provides nothing.
-func (t *lineTask) Provides() []Resource { return nil }
+func (t *lineTask) Provides() []contract.Resource { return nil }
 
-func (t *lineTask) Uses() []Resource { return []Resource{{Kind: "path", Name: t.Path}} }
+func (t *lineTask) Uses() []contract.Resource {
+	return []contract.Resource{{Kind: "path", Name: t.Path}}
+}

@@ -1,6 +1,9 @@
 package modules
 
-import "github.com/drover-cm/drover/engine/localpath"
+import (
+	"github.com/drover-cm/drover/engine/localpath"
+	"github.com/drover-cm/drover/modules/contract"
+)
 
 // LocalPath resolves a module's local (controller-side) path attribute: a
 // copy's or template's source, an archive's or release's source, git's
@@ -11,12 +14,12 @@ import "github.com/drover-cm/drover/engine/localpath"
 // --allow-local. A playbook from elsewhere must not be able to push
 // ~/.ssh/id_ed25519 to a host, neither with "../../.ssh/id_ed25519" nor with
 // an absolute path. It returns the path to read, with links resolved.
-func LocalPath(cfg Config, p string) (string, error) {
+func LocalPath(cfg contract.Config, p string) (string, error) {
 	return localRule(cfg).Resolve(cfg.Dir, p)
 }
 
 // localRule is the local path rule of a task's configuration.
-func localRule(cfg Config) localpath.Rule {
+func localRule(cfg contract.Config) localpath.Rule {
 	root := cfg.Root
 	if root == "" {
 		root = cfg.Dir

@@ -12,7 +12,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 	"github.com/drover-cm/drover/modules/moduletest"
 )
 
@@ -64,14 +64,14 @@ func TestLocalPathRule(t *testing.T) {
 		t.Run(tc.module+" "+tc.file, func(t *testing.T) {
 			m := mod(t, tc.module)
 			configure := func(p string, allow ...string) error {
-				_, err := m.Configure(modules.Config{Values: moduletest.Values(with(tc.attrs, tc.attr, p)),
+				_, err := m.Configure(contract.Config{Values: moduletest.Values(with(tc.attrs, tc.attr, p)),
 					Dir: filepath.Join(root, "roles", "web"), Root: root, AllowLocal: allow, Name: "app"})
 				return err
 			}
 			refused := func(p string, allow ...string) {
 				t.Helper()
 				err := configure(p, allow...)
-				var ae *modules.AttrError
+				var ae *contract.AttrError
 				if err == nil || !strings.Contains(err.Error(), "outside the playbook directory") || !errors.As(err, &ae) || ae.Attr != tc.attr {
 					t.Errorf("%s = %q (allowed %v): err = %v; want it refused at %s", tc.attr, p, allow, err, tc.attr)
 				}
@@ -100,7 +100,7 @@ func TestLocalPathRule(t *testing.T) {
 
 	// A copied tree holding a link out of the playbook is refused.
 	os.Symlink(filepath.Join(outside, "key"), filepath.Join(root, "tree", "leak"))
-	if _, err := mod(t, "copy").Configure(modules.Config{Values: moduletest.Values(map[string]cty.Value{
+	if _, err := mod(t, "copy").Configure(contract.Config{Values: moduletest.Values(map[string]cty.Value{
 		"path": cty.StringVal("/srv/x"), "source": cty.StringVal("tree")}), Dir: root, Root: root}); err == nil || !strings.Contains(err.Error(), "outside the playbook directory") {
 		t.Errorf("copy of a tree with a link out: err = %v, want it refused", err)
 	}

@@ -12,13 +12,14 @@ import (
 
 	"github.com/drover-cm/drover/engine/facts"
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // packageModule installs, upgrades and removes OS packages with the host's
 // package manager (apt, dnf, yum or apk).
 type packageModule struct{}
 
-var packageSpec = &Spec{
+var packageSpec = &contract.Spec{
 	Name:    "package",
 	Summary: "Install, upgrade or remove OS packages with apt, dnf, yum or apk.",
 	Doc: `Makes the named packages present, absent, or present at the newest version
@@ -50,7 +51,7 @@ debootstrap) is refreshed before installing whatever update_cache says.
 
 Give real package names, not virtual ones or globs: the check looks each name
 up as an installed package, so a virtual name would never look installed.`,
-	Attributes: []Attribute{
+	Attributes: []contract.Attribute{
 		{Name: "names", Type: cty.List(cty.String), Required: true,
 			Doc: `Package names, e.g. ["nginx", "curl"]. Architecture qualifiers ("libc6:i386") are passed through on apt.`},
 		{Name: "state", Type: cty.String, Default: cty.StringVal("present"),
@@ -69,14 +70,14 @@ up as an installed package, so a virtual name would never look installed.`,
 }`,
 }
 
-func (packageModule) Spec() *Spec { return packageSpec }
+func (packageModule) Spec() *contract.Spec { return packageSpec }
 
 // pkgNameRE is what a package name may look like on any supported manager:
 // Debian policy names (with an optional :arch), RPM and apk names. A version
 // pin ("nginx=1.22") or a glob is refused: the check could not match it.
 var pkgNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.+~@-]*(:[A-Za-z0-9_-]+)?$`)
 
-func (packageModule) Configure(cfg Config) (Task, error) {
+func (packageModule) Configure(cfg contract.Config) (contract.Task, error) {
 	a := readAttrs(packageSpec, cfg)
 	t := &packageTask{}
 	if v := a.get("names"); v != cty.NilVal {
@@ -127,7 +128,7 @@ func (packageModule) Configure(cfg Config) (Task, error) {
 		if pmName == "" {
 			msg = "no supported package manager (apt-get, dnf, yum, apk) was found on the host; set package_manager if it has one"
 		}
-		return nil, &AttrError{Attr: "package_manager", Msg: msg}
+		return nil, &contract.AttrError{Attr: "package_manager", Msg: msg}
 	}
 	t.pm = pm
 	return t, nil
@@ -182,18 +183,18 @@ var pkgManagers = map[string]pkgManager{
 	facts.PkgApk: apkManager{},
 }
 
-func (t *packageTask) Provides() []Resource {
+func (t *packageTask) Provides() []contract.Resource {
 	if t.state == "absent" {
 		return nil
 	}
-	r := make([]Resource, len(t.names))
+	r := make([]contract.Resource, len(t.names))
 	for i, n := range t.names {
-		r[i] = Resource{Kind: "package", Name: n}
+		r[i] = contract.Resource{Kind: "package", Name: n}
 	}
 	return r
 }
 
-func (t *packageTask) Uses() []Resource { return nil }
+func (t *packageTask) Uses() []contract.Resource { return nil }
 
 // section markers in the check's output.
 const pkgSection = "--drover:"
@@ -329,7 +330,7 @@ func splitSections(out []byte) map[string][]string {
 	return sec
 }
 
-func (t *packageTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *packageTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	sec := splitSections(out.Stdout)
 	pm := t.pm
 	if pm == nil {
@@ -347,7 +348,7 @@ func (t *packageTask) Diff(out CheckOutput) (*Plan, error) {
 	}
 	installed, candidate := pm.parse(sec)
 
-	p := &Plan{}
+	p := &contract.Plan{}
 	var toInstall, toUpgrade, toRemove []string
 	for _, n := range t.names {
 		key := pkgKey(n)
@@ -357,20 +358,20 @@ func (t *packageTask) Diff(out CheckOutput) (*Plan, error) {
 		switch {
 		case t.state == "absent" && isInstalled:
 			toRemove = append(toRemove, n)
-			p.Changes = append(p.Changes, Change{Action: Delete, Subject: subject,
-				Attrs: []AttrChange{{Name: "version", Old: have, New: "absent"}}})
+			p.Changes = append(p.Changes, contract.Change{Action: contract.Delete, Subject: subject,
+				Attrs: []contract.AttrChange{{Name: "version", Old: have, New: "absent"}}})
 		case t.state == "absent":
 		case !isInstalled:
 			toInstall = append(toInstall, n)
 			if cand == "" {
 				cand = "newest available"
 			}
-			p.Changes = append(p.Changes, Change{Action: Create, Subject: subject,
-				Attrs: []AttrChange{{Name: "version", Old: "absent", New: cand}}})
+			p.Changes = append(p.Changes, contract.Change{Action: contract.Create, Subject: subject,
+				Attrs: []contract.AttrChange{{Name: "version", Old: "absent", New: cand}}})
 		case t.state == "latest" && cand != "" && cand != have:
 			toUpgrade = append(toUpgrade, n)
-			p.Changes = append(p.Changes, Change{Action: Update, Subject: subject,
-				Attrs: []AttrChange{{Name: "version", Old: have, New: cand}}})
+			p.Changes = append(p.Changes, contract.Change{Action: contract.Update, Subject: subject,
+				Attrs: []contract.AttrChange{{Name: "version", Old: have, New: cand}}})
 		}
 	}
 
@@ -392,9 +393,9 @@ func (t *packageTask) Diff(out CheckOutput) (*Plan, error) {
 			refresh = "refreshed " + roundAge(age) + " ago"
 		}
 		if refresh != "" {
-			p.Changes = append([]Change{{Action: Run, Subject: pm.name() + " package index",
-				Attrs: []AttrChange{{Name: "index", Old: refresh, New: "refreshed"}}}}, p.Changes...)
-			p.Steps = append(p.Steps, Step{Script: pm.refresh()})
+			p.Changes = append([]contract.Change{{Action: contract.Run, Subject: pm.name() + " package index",
+				Attrs: []contract.AttrChange{{Name: "index", Old: refresh, New: "refreshed"}}}}, p.Changes...)
+			p.Steps = append(p.Steps, contract.Step{Script: pm.refresh()})
 			if t.state == "latest" {
 				// The fresh index may offer newer versions than the plan saw:
 				// ask the manager to bring every name to its newest.
@@ -403,10 +404,10 @@ func (t *packageTask) Diff(out CheckOutput) (*Plan, error) {
 		}
 	}
 	if s := installScript(pm, toInstall, toUpgrade); s != "" {
-		p.Steps = append(p.Steps, Step{Script: s})
+		p.Steps = append(p.Steps, contract.Step{Script: s})
 	}
 	if len(toRemove) > 0 {
-		p.Steps = append(p.Steps, Step{Script: pm.remove(toRemove)})
+		p.Steps = append(p.Steps, contract.Step{Script: pm.remove(toRemove)})
 	}
 	if len(p.Changes) == 0 {
 		p.Steps = nil

@@ -26,7 +26,7 @@ const (
 
 var probeFormats = []string{"text", "lines", "table", "kv", "number", "json"}
 
-var probeSpec = &Spec{
+var probeSpec = &contract.Spec{
 	Name:     "probe",
 	Summary:  "Run a read-only command and parse its output into values (runbooks).",
 	ReadOnly: true,
@@ -49,7 +49,7 @@ document). regex, when set, is matched against each line: every matching line
 is a row of its named groups (or "1", "2", ...), and value is the first
 group of the first match. Checks read them as probe.NAME.rows, .values,
 .value, .lines, .stdout, .status, .available.`,
-	Attributes: []Attribute{
+	Attributes: []contract.Attribute{
 		{Name: "command", Type: cty.String, Required: true,
 			Doc: "Shell code to run. As root it runs in a read-only mount namespace as uid 65534 with no capability to undo it; as another user, that user's permissions bound it (see docs/runbooks.md)."},
 		{Name: "fallback", Type: cty.List(cty.String), Default: cty.ListValEmpty(cty.String),
@@ -73,7 +73,7 @@ group of the first match. Checks read them as probe.NAME.rows, .values,
 		{Name: "regex", Type: cty.String,
 			Doc: "RE2 regular expression matched against each line; its groups become rows (named groups by name)."},
 	},
-	Outputs: []Attribute{
+	Outputs: []contract.Attribute{
 		{Name: "status", Type: cty.String, Doc: `"ok", "failed", "timeout" or "not available".`},
 		{Name: "available", Type: cty.Bool, Doc: "Whether a command could run (status is not \"not available\")."},
 		{Name: "ok", Type: cty.Bool, Doc: "status == \"ok\"."},
@@ -96,7 +96,7 @@ group of the first match. Checks read them as probe.NAME.rows, .values,
 }`,
 }
 
-func (probeModule) Spec() *Spec { return probeSpec }
+func (probeModule) Spec() *contract.Spec { return probeSpec }
 
 // ProbeTask is a configured probe, for the runbook engine.
 type ProbeTask struct {
@@ -123,12 +123,12 @@ type ProbeAlt struct {
 	Requires []string
 }
 
-func (probeModule) Configure(cfg Config) (Task, error) {
+func (probeModule) Configure(cfg contract.Config) (contract.Task, error) {
 	a := readAttrs(probeSpec, cfg)
 	t := &ProbeTask{Header: true}
 	cmd, _ := a.str("command")
 	if strings.TrimSpace(cmd) == "" {
-		return nil, &AttrError{Attr: "command", Msg: "must not be empty"}
+		return nil, &contract.AttrError{Attr: "command", Msg: "must not be empty"}
 	}
 	req := a.strList("requires")
 	if len(req) == 0 {
@@ -137,24 +137,24 @@ func (probeModule) Configure(cfg Config) (Task, error) {
 	t.Alternatives = []ProbeAlt{{Command: cmd, Requires: req}}
 	for _, f := range a.strList("fallback") {
 		if strings.TrimSpace(f) == "" {
-			return nil, &AttrError{Attr: "fallback", Msg: "commands must not be empty"}
+			return nil, &contract.AttrError{Attr: "fallback", Msg: "commands must not be empty"}
 		}
 		t.Alternatives = append(t.Alternatives, ProbeAlt{Command: f, Requires: firstWord(f)})
 	}
 	for _, alt := range t.Alternatives {
 		for _, r := range alt.Requires {
 			if !validProgram(r) {
-				return nil, &AttrError{Attr: "requires", Msg: fmt.Sprintf("%q is not a program name", r)}
+				return nil, &contract.AttrError{Attr: "requires", Msg: fmt.Sprintf("%q is not a program name", r)}
 			}
 		}
 	}
 	t.Timeout = a.number("timeout", DefaultProbeTimeout)
 	if t.Timeout <= 0 || t.Timeout > 3600 {
-		return nil, &AttrError{Attr: "timeout", Msg: "must be between 0 and 3600 seconds"}
+		return nil, &contract.AttrError{Attr: "timeout", Msg: "must be between 0 and 3600 seconds"}
 	}
 	t.MaxOutput = int(a.number("max_output", DefaultProbeMaxOutput))
 	if t.MaxOutput < 1 || t.MaxOutput > 16<<20 {
-		return nil, &AttrError{Attr: "max_output", Msg: "must be between 1 byte and 16 MiB"}
+		return nil, &contract.AttrError{Attr: "max_output", Msg: "must be between 1 byte and 16 MiB"}
 	}
 	for _, v := range listElems(a.get("ok_exit_codes")) {
 		if v.Type() == cty.Number && v.IsKnown() && !v.IsNull() {
@@ -171,7 +171,7 @@ func (probeModule) Configure(cfg Config) (Task, error) {
 	if re, ok := a.str("regex"); ok && re != "" {
 		rx, err := regexp.Compile(re)
 		if err != nil {
-			return nil, &AttrError{Attr: "regex", Msg: fmt.Sprintf("invalid regular expression: %v", err)}
+			return nil, &contract.AttrError{Attr: "regex", Msg: fmt.Sprintf("invalid regular expression: %v", err)}
 		}
 		t.Regex = rx
 	}
@@ -317,8 +317,8 @@ func haveAll(progs []string) string {
 }
 
 // Diff never plans a change: a probe only reads.
-func (t *ProbeTask) Diff(out CheckOutput) (*Plan, error) {
-	return &Plan{}, nil
+func (t *ProbeTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
+	return &contract.Plan{}, nil
 }
 
 // The probe statuses, under the names this package uses.
@@ -333,7 +333,7 @@ const (
 type ProbeResult = contract.ProbeResult
 
 // Result interprets the output of Check.
-func (t *ProbeTask) Result(out CheckOutput) *ProbeResult {
+func (t *ProbeTask) Result(out contract.CheckOutput) *ProbeResult {
 	r := &ProbeResult{Status: ProbeFailed, ExitCode: out.ExitCode}
 	nl := bytes.IndexByte(out.Stdout, '\n')
 	var hdr []string

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 func probeTask(t *testing.T, attrs map[string]cty.Value) *ProbeTask {
@@ -27,7 +29,7 @@ func probeTask(t *testing.T, attrs map[string]cty.Value) *ProbeTask {
 	for k, v := range attrs {
 		obj[k] = v
 	}
-	task, err := probeModule{}.Configure(Config{Values: cty.ObjectVal(obj)})
+	task, err := probeModule{}.Configure(contract.Config{Values: cty.ObjectVal(obj)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +37,7 @@ func probeTask(t *testing.T, attrs map[string]cty.Value) *ProbeTask {
 }
 
 // runLocal runs a Check fragment with sh, as CheckAll does on a host.
-func runLocal(t *testing.T, frag string) CheckOutput {
+func runLocal(t *testing.T, frag string) contract.CheckOutput {
 	t.Helper()
 	cmd := exec.Command("sh", "-c", frag)
 	var out, errb bytes.Buffer
@@ -48,7 +50,7 @@ func runLocal(t *testing.T, frag string) CheckOutput {
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return CheckOutput{Stdout: out.Bytes(), Stderr: errb.Bytes(), ExitCode: code}
+	return contract.CheckOutput{Stdout: out.Bytes(), Stderr: errb.Bytes(), ExitCode: code}
 }
 
 func TestProbeRunsLocally(t *testing.T) {

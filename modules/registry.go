@@ -3,7 +3,7 @@ package modules
 import "github.com/drover-cm/drover/modules/contract"
 
 // builtins lists every module type. Add new modules here.
-var builtins = []Module{
+var builtins = []contract.Module{
 	// Files and commands.
 	fileModule{},
 	directoryModule{},
@@ -38,7 +38,7 @@ var catalog = contract.NewCatalog(builtins...)
 func Catalog() contract.Catalog { return catalog }
 
 // Lookup returns the module with the given type name.
-func Lookup(name string) (Module, bool) { return catalog.Lookup(name) }
+func Lookup(name string) (contract.Module, bool) { return catalog.Lookup(name) }
 
 // All returns every module, sorted by name.
-func All() []Module { return catalog.All() }
+func All() []contract.Module { return catalog.All() }

@@ -22,13 +22,14 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // releaseModule deploys an application as immutable release directories with
 // an atomically switched `current` link, a health check and rollback.
 type releaseModule struct{}
 
-var releaseSpec = &Spec{
+var releaseSpec = &contract.Spec{
 	Name:    "release",
 	Summary: "Deploy an application release: atomic switch of current, health check, automatic rollback.",
 	Doc: `Deploys source into path/releases/<id>/, links the shared paths into it, runs
@@ -47,7 +48,7 @@ pruned, never the current or the previous one. Deploy records (time, who,
 source checksum, release, result) are appended to path/.drover/deploys.log on
 the host; the host is the source of truth, there is no controller-side state.
 See docs/releases.md, and "drover releases" / "drover rollback".`,
-	Attributes: []Attribute{
+	Attributes: []contract.Attribute{
 		{Name: "path", Type: cty.String, Required: true, Doc: "Absolute application directory on the host: releases/, shared/, current and .drover/ live in it."},
 		{Name: "source", Type: cty.String, Required: true, Doc: "A local .tar, .tar.gz or .tgz file, or a local directory, relative to the playbook's directory, pushed from the controller and unpacked into the new release; or git::URL?ref=REF (a branch, tag or commit; default HEAD), resolved and exported on the target with its git (the release checksum is then the commit)."},
 		{Name: "shared", Type: cty.List(cty.String), Default: cty.ListValEmpty(cty.String), Doc: "Paths relative to the release that are symbolic links into path/shared/, kept across releases. A missing shared path is seeded from the release's copy, or created as a directory."},
@@ -56,7 +57,7 @@ See docs/releases.md, and "drover releases" / "drover rollback".`,
 		{Name: "switch", Type: cty.Map(cty.String), Doc: "What makes the new release live after current is switched: { service = \"app\", action = \"restart\" } (action: restart or reload; systemctl, rc-service, service or /etc/init.d) or { command = \"...\" } (run in the new current). Unset: nothing."},
 		{Name: "healthcheck", Type: cty.Map(cty.String), Block: true, Doc: "A nested block telling that the live release works: http = \"http://127.0.0.1:8080/health\" with expect = 200 (the default), or command = \"...\" (exit status 0 is healthy); timeout (default \"30s\") and interval (default \"1s\") between tries. Unset: no health check."},
 	},
-	Outputs: []Attribute{
+	Outputs: []contract.Attribute{
 		{Name: "changed", Type: cty.Bool, Doc: "Whether the deploy switched current."},
 	},
 	Example: `release "app" {
@@ -74,7 +75,7 @@ See docs/releases.md, and "drover releases" / "drover rollback".`,
 }`,
 }
 
-func (releaseModule) Spec() *Spec { return releaseSpec }
+func (releaseModule) Spec() *contract.Spec { return releaseSpec }
 
 // releaseConfig is what a deploy and a rollback need on the host besides the
 // artifact: it is written to path/.drover/ so that `drover rollback` runs the
@@ -94,7 +95,7 @@ type releaseConfig struct {
 
 var releaseNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
 
-func (releaseModule) Configure(cfg Config) (Task, error) {
+func (releaseModule) Configure(cfg contract.Config) (contract.Task, error) {
 	a := readAttrs(releaseSpec, cfg)
 	app, _ := a.absPath("path")
 	src, _ := a.str("source")
@@ -116,10 +117,10 @@ func (releaseModule) Configure(cfg Config) (Task, error) {
 		return nil, a.err
 	}
 	if app == "/" {
-		return nil, &AttrError{Attr: "path", Msg: "cannot be /"}
+		return nil, &contract.AttrError{Attr: "path", Msg: "cannot be /"}
 	}
 	if keep < 2 {
-		return nil, &AttrError{Attr: "keep", Msg: fmt.Sprintf("must be at least 2 (the current and the previous release are always kept), not %d", keep)}
+		return nil, &contract.AttrError{Attr: "keep", Msg: fmt.Sprintf("must be at least 2 (the current and the previous release are always kept), not %d", keep)}
 	}
 	name := cfg.Name
 	if !releaseNameRE.MatchString(name) {
@@ -127,24 +128,24 @@ func (releaseModule) Configure(cfg Config) (Task, error) {
 	}
 	for _, s := range shared {
 		if msg := checkRelPath(s); msg != "" {
-			return nil, &AttrError{Attr: "shared", Msg: fmt.Sprintf("%q %s", s, msg)}
+			return nil, &contract.AttrError{Attr: "shared", Msg: fmt.Sprintf("%q %s", s, msg)}
 		}
 	}
 	for _, b := range build {
 		if strings.TrimSpace(b) == "" {
-			return nil, &AttrError{Attr: "build", Msg: "a build command is empty"}
+			return nil, &contract.AttrError{Attr: "build", Msg: "a build command is empty"}
 		}
 	}
 	swCmd, swDesc, err := switchScript(sw)
 	if err != nil {
-		return nil, &AttrError{Attr: "switch", Msg: err.Error()}
+		return nil, &contract.AttrError{Attr: "switch", Msg: err.Error()}
 	}
 	hcCmd, hcDesc, err := healthScript(hc)
 	if err != nil {
-		return nil, &AttrError{Attr: "healthcheck", Msg: err.Error()}
+		return nil, &contract.AttrError{Attr: "healthcheck", Msg: err.Error()}
 	}
 	if src == "" {
-		return nil, &AttrError{Attr: "source", Msg: "must name a local file or directory"}
+		return nil, &contract.AttrError{Attr: "source", Msg: "must name a local file or directory"}
 	}
 	t := &releaseTask{
 		cfg: releaseConfig{
@@ -157,18 +158,18 @@ func (releaseModule) Configure(cfg Config) (Task, error) {
 	if strings.HasPrefix(src, "git::") {
 		g, err := parseGitSource(src)
 		if err != nil {
-			return nil, &AttrError{Attr: "source", Msg: err.Error()}
+			return nil, &contract.AttrError{Attr: "source", Msg: err.Error()}
 		}
 		t.git = g
 		return t, nil
 	}
 	local, err := LocalPath(cfg, src)
 	if err != nil {
-		return nil, &AttrError{Attr: "source", Msg: err.Error()}
+		return nil, &contract.AttrError{Attr: "source", Msg: err.Error()}
 	}
 	art, err := loadArtifact(local)
 	if err != nil {
-		return nil, &AttrError{Attr: "source", Msg: err.Error(), Err: err}
+		return nil, &contract.AttrError{Attr: "source", Msg: err.Error(), Err: err}
 	}
 	t.art = art
 	return t, nil

@@ -65,7 +65,7 @@ tail -n 20 "$a/.drover/deploys.log" 2>/dev/null || true
 	out := string(res.Stdout)
 	head, logPart, _ := strings.Cut(out, "\nlog\n")
 	first, rest, _ := strings.Cut(head, "\n")
-	st, err := parseReleaseState(CheckOutput{Stdout: []byte(rest)})
+	st, err := parseReleaseState(contract.CheckOutput{Stdout: []byte(rest)})
 	if err != nil {
 		return nil, err
 	}

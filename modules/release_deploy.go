@@ -117,7 +117,7 @@ type releaseEntry struct {
 
 var releaseIDRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{3}Z-[0-9a-f]{12}$`)
 
-func parseReleaseState(out CheckOutput) (*releaseState, error) {
+func parseReleaseState(out contract.CheckOutput) (*releaseState, error) {
 	if out.ExitCode != 0 {
 		return nil, checkErr(out)
 	}
@@ -170,7 +170,7 @@ func releaseSum(id string) string {
 	return ""
 }
 
-func (t *releaseTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *releaseTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	st, err := parseReleaseState(out)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.cfg.App, err)
@@ -198,7 +198,7 @@ func (t *releaseTask) Diff(out CheckOutput) (*Plan, error) {
 		if st.Pending == st.Current {
 			return t.recheck(st), nil
 		}
-		return &Plan{}, nil // this artifact is live already
+		return &contract.Plan{}, nil // this artifact is live already
 	}
 	target, fresh := t.stamp+"-"+sum, true
 	for i := len(st.Releases) - 1; i >= 0; i-- {
@@ -207,27 +207,27 @@ func (t *releaseTask) Diff(out CheckOutput) (*Plan, error) {
 			break
 		}
 	}
-	var changes []Change
+	var changes []contract.Change
 	if fresh {
-		changes = append(changes, Change{Action: Create, Subject: t.cfg.App + "/releases/" + target,
-			Attrs: []AttrChange{{Name: "source", New: t.cfg.SourceLabel}, {Name: sumName(t.git), New: full}}})
+		changes = append(changes, contract.Change{Action: contract.Create, Subject: t.cfg.App + "/releases/" + target,
+			Attrs: []contract.AttrChange{{Name: "source", New: t.cfg.SourceLabel}, {Name: sumName(t.git), New: full}}})
 	}
-	cur := Change{Action: Update, Subject: t.cfg.App + "/current", Attrs: []AttrChange{{Name: "release", Old: st.Current, New: target}}}
+	cur := contract.Change{Action: contract.Update, Subject: t.cfg.App + "/current", Attrs: []contract.AttrChange{{Name: "release", Old: st.Current, New: target}}}
 	if st.Current == "" {
-		cur.Action = Create
+		cur.Action = contract.Create
 	}
 	changes = append(changes, cur)
 	if t.cfg.SwitchDesc != "" {
-		changes = append(changes, Change{Action: Run, Subject: t.cfg.SwitchDesc})
+		changes = append(changes, contract.Change{Action: contract.Run, Subject: t.cfg.SwitchDesc})
 	}
 	d := &deploy{cfg: t.cfg, art: t.art, git: t.git, sum: full, id: target, fresh: fresh, who: t.who}
-	return &Plan{Changes: changes, Steps: []Step{{Func: d.run}}}, nil
+	return &contract.Plan{Changes: changes, Steps: []contract.Step{{Func: d.run}}}, nil
 }
 
 // recheck is the plan for a current release whose switch action or health
 // check did not finish (the connection dropped, or the run was cancelled):
 // run them again, and roll back to the previous release if they fail.
-func (t *releaseTask) recheck(st *releaseState) *Plan {
+func (t *releaseTask) recheck(st *releaseState) *contract.Plan {
 	what := "switch action and health check"
 	switch {
 	case t.cfg.SwitchDesc == "" && t.cfg.HealthDesc != "":
@@ -238,11 +238,11 @@ func (t *releaseTask) recheck(st *releaseState) *Plan {
 		what += " (" + t.cfg.SwitchDesc + "; " + t.cfg.HealthDesc + ")"
 	}
 	d := &deploy{cfg: t.cfg, id: st.Current, who: t.who}
-	return &Plan{
-		Changes: []Change{{Action: Run, Subject: t.cfg.App + "/current", Attrs: []AttrChange{
+	return &contract.Plan{
+		Changes: []contract.Change{{Action: contract.Run, Subject: t.cfg.App + "/current", Attrs: []contract.AttrChange{
 			{Name: "recheck", New: "release " + st.Current + ": " + what + " again; the last deploy was interrupted before it passed"},
 		}}},
-		Steps: []Step{{Func: func(ctx context.Context, conn transport.Conn) (transport.Result, error) {
+		Steps: []contract.Step{{Func: func(ctx context.Context, conn transport.Conn) (transport.Result, error) {
 			return d.recheck(ctx, conn, st.Previous)
 		}}},
 	}
@@ -274,12 +274,12 @@ func sumName(g *gitSource) string {
 	return "sha256"
 }
 
-func (t *releaseTask) Provides() []Resource {
-	return []Resource{{Kind: "path", Name: t.cfg.App}}
+func (t *releaseTask) Provides() []contract.Resource {
+	return []contract.Resource{{Kind: "path", Name: t.cfg.App}}
 }
 
-func (t *releaseTask) Uses() []Resource {
-	return []Resource{{Kind: "path", Name: parentDir(t.cfg.App)}}
+func (t *releaseTask) Uses() []contract.Resource {
+	return []contract.Resource{{Kind: "path", Name: parentDir(t.cfg.App)}}
 }
 
 func parentDir(p string) string {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/drover-cm/drover/internal/golden"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // TestReleaseDiff: golden plans of a release task for hand-written states
@@ -43,7 +44,7 @@ func TestReleaseDiff(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out := CheckOutput{Stdout: []byte(c.out), ExitCode: c.code}
+			out := contract.CheckOutput{Stdout: []byte(c.out), ExitCode: c.code}
 			if c.code != 0 {
 				out.Stderr = []byte("ls: cannot open directory '/srv/app/releases': Permission denied\n")
 			}

@@ -14,7 +14,7 @@ import (
 // service through the host's init system (modules/initsys).
 type serviceModule struct{}
 
-var serviceSpec = &Spec{
+var serviceSpec = &contract.Spec{
 	Name:       "service",
 	NeedsFacts: true,
 	Summary:    "Start, stop, restart or reload a service and choose whether it starts at boot.",
@@ -37,7 +37,7 @@ transient) is left as it is whatever enabled says.
 A service that does not exist yet when the plan is made (a package task before
 it installs it) is planned as stopped and disabled; if it still does not exist
 when the task runs, the init system's own error is reported.`,
-	Attributes: []Attribute{
+	Attributes: []contract.Attribute{
 		{Name: "name", Type: cty.String, Required: true,
 			Doc: `The service: a systemd unit ("nginx" means nginx.service), an OpenRC service or an /etc/init.d script name.`},
 		{Name: "state", Type: cty.String,
@@ -56,9 +56,9 @@ when the task runs, the init system's own error is reported.`,
 }`,
 }
 
-func (serviceModule) Spec() *Spec { return serviceSpec }
+func (serviceModule) Spec() *contract.Spec { return serviceSpec }
 
-func (serviceModule) Configure(cfg Config) (Task, error) {
+func (serviceModule) Configure(cfg contract.Config) (contract.Task, error) {
 	a := readAttrs(serviceSpec, cfg)
 	t := &serviceTask{}
 	t.name, _ = a.str("name")
@@ -78,17 +78,17 @@ func (serviceModule) Configure(cfg Config) (Task, error) {
 		return nil, a.err
 	}
 	if t.state == "" && t.enabled == nil {
-		return nil, &AttrError{Attr: "state", Msg: "set state, enabled or both: the task has nothing to do"}
+		return nil, &contract.AttrError{Attr: "state", Msg: "set state, enabled or both: the task has nothing to do"}
 	}
 	if !set {
 		if cfg.Facts == nil {
-			return nil, &AttrError{Attr: "init_system", Msg: "the host's facts were not gathered, so its init system is unknown; gather facts or set init_system"}
+			return nil, &contract.AttrError{Attr: "init_system", Msg: "the host's facts were not gathered, so its init system is unknown; gather facts or set init_system"}
 		}
 		sysName = cfg.Facts.InitSystem
 	}
 	sys, err := initsys.Lookup(sysName)
 	if err != nil {
-		return nil, &AttrError{Attr: "init_system", Msg: err.Error()}
+		return nil, &contract.AttrError{Attr: "init_system", Msg: err.Error()}
 	}
 	t.sys = sys
 	return t, nil
@@ -106,11 +106,11 @@ func (t *serviceTask) subject() string { return "service " + t.name }
 
 // Provides the service; uses the file that defines it, so that a task writing
 // a unit file or init script runs first.
-func (t *serviceTask) Provides() []Resource {
-	return []Resource{{Kind: "service", Name: t.name}}
+func (t *serviceTask) Provides() []contract.Resource {
+	return []contract.Resource{{Kind: "service", Name: t.name}}
 }
 
-func (t *serviceTask) Uses() []Resource {
+func (t *serviceTask) Uses() []contract.Resource {
 	var p string
 	switch t.sys.Name() {
 	case "systemd":
@@ -118,7 +118,7 @@ func (t *serviceTask) Uses() []Resource {
 	default:
 		p = "/etc/init.d/" + t.name
 	}
-	return []Resource{{Kind: "path", Name: p}}
+	return []contract.Resource{{Kind: "path", Name: p}}
 }
 
 func (t *serviceTask) Check() string { return t.sys.Status(t.name) }
@@ -132,7 +132,7 @@ func (t *serviceTask) CheckGroup() (contract.CheckGroup, string) {
 	return nil, ""
 }
 
-func (t *serviceTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *serviceTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	st, err := t.sys.ParseStatus(out.Stdout, out.ExitCode)
 	if err != nil {
 		if e := strings.TrimSpace(string(out.Stderr)); e != "" {
@@ -140,16 +140,16 @@ func (t *serviceTask) Diff(out CheckOutput) (*Plan, error) {
 		}
 		return nil, fmt.Errorf("%s: reading its state with %s: %w", t.subject(), t.sys.Name(), err)
 	}
-	var attrs []AttrChange
+	var attrs []contract.AttrChange
 	var steps []string
-	action := Update
+	action := contract.Update
 
 	if t.daemonReload && st.NeedsReload && t.sys.DaemonReload() != "" {
-		attrs = append(attrs, AttrChange{Name: "definition", Old: "changed on disk", New: "reloaded"})
+		attrs = append(attrs, contract.AttrChange{Name: "definition", Old: "changed on disk", New: "reloaded"})
 		steps = append(steps, t.sys.DaemonReload())
 	}
 	if t.enabled != nil && !st.Static && *t.enabled != st.Enabled {
-		attrs = append(attrs, AttrChange{Name: "enabled", Old: fmt.Sprint(st.Enabled), New: fmt.Sprint(*t.enabled)})
+		attrs = append(attrs, contract.AttrChange{Name: "enabled", Old: fmt.Sprint(st.Enabled), New: fmt.Sprint(*t.enabled)})
 		if *t.enabled {
 			steps = append(steps, t.sys.Enable(t.name))
 		} else {
@@ -169,39 +169,39 @@ func (t *serviceTask) Diff(out CheckOutput) (*Plan, error) {
 	}
 	switch {
 	case t.state == "started" && !st.Active:
-		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "started"})
+		attrs = append(attrs, contract.AttrChange{Name: "state", Old: cur, New: "started"})
 		steps = append(steps, t.sys.Start(t.name))
 	case t.state == "stopped" && st.Active:
-		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "stopped"})
+		attrs = append(attrs, contract.AttrChange{Name: "state", Old: cur, New: "stopped"})
 		steps = append(steps, t.sys.Stop(t.name))
 	case t.state == "restarted":
 		if len(attrs) == 0 {
-			action = Run
+			action = contract.Run
 		}
-		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "restarted"})
+		attrs = append(attrs, contract.AttrChange{Name: "state", Old: cur, New: "restarted"})
 		// A service init_service generated has its config test installed:
 		// a broken configuration must not stop it.
 		steps = append(steps, guarded(t.name, "restarted", t.sys.ConfigTest(t.name), t.sys.Restart(t.name)))
 	case t.state == "reloaded" && st.Active:
 		if len(attrs) == 0 {
-			action = Run
+			action = contract.Run
 		}
-		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "reloaded"})
+		attrs = append(attrs, contract.AttrChange{Name: "state", Old: cur, New: "reloaded"})
 		steps = append(steps, guarded(t.name, "reloaded", t.sys.ConfigTest(t.name), t.sys.Reload(t.name)))
 	case t.state == "reloaded":
-		attrs = append(attrs, AttrChange{Name: "state", Old: cur, New: "started (was not running)"})
+		attrs = append(attrs, contract.AttrChange{Name: "state", Old: cur, New: "started (was not running)"})
 		steps = append(steps, t.sys.Start(t.name))
 	}
-	p := &Plan{}
+	p := &contract.Plan{}
 	if len(attrs) == 0 {
 		return p, nil
 	}
-	p.Changes = []Change{{Action: action, Subject: t.subject(), Attrs: attrs}}
+	p.Changes = []contract.Change{{Action: action, Subject: t.subject(), Attrs: attrs}}
 	// One step per command: a Step's status is its script's last command's,
 	// so a failure inside one fragment's if/&& list is never masked by the
 	// next fragment.
 	for _, s := range steps {
-		p.Steps = append(p.Steps, Step{Script: s})
+		p.Steps = append(p.Steps, contract.Step{Script: s})
 	}
 	return p, nil
 }

@@ -8,12 +8,13 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // symlinkModule manages a symbolic link.
 type symlinkModule struct{}
 
-var symlinkSpec = &Spec{
+var symlinkSpec = &contract.Spec{
 	Name:    "symlink",
 	Summary: "Create, retarget or remove a symbolic link.",
 	Doc: `Makes path a symbolic link to target. The link is created under a temporary
@@ -24,7 +25,7 @@ relative target is relative to the link's directory) and need not exist.
 An existing regular file, device or empty directory at path is an error unless
 force = true, which replaces it; a non-empty directory is never replaced.
 With state = "absent" the link is removed; anything else at path is an error.`,
-	Attributes: []Attribute{
+	Attributes: []contract.Attribute{
 		{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the link on the host."},
 		{Name: "target", Type: cty.String, Doc: "What the link points to, absolute or relative to the link's directory. Required when state is \"present\"."},
 		{Name: "force", Type: cty.Bool, Default: cty.False, Doc: "Replace a regular file, device or empty directory at path. A non-empty directory is never replaced."},
@@ -36,9 +37,9 @@ With state = "absent" the link is removed; anything else at path is an error.`,
 }`,
 }
 
-func (symlinkModule) Spec() *Spec { return symlinkSpec }
+func (symlinkModule) Spec() *contract.Spec { return symlinkSpec }
 
-func (symlinkModule) Configure(cfg Config) (Task, error) {
+func (symlinkModule) Configure(cfg contract.Config) (contract.Task, error) {
 	a := readAttrs(symlinkSpec, cfg)
 	t := &symlinkTask{}
 	t.Path, _ = a.absPath("path")
@@ -51,13 +52,13 @@ func (symlinkModule) Configure(cfg Config) (Task, error) {
 	if !t.Absent {
 		switch {
 		case !ok || target == "":
-			return nil, &AttrError{Attr: "target", Msg: "is required when state is \"present\""}
+			return nil, &contract.AttrError{Attr: "target", Msg: "is required when state is \"present\""}
 		case strings.ContainsRune(target, 0):
-			return nil, &AttrError{Attr: "target", Msg: "must not contain a NUL byte"}
+			return nil, &contract.AttrError{Attr: "target", Msg: "must not contain a NUL byte"}
 		}
 	}
 	if t.Path == "/" {
-		return nil, &AttrError{Attr: "path", Msg: "cannot be /"}
+		return nil, &contract.AttrError{Attr: "path", Msg: "cannot be /"}
 	}
 	t.Target = target
 	return t, nil
@@ -80,7 +81,7 @@ fi
 `
 }
 
-func (t *symlinkTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *symlinkTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	r, err := parseRemote(out)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Path, err)
@@ -88,26 +89,26 @@ func (t *symlinkTask) Diff(out CheckOutput) (*Plan, error) {
 	if t.Absent {
 		switch r.Type {
 		case "missing":
-			return &Plan{}, nil
+			return &contract.Plan{}, nil
 		case "link":
-			return &Plan{
-				Changes: []Change{{Action: Delete, Subject: t.Path, Attrs: []AttrChange{{Name: "target", Old: r.LinkTarget}}}},
-				Steps:   []Step{{Script: safeFS + safeRemove(t.Path, false)}},
+			return &contract.Plan{
+				Changes: []contract.Change{{Action: contract.Delete, Subject: t.Path, Attrs: []contract.AttrChange{{Name: "target", Old: r.LinkTarget}}}},
+				Steps:   []contract.Step{{Script: safeFS + safeRemove(t.Path, false)}},
 			}, nil
 		}
 		return nil, fmt.Errorf("%s is not a symbolic link (it is a %s); drover will not remove it", t.Path, typeName(r.Type))
 	}
-	ch := Change{Action: Update, Subject: t.Path}
+	ch := contract.Change{Action: contract.Update, Subject: t.Path}
 	var pre string
 	switch r.Type {
 	case "link":
 		if r.LinkTarget == t.Target {
-			return &Plan{}, nil
+			return &contract.Plan{}, nil
 		}
-		ch.Attrs = []AttrChange{{Name: "target", Old: r.LinkTarget, New: t.Target}}
+		ch.Attrs = []contract.AttrChange{{Name: "target", Old: r.LinkTarget, New: t.Target}}
 	case "missing":
-		ch.Action = Create
-		ch.Attrs = []AttrChange{{Name: "target", New: t.Target}}
+		ch.Action = contract.Create
+		ch.Attrs = []contract.AttrChange{{Name: "target", New: t.Target}}
 	case "dir":
 		if !r.Empty {
 			return nil, fmt.Errorf("%s is a non-empty directory; a symlink never replaces one (move its content away first)", t.Path)
@@ -116,15 +117,15 @@ func (t *symlinkTask) Diff(out CheckOutput) (*Plan, error) {
 			return nil, fmt.Errorf("%s is an empty directory; set force = true to replace it with the link", t.Path)
 		}
 		pre = "rmdir -- \"$b\"\n"
-		ch.Attrs = []AttrChange{{Name: "type", Old: "directory", New: "symlink"}, {Name: "target", New: t.Target}}
+		ch.Attrs = []contract.AttrChange{{Name: "type", Old: "directory", New: "symlink"}, {Name: "target", New: t.Target}}
 	default:
 		if !t.Force {
 			return nil, fmt.Errorf("%s is a %s; set force = true to replace it with the link", t.Path, typeName(r.Type))
 		}
-		ch.Attrs = []AttrChange{{Name: "type", Old: typeName(r.Type), New: "symlink"}, {Name: "target", New: t.Target}}
+		ch.Attrs = []contract.AttrChange{{Name: "type", Old: typeName(r.Type), New: "symlink"}, {Name: "target", New: t.Target}}
 	}
 	script := safeFS + safeLink(t.Path, t.Target, pre)
-	return &Plan{Changes: []Change{ch}, Steps: []Step{{Script: script}}}, nil
+	return &contract.Plan{Changes: []contract.Change{ch}, Steps: []contract.Step{{Script: script}}}, nil
 }
 
 func typeName(t string) string {
@@ -141,15 +142,15 @@ func typeName(t string) string {
 	return t
 }
 
-func (t *symlinkTask) Provides() []Resource {
-	return []Resource{{Kind: "path", Name: t.Path}}
+func (t *symlinkTask) Provides() []contract.Resource {
+	return []contract.Resource{{Kind: "path", Name: t.Path}}
 }
 
-func (t *symlinkTask) Uses() []Resource {
-	rs := []Resource{{Kind: "path", Name: path.Dir(t.Path)}}
+func (t *symlinkTask) Uses() []contract.Resource {
+	rs := []contract.Resource{{Kind: "path", Name: path.Dir(t.Path)}}
 	if !t.Absent && strings.HasPrefix(t.Target, "/") && checkAbsPath(t.Target) == "" {
 		if tp := path.Clean(t.Target); tp != t.Path && !strings.HasPrefix(t.Path, tp+"/") {
-			rs = append(rs, Resource{Kind: "path", Name: tp})
+			rs = append(rs, contract.Resource{Kind: "path", Name: tp})
 		}
 	}
 	return rs

@@ -9,6 +9,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // Sysctl sets a kernel parameter now (sysctl -w) and persistently (a line in
@@ -17,8 +18,8 @@ type Sysctl struct{}
 
 const sysctlDefaultFile = "/etc/sysctl.d/99-drover.conf"
 
-func (Sysctl) Spec() *Spec {
-	return &Spec{
+func (Sysctl) Spec() *contract.Spec {
+	return &contract.Spec{
 		Name:    "sysctl",
 		Summary: "Set a kernel parameter now and across reboots.",
 		Doc: `Keeps a "name = value" line in a sysctl.d file (edited in a temporary copy
@@ -29,7 +30,7 @@ normalised, so "4096 87380 6291456" matches what the kernel prints with tabs.
 state = "absent" removes the line from the file (and the file when nothing is
 left in it); the running value is left alone, since drover cannot know what
 it was before.`,
-		Attributes: []Attribute{
+		Attributes: []contract.Attribute{
 			{Name: "name", Type: cty.String, Required: true, Doc: "Parameter name, e.g. net.ipv4.ip_forward."},
 			{Name: "value", Type: cty.String, Doc: "Value, e.g. \"1\". Required when state = \"present\"."},
 			stateAttr,
@@ -52,7 +53,7 @@ type sysctlTask struct {
 	reload            bool
 }
 
-func (Sysctl) Configure(cfg Config) (Task, error) {
+func (Sysctl) Configure(cfg contract.Config) (contract.Task, error) {
 	a, err := newSysVals(Sysctl{}.Spec(), cfg)
 	if err != nil {
 		return nil, err
@@ -63,19 +64,19 @@ func (Sysctl) Configure(cfg Config) (Task, error) {
 		return nil, err
 	}
 	if !sysctlName.MatchString(t.name) {
-		return nil, &AttrError{Attr: "name", Msg: fmt.Sprintf("%q is not a sysctl name (letters, digits and . / _ -)", t.name)}
+		return nil, &contract.AttrError{Attr: "name", Msg: fmt.Sprintf("%q is not a sysctl name (letters, digits and . / _ -)", t.name)}
 	}
 	if t.state == "present" && !a.set("value") {
-		return nil, &AttrError{Attr: "value", Msg: "is required when state = \"present\""}
+		return nil, &contract.AttrError{Attr: "value", Msg: "is required when state = \"present\""}
 	}
 	if hasNewline(a.str("value")) || strings.ContainsRune(t.value, 0) {
-		return nil, &AttrError{Attr: "value", Msg: "must be one line"}
+		return nil, &contract.AttrError{Attr: "value", Msg: "must be one line"}
 	}
 	if t.file == "" {
 		t.file = sysctlDefaultFile
 	}
 	if !path.IsAbs(t.file) || hasNewline(t.file) {
-		return nil, &AttrError{Attr: "file", Msg: fmt.Sprintf("must be an absolute path, got %q", t.file)}
+		return nil, &contract.AttrError{Attr: "file", Msg: fmt.Sprintf("must be an absolute path, got %q", t.file)}
 	}
 	t.file = path.Clean(t.file)
 	return t, nil
@@ -83,8 +84,10 @@ func (Sysctl) Configure(cfg Config) (Task, error) {
 
 func normSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-func (t *sysctlTask) Provides() []Resource { return []Resource{{Kind: "path", Name: t.file}} }
-func (t *sysctlTask) Uses() []Resource     { return nil }
+func (t *sysctlTask) Provides() []contract.Resource {
+	return []contract.Resource{{Kind: "path", Name: t.file}}
+}
+func (t *sysctlTask) Uses() []contract.Resource { return nil }
 
 func (t *sysctlTask) Check() string {
 	var b strings.Builder
@@ -115,34 +118,34 @@ func (t *sysctlTask) persisted(content string) []string {
 	return vals
 }
 
-func (t *sysctlTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *sysctlTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	subject := "sysctl " + t.name
 	st, err := parseKV(out.Stdout)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", subject, err)
 	}
 	vals := t.persisted(string(st.blobs["file"]))
-	p := &Plan{}
+	p := &contract.Plan{}
 	if t.state == "absent" {
 		if len(vals) == 0 {
 			return p, nil
 		}
-		p.Changes = append(p.Changes, Change{Action: Delete, Subject: subject,
-			Attrs: []AttrChange{{Name: "file", Old: t.file}, {Name: "value", Old: strings.Join(vals, ", ")}}})
-		p.Steps = append(p.Steps, Step{Script: t.persistScript()})
+		p.Changes = append(p.Changes, contract.Change{Action: contract.Delete, Subject: subject,
+			Attrs: []contract.AttrChange{{Name: "file", Old: t.file}, {Name: "value", Old: strings.Join(vals, ", ")}}})
+		p.Steps = append(p.Steps, contract.Step{Script: t.persistScript()})
 		return p, nil
 	}
-	change := Change{Action: Update, Subject: subject}
+	change := contract.Change{Action: contract.Update, Subject: subject}
 	persistOK := len(vals) > 0
 	for _, v := range vals {
 		persistOK = persistOK && v == t.value
 	}
 	if !persistOK {
 		if len(vals) == 0 {
-			change.Action = Create
+			change.Action = contract.Create
 		}
-		change.Attrs = append(change.Attrs, AttrChange{Name: "value (" + t.file + ")", Old: strings.Join(vals, ", "), New: t.value})
-		p.Steps = append(p.Steps, Step{Script: t.persistScript()})
+		change.Attrs = append(change.Attrs, contract.AttrChange{Name: "value (" + t.file + ")", Old: strings.Join(vals, ", "), New: t.value})
+		p.Steps = append(p.Steps, contract.Step{Script: t.persistScript()})
 	}
 	if t.reload {
 		if !st.has("tool.sysctl") {
@@ -152,8 +155,8 @@ func (t *sysctlTask) Diff(out CheckOutput) (*Plan, error) {
 			return nil, fmt.Errorf("%s: the kernel has no such parameter: %s", subject, strings.TrimSpace(string(e)))
 		}
 		if cur := normSpace(string(st.blobs["kernel"])); cur != t.value {
-			change.Attrs = append(change.Attrs, AttrChange{Name: "value (running kernel)", Old: cur, New: t.value})
-			p.Steps = append(p.Steps, Step{Script: shell.Join("sysctl", "-q", "-w", t.name+"="+t.value)})
+			change.Attrs = append(change.Attrs, contract.AttrChange{Name: "value (running kernel)", Old: cur, New: t.value})
+			p.Steps = append(p.Steps, contract.Step{Script: shell.Join("sysctl", "-q", "-w", t.name+"="+t.value)})
 		}
 	}
 	if len(change.Attrs) > 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/remote"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 func TestSysctlDiff(t *testing.T) {
@@ -56,12 +57,12 @@ func TestSysctlPersistLocal(t *testing.T) {
 				{obj("name", "vm.swappiness", "state", "absent", "file", file), ""},
 			}
 			for i, st := range steps {
-				task, err := Sysctl{}.Configure(Config{Values: st.values})
+				task, err := Sysctl{}.Configure(contract.Config{Values: st.values})
 				if err != nil {
 					t.Fatal(err)
 				}
 				for round := 0; round < 2; round++ {
-					outs, err := remote.CheckAll(context.Background(), conn, []Task{task})
+					outs, err := remote.CheckAll(context.Background(), conn, []contract.Task{task})
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/internal/golden"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // The system modules' Diff tests: canned Check output in, the rendered plan
@@ -28,7 +29,7 @@ type sysCase struct {
 	out    string // the Check fragment's stdout
 }
 
-func runSysDiff(t *testing.T, m Module, goldenDir string, cases []sysCase) {
+func runSysDiff(t *testing.T, m contract.Module, goldenDir string, cases []sysCase) {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, c := range cases {
@@ -37,11 +38,11 @@ func runSysDiff(t *testing.T, m Module, goldenDir string, cases []sysCase) {
 		}
 		seen[c.name] = true
 		t.Run(c.name, func(t *testing.T) {
-			task, err := m.Configure(Config{Values: c.values, Dir: c.dir})
+			task, err := m.Configure(contract.Config{Values: c.values, Dir: c.dir})
 			if err != nil {
 				t.Fatalf("Configure: %v", err)
 			}
-			out := CheckOutput{Stdout: []byte(c.out)}
+			out := contract.CheckOutput{Stdout: []byte(c.out)}
 			var got strings.Builder
 			got.WriteString("check:\n" + sysIndent(strings.Replace(task.Check(), safeFS, "[safeFS]\n", 1), "  $ "))
 			plan, err := task.Diff(out)
@@ -50,7 +51,7 @@ func runSysDiff(t *testing.T, m Module, goldenDir string, cases []sysCase) {
 			} else {
 				got.WriteString(renderSysPlan(t, plan))
 			}
-			if r, ok := task.(Relations); ok {
+			if r, ok := task.(contract.Relations); ok {
 				for _, p := range r.Provides() {
 					got.WriteString("provides " + p.Kind + " " + p.Name + "\n")
 				}
@@ -74,11 +75,11 @@ type sysConfigCase struct {
 	want   string // substring of the error
 }
 
-func runSysConfigErrors(t *testing.T, m Module, cases []sysConfigCase) {
+func runSysConfigErrors(t *testing.T, m contract.Module, cases []sysConfigCase) {
 	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := m.Configure(Config{Values: c.values, Dir: t.TempDir()})
+			_, err := m.Configure(contract.Config{Values: c.values, Dir: t.TempDir()})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want one containing %q", err, c.want)
 			}
@@ -135,7 +136,7 @@ func intVal(n int64) cty.Value { return cty.NumberIntVal(n) }
 
 // renderSysPlan shows everything a plan holds, uploads' content included;
 // a Func step shows as "(func)" (its tests run it).
-func renderSysPlan(t *testing.T, p *Plan) string {
+func renderSysPlan(t *testing.T, p *contract.Plan) string {
 	var b strings.Builder
 	if !p.Changed() {
 		b.WriteString("(no changes)\n")

@@ -50,7 +50,7 @@ func shRequireDir(dir string) string {
 }
 
 // checkFailed wraps a failed Check into an error.
-func checkFailed(what string, out CheckOutput) error {
+func checkFailed(what string, out contract.CheckOutput) error {
 	msg := strings.TrimSpace(string(out.Stderr))
 	if msg == "" {
 		msg = fmt.Sprintf("exit status %d", out.ExitCode)

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // sysVals reads the decoded attributes of a task through the package's
@@ -15,7 +17,7 @@ import (
 // before anything else.
 type sysVals struct{ a *attrs }
 
-func newSysVals(spec *Spec, cfg Config) (sysVals, error) {
+func newSysVals(spec *contract.Spec, cfg contract.Config) (sysVals, error) {
 	v := sysVals{readAttrs(spec, cfg)}
 	for _, at := range spec.Attributes {
 		v.a.get(at.Name)
@@ -46,11 +48,11 @@ func (v sysVals) integer(name string) (n int64, ok bool, err error) {
 	}
 	bf := val.AsBigFloat()
 	if !bf.IsInt() {
-		return 0, false, &AttrError{Attr: name, Msg: fmt.Sprintf("must be a whole number, got %s", bf.Text('g', -1))}
+		return 0, false, &contract.AttrError{Attr: name, Msg: fmt.Sprintf("must be a whole number, got %s", bf.Text('g', -1))}
 	}
 	i, acc := bf.Int64()
 	if acc != big.Exact {
-		return 0, false, &AttrError{Attr: name, Msg: "number out of range"}
+		return 0, false, &contract.AttrError{Attr: name, Msg: "number out of range"}
 	}
 	return i, true, nil
 }
@@ -83,11 +85,11 @@ func (v sysVals) state() (string, error) {
 	case "present", "absent":
 		return s, nil
 	}
-	return "", &AttrError{Attr: "state", Msg: fmt.Sprintf("must be \"present\" or \"absent\", got %q", s)}
+	return "", &contract.AttrError{Attr: "state", Msg: fmt.Sprintf("must be \"present\" or \"absent\", got %q", s)}
 }
 
 // stateAttr is the state attribute every system module shares.
-var stateAttr = Attribute{
+var stateAttr = contract.Attribute{
 	Name: "state", Type: cty.String, Default: cty.StringVal("present"),
 	Doc: `"present" or "absent".`,
 }

@@ -9,12 +9,14 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // templateModule renders a local template file and writes it like file.
 type templateModule struct{}
 
-var templateSpec = &Spec{
+var templateSpec = &contract.Spec{
 	Name:    "template",
 	Summary: "Render a template file and write the result to the host.",
 	Doc: `Renders source, a file on the machine running drover, with the template
@@ -28,7 +30,7 @@ file:line:col.
 The rendered text is then written exactly as the file module writes content:
 compared by checksum on the host, shown as a diff when small text, uploaded to
 a temporary file and renamed over path.`,
-	Attributes: []Attribute{
+	Attributes: []contract.Attribute{
 		{Name: "source", Type: cty.String, Required: true, Doc: "The template file, relative to the directory of the playbook file that declares the task (or absolute)."},
 		{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the rendered file on the host."},
 		{Name: "vars", Type: cty.DynamicPseudoType, Doc: "An object whose attributes are the template's variables."},
@@ -42,9 +44,9 @@ a temporary file and renamed over path.`,
 }`,
 }
 
-func (templateModule) Spec() *Spec { return templateSpec }
+func (templateModule) Spec() *contract.Spec { return templateSpec }
 
-func (templateModule) Configure(cfg Config) (Task, error) {
+func (templateModule) Configure(cfg contract.Config) (contract.Task, error) {
 	a := readAttrs(templateSpec, cfg)
 	t := &fileTask{}
 	t.Path, _ = a.absPath("path")
@@ -56,11 +58,11 @@ func (templateModule) Configure(cfg Config) (Task, error) {
 	}
 	file, err := LocalPath(cfg, source)
 	if err != nil {
-		return nil, &AttrError{Attr: "source", Msg: err.Error()}
+		return nil, &contract.AttrError{Attr: "source", Msg: err.Error()}
 	}
 	src, err := os.ReadFile(file)
 	if err != nil {
-		return nil, &AttrError{Attr: "source", Msg: fmt.Sprintf("cannot read the template: %v", err), Err: err}
+		return nil, &contract.AttrError{Attr: "source", Msg: fmt.Sprintf("cannot read the template: %v", err), Err: err}
 	}
 	out, sensitive, err := renderTemplate(src, file, vars, cfg)
 	if err != nil {
@@ -72,7 +74,7 @@ func (templateModule) Configure(cfg Config) (Task, error) {
 
 // renderTemplate evaluates src (named file in messages) with the attributes
 // of vars as variables. It reports whether the result is marked sensitive.
-func renderTemplate(src []byte, file string, vars cty.Value, cfg Config) (string, bool, error) {
+func renderTemplate(src []byte, file string, vars cty.Value, cfg contract.Config) (string, bool, error) {
 	expr, diags := hclsyntax.ParseTemplate(src, file, hcl.Pos{Line: 1, Column: 1, Byte: 0})
 	if diags.HasErrors() {
 		return "", false, templateError(diags)
@@ -81,7 +83,7 @@ func renderTemplate(src []byte, file string, vars cty.Value, cfg Config) (string
 	if vars != cty.NilVal && !vars.IsNull() {
 		ty := vars.Type()
 		if !ty.IsObjectType() && !ty.IsMapType() {
-			return "", false, &AttrError{Attr: "vars", Msg: fmt.Sprintf("must be an object (like { name = \"value\" }), not %s", ty.FriendlyName())}
+			return "", false, &contract.AttrError{Attr: "vars", Msg: fmt.Sprintf("must be an object (like { name = \"value\" }), not %s", ty.FriendlyName())}
 		}
 		for it := vars.ElementIterator(); it.Next(); {
 			k, v := it.Element()
@@ -94,11 +96,11 @@ func renderTemplate(src []byte, file string, vars cty.Value, cfg Config) (string
 	}
 	val, marks := val.UnmarkDeep()
 	if !val.IsWhollyKnown() {
-		return "", false, &AttrError{Attr: "source", Msg: file + ": the template's result is not known until the play runs"}
+		return "", false, &contract.AttrError{Attr: "source", Msg: file + ": the template's result is not known until the play runs"}
 	}
 	sv, err := convert.Convert(val, cty.String)
 	if err != nil || sv.IsNull() {
-		return "", false, &AttrError{Attr: "source", Msg: fmt.Sprintf("%s: the template's result is not a string (%s)", file, val.Type().FriendlyName())}
+		return "", false, &contract.AttrError{Attr: "source", Msg: fmt.Sprintf("%s: the template's result is not a string (%s)", file, val.Type().FriendlyName())}
 	}
 	return sv.AsString(), len(marks) > 0, nil
 }
@@ -120,5 +122,5 @@ func templateError(diags hcl.Diagnostics) error {
 		}
 		msgs = append(msgs, m)
 	}
-	return &AttrError{Attr: "source", Msg: "template error: " + strings.Join(msgs, "\n"), Err: diags}
+	return &contract.AttrError{Attr: "source", Msg: "template error: " + strings.Join(msgs, "\n"), Err: diags}
 }

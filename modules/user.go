@@ -22,8 +22,8 @@ import (
 // or, where only busybox is there, adduser/deluser/addgroup/delgroup.
 type User struct{}
 
-func (User) Spec() *Spec {
-	return &Spec{
+func (User) Spec() *contract.Spec {
+	return &contract.Spec{
 		Name:    "user",
 		Summary: "Create, change or remove a local user account and its SSH keys.",
 		Doc: `Manages an account in /etc/passwd with useradd, usermod and userdel
@@ -42,7 +42,7 @@ owns both and could point them anywhere: a symbolic link or hard link at
 
 Tasks that use the user (a file's owner) are ordered after this one; this
 task is ordered after the tasks that create its groups.`,
-		Attributes: []Attribute{
+		Attributes: []contract.Attribute{
 			{Name: "name", Type: cty.String, Required: true, Doc: "Login name: letters, digits, `_`, `.`, `-`, starting with a letter or `_`, at most 32 characters."},
 			stateAttr,
 			{Name: "uid", Type: cty.Number, Doc: "Numeric user id. Unset: chosen by the system on creation, kept afterwards."},
@@ -93,7 +93,7 @@ type userTask struct {
 	removeHome    bool
 }
 
-func (User) Configure(cfg Config) (Task, error) {
+func (User) Configure(cfg contract.Config) (contract.Task, error) {
 	a, err := newSysVals(User{}.Spec(), cfg)
 	if err != nil {
 		return nil, err
@@ -130,7 +130,7 @@ func (User) Configure(cfg Config) (Task, error) {
 	}
 	if ok {
 		if uid < 0 || uid > 1<<31-2 {
-			return nil, &AttrError{Attr: "uid", Msg: fmt.Sprintf("%d is out of range", uid)}
+			return nil, &contract.AttrError{Attr: "uid", Msg: fmt.Sprintf("%d is out of range", uid)}
 		}
 		t.uid = &uid
 	}
@@ -149,22 +149,22 @@ func (User) Configure(cfg Config) (Task, error) {
 	}
 	for _, f := range [][2]string{{"shell", t.shell}, {"home", t.home}, {"comment", t.comment}} {
 		if strings.ContainsAny(f[1], ":\n\r\x00") {
-			return nil, &AttrError{Attr: f[0], Msg: "must not contain ':', a line break or a NUL byte (they would corrupt /etc/passwd)"}
+			return nil, &contract.AttrError{Attr: f[0], Msg: "must not contain ':', a line break or a NUL byte (they would corrupt /etc/passwd)"}
 		}
 	}
 	if t.home != "" && !path.IsAbs(t.home) {
-		return nil, &AttrError{Attr: "home", Msg: fmt.Sprintf("must be an absolute path, got %q", t.home)}
+		return nil, &contract.AttrError{Attr: "home", Msg: fmt.Sprintf("must be an absolute path, got %q", t.home)}
 	}
 	if t.shell != "" && !path.IsAbs(t.shell) {
-		return nil, &AttrError{Attr: "shell", Msg: fmt.Sprintf("must be an absolute path, got %q", t.shell)}
+		return nil, &contract.AttrError{Attr: "shell", Msg: fmt.Sprintf("must be an absolute path, got %q", t.shell)}
 	}
 	if t.passwordSet && strings.ContainsAny(t.passwordHash, ":\n\r\x00") {
-		return nil, &AttrError{Attr: "password_hash", Msg: "must be a crypt(3) hash: no ':', line breaks or NUL bytes"}
+		return nil, &contract.AttrError{Attr: "password_hash", Msg: "must be a crypt(3) hash: no ':', line breaks or NUL bytes"}
 	}
 	for i, k := range t.keys {
 		k = strings.TrimSpace(k)
 		if k == "" || hasNewline(k) || strings.ContainsRune(k, 0) {
-			return nil, &AttrError{Attr: "authorized_keys", Msg: fmt.Sprintf("element %d must be one non-empty line", i)}
+			return nil, &contract.AttrError{Attr: "authorized_keys", Msg: fmt.Sprintf("element %d must be one non-empty line", i)}
 		}
 		t.keys[i] = k
 	}
@@ -177,21 +177,23 @@ func sortedUnique(s []string) []string {
 	return slices.Compact(out)
 }
 
-func (t *userTask) Provides() []Resource { return []Resource{{Kind: "user", Name: t.name}} }
+func (t *userTask) Provides() []contract.Resource {
+	return []contract.Resource{{Kind: "user", Name: t.name}}
+}
 
-func (t *userTask) Uses() []Resource {
-	var r []Resource
+func (t *userTask) Uses() []contract.Resource {
+	var r []contract.Resource
 	if t.state == "absent" {
 		return nil
 	}
 	if t.group != "" {
-		r = append(r, Resource{Kind: "group", Name: t.group})
+		r = append(r, contract.Resource{Kind: "group", Name: t.group})
 	}
 	for _, g := range t.groups {
-		r = append(r, Resource{Kind: "group", Name: g})
+		r = append(r, contract.Resource{Kind: "group", Name: g})
 	}
 	if t.home != "" && path.Dir(t.home) != "/" {
-		r = append(r, Resource{Kind: "path", Name: path.Dir(t.home)})
+		r = append(r, contract.Resource{Kind: "path", Name: path.Dir(t.home)})
 	}
 	return r
 }
@@ -262,7 +264,7 @@ func parsePasswd(line string) (passwdEntry, error) {
 	return passwdEntry{name: f[0], uid: uid, gid: gid, comment: f[4], home: f[5], shell: f[6]}, nil
 }
 
-func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *userTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	subject := "user " + t.name
 	st, err := parseKV(out.Stdout)
 	if err != nil {
@@ -272,7 +274,7 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 	shadow := f.Tool("useradd")
 	busybox := !shadow && f.Tool("adduser")
 	line, exists := f.Passwd(t.name)
-	p := &Plan{}
+	p := &contract.Plan{}
 
 	if t.state == "absent" {
 		if !exists {
@@ -293,21 +295,21 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 		default:
 			return nil, fmt.Errorf("%s: neither userdel (shadow-utils) nor busybox deluser is installed on the host", subject)
 		}
-		var attrs []AttrChange
+		var attrs []contract.AttrChange
 		if t.removeHome {
-			attrs = append(attrs, AttrChange{Name: "remove_home", New: "true"})
+			attrs = append(attrs, contract.AttrChange{Name: "remove_home", New: "true"})
 		}
-		p.Changes = append(p.Changes, Change{Action: Delete, Subject: subject, Attrs: attrs})
-		p.Steps = append(p.Steps, Step{Script: shell.Join(append(args, t.name)...)})
+		p.Changes = append(p.Changes, contract.Change{Action: contract.Delete, Subject: subject, Attrs: attrs})
+		p.Steps = append(p.Steps, contract.Step{Script: shell.Join(append(args, t.name)...)})
 		return p, nil
 	}
 
 	if t.passwordSet && !f.Tool("chpasswd") {
 		return nil, fmt.Errorf("%s: setting password_hash needs chpasswd on the host (shadow-utils or busybox)", subject)
 	}
-	var change Change
+	var change contract.Change
 	if !exists {
-		change = Change{Action: Create, Subject: subject}
+		change = contract.Change{Action: contract.Create, Subject: subject}
 		step, attrs, err := t.createStep(shadow, busybox)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", subject, err)
@@ -315,12 +317,12 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 		change.Attrs = attrs
 		p.Steps = append(p.Steps, step)
 		if t.passwordSet {
-			change.Attrs = append(change.Attrs, AttrChange{Name: "password_hash", New: "(sensitive)"})
+			change.Attrs = append(change.Attrs, contract.AttrChange{Name: "password_hash", New: "(sensitive)"})
 			p.Steps = append(p.Steps, t.passwordStep())
 		}
 		if t.keys != nil {
-			change.Attrs = append(change.Attrs, AttrChange{Name: "authorized_keys", New: countKeys(len(t.keys))})
-			p.Steps = append(p.Steps, Step{Script: t.keysScript()})
+			change.Attrs = append(change.Attrs, contract.AttrChange{Name: "authorized_keys", New: countKeys(len(t.keys))})
+			p.Steps = append(p.Steps, contract.Step{Script: t.keysScript()})
 		}
 		p.Changes = append(p.Changes, change)
 		return p, nil
@@ -330,33 +332,33 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", subject, err)
 	}
-	change = Change{Action: Update, Subject: subject}
+	change = contract.Change{Action: contract.Update, Subject: subject}
 	var mod []string // usermod options
 	if t.uid != nil && *t.uid != cur.uid {
-		change.Attrs = append(change.Attrs, AttrChange{Name: "uid", Old: strconv.FormatInt(cur.uid, 10), New: strconv.FormatInt(*t.uid, 10)})
+		change.Attrs = append(change.Attrs, contract.AttrChange{Name: "uid", Old: strconv.FormatInt(cur.uid, 10), New: strconv.FormatInt(*t.uid, 10)})
 		mod = append(mod, "-u", strconv.FormatInt(*t.uid, 10))
 	}
 	if t.group != "" && t.group != st.vals["primary"] {
-		change.Attrs = append(change.Attrs, AttrChange{Name: "group", Old: st.vals["primary"], New: t.group})
+		change.Attrs = append(change.Attrs, contract.AttrChange{Name: "group", Old: st.vals["primary"], New: t.group})
 		mod = append(mod, "-g", t.group)
 	}
 	if t.shell != "" && t.shell != cur.shell {
-		change.Attrs = append(change.Attrs, AttrChange{Name: "shell", Old: cur.shell, New: t.shell})
+		change.Attrs = append(change.Attrs, contract.AttrChange{Name: "shell", Old: cur.shell, New: t.shell})
 		mod = append(mod, "-s", t.shell)
 	}
 	if t.home != "" && t.home != cur.home {
-		change.Attrs = append(change.Attrs, AttrChange{Name: "home", Old: cur.home, New: t.home})
+		change.Attrs = append(change.Attrs, contract.AttrChange{Name: "home", Old: cur.home, New: t.home})
 		mod = append(mod, "-d", t.home)
 	}
 	if t.commentSet && t.comment != cur.comment {
-		change.Attrs = append(change.Attrs, AttrChange{Name: "comment", Old: cur.comment, New: t.comment})
+		change.Attrs = append(change.Attrs, contract.AttrChange{Name: "comment", Old: cur.comment, New: t.comment})
 		mod = append(mod, "-c", t.comment)
 	}
 	if len(mod) > 0 {
 		if !f.Tool("usermod") {
 			return nil, fmt.Errorf("%s: changing %s of an existing account needs usermod (shadow-utils; on Alpine: apk add shadow)", subject, attrNames(change.Attrs))
 		}
-		p.Steps = append(p.Steps, Step{Script: shell.Join(append(append([]string{"usermod"}, mod...), t.name)...)})
+		p.Steps = append(p.Steps, contract.Step{Script: shell.Join(append(append([]string{"usermod"}, mod...), t.name)...)})
 	}
 	if t.groups != nil {
 		curGroups := supplementary(st.vals["groups"], st.vals["primary"])
@@ -387,7 +389,7 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 			for _, g := range del {
 				delta = append(delta, "-"+g)
 			}
-			change.Attrs = append(change.Attrs, AttrChange{Name: "groups", New: strings.Join(delta, " ")})
+			change.Attrs = append(change.Attrs, contract.AttrChange{Name: "groups", New: strings.Join(delta, " ")})
 			step, err := t.groupsStep(f, add, del)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", subject, err)
@@ -402,7 +404,7 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 		case "unreadable":
 			return nil, fmt.Errorf("%s: cannot read /etc/shadow to compare password_hash; connect as root or use become", subject)
 		default:
-			change.Attrs = append(change.Attrs, AttrChange{Name: "password_hash", Old: "(sensitive)", New: "(sensitive)"})
+			change.Attrs = append(change.Attrs, contract.AttrChange{Name: "password_hash", Old: "(sensitive)", New: "(sensitive)"})
 			p.Steps = append(p.Steps, t.passwordStep())
 		}
 	}
@@ -412,8 +414,8 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 		}
 		cur, exists := st.blobs["keys"]
 		if old, upd := t.keysChange(string(cur), exists); upd != "" {
-			change.Attrs = append(change.Attrs, AttrChange{Name: "authorized_keys", Old: old, New: upd})
-			p.Steps = append(p.Steps, Step{Script: t.keysScript()})
+			change.Attrs = append(change.Attrs, contract.AttrChange{Name: "authorized_keys", Old: old, New: upd})
+			p.Steps = append(p.Steps, contract.Step{Script: t.keysScript()})
 		}
 	}
 	if len(change.Attrs) > 0 {
@@ -422,7 +424,7 @@ func (t *userTask) Diff(out CheckOutput) (*Plan, error) {
 	return p, nil
 }
 
-func attrNames(a []AttrChange) string {
+func attrNames(a []contract.AttrChange) string {
 	n := make([]string, len(a))
 	for i, c := range a {
 		n[i] = c.Name
@@ -442,29 +444,29 @@ func supplementary(all, primary string) []string {
 }
 
 // createStep builds the command that creates the account.
-func (t *userTask) createStep(shadow, busybox bool) (Step, []AttrChange, error) {
-	var attrs []AttrChange
+func (t *userTask) createStep(shadow, busybox bool) (contract.Step, []contract.AttrChange, error) {
+	var attrs []contract.AttrChange
 	var args []string
 	if t.uid != nil {
-		attrs = append(attrs, AttrChange{Name: "uid", New: strconv.FormatInt(*t.uid, 10)})
+		attrs = append(attrs, contract.AttrChange{Name: "uid", New: strconv.FormatInt(*t.uid, 10)})
 	}
 	if t.group != "" {
-		attrs = append(attrs, AttrChange{Name: "group", New: t.group})
+		attrs = append(attrs, contract.AttrChange{Name: "group", New: t.group})
 	}
 	if len(t.groups) > 0 {
-		attrs = append(attrs, AttrChange{Name: "groups", New: strings.Join(t.groups, ",")})
+		attrs = append(attrs, contract.AttrChange{Name: "groups", New: strings.Join(t.groups, ",")})
 	}
 	if t.shell != "" {
-		attrs = append(attrs, AttrChange{Name: "shell", New: t.shell})
+		attrs = append(attrs, contract.AttrChange{Name: "shell", New: t.shell})
 	}
 	if t.home != "" {
-		attrs = append(attrs, AttrChange{Name: "home", New: t.home})
+		attrs = append(attrs, contract.AttrChange{Name: "home", New: t.home})
 	}
 	if t.commentSet {
-		attrs = append(attrs, AttrChange{Name: "comment", New: t.comment})
+		attrs = append(attrs, contract.AttrChange{Name: "comment", New: t.comment})
 	}
 	if t.system {
-		attrs = append(attrs, AttrChange{Name: "system", New: "true"})
+		attrs = append(attrs, contract.AttrChange{Name: "system", New: "true"})
 	}
 	switch {
 	case shadow:
@@ -502,7 +504,7 @@ func (t *userTask) createStep(shadow, busybox bool) (Step, []AttrChange, error) 
 			script = fmt.Sprintf("if getent group %s >/dev/null 2>&1; then %s; else %s; fi",
 				shell.Quote(t.name), shell.Join(append([]string{"useradd", "-g", t.name}, args...)...), script)
 		}
-		return Step{Script: script}, attrs, nil
+		return contract.Step{Script: script}, attrs, nil
 	case busybox:
 		args = []string{"adduser", "-D"}
 		if t.uid != nil {
@@ -530,21 +532,21 @@ func (t *userTask) createStep(shadow, busybox bool) (Step, []AttrChange, error) 
 		for _, g := range t.groups {
 			lines = append(lines, shell.Join("addgroup", t.name, g))
 		}
-		return Step{Script: strings.Join(lines, "\n")}, attrs, nil
+		return contract.Step{Script: strings.Join(lines, "\n")}, attrs, nil
 	}
-	return Step{}, nil, fmt.Errorf("neither useradd (shadow-utils) nor busybox adduser is installed on the host")
+	return contract.Step{}, nil, fmt.Errorf("neither useradd (shadow-utils) nor busybox adduser is installed on the host")
 }
 
 // groupsStep changes supplementary group memberships.
-func (t *userTask) groupsStep(f *contract.FactSet, add, del []string) (Step, error) {
+func (t *userTask) groupsStep(f *contract.FactSet, add, del []string) (contract.Step, error) {
 	if f.Tool("usermod") {
 		if t.appendGroups {
-			return Step{Script: shell.Join("usermod", "-a", "-G", strings.Join(add, ","), t.name)}, nil
+			return contract.Step{Script: shell.Join("usermod", "-a", "-G", strings.Join(add, ","), t.name)}, nil
 		}
-		return Step{Script: shell.Join("usermod", "-G", strings.Join(t.groups, ","), t.name)}, nil
+		return contract.Step{Script: shell.Join("usermod", "-G", strings.Join(t.groups, ","), t.name)}, nil
 	}
 	if !f.Tool("addgroup") || (len(del) > 0 && !f.Tool("delgroup")) {
-		return Step{}, fmt.Errorf("changing supplementary groups needs usermod or busybox addgroup/delgroup on the host")
+		return contract.Step{}, fmt.Errorf("changing supplementary groups needs usermod or busybox addgroup/delgroup on the host")
 	}
 	var lines []string
 	for _, g := range add {
@@ -553,14 +555,14 @@ func (t *userTask) groupsStep(f *contract.FactSet, add, del []string) (Step, err
 	for _, g := range del {
 		lines = append(lines, shell.Join("delgroup", t.name, g))
 	}
-	return Step{Script: strings.Join(lines, "\n")}, nil
+	return contract.Step{Script: strings.Join(lines, "\n")}, nil
 }
 
 // passwordStep sets the password hash with chpasswd -e, fed on stdin so that
 // the hash is in no command line (visible in ps) and no file.
-func (t *userTask) passwordStep() Step {
+func (t *userTask) passwordStep() contract.Step {
 	name, hash := t.name, t.passwordHash
-	return Step{Func: func(ctx context.Context, conn transport.Conn) (transport.Result, error) {
+	return contract.Step{Func: func(ctx context.Context, conn transport.Conn) (transport.Result, error) {
 		res, err := conn.Run(ctx, transport.Cmd{Command: "chpasswd -e", Stdin: strings.NewReader(name + ":" + hash + "\n")})
 		return res, contract.StepFailure(0, res, err)
 	}}

@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 const (
@@ -97,12 +98,12 @@ func TestUserConfigureErrors(t *testing.T) {
 // The password hash never appears in the plan, the Check fragment or any
 // step script; it goes to chpasswd on stdin.
 func TestUserPasswordStaysSecret(t *testing.T) {
-	task, err := User{}.Configure(Config{Values: obj("name", "app", "password_hash", testHash)})
+	task, err := User{}.Configure(contract.Config{Values: obj("name", "app", "password_hash", testHash)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, out := range []string{shadowTools, shadowTools + "passwd=app:x:1:1::/h:/bin/sh\npwsum=0\n"} {
-		plan, err := task.Diff(CheckOutput{Stdout: []byte(out)})
+		plan, err := task.Diff(contract.CheckOutput{Stdout: []byte(out)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +130,7 @@ func TestUserPasswordStaysSecret(t *testing.T) {
 		}
 	}
 	// A failing chpasswd fails the step with its message.
-	plan, _ := task.Diff(CheckOutput{Stdout: []byte(shadowTools)})
+	plan, _ := task.Diff(contract.CheckOutput{Stdout: []byte(shadowTools)})
 	rec := &sysRecordConn{res: transport.Result{ExitCode: 1, Stderr: []byte("chpasswd: line 1: user 'app' does not exist\n")}}
 	if _, err := plan.Steps[1].Func(context.Background(), rec); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("err = %v", err)

@@ -16,14 +16,15 @@ import (
 
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/engine/transport"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // WaitFor waits until a TCP port accepts connections, a URL answers with a
 // status, or a command succeeds, as seen from the host.
 type WaitFor struct{}
 
-func (WaitFor) Spec() *Spec {
-	return &Spec{
+func (WaitFor) Spec() *contract.Spec {
+	return &contract.Spec{
 		Name:    "wait_for",
 		Summary: "Wait until a port is open, a URL answers or a command succeeds on the host.",
 		Doc: `Probes from the host every interval until the condition holds, and fails
@@ -34,7 +35,7 @@ changes but it still runs when the play is applied.
 A port is probed with bash's /dev/tcp or nc, a URL with curl or wget,
 whichever the host has (the plan fails early when it has none). Each probe
 is bounded by the time left, so a probe that hangs cannot outlast timeout.`,
-		Attributes: []Attribute{
+		Attributes: []contract.Attribute{
 			{Name: "port", Type: cty.String, Doc: "\"host:port\" that must accept a TCP connection, e.g. \"127.0.0.1:5432\"."},
 			{Name: "http", Type: cty.String, Doc: "http or https URL that must answer with status."},
 			{Name: "status", Type: cty.Number, Default: cty.NumberIntVal(200), Doc: "HTTP status http must answer with."},
@@ -61,7 +62,7 @@ type waitForTask struct {
 	timeout, interval time.Duration
 }
 
-func (WaitFor) Configure(cfg Config) (Task, error) {
+func (WaitFor) Configure(cfg contract.Config) (contract.Task, error) {
 	a, err := newSysVals(WaitFor{}.Spec(), cfg)
 	if err != nil {
 		return nil, err
@@ -75,21 +76,21 @@ func (WaitFor) Configure(cfg Config) (Task, error) {
 		}
 	}
 	if n != 1 {
-		return nil, &AttrError{Attr: "port", Msg: "set exactly one of port, http and command"}
+		return nil, &contract.AttrError{Attr: "port", Msg: "set exactly one of port, http and command"}
 	}
 	switch t.kind {
 	case "port":
 		h, p, err := net.SplitHostPort(a.str("port"))
 		pn, perr := strconv.Atoi(p)
 		if err != nil || perr != nil || pn < 1 || pn > 65535 || !hostName.MatchString(h) {
-			return nil, &AttrError{Attr: "port", Msg: fmt.Sprintf("%q is not host:port (e.g. \"127.0.0.1:5432\")", a.str("port"))}
+			return nil, &contract.AttrError{Attr: "port", Msg: fmt.Sprintf("%q is not host:port (e.g. \"127.0.0.1:5432\")", a.str("port"))}
 		}
 		t.host, t.port = h, p
 	case "http":
 		t.url = a.str("http")
 		u, err := url.Parse(t.url)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || hasNewline(t.url) {
-			return nil, &AttrError{Attr: "http", Msg: fmt.Sprintf("%q is not an http or https URL", t.url)}
+			return nil, &contract.AttrError{Attr: "http", Msg: fmt.Sprintf("%q is not an http or https URL", t.url)}
 		}
 		st, ok, err := a.integer("status")
 		if err != nil {
@@ -98,14 +99,14 @@ func (WaitFor) Configure(cfg Config) (Task, error) {
 		t.status = 200
 		if ok {
 			if st < 100 || st > 599 {
-				return nil, &AttrError{Attr: "status", Msg: fmt.Sprintf("%d is not an HTTP status", st)}
+				return nil, &contract.AttrError{Attr: "status", Msg: fmt.Sprintf("%d is not an HTTP status", st)}
 			}
 			t.status = int(st)
 		}
 	case "command":
 		t.command = a.str("command")
 		if strings.TrimSpace(t.command) == "" {
-			return nil, &AttrError{Attr: "command", Msg: "must not be empty"}
+			return nil, &contract.AttrError{Attr: "command", Msg: "must not be empty"}
 		}
 	}
 	if t.timeout, err = parseWaitDuration("timeout", a.str("timeout"), 60*time.Second); err != nil {
@@ -123,7 +124,7 @@ func parseWaitDuration(attr, s string, def time.Duration) (time.Duration, error)
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
-		return 0, &AttrError{Attr: attr, Msg: fmt.Sprintf("%q is not a positive duration such as \"30s\" or \"2m\"", s)}
+		return 0, &contract.AttrError{Attr: attr, Msg: fmt.Sprintf("%q is not a positive duration such as \"30s\" or \"2m\"", s)}
 	}
 	return d, nil
 }
@@ -148,7 +149,7 @@ func (t *waitForTask) Check() string {
 	return shTools("timeout")
 }
 
-func (t *waitForTask) Diff(out CheckOutput) (*Plan, error) {
+func (t *waitForTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	st, err := parseKV(out.Stdout)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.subject(), err)
@@ -158,7 +159,7 @@ func (t *waitForTask) Diff(out CheckOutput) (*Plan, error) {
 		return nil, fmt.Errorf("%s: %w", t.subject(), err)
 	}
 	// No Changes: waiting changes nothing; the step still runs on apply.
-	return &Plan{Steps: []Step{{Func: func(ctx context.Context, conn transport.Conn) (transport.Result, error) {
+	return &contract.Plan{Steps: []contract.Step{{Func: func(ctx context.Context, conn transport.Conn) (transport.Result, error) {
 		return t.wait(ctx, conn, probe, st.has("tool.timeout"))
 	}}}}, nil
 }

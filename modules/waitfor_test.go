@@ -12,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/remote"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 func TestWaitForDiff(t *testing.T) {
@@ -82,11 +83,11 @@ func TestWaitForLocal(t *testing.T) {
 	for name, conn := range systemShellConns(t) {
 		for _, c := range cases {
 			t.Run(name+"/"+c.name, func(t *testing.T) {
-				task, err := WaitFor{}.Configure(Config{Values: c.values})
+				task, err := WaitFor{}.Configure(contract.Config{Values: c.values})
 				if err != nil {
 					t.Fatal(err)
 				}
-				outs, err := remote.CheckAll(context.Background(), conn, []Task{task})
+				outs, err := remote.CheckAll(context.Background(), conn, []contract.Task{task})
 				if err != nil {
 					t.Fatal(err)
 				}
