@@ -1,5 +1,6 @@
 // Running scripts inside a fleet host (its namespaces, without SSH), as
 // root or as another user.
+
 package integration
 
 import (

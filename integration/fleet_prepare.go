@@ -1,5 +1,6 @@
 // Host preparation before its overlay is mounted: its own files written
 // straight into the upper layer (keys, sshd drop-in, users, sudo rules).
+
 package integration
 
 import (

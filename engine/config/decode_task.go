@@ -1,5 +1,6 @@
 // Decoding of task and handler blocks: meta-arguments (when, depends_on,
 // notify, ...) are peeled off; the rest is the module's body.
+
 package config
 
 import (

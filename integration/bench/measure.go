@@ -1,4 +1,5 @@
 // Measurements: the hosts' and the controller's CPU, peak heap and RSS.
+
 package main
 
 import (
