@@ -1,7 +1,8 @@
 // Package graph is a dependency graph of comparable keys: vertices in
 // insertion order, edges from a dependency to its dependant with the reasons
 // the edge exists, cycle detection that reports every cycle, a stable
-// topological order, and a walker that skips the dependants of a failure.
+// topological order and Graphviz output. Running the vertices is the
+// engine's job (engine/run turns a host's ordered tasks into segments).
 //
 // It knows nothing about configuration management; the engine uses task
 // addresses such as "template.nginx_site" as keys.
@@ -9,8 +10,8 @@
 // Insertion order is significant: where no edge orders two vertices, the one
 // added first comes first, so a plan reads top to bottom like the file.
 //
-// A Graph is not safe for concurrent mutation. Read-only methods (including
-// Walk) may run concurrently with each other.
+// A Graph is not safe for concurrent mutation. Read-only methods may run
+// concurrently with each other.
 package graph
 
 import (
