@@ -205,6 +205,10 @@ func (x *executor) expand(t *config.Task) error {
 	if !known {
 		return x.fail(t.Addr(), t, 0, errors.New("for_each or count is still unknown after every task it depends on ran"), "")
 	}
+	if diags := x.hr.markOnce(t); diags.HasErrors() {
+		x.hr.r.addDiags(x.hr.host.Name, diags)
+		return x.fail(t.Addr(), t, 0, errors.New(diagSummary(diags)), "")
+	}
 	return nil
 }
 
@@ -226,6 +230,11 @@ func (x *executor) run(c *cursor, seg segment) error {
 		if err := hr.checkAll(x.ctx, seg.insts); err != nil {
 			return x.failInstance(c, in, err, "")
 		}
+	case segOnce:
+		if err := x.runFollowed(c, in); err != nil {
+			return err
+		}
+		c.move(c.ti, c.ii+1)
 	case segRun:
 		res := x.applyBatch(seg)
 		for k, in := range seg.insts {
@@ -283,6 +292,19 @@ func (x *executor) applyPlans(lead *instance, plans []*contract.Plan, readAfter 
 		out[0] = remote.BatchResult{Ran: true, Err: err}
 		return out, nil
 	}
+	if d := lead.delegate; d != nil {
+		// Hosts delegating to one host take turns there.
+		mu := x.hr.r.delegates.of(d.Name)
+		mu.Lock()
+		defer mu.Unlock()
+		defer func() {
+			for i := range out {
+				if transport.Unreachable(out[i].Err) {
+					out[i].Err = &delegateError{d.Name, out[i].Err}
+				}
+			}
+		}()
+	}
 	if len(plans) == 1 && len(readAfter) == 0 {
 		r, err := remote.Apply(x.ctx, conn, plans[0])
 		out[0] = remote.BatchResult{Ran: true, Result: r, Err: err}
@@ -301,6 +323,7 @@ func (x *executor) applyPlans(lead *instance, plans []*contract.Plan, readAfter 
 func (x *executor) report(c *cursor, in *instance, r remote.BatchResult) error {
 	hr, t := x.hr, in.task
 	if in.state == instSkipped {
+		hr.publishOnce(in, report.StatusSkipped, "", nil)
 		hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: report.StatusSkipped, Message: "when is false",
 			Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler}})
 		return nil
@@ -334,7 +357,12 @@ func (x *executor) report(c *cursor, in *instance, r remote.BatchResult) error {
 			hr.notified[n.Name] = true
 		}
 	}
-	hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: st, Duration: time.Since(c.reached), Detail: detail})
+	hr.publishOnce(in, st, "", detail.Changes)
+	msg := ""
+	if in.delegate != nil {
+		msg = "on " + in.delegate.Name
+	}
+	hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: st, Duration: time.Since(c.reached), Message: msg, Detail: detail})
 	return nil
 }
 
@@ -372,6 +400,7 @@ func (hr *hostRun) setOutputs(in *instance, res transport.Result, ran bool) {
 
 func (x *executor) failInstance(c *cursor, in *instance, err error, output string) error {
 	in.to(instFailed)
+	x.hr.publishOnce(in, report.StatusFailed, fmt.Sprintf("%s failed there: %v", in.addr, err), nil)
 	return x.fail(in.addr, in.task, time.Since(c.reached), err, output)
 }
 

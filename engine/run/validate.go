@@ -26,7 +26,7 @@ func Validate(pb *config.Playbook, in Inputs) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	scope := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Functions: funcs}
+	scope := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Inventory: lang.UnknownInventory(), Functions: funcs}
 	locals, ds := evalLocals(pb, scope)
 	diags = append(diags, ds...)
 	for _, pl := range pb.Plays {
@@ -41,7 +41,7 @@ func Validate(pb *config.Playbook, in Inputs) hcl.Diagnostics {
 			}
 		}
 		diags = append(diags, validateRolling(pl, &lang.Scope{Vars: vars, Locals: locals, Functions: funcs})...)
-		e := newEvaluator(pb, pl, funcs, tmplFuncs, vars, locals, lang.UnknownHost(), "")
+		e := newEvaluator(pb, pl, funcs, tmplFuncs, vars, locals, lang.UnknownHost(), lang.UnknownInventory(), "")
 		e.validate = true
 		g, ds := config.PlayGraph(pl)
 		if ds.HasErrors() {
