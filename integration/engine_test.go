@@ -89,6 +89,7 @@ func (e *engine) options(sink report.Sink) drun.Options {
 		Playbook: e.pb,
 		Inputs:   in,
 		Hosts:    func(p string) ([]*inventory.Host, error) { return e.inv.Select(p) },
+		Fleet:    e.inv.Hosts,
 		Connect: func(ctx context.Context, h *inventory.Host, b *drun.Become) (transport.Conn, error) {
 			t, err := connect.Target(e.inv, h, nil)
 			if err != nil {

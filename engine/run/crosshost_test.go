@@ -347,7 +347,7 @@ play "web" {
 		}
 	}
 	e := ev.byHost("file.registered")["web1"]
-	if e.Status != report.StatusFailed || !strings.Contains(e.Message, "delegate_to lb1: lb1 is unreachable") || !strings.Contains(e.Message, "connection refused") {
+	if e.Status != report.StatusFailed || !strings.Contains(e.Message, "delegate_to lb1 is unreachable") || !strings.Contains(e.Message, "connection refused") {
 		t.Errorf("event: %+v", e)
 	}
 	if e := ev.byHost("file.after")["web1"]; e.Status != report.StatusSkipped {

@@ -77,7 +77,7 @@ type delegateError struct {
 }
 
 func (e *delegateError) Error() string {
-	return fmt.Sprintf("delegate_to %s: %s is unreachable: %v", e.host, e.host, e.err)
+	return fmt.Sprintf("delegate_to %s is unreachable: %v", e.host, e.err)
 }
 
 func (e *delegateError) Unwrap() error { return e.err }

@@ -33,6 +33,12 @@ type fleetUse struct {
 	// facts are read.
 	allFacts bool
 	factsOf  map[string]bool
+	// groups are the groups named literally in inventory.groups["NAME"];
+	// anyGroup: a group is chosen by a computed name, or the groups or
+	// hosts map is used whole. They bound the hosts a computed index can
+	// reach (factsWanted).
+	groups   map[string]bool
+	anyGroup bool
 	// named are the hosts named literally in inventory.hosts["NAME"], with
 	// where, for the check that they exist.
 	named []namedHost
@@ -51,7 +57,7 @@ func (r *runner) playUse(pl *config.Play) *fleetUse {
 	if u, ok := r.fleetUses[pl]; ok {
 		return u
 	}
-	u := &fleetUse{factsOf: map[string]bool{}}
+	u := &fleetUse{factsOf: map[string]bool{}, groups: map[string]bool{}}
 	var nodes []hclsyntax.Node
 	var trs []hcl.Traversal
 	addExpr := func(e hcl.Expression) {
@@ -87,6 +93,16 @@ func (r *runner) playUse(pl *config.Play) *fleetUse {
 			continue
 		}
 		u.any = true
+		if len(tr) >= 2 && traverseAttr(tr[1]) == "groups" {
+			if len(tr) >= 3 {
+				if ix, ok := tr[2].(hcl.TraverseIndex); ok && ix.Key.Type() == cty.String && ix.Key.IsKnown() {
+					u.groups[ix.Key.AsString()] = true
+					continue
+				}
+			}
+			u.anyGroup = true
+			continue
+		}
 		if len(tr) < 2 || traverseAttr(tr[1]) != "hosts" {
 			continue
 		}
@@ -107,10 +123,13 @@ func (r *runner) playUse(pl *config.Play) *fleetUse {
 	}
 	if dynamic {
 		for _, n := range nodes {
-			if n == nil || readsFacts(n) {
-				u.allFacts = true
+			if n == nil {
+				u.allFacts, u.anyGroup = true, true
 				break
 			}
+			facts, whole := readsFacts(n)
+			u.allFacts = u.allFacts || facts
+			u.anyGroup = u.anyGroup || whole
 		}
 	}
 	if r.fleetUses == nil {
@@ -125,15 +144,18 @@ func (r *runner) playUse(pl *config.Play) *fleetUse {
 // "facts" (other than host.facts) after such an index or on a variable of a
 // for expression, or it uses a host object or the hosts map as a whole
 // (given to a function such as jsonencode, which could show the facts).
-func readsFacts(n hclsyntax.Node) bool {
+// It also reports whether the hosts map is used other than indexed
+// (iterated, or given whole), which reaches every host.
+func readsFacts(n hclsyntax.Node) (facts, whole bool) {
 	w := &factsWalker{}
 	hclsyntax.Walk(n, w)
-	return w.found
+	return w.found, w.whole
 }
 
 type factsWalker struct {
 	stack []hclsyntax.Node
 	found bool
+	whole bool
 }
 
 func (w *factsWalker) Enter(n hclsyntax.Node) hcl.Diagnostics {
@@ -143,8 +165,13 @@ func (w *factsWalker) Enter(n hclsyntax.Node) hcl.Diagnostics {
 		if root != "host" && root != "inventory" && hasFactsStep(x.Traversal) {
 			w.found = true // a for variable: h.facts
 		}
-		if isHostsMap(x.Traversal) && !w.readsNonFacts() {
-			w.found = true
+		if isHostsMap(x.Traversal) {
+			if !w.readsNonFacts() {
+				w.found = true
+			}
+			if p, ok := w.parent().(*hclsyntax.IndexExpr); !ok || p.Collection != hclsyntax.Expression(x) {
+				w.whole = true
+			}
 		}
 	case *hclsyntax.RelativeTraversalExpr:
 		if hasFactsStep(x.Traversal) {
@@ -167,6 +194,13 @@ func (w *factsWalker) Enter(n hclsyntax.Node) hcl.Diagnostics {
 func (w *factsWalker) Exit(hclsyntax.Node) hcl.Diagnostics {
 	w.stack = w.stack[:len(w.stack)-1]
 	return nil
+}
+
+func (w *factsWalker) parent() hclsyntax.Node {
+	if len(w.stack) == 0 {
+		return nil
+	}
+	return w.stack[len(w.stack)-1]
 }
 
 // readsNonFacts reports whether the inventory.hosts traversal being
@@ -208,6 +242,28 @@ func traverseAttr(s hcl.Traverser) string {
 		return a.Name
 	}
 	return ""
+}
+
+// factsWanted reports whether the facts of h may be read: it is named
+// literally, or an index is computed and h is in the run, in a group named
+// literally, or any host can be reached (a group by a computed name, the
+// hosts map iterated or given whole).
+func (u *fleetUse) factsWanted(h *inventory.Host, inRun bool) bool {
+	if u.factsOf[h.Name] {
+		return true
+	}
+	if !u.allFacts {
+		return false
+	}
+	if inRun || u.anyGroup {
+		return true
+	}
+	for _, g := range h.Groups {
+		if u.groups[g] {
+			return true
+		}
+	}
+	return false
 }
 
 // fleet is the run's view of the whole inventory: built once, read by
@@ -290,13 +346,10 @@ func (r *runner) gatherFacts(pl *config.Play, host string, gather func() (*facts
 
 // inventoryValue is the inventory object for play pl's expressions, or
 // cty.NilVal when none refers to it (a playbook that reads no other host
-// pays nothing). Facts are in it when the play may read them: for every
-// host of the run when an index is computed, else for the hosts named.
-// They are gathered over each host's connection (opened once, shared with
-// the host's own tasks); a host whose facts cannot be gathered has null
-// facts. Hosts outside the run (not selected, or left out by --limit)
-// have null facts: reading them by a literal name is refused before any
-// host is contacted (checkFleetRefs).
+// pays nothing). Facts are in it for the hosts whose facts the play may
+// read (factsWanted), gathered once per play and host, over the host's
+// connection of the run (a host outside the run is connected to just for
+// them); a host whose facts cannot be gathered has null facts.
 func (r *runner) inventoryValue(ctx context.Context, pl *config.Play) cty.Value {
 	u := r.playUse(pl)
 	if !u.any {
@@ -321,7 +374,7 @@ func (r *runner) inventoryValue(ctx context.Context, pl *config.Play) cty.Value 
 	fv.once.Do(func() {
 		var want []*inventory.Host
 		for _, h := range f.hosts {
-			if f.inRun[h.Name] && (u.allFacts || u.factsOf[h.Name]) {
+			if u.factsWanted(h, f.inRun[h.Name]) {
 				want = append(want, h)
 			}
 		}
@@ -377,8 +430,8 @@ func (r *runner) factsGatherer() func(context.Context, *inventory.Host, transpor
 
 // checkFleetRefs checks, before any host is contacted, the host names the
 // playbook writes literally: inventory.hosts["NAME"] must name an
-// inventory host (and, for its facts, one in the run), and so must a
-// delegate_to that needs no host to evaluate.
+// inventory host, and so must a delegate_to that needs no host to
+// evaluate.
 func (r *runner) checkFleetRefs(vars, locals map[string]cty.Value) hcl.Diagnostics {
 	f := r.fleetHosts()
 	var names []string
@@ -391,10 +444,6 @@ func (r *runner) checkFleetRefs(vars, locals map[string]cty.Value) hcl.Diagnosti
 		for _, n := range u.named {
 			if f.index[n.name] == nil {
 				diags = append(diags, noSuchHost(n.name, "inventory.hosts", names, n.rng))
-			} else if u.factsOf[n.name] && !f.inRun[n.name] {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Facts of a host outside the run",
-					Detail:  fmt.Sprintf("This reads the facts of %s, which no play of this run selects (or --limit leaves out), so they are not gathered. Add the host to the run, or read only its inventory data (address, port, user, groups, vars).", n.name),
-					Subject: n.rng.Ptr()})
 			}
 		}
 		for _, t := range pl.Tasks {
