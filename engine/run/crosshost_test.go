@@ -33,6 +33,8 @@ type crossFixture struct {
 	// dials counts Connect calls per host; down are hosts that refuse.
 	dials map[string]int
 	down  map[string]bool
+	// noRoot: the playbook declares no variable "root".
+	noRoot bool
 }
 
 func loadCross(t *testing.T, src string) *crossFixture {
@@ -49,13 +51,18 @@ func loadCross(t *testing.T, src string) *crossFixture {
 			g = "lb"
 		}
 		f.hosts = append(f.hosts, &inventory.Host{Name: name, Address: "10.0.0." + string(rune('1'+i)), Port: 22 + i, User: "u" + name,
-			Connection: inventory.ConnLocal, Groups: []string{"all", g}})
+			Connection: inventory.ConnLocal, Groups: []string{"all", g}, Vars: map[string]cty.Value{"http_port": cty.NumberIntVal(int64(8081 + i))}})
 	}
 	return &crossFixture{fixture: f, dials: map[string]int{}, down: map[string]bool{}}
 }
 
 func (f *crossFixture) opts(sink report.Sink) Options {
-	o := f.options(sink)
+	var o Options
+	if f.noRoot {
+		o = Options{Playbook: f.pb, Sink: sink, Masker: f.masker}
+	} else {
+		o = f.options(sink)
+	}
 	o.Hosts = func(pattern string) ([]*inventory.Host, error) {
 		var out []*inventory.Host
 		for _, h := range f.hosts {

@@ -381,7 +381,7 @@ func (r *runner) inventoryValue(ctx context.Context, pl *config.Play) cty.Value 
 		got := make([]*facts.Facts, len(want))
 		fanout.Run(ctx, want, r.opts.Forks, func(ctx context.Context, h *inventory.Host) error {
 			fs, err := r.gatherFacts(pl, h.Name, func() (*facts.Facts, error) {
-				conn, err := r.opts.Connect(ctx, h, nil)
+				conn, err := r.opts.Connect(ctx, h, r.playBecome(pl))
 				if err != nil {
 					return nil, err
 				}
@@ -494,4 +494,23 @@ func exprRoots(e hcl.Expression, roots ...string) []string {
 		}
 	}
 	return out
+}
+
+// playBecome is a play's become setting when it is the same on every host
+// (nil otherwise, or when the play sets none): the connection another host
+// gathers a host's facts over is then the one the host's tasks use.
+func (r *runner) playBecome(pl *config.Play) *Become {
+	if pl.Become == nil && pl.BecomeUser == nil {
+		return nil
+	}
+	for _, e := range []hcl.Expression{pl.Become, pl.BecomeUser} {
+		if e != nil && r.pb.PerHost(e) {
+			return nil
+		}
+	}
+	b, diags := evalBecome(pl.Become, pl.BecomeUser, &lang.Scope{Vars: r.globalVars, Locals: r.globalLocals, Functions: r.funcs})
+	if diags.HasErrors() {
+		return nil
+	}
+	return b
 }

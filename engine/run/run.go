@@ -109,6 +109,8 @@ type runner struct {
 	// (fleet.go).
 	fleetUses map[*config.Play]*fleetUse
 	fleet     fleet
+	// globalVars and globalLocals are what globals computed.
+	globalVars, globalLocals map[string]cty.Value
 	// once holds the outcomes of run_once tasks (once.go); delegates the
 	// locks of delegated hosts (delegate.go).
 	once      onceBoard
@@ -188,6 +190,7 @@ func (r *runner) globals() (map[string]cty.Value, map[string]cty.Value, hcl.Diag
 	vars, diags := globalVars(r.pb, r.opts.Inputs)
 	s := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Inventory: lang.UnknownInventory(), Functions: r.funcs}
 	locals, ds := evalLocals(r.pb, s)
+	r.globalVars, r.globalLocals = vars, locals
 	return vars, locals, append(diags, ds...)
 }
 
