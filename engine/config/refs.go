@@ -32,6 +32,8 @@ type where struct {
 	count   bool
 	locals  bool
 	collect *[]Ref
+	// runbook: in a runbook, which has no inventory.*.
+	runbook bool
 	// templateVars are the module's own template variables
 	// (contract.TemplateVars), usable in its attributes only.
 	templateVars []string
@@ -207,7 +209,7 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 				bad("Unsupported attribute", detail)
 			}
 		case "inventory":
-			if !w.host {
+			if !w.host || w.runbook {
 				bad("Invalid reference", fmt.Sprintf("inventory.* cannot be used in %s.", w.desc))
 			} else if !contains(InventoryAttributes, attr) {
 				detail := "Write inventory.groups[\"GROUP\"] (the names of a group's hosts) or inventory.hosts[\"HOST\"] (a host's name, address, port, user, groups, vars and facts)."
@@ -254,7 +256,7 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 				continue
 			}
 			roots := []string{"var", "local", "host"}
-			if w.host {
+			if w.host && !w.runbook {
 				roots = append(roots, "inventory")
 			}
 			roots = append(roots, w.templateVars...)

@@ -348,8 +348,12 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	in.reads, val = lang.HostsRead(val)
-	in.reads = without(in.reads, e.host)
+	if e.scope.Inventory != cty.NilVal {
+		// Only inventory values carry read marks: the walk is not paid
+		// where nothing reads other hosts.
+		in.reads, val = lang.HostsRead(val)
+		in.reads = without(in.reads, e.host)
+	}
 	// Attributes the module declares sensitive are marked so, and so is the
 	// whole task when it says sensitive = true.
 	spec := t.Module.Spec()

@@ -399,6 +399,9 @@ func (hr *hostRun) setOutputs(in *instance, res transport.Result, ran bool) {
 }
 
 func (x *executor) failInstance(c *cursor, in *instance, err error, output string) error {
+	if in.delegate != nil && !isDelegateError(err) {
+		err = fmt.Errorf("on %s: %w", in.delegate.Name, err)
+	}
 	in.to(instFailed)
 	x.hr.publishOnce(in, report.StatusFailed, fmt.Sprintf("%s failed there: %v", in.addr, err), nil)
 	return x.fail(in.addr, in.task, time.Since(c.reached), err, output)
