@@ -418,6 +418,9 @@ func TestPlayUse(t *testing.T) {
 		expr     string
 		any, all bool
 		factsOf  string
+		// every: a computed index may reach any host, not only the run's
+		// and the named groups'.
+		every bool
 	}{
 		{expr: `"x"`},
 		{expr: `host.facts.arch`},
@@ -427,9 +430,10 @@ func TestPlayUse(t *testing.T) {
 		{expr: `inventory.hosts["web1"].facts.arch`, any: true, factsOf: "web1"},
 		{expr: `inventory.hosts["web1"]`, any: true, factsOf: "web1"},
 		{expr: `[for h in inventory.groups["web"] : inventory.hosts[h].facts.arch]`, any: true, all: true},
-		{expr: `[for n, h in inventory.hosts : h.facts.arch]`, any: true, all: true},
-		{expr: `[for n, h in inventory.hosts : h.address]`, any: true},
-		{expr: `jsonencode(inventory.hosts)`, any: true, all: true},
+		{expr: `[for n, h in inventory.hosts : h.facts.arch]`, any: true, all: true, every: true},
+		{expr: `[for n, h in inventory.hosts : h.address]`, any: true, every: true},
+		{expr: `jsonencode(inventory.hosts)`, any: true, all: true, every: true},
+		{expr: `[for g in keys(inventory.groups) : inventory.hosts[inventory.groups[g][0]].facts.arch]`, any: true, all: true, every: true},
 		{expr: `[for h in inventory.groups["web"] : jsonencode(inventory.hosts[h])]`, any: true, all: true},
 		{expr: `[for h in inventory.groups["web"] : inventory.hosts[h]["facts"]]`, any: true, all: true},
 		{expr: `[for h in inventory.groups["web"] : upper(inventory.hosts[h].user)]`, any: true},
@@ -447,8 +451,18 @@ func TestPlayUse(t *testing.T) {
 			for h := range u.factsOf {
 				of = append(of, h)
 			}
-			if u.any != c.any || u.allFacts != c.all || strings.Join(of, ",") != c.factsOf {
-				t.Errorf("use = any %v, all facts %v, facts of %v; want %v %v %q", u.any, u.allFacts, of, c.any, c.all, c.factsOf)
+			if u.any != c.any || u.allFacts != c.all || strings.Join(of, ",") != c.factsOf || u.anyGroup != c.every {
+				t.Errorf("use = any %v, all facts %v, facts of %v, every host %v; want %v %v %q %v", u.any, u.allFacts, of, u.anyGroup, c.any, c.all, c.factsOf, c.every)
+			}
+			web1 := &inventory.Host{Name: "web1", Groups: []string{"all", "web"}}
+			db1 := &inventory.Host{Name: "db1", Groups: []string{"all", "db"}}
+			// Outside the run, db1's facts are wanted only when any host
+			// is reachable; web1's when its group is named too.
+			if got := u.factsWanted(db1, false); got != (c.all && c.every) {
+				t.Errorf("factsWanted(db1) = %v", got)
+			}
+			if got := u.factsWanted(web1, true); got != (c.all || c.factsOf == "web1") {
+				t.Errorf("factsWanted(web1 in the run) = %v", got)
 			}
 		})
 	}
