@@ -16,11 +16,15 @@ import (
 // crossEngine is newEngine with the fleet's inventory plus a host "ghost"
 // nothing listens for (port 9), which no play selects.
 func crossEngine(t *testing.T, f *integration.Fleet, files map[string]string) *engine {
+	return crossEngineAs(t, f, "root", files)
+}
+
+func crossEngineAs(t *testing.T, f *integration.Fleet, user string, files map[string]string) *engine {
 	t.Helper()
-	e := newEngine(t, f, files)
+	e := newEngineAs(t, f, user, files)
 	ghost := filepath.Join(t.TempDir(), "ghost.hcl")
 	os.WriteFile(ghost, []byte("host \"ghost\" {\n  address = \"127.0.0.1\"\n  port    = 9\n}\n"), 0o644)
-	inv, diags := inventory.Load([]string{f.InventoryFile(), ghost}, inventory.LoadOptions{Parser: e.parser})
+	inv, diags := inventory.Load([]string{f.InventoryFileAs(user), ghost}, inventory.LoadOptions{Parser: e.parser})
 	if diags.HasErrors() {
 		t.Fatalf("inventory: %s", diags)
 	}
@@ -136,6 +140,35 @@ func TestFleetCrossHost(t *testing.T) {
 			t.Errorf("host2's report: %+v", ev)
 		}
 		applyOK(t, files, false)
+	})
+
+	t.Run("delegate_to with become", func(t *testing.T) {
+		files := map[string]string{"site.hcl": `play "web" {
+  hosts  = "host1:host2"
+  become = true
+  file "entry" {
+    path        = "/root/from-${host.name}"
+    content     = "${host.name}\n"
+    mode        = "0600"
+    delegate_to = "host3"
+  }
+}
+`}
+		for _, want := range []bool{true, false} {
+			var log eventLog
+			out, res := crossEngineAs(t, f, integration.DeployUser, files).apply(context.Background(), &log)
+			if !res.Recap.OK() {
+				t.Fatalf("apply:\n%s", out)
+			}
+			for _, row := range res.Recap.Hosts {
+				if (row.Tasks.Changed > 0) != want {
+					t.Errorf("%s: %+v\n%s", row.Host, row.Tasks, out)
+				}
+			}
+		}
+		if got := h3.Exec(t, "stat -c '%U %a' /root/from-host1 /root/from-host2; cat /root/from-host1"); got != "root 600\nroot 600\nhost1\n" {
+			t.Errorf("host3: %q", got)
+		}
 	})
 
 	t.Run("serial 1 runs once per batch", func(t *testing.T) {
