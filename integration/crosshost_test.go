@@ -7,8 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drover-cm/drover/engine/report"
+	drun "github.com/drover-cm/drover/engine/run"
+	"github.com/drover-cm/drover/engine/runlock"
 	"github.com/drover-cm/drover/integration"
 	"github.com/drover-cm/drover/inventory"
 )
@@ -190,6 +193,41 @@ func TestFleetCrossHost(t *testing.T) {
 			if got := h.Exec(t, "cat /tmp/serial-log; echo; cat /etc/stamp"); got != h.Name+"\n\n"+h.Name {
 				t.Errorf("%s: %q", h.Name, got)
 			}
+		}
+	})
+
+	t.Run("delegate's run lock held by another run", func(t *testing.T) {
+		// Another controller holds host3's run lock.
+		other := crossEngine(t, f, map[string]string{"site.hcl": "play \"x\" {\n  hosts = \"host3\"\n}\n"})
+		opts := other.options(nil)
+		conn, err := opts.Connect(context.Background(), other.inv.GroupHosts("fleet")[2], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held, err := runlock.Start(context.Background(), conn, runlock.Holder{User: "other", Controller: "ctl", PID: 1, Start: time.Now()}, 0).Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.close()
+		defer held.Release()
+		e := crossEngine(t, f, map[string]string{"site.hcl": `play "web" {
+  hosts = "host1"
+  file "entry" {
+    path        = "/tmp/locked-${host.name}"
+    content     = "x"
+    delegate_to = "host3"
+  }
+}
+`})
+		e.lock = &drun.RunLock{Holder: runlock.Holder{User: "me", Controller: "ctl", PID: 2, Start: time.Now()}, Wait: 500 * time.Millisecond}
+		var log eventLog
+		out, res := e.apply(context.Background(), &log)
+		ev, _ := log.task("host1", "file.entry")
+		if row := recapOf(t, res.Recap, "host1"); row.Status != report.StatusFailed || !strings.Contains(ev.Message, "delegate_to host3") || !strings.Contains(ev.Message, "other@ctl") {
+			t.Errorf("recap %+v, event %+v\n%s", row, ev, out)
+		}
+		if got := h3.Exec(t, "test -e /tmp/locked-host1 && echo present || echo absent"); got != "absent\n" {
+			t.Errorf("the delegated task changed host3 while another run held its lock")
 		}
 	})
 

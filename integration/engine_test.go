@@ -37,6 +37,7 @@ type engine struct {
 	vars   []string
 	forks  int
 	stop   chan struct{}
+	lock   *drun.RunLock
 	// pools live as long as the engine: one connection per host per run is
 	// checked by counting dials.
 	dialer *transport.Dialer
@@ -109,6 +110,7 @@ func (e *engine) options(sink report.Sink) drun.Options {
 		Sink:   sink,
 		Masker: e.masker,
 		Stop:   e.stop,
+		Lock:   e.lock,
 	}
 }
 

@@ -203,7 +203,7 @@ func (a *applyRun) holdLaterPlays(i int) {
 }
 
 func (a *applyRun) hostDone(host string) {
-	a.r.releaseLock(host)
+	a.r.releaseHostLock(host)
 	a.r.em.Emit(a.tallies[host].doneEvent(host))
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/engine/runlock"
 	"github.com/drover-cm/drover/inventory"
 )
 
@@ -69,7 +70,7 @@ func (e *evaluator) delegate(in *instance, s *lang.Scope) (bool, hcl.Diagnostics
 }
 
 // delegateError is a delegated task's failure to reach the host it runs
-// on: the task fails, and the current host stops as for any failure (it
+// on (or to take its run lock): the task fails, and the current host stops as for any failure (it
 // is not the current host that is unreachable).
 type delegateError struct {
 	host string
@@ -77,6 +78,9 @@ type delegateError struct {
 }
 
 func (e *delegateError) Error() string {
+	if runlock.IsBusy(e.err) {
+		return fmt.Sprintf("delegate_to %s: %v", e.host, e.err)
+	}
 	return fmt.Sprintf("delegate_to %s is unreachable: %v", e.host, e.err)
 }
 

@@ -308,6 +308,9 @@ func (hr *hostRun) connFor(ctx context.Context, in *instance) (transport.Conn, e
 			b = hr.become
 		}
 		c, err = hr.r.opts.Connect(ctx, in.delegate, b)
+		if err == nil {
+			err = hr.r.lockDelegate(ctx, in.delegate.Name, c)
+		}
 		if err != nil {
 			return nil, &delegateError{in.delegate.Name, err}
 		}

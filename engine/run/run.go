@@ -105,6 +105,9 @@ type runner struct {
 	evalSlots chan struct{}
 	// locks are the hosts' run locks, taken or being taken (lock.go).
 	locks map[string]*runlock.Pending
+	// delegatedTo are hosts whose run lock tasks delegated to them took
+	// (lock.go).
+	delegatedTo map[string]bool
 	// fleetUses caches playUse per play; fleet is the inventory's data
 	// (fleet.go).
 	fleetUses map[*config.Play]*fleetUse
