@@ -138,6 +138,7 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 	// Every play's hosts are known before any host is contacted: the run's
 	// hosts are those whose facts others may read.
 	selected := make([][]*inventory.Host, len(r.pb.Plays))
+	rolls := make([]*rolling, len(r.pb.Plays))
 	for i, pl := range r.pb.Plays {
 		hosts, ds := r.playHosts(pl, vars, locals)
 		roll, rds := r.rollingOf(pl, vars, locals)
@@ -146,8 +147,7 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 			continue
 		}
 		r.setRunHosts(hosts)
-		r.once.setLeads(pl, roll.batches(hosts))
-		selected[i] = hosts
+		selected[i], rolls[i] = hosts, roll
 	}
 	if ds := r.checkFleetRefs(vars, locals); ds.HasErrors() {
 		res.Diagnostics = append(res.Diagnostics, ds...)
@@ -158,6 +158,7 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 			continue
 		}
 		hosts := r.alive(selected[i])
+		r.once.setLeads(pl, rolls[i].batches(hosts))
 		plans := make([]HostPlan, len(hosts))
 		outs := fanout.Run(ctx, hosts, opts.Forks, func(ctx context.Context, h *inventory.Host) error {
 			i := indexOf(hosts, h)
