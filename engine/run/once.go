@@ -154,20 +154,9 @@ func (b *onceBoard) wait(ctx context.Context, k onceKey) (onceResult, error) {
 // markOnce evaluates t's run_once (variables and locals only) and marks
 // its instances: on the hosts that do not run it, with the host that does.
 func (hr *hostRun) markOnce(t *config.Task) hcl.Diagnostics {
-	if t.RunOnce == nil {
-		return nil
-	}
-	v, diags := t.RunOnce.Value(hr.e.scope.EvalContext())
-	if diags.HasErrors() {
+	once, diags := hr.e.runOnce(t)
+	if diags.HasErrors() || !once {
 		return diags
-	}
-	v, _ = v.UnmarkDeep()
-	b, err := convert.Convert(v, cty.Bool)
-	if err != nil || b.IsNull() || !b.IsKnown() {
-		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid run_once value", Detail: "run_once must be true or false.", Subject: t.RunOnce.Range().Ptr()}}
-	}
-	if b.False() {
-		return nil
 	}
 	lead := hr.r.once.lead(hr.play, hr.host.Name)
 	for _, in := range hr.e.insts[t] {
@@ -224,4 +213,25 @@ func (x *executor) runFollowed(c *cursor, in *instance) error {
 	}
 	hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: res.status, Message: "ran on " + in.onceFrom, Detail: detail})
 	return nil
+}
+
+// runOnce evaluates t's run_once; in validate an unknown value (a variable
+// without one) is not an error.
+func (e *evaluator) runOnce(t *config.Task) (bool, hcl.Diagnostics) {
+	if t.RunOnce == nil {
+		return false, nil
+	}
+	v, diags := t.RunOnce.Value(e.scope.EvalContext())
+	if diags.HasErrors() {
+		return false, diags
+	}
+	v, _ = v.UnmarkDeep()
+	if !v.IsKnown() && e.validate {
+		return false, nil
+	}
+	b, err := convert.Convert(v, cty.Bool)
+	if err != nil || b.IsNull() || !b.IsKnown() {
+		return false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid run_once value", Detail: fmt.Sprintf("run_once must be true or false, not %s.", friendly(v)), Subject: t.RunOnce.Range().Ptr()}}
+	}
+	return b.True(), nil
 }

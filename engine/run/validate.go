@@ -59,7 +59,9 @@ func Validate(pb *config.Playbook, in Inputs) hcl.Diagnostics {
 }
 
 func (e *evaluator) validateTask(t *config.Task) hcl.Diagnostics {
-	known, diags := e.expandTask(t)
+	_, diags := e.runOnce(t)
+	known, ds := e.expandTask(t)
+	diags = append(diags, ds...)
 	if diags.HasErrors() || !known {
 		// Check the body once with unknown each/count values.
 		in := &instance{task: t, addr: t.Addr()}
