@@ -17,6 +17,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/facts"
+	"github.com/drover-cm/drover/engine/lang"
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
@@ -480,5 +481,38 @@ func TestNoInventoryCostsNothing(t *testing.T) {
 		if r.playUse(pl).any || r.inventoryValue(context.Background(), pl) != cty.NilVal {
 			t.Errorf("play %s builds the inventory", pl.Name)
 		}
+	}
+}
+
+// TestOtherHostsSecretsMasked: a sensitive variable of another host stays
+// masked in the host that reads it.
+func TestOtherHostsSecretsMasked(t *testing.T) {
+	f := loadCross(t, `variable "root" {}
+play "lb" {
+  hosts = "lb"
+  file "auth" {
+    path    = "${var.root}/auth"
+    content = "web1 ${inventory.hosts["web1"].vars.token}"
+  }
+  command "echo" {
+    run = ["echo", "token is ${inventory.hosts["web1"].vars.token}"]
+  }
+}
+`)
+	f.hosts[0].Vars["token"] = lang.Sensitive(cty.StringVal("tok-Vq93-secret"))
+	out, res := f.plan()
+	if res.Failed() || strings.Contains(out, "tok-Vq93-secret") || !strings.Contains(out, "(sensitive") {
+		t.Errorf("plan:\n%s", out)
+	}
+	var ev events
+	ares, err := Apply(context.Background(), f.opts(&ev))
+	if err != nil || !ares.Recap.OK() {
+		t.Fatalf("apply: %v %+v", err, ares.Recap)
+	}
+	if got := f.read("auth"); got != "web1 tok-Vq93-secret" {
+		t.Errorf("auth = %q", got)
+	}
+	if f.masker.String("token is tok-Vq93-secret") == "token is tok-Vq93-secret" {
+		t.Errorf("the masker does not know the other host's secret")
 	}
 }
