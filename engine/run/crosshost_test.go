@@ -516,3 +516,37 @@ play "lb" {
 		t.Errorf("the masker does not know the other host's secret")
 	}
 }
+
+// TestDelegatedChangesDoNotLoseUpdates: hosts delegating changes to one
+// file on one host each keep theirs: every delegated change is made from
+// the state read just before it, under the delegate's lock, not from the
+// state read before another host changed the file.
+func TestDelegatedChangesDoNotLoseUpdates(t *testing.T) {
+	f := loadCross(t, `variable "root" {}
+play "web" {
+  hosts = "web"
+  line "backend" {
+    path        = "${var.root}/backends"
+    line        = "server ${host.name}"
+    delegate_to = "lb1"
+  }
+}
+`)
+	os.WriteFile(filepath.Join(f.root, "backends"), []byte("# backends\n"), 0o644)
+	res, _ := f.applyEvents()
+	if !res.Recap.OK() {
+		t.Fatalf("recap %+v", res.Recap.Hosts)
+	}
+	got := f.read("backends")
+	for _, h := range []string{"web1", "web2", "web3"} {
+		if !strings.Contains(got, "server "+h+"\n") {
+			t.Errorf("backends lost %s's line:\n%s", h, got)
+		}
+	}
+	res, _ = f.applyEvents()
+	for _, h := range res.Recap.Hosts {
+		if h.Tasks.Changed != 0 {
+			t.Errorf("second apply: %+v", h)
+		}
+	}
+}

@@ -257,6 +257,24 @@ func (x *executor) run(c *cursor, seg segment) error {
 func (x *executor) applyBatch(seg segment) []remote.BatchResult {
 	hr := x.hr
 	res := make([]remote.BatchResult, len(seg.insts))
+	if d := seg.insts[0].delegate; d != nil {
+		// Hosts delegating to one host take turns there, and each makes
+		// its change from the state read under the lock: another host may
+		// have changed the same file since this one's plan was read.
+		mu := hr.r.delegates.of(d.Name)
+		mu.Lock()
+		defer mu.Unlock()
+		var fresh []*instance
+		for _, in := range seg.insts {
+			if in.state == instChecked && in.checkErr == nil {
+				fresh = append(fresh, in)
+			}
+		}
+		if err := hr.checkAll(x.ctx, fresh); err != nil {
+			res[0] = remote.BatchResult{Ran: true, Err: err}
+			return res
+		}
+	}
 	var plans []*contract.Plan
 	var idx []int
 	for k, in := range seg.insts {
@@ -293,10 +311,6 @@ func (x *executor) applyPlans(lead *instance, plans []*contract.Plan, readAfter 
 		return out, nil
 	}
 	if d := lead.delegate; d != nil {
-		// Hosts delegating to one host take turns there.
-		mu := x.hr.r.delegates.of(d.Name)
-		mu.Lock()
-		defer mu.Unlock()
 		defer func() {
 			for i := range out {
 				if transport.Unreachable(out[i].Err) {
