@@ -145,6 +145,24 @@ func TestFleetCrossHost(t *testing.T) {
 		applyOK(t, files, false)
 	})
 
+	t.Run("several hosts change one file on the delegate", func(t *testing.T) {
+		h3.Exec(t, "echo '# backends' > /etc/backends.list")
+		files := map[string]string{"site.hcl": `play "web" {
+  hosts = "fleet"
+  line "backend" {
+    path        = "/etc/backends.list"
+    line        = "server ${host.name} ${host.address}"
+    delegate_to = "host3"
+  }
+}
+`}
+		applyOK(t, files, true)
+		if got := h3.Exec(t, "sort /etc/backends.list"); got != "# backends\nserver host1 127.0.0.1\nserver host2 127.0.0.1\nserver host3 127.0.0.1\n" {
+			t.Errorf("host3's backends.list:\n%s", got)
+		}
+		applyOK(t, files, false)
+	})
+
 	t.Run("delegate_to with become", func(t *testing.T) {
 		files := map[string]string{"site.hcl": `play "web" {
   hosts  = "host1:host2"

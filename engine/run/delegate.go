@@ -54,9 +54,11 @@ func (e *evaluator) delegate(in *instance, s *lang.Scope) (bool, hcl.Diagnostics
 		return false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid delegate_to value", Detail: err.Error(), Subject: t.DelegateTo.Range().Ptr()}}
 	}
 	in.delegate = nil
-	if name == "" || name == e.host {
+	if name == "" {
 		return true, nil
 	}
+	// Delegated to itself, a host still takes its turn with the others
+	// delegating there (the connection is its own).
 	h := e.fleet.index[name]
 	if h == nil {
 		var names []string
