@@ -29,7 +29,8 @@ A section starts at a line "[name]" and runs to the next one; the lines
 before the first section header are the file's global section (section
 unset). A key line is "key = value" ("key=value" too, and the value is
 compared without the spaces around it); lines starting with "#" or ";" are
-comments, so a commented-out key is left alone.
+comments, so a commented-out key is left alone. Names are compared exactly
+(case matters).
 
 With state = "present", the first line of the key in the section gets the
 value (a line that already has it is not rewritten), further lines of the
@@ -184,7 +185,7 @@ func (t *iniTask) update(r remoteFile) *contract.Plan {
 	ch.Attrs = append(metaCh, ch.Attrs...)
 	owner, mode := keepOwner, keepMode
 	if fix.Owner != "" {
-		// Set one of owner and group: the other stays as Check saw it.
+		// Owner or group set: the one not set stays as Check saw it.
 		owner = shell.Quote(chownSpec(cmp.Or(t.Meta.Owner, r.UID), cmp.Or(t.Meta.Group, r.GID)))
 	}
 	if t.Meta.HasMode {
