@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -103,7 +104,8 @@ const writingDoc = "../docs/writing-a-module.md"
 // is PATH's excerpt (PATH from the repository's root) from the first line
 // containing FROM to the next line containing TO, without FROM's line's
 // indentation; a TO ending in "$" must be the whole line at FROM's
-// indentation (`}$` is the end of a top-level function). Every Go block
+// indentation (`}$` is the end of a top-level function); "TO #N" ends at
+// the Nth line that TO matches. Every Go block
 // is such an excerpt. `go test ./modules -run TestWritingAModuleDoc -update`
 // rewrites the blocks from the code. The page also names every interface
 // of the contract, and every repository path it names exists.
@@ -202,10 +204,20 @@ func docExcerpt(file, from, to string) (string, error) {
 		return "", fmt.Errorf("%s has no line containing %q", file, from)
 	}
 	indent := lines[start][:len(lines[start])-len(strings.TrimLeft(lines[start], "\t"))]
+	nth := 1
+	if t, n, ok := strings.Cut(to, " #"); ok {
+		if nth, err = strconv.Atoi(n); err != nil {
+			return "", fmt.Errorf("%q: want TO #N", to)
+		}
+		to = t
+	}
 	whole, exact := strings.CutSuffix(to, "$")
 	for i := start; i < len(lines); i++ {
 		l := strings.TrimSuffix(lines[i], "\n")
 		if exact && l == indent+whole || !exact && strings.Contains(l, to) {
+			if nth--; nth > 0 {
+				continue
+			}
 			var b strings.Builder
 			for _, x := range lines[start : i+1] {
 				b.WriteString(strings.TrimPrefix(x, indent))

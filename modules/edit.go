@@ -18,6 +18,53 @@ import (
 // maxEditFile is the largest file these modules edit: Check fetches it all.
 const maxEditFile = 1 << 20
 
+// editedFile is the file a task edits, and whether the task removes
+// (Absent) and may create (Create) what it manages there. Its state is the
+// whole file: the batched read (PathChecker) fetches it with every other
+// path of the host, and Check reads the same on its own.
+type editedFile struct {
+	Path           string
+	Absent, Create bool
+}
+
+func (f editedFile) Check() string { return statFragment(f.Path, false, maxEditFile) }
+
+func (f editedFile) CheckPath() contract.PathCheck {
+	return contract.PathCheck{Path: f.Path, FetchMax: maxEditFile}
+}
+
+// read is what Check read of the file, for a task of module: a regular
+// file with its content, or Type "missing" when the task is to create it.
+// done is the empty plan for a missing file that Absent has nothing to
+// remove from. A missing file without Create is a contract.NeedsError (an
+// earlier task of the play may provide it; hint says what else to do);
+// a file of another type, or too large to fetch, an error.
+func (f editedFile) read(module string, out contract.CheckOutput, hint string) (r remoteFile, done *contract.Plan, err error) {
+	if r, err = parseRemote(out); err != nil {
+		return r, nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	switch r.Type {
+	case "missing":
+		if f.Absent {
+			return r, &contract.Plan{}, nil
+		}
+		if !f.Create {
+			return r, nil, &contract.NeedsError{
+				Resource: contract.Resource{Kind: "path", Name: f.Path},
+				Err:      fmt.Errorf("%s does not exist; %s", f.Path, hint),
+			}
+		}
+		return r, nil, nil
+	case "file":
+	default:
+		return r, nil, fmt.Errorf("%s is a %s, not a regular file", f.Path, typeName(r.Type))
+	}
+	if !r.HasContent {
+		return r, nil, fmt.Errorf("%s is %d bytes, larger than the %s module's cap of %d bytes (1 MiB); manage it with a file or template task", f.Path, r.Size, module, maxEditFile)
+	}
+	return r, nil, nil
+}
+
 // keepOwner and keepMode are drover_install's owner and mode arguments that
 // keep the old file's, read at apply time from its name ($b) in the
 // directory the step entered.

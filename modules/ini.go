@@ -2,7 +2,6 @@ package modules
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -64,12 +63,14 @@ read, and otherwise fails with "changed since it was read; re-run".`,
 
 func (iniModule) Spec() *contract.Spec { return iniSpec }
 
-// iniTask is one configured ini task.
+// iniTask is one configured ini task. It is an editedFile
+// (modules/edit.go): Check, and CheckPath for the batched read, fetch the
+// whole file; read interprets what they found.
 type iniTask struct {
-	Path, Section, Key, Value string
-	Absent, Create, NoSpaces  bool
-	Sensitive                 bool
-	Meta                      fileMeta
+	editedFile
+	Section, Key, Value string
+	NoSpaces, Sensitive bool
+	Meta                fileMeta
 }
 
 func (iniModule) Configure(cfg contract.Config) (contract.Task, error) {
@@ -109,37 +110,13 @@ func validIniKey(k string) bool {
 	return k != "" && !strings.ContainsAny(k, "=\r\n") && strings.TrimSpace(k) == k && !strings.ContainsAny(k[:1], "#;[")
 }
 
-// The whole file is the state: the batched read (PathChecker) fetches it
-// with every other path of the host; Check reads the same on its own.
-func (t *iniTask) Check() string { return statFragment(t.Path, false, maxEditFile) }
-
-func (t *iniTask) CheckPath() contract.PathCheck {
-	return contract.PathCheck{Path: t.Path, FetchMax: maxEditFile}
-}
-
 func (t *iniTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
-	r, err := parseRemote(out)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Path, err)
+	r, done, err := t.read("ini", out, "set create = true to create it")
+	if done != nil || err != nil {
+		return done, err
 	}
-	switch r.Type {
-	case "missing":
-		if t.Absent {
-			return &contract.Plan{}, nil
-		}
-		if !t.Create {
-			return nil, &contract.NeedsError{
-				Resource: contract.Resource{Kind: "path", Name: t.Path},
-				Err:      fmt.Errorf("%s does not exist; set create = true to create it", t.Path),
-			}
-		}
+	if r.Type == "missing" {
 		return t.create(), nil
-	case "file":
-	default:
-		return nil, fmt.Errorf("%s is a %s, not a regular file", t.Path, typeName(r.Type))
-	}
-	if !r.HasContent {
-		return nil, fmt.Errorf("%s is %d bytes, larger than the ini module's cap of %d bytes (1 MiB); manage it with a file or template task", t.Path, r.Size, maxEditFile)
 	}
 	return t.update(r), nil
 }

@@ -1,7 +1,6 @@
 package modules
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 
@@ -95,46 +94,24 @@ func (lineModule) Configure(cfg contract.Config) (contract.Task, error) {
 	return t, nil
 }
 
+// lineTask is an editedFile (modules/edit.go): Check and CheckPath read
+// the whole file.
 type lineTask struct {
-	Path          string
+	editedFile
 	Line          string
 	Regexp        *regexp.Regexp
 	After, Before *regexp.Regexp // nil: EOF / BOF or unset
 	BOF           bool
-	Absent        bool
-	Create        bool
 	Sensitive     bool
 }
 
-func (t *lineTask) Check() string { return statFragment(t.Path, false, maxEditFile) }
-
-func (t *lineTask) CheckPath() contract.PathCheck {
-	return contract.PathCheck{Path: t.Path, FetchMax: maxEditFile}
-}
-
 func (t *lineTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
-	r, err := parseRemote(out)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Path, err)
+	r, done, err := t.read("line", out, "set create = true to create it, or manage it with a file task")
+	if done != nil || err != nil {
+		return done, err
 	}
-	switch r.Type {
-	case "missing":
-		if t.Absent {
-			return &contract.Plan{}, nil
-		}
-		if !t.Create {
-			return nil, &contract.NeedsError{
-				Resource: contract.Resource{Kind: "path", Name: t.Path},
-				Err:      fmt.Errorf("%s does not exist; set create = true to create it, or manage it with a file task", t.Path),
-			}
-		}
+	if r.Type == "missing" {
 		return t.plan(contract.Create, nil, t.Line+"\n"), nil
-	case "file":
-	default:
-		return nil, fmt.Errorf("%s is a %s, not a regular file", t.Path, typeName(r.Type))
-	}
-	if !r.HasContent {
-		return nil, fmt.Errorf("%s is %d bytes, larger than the line module's cap of %d bytes (1 MiB); manage it with a file or template task", t.Path, r.Size, maxEditFile)
 	}
 	old := string(r.Content)
 	updated := t.edit(old)
