@@ -20,7 +20,7 @@ var iniSpec = &contract.Spec{
 	Name:    "ini",
 	Summary: "Set or remove a key in a section of an INI-style file.",
 	Doc: `Edits one "key = value" line of an INI-style file (php.ini, my.cnf,
-systemd drop-ins, .gitconfig-like files; up to 1 MiB) and leaves every other
+systemd units and drop-ins, configparser files; up to 1 MiB) and leaves every other
 line, comment and blank line as it is. While planning, drover reads the file
 and computes the new content in Go; the plan shows a unified diff.
 
