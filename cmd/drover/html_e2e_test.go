@@ -114,3 +114,36 @@ play "report" {
 		}
 	}
 }
+
+// plan --html on this machine: the page is the plan's (to change, the
+// diff), "HTML report:" is said on stdout, and a directory that does not
+// exist is an error that says so.
+func TestCLIPlanHTMLLocal(t *testing.T) {
+	dir := t.TempDir()
+	inv := writeFile(t, dir, "inv.hcl", "host \"l1\" {\n  connection = \"local\"\n}\n")
+	target := filepath.Join(dir, "motd")
+	pb := writeFile(t, dir, "site.hcl", fmt.Sprintf("play \"p\" {\n  hosts = \"all\"\n  file \"motd\" {\n    path    = %q\n    content = \"hi\\n\"\n  }\n}\n", target))
+	page := filepath.Join(dir, "plan.html")
+	r := drover(t, "", "plan", "-i", inv, pb, "--html", page)
+	if r.code != 0 || !strings.Contains(r.stdout, "\nHTML report: "+page+"\n") {
+		t.Fatalf("plan: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	raw, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(raw)
+	for _, want := range []string{"<title>drover plan — Plan: 1 to create", `<span class="sev st-changed">to change</span> <span class="mono">file.motd</span>`,
+		`<span class="add">&#43;hi</span>`, "sha256:", "No failures."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the plan's page lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(target); err == nil {
+		t.Error("plan changed the host")
+	}
+	r = drover(t, "", "plan", "-i", inv, pb, "--html", filepath.Join(dir, "nope", "plan.html"))
+	if r.code != 1 || !strings.Contains(r.stderr, "the HTML report: writing") || !strings.Contains(r.stderr, "check that its directory exists") {
+		t.Errorf("plan --html into a missing directory: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -81,9 +82,10 @@ func (s *playbookSession) playbookDigest() string {
 }
 
 // filesDigest is "sha256:…" over the files' base names and contents, in
-// name order: the same files give the same digest from any directory.
+// base name order: the same files give the same digest from any directory.
 func filesDigest(paths []string, read func(string) ([]byte, error)) string {
-	paths = slices.Sorted(slices.Values(paths))
+	paths = slices.Clone(paths)
+	slices.SortFunc(paths, func(a, b string) int { return strings.Compare(filepath.Base(a), filepath.Base(b)) })
 	h := sha256.New()
 	for _, p := range paths {
 		b, err := read(p)
