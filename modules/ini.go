@@ -216,23 +216,23 @@ func (t *iniTask) edit(content string) string {
 // are lines[head+1:end].
 func (t *iniTask) setKey(lines []string, head, end int, nl string) []string {
 	var out []string
-	first := -1
+	seen := false
 	for i, l := range lines {
 		k, v := iniKeyValue(l)
 		if i <= head || i >= end || k != t.Key {
 			out = append(out, l)
 			continue
 		}
-		if t.Absent || first >= 0 {
+		if t.Absent || seen {
 			continue // removed, or a duplicate of the first
 		}
-		first = len(out)
+		seen = true
 		if v != t.Value {
 			l = t.line() + l[len(strings.TrimRight(l, "\r\n")):] // keep its line ending
 		}
 		out = append(out, l)
 	}
-	if t.Absent || first >= 0 {
+	if t.Absent || seen {
 		return out
 	}
 	// A new key goes after the section's last non-blank line.
