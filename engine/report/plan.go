@@ -273,7 +273,22 @@ func (s *Style) diffLine(l string) string {
 // renderCrossHost says where a task runs when not simply on its host, and
 // which other hosts' data it read.
 func renderCrossHost(p *Printer, host string, t TaskPlan) {
-	var where []string
+	where, reads := crossHost(host, t)
+	if len(t.Changes) == 0 && t.RunOnce != "" && t.RunOnce != host {
+		p.Line("  = " + t.Task + ": " + strings.Join(where, ", "))
+		where = nil
+	}
+	if len(where) > 0 {
+		p.Line("      (" + strings.Join(where, ", ") + ")")
+	}
+	if reads != "" {
+		p.Line("      " + reads)
+	}
+}
+
+// crossHost is where a task runs when not simply on its host ("on lb1",
+// "run once for the batch, by web1") and what it read of other hosts.
+func crossHost(host string, t TaskPlan) (where []string, reads string) {
 	if t.On != "" {
 		where = append(where, "on "+t.On)
 	}
@@ -284,16 +299,10 @@ func renderCrossHost(p *Printer, host string, t TaskPlan) {
 	default:
 		where = append(where, "run once for the batch, by "+t.RunOnce)
 	}
-	if len(t.Changes) == 0 && t.RunOnce != "" && t.RunOnce != host {
-		p.Line("  = " + t.Task + ": " + strings.Join(where, ", "))
-		where = nil
-	}
-	if len(where) > 0 {
-		p.Line("      (" + strings.Join(where, ", ") + ")")
-	}
 	if len(t.Reads) > 0 {
-		p.Line("      reads inventory data of " + strings.Join(t.Reads, ", "))
+		reads = "reads inventory data of " + strings.Join(t.Reads, ", ")
 	}
+	return where, reads
 }
 
 // diffClass names what a line of a unified diff is: a file header, an
