@@ -351,22 +351,7 @@ func TestPackageCheckAsksOnlyForMissing(t *testing.T) {
 		{"apk present", "apk", "present", []string{"foo", "foo-2fa", "py3-requests"}, []string{"apk list foo"}, []string{"foo"}},
 		{"apk all installed", "apk", "present", []string{"foo-2fa", "py3-requests"}, nil, nil},
 	}
-	dir := t.TempDir()
-	log := filepath.Join(dir, "log")
-	stand := map[string]string{"dpkg-query": dpkgOut, "rpm": rpmOut, "apk": apkOut, "apt-cache": "", "dnf": ""}
-	for name, out := range stand {
-		// The installed queries print their canned output; apk prints it
-		// for "list -I" only.
-		script := "#!/bin/sh\nprintf '%s\\n' \"" + name + " $*\" >>" + shell.Quote(log) + "\n"
-		if name == "apk" {
-			script += "[ \"$2\" = -I ] || exit 0\n"
-		}
-		script += "printf '%s' " + shell.Quote(out) + "\n"
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	env := []string{"PATH=" + dir + ":/usr/bin:/bin", "LC_ALL=C"}
+	log, env := pkgStandIns(t, map[string]string{"dpkg-query": dpkgOut, "rpm": rpmOut, "apk": apkOut, "apt-cache": "", "dnf": ""})
 	m := psModule(t, "package")
 	for shName, argv := range moduletest.Shells() {
 		for _, tt := range tests {
@@ -395,4 +380,24 @@ func TestPackageCheckAsksOnlyForMissing(t *testing.T) {
 			})
 		}
 	}
+}
+
+// pkgStandIns writes stand-in commands that log their arguments to the
+// returned file and print canned output (apk prints it for "list -I" only),
+// and returns that log and the environment that puts them first in PATH.
+func pkgStandIns(t *testing.T, stand map[string]string) (log string, env []string) {
+	t.Helper()
+	dir := t.TempDir()
+	log = filepath.Join(dir, "log")
+	for name, out := range stand {
+		script := "#!/bin/sh\nprintf '%s\\n' \"" + name + " $*\" >>" + shell.Quote(log) + "\n"
+		if name == "apk" {
+			script += "[ \"$2\" = -I ] || exit 0\n"
+		}
+		script += "printf '%s' " + shell.Quote(out) + "\n"
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return log, []string{"PATH=" + dir + ":/usr/bin:/bin", "LC_ALL=C"}
 }
