@@ -16,7 +16,9 @@ type OpenRC struct{}
 
 func (OpenRC) Name() string { return "openrc" }
 
-func (o OpenRC) Status(name string) string { return o.status([]string{name}, func(int) string { return "" }) }
+func (o OpenRC) Status(name string) string {
+	return o.status([]string{name}, func(int) string { return "" })
+}
 
 func (o OpenRC) statusAll(names []string) string {
 	return o.status(names, func(i int) string { return "svc." + strconv.Itoa(i) + "." })
@@ -91,7 +93,17 @@ func (OpenRC) Stop(name string) string    { return shell.Join("rc-service", name
 func (OpenRC) Restart(name string) string { return shell.Join("rc-service", name, "restart") }
 func (OpenRC) Reload(name string) string  { return shell.Join("rc-service", name, "reload") }
 func (OpenRC) Enable(name string) string  { return shell.Join("rc-update", "add", name, "default") }
-func (OpenRC) Disable(name string) string { return "rc-update --all delete " + shell.Quote(name) }
+// Disable removes the service from each runlevel it is in, one rc-update
+// each: rc-update --all delete fails (exit 1) whenever the service is
+// not in every runlevel, after removing it from those it was in.
+func (OpenRC) Disable(name string) string {
+	q := shell.Quote(name)
+	return `_r=0
+for d in /etc/runlevels/*/; do
+  if [ -e "$d"` + q + ` ]; then _l=${d%/}; rc-update delete ` + q + ` "${_l##*/}" || _r=1; fi
+done
+[ "$_r" = 0 ]`
+}
 func (OpenRC) DaemonReload() string       { return "" }
 
 // ConfigTest runs the generated script's configtest command.
