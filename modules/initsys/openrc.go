@@ -93,6 +93,7 @@ func (OpenRC) Stop(name string) string    { return shell.Join("rc-service", name
 func (OpenRC) Restart(name string) string { return shell.Join("rc-service", name, "restart") }
 func (OpenRC) Reload(name string) string  { return shell.Join("rc-service", name, "reload") }
 func (OpenRC) Enable(name string) string  { return shell.Join("rc-update", "add", name, "default") }
+
 // Disable removes the service from each runlevel it is in, one rc-update
 // each: rc-update --all delete fails (exit 1) whenever the service is
 // not in every runlevel, after removing it from those it was in.
@@ -104,7 +105,8 @@ for d in /etc/runlevels/*/; do
 done
 [ "$_r" = 0 ]`
 }
-func (OpenRC) DaemonReload() string       { return "" }
+
+func (OpenRC) DaemonReload() string { return "" }
 
 // ConfigTest runs the generated script's configtest command.
 func (OpenRC) ConfigTest(name string) string {
