@@ -27,10 +27,11 @@ else the one in the host's facts when the play gathered them
 RHEL-like systems, apk on Alpine), else the check finds it on the host by the
 same rule: the task does not make the play gather facts.
 
-The state of every name is read with one query (dpkg-query, rpm -q, apk list)
-batched with the play's other checks; the repositories (apt-cache policy, dnf
-check-update, apk list) are asked only about names not installed, or about
-every name when state is "latest". Every change of a task is made in one
+The package tasks of a host share one state read, batched with the play's
+other checks: one query (dpkg-query, rpm -q, apk list) for the names of all of
+them, and one question to the repositories (apt-cache policy, dnf
+check-update, apk list) about the names not installed, and every name of a
+state "latest" task. Every change of a task is made in one
 non-interactive transaction: apt-get runs with DEBIAN_FRONTEND=noninteractive,
 -y and --force-confdef/--force-confold (a changed configuration file keeps the
 local version; no debconf, ucf or needrestart prompt can wait for an answer),
