@@ -121,10 +121,12 @@ func pkgQuery(pm pkgManager, keys []string) string {
 	var names []string          // the union, in order of first use
 	latest := map[string]bool{} // named by a "latest" task
 	present := map[string]bool{}
+	seen := map[string]bool{}
 	for _, k := range keys {
 		f := strings.Fields(k)
 		for _, n := range f[1:] {
-			if !slices.Contains(names, n) {
+			if !seen[n] {
+				seen[n] = true
 				names = append(names, n)
 			}
 			latest[n] = latest[n] || f[0] == "latest"
