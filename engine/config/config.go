@@ -81,8 +81,8 @@ type Play struct {
 	// Serial (a count or a percentage of the play's hosts) makes the play a
 	// rolling update in batches; MaxFail is how many hosts (count or
 	// percentage) may fail before no further batch starts. Nil when not set.
-	Serial    hcl.Expression
-	MaxFail   hcl.Expression
+	Serial  hcl.Expression
+	MaxFail hcl.Expression
 	// Tasks and Handlers are the play's own and, once loaded, those of the
 	// stacks it calls (Task.Call set), each where its call is written.
 	Tasks    []*Task

@@ -61,7 +61,7 @@ type Scope struct {
 	// Each is set in a for_each instance, Count in a count instance.
 	Each *Each
 	// Count is count.index in a count instance, cty.NilVal otherwise.
-	Count     cty.Value
+	Count cty.Value
 	// Stacks are the outputs of the stack calls in scope, by call name
 	// (stack.NAME.OUTPUT); nil where there are none.
 	Stacks    map[string]cty.Value
