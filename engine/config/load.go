@@ -137,7 +137,8 @@ func Load(modules contract.Catalog, dir string, files ...*hcl.File) (*Playbook, 
 // LoadWith is Load with the options stacks need.
 func LoadWith(opts LoadOptions, modules contract.Catalog, dir string, files ...*hcl.File) (*Playbook, hcl.Diagnostics) {
 	pb := &Playbook{
-		Dir:       dir,
+		Dir:        dir,
+		AllowLocal: opts.AllowLocal,
 		Variables: map[string]*Variable{},
 		Locals:    map[string]*Local{},
 		modules:   modules,

@@ -163,6 +163,9 @@ type LoadOptions struct {
 	Parser *hclparse.Parser
 	// Sources fetches remote stack sources; nil refuses them.
 	Sources StackSources
+	// AllowLocal are the directories the operator allowed beside the
+	// playbook's (--allow-local), for stacks as for the playbook.
+	AllowLocal []string
 }
 
 // Reserved in a stack call: a stack cannot declare variables by these names.
@@ -359,7 +362,12 @@ func (l *stackLoader) loadDir(dir, root string, c *StackCall) (*Stack, hcl.Diagn
 	st.Plays = []*Play{st.Unit}
 	var diags hcl.Diagnostics
 	for _, fn := range matches {
-		f, ds := p.ParseHCLFile(fn)
+		src, err := os.ReadFile(fn)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read stack file", Detail: fmt.Sprintf("%v.", err), Subject: c.SourceRange.Ptr()})
+			continue
+		}
+		f, ds := p.ParseHCL(src, displayName(fn))
 		diags = append(diags, ds...)
 		if f == nil || ds.HasErrors() {
 			continue
@@ -433,4 +441,67 @@ func StackName(source string) string {
 		return "stack"
 	}
 	return b.String()
+}
+
+// IsStackDir reports whether path is a directory of stack files rather
+// than a playbook: its files have no play block, and some output, stack or
+// task block.
+func IsStackDir(path string) bool {
+	st, err := os.Stat(path)
+	if err != nil || !st.IsDir() {
+		return false
+	}
+	matches, _ := filepath.Glob(filepath.Join(path, "*.hcl"))
+	stack := false
+	for _, fn := range matches {
+		src, err := os.ReadFile(fn)
+		if err != nil {
+			return false
+		}
+		f, diags := hclsyntax.ParseConfig(src, fn, hcl.InitialPos)
+		if diags.HasErrors() {
+			return false
+		}
+		for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+			switch b.Type {
+			case "play", "provision", "runbook", "host", "group":
+				return false
+			case "variable", "locals":
+			default:
+				stack = true
+			}
+		}
+	}
+	return stack
+}
+
+// StackPlaybook is the playbook that applies stack st directly: one play
+// named name over the hosts pattern, calling st with every variable of
+// the stack as an input; the playbook's variables are the stack's, so
+// --var and --var-file set them.
+func StackPlaybook(st *Stack, name, hosts string) *Playbook {
+	pb := &Playbook{Dir: st.Dir, AllowLocal: st.AllowLocal, Variables: st.Variables, VariableOrder: st.VariableOrder, Locals: map[string]*Local{}, modules: st.modules}
+	c := &StackCall{Name: name, Source: st.Source, Stack: st, Dir: st.Dir, DeclRange: st.Unit.DeclRange, NameRange: st.Unit.DeclRange, SourceRange: st.Unit.DeclRange}
+	for _, n := range st.VariableOrder {
+		v := st.Variables[n]
+		expr := &hclsyntax.ScopeTraversalExpr{Traversal: hcl.Traversal{hcl.TraverseRoot{Name: "var", SrcRange: v.DeclRange}, hcl.TraverseAttr{Name: n, SrcRange: v.DeclRange}}, SrcRange: v.DeclRange}
+		c.Inputs = append(c.Inputs, &hcl.Attribute{Name: n, Expr: expr, Range: v.DeclRange, NameRange: v.DeclRange})
+	}
+	pl := &Play{Name: name, Hosts: &hclsyntax.LiteralValueExpr{Val: cty.StringVal(hosts), SrcRange: st.Unit.DeclRange}, Calls: []*StackCall{c}, DeclRange: st.Unit.DeclRange}
+	flatten(pl)
+	pb.Plays = []*Play{pl}
+	return pb
+}
+
+// displayName is how diagnostics name a stack file: relative to the
+// working directory when inside it, as the playbook's own files are.
+func displayName(fn string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return fn
+	}
+	if r, err := filepath.Rel(wd, fn); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return fn
 }
