@@ -139,9 +139,9 @@ func LoadWith(opts LoadOptions, modules contract.Catalog, dir string, files ...*
 	pb := &Playbook{
 		Dir:        dir,
 		AllowLocal: opts.AllowLocal,
-		Variables: map[string]*Variable{},
-		Locals:    map[string]*Local{},
-		modules:   modules,
+		Variables:  map[string]*Variable{},
+		Locals:     map[string]*Local{},
+		modules:    modules,
 	}
 	var diags hcl.Diagnostics
 	for _, f := range files {
