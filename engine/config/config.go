@@ -9,6 +9,8 @@
 package config
 
 import (
+	"fmt"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -92,6 +94,16 @@ type Play struct {
 	Calls     []*StackCall
 	AllCalls  []*StackCall
 	DeclRange hcl.Range
+	// stack: this is a stack's unit, not a play.
+	stack bool
+}
+
+// describe names the play, or the stack, in messages.
+func (p *Play) describe() string {
+	if p.stack {
+		return fmt.Sprintf("Stack %s", p.Name)
+	}
+	return fmt.Sprintf("Play %q", p.Name)
 }
 
 // Task returns the play's own task (not a stack's) with the given type and

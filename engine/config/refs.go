@@ -129,7 +129,7 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 			for _, h := range pl.Handlers {
 				names = append(names, h.Name)
 			}
-			detail := fmt.Sprintf("Play %q has no handler named %q.", pl.Name, r.Name)
+			detail := fmt.Sprintf("%s has no handler named %q.", pl.describe(), r.Name)
 			if s := Suggest(r.Name, names); s != "" {
 				detail += fmt.Sprintf(" Did you mean handler.%s?", s)
 			}
@@ -152,7 +152,7 @@ func checkTaskRef(pl *Play, self *Task, r Ref) *hcl.Diagnostic {
 			names = append(names, t.Name)
 		}
 	}
-	detail := fmt.Sprintf("Play %q has no %s task named %q.", pl.Name, r.Type, r.Name)
+	detail := fmt.Sprintf("%s has no %s task named %q.", pl.describe(), r.Type, r.Name)
 	if s := Suggest(r.Name, names); s != "" {
 		detail += fmt.Sprintf(" Did you mean %s.%s?", r.Type, s)
 	}

@@ -354,7 +354,7 @@ func (l *stackLoader) loadDir(dir, root string, c *StackCall) (*Stack, hcl.Diagn
 	}
 	st := &Stack{
 		Playbook: Playbook{Dir: dir, AllowLocal: l.allow, Variables: map[string]*Variable{}, Locals: map[string]*Local{}, modules: l.modules},
-		Unit:     &Play{Name: c.Source, DeclRange: c.DeclRange},
+		Unit:     &Play{Name: c.Source, DeclRange: c.DeclRange, stack: true},
 		Outputs:  map[string]*Output{},
 		Source:   c.Source,
 		Root:     root,
