@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/agext/levenshtein"
@@ -85,8 +84,7 @@ func LoadFilesWith(opts LoadOptions, modules contract.Catalog, paths ...string) 
 			files = append(files, path)
 			continue
 		}
-		matches, _ := filepath.Glob(filepath.Join(path, "*.hcl"))
-		sort.Strings(matches)
+		matches := hclFiles(path)
 		if len(matches) == 0 {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,

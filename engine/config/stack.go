@@ -335,8 +335,7 @@ var stackBlocks = []hcl.BlockHeaderSchema{
 
 // loadDir parses the *.hcl files of a stack directory.
 func (l *stackLoader) loadDir(dir, root string, c *StackCall) (*Stack, hcl.Diagnostics) {
-	matches, _ := filepath.Glob(filepath.Join(dir, "*.hcl"))
-	sort.Strings(matches)
+	matches := hclFiles(dir)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() || len(matches) == 0 {
 		why := "has no *.hcl files"
 		if err != nil {
@@ -405,18 +404,22 @@ func (l *stackLoader) loadDir(dir, root string, c *StackCall) (*Stack, hcl.Diagn
 // LoadStack loads one stack directory (or remote source) on its own, for
 // drover stack doc and for applying a stack without a playbook.
 func LoadStack(modules contract.Catalog, opts LoadOptions, source string, allow []string) (*Stack, hcl.Diagnostics) {
-	root, _ := os.Getwd()
 	l := &stackLoader{modules: modules, opts: opts, allow: allow, loaded: map[string]*Stack{}}
-	c := &StackCall{Name: StackName(source), Source: source, Dir: root}
-	if !IsLocalSource(source) && !strings.HasPrefix(source, "git::") && !filepath.IsAbs(source) {
-		c.Source = "./" + source
+	c := &StackCall{Name: StackName(source), Source: source}
+	root := ""
+	if !strings.HasPrefix(source, "git::") {
+		// The operator named this directory: it is the stack's own root.
+		abs, err := filepath.Abs(source)
+		if err != nil {
+			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid stack source", Detail: fmt.Sprintf("%v.", err)}}
+		}
+		root, c.Source, c.Dir = abs, ".", abs
 	}
-	if filepath.IsAbs(source) {
-		// The operator named this directory: it is its own root.
-		root = source
-		c.Source, c.Dir = ".", source
+	st, diags := l.load(c, root)
+	if st != nil {
+		st.Source = source
 	}
-	return l.load(c, root)
+	return st, diags
 }
 
 // StackName is the name a stack applied directly is called by: the last
@@ -451,7 +454,7 @@ func IsStackDir(path string) bool {
 	if err != nil || !st.IsDir() {
 		return false
 	}
-	matches, _ := filepath.Glob(filepath.Join(path, "*.hcl"))
+	matches := hclFiles(path)
 	stack := false
 	for _, fn := range matches {
 		src, err := os.ReadFile(fn)
@@ -491,6 +494,24 @@ func StackPlaybook(st *Stack, name, hosts string) *Playbook {
 	flatten(pl)
 	pb.Plays = []*Play{pl}
 	return pb
+}
+
+// LockFile is the name of the lock file of git stack sources, beside the
+// playbook (engine/stacksrc writes it): not a playbook file.
+const LockFile = "drover.lock.hcl"
+
+// hclFiles are the *.hcl files of a directory in name order, the lock file
+// left out.
+func hclFiles(dir string) []string {
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.hcl"))
+	sort.Strings(matches)
+	out := matches[:0]
+	for _, m := range matches {
+		if filepath.Base(m) != LockFile {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // displayName is how diagnostics name a stack file: relative to the

@@ -11,10 +11,13 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/drover-cm/drover/engine/config"
 )
 
-// LockFile is the lock file's name, beside the playbook.
-const LockFile = "drover.lock.hcl"
+// LockFile is the lock file's name, beside the playbook (playbook loading
+// leaves it out of a directory's files).
+const LockFile = config.LockFile
 
 // Lock is the lock file: the commit each git source (repository and ref)
 // resolved to.
