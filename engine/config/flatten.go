@@ -345,7 +345,7 @@ func callEdges(pl *Play, add func(from, to *Task, reason string)) {
 		for _, sr := range t.StackRefs {
 			if n := callIn(pl, t.Call, sr.Name); n != nil {
 				for _, d := range outputTasks(pl, n, sr.Output, map[string]bool{}) {
-					add(d, t, "output stack."+sr.Name+"."+sr.Output)
+					add(d, t, "output "+strings.TrimSuffix("stack."+sr.Name+"."+sr.Output, "."))
 				}
 			}
 		}

@@ -112,7 +112,7 @@ output "made" { value = directory.made.path }`)
 		return false
 	}
 	for _, e := range [][2]string{
-		{"command.first", "stack.a.stack.inner.directory.made"}, // an input of a, through nesting
+		{"command.first", "stack.a.stack.inner.directory.made"},  // an input of a, through nesting
 		{"stack.a.stack.inner.directory.made", "directory.last"}, // an output, through a nested output
 		{"stack.a.directory.d", "stack.a.stack.inner.directory.made"},
 	} {

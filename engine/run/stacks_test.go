@@ -24,7 +24,7 @@ func TestApplyStacksTwice(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"app0/env": "VERSION=v1", "app1/env": "VERSION=v1", "blue/env": "VERSION=1.4",
-		"index": f.root + "/app0/env\n" + f.root + "/app1/env\n",
+		"index":            f.root + "/app0/env\n" + f.root + "/app1/env\n",
 		"app0/env.changed": "yes", "app1/env.changed": "yes", "blue/env.changed": "yes",
 	} {
 		got, err := os.ReadFile(filepath.Join(f.root, name))
@@ -101,7 +101,7 @@ play "p" {
     ` + c.input + `
   }
 }`,
-				"site/stack/main.hcl":  c.stack,
+				"site/stack/main.hcl":   c.stack,
 				"site/stack/inside.txt": "ok",
 				"site/secret.txt":       "secret",
 				"site/site.tftpl":       "x",
