@@ -41,7 +41,7 @@ func checkCall(pb *Playbook, pl *Play, c *StackCall) hcl.Diagnostics {
 		}
 	}
 	for _, r := range c.DependsOn {
-		if d := checkTaskRef(pl, nil, r); d != nil {
+		if d := checkDependsOn(pl, nil, r); d != nil {
 			diags = append(diags, d)
 		}
 	}
@@ -353,9 +353,7 @@ func callEdges(pl *Play, add func(from, to *Task, reason string)) {
 	for _, c := range pl.AllCalls {
 		var deps []*Task
 		for _, r := range append(append([]Ref(nil), c.Refs...), c.DependsOn...) {
-			if d := taskIn(pl, c.Parent, r.Type, r.Name); d != nil {
-				deps = append(deps, d)
-			}
+			deps = append(deps, dependsOn(pl, c.Parent, r)...)
 		}
 		for _, sr := range c.StackRefs {
 			if n := callIn(pl, c.Parent, sr.Name); n != nil {
@@ -371,4 +369,39 @@ func callEdges(pl *Play, add func(from, to *Task, reason string)) {
 			}
 		}
 	}
+}
+
+// checkDependsOn checks a depends_on entry: a task, or a stack call
+// (stack.NAME: every task of the call).
+func checkDependsOn(pl *Play, self *Task, r Ref) *hcl.Diagnostic {
+	if r.Type != "stack" {
+		return checkTaskRef(pl, self, r)
+	}
+	if pl.Call(r.Name) != nil {
+		return nil
+	}
+	var names []string
+	for _, c := range pl.Calls {
+		names = append(names, c.Name)
+	}
+	detail := fmt.Sprintf("%s has no stack call %q.", pl.describe(), r.Name)
+	if s := Suggest(r.Name, names); s != "" {
+		detail += fmt.Sprintf(" Did you mean stack.%s?", s)
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to undeclared stack call", Detail: detail, Subject: r.Range.Ptr()}
+}
+
+// dependsOn resolves a depends_on entry (or a reference) in call c (the
+// play when nil) to the tasks it waits for.
+func dependsOn(pl *Play, c *StackCall, r Ref) []*Task {
+	if r.Type == "stack" {
+		if n := callIn(pl, c, r.Name); n != nil {
+			return n.AllTasks()
+		}
+		return nil
+	}
+	if t := taskIn(pl, c, r.Type, r.Name); t != nil {
+		return []*Task{t}
+	}
+	return nil
 }

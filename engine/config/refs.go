@@ -115,7 +115,7 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 		}
 	}
 	for _, r := range t.DependsOn {
-		if d := checkTaskRef(pl, t, r); d != nil {
+		if d := checkDependsOn(pl, t, r); d != nil {
 			diags = append(diags, d)
 		}
 	}
@@ -311,7 +311,7 @@ func PlayGraph(pl *Play) (*graph.Graph[*Task], hcl.Diagnostics) {
 			}
 		}
 		for _, r := range t.DependsOn {
-			if d := taskIn(pl, t.Call, r.Type, r.Name); d != nil {
+			for _, d := range dependsOn(pl, t.Call, r) {
 				g.AddEdge(d, t, "depends_on")
 			}
 		}

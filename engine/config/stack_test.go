@@ -62,6 +62,10 @@ play "web" {
     dir    = "/b"
   }
   directory "last" { path = stack.a.out }
+  directory "after" {
+    path       = "/after"
+    depends_on = [stack.b]
+  }
 }`)
 	write("st/main.hcl", `
 variable "dir" { type = string }
@@ -91,7 +95,7 @@ output "made" { value = directory.made.path }`)
 	for _, tk := range pl.Tasks {
 		addrs = append(addrs, tk.Addr())
 	}
-	want := "command.first stack.a.directory.d stack.a.stack.inner.directory.made stack.b.directory.d stack.b.stack.inner.directory.made directory.last"
+	want := "command.first stack.a.directory.d stack.a.stack.inner.directory.made stack.b.directory.d stack.b.stack.inner.directory.made directory.last directory.after"
 	if got := strings.Join(addrs, " "); got != want {
 		t.Errorf("tasks:\n got %s\nwant %s", got, want)
 	}
@@ -115,6 +119,7 @@ output "made" { value = directory.made.path }`)
 		{"command.first", "stack.a.stack.inner.directory.made"},  // an input of a, through nesting
 		{"stack.a.stack.inner.directory.made", "directory.last"}, // an output, through a nested output
 		{"stack.a.directory.d", "stack.a.stack.inner.directory.made"},
+		{"stack.b.stack.inner.directory.made", "directory.after"}, // depends_on = [stack.b]
 	} {
 		if !below(e[0], e[1]) {
 			t.Errorf("%s should run before %s", e[0], e[1])

@@ -123,3 +123,49 @@ play "p" {
 		})
 	}
 }
+
+// TestStackSensitive: a value passed to a stack variable declared
+// sensitive, and a sensitive output, are masked in the plan like any
+// sensitive value, and still reach the host.
+func TestStackSensitive(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"site.hcl": `variable "root" { type = string }
+play "p" {
+  hosts = "all"
+  stack "db" {
+    source   = "./db"
+    dir      = var.root
+    password = "hunter2-very-secret"
+  }
+  file "copy" {
+    path    = "${var.root}/copy"
+    content = stack.db.dsn
+  }
+}`,
+		"db/main.hcl": `variable "dir" { type = string }
+variable "password" {
+  type      = string
+  sensitive = true
+}
+file "conf" {
+  path    = "${var.dir}/db.conf"
+  content = "password=${var.password}\n"
+}
+output "dsn" {
+  value     = "db://app@localhost/?pw=${var.password}"
+  sensitive = true
+}`,
+	})
+	f := loadFixture(t, dir)
+	out, res := f.plan()
+	if res.Failed() || strings.Contains(out, "hunter2") || !strings.Contains(out, "(sensitive") {
+		t.Errorf("plan:\n%s", out)
+	}
+	out, ares := f.apply()
+	if !ares.Recap.OK() || strings.Contains(out, "hunter2") {
+		t.Errorf("apply:\n%s", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.root, "db.conf")); string(b) != "password=hunter2-very-secret\n" {
+		t.Errorf("db.conf = %q", b)
+	}
+}

@@ -10,3 +10,10 @@ play "web" {
     vars   = { url = stack.ap.url }
   }
 }
+play "db" {
+  hosts = "all"
+  directory "d" {
+    path       = "/d"
+    depends_on = [stack.app]
+  }
+}
