@@ -53,13 +53,15 @@ func stackLoading(p *hclparse.Parser, paths []string, allow []string, update boo
 }
 
 // directStack reports whether the arguments name a stack to apply without
-// a playbook: a git source, a stack directory, or any path with --hosts.
-func directStack(paths []string, f *playbookFlags) (string, bool) {
-	if len(paths) != 1 {
-		return "", false
+// a playbook: a git source or a stack directory. --hosts is for those only.
+func directStack(paths []string, f *playbookFlags) (string, bool, error) {
+	if len(paths) == 1 && (strings.HasPrefix(paths[0], "git::") || config.IsStackDir(paths[0])) {
+		return paths[0], true, nil
 	}
-	p := paths[0]
-	return p, strings.HasPrefix(p, "git::") || f.hosts != "" || config.IsStackDir(p)
+	if f.hosts != "" {
+		return "", false, usageErrorf("--hosts applies a stack (a directory of stack files, or a git:: source) without a playbook; a playbook's plays name their hosts (narrow them with --limit)")
+	}
+	return "", false, nil
 }
 
 // loadStackPlaybook loads a stack applied directly, as a playbook of one

@@ -57,7 +57,11 @@ func loadPlaybook(cmd *cobra.Command, f *playbookFlags, paths []string) (*loaded
 	}
 	var pb *config.Playbook
 	var diags hcl.Diagnostics
-	if src, ok := directStack(paths, f); ok {
+	src, direct, err := directStack(paths, f)
+	if err != nil {
+		return nil, err
+	}
+	if direct {
 		sl.lock = nil // a stack applied directly is pinned by its ref alone
 		pb, diags, err = loadStackPlaybook(cmd, sl, src, f)
 		if err != nil {
