@@ -267,7 +267,9 @@ func (l *stackLoader) load(c *StackCall, root string) (*Stack, hcl.Diagnostics) 
 	case IsLocalSource(c.Source):
 		p, err := localpath.Rule{Root: root, Allow: l.allow}.Resolve(c.Dir, c.Source)
 		if err != nil {
-			return bad("Stack source outside the playbook", fmt.Sprintf("%v.", err))
+			// Its files would be read and pushed to hosts like the
+			// playbook's own: the local path rule applies.
+			return bad("Stack source outside the playbook", fmt.Sprintf("The stack directory %q leads outside %s: a playbook calls only the stacks it carries, or git:: sources. Move the stack inside, or allow its directory with --allow-local DIR if you trust it.", c.Source, root))
 		}
 		dir = p
 	case strings.HasPrefix(c.Source, "git::"):
