@@ -239,6 +239,13 @@ func (e *evaluator) expandTask(t *config.Task) (bool, hcl.Diagnostics) {
 
 // instancesIn evaluates t's for_each or count in frame f (nil: the play).
 func (e *evaluator) instancesIn(t *config.Task, f *frame) ([]*instance, bool, hcl.Diagnostics) {
+	prefix := ""
+	if f != nil {
+		prefix = f.prefix
+	}
+	if t.ForEach == nil && t.Count == nil {
+		return []*instance{{task: t, frame: f, addr: prefix + t.LocalAddr()}}, true, nil
+	}
 	if len(t.StackRefs) > 0 && (t.ForEach != nil || t.Count != nil) {
 		if diags := e.refreshStacks(f); diags.HasErrors() {
 			return nil, false, diags
@@ -247,10 +254,6 @@ func (e *evaluator) instancesIn(t *config.Task, f *frame) ([]*instance, bool, hc
 	reps, known, diags := repeat(e.scopeOf(f).EvalContext(), t.ForEach, t.Count, "task")
 	if !known || diags.HasErrors() {
 		return nil, false, diags
-	}
-	prefix := ""
-	if f != nil {
-		prefix = f.prefix
 	}
 	insts := make([]*instance, len(reps))
 	for i, r := range reps {
