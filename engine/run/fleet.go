@@ -74,6 +74,18 @@ func (r *runner) playUse(pl *config.Play) *fleetUse {
 	for _, name := range r.pb.LocalOrder {
 		addExpr(r.pb.Locals[name].Expr)
 	}
+	// A stack's inputs are evaluated in its caller, its locals in the
+	// stack; its tasks are among the play's.
+	for _, c := range pl.AllCalls {
+		for _, a := range c.Inputs {
+			addExpr(a.Expr)
+		}
+		if c.Stack != nil {
+			for _, name := range c.Stack.LocalOrder {
+				addExpr(c.Stack.Locals[name].Expr)
+			}
+		}
+	}
 	addExpr(pl.Become)
 	addExpr(pl.BecomeUser)
 	for _, t := range append(append([]*config.Task(nil), pl.Tasks...), pl.Handlers...) {
@@ -447,7 +459,8 @@ func (r *runner) checkFleetRefs(vars, locals map[string]cty.Value) hcl.Diagnosti
 			}
 		}
 		for _, t := range pl.Tasks {
-			if t.DelegateTo == nil || r.pb.PerHost(t.DelegateTo) || len(exprRoots(t.DelegateTo, "each", "count")) > 0 {
+			// A stack's task is evaluated in its stack (checked per host).
+			if t.DelegateTo == nil || t.Call != nil || r.pb.PerHost(t.DelegateTo) || len(exprRoots(t.DelegateTo, "each", "count")) > 0 {
 				continue
 			}
 			s := &lang.Scope{Vars: vars, Locals: locals, Functions: r.funcs}

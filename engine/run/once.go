@@ -154,12 +154,19 @@ func (b *onceBoard) wait(ctx context.Context, k onceKey) (onceResult, error) {
 // markOnce evaluates t's run_once (variables and locals only) and marks
 // its instances: on the hosts that do not run it, with the host that does.
 func (hr *hostRun) markOnce(t *config.Task) hcl.Diagnostics {
-	once, diags := hr.e.runOnce(t)
-	if diags.HasErrors() || !once {
-		return diags
+	if t.RunOnce == nil {
+		return nil
 	}
 	lead := hr.r.once.lead(hr.play, hr.host.Name)
 	for _, in := range hr.e.insts[t] {
+		// In the scope of the instance's stack call, when it is in one.
+		once, diags := hr.e.runOnce(t, in.frame)
+		if diags.HasErrors() {
+			return diags
+		}
+		if !once {
+			continue
+		}
 		in.once = true
 		if lead != hr.host.Name {
 			in.onceFrom = lead
@@ -215,13 +222,13 @@ func (x *executor) runFollowed(c *cursor, in *instance) error {
 	return nil
 }
 
-// runOnce evaluates t's run_once; in validate an unknown value (a variable
-// without one) is not an error.
-func (e *evaluator) runOnce(t *config.Task) (bool, hcl.Diagnostics) {
+// runOnce evaluates t's run_once in frame f (nil: the play); in validate
+// an unknown value (a variable without one) is not an error.
+func (e *evaluator) runOnce(t *config.Task, f *frame) (bool, hcl.Diagnostics) {
 	if t.RunOnce == nil {
 		return false, nil
 	}
-	v, diags := t.RunOnce.Value(e.scope.EvalContext())
+	v, diags := t.RunOnce.Value(e.scopeOf(f).EvalContext())
 	if diags.HasErrors() {
 		return false, diags
 	}

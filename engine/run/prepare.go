@@ -161,7 +161,11 @@ func (hr *hostRun) evaluate(base *lang.Scope, fv *facts.Facts) hcl.Diagnostics {
 	if !r.offline {
 		e.fleet = r.fleetHosts()
 	}
+	e.stackFns, e.notified, e.secret = r.stackFns, hr.notified, r.opts.Masker.Add
 	hr.e = e
+	if diags = e.buildFrames(); diags.HasErrors() {
+		return diags
+	}
 	g, ds := config.PlayGraph(pl)
 	if ds.HasErrors() {
 		return ds

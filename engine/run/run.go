@@ -118,6 +118,8 @@ type runner struct {
 	// locks of delegated hosts (delegate.go).
 	once      onceBoard
 	delegates delegateLocks
+	// stackFns are the functions of the playbook's stacks.
+	stackFns *stackFuncs
 }
 
 func newRunner(opts Options, sink report.Sink) *runner {
@@ -132,6 +134,7 @@ func newRunner(opts Options, sink report.Sink) *runner {
 		em:        report.NewEmitter(sink),
 		dead:      map[string]report.Status{},
 		evalSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		stackFns:  newStackFuncs(opts.Playbook.AllowLocal),
 	}
 }
 
@@ -283,6 +286,7 @@ func (r *runner) needsFacts(pl *config.Play) bool {
 			trs = append(trs, e.Variables()...)
 		}
 	}
+	trs = append(trs, callTraversals(pl)...)
 	for _, tr := range trs {
 		if tr.RootName() == "host" && len(tr) > 1 {
 			if a, ok := tr[1].(hcl.TraverseAttr); ok && a.Name == "facts" {
