@@ -40,11 +40,14 @@ type crossFixture struct {
 
 func loadCross(t *testing.T, src string) *crossFixture {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f := loadFixture(t, dir)
+	return loadCrossTree(t, map[string]string{"site.hcl": src})
+}
+
+// loadCrossTree is loadCross with more files (stacks) beside site.hcl.
+func loadCrossTree(t *testing.T, files map[string]string) *crossFixture {
+	t.Helper()
+	dir := writeTree(t, files)
+	f := loadFixture(t, filepath.Join(dir, "site.hcl"))
 	f.hosts = nil
 	for i, name := range []string{"web1", "web2", "web3", "lb1"} {
 		g := "web"
@@ -547,6 +550,53 @@ play "web" {
 	for _, h := range res.Recap.Hosts {
 		if h.Tasks.Changed != 0 {
 			t.Errorf("second apply: %+v", h)
+		}
+	}
+}
+
+// TestCrossHostInStacks: a stack's tasks read inventory.* (in its locals
+// and tasks), and take run_once and delegate_to, like a play's.
+func TestCrossHostInStacks(t *testing.T) {
+	f := loadCrossTree(t, map[string]string{
+		"site.hcl": `variable "root" {}
+play "web" {
+  hosts = "web"
+  stack "lb" {
+    source   = "./stacks/lb"
+    dir      = var.root
+    balancer = "lb1"
+  }
+}
+`,
+		"stacks/lb/main.hcl": `variable "dir" { type = string }
+variable "balancer" { type = string }
+locals {
+  backends = [for h in inventory.groups["web"] : "${h} ${inventory.hosts[h].address}"]
+}
+command "stamp" {
+  run      = ["sh", "-c", "echo x >> ${var.dir}/stamps; echo once"]
+  run_once = true
+}
+file "backends" {
+  path        = "${var.dir}/backends-${host.name}"
+  content     = "${join(",", local.backends)} ${command.stamp.stdout}"
+  delegate_to = var.balancer
+}
+`,
+	})
+	res, ev := f.applyEvents()
+	if !res.Recap.OK() {
+		t.Fatalf("recap %+v", res.Recap.Hosts)
+	}
+	if n := strings.Count(f.read("stamps"), "\n"); n != 1 {
+		t.Errorf("run_once ran %d times", n)
+	}
+	for _, h := range []string{"web1", "web2", "web3"} {
+		if got := f.read("backends-" + h); got != "web1 10.0.0.1,web2 10.0.0.2,web3 10.0.0.3 once" {
+			t.Errorf("%s: %q", h, got)
+		}
+		if e := ev.byHost("stack.lb.file.backends")[h]; e.Message != "on lb1" {
+			t.Errorf("%s: %+v", h, e)
 		}
 	}
 }
