@@ -81,10 +81,14 @@ type Play struct {
 	// Serial (a count or a percentage of the play's hosts) makes the play a
 	// rolling update in batches; MaxFail is how many hosts (count or
 	// percentage) may fail before no further batch starts. Nil when not set.
-	Serial    hcl.Expression
-	MaxFail   hcl.Expression
-	Tasks     []*Task
-	Handlers  []*Task
+	Serial  hcl.Expression
+	MaxFail hcl.Expression
+	// Tasks are every task of the play in file order, those inside blocks
+	// included (Task.Blocks says where).
+	Tasks    []*Task
+	Handlers []*Task
+	// Blocks are the play's block blocks (block.go), outer before inner.
+	Blocks    []*Block
 	DeclRange hcl.Range
 }
 
@@ -128,6 +132,17 @@ type Task struct {
 	BecomeUser hcl.Expression
 	DependsOn  []Ref
 	Notify     []Ref
+	// Failure handling and conditions on results (block.go): OnFailure is
+	// "" (stop) or "continue"; the others are nil when not set.
+	OnFailure   string
+	Retries     hcl.Expression
+	RetryDelay  hcl.Expression
+	Until       hcl.Expression
+	ChangedWhen hcl.Expression
+	FailedWhen  hcl.Expression
+	// Blocks are the blocks around the task, outermost first, with the
+	// section it is in; empty for a task directly in the play.
+	Blocks []BlockPos
 
 	// Refs are the other tasks this one's expressions refer to (in its body
 	// and meta-arguments), in source order, without duplicates.
@@ -147,7 +162,7 @@ func (t *Task) Addr() string {
 	if t.Handler {
 		return "handler." + t.Name
 	}
-	return t.Type + "." + t.Name
+	return blockPrefix(t.Blocks) + t.Type + "." + t.Name
 }
 
 // Ref is a reference to a task (directory.app) or handler (handler.reload).

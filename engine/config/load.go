@@ -48,12 +48,16 @@ var taskMetaSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "when"}, {Name: "for_each"}, {Name: "count"}, {Name: "depends_on"},
 		{Name: "notify"}, {Name: "sensitive"}, {Name: "become"}, {Name: "become_user"},
+		{Name: "on_failure"}, {Name: "retries"}, {Name: "retry_delay"}, {Name: "until"},
+		{Name: "changed_when"}, {Name: "failed_when"},
 	},
 }
 
 // Meta-arguments of a handler block (around its one task block).
 var handlerMetaAttrs = []hcl.AttributeSchema{
 	{Name: "when"}, {Name: "sensitive"}, {Name: "become"}, {Name: "become_user"},
+	{Name: "on_failure"}, {Name: "retries"}, {Name: "retry_delay"}, {Name: "until"},
+	{Name: "changed_when"}, {Name: "failed_when"},
 }
 
 // LoadFiles parses and loads the playbook made of the given paths. A path is an
@@ -299,29 +303,11 @@ func decodePlay(modules contract.Catalog, b *hcl.Block, dir string) (*Play, hcl.
 	pl := &Play{Name: b.Labels[0], DeclRange: b.DefRange}
 	diags := checkName("play", pl.Name, b.LabelRanges[0])
 
-	// Unknown block types get drover's own message (with the nearest module
-	// name) and are then accepted by the schema so that hcl does not report
-	// them a second time.
-	schema := &hcl.BodySchema{
+	schema, ds := itemSchema(modules, b.Body, &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "hosts", Required: true}, {Name: "become"}, {Name: "become_user"}, {Name: "serial"}, {Name: "max_fail"}},
-		Blocks:     []hcl.BlockHeaderSchema{{Type: "handler", LabelNames: []string{"name"}}},
-	}
-	known := map[string]bool{"handler": true}
-	for _, m := range modules.All() {
-		name := m.Spec().Name
-		known[name] = true
-		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: name, LabelNames: []string{"name"}})
-	}
-	if sb, ok := b.Body.(*hclsyntax.Body); ok {
-		for _, blk := range sb.Blocks {
-			if known[blk.Type] {
-				continue
-			}
-			known[blk.Type] = true
-			diags = append(diags, unknownModule(modules, blk.Type, blk.TypeRange))
-			schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: blk.Type, LabelNames: []string{"name"}})
-		}
-	}
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "handler", LabelNames: []string{"name"}}, {Type: "block", LabelNames: []string{"name"}}},
+	})
+	diags = append(diags, ds...)
 	content, ds := b.Body.Content(schema)
 	diags = append(diags, ds...)
 	pl.Hosts = attrExpr(content, "hosts")
@@ -330,36 +316,24 @@ func decodePlay(modules contract.Catalog, b *hcl.Block, dir string) (*Play, hcl.
 	pl.Serial = attrExpr(content, "serial")
 	pl.MaxFail = attrExpr(content, "max_fail")
 
+	var items hcl.Blocks
 	for _, blk := range content.Blocks {
-		if blk.Type == "handler" {
-			h, ds := decodeHandler(modules, blk, dir)
-			diags = append(diags, ds...)
-			if h == nil {
-				continue
-			}
-			if prev := pl.Handler(h.Name); prev != nil {
-				diags = append(diags, duplicate("handler", h.Name, prev.DeclRange, blk.LabelRanges[0]))
-				continue
-			}
-			pl.Handlers = append(pl.Handlers, h)
+		if blk.Type != "handler" {
+			items = append(items, blk)
 			continue
 		}
-		m, ok := modules.Lookup(blk.Type)
-		if !ok {
-			continue // reported above
-		}
-		t := &Task{
-			Type: blk.Type, Name: blk.Labels[0], Module: m, Dir: dir,
-			DeclRange: blk.DefRange, TypeRange: blk.TypeRange, NameRange: blk.LabelRanges[0],
-		}
-		diags = append(diags, checkName("task", t.Name, t.NameRange)...)
-		diags = append(diags, decodeTaskBody(t, blk.Body, taskMetaSchema)...)
-		if prev := pl.Task(t.Type, t.Name); prev != nil {
-			diags = append(diags, duplicate(t.Type+" task", t.Name, prev.DeclRange, t.NameRange))
+		h, ds := decodeHandler(modules, blk, dir)
+		diags = append(diags, ds...)
+		if h == nil {
 			continue
 		}
-		pl.Tasks = append(pl.Tasks, t)
+		if prev := pl.Handler(h.Name); prev != nil {
+			diags = append(diags, duplicate("handler", h.Name, prev.DeclRange, blk.LabelRanges[0]))
+			continue
+		}
+		pl.Handlers = append(pl.Handlers, h)
 	}
+	diags = append(diags, decodeItems(modules, pl, items, dir, nil)...)
 	return pl, diags
 }
 

@@ -23,6 +23,9 @@ type TaskResult struct {
 	// Output is the task's stdout and stderr when it failed (or, for
 	// commands, ran); masked like everything else.
 	Output string `json:"output,omitempty"`
+	// Attempt is which run of a task with retries this is (1 for the
+	// first); 0 when the task has no retries.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 func renderTask(p *Printer, e Event) {
@@ -35,14 +38,14 @@ func renderTask(p *Printer, e Event) {
 			return
 		}
 	}
-	p.Header(e.Host, e.Status, e.Task, p.Duration("in", e.Duration))
+	p.Header(e.Host, e.Status, e.Task, attemptField(tr), p.Duration("in", e.Duration))
 	if tr != nil && e.Status == StatusChanged {
 		renderTaskChanges(p, e.Task, tr.Changes)
 	}
 	if e.Message != "" {
 		p.Body(e.Message)
 	}
-	if tr != nil && tr.Output != "" && e.Status == StatusFailed {
+	if tr != nil && tr.Output != "" && (e.Status == StatusFailed || e.Status == StatusIgnored || e.Status == StatusRescued) {
 		p.Label("output:")
 		p.Body(tr.Output)
 	}

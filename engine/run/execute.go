@@ -26,6 +26,8 @@ type executor struct {
 	tally *hostTally
 	// ctx cuts running work; stopCtx only stops new tasks from starting.
 	ctx, stopCtx context.Context
+	// blocks are how the play's blocks stand on the host.
+	blocks blockStates
 }
 
 // cursor is the executor's place in a list of tasks: task ti, instance ii
@@ -47,11 +49,13 @@ type walkEnd struct {
 	at     int
 	failed bool // task at failed (else the run was stopped before it)
 	err    error
+	// block, when set, failed (task at is its last task).
+	block *config.Block
 }
 
 // apply runs the play's tasks, then its notified handlers.
 func (hr *hostRun) apply(ctx, stopCtx context.Context, tally *hostTally) error {
-	x := &executor{hr: hr, tally: tally, ctx: ctx, stopCtx: stopCtx}
+	x := &executor{hr: hr, tally: tally, ctx: ctx, stopCtx: stopCtx, blocks: blockStates{}}
 	end := x.walk(hr.order)
 	if end.err == nil {
 		return x.handlers()
@@ -97,20 +101,29 @@ func (x *executor) handlers() error {
 func (x *executor) walk(tasks []*config.Task) walkEnd {
 	e := x.hr.e
 	c := &cursor{tasks: tasks, entered: -1, reached: time.Now()}
+	ends := blockEnds(tasks)
 	for c.ti < len(tasks) {
 		if err := x.enter(c); err != nil {
 			return walkEnd{at: c.ti, err: err}
 		}
 		t := tasks[c.ti]
+		if why := x.blocks.skipReason(t); why != "" && c.ii == 0 {
+			x.hr.emitSkipped(t, why)
+			if end := x.pass(c, ends); end != nil {
+				return *end
+			}
+			continue
+		}
 		if !e.expand[t] {
-			if err := x.expand(t); err != nil {
+			if err := x.expand(t); err != nil && !x.goOnAfter(c, err) {
 				return walkEnd{at: c.ti, failed: true, err: err}
 			}
 			continue
 		}
 		if c.ii == len(e.insts[t]) {
-			x.finish(t)
-			c.move(c.ti+1, 0)
+			if end := x.pass(c, ends); end != nil {
+				return *end
+			}
 			continue
 		}
 		for _, seg := range planSegments(x.pending(c), x.hr.changes) {
@@ -118,6 +131,9 @@ func (x *executor) walk(tasks []*config.Task) walkEnd {
 				return walkEnd{at: c.ti, err: err}
 			}
 			if err := x.run(c, seg); err != nil {
+				if x.goOnAfter(c, err) {
+					break // plan again from where the walk goes on
+				}
 				return walkEnd{at: c.ti, failed: true, err: err}
 			}
 		}
@@ -152,12 +168,12 @@ func (x *executor) reach(c *cursor) error {
 }
 
 // pending is the instances from the cursor on, up to the first task whose
-// instances are not known yet.
+// instances are not known yet or that is in another section of a block.
 func (x *executor) pending(c *cursor) []*instance {
 	e := x.hr.e
 	var out []*instance
 	for i, t := range c.tasks[c.ti:] {
-		if !e.expand[t] {
+		if !e.expand[t] || !samePath(t.Blocks, c.tasks[c.ti].Blocks) {
 			break
 		}
 		ins := e.insts[t]
@@ -200,10 +216,10 @@ func (x *executor) expand(t *config.Task) error {
 	known, diags := x.hr.e.expandTask(t)
 	if diags.HasErrors() {
 		x.hr.r.addDiags(x.hr.host.Name, diags)
-		return x.fail(t.Addr(), t, 0, errors.New(diagSummary(diags)), "")
+		return x.fail(t.Addr(), t, 0, errors.New(diagSummary(diags)), "", 0)
 	}
 	if !known {
-		return x.fail(t.Addr(), t, 0, errors.New("for_each or count is still unknown after every task it depends on ran"), "")
+		return x.fail(t.Addr(), t, 0, errors.New("for_each or count is still unknown after every task it depends on ran"), "", 0)
 	}
 	return nil
 }
@@ -306,21 +322,23 @@ func (x *executor) report(c *cursor, in *instance, r remote.BatchResult) error {
 		return nil
 	}
 	if in.checkErr != nil {
-		return x.failInstance(c, in, in.checkErr, "")
-	}
-	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Changes: report.Changes(in.plan, in.metaSensitive, in.sensitiveAttrs())}
-	changed := in.plan.Changed()
-	if hasWork(in.plan) && !r.Ran {
+		r = remote.BatchResult{Ran: true, Err: in.checkErr}
+	} else if hasWork(in.plan) && !r.Ran {
 		// Only after a failure, which ended the segment before this one.
 		return x.failInstance(c, in, errors.New("not run: the batch it was in stopped before it"), "")
 	}
-	if r.Err != nil {
+	changed, err := x.attempts(c, in, r)
+	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Changes: report.Changes(in.plan, in.metaSensitive, in.sensitiveAttrs()), Attempt: in.attempt}
+	if err != nil {
 		out := strings.TrimSpace(string(r.Result.Stdout) + "\n" + string(r.Result.Stderr))
 		if in.sensitive && out != "" {
 			// A secret may be in it in a form the masker cannot know.
 			out = "(hidden: the task is sensitive)"
 		}
-		return x.failInstance(c, in, r.Err, out)
+		// Dependants of a failure that is ignored or rescued see what it
+		// printed.
+		hr.setOutputs(in, r.Result, false)
+		return x.failInstance(c, in, err, out)
 	}
 	// A plan with Steps but no Changes (wait_for) ran and is reported ok:
 	// it changed nothing, so it notifies no handler and stales no state.
@@ -346,9 +364,9 @@ func (hr *hostRun) setOutputs(in *instance, res transport.Result, ran bool) {
 		var v cty.Value
 		switch o.Name {
 		case "stdout":
-			v = cty.StringVal(strings.TrimRight(string(res.Stdout), "\n"))
+			v = cty.StringVal(trimNL(res.Stdout))
 		case "stderr":
-			v = cty.StringVal(strings.TrimRight(string(res.Stderr), "\n"))
+			v = cty.StringVal(trimNL(res.Stderr))
 		case "exit_code":
 			v = cty.NumberIntVal(int64(res.ExitCode))
 		case "changed":
@@ -361,6 +379,9 @@ func (hr *hostRun) setOutputs(in *instance, res transport.Result, ran bool) {
 		}
 		in.outputs[o.Name] = v
 	}
+	if _, ok := in.outputs["changed"]; !ok {
+		in.outputs["changed"] = cty.BoolVal(ran)
+	}
 	if in.sensitive {
 		for _, s := range []string{string(res.Stdout), string(res.Stderr)} {
 			if strings.TrimSpace(s) != "" {
@@ -372,21 +393,24 @@ func (hr *hostRun) setOutputs(in *instance, res transport.Result, ran bool) {
 
 func (x *executor) failInstance(c *cursor, in *instance, err error, output string) error {
 	in.to(instFailed)
-	return x.fail(in.addr, in.task, time.Since(c.reached), err, output)
+	return x.fail(in.addr, in.task, time.Since(c.reached), err, output, in.attempt)
 }
 
 // fail reports a failed task (or instance, addr) and classifies the host's
-// failure.
-func (x *executor) fail(addr string, t *config.Task, d time.Duration, err error, output string) error {
-	st, kind := x.tally.failed(addr, err)
-	msg := err.Error()
+// failure (judgeFailure): the error it returns is a *goOn when the walk
+// goes on after it.
+func (x *executor) fail(addr string, t *config.Task, d time.Duration, err error, output string, attempt int) error {
+	st, kind, note, werr := x.judgeFailure(addr, t, err)
+	msg := err.Error() + note
 	if st == report.StatusUnreachable {
 		msg = x.tally.unreachableMessage(addr, err)
 	}
 	x.hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: x.hr.host.Name, Task: addr, Status: st, Duration: d, Message: msg, ErrorKind: kind, Hint: hintOf(err),
-		Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler, Output: output}})
-	return err
+		Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler, Output: output, Attempt: attempt}})
+	return werr
 }
+
+func trimNL(b []byte) string { return strings.TrimRight(string(b), "\n") }
 
 // reportNotReached reports the tasks after a failure or a stop as skipped:
 // those depending on the failed task, the others not run.
@@ -398,15 +422,26 @@ func (x *executor) reportNotReached(tasks []*config.Task, end walkEnd) {
 		return
 	}
 	failed := tasks[end.at]
+	what := failed.Addr()
 	below := map[*config.Task]bool{}
 	for _, t := range x.hr.g.Descendants(failed) {
 		below[t] = true
 	}
+	if end.block != nil {
+		what = end.block.Addr()
+		for _, bt := range tasks[:end.at+1] {
+			if _, in := bt.SectionOf(end.block); in {
+				for _, t := range x.hr.g.Descendants(bt) {
+					below[t] = true
+				}
+			}
+		}
+	}
 	for _, t := range tasks[end.at+1:] {
 		if below[t] {
-			x.hr.emitSkipped(t, fmt.Sprintf("skipped: depends on %s, which did not complete", failed.Addr()))
+			x.hr.emitSkipped(t, fmt.Sprintf("skipped: depends on %s, which did not complete", what))
 		} else {
-			x.hr.emitSkipped(t, fmt.Sprintf("not run: the host stopped after %s failed", failed.Addr()))
+			x.hr.emitSkipped(t, fmt.Sprintf("not run: the host stopped after %s failed", what))
 		}
 	}
 }
