@@ -128,6 +128,17 @@ func (x *executor) judge(in *instance, r remote.BatchResult) (bool, error) {
 	return changed, err
 }
 
+// resultOf is what a plan's run returned, with the exit status of the
+// step that failed (a batch does not record it in the Result).
+func resultOf(r remote.BatchResult) transport.Result {
+	res := r.Result
+	var se *contract.StepError
+	if errors.As(r.Err, &se) && res.ExitCode == 0 {
+		res.ExitCode = se.ExitCode
+	}
+	return res
+}
+
 // selfValue is self in changed_when, failed_when and until.
 func selfValue(res transport.Result, code int, sensitive bool) cty.Value {
 	v := cty.ObjectVal(map[string]cty.Value{
@@ -164,8 +175,8 @@ func (x *executor) cond(in *instance, expr hcl.Expression, self cty.Value, name 
 // attempts runs an instance with retries again while its attempt fails
 // and attempts remain: each failed attempt is reported (KindRetry), then,
 // after retry_delay (cut short by a stop), its state is read again and it
-// is applied again. It returns the last attempt's judgement.
-func (x *executor) attempts(c *cursor, in *instance, r remote.BatchResult) (bool, error) {
+// is applied again. It returns the last attempt's result and judgement.
+func (x *executor) attempts(c *cursor, in *instance, r remote.BatchResult) (remote.BatchResult, bool, error) {
 	changed, err := x.judge(in, r)
 	for err != nil && in.attempt > 0 && in.attempt <= in.retries && !transport.Unreachable(err) {
 		hr := x.hr
@@ -173,7 +184,7 @@ func (x *executor) attempts(c *cursor, in *instance, r remote.BatchResult) (bool
 			Message: fmt.Sprintf("%v; attempt %d of %d, next in %s", err, in.attempt+1, in.retries+1, in.retryDelay),
 			Detail:  &report.TaskResult{Module: in.task.Type, Handler: in.task.Handler, Attempt: in.attempt}})
 		if werr := x.wait(in.retryDelay); werr != nil {
-			return false, fmt.Errorf("%w; no further attempt: %w", err, werr)
+			return r, false, fmt.Errorf("%w; no further attempt: %w", err, werr)
 		}
 		in.attempt++
 		r = x.again(in)
@@ -182,7 +193,7 @@ func (x *executor) attempts(c *cursor, in *instance, r remote.BatchResult) (bool
 	if err != nil && in.attempt > 1 {
 		err = fmt.Errorf("%w, after %d attempts", err, in.attempt)
 	}
-	return changed, err
+	return r, changed, err
 }
 
 // wait waits d, or until the run is stopped.

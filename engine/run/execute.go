@@ -327,7 +327,7 @@ func (x *executor) report(c *cursor, in *instance, r remote.BatchResult) error {
 		// Only after a failure, which ended the segment before this one.
 		return x.failInstance(c, in, errors.New("not run: the batch it was in stopped before it"), "")
 	}
-	changed, err := x.attempts(c, in, r)
+	r, changed, err := x.attempts(c, in, r)
 	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Changes: report.Changes(in.plan, in.metaSensitive, in.sensitiveAttrs()), Attempt: in.attempt}
 	if err != nil {
 		out := strings.TrimSpace(string(r.Result.Stdout) + "\n" + string(r.Result.Stderr))
@@ -337,7 +337,7 @@ func (x *executor) report(c *cursor, in *instance, r remote.BatchResult) error {
 		}
 		// Dependants of a failure that is ignored or rescued see what it
 		// printed.
-		hr.setOutputs(in, r.Result, false)
+		hr.setOutputs(in, resultOf(r), false)
 		return x.failInstance(c, in, err, out)
 	}
 	// A plan with Steps but no Changes (wait_for) ran and is reported ok:
