@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/report"
@@ -240,5 +241,36 @@ func TestApplyFailureHandling(t *testing.T) {
 	}
 	if h := res.Recap.Hosts[0]; h.Status != report.StatusChanged || h.Tasks.Rescued != 1 {
 		t.Errorf("second apply: recap = %+v", h)
+	}
+}
+
+// TestApplyStopDuringRetryDelay: a stop during retry_delay ends the wait at
+// once; the task fails with its last attempt's error and no new task starts.
+func TestApplyStopDuringRetryDelay(t *testing.T) {
+	f := loadFixture(t, "testdata/apply_retry_stop")
+	var ev events
+	opts := f.options(&ev)
+	stop := make(chan struct{})
+	opts.Stop = stop
+	go func() {
+		time.Sleep(300 * time.Millisecond) // inside the first delay
+		close(stop)
+	}()
+	start := time.Now()
+	if _, err := Apply(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("apply took %s after a stop during a 30s retry delay", d)
+	}
+	e := ev.tasks()["shell.never"]
+	if e.Status != report.StatusFailed || !strings.Contains(e.Message, "no further attempt: the run was stopped") {
+		t.Errorf("shell.never = %s: %s", e.Status, e.Message)
+	}
+	if got, _ := os.ReadFile(filepath.Join(f.root, "tries")); string(got) != "try\n" {
+		t.Errorf("tries = %q, want one attempt", got)
+	}
+	if fileExists(filepath.Join(f.root, "later")) {
+		t.Errorf("a task started after the stop")
 	}
 }
