@@ -342,7 +342,7 @@ func (x *executor) report(c *cursor, in *instance, r remote.BatchResult) error {
 	}
 	// A plan with Steps but no Changes (wait_for) ran and is reported ok:
 	// it changed nothing, so it notifies no handler and stales no state.
-	hr.setOutputs(in, r.Result, changed)
+	hr.setOutputs(in, resultOf(r), changed)
 	in.to(instDone)
 	x.tally.completed(in.addr, changed)
 	st := report.StatusOK
