@@ -267,6 +267,17 @@ func innermostRescue(path []config.BlockPos) *config.Block {
 	return nil
 }
 
+// rescueOf is the innermost block whose rescue t is in, or nil: t runs
+// only if that block fails.
+func rescueOf(t *config.Task) *config.Block {
+	for i := len(t.Blocks) - 1; i >= 0; i-- {
+		if t.Blocks[i].Section == config.SectionRescue {
+			return t.Blocks[i].Block
+		}
+	}
+	return nil
+}
+
 // goOnAfter moves the cursor on after a failure the walk goes on after:
 // to the task's next instance, or past its other instances, reported
 // skipped. It reports false for a failure that stops the host.
