@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2/hclparse"
+
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/report"
+	"github.com/drover-cm/drover/modules"
 )
 
 // simulate walks tasks as the executor does, with the blocks' rules alone:
@@ -272,5 +275,37 @@ func TestApplyStopDuringRetryDelay(t *testing.T) {
 	}
 	if fileExists(filepath.Join(f.root, "later")) {
 		t.Errorf("a task started after the stop")
+	}
+}
+
+// TestLanguageDocExamples: every HCL example of the failure-handling section
+// of docs/language.md is a valid playbook.
+func TestLanguageDocExamples(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/language.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(doc), "\n## Failure handling, conditions and retries\n")
+	if !ok {
+		t.Fatal("docs/language.md has no failure-handling section")
+	}
+	sec, _, _ = strings.Cut(sec, "\n## ")
+	n := 0
+	for _, part := range strings.Split(sec, "```hcl\n")[1:] {
+		src, _, _ := strings.Cut(part, "```")
+		n++
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(src), 0o644)
+		p := hclparse.NewParser()
+		pb, diags := config.LoadFiles(p, modules.Catalog(), filepath.Join(dir, "site.hcl"))
+		if !diags.HasErrors() {
+			diags = Validate(pb, nil)
+		}
+		for _, d := range diags {
+			t.Errorf("example %d: %s", n, config.Compact(d))
+		}
+	}
+	if n < 4 {
+		t.Errorf("%d examples, want at least 4", n)
 	}
 }
