@@ -214,7 +214,7 @@ func TestApplyFailureHandling(t *testing.T) {
 	if fmt.Sprint(retries) != "[1 2]" {
 		t.Errorf("retry events for attempts %v, want [1 2]", retries)
 	}
-	for name, want := range map[string]string{"recovered": "half-done\n", "after_ignored": "exit 2\n", "count": "3\n", "handler": "h\n"} {
+	for name, want := range map[string]string{"after_block": "not_reached changed: false\n", "recovered": "half-done\n", "after_ignored": "exit 2\n", "count": "3\n", "handler": "h\n"} {
 		got, err := os.ReadFile(filepath.Join(f.root, name))
 		if err != nil || string(got) != want {
 			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
@@ -237,6 +237,7 @@ func TestApplyFailureHandling(t *testing.T) {
 		"shell.flaky":              report.StatusOK,
 		"file.when_changed":        report.StatusSkipped,
 		"file.after_ignored":       report.StatusOK,
+		"file.after_block":         report.StatusOK,
 	} {
 		if got := tasks[addr]; got.Status != want {
 			t.Errorf("second apply: %s: %s (%s), want %s", addr, got.Status, got.Message, want)

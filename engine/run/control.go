@@ -298,12 +298,24 @@ func (x *executor) goOnAfter(c *cursor, err error) bool {
 		c.move(c.ti, c.ii+1)
 		return true
 	}
+	x.ranNothing(insts[min(c.ii+1, len(insts)):])
 	for _, in := range insts[min(c.ii+1, len(insts)):] {
 		x.hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: x.hr.host.Name, Task: in.addr, Status: report.StatusSkipped,
 			Message: "not run: " + insts[c.ii].addr + " failed", Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler}})
 	}
 	c.move(c.ti, len(insts))
 	return true
+}
+
+// ranNothing gives instances that a block skipped the outputs of a task
+// that ran nothing (changed false, empty output, exit_code 0), so that
+// tasks after the block that refer to them can be evaluated.
+func (x *executor) ranNothing(ins []*instance) {
+	for _, in := range ins {
+		if in.values != cty.NilVal && in.state != instSkipped {
+			x.hr.setOutputs(in, transport.Result{}, false)
+		}
+	}
 }
 
 // pass finishes the task at the cursor and moves past it. When it was the

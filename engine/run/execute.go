@@ -109,6 +109,7 @@ func (x *executor) walk(tasks []*config.Task) walkEnd {
 		t := tasks[c.ti]
 		if why := x.blocks.skipReason(t); why != "" && c.ii == 0 {
 			x.hr.emitSkipped(t, why)
+			x.ranNothing(x.hr.e.insts[t])
 			if end := x.pass(c, ends); end != nil {
 				return *end
 			}

@@ -30,6 +30,12 @@ play "local" {
     }
   }
 
+  # The block skipped file.not_reached: it ran nothing, changed nothing.
+  file "after_block" {
+    path    = "${var.root}/after_block"
+    content = "not_reached changed: ${file.not_reached.changed}\n"
+  }
+
   command "ignored" {
     run        = ["sh", "-c", "exit 2"]
     on_failure = "continue"
