@@ -10,11 +10,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/drover-cm/drover/engine/config"
+	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/report"
+	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // simulate walks tasks as the executor does, with the blocks' rules alone:
@@ -308,5 +314,64 @@ func TestLanguageDocExamples(t *testing.T) {
 	}
 	if n < 4 {
 		t.Errorf("%d examples, want at least 4", n)
+	}
+}
+
+// TestJudge: how failed_when, until and changed_when decide a command's
+// outcome from its result.
+func TestJudge(t *testing.T) {
+	exit := func(code int) error { return &contract.StepError{ExitCode: code} }
+	for _, tc := range []struct {
+		name                           string
+		failedWhen, until, changedWhen string
+		ran                            bool
+		stdout                         string
+		err                            error
+		wantChanged                    bool
+		wantErr                        string
+	}{
+		{name: "no conditions: the exit status decides", ran: true, err: exit(1), wantChanged: true, wantErr: "exit status 1"},
+		{name: "no conditions, success", ran: true, wantChanged: true},
+		{name: "failed_when false turns exit 1 into ok", failedWhen: "self.exit_code > 1", ran: true, err: exit(1), wantChanged: true},
+		{name: "failed_when true fails exit 0", failedWhen: `strcontains(self.stdout, "ERROR")`, ran: true, stdout: "ERROR: x\n", wantChanged: true, wantErr: "failed_when is true (exit status 0)"},
+		{name: "failed_when cannot judge a lost connection", failedWhen: "false", ran: true, err: &contract.StepError{Err: errors.New("connection lost")}, wantChanged: true, wantErr: "connection lost"},
+		{name: "changed_when false", changedWhen: "false", ran: true, wantChanged: false},
+		{name: "changed_when from stdout", changedWhen: `self.stdout == "created"`, ran: true, stdout: "created\n", wantChanged: true},
+		{name: "changed_when after a failure keeps the failure", changedWhen: "false", ran: true, err: exit(2), wantChanged: true, wantErr: "exit status 2"},
+		{name: "until false fails the attempt", until: `self.stdout == "ready"`, ran: true, stdout: "starting", wantChanged: true, wantErr: "until is false (exit status 0)"},
+		{name: "until true", until: `self.stdout == "ready"`, ran: true, stdout: "ready", wantChanged: true},
+		{name: "until does not excuse a failure", until: "true", ran: true, err: exit(1), wantChanged: true, wantErr: "exit status 1"},
+		{name: "failed_when false then until", failedWhen: "false", until: "self.exit_code == 3", ran: true, err: exit(3), wantChanged: true},
+		{name: "not run (creates exists): conditions do not apply", failedWhen: "true", changedWhen: "true", ran: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			task := &config.Task{Type: "shell"}
+			parse := func(src string) hcl.Expression {
+				if src == "" {
+					return nil
+				}
+				e, diags := hclsyntax.ParseExpression([]byte(src), "t.hcl", hcl.InitialPos)
+				if diags.HasErrors() {
+					t.Fatal(diags)
+				}
+				return e
+			}
+			task.FailedWhen, task.Until, task.ChangedWhen = parse(tc.failedWhen), parse(tc.until), parse(tc.changedWhen)
+			in := &instance{task: task, addr: "shell.x", plan: &contract.Plan{}}
+			if tc.ran {
+				in.plan.Changes = []contract.Change{{Action: contract.Run}}
+				in.plan.Steps = []contract.Step{{Script: "x"}}
+			}
+			x := &executor{hr: &hostRun{e: &evaluator{scope: &lang.Scope{Functions: lang.Functions(t.TempDir())}}}}
+			r := remote.BatchResult{Ran: tc.ran, Err: tc.err, Result: transport.Result{Stdout: []byte(tc.stdout)}}
+			changed, err := x.judge(in, r)
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if changed != tc.wantChanged || gotErr != tc.wantErr {
+				t.Errorf("judge = %v, %q; want %v, %q", changed, gotErr, tc.wantChanged, tc.wantErr)
+			}
+		})
 	}
 }
