@@ -189,3 +189,32 @@ func TestFailureConditionsFleet(t *testing.T) {
 		t.Errorf("second apply: %+v\n%s", row, out)
 	}
 }
+
+// TestFailureRescueFailsFleet: on the first of two hosts both the deploy
+// and its rescue fail. The always task still runs there, the host ends
+// failed (no handler runs), and with serial = 1 and max_fail = 0 the
+// second host is not started.
+func TestFailureRescueFailsFleet(t *testing.T) {
+	f := integration.Start(t, 2)
+	bad, held := f.Hosts[0], f.Hosts[1]
+	bad.Exec(t, "touch /etc/drover-broken; mkdir -p /srv/rolled_back") // a directory where the rescue writes a file
+	var log eventLog
+	out, res := newEngine(t, f, map[string]string{"site.hcl": blockPlaybook}).apply(context.Background(), &log)
+	t.Log(out)
+	row := recapOf(t, res.Recap, bad.Name)
+	if row.Status != report.StatusFailed || row.Tasks.Rescued != 1 || row.Tasks.Failed != 1 || row.Tasks.Changed != 1 {
+		t.Errorf("%s: recap %+v, want failed with rescued=1 failed=1 changed=1 (always)", bad.Name, row)
+	}
+	if ev, _ := log.task(bad.Name, "block.deploy.rescue.file.rolled_back"); ev.Status != report.StatusFailed {
+		t.Errorf("rescue task: %+v", ev)
+	}
+	if ev, ok := log.task(bad.Name, "handler.reload"); ok && ev.Status != report.StatusSkipped {
+		t.Errorf("handler ran on the failed host: %+v", ev)
+	}
+	if got := bad.Exec(t, "cat /srv/audit; test -e /srv/reloads || echo no-reload"); got != "audited\nno-reload\n" {
+		t.Errorf("%s: state %q", bad.Name, got)
+	}
+	if row := recapOf(t, res.Recap, held.Name); row.Status != report.StatusNotStarted {
+		t.Errorf("%s: recap %+v, want not started (max_fail = 0)", held.Name, row)
+	}
+}
