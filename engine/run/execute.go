@@ -337,13 +337,16 @@ func (x *executor) report(c *cursor, in *instance, r remote.BatchResult) error {
 			out = "(hidden: the task is sensitive)"
 		}
 		// Dependants of a failure that is ignored or rescued see what it
-		// printed.
+		// printed (marked sensitive for a sensitive task, as always; not
+		// registered whole with the masker, which would also hide the
+		// error message's parts that are not secret).
 		hr.setOutputs(in, resultOf(r), false)
 		return x.failInstance(c, in, err, out)
 	}
 	// A plan with Steps but no Changes (wait_for) ran and is reported ok:
 	// it changed nothing, so it notifies no handler and stales no state.
 	hr.setOutputs(in, resultOf(r), changed)
+	hr.maskOutputs(in, r.Result)
 	in.to(instDone)
 	x.tally.completed(in.addr, changed)
 	st := report.StatusOK
@@ -383,6 +386,11 @@ func (hr *hostRun) setOutputs(in *instance, res transport.Result, ran bool) {
 	if _, ok := in.outputs["changed"]; !ok {
 		in.outputs["changed"] = cty.BoolVal(ran)
 	}
+}
+
+// maskOutputs registers what a sensitive task printed with the masker: a
+// secret may be in it in a form no value holds.
+func (hr *hostRun) maskOutputs(in *instance, res transport.Result) {
 	if in.sensitive {
 		for _, s := range []string{string(res.Stdout), string(res.Stderr)} {
 			if strings.TrimSpace(s) != "" {
