@@ -269,7 +269,18 @@ var SelfAttributes = []string{"stdout", "stderr", "exit_code"}
 // both before its always, so that the tasks that recover and clean up run
 // after what they recover from.
 func addBlockEdges(g *graph.Graph[*Task], pl *Play) {
-	for _, b := range pl.Blocks {
+	// From the tasks, not pl.Blocks: a stack's blocks come with its tasks.
+	var blocks []*Block
+	seen := map[*Block]bool{}
+	for _, t := range pl.Tasks {
+		for _, p := range t.Blocks {
+			if !seen[p.Block] {
+				seen[p.Block] = true
+				blocks = append(blocks, p.Block)
+			}
+		}
+	}
+	for _, b := range blocks {
 		var secs [3][]*Task
 		for _, t := range pl.Tasks {
 			if sec, ok := t.SectionOf(b); ok {
@@ -294,4 +305,31 @@ func (t *Task) SectionOf(b *Block) (Section, bool) {
 		}
 	}
 	return 0, false
+}
+
+// copyBlocks gives copies of a stack's tasks (one call's) blocks of their
+// own, so that how a block stands on a host is kept per call.
+func copyBlocks(ts []*Task) {
+	copies := map[*Block]*Block{}
+	var copyPath func(path []BlockPos) []BlockPos
+	copyPath = func(path []BlockPos) []BlockPos {
+		if len(path) == 0 {
+			return path
+		}
+		out := make([]BlockPos, len(path))
+		for i, p := range path {
+			c := copies[p.Block]
+			if c == nil {
+				cp := *p.Block
+				cp.Path = copyPath(p.Block.Path)
+				c = &cp
+				copies[p.Block] = c
+			}
+			out[i] = BlockPos{c, p.Section}
+		}
+		return out
+	}
+	for _, t := range ts {
+		t.Blocks = copyPath(t.Blocks)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/agext/levenshtein"
@@ -65,6 +64,13 @@ var handlerMetaAttrs = []hcl.AttributeSchema{
 // parser is the run's parser: its Files() feed the diagnostic writer.
 // modules are the module types tasks may use (modules.Catalog()).
 func LoadFiles(p *hclparse.Parser, modules contract.Catalog, paths ...string) (*Playbook, hcl.Diagnostics) {
+	return LoadFilesWith(LoadOptions{Parser: p}, modules, paths...)
+}
+
+// LoadFilesWith is LoadFiles with the options stacks need (opts.Parser is
+// the run's parser, and must be set).
+func LoadFilesWith(opts LoadOptions, modules contract.Catalog, paths ...string) (*Playbook, hcl.Diagnostics) {
+	p := opts.Parser
 	var diags hcl.Diagnostics
 	var files []string
 	fromDir := map[string]bool{} // found by listing a directory
@@ -82,8 +88,7 @@ func LoadFiles(p *hclparse.Parser, modules contract.Catalog, paths ...string) (*
 			files = append(files, path)
 			continue
 		}
-		matches, _ := filepath.Glob(filepath.Join(path, "*.hcl"))
-		sort.Strings(matches)
+		matches := hclFiles(path)
 		if len(matches) == 0 {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -120,7 +125,7 @@ func LoadFiles(p *hclparse.Parser, modules contract.Catalog, paths ...string) (*
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	pb, ds := Load(modules, dir, hclFiles...)
+	pb, ds := LoadWith(opts, modules, dir, hclFiles...)
 	return pb, append(diags, ds...)
 }
 
@@ -128,11 +133,17 @@ func LoadFiles(p *hclparse.Parser, modules contract.Catalog, paths ...string) (*
 // Playbook.Dir). The result is nil only when nothing could be decoded; with
 // errors it holds what could be, for tools that want partial results.
 func Load(modules contract.Catalog, dir string, files ...*hcl.File) (*Playbook, hcl.Diagnostics) {
+	return LoadWith(LoadOptions{}, modules, dir, files...)
+}
+
+// LoadWith is Load with the options stacks need.
+func LoadWith(opts LoadOptions, modules contract.Catalog, dir string, files ...*hcl.File) (*Playbook, hcl.Diagnostics) {
 	pb := &Playbook{
-		Dir:       dir,
-		Variables: map[string]*Variable{},
-		Locals:    map[string]*Local{},
-		modules:   modules,
+		Dir:        dir,
+		AllowLocal: opts.AllowLocal,
+		Variables:  map[string]*Variable{},
+		Locals:     map[string]*Local{},
+		modules:    modules,
 	}
 	var diags hcl.Diagnostics
 	for _, f := range files {
@@ -178,7 +189,14 @@ func Load(modules contract.Catalog, dir string, files ...*hcl.File) (*Playbook, 
 			}
 		}
 	}
+	diags = append(diags, loadStacks(pb, opts)...)
 	diags = append(diags, checkReferences(pb)...)
+	for _, pl := range pb.Plays {
+		flatten(pl)
+		if _, ds := PlayGraph(pl); ds.HasErrors() {
+			diags = append(diags, ds...)
+		}
+	}
 	return pb, diags
 }
 
@@ -302,39 +320,77 @@ func checkName(what, name string, rng hcl.Range) hcl.Diagnostics {
 func decodePlay(modules contract.Catalog, b *hcl.Block, dir string) (*Play, hcl.Diagnostics) {
 	pl := &Play{Name: b.Labels[0], DeclRange: b.DefRange}
 	diags := checkName("play", pl.Name, b.LabelRanges[0])
-
-	schema, ds := itemSchema(modules, b.Body, &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "hosts", Required: true}, {Name: "become"}, {Name: "become_user"}, {Name: "serial"}, {Name: "max_fail"}},
-		Blocks:     []hcl.BlockHeaderSchema{{Type: "handler", LabelNames: []string{"name"}}, {Type: "block", LabelNames: []string{"name"}}},
-	})
-	diags = append(diags, ds...)
-	content, ds := b.Body.Content(schema)
+	attrs := []hcl.AttributeSchema{{Name: "hosts", Required: true}, {Name: "become"}, {Name: "become_user"}, {Name: "serial"}, {Name: "max_fail"}}
+	content, ds := decodeUnit(modules, b.Body, dir, pl, attrs, nil)
 	diags = append(diags, ds...)
 	pl.Hosts = attrExpr(content, "hosts")
 	pl.Become = attrExpr(content, "become")
 	pl.BecomeUser = attrExpr(content, "become_user")
 	pl.Serial = attrExpr(content, "serial")
 	pl.MaxFail = attrExpr(content, "max_fail")
-
-	var items hcl.Blocks
-	for _, blk := range content.Blocks {
-		if blk.Type != "handler" {
-			items = append(items, blk)
-			continue
-		}
-		h, ds := decodeHandler(modules, blk, dir)
-		diags = append(diags, ds...)
-		if h == nil {
-			continue
-		}
-		if prev := pl.Handler(h.Name); prev != nil {
-			diags = append(diags, duplicate("handler", h.Name, prev.DeclRange, blk.LabelRanges[0]))
-			continue
-		}
-		pl.Handlers = append(pl.Handlers, h)
-	}
-	diags = append(diags, decodeItems(modules, pl, items, dir, nil)...)
 	return pl, diags
+}
+
+// decodeUnit decodes the tasks, handlers and stack calls of a body (a
+// play's, or a stack file's) into pl. attrs and blocks are what else the
+// body may hold: their content is returned for the caller.
+func decodeUnit(modules contract.Catalog, body hcl.Body, dir string, pl *Play, attrs []hcl.AttributeSchema, blocks []hcl.BlockHeaderSchema) (*hcl.BodyContent, hcl.Diagnostics) {
+	schema, diags := itemSchema(modules, body, &hcl.BodySchema{
+		Attributes: attrs,
+		Blocks: append([]hcl.BlockHeaderSchema{
+			{Type: "handler", LabelNames: []string{"name"}},
+			{Type: "stack", LabelNames: []string{"name"}},
+			{Type: "block", LabelNames: []string{"name"}},
+		}, blocks...),
+	})
+	content, ds := body.Content(schema)
+	diags = append(diags, ds...)
+	var rest []*hcl.Block
+	for _, blk := range content.Blocks {
+		switch blk.Type {
+		case "handler":
+			h, ds := decodeHandler(modules, blk, dir)
+			diags = append(diags, ds...)
+			if h == nil {
+				continue
+			}
+			if prev := pl.Handler(h.Name); prev != nil {
+				diags = append(diags, duplicate("handler", h.Name, prev.DeclRange, blk.LabelRanges[0]))
+				continue
+			}
+			pl.Handlers = append(pl.Handlers, h)
+			continue
+		case "stack":
+			c, ds := decodeCall(blk, dir, len(pl.Tasks))
+			diags = append(diags, ds...)
+			for _, prev := range pl.Calls {
+				if prev.Name == c.Name {
+					diags = append(diags, duplicate("stack call", c.Name, prev.DeclRange, c.NameRange))
+				}
+			}
+			pl.Calls = append(pl.Calls, c)
+			continue
+		}
+		if _, ok := modules.Lookup(blk.Type); !ok && blk.Type != "block" {
+			if isOwn(blocks, blk.Type) {
+				rest = append(rest, blk) // the caller's
+			}
+			continue // an unknown module is reported above
+		}
+		// A task, or a block of them (block.go), in file order.
+		diags = append(diags, decodeItems(modules, pl, hcl.Blocks{blk}, dir, nil)...)
+	}
+	content.Blocks = rest
+	return content, diags
+}
+
+func isOwn(blocks []hcl.BlockHeaderSchema, typ string) bool {
+	for _, b := range blocks {
+		if b.Type == typ {
+			return true
+		}
+	}
+	return false
 }
 
 func attrExpr(c *hcl.BodyContent, name string) hcl.Expression {

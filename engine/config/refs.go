@@ -30,6 +30,11 @@ type where struct {
 	// result: self.* (the task's own result) may be used.
 	result  bool
 	collect *[]Ref
+	// stackRefs collects the stack outputs used, when not nil.
+	stackRefs *[]StackRef
+	// call is the stack call whose inputs are checked: they cannot use
+	// its own outputs.
+	call *StackCall
 	// templateVars are the module's own template variables
 	// (contract.TemplateVars), usable in its attributes only.
 	templateVars []string
@@ -78,8 +83,8 @@ func checkReferences(pb *Playbook) hcl.Diagnostics {
 		for _, t := range append(append([]*Task(nil), pl.Tasks...), pl.Handlers...) {
 			diags = append(diags, checkTask(pb, pl, t)...)
 		}
-		if _, ds := PlayGraph(pl); ds.HasErrors() {
-			diags = append(diags, ds...)
+		for _, c := range pl.Calls {
+			diags = append(diags, checkCall(pb, pl, c)...)
 		}
 	}
 	return diags
@@ -87,7 +92,7 @@ func checkReferences(pb *Playbook) hcl.Diagnostics {
 
 func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	w := where{desc: "a task", host: true, locals: true, tasks: pl, self: t, each: t.ForEach != nil, count: t.Count != nil, collect: &t.Refs}
+	w := where{desc: "a task", host: true, locals: true, tasks: pl, self: t, each: t.ForEach != nil, count: t.Count != nil, collect: &t.Refs, stackRefs: &t.StackRefs}
 	if t.Handler {
 		w.desc = "a handler"
 	}
@@ -119,7 +124,7 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 		}
 	}
 	for _, r := range t.DependsOn {
-		if d := checkTaskRef(pl, t, r); d != nil {
+		if d := checkDependsOn(pl, t, r); d != nil {
 			diags = append(diags, d)
 		}
 	}
@@ -133,7 +138,7 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 			for _, h := range pl.Handlers {
 				names = append(names, h.Name)
 			}
-			detail := fmt.Sprintf("Play %q has no handler named %q.", pl.Name, r.Name)
+			detail := fmt.Sprintf("%s has no handler named %q.", pl.describe(), r.Name)
 			if s := Suggest(r.Name, names); s != "" {
 				detail += fmt.Sprintf(" Did you mean handler.%s?", s)
 			}
@@ -156,7 +161,7 @@ func checkTaskRef(pl *Play, self *Task, r Ref) *hcl.Diagnostic {
 			names = append(names, t.Name)
 		}
 	}
-	detail := fmt.Sprintf("Play %q has no %s task named %q.", pl.Name, r.Type, r.Name)
+	detail := fmt.Sprintf("%s has no %s task named %q.", pl.describe(), r.Type, r.Name)
 	if s := Suggest(r.Name, names); s != "" {
 		detail += fmt.Sprintf(" Did you mean %s.%s?", r.Type, s)
 	}
@@ -229,6 +234,10 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 				bad("Invalid reference", fmt.Sprintf("self is the task's own result: it can be used only in changed_when, failed_when and until, not in %s.", w.desc))
 			} else if !contains(SelfAttributes, attr) {
 				bad("Unsupported attribute", fmt.Sprintf("self has %s.", strings.Join(SelfAttributes, ", ")))
+			}
+		case "stack":
+			if d := checkStackRef(w, tr); d != nil {
+				diags = append(diags, d)
 			}
 		default:
 			if contains(w.templateVars, root) {
@@ -312,17 +321,24 @@ func PlayGraph(pl *Play) (*graph.Graph[*Task], hcl.Diagnostics) {
 	}
 	for _, t := range pl.Tasks {
 		for _, r := range t.Refs {
-			if d := pl.Task(r.Type, r.Name); d != nil {
+			if d := taskIn(pl, t.Call, r.Type, r.Name); d != nil {
 				g.AddEdge(d, t, "reference")
 			}
 		}
 		for _, r := range t.DependsOn {
-			if d := pl.Task(r.Type, r.Name); d != nil {
+			for _, d := range dependsOn(pl, t.Call, r) {
 				g.AddEdge(d, t, "depends_on")
 			}
 		}
 	}
 	addBlockEdges(g, pl)
+	if len(pl.AllCalls) > 0 {
+		callEdges(pl, func(from, to *Task, reason string) {
+			if from != to {
+				g.AddEdge(from, to, reason)
+			}
+		})
+	}
 	var diags hcl.Diagnostics
 	for _, c := range g.Cycles() {
 		diags = append(diags, &hcl.Diagnostic{
