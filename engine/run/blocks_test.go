@@ -375,3 +375,28 @@ func TestJudge(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyStackBlocks: a stack holding a block, called twice: each call's
+// block stands on its own (one fails and is rescued, the other is not).
+func TestApplyStackBlocks(t *testing.T) {
+	f := loadFixture(t, "testdata/apply_stack_block")
+	var ev events
+	res, err := Apply(context.Background(), f.options(&ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks := ev.tasks()
+	for addr, want := range map[string]report.Status{
+		"stack.a.block.try.shell.step":          report.StatusRescued,
+		"stack.a.block.try.rescue.file.rescued": report.StatusChanged,
+		"stack.b.block.try.shell.step":          report.StatusChanged,
+		"stack.b.block.try.rescue.file.rescued": report.StatusSkipped,
+	} {
+		if got := tasks[addr]; got.Status != want {
+			t.Errorf("%s: %s (%s), want %s", addr, got.Status, got.Message, want)
+		}
+	}
+	if h := res.Recap.Hosts[0]; h.Status != report.StatusChanged || h.Tasks.Rescued != 1 {
+		t.Errorf("recap = %+v", h)
+	}
+}
