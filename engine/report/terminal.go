@@ -401,4 +401,3 @@ func (t *Terminal) renderRecap(r *Recap) string {
 	p.Line(line)
 	return p.String()
 }
-
