@@ -31,7 +31,7 @@ type TerminalOptions struct {
 
 // announceAfter is how long a task runs, without the live view, before a
 // line says it is running (a CI log shows what a long step waits for).
-const announceAfter = time.Second
+var announceAfter = time.Second // a variable for tests
 
 // Terminal renders events for people. A host's events are held and written
 // as one block when it finishes, so the output of hosts running in parallel
