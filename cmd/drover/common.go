@@ -132,6 +132,15 @@ func redrawOnResize(t *report.Terminal) {
 	}()
 }
 
+// outWriter is where output beside the events goes during a run (the
+// facts table): through the live view, as errWriter.
+func (u *ui) outWriter() io.Writer {
+	if u.live != nil {
+		return u.live.OutWriter()
+	}
+	return u.stdout
+}
+
 // errWriter is where messages go on stderr during a run: through the live
 // view, which is taken down while they are written, when there is one.
 func (u *ui) errWriter() io.Writer {

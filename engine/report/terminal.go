@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -185,14 +186,21 @@ func (t *Terminal) Close() error {
 // ErrWriter returns a writer for messages on the error stream during a run
 // (a warning, what Ctrl-C does): the live view is taken down while they are
 // written, so that they never mix with it.
-func (t *Terminal) ErrWriter() io.Writer { return errWriter{t} }
+func (t *Terminal) ErrWriter() io.Writer { return aside{t, t.errOut} }
 
-type errWriter struct{ t *Terminal }
+// OutWriter is ErrWriter for the output stream: what a command prints
+// beside its events (a table).
+func (t *Terminal) OutWriter() io.Writer { return aside{t, t.out} }
 
-func (w errWriter) Write(b []byte) (int, error) {
-	w.t.mu.Lock()
-	defer w.t.mu.Unlock()
-	w.t.write(w.t.errOut, string(b))
+type aside struct {
+	t *Terminal
+	w io.Writer
+}
+
+func (a aside) Write(b []byte) (int, error) {
+	a.t.mu.Lock()
+	defer a.t.mu.Unlock()
+	a.t.write(a.w, string(b))
 	return len(b), nil
 }
 
@@ -281,6 +289,18 @@ var renderers = map[Kind]Renderer{}
 // registerRenderer sets how Terminal draws events of kind k. Call it from an
 // init function of the file declaring k.
 func registerRenderer(k Kind, r Renderer) { renderers[k] = r }
+
+// Kinds are every kind of event drover emits: those with a renderer
+// (commands register theirs too) and the two Terminal draws itself. For the
+// test that docs/cli.md lists every one.
+func Kinds() []Kind {
+	out := []Kind{KindRunStart, KindRecap}
+	for k := range renderers {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // RegisterRenderer sets how Terminal draws events of a kind declared outside
 // this package (a command's own events). Call it from an init function.
