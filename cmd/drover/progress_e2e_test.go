@@ -120,17 +120,17 @@ func TestCLILiveViewCtrlC(t *testing.T) {
 // TestCLIProgressNotATerminal: with output to a pipe (a CI log) a task
 // running longer than a second gets a "running" line within ~1.5 s of its
 // start, and each task's result is written when it ends, not when the host
-// is done.
+// is done; -v shows what a task printed.
 func TestCLIProgressNotATerminal(t *testing.T) {
 	h, args := progressFleet(t, `
   shell "slow" {
     run = "date +%s.%N > /tmp/slow.start; sleep 3"
   }
   shell "after" {
-    run = "sleep 1.5"
+    run = "echo hello; sleep 1.5"
   }
 `)
-	cmd := exec.Command(droverBin(t), args...)
+	cmd := exec.Command(droverBin(t), append(args, "-v")...)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1", "HOME="+t.TempDir(), "SSH_AUTH_SOCK=")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	stdout, err := cmd.StdoutPipe()
@@ -177,6 +177,9 @@ func TestCLIProgressNotATerminal(t *testing.T) {
 	}
 	at("web1 | running | shell.after")
 	at("web1 | changed | shell.after | in 1.")
+	if at("  stdout:").Before(at("web1 | changed | shell.after")) || at("    hello").IsZero() {
+		t.Errorf("-v does not show what shell.after printed: %v", lines)
+	}
 }
 
 // TestCLIApplyEvents: --json gives run_start with the hosts, task_start
