@@ -32,6 +32,9 @@ type liveView struct {
 	// each is doing.
 	hosts []string
 	state map[string]*liveHost
+	// label says what a host without a task in flight is doing: the run's
+	// command (exec, ping, apply between two tasks).
+	label string
 	// drawn are the widths of the lines on screen, to take them down (a
 	// line the terminal wrapped after a resize takes more rows); shown is
 	// their text, to skip redraws that would change nothing.
@@ -66,6 +69,7 @@ func (v *liveView) begin(e Event) {
 	}
 	v.running = true
 	v.start = v.now()
+	v.label = e.Task
 	for _, h := range e.Hosts {
 		v.host(h)
 	}
@@ -219,12 +223,16 @@ func (v *liveView) lines(t time.Time) []string {
 
 func (v *liveView) hostLine(cols int, name string, h *liveHost, t time.Time) string {
 	s := v.t.style
-	what, since := "…", h.since
+	what, since := v.label+"…", h.since
 	if len(h.tasks) > 0 {
 		lt := h.tasks[0]
 		what, since = lt.addr, lt.since
 		switch {
 		case lt.batch > 1:
+			// The batch's last task is as likely the slow one as its first.
+			if last := h.tasks[min(lt.batch, len(h.tasks))-1]; last.addr != lt.addr {
+				what += " … " + last.addr
+			}
 			what += fmt.Sprintf(" (batch of %d)", lt.batch)
 		case len(h.tasks) > 1:
 			what += fmt.Sprintf(" (+%d)", len(h.tasks)-1)

@@ -83,6 +83,17 @@ func TestLiveLines(t *testing.T) {
 	if !strings.Contains(strings.Join(lines, "\n"), "  h1    file.new  0.1s\n") {
 		t.Errorf("a task under a second has no ticker:\n%s", strings.Join(lines, "\n"))
 	}
+	// A batch shows its first and last tasks.
+	term.Emit(Event{Kind: KindTask, Host: "h1", Task: "file.new", Status: StatusOK})
+	for _, task := range []string{"file.b", "file.c", "shell.slow"} {
+		term.Emit(Event{Kind: KindTaskStart, Host: "h1", Task: task, Detail: &TaskResult{Batch: 3}})
+	}
+	term.mu.Lock()
+	lines = term.live.lines(now)
+	term.mu.Unlock()
+	if !strings.HasPrefix(lines[0], "  h1    file.b … shell.slow (batch of 3)  0.0s") {
+		t.Errorf("a batch's line:\n%s", lines[0])
+	}
 	if strings.Contains(out.String(), "s3cret") || strings.Contains(out.String(), "\x1b[2J") {
 		t.Errorf("the secret or the host's escape sequence reached the terminal:\n%q", out.String())
 	}
@@ -152,12 +163,27 @@ func TestTerminalStreamsTasks(t *testing.T) {
 	term.Emit(Event{Kind: KindTask, Host: "h1", Task: "shell.quiet", Status: StatusOK, Duration: time.Millisecond})
 	term.Emit(Event{Kind: KindHostDone, Host: "h1", Status: StatusChanged})
 	term.Emit(Event{Kind: KindHostDone, Host: "h2", Status: StatusOK})
+	// The tasks of a batch share one running line.
+	for _, task := range []string{"file.x", "file.y", "shell.z"} {
+		term.Emit(Event{Kind: KindTaskStart, Host: "h3", Task: task, Detail: &TaskResult{Batch: 3}})
+	}
+	for !strings.Contains(out.String(), "h3 | running") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(3 * announceAfter) // no second line comes
+	for _, task := range []string{"file.x", "file.y", "shell.z"} {
+		term.Emit(Event{Kind: KindTask, Host: "h3", Task: task, Status: StatusOK, Duration: time.Second, Detail: &TaskResult{Batch: 3}})
+	}
 	term.Close()
 	want := `h1 | changed | file.a | in 40ms, batch of 2
 h2 | running | shell.slow
 h2 | ok | shell.slow | in 1.2s
   stdout:
     hello
+h3 | running | file.x … shell.z (batch of 3)
+h3 | ok | file.x | in 1s, batch of 3
+h3 | ok | file.y | in 1s, batch of 3
+h3 | ok | shell.z | in 1s, batch of 3
 `
 	if got := out.String(); got != want {
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 )
 
 // TerminalOptions configure the Terminal sink.
@@ -30,10 +29,6 @@ type TerminalOptions struct {
 	Verbose bool
 }
 
-// announceAfter is how long a task runs, without the live view, before a
-// line says it is running (a CI log shows what a long step waits for).
-var announceAfter = time.Second // a variable for tests
-
 // Terminal renders events for people. A host's events are held and written
 // as one block when it finishes, so the output of hosts running in parallel
 // never interleaves. Without the live view (output is not a terminal: a CI
@@ -53,12 +48,8 @@ type Terminal struct {
 	// whose tasks said how it went gets no extra line when it is done.
 	headers map[string]int
 	live    *liveView // nil without opt.Live
-	// pending are the running-line timers of tasks in flight (no live
-	// view); announced the tasks whose running line was written, whose end
-	// gets a line even when ok.
-	pending   map[string]*time.Timer
-	announced map[string]bool
-	closed    bool
+	running announcer // the running lines, without the live view
+	closed  bool
 }
 
 // NewTerminal returns a Terminal writing blocks and the recap to out and
@@ -71,8 +62,6 @@ func NewTerminal(out, errOut io.Writer, opt TerminalOptions) *Terminal {
 		style:     NewStyle(opt.Color),
 		blocks:    map[string][]Event{},
 		headers:   map[string]int{},
-		pending:   map[string]*time.Timer{},
-		announced: map[string]bool{},
 	}
 	if opt.Live {
 		t.live = newLiveView(t)
@@ -121,39 +110,7 @@ func (t *Terminal) progress(e Event) {
 		t.live.update(cleaned(t.opt.Masker, e))
 		return
 	}
-	key := e.Host + "\x00" + e.Task
-	switch e.Kind {
-	case KindTaskStart:
-		batch := 0
-		if tr, ok := e.Detail.(*TaskResult); ok {
-			batch = tr.Batch
-		}
-		c := cleaned(t.opt.Masker, e)
-		t.pending[key] = time.AfterFunc(announceAfter, func() { t.announce(key, c.Host, c.Task, batch) })
-	case KindTask:
-		if tm := t.pending[key]; tm != nil {
-			tm.Stop()
-			delete(t.pending, key)
-		}
-	}
-}
-
-// announce writes the line saying that a task is still running, unless it
-// ended meanwhile.
-func (t *Terminal) announce(key, host, task string, batch int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed || t.pending[key] == nil {
-		return
-	}
-	delete(t.pending, key)
-	t.announced[key] = true
-	t.flush(host) // what came before, in order
-	if batch > 1 {
-		task += fmt.Sprintf(" (batch of %d)", batch)
-	}
-	s := t.style
-	t.write(t.out, strings.Join([]string{s.Host.Sprint(pad(host, t.opt.HostWidth)), s.Dim.Sprint("running"), task}, s.Dim.Sprint(" | "))+"\n")
+	t.running.follow(t, e)
 }
 
 // stopProgress ends the live view (erasing it) and the running-line timers:
@@ -162,10 +119,7 @@ func (t *Terminal) stopProgress() {
 	if t.live != nil {
 		t.live.end()
 	}
-	for k, tm := range t.pending {
-		tm.Stop()
-		delete(t.pending, k)
-	}
+	t.running.stop()
 }
 
 // Close writes the blocks of hosts that never reported done and ends the
@@ -233,18 +187,10 @@ func (t *Terminal) flush(host string) {
 	for _, e := range events {
 		before := p.headers
 		t.render(p, e)
-		key := e.Host + "\x00" + e.Task
-		if e.Kind == KindTask && t.announced[key] {
+		if e.Kind == KindTask && t.running.ended(e) && p.headers == before {
 			// Its running line needs an end, even when ok.
-			delete(t.announced, key)
-			if p.headers == before {
-				batch := 0
-				if tr, ok := e.Detail.(*TaskResult); ok {
-					batch = tr.Batch
-				}
-				c := cleaned(t.opt.Masker, e)
-				p.Header(c.Host, c.Status, c.Task, TaskTime(c.Duration, batch))
-			}
+			c := cleaned(t.opt.Masker, e)
+			p.Header(c.Host, c.Status, c.Task, TaskTime(c.Duration, batchOf(c)))
 		}
 	}
 	t.headers[host] = p.headers

@@ -224,6 +224,13 @@ func (r *runner) applyHost(ctx, stopCtx context.Context, pl *config.Play, h *inv
 		return t.unevaluated()
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			// A second Ctrl-C, not the host: whatever broke, it broke
+			// because the run was cut.
+			err = errors.New("interrupted before its tasks began")
+			t.status, t.msg = report.StatusCancelled, err.Error()
+			return err
+		}
 		t.unprepared(err)
 		return err
 	}
