@@ -56,12 +56,12 @@ type Terminal struct {
 // run-wide warnings to errOut.
 func NewTerminal(out, errOut io.Writer, opt TerminalOptions) *Terminal {
 	t := &Terminal{
-		out:       out,
-		errOut:    errOut,
-		opt:       opt,
-		style:     NewStyle(opt.Color),
-		blocks:    map[string][]Event{},
-		headers:   map[string]int{},
+		out:     out,
+		errOut:  errOut,
+		opt:     opt,
+		style:   NewStyle(opt.Color),
+		blocks:  map[string][]Event{},
+		headers: map[string]int{},
 	}
 	if opt.Live {
 		t.live = newLiveView(t)
