@@ -402,18 +402,18 @@ func (x *executor) failInstance(in *instance, err error, st stepTime, res *trans
 func (x *executor) fail(addr string, t *config.Task, in *instance, st stepTime, err error, res *transport.Result) error {
 	x.startAddr(addr, t, st.batch)
 	var status report.Status
-	var kind, msg string
+	var kind, msg, hint string
 	switch {
 	case x.ctx.Err() != nil:
 		status, msg = x.tally.cut(addr), "interrupted while it ran"
 	default:
 		status, kind = x.tally.failed(addr, err)
-		msg = err.Error()
+		msg, hint = err.Error(), hintOf(err)
 		if status == report.StatusUnreachable {
 			msg = x.tally.unreachableMessage(addr, err)
 		}
 	}
-	ev := report.Event{Kind: report.KindTask, Host: x.hr.host.Name, Task: addr, Status: status, Duration: st.d, Message: msg, ErrorKind: kind, Hint: hintOf(err),
+	ev := report.Event{Kind: report.KindTask, Host: x.hr.host.Name, Task: addr, Status: status, Duration: st.d, Message: msg, ErrorKind: kind, Hint: hint,
 		Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler, Batch: st.batch}}
 	if res != nil && in != nil {
 		withOutput(&ev, in, *res, err)
