@@ -63,7 +63,7 @@ func (hr *hostRun) apply(ctx, stopCtx context.Context, tally *hostTally) error {
 		tally.msg = hostErrorMessage(end.err, tally)
 	}
 	for _, h := range hr.play.Handlers {
-		if hr.notified[h.Name] {
+		if hr.isNotified(h) {
 			hr.emitSkipped(h, "handler not run: the host did not complete the play")
 		}
 	}
@@ -75,7 +75,7 @@ func (hr *hostRun) apply(ctx, stopCtx context.Context, tally *hostTally) error {
 func (x *executor) handlers() error {
 	var hs []*config.Task
 	for _, h := range x.hr.play.Handlers {
-		if x.hr.notified[h.Name] {
+		if x.hr.isNotified(h) {
 			hs = append(hs, h)
 		}
 	}
@@ -345,7 +345,7 @@ func (x *executor) report(in *instance, r remote.BatchResult, st stepTime) error
 	if changed {
 		status = report.StatusChanged
 		for _, n := range t.Notify {
-			hr.notified[n.Name] = true
+			hr.notified[in.notifyKey(n.Name)] = true
 		}
 	}
 	detail.Batch = st.batch
