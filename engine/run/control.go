@@ -175,25 +175,29 @@ func (x *executor) cond(in *instance, expr hcl.Expression, self cty.Value, name 
 // attempts runs an instance with retries again while its attempt fails
 // and attempts remain: each failed attempt is reported (KindRetry), then,
 // after retry_delay (cut short by a stop), its state is read again and it
-// is applied again. It returns the last attempt's result and judgement.
-func (x *executor) attempts(c *cursor, in *instance, r remote.BatchResult) (remote.BatchResult, bool, error) {
+// is applied again. It returns the last attempt's result and judgement,
+// and st covering every attempt (the waits included) when there were more
+// than one.
+func (x *executor) attempts(in *instance, r remote.BatchResult, st stepTime) (remote.BatchResult, stepTime, bool, error) {
+	begin := time.Now().Add(-st.d)
 	changed, err := x.judge(in, r)
 	for err != nil && in.attempt > 0 && in.attempt <= in.retries && !transport.Unreachable(err) {
 		hr := x.hr
-		hr.r.em.Emit(report.Event{Kind: report.KindRetry, Host: hr.host.Name, Task: in.addr, Duration: time.Since(c.reached),
+		hr.r.em.Emit(report.Event{Kind: report.KindRetry, Host: hr.host.Name, Task: in.addr, Duration: time.Since(begin),
 			Message: fmt.Sprintf("%v; attempt %d of %d, next in %s", err, in.attempt+1, in.retries+1, in.retryDelay),
 			Detail:  &report.TaskResult{Module: in.task.Type, Handler: in.task.Handler, Attempt: in.attempt}})
 		if werr := x.wait(in.retryDelay); werr != nil {
-			return r, false, fmt.Errorf("%w; no further attempt: %w", err, werr)
+			return r, stepTime{d: time.Since(begin), batch: st.batch}, false, fmt.Errorf("%w; no further attempt: %w", err, werr)
 		}
 		in.attempt++
 		r = x.again(in)
 		changed, err = x.judge(in, r)
+		st = stepTime{d: time.Since(begin)}
 	}
 	if err != nil && in.attempt > 1 {
 		err = fmt.Errorf("%w, after %d attempts", err, in.attempt)
 	}
-	return r, changed, err
+	return r, st, changed, err
 }
 
 // wait waits d, or until the run is stopped.

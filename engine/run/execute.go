@@ -28,6 +28,8 @@ type executor struct {
 	ctx, stopCtx context.Context
 	// blocks are how the play's blocks stand on the host.
 	blocks blockStates
+	// started are the instances whose KindTaskStart was emitted.
+	started map[string]bool
 }
 
 // cursor is the executor's place in a list of tasks: task ti, instance ii
@@ -38,9 +40,6 @@ type cursor struct {
 	// entered is the last task the stop check let in: a task once begun
 	// (by the walk, or by a batch that reached it) runs to its end.
 	entered int
-	// reached is when the executor came to the instance at the cursor: its
-	// reported duration runs from there.
-	reached time.Time
 }
 
 // walkEnd is where a walk ended: at == len(tasks) when every task ran;
@@ -55,7 +54,7 @@ type walkEnd struct {
 
 // apply runs the play's tasks, then its notified handlers.
 func (hr *hostRun) apply(ctx, stopCtx context.Context, tally *hostTally) error {
-	x := &executor{hr: hr, tally: tally, ctx: ctx, stopCtx: stopCtx, blocks: blockStates{}}
+	x := &executor{hr: hr, tally: tally, ctx: ctx, stopCtx: stopCtx, blocks: blockStates{}, started: map[string]bool{}}
 	end := x.walk(hr.order)
 	if end.err == nil {
 		return x.handlers()
@@ -100,7 +99,7 @@ func (x *executor) handlers() error {
 // they run out.
 func (x *executor) walk(tasks []*config.Task) walkEnd {
 	e := x.hr.e
-	c := &cursor{tasks: tasks, entered: -1, reached: time.Now()}
+	c := &cursor{tasks: tasks, entered: -1}
 	ends := blockEnds(tasks)
 	for c.ti < len(tasks) {
 		if err := x.enter(c); err != nil {
@@ -187,7 +186,7 @@ func (x *executor) pending(c *cursor) []*instance {
 }
 
 func (c *cursor) move(ti, ii int) {
-	c.ti, c.ii, c.reached = ti, ii, time.Now()
+	c.ti, c.ii = ti, ii
 }
 
 // next moves the cursor from the instance it is at to the next one of the
@@ -217,10 +216,10 @@ func (x *executor) expand(t *config.Task) error {
 	known, diags := x.hr.e.expandTask(t)
 	if diags.HasErrors() {
 		x.hr.r.addDiags(x.hr.host.Name, diags)
-		return x.fail(t.Addr(), t, 0, errors.New(diagSummary(diags)), "", 0)
+		return x.fail(t.Addr(), t, nil, stepTime{}, errors.New(diagSummary(diags)), nil)
 	}
 	if !known {
-		return x.fail(t.Addr(), t, 0, errors.New("for_each or count is still unknown after every task it depends on ran"), "", 0)
+		return x.fail(t.Addr(), t, nil, stepTime{}, errors.New("for_each or count is still unknown after every task it depends on ran"), nil)
 	}
 	return nil
 }
@@ -231,25 +230,43 @@ func (x *executor) run(c *cursor, seg segment) error {
 	in := seg.insts[0]
 	switch seg.kind {
 	case segConfigure:
+		x.start(in, 0)
+		t0 := time.Now()
 		diags := hr.configure(in)
+		st := stepTime{d: time.Since(t0)}
 		if diags.HasErrors() {
 			hr.r.addDiags(hr.host.Name, diags)
-			return x.failInstance(c, in, errors.New(diagSummary(diags)), "")
+			return x.failInstance(in, errors.New(diagSummary(diags)), st, nil)
 		}
 		if in.state == instDeferred {
-			return x.failInstance(c, in, errors.New("its configuration is still unknown after every task it depends on ran"), "")
+			return x.failInstance(in, errors.New("its configuration is still unknown after every task it depends on ran"), st, nil)
 		}
 	case segRead:
+		// The others of the read are read ahead; the step is the first's.
+		x.start(in, 0)
+		t0 := time.Now()
 		if err := hr.checkAll(x.ctx, seg.insts); err != nil {
-			return x.failInstance(c, in, err, "")
+			return x.failInstance(in, err, stepTime{d: time.Since(t0)}, nil)
 		}
 	case segRun:
+		work := make([]bool, len(seg.insts))
+		for k, in := range seg.insts {
+			work[k] = willRun(in)
+		}
+		times := batchTimes(work, 0)
+		for k, in := range seg.insts {
+			if work[k] {
+				x.start(in, times[k].batch)
+			}
+		}
+		t0 := time.Now()
 		res := x.applyBatch(seg)
+		times = batchTimes(work, time.Since(t0))
 		for k, in := range seg.insts {
 			if k > 0 {
 				x.next(c)
 			}
-			if err := x.report(c, in, res[k]); err != nil {
+			if err := x.report(in, res[k], times[k]); err != nil {
 				return err
 			}
 		}
@@ -268,7 +285,7 @@ func (x *executor) applyBatch(seg segment) []remote.BatchResult {
 	var plans []*contract.Plan
 	var idx []int
 	for k, in := range seg.insts {
-		if in.state == instChecked && in.checkErr == nil && hasWork(in.plan) {
+		if willRun(in) {
 			plans = append(plans, in.plan)
 			idx = append(idx, k)
 		}
@@ -314,34 +331,35 @@ func (x *executor) applyPlans(lead *instance, plans []*contract.Plan, readAfter 
 	return out, checks
 }
 
-// report reports one instance of a run segment, from its batch result r.
-func (x *executor) report(c *cursor, in *instance, r remote.BatchResult) error {
+// report reports one instance of a run segment, from its batch result r
+// and the time of the step that ran it.
+func (x *executor) report(in *instance, r remote.BatchResult, st stepTime) error {
 	hr, t := x.hr, in.task
+	x.start(in, st.batch)
 	if in.state == instSkipped {
 		hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: report.StatusSkipped, Message: "when is false",
 			Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler}})
 		return nil
 	}
 	if in.checkErr != nil {
-		r = remote.BatchResult{Ran: true, Err: in.checkErr}
+		r = remote.BatchResult{Ran: true, Err: in.checkErr} // its step was the state read
 	} else if hasWork(in.plan) && !r.Ran {
 		// Only after a failure, which ended the segment before this one.
-		return x.failInstance(c, in, errors.New("not run: the batch it was in stopped before it"), "")
+		return x.failInstance(in, errors.New("not run: the batch it was in stopped before it"), stepTime{}, nil)
 	}
-	r, changed, err := x.attempts(c, in, r)
+	r, st, changed, err := x.attempts(in, r, st)
 	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Changes: report.Changes(in.plan, in.metaSensitive, in.sensitiveAttrs()), Attempt: in.attempt}
 	if err != nil {
-		out := strings.TrimSpace(string(r.Result.Stdout) + "\n" + string(r.Result.Stderr))
-		if in.sensitive && out != "" {
-			// A secret may be in it in a form the masker cannot know.
-			out = "(hidden: the task is sensitive)"
-		}
 		// Dependants of a failure that is ignored or rescued see what it
 		// printed (marked sensitive for a sensitive task, as always; not
 		// registered whole with the masker, which would also hide the
 		// error message's parts that are not secret).
 		hr.setOutputs(in, resultOf(r), false)
-		return x.failInstance(c, in, err, out)
+		var printed *transport.Result
+		if hasWork(in.plan) && r.Ran {
+			printed = &r.Result
+		}
+		return x.failInstance(in, err, st, printed)
 	}
 	// A plan with Steps but no Changes (wait_for) ran and is reported ok:
 	// it changed nothing, so it notifies no handler and stales no state.
@@ -349,14 +367,19 @@ func (x *executor) report(c *cursor, in *instance, r remote.BatchResult) error {
 	hr.maskOutputs(in, r.Result)
 	in.to(instDone)
 	x.tally.completed(in.addr, changed)
-	st := report.StatusOK
+	status := report.StatusOK
 	if changed {
-		st = report.StatusChanged
+		status = report.StatusChanged
 		for _, n := range t.Notify {
 			hr.notified[in.notifyKey(n.Name)] = true
 		}
 	}
-	hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: st, Duration: time.Since(c.reached), Detail: detail})
+	detail.Batch = st.batch
+	ev := report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: status, Duration: st.d, Detail: detail}
+	if r.Ran {
+		withOutput(&ev, in, r.Result, nil)
+	}
+	hr.r.em.Emit(ev)
 	return nil
 }
 
@@ -400,22 +423,42 @@ func (hr *hostRun) maskOutputs(in *instance, res transport.Result) {
 	}
 }
 
-func (x *executor) failInstance(c *cursor, in *instance, err error, output string) error {
+// failInstance reports in failed in the step st, which printed res (nil:
+// nothing ran).
+func (x *executor) failInstance(in *instance, err error, st stepTime, res *transport.Result) error {
 	in.to(instFailed)
-	return x.fail(in.addr, in.task, time.Since(c.reached), err, output, in.attempt)
+	return x.fail(in.addr, in.task, in, st, err, res)
 }
 
-// fail reports a failed task (or instance, addr) and classifies the host's
-// failure (judgeFailure): the error it returns is a *goOn when the walk
-// goes on after it.
-func (x *executor) fail(addr string, t *config.Task, d time.Duration, err error, output string, attempt int) error {
-	st, kind, note, werr := x.judgeFailure(addr, t, err)
-	msg := err.Error() + note
-	if st == report.StatusUnreachable {
-		msg = x.tally.unreachableMessage(addr, err)
+// fail reports a failed task (or instance, addr; in is nil for a task)
+// and classifies the host's failure (judgeFailure): the error it returns
+// is a *goOn when the walk goes on after it. A failure once the run was
+// cut (a second Ctrl-C) is the cut's: the task is cancelled.
+func (x *executor) fail(addr string, t *config.Task, in *instance, st stepTime, err error, res *transport.Result) error {
+	x.startAddr(addr, t, st.batch)
+	var status report.Status
+	var kind, msg, hint string
+	werr := err
+	switch {
+	case x.ctx.Err() != nil:
+		status, msg = x.tally.cut(addr), "interrupted while it ran"
+	default:
+		var note string
+		status, kind, note, werr = x.judgeFailure(addr, t, err)
+		msg, hint = err.Error()+note, hintOf(err)
+		if status == report.StatusUnreachable {
+			msg = x.tally.unreachableMessage(addr, err)
+		}
 	}
-	x.hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: x.hr.host.Name, Task: addr, Status: st, Duration: d, Message: msg, ErrorKind: kind, Hint: hintOf(err),
-		Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler, Output: output, Attempt: attempt}})
+	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Batch: st.batch}
+	if in != nil {
+		detail.Attempt = in.attempt
+	}
+	ev := report.Event{Kind: report.KindTask, Host: x.hr.host.Name, Task: addr, Status: status, Duration: st.d, Message: msg, ErrorKind: kind, Hint: hint, Detail: detail}
+	if res != nil && in != nil {
+		withOutput(&ev, in, *res, err)
+	}
+	x.hr.r.em.Emit(ev)
 	return werr
 }
 
@@ -424,6 +467,10 @@ func trimNL(b []byte) string { return strings.TrimRight(string(b), "\n") }
 // reportNotReached reports the tasks after a failure or a stop as skipped:
 // those depending on the failed task, the others not run.
 func (x *executor) reportNotReached(tasks []*config.Task, end walkEnd) {
+	if end.failed && x.ctx.Err() != nil {
+		end.at++ // the task at end.at was cut, and reported cancelled
+		end.failed = false
+	}
 	if !end.failed {
 		for _, t := range tasks[end.at:] {
 			x.hr.emitSkipped(t, "not run: the run was stopped")
