@@ -234,8 +234,8 @@ func (t *lineTask) plan(action contract.Action, old string, oldRaw []byte, updat
 	tmp := tempPath(t.Path)
 	dir, base := path.Split(t.Path)
 	var b strings.Builder
-	b.WriteString(safeFS)
-	fmt.Fprintf(&b, "t=%s\ntrap 'rm -f \"$t\"' EXIT\ndrover_cd %s\nb=%s\n", shell.Quote(tmp), shell.Quote(dirOf(dir)), shell.Quote(base))
+	b.WriteString(safeFS + removeOnExit(tmp))
+	fmt.Fprintf(&b, "drover_cd %s\nb=%s\n", shell.Quote(dirOf(dir)), shell.Quote(base))
 	install := shell.Join("drover_install", path.Base(tmp)) + " \"$b\" "
 	if action == contract.Create {
 		b.WriteString("if [ -e \"$b\" ] || [ -L \"$b\" ]; then printf 'drover: %s was created since it was read; re-run\\n' " + shell.Quote(t.Path) + " >&2; exit 1; fi\n")

@@ -257,6 +257,13 @@ func safeInstall(tmp, p, owner string, mode uint32) string {
 		shell.Join("drover_install", path.Base(tmp), base, owner, fmtMode(mode)) + "\n"
 }
 
+// removeOnExit is the script line that removes the temporary files temps
+// when the script exits without having moved them into place (it failed):
+// tested first, so that a script that succeeded starts no rm.
+func removeOnExit(temps ...string) string {
+	return "trap " + shell.Quote("for _ft in "+shell.Join(temps...)+"; do if [ -e \"$_ft\" ] || [ -L \"$_ft\" ]; then rm -f -- \"$_ft\"; fi; done") + " EXIT\n"
+}
+
 // safeMeta is the script lines (after safeFS) that make fix on the existing
 // regular file, or with dir the directory, p: see safeFS. "" when fix is
 // empty.
