@@ -15,6 +15,7 @@ import (
 var (
 	applyFlags    playbookFlags
 	applyFailFast bool
+	applyHTML     string
 )
 
 var applyCmd = &cobra.Command{
@@ -43,6 +44,7 @@ func init() {
 	applyFlags.register(applyCmd)
 	registerLockFlag(applyCmd)
 	applyCmd.Flags().BoolVar(&applyFailFast, "fail-fast", false, "after the first failure on any host, start no new task anywhere")
+	registerHTMLFlag(applyCmd, &applyHTML)
 	rootCmd.AddCommand(applyCmd)
 }
 
@@ -51,6 +53,7 @@ func runApply(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	page := s.startHTML(applyHTML)
 	// First signal: stop starting tasks. Second: cut the running ones.
 	// Third: the default action (exit at once).
 	ctx, cancel := context.WithCancel(cmd.Context())
@@ -85,6 +88,9 @@ func runApply(cmd *cobra.Command, args []string) error {
 	opts.Lock = &run.RunLock{Holder: lockHolder(args[0]), Wait: lockTimeout}
 	res, runErr := run.Apply(ctx, opts)
 	s.close()
+	if err := page.write(s, args, ""); err != nil {
+		return err
+	}
 	if err := s.report(res.Diagnostics); err != nil {
 		return err
 	}

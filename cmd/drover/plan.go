@@ -139,6 +139,7 @@ func (s *playbookSession) close() {
 var (
 	planFlags            playbookFlags
 	planDetailedExitcode bool
+	planHTML             string
 )
 
 var planCmd = &cobra.Command{
@@ -161,6 +162,7 @@ Exit status: 0 on success (with --detailed-exitcode: 0 no changes, 2 changes),
 func init() {
 	planFlags.register(planCmd)
 	planCmd.Flags().BoolVar(&planDetailedExitcode, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on errors")
+	registerHTMLFlag(planCmd, &planHTML)
 	rootCmd.AddCommand(planCmd)
 }
 
@@ -169,6 +171,7 @@ func runPlan(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	page := s.startHTML(planHTML)
 	ctx, stop := signalContext(cmd.Context(), s.ui.stderr)
 	defer stop()
 	pending, err := s.provision(ctx, false)
@@ -183,6 +186,9 @@ func runPlan(cmd *cobra.Command, args []string) error {
 	res.Summary.Delete += s.instances.Delete
 	if !global.jsonOut {
 		fmt.Fprintln(s.ui.stdout, "\n"+res.Summary.Line())
+	}
+	if err := page.write(s, args, res.Summary.Line()); err != nil {
+		return err
 	}
 	if err := s.report(res.Diagnostics); err != nil {
 		return err
