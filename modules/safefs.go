@@ -24,9 +24,24 @@ import (
 //     else may write it; or it is sticky and the link is ours); anywhere else
 //     it is refused. After each step drover checks that ".." is the
 //     directory it came from, so an entry swapped for a link between the
-//     test and the cd is caught. From then on the script names only entries
-//     of ".": the kernel resolves them from the directory drover sits in,
-//     which no rename of a parent can redirect.
+//     test and the cd is caught: test -ef against that directory held open
+//     on descriptor 9 (/proc/self/fd/9), a builtin, so the walk starts no
+//     process (without /proc, two stats compare device and inode). From
+//     then on the script names only entries of ".": the kernel resolves
+//     them from the directory drover sits in, which no rename of a parent
+//     can redirect.
+//   - The shortcut (drover_fixedpath): when "/" and every directory on the
+//     way to DIR are directories, not links, owned by root or the
+//     connecting user, and writable by nobody else (sticky ones on the way
+//     allowed), no other user can rename, replace or redirect any of them,
+//     and only root can change that; one stat of them all proves it, and
+//     drover_cd enters DIR at once. While the script is still there
+//     ($_ffix is $PWD: a cd elsewhere ends it) no other user can touch an
+//     entry of ".", so drover_install renames the temporary file in place
+//     without a private directory, drover_meta changes the file directly,
+//     drover_stage's private directory needs no checks, and the
+//     directory's fsync can wait for the end of the batch (drover_synclater:
+//     the path names it for good).
 //   - drover_owncd DIR is drover_cd that also refuses unless DIR and every
 //     directory on the way can be changed by nobody but root and the
 //     connecting user (drover_fixed for each entry; DIR itself theirs and
