@@ -12,7 +12,11 @@ import (
 // there (they run in subshells of that script and inherit its functions):
 // the host then parses it, and runs its setup commands, once per batch
 // instead of once per step. A step run on its own (Apply) keeps its copy.
-// Only text registered with Library is moved, never a user's script.
+// Only text registered with Library is moved, never a user's script. A
+// library names its functions and variables with a prefix of its own: it
+// runs in the batch script's shell, beside the frame's d, m, x, f, c and
+// stop. It may list directories to fsync in $_fsyncs (syncLater) when that
+// is set.
 var libraries struct {
 	sync.RWMutex
 	texts []string
