@@ -69,6 +69,9 @@ type Options struct {
 	Stop <-chan struct{}
 	// Lock, when set, takes each host's run lock (see RunLock).
 	Lock *RunLock
+	// Instances are the changes of the playbook's provision blocks, made
+	// before the plays: Plan's summary counts them with the tasks'.
+	Instances report.PlanSummary
 }
 
 // ApplyResult is what an apply achieved.
@@ -101,6 +104,8 @@ type runner struct {
 	evalSlots chan struct{}
 	// locks are the hosts' run locks, taken or being taken (lock.go).
 	locks map[string]*runlock.Pending
+	// stackFns are the functions of the playbook's stacks.
+	stackFns *stackFuncs
 }
 
 func newRunner(opts Options, sink report.Sink) *runner {
@@ -115,6 +120,7 @@ func newRunner(opts Options, sink report.Sink) *runner {
 		em:        report.NewEmitter(sink),
 		dead:      map[string]report.Status{},
 		evalSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		stackFns:  newStackFuncs(opts.Playbook.AllowLocal),
 	}
 }
 
@@ -265,6 +271,7 @@ func (r *runner) needsFacts(pl *config.Play) bool {
 			trs = append(trs, e.Variables()...)
 		}
 	}
+	trs = append(trs, callTraversals(pl)...)
 	for _, tr := range trs {
 		if tr.RootName() == "host" && len(tr) > 1 {
 			if a, ok := tr[1].(hcl.TraverseAttr); ok && a.Name == "facts" {
