@@ -194,11 +194,12 @@ func (hr *hostRun) publishOnce(in *instance, st report.Status, msg string, chang
 
 // runFollowed takes, on a host that does not run it, the outcome of a
 // run_once instance from the host that did, and reports it.
-func (x *executor) runFollowed(c *cursor, in *instance) error {
+func (x *executor) runFollowed(in *instance) error {
 	hr := x.hr
+	x.start(in, 0)
 	res, err := hr.r.once.wait(x.ctx, hr.onceKey(in))
 	if err != nil {
-		return x.failInstance(c, in, fmt.Errorf("waiting for %s to run it once: %w", in.onceFrom, err), "")
+		return x.failInstance(in, fmt.Errorf("waiting for %s to run it once: %w", in.onceFrom, err), stepTime{}, nil)
 	}
 	detail := &report.TaskResult{Module: in.task.Type, Handler: in.task.Handler, Changes: res.changes}
 	switch res.status {
@@ -207,7 +208,7 @@ func (x *executor) runFollowed(c *cursor, in *instance) error {
 		hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: report.StatusSkipped, Message: "when is false on " + in.onceFrom, Detail: detail})
 		return nil
 	case report.StatusFailed:
-		return x.failInstance(c, in, fmt.Errorf("run once on %s: %s", in.onceFrom, res.msg), "")
+		return x.failInstance(in, fmt.Errorf("run once on %s: %s", in.onceFrom, res.msg), stepTime{}, nil)
 	}
 	in.values, in.outputs, in.sensitive = res.values, res.outputs, res.sensitive
 	in.to(instDone)
@@ -215,7 +216,7 @@ func (x *executor) runFollowed(c *cursor, in *instance) error {
 	x.tally.completed(in.addr, changed)
 	if changed {
 		for _, n := range in.task.Notify {
-			hr.notified[n.Name] = true
+			hr.notified[in.notifyKey(n.Name)] = true
 		}
 	}
 	hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: res.status, Message: "ran on " + in.onceFrom, Detail: detail})
