@@ -237,6 +237,7 @@ func (r *runner) applyHost(ctx, stopCtx context.Context, i int, pl *config.Play,
 		warning, err := hr.checkSaved(i, earlier)
 		if err != nil {
 			t.unprepared(err)
+			t.kind = "stale_plan"
 			return err
 		}
 		if warning != "" {

@@ -139,7 +139,8 @@ func factLines(t contract.Task, out contract.CheckOutput) []string {
 }
 
 // stateSummary is what a check read, in words that hold no content: a
-// path's type, mode, owner and size; another task's first lines of check
+// path's type, mode, owner and size (not the size of a sensitive task's
+// file: it is a secret's length); another task's first lines of check
 // output ("(sensitive)" for a sensitive task). Masked by the caller.
 func stateSummary(in *instance, out contract.CheckOutput) string {
 	if p := out.Path; p != nil {
@@ -147,7 +148,7 @@ func stateSummary(in *instance, out contract.CheckOutput) string {
 			return "missing"
 		}
 		s := fmt.Sprintf("%s %04o %s:%s", p.Type, p.Mode, p.User, p.Group)
-		if p.Type == "file" {
+		if p.Type == "file" && !in.sensitive {
 			s += fmt.Sprintf(" %d bytes", p.Size)
 		}
 		return s

@@ -20,6 +20,7 @@ func TestStateSummary(t *testing.T) {
 		{"check output", false, contract.CheckOutput{Stdout: []byte("active=yes\nenabled=no\n\nx=1\ny=2\n")}, "active=yes | enabled=no | x=1"},
 		{"failed check", false, contract.CheckOutput{ExitCode: 2}, "exit 2"},
 		{"sensitive", true, contract.CheckOutput{Stdout: []byte("token=abc\n")}, "(sensitive)"},
+		{"sensitive file", true, contract.CheckOutput{Path: &contract.PathState{Type: "file", Mode: 0o600, User: "root", Group: "root", Size: 20}}, "file 0600 root:root"},
 	} {
 		if got := stateSummary(&instance{sensitive: tc.sensitive}, tc.out); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
