@@ -72,6 +72,9 @@ func TestCLIFleetRunLock(t *testing.T) {
 	if !strings.Contains(r.stdout, "locked by ") || !strings.Contains(r.stdout, "playbook "+abs) {
 		t.Errorf("second apply does not name the holder:\n%s", r.stdout)
 	}
+	if !strings.Contains(r.stderr, ": waiting up to 1s for the run lock, held by ") {
+		t.Errorf("second apply waited without saying so:\n%s", r.stderr)
+	}
 	if err := first.Wait(); err != nil {
 		t.Fatalf("first apply: %v\n%s", err, first.Stdout)
 	}

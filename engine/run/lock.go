@@ -2,8 +2,10 @@ package run
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/runlock"
 )
 
@@ -44,7 +46,15 @@ func (hr *hostRun) waitLock() error {
 	if p == nil {
 		return nil
 	}
-	_, err := p.Wait()
+	_, err := p.WaitNotify(func(holder string) {
+		if holder == "" {
+			holder = "another run"
+		}
+		// A run-wide warning (no Host): the terminal holds a host's events
+		// until the host is done, and this one is worth reading now.
+		hr.r.em.Emit(report.Event{Kind: report.KindWarning,
+			Message: fmt.Sprintf("%s: waiting up to %s for the run lock, held by %s", hr.host.Name, r.opts.Lock.Wait, holder)})
+	})
 	return err
 }
 

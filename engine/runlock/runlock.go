@@ -79,16 +79,21 @@ func IsBusy(err error) bool {
 const (
 	markLocked = "DROVER-LOCK-HELD"
 	markBusy   = "DROVER-LOCK-BUSY"
+	markWait   = "DROVER-LOCK-WAIT"
 )
 
 // script locks; $1 is the wait in seconds, $2 the holder line. Exit 4:
 // busy (the holder follows the busy marker); 3: the lock file cannot be
-// opened.
+// opened. When another run holds the lock, the wait marker and the
+// holder's line come first, so the operator is told who is waited for.
 const script = `set -u
 if [ "$(id -u)" = 0 ]; then d=/run; else d=${HOME:?}; f=.drover.lock; fi
 f=$d/${f:-drover.lock}
 if command -v flock >/dev/null 2>&1; then
   exec 9>>"$f" || exit 3
+  if ! flock -n 9; then
+    echo ` + markWait + `; head -n 1 "$f" 2>/dev/null; echo
+  fi
   if ! flock -w "$1" 9; then
     echo ` + markBusy + `; head -n 1 "$f" 2>/dev/null; exit 4
   fi
@@ -99,7 +104,7 @@ if command -v flock >/dev/null 2>&1; then
 fi
 l=$f.d
 boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
-end=$(( $(date +%s) + $1 ))
+end=$(( $(date +%s) + $1 )) said=
 while ! mkdir "$l" 2>/dev/null; do
   p='' b=''
   [ -r "$l/pid" ] && read -r p b <"$l/pid"
@@ -109,6 +114,7 @@ while ! mkdir "$l" 2>/dev/null; do
   if [ "$(date +%s)" -ge "$end" ]; then
     echo ` + markBusy + `; head -n 1 "$l/holder" 2>/dev/null; exit 4
   fi
+  [ -n "$said" ] || { said=1; echo ` + markWait + `; head -n 1 "$l/holder" 2>/dev/null; echo; }
   sleep 1
 done
 trap 'rm -rf "$l"' EXIT HUP TERM
@@ -121,6 +127,7 @@ cat >/dev/null
 // Pending is a lock being taken.
 type Pending struct {
 	held  chan struct{} // closed when the marker arrived
+	busy  chan struct{} // closed when the wait marker and holder arrived
 	done  chan struct{} // closed when the session ended
 	stdin *io.PipeWriter
 	res   transport.Result
@@ -136,8 +143,8 @@ type Pending struct {
 func Start(ctx context.Context, conn transport.Conn, h Holder, wait time.Duration) *Pending {
 	secs := int((wait + time.Second - 1) / time.Second)
 	pr, pw := io.Pipe()
-	p := &Pending{held: make(chan struct{}), done: make(chan struct{}), stdin: pw, wait: wait}
-	p.out.held = p.held
+	p := &Pending{held: make(chan struct{}), busy: make(chan struct{}), done: make(chan struct{}), stdin: pw, wait: wait}
+	p.out.held, p.out.busy = p.held, p.busy
 	cmd := "sh -c " + shell.Quote(script) + " drover-lock " + shell.Quote(fmt.Sprint(secs)) + " " + shell.Quote(h.String())
 	go func() {
 		defer close(p.done)
@@ -148,11 +155,31 @@ func Start(ctx context.Context, conn transport.Conn, h Holder, wait time.Duratio
 
 // Wait returns the lock once held, a *BusyError when another run held it
 // for the whole wait, or the error that kept it from being taken.
-func (p *Pending) Wait() (*Lock, error) {
+func (p *Pending) Wait() (*Lock, error) { return p.WaitNotify(nil) }
+
+// WaitNotify is Wait that calls onWait (when not nil) with the holder's
+// line as soon as the host says another run holds the lock, before
+// waiting for it: a wait of minutes is not silent.
+func (p *Pending) WaitNotify(onWait func(holder string)) (*Lock, error) {
+	busy := p.busy
+	for {
+		select {
+		case <-p.held:
+			return &Lock{p: p}, nil
+		case <-busy:
+			busy = nil
+			if onWait != nil {
+				onWait(p.out.waitHolder())
+			}
+			continue
+		case <-p.done:
+		}
+		break
+	}
 	select {
-	case <-p.held:
+	case <-p.held: // the marker and the end of the session raced
 		return &Lock{p: p}, nil
-	case <-p.done:
+	default:
 	}
 	out := p.out.bytes()
 	if i := bytes.Index(out, []byte(markBusy+"\n")); i >= 0 && p.err == nil {
@@ -193,7 +220,9 @@ type markWriter struct {
 	mu   sync.Mutex
 	buf  bytes.Buffer
 	held chan struct{}
+	busy chan struct{}
 	seen bool
+	wait bool
 }
 
 func (w *markWriter) Write(b []byte) (int, error) {
@@ -202,11 +231,38 @@ func (w *markWriter) Write(b []byte) (int, error) {
 	if w.buf.Len() < 4096 {
 		w.buf.Write(b)
 	}
+	if !w.wait && w.holderAfter(markWait) != "" {
+		w.wait = true
+		close(w.busy)
+	}
 	if !w.seen && bytes.Contains(w.buf.Bytes(), []byte(markLocked+"\n")) {
 		w.seen = true
 		close(w.held)
 	}
 	return len(b), nil
+}
+
+// holderAfter returns the holder line (and its newline) following mark's
+// line once both arrived, "" before. The caller holds w.mu.
+func (w *markWriter) holderAfter(mark string) string {
+	b := w.buf.Bytes()
+	i := bytes.Index(b, []byte(mark+"\n"))
+	if i < 0 {
+		return ""
+	}
+	rest := b[i+len(mark)+1:]
+	j := bytes.IndexByte(rest, '\n')
+	if j < 0 {
+		return ""
+	}
+	return string(rest[:j+1])
+}
+
+// waitHolder is the holder line that came with the wait marker.
+func (w *markWriter) waitHolder() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.TrimSpace(w.holderAfter(markWait))
 }
 
 func (w *markWriter) bytes() []byte {
