@@ -111,6 +111,7 @@ func runApply(cmd *cobra.Command, args []string) error {
 			return err
 		}
 		opts.Saved = saved.options(applyReplan)
+		saved.announce(s.ui)
 	}
 	opts.Stop = stopCh
 	opts.FailFast = applyFailFast

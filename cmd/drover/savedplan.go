@@ -371,6 +371,19 @@ func (sa *savedApply) markApplied() error {
 	return nil
 }
 
+// announce says which plan is applied, and what it does, before the run's
+// output.
+func (sa *savedApply) announce(u *ui) {
+	if global.jsonOut {
+		return
+	}
+	hosts := fmt.Sprintf("%d hosts", len(sa.plan.Hosts))
+	if len(sa.plan.Hosts) == 1 {
+		hosts = "1 host"
+	}
+	fmt.Fprintf(u.stdout, "Applying %s (planned %s for %s): %s\n\n", sa.path, sa.plan.Created.Format(time.RFC3339), hosts, sa.plan.Summary.Line())
+}
+
 // options are what engine/run needs to apply the saved plan.
 func (sa *savedApply) options(replan bool) *run.Saved {
 	return &run.Saved{Digest: sa.d, Plan: sa.plan, Replan: replan}
