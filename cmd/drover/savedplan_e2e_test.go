@@ -88,7 +88,7 @@ func TestSavedPlanFleet(t *testing.T) {
 
 	// Applied, then refused as applied: a plan is applied once.
 	r := run("apply", p1)
-	if r.code != 0 || strings.Count(r.stdout, "changed | template.motd") != 2 {
+	if r.code != 0 || strings.Count(r.stdout, "changed | template.motd") != 2 || !strings.Contains(r.stdout, "Applying "+p1+" (planned ") {
 		t.Fatalf("apply FILE: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	if got := motd(h2); got != "hello from "+h2.Name+"\n" {
@@ -176,5 +176,88 @@ func TestSavedPlanFleet(t *testing.T) {
 	r = run("apply", p5)
 	if r.code != 0 || !strings.Contains(r.stdout, "No changes: "+p5) {
 		t.Fatalf("apply of an empty plan: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestSavedPlanLocal: what apply FILE refuses before any host is touched
+// (variables that moved, flags the plan fixes), what plan -out refuses, and
+// a later play whose state an earlier play changed (applied, not refused).
+func TestSavedPlanLocal(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	inv := writeFile(t, dir, "inv.hcl", "host \"l1\" {\n  connection = \"local\"\n}\n")
+	site := writeFile(t, dir, "site.hcl", `
+variable "colour" {
+  type    = string
+  default = "red"
+}
+variable "token" {
+  type      = string
+  sensitive = true
+  default   = "unset-token"
+}
+play "one" {
+  hosts = "all"
+  file "x" {
+    path    = "`+target+`"
+    content = "first ${var.colour}\n"
+  }
+}
+play "two" {
+  hosts = "all"
+  file "x" {
+    path    = "`+target+`"
+    content = "second ${var.colour}\n"
+  }
+}
+`)
+	env := []string{"DROVER_VAR_colour=blue", "DROVER_VAR_token=tok-Local-777"}
+	p := filepath.Join(dir, "site.plan")
+	r := droverWith(t, "", env, "plan", "-i", inv, site, "-out", p)
+	if r.code != 0 {
+		t.Fatalf("plan -out: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if data, _ := os.ReadFile(p); strings.Contains(string(data), "tok-Local-777") || !strings.Contains(string(data), `"value": "blue"`) {
+		t.Fatalf("plan file: the secret is in it, or the clear variable is not:\n%s", data)
+	}
+
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		want string
+	}{
+		{"secret not given", []string{"DROVER_VAR_colour=blue"}, nil, 1, "token (from DROVER_VAR_token) is no longer given"},
+		{"secret changed", []string{"DROVER_VAR_colour=blue", "DROVER_VAR_token=tok-Changed-1"}, nil, 1, "token (from DROVER_VAR_token) has another value"},
+		{"variable changed", []string{"DROVER_VAR_colour=green", "DROVER_VAR_token=tok-Local-777"}, nil, 1, "colour (from DROVER_VAR_colour) has another value"},
+		{"flags the plan fixes", env, []string{"--var", "colour=x", "--limit", "l1"}, exitUsage, "drop --limit, --var"},
+		{"a playbook too", env, []string{site}, exitUsage, "a plan file is applied alone"},
+	} {
+		r := droverWith(t, "", tc.env, append([]string{"apply", p}, tc.args...)...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: exit %d, want %d and %q\n%s%s", tc.name, r.code, tc.code, tc.want, r.stdout, r.stderr)
+		}
+	}
+	if _, err := os.Stat(target); err == nil {
+		t.Fatal("a refused plan changed the host")
+	}
+
+	// Play two's state was moved by play one: expected, so applied.
+	r = droverWith(t, "", env, "apply", p)
+	if r.code != 0 || !strings.Contains(r.stdout, "Applying "+p+" (planned ") {
+		t.Fatalf("apply FILE: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got, _ := os.ReadFile(target); string(got) != "second blue\n" {
+		t.Errorf("target: %q", got)
+	}
+
+	r = droverWith(t, "", env, "plan", "-i", inv, site, "-out", p, "--var", "token=abc")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--var token sets a sensitive variable") {
+		t.Errorf("plan -out --var SECRET: exit %d\n%s", r.code, r.stderr)
+	}
+	r = droverWith(t, "", env, "apply", "-i", inv, site, "--replan")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--replan is for applying a plan file") {
+		t.Errorf("--replan without a plan: exit %d\n%s", r.code, r.stderr)
 	}
 }
