@@ -87,11 +87,15 @@ type StaleError struct {
 }
 
 func (e *StaleError) Error() string {
+	return fmt.Sprintf("refused: the saved plan no longer holds on this host (play %q); nothing was changed here. What moved:%s\nmake a new plan (drover plan -out), or apply with --replan to plan such hosts again", e.Play, e.Diff())
+}
+
+// Diff is what moved, a task per paragraph: why, then the planned and the
+// current state and changes.
+func (e *StaleError) Diff() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "refused: the saved plan no longer holds on this host (play %q); nothing was changed here. What moved:", e.Play)
 	for _, m := range e.Moved {
 		fmt.Fprintf(&b, "\n  %s: %s\n    - planned: %s\n    + now:     %s", m.Task, m.Why, m.Old, m.New)
 	}
-	b.WriteString("\nmake a new plan (drover plan -out), or apply with --replan to plan such hosts again")
 	return b.String()
 }

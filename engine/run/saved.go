@@ -3,6 +3,7 @@ package run
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/planfile"
@@ -29,22 +30,24 @@ type Saved struct {
 	// Replan applies a host whose state moved as planned now, instead of
 	// refusing it; what moved is reported as a warning.
 	Replan bool
+
+	once  sync.Once
+	plays map[string]map[int]*planfile.Play // host → play index → play
 }
 
-// savedPlay is host's saved play number i (in the order of the playbook's
-// plays that select it), or nil.
+// savedPlay is host's saved play of the playbook's play i, or nil.
 func (s *Saved) savedPlay(host string, i int) *planfile.Play {
-	for _, h := range s.Plan.Hosts {
-		if h.Name != host {
-			continue
-		}
-		for k := range h.Plays {
-			if h.Plays[k].Index == i {
-				return &h.Plays[k]
+	s.once.Do(func() {
+		s.plays = map[string]map[int]*planfile.Play{}
+		for _, h := range s.Plan.Hosts {
+			m := map[int]*planfile.Play{}
+			for k := range h.Plays {
+				m[h.Plays[k].Index] = &h.Plays[k]
 			}
+			s.plays[h.Name] = m
 		}
-	}
-	return nil
+	})
+	return s.plays[host][i]
 }
 
 // savedHosts keeps of a play's selected hosts those the saved plan has for
@@ -220,8 +223,5 @@ func (hr *hostRun) checkSaved(i int, earlier []changeRec) (warning string, err e
 	if !s.Replan {
 		return "", se
 	}
-	msg := strings.Replace(se.Error(), "refused: the saved plan no longer holds on this host", "re-planned (--replan): the saved plan no longer held on this host", 1)
-	msg = strings.Replace(msg, "; nothing was changed here", "; applying the plan made now", 1)
-	msg, _, _ = strings.Cut(msg, "\nmake a new plan")
-	return msg, nil
+	return fmt.Sprintf("re-planned (--replan): the saved plan no longer held on this host (play %q); applying the plan made now. What moved:%s", hr.play.Name, se.Diff()), nil
 }
