@@ -46,7 +46,7 @@ func startPlanRecord(path string) (*planRecorder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &planRecorder{path: path, plan: p, d: d, watch: localpath.Watch()}, nil
+	return &planRecorder{path: path, plan: p, d: d.Skipping(path), watch: localpath.Watch()}, nil
 }
 
 // refuseUnsaveable refuses what a plan file cannot hold, before any host
@@ -289,6 +289,7 @@ func openSavedPlan(cmd *cobra.Command, args []string) (*savedApply, error) {
 	if err != nil {
 		return nil, &exitCodeError{code: exitError, err: fmt.Errorf("%s: %w", path, err)}
 	}
+	d = d.Skipping(path)
 	if err := d.CheckFiles(p.Files); err != nil {
 		return nil, &exitCodeError{code: exitError, err: fmt.Errorf("%s: %w", path, err)}
 	}

@@ -18,7 +18,20 @@ import (
 )
 
 // Digester makes the plan's digests: HMAC-SHA256 with the plan's key.
-type Digester struct{ key []byte }
+type Digester struct {
+	key []byte
+	// skip is the plan file itself, left out of directory digests: it may
+	// be saved inside a directory the plan reads, and it is rewritten.
+	skip string
+}
+
+// Skipping returns d leaving the file at path out of directory digests.
+func (d Digester) Skipping(path string) Digester {
+	if a, err := filepath.Abs(path); err == nil {
+		d.skip = a
+	}
+	return d
+}
 
 // NewDigester is a Digester with key (tests; plans use Plan.Digester).
 func NewDigester(key []byte) Digester { return Digester{key: key} }
@@ -73,6 +86,9 @@ func (d Digester) Path(p string) (string, error) {
 	err = filepath.WalkDir(p, func(q string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if d.skip != "" && q == d.skip {
+			return nil
 		}
 		rel, _ := filepath.Rel(p, q)
 		info, err := e.Info()

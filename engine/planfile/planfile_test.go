@@ -135,6 +135,14 @@ func TestCheckFiles(t *testing.T) {
 			t.Errorf("%q does not say %q", err, want)
 		}
 	}
+	// The plan file itself, saved in a directory the plan reads, is not
+	// part of its digest.
+	tree := filepath.Join(dir, "tree")
+	before, _ := d.Path(tree)
+	write("tree/site.plan", "plan")
+	if after, _ := d.Skipping(filepath.Join(tree, "site.plan")).Path(tree); after != before {
+		t.Error("the plan file changes the digest of the directory it is in")
+	}
 	// Another key, other digests: a digest means nothing outside its plan.
 	if other, _ := NewDigester([]byte("fedcba9876543210")).Path(site); other == files[0].Digest {
 		t.Error("digests do not depend on the key")
