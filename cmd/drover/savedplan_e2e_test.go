@@ -85,9 +85,20 @@ func TestSavedPlanFleet(t *testing.T) {
 	if motd(h1) != "" {
 		t.Fatal("plan changed a host")
 	}
+	// show prints it for a reviewer, connecting to nothing.
+	r := drover(t, "", "show", p1)
+	for _, s := range []string{"Plan " + p1 + ", made ", "Variable token: (sensitive; read again at apply from DROVER_VAR_token)",
+		"local     " + filepath.Join(dir, "motd.tftpl"), h2.Name + " | play motd | 3 to create", "+hello from " + h2.Name, "Plan: 6 to create"} {
+		if r.code != 0 || !strings.Contains(r.stdout, s) {
+			t.Errorf("show: exit %d, no %q in\n%s%s", r.code, s, r.stdout, r.stderr)
+		}
+	}
+	if strings.Contains(r.stdout, token) {
+		t.Error("show prints the secret")
+	}
 
 	// Applied, then refused as applied: a plan is applied once.
-	r := run("apply", p1)
+	r = run("apply", p1)
 	if r.code != 0 || strings.Count(r.stdout, "changed | template.motd") != 2 || !strings.Contains(r.stdout, "Applying "+p1+" (planned ") {
 		t.Fatalf("apply FILE: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

@@ -194,6 +194,19 @@ func (e *FormatError) Error() string { return e.Path + ": " + e.Msg }
 // Unmarshal decodes a plan file (path names it in errors) and checks its
 // format, its checksum, and that drover version droverVersion wrote it.
 func Unmarshal(path string, data []byte, droverVersion string) (*Plan, error) {
+	p, err := Decode(path, data, droverVersion)
+	if err != nil {
+		return nil, err
+	}
+	if p.Drover != droverVersion {
+		return nil, &FormatError{Path: path, Msg: fmt.Sprintf("made by drover %s; this is drover %s, whose modules may plan differently: make the plan again with this drover", p.Drover, droverVersion)}
+	}
+	return p, nil
+}
+
+// Decode is Unmarshal without the version check, to show a plan another
+// drover made (droverVersion is for messages).
+func Decode(path string, data []byte, droverVersion string) (*Plan, error) {
 	bad := func(format string, args ...any) error {
 		return &FormatError{Path: path, Msg: fmt.Sprintf(format, args...)}
 	}
@@ -222,9 +235,6 @@ func Unmarshal(path string, data []byte, droverVersion string) (*Plan, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
 		return nil, bad("the plan cannot be decoded: %v", err)
-	}
-	if p.Drover != droverVersion {
-		return nil, bad("made by drover %s; this is drover %s, whose modules may plan differently: make the plan again with this drover", p.Drover, droverVersion)
 	}
 	return &p, nil
 }
