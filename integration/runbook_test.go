@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -227,45 +226,15 @@ echo $!
 	checkHTMLInChromium(t, page.Bytes(), sick.Name, strconv.Itoa(port))
 }
 
-// chromium is the Debian package's browser, or "" when it is not installed
-// (the test then skips, unless the fleet is required: CI installs it).
-func chromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("DROVER_REQUIRE_FLEET") == "1" {
-		t.Fatal("chromium is not installed (Debian package chromium); DROVER_REQUIRE_FLEET=1 requires it")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium)")
-	return ""
-}
-
-func headless(t *testing.T, bin string, args ...string) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=" + t.TempDir()}
-	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium: %v\n%s", err, errb.String())
-	}
-	return out.Bytes()
-}
-
 func checkHTMLInChromium(t *testing.T, page []byte, sick, port string) {
 	t.Helper()
-	bin := chromium(t)
+	bin := integration.Chromium(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "report.html")
 	if err := os.WriteFile(file, page, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dom := string(headless(t, bin, "--dump-dom", "file://"+file))
+	dom := string(integration.Headless(t, bin, "--dump-dom", "file://"+file))
 	for _, want := range []string{"Hosts × findings", `id="host-` + sick + `"`, "listens on 127.0.0.1:" + port, "/srv/data is 100% full", "read-only: enforced (mount namespace"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the page chromium rendered lacks %q", want)
@@ -277,7 +246,7 @@ func checkHTMLInChromium(t *testing.T, page []byte, sick, port string) {
 		t.Errorf("the first host section is not %s", sick)
 	}
 	shot := filepath.Join(dir, "report.png")
-	headless(t, bin, "--screenshot="+shot, "--window-size=1280,1400", "--hide-scrollbars", "file://"+file)
+	integration.Headless(t, bin, "--screenshot="+shot, "--window-size=1280,1400", "--hide-scrollbars", "file://"+file)
 	png, err := os.ReadFile(shot)
 	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
 		t.Fatalf("no screenshot: %v", err)

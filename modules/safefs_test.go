@@ -94,7 +94,9 @@ func testSafeFS(t *testing.T, sh string) {
 			script: `drover_cd "$R/u"; drover_read f`,
 			fails:  "has another name"},
 		{name: "mkcd makes the missing parents",
-			script: `drover_mkcd "$R/u/a/b"; chown nobody .; chmod 0750 .`,
+			// The guard: these tests run as root on this machine, and a
+			// mkcd that ended anywhere else must not chown it.
+			script: `drover_mkcd "$R/u/a/b"; [ . -ef "$R/u/a/b" ] || { echo "mkcd ended in $PWD" >&2; exit 1; }; chown nobody .; chmod 0750 .`,
 			after:  "u/a/b nobody 750 "},
 		{name: "stage leaves nothing behind",
 			script: `drover_cd "$R/u"; drover_stage; : > f; drover_unstage; ls -A "$R/u"`,

@@ -16,6 +16,7 @@ var (
 	applyFlags    playbookFlags
 	applyFailFast bool
 	applyReplan   bool
+	applyHTML     string
 )
 
 var applyCmd = &cobra.Command{
@@ -52,6 +53,7 @@ func init() {
 	registerLockFlag(applyCmd)
 	applyCmd.Flags().BoolVar(&applyFailFast, "fail-fast", false, "after the first failure on any host, start no new task anywhere")
 	applyCmd.Flags().BoolVar(&applyReplan, "replan", false, "with a plan file: plan a host whose state moved since the plan again, instead of refusing it")
+	registerHTMLFlag(applyCmd, &applyHTML)
 	rootCmd.AddCommand(applyCmd)
 }
 
@@ -76,6 +78,7 @@ func runApply(cmd *cobra.Command, args []string) error {
 			return err
 		}
 	}
+	page := s.startHTML(applyHTML)
 	// First signal: stop starting tasks. Second: cut the running ones.
 	// Third: the default action (exit at once).
 	ctx, cancel := context.WithCancel(cmd.Context())
@@ -118,6 +121,9 @@ func runApply(cmd *cobra.Command, args []string) error {
 	opts.Lock = &run.RunLock{Holder: lockHolder(args[0]), Wait: lockTimeout}
 	res, runErr := run.Apply(ctx, opts)
 	s.close()
+	if err := page.write(s, args, ""); err != nil {
+		return err
+	}
 	if err := s.report(res.Diagnostics); err != nil {
 		return err
 	}

@@ -153,6 +153,7 @@ var (
 	planFlags            playbookFlags
 	planDetailedExitcode bool
 	planOut              string
+	planHTML             string
 )
 
 var planCmd = &cobra.Command{
@@ -182,6 +183,7 @@ func init() {
 	planFlags.register(planCmd)
 	planCmd.Flags().BoolVar(&planDetailedExitcode, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on errors")
 	planCmd.Flags().StringVar(&planOut, "out", "", "save the plan to this file (also -out FILE) for drover apply FILE")
+	registerHTMLFlag(planCmd, &planHTML)
 	rootCmd.AddCommand(planCmd)
 }
 
@@ -203,6 +205,7 @@ func runPlan(cmd *cobra.Command, args []string) error {
 			return err
 		}
 	}
+	page := s.startHTML(planHTML)
 	ctx, stop := signalContext(cmd.Context(), s.ui.stderr)
 	defer stop()
 	pending, err := s.provision(ctx, false)
@@ -221,6 +224,9 @@ func runPlan(cmd *cobra.Command, args []string) error {
 	res.Summary.Delete += s.instances.Delete
 	if !global.jsonOut {
 		fmt.Fprintln(s.ui.stdout, "\n"+res.Summary.Line())
+	}
+	if err := page.write(s, args, res.Summary.Line()); err != nil {
+		return err
 	}
 	if err := s.report(res.Diagnostics); err != nil {
 		return err

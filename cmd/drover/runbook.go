@@ -234,25 +234,8 @@ func writeHTMLReport(path string, rep *report.RunbookReport, m *report.Masker) e
 	if err := report.WriteRunbookHTML(&b, rep, m); err != nil {
 		return fmt.Errorf("rendering the HTML report: %w", err)
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".drover-report-*.html")
-	if err != nil {
-		return fmt.Errorf("writing the HTML report: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b.Bytes()); err != nil {
-		f.Close()
-		return fmt.Errorf("writing the HTML report: %w", err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("writing the HTML report: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing the HTML report: %w", err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("writing the HTML report: %w", err)
+	if err := writeAtomic(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("the HTML report: %w", err)
 	}
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -358,14 +357,7 @@ func (sa *savedApply) verify(l *loaded) error {
 // markApplied records in the file that the plan is being applied, before
 // any host is touched: a plan is applied once.
 func (sa *savedApply) markApplied() error {
-	by := "unknown"
-	if u, err := user.Current(); err == nil {
-		by = u.Username
-	}
-	if h, err := os.Hostname(); err == nil {
-		by += "@" + h
-	}
-	sa.plan.Applied = &planfile.Applied{At: time.Now().UTC().Truncate(time.Second), By: by}
+	sa.plan.Applied = &planfile.Applied{At: time.Now().UTC().Truncate(time.Second), By: operator()}
 	if err := writePlanFile(sa.path, sa.plan); err != nil {
 		return &exitCodeError{code: exitError, err: fmt.Errorf("%w; drover records in the plan file that it was applied (a plan is applied once): make the file and its directory writable", err)}
 	}

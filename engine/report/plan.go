@@ -203,6 +203,9 @@ func renderPlan(p *Printer, e Event) {
 	}
 }
 
+// actionSymbol is how plans mark a change, as Terraform does.
+var actionSymbol = map[string]string{"create": "+", "update": "~", "delete": "-", "run": ">"}
+
 // renderTaskChanges draws a task's changes:
 //
 //   - directory.app: create /srv/app
@@ -212,7 +215,7 @@ func renderPlan(p *Printer, e Event) {
 //     ...
 func renderTaskChanges(p *Printer, task string, changes []ChangeView) {
 	for _, c := range changes {
-		sym := map[string]string{"create": "+", "update": "~", "delete": "-", "run": ">"}[c.Action]
+		sym := actionSymbol[c.Action]
 		line := fmt.Sprintf("  %s %s: %s %s", p.Style.action(c.Action, sym), task, c.Action, c.Subject)
 		p.Line(strings.TrimRight(line, " "))
 		for _, a := range c.Attrs {
@@ -246,15 +249,31 @@ func (s *Style) action(action, sym string) string {
 }
 
 func (s *Style) diffLine(l string) string {
-	switch {
-	case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
+	switch diffClass(l) {
+	case "head":
 		return s.Bold.Sprint(l)
-	case strings.HasPrefix(l, "+"):
+	case "add":
 		return s.OK.Sprint(l)
-	case strings.HasPrefix(l, "-"):
+	case "del":
 		return s.Failed.Sprint(l)
-	case strings.HasPrefix(l, "@@"):
+	case "hunk":
 		return s.Dim.Sprint(l)
 	}
 	return l
+}
+
+// diffClass names what a line of a unified diff is: a file header, an
+// added or deleted line, a hunk header, or context ("").
+func diffClass(l string) string {
+	switch {
+	case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
+		return "head"
+	case strings.HasPrefix(l, "+"):
+		return "add"
+	case strings.HasPrefix(l, "-"):
+		return "del"
+	case strings.HasPrefix(l, "@@"):
+		return "hunk"
+	}
+	return ""
 }

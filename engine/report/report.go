@@ -1,6 +1,7 @@
 // Package report turns what a run does into output. Engine code emits Events;
 // Sinks render them: Terminal for people, JSON for programs, Recorder for the
-// recap. Every string a sink writes passes through a Masker first, so a
+// recap, RunCollector for the HTML report (html.go holds the one HTML layer
+// of every report). Every string a sink writes passes through a Masker first, so a
 // registered secret (a become password, a sensitive value) never appears;
 // sinks mask values before encoding them, and writers for people escape
 // control characters from hosts too (clean.go, escape.go).
