@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -132,8 +134,8 @@ func TestSavedPlanFleet(t *testing.T) {
 		h1.Name + " | failed",
 		"refused: the saved plan no longer holds on this host",
 		"template.motd: the host's state moved",
-		"- planned: state: file 0644 root:root " + strconv.Itoa(len("hello from "+h1.Name+"\n")) + " bytes; plan: update /etc/drover-plan/motd",
-		"+ now:     state: file 0644 root:root " + strconv.Itoa(len("edited by hand\n")) + " bytes; plan: update /etc/drover-plan/motd",
+		"- planned: state: file 0644 root:root " + strconv.Itoa(len("hello from "+h1.Name+"\n")) + " bytes sha256:" + sum12("hello from "+h1.Name+"\n") + "; plan: update /etc/drover-plan/motd",
+		"+ now:     state: file 0644 root:root " + strconv.Itoa(len("edited by hand\n")) + " bytes sha256:" + sum12("edited by hand\n") + "; plan: update /etc/drover-plan/motd",
 		h2.Name + " | changed | template.motd",
 	} {
 		if !strings.Contains(r.stdout, s) {
@@ -271,4 +273,9 @@ play "two" {
 	if r.code != exitUsage || !strings.Contains(r.stderr, "--replan is for applying a plan file") {
 		t.Errorf("--replan without a plan: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+func sum12(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:12]
 }

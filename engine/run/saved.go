@@ -142,9 +142,10 @@ func factLines(t contract.Task, out contract.CheckOutput) []string {
 }
 
 // stateSummary is what a check read, in words that hold no content: a
-// path's type, mode, owner and size (not the size of a sensitive task's
-// file: it is a secret's length); another task's first lines of check
-// output ("(sensitive)" for a sensitive task). Masked by the caller.
+// path's type, mode, owner, size and the start of its SHA-256 (neither for
+// a sensitive task's file: its length and checksum are a secret's); another
+// task's first lines of check output ("(sensitive)" for a sensitive task).
+// Masked by the caller.
 func stateSummary(in *instance, out contract.CheckOutput) string {
 	if p := out.Path; p != nil {
 		if p.Type == "missing" {
@@ -153,6 +154,9 @@ func stateSummary(in *instance, out contract.CheckOutput) string {
 		s := fmt.Sprintf("%s %04o %s:%s", p.Type, p.Mode, p.User, p.Group)
 		if p.Type == "file" && !in.sensitive {
 			s += fmt.Sprintf(" %d bytes", p.Size)
+			if len(p.SHA256) >= 12 {
+				s += " sha256:" + p.SHA256[:12]
+			}
 		}
 		return s
 	}
