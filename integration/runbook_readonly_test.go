@@ -11,7 +11,7 @@ import (
 	"github.com/drover-cm/drover/engine/report"
 	drun "github.com/drover-cm/drover/engine/run"
 	"github.com/drover-cm/drover/integration"
-	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // hostState is what a probe must not change: a checksum manifest of /etc,
@@ -78,7 +78,7 @@ func TestRunbookFleetReadOnlyEnforced(t *testing.T) {
 	hr := rep.Hosts[0]
 	var text, js bytes.Buffer
 	report.WriteRunbookText(&text, rep, report.RunbookTextOptions{Full: true})
-	if hr.Status != report.StatusOK || hr.ReadOnly != modules.ReadOnlyEnforced {
+	if hr.Status != report.StatusOK || hr.ReadOnly != contract.ReadOnlyEnforced {
 		t.Errorf("host %s, read-only %q; want ok and enforced:\n%s", hr.Status, hr.ReadOnly, text.String())
 	}
 	got := map[string]report.ProbeOutput{}
@@ -87,7 +87,7 @@ func TestRunbookFleetReadOnlyEnforced(t *testing.T) {
 	}
 	for _, a := range attackProbes {
 		p := got[a.name]
-		if p.ReadOnly != modules.ReadOnlyEnforced || !strings.Contains(p.Stdout+p.Stderr, a.want) {
+		if p.ReadOnly != contract.ReadOnlyEnforced || !strings.Contains(p.Stdout+p.Stderr, a.want) {
 			t.Errorf("%s: status %s, read-only %q, output %q; want the refusal %q", a.name, p.Status, p.ReadOnly, p.Stdout+p.Stderr, a.want)
 		}
 	}
@@ -101,8 +101,8 @@ func TestRunbookFleetReadOnlyEnforced(t *testing.T) {
 	report.WriteRunbookJSON(&js, rep, report.NewMasker())
 	var page bytes.Buffer
 	report.WriteRunbookHTML(&page, rep, report.NewMasker())
-	want := "read-only: " + modules.ReadOnlyEnforced
-	if !strings.Contains(text.String(), want) || !strings.Contains(page.String(), want) || !strings.Contains(js.String(), `"read_only": "`+modules.ReadOnlyEnforced) {
+	want := "read-only: " + contract.ReadOnlyEnforced
+	if !strings.Contains(text.String(), want) || !strings.Contains(page.String(), want) || !strings.Contains(js.String(), `"read_only": "`+contract.ReadOnlyEnforced) {
 		t.Errorf("a report lacks %q:\n%s\n%s", want, text.String(), js.String())
 	}
 }
@@ -131,11 +131,11 @@ func TestRunbookFleetRequireEnforced(t *testing.T) {
 	for _, hr := range rep.Hosts {
 		switch hr.Host {
 		case bare.Name:
-			if hr.Status != report.StatusFailed || !strings.Contains(hr.ReadOnly, "not enforced: util-linux tools missing: unshare") || hr.Probes[0].Status != modules.ProbeRefused {
+			if hr.Status != report.StatusFailed || !strings.Contains(hr.ReadOnly, "not enforced: util-linux tools missing: unshare") || hr.Probes[0].Status != contract.ProbeRefused {
 				t.Errorf("bare host: %+v\n%s", hr, text.String())
 			}
 		case plain.Name:
-			if hr.Status != report.StatusOK || hr.ReadOnly != modules.ReadOnlyEnforced || hr.Probes[0].Status != "failed" {
+			if hr.Status != report.StatusOK || hr.ReadOnly != contract.ReadOnlyEnforced || hr.Probes[0].Status != "failed" {
 				t.Errorf("plain host: %+v", hr)
 			}
 		}
@@ -152,7 +152,7 @@ func TestRunbookFleetRequireEnforced(t *testing.T) {
 	// real, so the test above would see a missing enforcement.
 	rep = runbookOn(t, f, rb, nil, nil)
 	for _, hr := range rep.Hosts {
-		if hr.Host == bare.Name && (hr.Status != report.StatusOK || !modules.ReadOnlyNotEnforced(hr.ReadOnly) || hr.Probes[0].Stdout != "wrote\n") {
+		if hr.Host == bare.Name && (hr.Status != report.StatusOK || !contract.ReadOnlyNotEnforced(hr.ReadOnly) || hr.Probes[0].Stdout != "wrote\n") {
 			t.Errorf("bare host without --require-enforced: %+v", hr)
 		}
 	}
@@ -182,10 +182,10 @@ func TestRunbookFleetReadOnlyWithBecome(t *testing.T) {
 	if p := got["user"]; p.ReadOnly != "by permissions of user deploy" || p.Stdout != "deploy\n" {
 		t.Errorf("user probe: %+v", p)
 	}
-	if p := got["root"]; p.ReadOnly != modules.ReadOnlyEnforced || p.Stdout != "root" || !strings.Contains(p.Stderr, "Read-only file system") {
+	if p := got["root"]; p.ReadOnly != contract.ReadOnlyEnforced || p.Stdout != "root" || !strings.Contains(p.Stderr, "Read-only file system") {
 		t.Errorf("become probe: %+v", p)
 	}
-	want := "by permissions of user deploy (probes user); " + modules.ReadOnlyEnforced + " (probes root)"
+	want := "by permissions of user deploy (probes user); " + contract.ReadOnlyEnforced + " (probes root)"
 	if hr.ReadOnly != want {
 		t.Errorf("host read-only %q, want %q", hr.ReadOnly, want)
 	}

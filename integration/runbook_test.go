@@ -24,6 +24,7 @@ import (
 	"github.com/drover-cm/drover/internal/golden"
 	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/contract"
 )
 
 // runbookOn runs a runbook file against the fleet as `drover run` does and
@@ -201,7 +202,7 @@ echo $!
 		}
 	}
 	for _, h := range rep.Hosts {
-		if h.ReadOnly != modules.ReadOnlyEnforced {
+		if h.ReadOnly != contract.ReadOnlyEnforced {
 			t.Errorf("%s: read-only %q, want enforced", h.Host, h.ReadOnly)
 		}
 		if has(h, "read_only_mount", "") {

@@ -1,25 +1,16 @@
 package modules
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"path"
 	"regexp"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/modules/contract"
 )
 
 // lineModule ensures one line is present in (or absent from) a text file.
 type lineModule struct{}
-
-// maxLineFile is the largest file the line module edits: Check reads the
-// whole file to edit it in Go.
-const maxLineFile = 1 << 20
 
 var lineSpec = &contract.Spec{
 	Name:    "line",
@@ -103,61 +94,36 @@ func (lineModule) Configure(cfg contract.Config) (contract.Task, error) {
 	return t, nil
 }
 
+// lineTask is an editedFile (modules/edit.go): Check and CheckPath read
+// the whole file.
 type lineTask struct {
-	Path          string
+	editedFile
 	Line          string
 	Regexp        *regexp.Regexp
 	After, Before *regexp.Regexp // nil: EOF / BOF or unset
 	BOF           bool
-	Absent        bool
-	Create        bool
 	Sensitive     bool
 }
 
-func (t *lineTask) Check() string { return statFragment(t.Path, false, maxLineFile) }
-
-func (t *lineTask) CheckPath() contract.PathCheck {
-	return contract.PathCheck{Path: t.Path, FetchMax: maxLineFile}
-}
-
 func (t *lineTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
-	r, err := parseRemote(out)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Path, err)
+	r, done, err := t.read("line", out, "set create = true to create it, or manage it with a file task")
+	if done != nil || err != nil {
+		return done, err
 	}
-	switch r.Type {
-	case "missing":
-		if t.Absent {
-			return &contract.Plan{}, nil
-		}
-		if !t.Create {
-			return nil, &contract.NeedsError{
-				Resource: contract.Resource{Kind: "path", Name: t.Path},
-				Err:      fmt.Errorf("%s does not exist; set create = true to create it, or manage it with a file task", t.Path),
-			}
-		}
-		return t.plan(contract.Create, "", nil, t.Line+"\n"), nil
-	case "file":
-	default:
-		return nil, fmt.Errorf("%s is a %s, not a regular file", t.Path, typeName(r.Type))
-	}
-	if !r.HasContent {
-		return nil, fmt.Errorf("%s is %d bytes, larger than the line module's cap of %d bytes (1 MiB); manage it with a file or template task", t.Path, r.Size, maxLineFile)
+	if r.Type == "missing" {
+		return t.plan(contract.Create, nil, t.Line+"\n"), nil
 	}
 	old := string(r.Content)
 	updated := t.edit(old)
 	if updated == old {
 		return &contract.Plan{}, nil
 	}
-	return t.plan(contract.Update, old, r.Content, updated), nil
+	return t.plan(contract.Update, r.Content, updated), nil
 }
 
 // edit returns content with the line ensured present or absent.
 func (t *lineTask) edit(content string) string {
-	lines := strings.SplitAfter(content, "\n")
-	if lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	}
+	lines := splitLines(content)
 	body := func(l string) string { return strings.TrimSuffix(l, "\n") }
 	matches := func(re *regexp.Regexp, l string) bool { return re.MatchString(body(l)) }
 	lastMatch := func(re *regexp.Regexp) int {
@@ -212,45 +178,15 @@ func (t *lineTask) edit(content string) string {
 	return strings.Join(lines, "")
 }
 
-func (t *lineTask) plan(action contract.Action, old string, oldRaw []byte, updated string) *contract.Plan {
-	ch := contract.Change{Action: action, Subject: t.Path, Sensitive: t.Sensitive}
-	from := t.Path
-	if action == contract.Create {
-		from = "/dev/null"
-		ch.Attrs = []contract.AttrChange{{Name: "mode", New: "0644"}}
-	}
+func (t *lineTask) plan(action contract.Action, old []byte, updated string) *contract.Plan {
 	c := bytesContent([]byte(updated), t.Sensitive)
-	if t.Sensitive {
-		ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "content", Old: "(sensitive)", New: "(sensitive)"})
-	} else if isText([]byte(old)) && c.Text != nil {
-		ch.Diff = unified(from, t.Path, old, updated)
-	} else {
-		sum := sha256.Sum256(oldRaw)
-		ch.Attrs = append(ch.Attrs, contract.AttrChange{Name: "sha256", Old: shortSum(hex.EncodeToString(sum[:])), New: shortSum(c.SHA256)})
-	}
-	// The file's directory may belong to another user (a dotfile in a
-	// home): the checks and the install go through safeFS, on its name in
-	// the directory drover_cd entered.
-	tmp := tempPath(t.Path)
-	dir, base := path.Split(t.Path)
-	var b strings.Builder
-	b.WriteString(safeFS)
-	fmt.Fprintf(&b, "t=%s\ntrap 'rm -f \"$t\"' EXIT\ndrover_cd %s\nb=%s\n", shell.Quote(tmp), shell.Quote(dirOf(dir)), shell.Quote(base))
-	install := shell.Join("drover_install", path.Base(tmp)) + " \"$b\" "
+	ch := editChange(action, t.Path, old, c, t.Sensitive)
+	step := editStep(t.Path, false, old, c, keepOwner, keepMode)
 	if action == contract.Create {
-		b.WriteString("if [ -e \"$b\" ] || [ -L \"$b\" ]; then printf 'drover: %s was created since it was read; re-run\\n' " + shell.Quote(t.Path) + " >&2; exit 1; fi\n")
-		b.WriteString(install + "'' 0644\n")
-	} else {
-		sum := sha256.Sum256(oldRaw)
-		b.WriteString("if [ -L \"$b\" ] || [ ! -f \"$b\" ]; then printf 'drover: %s was replaced since it was read; re-run\\n' " + shell.Quote(t.Path) + " >&2; exit 1; fi\n")
-		b.WriteString("h=$(drover_read \"$b\" | sha256sum)\n")
-		fmt.Fprintf(&b, "if [ \"${h%%%% *}\" != %s ]; then printf 'drover: %%s changed since it was read; re-run\\n' %s >&2; exit 1; fi\n", hex.EncodeToString(sum[:]), shell.Quote(t.Path))
-		b.WriteString(install + "\"$(stat -c %u:%g -- \"$b\")\" \"$(stat -c %a -- \"$b\")\"\n")
+		ch.Attrs = append([]contract.AttrChange{{Name: "mode", New: "0644"}}, ch.Attrs...)
+		step = editStep(t.Path, true, nil, c, "''", "0644")
 	}
-	return &contract.Plan{Changes: []contract.Change{ch}, Steps: []contract.Step{{
-		Uploads: []contract.Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}},
-		Script:  b.String(),
-	}}}
+	return &contract.Plan{Changes: []contract.Change{ch}, Steps: []contract.Step{step}}
 }
 
 // The line module edits a file that something else usually provides (a

@@ -321,20 +321,9 @@ func (t *ProbeTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	return &contract.Plan{}, nil
 }
 
-// The probe statuses, under the names this package uses.
-const (
-	ProbeOK           = contract.ProbeOK
-	ProbeFailed       = contract.ProbeFailed
-	ProbeTimeout      = contract.ProbeTimeout
-	ProbeNotAvailable = contract.ProbeNotAvailable
-)
-
-// ProbeResult is what a probe found on a host.
-type ProbeResult = contract.ProbeResult
-
 // Result interprets the output of Check.
-func (t *ProbeTask) Result(out contract.CheckOutput) *ProbeResult {
-	r := &ProbeResult{Status: ProbeFailed, ExitCode: out.ExitCode}
+func (t *ProbeTask) Result(out contract.CheckOutput) *contract.ProbeResult {
+	r := &contract.ProbeResult{Status: contract.ProbeFailed, ExitCode: out.ExitCode}
 	nl := bytes.IndexByte(out.Stdout, '\n')
 	var hdr []string
 	if nl >= 0 {
@@ -372,20 +361,20 @@ func (t *ProbeTask) Result(out contract.CheckOutput) *ProbeResult {
 	r.Truncated = size > t.MaxOutput || esize > t.MaxOutput
 	switch {
 	case alt == -2:
-		r.Status = ProbeRefused
+		r.Status = contract.ProbeRefused
 	case alt < 0 || alt >= len(t.Alternatives):
-		r.Status = ProbeNotAvailable
+		r.Status = contract.ProbeNotAvailable
 	default:
 		r.Ran = t.Alternatives[alt].Command
 		switch {
 		case rc == 127:
-			r.Status = ProbeNotAvailable
+			r.Status = contract.ProbeNotAvailable
 		case rc == 124 || rc == 137:
-			r.Status = ProbeTimeout
+			r.Status = contract.ProbeTimeout
 		case containsInt(t.OKCodes, rc) || (r.Truncated && rc == 141):
-			r.Status = ProbeOK
+			r.Status = contract.ProbeOK
 		default:
-			r.Status = ProbeFailed
+			r.Status = contract.ProbeFailed
 		}
 	}
 	r.Value = t.value(r)
@@ -402,12 +391,12 @@ func containsInt(xs []int, x int) bool {
 }
 
 // value builds probe.NAME: parsed values only from a probe that worked.
-func (t *ProbeTask) value(r *ProbeResult) cty.Value {
+func (t *ProbeTask) value(r *contract.ProbeResult) cty.Value {
 	lines := cty.ListValEmpty(cty.String)
 	rows := cty.ListValEmpty(cty.Map(cty.String))
 	values := cty.MapValEmpty(cty.String)
 	value := cty.NullVal(cty.DynamicPseudoType)
-	if r.Status == ProbeOK {
+	if r.Status == contract.ProbeOK {
 		p, err := ParseProbeOutput(r.Stdout, t.parseOptions())
 		if err != nil {
 			r.ParseError = err.Error()
@@ -416,8 +405,8 @@ func (t *ProbeTask) value(r *ProbeResult) cty.Value {
 	}
 	return cty.ObjectVal(map[string]cty.Value{
 		"status":    cty.StringVal(r.Status),
-		"available": cty.BoolVal(r.Status != ProbeNotAvailable),
-		"ok":        cty.BoolVal(r.Status == ProbeOK),
+		"available": cty.BoolVal(r.Status != contract.ProbeNotAvailable),
+		"ok":        cty.BoolVal(r.Status == contract.ProbeOK),
 		"ran":       cty.StringVal(r.Ran),
 		"exit_code": cty.NumberIntVal(int64(r.ExitCode)),
 		"stdout":    cty.StringVal(strings.ToValidUTF8(r.Stdout, "\uFFFD")),
@@ -443,7 +432,7 @@ func (probeModule) ValueType() cty.Type {
 
 // StatusValue is probe.NAME for a probe with no output to parse.
 func (probeModule) StatusValue(status string) cty.Value {
-	return (&ProbeTask{}).value(&ProbeResult{Status: status})
+	return (&ProbeTask{}).value(&contract.ProbeResult{Status: status})
 }
 
 // MutatingHint is MutatingHint for the attributes that hold commands.

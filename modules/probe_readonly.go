@@ -22,15 +22,6 @@ import (
 // "enforced" on fd 3 before it runs the command, or "not enforced: WHY" and
 // exits without running it.
 
-// Read-only guarantees and the refused status, under this package's names.
-const (
-	ReadOnlyEnforced = contract.ReadOnlyEnforced
-	ProbeRefused     = contract.ProbeRefused
-)
-
-// ReadOnlyNotEnforced reports whether a probe's guarantee is "not enforced".
-func ReadOnlyNotEnforced(g string) bool { return contract.ReadOnlyNotEnforced(g) }
-
 // roNamespace runs as root in the new mount namespace: sh -c SCRIPT drover-ro
 // COMMAND. Each mount point is remounted (the top mount there: one hidden
 // under it is unreachable without CAP_SYS_ADMIN); libmount keeps its other
@@ -60,6 +51,6 @@ else m=; for p in unshare setpriv mount sed; do command -v $p >/dev/null 2>&1 ||
 if [ -n "$m" ]; then ro="not enforced: util-linux tools missing:$m"
 else run unshare --mount --propagation private sh -c ` + shell.Quote(roNamespace) + ` drover-ro "$c" 3>"$t.ro"; ro=$(head -n 1 "$t.ro")
 [ -n "$ro" ] || ro="not enforced: unshare --mount failed: $(head -n 1 "$t.e")"; fi
-case $ro in enforced) ro=` + shell.Quote(ReadOnlyEnforced) + `;; *) if [ ` + req + ` = 1 ]; then alt=-2 rc=0; : >"$t"; : >"$t.e"; else run sh -c "$c"; fi;; esac; fi
+case $ro in enforced) ro=` + shell.Quote(contract.ReadOnlyEnforced) + `;; *) if [ ` + req + ` = 1 ]; then alt=-2 rc=0; : >"$t"; : >"$t.e"; else run sh -c "$c"; fi;; esac; fi
 `
 }

@@ -64,24 +64,24 @@ func TestProbeRunsLocally(t *testing.T) {
 		missing []string
 	}{
 		{name: "ok", attrs: map[string]cty.Value{"command": cty.StringVal("echo hello; echo oops >&2")},
-			status: ProbeOK, stdout: "hello\n", ran: "echo hello; echo oops >&2"},
-		{name: "failed", attrs: map[string]cty.Value{"command": cty.StringVal("false")}, status: ProbeFailed, ran: "false"},
+			status: contract.ProbeOK, stdout: "hello\n", ran: "echo hello; echo oops >&2"},
+		{name: "failed", attrs: map[string]cty.Value{"command": cty.StringVal("false")}, status: contract.ProbeFailed, ran: "false"},
 		{name: "grep no match is ok", attrs: map[string]cty.Value{
 			"command":       cty.StringVal("echo a | grep b"),
 			"ok_exit_codes": cty.ListVal([]cty.Value{cty.NumberIntVal(0), cty.NumberIntVal(1)}),
-		}, status: ProbeOK, ran: "echo a | grep b"},
+		}, status: contract.ProbeOK, ran: "echo a | grep b"},
 		{name: "missing tool", attrs: map[string]cty.Value{"command": cty.StringVal("no-such-tool-xyz -a")},
-			status: ProbeNotAvailable, missing: []string{"no-such-tool-xyz"}},
+			status: contract.ProbeNotAvailable, missing: []string{"no-such-tool-xyz"}},
 		{name: "fallback", attrs: map[string]cty.Value{
 			"command":  cty.StringVal("no-such-tool-xyz -tulpn"),
 			"fallback": cty.ListVal([]cty.Value{cty.StringVal("no-such-either"), cty.StringVal("echo fallback")}),
-		}, status: ProbeOK, stdout: "fallback\n", ran: "echo fallback"},
+		}, status: contract.ProbeOK, stdout: "fallback\n", ran: "echo fallback"},
 		{name: "exit 127 inside", attrs: map[string]cty.Value{"command": cty.StringVal("sh -c 'no-such-tool-xyz'")},
-			status: ProbeNotAvailable, ran: "sh -c 'no-such-tool-xyz'"},
+			status: contract.ProbeNotAvailable, ran: "sh -c 'no-such-tool-xyz'"},
 		{name: "truncated", attrs: map[string]cty.Value{"command": cty.StringVal("yes | head -c 100000"), "max_output": cty.NumberIntVal(10)},
-			status: ProbeOK, stdout: "y\ny\ny\ny\ny\n", ran: "yes | head -c 100000", trunc: true},
+			status: contract.ProbeOK, stdout: "y\ny\ny\ny\ny\n", ran: "yes | head -c 100000", trunc: true},
 		{name: "endless output is cut", attrs: map[string]cty.Value{"command": cty.StringVal("yes"), "max_output": cty.NumberIntVal(4)},
-			status: ProbeOK, stdout: "y\ny\n", ran: "yes", trunc: true},
+			status: contract.ProbeOK, stdout: "y\ny\n", ran: "yes", trunc: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,7 +107,7 @@ func TestProbeTimeoutKillsTheCommand(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("the probe took %s; the timeout is 0.5 s", d)
 	}
-	if r.Status != ProbeTimeout || r.Stdout != "started\n" {
+	if r.Status != contract.ProbeTimeout || r.Stdout != "started\n" {
 		t.Errorf("got %q %q, want timeout with the output so far", r.Status, r.Stdout)
 	}
 }
@@ -215,9 +215,9 @@ func TestProbeReadOnlyEnforcement(t *testing.T) {
 		written  bool
 		stdout   string
 	}{
-		{name: "enforced", status: ProbeFailed, readOnly: ReadOnlyEnforced, stdout: "65534\ndevnull\n"},
-		{name: "no unshare", path: noUnshare, status: ProbeOK, readOnly: "not enforced: util-linux tools missing: unshare", written: true, stdout: "0\ndevnull\n"},
-		{name: "no unshare, required", path: noUnshare, require: true, status: ProbeRefused, readOnly: "not enforced: util-linux tools missing: unshare"},
+		{name: "enforced", status: contract.ProbeFailed, readOnly: contract.ReadOnlyEnforced, stdout: "65534\ndevnull\n"},
+		{name: "no unshare", path: noUnshare, status: contract.ProbeOK, readOnly: "not enforced: util-linux tools missing: unshare", written: true, stdout: "0\ndevnull\n"},
+		{name: "no unshare, required", path: noUnshare, require: true, status: contract.ProbeRefused, readOnly: "not enforced: util-linux tools missing: unshare"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ var builtins = []contract.Module{
 	copyModule{},
 	templateModule{},
 	lineModule{},
+	iniModule{}, // the worked example of docs/writing-a-module.md
 	symlinkModule{},
 	commandModule{},
 	shellModule{},

@@ -225,6 +225,36 @@ echo x >"$B/dst/extra file"; echo y >"$B/dst/extra dir/deep/z"`,
 			},
 		},
 		{
+			name: "ini set keeps owner, mode and the rest", module: "ini", root: true,
+			setup: `printf '; managed elsewhere\n[db]\nhost = a\n# port = 1\nport=5432\n\n[web]\nport = 80' >"$B/app.ini"; chown nobody "$B/app.ini"; chmod 0600 "$B/app.ini"`,
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"path": str(b + "/app.ini"), "section": str("web"), "key": str("port"), "value": str("it's $(x) `y`")}
+			},
+			check: func(t *testing.T, plan *contract.Plan, _ transport.Result, inspect func(string) string) {
+				expect(t, "file", inspect(`stat -c '%a %U' "$B/app.ini"; cat "$B/app.ini"`),
+					"600 nobody\n; managed elsewhere\n[db]\nhost = a\n# port = 1\nport=5432\n\n[web]\nport = it's $(x) `y`")
+			},
+		},
+		{
+			name: "ini create with a hostile section and a mode", module: "ini",
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"path": str(b + "/" + hostileName + ".ini"), "section": str(`it's "$(touch pwned)"`), "key": str("k"), "value": str("v"), "mode": str("0640")}
+			},
+			check: func(t *testing.T, plan *contract.Plan, _ transport.Result, inspect func(string) string) {
+				expect(t, "file", inspect(`cd "$B" && stat -c %a -- *.ini && cat -- *.ini`), "640\n[it's \"$(touch pwned)\"]\nk = v\n")
+			},
+		},
+		{
+			name: "ini absent section and key", module: "ini",
+			setup: `printf 'a = 1\n[x]\nb = 2\n\n[y]\nc = 3\n' >"$B/f.ini"`,
+			attrs: func(b, l string) map[string]cty.Value {
+				return map[string]cty.Value{"path": str(b + "/f.ini"), "section": str("y"), "state": str("absent")}
+			},
+			check: func(t *testing.T, plan *contract.Plan, _ transport.Result, inspect func(string) string) {
+				expect(t, "file", inspect(`cat "$B/f.ini"`), "a = 1\n[x]\nb = 2\n")
+			},
+		},
+		{
 			name: "symlink create", module: "symlink",
 			attrs: func(b, l string) map[string]cty.Value {
 				return map[string]cty.Value{"path": str(b + "/" + hostileName), "target": str("../it's $(x)\ntarget")}

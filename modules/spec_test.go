@@ -19,7 +19,7 @@ import (
 
 // The modules this file's Configure checks cover (others' modules have
 // their own tests; the Spec checks below apply to every module).
-var fileModules = []string{"file", "directory", "copy", "template", "line", "symlink", "command", "shell"}
+var fileModules = []string{"file", "directory", "copy", "template", "line", "ini", "symlink", "command", "shell"}
 
 // Every Spec is complete: documented attributes, defaults of the right type,
 // and an Example that decodes with the engine's own decoder.

@@ -72,7 +72,7 @@ func TestSysctlPersistLocal(t *testing.T) {
 					}
 					if round == 1 {
 						if plan.Changed() {
-							t.Fatalf("step %d: not idempotent:\n%s", i, renderSysPlan(t, plan))
+							t.Fatalf("step %d: not idempotent:\n%s", i, renderPlan(t, plan))
 						}
 						break
 					}

@@ -2,7 +2,6 @@ package modules
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"path/filepath"
 	"strconv"
@@ -44,12 +43,12 @@ func runSysDiff(t *testing.T, m contract.Module, goldenDir string, cases []sysCa
 			}
 			out := contract.CheckOutput{Stdout: []byte(c.out)}
 			var got strings.Builder
-			got.WriteString("check:\n" + sysIndent(strings.Replace(task.Check(), safeFS, "[safeFS]\n", 1), "  $ "))
+			got.WriteString("check:\n" + indent(strings.Replace(task.Check(), safeFS, "[safeFS]\n", 1), "  $ "))
 			plan, err := task.Diff(out)
 			if err != nil {
 				got.WriteString("error: " + err.Error() + "\n")
 			} else {
-				got.WriteString(renderSysPlan(t, plan))
+				got.WriteString(renderPlan(t, plan))
 			}
 			if r, ok := task.(contract.Relations); ok {
 				for _, p := range r.Provides() {
@@ -62,7 +61,7 @@ func runSysDiff(t *testing.T, m contract.Module, goldenDir string, cases []sysCa
 			golden.Check(t, filepath.Join("testdata", goldenDir, c.name+".txt"), got.String())
 			// Diff is pure: a second call gives the same result.
 			plan2, err2 := task.Diff(out)
-			if (err == nil) != (err2 == nil) || (err == nil && renderSysPlan(t, plan2) != renderSysPlan(t, plan)) {
+			if (err == nil) != (err2 == nil) || (err == nil && renderPlan(t, plan2) != renderPlan(t, plan)) {
 				t.Error("a second Diff gave a different result")
 			}
 		})
@@ -133,59 +132,6 @@ func TestParseKV(t *testing.T) {
 func cmdOf(script string) transport.Cmd { return transport.Cmd{Command: script} }
 
 func intVal(n int64) cty.Value { return cty.NumberIntVal(n) }
-
-// renderSysPlan shows everything a plan holds, uploads' content included;
-// a Func step shows as "(func)" (its tests run it).
-func renderSysPlan(t *testing.T, p *contract.Plan) string {
-	var b strings.Builder
-	if !p.Changed() {
-		b.WriteString("(no changes)\n")
-	}
-	for _, c := range p.Changes {
-		fmt.Fprintf(&b, "%s %s %s", c.Action.Symbol(), c.Action, c.Subject)
-		if c.Sensitive {
-			b.WriteString(" (sensitive)")
-		}
-		b.WriteString("\n")
-		for _, a := range c.Attrs {
-			fmt.Fprintf(&b, "    %s: %q -> %q\n", a.Name, a.Old, a.New)
-		}
-		b.WriteString(sysIndent(c.Diff, "    | "))
-	}
-	for i, s := range p.Steps {
-		fmt.Fprintf(&b, "step %d:\n", i+1)
-		for _, u := range s.Uploads {
-			r, err := u.Open()
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, _ := io.ReadAll(r)
-			r.Close()
-			fmt.Fprintf(&b, "  upload %s mode %04o size %d: %q\n", u.Path, u.Mode, u.Size, data)
-		}
-		if s.Func != nil {
-			b.WriteString("  (func)\n")
-		}
-		b.WriteString(sysIndent(strings.Replace(s.Script, safeFS, "[safeFS]\n", 1), "  $ "))
-	}
-	return b.String()
-}
-
-func sysIndent(s, prefix string) string {
-	if s == "" {
-		return ""
-	}
-	var b strings.Builder
-	for _, l := range strings.SplitAfter(s, "\n") {
-		if l != "" {
-			b.WriteString(prefix + l)
-		}
-	}
-	if !strings.HasSuffix(s, "\n") {
-		b.WriteString("\n")
-	}
-	return b.String()
-}
 
 // sysRecordConn is a transport.Conn that records the commands run on it and
 // answers them with res.

@@ -107,7 +107,7 @@ func TestUserPasswordStaysSecret(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		text := task.Check() + renderSysPlan(t, plan)
+		text := task.Check() + renderPlan(t, plan)
 		if strings.Contains(text, testHash) || strings.Contains(text, "abcdefghijklmnop") {
 			t.Errorf("the hash leaks into the plan or scripts:\n%s", text)
 		}
