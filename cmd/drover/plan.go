@@ -206,7 +206,7 @@ func runPlan(cmd *cobra.Command, args []string) error {
 		}
 	}
 	page := s.startHTML(planHTML)
-	ctx, stop := signalContext(cmd.Context(), s.ui.stderr)
+	ctx, stop := signalContext(cmd.Context(), s.ui.errWriter())
 	defer stop()
 	pending, err := s.provision(ctx, false)
 	if err != nil {
@@ -217,11 +217,9 @@ func runPlan(cmd *cobra.Command, args []string) error {
 	if rec != nil {
 		opts.Saved = &run.Saved{Digest: rec.d}
 	}
+	opts.Instances = s.instances
 	res, runErr := run.Plan(ctx, opts)
 	s.close()
-	res.Summary.Create += s.instances.Create
-	res.Summary.Update += s.instances.Update
-	res.Summary.Delete += s.instances.Delete
 	if !global.jsonOut {
 		fmt.Fprintln(s.ui.stdout, "\n"+res.Summary.Line())
 	}

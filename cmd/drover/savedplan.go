@@ -23,6 +23,7 @@ import (
 	"github.com/drover-cm/drover/engine/localpath"
 	"github.com/drover-cm/drover/engine/planfile"
 	"github.com/drover-cm/drover/engine/run"
+	"github.com/drover-cm/drover/engine/stacksrc"
 	"github.com/drover-cm/drover/inventory"
 )
 
@@ -53,6 +54,9 @@ func startPlanRecord(path string) (*planRecorder, error) {
 // plan), and a sensitive variable given with --var, which apply could not
 // read again without writing it into the file.
 func refuseUnsaveable(l *loaded) error {
+	if l.flags.hosts != "" {
+		return usageErrorf("plan -out: a stack applied directly (--hosts) is not saved in a plan file; call it from a playbook's play and plan that")
+	}
 	if len(l.pb.Provisions) > 0 {
 		return usageErrorf("plan -out: the playbook has provision blocks, which a saved plan does not cover (the instances they create do not exist yet to be planned); run drover apply without a plan file")
 	}
@@ -153,6 +157,15 @@ func (pr *planRecorder) files(l *loaded, local []string) ([]planfile.File, error
 	for _, f := range local {
 		errs = append(errs, add("local", f))
 	}
+	// The stack lock pins the commits of git stack sources (the fetched
+	// files themselves are parsed, so they are playbook files above).
+	if len(l.paths) > 0 {
+		dir := l.paths[0]
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			dir = filepath.Dir(dir)
+		}
+		errs = append(errs, add("stack-lock", filepath.Join(dir, stacksrc.LockFile)))
+	}
 	return out, errors.Join(errs...)
 }
 
@@ -239,7 +252,7 @@ type savedApply struct {
 // planFlags are the flags a plan file fixes: apply FILE takes them from the
 // plan and refuses them on its command line.
 func planFixedFlags() []string {
-	fixed := []string{"inventory", "limit", "var", "var-file", "allow-local"}
+	fixed := []string{"inventory", "limit", "var", "var-file", "allow-local", "hosts"}
 	for _, f := range inventory.Flags() {
 		fixed = append(fixed, f.Name)
 	}

@@ -72,6 +72,9 @@ type Options struct {
 	// Saved, when set, makes Plan record each host's plan for a plan file
 	// and Apply apply a saved plan (saved.go).
 	Saved *Saved
+	// Instances are the changes of the playbook's provision blocks, made
+	// before the plays: Plan's summary counts them with the tasks'.
+	Instances report.PlanSummary
 }
 
 // ApplyResult is what an apply achieved.
@@ -107,6 +110,8 @@ type runner struct {
 	// playChanges are what each host's earlier plays changed, for a saved
 	// plan's later plays (saved.go).
 	playChanges map[string][]changeRec
+	// stackFns are the functions of the playbook's stacks.
+	stackFns *stackFuncs
 }
 
 func newRunner(opts Options, sink report.Sink) *runner {
@@ -120,8 +125,9 @@ func newRunner(opts Options, sink report.Sink) *runner {
 		tmplFuncs:   lang.TemplateFunctions(opts.Playbook.Dir, opts.Playbook.AllowLocal...),
 		em:          report.NewEmitter(sink),
 		dead:        map[string]report.Status{},
-		playChanges: map[string][]changeRec{},
 		evalSlots:   make(chan struct{}, runtime.GOMAXPROCS(0)),
+		stackFns:    newStackFuncs(opts.Playbook.AllowLocal),
+		playChanges: map[string][]changeRec{},
 	}
 }
 
@@ -272,6 +278,7 @@ func (r *runner) needsFacts(pl *config.Play) bool {
 			trs = append(trs, e.Variables()...)
 		}
 	}
+	trs = append(trs, callTraversals(pl)...)
 	for _, tr := range trs {
 		if tr.RootName() == "host" && len(tr) > 1 {
 			if a, ok := tr[1].(hcl.TraverseAttr); ok && a.Name == "facts" {
