@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/drover-cm/drover/integration"
+	"github.com/drover-cm/drover/internal/golden"
 )
 
 // durations in recaps differ from run to run.
@@ -38,16 +39,50 @@ func TestCLIFleetShardMerge(t *testing.T) {
 	pb := writeFile(t, dir, "site.hcl", `
 play "shards" {
   hosts = "all"
+  file "marker" {
+    path    = "/etc/drover-shard-marker"
+    content = "in a shard\n"
+  }
   shell "touch" {
     run = "true"
   }
 }
 `)
 	common := []string{"-i", inv, pb, "--known-hosts", f.KnownHostsFile, "--connect-timeout", "5s"}
+	// Every apply here starts from hosts without the file, so that they
+	// all report the same.
+	unmark := func() {
+		for _, h := range f.Hosts {
+			h.Exec(t, "rm -f /etc/drover-shard-marker")
+		}
+	}
+	// With -update, the real streams of the plan and apply runs become
+	// engine/report's merge test data (before the applies: the plans have
+	// a file to create).
+	keep := func(name, stream string) {
+		if golden.Update() {
+			if err := golden.Write(filepath.Join("..", "..", "engine", "report", "testdata", "merge", name), []byte(stream)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if golden.Update() {
+		for k := 0; k <= 3; k++ {
+			args := append([]string{"plan", "--json"}, common...)
+			name := "plan-all.json"
+			if k > 0 {
+				args, name = append(args, "--shard", fmt.Sprintf("%d/3", k)), fmt.Sprintf("plan-%d.json", k)
+			}
+			keep(name, drover(t, "", args...).stdout)
+		}
+		keep("apply-all.json", drover(t, "", append([]string{"apply", "--json"}, common...)...).stdout)
+		unmark()
+	}
 	whole := drover(t, "", append([]string{"apply"}, common...)...)
 	if whole.code != 1 {
 		t.Fatalf("unsharded apply: exit %d, want 1 (dead is unreachable)\n%s\n%s", whole.code, whole.stdout, whole.stderr)
 	}
+	unmark()
 	var files []string
 	owned := 0
 	for k := 1; k <= 3; k++ {
@@ -62,6 +97,7 @@ play "shards" {
 			owned += len(rows)
 		}
 		files = append(files, writeFile(t, dir, fmt.Sprintf("shard-%d.json", k), r.stdout))
+		keep(fmt.Sprintf("apply-%d.json", k), r.stdout)
 	}
 	if owned != len(f.Hosts)+1 {
 		t.Fatalf("the shards ran %d hosts in all, want %d (each host in one shard)", owned, len(f.Hosts)+1)
