@@ -404,6 +404,7 @@ func openSession(cmd *cobra.Command, pattern, task, command string) (*session, e
 		return nil, err
 	}
 	hosts = withOverrides(hosts, ov)
+	boundForks(u, len(hosts)) // fdlimit.go
 	c, err := newConnector(cmd, u, inv, ov)
 	if err != nil {
 		return nil, err

@@ -67,6 +67,7 @@ func openConnections(cmd *cobra.Command, l *loaded) (*playbookSession, error) {
 	if err != nil {
 		return nil, err
 	}
+	boundForks(l.ui, len(inv.Hosts())) // fdlimit.go; plays select hosts later
 	c, err := newConnector(cmd, l.ui, inv, ov)
 	if err != nil {
 		return nil, err
