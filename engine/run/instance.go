@@ -2,6 +2,7 @@ package run
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -36,14 +37,22 @@ type instance struct {
 	metaSensitive bool
 	secrets       []string
 	mtask         contract.Task
+	// retries and retryDelay are the task's retries and retry_delay;
+	// attempt is which run this is (1, 2, ...; 0 without retries).
+	retries    int
+	retryDelay time.Duration
+	attempt    int
 
 	// Filled by check and apply.
 	// checkedAt is len(hostRun.changes) when the state was read: changes
 	// from there on may have made it stale.
 	checkedAt int
 	plan      *contract.Plan
-	checkErr  error                // Diff failed: the task fails when reached
-	outputs   map[string]cty.Value // after it ran
+	checkErr  error // Diff failed: the task fails when reached
+	// stateDigest and stateSummary are what the check read, for a saved
+	// plan (saved.go).
+	stateDigest, stateSummary string
+	outputs                   map[string]cty.Value // after it ran
 }
 
 // instState is where an instance stands in a run on one host.

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/drover-cm/drover/engine/fanout"
+	"github.com/drover-cm/drover/engine/planfile"
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules/contract"
@@ -27,6 +28,10 @@ type HostPlan struct {
 	// Status is StatusOK, StatusFailed or StatusUnreachable.
 	Status report.Status
 	Err    error
+	// Index is the play's place in the playbook; Saved its tasks as a plan
+	// file records them (with Options.Saved).
+	Index int
+	Saved []planfile.Task
 }
 
 // Failed reports whether any host could not be planned.
@@ -46,12 +51,16 @@ func (p *PlanResult) Failed() bool {
 func (hr *hostRun) hostPlan() *report.HostPlan {
 	hp := &report.HostPlan{Play: hr.play.Name}
 	for _, t := range hr.order {
+		rescue := ""
+		if b := rescueOf(t); b != nil {
+			rescue = b.Addr()
+		}
 		if !hr.e.expand[t] {
-			hp.Tasks = append(hp.Tasks, report.TaskPlan{Task: t.Addr(), Module: t.Type, Deferred: true})
+			hp.Tasks = append(hp.Tasks, report.TaskPlan{Task: t.Addr(), Module: t.Type, Deferred: true, Rescue: rescue, IgnoreFailure: t.OnFailure == "continue"})
 			continue
 		}
 		for _, in := range hr.e.insts[t] {
-			tp := report.TaskPlan{Task: in.addr, Module: t.Type}
+			tp := report.TaskPlan{Task: in.addr, Module: t.Type, Rescue: rescue, IgnoreFailure: t.OnFailure == "continue"}
 			switch {
 			case in.state == instSkipped:
 				tp.Skipped = "when is false"
@@ -124,7 +133,7 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 	}
 	byHost := map[string]*hostEvents{}
 	var hostOrder []string
-	for _, pl := range r.pb.Plays {
+	for pi, pl := range r.pb.Plays {
 		hosts, ds := r.playHosts(pl, vars, locals)
 		if ds.HasErrors() {
 			res.Diagnostics = append(res.Diagnostics, ds...)
@@ -134,7 +143,7 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 		outs := fanout.Run(ctx, hosts, opts.Forks, func(ctx context.Context, h *inventory.Host) error {
 			i := indexOf(hosts, h)
 			hr, ds, err := r.prepare(ctx, pl, h)
-			hp := HostPlan{Host: h.Name, Status: report.StatusOK}
+			hp := HostPlan{Host: h.Name, Status: report.StatusOK, Index: pi}
 			switch {
 			case err != nil:
 				hp.Err = err
@@ -146,6 +155,9 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 				hp.Plan = &report.HostPlan{Play: pl.Name, Error: "the playbook could not be evaluated for this host (see the errors below)"}
 			default:
 				hp.Plan = hr.hostPlan()
+				if opts.Saved != nil {
+					hp.Saved = hr.savedTasks()
+				}
 				for _, tp := range hp.Plan.Tasks {
 					if tp.Error != "" {
 						hp.Status = report.StatusFailed
