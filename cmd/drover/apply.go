@@ -35,13 +35,15 @@ Ctrl-C once: no new task starts, running ones finish. Twice: running tasks are
 cut. Exit status: 0 when every host succeeded, 1 otherwise, 130 when
 interrupted.`,
 	Example: `  drover apply -i hosts.hcl site.hcl
-  drover apply -i hosts.hcl site.hcl --limit web-1 --var-file prod.hcl`,
+  drover apply -i hosts.hcl site.hcl --limit web-1 --var-file prod.hcl
+  drover apply -i hosts.hcl site.hcl --tags deploy --start-at service.app`,
 	Args: cobra.MinimumNArgs(1),
 	RunE: runApply,
 }
 
 func init() {
 	applyFlags.register(applyCmd)
+	applySelect.register(applyCmd)
 	registerLockFlag(applyCmd)
 	applyCmd.Flags().BoolVar(&applyFailFast, "fail-fast", false, "after the first failure on any host, start no new task anywhere")
 	registerHTMLFlag(applyCmd, &applyHTML)
@@ -51,6 +53,10 @@ func init() {
 func runApply(cmd *cobra.Command, args []string) error {
 	s, err := openPlaybookSession(cmd, &applyFlags, args)
 	if err != nil {
+		return err
+	}
+	if err := applySelect.apply(s); err != nil {
+		s.close()
 		return err
 	}
 	page := s.startHTML(applyHTML)

@@ -81,8 +81,11 @@ type Play struct {
 	// Serial (a count or a percentage of the play's hosts) makes the play a
 	// rolling update in batches; MaxFail is how many hosts (count or
 	// percentage) may fail before no further batch starts. Nil when not set.
-	Serial    hcl.Expression
-	MaxFail   hcl.Expression
+	Serial  hcl.Expression
+	MaxFail hcl.Expression
+	// Tags select the play's tasks with --tags and --skip-tags; every task
+	// has them too (Task.Tags).
+	Tags      []string
 	Tasks     []*Task
 	Handlers  []*Task
 	DeclRange hcl.Range
@@ -128,6 +131,10 @@ type Task struct {
 	BecomeUser hcl.Expression
 	DependsOn  []Ref
 	Notify     []Ref
+	// Tags are the task's own tags and its play's, in that order, without
+	// duplicates: what --tags and --skip-tags match (see tags.go).
+	// Handlers have none: they run when a selected task notifies them.
+	Tags []string
 
 	// Refs are the other tasks this one's expressions refer to (in its body
 	// and meta-arguments), in source order, without duplicates.

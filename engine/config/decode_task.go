@@ -98,6 +98,10 @@ func decodeTaskBody(t *Task, body hcl.Body, meta *hcl.BodySchema) hcl.Diagnostic
 			refs, ds := refList(a, true)
 			diags = append(diags, ds...)
 			t.Notify = refs
+		case "tags":
+			tags, ds := decodeTags(a)
+			diags = append(diags, ds...)
+			t.Tags = tags
 		default:
 			setMeta(t, a)
 		}

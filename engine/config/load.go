@@ -48,6 +48,7 @@ var taskMetaSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "when"}, {Name: "for_each"}, {Name: "count"}, {Name: "depends_on"},
 		{Name: "notify"}, {Name: "sensitive"}, {Name: "become"}, {Name: "become_user"},
+		{Name: "tags"},
 	},
 }
 
@@ -303,7 +304,7 @@ func decodePlay(modules contract.Catalog, b *hcl.Block, dir string) (*Play, hcl.
 	// name) and are then accepted by the schema so that hcl does not report
 	// them a second time.
 	schema := &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "hosts", Required: true}, {Name: "become"}, {Name: "become_user"}, {Name: "serial"}, {Name: "max_fail"}},
+		Attributes: []hcl.AttributeSchema{{Name: "hosts", Required: true}, {Name: "become"}, {Name: "become_user"}, {Name: "serial"}, {Name: "max_fail"}, {Name: "tags"}},
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "handler", LabelNames: []string{"name"}}},
 	}
 	known := map[string]bool{"handler": true}
@@ -329,6 +330,11 @@ func decodePlay(modules contract.Catalog, b *hcl.Block, dir string) (*Play, hcl.
 	pl.BecomeUser = attrExpr(content, "become_user")
 	pl.Serial = attrExpr(content, "serial")
 	pl.MaxFail = attrExpr(content, "max_fail")
+	if a, ok := content.Attributes["tags"]; ok {
+		tags, ds := decodeTags(a)
+		diags = append(diags, ds...)
+		pl.Tags = tags
+	}
 
 	for _, blk := range content.Blocks {
 		if blk.Type == "handler" {
@@ -354,6 +360,7 @@ func decodePlay(modules contract.Catalog, b *hcl.Block, dir string) (*Play, hcl.
 		}
 		diags = append(diags, checkName("task", t.Name, t.NameRange)...)
 		diags = append(diags, decodeTaskBody(t, blk.Body, taskMetaSchema)...)
+		t.Tags = mergeTags(t.Tags, pl.Tags)
 		if prev := pl.Task(t.Type, t.Name); prev != nil {
 			diags = append(diags, duplicate(t.Type+" task", t.Name, prev.DeclRange, t.NameRange))
 			continue

@@ -29,8 +29,11 @@ func Apply(ctx context.Context, opts Options) (*ApplyResult, error) {
 		sink = report.Multi(rec, opts.Sink)
 	}
 	r := newRunner(opts, sink)
-	r.em.Emit(report.Event{Kind: report.KindRunStart, Task: "apply"})
 	res := &ApplyResult{}
+	if err := r.selectTasks(); err != nil {
+		return res, err
+	}
+	r.em.Emit(report.Event{Kind: report.KindRunStart, Task: "apply"})
 	start := time.Now()
 	vars, locals, diags := r.globals()
 	if diags.HasErrors() {
@@ -66,6 +69,9 @@ type playRun struct {
 func (r *runner) playRuns(vars, locals map[string]cty.Value) ([]playRun, hcl.Diagnostics) {
 	var out []playRun
 	for _, pl := range r.pb.Plays {
+		if !r.sel.playSelected(pl) {
+			continue // not looked at
+		}
 		hosts, ds := r.playHosts(pl, vars, locals)
 		roll, rds := r.rollingOf(pl, vars, locals)
 		ds = append(ds, rds...)

@@ -45,7 +45,11 @@ func (p *PlanResult) Failed() bool {
 // hostPlan is the plan of a prepared host, for display.
 func (hr *hostRun) hostPlan() *report.HostPlan {
 	hp := &report.HostPlan{Play: hr.play.Name}
-	for _, t := range hr.order {
+	for _, t := range hr.shown {
+		if why, ok := hr.unselected[t]; ok {
+			hp.Tasks = append(hp.Tasks, report.TaskPlan{Task: t.Addr(), Module: t.Type, NotSelected: why})
+			continue
+		}
 		if !hr.e.expand[t] {
 			hp.Tasks = append(hp.Tasks, report.TaskPlan{Task: t.Addr(), Module: t.Type, Deferred: true})
 			continue
@@ -111,8 +115,11 @@ func (hr *hostRun) providedEarlier(in *instance) bool {
 // KindHostDone per host and a KindPlanSummary.
 func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 	r := newRunner(opts, opts.Sink)
-	r.em.Emit(report.Event{Kind: report.KindRunStart, Task: "plan"})
 	res := &PlanResult{}
+	if err := r.selectTasks(); err != nil {
+		return res, err
+	}
+	r.em.Emit(report.Event{Kind: report.KindRunStart, Task: "plan"})
 	vars, locals, diags := r.globals()
 	if diags.HasErrors() {
 		res.Diagnostics = diags
@@ -125,6 +132,9 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 	byHost := map[string]*hostEvents{}
 	var hostOrder []string
 	for _, pl := range r.pb.Plays {
+		if !r.sel.playSelected(pl) {
+			continue // not looked at
+		}
 		hosts, ds := r.playHosts(pl, vars, locals)
 		if ds.HasErrors() {
 			res.Diagnostics = append(res.Diagnostics, ds...)

@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -31,8 +32,13 @@ type hostRun struct {
 	conns  map[string]transport.Conn
 	e      *evaluator
 	g      *graph.Graph[*config.Task]
-	// order is the walk order with inferred edges.
+	// order is the walk order with inferred edges, of the tasks the
+	// selection chose (all without one).
 	order []*config.Task
+	// shown is what a plan shows: order and, in their places, the
+	// dependencies the selection left out, with why (unselected).
+	shown      []*config.Task
+	unselected map[*config.Task]string
 	// changes are what the tasks that changed something touched, in order:
 	// see stale.
 	changes  []changeRec
@@ -175,7 +181,56 @@ func (hr *hostRun) evaluate(base *lang.Scope, fv *facts.Facts) hcl.Diagnostics {
 	hr.g = g
 	hr.inferEdges()
 	hr.order, _ = g.TopoOrder()
+	return hr.applySelection()
+}
+
+// applySelection narrows hr.order to the tasks the run's selection
+// chooses, and notes the dependencies it leaves out.
+func (hr *hostRun) applySelection() hcl.Diagnostics {
+	hr.shown = hr.order
+	if hr.r.sel == nil {
+		return nil
+	}
+	nodes := make([]selNode, len(hr.order))
+	for i, t := range hr.order {
+		n := selNode{task: t, deps: hr.g.Dependencies(t)}
+		for _, r := range t.Refs {
+			if d := hr.play.Task(r.Type, r.Name); d != nil && hr.knownOnlyByRunning(d) {
+				n.uses = append(n.uses, d)
+			}
+		}
+		nodes[i] = n
+	}
+	chosen, left, diags := hr.r.sel.choose(hr.play, nodes)
+	if diags.HasErrors() {
+		return diags
+	}
+	hr.order = chosen
+	hr.unselected = map[*config.Task]string{}
+	for _, n := range left {
+		hr.unselected[n.task] = n.why()
+	}
+	hr.shown = nil
+	for _, n := range nodes {
+		if _, ok := hr.unselected[n.task]; ok || slices.Contains(chosen, n.task) {
+			hr.shown = append(hr.shown, n.task)
+		}
+	}
 	return nil
+}
+
+// knownOnlyByRunning reports whether part of t's value is known only once
+// it has run: its outputs, or a configuration that waits for other tasks.
+func (hr *hostRun) knownOnlyByRunning(t *config.Task) bool {
+	if len(t.Module.Spec().Outputs) > 0 || !hr.e.expand[t] {
+		return true
+	}
+	for _, in := range hr.e.insts[t] {
+		if in.state == instNew || in.state == instDeferred {
+			return true
+		}
+	}
+	return false
 }
 
 // configure evaluates an instance (evaluator.configure), hands its secrets

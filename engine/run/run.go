@@ -69,6 +69,9 @@ type Options struct {
 	Stop <-chan struct{}
 	// Lock, when set, takes each host's run lock (see RunLock).
 	Lock *RunLock
+	// Selection, when set, runs only part of the playbook (see Selection;
+	// check it first with CheckSelection).
+	Selection *Selection
 }
 
 // ApplyResult is what an apply achieved.
@@ -101,6 +104,18 @@ type runner struct {
 	evalSlots chan struct{}
 	// locks are the hosts' run locks, taken or being taken (lock.go).
 	locks map[string]*runlock.Pending
+	// sel is opts.Selection resolved (selectTasks); nil runs everything.
+	sel *selector
+}
+
+// selectTasks resolves the run's selection.
+func (r *runner) selectTasks() error {
+	s, _, err := newSelector(r.pb, r.opts.Selection)
+	if err != nil {
+		return fmt.Errorf("%w; fix the selection and try again", err)
+	}
+	r.sel = s
+	return nil
 }
 
 func newRunner(opts Options, sink report.Sink) *runner {
