@@ -1,6 +1,7 @@
 package run
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -133,5 +134,36 @@ func TestCheckSelection(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tt.err)
 			}
 		})
+	}
+}
+
+// --target applies the target and what it depends on, runs the handler
+// it notifies, and leaves the rest alone; applied again it changes
+// nothing.
+func TestApplySelectionTarget(t *testing.T) {
+	f := loadFixture(t, "testdata/plan/select_target")
+	f.sel = &Selection{Targets: []string{"file.conf"}}
+	present := func() string {
+		var got []string
+		for _, n := range []string{"app", "app.conf", "motd", "stamp", "debug", "reloaded", "unrelated"} {
+			if fileExists(filepath.Join(f.root, n)) {
+				got = append(got, n)
+			}
+		}
+		return strings.Join(got, " ")
+	}
+	out, res := f.apply()
+	if !res.Recap.OK() || len(res.Recap.Hosts) != 1 {
+		t.Fatalf("apply --target failed:\n%s", out)
+	}
+	if h := res.Recap.Hosts[0]; h.Tasks.Changed != 3 {
+		t.Errorf("first apply: %+v, want directory.app, file.conf and handler.reload changed\n%s", h.Tasks, out)
+	}
+	if got := present(); got != "app app.conf reloaded" {
+		t.Errorf("after apply --target file.conf: %q\n%s", got, out)
+	}
+	out, res = f.apply()
+	if h := res.Recap.Hosts[0]; h.Tasks.Changed != 0 || h.Tasks.OK != 2 || h.Tasks.Skipped != 0 {
+		t.Errorf("second apply should change nothing: %+v\n%s", h.Tasks, out)
 	}
 }
