@@ -48,7 +48,7 @@ func (x *example) run(apply bool) (string, *run.PlanResult, *run.ApplyResult) {
 	if diags.HasErrors() {
 		t.Fatalf("inventory: %s", diagText(diags))
 	}
-	pb, diags := config.LoadFiles(p, modules.Catalog(), filepath.Join(x.dir, "site.hcl"))
+	pb, diags := config.LoadFiles(p, modules.Catalog(), x.dir)
 	if diags.HasErrors() {
 		t.Fatalf("playbook: %s", diagText(diags))
 	}
@@ -133,8 +133,8 @@ func TestLocalExample(t *testing.T) {
 	}
 }
 
-func TestWebExample(t *testing.T) {
-	f := integration.Start(t, 2)
+// webInventory writes an inventory of the fleet's hosts as group "web".
+func webInventory(t *testing.T, f *integration.Fleet) string {
 	var b strings.Builder
 	var names []string
 	for _, h := range f.Hosts {
@@ -144,8 +144,12 @@ func TestWebExample(t *testing.T) {
 	fmt.Fprintf(&b, "group \"web\" {\n  hosts = [%s]\n}\n", strings.Join(names, ", "))
 	invFile := filepath.Join(t.TempDir(), "inventory.hcl")
 	os.WriteFile(invFile, []byte(b.String()), 0o644)
+	return invFile
+}
 
-	x := &example{t: t, dir: "web", inventory: invFile, known: f.KnownHostsFile}
+func TestWebExample(t *testing.T) {
+	f := integration.Start(t, 2)
+	x := &example{t: t, dir: "web", inventory: webInventory(t, f), known: f.KnownHostsFile}
 	x.applyTwice("replace-me-with-a-real-token")
 	for _, h := range f.Hosts {
 		got := h.Exec(t, "readlink /srv/www/current; grep -c . /srv/www/reloads.log; grep '^listen' /etc/webapp/server.conf; grep -c 'example.test' /etc/hosts; cat /srv/www/current/index.html | grep Served")

@@ -244,28 +244,29 @@ func (t *copyDirTask) remote(rel string) string {
 	return t.Root + "/" + rel
 }
 
-// Check prints the root's type and metadata, then one line per source entry
-// ("INDEX KIND [SHA256] MODE UID GID USER GROUP", indexes over Dirs then
-// Files), then, for purge, every path under the root NUL-separated.
+// Check prints, in the KV dialect, the root's type= and stat=, then the
+// list entry (entry.N=KIND [SHA256] MODE UID GID USER GROUP, numbered over
+// Dirs then Files), then, for purge, every path under the root
+// NUL-separated as the tail "purge".
 func (t *copyDirTask) Check() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "set -e\nr=%s\n", shell.Quote(t.Root))
-	b.WriteString(`if [ -L "$r" ]; then echo 'type link'; exit 0; fi
-if [ ! -e "$r" ]; then echo 'type missing'; exit 0; fi
-if [ ! -d "$r" ]; then echo 'type other'; exit 0; fi
-echo 'type dir'
-echo "stat $(stat -c '%a %u %g %U %G' "$r")"
+	b.WriteString(`if [ -L "$r" ]; then echo type=link; exit 0; fi
+if [ ! -e "$r" ]; then echo type=missing; exit 0; fi
+if [ ! -d "$r" ]; then echo type=other; exit 0; fi
+echo type=dir
+echo "stat=$(stat -c '%a %u %g %U %G' "$r")"
 cd "$r"
 f() {
-  if [ -L "$1" ]; then echo "$2 link"
-  elif [ -f "$1" ]; then h=$(sha256sum <"$1"); echo "$2 file ${h%% *} $(stat -c '%a %u %g %U %G' "$1")"
-  elif [ -d "$1" ]; then echo "$2 dir - $(stat -c '%a %u %g %U %G' "$1")"
-  elif [ -e "$1" ]; then echo "$2 other"
-  else echo "$2 missing"
+  if [ -L "$1" ]; then echo "entry.$2=link"
+  elif [ -f "$1" ]; then h=$(sha256sum <"$1"); echo "entry.$2=file ${h%% *} $(stat -c '%a %u %g %U %G' "$1")"
+  elif [ -d "$1" ]; then echo "entry.$2=dir - $(stat -c '%a %u %g %U %G' "$1")"
+  elif [ -e "$1" ]; then echo "entry.$2=other"
+  else echo "entry.$2=missing"
   fi
 }
 `)
-	i := 0
+	i := 1
 	for _, d := range t.Dirs {
 		fmt.Fprintf(&b, "f %s %d\n", shell.Quote("./"+d), i)
 		i++
@@ -275,7 +276,7 @@ f() {
 		i++
 	}
 	if t.Purge {
-		b.WriteString("echo purge\nfind . -mindepth 1 -print0\n")
+		b.WriteString("echo 'tail purge'\nfind . -mindepth 1 -print0\n")
 	}
 	return b.String()
 }
@@ -297,58 +298,47 @@ func (t *copyDirTask) parse(out contract.CheckOutput) (copyState, error) {
 	if out.ExitCode != 0 {
 		return s, checkErr(out)
 	}
-	data := out.Stdout
-	n := len(t.Dirs) + len(t.Files)
-	for len(data) > 0 {
-		nl := bytes.IndexByte(data, '\n')
-		if nl < 0 {
-			return s, fmt.Errorf("unexpected state output %q", data)
-		}
-		line := string(data[:nl])
-		data = data[nl+1:]
-		f := strings.Fields(line)
-		switch {
-		case len(f) == 2 && f[0] == "type":
-			s.Root.Type = f[1]
-		case len(f) == 6 && f[0] == "stat":
-			st, err := parseStat(f[1:])
-			if err != nil {
-				return s, err
-			}
-			st.Type = s.Root.Type
-			s.Root = st
-		case line == "purge":
-			for _, p := range bytes.Split(data, []byte{0}) {
-				if len(p) > 0 {
-					s.Remote = append(s.Remote, strings.TrimPrefix(string(p), "./"))
-				}
-			}
-			data = nil
-		case len(f) >= 2:
-			idx, err := strconv.Atoi(f[0])
-			if err != nil || idx != len(s.Entries) || idx >= n {
-				return s, fmt.Errorf("unexpected state output %q", line)
-			}
-			e := copyEntry{Kind: f[1]}
-			if len(f) == 8 {
-				e.SHA = f[2]
-				st, err := parseStat(f[3:])
-				if err != nil {
-					return s, err
-				}
-				e.Stat = st
-			} else if len(f) != 2 {
-				return s, fmt.Errorf("unexpected state output %q", line)
-			}
-			s.Entries = append(s.Entries, e)
-		default:
-			return s, fmt.Errorf("unexpected state output %q", line)
-		}
+	st, err := contract.ParseKV(out.Stdout)
+	if err != nil {
+		return s, err
 	}
-	if s.Root.Type == "" {
+	if s.Root.Type = st.Vals["type"]; s.Root.Type == "" {
 		return s, fmt.Errorf("no state in check output")
 	}
-	if s.Root.Type == "dir" && len(s.Entries) != n {
+	if l, ok := st.Vals["stat"]; ok {
+		f := strings.Fields(l)
+		if len(f) != 5 {
+			return s, fmt.Errorf("unexpected stat output %q", l)
+		}
+		root, err := parseStat(f)
+		if err != nil {
+			return s, err
+		}
+		root.Type = s.Root.Type
+		s.Root = root
+	}
+	for _, l := range st.List("entry") {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			return s, fmt.Errorf("unexpected state output %q", l)
+		}
+		e := copyEntry{Kind: f[0]}
+		if len(f) == 7 {
+			e.SHA = f[1]
+			if e.Stat, err = parseStat(f[2:]); err != nil {
+				return s, err
+			}
+		} else if len(f) != 1 {
+			return s, fmt.Errorf("unexpected state output %q", l)
+		}
+		s.Entries = append(s.Entries, e)
+	}
+	for _, p := range bytes.Split(st.Blobs["purge"], []byte{0}) {
+		if len(p) > 0 {
+			s.Remote = append(s.Remote, strings.TrimPrefix(string(p), "./"))
+		}
+	}
+	if n := len(t.Dirs) + len(t.Files); s.Root.Type == "dir" && len(s.Entries) != n {
 		return s, fmt.Errorf("state output has %d entries, want %d", len(s.Entries), n)
 	}
 	return s, nil

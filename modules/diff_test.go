@@ -57,7 +57,7 @@ type diffCase struct {
 func stdout(s string) contract.CheckOutput { return contract.CheckOutput{Stdout: []byte(s)} }
 
 func fileState(content string, mode string) contract.CheckOutput {
-	return stdout(fmt.Sprintf("type file\nstat %s 0 0 root root %d\nsha256 %s\ncontent\n%s", mode, len(content), hexSum(content), content))
+	return stdout(fmt.Sprintf("type=file\nstat=%s 0 0 root root %d\nsha256=%s\ntail content\n%s", mode, len(content), hexSum(content), content))
 }
 
 func diffCases(t *testing.T) []diffCase {
@@ -70,71 +70,71 @@ func diffCases(t *testing.T) []diffCase {
 	return []diffCase{
 		// file
 		{name: "file/create", module: fileModule{}, values: obj("path", "/etc/motd", "content", "hello\nworld\n", "owner", "root"),
-			out: stdout("type missing\n")},
+			out: stdout("type=missing\n")},
 		{name: "file/create-hostile-path", module: fileModule{}, values: obj("path", "/tmp/it's $(x) `y`;\nz", "content", "x"),
-			out: stdout("type missing\n")},
+			out: stdout("type=missing\n")},
 		{name: "file/update-text", module: fileModule{}, values: obj("path", "/etc/motd", "content", "hello\nthere\n"),
 			out: fileState("hello\nworld\n", "644")},
 		{name: "file/update-binary", module: fileModule{}, values: obj("path", "/etc/motd", "content", "new\n"),
 			out: fileState("\x00\x01bin", "600")},
 		{name: "file/update-too-large-to-fetch", module: fileModule{}, values: obj("path", "/f", "content", "new\n"),
-			out: stdout("type file\nstat 644 0 0 root root 99999999\nsha256 " + hexSum("big") + "\n")},
+			out: stdout("type=file\nstat=644 0 0 root root 99999999\nsha256=" + hexSum("big") + "\n")},
 		{name: "file/mode-only", module: fileModule{}, values: obj("path", "/etc/motd", "content", "same\n", "mode", "0600"),
 			out: fileState("same\n", "644")},
 		{name: "file/owner-group-only", module: fileModule{}, values: obj("path", "/f", "content", "same\n", "owner", "33", "group", "www-data"),
 			out: fileState("same\n", "644")},
 		{name: "file/owner-change-keeps-setuid", module: fileModule{}, values: obj("path", "/usr/local/bin/tool", "owner", "app"),
-			out: stdout("type file\nstat 4755 0 0 root root 10\n")},
+			out: stdout("type=file\nstat=4755 0 0 root root 10\n")},
 		{name: "file/unchanged", module: fileModule{}, values: obj("path", "/f", "content", "same\n", "owner", "0", "group", "root", "mode", "644"),
 			out: fileState("same\n", "644")},
 		{name: "file/content-unmanaged-missing", module: fileModule{}, values: obj("path", "/f"),
-			out: stdout("type missing\n")},
+			out: stdout("type=missing\n")},
 		{name: "file/sensitive-content", module: fileModule{}, values: obj("path", "/f", "content", cty.StringVal("secret\n").Mark("sensitive")),
 			out: fileState("old secret\n", "600")},
 		{name: "file/absent-missing", module: fileModule{}, values: obj("path", "/f", "state", "absent"),
-			out: stdout("type missing\n")},
+			out: stdout("type=missing\n")},
 		{name: "file/absent-file", module: fileModule{}, values: obj("path", "/f", "state", "absent"),
-			out: stdout("type file\n")},
+			out: stdout("type=file\n")},
 		{name: "file/error-directory", module: fileModule{}, values: obj("path", "/f", "content", "x"),
-			out: stdout("type dir\nstat 755 0 0 root root 4096\n")},
+			out: stdout("type=dir\nstat=755 0 0 root root 4096\n")},
 		{name: "file/error-link", module: fileModule{}, values: obj("path", "/f", "content", "x"),
-			out: stdout("type link\n")},
+			out: stdout("type=link\n")},
 		{name: "file/error-check-failed", module: fileModule{}, values: obj("path", "/f", "content", "x"),
-			out: contract.CheckOutput{Stdout: []byte("type file\nstat 600 0 0 root root 3\n"), Stderr: []byte("sha256sum: Permission denied\n"), ExitCode: 1}},
+			out: contract.CheckOutput{Stdout: []byte("type=file\nstat=600 0 0 root root 3\n"), Stderr: []byte("sha256sum: Permission denied\n"), ExitCode: 1}},
 
 		// directory
 		{name: "directory/create", module: directoryModule{}, values: obj("path", "/srv/app", "owner", "app", "mode", "2750"),
-			out: stdout("type missing\n")},
+			out: stdout("type=missing\n")},
 		{name: "directory/unchanged", module: directoryModule{}, values: obj("path", "/srv/app", "mode", "0755"),
-			out: stdout("type dir\nstat 755 0 0 root root 4096\n")},
+			out: stdout("type=dir\nstat=755 0 0 root root 4096\n")},
 		{name: "directory/fix-mode-owner", module: directoryModule{}, values: obj("path", "/srv/app", "mode", "0700", "owner", "app"),
-			out: stdout("type dir\nstat 755 0 0 root root 4096\n")},
+			out: stdout("type=dir\nstat=755 0 0 root root 4096\n")},
 		{name: "directory/absent", module: directoryModule{}, values: obj("path", "/srv/app", "state", "absent"),
-			out: stdout("type dir\nstat 755 0 0 root root 4096\n")},
+			out: stdout("type=dir\nstat=755 0 0 root root 4096\n")},
 		{name: "directory/absent-missing", module: directoryModule{}, values: obj("path", "/srv/app", "state", "absent"),
-			out: stdout("type missing\n")},
+			out: stdout("type=missing\n")},
 		{name: "directory/error-file", module: directoryModule{}, values: obj("path", "/srv/app"),
-			out: stdout("type file\nstat 644 0 0 root root 1\n")},
+			out: stdout("type=file\nstat=644 0 0 root root 1\n")},
 
 		// symlink
 		{name: "symlink/create", module: symlinkModule{}, values: obj("path", "/srv/current", "target", "releases/v1"),
-			out: stdout("type missing\n")},
+			out: stdout("type=missing\n")},
 		{name: "symlink/unchanged", module: symlinkModule{}, values: obj("path", "/srv/current", "target", "releases/v1"),
-			out: stdout("type link\ntarget\nreleases/v1\n")},
+			out: stdout("type=link\ntail target\nreleases/v1\n")},
 		{name: "symlink/retarget", module: symlinkModule{}, values: obj("path", "/srv/current", "target", "releases/v2"),
-			out: stdout("type link\ntarget\nreleases/v1\n")},
+			out: stdout("type=link\ntail target\nreleases/v1\n")},
 		{name: "symlink/target-with-newline", module: symlinkModule{}, values: obj("path", "/l", "target", "a\nb\n"),
-			out: stdout("type link\ntarget\na\nb\n\n")},
+			out: stdout("type=link\ntail target\na\nb\n\n")},
 		{name: "symlink/error-file-without-force", module: symlinkModule{}, values: obj("path", "/l", "target", "t"),
-			out: stdout("type file\n")},
+			out: stdout("type=file\n")},
 		{name: "symlink/force-file", module: symlinkModule{}, values: obj("path", "/l", "target", "t", "force", true),
-			out: stdout("type file\n")},
+			out: stdout("type=file\n")},
 		{name: "symlink/force-empty-dir", module: symlinkModule{}, values: obj("path", "/l", "target", "t", "force", true),
-			out: stdout("type dir\nempty\n")},
+			out: stdout("type=dir\nempty=1\n")},
 		{name: "symlink/error-nonempty-dir", module: symlinkModule{}, values: obj("path", "/l", "target", "t", "force", true),
-			out: stdout("type dir\n")},
+			out: stdout("type=dir\n")},
 		{name: "symlink/absent", module: symlinkModule{}, values: obj("path", "/l", "state", "absent"),
-			out: stdout("type link\ntarget\nt\n")},
+			out: stdout("type=link\ntail target\nt\n")},
 
 		// line
 		{name: "line/replace", module: lineModule{}, values: obj("path", "/etc/ssh/sshd_config", "regexp", `^#?PasswordAuthentication\s`, "line", "PasswordAuthentication no"),
@@ -162,13 +162,13 @@ func diffCases(t *testing.T) []diffCase {
 		{name: "line/empty-file", module: lineModule{}, values: obj("path", "/f", "line", "x"),
 			out: fileState("", "644")},
 		{name: "line/create", module: lineModule{}, values: obj("path", "/f", "line", "x", "create", true),
-			out: stdout("type missing\n")},
+			out: stdout("type=missing\n")},
 		{name: "line/error-missing", module: lineModule{}, values: obj("path", "/f", "line", "x"),
-			out: stdout("type missing\n")},
+			out: stdout("type=missing\n")},
 		{name: "line/error-too-big", module: lineModule{}, values: obj("path", "/f", "line", "x"),
-			out: stdout("type file\nstat 644 0 0 root root 2000000\n")},
+			out: stdout("type=file\nstat=644 0 0 root root 2000000\n")},
 		{name: "line/absent-missing", module: lineModule{}, values: obj("path", "/f", "line", "x", "state", "absent"),
-			out: stdout("type missing\n")},
+			out: stdout("type=missing\n")},
 
 		// command and shell
 		{name: "command/run-list", module: commandModule{}, values: obj("run", cty.TupleVal([]cty.Value{cty.StringVal("/srv/app/bin/migrate"), cty.StringVal("--env"), cty.StringVal("it's $(prod)")}), "chdir", "/srv/app"),
@@ -192,26 +192,26 @@ func diffCases(t *testing.T) []diffCase {
 
 		// copy
 		{name: "copy/file-create", module: copyModule{}, values: obj("source", "one.txt", "path", "/etc/one"), dir: local,
-			out: stdout("type missing\n")},
+			out: stdout("type=missing\n")},
 		{name: "copy/file-update", module: copyModule{}, values: obj("source", "one.txt", "path", "/etc/one"), dir: local,
 			out: fileState("one\n", "644")},
 		{name: "copy/tree-new", module: copyModule{}, values: obj("source", "tree", "path", "/srv/t", "owner", "app"), dir: local,
-			out: stdout("type missing\n")},
+			out: stdout("type=missing\n")},
 		{name: "copy/tree-partial", module: copyModule{}, values: obj("source", "tree", "path", "/srv/t", "purge", true), dir: local,
-			out: stdout("type dir\nstat 755 0 0 root root\n" +
-				"0 dir - 700 0 0 root root\n" +
-				"1 file " + hexSum("a\n") + " 644 0 0 root root\n" +
-				"2 file " + hexSum("old\n") + " 755 0 0 root root\n" +
-				"purge\n./a\x00./sub\x00./sub/b\x00./x y\x00./x y/z\x00./zz\n\x00")},
+			out: stdout("type=dir\nstat=755 0 0 root root\n" +
+				"entry.1=dir - 700 0 0 root root\n" +
+				"entry.2=file " + hexSum("a\n") + " 644 0 0 root root\n" +
+				"entry.3=file " + hexSum("old\n") + " 755 0 0 root root\n" +
+				"tail purge\n./a\x00./sub\x00./sub/b\x00./x y\x00./x y/z\x00./zz\n\x00")},
 		{name: "copy/tree-unchanged", module: copyModule{}, values: obj("source", "tree", "path", "/srv/t"), dir: local,
-			out: stdout("type dir\nstat 755 0 0 root root\n" +
-				"0 dir - 755 0 0 root root\n" +
-				"1 file " + hexSum("a\n") + " 644 0 0 root root\n" +
-				"2 file " + hexSum("b\n") + " 755 0 0 root root\n")},
+			out: stdout("type=dir\nstat=755 0 0 root root\n" +
+				"entry.1=dir - 755 0 0 root root\n" +
+				"entry.2=file " + hexSum("a\n") + " 644 0 0 root root\n" +
+				"entry.3=file " + hexSum("b\n") + " 755 0 0 root root\n")},
 		{name: "copy/error-tree-over-file", module: copyModule{}, values: obj("source", "tree", "path", "/srv/t"), dir: local,
-			out: stdout("type dir\nstat 755 0 0 root root\n" +
-				"0 file " + hexSum("a\n") + " 644 0 0 root root\n" +
-				"1 missing\n2 missing\n")},
+			out: stdout("type=dir\nstat=755 0 0 root root\n" +
+				"entry.1=file " + hexSum("a\n") + " 644 0 0 root root\n" +
+				"entry.2=missing\nentry.3=missing\n")},
 	}
 }
 

@@ -42,20 +42,23 @@ type remoteFile struct {
 	Empty      bool   // for "dir", when checked
 }
 
-// statFragment prints "type T" for the path in $p and, for a file or
-// directory, "stat MODE UID GID USER GROUP SIZE". With sum, a file's sha256 is
-// printed too; with fetchMax > 0, a file no larger than that is printed after
-// a "content" line (it must be the last section), unless its sha256 is
-// unlessSum: a file that already has the desired content is not sent back.
+// statFragment prints, in the KV dialect, "type=T" for the path in $p and,
+// for a file or directory, "stat=MODE UID GID USER GROUP SIZE"
+// (contract.StatFormat). With sum, a file's "sha256=" is printed too; with
+// fetchMax > 0, a file no larger than that is printed as the tail
+// "content", unless its sha256 is unlessSum: a file that already has the
+// desired content is not sent back. A tail, not a blob: the content is
+// cat'ed after the stat, and a write in between would make a blob's size
+// wrong.
 func statFragment(p string, sum bool, fetchMax int64, unlessSum ...string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "set -e\np=%s\n", shell.Quote(p))
-	b.WriteString("if [ -L \"$p\" ]; then echo 'type link'\n")
-	b.WriteString("elif [ -d \"$p\" ]; then echo 'type dir'; echo \"stat $(stat -c '" + contract.StatFormat + "' \"$p\")\"\n")
-	b.WriteString("elif [ -f \"$p\" ]; then echo 'type file'\n")
-	b.WriteString("  set -- $(stat -c '" + contract.StatFormat + "' \"$p\"); echo \"stat $*\"\n")
+	b.WriteString("if [ -L \"$p\" ]; then echo type=link\n")
+	b.WriteString("elif [ -d \"$p\" ]; then echo type=dir; echo \"stat=$(stat -c '" + contract.StatFormat + "' \"$p\")\"\n")
+	b.WriteString("elif [ -f \"$p\" ]; then echo type=file\n")
+	b.WriteString("  set -- $(stat -c '" + contract.StatFormat + "' \"$p\"); echo \"stat=$*\"\n")
 	if sum {
-		b.WriteString("  h=$(sha256sum <\"$p\"); echo \"sha256 ${h%% *}\"\n")
+		b.WriteString("  h=$(sha256sum <\"$p\"); echo \"sha256=${h%% *}\"\n")
 	}
 	if fetchMax > 0 {
 		cond := fmt.Sprintf("[ \"$6\" -le %d ]", fetchMax)
@@ -64,15 +67,15 @@ func statFragment(p string, sum bool, fetchMax int64, unlessSum ...string) strin
 		}
 		// As pathBatch's fetch: only the entry itself, never a link swapped
 		// in since the type was read.
-		fmt.Fprintf(&b, "  if %s; then echo content; ( exec 3<\"$p\" && [ \"$(stat -L -c %%d:%%i /proc/self/fd/3)\" = \"$(stat -c %%d:%%i -- \"$p\")\" ] && [ ! -L \"$p\" ] && cat <&3 ); fi\n", cond)
+		fmt.Fprintf(&b, "  if %s; then echo 'tail content'; ( exec 3<\"$p\" && [ \"$(stat -L -c %%d:%%i /proc/self/fd/3)\" = \"$(stat -c %%d:%%i -- \"$p\")\" ] && [ ! -L \"$p\" ] && cat <&3 ); fi\n", cond)
 	}
-	b.WriteString("elif [ -e \"$p\" ]; then echo 'type other'\n")
-	b.WriteString("else echo 'type missing'\nfi\n")
+	b.WriteString("elif [ -e \"$p\" ]; then echo type=other\n")
+	b.WriteString("else echo type=missing\nfi\n")
 	return b.String()
 }
 
-// parseRemote parses the output of statFragment (and similar fragments that
-// use its line format).
+// parseRemote parses the output of statFragment (and of the fragments that
+// print the same keys: symlink's "empty=1" and tail "target").
 func parseRemote(out contract.CheckOutput) (remoteFile, error) {
 	var r remoteFile
 	if out.ExitCode != 0 {
@@ -82,43 +85,27 @@ func parseRemote(out contract.CheckOutput) (remoteFile, error) {
 		return remoteFile{Type: s.Type, Mode: s.Mode, UID: s.UID, GID: s.GID, User: s.User, Group: s.Group,
 			Size: s.Size, SHA256: s.SHA256, Content: s.Content, HasContent: s.HasContent}, nil
 	}
-	data := out.Stdout
-	for len(data) > 0 {
-		nl := bytes.IndexByte(data, '\n')
-		if nl < 0 {
-			return r, fmt.Errorf("unexpected state output %q", data)
-		}
-		line := string(data[:nl])
-		data = data[nl+1:]
-		key, val, _ := strings.Cut(line, " ")
-		switch key {
-		case "type":
-			r.Type = val
-		case "stat":
-			s, err := contract.ParseStatLine(val)
-			if err != nil {
-				return r, err
-			}
-			r.Mode, r.UID, r.GID, r.User, r.Group, r.Size = s.Mode, s.UID, s.GID, s.User, s.Group, s.Size
-		case "sha256":
-			r.SHA256 = val
-		case "empty":
-			r.Empty = true
-		case "content", "target":
-			// The raw last section: the rest of the output, byte for byte.
-			if key == "content" {
-				r.Content, r.HasContent = data, true
-			} else {
-				r.LinkTarget = strings.TrimSuffix(string(data), "\n")
-			}
-			data = nil
-		default:
-			return r, fmt.Errorf("unexpected state output %q", line)
-		}
+	st, err := contract.ParseKV(out.Stdout)
+	if err != nil {
+		return r, err
 	}
+	r.Type = st.Vals["type"]
 	if r.Type == "" {
 		return r, fmt.Errorf("no state in check output %q", out.Stdout)
 	}
+	if l, ok := st.Vals["stat"]; ok {
+		s, err := contract.ParseStatLine(l)
+		if err != nil {
+			return r, err
+		}
+		r.Mode, r.UID, r.GID, r.User, r.Group, r.Size = s.Mode, s.UID, s.GID, s.User, s.Group, s.Size
+	}
+	r.SHA256 = st.Vals["sha256"]
+	r.Empty = st.Has("empty")
+	r.Content, r.HasContent = st.Blobs["content"]
+	// readlink ends the target with a newline; the target itself may hold
+	// more.
+	r.LinkTarget = strings.TrimSuffix(string(st.Blobs["target"]), "\n")
 	return r, nil
 }
 

@@ -113,14 +113,14 @@ func TestIniDiff(t *testing.T) {
 		{name: "in-sync", values: obj("path", "/etc/php/php.ini", "section", "PHP", "key", "memory_limit", "value", "128M", "mode", "0644"), out: state(php, "644")},
 		{name: "add-key-set-owner", values: obj("path", "/etc/php/php.ini", "section", "Date", "key", "date.timezone", "value", "UTC", "owner", "www-data"), out: state(php, "640")},
 		{name: "mode-only", values: obj("path", "/etc/php/php.ini", "section", "PHP", "key", "engine", "value", "On", "mode", "0600", "group", "adm"), out: state(php, "644")},
-		{name: "create", values: obj("path", "/etc/app.ini", "section", "main", "key", "user", "value", "app", "mode", "0640", "group", "app"), out: "type missing\n"},
-		{name: "create-hostile", values: obj("path", "/tmp/it's $(x) `y`;\nz.ini", "section", hostileText, "key", "k'$(id)", "value", hostileText), out: "type missing\n"},
+		{name: "create", values: obj("path", "/etc/app.ini", "section", "main", "key", "user", "value", "app", "mode", "0640", "group", "app"), out: "type=missing\n"},
+		{name: "create-hostile", values: obj("path", "/tmp/it's $(x) `y`;\nz.ini", "section", hostileText, "key", "k'$(id)", "value", hostileText), out: "type=missing\n"},
 		{name: "sensitive-value", values: obj("path", "/etc/app.ini", "section", "db", "key", "password", "value", cty.StringVal("s3cret").Mark("sensitive")), out: state("[db]\npassword = old\n", "600")},
 		{name: "absent-section", values: obj("path", "/etc/php/php.ini", "section", "Date", "state", "absent"), out: state(php, "644")},
-		{name: "absent-missing-file", values: obj("path", "/etc/app.ini", "section", "a", "key", "k", "state", "absent"), out: "type missing\n"},
-		{name: "error-missing-no-create", values: obj("path", "/etc/app.ini", "section", "a", "key", "k", "value", "v", "create", false), out: "type missing\n"},
-		{name: "error-link", values: obj("path", "/home/m/.app.ini", "section", "a", "key", "k", "value", "v"), out: "type link\n"},
-		{name: "error-too-big", values: obj("path", "/f.ini", "section", "a", "key", "k", "value", "v"), out: "type file\nstat 644 0 0 root root 2000000\n"},
+		{name: "absent-missing-file", values: obj("path", "/etc/app.ini", "section", "a", "key", "k", "state", "absent"), out: "type=missing\n"},
+		{name: "error-missing-no-create", values: obj("path", "/etc/app.ini", "section", "a", "key", "k", "value", "v", "create", false), out: "type=missing\n"},
+		{name: "error-link", values: obj("path", "/home/m/.app.ini", "section", "a", "key", "k", "value", "v"), out: "type=link\n"},
+		{name: "error-too-big", values: obj("path", "/f.ini", "section", "a", "key", "k", "value", "v"), out: "type=file\nstat=644 0 0 root root 2000000\n"},
 	})
 }
 

@@ -3,8 +3,6 @@ package modules
 import (
 	"fmt"
 	"regexp"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,10 +27,11 @@ else the one in the host's facts when the play gathered them
 RHEL-like systems, apk on Alpine), else the check finds it on the host by the
 same rule: the task does not make the play gather facts.
 
-The state of every name is read with one query (dpkg-query, rpm -q, apk list)
-batched with the play's other checks; the repositories (apt-cache policy, dnf
-check-update, apk list) are asked only about names not installed, or about
-every name when state is "latest". Every change of a task is made in one
+The package tasks of a host share one state read, batched with the play's
+other checks: one query (dpkg-query, rpm -q, apk list) for the names of all of
+them, and one question to the repositories (apt-cache policy, dnf
+check-update, apk list) about the names not installed, and every name of a
+state "latest" task. Every change of a task is made in one
 non-interactive transaction: apt-get runs with DEBIAN_FRONTEND=noninteractive,
 -y and --force-confdef/--force-confold (a changed configuration file keeps the
 local version; no debconf, ucf or needrestart prompt can wait for an answer),
@@ -149,7 +148,7 @@ type packageTask struct {
 type pkgManager interface {
 	name() string
 	// installed is a command printing the installed packages among names,
-	// one line each (what parse reads in section "installed").
+	// one line each (what parse reads as installed).
 	installed(names []string) string
 	// matchInstalled is sh code that sets the variable v to 1 when the line
 	// $l of installed's output says that the package key is installed. It
@@ -157,12 +156,12 @@ type pkgManager interface {
 	// names it finds missing.
 	matchInstalled(key, v string) string
 	// candidates is a command printing the versions the repositories offer
-	// for the names in "$@" (what parse reads in section "candidates"); all
-	// says "$@" is every name of a state "latest" task. "" when the manager
-	// has nothing to say (dnf check-update about packages not installed).
+	// for the names in "$@" (what parse reads as candidates); all says a
+	// "latest" task asks. "" when the manager has nothing to say (dnf
+	// check-update about packages not installed).
 	candidates(all bool) string
-	// parse reads those sections.
-	parse(sec map[string][]string) (installed, candidate map[string]string)
+	// parse reads those commands' output lines.
+	parse(installedLines, candidateLines []string) (installed, candidate map[string]string)
 	// stamps are files whose newest mtime is when the index was refreshed;
 	// the first is touched after a refresh.
 	stamps() []string
@@ -196,157 +195,26 @@ func (t *packageTask) Provides() []contract.Resource {
 
 func (t *packageTask) Uses() []contract.Resource { return nil }
 
-// section markers in the check's output.
-const pkgSection = "--drover:"
-
-func pkgSectionLine(name string) string { return "echo '" + pkgSection + name + "'\n" }
-
-func (t *packageTask) Check() string {
-	if t.pm != nil {
-		return t.checkWith(t.pm)
-	}
-	// No facts and no package_manager: find the manager on the host with
-	// shell builtins only, the way the facts script does (engine/facts), and
-	// read the state with the first one found. Diff checks that choice
-	// against the facts' rule when more than one is found.
-	var b strings.Builder
-	b.WriteString(pkgSectionLine("manager"))
-	b.WriteString(pkgDetect)
-	b.WriteString("case $pm in\n")
-	for _, c := range pkgCommands {
-		fmt.Fprintf(&b, "%s)\n%s;;\n", c, t.checkWith(pkgManagers[pkgCommandManager(c)]))
-	}
-	b.WriteString("esac\n")
-	return b.String()
-}
-
-// pkgCommands are the commands whose presence says which package manager a
-// host has, in the order the facts script looks for them.
-var pkgCommands = []string{"apt-get", "dnf", "yum", "apk"}
-
-func pkgCommandManager(c string) string {
-	if c == "apt-get" {
-		return facts.PkgApt
-	}
-	return c
-}
-
-// pkgDetect prints every package manager command found (in the "manager"
-// section) and sets $pm to the first. When there are several, it prints the
-// os-release ID and ID_LIKE lines in section "os", for Diff to apply the
-// facts' choice by OS family. It forks nothing: command -v, [ and read are
-// builtins.
-var pkgDetect = `pm='' n=0
-for c in ` + strings.Join(pkgCommands, " ") + `; do
-  if command -v "$c" >/dev/null 2>&1 || [ -x "/usr/bin/$c" ] || [ -x "/bin/$c" ] || [ -x "/usr/sbin/$c" ] || [ -x "/sbin/$c" ]; then
-    echo "$c"; n=$((n + 1)); [ -n "$pm" ] || pm=$c
-  fi
-done
-if [ "$n" -gt 1 ]; then
-  ` + strings.TrimSuffix(pkgSectionLine("os"), "\n") + `
-  for f in /etc/os-release /usr/lib/os-release; do
-    if [ -r "$f" ]; then
-      while IFS= read -r l || [ -n "$l" ]; do case $l in ID=*|ID_LIKE=*) printf '%s\n' "$l";; esac; done <"$f"
-      break
-    fi
-  done
-fi
-`
-
-// checkWith is the check fragment for one package manager. It asks the
-// repositories (apt-cache policy, dnf check-update, apk list: the expensive
-// part, hundreds of milliseconds for apt) only about what needs a
-// candidate version: the names not installed, for the plan's "absent →
-// version" line, or every name when state is "latest". The index's age is
-// read only then too. With every name installed and state "present", the
-// check runs one process: the installed-package query.
-func (t *packageTask) checkWith(pm pkgManager) string {
-	var b strings.Builder
-	b.WriteString(pkgSectionLine("installed"))
-	if t.state == "absent" {
-		b.WriteString(pm.installed(t.names) + " 2>/dev/null\n")
-		b.WriteString(pkgSectionLine("end"))
-		return b.String()
-	}
-	if t.state == "latest" {
-		b.WriteString(pm.installed(t.names) + " 2>/dev/null\n")
-		b.WriteString("set -- " + pkgWords(t.names) + "\n")
-	} else {
-		// Keep the query's output to find the missing names: one variable
-		// per package key, set by a loop over the output's lines.
-		b.WriteString("o=$(" + pm.installed(t.names) + " 2>/dev/null)\n")
-		b.WriteString("[ -z \"$o\" ] || printf '%s\\n' \"$o\"\n")
-		idx := map[string]int{} // package key → its variable's number
-		var keys []string
-		for _, n := range t.names {
-			if _, ok := idx[pkgKey(n)]; !ok {
-				idx[pkgKey(n)] = len(keys)
-				keys = append(keys, pkgKey(n))
-			}
-		}
-		vars := make([]string, len(keys))
-		for i := range keys {
-			vars[i] = fmt.Sprintf("i%d=''", i)
-		}
-		b.WriteString(strings.Join(vars, " ") + "\nset -f; IFS='\n'\nfor l in $o; do\n")
-		for i, k := range keys {
-			b.WriteString("  " + pm.matchInstalled(k, fmt.Sprintf("i%d", i)) + "\n")
-		}
-		b.WriteString("done\nunset IFS; set +f\nset --\n")
-		for _, n := range t.names {
-			fmt.Fprintf(&b, "[ -n \"$i%d\" ] || set -- \"$@\" %s\n", idx[pkgKey(n)], shell.Quote(n))
-		}
-	}
-	b.WriteString("if [ $# -gt 0 ]; then\n")
-	if c := pm.candidates(t.state == "latest"); c != "" {
-		b.WriteString("  " + strings.TrimSuffix(pkgSectionLine("candidates"), "\n") + "\n")
-		b.WriteString("  " + c + " \"$@\" 2>/dev/null\n")
-	}
-	b.WriteString("  " + strings.TrimSuffix(pkgSectionLine("cache"), "\n") + "\n")
-	b.WriteString("  date +now=%s\n")
-	fmt.Fprintf(&b, "  for f in %s; do if [ -e \"$f\" ]; then stat -c mtime=%%Y \"$f\"; fi; done\n", strings.Join(pm.stamps(), " "))
-	if pm.needsLists() {
-		b.WriteString("  for f in /var/lib/apt/lists/*_Packages*; do if [ -e \"$f\" ]; then echo lists=yes; fi; break; done\n")
-	}
-	b.WriteString("fi\n")
-	b.WriteString(pkgSectionLine("end"))
-	return b.String()
-}
-
-// splitSections splits check output into its sections.
-func splitSections(out []byte) map[string][]string {
-	sec := map[string][]string{}
-	cur := ""
-	for _, l := range strings.Split(string(out), "\n") {
-		if name, ok := strings.CutPrefix(l, pkgSection); ok {
-			cur = name
-			sec[cur] = sec[cur][:0:0]
-			continue
-		}
-		if cur != "" && l != "" {
-			sec[cur] = append(sec[cur], l)
-		}
-	}
-	return sec
-}
-
 func (t *packageTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
-	sec := splitSections(out.Stdout)
+	st, err := contract.ParseKV(out.Stdout)
+	if err != nil {
+		return nil, fmt.Errorf("package %s: %w", strings.Join(t.names, ", "), err)
+	}
 	pm := t.pm
 	if pm == nil {
-		var err error
-		if pm, err = detectedManager(sec); err != nil {
+		if pm, err = detectedManager(st); err != nil {
 			return nil, fmt.Errorf("package %s: %w", strings.Join(t.names, ", "), err)
 		}
 	}
-	if _, ok := sec["end"]; !ok {
+	if !st.Has("end") {
 		msg := strings.TrimSpace(string(out.Stderr))
 		if msg == "" {
 			msg = fmt.Sprintf("exit status %d", out.ExitCode)
 		}
 		return nil, fmt.Errorf("package %s: reading installed packages with %s failed: %s", strings.Join(t.names, ", "), pm.name(), msg)
 	}
-	installed, candidate := pm.parse(sec)
+	s := readPkgState(pm, st)
+	installed, candidate := s.installed, s.candidate
 
 	p := &contract.Plan{}
 	var toInstall, toUpgrade, toRemove []string
@@ -378,11 +246,10 @@ func (t *packageTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	// Refresh the index before installing, when asked and stale, or (apt)
 	// when it was never downloaded.
 	if len(toInstall)+len(toUpgrade) > 0 || t.state == "latest" {
-		cache, read := sec["cache"]
-		age, known, noLists := cacheAge(cache)
+		age, known := s.age, s.known
 		// A check that did not read the cache (it found every name
 		// installed, and Diff does not) knows nothing about the lists.
-		noLists = noLists && read
+		noLists := s.noLists && s.cacheRead
 		refresh := ""
 		switch {
 		case pm.needsLists() && noLists && len(toInstall)+len(toUpgrade) > 0:
@@ -415,62 +282,6 @@ func (t *packageTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	return p, nil
 }
 
-// detectedManager is the package manager a detecting check found (see
-// pkgDetect): the first command found, which the check used. With several,
-// the facts' rule decides (the OS family's own manager first); when it
-// picks another one than the check used, the plan cannot be trusted and the
-// user is asked to say which.
-func detectedManager(sec map[string][]string) (pkgManager, error) {
-	found := sec["manager"]
-	if len(found) == 0 {
-		return nil, fmt.Errorf("no supported package manager (apt-get, dnf, yum, apk) was found on the host; set package_manager if it has one")
-	}
-	used := pkgCommandManager(found[0])
-	pm, ok := pkgManagers[used]
-	if !ok {
-		return nil, fmt.Errorf("unexpected package manager %q in the check's output", found[0])
-	}
-	if len(found) > 1 {
-		var id string
-		var like []string
-		for _, l := range sec["os"] {
-			k, v, _ := strings.Cut(l, "=")
-			v = strings.Trim(v, `"'`)
-			switch k {
-			case "ID":
-				id = v
-			case "ID_LIKE":
-				like = strings.Fields(v)
-			}
-		}
-		var have []string
-		for _, c := range found {
-			have = append(have, pkgCommandManager(c))
-		}
-		if want := preferredManager(facts.Family(id, like), have); want != used {
-			return nil, fmt.Errorf("the host has several package managers (%s) and its OS family prefers %s; set package_manager = %q (or gather facts)", strings.Join(have, ", "), want, want)
-		}
-	}
-	return pm, nil
-}
-
-// preferredManager is the facts' choice among the managers found (see
-// engine/facts): the OS family's own first (dnf before yum), else the first
-// found in the order apt, dnf, yum, apk (the order of have).
-func preferredManager(family string, have []string) string {
-	native := map[string][]string{
-		"debian": {facts.PkgApt},
-		"redhat": {facts.PkgDnf, facts.PkgYum},
-		"alpine": {facts.PkgApk},
-	}[family]
-	for _, p := range native {
-		if slices.Contains(have, p) {
-			return p
-		}
-	}
-	return have[0]
-}
-
 // refreshedLatest splits every name into missing and installed, for a state
 // "latest" run after an index refresh.
 func (t *packageTask) refreshedLatest(installed map[string]string) (missing, present []string) {
@@ -500,31 +311,6 @@ func pkgKey(n string) string {
 		return n[:i]
 	}
 	return n
-}
-
-// cacheAge reads the cache section: the age of the newest stamp, whether any
-// stamp exists, and whether apt's lists are missing altogether.
-func cacheAge(lines []string) (age time.Duration, known, noLists bool) {
-	var now, newest int64
-	noLists = true
-	for _, l := range lines {
-		k, v, _ := strings.Cut(l, "=")
-		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		switch k {
-		case "now":
-			now = n
-		case "mtime":
-			if n > newest {
-				newest = n
-			}
-		case "lists":
-			noLists = false
-		}
-	}
-	if now == 0 || newest == 0 {
-		return 0, false, noLists
-	}
-	return time.Duration(now-newest) * time.Second, true, noLists
 }
 
 // roundAge shows an index age to the minute: "45s", "12m", "3h", "3h12m", "4d".

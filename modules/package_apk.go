@@ -42,10 +42,10 @@ func splitAPK(s string) (name, version string, ok bool) {
 	return "", "", false
 }
 
-func (apkManager) parse(sec map[string][]string) (installed, candidate map[string]string) {
+func (apkManager) parse(installedLines, candidateLines []string) (installed, candidate map[string]string) {
 	installed, candidate = map[string]string{}, map[string]string{}
 	// "curl-8.9.1-r2 x86_64 {curl} (curl) [installed]"
-	for _, l := range sec["installed"] {
+	for _, l := range installedLines {
 		if f := strings.Fields(l); len(f) > 0 {
 			if n, v, ok := splitAPK(f[0]); ok {
 				installed[n] = v
@@ -53,7 +53,7 @@ func (apkManager) parse(sec map[string][]string) (installed, candidate map[strin
 		}
 	}
 	// "curl-8.10.0-r0 x86_64 {curl} (curl) [upgradable from: curl-8.9.1-r2]"
-	for _, l := range sec["candidates"] {
+	for _, l := range candidateLines {
 		if f := strings.Fields(l); len(f) > 0 {
 			n, v, ok := splitAPK(f[0])
 			if !ok {

@@ -23,9 +23,9 @@ func (aptManager) matchInstalled(key, v string) string {
 
 func (aptManager) candidates(all bool) string { return "LC_ALL=C apt-cache policy" }
 
-func (aptManager) parse(sec map[string][]string) (installed, candidate map[string]string) {
+func (aptManager) parse(installedLines, candidateLines []string) (installed, candidate map[string]string) {
 	installed, candidate = map[string]string{}, map[string]string{}
-	for _, l := range sec["installed"] {
+	for _, l := range installedLines {
 		f := strings.Split(l, "\t")
 		if len(f) != 3 {
 			continue
@@ -38,7 +38,7 @@ func (aptManager) parse(sec map[string][]string) (installed, candidate map[strin
 		}
 	}
 	cur := ""
-	for _, l := range sec["candidates"] {
+	for _, l := range candidateLines {
 		if !strings.HasPrefix(l, " ") && strings.HasSuffix(l, ":") {
 			cur = pkgKey(strings.TrimSuffix(l, ":"))
 			continue

@@ -38,15 +38,15 @@ func (m rpmManager) candidates(all bool) string {
 	return m.cmd + " -q -C check-update"
 }
 
-func (rpmManager) parse(sec map[string][]string) (installed, candidate map[string]string) {
+func (rpmManager) parse(installedLines, candidateLines []string) (installed, candidate map[string]string) {
 	installed, candidate = map[string]string{}, map[string]string{}
-	for _, l := range sec["installed"] {
+	for _, l := range installedLines {
 		// "package foo is not installed" has no tab.
 		if n, v, ok := strings.Cut(l, "\t"); ok {
 			installed[n] = v
 		}
 	}
-	for _, l := range sec["candidates"] {
+	for _, l := range candidateLines {
 		// "curl.x86_64   8.6.0-8.fc40   updates"
 		f := strings.Fields(l)
 		if len(f) != 3 {

@@ -84,20 +84,35 @@ func psStrings(ss ...string) cty.Value {
 	return cty.ListVal(vs)
 }
 
-// Canned check outputs. The cache section says the index was refreshed 10
-// minutes (fresh) or 3 hours (stale) before the check.
+// Canned check outputs, in the KV dialect the check prints. The cache
+// pairs say the index was refreshed 10 minutes (fresh) or 3 hours (stale)
+// before the check.
 const (
-	cacheFresh = "--drover:cache\nnow=1700010800\nmtime=1700010200\nmtime=1699990000\nlists=yes\n--drover:end\n"
-	cacheStale = "--drover:cache\nnow=1700010800\nmtime=1700000000\nlists=yes\n--drover:end\n"
-	cacheNever = "--drover:cache\nnow=1700010800\nmtime=1700000000\n--drover:end\n"
-	cacheRPM   = "--drover:cache\nnow=1700010800\nmtime=1700010000\n--drover:end\n"
+	cacheFresh = "now=1700010800\nmtime.1=1700010200\nmtime.2=1699990000\nlists=yes\nend=1\n"
+	cacheStale = "now=1700010800\nmtime.1=1700000000\nlists=yes\nend=1\n"
+	cacheNever = "now=1700010800\nmtime.1=1700000000\nend=1\n"
+	cacheRPM   = "now=1700010800\nmtime.1=1700010000\nend=1\n"
+	end        = "end=1\n"
 )
+
+// psList is lines as the check prints a tool's output: the list key.1,
+// key.2, … (contract.ShList), empty lines left out.
+func psList(key, lines string) string {
+	var b strings.Builder
+	n := 0
+	for _, l := range strings.Split(lines, "\n") {
+		if l != "" {
+			n++
+			fmt.Fprintf(&b, "%s.%d=%s\n", key, n, l)
+		}
+	}
+	return b.String()
+}
 
 // aptPolicyNginx is apt-cache policy about nginx, not installed; the
 // check asks about the names not installed only (or about every name when
 // state is "latest": aptPolicyNginxCurl).
-const aptPolicyNginx = `--drover:candidates
-nginx:
+const aptPolicyNginx = `nginx:
   Installed: (none)
   Candidate: 1.22.1-9
   Version table:
@@ -123,44 +138,44 @@ func TestPackageGolden(t *testing.T) {
 		out   string
 	}{
 		{"apt-install-missing", "apt", map[string]cty.Value{"names": psStrings("nginx", "curl")},
-			"--drover:installed\ncurl\tinstall ok installed\t7.88.1-10\n" + aptPolicyNginx + cacheFresh},
+			psList("installed", "curl\tinstall ok installed\t7.88.1-10") + psList("candidates", aptPolicyNginx) + cacheFresh},
 		{"apt-latest", "apt", map[string]cty.Value{"names": psStrings("nginx", "curl"), "state": cty.StringVal("latest")},
-			"--drover:installed\ncurl\tinstall ok installed\t7.88.1-10\n" + aptPolicyNginxCurl + cacheFresh},
+			psList("installed", "curl\tinstall ok installed\t7.88.1-10") + psList("candidates", aptPolicyNginxCurl) + cacheFresh},
 		{"apt-latest-stale-cache", "apt", map[string]cty.Value{"names": psStrings("curl"), "state": cty.StringVal("latest"), "update_cache": cty.True},
-			"--drover:installed\ncurl\tinstall ok installed\t7.88.1-10+deb12u8\n--drover:candidates\ncurl:\n  Installed: 7.88.1-10+deb12u8\n  Candidate: 7.88.1-10+deb12u8\n" + cacheStale},
+			psList("installed", "curl\tinstall ok installed\t7.88.1-10+deb12u8") + psList("candidates", "curl:\n  Installed: 7.88.1-10+deb12u8\n  Candidate: 7.88.1-10+deb12u8") + cacheStale},
 		{"apt-update-cache-fresh", "apt", map[string]cty.Value{"names": psStrings("tree"), "update_cache": cty.True},
-			"--drover:installed\n--drover:candidates\ntree:\n  Installed: (none)\n  Candidate: 2.1.0-1\n" + cacheFresh},
+			psList("candidates", "tree:\n  Installed: (none)\n  Candidate: 2.1.0-1") + cacheFresh},
 		{"apt-update-cache-stale", "apt", map[string]cty.Value{"names": psStrings("tree"), "update_cache": cty.True, "cache_valid_time": cty.StringVal("2h")},
-			"--drover:installed\n--drover:candidates\ntree:\n  Installed: (none)\n  Candidate: 2.1.0-1\n" + cacheStale},
+			psList("candidates", "tree:\n  Installed: (none)\n  Candidate: 2.1.0-1") + cacheStale},
 		{"apt-never-updated", "apt", map[string]cty.Value{"names": psStrings("tree")},
-			"--drover:installed\n--drover:candidates\n" + cacheNever},
+			cacheNever},
 		{"apt-all-present", "apt", map[string]cty.Value{"names": psStrings("curl"), "update_cache": cty.True},
-			"--drover:installed\ncurl\tinstall ok installed\t7.88.1-10\n--drover:end\n"},
+			psList("installed", "curl\tinstall ok installed\t7.88.1-10") + end},
 		{"apt-config-files-only", "apt", map[string]cty.Value{"names": psStrings("nginx")},
-			"--drover:installed\nnginx\tdeinstall ok config-files\t1.22.1-9\n--drover:candidates\nnginx:\n  Installed: (none)\n  Candidate: 1.22.1-9\n" + cacheFresh},
+			psList("installed", "nginx\tdeinstall ok config-files\t1.22.1-9") + psList("candidates", "nginx:\n  Installed: (none)\n  Candidate: 1.22.1-9") + cacheFresh},
 		{"apt-absent", "apt", map[string]cty.Value{"names": psStrings("nginx", "curl", "libc6:i386"), "state": cty.StringVal("absent")},
-			"--drover:installed\nnginx\tinstall ok installed\t1.22.1-9\nlibc6\tinstall ok installed\t2.36-9+deb12u9\n--drover:end\n"},
+			psList("installed", "nginx\tinstall ok installed\t1.22.1-9\nlibc6\tinstall ok installed\t2.36-9+deb12u9") + end},
 		{"dnf-install", "dnf", map[string]cty.Value{"names": psStrings("nginx", "curl")},
-			"--drover:installed\npackage nginx is not installed\ncurl\t8.6.0-7.fc40\n" + cacheRPM},
+			psList("installed", "package nginx is not installed\ncurl\t8.6.0-7.fc40") + cacheRPM},
 		{"dnf-latest", "dnf", map[string]cty.Value{"names": psStrings("nginx", "curl", "bash"), "state": cty.StringVal("latest"), "update_cache": cty.True},
-			"--drover:installed\npackage nginx is not installed\ncurl\t8.6.0-7.fc40\nbash\t5.2.26-3.fc40\n--drover:candidates\n\ncurl.x86_64                        8.6.0-8.fc40                        updates\n" + cacheStale},
+			psList("installed", "package nginx is not installed\ncurl\t8.6.0-7.fc40\nbash\t5.2.26-3.fc40") + psList("candidates", "\ncurl.x86_64                        8.6.0-8.fc40                        updates") + cacheStale},
 		{"dnf-absent", "dnf", map[string]cty.Value{"names": psStrings("nginx", "httpd"), "state": cty.StringVal("absent")},
-			"--drover:installed\nnginx\t2:1.26.2-1.fc40\npackage httpd is not installed\n--drover:end\n"},
+			psList("installed", "nginx\t2:1.26.2-1.fc40\npackage httpd is not installed") + end},
 		{"yum-install", "yum", map[string]cty.Value{"names": psStrings("tree")},
-			"--drover:installed\npackage tree is not installed\n" + cacheRPM},
+			psList("installed", "package tree is not installed") + cacheRPM},
 		{"yum-latest", "yum", map[string]cty.Value{"names": psStrings("openssl"), "state": cty.StringVal("latest")},
-			"--drover:installed\nopenssl\t1:1.0.2k-25.el7_9\n--drover:candidates\nopenssl.x86_64    1:1.0.2k-26.el7_9    updates\n" + cacheRPM},
+			psList("installed", "openssl\t1:1.0.2k-25.el7_9") + psList("candidates", "openssl.x86_64    1:1.0.2k-26.el7_9    updates") + cacheRPM},
 		{"apk-install", "apk", map[string]cty.Value{"names": psStrings("nginx", "curl")},
-			"--drover:installed\ncurl-8.9.1-r2 x86_64 {curl} (curl) [installed]\n--drover:candidates\nnginx-1.26.2-r0 x86_64 {nginx} (BSD-2-Clause) \n" + cacheRPM},
+			psList("installed", "curl-8.9.1-r2 x86_64 {curl} (curl) [installed]") + psList("candidates", "nginx-1.26.2-r0 x86_64 {nginx} (BSD-2-Clause) ") + cacheRPM},
 		{"apk-latest", "apk", map[string]cty.Value{"names": psStrings("py3-requests", "curl"), "state": cty.StringVal("latest")},
-			"--drover:installed\ncurl-8.9.1-r1 x86_64 {curl} (curl) [installed]\npy3-requests-2.32.3-r0 noarch {py3-requests} (Apache-2.0) [installed]\n--drover:candidates\ncurl-8.9.1-r2 x86_64 {curl} (curl) [upgradable from: curl-8.9.1-r1]\npy3-requests-2.32.3-r0 noarch {py3-requests} (Apache-2.0) [installed]\n" + cacheRPM},
+			psList("installed", "curl-8.9.1-r1 x86_64 {curl} (curl) [installed]\npy3-requests-2.32.3-r0 noarch {py3-requests} (Apache-2.0) [installed]") + psList("candidates", "curl-8.9.1-r2 x86_64 {curl} (curl) [upgradable from: curl-8.9.1-r1]\npy3-requests-2.32.3-r0 noarch {py3-requests} (Apache-2.0) [installed]") + cacheRPM},
 		{"apk-absent", "apk", map[string]cty.Value{"names": psStrings("curl"), "state": cty.StringVal("absent")},
-			"--drover:installed\ncurl-8.9.1-r2 x86_64 {curl} (curl) [installed]\n--drover:end\n"},
+			psList("installed", "curl-8.9.1-r2 x86_64 {curl} (curl) [installed]") + end},
 		// No facts and no package_manager: the check finds the manager.
 		{"detect-apt-install", "", map[string]cty.Value{"names": psStrings("tree")},
-			"--drover:manager\napt-get\n--drover:installed\n--drover:candidates\ntree:\n  Installed: (none)\n  Candidate: 2.1.0-1\n" + cacheFresh},
+			"managers=apt-get\n" + psList("candidates", "tree:\n  Installed: (none)\n  Candidate: 2.1.0-1") + cacheFresh},
 		{"detect-dnf-yum-present", "", map[string]cty.Value{"names": psStrings("curl")},
-			"--drover:manager\ndnf\nyum\n--drover:os\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n--drover:installed\ncurl\t8.6.0-7.fc40\n--drover:end\n"},
+			"managers=dnf yum\nos.ID=\"rocky\"\nos.ID_LIKE=\"rhel centos fedora\"\n" + psList("installed", "curl\t8.6.0-7.fc40") + end},
 	}
 	m := psModule(t, "package")
 	for _, tt := range tests {
@@ -241,9 +256,9 @@ func TestPackageDetectErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct{ name, out, want string }{
-		{"none", "--drover:manager\n--drover:end\n", "no supported package manager"},
-		{"apt on alpine", "--drover:manager\napt-get\napk\n--drover:os\nID=alpine\n--drover:installed\n--drover:end\n", `set package_manager = "apk"`},
-		{"apt on a rhel-like", "--drover:manager\napt-get\ndnf\n--drover:os\nID=almalinux\nID_LIKE='rhel centos fedora'\n--drover:installed\n--drover:end\n", `set package_manager = "dnf"`},
+		{"none", "managers=\nend=1\n", "no supported package manager"},
+		{"apt on alpine", "managers=apt-get apk\nos.ID=alpine\nend=1\n", `set package_manager = "apk"`},
+		{"apt on a rhel-like", "managers=apt-get dnf\nos.ID=almalinux\nos.ID_LIKE='rhel centos fedora'\nend=1\n", `set package_manager = "dnf"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := task.Diff(contract.CheckOutput{Stdout: []byte(tt.out)})
@@ -253,7 +268,7 @@ func TestPackageDetectErrors(t *testing.T) {
 		})
 	}
 	// Several managers where the family agrees with the first found: fine.
-	plan, err := task.Diff(contract.CheckOutput{Stdout: []byte("--drover:manager\napt-get\napk\n--drover:os\nID=debian\n--drover:installed\ncurl\tinstall ok installed\t7.88.1-10\n--drover:end\n")})
+	plan, err := task.Diff(contract.CheckOutput{Stdout: []byte("managers=apt-get apk\nos.ID=debian\n" + psList("installed", "curl\tinstall ok installed\t7.88.1-10") + end)})
 	if err != nil || plan.Changed() {
 		t.Errorf("apt and apk on Debian, curl installed: plan %+v, error %v; want no change", plan, err)
 	}
@@ -336,22 +351,7 @@ func TestPackageCheckAsksOnlyForMissing(t *testing.T) {
 		{"apk present", "apk", "present", []string{"foo", "foo-2fa", "py3-requests"}, []string{"apk list foo"}, []string{"foo"}},
 		{"apk all installed", "apk", "present", []string{"foo-2fa", "py3-requests"}, nil, nil},
 	}
-	dir := t.TempDir()
-	log := filepath.Join(dir, "log")
-	stand := map[string]string{"dpkg-query": dpkgOut, "rpm": rpmOut, "apk": apkOut, "apt-cache": "", "dnf": ""}
-	for name, out := range stand {
-		// The installed queries print their canned output; apk prints it
-		// for "list -I" only.
-		script := "#!/bin/sh\nprintf '%s\\n' \"" + name + " $*\" >>" + shell.Quote(log) + "\n"
-		if name == "apk" {
-			script += "[ \"$2\" = -I ] || exit 0\n"
-		}
-		script += "printf '%s' " + shell.Quote(out) + "\n"
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	env := []string{"PATH=" + dir + ":/usr/bin:/bin", "LC_ALL=C"}
+	log, env := pkgStandIns(t, map[string]string{"dpkg-query": dpkgOut, "rpm": rpmOut, "apk": apkOut, "apt-cache": "", "dnf": ""})
 	m := psModule(t, "package")
 	for shName, argv := range moduletest.Shells() {
 		for _, tt := range tests {
@@ -380,4 +380,24 @@ func TestPackageCheckAsksOnlyForMissing(t *testing.T) {
 			})
 		}
 	}
+}
+
+// pkgStandIns writes stand-in commands that log their arguments to the
+// returned file and print canned output (apk prints it for "list -I" only),
+// and returns that log and the environment that puts them first in PATH.
+func pkgStandIns(t *testing.T, stand map[string]string) (log string, env []string) {
+	t.Helper()
+	dir := t.TempDir()
+	log = filepath.Join(dir, "log")
+	for name, out := range stand {
+		script := "#!/bin/sh\nprintf '%s\\n' \"" + name + " $*\" >>" + shell.Quote(log) + "\n"
+		if name == "apk" {
+			script += "[ \"$2\" = -I ] || exit 0\n"
+		}
+		script += "printf '%s' " + shell.Quote(out) + "\n"
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return log, []string{"PATH=" + dir + ":/usr/bin:/bin", "LC_ALL=C"}
 }

@@ -123,13 +123,10 @@ func (t *serviceTask) Uses() []contract.Resource {
 
 func (t *serviceTask) Check() string { return t.sys.Status(t.name) }
 
-// CheckGroup: with systemd, one systemctl show reads every service task's
-// unit on the host.
+// CheckGroup: one read for every service task of the host (one systemctl
+// show with systemd; one fragment with OpenRC and SysV, see initsys.Group).
 func (t *serviceTask) CheckGroup() (contract.CheckGroup, string) {
-	if _, ok := t.sys.(initsys.Systemd); ok {
-		return initsys.SystemdStatus{}, t.name
-	}
-	return nil, ""
+	return initsys.Group(t.sys), t.name
 }
 
 func (t *serviceTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {

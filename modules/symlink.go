@@ -72,11 +72,11 @@ type symlinkTask struct {
 
 func (t *symlinkTask) Check() string {
 	return "set -e\np=" + shell.Quote(t.Path) + `
-if [ -L "$p" ]; then echo 'type link'; echo target; readlink "$p"
-elif [ -d "$p" ]; then echo 'type dir'; if [ -z "$(ls -A "$p")" ]; then echo empty; fi
-elif [ -f "$p" ]; then echo 'type file'
-elif [ -e "$p" ]; then echo 'type other'
-else echo 'type missing'
+if [ -L "$p" ]; then echo type=link; echo 'tail target'; readlink "$p"
+elif [ -d "$p" ]; then echo type=dir; if [ -z "$(ls -A "$p")" ]; then echo empty=1; fi
+elif [ -f "$p" ]; then echo type=file
+elif [ -e "$p" ]; then echo type=other
+else echo type=missing
 fi
 `
 }

@@ -194,7 +194,9 @@ func initDefinitions(l *loaded, only []string) ([]initgen.Definition, hcl.Diagno
 			}
 		}
 		for _, t := range append(append([]*config.Task(nil), pl.Tasks...), pl.Handlers...) {
-			if t.Type != "init_service" || len(only) > 0 && t.Name != only[0] {
+			// A stack's tasks evaluate in their call's scope, which
+			// only a run builds (drover plan shows them).
+			if t.Call != nil || t.Type != "init_service" || len(only) > 0 && t.Name != only[0] {
 				continue
 			}
 			val, ds := hcldec.Decode(t.Body, t.Spec, withTemplateVars(scope.EvalContext(), m))

@@ -24,6 +24,8 @@ type playbookFlags struct {
 	varFiles      []string
 	compactErrors bool
 	allowLocal    []string
+	// hosts applies a stack directly, without a playbook, on these hosts.
+	hosts string
 }
 
 func (f *playbookFlags) register(cmd *cobra.Command) {
@@ -31,6 +33,7 @@ func (f *playbookFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.vars, "var", nil, "set a variable: --var NAME=VALUE (repeatable; highest precedence)")
 	fl.StringArrayVar(&f.varFiles, "var-file", nil, "read variables from an HCL file of NAME = VALUE lines, in clear or encrypted with age or Ansible Vault (repeatable)")
 	fl.BoolVar(&f.compactErrors, "compact-errors", false, "print each error on one line as file:line:col: error: message (for editors and CI)")
+	fl.StringVar(&f.hosts, "hosts", "", "apply the stack given as the argument (a directory or git:: source) to the hosts this inventory pattern selects, without a playbook")
 	fl.StringArrayVar(&f.allowLocal, "allow-local", nil, "let the playbook read local files (file(), a copy's source, a deploy key...) in this directory too, not only in its own (repeatable)")
 }
 
@@ -47,10 +50,30 @@ type loaded struct {
 // diagnostics; errors end the command with exit status 1.
 func loadPlaybook(cmd *cobra.Command, f *playbookFlags, paths []string) (*loaded, error) {
 	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: f}
-	pb, diags := config.LoadFiles(l.parser, modules.Catalog(), paths...)
-	if pb != nil {
-		// Only the operator widens where local files may be read.
-		pb.AllowLocal = f.allowLocal
+	// Only the operator widens where local files may be read.
+	sl, err := stackLoading(l.parser, paths, f.allowLocal, false)
+	if err != nil {
+		return nil, err
+	}
+	var pb *config.Playbook
+	var diags hcl.Diagnostics
+	src, direct, err := directStack(paths, f)
+	if err != nil {
+		return nil, err
+	}
+	if direct {
+		sl.lock = nil // a stack applied directly is pinned by its ref alone
+		pb, diags, err = loadStackPlaybook(cmd, sl, src, f)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		pb, diags = config.LoadFilesWith(sl.opts, modules.Catalog(), paths...)
+	}
+	if !diags.HasErrors() && sl.lock != nil {
+		if err := sl.lock.Save(); err != nil {
+			return nil, err
+		}
 	}
 	if !diags.HasErrors() {
 		var ds hcl.Diagnostics

@@ -9,6 +9,8 @@
 package config
 
 import (
+	"fmt"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -85,27 +87,54 @@ type Play struct {
 	MaxFail hcl.Expression
 	// Tags select the play's tasks with --tags and --skip-tags; every task
 	// has them too (Task.Tags).
-	Tags      []string
-	Tasks     []*Task
-	Handlers  []*Task
+	Tags []string
+	// Tasks and Handlers are the play's own and, once loaded, those of the
+	// stacks it calls (Task.Call set), each where its call is written.
+	Tasks    []*Task
+	Handlers []*Task
+	// Calls are the play's stack calls; AllCalls every call, nested ones
+	// too, each after the call holding it.
+	Calls     []*StackCall
+	AllCalls  []*StackCall
 	DeclRange hcl.Range
+	// stack: this is a stack's unit, not a play.
+	stack bool
 }
 
-// Task returns the task with the given type and name, or nil.
+// describe names the play, or the stack, in messages.
+func (p *Play) describe() string {
+	if p.stack {
+		return fmt.Sprintf("Stack %s", p.Name)
+	}
+	return fmt.Sprintf("Play %q", p.Name)
+}
+
+// Task returns the play's own task (not a stack's) with the given type and
+// name, or nil.
 func (p *Play) Task(typ, name string) *Task {
 	for _, t := range p.Tasks {
-		if t.Type == typ && t.Name == name {
+		if t.Type == typ && t.Name == name && t.Call == nil {
 			return t
 		}
 	}
 	return nil
 }
 
-// Handler returns the handler with the given name, or nil.
+// Handler returns the play's own handler with the given name, or nil.
 func (p *Play) Handler(name string) *Task {
 	for _, h := range p.Handlers {
-		if h.Name == name {
+		if h.Name == name && h.Call == nil {
 			return h
+		}
+	}
+	return nil
+}
+
+// Call returns the play's stack call named name, or nil.
+func (p *Play) Call(name string) *StackCall {
+	for _, c := range p.Calls {
+		if c.Name == name {
+			return c
 		}
 	}
 	return nil
@@ -131,14 +160,20 @@ type Task struct {
 	BecomeUser hcl.Expression
 	DependsOn  []Ref
 	Notify     []Ref
-	// Tags are the task's own tags and its play's, in that order, without
-	// duplicates: what --tags and --skip-tags match (see tags.go).
+	// Tags are the task's own tags, then those of the stack calls it is in
+	// and its play's, without duplicates: what --tags and --skip-tags match
+	// (see tags.go).
 	// Handlers have none: they run when a selected task notifies them.
 	Tags []string
 
 	// Refs are the other tasks this one's expressions refer to (in its body
-	// and meta-arguments), in source order, without duplicates.
-	Refs []Ref
+	// and meta-arguments), in source order, without duplicates; StackRefs
+	// the outputs of stack calls they use.
+	Refs      []Ref
+	StackRefs []StackRef
+	// Call is the stack call the task belongs to, nil for a play's own:
+	// its references resolve among the call's tasks.
+	Call *StackCall
 
 	Handler bool
 	// Dir is the directory of the file that declares the task.
@@ -151,6 +186,14 @@ type Task struct {
 // Addr is the task's address as the language writes it: "template.site", or
 // "handler.reload" for a handler.
 func (t *Task) Addr() string {
+	if t.Call != nil {
+		return t.Call.Addr() + "." + t.LocalAddr()
+	}
+	return t.LocalAddr()
+}
+
+// LocalAddr is the address within the task's play or stack: template.site.
+func (t *Task) LocalAddr() string {
 	if t.Handler {
 		return "handler." + t.Name
 	}

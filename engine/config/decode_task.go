@@ -132,7 +132,7 @@ func refList(a *hcl.Attribute, handlers bool) ([]Ref, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	want := "a task such as directory.app"
+	want := "a task such as directory.app, or a stack call such as stack.app"
 	if handlers {
 		want = "a handler such as handler.reload_nginx"
 	}

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/agext/levenshtein"
@@ -62,6 +61,13 @@ var handlerMetaAttrs = []hcl.AttributeSchema{
 // parser is the run's parser: its Files() feed the diagnostic writer.
 // modules are the module types tasks may use (modules.Catalog()).
 func LoadFiles(p *hclparse.Parser, modules contract.Catalog, paths ...string) (*Playbook, hcl.Diagnostics) {
+	return LoadFilesWith(LoadOptions{Parser: p}, modules, paths...)
+}
+
+// LoadFilesWith is LoadFiles with the options stacks need (opts.Parser is
+// the run's parser, and must be set).
+func LoadFilesWith(opts LoadOptions, modules contract.Catalog, paths ...string) (*Playbook, hcl.Diagnostics) {
+	p := opts.Parser
 	var diags hcl.Diagnostics
 	var files []string
 	fromDir := map[string]bool{} // found by listing a directory
@@ -79,8 +85,7 @@ func LoadFiles(p *hclparse.Parser, modules contract.Catalog, paths ...string) (*
 			files = append(files, path)
 			continue
 		}
-		matches, _ := filepath.Glob(filepath.Join(path, "*.hcl"))
-		sort.Strings(matches)
+		matches := hclFiles(path)
 		if len(matches) == 0 {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -117,7 +122,7 @@ func LoadFiles(p *hclparse.Parser, modules contract.Catalog, paths ...string) (*
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	pb, ds := Load(modules, dir, hclFiles...)
+	pb, ds := LoadWith(opts, modules, dir, hclFiles...)
 	return pb, append(diags, ds...)
 }
 
@@ -125,11 +130,17 @@ func LoadFiles(p *hclparse.Parser, modules contract.Catalog, paths ...string) (*
 // Playbook.Dir). The result is nil only when nothing could be decoded; with
 // errors it holds what could be, for tools that want partial results.
 func Load(modules contract.Catalog, dir string, files ...*hcl.File) (*Playbook, hcl.Diagnostics) {
+	return LoadWith(LoadOptions{}, modules, dir, files...)
+}
+
+// LoadWith is Load with the options stacks need.
+func LoadWith(opts LoadOptions, modules contract.Catalog, dir string, files ...*hcl.File) (*Playbook, hcl.Diagnostics) {
 	pb := &Playbook{
-		Dir:       dir,
-		Variables: map[string]*Variable{},
-		Locals:    map[string]*Local{},
-		modules:   modules,
+		Dir:        dir,
+		AllowLocal: opts.AllowLocal,
+		Variables:  map[string]*Variable{},
+		Locals:     map[string]*Local{},
+		modules:    modules,
 	}
 	var diags hcl.Diagnostics
 	for _, f := range files {
@@ -175,7 +186,14 @@ func Load(modules contract.Catalog, dir string, files ...*hcl.File) (*Playbook, 
 			}
 		}
 	}
+	diags = append(diags, loadStacks(pb, opts)...)
 	diags = append(diags, checkReferences(pb)...)
+	for _, pl := range pb.Plays {
+		flatten(pl)
+		if _, ds := PlayGraph(pl); ds.HasErrors() {
+			diags = append(diags, ds...)
+		}
+	}
 	return pb, diags
 }
 
@@ -299,31 +317,8 @@ func checkName(what, name string, rng hcl.Range) hcl.Diagnostics {
 func decodePlay(modules contract.Catalog, b *hcl.Block, dir string) (*Play, hcl.Diagnostics) {
 	pl := &Play{Name: b.Labels[0], DeclRange: b.DefRange}
 	diags := checkName("play", pl.Name, b.LabelRanges[0])
-
-	// Unknown block types get drover's own message (with the nearest module
-	// name) and are then accepted by the schema so that hcl does not report
-	// them a second time.
-	schema := &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "hosts", Required: true}, {Name: "become"}, {Name: "become_user"}, {Name: "serial"}, {Name: "max_fail"}, {Name: "tags"}},
-		Blocks:     []hcl.BlockHeaderSchema{{Type: "handler", LabelNames: []string{"name"}}},
-	}
-	known := map[string]bool{"handler": true}
-	for _, m := range modules.All() {
-		name := m.Spec().Name
-		known[name] = true
-		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: name, LabelNames: []string{"name"}})
-	}
-	if sb, ok := b.Body.(*hclsyntax.Body); ok {
-		for _, blk := range sb.Blocks {
-			if known[blk.Type] {
-				continue
-			}
-			known[blk.Type] = true
-			diags = append(diags, unknownModule(modules, blk.Type, blk.TypeRange))
-			schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: blk.Type, LabelNames: []string{"name"}})
-		}
-	}
-	content, ds := b.Body.Content(schema)
+	attrs := []hcl.AttributeSchema{{Name: "hosts", Required: true}, {Name: "become"}, {Name: "become_user"}, {Name: "serial"}, {Name: "max_fail"}, {Name: "tags"}}
+	content, ds := decodeUnit(modules, b.Body, dir, pl, attrs, nil)
 	diags = append(diags, ds...)
 	pl.Hosts = attrExpr(content, "hosts")
 	pl.Become = attrExpr(content, "become")
@@ -335,9 +330,49 @@ func decodePlay(modules contract.Catalog, b *hcl.Block, dir string) (*Play, hcl.
 		diags = append(diags, ds...)
 		pl.Tags = tags
 	}
+	return pl, diags
+}
 
+// decodeUnit decodes the tasks, handlers and stack calls of a body (a
+// play's, or a stack file's) into pl. attrs and blocks are what else the
+// body may hold: their content is returned for the caller.
+func decodeUnit(modules contract.Catalog, body hcl.Body, dir string, pl *Play, attrs []hcl.AttributeSchema, blocks []hcl.BlockHeaderSchema) (*hcl.BodyContent, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	// Unknown block types get drover's own message (with the nearest module
+	// name) and are then accepted by the schema so that hcl does not report
+	// them a second time.
+	schema := &hcl.BodySchema{
+		Attributes: attrs,
+		Blocks: append([]hcl.BlockHeaderSchema{
+			{Type: "handler", LabelNames: []string{"name"}},
+			{Type: "stack", LabelNames: []string{"name"}},
+		}, blocks...),
+	}
+	known := map[string]bool{}
+	for _, b := range schema.Blocks {
+		known[b.Type] = true
+	}
+	for _, m := range modules.All() {
+		name := m.Spec().Name
+		known[name] = true
+		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: name, LabelNames: []string{"name"}})
+	}
+	if sb, ok := body.(*hclsyntax.Body); ok {
+		for _, blk := range sb.Blocks {
+			if known[blk.Type] {
+				continue
+			}
+			known[blk.Type] = true
+			diags = append(diags, unknownModule(modules, blk.Type, blk.TypeRange))
+			schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: blk.Type, LabelNames: []string{"name"}})
+		}
+	}
+	content, ds := body.Content(schema)
+	diags = append(diags, ds...)
+	var rest []*hcl.Block
 	for _, blk := range content.Blocks {
-		if blk.Type == "handler" {
+		switch blk.Type {
+		case "handler":
 			h, ds := decodeHandler(modules, blk, dir)
 			diags = append(diags, ds...)
 			if h == nil {
@@ -349,10 +384,23 @@ func decodePlay(modules contract.Catalog, b *hcl.Block, dir string) (*Play, hcl.
 			}
 			pl.Handlers = append(pl.Handlers, h)
 			continue
+		case "stack":
+			c, ds := decodeCall(blk, dir, len(pl.Tasks))
+			diags = append(diags, ds...)
+			for _, prev := range pl.Calls {
+				if prev.Name == c.Name {
+					diags = append(diags, duplicate("stack call", c.Name, prev.DeclRange, c.NameRange))
+				}
+			}
+			pl.Calls = append(pl.Calls, c)
+			continue
 		}
 		m, ok := modules.Lookup(blk.Type)
 		if !ok {
-			continue // reported above
+			if isOwn(blocks, blk.Type) {
+				rest = append(rest, blk) // the caller's
+			}
+			continue // an unknown module is reported above
 		}
 		t := &Task{
 			Type: blk.Type, Name: blk.Labels[0], Module: m, Dir: dir,
@@ -360,14 +408,23 @@ func decodePlay(modules contract.Catalog, b *hcl.Block, dir string) (*Play, hcl.
 		}
 		diags = append(diags, checkName("task", t.Name, t.NameRange)...)
 		diags = append(diags, decodeTaskBody(t, blk.Body, taskMetaSchema)...)
-		t.Tags = mergeTags(t.Tags, pl.Tags)
 		if prev := pl.Task(t.Type, t.Name); prev != nil {
 			diags = append(diags, duplicate(t.Type+" task", t.Name, prev.DeclRange, t.NameRange))
 			continue
 		}
 		pl.Tasks = append(pl.Tasks, t)
 	}
-	return pl, diags
+	content.Blocks = rest
+	return content, diags
+}
+
+func isOwn(blocks []hcl.BlockHeaderSchema, typ string) bool {
+	for _, b := range blocks {
+		if b.Type == typ {
+			return true
+		}
+	}
+	return false
 }
 
 func attrExpr(c *hcl.BodyContent, name string) hcl.Expression {

@@ -28,6 +28,11 @@ type where struct {
 	count   bool
 	locals  bool
 	collect *[]Ref
+	// stackRefs collects the stack outputs used, when not nil.
+	stackRefs *[]StackRef
+	// call is the stack call whose inputs are checked: they cannot use
+	// its own outputs.
+	call *StackCall
 	// templateVars are the module's own template variables
 	// (contract.TemplateVars), usable in its attributes only.
 	templateVars []string
@@ -76,8 +81,8 @@ func checkReferences(pb *Playbook) hcl.Diagnostics {
 		for _, t := range append(append([]*Task(nil), pl.Tasks...), pl.Handlers...) {
 			diags = append(diags, checkTask(pb, pl, t)...)
 		}
-		if _, ds := PlayGraph(pl); ds.HasErrors() {
-			diags = append(diags, ds...)
+		for _, c := range pl.Calls {
+			diags = append(diags, checkCall(pb, pl, c)...)
 		}
 	}
 	return diags
@@ -85,7 +90,7 @@ func checkReferences(pb *Playbook) hcl.Diagnostics {
 
 func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	w := where{desc: "a task", host: true, locals: true, tasks: pl, self: t, each: t.ForEach != nil, count: t.Count != nil, collect: &t.Refs}
+	w := where{desc: "a task", host: true, locals: true, tasks: pl, self: t, each: t.ForEach != nil, count: t.Count != nil, collect: &t.Refs, stackRefs: &t.StackRefs}
 	if t.Handler {
 		w.desc = "a handler"
 	}
@@ -110,7 +115,7 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 		}
 	}
 	for _, r := range t.DependsOn {
-		if d := checkTaskRef(pl, t, r); d != nil {
+		if d := checkDependsOn(pl, t, r); d != nil {
 			diags = append(diags, d)
 		}
 	}
@@ -124,7 +129,7 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 			for _, h := range pl.Handlers {
 				names = append(names, h.Name)
 			}
-			detail := fmt.Sprintf("Play %q has no handler named %q.", pl.Name, r.Name)
+			detail := fmt.Sprintf("%s has no handler named %q.", pl.describe(), r.Name)
 			if s := Suggest(r.Name, names); s != "" {
 				detail += fmt.Sprintf(" Did you mean handler.%s?", s)
 			}
@@ -147,7 +152,7 @@ func checkTaskRef(pl *Play, self *Task, r Ref) *hcl.Diagnostic {
 			names = append(names, t.Name)
 		}
 	}
-	detail := fmt.Sprintf("Play %q has no %s task named %q.", pl.Name, r.Type, r.Name)
+	detail := fmt.Sprintf("%s has no %s task named %q.", pl.describe(), r.Type, r.Name)
 	if s := Suggest(r.Name, names); s != "" {
 		detail += fmt.Sprintf(" Did you mean %s.%s?", r.Type, s)
 	}
@@ -215,6 +220,10 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 			}
 		case "handler":
 			bad("Invalid reference", "Handlers are named only in notify = [handler.NAME].")
+		case "stack":
+			if d := checkStackRef(w, tr); d != nil {
+				diags = append(diags, d)
+			}
 		default:
 			if contains(w.templateVars, root) {
 				continue
@@ -297,15 +306,22 @@ func PlayGraph(pl *Play) (*graph.Graph[*Task], hcl.Diagnostics) {
 	}
 	for _, t := range pl.Tasks {
 		for _, r := range t.Refs {
-			if d := pl.Task(r.Type, r.Name); d != nil {
+			if d := taskIn(pl, t.Call, r.Type, r.Name); d != nil {
 				g.AddEdge(d, t, "reference")
 			}
 		}
 		for _, r := range t.DependsOn {
-			if d := pl.Task(r.Type, r.Name); d != nil {
+			for _, d := range dependsOn(pl, t.Call, r) {
 				g.AddEdge(d, t, "depends_on")
 			}
 		}
+	}
+	if len(pl.AllCalls) > 0 {
+		callEdges(pl, func(from, to *Task, reason string) {
+			if from != to {
+				g.AddEdge(from, to, reason)
+			}
+		})
 	}
 	var diags hcl.Diagnostics
 	for _, c := range g.Cycles() {

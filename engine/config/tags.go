@@ -61,6 +61,17 @@ func mergeTags(own, inherited []string) []string {
 	return out
 }
 
+// inheritTags gives every task of a flattened play the tags of the stack
+// calls it is in (innermost first) and the play's, after its own.
+func inheritTags(pl *Play) {
+	for _, t := range pl.Tasks {
+		for c := t.Call; c != nil; c = c.Parent {
+			t.Tags = mergeTags(t.Tags, c.Tags)
+		}
+		t.Tags = mergeTags(t.Tags, pl.Tags)
+	}
+}
+
 // Tags returns every tag the playbook's tasks have, sorted.
 func (pb *Playbook) Tags() []string {
 	seen := map[string]bool{}

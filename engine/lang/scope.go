@@ -61,7 +61,10 @@ type Scope struct {
 	// Each is set in a for_each instance, Count in a count instance.
 	Each *Each
 	// Count is count.index in a count instance, cty.NilVal otherwise.
-	Count     cty.Value
+	Count cty.Value
+	// Stacks are the outputs of the stack calls in scope, by call name
+	// (stack.NAME.OUTPUT); nil where there are none.
+	Stacks    map[string]cty.Value
 	Functions map[string]function.Function
 }
 
@@ -85,6 +88,9 @@ func (s *Scope) EvalContext() *hcl.EvalContext {
 	}
 	if s.Count != cty.NilVal {
 		vars["count"] = cty.ObjectVal(map[string]cty.Value{"index": s.Count})
+	}
+	if s.Stacks != nil {
+		vars["stack"] = objectOrEmpty(s.Stacks)
 	}
 	return &hcl.EvalContext{Variables: vars, Functions: s.Functions}
 }

@@ -35,6 +35,14 @@ type evaluator struct {
 	validate bool
 	// offline: no connection, facts unknown (HostGraphs).
 	offline bool
+	// frames are the instances of the play's stack calls (frames.go), by
+	// call; stackFns their functions; notified the handlers notified so far
+	// (nil in validate: every handler is checked).
+	frames   map[*config.StackCall][]*frame
+	stackFns *stackFuncs
+	notified map[string]bool
+	// secret receives the sensitive strings of stack inputs (the masker).
+	secret func(string)
 }
 
 // newEvaluator returns an evaluator for one play on one host. funcs and
@@ -52,7 +60,9 @@ func newEvaluator(pb *config.Playbook, play *config.Play, funcs, tmplFuncs map[s
 		},
 	}
 	for _, t := range play.Tasks {
-		e.setTaskValue(t, cty.UnknownVal(taskType(t)))
+		if t.Call == nil {
+			setTaskValue(e.scope, t, cty.UnknownVal(taskType(t)))
+		}
 	}
 	return e
 }
@@ -113,37 +123,53 @@ func taskType(t *config.Task) cty.Type {
 	return cty.Object(attrs)
 }
 
-func (e *evaluator) setTaskValue(t *config.Task, v cty.Value) {
-	m := e.scope.Tasks[t.Type]
+func setTaskValue(scope *lang.Scope, t *config.Task, v cty.Value) {
+	m := scope.Tasks[t.Type]
 	if m == nil {
 		m = map[string]cty.Value{}
-		e.scope.Tasks[t.Type] = m
+		scope.Tasks[t.Type] = m
 	}
 	m[t.Name] = v
 }
 
-// refreshTaskValue recomputes what other tasks see of t from its instances.
+// refreshTaskValue recomputes what other tasks see of t from its instances:
+// in the play's scope, or in each instance of its stack call.
 func (e *evaluator) refreshTaskValue(t *config.Task) {
-	if !e.expand[t] {
-		e.setTaskValue(t, cty.DynamicVal)
+	if t.Call == nil {
+		setTaskValue(e.scope, t, e.taskValue(t, e.insts[t]))
 		return
 	}
 	insts := e.insts[t]
+	for _, f := range e.frames[t.Call] {
+		var mine []*instance
+		for len(insts) > 0 && insts[0].frame == f {
+			mine, insts = append(mine, insts[0]), insts[1:]
+		}
+		setTaskValue(f.scope, t, e.taskValue(t, mine))
+	}
+}
+
+// taskValue is a task's value from its instances (in one frame).
+func (e *evaluator) taskValue(t *config.Task, insts []*instance) cty.Value {
 	switch {
+	case !e.expand[t]:
+		return cty.DynamicVal
 	case t.ForEach != nil:
 		m := map[string]cty.Value{}
 		for _, in := range insts {
 			m[in.key.AsString()] = e.instanceValue(in)
 		}
-		e.setTaskValue(t, cty.ObjectVal(m))
+		return cty.ObjectVal(m)
 	case t.Count != nil:
 		vs := make([]cty.Value, len(insts))
 		for i, in := range insts {
 			vs[i] = e.instanceValue(in)
 		}
-		e.setTaskValue(t, cty.TupleVal(vs))
+		return cty.TupleVal(vs)
+	case len(insts) == 0:
+		return cty.NullVal(taskType(t))
 	default:
-		e.setTaskValue(t, e.instanceValue(insts[0]))
+		return e.instanceValue(insts[0])
 	}
 }
 
@@ -181,68 +207,131 @@ func (e *evaluator) instanceValue(in *instance) cty.Value {
 	return cty.ObjectVal(attrs)
 }
 
-// expandTask evaluates for_each or count and creates the task's instances.
-// It reports false when their number is not known yet.
+// expandTask evaluates for_each or count and creates the task's instances
+// (in every instance of its stack call, for a stack's task). It reports
+// false when their number is not known yet.
 func (e *evaluator) expandTask(t *config.Task) (bool, hcl.Diagnostics) {
-	ctx := e.scope.EvalContext()
-	var insts []*instance
-	switch {
-	case t.ForEach != nil:
-		v, diags := t.ForEach.Value(ctx)
-		if diags.HasErrors() {
+	if t.Call == nil {
+		insts, known, diags := e.instancesIn(t, nil)
+		if !known {
 			return false, diags
 		}
+		e.insts[t], e.expand[t] = insts, true
+		return true, diags
+	}
+	var all []*instance
+	for _, f := range e.frames[t.Call] {
+		if t.Handler && e.notified != nil && !e.notified[f.prefix+t.Name] {
+			continue // a stack's handler runs where its own tasks notified it
+		}
+		if diags := e.refreshFrame(f); diags.HasErrors() {
+			return false, diags
+		}
+		insts, known, diags := e.instancesIn(t, f)
+		if !known {
+			return false, diags
+		}
+		all = append(all, insts...)
+	}
+	e.insts[t], e.expand[t] = all, true
+	return true, nil
+}
+
+// instancesIn evaluates t's for_each or count in frame f (nil: the play).
+func (e *evaluator) instancesIn(t *config.Task, f *frame) ([]*instance, bool, hcl.Diagnostics) {
+	prefix := ""
+	if f != nil {
+		prefix = f.prefix
+	}
+	if t.ForEach == nil && t.Count == nil {
+		return []*instance{{task: t, frame: f, addr: prefix + t.LocalAddr()}}, true, nil
+	}
+	if len(t.StackRefs) > 0 && (t.ForEach != nil || t.Count != nil) {
+		if diags := e.refreshStacks(f); diags.HasErrors() {
+			return nil, false, diags
+		}
+	}
+	reps, known, diags := repeat(e.scopeOf(f).EvalContext(), t.ForEach, t.Count, "task")
+	if !known || diags.HasErrors() {
+		return nil, false, diags
+	}
+	insts := make([]*instance, len(reps))
+	for i, r := range reps {
+		insts[i] = &instance{task: t, frame: f, key: r.key, each: r.each, count: r.count, addr: prefix + t.LocalAddr() + r.suffix}
+	}
+	return insts, true, nil
+}
+
+// rep is one element of a for_each or count: its key, each or count, and
+// the address suffix (["key"] or [0]; "" without either).
+type rep struct {
+	key    cty.Value
+	each   *lang.Each
+	count  cty.Value
+	suffix string
+}
+
+// repeat evaluates for_each or count (both nil: one element), of a task or
+// a stack call (what). It reports false when they are not known yet.
+func repeat(ctx *hcl.EvalContext, forEach, countExpr hcl.Expression, what string) ([]rep, bool, hcl.Diagnostics) {
+	var reps []rep
+	switch {
+	case forEach != nil:
+		v, diags := forEach.Value(ctx)
+		if diags.HasErrors() {
+			return nil, false, diags
+		}
 		if !v.IsWhollyKnown() {
-			return false, nil
+			return nil, false, nil
 		}
 		if v.HasMark(lang.SensitiveMark) || (v.Type().IsSetType() && lang.IsSensitive(v)) {
-			return false, hcl.Diagnostics{{
+			return nil, false, hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "Sensitive value in for_each",
 				Detail:   "for_each keys become part of task addresses, which every output shows, so they cannot be sensitive. Use a map whose keys are not secret (its values may be).",
-				Subject:  t.ForEach.Range().Ptr(),
+				Subject:  forEach.Range().Ptr(),
 			}}
 		}
 		v, _ = v.Unmark() // map values keep their marks for each.value
 		ty := v.Type()
 		if v.IsNull() || !(ty.IsMapType() || ty.IsObjectType() || ty.IsSetType()) {
-			return false, hcl.Diagnostics{{
+			return nil, false, hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid for_each value",
 				Detail:   fmt.Sprintf("for_each needs a map, an object or a set of strings, not %s. Use toset([...]) for a list.", friendly(v)),
-				Subject:  t.ForEach.Range().Ptr(),
+				Subject:  forEach.Range().Ptr(),
 			}}
 		}
 		if ty.IsSetType() {
 			if !ty.ElementType().Equals(cty.String) {
 				sv, err := convert.Convert(v, cty.Set(cty.String))
 				if err != nil {
-					return false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid for_each value", Detail: "A set given to for_each must hold strings.", Subject: t.ForEach.Range().Ptr()}}
+					return nil, false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid for_each value", Detail: "A set given to for_each must hold strings.", Subject: forEach.Range().Ptr()}}
 				}
 				v = sv
 			}
 			for it := v.ElementIterator(); it.Next(); {
 				_, el := it.Element()
 				el, _ = el.Unmark()
-				insts = append(insts, &instance{task: t, key: el, each: &lang.Each{Key: el, Value: el}})
+				reps = append(reps, rep{key: el, each: &lang.Each{Key: el, Value: el}})
 			}
 		} else {
 			for it := v.ElementIterator(); it.Next(); {
 				k, el := it.Element()
-				insts = append(insts, &instance{task: t, key: k, each: &lang.Each{Key: k, Value: el}})
+				reps = append(reps, rep{key: k, each: &lang.Each{Key: k, Value: el}})
 			}
 		}
-		sort.SliceStable(insts, func(i, j int) bool { return insts[i].key.AsString() < insts[j].key.AsString() })
-		for _, in := range insts {
-			in.addr = fmt.Sprintf("%s[%q]", t.Addr(), in.key.AsString())
+		sort.SliceStable(reps, func(i, j int) bool { return reps[i].key.AsString() < reps[j].key.AsString() })
+		for i := range reps {
+			reps[i].suffix = fmt.Sprintf("[%q]", reps[i].key.AsString())
 		}
-	case t.Count != nil:
-		v, diags := t.Count.Value(ctx)
+	case countExpr != nil:
+		v, diags := countExpr.Value(ctx)
 		if diags.HasErrors() {
-			return false, diags
+			return nil, false, diags
 		}
 		if !v.IsWhollyKnown() {
-			return false, nil
+			return nil, false, nil
 		}
 		v, _ = v.Unmark()
 		n, err := convert.Convert(v, cty.Number)
@@ -254,18 +343,16 @@ func (e *evaluator) expandTask(t *config.Task) (bool, hcl.Diagnostics) {
 			ok = bf.IsInt() && count >= 0 && count <= 10000
 		}
 		if !ok {
-			return false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid count value", Detail: fmt.Sprintf("count must be a whole number from 0 to 10000, not %s.", friendly(v)), Subject: t.Count.Range().Ptr()}}
+			return nil, false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid count value", Detail: fmt.Sprintf("count must be a whole number from 0 to 10000, not %s.", friendly(v)), Subject: countExpr.Range().Ptr()}}
 		}
 		for i := int64(0); i < count; i++ {
 			idx := cty.NumberVal(new(big.Float).SetInt64(i))
-			insts = append(insts, &instance{task: t, key: idx, count: idx, addr: fmt.Sprintf("%s[%d]", t.Addr(), i)})
+			reps = append(reps, rep{key: idx, count: idx, suffix: fmt.Sprintf("[%d]", i)})
 		}
 	default:
-		insts = []*instance{{task: t, addr: t.Addr()}}
+		reps = []rep{{}}
 	}
-	e.insts[t] = insts
-	e.expand[t] = true
-	return true, nil
+	return reps, true, nil
 }
 
 func friendly(v cty.Value) string {
@@ -281,7 +368,15 @@ func friendly(v cty.Value) string {
 // errors it stays where it was.
 func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 	t := in.task
-	s := e.scope.With(in.each, in.count)
+	if diags := e.refreshFrame(in.frame); diags.HasErrors() {
+		return diags
+	}
+	if len(t.StackRefs) > 0 {
+		if diags := e.refreshStacks(in.frame); diags.HasErrors() {
+			return diags
+		}
+	}
+	s := e.scopeOf(in.frame).With(in.each, in.count)
 	ctx := s.EvalContext()
 	if t.When != nil {
 		v, diags := t.When.Value(ctx)
@@ -372,7 +467,12 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 		return nil // Configure needs the host's facts
 	}
 	plain, _ := val.UnmarkDeep()
-	mt, err := t.Module.Configure(contract.Config{Values: plain, Dir: t.Dir, Root: e.pb.Dir, AllowLocal: e.pb.AllowLocal, Host: e.host, Functions: e.tmplFuncs, Facts: e.facts, Name: t.Name})
+	root, tmplFuncs := e.pb.Dir, e.tmplFuncs
+	if in.frame != nil {
+		// A stack's task reads local files only in the stack's directory.
+		root, tmplFuncs = in.frame.call.Stack.Dir, in.frame.tmplFuncs
+	}
+	mt, err := t.Module.Configure(contract.Config{Values: plain, Dir: t.Dir, Root: root, AllowLocal: e.pb.AllowLocal, Host: e.host, Functions: tmplFuncs, Facts: e.facts, Name: t.Name})
 	if err != nil {
 		return hcl.Diagnostics{configureDiag(in, err)}
 	}

@@ -69,7 +69,7 @@ func (hr *hostRun) apply(ctx, stopCtx context.Context, tally *hostTally) error {
 		tally.msg = hostErrorMessage(end.err, tally)
 	}
 	for _, h := range hr.play.Handlers {
-		if hr.notified[h.Name] {
+		if hr.isNotified(h) {
 			hr.emitSkipped(h, "handler not run: the host did not complete the play")
 		}
 	}
@@ -81,7 +81,7 @@ func (hr *hostRun) apply(ctx, stopCtx context.Context, tally *hostTally) error {
 func (x *executor) handlers() error {
 	var hs []*config.Task
 	for _, h := range x.hr.play.Handlers {
-		if x.hr.notified[h.Name] {
+		if x.hr.isNotified(h) {
 			hs = append(hs, h)
 		}
 	}
@@ -336,7 +336,7 @@ func (x *executor) report(c *cursor, in *instance, r remote.BatchResult) error {
 	if changed {
 		st = report.StatusChanged
 		for _, n := range t.Notify {
-			hr.notified[n.Name] = true
+			hr.notified[in.notifyKey(n.Name)] = true
 		}
 	}
 	hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: st, Duration: time.Since(c.reached), Detail: detail})

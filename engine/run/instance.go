@@ -18,6 +18,9 @@ type instance struct {
 	addr  string
 	each  *lang.Each
 	count cty.Value
+	// frame is the instance of the stack call the task is in; nil for a
+	// play's own task.
+	frame *frame
 
 	// state is where the instance stands; it changes only through to.
 	state instState
@@ -86,6 +89,15 @@ func (in *instance) to(s instState) {
 		}
 	}
 	panic(fmt.Sprintf("instance %s: no move from %s to %s", in.addr, in.state, s))
+}
+
+// notifyKey is the key under which the instance's notify marks handler
+// name: handlers of a stack call's instance are its own.
+func (in *instance) notifyKey(name string) string {
+	if in.frame == nil {
+		return name
+	}
+	return in.frame.prefix + name
 }
 
 // ready reports whether the instance is a module task (its state read or

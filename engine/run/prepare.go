@@ -158,7 +158,11 @@ func (hr *hostRun) evaluate(base *lang.Scope, fv *facts.Facts) hcl.Diagnostics {
 	e := newEvaluator(r.pb, pl, r.funcs, r.tmplFuncs, base.Vars, locals, base.Host, hr.host.Name)
 	e.facts = fv
 	e.offline = r.offline
+	e.stackFns, e.notified, e.secret = r.stackFns, hr.notified, r.opts.Masker.Add
 	hr.e = e
+	if diags = e.buildFrames(); diags.HasErrors() {
+		return diags
+	}
 	g, ds := config.PlayGraph(pl)
 	if ds.HasErrors() {
 		return ds

@@ -106,6 +106,8 @@ type runner struct {
 	locks map[string]*runlock.Pending
 	// sel is opts.Selection resolved (selectTasks); nil runs everything.
 	sel *selector
+	// stackFns are the functions of the playbook's stacks.
+	stackFns *stackFuncs
 }
 
 // selectTasks resolves the run's selection.
@@ -130,6 +132,7 @@ func newRunner(opts Options, sink report.Sink) *runner {
 		em:        report.NewEmitter(sink),
 		dead:      map[string]report.Status{},
 		evalSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		stackFns:  newStackFuncs(opts.Playbook.AllowLocal),
 	}
 }
 
@@ -280,6 +283,7 @@ func (r *runner) needsFacts(pl *config.Play) bool {
 			trs = append(trs, e.Variables()...)
 		}
 	}
+	trs = append(trs, callTraversals(pl)...)
 	for _, tr := range trs {
 		if tr.RootName() == "host" && len(tr) > 1 {
 			if a, ok := tr[1].(hcl.TraverseAttr); ok && a.Name == "facts" {

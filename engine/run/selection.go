@@ -31,7 +31,7 @@ type Selection struct {
 	// order run nothing.
 	StartAt string
 	// Targets are task addresses (an instance address, file.x["a"],
-	// selects its task).
+	// selects its task; a stack call's, stack.app, every task in it).
 	Targets []string
 }
 
@@ -75,9 +75,11 @@ func newSelector(pb *config.Playbook, sel *Selection) (*selector, []string, erro
 		taskAddr := instanceIndex.ReplaceAllString(addr, "")
 		var found []*config.Task
 		var first *config.Play
+		// A stack call's address (stack.app) names every task in it.
+		inCall := strings.HasPrefix(taskAddr, "stack.") && !slices.Contains(addrs, taskAddr)
 		for _, pl := range pb.Plays {
 			for _, t := range pl.Tasks {
-				if t.Addr() == taskAddr {
+				if t.Addr() == taskAddr || inCall && strings.HasPrefix(t.Addr(), taskAddr+".") {
 					found = append(found, t)
 					if first == nil {
 						first = pl
@@ -124,8 +126,9 @@ func newSelector(pb *config.Playbook, sel *Selection) (*selector, []string, erro
 	return nil, warnings, fmt.Errorf("the selection (%s) matches no task of the playbook; its tags are: %s", sel.describe(), tagList(pb.Tags()))
 }
 
-// instanceIndex is the [key] part of an instance address.
-var instanceIndex = regexp.MustCompile(`\[.*\]$`)
+// instanceIndex is a [key] part of an instance address (of a task, or of
+// a stack call in it).
+var instanceIndex = regexp.MustCompile(`\[[^\]]*\]`)
 
 // unknownTags warns about the tags given that no task has.
 func unknownTags(known []string, lists ...[]string) []string {
@@ -341,7 +344,11 @@ func (hr *hostRun) applySelection() hcl.Diagnostics {
 	for i, t := range hr.order {
 		n := selNode{task: t, deps: hr.g.Dependencies(t)}
 		for _, r := range t.Refs {
-			if d := hr.play.Task(r.Type, r.Name); d != nil && hr.knownOnlyByRunning(d) {
+			d := hr.play.Task(r.Type, r.Name)
+			if t.Call != nil {
+				d = t.Call.Task(r.Type, r.Name)
+			}
+			if d != nil && hr.knownOnlyByRunning(d) {
 				n.uses = append(n.uses, d)
 			}
 		}

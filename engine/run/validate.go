@@ -22,6 +22,7 @@ import (
 // Configure, which checks values (an invalid mode, a relative path).
 func Validate(pb *config.Playbook, in Inputs) hcl.Diagnostics {
 	funcs, tmplFuncs := lang.Functions(pb.Dir, pb.AllowLocal...), lang.TemplateFunctions(pb.Dir, pb.AllowLocal...)
+	fns := newStackFuncs(pb.AllowLocal)
 	vars, diags := hostVars(pb, in, "", nil, true)
 	if diags.HasErrors() {
 		return diags
@@ -43,6 +44,11 @@ func Validate(pb *config.Playbook, in Inputs) hcl.Diagnostics {
 		diags = append(diags, validateRolling(pl, &lang.Scope{Vars: vars, Locals: locals, Functions: funcs})...)
 		e := newEvaluator(pb, pl, funcs, tmplFuncs, vars, locals, lang.UnknownHost(), "")
 		e.validate = true
+		e.stackFns = fns
+		if ds := e.buildFrames(); ds.HasErrors() {
+			diags = append(diags, ds...)
+			continue
+		}
 		g, ds := config.PlayGraph(pl)
 		if ds.HasErrors() {
 			continue // reported by config.Load
@@ -63,6 +69,11 @@ func (e *evaluator) validateTask(t *config.Task) hcl.Diagnostics {
 	if diags.HasErrors() || !known {
 		// Check the body once with unknown each/count values.
 		in := &instance{task: t, addr: t.Addr()}
+		if t.Call != nil {
+			if fs := e.frames[t.Call]; len(fs) > 0 {
+				in.frame = fs[0]
+			}
+		}
 		if t.ForEach != nil {
 			in.each = &lang.Each{Key: cty.UnknownVal(cty.String), Value: cty.DynamicVal}
 		}
@@ -97,7 +108,11 @@ func (e *evaluator) validateTemplate(in *instance) hcl.Diagnostics {
 		err := &contract.AttrError{Attr: attr, Msg: detail}
 		return hcl.Diagnostics{configureDiag(in, err)}
 	}
-	file, err := localpath.Rule{Root: e.pb.Dir, Allow: e.pb.AllowLocal}.Resolve(t.Dir, source.AsString())
+	root := e.pb.Dir
+	if in.frame != nil {
+		root = in.frame.call.Stack.Dir
+	}
+	file, err := localpath.Rule{Root: root, Allow: e.pb.AllowLocal}.Resolve(t.Dir, source.AsString())
 	if err != nil {
 		return diag("source", err.Error())
 	}

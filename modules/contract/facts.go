@@ -136,11 +136,16 @@ func SortFacts(f []Fact) {
 }
 
 // GroupChecker is implemented by tasks whose state a command reads for many
-// keys at once (systemctl show for every unit of the host's service tasks).
-// The engine runs the group's Check once for the keys of all the tasks of a
-// host that name the same group, and gives each task the CheckOutput Split
-// makes for its key: the output its own Check would have printed, so Diff
-// does not know the read was shared. A nil group means the task's own Check.
+// keys at once: systemctl show for every unit of the host's service tasks
+// (OpenRC and SysV: one fragment for all), one dpkg-query, rpm -q or apk
+// list for every name of its package tasks. The engine runs the group's
+// Check once for the keys of all the tasks of a host that name the same
+// group, and gives each task the CheckOutput Split makes for its key: the
+// output its own Check would have printed, or one its Diff reads the same
+// way (every package task gets the whole union's answer and looks up its own
+// names), so Diff does not know the read was shared. A task's Check should
+// be its group's Check of its key alone, so that both read alike. A nil
+// group means the task's own Check.
 type GroupChecker interface {
 	CheckGroup() (g CheckGroup, key string)
 }

@@ -29,6 +29,11 @@ func TestParseKV(t *testing.T) {
 		{name: "blob line without size", out: "blob f\n", wantErr: true},
 		{name: "NUL in a pair refused", out: "k=a\x00b\n", wantErr: true},
 		{name: "NUL in a key refused", out: "k\x00=v\n", wantErr: true},
+		{name: "tail runs to the end, forged records included",
+			out:   "k=v\ntail c\nx=1\nblob g 1\nz\x00\ntail d\n",
+			vals:  map[string]string{"k": "v"},
+			blobs: map[string][]byte{"c": []byte("x=1\nblob g 1\nz\x00\ntail d\n")}},
+		{name: "empty tail", out: "tail c\n", vals: map[string]string{}, blobs: map[string][]byte{"c": {}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,5 +91,18 @@ func TestFactsFromKV(t *testing.T) {
 	batched := &FactSet{}
 	if FactsOf(CheckOutput{Facts: batched}, st) != batched {
 		t.Error("FactsOf ignores the batched facts")
+	}
+}
+
+func TestKVList(t *testing.T) {
+	st, err := ParseKV([]byte("l.1=a\nl.2=b=c\nl.4=skipped\nm.1=x\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.List("l"); !reflect.DeepEqual(got, []string{"a", "b=c"}) {
+		t.Errorf("List(l) = %q", got)
+	}
+	if got := st.List("none"); got != nil {
+		t.Errorf("List(none) = %q", got)
 	}
 }

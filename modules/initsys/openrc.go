@@ -16,12 +16,35 @@ type OpenRC struct{}
 
 func (OpenRC) Name() string { return "openrc" }
 
-func (OpenRC) Status(name string) string {
-	q := shell.Quote(name)
-	return `if rc-service --exists ` + q + ` 2>/dev/null; then echo exists=yes; else echo exists=no; fi
-rc-service ` + q + ` status >/dev/null 2>&1; echo "status=$?"
-for d in /etc/runlevels/*/; do if [ -e "$d"` + q + ` ]; then echo "runlevel=$d"; fi; done
-`
+func (o OpenRC) Status(name string) string {
+	return o.status([]string{name}, func(int) string { return "" })
+}
+
+func (o OpenRC) statusAll(names []string) string {
+	return o.status(names, func(i int) string { return "svc." + strconv.Itoa(i) + "." })
+}
+
+// status reads the services' state, each line prefixed with pre(i): two
+// rc-service calls per service (existence, status) and one loop over the
+// runlevels for all of them.
+func (OpenRC) status(names []string, pre func(int) string) string {
+	var b strings.Builder
+	for i, n := range names {
+		q := shell.Quote(n)
+		b.WriteString(`if rc-service --exists ` + q + ` 2>/dev/null; then echo ` + pre(i) + `exists=yes; else echo ` + pre(i) + `exists=no; fi
+rc-service ` + q + ` status >/dev/null 2>&1; echo "` + pre(i) + `status=$?"
+`)
+	}
+	if len(names) == 1 {
+		b.WriteString(`for d in /etc/runlevels/*/; do if [ -e "$d"` + shell.Quote(names[0]) + ` ]; then echo "runlevel=$d"; fi; done` + "\n")
+		return b.String()
+	}
+	b.WriteString("for d in /etc/runlevels/*/; do\n")
+	for i, n := range names {
+		b.WriteString(`  if [ -e "$d"` + shell.Quote(n) + ` ]; then echo "` + pre(i) + `runlevel=$d"; fi` + "\n")
+	}
+	b.WriteString("done\n")
+	return b.String()
 }
 
 func (OpenRC) ParseStatus(stdout []byte, exitCode int) (Status, error) {
@@ -70,8 +93,20 @@ func (OpenRC) Stop(name string) string    { return shell.Join("rc-service", name
 func (OpenRC) Restart(name string) string { return shell.Join("rc-service", name, "restart") }
 func (OpenRC) Reload(name string) string  { return shell.Join("rc-service", name, "reload") }
 func (OpenRC) Enable(name string) string  { return shell.Join("rc-update", "add", name, "default") }
-func (OpenRC) Disable(name string) string { return "rc-update --all delete " + shell.Quote(name) }
-func (OpenRC) DaemonReload() string       { return "" }
+
+// Disable removes the service from each runlevel it is in, one rc-update
+// each: rc-update --all delete fails (exit 1) whenever the service is
+// not in every runlevel, after removing it from those it was in.
+func (OpenRC) Disable(name string) string {
+	q := shell.Quote(name)
+	return `_r=0
+for d in /etc/runlevels/*/; do
+  if [ -e "$d"` + q + ` ]; then _l=${d%/}; rc-update delete ` + q + ` "${_l##*/}" || _r=1; fi
+done
+[ "$_r" = 0 ]`
+}
+
+func (OpenRC) DaemonReload() string { return "" }
 
 // ConfigTest runs the generated script's configtest command.
 func (OpenRC) ConfigTest(name string) string {

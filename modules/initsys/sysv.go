@@ -20,10 +20,30 @@ func (SysV) Name() string { return "sysv" }
 func script(name string) string { return shell.Quote("/etc/init.d/" + name) }
 
 func (SysV) Status(name string) string {
-	s := script(name)
-	return `if [ -x ` + s + ` ]; then echo exists=yes; ` + s + ` status >/dev/null 2>&1; echo "status=$?"; else echo exists=no; fi
-for f in /etc/rc[2345].d/S[0-9][0-9]` + shell.Quote(name) + `; do if [ -e "$f" ]; then echo enabled=yes; break; fi; done
+	return sysvStatus(name, "") + `for f in /etc/rc[2345].d/S[0-9][0-9]` + shell.Quote(name) + `; do if [ -e "$f" ]; then echo enabled=yes; break; fi; done
 `
+}
+
+// sysvStatus runs the script's status action, its lines prefixed with pre.
+func sysvStatus(name, pre string) string {
+	s := script(name)
+	return `if [ -x ` + s + ` ]; then echo ` + pre + `exists=yes; ` + s + ` status >/dev/null 2>&1; echo "` + pre + `status=$?"; else echo ` + pre + `exists=no; fi
+`
+}
+
+// statusAll runs each script's status action, then one loop over the start
+// links of runlevels 2 to 5 finds the enabled ones.
+func (SysV) statusAll(names []string) string {
+	var b strings.Builder
+	for i, n := range names {
+		b.WriteString(sysvStatus(n, "svc."+strconv.Itoa(i)+"."))
+	}
+	b.WriteString("for f in /etc/rc[2345].d/S[0-9][0-9]*; do\n  [ -e \"$f\" ] || continue\n  case ${f##*/} in\n")
+	for i, n := range names {
+		fmt.Fprintf(&b, "  S[0-9][0-9]%s) echo svc.%d.enabled=yes;;\n", shell.Quote(n), i)
+	}
+	b.WriteString("  esac\ndone\n")
+	return b.String()
 }
 
 func (SysV) ParseStatus(stdout []byte, exitCode int) (Status, error) {

@@ -1,0 +1,11 @@
+directory "home" {
+  path = "/srv/app"
+}
+
+output "home" {
+  value = directory.hoem.path
+}
+
+output "port" {
+  value = var.port
+}

@@ -1,0 +1,7 @@
+play "web" {
+  hosts = "all"
+  stack "app" {
+    source = "./stacks/app"
+    count  = 1
+  }
+}

@@ -1,0 +1,6 @@
+play "web" {
+  hosts = "all"
+  stack "app" {
+    source = "../../../../stack-outside"
+  }
+}

@@ -1,0 +1,6 @@
+play "web" {
+  hosts = "all"
+  stack "a" {
+    source = "./stacks/a"
+  }
+}

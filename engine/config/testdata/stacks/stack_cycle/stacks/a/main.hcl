@@ -1,0 +1,3 @@
+stack "b" {
+  source = "../b"
+}

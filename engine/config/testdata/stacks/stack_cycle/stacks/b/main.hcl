@@ -1,0 +1,3 @@
+stack "a" {
+  source = "../a"
+}
