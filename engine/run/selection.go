@@ -271,6 +271,7 @@ func (s *selector) choose(pl *config.Play, nodes []selNode) ([]*config.Task, []n
 	var diags hcl.Diagnostics
 	var left []notChosen
 	leftAt := map[*config.Task]int{}
+	needed := map[*config.Task]bool{}
 	for _, n := range nodes {
 		if !chosen[n.task] {
 			continue
@@ -280,7 +281,10 @@ func (s *selector) choose(pl *config.Play, nodes []selNode) ([]*config.Task, []n
 				continue
 			}
 			if slices.Contains(n.uses, d) {
-				diags = append(diags, needsLeftOut(n.task, d, &s.sel))
+				if !needed[d] { // once per left-out task: the first that needs it
+					needed[d] = true
+					diags = append(diags, needsLeftOut(n.task, d, &s.sel))
+				}
 				continue
 			}
 			if i, ok := leftAt[d]; ok {
@@ -304,20 +308,42 @@ func (s *selector) choose(pl *config.Play, nodes []selNode) ([]*config.Task, []n
 // d, which the selection leaves out.
 func needsLeftOut(t, d *config.Task, sel *Selection) *hcl.Diagnostic {
 	rng := t.DeclRange
-	for _, r := range t.Refs {
-		if r.Addr() == d.Addr() {
-			rng = r.Range
+	for _, vr := range valueRefs(t) {
+		if vr.ref.Addr() == d.LocalAddr() {
+			rng = vr.ref.Range
 			break
 		}
 	}
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "The selection leaves out a task whose values are needed",
-		Detail: fmt.Sprintf("%s uses values of %s that are known only once it has run, but the selection (%s) leaves %s out. "+
+		Detail: fmt.Sprintf("%s needs values of %s (in its configuration, or its stack call's inputs) that are known only once it has run, but the selection (%s) leaves %s out. "+
 			"Select it too (give it one of the selected tags), or use --target %s, which runs what it depends on.",
 			t.Addr(), d.Addr(), sel.describe(), d.Addr(), t.Addr()),
 		Subject: rng.Ptr(),
 	}
+}
+
+// valueRef is a reference to a task's values: from the task itself, or
+// from the inputs of a stack call it is in; in is where the reference
+// resolves (nil: among the play's own tasks).
+type valueRef struct {
+	ref config.Ref
+	in  *config.StackCall
+}
+
+// valueRefs are the references whose values t's configuration is made of.
+func valueRefs(t *config.Task) []valueRef {
+	var out []valueRef
+	for _, r := range t.Refs {
+		out = append(out, valueRef{r, t.Call})
+	}
+	for c := t.Call; c != nil; c = c.Parent {
+		for _, r := range c.Refs {
+			out = append(out, valueRef{r, c.Parent})
+		}
+	}
+	return out
 }
 
 // why is how a plan and an apply report a dependency left out.
@@ -343,12 +369,12 @@ func (hr *hostRun) applySelection() hcl.Diagnostics {
 	nodes := make([]selNode, len(hr.order))
 	for i, t := range hr.order {
 		n := selNode{task: t, deps: hr.g.Dependencies(t)}
-		for _, r := range t.Refs {
-			d := hr.play.Task(r.Type, r.Name)
-			if t.Call != nil {
-				d = t.Call.Task(r.Type, r.Name)
+		for _, vr := range valueRefs(t) {
+			d := hr.play.Task(vr.ref.Type, vr.ref.Name)
+			if vr.in != nil {
+				d = vr.in.Task(vr.ref.Type, vr.ref.Name)
 			}
-			if d != nil && hr.knownOnlyByRunning(d) {
+			if d != nil && hr.knownOnlyByRunning(d) && !slices.Contains(n.uses, d) {
 				n.uses = append(n.uses, d)
 			}
 		}
