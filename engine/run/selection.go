@@ -71,6 +71,14 @@ func newSelector(pb *config.Playbook, sel *Selection) (*selector, []string, erro
 			}
 		}
 	}
+	names := slices.Clone(addrs) // what an unknown address may be a typo of
+	for _, pl := range pb.Plays {
+		for _, c := range pl.AllCalls {
+			if !slices.Contains(names, c.Addr()) {
+				names = append(names, c.Addr())
+			}
+		}
+	}
 	find := func(flag, addr string) ([]*config.Task, *config.Play, error) {
 		taskAddr := instanceIndex.ReplaceAllString(addr, "")
 		var found []*config.Task
@@ -94,8 +102,8 @@ func newSelector(pb *config.Playbook, sel *Selection) (*selector, []string, erro
 		switch {
 		case strings.HasPrefix(taskAddr, "handler."):
 			msg += "; a handler runs when a selected task notifies it: select that task"
-		case config.Suggest(taskAddr, addrs) != "":
-			msg += fmt.Sprintf("; did you mean %s?", config.Suggest(taskAddr, addrs))
+		case config.Suggest(taskAddr, names) != "":
+			msg += fmt.Sprintf("; did you mean %s?", config.Suggest(taskAddr, names))
 		default:
 			msg += `; "drover graph" lists the tasks`
 		}

@@ -167,3 +167,32 @@ func TestApplySelectionTarget(t *testing.T) {
 		t.Errorf("second apply should change nothing: %+v\n%s", h.Tasks, out)
 	}
 }
+
+// Stack addresses: a call's address selects its tasks; a typo of one is
+// suggested.
+func TestCheckSelectionStacks(t *testing.T) {
+	f := loadFixture(t, "testdata/plan/select_stack_tags")
+	for _, c := range []struct {
+		target, err string
+	}{
+		{target: "stack.app"},
+		{target: "stack.app[1].stack.env"},
+		{target: `stack.tagged["blue"].directory.home`},
+		{target: "stack.ap", err: "--target stack.ap: the playbook has no task stack.ap; did you mean stack.app?"},
+	} {
+		_, err := CheckSelection(f.pb, &Selection{Targets: []string{c.target}})
+		if (err == nil) != (c.err == "") || err != nil && err.Error() != c.err {
+			t.Errorf("--target %s: err = %v, want %q", c.target, err, c.err)
+		}
+	}
+	s, _, _ := newSelector(f.pb, &Selection{Targets: []string{"stack.app"}})
+	var got []string
+	for _, tk := range f.pb.Plays[0].Tasks {
+		if s.matches(tk) {
+			got = append(got, tk.Addr())
+		}
+	}
+	if g := strings.Join(got, " "); g != "stack.app.directory.home stack.app.stack.env.file.env" {
+		t.Errorf("--target stack.app selects %q", g)
+	}
+}
