@@ -26,6 +26,8 @@ type executor struct {
 	tally *hostTally
 	// ctx cuts running work; stopCtx only stops new tasks from starting.
 	ctx, stopCtx context.Context
+	// started are the instances whose KindTaskStart was emitted.
+	started map[string]bool
 }
 
 // cursor is the executor's place in a list of tasks: task ti, instance ii
@@ -36,9 +38,6 @@ type cursor struct {
 	// entered is the last task the stop check let in: a task once begun
 	// (by the walk, or by a batch that reached it) runs to its end.
 	entered int
-	// reached is when the executor came to the instance at the cursor: its
-	// reported duration runs from there.
-	reached time.Time
 }
 
 // walkEnd is where a walk ended: at == len(tasks) when every task ran;
@@ -51,7 +50,7 @@ type walkEnd struct {
 
 // apply runs the play's tasks, then its notified handlers.
 func (hr *hostRun) apply(ctx, stopCtx context.Context, tally *hostTally) error {
-	x := &executor{hr: hr, tally: tally, ctx: ctx, stopCtx: stopCtx}
+	x := &executor{hr: hr, tally: tally, ctx: ctx, stopCtx: stopCtx, started: map[string]bool{}}
 	for _, t := range hr.shown {
 		if why, ok := hr.unselected[t]; ok {
 			hr.emitSkipped(t, why)
@@ -101,7 +100,7 @@ func (x *executor) handlers() error {
 // they run out.
 func (x *executor) walk(tasks []*config.Task) walkEnd {
 	e := x.hr.e
-	c := &cursor{tasks: tasks, entered: -1, reached: time.Now()}
+	c := &cursor{tasks: tasks, entered: -1}
 	for c.ti < len(tasks) {
 		if err := x.enter(c); err != nil {
 			return walkEnd{at: c.ti, err: err}
@@ -175,7 +174,7 @@ func (x *executor) pending(c *cursor) []*instance {
 }
 
 func (c *cursor) move(ti, ii int) {
-	c.ti, c.ii, c.reached = ti, ii, time.Now()
+	c.ti, c.ii = ti, ii
 }
 
 // next moves the cursor from the instance it is at to the next one of the
@@ -205,10 +204,10 @@ func (x *executor) expand(t *config.Task) error {
 	known, diags := x.hr.e.expandTask(t)
 	if diags.HasErrors() {
 		x.hr.r.addDiags(x.hr.host.Name, diags)
-		return x.fail(t.Addr(), t, 0, errors.New(diagSummary(diags)), "")
+		return x.fail(t.Addr(), t, nil, stepTime{}, errors.New(diagSummary(diags)), nil)
 	}
 	if !known {
-		return x.fail(t.Addr(), t, 0, errors.New("for_each or count is still unknown after every task it depends on ran"), "")
+		return x.fail(t.Addr(), t, nil, stepTime{}, errors.New("for_each or count is still unknown after every task it depends on ran"), nil)
 	}
 	return nil
 }
@@ -219,25 +218,43 @@ func (x *executor) run(c *cursor, seg segment) error {
 	in := seg.insts[0]
 	switch seg.kind {
 	case segConfigure:
+		x.start(in, 0)
+		t0 := time.Now()
 		diags := hr.configure(in)
+		st := stepTime{d: time.Since(t0)}
 		if diags.HasErrors() {
 			hr.r.addDiags(hr.host.Name, diags)
-			return x.failInstance(c, in, errors.New(diagSummary(diags)), "")
+			return x.failInstance(in, errors.New(diagSummary(diags)), st, nil)
 		}
 		if in.state == instDeferred {
-			return x.failInstance(c, in, errors.New("its configuration is still unknown after every task it depends on ran"), "")
+			return x.failInstance(in, errors.New("its configuration is still unknown after every task it depends on ran"), st, nil)
 		}
 	case segRead:
+		// The others of the read are read ahead; the step is the first's.
+		x.start(in, 0)
+		t0 := time.Now()
 		if err := hr.checkAll(x.ctx, seg.insts); err != nil {
-			return x.failInstance(c, in, err, "")
+			return x.failInstance(in, err, stepTime{d: time.Since(t0)}, nil)
 		}
 	case segRun:
+		work := make([]bool, len(seg.insts))
+		for k, in := range seg.insts {
+			work[k] = willRun(in)
+		}
+		times := batchTimes(work, 0)
+		for k, in := range seg.insts {
+			if work[k] {
+				x.start(in, times[k].batch)
+			}
+		}
+		t0 := time.Now()
 		res := x.applyBatch(seg)
+		times = batchTimes(work, time.Since(t0))
 		for k, in := range seg.insts {
 			if k > 0 {
 				x.next(c)
 			}
-			if err := x.report(c, in, res[k]); err != nil {
+			if err := x.report(in, res[k], times[k]); err != nil {
 				return err
 			}
 		}
@@ -256,7 +273,7 @@ func (x *executor) applyBatch(seg segment) []remote.BatchResult {
 	var plans []*contract.Plan
 	var idx []int
 	for k, in := range seg.insts {
-		if in.state == instChecked && in.checkErr == nil && hasWork(in.plan) {
+		if willRun(in) {
 			plans = append(plans, in.plan)
 			idx = append(idx, k)
 		}
@@ -302,44 +319,46 @@ func (x *executor) applyPlans(lead *instance, plans []*contract.Plan, readAfter 
 	return out, checks
 }
 
-// report reports one instance of a run segment, from its batch result r.
-func (x *executor) report(c *cursor, in *instance, r remote.BatchResult) error {
+// report reports one instance of a run segment, from its batch result r
+// and the time of the step that ran it.
+func (x *executor) report(in *instance, r remote.BatchResult, st stepTime) error {
 	hr, t := x.hr, in.task
+	x.start(in, st.batch)
 	if in.state == instSkipped {
 		hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: report.StatusSkipped, Message: "when is false",
 			Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler}})
 		return nil
 	}
 	if in.checkErr != nil {
-		return x.failInstance(c, in, in.checkErr, "")
+		return x.failInstance(in, in.checkErr, stepTime{}, nil) // its step was the state read
 	}
 	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Changes: report.Changes(in.plan, in.metaSensitive, in.sensitiveAttrs())}
 	changed := in.plan.Changed()
 	if hasWork(in.plan) && !r.Ran {
 		// Only after a failure, which ended the segment before this one.
-		return x.failInstance(c, in, errors.New("not run: the batch it was in stopped before it"), "")
+		return x.failInstance(in, errors.New("not run: the batch it was in stopped before it"), stepTime{}, nil)
 	}
 	if r.Err != nil {
-		out := strings.TrimSpace(string(r.Result.Stdout) + "\n" + string(r.Result.Stderr))
-		if in.sensitive && out != "" {
-			// A secret may be in it in a form the masker cannot know.
-			out = "(hidden: the task is sensitive)"
-		}
-		return x.failInstance(c, in, r.Err, out)
+		return x.failInstance(in, r.Err, st, &r.Result)
 	}
 	// A plan with Steps but no Changes (wait_for) ran and is reported ok:
 	// it changed nothing, so it notifies no handler and stales no state.
 	hr.setOutputs(in, r.Result, changed)
 	in.to(instDone)
 	x.tally.completed(in.addr, changed)
-	st := report.StatusOK
+	status := report.StatusOK
 	if changed {
-		st = report.StatusChanged
+		status = report.StatusChanged
 		for _, n := range t.Notify {
 			hr.notified[in.notifyKey(n.Name)] = true
 		}
 	}
-	hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: st, Duration: time.Since(c.reached), Detail: detail})
+	detail.Batch = st.batch
+	ev := report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: status, Duration: st.d, Detail: detail}
+	if r.Ran {
+		withOutput(&ev, in, r.Result, nil)
+	}
+	hr.r.em.Emit(ev)
 	return nil
 }
 
@@ -375,27 +394,46 @@ func (hr *hostRun) setOutputs(in *instance, res transport.Result, ran bool) {
 	}
 }
 
-func (x *executor) failInstance(c *cursor, in *instance, err error, output string) error {
+// failInstance reports in failed in the step st, which printed res (nil:
+// nothing ran).
+func (x *executor) failInstance(in *instance, err error, st stepTime, res *transport.Result) error {
 	in.to(instFailed)
-	return x.fail(in.addr, in.task, time.Since(c.reached), err, output)
+	return x.fail(in.addr, in.task, in, st, err, res)
 }
 
-// fail reports a failed task (or instance, addr) and classifies the host's
-// failure.
-func (x *executor) fail(addr string, t *config.Task, d time.Duration, err error, output string) error {
-	st, kind := x.tally.failed(addr, err)
-	msg := err.Error()
-	if st == report.StatusUnreachable {
-		msg = x.tally.unreachableMessage(addr, err)
+// fail reports a failed task (or instance, addr; in is nil for a task)
+// and classifies the host's failure. A failure once the run was cut
+// (a second Ctrl-C) is the cut's: the task is cancelled.
+func (x *executor) fail(addr string, t *config.Task, in *instance, st stepTime, err error, res *transport.Result) error {
+	x.startAddr(addr, t, st.batch)
+	var status report.Status
+	var kind, msg, hint string
+	switch {
+	case x.ctx.Err() != nil:
+		status, msg = x.tally.cut(addr), "interrupted while it ran"
+	default:
+		status, kind = x.tally.failed(addr, err)
+		msg, hint = err.Error(), hintOf(err)
+		if status == report.StatusUnreachable {
+			msg = x.tally.unreachableMessage(addr, err)
+		}
 	}
-	x.hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: x.hr.host.Name, Task: addr, Status: st, Duration: d, Message: msg, ErrorKind: kind, Hint: hintOf(err),
-		Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler, Output: output}})
+	ev := report.Event{Kind: report.KindTask, Host: x.hr.host.Name, Task: addr, Status: status, Duration: st.d, Message: msg, ErrorKind: kind, Hint: hint,
+		Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler, Batch: st.batch}}
+	if res != nil && in != nil {
+		withOutput(&ev, in, *res, err)
+	}
+	x.hr.r.em.Emit(ev)
 	return err
 }
 
 // reportNotReached reports the tasks after a failure or a stop as skipped:
 // those depending on the failed task, the others not run.
 func (x *executor) reportNotReached(tasks []*config.Task, end walkEnd) {
+	if end.failed && x.ctx.Err() != nil {
+		end.at++ // the task at end.at was cut, and reported cancelled
+		end.failed = false
+	}
 	if !end.failed {
 		for _, t := range tasks[end.at:] {
 			x.hr.emitSkipped(t, "not run: the run was stopped")

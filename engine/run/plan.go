@@ -205,6 +205,9 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 		r.em.Emit(report.Event{Kind: report.KindHostDone, Host: name, Status: he.status})
 	}
 	res.Diagnostics = append(res.Diagnostics, r.diagnostics()...)
+	res.Summary.Create += opts.Instances.Create
+	res.Summary.Update += opts.Instances.Update
+	res.Summary.Delete += opts.Instances.Delete
 	r.em.Emit(report.Event{Kind: report.KindPlanSummary, Detail: &res.Summary, Message: res.Summary.Line()})
 	return res, ctx.Err()
 }

@@ -72,6 +72,9 @@ type Options struct {
 	// Selection, when set, runs only part of the playbook (see Selection;
 	// check it first with CheckSelection).
 	Selection *Selection
+	// Instances are the changes of the playbook's provision blocks, made
+	// before the plays: Plan's summary counts them with the tasks'.
+	Instances report.PlanSummary
 }
 
 // ApplyResult is what an apply achieved.
