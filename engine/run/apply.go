@@ -33,7 +33,6 @@ func Apply(ctx context.Context, opts Options) (*ApplyResult, error) {
 	if err := r.selectTasks(); err != nil {
 		return res, err
 	}
-	r.em.Emit(report.Event{Kind: report.KindRunStart, Task: "apply"})
 	start := time.Now()
 	vars, locals, diags := r.globals()
 	if diags.HasErrors() {
