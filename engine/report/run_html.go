@@ -167,6 +167,9 @@ func plannedTask(play string, tp TaskPlan) RunTask {
 	case len(tp.Changes) > 0 || tp.Deferred:
 		t.Status = StatusChanged
 	}
+	if tp.Rescue != "" {
+		t.Message = "rescue: runs only if " + tp.Rescue + " fails"
+	}
 	return t
 }
 

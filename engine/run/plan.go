@@ -50,12 +50,16 @@ func (hr *hostRun) hostPlan() *report.HostPlan {
 			hp.Tasks = append(hp.Tasks, report.TaskPlan{Task: t.Addr(), Module: t.Type, NotSelected: why})
 			continue
 		}
+		rescue := ""
+		if b := rescueOf(t); b != nil {
+			rescue = b.Addr()
+		}
 		if !hr.e.expand[t] {
-			hp.Tasks = append(hp.Tasks, report.TaskPlan{Task: t.Addr(), Module: t.Type, Deferred: true})
+			hp.Tasks = append(hp.Tasks, report.TaskPlan{Task: t.Addr(), Module: t.Type, Deferred: true, Rescue: rescue, IgnoreFailure: t.OnFailure == "continue"})
 			continue
 		}
 		for _, in := range hr.e.insts[t] {
-			tp := report.TaskPlan{Task: in.addr, Module: t.Type}
+			tp := report.TaskPlan{Task: in.addr, Module: t.Type, Rescue: rescue, IgnoreFailure: t.OnFailure == "continue"}
 			switch {
 			case in.state == instSkipped:
 				tp.Skipped = "when is false"
