@@ -43,6 +43,7 @@ cut. Exit status: 0 when every host succeeded, 1 otherwise, 130 when
 interrupted.`,
 	Example: `  drover apply -i hosts.hcl site.hcl
   drover apply -i hosts.hcl site.hcl --limit web-1 --var-file prod.hcl
+  drover apply -i hosts.hcl site.hcl --tags deploy --start-at service.app
   drover apply site.plan`,
 	Args: cobra.MinimumNArgs(1),
 	RunE: runApply,
@@ -50,6 +51,7 @@ interrupted.`,
 
 func init() {
 	applyFlags.register(applyCmd)
+	applySelect.register(applyCmd)
 	registerLockFlag(applyCmd)
 	applyCmd.Flags().BoolVar(&applyFailFast, "fail-fast", false, "after the first failure on any host, start no new task anywhere")
 	applyCmd.Flags().BoolVar(&applyReplan, "replan", false, "with a plan file: plan a host whose state moved since the plan again, instead of refusing it")
@@ -70,6 +72,14 @@ func runApply(cmd *cobra.Command, args []string) error {
 	}
 	s, err := openPlaybookSession(cmd, &applyFlags, args)
 	if err != nil {
+		return err
+	}
+	if saved != nil && applySelect.set() {
+		s.close()
+		return usageErrorf("apply PLANFILE applies the whole saved plan; --tags, --skip-tags, --start-at and --target cannot narrow it")
+	}
+	if err := applySelect.apply(s); err != nil {
+		s.close()
 		return err
 	}
 	if saved != nil {

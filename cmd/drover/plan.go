@@ -33,6 +33,8 @@ type playbookSession struct {
 	// instances are the provision blocks' changes, which the plan's
 	// summary line counts with the tasks'.
 	instances report.PlanSummary
+	// sel is the run's --tags/--skip-tags/--start-at/--target selection.
+	sel *run.Selection
 }
 
 func openPlaybookSession(cmd *cobra.Command, f *playbookFlags, args []string) (*playbookSession, error) {
@@ -77,14 +79,15 @@ func openConnections(cmd *cobra.Command, l *loaded) (*playbookSession, error) {
 
 func (s *playbookSession) options() run.Options {
 	return run.Options{
-		Playbook: s.pb,
-		Inputs:   s.inputs,
-		Hosts:    s.selectHosts,
-		Fleet:    func() []*inventory.Host { return withOverrides(s.inv.Hosts(), s.ov) },
-		Connect:  s.connect,
-		Forks:    global.forks,
-		Sink:     s.sink,
-		Masker:   s.ui.masker,
+		Playbook:  s.pb,
+		Inputs:    s.inputs,
+		Hosts:     s.selectHosts,
+		Fleet:     func() []*inventory.Host { return withOverrides(s.inv.Hosts(), s.ov) },
+		Connect:   s.connect,
+		Forks:     global.forks,
+		Sink:      s.sink,
+		Masker:    s.ui.masker,
+		Selection: s.sel,
 	}
 }
 
@@ -188,6 +191,8 @@ Exit status: 0 on success (with --detailed-exitcode: 0 no changes, 2 changes),
 1 on errors.`,
 	Example: `  drover plan -i hosts.hcl site.hcl
   drover plan -i hosts.hcl site.hcl --var app_port=9090 --detailed-exitcode
+  drover plan -i hosts.hcl site.hcl --tags deploy --skip-tags slow
+  drover plan -i hosts.hcl site.hcl --target template.site
   drover plan -i hosts.hcl site.hcl -out site.plan && drover apply site.plan`,
 	Args: cobra.MinimumNArgs(1),
 	RunE: runPlan,
@@ -195,6 +200,7 @@ Exit status: 0 on success (with --detailed-exitcode: 0 no changes, 2 changes),
 
 func init() {
 	planFlags.register(planCmd)
+	planSelect.register(planCmd)
 	planCmd.Flags().BoolVar(&planDetailedExitcode, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on errors")
 	planCmd.Flags().StringVar(&planOut, "out", "", "save the plan to this file (also -out FILE) for drover apply FILE")
 	registerHTMLFlag(planCmd, &planHTML)
@@ -211,6 +217,10 @@ func runPlan(cmd *cobra.Command, args []string) error {
 	}
 	s, err := openPlaybookSession(cmd, &planFlags, args)
 	if err != nil {
+		return err
+	}
+	if err := planSelect.apply(s); err != nil {
+		s.close()
 		return err
 	}
 	if rec != nil {

@@ -54,6 +54,11 @@ func startPlanRecord(path string) (*planRecorder, error) {
 // plan), and a sensitive variable given with --var, which apply could not
 // read again without writing it into the file.
 func refuseUnsaveable(l *loaded) error {
+	if planSelect.set() {
+		// A plan file records the whole playbook's plan; apply FILE
+		// re-evaluates it all, so a partial plan could not be checked.
+		return usageErrorf("plan -out: --tags, --skip-tags, --start-at and --target are not saved in a plan file; plan the whole playbook with -out, or apply the selection without a plan file")
+	}
 	if l.flags.hosts != "" {
 		return usageErrorf("plan -out: a stack applied directly (--hosts) is not saved in a plan file; call it from a playbook's play and plan that")
 	}

@@ -85,6 +85,9 @@ type Play struct {
 	// percentage) may fail before no further batch starts. Nil when not set.
 	Serial  hcl.Expression
 	MaxFail hcl.Expression
+	// Tags select the play's tasks with --tags and --skip-tags; every task
+	// has them too (Task.Tags).
+	Tags []string
 	// Tasks and Handlers are the play's own and, once loaded, those of the
 	// stacks it calls (Task.Call set), each where its call is written;
 	// tasks inside blocks are there too (Task.Blocks says where).
@@ -166,6 +169,11 @@ type Task struct {
 	DelegateTo hcl.Expression
 	DependsOn  []Ref
 	Notify     []Ref
+	// Tags are the task's own tags, then those of the stack calls it is in
+	// and its play's, without duplicates: what --tags and --skip-tags match
+	// (see tags.go).
+	// Handlers have none: they run when a selected task notifies them.
+	Tags []string
 	// Failure handling and conditions on results (block.go): OnFailure is
 	// "" (stop) or "continue"; the others are nil when not set.
 	OnFailure   string

@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -15,7 +16,7 @@ import (
 func decodeHandler(modules contract.Catalog, b *hcl.Block, dir string) (*Task, hcl.Diagnostics) {
 	name := b.Labels[0]
 	diags := checkName("handler", name, b.LabelRanges[0])
-	schema := &hcl.BodySchema{Attributes: handlerMetaAttrs}
+	schema := &hcl.BodySchema{Attributes: append(slices.Clone(handlerMetaAttrs), hcl.AttributeSchema{Name: "tags"})}
 	known := map[string]bool{}
 	for _, m := range modules.All() {
 		known[m.Spec().Name] = true
@@ -32,6 +33,10 @@ func decodeHandler(modules contract.Catalog, b *hcl.Block, dir string) (*Task, h
 	}
 	content, ds := b.Body.Content(schema)
 	diags = append(diags, ds...)
+	if a, ok := content.Attributes["tags"]; ok {
+		diags = append(diags, attrErr(a, "Handlers have no tags",
+			"A handler runs when a task notifies it: a selection (--tags, --target) runs the handlers its tasks notify. Tag the tasks instead."))
+	}
 	var inner []*hcl.Block
 	for _, blk := range content.Blocks {
 		if _, ok := modules.Lookup(blk.Type); ok {
@@ -115,6 +120,10 @@ func decodeTaskBody(t *Task, body hcl.Body, meta *hcl.BodySchema) hcl.Diagnostic
 			refs, ds := refList(a, true)
 			diags = append(diags, ds...)
 			t.Notify = refs
+		case "tags":
+			tags, ds := decodeTags(a)
+			diags = append(diags, ds...)
+			t.Tags = tags
 		case "on_failure":
 			diags = append(diags, decodeControl(t, a)...)
 		default:

@@ -202,6 +202,7 @@ func checkOutputs(st *Stack) hcl.Diagnostics {
 // the play, once per call path: a task's copy knows its call (Task.Call),
 // and is placed where the call is written among the play's tasks.
 func flatten(pl *Play) {
+	defer inheritTags(pl)
 	if len(pl.Calls) == 0 {
 		return
 	}

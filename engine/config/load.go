@@ -48,6 +48,7 @@ var taskMetaSchema = &hcl.BodySchema{
 		{Name: "when"}, {Name: "for_each"}, {Name: "count"}, {Name: "depends_on"},
 		{Name: "notify"}, {Name: "sensitive"}, {Name: "become"}, {Name: "become_user"},
 		{Name: "run_once"}, {Name: "delegate_to"},
+		{Name: "tags"},
 		{Name: "on_failure"}, {Name: "retries"}, {Name: "retry_delay"}, {Name: "until"},
 		{Name: "changed_when"}, {Name: "failed_when"},
 	},
@@ -321,7 +322,7 @@ func checkName(what, name string, rng hcl.Range) hcl.Diagnostics {
 func decodePlay(modules contract.Catalog, b *hcl.Block, dir string) (*Play, hcl.Diagnostics) {
 	pl := &Play{Name: b.Labels[0], DeclRange: b.DefRange}
 	diags := checkName("play", pl.Name, b.LabelRanges[0])
-	attrs := []hcl.AttributeSchema{{Name: "hosts", Required: true}, {Name: "become"}, {Name: "become_user"}, {Name: "serial"}, {Name: "max_fail"}}
+	attrs := []hcl.AttributeSchema{{Name: "hosts", Required: true}, {Name: "become"}, {Name: "become_user"}, {Name: "serial"}, {Name: "max_fail"}, {Name: "tags"}}
 	content, ds := decodeUnit(modules, b.Body, dir, pl, attrs, nil)
 	diags = append(diags, ds...)
 	pl.Hosts = attrExpr(content, "hosts")
@@ -329,6 +330,11 @@ func decodePlay(modules contract.Catalog, b *hcl.Block, dir string) (*Play, hcl.
 	pl.BecomeUser = attrExpr(content, "become_user")
 	pl.Serial = attrExpr(content, "serial")
 	pl.MaxFail = attrExpr(content, "max_fail")
+	if a, ok := content.Attributes["tags"]; ok {
+		tags, ds := decodeTags(a)
+		diags = append(diags, ds...)
+		pl.Tags = tags
+	}
 	return pl, diags
 }
 

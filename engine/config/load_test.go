@@ -285,6 +285,38 @@ group "web" { hosts = ["web1"] }`,
 }`,
 			want: []string{`site.hcl:5:15: error: Invalid notify entry: Each entry of notify must name a handler such as handler.reload_nginx, without quotes.`},
 		},
+		{
+			name: "tags from a variable",
+			src: `variable "t" { default = ["a"] }
+play "web" {
+  hosts = "all"
+  directory "a" {
+    path = "/a"
+    tags = var.t
+  }
+}`,
+			want: []string{`site.hcl:6:12: error: Invalid tags: tags must be a list of names written out, such as tags = ["deploy", "web"]: they are read before variables and hosts are known.`},
+		},
+		{
+			name: "tag with a comma",
+			src: `play "web" {
+  hosts = "all"
+  tags  = ["a,b"]
+  directory "a" { path = "/a" }
+}`,
+			want: []string{`site.hcl:3:11: error: Invalid tags: Tag "a,b" is not a name: tags may not be empty or hold commas or spaces (--tags a,b splits on commas).`},
+		},
+		{
+			name: "tags on a handler",
+			src: `play "web" {
+  hosts = "all"
+  handler "h" {
+    tags = ["x"]
+    directory { path = "/a" }
+  }
+}`,
+			want: []string{`site.hcl:4:12: error: Handlers have no tags: A handler runs when a task notifies it: a selection (--tags, --target) runs the handlers its tasks notify. Tag the tasks instead.`},
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -315,5 +347,32 @@ func TestWriteDiagnosticsUnderlines(t *testing.T) {
 		"No local value \"nope\" is declared.\n\n"
 	if b.String() != want {
 		t.Errorf("got:\n%q\nwant:\n%q", b.String(), want)
+	}
+}
+
+// A task has its own tags, then its play's; the playbook lists them all.
+func TestLoadTags(t *testing.T) {
+	pb, diags := load(t, `play "web" {
+  hosts = "all"
+  tags  = ["web", "app"]
+  directory "a" {
+    path = "/a"
+    tags = ["deploy", "web"]
+  }
+  directory "b" { path = "/b" }
+}`)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	for _, c := range []struct {
+		task *Task
+		want string
+	}{{pb.Plays[0].Tasks[0], "deploy web app"}, {pb.Plays[0].Tasks[1], "web app"}} {
+		if got := strings.Join(c.task.Tags, " "); got != c.want {
+			t.Errorf("%s tags = %q, want %q", c.task.Addr(), got, c.want)
+		}
+	}
+	if got := strings.Join(pb.Tags(), " "); got != "app deploy web" {
+		t.Errorf("playbook tags = %q", got)
 	}
 }

@@ -70,6 +70,8 @@ type StackCall struct {
 	Count     hcl.Expression
 	ForEach   hcl.Expression
 	DependsOn []Ref
+	// Tags are given to every task of the call (see Task.Tags).
+	Tags []string
 	// Refs and StackRefs are what the inputs refer to in the caller: its
 	// tasks, and the outputs of its other calls. Every task of the call
 	// runs after them.
@@ -169,7 +171,7 @@ type LoadOptions struct {
 }
 
 // Reserved in a stack call: a stack cannot declare variables by these names.
-var callMeta = map[string]bool{"source": true, "count": true, "for_each": true, "depends_on": true}
+var callMeta = map[string]bool{"source": true, "count": true, "for_each": true, "depends_on": true, "tags": true}
 
 func decodeCall(b *hcl.Block, dir string, pos int) (*StackCall, hcl.Diagnostics) {
 	c := &StackCall{Name: b.Labels[0], Dir: dir, DeclRange: b.DefRange, NameRange: b.LabelRanges[0], pos: pos}
@@ -189,6 +191,10 @@ func decodeCall(b *hcl.Block, dir string, pos int) (*StackCall, hcl.Diagnostics)
 			refs, ds := refList(a, false)
 			diags = append(diags, ds...)
 			c.DependsOn = refs
+		case "tags":
+			tags, ds := decodeTags(a)
+			diags = append(diags, ds...)
+			c.Tags = tags
 		default:
 			c.Inputs = append(c.Inputs, a)
 		}

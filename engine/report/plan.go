@@ -41,8 +41,12 @@ type TaskPlan struct {
 	Deferred bool `json:"deferred,omitempty"`
 	// Skipped says why the task does not run here ("when is false").
 	Skipped string `json:"skipped,omitempty"`
-	Error   string `json:"error,omitempty"`
-	Handler bool   `json:"handler,omitempty"`
+	// NotSelected says why a task --tags, --skip-tags or --start-at left
+	// out is shown: a selected task depends on it ("not selected;
+	// file.conf depends on it"). It was not checked and does not run.
+	NotSelected string `json:"not_selected,omitempty"`
+	Error       string `json:"error,omitempty"`
+	Handler     bool   `json:"handler,omitempty"`
 	// On is the host delegate_to runs the task on; RunOnce the host that
 	// runs a run_once task for the batch (this one, or another whose plan
 	// shows its changes); Reads the other hosts whose inventory data its
@@ -213,6 +217,8 @@ func renderPlan(p *Printer, e Event) {
 			p.Line("  " + p.Style.Status(StatusFailed) + " " + t.Task + ": " + t.Error)
 		case t.Deferred:
 			p.Line("  ? " + t.Task + ": (known after apply)")
+		case t.NotSelected != "":
+			p.Line("  ! " + t.Task + ": " + t.NotSelected + " (not checked)")
 		}
 		if t.Rescue != "" && (len(t.Changes) > 0 || t.Deferred) {
 			p.Line("      " + p.Style.Dim.Sprint("(rescue: only if "+t.Rescue+" fails)"))

@@ -162,6 +162,8 @@ func plannedTask(host, play string, tp TaskPlan) RunTask {
 		t.Status, t.Message = StatusFailed, tp.Error
 	case tp.Skipped != "":
 		t.Status, t.Message = StatusSkipped, tp.Skipped
+	case tp.NotSelected != "":
+		t.Status, t.Message = StatusSkipped, tp.NotSelected
 	case len(tp.Changes) > 0 || tp.Deferred:
 		t.Status = StatusChanged
 	}

@@ -30,6 +30,9 @@ func Apply(ctx context.Context, opts Options) (*ApplyResult, error) {
 	}
 	r := newRunner(opts, sink)
 	res := &ApplyResult{}
+	if err := r.selectTasks(); err != nil {
+		return res, err
+	}
 	start := time.Now()
 	vars, locals, diags := r.globals()
 	if diags.HasErrors() {
@@ -70,6 +73,9 @@ type playRun struct {
 func (r *runner) playRuns(vars, locals map[string]cty.Value) ([]playRun, hcl.Diagnostics) {
 	var out []playRun
 	for i, pl := range r.pb.Plays {
+		if !r.sel.playSelected(pl) {
+			continue // not looked at
+		}
 		hosts, ds := r.playHosts(pl, vars, locals)
 		if s := r.opts.Saved; s != nil && s.Plan != nil && !ds.HasErrors() {
 			var err error

@@ -55,6 +55,11 @@ type walkEnd struct {
 // apply runs the play's tasks, then its notified handlers.
 func (hr *hostRun) apply(ctx, stopCtx context.Context, tally *hostTally) error {
 	x := &executor{hr: hr, tally: tally, ctx: ctx, stopCtx: stopCtx, blocks: blockStates{}, started: map[string]bool{}}
+	for _, t := range hr.shown {
+		if why, ok := hr.unselected[t]; ok {
+			hr.emitSkipped(t, why)
+		}
+	}
 	end := x.walk(hr.order)
 	if end.err == nil {
 		return x.handlers()

@@ -50,7 +50,11 @@ func (p *PlanResult) Failed() bool {
 // hostPlan is the plan of a prepared host, for display.
 func (hr *hostRun) hostPlan() *report.HostPlan {
 	hp := &report.HostPlan{Play: hr.play.Name}
-	for _, t := range hr.order {
+	for _, t := range hr.shown {
+		if why, ok := hr.unselected[t]; ok {
+			hp.Tasks = append(hp.Tasks, report.TaskPlan{Task: t.Addr(), Module: t.Type, NotSelected: why})
+			continue
+		}
 		rescue := ""
 		if b := rescueOf(t); b != nil {
 			rescue = b.Addr()
@@ -131,8 +135,11 @@ func (hr *hostRun) providedEarlier(in *instance) bool {
 // KindHostDone per host and a KindPlanSummary.
 func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 	r := newRunner(opts, opts.Sink)
-	r.em.Emit(report.Event{Kind: report.KindRunStart, Task: "plan"})
 	res := &PlanResult{}
+	if err := r.selectTasks(); err != nil {
+		return res, err
+	}
+	r.em.Emit(report.Event{Kind: report.KindRunStart, Task: "plan"})
 	vars, locals, diags := r.globals()
 	if diags.HasErrors() {
 		res.Diagnostics = diags
@@ -149,6 +156,9 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 	selected := make([][]*inventory.Host, len(r.pb.Plays))
 	rolls := make([]*rolling, len(r.pb.Plays))
 	for i, pl := range r.pb.Plays {
+		if !r.sel.playSelected(pl) {
+			continue // not looked at
+		}
 		hosts, ds := r.playHosts(pl, vars, locals)
 		roll, rds := r.rollingOf(pl, vars, locals)
 		if ds = append(ds, rds...); ds.HasErrors() {

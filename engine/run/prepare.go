@@ -31,8 +31,13 @@ type hostRun struct {
 	conns  map[string]transport.Conn
 	e      *evaluator
 	g      *graph.Graph[*config.Task]
-	// order is the walk order with inferred edges.
+	// order is the walk order with inferred edges, of the tasks the
+	// selection chose (all without one).
 	order []*config.Task
+	// shown is what a plan shows: order and, in their places, the
+	// dependencies the selection left out, with why (unselected).
+	shown      []*config.Task
+	unselected map[*config.Task]string
 	// changes are what the tasks that changed something touched, in order:
 	// see stale.
 	changes  []changeRec
@@ -190,7 +195,7 @@ func (hr *hostRun) evaluate(base *lang.Scope, fv *facts.Facts) hcl.Diagnostics {
 	hr.g = g
 	hr.inferEdges()
 	hr.order, _ = g.TopoOrder()
-	return nil
+	return hr.applySelection()
 }
 
 // configure evaluates an instance (evaluator.configure), hands its secrets

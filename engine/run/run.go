@@ -76,6 +76,9 @@ type Options struct {
 	// Saved, when set, makes Plan record each host's plan for a plan file
 	// and Apply apply a saved plan (saved.go).
 	Saved *Saved
+	// Selection, when set, runs only part of the playbook (see Selection;
+	// check it first with CheckSelection).
+	Selection *Selection
 	// Instances are the changes of the playbook's provision blocks, made
 	// before the plays: Plan's summary counts them with the tasks'.
 	Instances report.PlanSummary
@@ -127,8 +130,20 @@ type runner struct {
 	// playChanges are what each host's earlier plays changed, for a saved
 	// plan's later plays (saved.go).
 	playChanges map[string][]changeRec
+	// sel is opts.Selection resolved (selectTasks); nil runs everything.
+	sel *selector
 	// stackFns are the functions of the playbook's stacks.
 	stackFns *stackFuncs
+}
+
+// selectTasks resolves the run's selection.
+func (r *runner) selectTasks() error {
+	s, _, err := newSelector(r.pb, r.opts.Selection)
+	if err != nil {
+		return fmt.Errorf("%w; fix the selection and try again", err)
+	}
+	r.sel = s
+	return nil
 }
 
 func newRunner(opts Options, sink report.Sink) *runner {

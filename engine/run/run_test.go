@@ -40,6 +40,8 @@ type fixture struct {
 	// varFiles are opened with keys (encrypted ones too).
 	varFiles []string
 	keys     *secrets.Keys
+	// sel is the run's selection (a golden case's selection.json).
+	sel *Selection
 }
 
 func loadFixture(t *testing.T, dir string, hosts ...string) *fixture {
@@ -87,8 +89,9 @@ func (f *fixture) options(sink report.Sink) Options {
 		Connect: func(ctx context.Context, h *inventory.Host, _ *Become) (transport.Conn, error) {
 			return transport.Local{}.Connect(ctx, transport.Target{Name: h.Name, Local: true})
 		},
-		Sink:   sink,
-		Masker: f.masker,
+		Sink:      sink,
+		Masker:    f.masker,
+		Selection: f.sel,
 	}
 }
 
@@ -124,7 +127,8 @@ func (f *fixture) apply() (string, *ApplyResult) {
 }
 
 // TestPlanGolden plans each testdata/plan/<case>/site.hcl (after its
-// setup.sh, if any) and compares the output with plan.txt. Run with -update
+// setup.sh, if any; with the Selection in its selection.json, if any) and
+// compares the output with plan.txt. Run with -update
 // to rewrite the golden files.
 func TestPlanGolden(t *testing.T) {
 	dirs, _ := filepath.Glob("testdata/plan/*")
@@ -134,6 +138,12 @@ func TestPlanGolden(t *testing.T) {
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			f := loadFixture(t, dir)
+			if js, err := os.ReadFile(filepath.Join(dir, "selection.json")); err == nil {
+				f.sel = &Selection{}
+				if err := json.Unmarshal(js, f.sel); err != nil {
+					t.Fatal(err)
+				}
+			}
 			got, res := f.plan()
 			// The JSON form (what --json consumers get in plan events).
 			type hostJSON struct {

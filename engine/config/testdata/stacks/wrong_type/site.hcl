@@ -4,6 +4,6 @@ play "web" {
     source = "./stacks/app"
     name   = "shop"
     port   = "eighty"
-    tags   = { a = 1 }
+    labels = { a = 1 }
   }
 }

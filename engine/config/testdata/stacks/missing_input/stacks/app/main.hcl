@@ -8,7 +8,7 @@ variable "name" {
   description = "The app's name."
 }
 
-variable "tags" {
+variable "labels" {
   type    = list(string)
   default = []
 }
