@@ -2,7 +2,6 @@ package modules
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/aymanbagabas/go-udiff"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/modules/contract"
 )
 
@@ -218,24 +218,13 @@ func bytesContent(b []byte, sensitive bool) *fileContent {
 
 func isText(b []byte) bool { return bytes.IndexByte(b, 0) < 0 && utf8.Valid(b) }
 
-// tempSuffix makes the random part of temporary file names; tests replace it.
-var tempSuffix = func() string {
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand does not fail on Linux
-	}
-	return hex.EncodeToString(b[:])
-}
+// tempSuffix makes the run id and random part of temporary file names
+// (transport's one scheme); tests replace it.
+var tempSuffix = transport.TempSuffix
 
 // tempPath is a temporary name in the same directory as p (so a rename over
-// p is atomic), hidden and recognisable.
-func tempPath(p string) string {
-	dir, base := path.Split(p)
-	if len(base) > 180 {
-		base = base[:180]
-	}
-	return dir + "." + base + ".drover-" + tempSuffix()
-}
+// p is atomic), hidden and recognisable: transport.TempName's scheme.
+func tempPath(p string) string { return transport.TempNameWith(p, tempSuffix()) }
 
 // fileTask is a regular file with optional managed content and metadata.
 type fileTask struct {

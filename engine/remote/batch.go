@@ -3,8 +3,6 @@ package remote
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"path"
@@ -193,21 +191,13 @@ func (b *batch) addUpload(i, j int, up contract.Upload) bool {
 	return true
 }
 
-// inlineTemp is the temporary name an inline upload is written to, beside
-// its path (so that the rename is atomic), like conn.Put's.
+// inlineTemp is the temporary name an inline upload is written to, as
+// conn.Put's: up.Path itself when it is a temporary name already.
 func inlineTemp(p string) (string, error) {
-	dir, base := path.Split(p)
-	if base == "" || base == "." || base == ".." {
-		return "", fmt.Errorf("%q is not a file path", p)
+	if transport.IsTempName(p) {
+		return p, nil
 	}
-	if len(base) > 200 {
-		base = base[:200]
-	}
-	var r [8]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		return "", err
-	}
-	return dir + "." + base + ".drover-" + hex.EncodeToString(r[:]), nil
+	return transport.TempName(p)
 }
 
 func (b *batch) fail(i int, err error) {
@@ -243,7 +233,7 @@ func (b *batch) record(i, j int, res transport.Result, err error) bool {
 // the descriptor (issue 14). printf is a shell builtin: the content is never
 // in a process's arguments.
 const batchPut = `drover_put() {
-	if ( umask 077 && set -C && exec 3>"$2" && chmod "$3" /proc/self/fd/3 && printf '%s' "$4" >&3 ) && drover_sync "$2" && mv -f "$2" "$1"; then return 0; fi
+	if ( umask 077 && set -C && exec 3>"$2" && chmod "$3" /proc/self/fd/3 && printf '%s' "$4" >&3 ) && drover_sync "$2" && { [ "$1" = "$2" ] || mv -f "$2" "$1"; }; then return 0; fi
 	rm -f "$2"
 	return 1
 }
