@@ -40,6 +40,7 @@ type remoteFile struct {
 	HasContent bool
 	LinkTarget string // for "link", when read
 	Empty      bool   // for "dir", when checked
+	Stale      int    // temporary files of earlier runs beside it
 }
 
 // statFragment prints, in the KV dialect, "type=T" for the path in $p and,
@@ -83,7 +84,7 @@ func parseRemote(out contract.CheckOutput) (remoteFile, error) {
 	}
 	if s := out.Path; s != nil {
 		return remoteFile{Type: s.Type, Mode: s.Mode, UID: s.UID, GID: s.GID, User: s.User, Group: s.Group,
-			Size: s.Size, SHA256: s.SHA256, Content: s.Content, HasContent: s.HasContent}, nil
+			Size: s.Size, SHA256: s.SHA256, Content: s.Content, HasContent: s.HasContent, Stale: s.Stale}, nil
 	}
 	st, err := contract.ParseKV(out.Stdout)
 	if err != nil {
@@ -101,6 +102,7 @@ func parseRemote(out contract.CheckOutput) (remoteFile, error) {
 		r.Mode, r.UID, r.GID, r.User, r.Group, r.Size = s.Mode, s.UID, s.GID, s.User, s.Group, s.Size
 	}
 	r.SHA256 = st.Vals["sha256"]
+	r.Stale, _ = strconv.Atoi(st.Vals["stale"])
 	r.Empty = st.Has("empty")
 	r.Content, r.HasContent = st.Blobs["content"]
 	// readlink ends the target with a newline; the target itself may hold
@@ -263,6 +265,29 @@ func (t *fileTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Path, err)
 	}
+	plan, err := t.diff(r)
+	if err != nil {
+		return nil, err
+	}
+	return sweepStale(plan, t.Path, r.Stale), nil
+}
+
+// sweepStale adds to plan the removal of the n temporary files that killed
+// earlier runs left beside p (the check counted them), so the report says
+// so; the step re-checks each one (transport.StaleTemps) as it removes it.
+func sweepStale(plan *contract.Plan, p string, n int) *contract.Plan {
+	if n == 0 {
+		return plan
+	}
+	d, base := path.Split(p)
+	plan.Changes = append(plan.Changes, contract.Change{Action: contract.Delete,
+		Subject: fmt.Sprintf("%d stale drover temporary file(s) of an earlier run beside %s", n, p)})
+	plan.Steps = append(plan.Steps, contract.Step{Script: safeFS + "drover_cd " + shell.Quote(dirOf(d)) + "\n" +
+		transport.StaleTemps("", base, `rm -f -- "$_df"`)})
+	return plan
+}
+
+func (t *fileTask) diff(r remoteFile) (*contract.Plan, error) {
 	if t.Absent {
 		switch r.Type {
 		case "missing":
