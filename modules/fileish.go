@@ -282,8 +282,9 @@ func sweepStale(plan *contract.Plan, p string, n int) *contract.Plan {
 	d, base := path.Split(p)
 	plan.Changes = append(plan.Changes, contract.Change{Action: contract.Delete,
 		Subject: fmt.Sprintf("%d stale drover temporary file(s) of an earlier run beside %s", n, p)})
-	plan.Steps = append(plan.Steps, contract.Step{Script: safeFS + "drover_cd " + shell.Quote(dirOf(d)) + "\n" +
-		transport.StaleTemps("", base, `rm -f -- "$_df"`)})
+	// First, so a run killed again mid-upload leaves only its own file.
+	plan.Steps = append([]contract.Step{{Script: safeFS + "drover_cd " + shell.Quote(dirOf(d)) + "\n" +
+		transport.StaleTemps("", base, `rm -f -- "$_df"`)}}, plan.Steps...)
 	return plan
 }
 
