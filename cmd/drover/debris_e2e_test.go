@@ -44,14 +44,19 @@ func TestCLIFleetKilledUploadDebris(t *testing.T) {
 
 	for kill := 1; kill <= 3; kill++ {
 		time.Sleep(1100 * time.Millisecond) // a new run id: one per second
+		before := map[string]bool{}
+		for _, n := range temps() {
+			before[n] = true
+		}
 		cmd := startApply(t, args...)
 		deadline := time.Now().Add(30 * time.Second)
 		killed := false
 		for time.Now().Before(deadline) && !killed {
 			ents, _ := os.ReadDir(upper)
 			for _, e := range ents {
-				// Ours only: the attacker's look-alike has run id 1000000000.
-				if strings.HasPrefix(e.Name(), ".big.bin.drover-") && !strings.Contains(e.Name(), "-1000000000-") {
+				// This run's only: not the attacker's look-alike (run id
+				// 1000000000), nor what an earlier kill left.
+				if strings.HasPrefix(e.Name(), ".big.bin.drover-") && !strings.Contains(e.Name(), "-1000000000-") && !before[e.Name()] {
 					if fi, err := e.Info(); err == nil && fi.Size() > 0 && fi.Sys().(*syscall.Stat_t).Uid == 0 {
 						_ = cmd.Process.Kill()
 						killed = true
@@ -66,6 +71,7 @@ func TestCLIFleetKilledUploadDebris(t *testing.T) {
 			t.Fatalf("kill %d: no temporary file appeared within 30s:\n%s", kill, cmd.Stdout)
 		}
 		time.Sleep(300 * time.Millisecond) // the host's sftp-server sees the connection close
+		t.Logf("after kill %d: %v", kill, temps())
 		if got := temps(); len(got) > 1 {
 			t.Errorf("after kill %d: %d drover temporary files beside the target: %v", kill, len(got), got)
 		}
