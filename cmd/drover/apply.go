@@ -65,7 +65,7 @@ func runApply(cmd *cobra.Command, args []string) error {
 	go func() {
 		select {
 		case sig := <-sigs:
-			fmt.Fprintf(s.ui.stderr, "\ndrover: %v: no new task starts; running tasks finish. Press Ctrl-C again to cut them.\n", sig)
+			fmt.Fprintf(s.ui.errWriter(), "\ndrover: %v: no new task starts; running tasks finish. Press Ctrl-C again to cut them.\n", sig)
 			close(stopCh)
 		case <-ctx.Done():
 			return
@@ -73,7 +73,7 @@ func runApply(cmd *cobra.Command, args []string) error {
 		select {
 		case <-sigs:
 			signal.Stop(sigs)
-			fmt.Fprintln(s.ui.stderr, "\ndrover: cutting running tasks.")
+			fmt.Fprintln(s.ui.errWriter(), "\ndrover: cutting running tasks.")
 			cancel()
 		case <-ctx.Done():
 		}

@@ -38,6 +38,9 @@ type ui struct {
 	// colorErr is the same decision for stderr (diagnostics, warnings).
 	colorErr bool
 	masker   *report.Masker
+	// live is the terminal sink drawing the live view, once sinks made it:
+	// messages on stderr during the run go through it (errWriter).
+	live *report.Terminal
 }
 
 // outputMasker holds every secret the command met: one process runs one
@@ -84,13 +87,67 @@ func (u *ui) sinks(hostWidth int) (report.Sink, *report.Recorder) {
 	if global.jsonOut {
 		out = report.NewJSON(u.stdout, u.masker)
 	} else {
-		out = report.NewTerminal(u.stdout, u.stderr, report.TerminalOptions{
+		live := liveView(u.stdout)
+		t := report.NewTerminal(u.stdout, u.stderr, report.TerminalOptions{
 			Color:     u.color,
 			HostWidth: min(hostWidth, 32),
 			Masker:    u.masker,
+			Live:      live,
+			Size:      func() (int, int) { return termSize(u.stdout) },
+			Verbose:   global.verbose,
 		})
+		if live {
+			u.live = t
+			redrawOnResize(t)
+		}
+		out = t
 	}
 	return report.Multi(rec, out), rec
+}
+
+// liveView reports whether the live view is drawn on w: a terminal that
+// moves its cursor (not TERM=dumb). It does not depend on colour:
+// NO_COLOR and --no-color take the colour out of it, not the view.
+func liveView(w io.Writer) bool {
+	return isTerminal(w) && os.Getenv("TERM") != "dumb"
+}
+
+func termSize(w io.Writer) (cols, rows int) {
+	if f, ok := w.(*os.File); ok {
+		if c, r, err := term.GetSize(int(f.Fd())); err == nil {
+			return c, r
+		}
+	}
+	return 0, 0
+}
+
+// redrawOnResize redraws the live view when the terminal is resized.
+func redrawOnResize(t *report.Terminal) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGWINCH)
+	go func() {
+		for range ch {
+			t.Redraw()
+		}
+	}()
+}
+
+// outWriter is where output beside the events goes during a run (the
+// facts table): through the live view, as errWriter.
+func (u *ui) outWriter() io.Writer {
+	if u.live != nil {
+		return u.live.OutWriter()
+	}
+	return u.stdout
+}
+
+// errWriter is where messages go on stderr during a run: through the live
+// view, which is taken down while they are written, when there is one.
+func (u *ui) errWriter() io.Writer {
+	if u.live != nil {
+		return u.live.ErrWriter()
+	}
+	return u.stderr
 }
 
 // warnf prints a warning on stderr (outside of a run's sinks).
@@ -100,7 +157,7 @@ func (u *ui) warnf(format string, args ...any) {
 	if u.colorErr {
 		label = report.NewStyle(true).Warn.Sprint(label)
 	}
-	fmt.Fprintln(u.stderr, label, msg)
+	fmt.Fprintln(u.errWriter(), label, msg)
 }
 
 // errInterrupted is the cause of the run context's cancellation on SIGINT or
@@ -362,7 +419,7 @@ func openSession(cmd *cobra.Command, pattern, task, command string) (*session, e
 	sink, rec := u.sinks(width)
 	s.sink, s.rec = &gate{sink: sink}, rec
 	s.emit = report.NewEmitter(s.sink)
-	s.ctx, s.stop = signalContext(cmd.Context(), u.stderr)
+	s.ctx, s.stop = signalContext(cmd.Context(), u.errWriter())
 	s.start = time.Now()
 	names := make([]string, len(hosts))
 	for i, h := range hosts {

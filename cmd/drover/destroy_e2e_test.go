@@ -107,6 +107,12 @@ play "configure" {
 			t.Errorf("plan does not say %q:\n%s\n%s", want, r.stdout, r.stderr)
 		}
 	}
+	// So does the JSON plan_summary.
+	r = drover(t, "", append([]string{"plan", "--json"}, args...)...)
+	if events := parseEvents(t, r.stdout); len(events) == 0 || events[len(events)-1]["kind"] != "plan_summary" ||
+		fmt.Sprint(events[len(events)-1]["detail"].(map[string]any)["create"]) != "3" {
+		t.Errorf("plan --json: the summary does not count the 3 instances:\n%s\n%s", r.stdout, r.stderr)
+	}
 
 	r = drover(t, "", append([]string{"apply"}, args...)...)
 	if r.code != 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -47,7 +48,11 @@ Exit status: 0 if every host answered, 1 otherwise, 130 when interrupted.`,
 	RunE: runFacts,
 }
 
-func init() { rootCmd.AddCommand(factsCmd) }
+func init() {
+	rootCmd.AddCommand(factsCmd)
+	// Text output shows facts as a table, not as event lines.
+	report.RegisterRenderer(kindFacts, func(*report.Printer, report.Event) {})
+}
 
 func runFacts(cmd *cobra.Command, args []string) error {
 	pattern := "all"
@@ -77,7 +82,9 @@ func runFacts(cmd *cobra.Command, args []string) error {
 			}
 		}
 		mu.Unlock()
-		writeFactsTable(s.ui.stdout, rows, s.ui.masker)
+		var table bytes.Buffer // one write: whole lines beside the live view
+		writeFactsTable(&table, rows, s.ui.masker)
+		_, _ = s.ui.outWriter().Write(table.Bytes())
 	}
 	return s.finish()
 }

@@ -48,6 +48,7 @@ type globalOptions struct {
 	knownHosts        string
 	acceptNewHostKeys bool
 	askBecomePass     bool
+	verbose           bool
 	// The flags overriding inventory connection settings (--user, --become,
 	// ...) come from the inventory's field table: registerConnectionFlags.
 }
@@ -74,6 +75,7 @@ func init() {
 	pf.IntVarP(&global.forks, "forks", "f", 0, "hosts to work on at once (default: all selected, up to 500)")
 	pf.BoolVar(&global.jsonOut, "json", false, "print one JSON object per event instead of text")
 	pf.BoolVar(&global.noColor, "no-color", false, "disable colour (also NO_COLOR=1, or when not a terminal)")
+	pf.BoolVarP(&global.verbose, "verbose", "v", false, "text output: show what every task printed (stdout and stderr), not only failed ones")
 	pf.StringVar(&global.knownHosts, "known-hosts", "", "use only this known_hosts file")
 	pf.BoolVar(&global.acceptNewHostKeys, "accept-new-host-keys", false, "trust and record keys of hosts not yet in known_hosts (a changed key is always refused)")
 	pf.BoolVarP(&global.askBecomePass, "ask-become-pass", "K", false, "ask for the sudo password once")

@@ -172,18 +172,17 @@ func runPlan(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	page := s.startHTML(planHTML)
-	ctx, stop := signalContext(cmd.Context(), s.ui.stderr)
+	ctx, stop := signalContext(cmd.Context(), s.ui.errWriter())
 	defer stop()
 	pending, err := s.provision(ctx, false)
 	if err != nil {
 		s.close()
 		return err
 	}
-	res, runErr := run.Plan(ctx, s.options())
+	opts := s.options()
+	opts.Instances = s.instances
+	res, runErr := run.Plan(ctx, opts)
 	s.close()
-	res.Summary.Create += s.instances.Create
-	res.Summary.Update += s.instances.Update
-	res.Summary.Delete += s.instances.Delete
 	if !global.jsonOut {
 		fmt.Fprintln(s.ui.stdout, "\n"+res.Summary.Line())
 	}

@@ -20,13 +20,15 @@ var HostAttributes = []string{"name", "address", "vars", "groups", "facts"}
 
 // where an expression sits decides which names it may use.
 type where struct {
-	desc    string // "a local value", "the hosts of a play", ...
-	host    bool
-	tasks   *Play // task references resolve in this play; nil: none allowed
-	self    *Task
-	each    bool
-	count   bool
-	locals  bool
+	desc   string // "a local value", "the hosts of a play", ...
+	host   bool
+	tasks  *Play // task references resolve in this play; nil: none allowed
+	self   *Task
+	each   bool
+	count  bool
+	locals bool
+	// result: self.* (the task's own result) may be used.
+	result  bool
 	collect *[]Ref
 	// stackRefs collects the stack outputs used, when not nil.
 	stackRefs *[]StackRef
@@ -100,9 +102,16 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 		wb.templateVars = tv.TemplateVars()
 	}
 	diags = append(diags, checkExpr(pb, body, wb)...)
-	for _, e := range []hcl.Expression{t.When, t.Sensitive, t.Become, t.BecomeUser} {
+	for _, e := range []hcl.Expression{t.When, t.Sensitive, t.Become, t.BecomeUser, t.Retries, t.RetryDelay} {
 		if e != nil {
 			diags = append(diags, checkExpr(pb, e.Variables(), w)...)
+		}
+	}
+	wr := w
+	wr.result = true
+	for _, e := range []hcl.Expression{t.Until, t.ChangedWhen, t.FailedWhen} {
+		if e != nil {
+			diags = append(diags, checkExpr(pb, e.Variables(), wr)...)
 		}
 	}
 	// for_each and count decide how many instances there are: they cannot
@@ -220,6 +229,12 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 			}
 		case "handler":
 			bad("Invalid reference", "Handlers are named only in notify = [handler.NAME].")
+		case "self":
+			if !w.result {
+				bad("Invalid reference", fmt.Sprintf("self is the task's own result: it can be used only in changed_when, failed_when and until, not in %s.", w.desc))
+			} else if !contains(SelfAttributes, attr) {
+				bad("Unsupported attribute", fmt.Sprintf("self has %s.", strings.Join(SelfAttributes, ", ")))
+			}
 		case "stack":
 			if d := checkStackRef(w, tr); d != nil {
 				diags = append(diags, d)
@@ -316,6 +331,7 @@ func PlayGraph(pl *Play) (*graph.Graph[*Task], hcl.Diagnostics) {
 			}
 		}
 	}
+	addBlockEdges(g, pl)
 	if len(pl.AllCalls) > 0 {
 		callEdges(pl, func(from, to *Task, reason string) {
 			if from != to {

@@ -61,7 +61,7 @@ func TestTerminalEscapesHostOutput(t *testing.T) {
 		{Kind: KindTask, Host: "h", Task: "file.x", Status: StatusChanged, Detail: &TaskResult{Module: "file",
 			Changes: []ChangeView{{Action: "update", Subject: "/etc/x " + hostile, Diff: "--- a\n+++ b\n+" + hostile + "\n",
 				Attrs: []AttrView{{Name: "owner", Old: "a" + hostile, New: "b"}}}}}},
-		{Kind: KindTask, Host: "h", Task: "command.y", Status: StatusFailed, Message: "exit 1", Detail: &TaskResult{Module: "command", Output: hostile}},
+		{Kind: KindTask, Host: "h", Task: "command.y", Status: StatusFailed, Message: "exit 1", Stdout: hostile, Detail: &TaskResult{Module: "command"}},
 		{Kind: KindPlan, Host: "h", Detail: &HostPlan{Play: "p", Tasks: []TaskPlan{{Task: "t", Error: hostile}}, Error: "e " + hostile}},
 		{Kind: KindHostDone, Host: "h", Status: StatusFailed, Message: hostile},
 		{Kind: KindWarning, Message: "w " + hostile},
@@ -211,7 +211,7 @@ func TestMaskEveryWriter(t *testing.T) {
 					Changes: []ChangeView{{Action: "update", Subject: "/etc/x", Diff: "--- a\n+++ b\n-old\n+pw=" + secret + "\n",
 						Attrs: []AttrView{{Name: "comment", Old: "", New: secret}}}}}},
 				{Kind: KindTask, Host: "h", Task: "command.y", Status: StatusFailed, Message: "failed: " + secret,
-					Detail: &TaskResult{Module: "command", Output: "out " + printed}},
+					Stdout: "out " + printed, Detail: &TaskResult{Module: "command"}},
 				{Kind: KindPlan, Host: "h", Detail: &HostPlan{Play: "p", Error: "e " + secret,
 					Tasks: []TaskPlan{{Task: "t", Error: secret, Changes: []ChangeView{{Action: "create", Subject: secret},
 						// A command's argv, shown shell-quoted ('\'' for ').

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"reflect"
+	"strings"
 	"sync"
 	"time"
 )
@@ -126,3 +128,15 @@ func (j *JSON) Emit(e Event) {
 
 // Close implements Sink.
 func (j *JSON) Close() error { return nil }
+
+// JSONMembers are the names of the members a JSON event may have, for the
+// test that docs/cli.md lists every one.
+func JSONMembers() []string {
+	t := reflect.TypeOf(wireEvent{})
+	out := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		out = append(out, name)
+	}
+	return out
+}

@@ -84,7 +84,7 @@ func TestRenderPlanAndTask(t *testing.T) {
 	term.Emit(Event{Kind: KindTask, Host: "web2", Task: "file.same", Status: StatusOK})
 	term.Emit(Event{Kind: KindTask, Host: "web2", Task: "file.when", Status: StatusSkipped, Message: "when is false"})
 	term.Emit(Event{Kind: KindTask, Host: "web2", Task: "command.x", Status: StatusFailed, Message: "exit status 3: oops",
-		Detail: &TaskResult{Module: "command", Output: "some output"}})
+		Stdout: "some output", Detail: &TaskResult{Module: "command"}})
 	term.Emit(Event{Kind: KindTask, Host: "web2", Task: "file.after", Status: StatusSkipped, Message: "skipped: depends on command.x, which did not complete"})
 	term.Emit(Event{Kind: KindHostDone, Host: "web2", Status: StatusFailed})
 	term.Emit(Event{Kind: KindPlanSummary, Detail: &PlanSummary{}})
@@ -107,7 +107,7 @@ web2 | changed | file.conf
   + file.conf: create /srv/conf
 web2 | failed | command.x
     exit status 3: oops
-  output:
+  stdout:
     some output
 web2 | skipped | file.after
     skipped: depends on command.x, which did not complete

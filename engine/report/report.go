@@ -1,5 +1,7 @@
 // Package report turns what a run does into output. Engine code emits Events;
-// Sinks render them: Terminal for people, JSON for programs, Recorder for the
+// Sinks render them: Terminal for people (with a live view on a terminal,
+// live.go, and running lines in a log, announce.go), JSON for programs,
+// Recorder for the
 // recap, RunCollector for the HTML report (html.go holds the one HTML layer
 // of every report). Every string a sink writes passes through a Masker first, so a
 // registered secret (a become password, a sensitive value) never appears;
@@ -9,8 +11,9 @@
 // Sinks are safe for concurrent use: hosts run in parallel and emit as they go.
 //
 // Adding a kind of event (plan, apply): declare its Kind, put its data in the
-// Event fields or in Detail, and register how Terminal draws it with
-// registerRenderer in an init function of the file that declares it.
+// Event fields or in Detail, register how Terminal draws it with
+// registerRenderer in an init function of the file that declares it, and
+// list it in docs/cli.md (a test checks the kinds and members there).
 package report
 
 import (
@@ -42,6 +45,12 @@ const (
 	StatusFailed      Status = "failed"
 	StatusUnreachable Status = "unreachable"
 	StatusSkipped     Status = "skipped"
+	// StatusIgnored: a task failed, and its on_failure = "continue" said
+	// to go on (a task status only: the host is not failed by it).
+	StatusIgnored Status = "ignored"
+	// StatusRescued: a task failed inside a block whose rescue tasks then
+	// ran (a task status only).
+	StatusRescued Status = "rescued"
 	// StatusCancelled: the host was being worked on when the run was
 	// interrupted, and was cut short.
 	StatusCancelled Status = "cancelled"

@@ -53,11 +53,11 @@ type RunTask struct {
 	Status    Status
 	Deferred  bool // plan: known only after apply
 	Duration  time.Duration
+	Batch     int // apply: the size of the batch whose time Duration is (see TaskResult)
 	ErrorKind string
 	Message   string // the error, or why it was skipped
 	Hint      string
 	Changes   []ChangeView
-	Output    string // a failed task's output
 	Stdout    string
 	Stderr    string
 	ExitCode  *int
@@ -133,7 +133,7 @@ func (c *RunCollector) Emit(e Event) {
 		t := RunTask{Task: e.Task, Status: e.Status, Duration: e.Duration, ErrorKind: e.ErrorKind, Message: e.Message, Hint: e.Hint,
 			Stdout: e.Stdout, Stderr: e.Stderr, ExitCode: e.ExitCode}
 		if tr, ok := e.Detail.(*TaskResult); ok && tr != nil {
-			t.Module, t.Handler, t.Changes, t.Output = tr.Module, tr.Handler, tr.Changes, tr.Output
+			t.Module, t.Handler, t.Changes, t.Batch = tr.Module, tr.Handler, tr.Changes, tr.Batch
 		}
 		h := c.host(e.Host)
 		h.Tasks = append(h.Tasks, t)
@@ -164,6 +164,9 @@ func plannedTask(play string, tp TaskPlan) RunTask {
 		t.Status, t.Message = StatusSkipped, tp.Skipped
 	case len(tp.Changes) > 0 || tp.Deferred:
 		t.Status = StatusChanged
+	}
+	if tp.Rescue != "" {
+		t.Message = "rescue: runs only if " + tp.Rescue + " fails"
 	}
 	return t
 }

@@ -3,11 +3,9 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
-	"time"
-
-	"github.com/fatih/color"
 )
 
 // TerminalOptions configure the Terminal sink.
@@ -20,12 +18,24 @@ type TerminalOptions struct {
 	// Masker hides secrets in everything written; nil hides nothing.
 	// Control characters from hosts are escaped regardless (see Escape).
 	Masker *Masker
+	// Live draws the live view below the finished hosts' output (live.go):
+	// a line per host at work, redrawn in place with ANSI cursor movement.
+	// Only for a terminal; the caller decides (it is off for TERM=dumb).
+	Live bool
+	// Size returns the terminal's columns and rows, for the live view; nil
+	// or a failure (zero) means 80×24.
+	Size func() (cols, rows int)
+	// Verbose (-v) shows the output of tasks that succeeded too.
+	Verbose bool
 }
 
-// Terminal renders events for people. Output is grouped per host: a host's
-// events are held until its KindHostDone and then written as one block, so
-// the output of hosts running in parallel never interleaves. Warnings
-// without a host go to the error writer at once.
+// Terminal renders events for people. A host's events are held and written
+// as one block when it finishes, so the output of hosts running in parallel
+// never interleaves. Without the live view (output is not a terminal: a CI
+// log) a host's events are written as each of its tasks ends instead, whole
+// lines at a time, and a task running for more than a second is announced
+// by a line of its own. Warnings without a host go to the error writer at
+// once.
 type Terminal struct {
 	mu     sync.Mutex
 	out    io.Writer
@@ -34,28 +44,46 @@ type Terminal struct {
 	style  *Style
 	blocks map[string][]Event
 	order  []string // hosts with buffered events, first seen first
+	// headers counts the header lines written per host, so that a host
+	// whose tasks said how it went gets no extra line when it is done.
+	headers map[string]int
+	live    *liveView // nil without opt.Live
+	running announcer // the running lines, without the live view
+	closed  bool
 }
 
 // NewTerminal returns a Terminal writing blocks and the recap to out and
 // run-wide warnings to errOut.
 func NewTerminal(out, errOut io.Writer, opt TerminalOptions) *Terminal {
-	return &Terminal{
-		out:    out,
-		errOut: errOut,
-		opt:    opt,
-		style:  NewStyle(opt.Color),
-		blocks: map[string][]Event{},
+	t := &Terminal{
+		out:     out,
+		errOut:  errOut,
+		opt:     opt,
+		style:   NewStyle(opt.Color),
+		blocks:  map[string][]Event{},
+		headers: map[string]int{},
 	}
+	if opt.Live {
+		t.live = newLiveView(t)
+	}
+	return t
 }
 
 // Emit implements Sink.
 func (t *Terminal) Emit(e Event) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
 	switch {
 	case e.Kind == KindRunStart:
+		if t.live != nil {
+			t.live.begin(cleaned(t.opt.Masker, e))
+		}
 	case e.Kind == KindRecap:
 		t.flushAll()
+		t.stopProgress()
 		if e.Recap != nil {
 			t.write(t.out, t.renderRecap(cleaned(t.opt.Masker, e.Recap)))
 		}
@@ -68,18 +96,75 @@ func (t *Terminal) Emit(e Event) {
 			t.order = append(t.order, e.Host)
 		}
 		t.blocks[e.Host] = append(t.blocks[e.Host], e)
-		if e.Kind == KindHostDone {
+		t.progress(e)
+		if e.Kind == KindHostDone || t.live == nil && e.Kind == KindTask {
 			t.flush(e.Host)
 		}
 	}
 }
 
-// Close writes the blocks of hosts that never reported done.
+// progress follows the tasks in flight: for the live view, or to announce
+// those that run long.
+func (t *Terminal) progress(e Event) {
+	if t.live != nil {
+		t.live.update(cleaned(t.opt.Masker, e))
+		return
+	}
+	t.running.follow(t, e)
+}
+
+// stopProgress ends the live view (erasing it) and the running-line timers:
+// nothing of them may follow the recap.
+func (t *Terminal) stopProgress() {
+	if t.live != nil {
+		t.live.end()
+	}
+	t.running.stop()
+}
+
+// Close writes the blocks of hosts that never reported done and ends the
+// live view, leaving the screen clean (it is called after errors and
+// Ctrl-C too).
 func (t *Terminal) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
 	t.flushAll()
+	t.stopProgress()
+	t.closed = true
 	return nil
+}
+
+// ErrWriter returns a writer for messages on the error stream during a run
+// (a warning, what Ctrl-C does): the live view is taken down while they are
+// written, so that they never mix with it.
+func (t *Terminal) ErrWriter() io.Writer { return aside{t, t.errOut} }
+
+// OutWriter is ErrWriter for the output stream: what a command prints
+// beside its events (a table).
+func (t *Terminal) OutWriter() io.Writer { return aside{t, t.out} }
+
+type aside struct {
+	t *Terminal
+	w io.Writer
+}
+
+func (a aside) Write(b []byte) (int, error) {
+	a.t.mu.Lock()
+	defer a.t.mu.Unlock()
+	a.t.write(a.w, string(b))
+	return len(b), nil
+}
+
+// Redraw redraws the live view now: the terminal was resized (SIGWINCH).
+func (t *Terminal) Redraw() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.live != nil && !t.closed {
+		t.live.draw(true)
+	}
 }
 
 func (t *Terminal) flushAll() {
@@ -98,9 +183,17 @@ func (t *Terminal) flush(host string) {
 		}
 	}
 	p := t.printer()
+	p.headers = t.headers[host]
 	for _, e := range events {
+		before := p.headers
 		t.render(p, e)
+		if e.Kind == KindTask && t.running.ended(e) && p.headers == before {
+			// Its running line needs an end, even when ok.
+			c := cleaned(t.opt.Masker, e)
+			p.Header(c.Host, c.Status, c.Task, TaskTime(c.Duration, batchOf(c)))
+		}
 	}
+	t.headers[host] = p.headers
 	t.write(t.out, p.String())
 }
 
@@ -111,12 +204,25 @@ func (t *Terminal) flush(host string) {
 func (t *Terminal) render(p *Printer, e Event) { render(p, cleaned(t.opt.Masker, e)) }
 
 func (t *Terminal) printer() *Printer {
-	return &Printer{Style: t.style, HostWidth: t.opt.HostWidth}
+	return &Printer{Style: t.style, HostWidth: t.opt.HostWidth, Verbose: t.opt.Verbose}
 }
 
+// write writes s whole; the live view, if any, is taken down first and
+// drawn again after (at most ~10 times a second).
 func (t *Terminal) write(w io.Writer, s string) {
-	if s != "" {
-		_, _ = io.WriteString(w, s)
+	if s == "" {
+		return
+	}
+	if t.live != nil {
+		if w == t.out {
+			s = t.live.erase() + s // one write: no flicker
+		} else {
+			_, _ = io.WriteString(t.out, t.live.erase())
+		}
+	}
+	_, _ = io.WriteString(w, s)
+	if t.live != nil {
+		t.live.draw(false)
 	}
 }
 
@@ -129,6 +235,18 @@ var renderers = map[Kind]Renderer{}
 // registerRenderer sets how Terminal draws events of kind k. Call it from an
 // init function of the file declaring k.
 func registerRenderer(k Kind, r Renderer) { renderers[k] = r }
+
+// Kinds are every kind of event drover emits: those with a renderer
+// (commands register theirs too) and the two Terminal draws itself. For the
+// test that docs/cli.md lists every one.
+func Kinds() []Kind {
+	out := []Kind{KindRunStart, KindRecap}
+	for k := range renderers {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // RegisterRenderer sets how Terminal draws events of a kind declared outside
 // this package (a command's own events). Call it from an init function.
@@ -216,6 +334,7 @@ func (t *Terminal) renderRecap(r *Recap) string {
 			c := h.Tasks
 			line := fmt.Sprintf("%s  %s  ok=%d changed=%d failed=%d skipped=%d",
 				s.Host.Sprint(pad(h.Host, p.HostWidth)), s.Status(h.Status), c.OK, c.Changed, c.Failed, c.Skipped)
+			line += recapExtra(c)
 			if h.Duration > 0 {
 				line += "  " + s.Dim.Sprint(FormatDuration(h.Duration))
 			}
@@ -248,128 +367,4 @@ func (t *Terminal) renderRecap(r *Recap) string {
 	}
 	p.Line(line)
 	return p.String()
-}
-
-// Printer builds a block of text for one host.
-type Printer struct {
-	Style     *Style
-	HostWidth int
-	b         strings.Builder
-	headers   int
-}
-
-// String returns the text so far.
-func (p *Printer) String() string { return p.b.String() }
-
-// Line writes one line as is.
-func (p *Printer) Line(s string) {
-	p.b.WriteString(s)
-	p.b.WriteByte('\n')
-}
-
-// Header writes "host | status | field | field", skipping empty fields.
-func (p *Printer) Header(host string, st Status, fields ...string) {
-	p.headers++
-	s := p.Style
-	parts := []string{s.Host.Sprint(pad(host, p.HostWidth))}
-	if st != "" {
-		parts = append(parts, s.Status(st))
-	}
-	for _, f := range fields {
-		if f != "" {
-			parts = append(parts, f)
-		}
-	}
-	p.Line(strings.Join(parts, s.Dim.Sprint(" | ")))
-}
-
-// Body writes text indented under the header; nothing when it is blank.
-func (p *Printer) Body(text string) {
-	text = strings.TrimRight(text, "\n")
-	if strings.TrimSpace(text) == "" {
-		return
-	}
-	for _, l := range strings.Split(text, "\n") {
-		p.Line("    " + strings.TrimRight(l, "\r"))
-	}
-}
-
-// Label writes a dim sub-heading under the header.
-func (p *Printer) Label(s string) { p.Line("  " + p.Style.Dim.Sprint(s)) }
-
-// Hint writes what the user can do about a failure.
-func (p *Printer) Hint(h string) {
-	if h != "" {
-		p.Line("  " + p.Style.Hint.Sprint("hint:") + " " + h)
-	}
-}
-
-// Duration formats "label 12ms", or "" when d is zero.
-func (p *Printer) Duration(label string, d time.Duration) string {
-	if d <= 0 {
-		return ""
-	}
-	return label + " " + FormatDuration(d)
-}
-
-func pad(s string, w int) string {
-	if len(s) >= w {
-		return s
-	}
-	return s + strings.Repeat(" ", w-len(s))
-}
-
-// Style holds the colours; with colour off every one prints plain text.
-type Style struct {
-	Host, Dim, Bold, Hint, Warn                    *color.Color
-	OK, Changed, Failed, Unreachable, Skipped, Cut *color.Color
-}
-
-// NewStyle returns the colours, on or off regardless of the environment.
-func NewStyle(enabled bool) *Style {
-	c := func(attrs ...color.Attribute) *color.Color {
-		col := color.New(attrs...)
-		if enabled {
-			col.EnableColor()
-		} else {
-			col.DisableColor()
-		}
-		return col
-	}
-	return &Style{
-		Host:        c(color.Bold),
-		Dim:         c(color.Faint),
-		Bold:        c(color.Bold),
-		Hint:        c(color.FgCyan),
-		Warn:        c(color.FgYellow, color.Bold),
-		OK:          c(color.FgGreen),
-		Changed:     c(color.FgYellow),
-		Failed:      c(color.FgRed),
-		Unreachable: c(color.FgRed, color.Bold),
-		Skipped:     c(color.FgCyan),
-		Cut:         c(color.FgYellow),
-	}
-}
-
-func (s *Style) statusColor(st Status) *color.Color {
-	switch st {
-	case StatusOK:
-		return s.OK
-	case StatusChanged:
-		return s.Changed
-	case StatusFailed:
-		return s.Failed
-	case StatusUnreachable:
-		return s.Unreachable
-	case StatusSkipped:
-		return s.Skipped
-	case StatusCancelled, StatusLocked:
-		return s.Cut
-	}
-	return s.Dim
-}
-
-// Status returns the status word in its colour.
-func (s *Style) Status(st Status) string {
-	return s.statusColor(st).Sprint(strings.ReplaceAll(string(st), "_", " "))
 }

@@ -29,20 +29,24 @@ func Apply(ctx context.Context, opts Options) (*ApplyResult, error) {
 		sink = report.Multi(rec, opts.Sink)
 	}
 	r := newRunner(opts, sink)
-	r.em.Emit(report.Event{Kind: report.KindRunStart, Task: "apply"})
 	res := &ApplyResult{}
 	start := time.Now()
 	vars, locals, diags := r.globals()
 	if diags.HasErrors() {
+		r.em.Emit(report.Event{Kind: report.KindRunStart, Task: "apply"})
 		res.Diagnostics = diags
 		return res, nil
 	}
 	plays, diags := r.playRuns(vars, locals)
 	if diags.HasErrors() {
+		r.em.Emit(report.Event{Kind: report.KindRunStart, Task: "apply"})
 		res.Diagnostics = diags
 		return res, nil
 	}
 	a := newApplyRun(ctx, r, plays)
+	// Every play's hosts are selected before any is contacted, so the run
+	// can say which hosts it is about.
+	r.em.Emit(report.Event{Kind: report.KindRunStart, Task: "apply", Hosts: a.order})
 	defer a.stopAll()
 	defer r.releaseLocks()
 	a.run()
@@ -220,6 +224,13 @@ func (r *runner) applyHost(ctx, stopCtx context.Context, pl *config.Play, h *inv
 		return t.unevaluated()
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			// A second Ctrl-C, not the host: whatever broke, it broke
+			// because the run was cut.
+			err = errors.New("interrupted before its tasks began")
+			t.status, t.msg = report.StatusCancelled, err.Error()
+			return err
+		}
 		t.unprepared(err)
 		return err
 	}

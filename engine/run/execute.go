@@ -26,6 +26,10 @@ type executor struct {
 	tally *hostTally
 	// ctx cuts running work; stopCtx only stops new tasks from starting.
 	ctx, stopCtx context.Context
+	// blocks are how the play's blocks stand on the host.
+	blocks blockStates
+	// started are the instances whose KindTaskStart was emitted.
+	started map[string]bool
 }
 
 // cursor is the executor's place in a list of tasks: task ti, instance ii
@@ -36,9 +40,6 @@ type cursor struct {
 	// entered is the last task the stop check let in: a task once begun
 	// (by the walk, or by a batch that reached it) runs to its end.
 	entered int
-	// reached is when the executor came to the instance at the cursor: its
-	// reported duration runs from there.
-	reached time.Time
 }
 
 // walkEnd is where a walk ended: at == len(tasks) when every task ran;
@@ -47,11 +48,13 @@ type walkEnd struct {
 	at     int
 	failed bool // task at failed (else the run was stopped before it)
 	err    error
+	// block, when set, failed (task at is its last task).
+	block *config.Block
 }
 
 // apply runs the play's tasks, then its notified handlers.
 func (hr *hostRun) apply(ctx, stopCtx context.Context, tally *hostTally) error {
-	x := &executor{hr: hr, tally: tally, ctx: ctx, stopCtx: stopCtx}
+	x := &executor{hr: hr, tally: tally, ctx: ctx, stopCtx: stopCtx, blocks: blockStates{}, started: map[string]bool{}}
 	end := x.walk(hr.order)
 	if end.err == nil {
 		return x.handlers()
@@ -96,21 +99,31 @@ func (x *executor) handlers() error {
 // they run out.
 func (x *executor) walk(tasks []*config.Task) walkEnd {
 	e := x.hr.e
-	c := &cursor{tasks: tasks, entered: -1, reached: time.Now()}
+	c := &cursor{tasks: tasks, entered: -1}
+	ends := blockEnds(tasks)
 	for c.ti < len(tasks) {
 		if err := x.enter(c); err != nil {
 			return walkEnd{at: c.ti, err: err}
 		}
 		t := tasks[c.ti]
+		if why := x.blocks.skipReason(t); why != "" && c.ii == 0 {
+			x.hr.emitSkipped(t, why)
+			x.ranNothing(x.hr.e.insts[t])
+			if end := x.pass(c, ends); end != nil {
+				return *end
+			}
+			continue
+		}
 		if !e.expand[t] {
-			if err := x.expand(t); err != nil {
+			if err := x.expand(t); err != nil && !x.goOnAfter(c, err) {
 				return walkEnd{at: c.ti, failed: true, err: err}
 			}
 			continue
 		}
 		if c.ii == len(e.insts[t]) {
-			x.finish(t)
-			c.move(c.ti+1, 0)
+			if end := x.pass(c, ends); end != nil {
+				return *end
+			}
 			continue
 		}
 		for _, seg := range planSegments(x.pending(c), x.hr.changes) {
@@ -118,6 +131,9 @@ func (x *executor) walk(tasks []*config.Task) walkEnd {
 				return walkEnd{at: c.ti, err: err}
 			}
 			if err := x.run(c, seg); err != nil {
+				if x.goOnAfter(c, err) {
+					break // plan again from where the walk goes on
+				}
 				return walkEnd{at: c.ti, failed: true, err: err}
 			}
 		}
@@ -152,12 +168,12 @@ func (x *executor) reach(c *cursor) error {
 }
 
 // pending is the instances from the cursor on, up to the first task whose
-// instances are not known yet.
+// instances are not known yet or that is in another section of a block.
 func (x *executor) pending(c *cursor) []*instance {
 	e := x.hr.e
 	var out []*instance
 	for i, t := range c.tasks[c.ti:] {
-		if !e.expand[t] {
+		if !e.expand[t] || !samePath(t.Blocks, c.tasks[c.ti].Blocks) {
 			break
 		}
 		ins := e.insts[t]
@@ -170,7 +186,7 @@ func (x *executor) pending(c *cursor) []*instance {
 }
 
 func (c *cursor) move(ti, ii int) {
-	c.ti, c.ii, c.reached = ti, ii, time.Now()
+	c.ti, c.ii = ti, ii
 }
 
 // next moves the cursor from the instance it is at to the next one of the
@@ -200,10 +216,10 @@ func (x *executor) expand(t *config.Task) error {
 	known, diags := x.hr.e.expandTask(t)
 	if diags.HasErrors() {
 		x.hr.r.addDiags(x.hr.host.Name, diags)
-		return x.fail(t.Addr(), t, 0, errors.New(diagSummary(diags)), "")
+		return x.fail(t.Addr(), t, nil, stepTime{}, errors.New(diagSummary(diags)), nil)
 	}
 	if !known {
-		return x.fail(t.Addr(), t, 0, errors.New("for_each or count is still unknown after every task it depends on ran"), "")
+		return x.fail(t.Addr(), t, nil, stepTime{}, errors.New("for_each or count is still unknown after every task it depends on ran"), nil)
 	}
 	return nil
 }
@@ -214,25 +230,43 @@ func (x *executor) run(c *cursor, seg segment) error {
 	in := seg.insts[0]
 	switch seg.kind {
 	case segConfigure:
+		x.start(in, 0)
+		t0 := time.Now()
 		diags := hr.configure(in)
+		st := stepTime{d: time.Since(t0)}
 		if diags.HasErrors() {
 			hr.r.addDiags(hr.host.Name, diags)
-			return x.failInstance(c, in, errors.New(diagSummary(diags)), "")
+			return x.failInstance(in, errors.New(diagSummary(diags)), st, nil)
 		}
 		if in.state == instDeferred {
-			return x.failInstance(c, in, errors.New("its configuration is still unknown after every task it depends on ran"), "")
+			return x.failInstance(in, errors.New("its configuration is still unknown after every task it depends on ran"), st, nil)
 		}
 	case segRead:
+		// The others of the read are read ahead; the step is the first's.
+		x.start(in, 0)
+		t0 := time.Now()
 		if err := hr.checkAll(x.ctx, seg.insts); err != nil {
-			return x.failInstance(c, in, err, "")
+			return x.failInstance(in, err, stepTime{d: time.Since(t0)}, nil)
 		}
 	case segRun:
+		work := make([]bool, len(seg.insts))
+		for k, in := range seg.insts {
+			work[k] = willRun(in)
+		}
+		times := batchTimes(work, 0)
+		for k, in := range seg.insts {
+			if work[k] {
+				x.start(in, times[k].batch)
+			}
+		}
+		t0 := time.Now()
 		res := x.applyBatch(seg)
+		times = batchTimes(work, time.Since(t0))
 		for k, in := range seg.insts {
 			if k > 0 {
 				x.next(c)
 			}
-			if err := x.report(c, in, res[k]); err != nil {
+			if err := x.report(in, res[k], times[k]); err != nil {
 				return err
 			}
 		}
@@ -251,7 +285,7 @@ func (x *executor) applyBatch(seg segment) []remote.BatchResult {
 	var plans []*contract.Plan
 	var idx []int
 	for k, in := range seg.insts {
-		if in.state == instChecked && in.checkErr == nil && hasWork(in.plan) {
+		if willRun(in) {
 			plans = append(plans, in.plan)
 			idx = append(idx, k)
 		}
@@ -297,44 +331,55 @@ func (x *executor) applyPlans(lead *instance, plans []*contract.Plan, readAfter 
 	return out, checks
 }
 
-// report reports one instance of a run segment, from its batch result r.
-func (x *executor) report(c *cursor, in *instance, r remote.BatchResult) error {
+// report reports one instance of a run segment, from its batch result r
+// and the time of the step that ran it.
+func (x *executor) report(in *instance, r remote.BatchResult, st stepTime) error {
 	hr, t := x.hr, in.task
+	x.start(in, st.batch)
 	if in.state == instSkipped {
 		hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: report.StatusSkipped, Message: "when is false",
 			Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler}})
 		return nil
 	}
 	if in.checkErr != nil {
-		return x.failInstance(c, in, in.checkErr, "")
-	}
-	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Changes: report.Changes(in.plan, in.metaSensitive, in.sensitiveAttrs())}
-	changed := in.plan.Changed()
-	if hasWork(in.plan) && !r.Ran {
+		r = remote.BatchResult{Ran: true, Err: in.checkErr} // its step was the state read
+	} else if hasWork(in.plan) && !r.Ran {
 		// Only after a failure, which ended the segment before this one.
-		return x.failInstance(c, in, errors.New("not run: the batch it was in stopped before it"), "")
+		return x.failInstance(in, errors.New("not run: the batch it was in stopped before it"), stepTime{}, nil)
 	}
-	if r.Err != nil {
-		out := strings.TrimSpace(string(r.Result.Stdout) + "\n" + string(r.Result.Stderr))
-		if in.sensitive && out != "" {
-			// A secret may be in it in a form the masker cannot know.
-			out = "(hidden: the task is sensitive)"
+	r, st, changed, err := x.attempts(in, r, st)
+	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Changes: report.Changes(in.plan, in.metaSensitive, in.sensitiveAttrs()), Attempt: in.attempt}
+	if err != nil {
+		// Dependants of a failure that is ignored or rescued see what it
+		// printed (marked sensitive for a sensitive task, as always; not
+		// registered whole with the masker, which would also hide the
+		// error message's parts that are not secret).
+		hr.setOutputs(in, resultOf(r), false)
+		var printed *transport.Result
+		if hasWork(in.plan) && r.Ran {
+			printed = &r.Result
 		}
-		return x.failInstance(c, in, r.Err, out)
+		return x.failInstance(in, err, st, printed)
 	}
 	// A plan with Steps but no Changes (wait_for) ran and is reported ok:
 	// it changed nothing, so it notifies no handler and stales no state.
-	hr.setOutputs(in, r.Result, changed)
+	hr.setOutputs(in, resultOf(r), changed)
+	hr.maskOutputs(in, r.Result)
 	in.to(instDone)
 	x.tally.completed(in.addr, changed)
-	st := report.StatusOK
+	status := report.StatusOK
 	if changed {
-		st = report.StatusChanged
+		status = report.StatusChanged
 		for _, n := range t.Notify {
 			hr.notified[in.notifyKey(n.Name)] = true
 		}
 	}
-	hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: st, Duration: time.Since(c.reached), Detail: detail})
+	detail.Batch = st.batch
+	ev := report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: status, Duration: st.d, Detail: detail}
+	if r.Ran {
+		withOutput(&ev, in, r.Result, nil)
+	}
+	hr.r.em.Emit(ev)
 	return nil
 }
 
@@ -346,9 +391,9 @@ func (hr *hostRun) setOutputs(in *instance, res transport.Result, ran bool) {
 		var v cty.Value
 		switch o.Name {
 		case "stdout":
-			v = cty.StringVal(strings.TrimRight(string(res.Stdout), "\n"))
+			v = cty.StringVal(trimNL(res.Stdout))
 		case "stderr":
-			v = cty.StringVal(strings.TrimRight(string(res.Stderr), "\n"))
+			v = cty.StringVal(trimNL(res.Stderr))
 		case "exit_code":
 			v = cty.NumberIntVal(int64(res.ExitCode))
 		case "changed":
@@ -361,6 +406,14 @@ func (hr *hostRun) setOutputs(in *instance, res transport.Result, ran bool) {
 		}
 		in.outputs[o.Name] = v
 	}
+	if _, ok := in.outputs["changed"]; !ok {
+		in.outputs["changed"] = cty.BoolVal(ran)
+	}
+}
+
+// maskOutputs registers what a sensitive task printed with the masker: a
+// secret may be in it in a form no value holds.
+func (hr *hostRun) maskOutputs(in *instance, res transport.Result) {
 	if in.sensitive {
 		for _, s := range []string{string(res.Stdout), string(res.Stderr)} {
 			if strings.TrimSpace(s) != "" {
@@ -370,27 +423,54 @@ func (hr *hostRun) setOutputs(in *instance, res transport.Result, ran bool) {
 	}
 }
 
-func (x *executor) failInstance(c *cursor, in *instance, err error, output string) error {
+// failInstance reports in failed in the step st, which printed res (nil:
+// nothing ran).
+func (x *executor) failInstance(in *instance, err error, st stepTime, res *transport.Result) error {
 	in.to(instFailed)
-	return x.fail(in.addr, in.task, time.Since(c.reached), err, output)
+	return x.fail(in.addr, in.task, in, st, err, res)
 }
 
-// fail reports a failed task (or instance, addr) and classifies the host's
-// failure.
-func (x *executor) fail(addr string, t *config.Task, d time.Duration, err error, output string) error {
-	st, kind := x.tally.failed(addr, err)
-	msg := err.Error()
-	if st == report.StatusUnreachable {
-		msg = x.tally.unreachableMessage(addr, err)
+// fail reports a failed task (or instance, addr; in is nil for a task)
+// and classifies the host's failure (judgeFailure): the error it returns
+// is a *goOn when the walk goes on after it. A failure once the run was
+// cut (a second Ctrl-C) is the cut's: the task is cancelled.
+func (x *executor) fail(addr string, t *config.Task, in *instance, st stepTime, err error, res *transport.Result) error {
+	x.startAddr(addr, t, st.batch)
+	var status report.Status
+	var kind, msg, hint string
+	werr := err
+	switch {
+	case x.ctx.Err() != nil:
+		status, msg = x.tally.cut(addr), "interrupted while it ran"
+	default:
+		var note string
+		status, kind, note, werr = x.judgeFailure(addr, t, err)
+		msg, hint = err.Error()+note, hintOf(err)
+		if status == report.StatusUnreachable {
+			msg = x.tally.unreachableMessage(addr, err)
+		}
 	}
-	x.hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: x.hr.host.Name, Task: addr, Status: st, Duration: d, Message: msg, ErrorKind: kind, Hint: hintOf(err),
-		Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler, Output: output}})
-	return err
+	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Batch: st.batch}
+	if in != nil {
+		detail.Attempt = in.attempt
+	}
+	ev := report.Event{Kind: report.KindTask, Host: x.hr.host.Name, Task: addr, Status: status, Duration: st.d, Message: msg, ErrorKind: kind, Hint: hint, Detail: detail}
+	if res != nil && in != nil {
+		withOutput(&ev, in, *res, err)
+	}
+	x.hr.r.em.Emit(ev)
+	return werr
 }
+
+func trimNL(b []byte) string { return strings.TrimRight(string(b), "\n") }
 
 // reportNotReached reports the tasks after a failure or a stop as skipped:
 // those depending on the failed task, the others not run.
 func (x *executor) reportNotReached(tasks []*config.Task, end walkEnd) {
+	if end.failed && x.ctx.Err() != nil {
+		end.at++ // the task at end.at was cut, and reported cancelled
+		end.failed = false
+	}
 	if !end.failed {
 		for _, t := range tasks[end.at:] {
 			x.hr.emitSkipped(t, "not run: the run was stopped")
@@ -398,15 +478,26 @@ func (x *executor) reportNotReached(tasks []*config.Task, end walkEnd) {
 		return
 	}
 	failed := tasks[end.at]
+	what := failed.Addr()
 	below := map[*config.Task]bool{}
 	for _, t := range x.hr.g.Descendants(failed) {
 		below[t] = true
 	}
+	if end.block != nil {
+		what = end.block.Addr()
+		for _, bt := range tasks[:end.at+1] {
+			if _, in := bt.SectionOf(end.block); in {
+				for _, t := range x.hr.g.Descendants(bt) {
+					below[t] = true
+				}
+			}
+		}
+	}
 	for _, t := range tasks[end.at+1:] {
 		if below[t] {
-			x.hr.emitSkipped(t, fmt.Sprintf("skipped: depends on %s, which did not complete", failed.Addr()))
+			x.hr.emitSkipped(t, fmt.Sprintf("skipped: depends on %s, which did not complete", what))
 		} else {
-			x.hr.emitSkipped(t, fmt.Sprintf("not run: the host stopped after %s failed", failed.Addr()))
+			x.hr.emitSkipped(t, fmt.Sprintf("not run: the host stopped after %s failed", what))
 		}
 	}
 }

@@ -46,12 +46,16 @@ func (p *PlanResult) Failed() bool {
 func (hr *hostRun) hostPlan() *report.HostPlan {
 	hp := &report.HostPlan{Play: hr.play.Name}
 	for _, t := range hr.order {
+		rescue := ""
+		if b := rescueOf(t); b != nil {
+			rescue = b.Addr()
+		}
 		if !hr.e.expand[t] {
-			hp.Tasks = append(hp.Tasks, report.TaskPlan{Task: t.Addr(), Module: t.Type, Deferred: true})
+			hp.Tasks = append(hp.Tasks, report.TaskPlan{Task: t.Addr(), Module: t.Type, Deferred: true, Rescue: rescue, IgnoreFailure: t.OnFailure == "continue"})
 			continue
 		}
 		for _, in := range hr.e.insts[t] {
-			tp := report.TaskPlan{Task: in.addr, Module: t.Type}
+			tp := report.TaskPlan{Task: in.addr, Module: t.Type, Rescue: rescue, IgnoreFailure: t.OnFailure == "continue"}
 			switch {
 			case in.state == instSkipped:
 				tp.Skipped = "when is false"
@@ -195,6 +199,9 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 		r.em.Emit(report.Event{Kind: report.KindHostDone, Host: name, Status: he.status})
 	}
 	res.Diagnostics = append(res.Diagnostics, r.diagnostics()...)
+	res.Summary.Create += opts.Instances.Create
+	res.Summary.Update += opts.Instances.Update
+	res.Summary.Delete += opts.Instances.Delete
 	r.em.Emit(report.Event{Kind: report.KindPlanSummary, Detail: &res.Summary, Message: res.Summary.Line()})
 	return res, ctx.Err()
 }

@@ -69,6 +69,9 @@ type Options struct {
 	Stop <-chan struct{}
 	// Lock, when set, takes each host's run lock (see RunLock).
 	Lock *RunLock
+	// Instances are the changes of the playbook's provision blocks, made
+	// before the plays: Plan's summary counts them with the tasks'.
+	Instances report.PlanSummary
 }
 
 // ApplyResult is what an apply achieved.
