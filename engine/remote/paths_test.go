@@ -170,11 +170,11 @@ func TestPathBatchParse(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"",
-		"types f\nsums\n.\n", // too few types
+		"types f\nstale 0\nsums\n.\n", // too few types
 		"types ffd\nstale 0 0\n644 0 0 root root 3\n644 0 0 root root 3\n755 1 2 u g 4096\nsums\n.\n", // too few counts
-		"types ffd\n644 0 0 root root 3\nsums\n.\n",                                                   // too few stat lines
-		"types ffd\n644 0 0 root root 3\n644 0 0 root root 3\n755 0 0 root\nsums\n.\n",
-		"types ffd\n644 0 0 root root 3\n644 0 0 root root 3\n755 1 2 u g 4096\nsums\n", // no end
+		"types ffd\nstale 0 0 0\n644 0 0 root root 3\nsums\n.\n",                                      // too few stat lines
+		"types ffd\nstale 0 0 0\n644 0 0 root root 3\n644 0 0 root root 3\n755 0 0 root\nsums\n.\n",
+		"types ffd\nstale 0 0 0\n644 0 0 root root 3\n644 0 0 root root 3\n755 1 2 u g 4096\nsums\n", // no end
 	} {
 		if _, err := pb.parse([]byte(bad)); err == nil {
 			t.Errorf("parse(%q) succeeded", bad)
