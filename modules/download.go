@@ -279,7 +279,7 @@ func (t *downloadTask) fetchOnController(ctx context.Context, conn transport.Con
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return res, err
 	}
-	tmp := path.Join(path.Dir(t.path), "."+path.Base(t.path)+".drover-upload-"+t.sum[:12])
+	tmp := tempPath(t.path)
 	if err := conn.Put(ctx, tmp, f, transport.PutOptions{Mode: 0o600}); err != nil {
 		return res, fmt.Errorf("uploading %s to %s: %w", t.url, tmp, err)
 	}

@@ -2,7 +2,6 @@ package modules
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/aymanbagabas/go-udiff"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/modules/contract"
 )
 
@@ -40,6 +40,7 @@ type remoteFile struct {
 	HasContent bool
 	LinkTarget string // for "link", when read
 	Empty      bool   // for "dir", when checked
+	Stale      int    // temporary files of earlier runs beside it
 }
 
 // statFragment prints, in the KV dialect, "type=T" for the path in $p and,
@@ -83,7 +84,7 @@ func parseRemote(out contract.CheckOutput) (remoteFile, error) {
 	}
 	if s := out.Path; s != nil {
 		return remoteFile{Type: s.Type, Mode: s.Mode, UID: s.UID, GID: s.GID, User: s.User, Group: s.Group,
-			Size: s.Size, SHA256: s.SHA256, Content: s.Content, HasContent: s.HasContent}, nil
+			Size: s.Size, SHA256: s.SHA256, Content: s.Content, HasContent: s.HasContent, Stale: s.Stale}, nil
 	}
 	st, err := contract.ParseKV(out.Stdout)
 	if err != nil {
@@ -101,6 +102,7 @@ func parseRemote(out contract.CheckOutput) (remoteFile, error) {
 		r.Mode, r.UID, r.GID, r.User, r.Group, r.Size = s.Mode, s.UID, s.GID, s.User, s.Group, s.Size
 	}
 	r.SHA256 = st.Vals["sha256"]
+	r.Stale, _ = strconv.Atoi(st.Vals["stale"])
 	r.Empty = st.Has("empty")
 	r.Content, r.HasContent = st.Blobs["content"]
 	// readlink ends the target with a newline; the target itself may hold
@@ -218,24 +220,13 @@ func bytesContent(b []byte, sensitive bool) *fileContent {
 
 func isText(b []byte) bool { return bytes.IndexByte(b, 0) < 0 && utf8.Valid(b) }
 
-// tempSuffix makes the random part of temporary file names; tests replace it.
-var tempSuffix = func() string {
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand does not fail on Linux
-	}
-	return hex.EncodeToString(b[:])
-}
+// tempSuffix makes the run id and random part of temporary file names
+// (transport's one scheme); tests replace it.
+var tempSuffix = transport.TempSuffix
 
 // tempPath is a temporary name in the same directory as p (so a rename over
-// p is atomic), hidden and recognisable.
-func tempPath(p string) string {
-	dir, base := path.Split(p)
-	if len(base) > 180 {
-		base = base[:180]
-	}
-	return dir + "." + base + ".drover-" + tempSuffix()
-}
+// p is atomic), hidden and recognisable: transport.TempName's scheme.
+func tempPath(p string) string { return transport.TempNameWith(p, tempSuffix()) }
 
 // fileTask is a regular file with optional managed content and metadata.
 type fileTask struct {
@@ -274,6 +265,30 @@ func (t *fileTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Path, err)
 	}
+	plan, err := t.diff(r)
+	if err != nil {
+		return nil, err
+	}
+	return sweepStale(plan, t.Path, r.Stale), nil
+}
+
+// sweepStale adds to plan the removal of the n temporary files that killed
+// earlier runs left beside p (the check counted them), so the report says
+// so; the step re-checks each one (transport.StaleTemps) as it removes it.
+func sweepStale(plan *contract.Plan, p string, n int) *contract.Plan {
+	if n == 0 {
+		return plan
+	}
+	d, base := path.Split(p)
+	plan.Changes = append(plan.Changes, contract.Change{Action: contract.Delete,
+		Subject: fmt.Sprintf("%d stale drover temporary file(s) of an earlier run beside %s", n, p)})
+	// First, so a run killed again mid-upload leaves only its own file.
+	plan.Steps = append([]contract.Step{{Script: safeFS + "drover_cd " + shell.Quote(dirOf(d)) + "\n" +
+		transport.StaleTemps("", base, `rm -f -- "$_df"`)}}, plan.Steps...)
+	return plan
+}
+
+func (t *fileTask) diff(r remoteFile) (*contract.Plan, error) {
 	if t.Absent {
 		switch r.Type {
 		case "missing":

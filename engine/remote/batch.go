@@ -3,8 +3,6 @@ package remote
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"path"
@@ -207,21 +205,13 @@ func (b *batch) addUpload(i, j int, up contract.Upload) bool {
 	return true
 }
 
-// inlineTemp is the temporary name an inline upload is written to, beside
-// its path (so that the rename is atomic), like conn.Put's.
+// inlineTemp is the temporary name an inline upload is written to, as
+// conn.Put's: up.Path itself when it is a temporary name already.
 func inlineTemp(p string) (string, error) {
-	dir, base := path.Split(p)
-	if base == "" || base == "." || base == ".." {
-		return "", fmt.Errorf("%q is not a file path", p)
+	if transport.IsTempName(p) {
+		return p, nil
 	}
-	if len(base) > 200 {
-		base = base[:200]
-	}
-	var r [8]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		return "", err
-	}
-	return dir + "." + base + ".drover-" + hex.EncodeToString(r[:]), nil
+	return transport.TempName(p)
 }
 
 func (b *batch) fail(i int, err error) {
@@ -255,14 +245,15 @@ func (b *batch) record(i, j int, res transport.Result, err error) bool {
 // creates it the file is reached only through that descriptor: chmod goes
 // through /proc/self/fd (the open file, never a name) and printf writes to
 // the descriptor (issue 14). printf is a shell builtin: the content is never
-// in a process's arguments. It runs in the script's own shell, with the
+// in a process's arguments ($1 is $2 when the upload is to a temporary
+// name already: no second one). It runs in the script's own shell, with the
 // umask and noclobber set around the open and restored ($m is the host's
 // umask, from the preamble), not in a subshell: one process fewer per file.
 const batchPut = `drover_put() {
 	umask 077; set -C
 	if { chmod "$3" /proc/self/fd/3 && printf '%s' "$4" >&3; } 3>"$2"; then
 		set +C; umask "$m"
-		if drover_sync "$2" && mv -f "$2" "$1"; then return 0; fi
+		if drover_sync "$2" && { [ "$1" = "$2" ] || mv -f "$2" "$1"; }; then return 0; fi
 	else
 		set +C; umask "$m"
 	fi

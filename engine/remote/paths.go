@@ -3,9 +3,11 @@ package remote
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/modules/contract"
 )
 
@@ -72,6 +74,7 @@ func (pb *pathBatch) fetchIndex(pc contract.PathCheck) int {
 // fetches' statuses to $y. It prints:
 //
 //	types LETTERS          one of f d l o m per path
+//	stale N...             stale temporary files beside each path
 //	STAT LINE...           one per file and directory, in order
 //	[restat                when the batched stat failed (a path vanished):
 //	STAT LINE or ?...]     one per file and directory, stat'ed one by one
@@ -90,6 +93,14 @@ func (pb *pathBatch) script(first int) string {
 		fmt.Fprintf(&b, "_dty %s; _dc%d=$_dc; case $_dc in [df]) set -- \"$@\" %s;; esac\n", q, i, q)
 	}
 	b.WriteString("echo \"types $_dt\"\n")
+	// Debris of killed earlier runs beside each path (transport's temporary
+	// names): counted here, removed by the module's apply step.
+	b.WriteString("_dl=\n")
+	for _, p := range pb.paths {
+		b.WriteString(transport.CountStaleTemps(p))
+		b.WriteString("_dl=\"$_dl $_dk\"\n")
+	}
+	b.WriteString("echo \"stale$_dl\"\n")
 	fmt.Fprintf(&b, "if [ $# -gt 0 ] && ! stat -c '%s' -- \"$@\"; then\n", contract.StatFormat)
 	fmt.Fprintf(&b, "  echo restat; for _dp; do stat -c '%s' -- \"$_dp\" || echo '?'; done\nfi\n", contract.StatFormat)
 	b.WriteString("set --\n")
@@ -198,6 +209,11 @@ func (pb *pathBatch) parse(out []byte) (map[string]*contract.PathState, error) {
 	if !ok || !found || len(types) != len(pb.paths) {
 		return nil, fmt.Errorf("malformed path types %q", l)
 	}
+	l, _ = line()
+	stale := strings.Fields(strings.TrimPrefix(l, "stale"))
+	if !strings.HasPrefix(l, "stale") || len(stale) != len(pb.paths) {
+		return nil, fmt.Errorf("malformed stale counts %q", l)
+	}
 	states := map[string]*contract.PathState{}
 	var statted []string // files and directories, in the order stat saw them
 	for i, p := range pb.paths {
@@ -205,7 +221,11 @@ func (pb *pathBatch) parse(out []byte) (map[string]*contract.PathState, error) {
 		if !ok {
 			return nil, fmt.Errorf("malformed path types %q", types)
 		}
-		states[p] = &contract.PathState{Type: t}
+		n, err := strconv.Atoi(stale[i])
+		if err != nil {
+			return nil, fmt.Errorf("malformed stale counts %q", l)
+		}
+		states[p] = &contract.PathState{Type: t, Stale: n}
 		if t == "file" || t == "dir" {
 			statted = append(statted, p)
 		}
@@ -237,7 +257,7 @@ func (pb *pathBatch) parse(out []byte) (map[string]*contract.PathState, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.Type = states[p].Type
+		s.Type, s.Stale = states[p].Type, states[p].Stale
 		states[p] = &s
 	}
 	var files []string

@@ -155,12 +155,12 @@ func TestPathBatchParse(t *testing.T) {
 	pb.add(1, contract.PathCheck{Path: "/gone"})
 	pb.add(2, contract.PathCheck{Path: "/d"})
 	a := strings.Repeat("a", 64)
-	out := "types ffd\n644 0 0 root root 3\nrestat\n644 0 0 root root 3\n?\n755 1 2 u g 4096\nsums\n" + a + "  /a\n.\n"
+	out := "types ffd\nstale 2 0 0\n644 0 0 root root 3\nrestat\n644 0 0 root root 3\n?\n755 1 2 u g 4096\nsums\n" + a + "  /a\n.\n"
 	st, err := pb.parse([]byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st["/a"].SHA256 != a || st["/a"].Size != 3 || st["/gone"] != nil || st["/d"].Mode != 0o755 || st["/d"].User != "u" {
+	if st["/a"].SHA256 != a || st["/a"].Size != 3 || st["/gone"] != nil || st["/d"].Mode != 0o755 || st["/d"].User != "u" || st["/a"].Stale != 2 {
 		t.Errorf("states %+v %+v %+v", st["/a"], st["/gone"], st["/d"])
 	}
 	outs := make([]contract.CheckOutput, 3)
@@ -170,10 +170,11 @@ func TestPathBatchParse(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"",
-		"types f\nsums\n.\n", // too few types
-		"types ffd\n644 0 0 root root 3\nsums\n.\n", // too few stat lines
-		"types ffd\n644 0 0 root root 3\n644 0 0 root root 3\n755 0 0 root\nsums\n.\n",
-		"types ffd\n644 0 0 root root 3\n644 0 0 root root 3\n755 1 2 u g 4096\nsums\n", // no end
+		"types f\nstale 0\nsums\n.\n", // too few types
+		"types ffd\nstale 0 0\n644 0 0 root root 3\n644 0 0 root root 3\n755 1 2 u g 4096\nsums\n.\n", // too few counts
+		"types ffd\nstale 0 0 0\n644 0 0 root root 3\nsums\n.\n",                                      // too few stat lines
+		"types ffd\nstale 0 0 0\n644 0 0 root root 3\n644 0 0 root root 3\n755 0 0 root\nsums\n.\n",
+		"types ffd\nstale 0 0 0\n644 0 0 root root 3\n644 0 0 root root 3\n755 1 2 u g 4096\nsums\n", // no end
 	} {
 		if _, err := pb.parse([]byte(bad)); err == nil {
 			t.Errorf("parse(%q) succeeded", bad)

@@ -247,7 +247,7 @@ func (b *becomeConn) Put(ctx context.Context, p string, r io.Reader, opts PutOpt
 		return fmt.Errorf("writing %s: %w", p, err)
 	}
 	defer cleanup()
-	tmp, err := tempName(p)
+	tmp, err := putTemp(p)
 	if err != nil {
 		return err
 	}
@@ -278,7 +278,7 @@ esac`
 		setMode,
 		`exec 3>&-`,
 		`drover_sync "$t"`,
-		`mv -f "$t" "$p"`,
+		`[ "$t" = "$p" ] || mv -f "$t" "$p"`,
 		`trap - EXIT`,
 		`drover_syncdir "$p"`,
 	}, "\n")

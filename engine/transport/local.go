@@ -144,7 +144,7 @@ func signalName(s syscall.Signal) string {
 // p. On failure the temporary file is removed.
 func (c *localConn) Put(ctx context.Context, p string, r io.Reader, opts PutOptions) (err error) {
 	c.roundTrips.Add(1)
-	tmp, err := tempName(filepath.ToSlash(p))
+	tmp, err := putTemp(filepath.ToSlash(p))
 	if err != nil {
 		return err
 	}
@@ -179,8 +179,10 @@ func (c *localConn) Put(ctx context.Context, p string, r io.Reader, opts PutOpti
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
 	}
-	if err := os.Rename(tmp, p); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
+	if tmp != filepath.ToSlash(p) {
+		if err := os.Rename(tmp, p); err != nil {
+			return fmt.Errorf("writing %s: %w", p, err)
+		}
 	}
 	// Best effort, as over SFTP: the content is synced and in place.
 	if d, err := os.Open(filepath.Dir(p)); err == nil {

@@ -3,8 +3,6 @@ package transport
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -350,7 +348,8 @@ func (c *sshConn) sftpClient() (*sftp.Client, error) {
 }
 
 // Put writes r to a temporary file beside p with the final mode, then
-// renames it over p with posix-rename@openssh.com. On any failure the
+// renames it over p with posix-rename@openssh.com (p already a temporary
+// name, IsTempName: to p itself, exclusively, no rename). On any failure the
 // temporary file is removed.
 func (c *sshConn) Put(ctx context.Context, p string, r io.Reader, opts PutOptions) (err error) {
 	c.roundTrips.Add(1)
@@ -364,7 +363,7 @@ func (c *sshConn) Put(ctx context.Context, p string, r io.Reader, opts PutOption
 		}
 		return fmt.Errorf("%s: %s %s: %w", c.name(), what, p, err)
 	}
-	tmp, err := tempName(p)
+	tmp, err := putTemp(p)
 	if err != nil {
 		return fail("writing", err)
 	}
@@ -407,8 +406,10 @@ func (c *sshConn) Put(ctx context.Context, p string, r io.Reader, opts PutOption
 	if err := ctx.Err(); err != nil {
 		return fail("writing", err)
 	}
-	if err := sc.PosixRename(tmp, p); err != nil {
-		return fail("renaming the temporary file onto", err)
+	if tmp != p {
+		if err := sc.PosixRename(tmp, p); err != nil {
+			return fail("renaming the temporary file onto", err)
+		}
 	}
 	if syncs {
 		syncDir(sc, path.Dir(p))
@@ -468,23 +469,6 @@ func (c *sshConn) isDone() bool {
 	default:
 		return false
 	}
-}
-
-// tempName returns a fresh name in the directory of p for an atomic write:
-// <dir>/.<base>.drover-<random>.
-func tempName(p string) (string, error) {
-	dir, base := path.Split(p)
-	if base == "" || base == "." || base == ".." {
-		return "", fmt.Errorf("%q is not a file path", p)
-	}
-	if len(base) > 200 { // stay under NAME_MAX with the suffix
-		base = base[:200]
-	}
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return dir + "." + base + ".drover-" + hex.EncodeToString(b[:]), nil
 }
 
 // ctxReader stops a transfer when its context ends.

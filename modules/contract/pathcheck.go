@@ -50,6 +50,9 @@ type PathState struct {
 	SHA256     string // "" when not asked for
 	Content    []byte
 	HasContent bool
+	// Stale counts the temporary files of earlier, killed runs beside the
+	// path (transport.StaleTemps), for the module to remove.
+	Stale int
 }
 
 // StatFormat is what stat prints per path, for the batched read and for the

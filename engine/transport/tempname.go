@@ -1,0 +1,136 @@
+package transport
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/drover-cm/drover/engine/shell"
+)
+
+// The one temporary-name scheme for uploads and atomic writes, Go side
+// (modules' safeFS steps, the batched inline uploads and Put all use it):
+//
+//	<dir>/.<base>.drover-<run>-<rand>
+//
+// <run> is the run's id, the Unix second this process started (ten digits),
+// so a later run can tell debris of an earlier one from its own files by
+// name alone; <rand> is 12 hex digits. A name is never derived from another
+// temporary name: Put writes a name of this scheme directly (IsTempName),
+// without a second temporary file of its own. StaleTempGlob is the shell
+// pattern that matches exactly these names beside a path.
+var runID = strconv.FormatInt(time.Now().Unix(), 10)
+
+// RunID is this run's id as it appears in temporary names.
+func RunID() string { return runID }
+
+// maxTempBase keeps <base> plus the suffix under NAME_MAX (255).
+const maxTempBase = 180
+
+// TempSuffix is a fresh "<run>-<rand>" for a temporary name.
+func TempSuffix() string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return runID + "-" + hex.EncodeToString(b[:])
+}
+
+// TempNameWith is the temporary name beside p with the given suffix
+// (TempSuffix; tests pass a fixed one).
+func TempNameWith(p, suffix string) string {
+	dir, base := path.Split(p)
+	return dir + "." + tempBase(base) + ".drover-" + suffix
+}
+
+// TempName is a fresh temporary name beside p (so that a rename over p is
+// atomic), hidden and recognisable.
+func TempName(p string) (string, error) {
+	_, base := path.Split(p)
+	if base == "" || base == "." || base == ".." {
+		return "", fmt.Errorf("%q is not a file path", p)
+	}
+	return TempNameWith(p, TempSuffix()), nil
+}
+
+func tempBase(base string) string {
+	if len(base) > maxTempBase {
+		return base[:maxTempBase]
+	}
+	return base
+}
+
+const (
+	runGlob  = "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]"
+	randGlob = "[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]"
+)
+
+// IsTempName reports whether the last element of p is a name of the scheme.
+func IsTempName(p string) bool {
+	base := path.Base(p)
+	i := strings.LastIndex(base, ".drover-")
+	if i < 1 || base[0] != '.' {
+		return false
+	}
+	s := base[i+len(".drover-"):]
+	run, rnd, ok := strings.Cut(s, "-")
+	return ok && len(run) == 10 && len(rnd) == 12 && allIn(run, "0123456789") && allIn(rnd, "0123456789abcdef")
+}
+
+func allIn(s, set string) bool {
+	for _, c := range s {
+		if !strings.ContainsRune(set, c) {
+			return false
+		}
+	}
+	return true
+}
+
+// StaleTempGlob is the shell pattern (quoted where it must be) matching
+// exactly the temporary names of the scheme beside a file named base, in its
+// directory: glob characters in base are quoted, so they match themselves.
+func StaleTempGlob(base string) string {
+	return shell.Quote("."+tempBase(base)+".drover-") + runGlob + "-" + randGlob
+}
+
+// putTemp is the name Put writes before renaming it over p: p itself when p
+// is already a temporary name of the scheme (a module's upload, installed
+// later by its own step; created exclusively, so it must be fresh), else a
+// new one beside p.
+func putTemp(p string) (string, error) {
+	if IsTempName(p) {
+		return p, nil
+	}
+	return TempName(p)
+}
+
+// StaleTemps is a shell loop over the temporary files of the scheme beside
+// the file base in the directory dir ("" for "."): those of an earlier run
+// (their run id below this one's), regular files (not links: -f and ! -L
+// read the entry itself) owned by the user the script runs as. For each it
+// runs action with the name in $_df. A file of another user, or of this or a
+// later run (a concurrent upload), is never touched. Only the shell's own
+// glob runs when there is none, so a state read can afford it.
+func StaleTemps(dir, base, action string) string {
+	pre := ""
+	if dir != "" {
+		pre = shell.Quote(strings.TrimSuffix(dir, "/") + "/")
+	}
+	return "for _df in " + pre + StaleTempGlob(base) + "; do _dr=${_df##*.drover-}; _dr=${_dr%%-*}; " +
+		"if [ \"$_dr\" -lt " + runID + " ] 2>/dev/null && [ -f \"$_df\" ] && [ ! -L \"$_df\" ] && [ \"$(stat -c %u -- \"$_df\")\" = \"$(id -u)\" ]; then " +
+		action + "; fi; done\n"
+}
+
+// CountStaleTemps is the shell lines that set $_dk to the number of
+// StaleTemps beside p.
+func CountStaleTemps(p string) string {
+	dir, base := path.Split(p)
+	if dir == "" {
+		dir = "/"
+	}
+	return "_dk=0; " + StaleTemps(dir, base, "_dk=$((_dk + 1))")
+}

@@ -1,0 +1,78 @@
+package transport
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestTempName(t *testing.T) {
+	tmp, err := TempName("/srv/app/conf.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tmp, "/srv/app/.conf.ini.drover-"+RunID()+"-") || !IsTempName(tmp) {
+		t.Errorf("TempName = %q", tmp)
+	}
+	// A temporary name's own temporary name is itself: never doubled.
+	if p, _ := putTemp(tmp); p != tmp {
+		t.Errorf("putTemp(%q) = %q", tmp, p)
+	}
+	if _, err := TempName("/srv/"); err == nil {
+		t.Error("TempName of a directory path succeeded")
+	}
+	for name, want := range map[string]bool{
+		"/d/.x.drover-1764640000-0123456789ab":              true,
+		"/d/.x.drover-a.drover-1764640000-0123456789ab":     true,
+		"/d/x.drover-1764640000-0123456789ab":               false, // not hidden
+		"/d/.x.drover-176464000-0123456789ab":               false, // short run id
+		"/d/.x.drover-1764640000-0123456789AB":              false,
+		"/d/.x.drover-1764640000-0123456789ab.drover-0a1b2": false, // the old doubled form
+		"/d/.x.drover-upload-0123456789ab":                  false,
+	} {
+		if got := IsTempName(name); got != want {
+			t.Errorf("IsTempName(%q) = %v", name, got)
+		}
+	}
+}
+
+// TestStaleTemps runs the shell loop on a real directory: only regular
+// files of the scheme, of an earlier run, owned by the script's user count.
+func TestStaleTemps(t *testing.T) {
+	d := t.TempDir()
+	old := ".a b*.drover-1000000000-0123456789ab"
+	files := map[string]bool{ // name: counted
+		old:                                    true,
+		".a b*.drover-9999999999-0123456789ab": false, // a later run's
+		".a b*.drover-" + RunID() + "-0123456789ab": false, // this run's
+		".a bX.drover-1000000000-0123456789ab":      false, // another file's ('*' is literal)
+		".a b*.drover-1000000000-0123456789ab.x":    false,
+	}
+	for n := range files {
+		if err := os.WriteFile(filepath.Join(d, n), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(d, ".a b*.drover-1000000001-0123456789ab")); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		n := filepath.Join(d, ".a b*.drover-1000000002-0123456789ab")
+		if err := os.WriteFile(n, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(n, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command("sh", "-c", CountStaleTemps(filepath.Join(d, "a b*"))+"echo $_dk\n"+
+		StaleTemps(d, "a b*", `printf '%s\n' "${_df##*/}"`)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "1\n"+old {
+		t.Errorf("got %q, want 1 and %q", got, old)
+	}
+}
