@@ -37,6 +37,7 @@ type engine struct {
 	vars   []string
 	forks  int
 	stop   chan struct{}
+	lock   *drun.RunLock
 	// pools live as long as the engine: one connection per host per run is
 	// checked by counting dials.
 	dialer *transport.Dialer
@@ -89,6 +90,7 @@ func (e *engine) options(sink report.Sink) drun.Options {
 		Playbook: e.pb,
 		Inputs:   in,
 		Hosts:    func(p string) ([]*inventory.Host, error) { return e.inv.Select(p) },
+		Fleet:    e.inv.Hosts,
 		Connect: func(ctx context.Context, h *inventory.Host, b *drun.Become) (transport.Conn, error) {
 			t, err := connect.Target(e.inv, h, nil)
 			if err != nil {
@@ -108,6 +110,7 @@ func (e *engine) options(sink report.Sink) drun.Options {
 		Sink:   sink,
 		Masker: e.masker,
 		Stop:   e.stop,
+		Lock:   e.lock,
 	}
 }
 

@@ -44,7 +44,7 @@ func renderModulesDoc() string {
 	b.WriteString("<!-- Generated from each module's Spec by `go test ./modules -run TestModulesDoc -update`. Do not edit. -->\n\n")
 	b.WriteString("Every task block is `<module> \"<name>\" { ... }` inside a play. Besides the attributes below, every task\n")
 	b.WriteString("accepts the engine's meta-arguments (`when`, `for_each`, `count`, `depends_on`, `notify`, `sensitive`,\n")
-	b.WriteString("`become`, `become_user`). `drover modules NAME` prints the same reference in the terminal.\n\n")
+	b.WriteString("`become`, `become_user`, `run_once`, `delegate_to`). `drover modules NAME` prints the same reference in the terminal.\n\n")
 	b.WriteString("| module | summary |\n|---|---|\n")
 	for _, m := range modules.All() {
 		s := m.Spec()

@@ -111,7 +111,7 @@ func writeModuleDoc(w io.Writer, s *contract.Spec) {
 	}
 	writeAttrs("Attributes", s.Attributes, false)
 	writeAttrs("Outputs (known after the task ran)", s.Outputs, true)
-	fmt.Fprintln(w, "\nMeta-arguments (every task): when, for_each, count, depends_on, notify, sensitive, become, become_user.")
+	fmt.Fprintln(w, "\nMeta-arguments (every task): when, for_each, count, depends_on, notify, sensitive, become, become_user, run_once, delegate_to.")
 	if s.Example != "" {
 		fmt.Fprintf(w, "\nExample:\n")
 		for _, l := range strings.Split(strings.TrimRight(s.Example, "\n"), "\n") {

@@ -73,6 +73,7 @@ func (s *playbookSession) options() run.Options {
 		Playbook: s.pb,
 		Inputs:   s.inputs,
 		Hosts:    s.selectHosts,
+		Fleet:    func() []*inventory.Host { return withOverrides(s.inv.Hosts(), s.ov) },
 		Connect:  s.connect,
 		Forks:    global.forks,
 		Sink:     s.sink,

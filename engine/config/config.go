@@ -155,6 +155,12 @@ type Task struct {
 	Sensitive  hcl.Expression
 	Become     hcl.Expression
 	BecomeUser hcl.Expression
+	// RunOnce (a bool) runs the task on the first host of the play's batch
+	// only, the others taking its outcome; DelegateTo (a host name) runs it
+	// over another host's connection. See engine/run/once.go and
+	// delegate.go.
+	RunOnce    hcl.Expression
+	DelegateTo hcl.Expression
 	DependsOn  []Ref
 	Notify     []Ref
 

@@ -80,6 +80,10 @@ func setMeta(t *Task, a *hcl.Attribute) {
 		t.Become = a.Expr
 	case "become_user":
 		t.BecomeUser = a.Expr
+	case "run_once":
+		t.RunOnce = a.Expr
+	case "delegate_to":
+		t.DelegateTo = a.Expr
 	}
 }
 

@@ -47,6 +47,7 @@ var taskMetaSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "when"}, {Name: "for_each"}, {Name: "count"}, {Name: "depends_on"},
 		{Name: "notify"}, {Name: "sensitive"}, {Name: "become"}, {Name: "become_user"},
+		{Name: "run_once"}, {Name: "delegate_to"},
 	},
 }
 

@@ -18,6 +18,10 @@ var nilVal cty.Value
 // HostAttributes are the attributes of the host object in expressions.
 var HostAttributes = []string{"name", "address", "vars", "groups", "facts"}
 
+// InventoryAttributes are the attributes of the inventory object: every
+// group's host names and every host's data (engine/lang.InventoryValue).
+var InventoryAttributes = []string{"groups", "hosts"}
+
 // where an expression sits decides which names it may use.
 type where struct {
 	desc    string // "a local value", "the hosts of a play", ...
@@ -28,6 +32,8 @@ type where struct {
 	count   bool
 	locals  bool
 	collect *[]Ref
+	// runbook: in a runbook, which has no inventory.*.
+	runbook bool
 	// stackRefs collects the stack outputs used, when not nil.
 	stackRefs *[]StackRef
 	// call is the stack call whose inputs are checked: they cannot use
@@ -100,11 +106,12 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 		wb.templateVars = tv.TemplateVars()
 	}
 	diags = append(diags, checkExpr(pb, body, wb)...)
-	for _, e := range []hcl.Expression{t.When, t.Sensitive, t.Become, t.BecomeUser} {
+	for _, e := range []hcl.Expression{t.When, t.Sensitive, t.Become, t.BecomeUser, t.DelegateTo} {
 		if e != nil {
 			diags = append(diags, checkExpr(pb, e.Variables(), w)...)
 		}
 	}
+	diags = append(diags, checkRunOnce(pb, t)...)
 	// for_each and count decide how many instances there are: they cannot
 	// use each/count themselves.
 	wn := w
@@ -206,6 +213,16 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 				}
 				bad("Unsupported attribute", detail)
 			}
+		case "inventory":
+			if !w.host || w.runbook {
+				bad("Invalid reference", fmt.Sprintf("inventory.* cannot be used in %s.", w.desc))
+			} else if !contains(InventoryAttributes, attr) {
+				detail := "Write inventory.groups[\"GROUP\"] (the names of a group's hosts) or inventory.hosts[\"HOST\"] (a host's name, address, port, user, groups, vars and facts)."
+				if s := Suggest(attr, InventoryAttributes); s != "" && attr != "" {
+					detail = fmt.Sprintf("inventory has no attribute %q. Did you mean inventory.%s?", attr, s)
+				}
+				bad("Unsupported attribute", detail)
+			}
 		case "each":
 			if !w.each {
 				bad("Invalid reference", fmt.Sprintf("each.key and each.value can be used only in a task with for_each, not in %s or in for_each itself.", w.desc))
@@ -247,7 +264,11 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 				}
 				continue
 			}
-			roots := append([]string{"var", "local", "host"}, w.templateVars...)
+			roots := []string{"var", "local", "host"}
+			if w.host && !w.runbook {
+				roots = append(roots, "inventory")
+			}
+			roots = append(roots, w.templateVars...)
 			if w.each {
 				roots = append(roots, "each")
 			}

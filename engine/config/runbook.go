@@ -340,7 +340,7 @@ func checkRunbookRefs(pb *Playbook, rb *Runbook) hcl.Diagnostics {
 		diags = append(diags, checkExpr(pb, rb.Hosts.Variables(), where{desc: "the hosts of a runbook", locals: true})...)
 	}
 	for _, t := range rb.Probes.Tasks {
-		w := where{desc: "a probe (probes of a host run together, so one cannot read another)", host: true, locals: true}
+		w := where{desc: "a probe (probes of a host run together, so one cannot read another)", host: true, locals: true, runbook: true}
 		diags = append(diags, checkExpr(pb, hcldec.Variables(t.Body, t.Spec), w)...)
 		for _, e := range []hcl.Expression{t.When, t.Sensitive, t.Become, t.BecomeUser} {
 			if e != nil {
@@ -350,7 +350,7 @@ func checkRunbookRefs(pb *Playbook, rb *Runbook) hcl.Diagnostics {
 	}
 	for _, c := range rb.Checks {
 		var refs []Ref
-		w := where{desc: "a check", host: true, locals: true, tasks: rb.Probes, each: c.ForEach != nil, collect: &refs}
+		w := where{desc: "a check", host: true, locals: true, runbook: true, tasks: rb.Probes, each: c.ForEach != nil, collect: &refs}
 		for _, e := range c.Exprs() {
 			ww := w
 			if e == c.ForEach {

@@ -54,6 +54,9 @@ type Scope struct {
 	// Host is the host object (see HostValue); cty.NilVal where host.* is not
 	// available (the hosts of a play).
 	Host cty.Value
+	// Inventory is the inventory object (InventoryValue); cty.NilVal where
+	// nothing refers to inventory.* (building it costs per host).
+	Inventory cty.Value
 	// Tasks are the values of the play's tasks, by module type then name: an
 	// object of the task's attributes and outputs, or for for_each/count a
 	// map/tuple of them; unknown while not yet known.
@@ -79,6 +82,9 @@ func (s *Scope) EvalContext() *hcl.EvalContext {
 	}
 	if s.Host != cty.NilVal {
 		vars["host"] = s.Host
+	}
+	if s.Inventory != cty.NilVal {
+		vars["inventory"] = s.Inventory
 	}
 	for typ, byName := range s.Tasks {
 		vars[typ] = objectOrEmpty(byName)

@@ -43,6 +43,13 @@ type TaskPlan struct {
 	Skipped string `json:"skipped,omitempty"`
 	Error   string `json:"error,omitempty"`
 	Handler bool   `json:"handler,omitempty"`
+	// On is the host delegate_to runs the task on; RunOnce the host that
+	// runs a run_once task for the batch (this one, or another whose plan
+	// shows its changes); Reads the other hosts whose inventory data its
+	// configuration used.
+	On      string   `json:"on,omitempty"`
+	RunOnce string   `json:"run_once,omitempty"`
+	Reads   []string `json:"reads,omitempty"`
 }
 
 // ChangeView is a contract.Change made safe to show: sensitive content is
@@ -190,6 +197,7 @@ func renderPlan(p *Printer, e Event) {
 	p.Header(e.Host, st, "play "+hp.Play, summary)
 	for _, t := range hp.Tasks {
 		renderTaskChanges(p, t.Task, t.Changes)
+		renderCrossHost(p, e.Host, t)
 		switch {
 		case t.Error != "":
 			p.Line("  " + p.Style.Status(StatusFailed) + " " + t.Task + ": " + t.Error)
@@ -260,6 +268,41 @@ func (s *Style) diffLine(l string) string {
 		return s.Dim.Sprint(l)
 	}
 	return l
+}
+
+// renderCrossHost says where a task runs when not simply on its host, and
+// which other hosts' data it read.
+func renderCrossHost(p *Printer, host string, t TaskPlan) {
+	where, reads := crossHost(host, t)
+	if len(t.Changes) == 0 && t.RunOnce != "" && t.RunOnce != host {
+		p.Line("  = " + t.Task + ": " + strings.Join(where, ", "))
+		where = nil
+	}
+	if len(where) > 0 {
+		p.Line("      (" + strings.Join(where, ", ") + ")")
+	}
+	if reads != "" {
+		p.Line("      " + reads)
+	}
+}
+
+// crossHost is where a task runs when not simply on its host ("on lb1",
+// "run once for the batch, by web1") and what it read of other hosts.
+func crossHost(host string, t TaskPlan) (where []string, reads string) {
+	if t.On != "" {
+		where = append(where, "on "+t.On)
+	}
+	switch {
+	case t.RunOnce == "":
+	case t.RunOnce == host:
+		where = append(where, "run once for the batch, here")
+	default:
+		where = append(where, "run once for the batch, by "+t.RunOnce)
+	}
+	if len(t.Reads) > 0 {
+		reads = "reads inventory data of " + strings.Join(t.Reads, ", ")
+	}
+	return where, reads
 }
 
 // diffClass names what a line of a unified diff is: a file header, an

@@ -116,3 +116,26 @@ web2 | skipped | file.after
 		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
+
+func TestCrossHostNotes(t *testing.T) {
+	for _, c := range []struct {
+		tp          TaskPlan
+		where       string
+		reads, html string
+	}{
+		{tp: TaskPlan{Task: "a"}},
+		{tp: TaskPlan{On: "lb1"}, where: "on lb1", html: "on lb1"},
+		{tp: TaskPlan{RunOnce: "web1"}, where: "run once for the batch, here", html: "run once for the batch, here"},
+		{tp: TaskPlan{RunOnce: "web2", On: "db1"}, where: "on db1, run once for the batch, by web2", html: "on db1; run once for the batch, by web2"},
+		{tp: TaskPlan{Reads: []string{"web2", "web3"}}, reads: "reads inventory data of web2, web3", html: "reads inventory data of web2, web3"},
+		{tp: TaskPlan{Error: "boom", On: "lb1"}, where: "on lb1", html: "boom"},
+	} {
+		where, reads := crossHost("web1", c.tp)
+		if strings.Join(where, ", ") != c.where || reads != c.reads {
+			t.Errorf("crossHost(%+v) = %q, %q", c.tp, where, reads)
+		}
+		if got := plannedTask("web1", "p", c.tp).Message; got != c.html {
+			t.Errorf("plannedTask(%+v).Message = %q; want %q", c.tp, got, c.html)
+		}
+	}
+}

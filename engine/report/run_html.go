@@ -124,7 +124,7 @@ func (c *RunCollector) Emit(e Event) {
 		}
 		h := c.host(e.Host)
 		for _, tp := range hp.Tasks {
-			h.Tasks = append(h.Tasks, plannedTask(hp.Play, tp))
+			h.Tasks = append(h.Tasks, plannedTask(e.Host, hp.Play, tp))
 		}
 		if hp.Error != "" {
 			h.Message, h.ErrorKind, h.Hint = hp.Error, e.ErrorKind, e.Hint
@@ -155,7 +155,7 @@ func (c *RunCollector) Emit(e Event) {
 
 // plannedTask is a plan's task in the report's terms: changed when it would
 // change something, failed when it could not be planned.
-func plannedTask(play string, tp TaskPlan) RunTask {
+func plannedTask(host, play string, tp TaskPlan) RunTask {
 	t := RunTask{Task: tp.Task, Play: play, Module: tp.Module, Handler: tp.Handler, Deferred: tp.Deferred, Changes: tp.Changes, Status: StatusOK}
 	switch {
 	case tp.Error != "":
@@ -164,6 +164,13 @@ func plannedTask(play string, tp TaskPlan) RunTask {
 		t.Status, t.Message = StatusSkipped, tp.Skipped
 	case len(tp.Changes) > 0 || tp.Deferred:
 		t.Status = StatusChanged
+	}
+	if t.Message == "" {
+		where, reads := crossHost(host, tp)
+		if reads != "" {
+			where = append(where, reads)
+		}
+		t.Message = strings.Join(where, "; ")
 	}
 	return t
 }

@@ -76,7 +76,11 @@ func (r *runner) playRuns(vars, locals map[string]cty.Value) ([]playRun, hcl.Dia
 		if ds.HasErrors() {
 			return nil, ds
 		}
+		r.setRunHosts(hosts)
 		out = append(out, playRun{pl, hosts, roll})
+	}
+	if ds := r.checkFleetRefs(vars, locals); ds.HasErrors() {
+		return nil, ds
 	}
 	return out, nil
 }
@@ -137,6 +141,7 @@ func (a *applyRun) run() {
 func (a *applyRun) runPlay(i int) {
 	p := a.plays[i]
 	hosts := a.r.alive(p.hosts)
+	a.r.once.setLeads(p.pl, p.roll.batches(hosts))
 	outs := runBatches(a.stopCtx, p.roll, hosts, a.r.opts.Forks, func(_ context.Context, h *inventory.Host) error {
 		return a.runHost(i, h)
 	})
@@ -202,7 +207,7 @@ func (a *applyRun) holdLaterPlays(i int) {
 }
 
 func (a *applyRun) hostDone(host string) {
-	a.r.releaseLock(host)
+	a.r.releaseHostLock(host)
 	a.r.em.Emit(a.tallies[host].doneEvent(host))
 }
 
@@ -218,6 +223,7 @@ func isClosed(c <-chan struct{}) bool {
 // applyHost runs one play on one host. ctx cuts running work; stopCtx only
 // stops new tasks from starting.
 func (r *runner) applyHost(ctx, stopCtx context.Context, pl *config.Play, h *inventory.Host, t *hostTally) error {
+	defer r.once.end(pl, h.Name) // what it did not run once, it will not
 	hr, diags, err := r.prepare(ctx, pl, h)
 	if diags.HasErrors() {
 		r.addDiags(h.Name, diags)

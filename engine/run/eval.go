@@ -35,6 +35,8 @@ type evaluator struct {
 	validate bool
 	// offline: no connection, facts unknown (HostGraphs).
 	offline bool
+	// fleet is the inventory, for delegate_to (nil: not checked).
+	fleet *fleet
 	// frames are the instances of the play's stack calls (frames.go), by
 	// call; stackFns their functions; notified the handlers notified so far
 	// (nil in validate: every handler is checked).
@@ -48,14 +50,14 @@ type evaluator struct {
 // newEvaluator returns an evaluator for one play on one host. funcs and
 // tmplFuncs (lang.Functions and lang.TemplateFunctions of the playbook's
 // directory) are shared by every host: they hold no state.
-func newEvaluator(pb *config.Playbook, play *config.Play, funcs, tmplFuncs map[string]function.Function, vars, locals map[string]cty.Value, host cty.Value, hostName string) *evaluator {
+func newEvaluator(pb *config.Playbook, play *config.Play, funcs, tmplFuncs map[string]function.Function, vars, locals map[string]cty.Value, host, inventory cty.Value, hostName string) *evaluator {
 	e := &evaluator{
 		pb: pb, play: play, funcs: funcs, host: hostName,
 		tmplFuncs: tmplFuncs,
 		insts:     map[*config.Task][]*instance{},
 		expand:    map[*config.Task]bool{},
 		scope: &lang.Scope{
-			Vars: vars, Locals: locals, Host: host, Functions: funcs,
+			Vars: vars, Locals: locals, Host: host, Inventory: inventory, Functions: funcs,
 			Tasks: map[string]map[string]cty.Value{},
 		},
 	}
@@ -407,6 +409,12 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 		}
 		in.become = b
 	}
+	if known, diags := e.delegate(in, s); diags.HasErrors() {
+		return diags
+	} else if !known {
+		in.to(instDeferred)
+		return nil
+	}
 	sensitive := false
 	if t.Sensitive != nil {
 		v, diags := t.Sensitive.Value(ctx)
@@ -434,6 +442,12 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 	val, diags := hcldec.Decode(t.Body, t.Spec, ctx)
 	if diags.HasErrors() {
 		return diags
+	}
+	if e.scope.Inventory != cty.NilVal {
+		// Only inventory values carry read marks: the walk is not paid
+		// where nothing reads other hosts.
+		in.reads, val = lang.HostsRead(val)
+		in.reads = without(in.reads, e.host)
 	}
 	// Attributes the module declares sensitive are marked so, and so is the
 	// whole task when it says sensitive = true.
@@ -501,4 +515,18 @@ func configureDiag(in *instance, err error) *hcl.Diagnostic {
 		}
 	}
 	return d
+}
+
+// without returns ss without s.
+func without(ss []string, s string) []string {
+	out := ss[:0:0]
+	for _, x := range ss {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

@@ -204,6 +204,10 @@ func (x *executor) expand(t *config.Task) error {
 	if !known {
 		return x.fail(t.Addr(), t, nil, stepTime{}, errors.New("for_each or count is still unknown after every task it depends on ran"), nil)
 	}
+	if diags := x.hr.markOnce(t); diags.HasErrors() {
+		x.hr.r.addDiags(x.hr.host.Name, diags)
+		return x.fail(t.Addr(), t, nil, stepTime{}, errors.New(diagSummary(diags)), nil)
+	}
 	return nil
 }
 
@@ -231,6 +235,11 @@ func (x *executor) run(c *cursor, seg segment) error {
 		if err := hr.checkAll(x.ctx, seg.insts); err != nil {
 			return x.failInstance(in, err, stepTime{d: time.Since(t0)}, nil)
 		}
+	case segOnce:
+		if err := x.runFollowed(c, in); err != nil {
+			return err
+		}
+		c.move(c.ti, c.ii+1)
 	case segRun:
 		work := make([]bool, len(seg.insts))
 		for k, in := range seg.insts {
@@ -265,6 +274,24 @@ func (x *executor) run(c *cursor, seg segment) error {
 func (x *executor) applyBatch(seg segment) []remote.BatchResult {
 	hr := x.hr
 	res := make([]remote.BatchResult, len(seg.insts))
+	if d := seg.insts[0].delegate; d != nil {
+		// Hosts delegating to one host take turns there, and each makes
+		// its change from the state read under the lock: another host may
+		// have changed the same file since this one's plan was read.
+		mu := hr.r.delegates.of(d.Name)
+		mu.Lock()
+		defer mu.Unlock()
+		var fresh []*instance
+		for _, in := range seg.insts {
+			if in.state == instChecked && in.checkErr == nil {
+				fresh = append(fresh, in)
+			}
+		}
+		if err := hr.checkAll(x.ctx, fresh); err != nil {
+			res[0] = remote.BatchResult{Ran: true, Err: err}
+			return res
+		}
+	}
 	var plans []*contract.Plan
 	var idx []int
 	for k, in := range seg.insts {
@@ -300,6 +327,15 @@ func (x *executor) applyPlans(lead *instance, plans []*contract.Plan, readAfter 
 		out[0] = remote.BatchResult{Ran: true, Err: err}
 		return out, nil
 	}
+	if d := lead.delegate; d != nil {
+		defer func() {
+			for i := range out {
+				if transport.Unreachable(out[i].Err) {
+					out[i].Err = &delegateError{d.Name, out[i].Err}
+				}
+			}
+		}()
+	}
 	if len(plans) == 1 && len(readAfter) == 0 {
 		r, err := remote.Apply(x.ctx, conn, plans[0])
 		out[0] = remote.BatchResult{Ran: true, Result: r, Err: err}
@@ -320,6 +356,7 @@ func (x *executor) report(in *instance, r remote.BatchResult, st stepTime) error
 	hr, t := x.hr, in.task
 	x.start(in, st.batch)
 	if in.state == instSkipped {
+		hr.publishOnce(in, report.StatusSkipped, "", nil)
 		hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: report.StatusSkipped, Message: "when is false",
 			Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler}})
 		return nil
@@ -348,8 +385,12 @@ func (x *executor) report(in *instance, r remote.BatchResult, st stepTime) error
 			hr.notified[in.notifyKey(n.Name)] = true
 		}
 	}
+	hr.publishOnce(in, status, "", detail.Changes)
 	detail.Batch = st.batch
 	ev := report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: status, Duration: st.d, Detail: detail}
+	if in.delegate != nil {
+		ev.Message = "on " + in.delegate.Name
+	}
 	if r.Ran {
 		withOutput(&ev, in, r.Result, nil)
 	}
@@ -392,7 +433,11 @@ func (hr *hostRun) setOutputs(in *instance, res transport.Result, ran bool) {
 // failInstance reports in failed in the step st, which printed res (nil:
 // nothing ran).
 func (x *executor) failInstance(in *instance, err error, st stepTime, res *transport.Result) error {
+	if in.delegate != nil && !isDelegateError(err) {
+		err = fmt.Errorf("on %s: %w", in.delegate.Name, err)
+	}
 	in.to(instFailed)
+	x.hr.publishOnce(in, report.StatusFailed, fmt.Sprintf("%s failed there: %v", in.addr, err), nil)
 	return x.fail(in.addr, in.task, in, st, err, res)
 }
 

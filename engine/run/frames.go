@@ -129,7 +129,7 @@ func (e *evaluator) evalFrame(f *frame) hcl.Diagnostics {
 	c, st := f.call, f.call.Stack
 	if f.scope == nil {
 		funcs, tmpl := e.stackFns.get(st)
-		f.scope = &lang.Scope{Host: e.scope.Host, Functions: funcs, Tasks: map[string]map[string]cty.Value{}}
+		f.scope = &lang.Scope{Host: e.scope.Host, Inventory: e.scope.Inventory, Functions: funcs, Tasks: map[string]map[string]cty.Value{}}
 		f.tmplFuncs = tmpl
 		for _, t := range c.Tasks {
 			setTaskValue(f.scope, t, cty.UnknownVal(taskType(t)))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules/contract"
 )
 
@@ -32,6 +33,15 @@ type instance struct {
 	// hostRun.configure): instances of one batch share it.
 	become *Become
 	conn   string
+	// delegate is the host delegate_to names (nil: the task's own host).
+	delegate *inventory.Host
+	// once: run_once is true; onceFrom is then, on the hosts that do not
+	// run it, the host that runs it for the batch (once.go).
+	once     bool
+	onceFrom string
+	// reads are the other hosts whose inventory data the configuration
+	// used (lang.HostsRead), for the plan.
+	reads []string
 	// metaSensitive: the task says sensitive = true; every value is masked.
 	metaSensitive bool
 	secrets       []string
@@ -68,12 +78,13 @@ func (s instState) String() string {
 	return fmt.Sprintf("instState(%d)", int(s))
 }
 
-// instMoves are the legal changes of state. Evaluating (configure) decides
+// instMoves are the legal changes of state (new to done: a run_once task
+// another host ran, see once.go). Evaluating (configure) decides
 // between deferred, skipped and configured, and is done again for a
 // deferred instance once what it waits for ran; reading state (again, when
 // stale) makes it checked; the executor reports it done or failed.
 var instMoves = map[instState][]instState{
-	instNew:        {instDeferred, instSkipped, instConfigured, instFailed},
+	instNew:        {instDeferred, instSkipped, instConfigured, instDone, instFailed},
 	instDeferred:   {instDeferred, instSkipped, instConfigured, instFailed},
 	instConfigured: {instChecked, instFailed},
 	instChecked:    {instChecked, instDone, instFailed},

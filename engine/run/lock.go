@@ -7,6 +7,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/runlock"
+	"github.com/drover-cm/drover/engine/transport"
 )
 
 // RunLock makes apply take each host's run lock (engine/runlock) before it
@@ -64,12 +65,32 @@ func (r *runner) releaseLock(host string) {
 	p := r.locks[host]
 	delete(r.locks, host)
 	r.mu.Unlock()
+	release(p)
+}
+
+// release releases the lock p is taking, once taken (nothing for nil).
+func release(p *runlock.Pending) {
 	if p == nil {
 		return
 	}
 	if l, err := p.Wait(); err == nil {
 		l.Release()
 	}
+}
+
+// releaseHostLock releases host's run lock when the host is done, unless
+// tasks are delegated to it: other hosts may still change it, and
+// releaseLocks releases it at the end of the run.
+func (r *runner) releaseHostLock(host string) {
+	r.mu.Lock()
+	p := r.locks[host]
+	if r.delegatedTo[host] {
+		p = nil // checked under the same lock lockDelegate takes
+	} else {
+		delete(r.locks, host)
+	}
+	r.mu.Unlock()
+	release(p)
 }
 
 // releaseLocks releases every lock still held (at the end of a run).
@@ -83,4 +104,30 @@ func (r *runner) releaseLocks() {
 	for _, h := range hosts {
 		r.releaseLock(h)
 	}
+}
+
+// lockDelegate takes the run lock of a host tasks are delegated to, over
+// its connection conn, before anything reads or changes it there: once per
+// run (shared with the host's own lock when it is in the run too), held
+// until the end of the run.
+func (r *runner) lockDelegate(ctx context.Context, host string, conn transport.Conn) error {
+	if r.opts.Lock == nil || r.offline {
+		return nil
+	}
+	r.mu.Lock()
+	if r.locks == nil {
+		r.locks = map[string]*runlock.Pending{}
+	}
+	p, ok := r.locks[host]
+	if !ok {
+		p = runlock.Start(ctx, conn, r.opts.Lock.Holder, r.opts.Lock.Wait)
+		r.locks[host] = p
+	}
+	if r.delegatedTo == nil {
+		r.delegatedTo = map[string]bool{}
+	}
+	r.delegatedTo[host] = true
+	r.mu.Unlock()
+	_, err := p.Wait()
+	return err
 }

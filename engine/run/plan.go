@@ -51,8 +51,19 @@ func (hr *hostRun) hostPlan() *report.HostPlan {
 			continue
 		}
 		for _, in := range hr.e.insts[t] {
-			tp := report.TaskPlan{Task: in.addr, Module: t.Type}
+			tp := report.TaskPlan{Task: in.addr, Module: t.Type, Reads: in.reads}
+			if in.delegate != nil {
+				tp.On = in.delegate.Name
+			}
+			if in.once {
+				tp.RunOnce = hr.host.Name
+				if in.onceFrom != "" {
+					tp.RunOnce = in.onceFrom
+				}
+			}
 			switch {
+			case in.onceFrom != "":
+				// Planned on the host that runs it.
 			case in.state == instSkipped:
 				tp.Skipped = "when is false"
 			case in.state == instDeferred:
@@ -124,12 +135,30 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 	}
 	byHost := map[string]*hostEvents{}
 	var hostOrder []string
-	for _, pl := range r.pb.Plays {
+	// Every play's hosts are known before any host is contacted: the run's
+	// hosts are those whose facts others may read.
+	selected := make([][]*inventory.Host, len(r.pb.Plays))
+	rolls := make([]*rolling, len(r.pb.Plays))
+	for i, pl := range r.pb.Plays {
 		hosts, ds := r.playHosts(pl, vars, locals)
-		if ds.HasErrors() {
+		roll, rds := r.rollingOf(pl, vars, locals)
+		if ds = append(ds, rds...); ds.HasErrors() {
 			res.Diagnostics = append(res.Diagnostics, ds...)
 			continue
 		}
+		r.setRunHosts(hosts)
+		selected[i], rolls[i] = hosts, roll
+	}
+	if ds := r.checkFleetRefs(vars, locals); ds.HasErrors() {
+		res.Diagnostics = append(res.Diagnostics, ds...)
+		return res, nil
+	}
+	for i, pl := range r.pb.Plays {
+		if selected[i] == nil {
+			continue
+		}
+		hosts := r.alive(selected[i])
+		r.once.setLeads(pl, rolls[i].batches(hosts))
 		plans := make([]HostPlan, len(hosts))
 		outs := fanout.Run(ctx, hosts, opts.Forks, func(ctx context.Context, h *inventory.Host) error {
 			i := indexOf(hosts, h)

@@ -86,6 +86,9 @@ func (hr *hostRun) connect(ctx context.Context) (*lang.Scope, *facts.Facts, hcl.
 		return nil, nil, diags, nil
 	}
 	base := &lang.Scope{Vars: vars, Functions: r.funcs}
+	if r.playUse(pl).any {
+		base.Inventory = lang.UnknownInventory() // until connected
+	}
 	hinfo := lang.HostInfo{Name: h.Name, Address: h.Address, Vars: h.Vars, Groups: h.Groups}
 	// Until facts are gathered they are unknown, so that locals using them
 	// evaluate (to unknown) for the play's become settings.
@@ -115,13 +118,8 @@ func (hr *hostRun) connect(ctx context.Context) (*lang.Scope, *facts.Facts, hcl.
 	case r.offline:
 		// Facts stay unknown: what depends on them is deferred.
 	case r.needsFacts(pl):
-		gather := r.opts.Facts
-		if gather == nil {
-			gather = func(ctx context.Context, _ *inventory.Host, conn transport.Conn) (*facts.Facts, error) {
-				return facts.Gather(ctx, conn)
-			}
-		}
-		f, err := gather(ctx, h, hr.conn)
+		// Other hosts reading this one's facts share the result.
+		f, err := r.gatherFacts(pl, h.Name, func() (*facts.Facts, error) { return r.factsGatherer()(ctx, h, hr.conn) })
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("gathering facts: %w", err)
 		}
@@ -130,6 +128,13 @@ func (hr *hostRun) connect(ctx context.Context) (*lang.Scope, *facts.Facts, hcl.
 		hinfo.Facts = cty.NilVal
 	}
 	base.Host = lang.HostValue(hinfo)
+	if r.offline {
+		if r.playUse(pl).any {
+			base.Inventory = lang.UnknownInventory()
+		}
+	} else {
+		base.Inventory = r.inventoryValue(ctx, pl)
+	}
 	return base, fv, diags, nil
 }
 
@@ -150,9 +155,12 @@ func (hr *hostRun) evaluate(base *lang.Scope, fv *facts.Facts) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	e := newEvaluator(r.pb, pl, r.funcs, r.tmplFuncs, base.Vars, locals, base.Host, hr.host.Name)
+	e := newEvaluator(r.pb, pl, r.funcs, r.tmplFuncs, base.Vars, locals, base.Host, base.Inventory, hr.host.Name)
 	e.facts = fv
 	e.offline = r.offline
+	if !r.offline {
+		e.fleet = r.fleetHosts()
+	}
 	e.stackFns, e.notified, e.secret = r.stackFns, hr.notified, r.opts.Masker.Add
 	hr.e = e
 	if diags = e.buildFrames(); diags.HasErrors() {
@@ -167,8 +175,11 @@ func (hr *hostRun) evaluate(base *lang.Scope, fv *facts.Facts) hcl.Diagnostics {
 		known, ds := e.expandTask(t)
 		diags = append(diags, ds...)
 		if known {
+			diags = append(diags, hr.markOnce(t)...)
 			for _, in := range e.insts[t] {
-				diags = append(diags, hr.configure(in)...)
+				if in.onceFrom == "" { // another host runs it: nothing to evaluate here
+					diags = append(diags, hr.configure(in)...)
+				}
 			}
 		}
 		e.refreshTaskValue(t)
@@ -190,6 +201,9 @@ func (hr *hostRun) configure(in *instance) hcl.Diagnostics {
 		hr.r.opts.Masker.Add(s)
 	}
 	in.conn = hr.connKey(in.become)
+	if in.delegate != nil {
+		in.conn = delegateConnKey(in.delegate, in.become)
+	}
 	return diags
 }
 
@@ -250,6 +264,11 @@ func (hr *hostRun) checkAll(ctx context.Context, ins []*instance) error {
 	var order []transport.Conn
 	for _, in := range ins {
 		c, err := hr.connFor(ctx, in)
+		if isDelegateError(err) {
+			in.plan, in.checkErr = nil, err // the task fails, not the host
+			in.to(instChecked)
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -259,7 +278,15 @@ func (hr *hostRun) checkAll(ctx context.Context, ins []*instance) error {
 		byConn[c] = append(byConn[c], in)
 	}
 	for _, c := range order {
-		if err := hr.checkBatch(ctx, c, byConn[c]); err != nil {
+		err := hr.checkBatch(ctx, c, byConn[c])
+		if d := byConn[c][0].delegate; d != nil && transport.Unreachable(err) {
+			for _, in := range byConn[c] {
+				in.plan, in.checkErr = nil, &delegateError{d.Name, err}
+				in.to(instChecked)
+			}
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -275,8 +302,23 @@ func (hr *hostRun) connFor(ctx context.Context, in *instance) (transport.Conn, e
 	if c, ok := hr.conns[in.conn]; ok {
 		return c, nil
 	}
-	c, err := hr.r.opts.Connect(ctx, hr.host, in.become)
-	if err != nil {
+	var c transport.Conn
+	var err error
+	if in.delegate != nil {
+		// The delegate's connection of the run (with the play's become
+		// unless the task sets its own), shared with every host.
+		b := in.become
+		if b == nil {
+			b = hr.become
+		}
+		c, err = hr.r.opts.Connect(ctx, in.delegate, b)
+		if err == nil {
+			err = hr.r.lockDelegate(ctx, in.delegate.Name, c)
+		}
+		if err != nil {
+			return nil, &delegateError{in.delegate.Name, err}
+		}
+	} else if c, err = hr.r.opts.Connect(ctx, hr.host, in.become); err != nil {
 		return nil, err
 	}
 	if hr.conns == nil {

@@ -58,6 +58,10 @@ type Options struct {
 	// Facts gathers facts about a host before its tasks are evaluated, in
 	// plays that need them (see needsFacts); nil means facts.Gather.
 	Facts func(ctx context.Context, h *inventory.Host, conn transport.Conn) (*facts.Facts, error)
+	// Fleet returns every host of the inventory, --limit not applied:
+	// what inventory.* shows and the hosts delegate_to may name. Nil: an
+	// empty inventory.
+	Fleet func() []*inventory.Host
 	Forks int
 	// FailFast stops every host (no new task starts) after the first failure.
 	FailFast bool
@@ -104,6 +108,19 @@ type runner struct {
 	evalSlots chan struct{}
 	// locks are the hosts' run locks, taken or being taken (lock.go).
 	locks map[string]*runlock.Pending
+	// delegatedTo are hosts whose run lock tasks delegated to them took
+	// (lock.go).
+	delegatedTo map[string]bool
+	// fleetUses caches playUse per play; fleet is the inventory's data
+	// (fleet.go).
+	fleetUses map[*config.Play]*fleetUse
+	fleet     fleet
+	// globalVars and globalLocals are what globals computed.
+	globalVars, globalLocals map[string]cty.Value
+	// once holds the outcomes of run_once tasks (once.go); delegates the
+	// locks of delegated hosts (delegate.go).
+	once      onceBoard
+	delegates delegateLocks
 	// stackFns are the functions of the playbook's stacks.
 	stackFns *stackFuncs
 }
@@ -180,8 +197,9 @@ func patternString(v cty.Value) (string, error) {
 // inventory values and locals that do not use host.*, for selecting hosts.
 func (r *runner) globals() (map[string]cty.Value, map[string]cty.Value, hcl.Diagnostics) {
 	vars, diags := globalVars(r.pb, r.opts.Inputs)
-	s := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Functions: r.funcs}
+	s := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Inventory: lang.UnknownInventory(), Functions: r.funcs}
 	locals, ds := evalLocals(r.pb, s)
+	r.globalVars, r.globalLocals = vars, locals
 	return vars, locals, append(diags, ds...)
 }
 

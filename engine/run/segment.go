@@ -29,6 +29,9 @@ const (
 	// segConfigure evaluates the configuration of its one instance, which
 	// waited for the outputs of earlier tasks.
 	segConfigure
+	// segOnce takes the outcome of its one instance, a run_once task,
+	// from the host that runs it for the batch (once.go).
+	segOnce
 )
 
 // segment is one step of the executor.
@@ -63,6 +66,8 @@ func planSegments(pending []*instance, log []changeRec) []segment {
 	for i := 0; i < len(pending); {
 		in := pending[i]
 		switch {
+		case in.onceFrom != "":
+			return append(segs, segment{kind: segOnce, insts: pending[i : i+1]})
 		case in.state == instNew || in.state == instDeferred:
 			return append(segs, segment{kind: segConfigure, insts: pending[i : i+1]})
 		case in.state == instSkipped:
@@ -159,7 +164,7 @@ func hasFunc(p *contract.Plan) bool {
 // String is the segment as tests and debugging show it: run(a b)+read(c),
 // read(a c), configure(a).
 func (s segment) String() string {
-	name := [...]string{"run", "read", "configure"}[s.kind]
+	name := [...]string{"run", "read", "configure", "once"}[s.kind]
 	str := name + "(" + addrs(s.insts) + ")"
 	if len(s.readAfter) > 0 {
 		str += "+read(" + addrs(s.readAfter) + ")"

@@ -30,6 +30,7 @@ func pathRes(p string) contract.Resource { return contract.Resource{Kind: "path"
 //	"a: unread /p"      configured, state not read
 //	"a: diff error /p"  checked, its Diff failed
 //	"a: skipped", "a: deferred", "a: new"
+//	"a: once-from h"    run_once, run by host h for the batch
 //
 // followed by options: "uses /q" (it also uses /q), "as u" (it becomes u:
 // another connection), "read@N" (its state was read when the log had N
@@ -78,6 +79,8 @@ func inst(desc string) *instance {
 		in.state, words = instDeferred, f[1:]
 	case "new":
 		in.state, words = instNew, f[1:]
+	case "once-from":
+		in.state, in.once, in.onceFrom, words = instNew, true, f[1], f[2:]
 	default:
 		panic("inst: " + desc)
 	}
@@ -113,6 +116,9 @@ func TestPlanSegments(t *testing.T) {
 		want  string      // segments, ";"-separated
 	}{
 		{name: "nothing pending", want: ""},
+		{name: "a run_once task another host runs waits for it, alone",
+			insts: []string{"a: change /a", "b: once-from web1", "c: change /c"},
+			want:  "run(a);once(b)"},
 		{name: "independent changes batch",
 			insts: []string{"a: change /a", "b: change /b", "c: change /c"},
 			want:  "run(a b c)"},

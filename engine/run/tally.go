@@ -54,7 +54,7 @@ func (t *hostTally) completed(addr string, changed bool) {
 // host is too), failed otherwise.
 func (t *hostTally) failed(addr string, err error) (report.Status, string) {
 	t.stopped = addr
-	if transport.Unreachable(err) {
+	if transport.Unreachable(err) && !isDelegateError(err) {
 		t.status, t.kind = report.StatusUnreachable, errorKind(err)
 		return t.status, t.kind
 	}

@@ -27,7 +27,7 @@ func Validate(pb *config.Playbook, in Inputs) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	scope := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Functions: funcs}
+	scope := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Inventory: lang.UnknownInventory(), Functions: funcs}
 	locals, ds := evalLocals(pb, scope)
 	diags = append(diags, ds...)
 	for _, pl := range pb.Plays {
@@ -42,7 +42,7 @@ func Validate(pb *config.Playbook, in Inputs) hcl.Diagnostics {
 			}
 		}
 		diags = append(diags, validateRolling(pl, &lang.Scope{Vars: vars, Locals: locals, Functions: funcs})...)
-		e := newEvaluator(pb, pl, funcs, tmplFuncs, vars, locals, lang.UnknownHost(), "")
+		e := newEvaluator(pb, pl, funcs, tmplFuncs, vars, locals, lang.UnknownHost(), lang.UnknownInventory(), "")
 		e.validate = true
 		e.stackFns = fns
 		if ds := e.buildFrames(); ds.HasErrors() {
@@ -80,10 +80,14 @@ func (e *evaluator) validateTask(t *config.Task) hcl.Diagnostics {
 		if t.Count != nil {
 			in.count = cty.UnknownVal(cty.Number)
 		}
+		_, ds := e.runOnce(t, in.frame)
+		diags = append(diags, ds...)
 		diags = append(diags, e.configure(in)...)
 		return append(diags, e.validateTemplate(in)...)
 	}
 	for _, in := range e.insts[t] {
+		_, ds := e.runOnce(t, in.frame)
+		diags = append(diags, ds...)
 		diags = append(diags, e.configure(in)...)
 		diags = append(diags, e.validateTemplate(in)...)
 	}

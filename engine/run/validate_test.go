@@ -36,6 +36,32 @@ play "p" {
 }`,
 		},
 		{
+			name: "inventory, run_once and delegate_to type-check without an inventory",
+			src: `
+variable "once" { type = bool }
+play "p" {
+  hosts = "all"
+  file "f" {
+    path        = "/etc/peers"
+    content     = join(",", [for h in inventory.groups["web"] : "${inventory.hosts[h].address}:${inventory.hosts[h].port}"])
+    run_once    = var.once
+    delegate_to = host.vars.balancer
+  }
+}`,
+		},
+		{
+			name: "run_once of the wrong type",
+			src: `play "p" {
+  hosts = "all"
+  file "f" {
+    path     = "/f"
+    content  = "x"
+    run_once = "yes please"
+  }
+}`,
+			want: []string{`site.hcl:6:16: error: Invalid run_once value: run_once must be true or false, not string.`},
+		},
+		{
 			name: "wrong attribute type",
 			src: `play "p" {
   hosts = "all"

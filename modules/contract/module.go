@@ -57,7 +57,8 @@ type Spec struct {
 	Doc     string // a paragraph or two, for `drover modules NAME`
 	// Attributes the module accepts, in the order docs list them. The engine
 	// decodes the task block with them; meta-arguments (when, for_each, count,
-	// depends_on, notify, sensitive, become) are the engine's, not here.
+	// depends_on, notify, sensitive, become, run_once, delegate_to) are the
+	// engine's, not here.
 	Attributes []Attribute
 	// Outputs are values a later task can reference once this task has run
 	// (e.g. a command's stdout), besides the attributes themselves.
