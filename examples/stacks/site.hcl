@@ -1,6 +1,6 @@
 # A balancer in front of the web hosts, and a zero-downtime rolling deploy.
 #
-#   drover apply -i inventory.hcl examples/stacks --var release=releases/v2
+#   drover apply -i inventory.hcl examples/stacks --var release=v2
 #
 # The inventory has a group "lb" (one host) and a group "web" whose hosts
 # each set the host variable http_port. The web hosts are deployed one at a
@@ -11,8 +11,8 @@
 
 variable "release" {
   type        = string
-  default     = "releases/v1"
-  description = "The release directory to deploy, relative to this playbook or absolute."
+  default     = "v1"
+  description = "The release of the sample app to deploy: a directory of webapp/releases/."
 }
 
 variable "lb_port" {
@@ -58,13 +58,13 @@ play "web" {
       done
     EOT
     ]
-    unless      = "curl -fsS http://${host.address}:${host.vars.http_port}/version | grep -qx '${trimspace(file("${var.release}/VERSION"))}'"
+    unless      = "curl -fsS http://${host.address}:${host.vars.http_port}/version | grep -qx '${trimspace(file("webapp/releases/${var.release}/VERSION"))}'"
     delegate_to = local.balancer
   }
 
   stack "app" {
     source     = "./webapp"
-    source_dir = "../${var.release}" # a stack resolves paths in its own directory
+    source_dir = "releases/${var.release}" # in the stack's directory: a stack reads only its own files
     port       = host.vars.http_port
     depends_on = [command.drain]
   }
