@@ -123,14 +123,21 @@ func TestRecipesRollingDeploy(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "host %q {\n  address = %q\n  port = %d\n%s}\n", h.Name, h.Addr, h.Port, vars)
 	}
-	fmt.Fprintf(&b, "group \"lb\" {\n  hosts = [%q]\n}\ngroup \"web\" {\n  hosts = [%s]\n}\n", f.Hosts[0].Name, strings.Join(web, ", "))
+	fmt.Fprintf(&b, "group \"lb\" {\n  hosts = [%q]\n}\ngroup \"cache\" {\n  hosts = [%q]\n}\ngroup \"web\" {\n  hosts = [%s]\n}\n", f.Hosts[0].Name, f.Hosts[0].Name, strings.Join(web, ", "))
 	invFile := filepath.Join(t.TempDir(), "inventory.hcl")
 	if err := os.WriteFile(invFile, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ports0 := []string{fmt.Sprintf("lb_port=%d", lbPort), fmt.Sprintf("stats_port=%d", statsPort)}
+	cachePort := freePort(t)
+	ports0 := []string{fmt.Sprintf("lb_port=%d", lbPort), fmt.Sprintf("stats_port=%d", statsPort), fmt.Sprintf("cache_port=%d", cachePort)}
 	x := &example{t: t, dir: "stacks", inventory: invFile, known: f.KnownHostsFile, vars: append(ports0, "release=v1")}
 	x.applyTwice("")
+
+	// The cache host runs both Redis instances, and not Debian's default one.
+	cache := fmt.Sprintf("redis-cli -p %d ping; redis-cli -p %d ping; systemctl is-active redis-server || true; systemctl is-active redis-stack@sessions redis-stack@jobs", cachePort, cachePort+1)
+	if got := f.Hosts[0].Exec(t, cache); got != "PONG\nPONG\ninactive\nactive\nactive\n" {
+		t.Errorf("redis instances on %s:\n%s", f.Hosts[0].Name, got)
+	}
 
 	versions := func() map[string]string {
 		got := map[string]string{}

@@ -2,7 +2,8 @@
 #
 #   drover apply -i inventory.hcl examples/stacks --var release=v2
 #
-# The inventory has a group "lb" (one host) and a group "web" whose hosts
+# The inventory has a group "lb" (one host), a group "cache" (the Redis
+# instances' hosts) and a group "web" whose hosts
 # each set the host variable http_port. The web hosts are deployed one at a
 # time: each is put in maintenance on the balancer (delegate_to its host),
 # waits for its open requests, deploys and passes its health check, then
@@ -25,6 +26,12 @@ variable "stats_port" {
   default = 8404
 }
 
+variable "cache_port" {
+  type        = number
+  default     = 6380
+  description = "Port of the first Redis instance of the cache hosts; the second takes the next one."
+}
+
 locals {
   balancer = inventory.groups["lb"][0]
   socket   = "/run/haproxy/admin.sock"
@@ -39,6 +46,16 @@ play "balancer" {
     port       = var.lb_port
     stats_port = var.stats_port
     group      = "web"
+  }
+}
+
+# Two Redis instances from one definition on the cache hosts.
+play "cache" {
+  hosts = "cache"
+
+  stack "redis" {
+    source    = "./redis"
+    instances = { sessions = var.cache_port, jobs = var.cache_port + 1 }
   }
 }
 

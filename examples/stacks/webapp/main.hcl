@@ -13,7 +13,7 @@ variable "name" {
 
 variable "source_dir" {
   type        = string
-  description = "The release to deploy: a directory holding VERSION, relative to this stack's directory or absolute."
+  description = "The release to deploy: a directory of this stack holding VERSION (releases/v1); a stack reads only its own files."
 }
 
 variable "port" {
