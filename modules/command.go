@@ -40,7 +40,7 @@ var execAttrs = []contract.Attribute{
 var execOutputs = []contract.Attribute{
 	{Name: "stdout", Type: cty.String, Doc: "What the command printed on standard output."},
 	{Name: "stderr", Type: cty.String, Doc: "What it printed on standard error."},
-	{Name: "exit_code", Type: cty.Number, Doc: "Its exit status (always 0: a non-zero status fails the task)."},
+	{Name: "exit_code", Type: cty.Number, Doc: "Its exit status: 0, unless failed_when or on_failure = \"continue\" let a non-zero status through."},
 }
 
 const execCommonDoc = `The task changes the host every time it runs, so make it conditional with
@@ -52,7 +52,9 @@ command that will run and nothing for one that is skipped; a command reports
 
 A non-zero exit status fails the task and shows the last lines of its
 standard error. Its stdout, stderr and exit_code can be referenced by later
-tasks.`
+tasks. The meta-arguments failed_when, changed_when and until judge the
+result instead (self.stdout, self.stderr, self.exit_code; see
+docs/language.md).`
 
 var commandSpec = &contract.Spec{
 	Name:    "command",

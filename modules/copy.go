@@ -476,7 +476,7 @@ func (t *copyDirTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	var script strings.Builder
 	script.WriteString(safeFS)
 	if len(temps) > 0 {
-		script.WriteString("trap " + shell.Quote("rm -f "+shell.Join(temps...)) + " EXIT\n")
+		script.WriteString(removeOnExit(temps...))
 	}
 	for _, l := range [][]string{moves, fixes, purges} {
 		for _, c := range l {

@@ -84,8 +84,8 @@ func editStep(p string, create bool, old []byte, c *fileContent, owner, mode str
 	tmp := tempPath(p)
 	dir, base := path.Split(p)
 	var b strings.Builder
-	b.WriteString(safeFS)
-	fmt.Fprintf(&b, "t=%s\ntrap 'rm -f \"$t\"' EXIT\ndrover_cd %s\nb=%s\n", shell.Quote(tmp), shell.Quote(dirOf(dir)), shell.Quote(base))
+	b.WriteString(safeFS + removeOnExit(tmp))
+	fmt.Fprintf(&b, "drover_cd %s\nb=%s\n", shell.Quote(dirOf(dir)), shell.Quote(base))
 	if create {
 		b.WriteString("if [ -e \"$b\" ] || [ -L \"$b\" ]; then printf 'drover: %s was created since it was read; re-run\\n' " + shell.Quote(p) + " >&2; exit 1; fi\n")
 	} else {

@@ -382,7 +382,7 @@ func (t *fileTask) writeStep(c *fileContent, owner, group string, mode uint32) c
 	tmp := tempPath(t.Path)
 	return contract.Step{
 		Uploads: []contract.Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}},
-		Script:  safeFS + "t=" + shell.Quote(tmp) + "\ntrap 'rm -f \"$t\"' EXIT\n" + safeInstall(tmp, t.Path, chownSpec(owner, group), mode),
+		Script:  safeFS + removeOnExit(tmp) + safeInstall(tmp, t.Path, chownSpec(owner, group), mode),
 	}
 }
 

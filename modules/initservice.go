@@ -426,7 +426,7 @@ func (t *initServiceTask) fileChange(f initgen.File, cur string, content []byte)
 	default:
 		return nil, contract.Step{}, fmt.Errorf("%s exists and is not a regular file (%s); remove it so that drover can write the service's definition", f.Path, cur)
 	}
-	script := safeFS + "t=" + shell.Quote(tmp) + "\ntrap 'rm -f \"$t\"' EXIT\n" + safeInstall(tmp, f.Path, "0:0", mode)
+	script := safeFS + removeOnExit(tmp) + safeInstall(tmp, f.Path, "0:0", mode)
 	return ch, contract.Step{Uploads: []contract.Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}}, Script: script}, nil
 }
 

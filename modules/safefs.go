@@ -4,6 +4,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/shell"
 	"github.com/drover-cm/drover/engine/transport"
 )
@@ -23,9 +24,24 @@ import (
 //     else may write it; or it is sticky and the link is ours); anywhere else
 //     it is refused. After each step drover checks that ".." is the
 //     directory it came from, so an entry swapped for a link between the
-//     test and the cd is caught. From then on the script names only entries
-//     of ".": the kernel resolves them from the directory drover sits in,
-//     which no rename of a parent can redirect.
+//     test and the cd is caught: test -ef against that directory held open
+//     on descriptor 9 (/proc/self/fd/9), a builtin, so the walk starts no
+//     process (without /proc, two stats compare device and inode). From
+//     then on the script names only entries of ".": the kernel resolves
+//     them from the directory drover sits in, which no rename of a parent
+//     can redirect.
+//   - The shortcut (drover_fixedpath): when "/" and every directory on the
+//     way to DIR are directories, not links, owned by root or the
+//     connecting user, and writable by nobody else (sticky ones on the way
+//     allowed), no other user can rename, replace or redirect any of them,
+//     and only root can change that; one stat of them all proves it, and
+//     drover_cd enters DIR at once. While the script is still there
+//     ($_ffix is $PWD: a cd elsewhere ends it) no other user can touch an
+//     entry of ".", so drover_install renames the temporary file in place
+//     without a private directory, drover_meta changes the file directly,
+//     drover_stage's private directory needs no checks, and the
+//     directory's fsync can wait for the end of the batch (drover_synclater:
+//     the path names it for good).
 //   - drover_owncd DIR is drover_cd that also refuses unless DIR and every
 //     directory on the way can be changed by nobody but root and the
 //     connecting user (drover_fixed for each entry; DIR itself theirs and
@@ -63,7 +79,8 @@ import (
 //     it so, as does its edit.
 //
 // Every step runs in its own subshell, so a cd never leaks into the next.
-const safeFS = transport.SyncFuncs + `_fme=$(id -u) _fmk= _fin= _fown=
+const safeFS = transport.SyncFuncs + `_fme=$(id -u) _fmk= _fin= _fown= _ffix= _fsyncs= _fpf=
+if [ -d /proc/self/fd ]; then _fpf=1; fi
 drover_fixed() {
 	_fs=$(stat -c '%u %A' .) || return 1
 	case ${_fs%% *} in 0|"$_fme") ;; *) return 1 ;; esac
@@ -72,15 +89,53 @@ drover_fixed() {
 	_fs=$(stat -c %u -- "$1" 2>/dev/null) || return 1
 	[ "$_fs" = 0 ] || [ "$_fs" = "$_fme" ]
 }
+drover_fixedpath() {
+	case $1 in
+	/) set -- / ;;
+	*/ | *//* | */./* | */../* | */. | */..) return 1 ;;
+	*)
+		_fw=${1#/} _fv=
+		set -- /
+		while [ -n "$_fw" ]; do
+			case $_fw in */*) _fv=$_fv/${_fw%%/*} _fw=${_fw#*/} ;; *) _fv=$_fv/$_fw _fw= ;; esac
+			set -- "$@" "$_fv"
+		done ;;
+	esac
+	_fs=$(stat -c '%u %A' -- "$@" 2>/dev/null) || return 1
+	_fq=$# _fo=$IFS
+	IFS='
+'
+	set -- $_fs
+	IFS=$_fo
+	[ "$#" -eq "$_fq" ] || return 1
+	for _fs; do
+		_fq=$((_fq - 1))
+		case ${_fs%% *} in 0|"$_fme") ;; *) return 1 ;; esac
+		case ${_fs#* } in d????[!w]??[!w]*) ;; d????????[tT]*) [ "$_fq" -gt 0 ] || return 1 ;; *) return 1 ;; esac
+	done
+}
+drover_here() { [ -n "$_ffix" ] && [ "$_ffix" = "$PWD" ]; }
 drover_enter() {
 	if [ -L "$1" ]; then echo "drover: $(pwd -P)/$1 is a symbolic link; drover does not follow it here" >&2; return 1; fi
-	_fi=$(stat -c %d:%i .) || return 1
-	cd -P -- "$1" || return 1
-	if [ "$(stat -c %d:%i ..)" != "$_fi" ]; then echo "drover: $1 was replaced by a link while drover entered it; nothing was changed there" >&2; return 1; fi
+	if [ -n "$_fpf" ] && { :; } 9<. 2>/dev/null; then
+		{ cd -P -- "$1" || return 1; if [ .. -ef /proc/self/fd/9 ]; then return 0; fi; } 9<.
+	else
+		_fi=$(stat -c %d:%i .) || return 1
+		cd -P -- "$1" || return 1
+		if [ "$(stat -c %d:%i ..)" = "$_fi" ]; then return 0; fi
+	fi
+	echo "drover: $1 was replaced by a link while drover entered it; nothing was changed there" >&2
+	return 1
 }
 drover_cd() {
-	_fr=$1 _fn=0
-	case $_fr in /*) cd / || return 1 ;; *) echo "drover: $1 is not an absolute path" >&2; return 1 ;; esac
+	_fr=$1 _fn=0 _ffix=
+	case $_fr in /*) ;; *) echo "drover: $1 is not an absolute path" >&2; return 1 ;; esac
+	if drover_fixedpath "$1"; then
+		cd -P -- "$1" || return 1
+		_ffix=$PWD
+		return 0
+	fi
+	cd / || return 1
 	while [ -n "$_fr" ]; do
 		case $_fr in */*) _fc=${_fr%%/*} _fr=${_fr#*/} ;; *) _fc=$_fr _fr= ;; esac
 		case $_fc in '' | .) continue ;; ..) cd -P .. || return 1; continue ;; esac
@@ -111,17 +166,38 @@ drover_notours() { echo "drover: $1 can be changed by $(stat -c %U -- "$1") or b
 drover_mkcd() { _fmk=1; drover_cd "$1"; _fe=$?; _fmk=; return $_fe; }
 drover_owncd() { _fown=1; drover_cd "$1"; _fe=$?; _fown=; return $_fe; }
 drover_stage() {
-	_fi=$(stat -c %d:%i .) || return 1
-	_fp=$(mktemp -d .drover-XXXXXXXXXX) || return 1
-	if cd -P -- "$_fp" && [ "$(stat -c %d:%i ..)" = "$_fi" ] && [ "$(stat -c '%u %a' .)" = "$_fme 700" ]; then _fin=1; return 0; fi
+	if drover_here; then
+		_fp=$(mktemp -d .drover-XXXXXXXXXX) || return 1
+		cd -P -- "$_fp" || return 1
+		_fin=2
+		return 0
+	fi
+	if [ -n "$_fpf" ] && { :; } 9<. 2>/dev/null; then
+		_fp=$(mktemp -d .drover-XXXXXXXXXX) || return 1
+		if { cd -P -- "$_fp" && [ .. -ef /proc/self/fd/9 ]; } 9<. && [ "$(stat -c '%u %a' .)" = "$_fme 700" ]; then _fin=1; return 0; fi
+	else
+		_fi=$(stat -c %d:%i .) || return 1
+		_fp=$(mktemp -d .drover-XXXXXXXXXX) || return 1
+		if cd -P -- "$_fp" && [ "$(stat -c %d:%i ..)" = "$_fi" ] && [ "$(stat -c '%u %a' .)" = "$_fme 700" ]; then _fin=1; return 0; fi
+	fi
 	echo "drover: the private directory $_fp that drover made was replaced; nothing was changed" >&2
 	return 1
 }
 drover_unstage() {
-	[ -n "$_fin" ] || return 0
-	_fin=
-	rm -rf -- f g m x
-	cd -P .. && rmdir -- "$_fp" 2>/dev/null || :
+	case $_fin in
+	'') return 0 ;;
+	2) _fin=; cd -P .. && rm -rf -- "$_fp" || : ;;
+	*)
+		_fin=
+		for _fx in f g m x; do
+			if [ -e "$_fx" ] || [ -L "$_fx" ]; then rm -rf -- f g m x; break; fi
+		done
+		cd -P .. && rmdir -- "$_fp" 2>/dev/null || : ;;
+	esac
+}
+drover_synclater() {
+	if [ -n "$_fsyncs" ] && drover_here && printf '%s\n' "$PWD" >>"$_fsyncs"; then return 0; fi
+	drover_sync . || :
 }
 drover_adopt() {
 	drover_stage || return 1
@@ -137,12 +213,21 @@ drover_place() {
 	if [ -n "$2" ] && ! chown -- "$2" f; then drover_unstage; return 1; fi
 	if ! chmod -- "$3" f || ! mv -fT f "../$1"; then drover_unstage; return 1; fi
 	drover_unstage
-	drover_sync . || :
+	drover_synclater
 }
-drover_install() { drover_adopt "$1" && drover_place "$2" "$3" "$4"; }
+drover_install() {
+	if drover_here; then
+		if [ -L "$1" ] || [ ! -f "$1" ]; then echo "drover: $1, the temporary file drover wrote in $PWD, is no longer a regular file; nothing was changed" >&2; return 1; fi
+		if [ -n "$3" ] && ! chown -- "$3" "$1"; then return 1; fi
+		chmod -- "$4" "$1" && mv -fT -- "$1" "$2" || return 1
+		drover_synclater
+		return 0
+	fi
+	drover_adopt "$1" && drover_place "$2" "$3" "$4"
+}
 drover_meta() {
 	if [ -L "$1" ] || [ ! -f "$1" ]; then echo "drover: $(pwd -P)/$1 is no longer a regular file; run drover again" >&2; return 1; fi
-	if drover_fixed "$1"; then
+	if drover_here || drover_fixed "$1"; then
 		if [ -n "$2" ]; then chown -h -- "$2" "$1" || return 1; fi
 		if [ -n "$3" ]; then chmod -- "$3" "$1" || return 1; fi
 		return 0
@@ -174,6 +259,10 @@ drover_read() {
 }
 `
 
+// safeFS is a shell library (engine/remote.Library): a batch of steps
+// defines it once.
+func init() { remote.Library(safeFS) }
+
 // safeInstall is the script lines (after safeFS) that put the upload tmp,
 // beside p, in place as p with owner (chown's OWNER[:GROUP], "" to keep the
 // uploader's) and mode: see safeFS.
@@ -181,6 +270,13 @@ func safeInstall(tmp, p, owner string, mode uint32) string {
 	dir, base := path.Split(p)
 	return "drover_cd " + shell.Quote(dirOf(dir)) + "\n" +
 		shell.Join("drover_install", path.Base(tmp), base, owner, fmtMode(mode)) + "\n"
+}
+
+// removeOnExit is the script line that removes the temporary files temps
+// when the script exits without having moved them into place (it failed):
+// tested first, so that a script that succeeded starts no rm.
+func removeOnExit(temps ...string) string {
+	return "trap " + shell.Quote("for _ft in "+shell.Join(temps...)+"; do if [ -e \"$_ft\" ] || [ -L \"$_ft\" ]; then rm -f -- \"$_ft\"; fi; done") + " EXIT\n"
 }
 
 // safeMeta is the script lines (after safeFS) that make fix on the existing

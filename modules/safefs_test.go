@@ -101,9 +101,82 @@ func testSafeFS(t *testing.T, sh string) {
 		{name: "stage leaves nothing behind",
 			script: `drover_cd "$R/u"; drover_stage; : > f; drover_unstage; ls -A "$R/u"`,
 			after:  ""},
+		// A directory swapped for a link between drover's test and its cd
+		// (a cd that swaps it first plays the race).
+		{name: "cd refuses a directory swapped for a link as it enters",
+			setup:  "mkdir -p r/real u/a && chown nobody u/a",
+			script: `cd() { if [ "$3" = a ] && [ ! -L a ]; then mv a a.old && ln -s ../r/real a; fi; command cd "$@"; }; drover_cd "$R/u/a"`,
+			fails:  "was replaced by a link while drover entered it"},
+		// Where nobody but root (or the connecting user) can change any
+		// directory on the way, the path cannot be redirected: drover_cd
+		// enters it at once, and the library works on the names there.
+		{name: "cd enters a path only root can change at once",
+			setup:  "mkdir -p r/a",
+			script: `drover_cd "$R/r/a"; [ "$_ffix" = "$R/r/a" ]; pwd -P | sed "s|^$R/||"`,
+			after:  "r/a\n"},
+		{name: "cd walks a path through another user's directory",
+			setup:  "mkdir u/a && chown nobody u/a",
+			script: `drover_cd "$R/u/a"; echo "${_ffix:-walked}"`,
+			after:  "walked\n"},
+		{name: "cd walks a path through a group-writable directory",
+			setup:  "mkdir -p r/a && chmod 0775 r",
+			script: `drover_cd "$R/r/a"; echo "${_ffix:-walked}"`,
+			after:  "walked\n"},
+		{name: "cd walks into a sticky world-writable directory",
+			setup:  "mkdir r && chmod 1777 r",
+			script: `drover_cd "$R/r"; echo "${_ffix:-walked}"`,
+			after:  "walked\n"},
+		{name: "cd walks a path with a link",
+			setup:  "mkdir -p r/real && ln -s real r/link",
+			script: `drover_cd "$R/r/link"; echo "${_ffix:-walked}"`,
+			after:  "walked\n"},
+		{name: "cd walks a path with ..",
+			setup:  "mkdir -p r/a",
+			script: `drover_cd "$R/r/a/.."; echo "${_ffix:-walked}"`,
+			after:  "walked\n"},
+		{name: "a cd elsewhere ends the shortcut",
+			setup:  "mkdir -p r/a u/b && chown 12345 u/b && printf new > u/b/.x.tmp",
+			script: `drover_cd "$R/r/a"; [ -n "$_ffix" ]; cd "$R/u/b"; drover_install .x.tmp x 0:0 0640`,
+			after:  "u/b/x root 640 new"},
+		{name: "install in a root directory",
+			setup:  "mkdir r && printf new > r/.x.tmp",
+			script: `_fsyncs="$R/syncs"; drover_cd "$R/r"; drover_install .x.tmp x nobody 0640; [ "$(cat "$R/syncs")" = "$R/r" ]`,
+			after:  "r/x nobody 640 new"},
+		{name: "install in a root directory refuses a link",
+			setup:  "mkdir r && ln -s ../canary r/.x.tmp",
+			script: `drover_cd "$R/r"; drover_install .x.tmp x nobody 0666`,
+			fails:  "is no longer a regular file",
+			after:  "canary root 600 secret"},
+		{name: "stage in a root directory leaves nothing behind",
+			setup:  "mkdir r",
+			script: `drover_cd "$R/r"; drover_stage; : > f; : > y; drover_unstage; ls -A "$R/r"`,
+			after:  ""},
+		{name: "mkcd makes missing parents in a root directory",
+			setup:  "mkdir r",
+			script: `drover_mkcd "$R/r/a/b"; [ . -ef "$R/r/a/b" ] || { echo "mkcd ended in $PWD" >&2; exit 1; }; chmod 0700 .`,
+			after:  "r/a/b root 700 "},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
+		for _, noProc := range []bool{false, true} {
+			if noProc && !strings.Contains(c.script, "$R/u") {
+				continue // the walk is for other users' directories
+			}
+			name := c.name
+			if noProc {
+				// Without /proc, drover_enter and drover_stage compare
+				// device and inode numbers read by stat.
+				name += " (no /proc)"
+				c.script = "_fpf=\n" + c.script
+			}
+			t.Run(name, func(t *testing.T) { runSafeFSCase(t, sh, c.setup, c.script, c.fails, c.after) })
+		}
+	}
+}
+
+func runSafeFSCase(t *testing.T, sh, setup, script, fails, after string) {
+	c := struct{ setup, script, fails, after string }{setup, script, fails, after}
+	{
+		{
 			root := t.TempDir()
 			prep := "cd " + shell.Quote(root) + " && printf secret > canary && chmod 600 canary && mkdir u && chown nobody u\n" + c.setup
 			if out, err := exec.Command("sh", "-c", prep).CombinedOutput(); err != nil {
@@ -139,6 +212,6 @@ func testSafeFS(t *testing.T, sh string) {
 			if got != c.after {
 				t.Errorf("got %q, want %q", got, c.after)
 			}
-		})
+		}
 	}
 }

@@ -86,9 +86,12 @@ type Play struct {
 	Serial  hcl.Expression
 	MaxFail hcl.Expression
 	// Tasks and Handlers are the play's own and, once loaded, those of the
-	// stacks it calls (Task.Call set), each where its call is written.
+	// stacks it calls (Task.Call set), each where its call is written;
+	// tasks inside blocks are there too (Task.Blocks says where).
 	Tasks    []*Task
 	Handlers []*Task
+	// Blocks are the play's block blocks (block.go), outer before inner.
+	Blocks []*Block
 	// Calls are the play's stack calls; AllCalls every call, nested ones
 	// too, each after the call holding it.
 	Calls     []*StackCall
@@ -163,6 +166,17 @@ type Task struct {
 	DelegateTo hcl.Expression
 	DependsOn  []Ref
 	Notify     []Ref
+	// Failure handling and conditions on results (block.go): OnFailure is
+	// "" (stop) or "continue"; the others are nil when not set.
+	OnFailure   string
+	Retries     hcl.Expression
+	RetryDelay  hcl.Expression
+	Until       hcl.Expression
+	ChangedWhen hcl.Expression
+	FailedWhen  hcl.Expression
+	// Blocks are the blocks around the task, outermost first, with the
+	// section it is in; empty for a task directly in the play.
+	Blocks []BlockPos
 
 	// Refs are the other tasks this one's expressions refer to (in its body
 	// and meta-arguments), in source order, without duplicates; StackRefs
@@ -195,7 +209,7 @@ func (t *Task) LocalAddr() string {
 	if t.Handler {
 		return "handler." + t.Name
 	}
-	return t.Type + "." + t.Name
+	return blockPrefix(t.Blocks) + t.Type + "." + t.Name
 }
 
 // Ref is a reference to a task (directory.app) or handler (handler.reload).

@@ -57,11 +57,14 @@ func decodeHandler(modules contract.Catalog, b *hcl.Block, dir string) (*Task, h
 	}
 	// The handler's meta-arguments sit on the handler block; the inner block
 	// holds only module attributes.
-	for _, n := range []string{"when", "sensitive", "become", "become_user"} {
-		if a, ok := content.Attributes[n]; ok {
+	for _, a := range sortedAttrs(content.Attributes) {
+		if a.Name == "on_failure" {
+			diags = append(diags, decodeControl(t, a)...)
+		} else {
 			setMeta(t, a)
 		}
 	}
+	diags = append(diags, checkResultMeta(t, content.Attributes)...)
 	diags = append(diags, decodeTaskBody(t, blk.Body, &hcl.BodySchema{})...)
 	return t, diags
 }
@@ -84,6 +87,16 @@ func setMeta(t *Task, a *hcl.Attribute) {
 		t.RunOnce = a.Expr
 	case "delegate_to":
 		t.DelegateTo = a.Expr
+	case "retries":
+		t.Retries = a.Expr
+	case "retry_delay":
+		t.RetryDelay = a.Expr
+	case "until":
+		t.Until = a.Expr
+	case "changed_when":
+		t.ChangedWhen = a.Expr
+	case "failed_when":
+		t.FailedWhen = a.Expr
 	}
 }
 
@@ -102,10 +115,13 @@ func decodeTaskBody(t *Task, body hcl.Body, meta *hcl.BodySchema) hcl.Diagnostic
 			refs, ds := refList(a, true)
 			diags = append(diags, ds...)
 			t.Notify = refs
+		case "on_failure":
+			diags = append(diags, decodeControl(t, a)...)
 		default:
 			setMeta(t, a)
 		}
 	}
+	diags = append(diags, checkResultMeta(t, content.Attributes)...)
 	if t.ForEach != nil && t.Count != nil {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,

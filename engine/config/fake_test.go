@@ -27,7 +27,7 @@ var fakeModules = []contract.Module{
 	fakeModule{&contract.Spec{Name: "command", Attributes: []contract.Attribute{
 		{Name: "run", Type: cty.List(cty.String), Required: true},
 		{Name: "creates", Type: cty.String},
-	}, Outputs: []contract.Attribute{{Name: "stdout", Type: cty.String}}}},
+	}, Outputs: []contract.Attribute{{Name: "stdout", Type: cty.String}, {Name: "stderr", Type: cty.String}, {Name: "exit_code", Type: cty.Number}}}},
 }
 
 // fakeCatalog is the catalog of fakeModules.

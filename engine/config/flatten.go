@@ -232,6 +232,7 @@ func flattenCall(tmpl, parent *StackCall, all *[]*StackCall, handlers *[]*Task) 
 		cp.Call = &c
 		own[i] = &cp
 	}
+	copyBlocks(own)
 	c.Tasks = own
 	ordered := interleave(own, c.Stack.Unit.Calls, func(n *StackCall) []*Task {
 		fc, ts := flattenCall(n, &c, all, handlers)

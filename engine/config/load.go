@@ -48,12 +48,16 @@ var taskMetaSchema = &hcl.BodySchema{
 		{Name: "when"}, {Name: "for_each"}, {Name: "count"}, {Name: "depends_on"},
 		{Name: "notify"}, {Name: "sensitive"}, {Name: "become"}, {Name: "become_user"},
 		{Name: "run_once"}, {Name: "delegate_to"},
+		{Name: "on_failure"}, {Name: "retries"}, {Name: "retry_delay"}, {Name: "until"},
+		{Name: "changed_when"}, {Name: "failed_when"},
 	},
 }
 
 // Meta-arguments of a handler block (around its one task block).
 var handlerMetaAttrs = []hcl.AttributeSchema{
 	{Name: "when"}, {Name: "sensitive"}, {Name: "become"}, {Name: "become_user"},
+	{Name: "on_failure"}, {Name: "retries"}, {Name: "retry_delay"}, {Name: "until"},
+	{Name: "changed_when"}, {Name: "failed_when"},
 }
 
 // LoadFiles parses and loads the playbook made of the given paths. A path is an
@@ -332,36 +336,14 @@ func decodePlay(modules contract.Catalog, b *hcl.Block, dir string) (*Play, hcl.
 // play's, or a stack file's) into pl. attrs and blocks are what else the
 // body may hold: their content is returned for the caller.
 func decodeUnit(modules contract.Catalog, body hcl.Body, dir string, pl *Play, attrs []hcl.AttributeSchema, blocks []hcl.BlockHeaderSchema) (*hcl.BodyContent, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
-	// Unknown block types get drover's own message (with the nearest module
-	// name) and are then accepted by the schema so that hcl does not report
-	// them a second time.
-	schema := &hcl.BodySchema{
+	schema, diags := itemSchema(modules, body, &hcl.BodySchema{
 		Attributes: attrs,
 		Blocks: append([]hcl.BlockHeaderSchema{
 			{Type: "handler", LabelNames: []string{"name"}},
 			{Type: "stack", LabelNames: []string{"name"}},
+			{Type: "block", LabelNames: []string{"name"}},
 		}, blocks...),
-	}
-	known := map[string]bool{}
-	for _, b := range schema.Blocks {
-		known[b.Type] = true
-	}
-	for _, m := range modules.All() {
-		name := m.Spec().Name
-		known[name] = true
-		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: name, LabelNames: []string{"name"}})
-	}
-	if sb, ok := body.(*hclsyntax.Body); ok {
-		for _, blk := range sb.Blocks {
-			if known[blk.Type] {
-				continue
-			}
-			known[blk.Type] = true
-			diags = append(diags, unknownModule(modules, blk.Type, blk.TypeRange))
-			schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: blk.Type, LabelNames: []string{"name"}})
-		}
-	}
+	})
 	content, ds := body.Content(schema)
 	diags = append(diags, ds...)
 	var rest []*hcl.Block
@@ -390,24 +372,14 @@ func decodeUnit(modules contract.Catalog, body hcl.Body, dir string, pl *Play, a
 			pl.Calls = append(pl.Calls, c)
 			continue
 		}
-		m, ok := modules.Lookup(blk.Type)
-		if !ok {
+		if _, ok := modules.Lookup(blk.Type); !ok && blk.Type != "block" {
 			if isOwn(blocks, blk.Type) {
 				rest = append(rest, blk) // the caller's
 			}
 			continue // an unknown module is reported above
 		}
-		t := &Task{
-			Type: blk.Type, Name: blk.Labels[0], Module: m, Dir: dir,
-			DeclRange: blk.DefRange, TypeRange: blk.TypeRange, NameRange: blk.LabelRanges[0],
-		}
-		diags = append(diags, checkName("task", t.Name, t.NameRange)...)
-		diags = append(diags, decodeTaskBody(t, blk.Body, taskMetaSchema)...)
-		if prev := pl.Task(t.Type, t.Name); prev != nil {
-			diags = append(diags, duplicate(t.Type+" task", t.Name, prev.DeclRange, t.NameRange))
-			continue
-		}
-		pl.Tasks = append(pl.Tasks, t)
+		// A task, or a block of them (block.go), in file order.
+		diags = append(diags, decodeItems(modules, pl, hcl.Blocks{blk}, dir, nil)...)
 	}
 	content.Blocks = rest
 	return content, diags

@@ -24,13 +24,15 @@ var InventoryAttributes = []string{"groups", "hosts"}
 
 // where an expression sits decides which names it may use.
 type where struct {
-	desc    string // "a local value", "the hosts of a play", ...
-	host    bool
-	tasks   *Play // task references resolve in this play; nil: none allowed
-	self    *Task
-	each    bool
-	count   bool
-	locals  bool
+	desc   string // "a local value", "the hosts of a play", ...
+	host   bool
+	tasks  *Play // task references resolve in this play; nil: none allowed
+	self   *Task
+	each   bool
+	count  bool
+	locals bool
+	// result: self.* (the task's own result) may be used.
+	result  bool
 	collect *[]Ref
 	// runbook: in a runbook, which has no inventory.*.
 	runbook bool
@@ -106,12 +108,19 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 		wb.templateVars = tv.TemplateVars()
 	}
 	diags = append(diags, checkExpr(pb, body, wb)...)
-	for _, e := range []hcl.Expression{t.When, t.Sensitive, t.Become, t.BecomeUser, t.DelegateTo} {
+	for _, e := range []hcl.Expression{t.When, t.Sensitive, t.Become, t.BecomeUser, t.DelegateTo, t.Retries, t.RetryDelay} {
 		if e != nil {
 			diags = append(diags, checkExpr(pb, e.Variables(), w)...)
 		}
 	}
 	diags = append(diags, checkRunOnce(pb, t)...)
+	wr := w
+	wr.result = true
+	for _, e := range []hcl.Expression{t.Until, t.ChangedWhen, t.FailedWhen} {
+		if e != nil {
+			diags = append(diags, checkExpr(pb, e.Variables(), wr)...)
+		}
+	}
 	// for_each and count decide how many instances there are: they cannot
 	// use each/count themselves.
 	wn := w
@@ -237,6 +246,12 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 			}
 		case "handler":
 			bad("Invalid reference", "Handlers are named only in notify = [handler.NAME].")
+		case "self":
+			if !w.result {
+				bad("Invalid reference", fmt.Sprintf("self is the task's own result: it can be used only in changed_when, failed_when and until, not in %s.", w.desc))
+			} else if !contains(SelfAttributes, attr) {
+				bad("Unsupported attribute", fmt.Sprintf("self has %s.", strings.Join(SelfAttributes, ", ")))
+			}
 		case "stack":
 			if d := checkStackRef(w, tr); d != nil {
 				diags = append(diags, d)
@@ -337,6 +352,7 @@ func PlayGraph(pl *Play) (*graph.Graph[*Task], hcl.Diagnostics) {
 			}
 		}
 	}
+	addBlockEdges(g, pl)
 	if len(pl.AllCalls) > 0 {
 		callEdges(pl, func(from, to *Task, reason string) {
 			if from != to {

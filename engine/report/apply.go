@@ -38,6 +38,9 @@ type TaskResult struct {
 	// this one, itself included, when more than one: the event's Duration
 	// is then the whole batch's, shared by each of them.
 	Batch int `json:"batch,omitempty"`
+	// Attempt is which run of a task with retries this is (1 for the
+	// first); 0 when the task has no retries.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // TaskTime is how a task's time reads: "in 1.2s", "in 7.9s, batch of 3",
@@ -70,7 +73,7 @@ func renderTask(p *Printer, e Event) {
 	if tr != nil {
 		batch = tr.Batch
 	}
-	p.Header(e.Host, e.Status, e.Task, TaskTime(e.Duration, batch))
+	p.Header(e.Host, e.Status, e.Task, attemptField(tr), TaskTime(e.Duration, batch))
 	if tr != nil && e.Status == StatusChanged {
 		renderTaskChanges(p, e.Task, tr.Changes)
 	}
@@ -78,8 +81,9 @@ func renderTask(p *Printer, e Event) {
 		p.Body(e.Message)
 	}
 	// A failure always shows what the step printed, each stream under its
-	// own label; a task that succeeded only with -v.
-	if e.Status == StatusFailed || e.Status == StatusCancelled || p.Verbose {
+	// own label (an ignored or rescued one too); a task that succeeded
+	// only with -v.
+	if e.Status == StatusFailed || e.Status == StatusCancelled || e.Status == StatusIgnored || e.Status == StatusRescued || p.Verbose {
 		p.Streams(e.Stdout, e.Stderr)
 	}
 	p.Hint(e.Hint)

@@ -50,6 +50,13 @@ type TaskPlan struct {
 	On      string   `json:"on,omitempty"`
 	RunOnce string   `json:"run_once,omitempty"`
 	Reads   []string `json:"reads,omitempty"`
+	// Rescue, for a task in a block's rescue, names that block: the task
+	// runs only if the block fails, so its changes are shown but not
+	// counted in the summary.
+	Rescue string `json:"rescue,omitempty"`
+	// IgnoreFailure: on_failure = "continue"; a failure will be reported
+	// ignored and the host goes on.
+	IgnoreFailure bool `json:"ignore_failure,omitempty"`
 }
 
 // ChangeView is a contract.Change made safe to show: sensitive content is
@@ -123,6 +130,9 @@ type PlanSummary struct {
 // Add counts the changes of one host's plan.
 func (s *PlanSummary) Add(hp *HostPlan) {
 	for _, t := range hp.Tasks {
+		if t.Rescue != "" {
+			continue
+		}
 		if t.Deferred {
 			s.Deferred++
 		}
@@ -203,6 +213,12 @@ func renderPlan(p *Printer, e Event) {
 			p.Line("  " + p.Style.Status(StatusFailed) + " " + t.Task + ": " + t.Error)
 		case t.Deferred:
 			p.Line("  ? " + t.Task + ": (known after apply)")
+		}
+		if t.Rescue != "" && (len(t.Changes) > 0 || t.Deferred) {
+			p.Line("      " + p.Style.Dim.Sprint("(rescue: only if "+t.Rescue+" fails)"))
+		}
+		if t.IgnoreFailure && (len(t.Changes) > 0 || t.Deferred) {
+			p.Line("      " + p.Style.Dim.Sprint(`(on_failure = "continue": a failure is ignored)`))
 		}
 	}
 	if hp.Error != "" {

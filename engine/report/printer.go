@@ -136,7 +136,7 @@ func (s *Style) statusColor(st Status) *color.Color {
 		return s.Unreachable
 	case StatusSkipped:
 		return s.Skipped
-	case StatusCancelled, StatusLocked:
+	case StatusCancelled, StatusLocked, StatusIgnored, StatusRescued:
 		return s.Cut
 	}
 	return s.Dim

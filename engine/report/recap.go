@@ -16,6 +16,10 @@ type Counts struct {
 	Cancelled   int `json:"cancelled"`
 	NotStarted  int `json:"not_started"`
 	Locked      int `json:"locked,omitempty"`
+	// Task outcomes only: failures that on_failure ignored, or that a
+	// block's rescue took over.
+	Ignored int `json:"ignored,omitempty"`
+	Rescued int `json:"rescued,omitempty"`
 }
 
 // Add counts one outcome.
@@ -37,12 +41,16 @@ func (c *Counts) Add(s Status) {
 		c.NotStarted++
 	case StatusLocked:
 		c.Locked++
+	case StatusIgnored:
+		c.Ignored++
+	case StatusRescued:
+		c.Rescued++
 	}
 }
 
 // Total is the number of outcomes counted.
 func (c Counts) Total() int {
-	return c.OK + c.Changed + c.Failed + c.Unreachable + c.Skipped + c.Cancelled + c.NotStarted + c.Locked
+	return c.OK + c.Changed + c.Failed + c.Unreachable + c.Skipped + c.Cancelled + c.NotStarted + c.Locked + c.Ignored + c.Rescued
 }
 
 // String is the recap line: "12 ok, 1 failed, 2 unreachable". "ok" is always
@@ -60,6 +68,8 @@ func (c Counts) String() string {
 		{c.Cancelled, "cancelled"},
 		{c.NotStarted, "not started"},
 		{c.Locked, "locked"},
+		{c.Ignored, "ignored"},
+		{c.Rescued, "rescued"},
 	} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.name))

@@ -45,6 +45,12 @@ const (
 	StatusFailed      Status = "failed"
 	StatusUnreachable Status = "unreachable"
 	StatusSkipped     Status = "skipped"
+	// StatusIgnored: a task failed, and its on_failure = "continue" said
+	// to go on (a task status only: the host is not failed by it).
+	StatusIgnored Status = "ignored"
+	// StatusRescued: a task failed inside a block whose rescue tasks then
+	// ran (a task status only).
+	StatusRescued Status = "rescued"
 	// StatusCancelled: the host was being worked on when the run was
 	// interrupted, and was cut short.
 	StatusCancelled Status = "cancelled"

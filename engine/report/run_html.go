@@ -165,6 +165,9 @@ func plannedTask(host, play string, tp TaskPlan) RunTask {
 	case len(tp.Changes) > 0 || tp.Deferred:
 		t.Status = StatusChanged
 	}
+	if tp.Rescue != "" {
+		t.Message = "rescue: runs only if " + tp.Rescue + " fails"
+	}
 	if t.Message == "" {
 		where, reads := crossHost(host, tp)
 		if reads != "" {

@@ -334,6 +334,7 @@ func (t *Terminal) renderRecap(r *Recap) string {
 			c := h.Tasks
 			line := fmt.Sprintf("%s  %s  ok=%d changed=%d failed=%d skipped=%d",
 				s.Host.Sprint(pad(h.Host, p.HostWidth)), s.Status(h.Status), c.OK, c.Changed, c.Failed, c.Skipped)
+			line += recapExtra(c)
 			if h.Duration > 0 {
 				line += "  " + s.Dim.Sprint(FormatDuration(h.Duration))
 			}

@@ -122,6 +122,9 @@ func taskType(t *config.Task) cty.Type {
 	for _, o := range s.Outputs {
 		attrs[o.Name] = o.Type
 	}
+	if _, ok := attrs["changed"]; !ok {
+		attrs["changed"] = cty.Bool // every task's, once it ran
+	}
 	return cty.Object(attrs)
 }
 
@@ -185,16 +188,14 @@ func (e *evaluator) instanceValue(in *instance) cty.Value {
 	if in.values == cty.NilVal || !in.values.Type().IsObjectType() {
 		return cty.UnknownVal(ty)
 	}
-	outs := in.task.Module.Spec().Outputs
-	if len(outs) == 0 {
-		// Its attributes are the whole value: share the decoded object
-		// rather than hold a copy per host.
-		return in.values
-	}
 	attrs := map[string]cty.Value{}
 	for it := in.values.ElementIterator(); it.Next(); {
 		k, v := it.Element()
 		attrs[k.AsString()] = v
+	}
+	outs := in.task.Module.Spec().Outputs
+	if _, ok := attrs["changed"]; !ok && !hasOutput(outs, "changed") {
+		outs = append(outs[:len(outs):len(outs)], contract.Attribute{Name: "changed", Type: cty.Bool})
 	}
 	for _, o := range outs {
 		v, ok := in.outputs[o.Name]
@@ -357,6 +358,15 @@ func repeat(ctx *hcl.EvalContext, forEach, countExpr hcl.Expression, what string
 	return reps, true, nil
 }
 
+func hasOutput(outs []contract.Attribute, name string) bool {
+	for _, o := range outs {
+		if o.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 func friendly(v cty.Value) string {
 	if v.IsNull() {
 		return "null"
@@ -414,6 +424,9 @@ func (e *evaluator) configure(in *instance) hcl.Diagnostics {
 	} else if !known {
 		in.to(instDeferred)
 		return nil
+	}
+	if diags := e.configureControl(in, ctx); diags.HasErrors() {
+		return diags
 	}
 	sensitive := false
 	if t.Sensitive != nil {

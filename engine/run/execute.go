@@ -26,6 +26,8 @@ type executor struct {
 	tally *hostTally
 	// ctx cuts running work; stopCtx only stops new tasks from starting.
 	ctx, stopCtx context.Context
+	// blocks are how the play's blocks stand on the host.
+	blocks blockStates
 	// started are the instances whose KindTaskStart was emitted.
 	started map[string]bool
 }
@@ -46,11 +48,13 @@ type walkEnd struct {
 	at     int
 	failed bool // task at failed (else the run was stopped before it)
 	err    error
+	// block, when set, failed (task at is its last task).
+	block *config.Block
 }
 
 // apply runs the play's tasks, then its notified handlers.
 func (hr *hostRun) apply(ctx, stopCtx context.Context, tally *hostTally) error {
-	x := &executor{hr: hr, tally: tally, ctx: ctx, stopCtx: stopCtx, started: map[string]bool{}}
+	x := &executor{hr: hr, tally: tally, ctx: ctx, stopCtx: stopCtx, blocks: blockStates{}, started: map[string]bool{}}
 	end := x.walk(hr.order)
 	if end.err == nil {
 		return x.handlers()
@@ -96,20 +100,30 @@ func (x *executor) handlers() error {
 func (x *executor) walk(tasks []*config.Task) walkEnd {
 	e := x.hr.e
 	c := &cursor{tasks: tasks, entered: -1}
+	ends := blockEnds(tasks)
 	for c.ti < len(tasks) {
 		if err := x.enter(c); err != nil {
 			return walkEnd{at: c.ti, err: err}
 		}
 		t := tasks[c.ti]
+		if why := x.blocks.skipReason(t); why != "" && c.ii == 0 {
+			x.hr.emitSkipped(t, why)
+			x.ranNothing(x.hr.e.insts[t])
+			if end := x.pass(c, ends); end != nil {
+				return *end
+			}
+			continue
+		}
 		if !e.expand[t] {
-			if err := x.expand(t); err != nil {
+			if err := x.expand(t); err != nil && !x.goOnAfter(c, err) {
 				return walkEnd{at: c.ti, failed: true, err: err}
 			}
 			continue
 		}
 		if c.ii == len(e.insts[t]) {
-			x.finish(t)
-			c.move(c.ti+1, 0)
+			if end := x.pass(c, ends); end != nil {
+				return *end
+			}
 			continue
 		}
 		for _, seg := range planSegments(x.pending(c), x.hr.changes) {
@@ -117,6 +131,9 @@ func (x *executor) walk(tasks []*config.Task) walkEnd {
 				return walkEnd{at: c.ti, err: err}
 			}
 			if err := x.run(c, seg); err != nil {
+				if x.goOnAfter(c, err) {
+					break // plan again from where the walk goes on
+				}
 				return walkEnd{at: c.ti, failed: true, err: err}
 			}
 		}
@@ -151,12 +168,12 @@ func (x *executor) reach(c *cursor) error {
 }
 
 // pending is the instances from the cursor on, up to the first task whose
-// instances are not known yet.
+// instances are not known yet or that is in another section of a block.
 func (x *executor) pending(c *cursor) []*instance {
 	e := x.hr.e
 	var out []*instance
 	for i, t := range c.tasks[c.ti:] {
-		if !e.expand[t] {
+		if !e.expand[t] || !samePath(t.Blocks, c.tasks[c.ti].Blocks) {
 			break
 		}
 		ins := e.insts[t]
@@ -236,7 +253,7 @@ func (x *executor) run(c *cursor, seg segment) error {
 			return x.failInstance(in, err, stepTime{d: time.Since(t0)}, nil)
 		}
 	case segOnce:
-		if err := x.runFollowed(c, in); err != nil {
+		if err := x.runFollowed(in); err != nil {
 			return err
 		}
 		c.move(c.ti, c.ii+1)
@@ -362,20 +379,29 @@ func (x *executor) report(in *instance, r remote.BatchResult, st stepTime) error
 		return nil
 	}
 	if in.checkErr != nil {
-		return x.failInstance(in, in.checkErr, stepTime{}, nil) // its step was the state read
-	}
-	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Changes: report.Changes(in.plan, in.metaSensitive, in.sensitiveAttrs())}
-	changed := in.plan.Changed()
-	if hasWork(in.plan) && !r.Ran {
+		r = remote.BatchResult{Ran: true, Err: in.checkErr} // its step was the state read
+	} else if hasWork(in.plan) && !r.Ran {
 		// Only after a failure, which ended the segment before this one.
 		return x.failInstance(in, errors.New("not run: the batch it was in stopped before it"), stepTime{}, nil)
 	}
-	if r.Err != nil {
-		return x.failInstance(in, r.Err, st, &r.Result)
+	r, st, changed, err := x.attempts(in, r, st)
+	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Changes: report.Changes(in.plan, in.metaSensitive, in.sensitiveAttrs()), Attempt: in.attempt}
+	if err != nil {
+		// Dependants of a failure that is ignored or rescued see what it
+		// printed (marked sensitive for a sensitive task, as always; not
+		// registered whole with the masker, which would also hide the
+		// error message's parts that are not secret).
+		hr.setOutputs(in, resultOf(r), false)
+		var printed *transport.Result
+		if hasWork(in.plan) && r.Ran {
+			printed = &r.Result
+		}
+		return x.failInstance(in, err, st, printed)
 	}
 	// A plan with Steps but no Changes (wait_for) ran and is reported ok:
 	// it changed nothing, so it notifies no handler and stales no state.
-	hr.setOutputs(in, r.Result, changed)
+	hr.setOutputs(in, resultOf(r), changed)
+	hr.maskOutputs(in, r.Result)
 	in.to(instDone)
 	x.tally.completed(in.addr, changed)
 	status := report.StatusOK
@@ -406,9 +432,9 @@ func (hr *hostRun) setOutputs(in *instance, res transport.Result, ran bool) {
 		var v cty.Value
 		switch o.Name {
 		case "stdout":
-			v = cty.StringVal(strings.TrimRight(string(res.Stdout), "\n"))
+			v = cty.StringVal(trimNL(res.Stdout))
 		case "stderr":
-			v = cty.StringVal(strings.TrimRight(string(res.Stderr), "\n"))
+			v = cty.StringVal(trimNL(res.Stderr))
 		case "exit_code":
 			v = cty.NumberIntVal(int64(res.ExitCode))
 		case "changed":
@@ -421,6 +447,14 @@ func (hr *hostRun) setOutputs(in *instance, res transport.Result, ran bool) {
 		}
 		in.outputs[o.Name] = v
 	}
+	if _, ok := in.outputs["changed"]; !ok {
+		in.outputs["changed"] = cty.BoolVal(ran)
+	}
+}
+
+// maskOutputs registers what a sensitive task printed with the masker: a
+// secret may be in it in a form no value holds.
+func (hr *hostRun) maskOutputs(in *instance, res transport.Result) {
 	if in.sensitive {
 		for _, s := range []string{string(res.Stdout), string(res.Stderr)} {
 			if strings.TrimSpace(s) != "" {
@@ -442,30 +476,38 @@ func (x *executor) failInstance(in *instance, err error, st stepTime, res *trans
 }
 
 // fail reports a failed task (or instance, addr; in is nil for a task)
-// and classifies the host's failure. A failure once the run was cut
-// (a second Ctrl-C) is the cut's: the task is cancelled.
+// and classifies the host's failure (judgeFailure): the error it returns
+// is a *goOn when the walk goes on after it. A failure once the run was
+// cut (a second Ctrl-C) is the cut's: the task is cancelled.
 func (x *executor) fail(addr string, t *config.Task, in *instance, st stepTime, err error, res *transport.Result) error {
 	x.startAddr(addr, t, st.batch)
 	var status report.Status
 	var kind, msg, hint string
+	werr := err
 	switch {
 	case x.ctx.Err() != nil:
 		status, msg = x.tally.cut(addr), "interrupted while it ran"
 	default:
-		status, kind = x.tally.failed(addr, err)
-		msg, hint = err.Error(), hintOf(err)
+		var note string
+		status, kind, note, werr = x.judgeFailure(addr, t, err)
+		msg, hint = err.Error()+note, hintOf(err)
 		if status == report.StatusUnreachable {
 			msg = x.tally.unreachableMessage(addr, err)
 		}
 	}
-	ev := report.Event{Kind: report.KindTask, Host: x.hr.host.Name, Task: addr, Status: status, Duration: st.d, Message: msg, ErrorKind: kind, Hint: hint,
-		Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler, Batch: st.batch}}
+	detail := &report.TaskResult{Module: t.Type, Handler: t.Handler, Batch: st.batch}
+	if in != nil {
+		detail.Attempt = in.attempt
+	}
+	ev := report.Event{Kind: report.KindTask, Host: x.hr.host.Name, Task: addr, Status: status, Duration: st.d, Message: msg, ErrorKind: kind, Hint: hint, Detail: detail}
 	if res != nil && in != nil {
 		withOutput(&ev, in, *res, err)
 	}
 	x.hr.r.em.Emit(ev)
-	return err
+	return werr
 }
+
+func trimNL(b []byte) string { return strings.TrimRight(string(b), "\n") }
 
 // reportNotReached reports the tasks after a failure or a stop as skipped:
 // those depending on the failed task, the others not run.
@@ -481,15 +523,26 @@ func (x *executor) reportNotReached(tasks []*config.Task, end walkEnd) {
 		return
 	}
 	failed := tasks[end.at]
+	what := failed.Addr()
 	below := map[*config.Task]bool{}
 	for _, t := range x.hr.g.Descendants(failed) {
 		below[t] = true
 	}
+	if end.block != nil {
+		what = end.block.Addr()
+		for _, bt := range tasks[:end.at+1] {
+			if _, in := bt.SectionOf(end.block); in {
+				for _, t := range x.hr.g.Descendants(bt) {
+					below[t] = true
+				}
+			}
+		}
+	}
 	for _, t := range tasks[end.at+1:] {
 		if below[t] {
-			x.hr.emitSkipped(t, fmt.Sprintf("skipped: depends on %s, which did not complete", failed.Addr()))
+			x.hr.emitSkipped(t, fmt.Sprintf("skipped: depends on %s, which did not complete", what))
 		} else {
-			x.hr.emitSkipped(t, fmt.Sprintf("not run: the host stopped after %s failed", failed.Addr()))
+			x.hr.emitSkipped(t, fmt.Sprintf("not run: the host stopped after %s failed", what))
 		}
 	}
 }

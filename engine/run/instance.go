@@ -2,6 +2,7 @@ package run
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -46,6 +47,11 @@ type instance struct {
 	metaSensitive bool
 	secrets       []string
 	mtask         contract.Task
+	// retries and retryDelay are the task's retries and retry_delay;
+	// attempt is which run this is (1, 2, ...; 0 without retries).
+	retries    int
+	retryDelay time.Duration
+	attempt    int
 
 	// Filled by check and apply.
 	// checkedAt is len(hostRun.changes) when the state was read: changes

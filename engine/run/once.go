@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -195,14 +194,12 @@ func (hr *hostRun) publishOnce(in *instance, st report.Status, msg string, chang
 
 // runFollowed takes, on a host that does not run it, the outcome of a
 // run_once instance from the host that did, and reports it.
-func (x *executor) runFollowed(c *cursor, in *instance) error {
+func (x *executor) runFollowed(in *instance) error {
 	hr := x.hr
 	x.start(in, 0)
-	t0 := time.Now()
 	res, err := hr.r.once.wait(x.ctx, hr.onceKey(in))
-	st := stepTime{d: time.Since(t0)}
 	if err != nil {
-		return x.failInstance(in, fmt.Errorf("waiting for %s to run it once: %w", in.onceFrom, err), st, nil)
+		return x.failInstance(in, fmt.Errorf("waiting for %s to run it once: %w", in.onceFrom, err), stepTime{}, nil)
 	}
 	detail := &report.TaskResult{Module: in.task.Type, Handler: in.task.Handler, Changes: res.changes}
 	switch res.status {
@@ -211,7 +208,7 @@ func (x *executor) runFollowed(c *cursor, in *instance) error {
 		hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: report.StatusSkipped, Message: "when is false on " + in.onceFrom, Detail: detail})
 		return nil
 	case report.StatusFailed:
-		return x.failInstance(in, fmt.Errorf("run once on %s: %s", in.onceFrom, res.msg), st, nil)
+		return x.failInstance(in, fmt.Errorf("run once on %s: %s", in.onceFrom, res.msg), stepTime{}, nil)
 	}
 	in.values, in.outputs, in.sensitive = res.values, res.outputs, res.sensitive
 	in.to(instDone)
@@ -219,10 +216,10 @@ func (x *executor) runFollowed(c *cursor, in *instance) error {
 	x.tally.completed(in.addr, changed)
 	if changed {
 		for _, n := range in.task.Notify {
-			hr.notified[n.Name] = true
+			hr.notified[in.notifyKey(n.Name)] = true
 		}
 	}
-	hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: res.status, Duration: st.d, Message: "ran on " + in.onceFrom, Detail: detail})
+	hr.r.em.Emit(report.Event{Kind: report.KindTask, Host: hr.host.Name, Task: in.addr, Status: res.status, Message: "ran on " + in.onceFrom, Detail: detail})
 	return nil
 }
 

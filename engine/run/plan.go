@@ -46,12 +46,16 @@ func (p *PlanResult) Failed() bool {
 func (hr *hostRun) hostPlan() *report.HostPlan {
 	hp := &report.HostPlan{Play: hr.play.Name}
 	for _, t := range hr.order {
+		rescue := ""
+		if b := rescueOf(t); b != nil {
+			rescue = b.Addr()
+		}
 		if !hr.e.expand[t] {
-			hp.Tasks = append(hp.Tasks, report.TaskPlan{Task: t.Addr(), Module: t.Type, Deferred: true})
+			hp.Tasks = append(hp.Tasks, report.TaskPlan{Task: t.Addr(), Module: t.Type, Deferred: true, Rescue: rescue, IgnoreFailure: t.OnFailure == "continue"})
 			continue
 		}
 		for _, in := range hr.e.insts[t] {
-			tp := report.TaskPlan{Task: in.addr, Module: t.Type, Reads: in.reads}
+			tp := report.TaskPlan{Task: in.addr, Module: t.Type, Rescue: rescue, IgnoreFailure: t.OnFailure == "continue", Reads: in.reads}
 			if in.delegate != nil {
 				tp.On = in.delegate.Name
 			}

@@ -85,7 +85,9 @@ func withOutput(e *report.Event, in *instance, res transport.Result, err error) 
 	e.Signal = res.Signal
 	var se *contract.StepError
 	exited := errors.As(err, &se) && se.Err == nil
-	if exited && e.Status == report.StatusFailed && !in.sensitive {
+	// Only a bare exit status: a message that says more (retries, a
+	// stop during them) stays.
+	if exited && err == error(se) && e.Status == report.StatusFailed && !in.sensitive {
 		// A sensitive task's streams are hidden: its message keeps the end
 		// of stderr, where the masker hides the secrets it knows.
 		e.Message = fmt.Sprintf("exit status %d", se.ExitCode)

@@ -114,12 +114,14 @@ func batchFrom(pending []*instance, log []changeRec) (segment, []changeRec) {
 		changes = append(changes, changeOf(lead))
 	}
 	n := 1 // up to the last instance with work
-	if !hasFunc(lead.plan) {
+	// A task judged by its result or run again (config.Task.Control) runs
+	// alone, as a Go step does.
+	if !hasFunc(lead.plan) && !lead.task.Control() {
 		for j, f := range pending[1:] {
 			if f.state == instSkipped {
 				continue // reported skipped in its place; runs nothing
 			}
-			if f.state != instChecked || f.checkErr != nil || f.conn != lead.conn || hasFunc(f.plan) || stale(f, log, changes) {
+			if f.state != instChecked || f.checkErr != nil || f.conn != lead.conn || hasFunc(f.plan) || f.task.Control() || stale(f, log, changes) {
 				break
 			}
 			if hasWork(f.plan) {

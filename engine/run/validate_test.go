@@ -73,6 +73,25 @@ play "p" {
 			want: []string{`site.hcl:5:15: error: Incorrect attribute value type: Inappropriate value for attribute "content": string required, but have tuple.`},
 		},
 		{
+			name: "retries and retry_delay",
+			src: `play "p" {
+  hosts = "all"
+  shell "a" {
+    run         = "true"
+    retries     = 1.5
+  }
+  shell "b" {
+    run         = "true"
+    retries     = 2
+    retry_delay = "soon"
+  }
+}`,
+			want: []string{
+				`site.hcl:5:19: error: Invalid retries value: retries is how many times to run the task again after a failed attempt: a whole number from 0 to 100, not number.`,
+				`site.hcl:10:19: error: Invalid retry_delay value: retry_delay is the wait between attempts: a duration such as "500ms", "2s" or "1m", at most "1h".`,
+			},
+		},
+		{
 			name: "module rejects a value",
 			src: `play "p" {
   hosts = "all"

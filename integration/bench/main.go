@@ -54,6 +54,7 @@ func main() {
 	memprofile := flag.String("memprofile", "", "write heap profiles taken at the controller's largest live heap during each drover run to FILE.first and FILE.no-change")
 	verbose := flag.Bool("v", false, "print drover's and Ansible's output")
 	trace := flag.Bool("trace", false, "print every round trip drover makes to host1")
+	dump := flag.String("dump", "", "write every command and stdin drover sends to host1 into DIR/<run>-NN.sh (implies -trace), to diff two trees' scripts")
 	cli := flag.Bool("cli", false, "run drover as the `drover apply` binary (built from ./cmd/drover) in a child process: its own peak RSS and CPU, without the bench's fleet harness; round trips are not counted")
 	flag.Parse()
 	if *dir == "" {
@@ -74,7 +75,7 @@ func main() {
 	if *memprofile != "" {
 		runtime.MemProfileRate = 8 << 10 // the default (512 KiB) samples too few objects for a 50 MB heap
 	}
-	b := &bench{dir: *dir, verbose: *verbose, trace: *trace, memprofile: *memprofile, cpuprofile: *cpuprofile}
+	b := &bench{dir: *dir, verbose: *verbose, trace: *trace || *dump != "", dump: *dump, memprofile: *memprofile, cpuprofile: *cpuprofile}
 	if *cli {
 		if *trace || *cpuprofile != "" || *memprofile != "" {
 			fatal("-cli runs drover in another process: -trace, -cpuprofile and -memprofile need the in-process run")
@@ -124,14 +125,35 @@ type bench struct {
 	memprofile string
 	cpuprofile string
 	cli        string // the drover binary, for -cli
+	dump       string // -dump's directory
 }
 
-// tracer prints the round trips of a connection.
-type tracer struct{ transport.Conn }
+// tracer prints the round trips of a connection and, with dump set, writes
+// each command and its stdin to a file of its own.
+type tracer struct {
+	transport.Conn
+	dump string // directory, "" for none
+	run  string
+	n    *int
+}
 
 func (t tracer) Run(ctx context.Context, cmd transport.Cmd) (transport.Result, error) {
+	var in bytes.Buffer
+	if t.dump != "" && cmd.Stdin != nil {
+		cmd.Stdin = io.TeeReader(cmd.Stdin, &in)
+	}
 	start := time.Now()
 	res, err := t.Conn.Run(ctx, cmd)
+	if t.dump != "" {
+		*t.n++
+		body := cmd.Command + "\n"
+		if cmd.Stdin != nil {
+			body += "#### stdin:\n" + in.String()
+		}
+		if werr := os.WriteFile(filepath.Join(t.dump, fmt.Sprintf("%s-%02d.sh", t.run, *t.n)), []byte(body), 0o644); werr != nil {
+			fatal(werr)
+		}
+	}
 	first, _, _ := strings.Cut(strings.TrimSpace(cmd.Command), "\n")
 	if cmd.Stdin != nil {
 		first += " (+stdin)"
@@ -143,6 +165,12 @@ func (t tracer) Run(ctx context.Context, cmd transport.Cmd) (transport.Result, e
 func (t tracer) Put(ctx context.Context, p string, r io.Reader, opts transport.PutOptions) error {
 	start := time.Now()
 	err := t.Conn.Put(ctx, p, r, opts)
+	if t.dump != "" {
+		*t.n++
+		if werr := os.WriteFile(filepath.Join(t.dump, fmt.Sprintf("%s-%02d.put", t.run, *t.n)), []byte(p+"\n"), 0o644); werr != nil {
+			fatal(werr)
+		}
+	}
 	fmt.Fprintf(os.Stderr, "trace: put %6.1fms  %s\n", float64(time.Since(start).Microseconds())/1000, p)
 	return err
 }
@@ -153,6 +181,7 @@ type result struct {
 	wall     time.Duration
 	ctlCPU   time.Duration
 	hostCPU  time.Duration // all hosts together; -1 when not measured
+	procs    float64       // processes started per host
 	peakRSS  int64         // bytes; for Ansible the largest single process
 	trips    float64       // per host; -1 when not counted
 	changed  int           // tasks changed on host1 (a sanity check)
@@ -189,7 +218,7 @@ func (b *bench) drover(n int) ([]result, string) {
 	}
 	var out []result
 	for _, run := range []string{"first", "no-change"} {
-		hostBefore := hostsCPU(f)
+		hostBefore := hostsUsage(f)
 		runtime.GC()
 		debug.FreeOSMemory()
 		resetPeakRSS()
@@ -236,7 +265,7 @@ func (b *bench) drover(n int) ([]result, string) {
 						st := c.Stats()
 						fmt.Fprintf(os.Stderr, "trace: connect %.1fms, %d round trips (TCP connect, SSH handshake and authentication)\n",
 							float64(st.ConnectTime.Microseconds())/1000, st.ConnectTrips)
-						return tracer{c}, nil
+						return tracer{Conn: c, dump: b.dump, run: run, n: new(int)}, nil
 					}
 				}
 				return c, err
@@ -256,7 +285,8 @@ func (b *bench) drover(n int) ([]result, string) {
 			pprof.StopCPUProfile()
 		}
 		r := result{run: run, wall: time.Since(start), ctlCPU: selfCPU() - cpuBefore, peakRSS: peakRSS(), trips: float64(trips) / float64(n)}
-		r.hostCPU = hostsCPU(f) - hostBefore
+		hostAfter := hostsUsage(f)
+		r.hostCPU, r.procs = hostAfter.cpu-hostBefore.cpu, procsBetween(hostBefore, hostAfter, n)
 		if err != nil {
 			fatal(err)
 		}
@@ -290,7 +320,7 @@ func (b *bench) droverCLI(f *integration.Fleet) []result {
 // CPU and peak RSS (rusage, its waited-for children included), the hosts'
 // CPU and the changed count of host1's recap line.
 func (b *bench) child(f *integration.Fleet, tool, run string, cmd *exec.Cmd) result {
-	hostBefore := hostsCPU(f)
+	hostBefore := hostsUsage(f)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stdout
 	start := time.Now()
@@ -309,7 +339,8 @@ func (b *bench) child(f *integration.Fleet, tool, run string, cmd *exec.Cmd) res
 		fmt.Fprintf(os.Stderr, "bench: %s %s run on %d hosts failed: %v\n%s", tool, run, len(f.Hosts), err, tail(stdout.String(), 3000))
 	}
 	r.changed = recapChanged(stdout.String(), "host1")
-	r.hostCPU = hostsCPU(f) - hostBefore
+	hostAfter := hostsUsage(f)
+	r.hostCPU, r.procs = hostAfter.cpu-hostBefore.cpu, procsBetween(hostBefore, hostAfter, len(f.Hosts))
 	return r
 }
 
@@ -425,7 +456,7 @@ func manifestDiff(a, b string) string {
 
 func printTable(w *os.File, rows []row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "hosts\trun\tdrover wall\tansible wall\tansible/drover\tdrover ctl CPU\tansible ctl CPU\tdrover host CPU\tansible host CPU\tdrover peak RSS\tround trips/host\tchanged (host1) d/a\t")
+	fmt.Fprintln(tw, "hosts\trun\tdrover wall\tansible wall\tansible/drover\tdrover ctl CPU\tansible ctl CPU\tdrover host CPU\tansible host CPU\tdrover procs/host\tdrover peak RSS\tround trips/host\tchanged (host1) d/a\t")
 	for _, r := range rows {
 		aw, ratio, acpu, ahost, ach := "-", "-", "-", "-", "-"
 		if a := r.ansible; a != nil {
@@ -439,9 +470,9 @@ func printTable(w *os.File, rows []row) {
 		if r.drover.trips >= 0 {
 			trips = fmt.Sprintf("%.1f", r.drover.trips)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f MB\t%s\t%d/%s\t\n", r.hosts, r.run,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%.0f MB\t%s\t%d/%s\t\n", r.hosts, r.run,
 			secs(r.drover.wall), aw, ratio, secs(r.drover.ctlCPU), acpu, secs(r.drover.hostCPU), ahost,
-			float64(r.drover.peakRSS)/1e6, trips, r.drover.changed, ach)
+			r.drover.procs, float64(r.drover.peakRSS)/1e6, trips, r.drover.changed, ach)
 	}
 	tw.Flush()
 }

@@ -18,24 +18,49 @@ import (
 	"github.com/drover-cm/drover/integration"
 )
 
-// hostsCPU is the CPU time used so far by every process that ran on the
-// hosts: the sum, over the processes alive in each host's PID namespace, of
-// their own and their reaped children's times. A process that ended was
-// reaped by its parent, which holds its times, so everything is counted once
-// (sshd sessions still open included).
-func hostsCPU(f *integration.Fleet) time.Duration {
+// usage is what the hosts spent so far, summed over the hosts.
+type usage struct {
+	cpu time.Duration
+	// pids is the sum of each host's last allocated PID (ns_last_pid):
+	// PIDs are handed out in order, so the difference between two readings
+	// is the number of processes (and threads) started in between, less
+	// the ones the readings themselves start (usageProcs).
+	pids int64
+}
+
+// usageProcs is the processes one reading starts on each host before the
+// PID it reads: the shell nsenter runs and its cat.
+const usageProcs = 2
+
+// procsBetween is the number of processes started on each host, on
+// average, between the readings a and b.
+func procsBetween(a, b usage, hosts int) float64 {
+	return float64(b.pids-a.pids)/float64(hosts) - usageProcs
+}
+
+// hostsUsage reads the CPU time used so far by every process that ran on
+// the hosts (the sum, over the processes alive in each host's PID
+// namespace, of their own and their reaped children's times: a process that
+// ended was reaped by its parent, which holds its times, so everything is
+// counted once, sshd sessions still open included) and the hosts' last PIDs.
+func hostsUsage(f *integration.Fleet) usage {
 	time.Sleep(200 * time.Millisecond) // let sshd reap the sessions just closed
-	var total time.Duration
+	var total usage
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, h := range f.Hosts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, err := h.Run("cat /proc/[0-9]*/stat 2>/dev/null; true")
+			// One cat, whose own PID is the last allocated when it reads
+			// ns_last_pid (the shell's read builtin reads a byte at a time,
+			// which a sysctl file does not support).
+			out, err := h.Run("cat /proc/sys/kernel/ns_last_pid /proc/[0-9]*/stat 2>/dev/null; true")
 			if err != nil {
 				return
 			}
+			first, _, _ := strings.Cut(out, "\n")
+			pids, _ := strconv.ParseInt(first, 10, 64)
 			var ticks int64
 			for _, l := range strings.Split(out, "\n") {
 				// Fields after the ")" that ends comm: utime is the 14th field.
@@ -53,7 +78,8 @@ func hostsCPU(f *integration.Fleet) time.Duration {
 				}
 			}
 			mu.Lock()
-			total += time.Duration(ticks) * time.Second / 100 // USER_HZ
+			total.cpu += time.Duration(ticks) * time.Second / 100 // USER_HZ
+			total.pids += pids
 			mu.Unlock()
 		}()
 	}
