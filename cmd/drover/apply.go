@@ -15,6 +15,7 @@ import (
 var (
 	applyFlags    playbookFlags
 	applyFailFast bool
+	applyReplan   bool
 	applyHTML     string
 )
 
@@ -31,11 +32,18 @@ carry on, unless --fail-fast. Handlers notified by a changed task run once at
 the end of the play. The recap shows per host how many tasks were ok, changed,
 failed and skipped.
 
+drover apply FILE applies a plan saved by drover plan -out FILE, exactly: the
+inventory, playbook, limit, variables and connection settings are the plan's
+(giving them again is refused). A changed playbook, inventory or local file
+refuses the whole plan; a host whose state moved since the plan is refused
+with what moved (--replan plans it again instead); a plan is applied once.
+
 Ctrl-C once: no new task starts, running ones finish. Twice: running tasks are
 cut. Exit status: 0 when every host succeeded, 1 otherwise, 130 when
 interrupted.`,
 	Example: `  drover apply -i hosts.hcl site.hcl
-  drover apply -i hosts.hcl site.hcl --limit web-1 --var-file prod.hcl`,
+  drover apply -i hosts.hcl site.hcl --limit web-1 --var-file prod.hcl
+  drover apply site.plan`,
 	Args: cobra.MinimumNArgs(1),
 	RunE: runApply,
 }
@@ -44,14 +52,31 @@ func init() {
 	applyFlags.register(applyCmd)
 	registerLockFlag(applyCmd)
 	applyCmd.Flags().BoolVar(&applyFailFast, "fail-fast", false, "after the first failure on any host, start no new task anywhere")
+	applyCmd.Flags().BoolVar(&applyReplan, "replan", false, "with a plan file: plan a host whose state moved since the plan again, instead of refusing it")
 	registerHTMLFlag(applyCmd, &applyHTML)
 	rootCmd.AddCommand(applyCmd)
 }
 
 func runApply(cmd *cobra.Command, args []string) error {
+	var saved *savedApply
+	if isPlanFile(args[0]) {
+		var err error
+		if saved, err = openSavedPlan(cmd, args); saved == nil {
+			return err // an error, or nothing to do
+		}
+		args = saved.plan.Command.Playbooks
+	} else if applyReplan {
+		return usageErrorf("--replan is for applying a plan file: drover apply FILE --replan")
+	}
 	s, err := openPlaybookSession(cmd, &applyFlags, args)
 	if err != nil {
 		return err
+	}
+	if saved != nil {
+		if err := saved.verify(s.loaded); err != nil {
+			s.close()
+			return err
+		}
 	}
 	page := s.startHTML(applyHTML)
 	// First signal: stop starting tasks. Second: cut the running ones.
@@ -83,6 +108,14 @@ func runApply(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	opts := s.options()
+	if saved != nil {
+		if err := saved.markApplied(); err != nil {
+			s.close()
+			return err
+		}
+		opts.Saved = saved.options(applyReplan)
+		saved.announce(s.ui)
+	}
 	opts.Stop = stopCh
 	opts.FailFast = applyFailFast
 	opts.Lock = &run.RunLock{Holder: lockHolder(args[0]), Wait: lockTimeout}

@@ -85,12 +85,30 @@ func init() {
 func main() {
 	plainArgs(rootCmd)
 	registerCompletions()
+	rootCmd.SetArgs(terraformFlags(os.Args[1:]))
 	err := rootCmd.Execute()
 	if msg := errorMessage(err); msg != "" {
 		// An error may quote a host: masked and escaped like all output.
 		fmt.Fprintln(os.Stderr, "drover:", report.Clean(outputMasker, msg))
 	}
 	os.Exit(exitCode(err))
+}
+
+// terraformFlags lets `plan -out FILE` and `-out=FILE` be written as
+// Terraform users do: flags with a single dash are shorthands to cobra, and
+// no command has an -o shorthand, so the rewrite takes nothing away.
+func terraformFlags(args []string) []string {
+	out := make([]string, len(args))
+	copy(out, args)
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		if a == "-out" || strings.HasPrefix(a, "-out=") {
+			out[i] = "-" + a
+		}
+	}
+	return out
 }
 
 // usageErrorf is an error in how drover was called: exit status 64.

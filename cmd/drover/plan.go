@@ -129,6 +129,19 @@ func (s *playbookSession) connect(ctx context.Context, h *inventory.Host, become
 	return p.Conn(ctx, t)
 }
 
+// savedNote says where the plan was saved and how to apply it.
+func (s *playbookSession) savedNote(path string, changes bool) {
+	out := s.ui.stdout
+	if global.jsonOut {
+		out = s.ui.stderr
+	}
+	if !changes {
+		fmt.Fprintf(out, "Saved the plan to %s: it has nothing to do.\n", path)
+		return
+	}
+	fmt.Fprintf(out, "Saved the plan to %s. Apply exactly it with: drover apply %s\n", path, path)
+}
+
 func (s *playbookSession) close() {
 	for _, p := range s.pools {
 		_ = p.Close()
@@ -140,6 +153,7 @@ func (s *playbookSession) close() {
 var (
 	planFlags            playbookFlags
 	planDetailedExitcode bool
+	planOut              string
 	planHTML             string
 )
 
@@ -152,10 +166,16 @@ of all tasks on each host in one round trip, and print what apply would do:
 host. Tasks whose settings depend on what an earlier task outputs are shown as
 "(known after apply)". Sensitive values are masked.
 
+With -out FILE (or --out), the plan is also saved: the changes per host, the
+digest of the state each was computed from, and the digests of every file and
+variable it was made from. drover apply FILE applies exactly that plan, and
+refuses a host whose state moved since (see docs/cli.md, "Saved plans").
+
 Exit status: 0 on success (with --detailed-exitcode: 0 no changes, 2 changes),
 1 on errors.`,
 	Example: `  drover plan -i hosts.hcl site.hcl
-  drover plan -i hosts.hcl site.hcl --var app_port=9090 --detailed-exitcode`,
+  drover plan -i hosts.hcl site.hcl --var app_port=9090 --detailed-exitcode
+  drover plan -i hosts.hcl site.hcl -out site.plan && drover apply site.plan`,
 	Args: cobra.MinimumNArgs(1),
 	RunE: runPlan,
 }
@@ -163,14 +183,28 @@ Exit status: 0 on success (with --detailed-exitcode: 0 no changes, 2 changes),
 func init() {
 	planFlags.register(planCmd)
 	planCmd.Flags().BoolVar(&planDetailedExitcode, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on errors")
+	planCmd.Flags().StringVar(&planOut, "out", "", "save the plan to this file (also -out FILE) for drover apply FILE")
 	registerHTMLFlag(planCmd, &planHTML)
 	rootCmd.AddCommand(planCmd)
 }
 
 func runPlan(cmd *cobra.Command, args []string) error {
+	var rec *planRecorder
+	if planOut != "" {
+		var err error
+		if rec, err = startPlanRecord(planOut); err != nil {
+			return err
+		}
+	}
 	s, err := openPlaybookSession(cmd, &planFlags, args)
 	if err != nil {
 		return err
+	}
+	if rec != nil {
+		if err := refuseUnsaveable(s.loaded); err != nil {
+			s.close()
+			return err
+		}
 	}
 	page := s.startHTML(planHTML)
 	ctx, stop := signalContext(cmd.Context(), s.ui.errWriter())
@@ -181,6 +215,9 @@ func runPlan(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	opts := s.options()
+	if rec != nil {
+		opts.Saved = &run.Saved{Digest: rec.d}
+	}
 	opts.Instances = s.instances
 	res, runErr := run.Plan(ctx, opts)
 	s.close()
@@ -192,6 +229,14 @@ func runPlan(cmd *cobra.Command, args []string) error {
 	}
 	if err := s.report(res.Diagnostics); err != nil {
 		return err
+	}
+	if rec != nil && runErr == nil && !res.Failed() && !interrupted(ctx) && len(res.Hosts) > 0 {
+		if err := rec.write(s.loaded, res); err != nil {
+			return &exitCodeError{code: exitError, err: err}
+		}
+		s.savedNote(rec.path, res.Summary.Changed() || res.Summary.Deferred > 0)
+	} else if rec != nil {
+		s.ui.warnf("no plan file written: the plan did not complete on every host; fix what failed (or leave hosts out with --limit) and plan again")
 	}
 	switch {
 	case interrupted(ctx):

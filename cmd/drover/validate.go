@@ -44,12 +44,15 @@ type loaded struct {
 	pb     *config.Playbook
 	inputs run.Inputs
 	flags  *playbookFlags
+	// paths are the playbook arguments; cmd the command (for a plan file).
+	paths []string
+	cmd   *cobra.Command
 }
 
 // loadPlaybook parses the playbook and the variable inputs, printing
 // diagnostics; errors end the command with exit status 1.
 func loadPlaybook(cmd *cobra.Command, f *playbookFlags, paths []string) (*loaded, error) {
-	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: f}
+	l := &loaded{ui: newUI(cmd), parser: hclparse.NewParser(), flags: f, paths: paths, cmd: cmd}
 	// Only the operator widens where local files may be read.
 	sl, err := stackLoading(l.parser, paths, f.allowLocal, false)
 	if err != nil {

@@ -14,7 +14,9 @@ package localpath
 import (
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 )
 
 // Rule says where local files may be read.
@@ -57,6 +59,7 @@ func (r Rule) Resolve(base, p string) (string, error) {
 	}
 	for _, root := range roots {
 		if within(root, full) {
+			seen(full)
 			return full, nil
 		}
 	}
@@ -98,4 +101,59 @@ func (r Rule) roots() ([]string, error) {
 func within(root, p string) bool {
 	rel, err := filepath.Rel(root, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// Watchers see every path Resolve returns while they watch. A saved plan
+// (engine/planfile) records the digest of each local file the plan read, so
+// that apply refuses when one of them changed; every reader of local files
+// goes through Resolve, so watching it finds them all wherever they are
+// read (functions, modules). A process runs one command: a watcher may see
+// the resolutions of another run in the same process (tests), which only
+// adds files to its list.
+var watchers struct {
+	sync.Mutex
+	set map[*Watcher]bool
+}
+
+// Watcher collects resolved paths, from Watch until Stop.
+type Watcher struct {
+	mu    sync.Mutex
+	paths map[string]bool
+}
+
+// Watch starts collecting the paths Resolve returns.
+func Watch() *Watcher {
+	w := &Watcher{paths: map[string]bool{}}
+	watchers.Lock()
+	if watchers.set == nil {
+		watchers.set = map[*Watcher]bool{}
+	}
+	watchers.set[w] = true
+	watchers.Unlock()
+	return w
+}
+
+// Stop ends the watch and returns the paths seen, sorted.
+func (w *Watcher) Stop() []string {
+	watchers.Lock()
+	delete(watchers.set, w)
+	watchers.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, 0, len(w.paths))
+	for p := range w.paths {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func seen(p string) {
+	watchers.Lock()
+	defer watchers.Unlock()
+	for w := range watchers.set {
+		w.mu.Lock()
+		w.paths[p] = true
+		w.mu.Unlock()
+	}
 }

@@ -69,8 +69,14 @@ type playRun struct {
 // playRuns selects every play's hosts before any host is contacted.
 func (r *runner) playRuns(vars, locals map[string]cty.Value) ([]playRun, hcl.Diagnostics) {
 	var out []playRun
-	for _, pl := range r.pb.Plays {
+	for i, pl := range r.pb.Plays {
 		hosts, ds := r.playHosts(pl, vars, locals)
+		if s := r.opts.Saved; s != nil && s.Plan != nil && !ds.HasErrors() {
+			var err error
+			if hosts, err = r.savedHosts(i, pl, hosts); err != nil {
+				ds = append(ds, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "The saved plan does not match the inventory", Detail: err.Error() + ".", Subject: pl.Hosts.Range().Ptr()})
+			}
+		}
 		roll, rds := r.rollingOf(pl, vars, locals)
 		ds = append(ds, rds...)
 		if ds.HasErrors() {
@@ -170,7 +176,7 @@ func (a *applyRun) runPlay(i int) {
 func (a *applyRun) runHost(i int, h *inventory.Host) error {
 	t := a.tallies[h.Name]
 	t.begin()
-	err := a.r.applyHost(a.ctx, a.stopCtx, a.plays[i].pl, h, t)
+	err := a.r.applyHost(a.ctx, a.stopCtx, i, a.plays[i].pl, h, t)
 	t.end()
 	if err != nil && a.r.opts.FailFast {
 		a.stopAll()
@@ -220,9 +226,10 @@ func isClosed(c <-chan struct{}) bool {
 	}
 }
 
-// applyHost runs one play on one host. ctx cuts running work; stopCtx only
-// stops new tasks from starting.
-func (r *runner) applyHost(ctx, stopCtx context.Context, pl *config.Play, h *inventory.Host, t *hostTally) error {
+// applyHost runs play i on one host. ctx cuts running work; stopCtx only
+// stops new tasks from starting. With a saved plan, the host is refused
+// when the plan no longer holds on it (saved.go).
+func (r *runner) applyHost(ctx, stopCtx context.Context, i int, pl *config.Play, h *inventory.Host, t *hostTally) error {
 	defer r.once.end(pl, h.Name) // what it did not run once, it will not
 	hr, diags, err := r.prepare(ctx, pl, h)
 	if diags.HasErrors() {
@@ -239,6 +246,25 @@ func (r *runner) applyHost(ctx, stopCtx context.Context, pl *config.Play, h *inv
 		}
 		t.unprepared(err)
 		return err
+	}
+	if s := r.opts.Saved; s != nil && s.Plan != nil {
+		r.mu.Lock()
+		earlier := r.playChanges[h.Name]
+		r.mu.Unlock()
+		warning, err := hr.checkSaved(i, earlier)
+		if err != nil {
+			t.unprepared(err)
+			t.kind = "stale_plan"
+			return err
+		}
+		if warning != "" {
+			r.em.Emit(report.Event{Kind: report.KindWarning, Host: h.Name, Message: warning})
+		}
+		defer func() {
+			r.mu.Lock()
+			r.playChanges[h.Name] = append(r.playChanges[h.Name], hr.changes...)
+			r.mu.Unlock()
+		}()
 	}
 	return hr.apply(ctx, stopCtx, t)
 }

@@ -58,8 +58,11 @@ type instance struct {
 	// from there on may have made it stale.
 	checkedAt int
 	plan      *contract.Plan
-	checkErr  error                // Diff failed: the task fails when reached
-	outputs   map[string]cty.Value // after it ran
+	checkErr  error // Diff failed: the task fails when reached
+	// stateDigest and stateSummary are what the check read, for a saved
+	// plan (saved.go).
+	stateDigest, stateSummary string
+	outputs                   map[string]cty.Value // after it ran
 }
 
 // instState is where an instance stands in a run on one host.

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/drover-cm/drover/engine/fanout"
+	"github.com/drover-cm/drover/engine/planfile"
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules/contract"
@@ -27,6 +28,10 @@ type HostPlan struct {
 	// Status is StatusOK, StatusFailed or StatusUnreachable.
 	Status report.Status
 	Err    error
+	// Index is the play's place in the playbook; Saved its tasks as a plan
+	// file records them (with Options.Saved).
+	Index int
+	Saved []planfile.Task
 }
 
 // Failed reports whether any host could not be planned.
@@ -157,17 +162,17 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 		res.Diagnostics = append(res.Diagnostics, ds...)
 		return res, nil
 	}
-	for i, pl := range r.pb.Plays {
-		if selected[i] == nil {
+	for pi, pl := range r.pb.Plays {
+		if selected[pi] == nil {
 			continue
 		}
-		hosts := r.alive(selected[i])
-		r.once.setLeads(pl, rolls[i].batches(hosts))
+		hosts := r.alive(selected[pi])
+		r.once.setLeads(pl, rolls[pi].batches(hosts))
 		plans := make([]HostPlan, len(hosts))
 		outs := fanout.Run(ctx, hosts, opts.Forks, func(ctx context.Context, h *inventory.Host) error {
 			i := indexOf(hosts, h)
 			hr, ds, err := r.prepare(ctx, pl, h)
-			hp := HostPlan{Host: h.Name, Status: report.StatusOK}
+			hp := HostPlan{Host: h.Name, Status: report.StatusOK, Index: pi}
 			switch {
 			case err != nil:
 				hp.Err = err
@@ -179,6 +184,9 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 				hp.Plan = &report.HostPlan{Play: pl.Name, Error: "the playbook could not be evaluated for this host (see the errors below)"}
 			default:
 				hp.Plan = hr.hostPlan()
+				if opts.Saved != nil {
+					hp.Saved = hr.savedTasks()
+				}
 				for _, tp := range hp.Plan.Tasks {
 					if tp.Error != "" {
 						hp.Status = report.StatusFailed

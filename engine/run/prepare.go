@@ -341,6 +341,7 @@ func (hr *hostRun) checkBatch(ctx context.Context, conn transport.Conn, ins []*i
 // changes logged up to checkedAt.
 func (hr *hostRun) diffAll(ins []*instance, outs []contract.CheckOutput, checkedAt int) {
 	for i, in := range ins {
+		hr.noteState(in, outs[i])
 		p, err := in.mtask.Diff(outs[i])
 		in.plan, in.checkErr, in.checkedAt = p, nil, checkedAt
 		if err != nil {

@@ -73,6 +73,9 @@ type Options struct {
 	Stop <-chan struct{}
 	// Lock, when set, takes each host's run lock (see RunLock).
 	Lock *RunLock
+	// Saved, when set, makes Plan record each host's plan for a plan file
+	// and Apply apply a saved plan (saved.go).
+	Saved *Saved
 	// Instances are the changes of the playbook's provision blocks, made
 	// before the plays: Plan's summary counts them with the tasks'.
 	Instances report.PlanSummary
@@ -121,6 +124,9 @@ type runner struct {
 	// locks of delegated hosts (delegate.go).
 	once      onceBoard
 	delegates delegateLocks
+	// playChanges are what each host's earlier plays changed, for a saved
+	// plan's later plays (saved.go).
+	playChanges map[string][]changeRec
 	// stackFns are the functions of the playbook's stacks.
 	stackFns *stackFuncs
 }
@@ -130,14 +136,15 @@ func newRunner(opts Options, sink report.Sink) *runner {
 		sink = report.Multi()
 	}
 	return &runner{
-		opts:      opts,
-		pb:        opts.Playbook,
-		funcs:     lang.Functions(opts.Playbook.Dir, opts.Playbook.AllowLocal...),
-		tmplFuncs: lang.TemplateFunctions(opts.Playbook.Dir, opts.Playbook.AllowLocal...),
-		em:        report.NewEmitter(sink),
-		dead:      map[string]report.Status{},
-		evalSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
-		stackFns:  newStackFuncs(opts.Playbook.AllowLocal),
+		opts:        opts,
+		pb:          opts.Playbook,
+		funcs:       lang.Functions(opts.Playbook.Dir, opts.Playbook.AllowLocal...),
+		tmplFuncs:   lang.TemplateFunctions(opts.Playbook.Dir, opts.Playbook.AllowLocal...),
+		em:          report.NewEmitter(sink),
+		dead:        map[string]report.Status{},
+		evalSlots:   make(chan struct{}, runtime.GOMAXPROCS(0)),
+		stackFns:    newStackFuncs(opts.Playbook.AllowLocal),
+		playChanges: map[string][]changeRec{},
 	}
 }
 
