@@ -132,7 +132,7 @@ func runApply(cmd *cobra.Command, args []string) error {
 		return &exitCodeError{code: exitError, err: runErr}
 	case res.Recap != nil && res.Recap.Interrupted:
 		return &exitCodeError{code: exitInterrupted}
-	case res.Recap != nil && len(res.Recap.Hosts) == 0:
+	case res.Recap != nil && len(res.Recap.Hosts) == 0 && !s.shardEmptied:
 		return noHosts(s.unmatched)
 	case res.Recap == nil || !res.Recap.OK():
 		return &exitCodeError{code: exitError}

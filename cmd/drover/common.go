@@ -336,7 +336,7 @@ func loadInventory(u *ui) (*inventory.Inventory, error) {
 	return inv, nil
 }
 
-// selectHosts applies the pattern and --limit, warning about terms that
+// selectHosts applies the pattern, --limit and --shard, warning about terms that
 // match nothing. No host at all is an error: a run on nothing is almost
 // always a typo.
 func selectHosts(u *ui, inv *inventory.Inventory, pattern string) ([]*inventory.Host, error) {
@@ -350,7 +350,8 @@ func selectHosts(u *ui, inv *inventory.Inventory, pattern string) ([]*inventory.
 	case err != nil:
 		return nil, usageErrorf("%w", err)
 	}
-	if len(hosts) == 0 {
+	hosts, emptied := keepShard(u, hosts)
+	if len(hosts) == 0 && !emptied {
 		what := fmt.Sprintf("pattern %q", pattern)
 		if global.limit != "" {
 			what += fmt.Sprintf(" with --limit %q", global.limit)
@@ -391,6 +392,9 @@ func openSession(cmd *cobra.Command, pattern, task, command string) (*session, e
 	if global.forks < 0 {
 		return nil, usageErrorf("--forks %d: want a positive number (0 means all hosts, up to %d)", global.forks, fanout.MaxForks)
 	}
+	if err := checkShard(); err != nil {
+		return nil, err
+	}
 	inv, err := loadInventory(u)
 	if err != nil {
 		return nil, err
@@ -400,6 +404,7 @@ func openSession(cmd *cobra.Command, pattern, task, command string) (*session, e
 		return nil, err
 	}
 	hosts = withOverrides(hosts, ov)
+	boundForks(u, len(hosts)) // fdlimit.go
 	c, err := newConnector(cmd, u, inv, ov)
 	if err != nil {
 		return nil, err

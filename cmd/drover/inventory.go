@@ -69,6 +69,9 @@ func runInventoryList(cmd *cobra.Command, args []string) error {
 		pattern = args[0]
 	}
 	u := newUI(cmd)
+	if err := checkShard(); err != nil {
+		return err
+	}
 	inv, err := loadInventoryAndCloud(cmd, u)
 	if err != nil {
 		return err

@@ -42,6 +42,7 @@ func (e *exitCodeError) Error() string {
 type globalOptions struct {
 	inventories       []string
 	limit             string
+	shard             string
 	forks             int
 	jsonOut           bool
 	noColor           bool
@@ -72,6 +73,7 @@ func init() {
 	pf := rootCmd.PersistentFlags()
 	pf.StringArrayVarP(&global.inventories, "inventory", "i", nil, "inventory file (HCL, Ansible INI or YAML); repeatable")
 	pf.StringVarP(&global.limit, "limit", "l", "", "further limit the selected hosts to this pattern")
+	pf.StringVar(&global.shard, "shard", "", "run only slice K/N of the selected hosts (by a hash of the name; see docs/speed.md)")
 	pf.IntVarP(&global.forks, "forks", "f", 0, "hosts to work on at once (default: all selected, up to 500)")
 	pf.BoolVar(&global.jsonOut, "json", false, "print one JSON object per event instead of text")
 	pf.BoolVar(&global.noColor, "no-color", false, "disable colour (also NO_COLOR=1, or when not a terminal)")

@@ -27,6 +27,9 @@ type playbookSession struct {
 	width int
 	// unmatched says which patterns matched nothing, for noHosts.
 	unmatched []string
+	// shardEmptied: --shard left a play with none of its hosts, so no
+	// host at all is this shard's share, not a typo (see keepShard).
+	shardEmptied bool
 	// instances are the provision blocks' changes, which the plan's
 	// summary line counts with the tasks'.
 	instances report.PlanSummary
@@ -57,10 +60,14 @@ func openConnections(cmd *cobra.Command, l *loaded) (*playbookSession, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkShard(); err != nil {
+		return nil, err
+	}
 	inv, err := loadInventory(l.ui)
 	if err != nil {
 		return nil, err
 	}
+	boundForks(l.ui, len(inv.Hosts())) // fdlimit.go; plays select hosts later
 	c, err := newConnector(cmd, l.ui, inv, ov)
 	if err != nil {
 		return nil, err
@@ -81,7 +88,7 @@ func (s *playbookSession) options() run.Options {
 	}
 }
 
-// selectHosts applies a play's pattern and --limit. A play that selects no
+// selectHosts applies a play's pattern, --limit and --shard. A play that selects no
 // host is skipped with a warning (an inventory may have no db hosts yet); a
 // run where no play selects any host is an error (see noHosts).
 func (s *playbookSession) selectHosts(pattern string) ([]*inventory.Host, error) {
@@ -96,7 +103,13 @@ func (s *playbookSession) selectHosts(pattern string) ([]*inventory.Host, error)
 	case err != nil:
 		return nil, err
 	}
-	if len(hosts) == 0 {
+	hosts, emptied := keepShard(s.ui, hosts)
+	if emptied {
+		s.mu.Lock()
+		s.shardEmptied = true
+		s.mu.Unlock()
+	}
+	if len(hosts) == 0 && !emptied {
 		what := fmt.Sprintf("pattern %q", pattern)
 		if global.limit != "" {
 			what += fmt.Sprintf(" with --limit %q", global.limit)
@@ -243,7 +256,7 @@ func runPlan(cmd *cobra.Command, args []string) error {
 		return &exitCodeError{code: exitInterrupted}
 	case runErr != nil:
 		return &exitCodeError{code: exitError, err: runErr}
-	case len(res.Hosts) == 0 && !pending: // hosts yet to be created select nothing yet
+	case len(res.Hosts) == 0 && !pending && !s.shardEmptied: // hosts yet to be created select nothing yet
 		return noHosts(s.unmatched)
 	case res.Failed():
 		return &exitCodeError{code: exitError}

@@ -142,7 +142,7 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 		Inputs:  l.inputs,
 		Hosts: func(p string) ([]*inventory.Host, error) {
 			hosts, err := s.selectHosts(p)
-			if err == nil && len(hosts) == 0 {
+			if err == nil && len(hosts) == 0 && !s.shardEmptied {
 				err = fmt.Errorf("no hosts selected by %q; see `drover inventory list` for the names", p)
 			}
 			return hosts, err

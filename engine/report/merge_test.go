@@ -1,0 +1,140 @@
+package report
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// The streams in testdata/merge are real: TestCLIFleetShardMerge
+// (cmd/drover) writes them with -update from plan and apply runs on a fleet
+// of three sshd hosts and an unreachable one, unsharded and as --shard K/3.
+
+func mergeFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "merge", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func mergeOf(t *testing.T, names ...string) (*Merged, error) {
+	t.Helper()
+	var ss []Stream
+	for _, n := range names {
+		ss = append(ss, Stream{Name: n, R: strings.NewReader(mergeFile(t, n))})
+	}
+	return Merge(ss)
+}
+
+// rows are the recap's hosts without durations, sorted by name.
+func rows(r *Recap) []HostRecap {
+	out := make([]HostRecap, len(r.Hosts))
+	for i, h := range r.Hosts {
+		h.Duration = 0
+		out[i] = h
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Host < out[j].Host })
+	return out
+}
+
+func TestMergeShardsAsOneRun(t *testing.T) {
+	for _, cmd := range []string{"apply", "plan"} {
+		t.Run(cmd, func(t *testing.T) {
+			whole, err := mergeOf(t, cmd+"-all.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := mergeOf(t, cmd+"-1.json", cmd+"-2.json", cmd+"-3.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Command != cmd || len(m.Incomplete) != 0 {
+				t.Errorf("command %q, incomplete %v", m.Command, m.Incomplete)
+			}
+			if got, want := rows(m.Recap), rows(whole.Recap); !reflect.DeepEqual(got, want) || len(got) != 4 {
+				t.Errorf("merged rows\n%+v\nthe unsharded run's\n%+v", got, want)
+			}
+			if m.Recap.PerTask != whole.Recap.PerTask || m.Recap.OK() || m.Recap.Duration <= 0 {
+				t.Errorf("per task %v (want %v), ok %v (want false: dead is unreachable), duration %v",
+					m.Recap.PerTask, whole.Recap.PerTask, m.Recap.OK(), m.Recap.Duration)
+			}
+			if !reflect.DeepEqual(m.Plan, whole.Plan) {
+				t.Errorf("plan summary %+v, the unsharded run's %+v", m.Plan, whole.Plan)
+			}
+		})
+	}
+}
+
+func TestMergeErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files []string
+		err   string
+	}{
+		{name: "host twice", files: []string{"apply-2.json", "apply-3.json", "apply-2.json"}, err: "in both apply-2.json and apply-2.json"},
+		{name: "sharded and whole", files: []string{"apply-all.json", "apply-3.json"}, err: "in both apply-all.json and apply-3.json"},
+		{name: "two commands", files: []string{"apply-2.json", "plan-3.json"}, err: "plan-3.json is a plan run and the others apply"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := mergeOf(t, tc.files...); err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("err %v, want %q", err, tc.err)
+			}
+		})
+	}
+	for _, tc := range []struct{ name, stream, err string }{
+		{"empty", "", "holds no events"},
+		{"not JSON", "PLAY [all] ****\n", "x.json:1: not a drover --json event"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Merge([]Stream{{Name: "x.json", R: strings.NewReader(tc.stream)}}); err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("err %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
+
+// A stream cut short (no recap): hosts that had finished keep their
+// status, the one still running is cancelled as incomplete.
+func TestMergeIncomplete(t *testing.T) {
+	lines := strings.SplitAfter(strings.TrimSpace(mergeFile(t, "apply-3.json")), "\n")
+	var cut strings.Builder
+	found := false
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], `"kind":"host_done"`) {
+			found = true
+			lines = append(lines[:i], lines[i+1:len(lines)-1]...) // drop it and the recap
+			break
+		}
+	}
+	if !found {
+		t.Fatal("no host_done in apply-3.json")
+	}
+	for _, l := range lines {
+		cut.WriteString(l)
+	}
+	whole, _ := mergeOf(t, "apply-3.json")
+	m, err := Merge([]Stream{{Name: "cut.json", R: strings.NewReader(cut.String())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m.Incomplete, []string{"cut.json"}) {
+		t.Errorf("incomplete %v", m.Incomplete)
+	}
+	if len(m.Recap.Hosts) != len(whole.Recap.Hosts) {
+		t.Fatalf("hosts %+v, want those of %+v", m.Recap.Hosts, whole.Recap.Hosts)
+	}
+	cancelled := 0
+	for _, h := range m.Recap.Hosts {
+		if h.Status == StatusCancelled && h.ErrorKind == IncompleteKind && strings.Contains(h.Message, "cut.json") {
+			cancelled++
+		}
+	}
+	if cancelled != 1 || m.Recap.OK() {
+		t.Errorf("want one host cancelled as incomplete and the recap not ok: %+v", m.Recap.Hosts)
+	}
+}
