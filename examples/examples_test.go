@@ -69,6 +69,7 @@ func (x *example) run(apply bool) (string, *run.PlanResult, *run.ApplyResult) {
 	opts := run.Options{
 		Playbook: pb, Inputs: in, Sink: term, Masker: masker,
 		Hosts: func(pattern string) ([]*inventory.Host, error) { return inv.Select(pattern) },
+		Fleet: inv.Hosts,
 		Connect: func(ctx context.Context, h *inventory.Host, _ *run.Become) (transport.Conn, error) {
 			tg, err := connect.Target(inv, h, nil)
 			if err != nil {

@@ -469,6 +469,11 @@ func (r *runner) checkFleetRefs(vars, locals map[string]cty.Value) hcl.Diagnosti
 				diags = append(diags, ds...)
 				continue
 			}
+			if !v.IsWhollyKnown() {
+				// It reads what this scope lacks (a local using inventory.*):
+				// each host's evaluation checks it.
+				continue
+			}
 			name, err := delegateName(v)
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid delegate_to value", Detail: err.Error(), Subject: t.DelegateTo.Range().Ptr()})
