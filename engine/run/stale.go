@@ -24,6 +24,14 @@ func changeOf(in *instance) changeRec {
 	// directories: a task that edits a file it does not manage (line) has
 	// changed that file.
 	own := rel.Provides()
+	for _, r := range own {
+		if r.Kind == "package" {
+			// Installing or removing a package runs its maintainer
+			// scripts, which create users, write /etc and start or stop
+			// services: a later service task's read (say) is stale.
+			return changeRec{opaque: true}
+		}
+	}
 	var c changeRec
 	created := onlyCreates(in.plan)
 	for _, r := range own {
