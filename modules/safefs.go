@@ -165,6 +165,10 @@ drover_cd() {
 drover_notours() { echo "drover: $1 can be changed by $(stat -c %U -- "$1") or by others, not only by $(id -un)" >&2; }
 drover_mkcd() { _fmk=1; drover_cd "$1"; _fe=$?; _fmk=; return $_fe; }
 drover_owncd() { _fown=1; drover_cd "$1"; _fe=$?; _fown=; return $_fe; }
+# drover_private: . is the private directory mktemp made: ours, 0700, or
+# 02700 when it inherited the setgid bit of a setgid parent (Debian's
+# /etc/redis): the group has no access either way.
+drover_private() { case $(stat -c '%u %a' .) in "$_fme 700" | "$_fme 2700") return 0 ;; esac; return 1; }
 drover_stage() {
 	if drover_here; then
 		_fp=$(mktemp -d .drover-XXXXXXXXXX) || return 1
@@ -174,11 +178,11 @@ drover_stage() {
 	fi
 	if [ -n "$_fpf" ] && { :; } 9<. 2>/dev/null; then
 		_fp=$(mktemp -d .drover-XXXXXXXXXX) || return 1
-		if { cd -P -- "$_fp" && [ .. -ef /proc/self/fd/9 ]; } 9<. && [ "$(stat -c '%u %a' .)" = "$_fme 700" ]; then _fin=1; return 0; fi
+		if { cd -P -- "$_fp" && [ .. -ef /proc/self/fd/9 ]; } 9<. && drover_private; then _fin=1; return 0; fi
 	else
 		_fi=$(stat -c %d:%i .) || return 1
 		_fp=$(mktemp -d .drover-XXXXXXXXXX) || return 1
-		if cd -P -- "$_fp" && [ "$(stat -c %d:%i ..)" = "$_fi" ] && [ "$(stat -c '%u %a' .)" = "$_fme 700" ]; then _fin=1; return 0; fi
+		if cd -P -- "$_fp" && [ "$(stat -c %d:%i ..)" = "$_fi" ] && drover_private; then _fin=1; return 0; fi
 	fi
 	echo "drover: the private directory $_fp that drover made was replaced; nothing was changed" >&2
 	return 1

@@ -98,6 +98,10 @@ func testSafeFS(t *testing.T, sh string) {
 			// mkcd that ended anywhere else must not chown it.
 			script: `drover_mkcd "$R/u/a/b"; [ . -ef "$R/u/a/b" ] || { echo "mkcd ended in $PWD" >&2; exit 1; }; chown nobody .; chmod 0750 .`,
 			after:  "u/a/b nobody 750 "},
+		{name: "stage in another user's setgid directory (its private directory is 02700)",
+			setup:  "chmod 2775 u",
+			script: `drover_cd "$R/u"; drover_stage; printf x > f; drover_unstage; ls -A "$R/u"`,
+			after:  ""},
 		{name: "stage leaves nothing behind",
 			script: `drover_cd "$R/u"; drover_stage; : > f; drover_unstage; ls -A "$R/u"`,
 			after:  ""},
