@@ -8,6 +8,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules/contract"
 )
@@ -47,6 +48,8 @@ type instance struct {
 	metaSensitive bool
 	secrets       []string
 	mtask         contract.Task
+	// reads caches readsState: 0 not known yet, 1 reads, 2 reads nothing.
+	readsMemo uint8
 	// retries and retryDelay are the task's retries and retry_delay;
 	// attempt is which run this is (1, 2, ...; 0 without retries).
 	retries    int
@@ -118,6 +121,19 @@ func (in *instance) notifyKey(name string) string {
 		return name
 	}
 	return in.frame.prefix + name
+}
+
+// readsState reports whether the state read of the instance's module task
+// reads anything on the host (remote.ReadsNothing): one that reads nothing
+// is planned from its configuration alone, and no change makes that stale.
+func (in *instance) readsState() bool {
+	if in.readsMemo == 0 {
+		in.readsMemo = 1
+		if in.mtask != nil && remote.ReadsNothing(in.mtask) {
+			in.readsMemo = 2
+		}
+	}
+	return in.readsMemo == 1
 }
 
 // ready reports whether the instance is a module task (its state read or

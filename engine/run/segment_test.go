@@ -10,12 +10,18 @@ import (
 )
 
 // relTask is a module task that only declares its relations, for planning.
+// Its state read reads something (a fragment); noRead is a task whose read
+// reads nothing (a command without creates).
 type relTask struct{ provides, uses []contract.Resource }
 
-func (relTask) Check() string                                     { return "" }
+func (relTask) Check() string                                     { return "cat /state" }
 func (relTask) Diff(contract.CheckOutput) (*contract.Plan, error) { return nil, nil }
 func (t relTask) Provides() []contract.Resource                   { return t.provides }
 func (t relTask) Uses() []contract.Resource                       { return t.uses }
+
+type noRead struct{ relTask }
+
+func (noRead) Check() string { return "" }
 
 func pathRes(p string) contract.Resource { return contract.Resource{Kind: "path", Name: p} }
 
@@ -34,12 +40,13 @@ func pathRes(p string) contract.Resource { return contract.Resource{Kind: "path"
 //
 // followed by options: "uses /q" (it also uses /q), "as u" (it becomes u:
 // another connection), "read@N" (its state was read when the log had N
-// changes).
+// changes), "noread" (its module reads no state).
 func inst(desc string) *instance {
 	name, rest, _ := strings.Cut(desc, ": ")
 	f := strings.Fields(rest)
 	in := &instance{addr: name, state: instChecked}
 	rel := relTask{}
+	reads := true
 	words := f
 	switch f[0] {
 	case "change":
@@ -95,6 +102,9 @@ func inst(desc string) *instance {
 		case words[0] == "as":
 			in.conn = "true/" + words[1]
 			words = words[2:]
+		case words[0] == "noread":
+			reads = false
+			words = words[1:]
 		case strings.HasPrefix(words[0], "read@"):
 			in.checkedAt = int(words[0][len("read@")] - '0')
 			words = words[1:]
@@ -104,6 +114,9 @@ func inst(desc string) *instance {
 	}
 	if in.state == instChecked || in.state == instConfigured {
 		in.mtask = rel
+		if !reads {
+			in.mtask = noRead{rel}
+		}
 	}
 	return in
 }
@@ -203,6 +216,13 @@ func TestPlanSegments(t *testing.T) {
 		{name: "then read, then run",
 			insts: []string{"h: unread /h"},
 			want:  "read(h)"},
+		{name: "a task that reads no state is never stale: it goes in the batch after code ran",
+			insts: []string{"s: shell", "h: shell noread", "b: change /b"},
+			want:  "run(s h)+read(b)"},
+		{name: "nor after the changes logged before it",
+			insts: []string{"h: shell noread read@0"},
+			log:   []changeRec{{opaque: true}},
+			want:  "run(h)"},
 		{name: "plans continue after a batch that reads nothing",
 			insts: []string{"a: change /f", "b: ok /b", "c: change /f as nobody", "d: change /d as nobody"},
 			want:  "run(a);run(b);read(c)"},

@@ -88,10 +88,12 @@ type changeRec struct {
 // in.checkedAt entries, may no longer describe it once log and then ahead
 // (the changes of a batch that runs before it) are made: one of them touched
 // a resource it provides or uses (other than the directory its own path is
-// in, which only orders it), or ran code.
+// in, which only orders it), or ran code. A task whose module reads nothing
+// (a command without creates or removes) is never stale: a new read would
+// read nothing again.
 func stale(in *instance, log, ahead []changeRec) bool {
 	since := log[min(in.checkedAt, len(log)):]
-	if len(since) == 0 && len(ahead) == 0 {
+	if len(since) == 0 && len(ahead) == 0 || !in.readsState() {
 		return false
 	}
 	changed := map[contract.Resource]bool{}
