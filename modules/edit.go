@@ -33,6 +33,15 @@ func (f editedFile) CheckPath() contract.PathCheck {
 	return contract.PathCheck{Path: f.Path, FetchMax: maxEditFile}
 }
 
+// EditedPath is the file (contract.ContentEditor).
+func (f editedFile) EditedPath() string { return f.Path }
+
+// contentRead is the state read that finds f a regular file holding
+// content, as the batched read (CheckPath) reports it, for DiffContent.
+func (f editedFile) contentRead(content []byte) contract.CheckOutput {
+	return contract.CheckOutput{Path: &contract.PathState{Type: "file", Size: int64(len(content)), Content: content, HasContent: len(content) <= maxEditFile}}
+}
+
 // read is what Check read of the file, for a task of module: a regular
 // file with its content, or Type "missing" when the task is to create it.
 // done is the empty plan for a missing file that Absent has nothing to

@@ -270,6 +270,7 @@ func (x *executor) run(c *cursor, seg segment) error {
 		}
 		c.move(c.ti, c.ii+1)
 	case segRun:
+		x.takeRebased(seg)
 		work := make([]bool, len(seg.insts))
 		for k, in := range seg.insts {
 			work[k] = willRun(in)
@@ -333,16 +334,45 @@ func (x *executor) applyBatch(seg segment) []remote.BatchResult {
 		return res
 	}
 	out, checks := x.applyPlans(seg.insts[idx[0]], plans, seg.readAfter)
+	stopped := len(seg.insts)
 	for i, k := range idx {
 		res[k] = out[i]
 		if out[i].Ran && seg.insts[k].plan.Changed() {
-			hr.changes = append(hr.changes, changeOf(seg.insts[k]))
+			hr.changes = append(hr.changes, changeOf(seg.insts[k], seg.insts[k].plan))
+		}
+		if (out[i].Err != nil || !out[i].Ran) && k < stopped {
+			stopped = k
+		}
+	}
+	// A rebased plan after the batch stopped was made from content an edit
+	// before it was to write, which may not have happened: read it again.
+	for k, in := range seg.insts[min(stopped+1, len(seg.insts)):] {
+		if _, ok := seg.rebased[in]; ok && in.state == instChecked {
+			in.to(instConfigured)
+			res[stopped+1+k] = remote.BatchResult{}
 		}
 	}
 	if checks != nil {
 		hr.diffAll(seg.readAfter, checks, len(hr.changes))
 	}
 	return res
+}
+
+// takeRebased gives the instances of a run segment that were rebased
+// their plans, as of the changes the batch makes before each of them.
+func (x *executor) takeRebased(seg segment) {
+	if len(seg.rebased) == 0 {
+		return
+	}
+	at := len(x.hr.changes)
+	for _, in := range seg.insts {
+		if p, ok := seg.rebased[in]; ok {
+			in.plan, in.checkErr, in.checkedAt = p, nil, at
+		}
+		if willRun(in) && in.plan.Changed() {
+			at++
+		}
+	}
 }
 
 // applyPlans runs plans over lead's connection: with remote.Apply when

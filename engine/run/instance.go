@@ -94,12 +94,14 @@ func (s instState) String() string {
 // another host ran, see once.go). Evaluating (configure) decides
 // between deferred, skipped and configured, and is done again for a
 // deferred instance once what it waits for ran; reading state (again, when
-// stale) makes it checked; the executor reports it done or failed.
+// stale) makes it checked; the executor reports it done or failed. A plan
+// made from what an earlier edit was to write (rebase) that did not run
+// because the batch stopped before it goes back to configured: read again.
 var instMoves = map[instState][]instState{
 	instNew:        {instDeferred, instSkipped, instConfigured, instDone, instFailed},
 	instDeferred:   {instDeferred, instSkipped, instConfigured, instFailed},
 	instConfigured: {instChecked, instFailed},
-	instChecked:    {instChecked, instDone, instFailed},
+	instChecked:    {instChecked, instConfigured, instDone, instFailed},
 }
 
 // to moves the instance to state s. Any other move than instMoves allows is
