@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/drover-cm/drover/engine/shell"
@@ -103,9 +105,15 @@ func editStep(p string, create bool, old []byte, c *fileContent, owner, mode str
 		b.WriteString("h=$(drover_read \"$b\" | sha256sum)\n")
 		fmt.Fprintf(&b, "if [ \"${h%%%% *}\" != %s ]; then printf 'drover: %%s changed since it was read; re-run\\n' %s >&2; exit 1; fi\n", hex.EncodeToString(sum[:]), shell.Quote(p))
 	}
+	up := contract.Upload{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}
+	if m, err := strconv.ParseUint(mode, 8, 32); err == nil && owner == "''" && len(mode) == 4 && plainMode("", uint32(m)) {
+		// The uploader's file with a plain mode: written with it, as
+		// installUpload does, and no chmod.
+		up.Mode, mode = fs.FileMode(m), "''"
+	}
 	b.WriteString(shell.Join("drover_install", path.Base(tmp)) + " \"$b\" " + owner + " " + mode + "\n")
 	return contract.Step{
-		Uploads: []contract.Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}},
+		Uploads: []contract.Upload{up},
 		Script:  b.String(),
 	}
 }
