@@ -33,8 +33,8 @@ func (x *executor) segments(c *cursor) []segment {
 // result before that end).
 //
 // A handler goes only when it is certain whether it runs: notified
-// already, or notified by an instance of pending whose plan changes
-// something, reported changed when it succeeds (no changed_when, not
+// already, or notified by an instance of pending whose plan (rebased, when
+// its segment rebased it) changes something, reported changed when it succeeds (no changed_when, not
 // judged by its result). The first handler that is not certain, that is
 // in a stack, runs once, or cannot be evaluated and planned now without a
 // round trip (its configuration waits for outputs, its module reads
@@ -59,9 +59,16 @@ func (x *executor) foldHandlers(c *cursor, pending []*instance, segs []segment) 
 	if s := segs[len(segs)-1]; s.insts[len(s.insts)-1] != pending[len(pending)-1] {
 		return nil
 	}
+	// The plans the batches run: a rebased instance's is its segment's.
+	re := rebased{}
+	for _, s := range segs {
+		for in, p := range s.rebased {
+			re[in] = p
+		}
+	}
 	notify, unsure := map[string]bool{}, map[string]bool{}
 	for _, in := range pending {
-		if in.state != instChecked || in.checkErr != nil || !in.plan.Changed() {
+		if in.state != instChecked || in.checkErr != nil || !re.plan(in).Changed() {
 			continue
 		}
 		for _, n := range in.task.Notify {

@@ -64,3 +64,42 @@ func TestApplyFoldsHandlers(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyFoldRebased: edits of one file go in one batch, each planned
+// from what the one before it writes; the batch's handlers are those the
+// plans it runs notify (line.two, rebased, has nothing left to do: its
+// handler does not run), and the file ends as edited one by one.
+func TestApplyFoldRebased(t *testing.T) {
+	f := loadFixture(t, "testdata/apply_fold_edit")
+	var cc countingConns
+	var ev events
+	opts := f.options(&ev)
+	opts.Connect = cc.connect
+	if _, err := Apply(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ev.ev {
+		if e.Kind == report.KindTask {
+			got = append(got, e.Task+"="+string(e.Status))
+		}
+	}
+	if g, want := strings.Join(got, " "), "line.one=changed line.two=ok line.three=changed handler.first=changed"; g != want {
+		t.Errorf("events:\n got %s\nwant %s", g, want)
+	}
+	for name, want := range map[string]string{"app.ini": "x = 1\ny = 2\n", "log": "first\n"} {
+		if b, _ := os.ReadFile(filepath.Join(f.root, name)); string(b) != want {
+			t.Errorf("%s = %q, want %q", name, b, want)
+		}
+	}
+	// The read; the three edits and the handler.
+	if trips := cc.trips(); trips != 2 {
+		t.Errorf("%d round trips; want 2", trips)
+	}
+	if _, err := Apply(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if trips := cc.trips(); trips != 1 {
+		t.Errorf("second apply: %d round trips; want 1 (nothing to change)", trips)
+	}
+}

@@ -161,7 +161,10 @@ func isParentOf(dir string, rs []contract.Resource) bool {
 // when in must be read again (or is not stale).
 func rebase(in *instance, log, ahead []changeRec) (p *contract.Plan, ok bool) {
 	ce, isEditor := in.mtask.(contract.ContentEditor)
-	if !isEditor || in.state != instChecked || in.checkErr != nil {
+	if !isEditor || in.state != instChecked || in.checkErr != nil || in.delegate != nil {
+		// A delegated batch reads its instances again under the
+		// delegate's lock before it runs (applyBatch): that read would
+		// undo the rebase.
 		return nil, false
 	}
 	file := ce.EditedPath()
