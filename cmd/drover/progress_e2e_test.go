@@ -39,7 +39,7 @@ const twoSleeps = `
 `
 
 // TestCLILiveViewOnPTY: on a terminal, apply draws a live line for the host
-// (its task, elapsed time, a ticker) while the first of two 2-second tasks
+// (its task and how many it has ended, elapsed time, a ticker) while the first of two 2-second tasks
 // runs, and leaves a clean screen: the host's results, the recap, and no
 // trace of the live view.
 func TestCLILiveViewOnPTY(t *testing.T) {
@@ -49,8 +49,8 @@ func TestCLILiveViewOnPTY(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, r.raw())
 	}
 	raw := r.raw()
-	live := r.firstAt("web1  shell.first")
-	second := r.firstAt("web1  shell.second")
+	live := r.firstAt("web1  [0/2] shell.first")
+	second := r.firstAt("web1  [1/2] shell.second")
 	if live.IsZero() || second.IsZero() {
 		t.Fatalf("no live line for the tasks:\n%q", raw)
 	}
@@ -58,7 +58,7 @@ func TestCLILiveViewOnPTY(t *testing.T) {
 	if gap := second.Sub(live); gap < 1500*time.Millisecond {
 		t.Errorf("the live line for shell.first appeared %v before shell.second started, want it during the first task (~2s)", gap)
 	}
-	if !regexp.MustCompile(`web1  shell\.first  1\.\ds [⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]`).MatchString(raw) {
+	if !regexp.MustCompile(`web1  \[0/2\] shell\.first  1\.\ds [⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]`).MatchString(raw) {
 		t.Errorf("no elapsed time and ticker past a second:\n%q", raw)
 	}
 	if regexp.MustCompile(`\x1b\[[0-9;]*m`).MatchString(raw) {
