@@ -69,6 +69,9 @@ func runReportMerge(cmd *cobra.Command, args []string) error {
 	if mergeHTML != "" && m.Command != "plan" && m.Command != "apply" {
 		return usageErrorf("--html: the streams are of a %s run; the HTML report is of plan and apply runs", m.Command)
 	}
+	for _, w := range m.Warnings {
+		u.warnf("%s", w)
+	}
 	for _, name := range m.Incomplete {
 		u.warnf("%s is incomplete: it ends without a recap (its controller stopped early); hosts it had not reached are not in the recap", name)
 	}

@@ -32,6 +32,9 @@ type Merged struct {
 	// Report is the HTML report of the merged run (plan and apply streams),
 	// as the unsharded run's --html would be, its hosts sorted by name.
 	Report *RunReport
+	// Warnings say what the merged run's report cannot vouch for: shards
+	// that ran another playbook or inventory than the first stream's.
+	Warnings []string
 }
 
 // IncompleteKind is the ErrorKind of a host whose stream ended before it did.
@@ -44,14 +47,14 @@ const IncompleteKind = "incomplete"
 func Merge(streams []Stream) (*Merged, error) {
 	m := &Merged{Recap: &Recap{}}
 	owner := map[string]string{}
-	var reports []*RunReport
+	var reports []namedReport
 	for _, s := range streams {
 		col := NewRunCollector()
 		rows, err := m.read(s, col)
 		if err != nil {
 			return nil, err
 		}
-		reports = append(reports, col.Report())
+		reports = append(reports, namedReport{s.Name, col.Report()})
 		for _, h := range rows {
 			if prev, dup := owner[h.Host]; dup {
 				return nil, fmt.Errorf("host %q is in both %s and %s: merge the streams of one run's shards only (each host in one shard)", h.Host, prev, s.Name)
@@ -65,25 +68,39 @@ func Merge(streams []Stream) (*Merged, error) {
 	return m, nil
 }
 
+type namedReport struct {
+	name string
+	*RunReport
+}
+
 // runReport joins the shards' reports into the one the unsharded run would
 // have written: the earliest start, the longest duration, every host (sorted
 // by name), the warnings once each; the merged recap or plan summary.
-func (m *Merged) runReport(shards []*RunReport) *RunReport {
+func (m *Merged) runReport(shards []namedReport) *RunReport {
 	rep := &RunReport{Command: m.Command, Recap: m.Recap}
 	if m.Plan != nil {
 		rep.Recap, rep.PlanLine = nil, m.Plan.Line()
 	}
 	warned := map[string]bool{}
+	first := "" // the stream the run's input is from
 	for _, r := range shards {
 		if !r.Started.IsZero() && (rep.Started.IsZero() || r.Started.Before(rep.Started)) {
 			rep.Started = r.Started
 		}
 		rep.Duration = max(rep.Duration, r.Duration)
-		if rep.Operator == "" {
-			// The shards ran the same input; a shard whose digests differ
-			// ran another (its hosts' tasks show it).
+		if rep.Operator == "" && r.Operator != "" {
+			// The run's input is the first stream's that says it.
 			rep.Operator, rep.Playbook, rep.PlaybookFiles = r.Operator, r.Playbook, r.PlaybookFiles
 			rep.Inventory, rep.InventoryFiles = r.Inventory, r.InventoryFiles
+			first = r.name
+		} else if r.Operator != "" {
+			for _, d := range []struct{ what, got, want string }{
+				{"playbook", r.Playbook, rep.Playbook}, {"inventory", r.Inventory, rep.Inventory},
+			} {
+				if d.got != d.want {
+					m.Warnings = append(m.Warnings, fmt.Sprintf("%s ran another %s (%s) than %s (%s): its hosts' part of the report is of that one; merge the shards of one run", r.name, d.what, d.got, first, d.want))
+				}
+			}
 		}
 		rep.Hosts = append(rep.Hosts, r.Hosts...)
 		for _, w := range r.Warnings {
@@ -98,6 +115,7 @@ func (m *Merged) runReport(shards []*RunReport) *RunReport {
 	if m.Plan == nil {
 		rep.Duration = m.Recap.Duration
 	}
+	rep.Warnings = append(rep.Warnings, m.Warnings...)
 	// A host of an incomplete stream has no host_done: its status is the
 	// merged recap's (cancelled, and why).
 	final := map[string]HostRecap{}

@@ -229,3 +229,30 @@ func TestMergeHTMLIncomplete(t *testing.T) {
 		t.Errorf("the page does not say why %s is cancelled:\n%s", cutHost, page)
 	}
 }
+
+// Shards that ran another playbook than the first stream's are merged, and
+// said to be: in the warnings and on the page.
+func TestMergeAnotherPlaybook(t *testing.T) {
+	re := regexp.MustCompile(`"playbook":"sha256:[0-9a-f]+"`)
+	other := re.ReplaceAllString(mergeFile(t, "apply-3.json"), `"playbook":"sha256:0ther"`)
+	if other == mergeFile(t, "apply-3.json") {
+		t.Fatal("apply-3.json's run_start has no playbook digest")
+	}
+	m, err := Merge([]Stream{
+		{Name: "apply-1.json", R: strings.NewReader(mergeFile(t, "apply-1.json"))},
+		{Name: "apply-2.json", R: strings.NewReader(mergeFile(t, "apply-2.json"))},
+		{Name: "other.json", R: strings.NewReader(other)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0], "other.json ran another playbook (sha256:0ther) than apply-1.json (sha256:") {
+		t.Fatalf("warnings %q", m.Warnings)
+	}
+	if !strings.Contains(runHTML(t, m.Report), "other.json ran another playbook") {
+		t.Errorf("the page does not warn of it")
+	}
+	if m, _ := mergeOf(t, "apply-1.json", "apply-2.json", "apply-3.json"); len(m.Warnings) != 0 {
+		t.Errorf("the shards of one run: warnings %q", m.Warnings)
+	}
+}
