@@ -127,6 +127,11 @@ func (v *liveView) update(e Event) {
 				h.finished, h.total = 0, hp.Tasks
 			}
 		}
+	case KindConnect:
+		if h.phase == PhaseConnecting {
+			// Connected (ad-hoc commands): the command's work from now.
+			h.phase, h.phaseSince = "", v.now()
+		}
 	case KindTaskStart:
 		lt := liveTask{addr: e.Task, since: v.now()}
 		if tr, ok := e.Detail.(*TaskResult); ok {

@@ -291,3 +291,29 @@ func TestPhasesWriteNothingWithoutLiveView(t *testing.T) {
 		t.Errorf("h2, which only had phases, is %s in the recap, want not_started", rc.Hosts[1].Status)
 	}
 }
+
+// An ad-hoc command's host is connecting until its connect event, then at
+// the command, timed from the connection.
+func TestLivePhaseConnectingAdHoc(t *testing.T) {
+	var out syncBuffer
+	term := NewTerminal(&out, &out, TerminalOptions{Live: true, HostWidth: 2})
+	defer term.Close()
+	now := t0
+	term.live.now = func() time.Time { return now }
+	term.Emit(Event{Kind: KindRunStart, Task: "exec", Hosts: []string{"h1"}})
+	term.Emit(Event{Kind: KindPhase, Host: "h1", Detail: &HostPhase{Phase: PhaseConnecting}})
+	now = now.Add(2 * time.Second)
+	lines := func() string {
+		term.mu.Lock()
+		defer term.mu.Unlock()
+		return term.live.lines(now)[0]
+	}
+	if got := lines(); got != "  h1  connecting…  2.0s ⠋" {
+		t.Errorf("connecting: %q", got)
+	}
+	term.Emit(Event{Kind: KindConnect, Host: "h1", Status: StatusOK})
+	now = now.Add(300 * time.Millisecond)
+	if got := lines(); got != "  h1  exec…  0.3s" {
+		t.Errorf("connected: %q", got)
+	}
+}
