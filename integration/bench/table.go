@@ -66,6 +66,9 @@ func markdownTable(rows []row) string {
 			ratio := "–"
 			if d != nil && tool != "drover" && d.wall > 0 {
 				ratio = fmt.Sprintf("%.1f×", r.wall.Seconds()/d.wall.Seconds())
+				if r.wall >= 10*d.wall {
+					ratio = fmt.Sprintf("%.0f×", r.wall.Seconds()/d.wall.Seconds())
+				}
 			}
 			trips, changed := "–", "–"
 			if r.trips >= 0 {
