@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -56,5 +57,21 @@ func TestReplaceResults(t *testing.T) {
 		if _, err := replaceResults(bad, "x"); err == nil || !strings.Contains(err.Error(), "markers") {
 			t.Errorf("replaceResults(%q) = %v, want an error about the markers", bad, err)
 		}
+	}
+}
+
+// TestSpeedDocMarkers: docs/speed.md has the markers make bench writes
+// between, once each.
+func TestSpeedDocMarkers(t *testing.T) {
+	b, err := os.ReadFile("../../docs/speed.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	if strings.Count(doc, docBegin) != 1 || strings.Count(doc, docEnd) != 1 {
+		t.Fatalf("docs/speed.md needs the lines %q and %q once each", docBegin, docEnd)
+	}
+	if _, err := replaceResults(doc, "x"); err != nil {
+		t.Fatal(err)
 	}
 }
