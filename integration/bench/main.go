@@ -83,7 +83,7 @@ func main() {
 		ansible, ansibleWhy = "", "left out (-no-ansible)"
 	}
 	if ansible == "" {
-		fmt.Fprintf(os.Stderr, "bench: no Ansible rows: ansible-playbook %s (apt-get install ansible)\n", ansibleWhy)
+		fmt.Fprintf(os.Stderr, "bench: no Ansible rows: %s (ansible-playbook; apt-get install ansible)\n", ansibleWhy)
 	}
 	spot := *spotBin
 	spotWhy := "not installed"
@@ -96,7 +96,7 @@ func main() {
 		spot, spotWhy = "", "left out (-no-spot)"
 	}
 	if spot == "" {
-		fmt.Fprintf(os.Stderr, "bench: no spot rows: spot %s (github.com/umputun/spot; -spot PATH)\n", spotWhy)
+		fmt.Fprintf(os.Stderr, "bench: no spot rows: %s (spot, github.com/umputun/spot; -spot PATH)\n", spotWhy)
 	}
 	if *cli {
 		if *trace || *cpuprofile != "" || *memprofile != "" {
@@ -133,18 +133,28 @@ func main() {
 			}
 			first.tools[tool], again.tools[tool] = cell{r: &rs[0]}, cell{r: &rs[1]}
 		}
-		dr, dman, up := b.drover(n)
-		notes = append(notes, fmt.Sprintf("%d hosts in %s", n, secs(up)))
-		add("drover", dr, "")
+		dr, dman, up, err := b.drover(n)
+		if err != nil {
+			add("drover", nil, "the fleet did not start")
+			fmt.Fprintf(os.Stderr, "bench: %d hosts: %v\n", n, err)
+		} else {
+			notes = append(notes, fmt.Sprintf("%d hosts in %s", n, secs(up)))
+			add("drover", dr, "")
+		}
 		switch {
 		case spot == "":
 			add("spot", nil, spotWhy)
 		case n > *spotMax:
 			add("spot", nil, fmt.Sprintf("skipped above %d hosts (-spot-max)", *spotMax))
 		default:
-			sr, sman := b.spot(spot, n)
-			add("spot", sr, "")
-			compareManifests(n, "spot", dman, sman)
+			sr, sman, err := b.spot(spot, n)
+			if err != nil {
+				add("spot", nil, "the fleet did not start")
+				fmt.Fprintf(os.Stderr, "bench: %d hosts: %v\n", n, err)
+			} else {
+				add("spot", sr, "")
+				compareManifests(n, "spot", dman, sman)
+			}
 		}
 		switch {
 		case ansible == "":
@@ -152,9 +162,14 @@ func main() {
 		case n > *ansibleMax:
 			add("Ansible", nil, fmt.Sprintf("skipped above %d hosts (-ansible-max)", *ansibleMax))
 		default:
-			ar, aman := b.ansible(ansible, n)
-			add("Ansible", ar, "")
-			compareManifests(n, "Ansible", dman, aman)
+			ar, aman, err := b.ansible(ansible, n)
+			if err != nil {
+				add("Ansible", nil, "the fleet did not start")
+				fmt.Fprintf(os.Stderr, "bench: %d hosts: %v\n", n, err)
+			} else {
+				add("Ansible", ar, "")
+				compareManifests(n, "Ansible", dman, aman)
+			}
 		}
 		rows = append(rows, first, again)
 		l := loadAvg()
@@ -260,8 +275,11 @@ func (t tracer) Put(ctx context.Context, p string, r io.Reader, opts transport.P
 // Each run is a child process, this program again with -child-run (or the
 // drover binary with -cli), so that its CPU and peak RSS are the
 // controller's alone, without the fleet harness that lives in this process.
-func (b *bench) drover(n int) ([]result, string, time.Duration) {
-	f, up := startFleet(n)
+func (b *bench) drover(n int) ([]result, string, time.Duration, error) {
+	f, up, err := startFleet(n)
+	if err != nil {
+		return nil, "", 0, err
+	}
 	defer f.Close()
 	var out []result
 	for _, run := range []string{"first", "no change"} {
@@ -302,7 +320,7 @@ func (b *bench) drover(n int) ([]result, string, time.Duration) {
 		}
 		out = append(out, r)
 	}
-	return out, manifest(f), up
+	return out, manifest(f), up, nil
 }
 
 // childResult is what the child running drover tells the bench.
@@ -461,8 +479,11 @@ func buildDrover(dir string) (string, error) {
 }
 
 // ansible runs the Ansible workload twice on a fresh fleet of n hosts.
-func (b *bench) ansible(bin string, n int) ([]result, string) {
-	f, _ := startFleet(n)
+func (b *bench) ansible(bin string, n int) ([]result, string, error) {
+	f, _, err := startFleet(n)
+	if err != nil {
+		return nil, "", err
+	}
 	defer f.Close()
 	inv := f.AnsibleInventoryFile()
 	dir := filepath.Join(b.dir, "ansible")
@@ -473,7 +494,7 @@ func (b *bench) ansible(bin string, n int) ([]result, string) {
 		cmd.Env = append(os.Environ(), "ANSIBLE_CONFIG="+filepath.Join(dir, "ansible.cfg"), "ANSIBLE_NOCOLOR=1")
 		out = append(out, b.child(f, "ansible", run, cmd))
 	}
-	return out, manifest(f)
+	return out, manifest(f), nil
 }
 
 // spot runs spot's playbook (spot/spot.yml) twice on a fresh fleet of n
@@ -482,8 +503,11 @@ func (b *bench) ansible(bin string, n int) ([]result, string) {
 // (it accepts any: no known_hosts option), so it is given none. The
 // manifest is taken after the first run: the second appends its blind
 // handler's line to the log once more.
-func (b *bench) spot(bin string, n int) ([]result, string) {
-	f, _ := startFleet(n)
+func (b *bench) spot(bin string, n int) ([]result, string, error) {
+	f, _, err := startFleet(n)
+	if err != nil {
+		return nil, "", err
+	}
 	defer f.Close()
 	inv := spotInventory(f)
 	dir := filepath.Join(b.dir, "spot")
@@ -499,7 +523,7 @@ func (b *bench) spot(bin string, n int) ([]result, string) {
 			man = manifest(f)
 		}
 	}
-	return out, man
+	return out, man, nil
 }
 
 // spotInventory writes the fleet as a spot inventory (YAML) and returns its
@@ -537,16 +561,17 @@ func recapChanged(out, host string) int {
 }
 
 // startFleet starts n hosts and says how long they took to come up (not
-// part of any run's figures).
-func startFleet(n int) (*integration.Fleet, time.Duration) {
+// part of any run's figures). A fleet that does not start (a limit of the
+// machine, said by the harness) costs that tool its rows, not the bench.
+func startFleet(n int) (*integration.Fleet, time.Duration, error) {
 	begin := time.Now()
 	f, err := integration.New(n)
 	if err != nil {
-		fatal(err)
+		return nil, 0, fmt.Errorf("the fleet did not start: %w", err)
 	}
 	up := time.Since(begin)
 	fmt.Fprintf(os.Stderr, "bench: fleet of %d hosts up in %s\n", n, secs(up))
-	return f, up
+	return f, up, nil
 }
 
 // manifestScript lists what the workload manages on a host: type, mode,
