@@ -23,7 +23,7 @@ func forksWithin(soft uint64, want int) (int, bool) {
 	if soft <= fdReserve+fdsPerHost {
 		return 1, want > 1
 	}
-	room := int(min((soft-fdReserve)/fdsPerHost, uint64(fanout.MaxForks)))
+	room := int(min((soft-fdReserve)/fdsPerHost, 1<<30))
 	if want <= room {
 		return want, false
 	}
@@ -34,7 +34,7 @@ func forksWithin(soft uint64, want int) (int, bool) {
 // limit, which would fail hosts with "too many open files" mid-run. The Go
 // runtime has already raised the soft limit to the hard one; when that is
 // still too low for --forks (or its default, all hosts up to
-// fanout.MaxForks) and the process may raise the hard limit (root, or
+// fanout.DefaultForks) and the process may raise the hard limit (root, or
 // CAP_SYS_RESOURCE), it raises both to what the run needs, up to the
 // kernel's fs.nr_open. Otherwise it lowers --forks to what fits, and says so
 // once, with the fix.
