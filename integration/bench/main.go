@@ -182,7 +182,7 @@ func main() {
 	fmt.Printf("\n%s\n", summary)
 	if *writeDocFlag {
 		doc := filepath.Join(*dir, "..", "..", "docs", "speed.md")
-		gen := fmt.Sprintf("\n`make bench-doc`: %s.\n\n%s\n", summary, markdownTable(rows))
+		gen := fmt.Sprintf("\n`make bench`: %s.\n\n%s\n", summary, markdownTable(rows))
 		if err := writeDoc(doc, gen); err != nil {
 			fatal(err)
 		}
