@@ -89,6 +89,9 @@ func checkReferences(pb *Playbook) hcl.Diagnostics {
 		for _, t := range append(append([]*Task(nil), pl.Tasks...), pl.Handlers...) {
 			diags = append(diags, checkTask(pb, pl, t)...)
 		}
+		for _, b := range pl.Blocks {
+			diags = append(diags, checkBlockWhen(pb, pl, b)...)
+		}
 		for _, c := range pl.Calls {
 			diags = append(diags, checkCall(pb, pl, c)...)
 		}
@@ -108,7 +111,7 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 		wb.templateVars = tv.TemplateVars()
 	}
 	diags = append(diags, checkExpr(pb, body, wb)...)
-	for _, e := range []hcl.Expression{t.When, t.Sensitive, t.Become, t.BecomeUser, t.DelegateTo, t.Retries, t.RetryDelay} {
+	for _, e := range []hcl.Expression{ownWhen(t.When), t.Sensitive, t.Become, t.BecomeUser, t.DelegateTo, t.Retries, t.RetryDelay} {
 		if e != nil {
 			diags = append(diags, checkExpr(pb, e.Variables(), w)...)
 		}
@@ -153,6 +156,60 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// checkBlockWhen checks a block's when once (not once per task), and gives
+// what it refers to to every task of the block: they run after those tasks
+// and stack calls. It cannot refer to a task of the block itself, whose
+// running it decides.
+func checkBlockWhen(pb *Playbook, pl *Play, b *Block) hcl.Diagnostics {
+	if b.When == nil {
+		return nil
+	}
+	var refs []Ref
+	var srefs []StackRef
+	w := where{desc: "a block's when", host: true, locals: true, tasks: pl, collect: &refs, stackRefs: &srefs}
+	diags := checkExpr(pb, b.When.Variables(), w)
+	var inside []*Task
+	for _, t := range pl.Tasks {
+		if _, ok := t.SectionOf(b); ok {
+			inside = append(inside, t)
+		}
+	}
+	for _, r := range refs {
+		for _, t := range inside {
+			if t.Type == r.Type && t.Name == r.Name {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Block's when refers to its own task",
+					Detail:  fmt.Sprintf("The when of %s refers to %s, a task inside the block: the when decides whether that task runs, so it cannot wait for it. Move %s before the block, or put the condition on the tasks that need it.", b.Addr(), t.LocalAddr(), r.Addr()),
+					Subject: r.Range.Ptr()})
+			}
+		}
+	}
+	if diags.HasErrors() {
+		return diags
+	}
+	for _, t := range inside {
+		for _, r := range refs {
+			if !hasRef(t.Refs, r) {
+				t.Refs = append(t.Refs, r)
+			}
+		}
+		for _, sr := range srefs {
+			if !hasStackRef(t.StackRefs, sr) {
+				t.StackRefs = append(t.StackRefs, sr)
+			}
+		}
+	}
+	return diags
+}
+
+func hasStackRef(refs []StackRef, r StackRef) bool {
+	for _, x := range refs {
+		if x.Name == r.Name && x.Output == r.Output {
+			return true
+		}
+	}
+	return false
 }
 
 func checkTaskRef(pl *Play, self *Task, r Ref) *hcl.Diagnostic {
