@@ -226,34 +226,38 @@ func evalBecome(become, becomeUser hcl.Expression, s *lang.Scope) (*Become, hcl.
 	b := &Become{}
 	ctx := s.EvalContext()
 	var diags hcl.Diagnostics
-	if become != nil {
-		v, ds := become.Value(ctx)
-		diags = append(diags, ds...)
-		if !ds.HasErrors() {
-			v, _ = v.UnmarkDeep()
-			bv, err := convert.Convert(v, cty.Bool)
-			if err != nil || bv.IsNull() || !bv.IsKnown() {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid become value", Detail: "become must be true or false.", Subject: become.Range().Ptr()})
-			} else {
-				b.Enabled = bv.True()
+	// become and become_user differ only in their type, their message and
+	// what the value sets.
+	for _, a := range []struct {
+		expr       hcl.Expression
+		ty         cty.Type
+		name, want string
+		set        func(cty.Value)
+	}{
+		{become, cty.Bool, "become", "true or false", func(v cty.Value) { b.Enabled = v.True() }},
+		{becomeUser, cty.String, "become_user", "a user name", func(v cty.Value) {
+			b.User = v.AsString()
+			if become == nil {
+				b.Enabled = true // become_user alone turns become on
 			}
+		}},
+	} {
+		if a.expr == nil {
+			continue
 		}
-	}
-	if becomeUser != nil {
-		v, ds := becomeUser.Value(ctx)
+		v, ds := a.expr.Value(ctx)
 		diags = append(diags, ds...)
-		if !ds.HasErrors() {
-			v, _ = v.UnmarkDeep()
-			sv, err := convert.Convert(v, cty.String)
-			if err != nil || sv.IsNull() || !sv.IsKnown() {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid become_user value", Detail: "become_user must be a user name.", Subject: becomeUser.Range().Ptr()})
-			} else {
-				b.User = sv.AsString()
-				if become == nil {
-					b.Enabled = true
-				}
-			}
+		if ds.HasErrors() {
+			continue
 		}
+		v, _ = v.UnmarkDeep()
+		cv, err := convert.Convert(v, a.ty)
+		if err != nil || cv.IsNull() || !cv.IsKnown() {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + a.name + " value",
+				Detail: a.name + " must be " + a.want + ".", Subject: a.expr.Range().Ptr()})
+			continue
+		}
+		a.set(cv)
 	}
 	return b, diags
 }
