@@ -34,7 +34,8 @@ type where struct {
 	// result: self.* (the task's own result) may be used.
 	result  bool
 	collect *[]Ref
-	// runbook: in a runbook, which has no inventory.*.
+	// runbook: in a runbook, whose inventory.* has no facts (a runbook
+	// contacts only the hosts it runs on).
 	runbook bool
 	// stackRefs collects the stack outputs used, when not nil.
 	stackRefs *[]StackRef
@@ -212,6 +213,12 @@ func hasStackRef(refs []StackRef, r StackRef) bool {
 	return false
 }
 
+// inventoryFacts reports whether tr is inventory.hosts[...].facts, written
+// out.
+func inventoryFacts(tr hcl.Traversal) bool {
+	return len(tr) >= 4 && traverseName(tr[1]) == "hosts" && traverseName(tr[3]) == "facts"
+}
+
 func checkTaskRef(pl *Play, self *Task, r Ref) *hcl.Diagnostic {
 	if self != nil && !self.Handler && r.Type == self.Type && r.Name == self.Name {
 		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Self-reference", Detail: fmt.Sprintf("Task %s refers to itself.", r.Addr()), Subject: r.Range.Ptr()}
@@ -280,8 +287,10 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 				bad("Unsupported attribute", detail)
 			}
 		case "inventory":
-			if !w.host || w.runbook {
+			if !w.host {
 				bad("Invalid reference", fmt.Sprintf("inventory.* cannot be used in %s.", w.desc))
+			} else if w.runbook && inventoryFacts(tr) {
+				bad("Invalid reference", "A runbook reads the inventory, not other hosts: inventory.hosts[NAME].facts is not available in a runbook (it contacts only the hosts it runs on). Use host.facts for the host being checked, or the host's vars.")
 			} else if !contains(InventoryAttributes, attr) {
 				detail := "Write inventory.groups[\"GROUP\"] (the names of a group's hosts) or inventory.hosts[\"HOST\"] (a host's name, address, port, user, groups, vars and facts)."
 				if s := Suggest(attr, InventoryAttributes); s != "" && attr != "" {
@@ -337,7 +346,7 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 				continue
 			}
 			roots := []string{"var", "local", "host"}
-			if w.host && !w.runbook {
+			if w.host {
 				roots = append(roots, "inventory")
 			}
 			roots = append(roots, w.templateVars...)
