@@ -60,7 +60,7 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 	}
 	// The plan is computed from state no other run is changing: the run
 	// lock, taken beside facts and evaluation, is held before it is read.
-	if err := hr.waitLock(); err != nil {
+	if err := hr.waitLock(ctx); err != nil {
 		return hr, nil, err
 	}
 	// One round trip for the state of every task known now.
