@@ -369,3 +369,29 @@ func TestBlockWhenValue(t *testing.T) {
 		t.Errorf("withBlockWhen without block conditions = %#v", w)
 	}
 }
+
+func TestWhenParts(t *testing.T) {
+	a, _ := hclsyntax.ParseExpression([]byte("true"), "a.hcl", hcl.InitialPos)
+	b, _ := hclsyntax.ParseExpression([]byte("false"), "b.hcl", hcl.InitialPos)
+	for _, tc := range []struct {
+		name string
+		e    hcl.Expression
+		want []hcl.Expression
+	}{
+		{"none", nil, nil},
+		{"own only", a, []hcl.Expression{a}},
+		{"block and own", withBlockWhen([]BlockPos{{Block: &Block{Name: "x", When: b}}}, a), []hcl.Expression{b, a}},
+		{"block only", withBlockWhen([]BlockPos{{Block: &Block{Name: "x", When: b}}}, nil), []hcl.Expression{b}},
+	} {
+		got := WhenParts(tc.e)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: %d parts, want %d", tc.name, len(got), len(tc.want))
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("%s: part %d differs", tc.name, i)
+			}
+		}
+	}
+}

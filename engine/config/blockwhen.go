@@ -32,6 +32,19 @@ func withBlockWhen(path []BlockPos, own hcl.Expression) hcl.Expression {
 	return &blockWhen{blocks: bs, own: own}
 }
 
+// WhenParts are the expressions a task's when is made of: the when of each
+// block around it that has one, outermost first, then its own; for a
+// static walk of the syntax (a blockWhen is not native syntax itself).
+func WhenParts(e hcl.Expression) []hcl.Expression {
+	if w, ok := e.(*blockWhen); ok {
+		return w.parts()
+	}
+	if e == nil {
+		return nil
+	}
+	return []hcl.Expression{e}
+}
+
 // ownWhen is the when written on the task itself, nil when none.
 func ownWhen(e hcl.Expression) hcl.Expression {
 	if w, ok := e.(*blockWhen); ok {
