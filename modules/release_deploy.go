@@ -39,7 +39,7 @@ func releaseCheck(app string) string {
 // under shared/ (whose entries may be its user's; seeding them goes through
 // safeFS). Run at the state read and again before the writes of a deploy,
 // a re-check and a rollback.
-const releaseGuard = safeFS + `drover_app() {
+var releaseGuard = safeFS + `drover_app() {
 	_fa=$a
 	while [ -n "$_fa" ] && [ ! -e "$_fa" ] && [ ! -L "$_fa" ]; do _fa=${_fa%/*}; done
 	for _fd in "${_fa:-/}" "$a/.drover" "$a/.drover/ready" "$a/releases" "$a/shared"; do
@@ -448,7 +448,7 @@ tar -xf "$u" -C "$r"
 		// A missing shared path is seeded in a private directory and renamed
 		// into place: the directory it goes in may be the app user's.
 		b.WriteString(`if [ ! -e "$a/shared/$s" ] && [ ! -L "$a/shared/$s" ]; then (
-  drover_mkcd "$(dirname "$a/shared/$s")" && drover_stage || exit 1
+  drover_mkcd "$(dirname "$a/shared/$s")" && drover_stage "${s##*/}" || exit 1
   if [ -e "$r/$s" ]; then cp -a "$r/$s" f; else mkdir f; fi && mv -T f "../${s##*/}"; st=$?
   drover_unstage; exit $st
 ) fi
