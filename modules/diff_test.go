@@ -236,7 +236,7 @@ func TestDiff(t *testing.T) {
 			} else {
 				got = renderPlanOpts(t, plan, runFuncs(c.module))
 			}
-			golden.Check(t, filepath.Join("testdata", "diff", strings.ReplaceAll(c.name, "/", "-")+".txt"), got)
+			golden.Check(t, filepath.Join("testdata", "diff", strings.ReplaceAll(c.name, "/", "-")+".txt"), stableRun(got))
 			// Diff is pure: a second call gives the same plan.
 			if plan2, err2 := task.Diff(c.out); (err == nil) != (err2 == nil) || err == nil && renderPlanOpts(t, plan2, runFuncs(c.module)) != got {
 				t.Error("a second Diff gave a different result")

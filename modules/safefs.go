@@ -192,15 +192,15 @@ drover_stage() {
 	return 1
 }
 # drover_rmstale NAME removes NAME in ".", a temporary entry of an earlier,
-# killed run (transport.StaleTemps chose it): a file, or a staging
+# killed run (transport.StaleTemps chose it): a file or link (rm removes the
+# entry, never what a link points to), or a staging
 # directory of drover_stage, which is entered only as drover_enter does
 # (never through a link, and ".." must be "." again) and emptied only if it
 # is still a private directory of ours (drover_private), where nobody else
 # can have put or renamed anything; then the empty directory is removed by
 # name (rmdir removes nothing else).
 drover_rmstale() {
-	if [ -L "$1" ]; then return 0; fi
-	if [ ! -d "$1" ]; then rm -f -- "$1"; return; fi
+	if [ -L "$1" ] || [ ! -d "$1" ]; then rm -f -- "$1"; return; fi
 	if ( drover_enter "$1" 2>/dev/null && drover_private && rm -rf -- ./* ./.[!.]* ./..?* ); then rmdir -- "$1" 2>/dev/null || :; fi
 }
 drover_unstage() {

@@ -69,9 +69,11 @@ func tempBase(base string) string {
 const (
 	runGlob = "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]"
 	// One character of <rand>: mktemp's letters and digits (a superset of
-	// the hex digits Go writes), listed, not a range, so that no locale's
-	// collation widens it.
-	randChar = "[0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ]"
+	// the hex digits Go writes). A class, not a range, so that no locale's
+	// collation order widens it; in a UTF-8 locale it may match other
+	// letters too, which the loop's checks of owner, type and mode make
+	// harmless.
+	randChar = "[[:alnum:]]"
 	randSet  = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
 
@@ -124,24 +126,38 @@ func putTemp(p string) (string, error) {
 // StaleTemps is a shell loop over the temporary entries of the scheme beside
 // the file base in the directory dir ("" for "."): those of an earlier run
 // (their run id below this one's) owned by the user the script runs as that
-// are either regular files (an upload or a new file before its rename) or
-// directories of mode 0700 (02700 under a setgid parent), the private
-// staging directories mktemp -d makes (safeFS). -f, -d and ! -L read the
-// entry itself, never a link's target. For each it runs action with the
+// are regular files (an upload or a new file before its rename), symbolic
+// links (a new link before its rename: the link itself, never its target),
+// or directories of mode 0700 (02700 under a setgid parent), the private
+// staging directories mktemp -d makes (safeFS). stat reads the entry
+// itself, never a link's target. For each it runs action with the
 // name in $_df (safeFS's drover_rmstale removes one without following or
 // entering anything another user controls). An entry of another user, of
 // another mode, or of this or a later run (a concurrent upload), is never
 // touched. Only the shell's own glob runs when there is none, so a state
 // read can afford it.
 func StaleTemps(dir, base, action string) string {
-	pre := ""
-	if dir != "" {
-		pre = shell.Quote(strings.TrimSuffix(dir, "/") + "/")
+	return staleLoop(dirPrefix(dir)+StaleTempGlob(base), action)
+}
+
+// StaleTempsIn is StaleTemps for the temporary entries beside every name in
+// dir, for a directory drover alone writes in (the release module's).
+func StaleTempsIn(dir, action string) string {
+	return staleLoop(dirPrefix(dir)+".*.drover-"+runGlob+"-"+randGlob, action)
+}
+
+func dirPrefix(dir string) string {
+	if dir == "" {
+		return ""
 	}
-	return "for _df in " + pre + StaleTempGlob(base) + "; do _dr=${_df##*.drover-}; _dr=${_dr%%-*}; " +
-		"if [ \"$_dr\" -lt " + runID + " ] 2>/dev/null && [ ! -L \"$_df\" ] && { [ -f \"$_df\" ] || [ -d \"$_df\" ]; }; then " +
+	return shell.Quote(strings.TrimSuffix(dir, "/") + "/")
+}
+
+func staleLoop(glob, action string) string {
+	return "for _df in " + glob + "; do _dr=${_df##*.drover-}; _dr=${_dr%%-*}; " +
+		"if [ \"$_dr\" -lt " + runID + " ] 2>/dev/null; then " +
 		"_du=$(id -u); case $(stat -c '%u %a %F' -- \"$_df\" 2>/dev/null) in " +
-		"\"$_du \"*\" regular file\" | \"$_du \"*\" regular empty file\" | \"$_du 700 directory\" | \"$_du 2700 directory\") " + action + " ;; esac; fi; done\n"
+		"\"$_du \"*\" regular file\" | \"$_du \"*\" regular empty file\" | \"$_du \"*\" symbolic link\" | \"$_du 700 directory\" | \"$_du 2700 directory\") " + action + " ;; esac; fi; done\n"
 }
 
 // CountStaleTemps is the shell lines that set $_dk to the number of

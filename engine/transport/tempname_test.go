@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -41,9 +42,9 @@ func TestTempName(t *testing.T) {
 }
 
 // TestStaleTemps runs the shell loop on a real directory: only regular
-// files and 0700 (or 02700) directories of the scheme, of an earlier run,
-// owned by the script's user count; never a link, another mode, or
-// another user's.
+// files, links and 0700 (or 02700) directories of the scheme, of an earlier
+// run, owned by the script's user count; never a directory of another
+// mode, or another user's entry.
 func TestStaleTemps(t *testing.T) {
 	d := t.TempDir()
 	old := ".a b*.drover-1000000000-0123456789ab"
@@ -62,8 +63,8 @@ func TestStaleTemps(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", filepath.Join(d, ".a b*.drover-1000000001-0123456789ab")); err != nil {
 		t.Fatal(err)
 	}
-	// A staging directory counts; one of another mode, or a link to one,
-	// does not.
+	// A staging directory counts, and links (ours: a new link before its
+	// rename, removed by name); a directory of another mode does not.
 	stage := ".a b*.drover-1000000000-aZ09bY18cX27"
 	for n, mode := range map[string]os.FileMode{stage: 0o700, ".a b*.drover-1000000000-aZ09bY18cX28": 0o755} {
 		if err := os.Mkdir(filepath.Join(d, n), mode); err != nil {
@@ -90,7 +91,11 @@ func TestStaleTemps(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if got := strings.TrimSpace(string(out)); got != "2\n"+old+"\n"+stage {
-		t.Errorf("got %q, want 2, %q and %q", got, old, stage)
+	want := []string{".a b*.drover-1000000000-aZ09bY18cX27", ".a b*.drover-1000000000-aZ09bY18cX29", old, ".a b*.drover-1000000001-0123456789ab"}
+	got := strings.Split(strings.TrimSpace(string(out)), "\n")
+	sort.Strings(got[1:]) // the glob's order is the locale's
+	sort.Strings(want)
+	if strings.Join(got, "\n") != "4\n"+strings.Join(want, "\n") {
+		t.Errorf("got %q, want 4 and %q", got, want)
 	}
 }
