@@ -121,6 +121,10 @@ func diffCases(t *testing.T) []diffCase {
 			out: stdout("type=missing\n")},
 		{name: "symlink/unchanged", module: symlinkModule{}, values: obj("path", "/srv/current", "target", "releases/v1"),
 			out: stdout("type=link\ntail target\nreleases/v1\n")},
+		// A killed run's new link beside it: removed (and said) even when
+		// the link itself is right.
+		{name: "symlink/unchanged-stale-link", module: symlinkModule{}, values: obj("path", "/srv/current", "target", "releases/v1"),
+			out: stdout("stale=1\ntype=link\ntail target\nreleases/v1\n")},
 		{name: "symlink/retarget", module: symlinkModule{}, values: obj("path", "/srv/current", "target", "releases/v2"),
 			out: stdout("type=link\ntail target\nreleases/v1\n")},
 		{name: "symlink/target-with-newline", module: symlinkModule{}, values: obj("path", "/l", "target", "a\nb\n"),
