@@ -2,6 +2,7 @@ package modules
 
 import (
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/drover-cm/drover/engine/remote"
@@ -79,7 +80,7 @@ import (
 //     it so, as does its edit.
 //
 // Every step runs in its own subshell, so a cd never leaks into the next.
-const safeFS = transport.SyncFuncs + `_fme=$(id -u) _fmk= _fin= _fown= _ffix= _fsyncs= _fpf=
+var safeFS = transport.SyncFuncs + `_fme=$(id -u) _fmk= _fin= _fown= _ffix= _fsyncs= _fpf= _frun=` + transport.RunID() + `
 if [ -d /proc/self/fd ]; then _fpf=1; fi
 drover_fixed() {
 	_fs=$(stat -c '%u %A' .) || return 1
@@ -170,22 +171,37 @@ drover_owncd() { _fown=1; drover_cd "$1"; _fe=$?; _fown=; return $_fe; }
 # /etc/redis): the group has no access either way.
 drover_private() { case $(stat -c '%u %a' .) in "$_fme 700" | "$_fme 2700") return 0 ;; esac; return 1; }
 drover_stage() {
+	_fb=$1
+	while [ "${#_fb}" -gt ` + strconv.Itoa(transport.MaxTempBase) + ` ]; do _fb=${_fb%?}; done
+	_fb=.$_fb.drover-$_frun-XXXXXXXXXXXX
 	if drover_here; then
-		_fp=$(mktemp -d .drover-XXXXXXXXXX) || return 1
+		_fp=$(mktemp -d "$_fb") || return 1
 		cd -P -- "$_fp" || return 1
 		_fin=2
 		return 0
 	fi
 	if [ -n "$_fpf" ] && { :; } 9<. 2>/dev/null; then
-		_fp=$(mktemp -d .drover-XXXXXXXXXX) || return 1
+		_fp=$(mktemp -d "$_fb") || return 1
 		if { cd -P -- "$_fp" && [ .. -ef /proc/self/fd/9 ]; } 9<. && drover_private; then _fin=1; return 0; fi
 	else
 		_fi=$(stat -c %d:%i .) || return 1
-		_fp=$(mktemp -d .drover-XXXXXXXXXX) || return 1
+		_fp=$(mktemp -d "$_fb") || return 1
 		if cd -P -- "$_fp" && [ "$(stat -c %d:%i ..)" = "$_fi" ] && drover_private; then _fin=1; return 0; fi
 	fi
 	echo "drover: the private directory $_fp that drover made was replaced; nothing was changed" >&2
 	return 1
+}
+# drover_rmstale NAME removes NAME in ".", a temporary entry of an earlier,
+# killed run (transport.StaleTemps chose it): a file or link (rm removes the
+# entry, never what a link points to), or a staging
+# directory of drover_stage, which is entered only as drover_enter does
+# (never through a link, and ".." must be "." again) and emptied only if it
+# is still a private directory of ours (drover_private), where nobody else
+# can have put or renamed anything; then the empty directory is removed by
+# name (rmdir removes nothing else).
+drover_rmstale() {
+	if [ -L "$1" ] || [ ! -d "$1" ]; then rm -f -- "$1"; return; fi
+	if ( drover_enter "$1" 2>/dev/null && drover_private && rm -rf -- ./* ./.[!.]* ./..?* ); then rmdir -- "$1" 2>/dev/null || :; fi
 }
 drover_unstage() {
 	case $_fin in
@@ -204,7 +220,8 @@ drover_synclater() {
 	drover_sync . || :
 }
 drover_adopt() {
-	drover_stage || return 1
+	_fb=${1#.}
+	drover_stage "${_fb%.drover-*}" || return 1
 	if ! mv -f -- "../$1" f; then drover_unstage; return 1; fi
 	if [ -L f ] || [ ! -f f ] || [ "$(stat -c '%u %h' f)" != "$_fme 1" ]; then
 		mv -f f "../$1" 2>/dev/null || :
@@ -237,7 +254,7 @@ drover_meta() {
 		return 0
 	fi
 	case $3 in [2-7][0-7][0-7][0-7]) echo "drover: refusing to make $(pwd -P)/$1 setuid or setgid: its directory belongs to $(stat -c %U .), who can put any file there" >&2; return 1 ;; esac
-	drover_stage || return 1
+	drover_stage "$1" || return 1
 	if ! ln -- "../$1" f 2>/dev/null || [ -L f ] || [ ! -f f ] || [ "$(stat -c %h f)" != 2 ] || [ "$(stat -c %d:%i f)" != "$(stat -c %d:%i -- "../$1")" ]; then
 		drover_unstage
 		echo "drover: $1 in $(pwd -P) was replaced by a link or has another name; its owner and mode were not changed" >&2
@@ -345,7 +362,7 @@ func safeLink(p, target, pre string) string {
 // when the result is blank. p's directory is made when missing.
 func safeRewrite(p, filter string) string {
 	d, base := path.Split(p)
-	return "drover_mkcd " + shell.Quote(dirOf(d)) + "\nb=" + shell.Quote(base) + "\ndrover_stage\ntrap drover_unstage EXIT\n" +
+	return "drover_mkcd " + shell.Quote(dirOf(d)) + "\nb=" + shell.Quote(base) + "\ndrover_stage \"$b\"\ntrap drover_unstage EXIT\n" +
 		"if [ -e \"../$b\" ] || [ -L \"../$b\" ]; then drover_read \"../$b\" > g; else : > g; fi\n" +
 		filter + " < g > f\n" +
 		"if grep -q '[^[:space:]]' f; then drover_place \"$b\" '' 0644; else rm -f -- \"../$b\"; fi\n"
