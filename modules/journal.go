@@ -1,5 +1,13 @@
 package modules
 
+// JournalKeep is how many runs the journal keeps on a host: starting the
+// journal of a new run removes the oldest beyond it (journalKeep is the
+// same number in the script).
+const (
+	JournalKeep = 20
+	journalKeep = "20"
+)
+
 // The journal (docs/undo.md): before a step of safeFS replaces, removes or
 // re-owns a path, it records on the host what was there, so that `drover
 // undo` can put it back. The journal lives under JournalDir, one directory
@@ -57,7 +65,7 @@ drover_jopen() {
 	mkdir -m 0700 -- "$_fjb/$_fjr" || return 1
 	printf '%s\n' "$_fjm" >"$_fjb/$_fjr/meta" || return 1
 	set -- "$_fjb"/[0-9]*T*Z-*
-	while [ "$#" -gt "${_fjkeep:-20}" ]; do
+	while [ "$#" -gt ` + journalKeep + ` ]; do
 		case $1 in "$_fjb/$_fjr") ;; *) rm -rf -- "$1" ;; esac
 		shift
 	done

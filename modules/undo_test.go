@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -201,5 +202,11 @@ func TestJournalRefusesUnsafeDir(t *testing.T) {
 				t.Errorf("root wrote through the link: %v", ents)
 			}
 		})
+	}
+}
+
+func TestJournalKeepAgrees(t *testing.T) {
+	if strconv.Itoa(JournalKeep) != journalKeep || !strings.Contains(journalFS, `-gt `+journalKeep+` ]`) {
+		t.Errorf("JournalKeep %d, the script keeps %s", JournalKeep, journalKeep)
 	}
 }
