@@ -1,5 +1,11 @@
 package modules
 
+import (
+	"strings"
+
+	"github.com/drover-cm/drover/modules/contract"
+)
+
 // JournalKeep is how many runs the journal keeps on a host: starting the
 // journal of a new run removes the oldest beyond it (journalKeep is the
 // same number in the script).
@@ -154,7 +160,7 @@ drover_jafter() {
 	[ -n "$2" ] || _fje=
 	return $_fjx
 }
-`
+` + journalAccountsFS
 
 // journalDot and journalDotAfter are the script lines around a change of
 // the owner or mode of ".", the directory a step entered: see journalFS.
@@ -166,4 +172,45 @@ const (
 // journalRemove is rm (a command removing name, a shell word) journaled.
 func journalRemove(rm, name string) string {
 	return "drover_journal " + name + "; " + rm + "; drover_jafter " + name
+}
+
+// The account modules change /etc/passwd, /etc/shadow, /etc/group and
+// /etc/gshadow with useradd, usermod, groupadd, ... (or busybox's
+// adduser): their steps journal those files whole before the command
+// (drover_jaccounts) and after it, so that undo restores them exactly, or
+// refuses when someone changed them since. A home directory useradd made is
+// not journaled (undo leaves it; docs/undo.md).
+const journalAccountsFS = `drover_jaccounts() {
+	_fjacc=
+	for _fjf in /etc/passwd /etc/shadow /etc/group /etc/gshadow; do
+		if [ -e "$_fjf" ] || [ -L "$_fjf" ]; then drover_journal "$_fjf" || return 1; _fjacc="$_fjacc $_fje|$_fjf"; fi
+	done
+}
+drover_jaccounts_after() { for _fjx in $_fjacc; do drover_jafter "${_fjx#*|}" "${_fjx%|*}"; done; }
+`
+
+// Diff is diff with its steps journaling the account files.
+func (t *userTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
+	return journalAccounts(t.diff(out))
+}
+
+// Diff is diff with its steps journaling the account files.
+func (t *groupTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
+	return journalAccounts(t.diff(out))
+}
+
+// journalAccounts makes p's account commands journal the account files
+// (steps that are safeFS's already, an authorized_keys edit, journal their
+// own paths).
+func journalAccounts(p *contract.Plan, err error) (*contract.Plan, error) {
+	if p == nil || err != nil {
+		return p, err
+	}
+	for i, st := range p.Steps {
+		if strings.TrimSpace(st.Script) == "" || strings.HasPrefix(st.Script, safeFS) {
+			continue
+		}
+		p.Steps[i].Script = safeFS + "drover_jaccounts\n" + st.Script + "\ndrover_jaccounts_after\n"
+	}
+	return p, nil
 }
