@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -126,6 +127,9 @@ func runUndo(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	var mu sync.Mutex
+	var sum report.PlanSummary
+	pending := 0 // hosts with changes not applied (no --yes)
 	holder := lockHolder("undo " + run)
 	meta := map[string]string{"operator": holder.User + "@" + holder.Controller, "version": versionString()}
 	s.run(func(ctx context.Context, h *inventory.Host, t transport.Target) error {
@@ -160,6 +164,12 @@ func runUndo(cmd *cobra.Command, args []string) error {
 		}
 		hp := u.HostPlan()
 		s.emit.Emit(report.Event{Kind: report.KindPlan, Host: t.Name, Detail: hp})
+		mu.Lock()
+		sum.Add(hp)
+		if !undoOpts.yes && u.Changed() {
+			pending++
+		}
+		mu.Unlock()
 		refused := len(u.Refused())
 		switch {
 		case refused > 0 && !undoOpts.skipRefused:
@@ -191,5 +201,13 @@ func runUndo(cmd *cobra.Command, args []string) error {
 		done(ev.Status, ev.Message)
 		return nil
 	})
-	return s.finish()
+	err = s.finish()
+	if !global.jsonOut {
+		line := sum.Line()
+		if pending > 0 {
+			line += " Not applied: run the same drover undo with --yes to undo it."
+		}
+		fmt.Fprintln(s.ui.stdout, "\n"+line)
+	}
+	return err
 }
