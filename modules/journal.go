@@ -25,11 +25,13 @@ const (
 //	meta         the run's metadata: key=value lines (time, operator, ...)
 //	N.path       the absolute path the entry is about (no newline)
 //	N.before     what was there: key=value lines: kind (absent, file, dir,
-//	             link, other), mode (octal), uid, gid, sha256 (a file's),
-//	             empty (a directory's, 1 when it had no entries), note (why
-//	             the content was not kept: "too large", "other names",
-//	             "unverified")
-//	N.content    a file's previous content (unless it was only re-owned)
+//	             link, other), mode (octal), uid, gid, empty (a directory's,
+//	             1 when it had no entries), meta (a file only re-owned or
+//	             chmodded: its content is not kept, it does not change),
+//	             note (why the content was not kept: "too large", "other
+//	             names", "unverified")
+//	N.content    a file's previous content (unless meta); its checksum is
+//	             computed when undo reads it, not at apply time
 //	N.target     a link's previous target
 //	N.after      what drover left there: kind, and a file's sha256
 //	N.atarget    a link's target after the change
@@ -46,6 +48,11 @@ const (
 // Only a root run journals (the connecting user is root, or become makes
 // it so): a non-root run writes nothing and `drover history` says so; see
 // docs/undo.md.
+//
+// The cost is paid by changes only, and kept to a few processes each: one
+// stat of the path, a cat of its content, a sha256sum after the change,
+// and one stat (drover_fixedpath) of the journal directory per batch (a
+// batch marks it checked in $_fjok, a file in its private directory).
 //
 // Each step runs in its own subshell: $_fje (the entry being written) is a
 // step's own; the count file numbers entries across the steps of a run,
@@ -65,7 +72,8 @@ drover_jbase() {
 	drover_fixedpath "$_fjb" || { drover_jrefuse "it, or a directory on the way, is not root's or can be written by others"; return 1; }
 }
 drover_jopen() {
-	if drover_fixedpath "$_fjb/$_fjr"; then return 0; fi
+	if [ -n "$_fjok" ] && [ -f "$_fjok" ]; then return 0; fi
+	if drover_fixedpath "$_fjb/$_fjr"; then drover_jok; return 0; fi
 	drover_jbase || return 1
 	if [ -L "$_fjb/$_fjr" ] || [ -e "$_fjb/$_fjr" ]; then drover_jrefuse "$_fjb/$_fjr is not a directory of root's"; return 1; fi
 	mkdir -m 0700 -- "$_fjb/$_fjr" || return 1
@@ -75,7 +83,9 @@ drover_jopen() {
 		case $1 in "$_fjb/$_fjr") ;; *) rm -rf -- "$1" ;; esac
 		shift
 	done
+	drover_jok
 }
+drover_jok() { if [ -n "$_fjok" ]; then : >"$_fjok" || :; fi; }
 drover_journal() {
 	_fje=
 	if [ -z "$_fjr" ] || [ "$_fme" != 0 ]; then return 0; fi
@@ -120,22 +130,17 @@ drover_journal1() {
 	elif [ "$6" != 1 ]; then _fjo='other names'
 	elif [ "$8" != meta ] && [ "$5" -gt 67108864 ]; then _fjo='too large'
 	fi
-	_fjh=
-	if [ -z "$_fjo" ]; then
+	if [ -z "$_fjo" ] && [ "$8" != meta ]; then
 		exec 4<"$1" || return 1
 		if [ "$(stat -L -c '%d:%i' /proc/self/fd/4)" != "$7" ] || [ -L "$1" ]; then
-			exec 4<&-
 			_fjo=unverified
-		elif [ "$8" = meta ]; then
-			_fjh=$(sha256sum <&4) || { exec 4<&-; return 1; }
+		elif ! cat <&4 >"$_fje.content"; then
 			exec 4<&-
-		else
-			cat <&4 >"$_fje.content" || { exec 4<&-; return 1; }
-			exec 4<&-
-			_fjh=$(sha256sum <"$_fje.content") || return 1
+			return 1
 		fi
+		exec 4<&-
 	fi
-	printf 'kind=file\nmode=%s\nuid=%s\ngid=%s\nsha256=%s\nnote=%s\n' "$2" "$3" "$4" "${_fjh%% *}" "$_fjo" >"$_fje.before"
+	printf 'kind=file\nmode=%s\nuid=%s\ngid=%s\nmeta=%s\nnote=%s\n' "$2" "$3" "$4" "$8" "$_fjo" >"$_fje.before"
 }
 drover_jcopy() {
 	if ! drover_fixedpath "$_fjb/$1"; then echo "drover: the journal $_fjb/$1 can be changed by others than root; nothing was restored from it" >&2; return 1; fi

@@ -96,6 +96,7 @@ type JState struct {
 	Target   string // a link's
 	Empty    bool   // a directory with no entries
 	Note     string // why a file's content was not kept
+	Meta     bool   // only the owner or mode of the file was changed
 }
 
 // JEntry is one journal entry with the path's state now.
@@ -125,7 +126,7 @@ i=1
 while [ "$i" -le "$n" ]; do
 	printf 'E\0%s\0' "$i"
 	jw "$i.path" path; jl "$i.before" before; jl "$i.after" after; jw "$i.target" target; jw "$i.atarget" atarget
-	if [ -f "$i.content" ]; then printf 'content\0\0'; fi
+	if [ -f "$i.content" ]; then h=$(sha256sum <"$i.content"); printf 'content\0%s\0' "${h%% *}"; fi
 	if [ -f "$i.path" ]; then
 		p=; IFS= read -r p <"$i.path" || :
 		printf 'now\0'
@@ -186,12 +187,18 @@ func ParseJournalRead(out []byte) ([]JEntry, error) {
 		case "ntarget":
 			e.Now.Target = v
 		case "content":
-			e.HasContent = true
+			e.HasContent, e.Before.SHA256 = true, v
 		default:
 			return nil, fmt.Errorf("journal read: unknown field %q", k)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("journal entry %d: %w", e.N, err)
+		}
+	}
+	for i := range es {
+		// A re-owned file keeps its content: before is after's checksum.
+		if b := &es[i].Before; b.Kind == "file" && b.Meta && es[i].After.Kind == "file" {
+			b.SHA256 = es[i].After.SHA256
 		}
 	}
 	return es, nil
@@ -222,6 +229,8 @@ func parseJState(s string) (JState, error) {
 			st.Empty = v == "1"
 		case "note":
 			st.Note = v
+		case "meta":
+			st.Meta = v == "meta"
 		}
 	}
 	return st, nil

@@ -51,7 +51,9 @@ func JournalOf(ctx context.Context) *Journal {
 
 // journalVars is the script line that sets the journal's shell variables
 // ($_fjr the run id, $_fjm its metadata lines; with batch, $_fju is the
-// host's umask the preamble saved in $m), "" when ctx has no Journal.
+// host's umask the preamble saved in $m and $_fjok a file in the batch's
+// private directory that says the journal directory was checked), "" when
+// ctx has no Journal.
 // Values are one line each: a newline in one becomes a space.
 func journalVars(ctx context.Context, batch bool) string {
 	j := JournalOf(ctx)
@@ -69,7 +71,7 @@ func journalVars(ctx context.Context, batch bool) string {
 	}
 	s := "_fjr=" + shell.Quote(j.Run) + " _fjm=" + shell.Quote(strings.Join(meta, "\n"))
 	if batch {
-		s += " _fju=$m"
+		s += ` _fju=$m _fjok="$d/journal-ok"`
 	}
 	return s + "\n"
 }
