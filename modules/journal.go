@@ -55,8 +55,10 @@ const (
 // batch marks it checked in $_fjok, a file in its private directory).
 //
 // Each step runs in its own subshell: $_fje (the entry being written) is a
-// step's own; the count file numbers entries across the steps of a run,
-// which the run lock keeps to one drover at a time per host.
+// step's own. An entry's number is taken by creating N.path exclusively
+// (noclobber: O_EXCL), from the count file's hint on: inventory hosts that
+// are the same machine (connection = "local") journal one run in parallel.
+// Readers take entries 1, 2, ... while N.path exists.
 const journalFS = "_fjb=" + journalBase + " _fje= _fjum=\n" + `drover_jrefuse() { echo "drover: cannot keep the undo journal in $_fjb: $1; nothing was changed (make $_fjb a directory of root's that nobody else can write, or remove it)" >&2; return 1; }
 drover_jbase() {
 	[ "$_fme" = 0 ] || return 1
@@ -66,7 +68,7 @@ drover_jbase() {
 		case $_fjw in */*) _fjc=${_fjw%%/*} _fjw=${_fjw#*/} ;; *) _fjc=$_fjw _fjw= ;; esac
 		_fjp=$_fjp/$_fjc
 		if [ -L "$_fjp" ]; then drover_jrefuse "$_fjp is a symbolic link"; return 1; fi
-		if [ ! -e "$_fjp" ]; then mkdir -m 0700 -- "$_fjp" || { drover_jrefuse "mkdir $_fjp failed"; return 1; }; fi
+		if [ ! -e "$_fjp" ]; then mkdir -m 0700 -- "$_fjp" 2>/dev/null || [ -d "$_fjp" ] || { drover_jrefuse "mkdir $_fjp failed"; return 1; }; fi
 		if [ -L "$_fjp" ] || [ ! -d "$_fjp" ]; then drover_jrefuse "$_fjp is not a directory"; return 1; fi
 	done
 	drover_fixedpath "$_fjb" || { drover_jrefuse "it, or a directory on the way, is not root's or can be written by others"; return 1; }
@@ -75,14 +77,17 @@ drover_jopen() {
 	if [ -n "$_fjok" ] && [ -f "$_fjok" ]; then return 0; fi
 	if drover_fixedpath "$_fjb/$_fjr"; then drover_jok; return 0; fi
 	drover_jbase || return 1
-	if [ -L "$_fjb/$_fjr" ] || [ -e "$_fjb/$_fjr" ]; then drover_jrefuse "$_fjb/$_fjr is not a directory of root's"; return 1; fi
-	mkdir -m 0700 -- "$_fjb/$_fjr" || return 1
-	printf '%s\n' "$_fjm" >"$_fjb/$_fjr/meta" || return 1
-	set -- "$_fjb"/[0-9]*T*Z-*
-	while [ "$#" -gt ` + journalKeep + ` ]; do
-		case $1 in "$_fjb/$_fjr") ;; *) rm -rf -- "$1" ;; esac
-		shift
-	done
+	if mkdir -m 0700 -- "$_fjb/$_fjr" 2>/dev/null; then
+		printf '%s\n' "$_fjm" >"$_fjb/$_fjr/meta" || return 1
+		set -- "$_fjb"/[0-9]*T*Z-*
+		while [ "$#" -gt ` + journalKeep + ` ]; do
+			case $1 in "$_fjb/$_fjr") ;; *) rm -rf -- "$1" ;; esac
+			shift
+		done
+	elif ! drover_fixedpath "$_fjb/$_fjr"; then
+		drover_jrefuse "$_fjb/$_fjr is not a directory of root's"
+		return 1
+	fi
 	drover_jok
 }
 drover_jok() { if [ -n "$_fjok" ]; then : >"$_fjok" || :; fi; }
@@ -98,18 +103,24 @@ drover_journal() {
 }
 drover_journal1() {
 	drover_jopen || return 1
-	_fjn=0
-	if [ -f "$_fjb/$_fjr/count" ]; then read -r _fjn <"$_fjb/$_fjr/count" || :; fi
-	_fjn=$((_fjn + 1))
-	_fje=$_fjb/$_fjr/$_fjn
-	printf '%s\n' "$_fjn" >"$_fjb/$_fjr/count" || return 1
 	case $1 in
 	/*) _fja=$1 ;;
 	../*) _fja=${PWD%/*}/${1#../}; case $_fja in /*) ;; *) _fja=/$_fja ;; esac ;;
 	.) _fja=$PWD ;;
 	*) _fja=${PWD%/}/$1 ;;
 	esac
-	printf '%s' "$_fja" >"$_fje.path" || return 1
+	_fjn=0
+	if [ -f "$_fjb/$_fjr/count" ]; then read -r _fjn <"$_fjb/$_fjr/count" || :; fi
+	case $_fjn in '' | *[!0-9]*) _fjn=0 ;; esac
+	set -C
+	while :; do
+		_fjn=$((_fjn + 1))
+		_fje=$_fjb/$_fjr/$_fjn
+		if { printf '%s' "$_fja" >"$_fje.path"; } 2>/dev/null; then break; fi
+		if [ ! -e "$_fje.path" ]; then set +C; _fje=; return 1; fi
+	done
+	set +C
+	printf '%s\n' "$_fjn" >"$_fjb/$_fjr/count" || return 1
 	if [ -L "$1" ]; then
 		_fjt=$(readlink -- "$1") && printf '%s' "$_fjt" >"$_fje.target" || return 1
 		printf 'kind=link\n' >"$_fje.before"

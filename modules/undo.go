@@ -45,7 +45,7 @@ cd -P ` + shell.Quote(base) + ` 2>/dev/null || exit 0
 for r in [0-9]*T*Z-*; do
 	[ -d "$r" ] || continue
 	n=0
-	if [ -f "$r/count" ]; then read -r n <"$r/count" || :; fi
+	while [ -f "$r/$((n + 1)).path" ]; do n=$((n + 1)); done
 	printf 'run %s %s\n' "$r" "$n"
 	if [ -f "$r/meta" ]; then while IFS= read -r l; do printf 'meta %s\n' "$l"; done <"$r/meta"; fi
 done
@@ -120,10 +120,8 @@ func journalReadScript(base, run string) string {
 cd -P ` + shell.Quote(base+"/"+run) + ` 2>/dev/null || { echo "drover: no run ` + run + ` in this host's journal (see drover history)" >&2; exit 4; }
 jl() { if [ -f "$1" ]; then printf '%s\0' "$2"; while IFS= read -r _l; do printf '%s\n' "$_l"; done <"$1"; printf '\0'; fi; }
 jw() { if [ -f "$1" ]; then _l=; IFS= read -r _l <"$1" || :; printf '%s\0%s\0' "$2" "$_l"; fi; }
-n=0
-if [ -f count ]; then read -r n <count || :; fi
 i=1
-while [ "$i" -le "$n" ]; do
+while [ -f "$i.path" ]; do
 	printf 'E\0%s\0' "$i"
 	jw "$i.path" path; jl "$i.before" before; jl "$i.after" after; jw "$i.target" target; jw "$i.atarget" atarget
 	if [ -f "$i.content" ]; then h=$(sha256sum <"$i.content"); printf 'content\0%s\0' "${h%% *}"; fi
