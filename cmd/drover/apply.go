@@ -90,6 +90,7 @@ func runApply(cmd *cobra.Command, args []string) error {
 		}
 	}
 	page := s.startHTML(applyHTML)
+	s.stampRunInfo(args)
 	// First signal: stop starting tasks. Second: cut the running ones.
 	// Third: the default action (exit at once).
 	ctx, cancel := context.WithCancel(cmd.Context())

@@ -545,6 +545,8 @@ func (s *session) finish() error {
 // connect event. On failure it also emits the host's KindHostDone and
 // returns nil.
 func (s *session) connectHost(ctx context.Context, t transport.Target) (transport.Conn, time.Duration) {
+	// The live view's line for the host until the connect event.
+	s.emit.Emit(report.Event{Kind: report.KindPhase, Host: t.Name, Detail: &report.HostPhase{Phase: report.PhaseConnecting}})
 	conn, err := s.pool.Conn(ctx, t)
 	d, _ := s.pool.Dial(t.Name)
 	if err != nil {

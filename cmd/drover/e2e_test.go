@@ -221,10 +221,10 @@ func TestCLIExecLocal(t *testing.T) {
 	for _, e := range events {
 		kinds = append(kinds, e["kind"].(string))
 	}
-	if got := strings.Join(kinds, ","); got != "run_start,connect,command,host_done,recap" {
+	if got := strings.Join(kinds, ","); got != "run_start,host_phase,connect,command,host_done,recap" {
 		t.Errorf("event kinds %s", got)
 	}
-	if c := events[2]; c["stdout"] != "hi\n" || c["exit_code"] != 0.0 || c["status"] != "ok" {
+	if c := events[3]; c["stdout"] != "hi\n" || c["exit_code"] != 0.0 || c["status"] != "ok" {
 		t.Errorf("command event %v", c)
 	}
 	if r.code != 0 {

@@ -50,10 +50,9 @@ func (h *htmlReport) write(s *playbookSession, playbook []string, planLine strin
 	if planLine != "" {
 		rep.PlanLine = planLine
 	}
-	rep.Operator = operator()
-	rep.PlaybookFiles, rep.Playbook = playbook, s.playbookDigest()
-	rep.InventoryFiles = global.inventories
-	rep.Inventory = filesDigest(global.inventories, func(p string) ([]byte, error) { return os.ReadFile(p) })
+	ri := s.runInfo(playbook)
+	rep.Operator, rep.PlaybookFiles, rep.Playbook = ri.Operator, ri.PlaybookFiles, ri.Playbook
+	rep.InventoryFiles, rep.Inventory = ri.InventoryFiles, ri.Inventory
 	var b bytes.Buffer
 	if err := report.WriteRunHTML(&b, rep, s.ui.masker); err != nil {
 		return &exitCodeError{code: exitError, err: fmt.Errorf("rendering the HTML report: %w", err)}
@@ -65,6 +64,35 @@ func (h *htmlReport) write(s *playbookSession, playbook []string, planLine strin
 		fmt.Fprintf(s.ui.stdout, "\nHTML report: %s\n", h.path)
 	}
 	return nil
+}
+
+// runInfo is who runs the playbook on which files, as the HTML report
+// shows it.
+func (s *playbookSession) runInfo(playbook []string) *report.RunInfo {
+	return &report.RunInfo{
+		Operator: operator(), PlaybookFiles: playbook, Playbook: s.playbookDigest(),
+		InventoryFiles: global.inventories,
+		Inventory:      filesDigest(global.inventories, func(p string) ([]byte, error) { return os.ReadFile(p) }),
+	}
+}
+
+// stampRunInfo puts the runInfo in the run's run_start event, so that the
+// --json stream has it: drover report merge --html draws the shards' page
+// from their streams alone.
+func (s *playbookSession) stampRunInfo(playbook []string) {
+	s.sink = runInfoSink{Sink: s.sink, info: s.runInfo(playbook)}
+}
+
+type runInfoSink struct {
+	report.Sink
+	info *report.RunInfo
+}
+
+func (r runInfoSink) Emit(e report.Event) {
+	if e.Kind == report.KindRunStart && e.Detail == nil {
+		e.Detail = r.info
+	}
+	r.Sink.Emit(e)
 }
 
 // playbookDigest is the digest of the playbook's HCL files as parsed (not

@@ -230,6 +230,7 @@ func runPlan(cmd *cobra.Command, args []string) error {
 		}
 	}
 	page := s.startHTML(planHTML)
+	s.stampRunInfo(args)
 	ctx, stop := signalContext(cmd.Context(), s.ui.errWriter())
 	defer stop()
 	pending, err := s.provision(ctx, false)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -38,7 +39,7 @@ const twoSleeps = `
 `
 
 // TestCLILiveViewOnPTY: on a terminal, apply draws a live line for the host
-// (its task, elapsed time, a ticker) while the first of two 2-second tasks
+// (its task and how many it has ended, elapsed time, a ticker) while the first of two 2-second tasks
 // runs, and leaves a clean screen: the host's results, the recap, and no
 // trace of the live view.
 func TestCLILiveViewOnPTY(t *testing.T) {
@@ -48,8 +49,8 @@ func TestCLILiveViewOnPTY(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, r.raw())
 	}
 	raw := r.raw()
-	live := r.firstAt("web1  shell.first")
-	second := r.firstAt("web1  shell.second")
+	live := r.firstAt("web1  [0/2] shell.first")
+	second := r.firstAt("web1  [1/2] shell.second")
 	if live.IsZero() || second.IsZero() {
 		t.Fatalf("no live line for the tasks:\n%q", raw)
 	}
@@ -57,7 +58,7 @@ func TestCLILiveViewOnPTY(t *testing.T) {
 	if gap := second.Sub(live); gap < 1500*time.Millisecond {
 		t.Errorf("the live line for shell.first appeared %v before shell.second started, want it during the first task (~2s)", gap)
 	}
-	if !regexp.MustCompile(`web1  shell\.first  1\.\ds [⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]`).MatchString(raw) {
+	if !regexp.MustCompile(`web1  \[0/2\] shell\.first  1\.\ds [⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]`).MatchString(raw) {
 		t.Errorf("no elapsed time and ticker past a second:\n%q", raw)
 	}
 	if regexp.MustCompile(`\x1b\[[0-9;]*m`).MatchString(raw) {
@@ -262,5 +263,62 @@ func TestCLIApplyEvents(t *testing.T) {
 		if talk["stdout"] != "out\n" || talk["stderr"] != "err\n" || talk["exit_code"] != 0.0 {
 			t.Errorf("shell.talk: %v, want stdout, stderr and exit_code apart", talk)
 		}
+	}
+}
+
+// TestCLILiveViewPhases: on a terminal, a host still connecting has a live
+// line saying so, with its time (here one that accepts the connection and
+// never speaks SSH, until --connect-timeout), beside a fleet host applying,
+// whose line counts its tasks; the final screen keeps none of it.
+func TestCLILiveViewPhases(t *testing.T) {
+	_, args := progressFleet(t, twoSleeps)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		var held []net.Conn // accepted, never answered
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	inv := args[2]
+	if err := os.WriteFile(inv, append([]byte(readFile(t, inv)), fmt.Sprintf("host \"mute\" {\n  address = \"127.0.0.1\"\n  port = %d\n}\n", l.Addr().(*net.TCPAddr).Port)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := startPTY(t, 100, 30, []string{"NO_COLOR=1"}, append(args, "--connect-timeout", "3s")...)
+	if code := r.wait(t, 60*time.Second); code != 1 {
+		t.Fatalf("exit %d, want 1 (mute is unreachable):\n%s", code, r.raw())
+	}
+	raw := r.raw()
+	if !regexp.MustCompile(`mute  connecting…  [12]\.\ds [⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]`).MatchString(raw) {
+		t.Errorf("no live line for the host connecting, with its time and a ticker:\n%q", raw)
+	}
+	if !regexp.MustCompile(`web1  \[0/2\] shell\.first  1\.\ds`).MatchString(raw) || !strings.Contains(raw, "web1  [1/2] shell.second") {
+		t.Errorf("no live line counting web1's tasks:\n%q", raw)
+	}
+	sc := newScreen(100)
+	sc.write(raw)
+	got := sc.text()
+	if len(sc.unknown) > 0 {
+		t.Errorf("sequences a terminal would not expect: %v", sc.unknown)
+	}
+	for _, no := range []string{"connecting…", "[0/2]", "hosts done ·"} {
+		if strings.Contains(got, no) {
+			t.Errorf("the final screen keeps %q of the live view:\n%s", no, got)
+		}
+	}
+	if !strings.Contains(got, "2 hosts in ") || !strings.Contains(got, "1 unreachable") {
+		t.Errorf("final screen without the recap:\n%s", got)
 	}
 }

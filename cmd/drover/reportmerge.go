@@ -4,6 +4,7 @@ package main
 // that each ran a --shard of the same run (docs/speed.md).
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"time"
@@ -25,6 +26,9 @@ var reportMergeCmd = &cobra.Command{
 running one --shard K/N of the same command, and print one recap as a single
 run over all the hosts would (with --json: one recap event).
 
+With --html FILE, also write the HTML report the unsharded run's --html would
+have written (plan and apply streams; hosts sorted by name).
+
 A host in two files is an error. A file that ends without a recap (its
 controller was stopped) is reported as incomplete: its unfinished hosts count
 as cancelled. The run's duration is the longest file's.
@@ -33,12 +37,16 @@ Exit status: as the single run's would be: 0 when every host is ok, 1 when a
 host failed, was unreachable or a file is incomplete, 130 when a run was
 interrupted; 64 on bad input.`,
 	Example: `  drover report merge shard-1.json shard-2.json shard-3.json
-  drover report merge results/*.json`,
+  drover report merge results/*.json
+  drover report merge --html report.html shard-*.json`,
 	Args: cobra.MinimumNArgs(1),
 	RunE: runReportMerge,
 }
 
+var mergeHTML string
+
 func init() {
+	registerHTMLFlag(reportMergeCmd, &mergeHTML)
 	reportCmd.AddCommand(reportMergeCmd)
 	rootCmd.AddCommand(reportCmd)
 }
@@ -58,6 +66,12 @@ func runReportMerge(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return usageErrorf("%w", err)
 	}
+	if mergeHTML != "" && m.Command != "plan" && m.Command != "apply" {
+		return usageErrorf("--html: the streams are of a %s run; the HTML report is of plan and apply runs", m.Command)
+	}
+	for _, w := range m.Warnings {
+		u.warnf("%s", w)
+	}
 	for _, name := range m.Incomplete {
 		u.warnf("%s is incomplete: it ends without a recap (its controller stopped early); hosts it had not reached are not in the recap", name)
 	}
@@ -74,6 +88,20 @@ func runReportMerge(cmd *cobra.Command, args []string) error {
 	_ = sink.Close()
 	if m.Plan != nil && !global.jsonOut {
 		fmt.Fprintln(u.stdout, m.Plan.Line())
+	}
+	if mergeHTML != "" {
+		// The streams are masked already; the masker adds what this
+		// invocation knows (nothing, usually).
+		var b bytes.Buffer
+		if err := report.WriteRunHTML(&b, m.Report, u.masker); err != nil {
+			return &exitCodeError{code: exitError, err: fmt.Errorf("rendering the HTML report: %w", err)}
+		}
+		if err := writeAtomic(mergeHTML, b.Bytes(), 0o644); err != nil {
+			return &exitCodeError{code: exitError, err: fmt.Errorf("the HTML report: %w; check that its directory exists and is writable", err)}
+		}
+		if !global.jsonOut {
+			fmt.Fprintf(u.stdout, "\nHTML report: %s\n", mergeHTML)
+		}
 	}
 	switch {
 	case m.Recap.Interrupted:

@@ -16,14 +16,21 @@ import (
 // (`stdout`, `stderr` gives both).
 func docTable(t *testing.T, doc, header string) []string {
 	t.Helper()
+	return docTables(t, doc, header)[0]
+}
+
+// docTables is docTable for every table with that header, in order.
+func docTables(t *testing.T, doc, header string) [][]string {
+	t.Helper()
+	var tables [][]string
 	var names []string
 	in := false
 	name := regexp.MustCompile("`([a-z_]+)`")
-	for _, line := range strings.Split(doc, "\n") {
+	for _, line := range strings.Split(doc+"\n", "\n") {
 		cells := strings.Split(line, "|")
 		switch {
 		case len(cells) > 2 && strings.TrimSpace(cells[1]) == header:
-			in = true
+			in, names = true, nil
 		case in && strings.HasPrefix(line, "|---"):
 		case in && strings.HasPrefix(line, "|"):
 			for _, m := range name.FindAllStringSubmatch(cells[1], -1) {
@@ -33,11 +40,13 @@ func docTable(t *testing.T, doc, header string) []string {
 			if names == nil {
 				t.Fatalf("table %q in docs/cli.md is empty", header)
 			}
-			return names
+			tables, in = append(tables, names), false
 		}
 	}
-	t.Fatalf("no table %q in docs/cli.md", header)
-	return nil
+	if tables == nil {
+		t.Fatalf("no table %q in docs/cli.md", header)
+	}
+	return tables
 }
 
 func jsonNames(v any) []string {
@@ -69,11 +78,13 @@ func TestJSONSchemaDocumented(t *testing.T) {
 	}{
 		{"kind", kinds},
 		{"member", report.JSONMembers()},
-		{"detail member", append(jsonNames(report.TaskResult{}), jsonNames(report.PlanSummary{})...)},
+		{"detail member", slices.Concat(jsonNames(report.TaskResult{}), jsonNames(report.PlanSummary{}),
+			jsonNames(report.RunInfo{}), jsonNames(report.HostPhase{}))},
 	} {
 		documented := docTable(t, doc, c.table)
 		if c.table == "detail member" {
-			documented = append(documented, docTableAfter(t, doc, "detail member", documented)...)
+			// The tables of task, run_start, host_phase and plan_summary.
+			documented = slices.Concat(docTables(t, doc, c.table)...)
 		}
 		for _, n := range c.code {
 			if !slices.Contains(documented, n) {
@@ -86,12 +97,4 @@ func TestJSONSchemaDocumented(t *testing.T) {
 			}
 		}
 	}
-}
-
-// docTableAfter is the next table with the same header after the one whose
-// names are first (the detail tables of task and plan_summary).
-func docTableAfter(t *testing.T, doc, header string, first []string) []string {
-	t.Helper()
-	i := strings.Index(doc, "`"+first[len(first)-1]+"`")
-	return docTable(t, doc[i:], header)
 }

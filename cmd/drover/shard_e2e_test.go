@@ -28,6 +28,40 @@ func recapText(out string) string {
 	return strings.Join(lines, "\n")
 }
 
+// withoutHTMLNote is out without the "HTML report: FILE" line --html adds
+// at its end.
+func withoutHTMLNote(t *testing.T, out, file string) string {
+	t.Helper()
+	note := "\nHTML report: " + file + "\n"
+	if !strings.HasSuffix(out, note) {
+		t.Fatalf("stdout does not end with %q:\n%s", note, out)
+	}
+	return strings.TrimSuffix(out, note)
+}
+
+// htmlTimeRe matches the report's times (RFC 3339 to the second).
+var htmlTimeRe = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
+
+// sameHTML compares two HTML reports with what differs from run to run
+// (when it started, how long things took) blanked.
+func sameHTML(t *testing.T, what, got, want string) {
+	t.Helper()
+	norm := func(s string) string { return durationRe.ReplaceAllString(htmlTimeRe.ReplaceAllString(s, "T"), "D") }
+	if g, w := norm(got), norm(want); g != w {
+		gl, wl := strings.Split(g, "\n"), strings.Split(w, "\n")
+		for i := 0; i < len(gl) || i < len(wl); i++ {
+			if i >= len(gl) || i >= len(wl) || gl[i] != wl[i] {
+				t.Errorf("%s: the merged HTML report differs from the unsharded run's from line %d:\nmerged:\n%s\nunsharded:\n%s",
+					what, i+1, strings.Join(gl[i:min(len(gl), i+8)], "\n"), strings.Join(wl[i:min(len(wl), i+8)], "\n"))
+				return
+			}
+		}
+	}
+	if !strings.Contains(got, "<dt>playbook</dt><dd>sha256:") || !strings.Contains(got, "<dt>inventory</dt><dd>sha256:") {
+		t.Errorf("%s: the merged report lacks the input's digests", what)
+	}
+}
+
 // Three controllers each apply one --shard of a fleet (with an unreachable
 // host), writing --json as a CI matrix's jobs would; report merge gives the
 // recap and exit status of one unsharded run. Then, over those real
@@ -66,19 +100,36 @@ play "shards" {
 			}
 		}
 	}
-	if golden.Update() {
-		for k := 0; k <= 3; k++ {
-			args := append([]string{"plan", "--json"}, common...)
-			name := "plan-all.json"
-			if k > 0 {
-				args, name = append(args, "--shard", fmt.Sprintf("%d/3", k)), fmt.Sprintf("plan-%d.json", k)
-			}
-			keep(name, drover(t, "", args...).stdout)
+	// The plan's shards merged with --html give the unsharded plan's page.
+	wholePlanHTML, mergedPlanHTML := filepath.Join(dir, "plan.html"), filepath.Join(dir, "plan-merged.html")
+	var planFiles []string
+	for k := 0; k <= 3; k++ {
+		args := append([]string{"plan", "--json"}, common...)
+		name := "plan-all.json"
+		if k > 0 {
+			args, name = append(args, "--shard", fmt.Sprintf("%d/3", k)), fmt.Sprintf("plan-%d.json", k)
+		} else {
+			args = append(args, "--html", wholePlanHTML)
 		}
+		r := drover(t, "", args...)
+		if r.code != 0 && r.code != 1 {
+			t.Fatalf("plan %s: exit %d\n%s", name, r.code, r.stderr)
+		}
+		keep(name, r.stdout)
+		if k > 0 {
+			planFiles = append(planFiles, writeFile(t, dir, name, r.stdout))
+		}
+	}
+	if r := drover(t, "", append([]string{"report", "merge", "--html", mergedPlanHTML}, planFiles...)...); !strings.Contains(r.stdout, "HTML report: "+mergedPlanHTML) {
+		t.Fatalf("merge --html of the plans: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	sameHTML(t, "plan", readFile(t, mergedPlanHTML), readFile(t, wholePlanHTML))
+	if golden.Update() {
 		keep("apply-all.json", drover(t, "", append([]string{"apply", "--json"}, common...)...).stdout)
 		unmark()
 	}
-	whole := drover(t, "", append([]string{"apply"}, common...)...)
+	wholeHTML, mergedHTML := filepath.Join(dir, "apply.html"), filepath.Join(dir, "apply-merged.html")
+	whole := drover(t, "", append([]string{"apply", "--html", wholeHTML}, common...)...)
 	if whole.code != 1 {
 		t.Fatalf("unsharded apply: exit %d, want 1 (dead is unreachable)\n%s\n%s", whole.code, whole.stdout, whole.stderr)
 	}
@@ -102,12 +153,17 @@ play "shards" {
 	if owned != len(f.Hosts)+1 {
 		t.Fatalf("the shards ran %d hosts in all, want %d (each host in one shard)", owned, len(f.Hosts)+1)
 	}
-	merged := drover(t, "", append([]string{"report", "merge"}, files...)...)
+	merged := drover(t, "", append([]string{"report", "merge", "--html", mergedHTML}, files...)...)
 	if merged.code != whole.code {
 		t.Errorf("merge: exit %d, the unsharded run's %d\n%s", merged.code, whole.code, merged.stderr)
 	}
-	if got, want := recapText(merged.stdout), recapText(whole.stdout); got != want {
+	if got, want := recapText(withoutHTMLNote(t, merged.stdout, mergedHTML)), recapText(withoutHTMLNote(t, whole.stdout, wholeHTML)); got != want {
 		t.Errorf("merged recap:\n%s\nunsharded run's:\n%s", got, want)
+	}
+	sameHTML(t, "apply", readFile(t, mergedHTML), readFile(t, wholeHTML))
+	if r := drover(t, "", "report", "merge", "--html", filepath.Join(dir, "exec.html"), writeFile(t, dir, "exec.json",
+		`{"time":"2026-12-02T04:05:06Z","kind":"run_start","task":"exec","hosts":[]}`+"\n")); r.code != exitUsage || !strings.Contains(r.stderr, "of plan and apply runs") {
+		t.Errorf("merge --html of an exec stream: exit %d\n%s", r.code, r.stderr)
 	}
 
 	// A stream cut before its recap: the shard owning the most hosts, its

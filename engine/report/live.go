@@ -3,14 +3,18 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
 
 // The live view: below what the Terminal has written, one line per host at
-// work (the task it is on, how long it has been at it, a ticker once that
-// passes a second) and a line counting the hosts done. It is drawn with
+// work (the task it is on, or the phase before its tasks: connecting,
+// reading state; how long it has been at it, a ticker once that passes a
+// second) and a line counting the hosts done. With more hosts at work than
+// the screen holds, the lines are those of the hosts longest at what they
+// do (the ones to look at), in the run's order, and a line counts the rest. It is drawn with
 // plain ANSI sequences (cursor up, erase to the end of the screen) and
 // taken down before anything else is written, so finished hosts' blocks
 // scroll up above it and nothing interleaves. Every string in it was
@@ -50,6 +54,12 @@ type liveHost struct {
 	since time.Time // first event
 	tasks []liveTask
 	done  bool
+	// phase is the host's last KindPhase, since when; while applying,
+	// finished counts the tasks ended of the total announced.
+	phase           string
+	phaseSince      time.Time
+	finished, total int
+	reading         int // the tasks whose state is being read
 }
 
 type liveTask struct {
@@ -110,6 +120,18 @@ func (v *liveView) update(e Event) {
 		h.since = v.now()
 	}
 	switch e.Kind {
+	case KindPhase:
+		if hp, ok := e.Detail.(*HostPhase); ok && hp != nil {
+			h.phase, h.phaseSince, h.reading = hp.Phase, v.now(), hp.Tasks
+			if hp.Phase == PhaseApplying {
+				h.finished, h.total = 0, hp.Tasks
+			}
+		}
+	case KindConnect:
+		if h.phase == PhaseConnecting {
+			// Connected (ad-hoc commands): the command's work from now.
+			h.phase, h.phaseSince = "", v.now()
+		}
 	case KindTaskStart:
 		lt := liveTask{addr: e.Task, since: v.now()}
 		if tr, ok := e.Detail.(*TaskResult); ok {
@@ -117,6 +139,9 @@ func (v *liveView) update(e Event) {
 		}
 		h.tasks = append(h.tasks, lt)
 	case KindTask:
+		if h.phase == PhaseApplying {
+			h.finished++
+		}
 		for i, lt := range h.tasks {
 			if lt.addr == e.Task {
 				h.tasks = append(h.tasks[:i], h.tasks[i+1:]...)
@@ -210,23 +235,72 @@ func (v *liveView) lines(t time.Time) []string {
 	}
 	room := max(1, min(rows-2, 20)) // a view taller than the screen cannot be taken down
 	var out []string
-	for i, name := range busy {
-		if i == room-1 && len(busy) > room {
-			out = append(out, fit(cols, seg{s.Dim.Sprint, fmt.Sprintf("  … %d more hosts at work", len(busy)-i)}))
-			break
-		}
+	shown := busy
+	if len(busy) > room {
+		shown = v.oldest(busy, room-1)
+	}
+	for _, name := range shown {
 		out = append(out, v.hostLine(cols, name, v.state[name], t))
+	}
+	if len(shown) < len(busy) {
+		out = append(out, fit(cols, seg{s.Dim.Sprint, fmt.Sprintf("  … %d more hosts at work", len(busy)-len(shown))}))
 	}
 	footer := fmt.Sprintf("  %d/%d %s done · %s", done, len(v.hosts), plural(len(v.hosts), "host", "hosts"), liveDuration(t.Sub(v.start)))
 	return append(out, fit(cols, seg{s.Dim.Sprint, footer}))
 }
 
+// oldest is the k of busy hosts longest at what they do now, in busy's
+// order.
+func (v *liveView) oldest(busy []string, k int) []string {
+	byAge := slices.Clone(busy)
+	slices.SortStableFunc(byAge, func(a, b string) int { return v.state[a].at().Compare(v.state[b].at()) })
+	keep := map[string]bool{}
+	for _, name := range byAge[:k] {
+		keep[name] = true
+	}
+	out := make([]string, 0, k)
+	for _, name := range busy {
+		if keep[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// at is when the host began what its line shows: its oldest task in
+// flight, else its phase, else its first event.
+func (h *liveHost) at() time.Time {
+	switch {
+	case len(h.tasks) > 0:
+		return h.tasks[0].since
+	case !h.phaseSince.IsZero():
+		return h.phaseSince
+	}
+	return h.since
+}
+
+// progress is "[3/12] ", the tasks a host applying has ended of those it
+// has, or "" before it applies.
+func (h *liveHost) progress() string {
+	if h.phase != PhaseApplying || h.total == 0 {
+		return ""
+	}
+	return fmt.Sprintf("[%d/%d] ", h.finished, max(h.total, h.finished))
+}
+
 func (v *liveView) hostLine(cols int, name string, h *liveHost, t time.Time) string {
 	s := v.t.style
-	what, since := v.label+"…", h.since
+	what, since := v.label+"…", h.at()
+	switch {
+	case len(h.tasks) > 0:
+	case h.phase == PhaseReading && h.reading > 0:
+		what = fmt.Sprintf("%s of %d %s…", h.phase, h.reading, plural(h.reading, "task", "tasks"))
+	case h.phase != "":
+		what = strings.TrimSpace(h.phase+" "+h.progress()) + "…"
+	}
 	if len(h.tasks) > 0 {
 		lt := h.tasks[0]
-		what, since = lt.addr, lt.since
+		what = h.progress() + lt.addr
 		switch {
 		case lt.batch > 1:
 			// The batch's last task is as likely the slow one as its first.

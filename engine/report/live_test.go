@@ -203,3 +203,117 @@ func TestFailedTaskStreams(t *testing.T) {
 		t.Errorf("output:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
+
+// TestLivePhases: a host connecting or reading its state has a line of its
+// own saying so, timed from the phase's start; applying, its line counts
+// the tasks ended; with more hosts at work than the screen holds, the lines
+// are the hosts longest at what they do, in the run's order.
+func TestLivePhases(t *testing.T) {
+	var out syncBuffer
+	term := NewTerminal(&out, &out, TerminalOptions{Live: true, HostWidth: 2, Size: func() (int, int) { return 80, 6 }})
+	defer term.Close()
+	now := t0
+	term.live.now = func() time.Time { return now }
+	phase := func(host, p string, n int) {
+		term.Emit(Event{Kind: KindPhase, Host: host, Detail: &HostPhase{Phase: p, Tasks: n}})
+	}
+	lines := func() string {
+		term.mu.Lock()
+		defer term.mu.Unlock()
+		return strings.Join(term.live.lines(now), "\n")
+	}
+	term.Emit(Event{Kind: KindRunStart, Task: "apply", Hosts: []string{"h1", "h2", "h3", "h4", "h5"}})
+	phase("h1", PhaseConnecting, 0)
+	now = now.Add(1500 * time.Millisecond)
+	phase("h2", PhaseConnecting, 0)
+	now = now.Add(300 * time.Millisecond)
+	if got, want := lines(), "  h1  connecting…  1.8s ⠇\n  h2  connecting…  0.3s\n  0/5 hosts done · 1.8s"; got != want {
+		t.Errorf("connecting:\n%s\nwant:\n%s", got, want)
+	}
+	phase("h1", PhaseReading, 3)
+	phase("h2", PhaseFacts, 0)
+	now = now.Add(200 * time.Millisecond)
+	if got, want := lines(), "  h1  reading state of 3 tasks…  0.2s\n  h2  gathering facts…  0.2s\n  0/5 hosts done · 2.0s"; got != want {
+		t.Errorf("reading state:\n%s\nwant:\n%s", got, want)
+	}
+	phase("h1", PhaseApplying, 3)
+	term.Emit(Event{Kind: KindTaskStart, Host: "h1", Task: "file.a"})
+	term.Emit(Event{Kind: KindTask, Host: "h1", Task: "file.a", Status: StatusChanged})
+	term.Emit(Event{Kind: KindTaskStart, Host: "h1", Task: "shell.b"})
+	now = now.Add(100 * time.Millisecond)
+	if got := lines(); !strings.HasPrefix(got, "  h1  [1/3] shell.b  0.1s\n") {
+		t.Errorf("applying:\n%s", got)
+	}
+	term.Emit(Event{Kind: KindTask, Host: "h1", Task: "shell.b", Status: StatusOK})
+	if got := lines(); !strings.HasPrefix(got, "  h1  applying [2/3]…  0.1s\n") {
+		t.Errorf("between tasks:\n%s", got)
+	}
+	// Five hosts at work, room for four lines: the three longest at it
+	// (h2 gathering facts, h1 applying, h5 connecting), in the run's
+	// order, and the rest counted (h3 and h4 began connecting later).
+	now = now.Add(time.Second)
+	phase("h5", PhaseConnecting, 0)
+	now = now.Add(100 * time.Millisecond)
+	phase("h3", PhaseConnecting, 0)
+	phase("h4", PhaseConnecting, 0)
+	now = now.Add(100 * time.Millisecond)
+	want := "  h1  applying [2/3]…  1.3s ⠸\n  h2  gathering facts…  1.5s ⠴\n  h5  connecting…  0.2s\n  … 2 more hosts at work\n  0/5 hosts done · 3.3s"
+	if got := lines(); got != want {
+		t.Errorf("more hosts than rows:\n%s\nwant:\n%s", got, want)
+	}
+	term.Emit(Event{Kind: KindHostDone, Host: "h2", Status: StatusOK})
+	term.Emit(Event{Kind: KindHostDone, Host: "h1", Status: StatusOK})
+	want = "  h3  connecting…  0.1s\n  h4  connecting…  0.1s\n  h5  connecting…  0.2s\n  2/5 hosts done · 3.3s"
+	if got := lines(); got != want {
+		t.Errorf("after two hosts are done:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// Phases are for the live view only: without it (a CI log) they write
+// nothing, and the recap is as without them.
+func TestPhasesWriteNothingWithoutLiveView(t *testing.T) {
+	var out, errOut bytes.Buffer
+	term := NewTerminal(&out, &errOut, TerminalOptions{})
+	rec := NewRecorder()
+	sink := Multi(term, rec)
+	sink.Emit(Event{Kind: KindRunStart, Task: "apply", Hosts: []string{"h1", "h2"}})
+	for _, p := range []string{PhaseConnecting, PhaseFacts, PhaseReading, PhaseApplying} {
+		sink.Emit(Event{Kind: KindPhase, Host: "h1", Detail: &HostPhase{Phase: p}})
+		sink.Emit(Event{Kind: KindPhase, Host: "h2", Detail: &HostPhase{Phase: p}})
+	}
+	sink.Emit(Event{Kind: KindHostDone, Host: "h1", Status: StatusOK})
+	_ = term.Close()
+	if out.String() != "h1 | ok\n" || errOut.Len() != 0 {
+		t.Errorf("output %q, errors %q; want only h1's line", out.String(), errOut.String())
+	}
+	rc := rec.Recap([]string{"h1", "h2"}, 0, true)
+	if rc.Hosts[1].Status != StatusNotStarted {
+		t.Errorf("h2, which only had phases, is %s in the recap, want not_started", rc.Hosts[1].Status)
+	}
+}
+
+// An ad-hoc command's host is connecting until its connect event, then at
+// the command, timed from the connection.
+func TestLivePhaseConnectingAdHoc(t *testing.T) {
+	var out syncBuffer
+	term := NewTerminal(&out, &out, TerminalOptions{Live: true, HostWidth: 2})
+	defer term.Close()
+	now := t0
+	term.live.now = func() time.Time { return now }
+	term.Emit(Event{Kind: KindRunStart, Task: "exec", Hosts: []string{"h1"}})
+	term.Emit(Event{Kind: KindPhase, Host: "h1", Detail: &HostPhase{Phase: PhaseConnecting}})
+	now = now.Add(2 * time.Second)
+	lines := func() string {
+		term.mu.Lock()
+		defer term.mu.Unlock()
+		return term.live.lines(now)[0]
+	}
+	if got := lines(); got != "  h1  connecting…  2.0s ⠋" {
+		t.Errorf("connecting: %q", got)
+	}
+	term.Emit(Event{Kind: KindConnect, Host: "h1", Status: StatusOK})
+	now = now.Add(300 * time.Millisecond)
+	if got := lines(); got != "  h1  exec…  0.3s" {
+		t.Errorf("connected: %q", got)
+	}
+}

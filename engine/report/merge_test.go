@@ -1,9 +1,12 @@
 package report
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -136,5 +139,120 @@ func TestMergeIncomplete(t *testing.T) {
 	}
 	if cancelled != 1 || m.Recap.OK() {
 		t.Errorf("want one host cancelled as incomplete and the recap not ok: %+v", m.Recap.Hosts)
+	}
+}
+
+var (
+	htmlDurationRe = regexp.MustCompile(`[0-9.]+(µs|ms|s|m[0-9]+s)\b`)
+	htmlTimeRe     = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
+)
+
+// runHTML is the page of r with what differs from run to run (when it
+// started, how long things took) blanked.
+func runHTML(t *testing.T, r *RunReport) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := WriteRunHTML(&b, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	return htmlDurationRe.ReplaceAllString(htmlTimeRe.ReplaceAllString(b.String(), "T"), "D")
+}
+
+// The shards' streams merged draw the page of the unsharded run's stream:
+// the same hosts, tasks, failures and summary, and the run's input from
+// the run_start.
+func TestMergeHTMLAsOneRun(t *testing.T) {
+	for _, cmd := range []string{"apply", "plan"} {
+		t.Run(cmd, func(t *testing.T) {
+			whole, err := mergeOf(t, cmd+"-all.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := mergeOf(t, cmd+"-1.json", cmd+"-2.json", cmd+"-3.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, want := runHTML(t, m.Report), runHTML(t, whole.Report)
+			if got != want {
+				t.Errorf("merged page:\n%s\nthe unsharded run's:\n%s", got, want)
+			}
+			r := m.Report
+			if r.Command != cmd || !strings.HasPrefix(r.Playbook, "sha256:") || !strings.HasPrefix(r.Inventory, "sha256:") ||
+				r.Operator == "" || len(r.PlaybookFiles) != 1 || r.Started.IsZero() || r.Duration <= 0 {
+				t.Errorf("the run: %+v", r)
+			}
+			if len(r.Hosts) != 4 || !slices.IsSortedFunc(r.Hosts, func(a, b RunHost) int { return strings.Compare(a.Host, b.Host) }) {
+				t.Errorf("hosts not the four, sorted by name: %+v", r.Hosts)
+			}
+			for _, h := range r.Hosts {
+				if h.Status == "" || (h.Status != StatusUnreachable && len(h.Tasks) == 0) {
+					t.Errorf("host %s: status %q, %d tasks", h.Host, h.Status, len(h.Tasks))
+				}
+			}
+		})
+	}
+}
+
+// In the page of a stream cut short, the host it was running is cancelled
+// and says why.
+func TestMergeHTMLIncomplete(t *testing.T) {
+	lines := strings.Split(strings.TrimSpace(mergeFile(t, "apply-3.json")), "\n")
+	var kept []string
+	cutHost := ""
+	for i := len(lines) - 1; i >= 0; i-- {
+		switch {
+		case strings.Contains(lines[i], `"kind":"recap"`):
+		case cutHost == "" && strings.Contains(lines[i], `"kind":"host_done"`):
+			e, err := DecodeEvent([]byte(lines[i]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cutHost = e.Host
+		default:
+			kept = append([]string{lines[i]}, kept...)
+		}
+	}
+	m, err := Merge([]Stream{{Name: "cut.json", R: strings.NewReader(strings.Join(kept, "\n"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h *RunHost
+	for i := range m.Report.Hosts {
+		if m.Report.Hosts[i].Host == cutHost {
+			h = &m.Report.Hosts[i]
+		}
+	}
+	if h == nil || h.Status != StatusCancelled || h.ErrorKind != IncompleteKind || !strings.Contains(h.Message, "cut.json ended before") {
+		t.Fatalf("cut host %s in the report: %+v", cutHost, h)
+	}
+	if page := runHTML(t, m.Report); !strings.Contains(page, "cut.json ended before this host finished") {
+		t.Errorf("the page does not say why %s is cancelled:\n%s", cutHost, page)
+	}
+}
+
+// Shards that ran another playbook than the first stream's are merged, and
+// said to be: in the warnings and on the page.
+func TestMergeAnotherPlaybook(t *testing.T) {
+	re := regexp.MustCompile(`"playbook":"sha256:[0-9a-f]+"`)
+	other := re.ReplaceAllString(mergeFile(t, "apply-3.json"), `"playbook":"sha256:0ther"`)
+	if other == mergeFile(t, "apply-3.json") {
+		t.Fatal("apply-3.json's run_start has no playbook digest")
+	}
+	m, err := Merge([]Stream{
+		{Name: "apply-1.json", R: strings.NewReader(mergeFile(t, "apply-1.json"))},
+		{Name: "apply-2.json", R: strings.NewReader(mergeFile(t, "apply-2.json"))},
+		{Name: "other.json", R: strings.NewReader(other)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0], "other.json ran another playbook (sha256:0ther) than apply-1.json (sha256:") {
+		t.Fatalf("warnings %q", m.Warnings)
+	}
+	if !strings.Contains(runHTML(t, m.Report), "other.json ran another playbook") {
+		t.Errorf("the page does not warn of it")
+	}
+	if m, _ := mergeOf(t, "apply-1.json", "apply-2.json", "apply-3.json"); len(m.Warnings) != 0 {
+		t.Errorf("the shards of one run: warnings %q", m.Warnings)
 	}
 }

@@ -163,8 +163,8 @@ func (r *Recorder) row(host string) *HostRecap {
 
 // Emit implements Sink.
 func (r *Recorder) Emit(e Event) {
-	if e.Host == "" {
-		return
+	if e.Host == "" || e.Kind == KindPhase {
+		return // a phase is no work done: the recap is as it was without phases
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

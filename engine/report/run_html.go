@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"html/template"
 	"io"
@@ -110,6 +111,10 @@ func (c *RunCollector) Emit(e Event) {
 	case KindRunStart:
 		if c.rep.Started.IsZero() {
 			c.rep.Started, c.rep.Command = e.Time, e.Task
+		}
+		if ri, ok := e.Detail.(*RunInfo); ok && ri != nil {
+			c.rep.Operator, c.rep.Playbook, c.rep.PlaybookFiles = ri.Operator, ri.Playbook, ri.PlaybookFiles
+			c.rep.Inventory, c.rep.InventoryFiles = ri.Inventory, ri.InventoryFiles
 		}
 	case KindWarning:
 		w := e.Message
@@ -266,8 +271,15 @@ func WriteRunHTML(w io.Writer, r *RunReport, m *Masker) error {
 		outcomes.Add(v.Outcome)
 		hosts = append(hosts, v)
 	}
-	slices.SortStableFunc(hosts, func(a, b runHostView) int { return statusRank[b.Outcome] - statusRank[a.Outcome] })
-	slices.SortStableFunc(failures, func(a, b runFailure) int { return statusRank[b.H.Status] - statusRank[a.H.Status] })
+	// Worst first, then by name: hosts run in parallel, so the order they
+	// reported in is not the same from run to run (nor from one controller
+	// to several: drover report merge --html).
+	slices.SortStableFunc(hosts, func(a, b runHostView) int {
+		return cmp.Or(statusRank[b.Outcome]-statusRank[a.Outcome], cmp.Compare(a.Host, b.Host))
+	})
+	slices.SortStableFunc(failures, func(a, b runFailure) int {
+		return cmp.Or(statusRank[b.H.Status]-statusRank[a.H.Status], cmp.Compare(a.Host, b.Host))
+	})
 
 	verb := map[string]string{"plan": "Plan", "apply": "Apply"}[rep.Command]
 	if verb == "" {

@@ -87,6 +87,12 @@ func (t *Terminal) Emit(e Event) {
 		if e.Recap != nil {
 			t.write(t.out, t.renderRecap(cleaned(t.opt.Masker, e.Recap)))
 		}
+	case e.Kind == KindPhase:
+		// Only the live view shows phases: held in the host's block they
+		// would change nothing but the order blocks are written in.
+		if t.live != nil {
+			t.live.update(cleaned(t.opt.Masker, e))
+		}
 	case e.Host == "":
 		p := t.printer()
 		t.render(p, e)

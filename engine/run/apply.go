@@ -273,5 +273,10 @@ func (r *runner) applyHost(ctx, stopCtx context.Context, i int, pl *config.Play,
 			r.mu.Unlock()
 		}()
 	}
+	n := 0
+	for _, task := range hr.order {
+		n += len(hr.e.insts[task])
+	}
+	hr.phase(report.PhaseApplying, n)
 	return hr.apply(ctx, stopCtx, t)
 }

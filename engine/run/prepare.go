@@ -14,6 +14,7 @@ import (
 	"github.com/drover-cm/drover/engine/graph"
 	"github.com/drover-cm/drover/engine/lang"
 	"github.com/drover-cm/drover/engine/remote"
+	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules/contract"
@@ -72,6 +73,9 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 			}
 		}
 	}
+	if len(batch) > 0 {
+		hr.phase(report.PhaseReading, len(batch))
+	}
 	return hr, nil, hr.checkAll(ctx, batch)
 }
 
@@ -111,6 +115,7 @@ func (hr *hostRun) connect(ctx context.Context) (*lang.Scope, *facts.Facts, hcl.
 		return nil, nil, diags, nil
 	}
 	if !r.offline {
+		hr.phase(report.PhaseConnecting, 0)
 		c, err := r.opts.Connect(ctx, h, hr.become)
 		if err != nil {
 			return nil, nil, nil, err
@@ -124,6 +129,7 @@ func (hr *hostRun) connect(ctx context.Context) (*lang.Scope, *facts.Facts, hcl.
 		// Facts stay unknown: what depends on them is deferred.
 	case r.needsFacts(pl):
 		// Other hosts reading this one's facts share the result.
+		hr.phase(report.PhaseFacts, 0)
 		f, err := r.gatherFacts(pl, h.Name, func() (*facts.Facts, error) { return r.factsGatherer()(ctx, h, hr.conn) })
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("gathering facts: %w", err)

@@ -64,6 +64,12 @@ func (x *executor) startAddr(addr string, t *config.Task, batch int) {
 		Detail: &report.TaskResult{Module: t.Type, Handler: t.Handler, Batch: batch}})
 }
 
+// phase emits the host's KindPhase: what the live view shows on its line
+// while none of its tasks is in flight (connecting, reading state).
+func (hr *hostRun) phase(p string, tasks int) {
+	hr.r.em.Emit(report.Event{Kind: report.KindPhase, Host: hr.host.Name, Detail: &report.HostPhase{Phase: p, Tasks: tasks}})
+}
+
 // hiddenOutput replaces what a sensitive task printed: a secret may be in
 // it in a form the masker cannot know.
 const hiddenOutput = "(hidden: the task is sensitive)"
