@@ -72,7 +72,9 @@ func newCheckJob(tasks []contract.Task) (*checkJob, error) {
 			continue
 		}
 		f := ""
-		if fc, ok := t.(contract.FactChecker); ok {
+		if sc, ok := t.(contract.SharedChecker); ok && j.groups.addShared(i, sc) {
+			f = sc.CheckRest()
+		} else if fc, ok := t.(contract.FactChecker); ok {
 			j.factIx = append(j.factIx, i)
 			j.facts = append(j.facts, fc.Facts()...)
 			f = fc.CheckRest()
