@@ -348,7 +348,13 @@ func (t *initServiceTask) Diff(out contract.CheckOutput) (*contract.Plan, error)
 			for _, st := range up.Steps {
 				// Another task may have created it since the check.
 				if st.Script != "" {
-					st.Script = "if ! id -u " + shell.Quote(t.def.User) + " >/dev/null 2>&1; then\n" + st.Script + "\nfi\n"
+					// The safeFS library (the journal's) stays a prefix, for
+					// the batch to define once.
+					lib, rest := "", st.Script
+					if strings.HasPrefix(rest, safeFS) {
+						lib, rest = safeFS, rest[len(safeFS):]
+					}
+					st.Script = lib + "if ! id -u " + shell.Quote(t.def.User) + " >/dev/null 2>&1; then\n" + rest + "\nfi\n"
 				}
 				p.Steps = append(p.Steps, st)
 			}

@@ -152,7 +152,11 @@ drover_cd() {
 			_fr=$_fl/$_fr
 			continue
 		fi
-		if [ ! -e "$_fc" ] && [ -n "$_fmk" ]; then mkdir -- "$_fc" || return 1; fi
+		if [ ! -e "$_fc" ] && [ -n "$_fmk" ]; then
+			drover_journal "$_fc" || return 1
+			mkdir -- "$_fc" || return 1
+			drover_jafter "$_fc"
+		fi
 		if [ -n "$_fown" ] && ! drover_fixed "$_fc"; then drover_notours "$(pwd -P)"; return 1; fi
 		drover_enter "$_fc" || return 1
 	done
@@ -231,16 +235,20 @@ drover_adopt() {
 	fi
 }
 drover_place() {
+	if ! drover_journal "../$1"; then drover_unstage; return 1; fi
 	if [ -n "$2" ] && ! chown -- "$2" f; then drover_unstage; return 1; fi
 	if ! chmod -- "$3" f || ! mv -fT f "../$1"; then drover_unstage; return 1; fi
 	drover_unstage
+	drover_jafter "$1"
 	drover_synclater
 }
 drover_install() {
 	if drover_here; then
 		if [ -L "$1" ] || [ ! -f "$1" ]; then echo "drover: $1, the temporary file drover wrote in $PWD, is no longer a regular file; nothing was changed" >&2; return 1; fi
 		if [ -n "$3" ] && ! chown -- "$3" "$1"; then return 1; fi
+		drover_journal "$2" || return 1
 		chmod -- "$4" "$1" && mv -fT -- "$1" "$2" || return 1
+		drover_jafter "$2"
 		drover_synclater
 		return 0
 	fi
@@ -249,8 +257,10 @@ drover_install() {
 drover_meta() {
 	if [ -L "$1" ] || [ ! -f "$1" ]; then echo "drover: $(pwd -P)/$1 is no longer a regular file; run drover again" >&2; return 1; fi
 	if drover_here || drover_fixed "$1"; then
+		drover_journal "$1" meta || return 1
 		if [ -n "$2" ]; then chown -h -- "$2" "$1" || return 1; fi
 		if [ -n "$3" ]; then chmod -- "$3" "$1" || return 1; fi
+		drover_jafter "$1"
 		return 0
 	fi
 	case $3 in [2-7][0-7][0-7][0-7]) echo "drover: refusing to make $(pwd -P)/$1 setuid or setgid: its directory belongs to $(stat -c %U .), who can put any file there" >&2; return 1 ;; esac
@@ -260,9 +270,11 @@ drover_meta() {
 		echo "drover: $1 in $(pwd -P) was replaced by a link or has another name; its owner and mode were not changed" >&2
 		return 1
 	fi
+	if ! drover_journal "../$1" meta; then drover_unstage; return 1; fi
 	if [ -n "$2" ] && ! chown -h -- "$2" f; then drover_unstage; return 1; fi
 	if [ -n "$3" ] && ! chmod -- "$3" f; then drover_unstage; return 1; fi
 	drover_unstage
+	drover_jafter "$1"
 }
 drover_read() {
 	if [ -L "$1" ]; then echo "drover: $(pwd -P)/$1 is a symbolic link" >&2; return 1; fi
@@ -278,7 +290,7 @@ drover_read() {
 	exec 3<&-
 	return $_fe
 }
-`
+` + journalFS
 
 // safeFS is a shell library (engine/remote.Library): a batch of steps
 // defines it once.
@@ -308,14 +320,14 @@ func safeMeta(p string, dir bool, fix metaFix) string {
 		return ""
 	}
 	if dir {
-		s := "drover_cd " + shell.Quote(p) + "\n"
+		s := "drover_cd " + shell.Quote(p) + "\n" + journalDot
 		if fix.Owner != "" {
 			s += "chown -- " + shell.Quote(fix.Owner) + " .\n"
 		}
 		if fix.Mode != "" {
 			s += "chmod -- " + fix.Mode + " .\n"
 		}
-		return s
+		return s + journalDotAfter
 	}
 	d, base := path.Split(p)
 	return "drover_cd " + shell.Quote(dirOf(d)) + "\n" + shell.Join("drover_meta", base, fix.Owner, fix.Mode) + "\n"
@@ -325,11 +337,11 @@ func safeMeta(p string, dir bool, fix metaFix) string {
 // and its missing parents (as mkdir -p, never through a link another user
 // controls) and give p owner (chown's argument, "" to leave) and mode.
 func safeMkdir(p, owner string, mode uint32) string {
-	s := "drover_mkcd " + shell.Quote(p) + "\n"
+	s := "drover_mkcd " + shell.Quote(p) + "\n" + journalDot
 	if owner != "" {
 		s += "chown -- " + shell.Quote(owner) + " .\n"
 	}
-	return s + "chmod -- " + fmtMode(mode) + " .\n"
+	return s + "chmod -- " + fmtMode(mode) + " .\n" + journalDotAfter
 }
 
 // safeRemove is the script lines (after safeFS) that remove p (with tree,
@@ -341,7 +353,7 @@ func safeRemove(p string, tree bool) string {
 	if tree {
 		rm = "rm -rf -- "
 	}
-	return "if [ -d " + shell.Quote(dirOf(d)) + " ]; then drover_cd " + shell.Quote(dirOf(d)) + "; " + rm + shell.Quote(base) + "; fi\n"
+	return "if [ -d " + shell.Quote(dirOf(d)) + " ]; then drover_cd " + shell.Quote(dirOf(d)) + "; " + journalRemove(rm+shell.Quote(base), shell.Quote(base)) + "; fi\n"
 }
 
 // safeLink is the script lines (after safeFS) that make p a symbolic link
@@ -352,7 +364,7 @@ func safeLink(p, target, pre string) string {
 	d, base := path.Split(p)
 	return "drover_cd " + shell.Quote(dirOf(d)) + "\nb=" + shell.Quote(base) + "\n" +
 		"l=.$b.drover-" + tempSuffix() + "\ntrap 'rm -f \"$l\"' EXIT\n" +
-		"ln -s -- " + shell.Quote(target) + " \"$l\"\n" + pre + "mv -fT \"$l\" \"$b\"\n"
+		"ln -s -- " + shell.Quote(target) + " \"$l\"\n" + "drover_journal \"$b\"\n" + pre + "mv -fT \"$l\" \"$b\"\ndrover_jafter \"$b\"\n"
 }
 
 // safeRewrite is the script lines (after safeFS) that rewrite the file p
@@ -365,7 +377,7 @@ func safeRewrite(p, filter string) string {
 	return "drover_mkcd " + shell.Quote(dirOf(d)) + "\nb=" + shell.Quote(base) + "\ndrover_stage \"$b\"\ntrap drover_unstage EXIT\n" +
 		"if [ -e \"../$b\" ] || [ -L \"../$b\" ]; then drover_read \"../$b\" > g; else : > g; fi\n" +
 		filter + " < g > f\n" +
-		"if grep -q '[^[:space:]]' f; then drover_place \"$b\" '' 0644; else rm -f -- \"../$b\"; fi\n"
+		"if grep -q '[^[:space:]]' f; then drover_place \"$b\" '' 0644; else " + journalRemove("rm -f -- \"../$b\"", "\"../$b\"") + "; fi\n"
 }
 
 // chownSpec is chown's argument for owner and/or group ("" for neither):
