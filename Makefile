@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/drover
 PKGS    := ./...
 
-.PHONY: build test test-short lint bench quickstart clean fmt
+.PHONY: build test test-short lint bench bench-doc quickstart clean fmt
 
 build:
 	$(GO) build -o $(BIN) ./cmd/drover
@@ -30,11 +30,15 @@ fmt:
 quickstart: build
 	./examples/quickstart.sh
 
-# drover against Ansible (when installed) on fleets of 1, 10 and 50 hosts;
-# needs root. Not part of test. BENCH_FLAGS="-hosts 200 -no-ansible" etc.;
-# see docs/speed.md.
+# drover beside spot and Ansible (where installed) on fleets of 1, 10, 50,
+# 200 and 1000 hosts (Ansible up to 10); needs root. Not part of test.
+# BENCH_FLAGS="-hosts 200 -no-ansible" etc.; see docs/speed.md. bench-doc
+# also rewrites the results table in docs/speed.md.
 bench:
-	$(GO) run ./integration/bench $(BENCH_FLAGS)
+	$(GO) run ./integration/bench $(if $(BENCH_FLAGS),$(BENCH_FLAGS),-write-doc)
+
+bench-doc:
+	$(GO) run ./integration/bench -write-doc $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin

@@ -280,12 +280,22 @@ func newFleet(n int, systemd bool, opts []Option) (_ *Fleet, err error) {
 			return nil, err
 		}
 	}
+	if err := checkLimits(n); err != nil {
+		return nil, err
+	}
+	// In parallel, but bounded: a host's start is CPU work (a key, unshare,
+	// mounts, sshd's start) plus a wait for its banner, and a thousand at
+	// once would queue on the cores with every waiter polling
+	// /proc/net/tcp, which grows with the fleet.
 	errs := make([]error, n)
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, startParallel())
 	for i, h := range f.Hosts {
 		wg.Add(1)
+		slots <- struct{}{}
 		go func() {
 			defer wg.Done()
+			defer func() { <-slots }()
 			errs[i] = h.create()
 		}()
 	}

@@ -204,6 +204,9 @@ func (t *archiveTask) Check() string {
 	m := shell.Quote(t.marker())
 	fmt.Fprintf(&b, "if [ -f %[1]s ]; then printf 'marker=%%s\\n' \"$(head -n 1 %[1]s)\"; fi\n", m)
 	fmt.Fprintf(&b, "if [ -d %[1]s ]; then echo dest=dir; elif [ -e %[1]s ]; then echo dest=other; fi\n", shell.Quote(t.dest))
+	// The upload and the private unpack directory of a killed run are named
+	// beside dest (transport's scheme): counted here, removed first.
+	b.WriteString(staleCheck("stale", t.dest))
 	if t.remote {
 		fmt.Fprintf(&b, "if [ -f %[1]s ]; then printf 'srcsum=%%s\\n' \"$(sha256sum < %[1]s | cut -d' ' -f1)\"; fi\n", shell.Quote(t.source))
 	}
@@ -225,9 +228,10 @@ func (t *archiveTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 			return nil, fmt.Errorf("%s: the archive %s does not exist on the host", subject, t.source)
 		}
 	}
+	stale, _ := strconv.Atoi(st.vals["stale"])
 	p := &contract.Plan{}
 	if st.vals["marker"] == sum {
-		return p, nil
+		return sweepStale(p, t.dest, stale), nil
 	}
 	if st.vals["dest"] == "other" {
 		return nil, fmt.Errorf("%s exists and is not a directory", t.dest)
@@ -246,16 +250,15 @@ func (t *archiveTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	step := contract.Step{}
 	src := t.source
 	if !t.remote {
-		src = path.Join(path.Dir(t.dest), ".drover-archive-"+sum[:16]+archiveExt(t.source))
-		if archiveExt(t.source) == "" {
-			src += "." + t.format
-		}
+		// Beside dest, in the one temporary-name scheme, so that the sweep
+		// of a later run finds it if this one is killed mid-upload.
+		src = tempPath(t.dest)
 		local := t.source
 		step.Uploads = []contract.Upload{{Path: src, Mode: 0o600, Size: t.size, Open: func() (io.ReadCloser, error) { return os.Open(local) }}}
 	}
 	step.Script = t.unpackScript(src, sum)
 	p.Steps = append(p.Steps, step)
-	return p, nil
+	return sweepStale(p, t.dest, stale), nil
 }
 
 func debPackage(tool string) string {
@@ -295,7 +298,7 @@ func (t *archiveTask) unpackScript(src, sum string) string {
 fi
 `)
 	if t.remote {
-		b.WriteString("drover_stage\n")
+		b.WriteString("drover_stage \"$b\"\n")
 	} else {
 		b.WriteString(shell.Join("drover_adopt", path.Base(src)) + "\n" + "t=f\n")
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/localpath"
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/modules/contract"
 )
 
@@ -246,7 +247,8 @@ func (t *copyDirTask) remote(rel string) string {
 
 // Check prints, in the KV dialect, the root's type= and stat=, then the
 // list entry (entry.N=KIND [SHA256] MODE UID GID USER GROUP, numbered over
-// Dirs then Files), then, for purge, every path under the root
+// Dirs then Files) with, after a file's entry, stale.N=COUNT when earlier
+// runs left temporary entries beside it, then, for purge, every path under the root
 // NUL-separated as the tail "purge".
 func (t *copyDirTask) Check() string {
 	var b strings.Builder
@@ -273,6 +275,10 @@ f() {
 	}
 	for _, f := range t.Files {
 		fmt.Fprintf(&b, "f %s %d\n", shell.Quote("./"+f.Rel), i)
+		// The uploads and private directories a killed run left beside
+		// the file (transport's scheme): shell builtins only, unless some
+		// are there.
+		fmt.Fprintf(&b, "%s[ \"$_dk\" = 0 ] || echo \"stale.%d=$_dk\"\n", transport.CountStaleTemps("./"+f.Rel), i)
 		i++
 	}
 	if t.Purge {
@@ -290,7 +296,8 @@ type copyEntry struct {
 type copyState struct {
 	Root    remoteFile
 	Entries []copyEntry
-	Remote  []string // with purge: every relative path under the root
+	Stale   map[int]int // entry index (from 0): temporary entries beside it
+	Remote  []string    // with purge: every relative path under the root
 }
 
 func (t *copyDirTask) parse(out contract.CheckOutput) (copyState, error) {
@@ -332,6 +339,19 @@ func (t *copyDirTask) parse(out contract.CheckOutput) (copyState, error) {
 			return s, fmt.Errorf("unexpected state output %q", l)
 		}
 		s.Entries = append(s.Entries, e)
+	}
+	for k, v := range st.Vals {
+		if n, ok := strings.CutPrefix(k, "stale."); ok {
+			i, err1 := strconv.Atoi(n)
+			c, err2 := strconv.Atoi(v)
+			if err1 != nil || err2 != nil || i < 1 {
+				return s, fmt.Errorf("unexpected state output %q", k+"="+v)
+			}
+			if s.Stale == nil {
+				s.Stale = map[int]int{}
+			}
+			s.Stale[i-1] = c
+		}
 	}
 	for _, p := range bytes.Split(st.Blobs["purge"], []byte{0}) {
 		if len(p) > 0 {
@@ -469,7 +489,7 @@ func (t *copyDirTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 		}
 	}
 	if len(plan.Changes) == 0 {
-		return plan, nil
+		return t.sweep(plan, s), nil
 	}
 	if len(mkdirs) > 0 {
 		plan.Steps = append(plan.Steps, contract.Step{Script: safeFS + strings.Join(mkdirs, "")})
@@ -487,7 +507,16 @@ func (t *copyDirTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	if script.Len() > len(safeFS) {
 		plan.Steps = append(plan.Steps, contract.Step{Uploads: uploads, Script: script.String()})
 	}
-	return plan, nil
+	return t.sweep(plan, s), nil
+}
+
+// sweep adds the removal of what killed runs left beside the tree's files
+// (sweepStale: first, and reported).
+func (t *copyDirTask) sweep(plan *contract.Plan, s copyState) *contract.Plan {
+	for i := range t.Files {
+		plan = sweepStale(plan, t.remote(t.Files[i].Rel), s.Stale[len(t.Dirs)+i])
+	}
+	return plan
 }
 
 func (t *copyDirTask) Provides() []contract.Resource {

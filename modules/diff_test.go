@@ -121,6 +121,10 @@ func diffCases(t *testing.T) []diffCase {
 			out: stdout("type=missing\n")},
 		{name: "symlink/unchanged", module: symlinkModule{}, values: obj("path", "/srv/current", "target", "releases/v1"),
 			out: stdout("type=link\ntail target\nreleases/v1\n")},
+		// A killed run's new link beside it: removed (and said) even when
+		// the link itself is right.
+		{name: "symlink/unchanged-stale-link", module: symlinkModule{}, values: obj("path", "/srv/current", "target", "releases/v1"),
+			out: stdout("stale=1\ntype=link\ntail target\nreleases/v1\n")},
 		{name: "symlink/retarget", module: symlinkModule{}, values: obj("path", "/srv/current", "target", "releases/v2"),
 			out: stdout("type=link\ntail target\nreleases/v1\n")},
 		{name: "symlink/target-with-newline", module: symlinkModule{}, values: obj("path", "/l", "target", "a\nb\n"),
@@ -236,7 +240,7 @@ func TestDiff(t *testing.T) {
 			} else {
 				got = renderPlanOpts(t, plan, runFuncs(c.module))
 			}
-			golden.Check(t, filepath.Join("testdata", "diff", strings.ReplaceAll(c.name, "/", "-")+".txt"), got)
+			golden.Check(t, filepath.Join("testdata", "diff", strings.ReplaceAll(c.name, "/", "-")+".txt"), stableRun(got))
 			// Diff is pure: a second call gives the same plan.
 			if plan2, err2 := task.Diff(c.out); (err == nil) != (err2 == nil) || err == nil && renderPlanOpts(t, plan2, runFuncs(c.module)) != got {
 				t.Error("a second Diff gave a different result")

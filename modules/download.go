@@ -222,7 +222,7 @@ func (t *downloadTask) installScript(fetch string) string {
 	var b strings.Builder
 	b.WriteString(safeFS)
 	b.WriteString(shRequireDir(path.Dir(t.path)))
-	fmt.Fprintf(&b, "drover_cd %s\ndrover_stage\ntrap drover_unstage EXIT\nt=f\n", shell.Quote(path.Dir(t.path)))
+	fmt.Fprintf(&b, "drover_cd %s\ndrover_stage %s\ntrap drover_unstage EXIT\nt=f\n", shell.Quote(path.Dir(t.path)), shell.Quote(path.Base(t.path)))
 	b.WriteString(fetch + "\n")
 	b.WriteString(t.verifyAndPlace())
 	return b.String()

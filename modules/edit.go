@@ -76,6 +76,22 @@ func (f editedFile) read(module string, out contract.CheckOutput, hint string) (
 	return r, nil, nil
 }
 
+// sweep returns what adds to a plan of the task the removal of what killed
+// runs left beside the file (sweepStale, counted by the batched read or
+// Check), passing an error through.
+func (f editedFile) sweep(out contract.CheckOutput) func(*contract.Plan, error) (*contract.Plan, error) {
+	return func(p *contract.Plan, err error) (*contract.Plan, error) {
+		if err != nil {
+			return nil, err
+		}
+		r, perr := parseRemote(out)
+		if perr != nil {
+			return p, nil
+		}
+		return sweepStale(p, f.Path, r.Stale), nil
+	}
+}
+
 // keepOwner and keepMode are drover_install's owner and mode arguments that
 // keep the old file's, read at apply time from its name ($b) in the
 // directory the step entered.

@@ -273,9 +273,10 @@ func (t *fileTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	return sweepStale(plan, t.Path, r.Stale), nil
 }
 
-// sweepStale adds to plan the removal of the n temporary files that killed
-// earlier runs left beside p (the check counted them), so the report says
-// so; the step re-checks each one (transport.StaleTemps) as it removes it.
+// sweepStale adds to plan the removal of the n temporary files and private
+// staging directories that killed earlier runs left beside p (the check
+// counted them), so the report says so; the step re-checks each one
+// (transport.StaleTemps) as it removes it (drover_rmstale).
 func sweepStale(plan *contract.Plan, p string, n int) *contract.Plan {
 	if n == 0 {
 		return plan
@@ -284,9 +285,16 @@ func sweepStale(plan *contract.Plan, p string, n int) *contract.Plan {
 	plan.Changes = append(plan.Changes, contract.Change{Action: contract.Delete,
 		Subject: fmt.Sprintf("%d stale drover temporary file(s) of an earlier run beside %s", n, p)})
 	// First, so a run killed again mid-upload leaves only its own file.
-	plan.Steps = append([]contract.Step{{Script: safeFS + "drover_cd " + shell.Quote(dirOf(d)) + "\n" +
-		transport.StaleTemps("", base, `rm -f -- "$_df"`)}}, plan.Steps...)
+	plan.Steps = append([]contract.Step{{Script: safeFS + "if [ -d " + shell.Quote(dirOf(d)) + " ]; then drover_cd " + shell.Quote(dirOf(d)) + "\n" +
+		transport.StaleTemps("", base, `drover_rmstale "$_df"`) + "fi\n"}}, plan.Steps...)
 	return plan
+}
+
+// staleCheck is the check lines (KV dialect) that print key=N, the number
+// of temporary entries of earlier runs beside p (transport.StaleTemps), for
+// a module whose check is its own script rather than the batched path read.
+func staleCheck(key, p string) string {
+	return transport.CountStaleTemps(p) + "echo \"" + key + "=$_dk\"\n"
 }
 
 func (t *fileTask) diff(r remoteFile) (*contract.Plan, error) {

@@ -1,8 +1,6 @@
 package modules
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/engine/shell"
+	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/modules/contract"
 )
 
@@ -97,15 +96,12 @@ func gitURLError(u string) string {
 
 var gitHelperURL = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9+.-]*::`)
 
-// gitKeySuffix names the deploy key's temporary file on the host; tests
-// replace it for stable output.
-var gitKeySuffix = func() (string, error) {
-	var r [8]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(r[:]), nil
-}
+// gitKeySuffix names the deploy key's temporary file on the host
+// (transport's run id and random part); tests replace it for stable output.
+var gitKeySuffix = func() (string, error) { return transport.TempSuffix(), nil }
+
+// gitKeyBeside is the path the deploy key's temporary names are beside.
+const gitKeyBeside = "/tmp/drover-git-key"
 
 var commitID = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
 
@@ -158,7 +154,10 @@ func (Git) Configure(cfg contract.Config) (contract.Task, error) {
 		if err != nil {
 			return nil, fmt.Errorf("deploy key: %w", err)
 		}
-		t.keyPath = "/tmp/.drover-git-key-" + suffix
+		// In /tmp (sticky: nobody else can rename or replace it) and in the
+		// one temporary-name scheme, so a run killed before its trap
+		// removed the key has it swept by the next (gitKeyBeside).
+		t.keyPath = transport.TempNameWith(gitKeyBeside, suffix)
 	}
 	return t, nil
 }
@@ -202,6 +201,11 @@ if [ -n "$(git -C "$d" status --porcelain --untracked-files=no 2>/dev/null | hea
 		fmt.Fprintf(&b, "if command -v git >/dev/null 2>&1; then r=$(cd / && GIT_SSH_COMMAND='ssh -o BatchMode=yes' git ls-remote -- %s %s 2>&1); printf 'lsrc=%%s\\n' \"$?\"; %sfi\n",
 			shell.Quote(t.repo), shell.Quote(t.ref), shVarBlob("ls", "r"))
 	}
+	// A killed run's clone directory (beside dest) and deploy key.
+	b.WriteString(staleCheck("stale", t.dest))
+	if t.key != nil {
+		b.WriteString(staleCheck("stalekey", gitKeyBeside))
+	}
 	return b.String()
 }
 
@@ -224,6 +228,17 @@ func (t *gitTask) remoteCommit(ls string) string {
 }
 
 func (t *gitTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
+	p, err := t.diff(out)
+	if err != nil {
+		return nil, err
+	}
+	st, _ := parseKV(out.Stdout)
+	n, _ := strconv.Atoi(st.vals["stale"])
+	k, _ := strconv.Atoi(st.vals["stalekey"])
+	return sweepStale(sweepStale(p, t.dest, n), gitKeyBeside, k), nil
+}
+
+func (t *gitTask) diff(out contract.CheckOutput) (*contract.Plan, error) {
 	subject := t.dest
 	st, err := parseKV(out.Stdout)
 	if err != nil {
@@ -331,7 +346,7 @@ func (t *gitTask) step(fresh bool, kind string) contract.Step {
 		// another user's, who could swap a work directory named by path
 		// for a link and have root chmod it and git init through it.
 		b.WriteString(shRequireDir(path.Dir(t.dest)))
-		fmt.Fprintf(&b, "%sdrover_cd %s\ndrover_stage\nmkdir x\nchmod 755 x\nw=x\n", safeFS, shell.Quote(path.Dir(t.dest)))
+		fmt.Fprintf(&b, "%sdrover_cd %s\ndrover_stage %s\nmkdir x\nchmod 755 x\nw=x\n", safeFS, shell.Quote(path.Dir(t.dest)), shell.Quote(path.Base(t.dest)))
 		clean = append(clean, "drover_unstage")
 	} else {
 		b.WriteString("w=\"$d\"\n")

@@ -122,7 +122,7 @@ func parseGroupEntry(line string) (groupEntry, error) {
 	return g, nil
 }
 
-func (t *groupTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
+func (t *groupTask) diff(out contract.CheckOutput) (*contract.Plan, error) {
 	st, err := parseKV(out.Stdout)
 	if err != nil {
 		return nil, fmt.Errorf("group %s: %w", t.name, err)

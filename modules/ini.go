@@ -115,10 +115,11 @@ func (t *iniTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	if done != nil || err != nil {
 		return done, err
 	}
+	// What a killed run left beside the file is removed first (and said).
 	if r.Type == "missing" {
-		return t.create(), nil
+		return sweepStale(t.create(), t.Path, r.Stale), nil
 	}
-	return t.update(r), nil
+	return sweepStale(t.update(r), t.Path, r.Stale), nil
 }
 
 // create plans a new file holding the section and key.

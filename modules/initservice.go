@@ -255,11 +255,30 @@ func (t *initServiceTask) Uses() []contract.Resource {
 	return r
 }
 
-// Check prints, in the system modules' key=value format: each file's state
-// (file.N=missing|other|link TARGET|file SHA256 MODE, and its content as a
-// blob when small), the user's (user.* lines of the user module's check) and
-// each instance's status (svc.N.* lines of initsys's fragment, svc.N.exit).
+// Check prints, in the system modules' key=value format: what CheckRest
+// prints, then each instance's status (svc.N.* lines of initsys's
+// fragment, svc.N.exit).
 func (t *initServiceTask) Check() string {
+	var b strings.Builder
+	b.WriteString(t.CheckRest())
+	for i, s := range t.services {
+		fmt.Fprintf(&b, "o=$( %s\n)\necho \"svc.%d.exit=$?\"\nprintf '%%s\\n' \"$o\" | sed 's/^/svc.%d./'\n", t.sys.Status(s), i, i)
+	}
+	return b.String()
+}
+
+// CheckShared: the instances' status is read with the host's service
+// tasks' (one systemctl show for all of them with systemd; one fragment
+// with OpenRC and SysV, see initsys.Group), so that a play with several
+// init_service and service tasks reads the services' status once.
+func (t *initServiceTask) CheckShared() (contract.CheckGroup, []string) {
+	return initsys.Group(t.sys), t.services
+}
+
+// CheckRest prints each file's state (file.N=missing|other|link
+// TARGET|file SHA256 MODE, and its content as a blob when small) and the
+// user's (user.* lines of the user module's check).
+func (t *initServiceTask) CheckRest() string {
 	var b strings.Builder
 	for i, f := range t.files {
 		fmt.Fprintf(&b, "p=%s\n", shell.Quote(f.Path))
@@ -273,10 +292,27 @@ func (t *initServiceTask) Check() string {
 	if t.user != nil {
 		fmt.Fprintf(&b, "( %s ) | sed 's/^/user./'\n", t.user.Check())
 	}
-	for i, s := range t.services {
-		fmt.Fprintf(&b, "o=$( %s\n)\necho \"svc.%d.exit=$?\"\nprintf '%%s\\n' \"$o\" | sed 's/^/svc.%d./'\n", t.sys.Status(s), i, i)
-	}
 	return b.String()
+}
+
+// status is instance i's status: from the shared read when the batched
+// read did it, else from the svc.N.* lines of Check.
+func (t *initServiceTask) status(out contract.CheckOutput, st kv, i int) (initsys.Status, error) {
+	if out.Shared != nil {
+		if i >= len(out.Shared) {
+			return initsys.Status{}, fmt.Errorf("the shared read has %d statuses for %d instances", len(out.Shared), len(t.services))
+		}
+		sh := out.Shared[i]
+		ss, err := t.sys.ParseStatus(sh.Stdout, sh.ExitCode)
+		if err != nil {
+			if e := strings.TrimSpace(string(sh.Stderr)); e != "" {
+				err = fmt.Errorf("%w: %s", err, e)
+			}
+		}
+		return ss, err
+	}
+	code, _ := strconv.Atoi(st.vals["svc."+strconv.Itoa(i)+".exit"])
+	return t.sys.ParseStatus(sub(st, "svc."+strconv.Itoa(i)+"."), code)
 }
 
 // sub returns the key=value lines of st whose key starts with prefix,
@@ -312,7 +348,13 @@ func (t *initServiceTask) Diff(out contract.CheckOutput) (*contract.Plan, error)
 			for _, st := range up.Steps {
 				// Another task may have created it since the check.
 				if st.Script != "" {
-					st.Script = "if ! id -u " + shell.Quote(t.def.User) + " >/dev/null 2>&1; then\n" + st.Script + "\nfi\n"
+					// The safeFS library (the journal's) stays a prefix, for
+					// the batch to define once.
+					lib, rest := "", st.Script
+					if strings.HasPrefix(rest, safeFS) {
+						lib, rest = safeFS, rest[len(safeFS):]
+					}
+					st.Script = lib + "if ! id -u " + shell.Quote(t.def.User) + " >/dev/null 2>&1; then\n" + rest + "\nfi\n"
 				}
 				p.Steps = append(p.Steps, st)
 			}
@@ -343,8 +385,7 @@ func (t *initServiceTask) Diff(out contract.CheckOutput) (*contract.Plan, error)
 	// definition in place, so the next run sees the change and tries again.
 	var preSteps, svcSteps []contract.Step
 	for i, svc := range t.services {
-		code, _ := strconv.Atoi(st.vals["svc."+strconv.Itoa(i)+".exit"])
-		ss, err := t.sys.ParseStatus(sub(st, "svc."+strconv.Itoa(i)+"."), code)
+		ss, err := t.status(out, st, i)
 		if err != nil {
 			return nil, fmt.Errorf("%s: reading the state of %s with %s: %w", subject, svc, t.sys.Name(), err)
 		}

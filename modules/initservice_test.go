@@ -50,6 +50,16 @@ type initState struct {
 }
 
 func (s initState) output(t *testing.T, task *initServiceTask) contract.CheckOutput {
+	return s.checkOutput(task, false)
+}
+
+// sharedOutput is the batched read's output: CheckRest's lines, and each
+// instance's status in Shared, as initsys's group read gives them.
+func (s initState) sharedOutput(task *initServiceTask) contract.CheckOutput {
+	return s.checkOutput(task, true)
+}
+
+func (s initState) checkOutput(task *initServiceTask, shared bool) contract.CheckOutput {
 	var b strings.Builder
 	for i, f := range task.files {
 		switch {
@@ -69,6 +79,13 @@ func (s initState) output(t *testing.T, task *initServiceTask) contract.CheckOut
 	b.WriteString("user.tool.useradd=/usr/sbin/useradd\nuser.tool.usermod=/usr/sbin/usermod\n")
 	if s.user {
 		b.WriteString("user.passwd=redis:x:998:998::/nonexistent:/usr/sbin/nologin\nuser.primary=redis\nuser.groups=redis\n")
+	}
+	if shared {
+		out := contract.CheckOutput{Stdout: []byte(b.String())}
+		for range task.services {
+			out.Shared = append(out.Shared, contract.CheckOutput{Stdout: []byte(s.service + "\n"), ExitCode: s.exit})
+		}
+		return out
 	}
 	for i := range task.services {
 		fmt.Fprintf(&b, "svc.%d.exit=%d\n", i, s.exit)
@@ -131,6 +148,10 @@ func TestInitServiceDiff(t *testing.T) {
 			if plan2, _ := task.Diff(out); renderPlan(t, plan2) != got {
 				t.Error("a second Diff gave a different result")
 			}
+			// The shared read's output means the same.
+			if plan3, err := task.Diff(c.state.sharedOutput(it)); err != nil || renderPlan(t, plan3) != got {
+				t.Errorf("Diff of the shared read's output (%v):\n%s\nwant\n%s", err, renderPlan(t, plan3), got)
+			}
 			if strings.HasSuffix(c.name, "converged") && plan.Changed() {
 				t.Errorf("a converged host plans changes:\n%s", got)
 			}
@@ -191,5 +212,41 @@ func TestInitServiceRelations(t *testing.T) {
 	}
 	if _, err := initgen.Generate(d, "systemd"); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestInitServiceCheckShared: the instances' status is the service tasks'
+// shared read (the same group), CheckRest reads the rest, and Check, for
+// one task alone, is both.
+func TestInitServiceCheckShared(t *testing.T) {
+	for _, tc := range []struct{ init, status string }{
+		{"systemd", "systemctl show"},
+		{"sysv", "/etc/init.d/redis-cache status"},
+		{"openrc", "rc-service redis.cache status"},
+	} {
+		t.Run(tc.init, func(t *testing.T) {
+			cfg := contract.Config{Values: initVals(), Name: "redis", Facts: &facts.Facts{InitSystem: tc.init}}
+			task, err := initServiceModule{}.Configure(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			it := task.(*initServiceTask)
+			g, keys := it.CheckShared()
+			svc, err := serviceModule{}.Configure(contract.Config{Values: cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal("redis"), "state": cty.StringVal("started")}), Name: "s", Facts: cfg.Facts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sg, _ := svc.(contract.GroupChecker).CheckGroup()
+			if g == nil || g.GroupID() != sg.GroupID() {
+				t.Fatalf("group %v, want the service tasks' %q", g, sg.GroupID())
+			}
+			if strings.Join(keys, " ") != strings.Join(it.services, " ") || len(keys) != 2 {
+				t.Errorf("keys %q, want the instances %q", keys, it.services)
+			}
+			rest, check := it.CheckRest(), it.Check()
+			if strings.Contains(rest, tc.status) || !strings.Contains(check, tc.status) || !strings.HasPrefix(check, rest) {
+				t.Errorf("CheckRest reads the status, or Check does not:\nrest:\n%s\ncheck:\n%s", rest, check)
+			}
+		})
 	}
 }

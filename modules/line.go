@@ -106,6 +106,10 @@ type lineTask struct {
 }
 
 func (t *lineTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
+	return t.sweep(out)(t.diff(out))
+}
+
+func (t *lineTask) diff(out contract.CheckOutput) (*contract.Plan, error) {
 	r, done, err := t.read("line", out, "set create = true to create it, or manage it with a file task")
 	if done != nil || err != nil {
 		return done, err

@@ -14,6 +14,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/drover-cm/drover/modules/contract"
+	"github.com/drover-cm/drover/modules/moduletest"
 )
 
 func probeTask(t *testing.T, attrs map[string]cty.Value) *ProbeTask {
@@ -39,7 +40,14 @@ func probeTask(t *testing.T, attrs map[string]cty.Value) *ProbeTask {
 // runLocal runs a Check fragment with sh, as CheckAll does on a host.
 func runLocal(t *testing.T, frag string) contract.CheckOutput {
 	t.Helper()
-	cmd := exec.Command("sh", "-c", frag)
+	return runLocalWith(t, "sh", frag)
+}
+
+// runLocalWith is runLocal with the shell sh (busybox's, for a busybox
+// host).
+func runLocalWith(t *testing.T, sh, frag string) contract.CheckOutput {
+	t.Helper()
+	cmd := exec.Command(sh, "-c", frag)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -180,8 +188,9 @@ func TestMutatingHint(t *testing.T) {
 }
 
 // TestProbeReadOnlyEnforcement runs probes as root on this machine: the
-// command runs in a read-only mount namespace as uid 65534; without the
-// util-linux tools it runs unenforced, or not at all when enforcement is
+// command runs in a read-only mount namespace as uid 65534; with busybox's
+// applets only (an Alpine host) too, said so (ReadOnlyEnforcedBusybox);
+// without unshare it runs unenforced, or not at all when enforcement is
 // required.
 func TestProbeReadOnlyEnforcement(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -199,6 +208,22 @@ func TestProbeReadOnlyEnforcement(t *testing.T) {
 			}
 		}
 	}
+	// Busybox's applets only, and its sh.
+	bb := ""
+	if _, err := exec.LookPath("busybox"); err == nil {
+		if bb, err = moduletest.BusyboxPath(t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+		// uid 65534 runs the probe's sh from there, as from /bin on a
+		// busybox host.
+		for _, d := range []string{bb, filepath.Dir(bb)} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	} else if os.Getenv("DROVER_REQUIRE_FLEET") == "1" {
+		t.Fatal("busybox is not installed (apt-get install busybox); DROVER_REQUIRE_FLEET=1 requires the busybox case to run")
+	}
 	// World-writable: only the read-only mount keeps uid 65534 out.
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o777); err != nil {
@@ -209,6 +234,7 @@ func TestProbeReadOnlyEnforcement(t *testing.T) {
 	tests := []struct {
 		name     string
 		path     string
+		busybox  bool
 		require  bool
 		status   string
 		readOnly string
@@ -218,6 +244,8 @@ func TestProbeReadOnlyEnforcement(t *testing.T) {
 		{name: "enforced", status: contract.ProbeFailed, readOnly: contract.ReadOnlyEnforced, stdout: "65534\ndevnull\n"},
 		{name: "no unshare", path: noUnshare, status: contract.ProbeOK, readOnly: "not enforced: util-linux tools missing: unshare", written: true, stdout: "0\ndevnull\n"},
 		{name: "no unshare, required", path: noUnshare, require: true, status: contract.ProbeRefused, readOnly: "not enforced: util-linux tools missing: unshare"},
+		{name: "busybox only", busybox: true, status: contract.ProbeFailed, readOnly: contract.ReadOnlyEnforcedBusybox, stdout: "65534\ndevnull\n"},
+		{name: "busybox only, required", busybox: true, require: true, status: contract.ProbeFailed, readOnly: contract.ReadOnlyEnforcedBusybox, stdout: "65534\ndevnull\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,10 +253,17 @@ func TestProbeReadOnlyEnforcement(t *testing.T) {
 			p := probeTask(t, map[string]cty.Value{"command": cty.StringVal(cmd), "requires": cty.ListVal([]cty.Value{cty.StringVal("sh")})})
 			p.RequireEnforced = tt.require
 			frag := p.Check()
+			sh := "sh"
+			if tt.busybox {
+				if bb == "" {
+					t.Skip("busybox is not installed")
+				}
+				tt.path, sh = bb, filepath.Join(bb, "sh")
+			}
 			if tt.path != "" {
 				frag = "PATH=" + tt.path + "\n" + frag
 			}
-			r := p.Result(runLocal(t, frag))
+			r := p.Result(runLocalWith(t, sh, frag))
 			if r.Status != tt.status || r.ReadOnly != tt.readOnly || r.Stdout != tt.stdout {
 				t.Errorf("got status %q read-only %q stdout %q (stderr %q), want %q %q %q", r.Status, r.ReadOnly, r.Stdout, r.Stderr, tt.status, tt.readOnly, tt.stdout)
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/drover-cm/drover/engine/remote"
@@ -25,7 +26,31 @@ type releaseTask struct {
 // releaseCheck prints the state of an application directory: the target of
 // current and every release with whether it is ready (built and complete).
 func releaseCheck(app string) string {
-	return "a=" + shell.Quote(app) + "\n" + releaseGuard + releaseCheckBody
+	return "a=" + shell.Quote(app) + "\n" + releaseGuard + releaseCheckBody +
+		"_dk=0; " + releaseStale(app, "_dk=$((_dk + 1))") + "echo \"stale $_dk\"\n"
+}
+
+// releaseStale is the shell loops that run action on each temporary entry
+// a killed deploy left in app (transport's scheme): the upload and the
+// scripts' new copies in .drover, the new current link beside current.
+// Only drover writes there (releaseGuard), and the loops take only entries
+// of the writing user, of an earlier run.
+func releaseStale(app, action string) string {
+	return transport.StaleTempsIn(app+"/.drover", action) + transport.StaleTemps(app, "current", action)
+}
+
+// releaseSweep is the step that removes what releaseStale finds, first in
+// a deploy's plan (sweepStale for the release module).
+func releaseSweep(plan *contract.Plan, app string, n int) *contract.Plan {
+	if n == 0 {
+		return plan
+	}
+	plan.Changes = append(plan.Changes, contract.Change{Action: contract.Delete,
+		Subject: fmt.Sprintf("%d stale drover temporary file(s) of an earlier run in %s", n, app)})
+	plan.Steps = append([]contract.Step{{Script: "a=" + shell.Quote(app) + "\n" + releaseGuard +
+		"( drover_cd " + shell.Quote(app+"/.drover") + " && " + transport.StaleTempsIn("", `drover_rmstale "$_df"`) + ")\n" +
+		"( drover_cd " + shell.Quote(app) + " && " + transport.StaleTemps("", "current", `drover_rmstale "$_df"`) + ")\n"}}, plan.Steps...)
+	return plan
 }
 
 // releaseGuard (with the app directory in $a) fails unless nobody but root
@@ -39,7 +64,7 @@ func releaseCheck(app string) string {
 // under shared/ (whose entries may be its user's; seeding them goes through
 // safeFS). Run at the state read and again before the writes of a deploy,
 // a re-check and a rollback.
-const releaseGuard = safeFS + `drover_app() {
+var releaseGuard = safeFS + `drover_app() {
 	_fa=$a
 	while [ -n "$_fa" ] && [ ! -e "$_fa" ] && [ ! -L "$_fa" ]; do _fa=${_fa%/*}; done
 	for _fd in "${_fa:-/}" "$a/.drover" "$a/.drover/ready" "$a/releases" "$a/shared"; do
@@ -103,6 +128,7 @@ type releaseState struct {
 	// Pending is the release whose switch action and health check were
 	// started but have not passed (interrupted, or failed with no way back).
 	Pending  string
+	Stale    int            // temporary entries of killed runs (releaseStale)
 	Releases []releaseEntry // sorted by id: oldest first
 	// For git sources: the commit the ref names, or why it could not be read.
 	GitRef string
@@ -136,6 +162,8 @@ func parseReleaseState(out contract.CheckOutput) (*releaseState, error) {
 			st.Previous = strings.TrimSpace(v)
 		case "pending":
 			st.Pending = strings.TrimSpace(v)
+		case "stale":
+			st.Stale, _ = strconv.Atoi(strings.TrimSpace(v))
 		case "gitref":
 			st.GitRef = strings.TrimSpace(v)
 		case "gitls":
@@ -175,6 +203,14 @@ func (t *releaseTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.cfg.App, err)
 	}
+	p, err := t.diff(st)
+	if err != nil {
+		return nil, err
+	}
+	return releaseSweep(p, t.cfg.App, st.Stale), nil
+}
+
+func (t *releaseTask) diff(st *releaseState) (*contract.Plan, error) {
 	if st.NotLink {
 		return nil, fmt.Errorf("%s/current exists and is not a symbolic link; move it away so that drover can manage releases there", t.cfg.App)
 	}
@@ -352,7 +388,9 @@ func (d *deploy) run(ctx context.Context, conn transport.Conn) (transport.Result
 		return transport.Result{Stdout: log.Bytes()}, rb
 	}
 	record(ctx, conn, d.cfg.App, d.who, d.sum, d.id, "deploy", "ok")
-	if err := prune(ctx, conn, d.cfg.App, d.cfg.Keep); err != nil {
+	out, err := prune(ctx, conn, d.cfg.App, d.cfg.Keep)
+	log.WriteString(out)
+	if err != nil {
 		fmt.Fprintf(&log, "pruning old releases: %v\n", err)
 	}
 	return transport.Result{Stdout: log.Bytes()}, nil
@@ -390,8 +428,8 @@ func prepareApp(ctx context.Context, conn transport.Conn, c releaseConfig) error
 	a := shell.Quote(c.App)
 	script := "a=" + a + "\n" + releaseGuard + "mkdir -p \"$a/releases\" \"$a/shared\" \"$a/.drover/ready\"\n"
 	for _, f := range []struct{ name, body string }{{"switch.sh", c.SwitchCmd}, {"health.sh", c.HealthCmd}} {
-		tmp := "$a/.drover/." + f.name + ".tmp"
-		script += "printf '%s' " + shell.Quote(f.body) + " >\"" + tmp + "\"\nmv -f \"" + tmp + "\" \"$a/.drover/" + f.name + "\"\n"
+		tmp := shell.Quote(tempPath(c.App + "/.drover/" + f.name))
+		script += "printf '%s' " + shell.Quote(f.body) + " >" + tmp + "\nmv -f " + tmp + " \"$a/.drover/" + f.name + "\"\n"
 	}
 	// The name → path pointer lets `drover releases HOSTS NAME` find the app.
 	script += "n=" + shell.Quote(c.Name) + `
@@ -410,7 +448,9 @@ fi
 // shared paths and runs the build commands, then marks the release ready. On
 // failure the release directory is removed; current is never touched.
 func (d *deploy) unpack(ctx context.Context, conn transport.Conn) error {
-	up := d.cfg.App + "/.drover/upload-" + d.id + ".tar"
+	// In transport's scheme, so that Put writes it in place and the next
+	// run's sweep (releaseStale) removes it when this one is killed.
+	up := tempPath(d.cfg.App + "/.drover/upload.tar")
 	var b strings.Builder
 	fmt.Fprintf(&b, "a=%s\nid=%s\nu=%s\nr=\"$a/releases/$id\"\n", shell.Quote(d.cfg.App), shell.Quote(d.id), shell.Quote(up))
 	b.WriteString(`trap 'st=$?; rm -f "$u"; if [ $st -ne 0 ]; then rm -rf "$r"; fi' EXIT
@@ -448,7 +488,7 @@ tar -xf "$u" -C "$r"
 		// A missing shared path is seeded in a private directory and renamed
 		// into place: the directory it goes in may be the app user's.
 		b.WriteString(`if [ ! -e "$a/shared/$s" ] && [ ! -L "$a/shared/$s" ]; then (
-  drover_mkcd "$(dirname "$a/shared/$s")" && drover_stage || exit 1
+  drover_mkcd "$(dirname "$a/shared/$s")" && drover_stage "${s##*/}" || exit 1
   if [ -e "$r/$s" ]; then cp -a "$r/$s" f; else mkdir f; fi && mv -T f "../${s##*/}"; st=$?
   drover_unstage; exit $st
 ) fi
@@ -472,13 +512,13 @@ ln -s "$a/shared/$s" "$r/$s"
 // temporary name renamed over current (rename(2)), so current never goes
 // missing. It returns the release current pointed to before.
 func switchTo(ctx context.Context, conn transport.Conn, app, id string) (string, error) {
-	script := "a=" + shell.Quote(app) + "\nid=" + shell.Quote(id) + "\n" + releaseGuard + `[ -e "$a/.drover/ready/$id" ] || { printf '%s\n' "release $id is not ready (incomplete or failed)" >&2; exit 1; }
+	script := "a=" + shell.Quote(app) + "\nid=" + shell.Quote(id) + "\n" +
+		"tp=" + shell.Quote(tempPath(app+"/.drover/pending")) + " tv=" + shell.Quote(tempPath(app+"/.drover/previous")) + " t=" + shell.Quote(tempPath(app+"/current")) + "\n" + releaseGuard + `[ -e "$a/.drover/ready/$id" ] || { printf '%s\n' "release $id is not ready (incomplete or failed)" >&2; exit 1; }
 prev=
 if [ -L "$a/current" ]; then prev=$(readlink "$a/current"); prev=${prev##*/}; fi
-printf '%s\n' "$id" >"$a/.drover/.pending.tmp"; mv -f "$a/.drover/.pending.tmp" "$a/.drover/pending"
+printf '%s\n' "$id" >"$tp"; mv -f "$tp" "$a/.drover/pending"
 if [ "$prev" != "$id" ]; then
-  if [ -n "$prev" ]; then printf '%s\n' "$prev" >"$a/.drover/.previous.tmp"; mv -f "$a/.drover/.previous.tmp" "$a/.drover/previous"; fi
-  t="$a/.current.drover-$$"
+  if [ -n "$prev" ]; then printf '%s\n' "$prev" >"$tv"; mv -f "$tv" "$a/.drover/previous"; fi
   rm -f "$t"
   ln -s "releases/$id" "$t"
   mv -fT "$t" "$a/current"
@@ -541,8 +581,9 @@ func record(ctx context.Context, conn transport.Conn, app, who, sum, id, action,
 }
 
 // prune removes the oldest releases beyond keep (ready ones), and failed or
-// incomplete ones, never the current or the previous release.
-func prune(ctx context.Context, conn transport.Conn, app string, keep int) error {
+// incomplete ones (a killed deploy's unpack directory: it says so), never
+// the current or the previous release.
+func prune(ctx context.Context, conn transport.Conn, app string, keep int) (string, error) {
 	script := "a=" + shell.Quote(app) + fmt.Sprintf("\nkeep=%d\n", keep) + `cur=; prev=
 if [ -L "$a/current" ]; then cur=$(readlink "$a/current"); cur=${cur##*/}; fi
 [ -f "$a/.drover/previous" ] && prev=$(cat "$a/.drover/previous")
@@ -551,10 +592,11 @@ for id in $(ls -1 "$a/releases" | sort -r); do
   [ "$id" = "$cur" ] && { n=$((n + 1)); continue; }
   [ "$id" = "$prev" ] && { n=$((n + 1)); continue; }
   if [ -e "$a/.drover/ready/$id" ] && [ $n -lt $keep ]; then n=$((n + 1)); continue; fi
+  [ -e "$a/.drover/ready/$id" ] || printf 'removed incomplete release %s (an interrupted or failed deploy)\n' "$id"
   rm -rf "$a/releases/$id"
   rm -f "$a/.drover/ready/$id"
 done
 `
-	_, err := runRelease(ctx, conn, script, nil)
-	return err
+	res, err := runRelease(ctx, conn, script, nil)
+	return string(res.Stdout), err
 }

@@ -2,6 +2,7 @@ package modules
 
 import (
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/drover-cm/drover/engine/remote"
@@ -82,7 +83,7 @@ import (
 //     it so, as does its edit.
 //
 // Every step runs in its own subshell, so a cd never leaks into the next.
-const safeFS = transport.SyncFuncs + `_fme=$(id -u) _fmk= _fin= _fown= _ffix= _fsyncs= _fpf=
+var safeFS = transport.SyncFuncs + `_fme=$(id -u) _fmk= _fin= _fown= _ffix= _fsyncs= _fpf= _frun=` + transport.RunID() + `
 if [ -d /proc/self/fd ]; then _fpf=1; fi
 drover_fixed() {
 	_fs=$(stat -c '%u %A' .) || return 1
@@ -154,7 +155,11 @@ drover_cd() {
 			_fr=$_fl/$_fr
 			continue
 		fi
-		if [ ! -e "$_fc" ] && [ -n "$_fmk" ]; then mkdir -- "$_fc" || return 1; fi
+		if [ ! -e "$_fc" ] && [ -n "$_fmk" ]; then
+			drover_journal "$_fc" || return 1
+			mkdir -- "$_fc" || return 1
+			drover_jafter "$_fc"
+		fi
 		if [ -n "$_fown" ] && ! drover_fixed "$_fc"; then drover_notours "$(pwd -P)"; return 1; fi
 		drover_enter "$_fc" || return 1
 	done
@@ -173,22 +178,37 @@ drover_owncd() { _fown=1; drover_cd "$1"; _fe=$?; _fown=; return $_fe; }
 # /etc/redis): the group has no access either way.
 drover_private() { case $(stat -c '%u %a' .) in "$_fme 700" | "$_fme 2700") return 0 ;; esac; return 1; }
 drover_stage() {
+	_fb=$1
+	while [ "${#_fb}" -gt ` + strconv.Itoa(transport.MaxTempBase) + ` ]; do _fb=${_fb%?}; done
+	_fb=.$_fb.drover-$_frun-XXXXXXXXXXXX
 	if drover_here; then
-		_fp=$(mktemp -d .drover-XXXXXXXXXX) || return 1
+		_fp=$(mktemp -d "$_fb") || return 1
 		cd -P -- "$_fp" || return 1
 		_fin=2
 		return 0
 	fi
 	if [ -n "$_fpf" ] && { :; } 9<. 2>/dev/null; then
-		_fp=$(mktemp -d .drover-XXXXXXXXXX) || return 1
+		_fp=$(mktemp -d "$_fb") || return 1
 		if { cd -P -- "$_fp" && [ .. -ef /proc/self/fd/9 ]; } 9<. && drover_private; then _fin=1; return 0; fi
 	else
 		_fi=$(stat -c %d:%i .) || return 1
-		_fp=$(mktemp -d .drover-XXXXXXXXXX) || return 1
+		_fp=$(mktemp -d "$_fb") || return 1
 		if cd -P -- "$_fp" && [ "$(stat -c %d:%i ..)" = "$_fi" ] && drover_private; then _fin=1; return 0; fi
 	fi
 	echo "drover: the private directory $_fp that drover made was replaced; nothing was changed" >&2
 	return 1
+}
+# drover_rmstale NAME removes NAME in ".", a temporary entry of an earlier,
+# killed run (transport.StaleTemps chose it): a file or link (rm removes the
+# entry, never what a link points to), or a staging
+# directory of drover_stage, which is entered only as drover_enter does
+# (never through a link, and ".." must be "." again) and emptied only if it
+# is still a private directory of ours (drover_private), where nobody else
+# can have put or renamed anything; then the empty directory is removed by
+# name (rmdir removes nothing else).
+drover_rmstale() {
+	if [ -L "$1" ] || [ ! -d "$1" ]; then rm -f -- "$1"; return; fi
+	if ( drover_enter "$1" 2>/dev/null && drover_private && rm -rf -- ./* ./.[!.]* ./..?* ); then rmdir -- "$1" 2>/dev/null || :; fi
 }
 drover_unstage() {
 	case $_fin in
@@ -207,7 +227,8 @@ drover_synclater() {
 	drover_sync . || :
 }
 drover_adopt() {
-	drover_stage || return 1
+	_fb=${1#.}
+	drover_stage "${_fb%.drover-*}" || return 1
 	if ! mv -f -- "../$1" f; then drover_unstage; return 1; fi
 	if [ -L f ] || [ ! -f f ] || [ "$(stat -c '%u %h' f)" != "$_fme 1" ]; then
 		mv -f f "../$1" 2>/dev/null || :
@@ -217,16 +238,20 @@ drover_adopt() {
 	fi
 }
 drover_place() {
+	if ! drover_journal "../$1"; then drover_unstage; return 1; fi
 	if [ -n "$2" ] && ! chown -- "$2" f; then drover_unstage; return 1; fi
 	if { [ -n "$3" ] && ! chmod -- "$3" f; } || ! mv -fT f "../$1"; then drover_unstage; return 1; fi
 	drover_unstage
+	drover_jafter "$1"
 	drover_synclater
 }
 drover_install() {
 	if drover_here; then
 		if [ -L "$1" ] || [ ! -f "$1" ]; then echo "drover: $1, the temporary file drover wrote in $PWD, is no longer a regular file; nothing was changed" >&2; return 1; fi
 		if [ -n "$3" ] && ! chown -- "$3" "$1"; then return 1; fi
+		drover_journal "$2" || return 1
 		{ [ -z "$4" ] || chmod -- "$4" "$1"; } && mv -fT -- "$1" "$2" || return 1
+		drover_jafter "$2"
 		drover_synclater
 		return 0
 	fi
@@ -235,20 +260,24 @@ drover_install() {
 drover_meta() {
 	if [ -L "$1" ] || [ ! -f "$1" ]; then echo "drover: $(pwd -P)/$1 is no longer a regular file; run drover again" >&2; return 1; fi
 	if drover_here || drover_fixed "$1"; then
+		drover_journal "$1" meta || return 1
 		if [ -n "$2" ]; then chown -h -- "$2" "$1" || return 1; fi
 		if [ -n "$3" ]; then chmod -- "$3" "$1" || return 1; fi
+		drover_jafter "$1"
 		return 0
 	fi
 	case $3 in [2-7][0-7][0-7][0-7]) echo "drover: refusing to make $(pwd -P)/$1 setuid or setgid: its directory belongs to $(stat -c %U .), who can put any file there" >&2; return 1 ;; esac
-	drover_stage || return 1
+	drover_stage "$1" || return 1
 	if ! ln -- "../$1" f 2>/dev/null || [ -L f ] || [ ! -f f ] || [ "$(stat -c %h f)" != 2 ] || [ "$(stat -c %d:%i f)" != "$(stat -c %d:%i -- "../$1")" ]; then
 		drover_unstage
 		echo "drover: $1 in $(pwd -P) was replaced by a link or has another name; its owner and mode were not changed" >&2
 		return 1
 	fi
+	if ! drover_journal "../$1" meta; then drover_unstage; return 1; fi
 	if [ -n "$2" ] && ! chown -h -- "$2" f; then drover_unstage; return 1; fi
 	if [ -n "$3" ] && ! chmod -- "$3" f; then drover_unstage; return 1; fi
 	drover_unstage
+	drover_jafter "$1"
 }
 drover_read() {
 	if [ -L "$1" ]; then echo "drover: $(pwd -P)/$1 is a symbolic link" >&2; return 1; fi
@@ -264,7 +293,7 @@ drover_read() {
 	exec 3<&-
 	return $_fe
 }
-`
+` + journalFS
 
 // safeFS is a shell library (engine/remote.Library): a batch of steps
 // defines it once.
@@ -294,14 +323,14 @@ func safeMeta(p string, dir bool, fix metaFix) string {
 		return ""
 	}
 	if dir {
-		s := "drover_cd " + shell.Quote(p) + "\n"
+		s := "drover_cd " + shell.Quote(p) + "\n" + journalDot
 		if fix.Owner != "" {
 			s += "chown -- " + shell.Quote(fix.Owner) + " .\n"
 		}
 		if fix.Mode != "" {
 			s += "chmod -- " + fix.Mode + " .\n"
 		}
-		return s
+		return s + journalDotAfter
 	}
 	d, base := path.Split(p)
 	return "drover_cd " + shell.Quote(dirOf(d)) + "\n" + shell.Join("drover_meta", base, fix.Owner, fix.Mode) + "\n"
@@ -311,11 +340,11 @@ func safeMeta(p string, dir bool, fix metaFix) string {
 // and its missing parents (as mkdir -p, never through a link another user
 // controls) and give p owner (chown's argument, "" to leave) and mode.
 func safeMkdir(p, owner string, mode uint32) string {
-	s := "drover_mkcd " + shell.Quote(p) + "\n"
+	s := "drover_mkcd " + shell.Quote(p) + "\n" + journalDot
 	if owner != "" {
 		s += "chown -- " + shell.Quote(owner) + " .\n"
 	}
-	return s + "chmod -- " + fmtMode(mode) + " .\n"
+	return s + "chmod -- " + fmtMode(mode) + " .\n" + journalDotAfter
 }
 
 // safeRemove is the script lines (after safeFS) that remove p (with tree,
@@ -327,7 +356,7 @@ func safeRemove(p string, tree bool) string {
 	if tree {
 		rm = "rm -rf -- "
 	}
-	return "if [ -d " + shell.Quote(dirOf(d)) + " ]; then drover_cd " + shell.Quote(dirOf(d)) + "; " + rm + shell.Quote(base) + "; fi\n"
+	return "if [ -d " + shell.Quote(dirOf(d)) + " ]; then drover_cd " + shell.Quote(dirOf(d)) + "; " + journalRemove(rm+shell.Quote(base), shell.Quote(base)) + "; fi\n"
 }
 
 // safeLink is the script lines (after safeFS) that make p a symbolic link
@@ -338,7 +367,7 @@ func safeLink(p, target, pre string) string {
 	d, base := path.Split(p)
 	return "drover_cd " + shell.Quote(dirOf(d)) + "\nb=" + shell.Quote(base) + "\n" +
 		"l=.$b.drover-" + tempSuffix() + "\ntrap 'rm -f \"$l\"' EXIT\n" +
-		"ln -s -- " + shell.Quote(target) + " \"$l\"\n" + pre + "mv -fT \"$l\" \"$b\"\n"
+		"ln -s -- " + shell.Quote(target) + " \"$l\"\n" + "drover_journal \"$b\"\n" + pre + "mv -fT \"$l\" \"$b\"\ndrover_jafter \"$b\"\n"
 }
 
 // safeRewrite is the script lines (after safeFS) that rewrite the file p
@@ -348,10 +377,10 @@ func safeLink(p, target, pre string) string {
 // when the result is blank. p's directory is made when missing.
 func safeRewrite(p, filter string) string {
 	d, base := path.Split(p)
-	return "drover_mkcd " + shell.Quote(dirOf(d)) + "\nb=" + shell.Quote(base) + "\ndrover_stage\ntrap drover_unstage EXIT\n" +
+	return "drover_mkcd " + shell.Quote(dirOf(d)) + "\nb=" + shell.Quote(base) + "\ndrover_stage \"$b\"\ntrap drover_unstage EXIT\n" +
 		"if [ -e \"../$b\" ] || [ -L \"../$b\" ]; then drover_read \"../$b\" > g; else : > g; fi\n" +
 		filter + " < g > f\n" +
-		"if grep -q '[^[:space:]]' f; then drover_place \"$b\" '' 0644; else rm -f -- \"../$b\"; fi\n"
+		"if grep -q '[^[:space:]]' f; then drover_place \"$b\" '' 0644; else " + journalRemove("rm -f -- \"../$b\"", "\"../$b\"") + "; fi\n"
 }
 
 // chownSpec is chown's argument for owner and/or group ("" for neither):

@@ -71,8 +71,9 @@ type symlinkTask struct {
 }
 
 func (t *symlinkTask) Check() string {
-	return "set -e\np=" + shell.Quote(t.Path) + `
-if [ -L "$p" ]; then echo type=link; echo 'tail target'; readlink "$p"
+	// First: the target blob ends the output. The new links a killed run
+	// left beside the path (safeLink's temporary names) are counted.
+	return "set -e\np=" + shell.Quote(t.Path) + "\n" + staleCheck("stale", t.Path) + `if [ -L "$p" ]; then echo type=link; echo 'tail target'; readlink "$p"
 elif [ -d "$p" ]; then echo type=dir; if [ -z "$(ls -A "$p")" ]; then echo empty=1; fi
 elif [ -f "$p" ]; then echo type=file
 elif [ -e "$p" ]; then echo type=other
@@ -86,6 +87,14 @@ func (t *symlinkTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Path, err)
 	}
+	p, err := t.diff(r)
+	if err != nil {
+		return nil, err
+	}
+	return sweepStale(p, t.Path, r.Stale), nil
+}
+
+func (t *symlinkTask) diff(r remoteFile) (*contract.Plan, error) {
 	if t.Absent {
 		switch r.Type {
 		case "missing":

@@ -28,8 +28,16 @@ type sysCase struct {
 	out    string // the Check fragment's stdout
 }
 
+// stableRun replaces this run's id (transport.RunID, in the stale-temporary
+// sweeps of check scripts and in safeFS's staging names) with RUN, so that
+// golden files do not change from one run to the next.
+func stableRun(s string) string { return strings.ReplaceAll(s, transport.RunID(), "RUN") }
+
 func runSysDiff(t *testing.T, m contract.Module, goldenDir string, cases []sysCase) {
 	t.Helper()
+	old := tempSuffix
+	tempSuffix = func() string { return "TMP" }
+	t.Cleanup(func() { tempSuffix = old })
 	seen := map[string]bool{}
 	for _, c := range cases {
 		if seen[c.name] {
@@ -58,7 +66,7 @@ func runSysDiff(t *testing.T, m contract.Module, goldenDir string, cases []sysCa
 					got.WriteString("uses " + u.Kind + " " + u.Name + "\n")
 				}
 			}
-			golden.Check(t, filepath.Join("testdata", goldenDir, c.name+".txt"), got.String())
+			golden.Check(t, filepath.Join("testdata", goldenDir, c.name+".txt"), stableRun(got.String()))
 			// Diff is pure: a second call gives the same result.
 			plan2, err2 := task.Diff(out)
 			if (err == nil) != (err2 == nil) || (err == nil && renderPlan(t, plan2) != renderPlan(t, plan)) {

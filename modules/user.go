@@ -264,7 +264,7 @@ func parsePasswd(line string) (passwdEntry, error) {
 	return passwdEntry{name: f[0], uid: uid, gid: gid, comment: f[4], home: f[5], shell: f[6]}, nil
 }
 
-func (t *userTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
+func (t *userTask) diff(out contract.CheckOutput) (*contract.Plan, error) {
 	subject := "user " + t.name
 	st, err := parseKV(out.Stdout)
 	if err != nil {

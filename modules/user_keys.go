@@ -93,7 +93,7 @@ chmod 700 .
 if [ -L authorized_keys ] || { [ -e authorized_keys ] && [ ! -f authorized_keys ]; }; then
   echo "refusing to write keys: $h/.ssh/authorized_keys is a symbolic link or not a regular file; remove it and run drover again" >&2; exit 1
 fi
-drover_stage
+drover_stage authorized_keys
 trap 'drover_unstage' EXIT
 : > f
 `)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/engine/run"
 )
 
@@ -130,6 +131,7 @@ func runApply(cmd *cobra.Command, args []string) error {
 	opts.Stop = stopCh
 	opts.FailFast = applyFailFast
 	opts.Lock = &run.RunLock{Holder: lockHolder(args[0]), Wait: lockTimeout}
+	ctx = remote.WithJournal(ctx, remote.NewJournal(run.JournalMeta(opts, versionString())))
 	res, runErr := run.Apply(ctx, opts)
 	s.close()
 	if err := page.write(s, args, ""); err != nil {

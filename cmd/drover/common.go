@@ -390,7 +390,7 @@ func openSession(cmd *cobra.Command, pattern, task, command string) (*session, e
 		return nil, err
 	}
 	if global.forks < 0 {
-		return nil, usageErrorf("--forks %d: want a positive number (0 means all hosts, up to %d)", global.forks, fanout.MaxForks)
+		return nil, usageErrorf("--forks %d: want a positive number (0 means all hosts, up to %d)", global.forks, fanout.DefaultForks)
 	}
 	if err := checkShard(); err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/spf13/cobra"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/lang"
@@ -129,7 +130,10 @@ func writeInitFiles(dir string, files []initgen.File) error {
 
 // initDefinitions evaluates the playbook's init_service tasks (and handlers)
 // without a host: variables from inputs or defaults, locals, and unknown
-// stand-ins for host.* and other tasks.
+// stand-ins for host.* and other tasks' outputs. A stack's tasks evaluate in
+// their call's scope: its variables from the call's inputs (or the stack's
+// defaults), its locals, its own tasks; once per instance of a call with
+// for_each or count.
 func initDefinitions(l *loaded, only []string) ([]initgen.Definition, hcl.Diagnostics) {
 	pb := l.pb
 	vars := map[string]cty.Value{}
@@ -143,9 +147,134 @@ func initDefinitions(l *loaded, only []string) ([]initgen.Definition, hcl.Diagno
 			vars[name] = cty.DynamicVal
 		}
 	}
-	funcs := lang.Functions(pb.Dir, pb.AllowLocal...)
-	scope := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Functions: funcs, Tasks: map[string]map[string]cty.Value{}}
-	// Locals in as many rounds as there are, so each sees the others.
+	m, _ := modules.Lookup("init_service")
+	g := &initGen{only: only, module: m}
+	for _, pl := range pb.Plays {
+		scope := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Functions: lang.Functions(pb.Dir, pb.AllowLocal...)}
+		scope.Locals = evalLocalsOffline(pb, scope)
+		scope.Stacks = unknownCalls(pl.Calls)
+		var own []*config.Task
+		for _, t := range pl.Tasks {
+			if t.Call == nil {
+				own = append(own, t)
+			}
+		}
+		decodeTasksOffline(scope, own)
+		var ownHandlers []*config.Task
+		for _, h := range pl.Handlers {
+			if h.Call == nil {
+				ownHandlers = append(ownHandlers, h)
+			}
+		}
+		g.collect(scope, append(own, ownHandlers...))
+		for _, c := range pl.Calls {
+			g.call(pb, c, scope)
+		}
+	}
+	return g.defs, g.diags
+}
+
+// initGen gathers the definitions of init_service tasks.
+type initGen struct {
+	only   []string
+	module contract.Module
+	defs   []initgen.Definition
+	diags  hcl.Diagnostics
+}
+
+// call evaluates the instances of stack call c (flattened: its Tasks,
+// Handlers and Calls are its own copies) in the caller's scope, then their
+// tasks and nested calls.
+func (g *initGen) call(pb *config.Playbook, c *config.StackCall, caller *lang.Scope) {
+	st := c.Stack
+	if st == nil {
+		return // a load error, reported
+	}
+	for _, inst := range callInstances(c, caller) {
+		ctx := caller.With(inst.each, inst.count).EvalContext()
+		vars := map[string]cty.Value{}
+		for name, v := range st.Variables {
+			vars[name] = cty.DynamicVal
+			if a := c.Input(name); a != nil {
+				if val, ds := a.Expr.Value(ctx); !ds.HasErrors() {
+					if cv, err := v.Convert(val); err == nil {
+						vars[name] = cv
+					}
+				}
+			} else if v.Default != cty.NilVal {
+				vars[name] = v.Default
+			}
+		}
+		scope := &lang.Scope{Vars: vars, Host: caller.Host, Functions: lang.Functions(st.Dir, pb.AllowLocal...)}
+		scope.Locals = evalLocalsOffline(&st.Playbook, scope)
+		scope.Stacks = unknownCalls(c.Calls)
+		decodeTasksOffline(scope, c.Tasks)
+		g.collect(scope, append(append([]*config.Task(nil), c.Tasks...), c.Handlers...))
+		for _, n := range c.Calls {
+			g.call(pb, n, scope)
+		}
+	}
+}
+
+type callInstance struct {
+	each  *lang.Each
+	count cty.Value
+}
+
+// callInstances are the instances of a call: one without for_each and
+// count, one per element or index when the caller's values tell them, else
+// one whose each/count is unknown (its tasks then depend on a host).
+func callInstances(c *config.StackCall, caller *lang.Scope) []callInstance {
+	switch {
+	case c.ForEach != nil:
+		v, ds := c.ForEach.Value(caller.EvalContext())
+		v, _ = v.UnmarkDeep()
+		if ds.HasErrors() || !v.IsWhollyKnown() || v.IsNull() || !(v.CanIterateElements()) {
+			return []callInstance{{each: &lang.Each{Key: cty.UnknownVal(cty.String), Value: cty.DynamicVal}}}
+		}
+		var out []callInstance
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			if v.Type().IsSetType() {
+				k = e
+			}
+			out = append(out, callInstance{each: &lang.Each{Key: k, Value: e}})
+		}
+		return out
+	case c.Count != nil:
+		v, ds := c.Count.Value(caller.EvalContext())
+		v, _ = v.UnmarkDeep()
+		n, err := convert.Convert(v, cty.Number)
+		if ds.HasErrors() || err != nil || !n.IsKnown() || n.IsNull() {
+			return []callInstance{{count: cty.UnknownVal(cty.Number)}}
+		}
+		k, _ := n.AsBigFloat().Int64()
+		var out []callInstance
+		for i := int64(0); i < k && i < 10000; i++ {
+			out = append(out, callInstance{count: cty.NumberIntVal(i)})
+		}
+		return out
+	}
+	return []callInstance{{}}
+}
+
+// unknownCalls stands in for the outputs of calls (stack.NAME.OUTPUT),
+// which only a run knows.
+func unknownCalls(calls []*config.StackCall) map[string]cty.Value {
+	if len(calls) == 0 {
+		return nil
+	}
+	out := map[string]cty.Value{}
+	for _, c := range calls {
+		out[c.Name] = cty.DynamicVal
+	}
+	return out
+}
+
+// evalLocalsOffline evaluates the locals of pb (a playbook or a stack) in
+// as many rounds as there are, so each sees the others; those that need a
+// host stay unknown.
+func evalLocalsOffline(pb *config.Playbook, scope *lang.Scope) map[string]cty.Value {
 	locals := map[string]cty.Value{}
 	for _, n := range pb.LocalOrder {
 		locals[n] = cty.DynamicVal
@@ -159,73 +288,73 @@ func initDefinitions(l *loaded, only []string) ([]initgen.Definition, hcl.Diagno
 			}
 		}
 	}
-	scope.Locals = locals
-	m, _ := modules.Lookup("init_service")
-	var defs []initgen.Definition
-	var diags hcl.Diagnostics
-	for _, pl := range pb.Plays {
-		for _, t := range pl.Tasks {
-			if scope.Tasks[t.Type] == nil {
-				scope.Tasks[t.Type] = map[string]cty.Value{}
-			}
-			scope.Tasks[t.Type][t.Name] = cty.DynamicVal
+	return locals
+}
+
+// decodeTasksOffline sets what other tasks see of each task (user.app.name):
+// its decoded attributes, with outputs unknown, decoded in rounds so that
+// references between tasks resolve (for_each/count tasks stay unknown).
+func decodeTasksOffline(scope *lang.Scope, tasks []*config.Task) {
+	scope.Tasks = map[string]map[string]cty.Value{}
+	for _, t := range tasks {
+		if scope.Tasks[t.Type] == nil {
+			scope.Tasks[t.Type] = map[string]cty.Value{}
 		}
-		// What other tasks see of a task (user.app.name) is its decoded
-		// attributes, with outputs unknown: decode them in rounds so that
-		// references between tasks resolve (for_each/count tasks stay
-		// unknown).
-		for range pl.Tasks {
-			for _, t := range pl.Tasks {
-				if t.ForEach != nil || t.Count != nil {
-					continue
-				}
-				v, ds := hcldec.Decode(t.Body, t.Spec, withTemplateVars(scope.EvalContext(), t.Module))
-				if ds.HasErrors() || v.IsMarked() || !v.Type().IsObjectType() {
-					continue
-				}
-				attrs := v.AsValueMap()
-				if attrs == nil {
-					attrs = map[string]cty.Value{}
-				}
-				for _, o := range t.Module.Spec().Outputs {
-					attrs[o.Name] = cty.UnknownVal(o.Type)
-				}
-				scope.Tasks[t.Type][t.Name] = cty.ObjectVal(attrs)
-			}
-		}
-		for _, t := range append(append([]*config.Task(nil), pl.Tasks...), pl.Handlers...) {
-			// A stack's tasks evaluate in their call's scope, which
-			// only a run builds (drover plan shows them).
-			if t.Call != nil || t.Type != "init_service" || len(only) > 0 && t.Name != only[0] {
+		scope.Tasks[t.Type][t.Name] = cty.DynamicVal
+	}
+	for range tasks {
+		for _, t := range tasks {
+			if t.ForEach != nil || t.Count != nil {
 				continue
 			}
-			val, ds := hcldec.Decode(t.Body, t.Spec, withTemplateVars(scope.EvalContext(), m))
-			diags = append(diags, ds...)
-			if ds.HasErrors() {
+			v, ds := hcldec.Decode(t.Body, t.Spec, withTemplateVars(scope.EvalContext(), t.Module))
+			if ds.HasErrors() || v.IsMarked() || !v.Type().IsObjectType() {
 				continue
 			}
-			val, _ = val.UnmarkDeep()
-			if !val.IsWhollyKnown() {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Value known only on a host",
-					Detail:  fmt.Sprintf("%s: an attribute depends on host.* or another task's result, so drover initscript cannot generate it without a host; use drover plan instead.", t.Addr()),
-					Subject: t.DeclRange.Ptr()})
-				continue
+			attrs := v.AsValueMap()
+			if attrs == nil {
+				attrs = map[string]cty.Value{}
 			}
-			if c := val.GetAttr("command"); c.IsNull() {
-				continue // a handler acting on instances defined elsewhere
+			for _, o := range t.Module.Spec().Outputs {
+				attrs[o.Name] = cty.UnknownVal(o.Type)
 			}
-			d, err := modules.InitDefinition(val, t.Name)
-			if err != nil {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid init_service task", Detail: fmt.Sprintf("%s: %v", t.Addr(), err), Subject: t.DeclRange.Ptr()})
-				continue
-			}
-			if seen(defs, d.Name) {
-				continue // a handler repeating the task's definition
-			}
-			defs = append(defs, d)
+			scope.Tasks[t.Type][t.Name] = cty.ObjectVal(attrs)
 		}
 	}
-	return defs, diags
+}
+
+// collect adds the definitions of the init_service tasks and handlers among
+// tasks, evaluated in scope.
+func (g *initGen) collect(scope *lang.Scope, tasks []*config.Task) {
+	for _, t := range tasks {
+		if t.Type != "init_service" || len(g.only) > 0 && t.Name != g.only[0] {
+			continue
+		}
+		val, ds := hcldec.Decode(t.Body, t.Spec, withTemplateVars(scope.EvalContext(), g.module))
+		g.diags = append(g.diags, ds...)
+		if ds.HasErrors() {
+			continue
+		}
+		val, _ = val.UnmarkDeep()
+		if !val.IsWhollyKnown() {
+			g.diags = append(g.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Value known only on a host",
+				Detail:  fmt.Sprintf("%s: an attribute depends on host.* or another task's result, so drover initscript cannot generate it without a host; use drover plan instead.", t.Addr()),
+				Subject: t.DeclRange.Ptr()})
+			continue
+		}
+		if c := val.GetAttr("command"); c.IsNull() {
+			continue // a handler acting on instances defined elsewhere
+		}
+		d, err := modules.InitDefinition(val, t.Name)
+		if err != nil {
+			g.diags = append(g.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid init_service task", Detail: fmt.Sprintf("%s: %v", t.Addr(), err), Subject: t.DeclRange.Ptr()})
+			continue
+		}
+		if seen(g.defs, d.Name) {
+			continue // a handler repeating the task's definition, or another play's
+		}
+		g.defs = append(g.defs, d)
+	}
 }
 
 // withTemplateVars adds a module's template variables to ctx, as the engine

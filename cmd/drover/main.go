@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drover-cm/drover/engine/fanout"
 	"github.com/drover-cm/drover/engine/report"
 )
 
@@ -74,7 +75,7 @@ func init() {
 	pf.StringArrayVarP(&global.inventories, "inventory", "i", nil, "inventory file (HCL, Ansible INI or YAML); repeatable")
 	pf.StringVarP(&global.limit, "limit", "l", "", "further limit the selected hosts to this pattern")
 	pf.StringVar(&global.shard, "shard", "", "run only slice K/N of the selected hosts (by a hash of the name; see docs/speed.md)")
-	pf.IntVarP(&global.forks, "forks", "f", 0, "hosts to work on at once (default: all selected, up to 500)")
+	pf.IntVarP(&global.forks, "forks", "f", 0, fmt.Sprintf("hosts to work on at once (default: all selected, up to %d)", fanout.DefaultForks))
 	pf.BoolVar(&global.jsonOut, "json", false, "print one JSON object per event instead of text")
 	pf.BoolVar(&global.noColor, "no-color", false, "disable colour (also NO_COLOR=1, or when not a terminal)")
 	pf.BoolVarP(&global.verbose, "verbose", "v", false, "text output: show what every task printed (stdout and stderr), not only failed ones")

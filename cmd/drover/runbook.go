@@ -147,6 +147,7 @@ func runRunbook(cmd *cobra.Command, args []string) error {
 			}
 			return hosts, err
 		},
+		Fleet:           func() []*inventory.Host { return withOverrides(s.inv.Hosts(), s.ov) },
 		Connect:         s.connect,
 		Forks:           global.forks,
 		RequireEnforced: runbookFlags.requireEnforced,

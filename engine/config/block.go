@@ -27,7 +27,13 @@ type Block struct {
 	Path []BlockPos
 	// HasRescue and HasAlways say whether the sections hold any task.
 	HasRescue, HasAlways bool
-	DeclRange            hcl.Range
+	// When, nil when not set, guards every task of the block, its rescue
+	// and always included (as Ansible's block when does): it is and-ed
+	// before each task's own when (blockWhen). Tags are given to every
+	// task of the block, sections included (inheritTags).
+	When      hcl.Expression
+	Tags      []string
+	DeclRange hcl.Range
 }
 
 // Addr is the block's address: block.NAME, behind its enclosing blocks.
@@ -98,6 +104,7 @@ func decodeItems(modules contract.Catalog, pl *Play, blocks hcl.Blocks, dir stri
 		}
 		diags = append(diags, checkName("task", t.Name, t.NameRange)...)
 		diags = append(diags, decodeTaskBody(t, blk.Body, taskMetaSchema)...)
+		t.When = withBlockWhen(path, t.When)
 		if prev := pl.Task(t.Type, t.Name); prev != nil {
 			diags = append(diags, duplicate(t.Type+" task", t.Name, prev.DeclRange, t.NameRange))
 			continue
@@ -129,15 +136,47 @@ func itemSchema(modules contract.Catalog, body hcl.Body, extra *hcl.BodySchema) 
 				continue
 			}
 			known[blk.Type] = true
-			diags = append(diags, unknownModule(modules, blk.Type, blk.TypeRange))
+			if d := notInBlock(blk); d != nil {
+				diags = append(diags, d)
+			} else {
+				diags = append(diags, unknownModule(modules, blk.Type, blk.TypeRange))
+			}
 			schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: blk.Type, LabelNames: []string{"name"}})
 		}
 	}
 	return schema, diags
 }
 
+// notInBlock is the error for a stack call or a handler written inside a
+// block (the only bodies whose schema lacks them), nil for other types.
+func notInBlock(blk *hclsyntax.Block) *hcl.Diagnostic {
+	var summary, detail string
+	switch blk.Type {
+	case "stack":
+		summary = "Stack call inside a block"
+		detail = fmt.Sprintf("Stacks can't be called inside a block: call stack %q at the play's level, outside the block, or write its tasks in the block. (A block groups tasks of its play or stack; it cannot rescue a call's tasks.)", label(blk))
+	case "handler":
+		summary = "Handler inside a block"
+		detail = "Handlers run at the end of the play, not in a block's order: declare the handler at the play's level; tasks in the block notify it as usual."
+	default:
+		return nil
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary,
+		Detail: detail, Subject: blk.DefRange().Ptr()}
+}
+
+func label(blk *hclsyntax.Block) string {
+	if len(blk.Labels) > 0 {
+		return blk.Labels[0]
+	}
+	return ""
+}
+
 var (
-	blockSchema   = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "block", LabelNames: []string{"name"}}, {Type: "rescue"}, {Type: "always"}}}
+	blockSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "when"}, {Name: "tags"}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "block", LabelNames: []string{"name"}}, {Type: "rescue"}, {Type: "always"}},
+	}
 	sectionSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "block", LabelNames: []string{"name"}}}}
 )
 
@@ -154,6 +193,14 @@ func decodeBlock(modules contract.Catalog, pl *Play, b *hcl.Block, dir string, p
 	diags = append(diags, ds...)
 	content, ds := b.Body.Content(schema)
 	diags = append(diags, ds...)
+	if a, ok := content.Attributes["when"]; ok {
+		blk.When = a.Expr
+	}
+	if a, ok := content.Attributes["tags"]; ok {
+		tags, ds := decodeTags(a)
+		diags = append(diags, ds...)
+		blk.Tags = tags
+	}
 	inner := func(sec Section) []BlockPos {
 		return append(append([]BlockPos(nil), path...), BlockPos{blk, sec})
 	}

@@ -34,7 +34,8 @@ type where struct {
 	// result: self.* (the task's own result) may be used.
 	result  bool
 	collect *[]Ref
-	// runbook: in a runbook, which has no inventory.*.
+	// runbook: in a runbook, whose inventory.* has no facts (a runbook
+	// contacts only the hosts it runs on).
 	runbook bool
 	// stackRefs collects the stack outputs used, when not nil.
 	stackRefs *[]StackRef
@@ -89,6 +90,9 @@ func checkReferences(pb *Playbook) hcl.Diagnostics {
 		for _, t := range append(append([]*Task(nil), pl.Tasks...), pl.Handlers...) {
 			diags = append(diags, checkTask(pb, pl, t)...)
 		}
+		for _, b := range pl.Blocks {
+			diags = append(diags, checkBlockWhen(pb, pl, b)...)
+		}
 		for _, c := range pl.Calls {
 			diags = append(diags, checkCall(pb, pl, c)...)
 		}
@@ -108,7 +112,7 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 		wb.templateVars = tv.TemplateVars()
 	}
 	diags = append(diags, checkExpr(pb, body, wb)...)
-	for _, e := range []hcl.Expression{t.When, t.Sensitive, t.Become, t.BecomeUser, t.DelegateTo, t.Retries, t.RetryDelay} {
+	for _, e := range []hcl.Expression{ownWhen(t.When), t.Sensitive, t.Become, t.BecomeUser, t.DelegateTo, t.Retries, t.RetryDelay} {
 		if e != nil {
 			diags = append(diags, checkExpr(pb, e.Variables(), w)...)
 		}
@@ -153,6 +157,66 @@ func checkTask(pb *Playbook, pl *Play, t *Task) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// checkBlockWhen checks a block's when once (not once per task), and gives
+// what it refers to to every task of the block: they run after those tasks
+// and stack calls. It cannot refer to a task of the block itself, whose
+// running it decides.
+func checkBlockWhen(pb *Playbook, pl *Play, b *Block) hcl.Diagnostics {
+	if b.When == nil {
+		return nil
+	}
+	var refs []Ref
+	var srefs []StackRef
+	w := where{desc: "a block's when", host: true, locals: true, tasks: pl, collect: &refs, stackRefs: &srefs}
+	diags := checkExpr(pb, b.When.Variables(), w)
+	var inside []*Task
+	for _, t := range pl.Tasks {
+		if _, ok := t.SectionOf(b); ok {
+			inside = append(inside, t)
+		}
+	}
+	for _, r := range refs {
+		for _, t := range inside {
+			if t.Type == r.Type && t.Name == r.Name {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Block's when refers to its own task",
+					Detail:  fmt.Sprintf("The when of %s refers to %s, a task inside the block: the when decides whether that task runs, so it cannot wait for it. Move %s before the block, or put the condition on the tasks that need it.", b.Addr(), t.LocalAddr(), r.Addr()),
+					Subject: r.Range.Ptr()})
+			}
+		}
+	}
+	if diags.HasErrors() {
+		return diags
+	}
+	for _, t := range inside {
+		for _, r := range refs {
+			if !hasRef(t.Refs, r) {
+				t.Refs = append(t.Refs, r)
+			}
+		}
+		for _, sr := range srefs {
+			if !hasStackRef(t.StackRefs, sr) {
+				t.StackRefs = append(t.StackRefs, sr)
+			}
+		}
+	}
+	return diags
+}
+
+func hasStackRef(refs []StackRef, r StackRef) bool {
+	for _, x := range refs {
+		if x.Name == r.Name && x.Output == r.Output {
+			return true
+		}
+	}
+	return false
+}
+
+// inventoryFacts reports whether tr is inventory.hosts[...].facts, written
+// out.
+func inventoryFacts(tr hcl.Traversal) bool {
+	return len(tr) >= 4 && traverseName(tr[1]) == "hosts" && traverseName(tr[3]) == "facts"
 }
 
 func checkTaskRef(pl *Play, self *Task, r Ref) *hcl.Diagnostic {
@@ -223,8 +287,10 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 				bad("Unsupported attribute", detail)
 			}
 		case "inventory":
-			if !w.host || w.runbook {
+			if !w.host {
 				bad("Invalid reference", fmt.Sprintf("inventory.* cannot be used in %s.", w.desc))
+			} else if w.runbook && inventoryFacts(tr) {
+				bad("Invalid reference", "A runbook reads the inventory, not other hosts: inventory.hosts[NAME].facts is not available in a runbook (it contacts only the hosts it runs on). Use host.facts for the host being checked, or the host's vars.")
 			} else if !contains(InventoryAttributes, attr) {
 				detail := "Write inventory.groups[\"GROUP\"] (the names of a group's hosts) or inventory.hosts[\"HOST\"] (a host's name, address, port, user, groups, vars and facts)."
 				if s := Suggest(attr, InventoryAttributes); s != "" && attr != "" {
@@ -280,7 +346,7 @@ func checkExpr(pb *Playbook, trs []hcl.Traversal, w where) hcl.Diagnostics {
 				continue
 			}
 			roots := []string{"var", "local", "host"}
-			if w.host && !w.runbook {
+			if w.host {
 				roots = append(roots, "inventory")
 			}
 			roots = append(roots, w.templateVars...)

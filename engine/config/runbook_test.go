@@ -94,6 +94,12 @@ func TestLoadRunbookErrors(t *testing.T) {
   }
 }`, "depends_on and notify are not allowed in a runbook"},
 		{"no runbook", `locals { a = 1 }`, "No runbook"},
+		{"facts of another host", `runbook "x" {
+  probe "p" { command = "echo ${inventory.hosts["db"].facts.os}" }
+}`, "inventory.hosts[NAME].facts is not available in a runbook"},
+		{"unknown inventory attribute", `runbook "x" {
+  probe "p" { command = "echo ${inventory.hots}" }
+}`, "Did you mean inventory.hosts?"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,10 +61,13 @@ func mergeTags(own, inherited []string) []string {
 	return out
 }
 
-// inheritTags gives every task of a flattened play the tags of the stack
-// calls it is in (innermost first) and the play's, after its own.
+// inheritTags gives every task of a flattened play the tags of the blocks
+// and stack calls it is in (innermost first) and the play's, after its own.
 func inheritTags(pl *Play) {
 	for _, t := range pl.Tasks {
+		for i := len(t.Blocks) - 1; i >= 0; i-- {
+			t.Tags = mergeTags(t.Tags, t.Blocks[i].Block.Tags)
+		}
 		for c := t.Call; c != nil; c = c.Parent {
 			t.Tags = mergeTags(t.Tags, c.Tags)
 		}

@@ -69,6 +69,33 @@ type Scope struct {
 	// (stack.NAME.OUTPUT); nil where there are none.
 	Stacks    map[string]cty.Value
 	Functions map[string]function.Function
+	// objs caches the object EvalContext builds of each module type's
+	// Tasks (see CacheTaskObjects); nil: none is kept.
+	objs map[string]cty.Value
+}
+
+// CacheTaskObjects makes EvalContext keep the object it builds of each
+// module type's tasks until SetTask changes a task of that type. Building
+// those objects (cty.ObjectVal normalises and copies every name) was most
+// of EvalContext's cost, and a host's evaluation asks for a context per
+// task and per refresh: with 30 tasks, 30 objects of up to 30 values each
+// time. Only for a scope used by one goroutine at a time (with its copies
+// from With, which share the cache) whose Tasks change only through
+// SetTask: engine/run's scope of one host.
+func (s *Scope) CacheTaskObjects() { s.objs = map[string]cty.Value{} }
+
+// SetTask sets what expressions see of the task typ.name.
+func (s *Scope) SetTask(typ, name string, v cty.Value) {
+	if s.Tasks == nil {
+		s.Tasks = map[string]map[string]cty.Value{}
+	}
+	m := s.Tasks[typ]
+	if m == nil {
+		m = map[string]cty.Value{}
+		s.Tasks[typ] = m
+	}
+	m[name] = v
+	delete(s.objs, typ)
 }
 
 // Each is each.key and each.value.
@@ -87,7 +114,14 @@ func (s *Scope) EvalContext() *hcl.EvalContext {
 		vars["inventory"] = s.Inventory
 	}
 	for typ, byName := range s.Tasks {
-		vars[typ] = objectOrEmpty(byName)
+		o, ok := s.objs[typ]
+		if !ok {
+			o = objectOrEmpty(byName)
+			if s.objs != nil {
+				s.objs[typ] = o
+			}
+		}
+		vars[typ] = o
 	}
 	if s.Each != nil {
 		vars["each"] = cty.ObjectVal(map[string]cty.Value{"key": s.Each.Key, "value": s.Each.Value})

@@ -31,7 +31,7 @@ func Apply(ctx context.Context, conn transport.Conn, plan *contract.Plan) (trans
 		case st.Func != nil:
 			res, err = st.Func(ctx, conn)
 		case strings.TrimSpace(st.Script) != "":
-			res, err = runScript(ctx, conn, "set -e\n"+st.Script)
+			res, err = runScript(ctx, conn, "set -e\n"+journalVars(ctx, false)+st.Script)
 		default:
 			continue
 		}

@@ -307,6 +307,7 @@ func (b *batch) flush() bool {
 	}
 	var s strings.Builder
 	writePreamble(&s, true)
+	s.WriteString(journalVars(b.ctx, true))
 	s.WriteString(transport.SyncFuncs)
 	s.WriteString(batchPut)
 	for _, l := range libs {

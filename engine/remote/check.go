@@ -14,13 +14,17 @@ import (
 
 // CheckAll reads the state of every task with one remote command: the Check
 // fragments are joined into one POSIX sh script, each fragment run in its own
-// subshell (stdin from /dev/null) with its stdout and stderr captured into
-// files of a private temporary directory and its exit status kept. The
-// script then prints, between lines holding a random nonce, the exit
-// statuses, the byte size of every file (one `wc -c`), and the files' content
-// back to back (one `cat`). Content is split by those byte counts, never by
-// scanning for markers, so no content (NUL bytes, a copy of the marker text)
-// can forge or shift a frame; the end marker catches truncated output.
+// subshell (stdin from /dev/null) and its exit status kept. Each fragment's
+// stdout and stderr go straight to the script's: before each fragment the
+// script prints a line holding the run's random nonce and the frame's number
+// on both, and after the last the exit statuses and an end line (see
+// checkScript). The nonce is 96 random bits made for this run, sent only in
+// the script on stdin (never in a process's arguments or a file), so no
+// output can hold it by chance or design: content is split at those lines,
+// NUL bytes and imitations of the format (with another nonce) included; the
+// end lines catch truncated output. No temporary file, hence no mktemp,
+// wc, cat or rm: a no-change run's state read forks only the fragments'
+// own commands.
 //
 // The result has one CheckOutput per task, in order; tasks whose Check is ""
 // get an empty CheckOutput without running anything. The error is non-nil
@@ -68,7 +72,9 @@ func newCheckJob(tasks []contract.Task) (*checkJob, error) {
 			continue
 		}
 		f := ""
-		if fc, ok := t.(contract.FactChecker); ok {
+		if sc, ok := t.(contract.SharedChecker); ok && j.groups.addShared(i, sc) {
+			f = sc.CheckRest()
+		} else if fc, ok := t.(contract.FactChecker); ok {
 			j.factIx = append(j.factIx, i)
 			j.facts = append(j.facts, fc.Facts()...)
 			f = fc.CheckRest()
@@ -104,7 +110,7 @@ func newCheckJob(tasks []contract.Task) (*checkJob, error) {
 
 // parse splits the output of the job's script.
 func (j *checkJob) parse(res transport.Result) ([]contract.CheckOutput, error) {
-	got, err := parseFrames(j.nonce, res.Stdout, j.n)
+	got, err := parseStream(j.nonce, res.Stdout, res.Stderr, j.n)
 	if err != nil {
 		return nil, fmt.Errorf("reading state: %w (exit status %d%s)", err, res.ExitCode, contract.StderrTail(res.Stderr, ": "))
 	}
@@ -141,40 +147,101 @@ func (j *checkJob) setFacts(frame contract.CheckOutput) error {
 // checkScript builds the batched state-reading script. Each fragment is
 // passed to eval as one quoted word, so that a fragment with a syntax error or
 // an `exit` only ends its own subshell. Apart from the fragments' own
-// commands, the script forks a fixed number of processes whatever the number
-// of tasks. The PathCheckers' prelude (see pathBatch.script) runs last, in
-// the script's own shell, and fills the frames after the fragments'.
+// commands, the script forks nothing: one subshell per fragment, and the
+// frame lines are printf, a builtin. The PathCheckers' prelude (see
+// pathBatch.script) runs last, in the script's own shell, and fills the
+// frames after the fragments'.
+//
+// Its output, on stdout (and the same frame lines and end line on stderr):
+//
+//	NONCE frame 0
+//	FRAGMENT 0'S STDOUT (any bytes)NONCE frame 1
+//	...
+//	LAST FRAME'S STDOUTNONCE status CODE...
+//	NONCE end
 func checkScript(nonce string, frags []string, paths *pathBatch) string {
 	var b strings.Builder
-	writePreamble(&b, false)
-	b.WriteString("x=\n")
+	// Nothing is written, but a fragment's command that makes a file
+	// makes a private one.
+	b.WriteString("umask 077\nx=\n")
 	for i, f := range frags {
-		fmt.Fprintf(&b, "( eval %s\n) </dev/null >\"$d/%d.o\" 2>\"$d/%d.e\"; x=\"$x $?\"\n", shell.Quote(f), i, i)
+		b.WriteString(frameLine(nonce, i))
+		fmt.Fprintf(&b, "( eval %s\n) </dev/null; x=\"$x $?\"\n", shell.Quote(f))
 	}
-	n := len(frags)
 	if paths != nil && len(paths.tasks) > 0 {
-		fmt.Fprintf(&b, "_dy=''\n{\n%s} </dev/null >\"$d/%d.o\" 2>\"$d/%d.e\"; x=\"$x $?$_dy\"\n", paths.script(n), n, n)
-		n += paths.frames()
+		b.WriteString(paths.script(len(frags), func(i int) string { return frameLine(nonce, i) }))
 	}
-	var files strings.Builder
-	for i := range n {
-		fmt.Fprintf(&files, " %d.o %d.e", i, i)
-	}
-	writeTrailer(&b, nonce, files.String())
+	fmt.Fprintf(&b, "printf '%%s status%%s\\n' %s \"$x\"\n", nonce)
+	fmt.Fprintf(&b, "printf '%%s end\\n' %s\nprintf '%%s end\\n' %s >&2\n", nonce, nonce)
 	return b.String()
 }
 
-// parseFrames splits the output of checkScript into n CheckOutputs.
-func parseFrames(nonce string, data []byte, n int) ([]contract.CheckOutput, error) {
-	outs, err := parseFramesUpTo(nonce, data, n)
-	if err == nil && len(outs) != n {
-		return nil, fmt.Errorf("got %d exit statuses for %d checks", len(outs), n)
-	}
-	return outs, err
+// frameLine is the script line that starts frame i on stdout and stderr.
+func frameLine(nonce string, i int) string {
+	return fmt.Sprintf("printf '%%s frame %[2]d\\n' %[1]s; printf '%%s frame %[2]d\\n' %[1]s >&2\n", nonce, i)
 }
 
-// parseFramesUpTo is parseFrames for scripts that stop early (ApplyAll):
-// between 1 and max frames.
+// parseStream splits the output of checkScript into n CheckOutputs.
+// Anything before the first frame line (a login script's output, the
+// transport's PID line) is skipped.
+func parseStream(nonce string, stdout, stderr []byte, n int) ([]contract.CheckOutput, error) {
+	outs, rest, err := splitFrames(nonce, stdout, n, " status")
+	if err != nil {
+		return nil, fmt.Errorf("stdout: %w", err)
+	}
+	nl := bytes.IndexByte(rest, '\n')
+	if nl < 0 {
+		return nil, fmt.Errorf("output cut short in the exit statuses")
+	}
+	codes := strings.Fields(string(rest[:nl]))
+	if len(codes) != n {
+		return nil, fmt.Errorf("got %d exit statuses for %d checks", len(codes), n)
+	}
+	if string(rest[nl+1:]) != nonce+" end\n" {
+		return nil, fmt.Errorf("output cut short: no end line after %d checks", n)
+	}
+	errs, _, err := splitFrames(nonce, stderr, n, " end\n")
+	if err != nil {
+		return nil, fmt.Errorf("stderr: %w", err)
+	}
+	res := make([]contract.CheckOutput, n)
+	for i, c := range codes {
+		code, err := strconv.Atoi(c)
+		if err != nil {
+			return nil, fmt.Errorf("malformed exit status %q for check %d", c, i+1)
+		}
+		res[i] = contract.CheckOutput{ExitCode: code, Stdout: bytes.Clone(outs[i]), Stderr: bytes.Clone(errs[i])}
+	}
+	return res, nil
+}
+
+// splitFrames cuts data at the frame lines of checkScript: n frames, the
+// last ending at nonce+last. It returns what follows that.
+func splitFrames(nonce string, data []byte, n int, last string) ([][]byte, []byte, error) {
+	start := []byte(nonce + " frame 0\n")
+	k := bytes.Index(data, start)
+	if k < 0 {
+		return nil, nil, fmt.Errorf("no state in the output of the check script")
+	}
+	data = data[k+len(start):]
+	frames := make([][]byte, n)
+	for i := range frames {
+		next := nonce + " frame " + strconv.Itoa(i+1) + "\n"
+		if i == n-1 {
+			next = nonce + last
+		}
+		k := bytes.Index(data, []byte(next))
+		if k < 0 {
+			return nil, nil, fmt.Errorf("output cut short in the state of check %d of %d", i+1, n)
+		}
+		frames[i], data = data[:k], data[k+len(next):]
+	}
+	return frames, data, nil
+}
+
+// parseFramesUpTo splits the output of a script framed by writePreamble and
+// writeTrailer (ApplyAll's, which may stop early) into between 1 and max
+// frames.
 func parseFramesUpTo(nonce string, data []byte, max int) ([]contract.CheckOutput, error) {
 	line := func() (string, bool) {
 		nl := bytes.IndexByte(data, '\n')

@@ -177,3 +177,67 @@ func TestApply(t *testing.T) {
 		})
 	}
 }
+
+// The state read's frame runs no command of its own (no mktemp, wc, cat or
+// rm): with an empty PATH, fragments of builtins only still read, stderr
+// and imitations of the frame lines included.
+func TestCheckAllStartsNoCommand(t *testing.T) {
+	tasks := []contract.Task{
+		fragTask("printf 'a\\n'; printf 'e1' >&2"),
+		fragTask("printf 'drover-00 frame 2\\n' >&2; printf 'drover-00 frame 2\\ndrover-00 end\\n'; exit 4"),
+		fragTask("printf 'last'"),
+	}
+	want := []contract.CheckOutput{
+		{Stdout: []byte("a\n"), Stderr: []byte("e1")},
+		{Stdout: []byte("drover-00 frame 2\ndrover-00 end\n"), Stderr: []byte("drover-00 frame 2\n"), ExitCode: 4},
+		{Stdout: []byte("last")},
+	}
+	for name, sh := range shconn.Shells() {
+		t.Run(name, func(t *testing.T) {
+			conn := &shconn.ShellConn{Shell: sh, Env: []string{"PATH=" + t.TempDir()}}
+			got, err := CheckAll(context.Background(), conn, tasks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				g, w := got[i], want[i]
+				if !bytes.Equal(g.Stdout, w.Stdout) || !bytes.Equal(g.Stderr, w.Stderr) || g.ExitCode != w.ExitCode {
+					t.Errorf("task %d: got {%q %q %d}, want {%q %q %d}", i, g.Stdout, g.Stderr, g.ExitCode, w.Stdout, w.Stderr, w.ExitCode)
+				}
+			}
+		})
+	}
+}
+
+func TestParseStream(t *testing.T) {
+	const n = "drover-ab"
+	good := func() (string, string) {
+		return "motd\n" + n + " frame 0\nout0" + n + " frame 1\n" + n + " status 0 3\n" + n + " end\n",
+			"drover-pid 1\n" + n + " frame 0\n" + n + " frame 1\nerr1\n" + n + " end\n"
+	}
+	out, errs := good()
+	got, err := parseStream(n, []byte(out), []byte(errs), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got[0].Stdout) != "out0" || len(got[0].Stderr) != 0 || got[0].ExitCode != 0 ||
+		len(got[1].Stdout) != 0 || string(got[1].Stderr) != "err1\n" || got[1].ExitCode != 3 {
+		t.Errorf("got %+v", got)
+	}
+	for name, tc := range map[string]struct{ out, err string }{
+		"no frames":           {"hello\n", errs},
+		"cut in a frame":      {n + " frame 0\nout0", errs},
+		"no status":           {n + " frame 0\nout0" + n + " frame 1\n", errs},
+		"status cut":          {n + " frame 0\n" + n + " frame 1\n" + n + " status 0 3", errs},
+		"too few statuses":    {n + " frame 0\n" + n + " frame 1\n" + n + " status 0\n" + n + " end\n", errs},
+		"bad status":          {n + " frame 0\n" + n + " frame 1\n" + n + " status 0 x\n" + n + " end\n", errs},
+		"no end":              {n + " frame 0\n" + n + " frame 1\n" + n + " status 0 3\n", errs},
+		"stderr cut":          {out, n + " frame 0\n" + n + " frame 1\nerr1\n"},
+		"another nonce":       {strings.ReplaceAll(out, n, "drover-cd"), errs},
+		"a frame line missed": {strings.Replace(out, n+" frame 1\n", "", 1), errs},
+	} {
+		if _, err := parseStream(n, []byte(tc.out), []byte(tc.err), 2); err == nil {
+			t.Errorf("%s: parsed", name)
+		}
+	}
+}

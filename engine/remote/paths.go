@@ -68,10 +68,11 @@ func (pb *pathBatch) fetchIndex(pc contract.PathCheck) int {
 }
 
 // script is the prelude: run in the batch script's own shell (not a
-// subshell), after every fragment, with stdout and stderr to the files of
-// frame first, and the fetched contents to the files of frames first+1,
-// first+2, ... (one per fetch; status 0 when fetched). It appends the
-// fetches' statuses to $y. It prints:
+// subshell), after every fragment. mark(i) is the line that starts frame i;
+// the prelude fills frame first with its own output and frames first+1,
+// first+2, ... with the fetched contents (one per fetch; status 0 when
+// fetched), and appends its own status and the fetches' to $x. Its own
+// output is:
 //
 //	types LETTERS          one of f d l o m per path
 //	stale N...             stale temporary files beside each path
@@ -83,9 +84,10 @@ func (pb *pathBatch) fetchIndex(pc contract.PathCheck) int {
 //
 // Paths reach the shell only as shell.Quote'd words; every command gets
 // "--" before them.
-func (pb *pathBatch) script(first int) string {
+func (pb *pathBatch) script(first int, mark func(frame int) string) string {
 	var b strings.Builder
-	b.WriteString("_dt='' _dn='\n'\n")
+	b.WriteString(mark(first))
+	b.WriteString("_dy=''\n{\n_dt='' _dn='\n'\n")
 	b.WriteString(`_dty() { if [ -L "$1" ]; then _dc=l; elif [ -d "$1" ]; then _dc=d; elif [ -f "$1" ]; then _dc=f; elif [ -e "$1" ]; then _dc=o; else _dc=m; fi; _dt=$_dt$_dc; }` + "\n")
 	b.WriteString("set --\n")
 	for i, p := range pb.paths {
@@ -112,15 +114,15 @@ func (pb *pathBatch) script(first int) string {
 	// The trailing "." keeps the last name's own trailing newlines, which
 	// $(...) would strip.
 	b.WriteString("_ds=.\n[ $# -eq 0 ] || _ds=$(sha256sum -- \"$@\"; echo .)\n")
-	b.WriteString("echo sums\nprintf '%s\\n' \"$_ds\"\n")
+	b.WriteString("echo sums\nprintf '%s\\n' \"$_ds\"\n} </dev/null; _dz=$?\n")
 	for k, f := range pb.fetch {
-		n := first + 1 + k
 		q := shell.Quote(f.Path)
 		// The path's directory may belong to another user, who can swap
 		// the file for a link after the type was read: what was opened
 		// must be the entry itself (issue 14), or nothing is sent back.
-		fetch := fmt.Sprintf("( exec 3<%[2]s && [ \"$(stat -L -c %%d:%%i /proc/self/fd/3)\" = \"$(stat -c %%d:%%i -- %[2]s)\" ] && [ ! -L %[2]s ] && head -c %[1]d <&3 ) >\"$d/%[3]d.o\" 2>\"$d/%[3]d.e\"; _dy=\"$_dy $?\"", f.FetchMax+1, q, n)
-		skip := fmt.Sprintf(": >\"$d/%d.o\"; : >\"$d/%d.e\"; _dy=\"$_dy 1\"", n, n)
+		fetch := fmt.Sprintf("( exec 3<%[2]s && [ \"$(stat -L -c %%d:%%i /proc/self/fd/3)\" = \"$(stat -c %%d:%%i -- %[2]s)\" ] && [ ! -L %[2]s ] && head -c %[1]d <&3 ) </dev/null; _dy=\"$_dy $?\"", f.FetchMax+1, q)
+		skip := `_dy="$_dy 1"`
+		b.WriteString(mark(first + 1 + k))
 		fmt.Fprintf(&b, "if [ \"$_dc%d\" != f ]; then %s\n", pb.pathIndex(f.Path), skip)
 		if f.UnlessSum != "" {
 			// GNU sha256sum escapes a name with a backslash or newline; such
@@ -131,6 +133,7 @@ func (pb *pathBatch) script(first int) string {
 		}
 		b.WriteString("fi\n")
 	}
+	b.WriteString("x=\"$x $_dz$_dy\"\n")
 	return b.String()
 }
 

@@ -4,14 +4,18 @@
 // knows the module contract (modules/contract), never a module
 // implementation.
 //
-// Every batched script has the same frame: a preamble that makes a private
-// temporary directory for the commands' output files (removed on exit, and
-// on a hangup), and a trailer that prints, between lines holding a random
-// nonce, the commands' exit statuses, the byte size of every output file
-// (one `wc -c`) and the files' content back to back (one `cat`).
+// ApplyAll's batched scripts have the same frame: a preamble that makes a
+// private temporary directory for the commands' output files (removed on
+// exit, and on a hangup), and a trailer that prints, between lines holding a
+// random nonce, the commands' exit statuses, the byte size of every output
+// file (one `wc -c`) and the files' content back to back (one `cat`).
 // parseFramesUpTo splits that by the byte counts, never by scanning for
 // markers, so no output (NUL bytes, a copy of the marker text) can forge or
-// shift a frame; the end marker catches truncated output.
+// shift a frame; the end marker catches truncated output. The state read
+// (CheckAll) needs no file: its fragments' output is streamed between
+// lines holding its nonce (checkScript), which travels only in the script
+// on stdin, so no other user of the host can read it; a no-change run then
+// starts no command of drover's own, only the fragments' subshells.
 package remote
 
 import (

@@ -23,6 +23,7 @@ import (
 // a KindHostDone per host and a KindRecap, and returns the recap even when
 // hosts failed.
 func Apply(ctx context.Context, opts Options) (*ApplyResult, error) {
+	ctx = journaled(ctx, opts)
 	rec := report.NewRecorder()
 	sink := report.Sink(rec)
 	if opts.Sink != nil {

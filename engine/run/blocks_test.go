@@ -400,3 +400,89 @@ func TestApplyStackBlocks(t *testing.T) {
 		t.Errorf("recap = %+v", h)
 	}
 }
+
+// TestApplyBlockWhenAndTags: a block's when guards its body, rescue and
+// always, and-ed with the tasks' own when and with enclosing blocks'; its
+// tags select its tasks. Each case applies twice: the second changes
+// nothing.
+func TestApplyBlockWhenAndTags(t *testing.T) {
+	S, C, K := report.StatusSkipped, report.StatusChanged, report.StatusOK
+	for _, tc := range []struct {
+		name string
+		vars []string
+		sel  *Selection
+		want map[string]report.Status // first apply; absent: not run at all
+	}{
+		{name: "enabled=false", want: map[string]report.Status{
+			"command.probe":                    S,
+			"block.off.file.off_body":          S,
+			"block.off.rescue.file.off_rescue": S,
+			"block.off.always.file.off_always": S,
+			"block.on.file.on_body":            C,
+			"block.on.file.own_false":          S,
+			"block.on.block.inner.file.inner":  S,
+			"block.on.always.file.on_always":   C,
+		}},
+		{name: "enabled=true", vars: []string{"enabled=true"}, want: map[string]report.Status{
+			"block.off.file.off_body":          C,
+			"block.off.rescue.file.off_rescue": S,
+			"block.off.always.file.off_always": C,
+			"block.on.file.on_body":            C,
+			"block.on.file.own_false":          C,
+			"block.on.block.inner.file.inner":  C,
+			"block.on.always.file.on_always":   C,
+		}},
+		{name: "--tags off", vars: []string{"enabled=true"}, sel: &Selection{Tags: []string{"off"}}, want: map[string]report.Status{
+			"block.off.file.off_body":          C,
+			"block.off.rescue.file.off_rescue": S,
+			"block.off.always.file.off_always": C,
+		}},
+		{name: "--skip-tags off", sel: &Selection{SkipTags: []string{"off"}}, want: map[string]report.Status{
+			"block.on.file.on_body":           C,
+			"block.on.file.own_false":         S,
+			"block.on.block.inner.file.inner": S,
+			"block.on.always.file.on_always":  C,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := loadFixture(t, "testdata/apply_block_when")
+			f.vars, f.sel = tc.vars, tc.sel
+			for round := 1; round <= 2; round++ {
+				var ev events
+				res, err := Apply(context.Background(), f.options(&ev))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res.Diagnostics) > 0 {
+					t.Fatalf("diagnostics: %s", f.diagText(res.Diagnostics))
+				}
+				tasks := ev.tasks()
+				for addr, want := range tc.want {
+					if round == 2 && want == C {
+						want = K
+					}
+					got, ok := tasks[addr]
+					if addr == "command.probe" {
+						continue // ok or skipped by changed_when: only its presence matters
+					}
+					if !ok || got.Status != want {
+						t.Errorf("apply %d: %s: %q (%s), want %s", round, addr, got.Status, got.Message, want)
+					}
+				}
+				for addr := range tasks {
+					if _, ok := tc.want[addr]; !ok && addr != "command.probe" {
+						t.Errorf("apply %d: %s ran, not selected", round, addr)
+					}
+				}
+				if round == 2 && res.Recap.Hosts[0].Tasks.Changed != 0 {
+					t.Errorf("second apply changed %d tasks", res.Recap.Hosts[0].Tasks.Changed)
+				}
+			}
+			for name, want := range map[string]bool{"off_body": len(tc.vars) > 0, "off_rescue": false, "inner": len(tc.vars) > 0 && tc.sel == nil} {
+				if fileExists(filepath.Join(f.root, name)) != want {
+					t.Errorf("%s exists: %v, want %v", name, !want, want)
+				}
+			}
+		})
+	}
+}

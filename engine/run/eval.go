@@ -61,6 +61,7 @@ func newEvaluator(pb *config.Playbook, play *config.Play, funcs, tmplFuncs map[s
 			Tasks: map[string]map[string]cty.Value{},
 		},
 	}
+	e.scope.CacheTaskObjects()
 	for _, t := range play.Tasks {
 		if t.Call == nil {
 			setTaskValue(e.scope, t, cty.UnknownVal(taskType(t)))
@@ -129,12 +130,7 @@ func taskType(t *config.Task) cty.Type {
 }
 
 func setTaskValue(scope *lang.Scope, t *config.Task, v cty.Value) {
-	m := scope.Tasks[t.Type]
-	if m == nil {
-		m = map[string]cty.Value{}
-		scope.Tasks[t.Type] = m
-	}
-	m[t.Name] = v
+	scope.SetTask(t.Type, t.Name, v)
 }
 
 // refreshTaskValue recomputes what other tasks see of t from its instances:

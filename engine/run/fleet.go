@@ -89,7 +89,7 @@ func (r *runner) playUse(pl *config.Play) *fleetUse {
 	addExpr(pl.Become)
 	addExpr(pl.BecomeUser)
 	for _, t := range append(append([]*config.Task(nil), pl.Tasks...), pl.Handlers...) {
-		for _, e := range []hcl.Expression{t.When, t.ForEach, t.Count, t.Sensitive, t.Become, t.BecomeUser, t.DelegateTo} {
+		for _, e := range append(config.WhenParts(t.When), t.ForEach, t.Count, t.Sensitive, t.Become, t.BecomeUser, t.DelegateTo) {
 			addExpr(e)
 		}
 		trs = append(trs, hcldec.Variables(t.Body, t.Spec)...)

@@ -131,6 +131,7 @@ func (e *evaluator) evalFrame(f *frame) hcl.Diagnostics {
 		funcs, tmpl := e.stackFns.get(st)
 		f.scope = &lang.Scope{Host: e.scope.Host, Inventory: e.scope.Inventory, Functions: funcs, Tasks: map[string]map[string]cty.Value{}}
 		f.tmplFuncs = tmpl
+		f.scope.CacheTaskObjects()
 		for _, t := range c.Tasks {
 			setTaskValue(f.scope, t, cty.UnknownVal(taskType(t)))
 		}

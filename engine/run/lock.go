@@ -2,6 +2,8 @@ package run
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -34,12 +36,92 @@ func (hr *hostRun) startLock(ctx context.Context) {
 		r.locks = map[string]*runlock.Pending{}
 	}
 	if _, ok := r.locks[hr.host.Name]; !ok {
-		r.locks[hr.host.Name] = runlock.Start(ctx, hr.conn, r.opts.Lock.Holder, r.opts.Lock.Wait)
+		r.locks[hr.host.Name] = runlock.StartShared(ctx, hr.conn, r.holder(), r.opts.Lock.Wait)
+	}
+}
+
+// holder is the run's holder line: Options.Lock's, with the run's own id,
+// so that hosts of the run on one machine (several local hosts) share its
+// lock instead of waiting for each other. The caller holds r.mu.
+func (r *runner) holder() runlock.Holder {
+	if r.lockRun == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		r.lockRun = hex.EncodeToString(b[:])
+	}
+	h := r.opts.Lock.Holder
+	h.Run = r.lockRun
+	return h
+}
+
+// lockShares are the run's locks that hosts share, by lock key
+// (runlock.Lock.Key): the session that holds it, and the hosts using it.
+// The holding session is released when the last of them is done, not when
+// its own host is.
+type lockShares map[string]*lockShare
+
+type lockShare struct {
+	holder *runlock.Pending
+	hosts  map[string]bool
+}
+
+// useLock records that host uses its lock l (p's). A shared lock whose
+// holder the run has already released (its hosts were done before this
+// one's session asked) is not held by anyone: false, and the host takes
+// the lock again, without sharing.
+func (r *runner) useLock(host string, p *runlock.Pending, l *runlock.Lock) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := l.Key()
+	if r.shared == nil {
+		r.shared = lockShares{}
+	}
+	s := r.shared[key]
+	if !l.Shared() {
+		if s == nil || s.holder != p {
+			s = &lockShare{holder: p, hosts: map[string]bool{}}
+			r.shared[key] = s
+		}
+		s.hosts[host] = true
+		return true
+	}
+	if key == "" || s == nil {
+		return false
+	}
+	s.hosts[host] = true
+	return true
+}
+
+// done releases p, host's lock session, when it is done: a session that
+// holds the lock for other hosts still running stays open; the last host
+// of a shared lock releases its holder.
+func (r *runner) done(host string, p *runlock.Pending) {
+	if p == nil {
+		return
+	}
+	var last *runlock.Pending
+	r.mu.Lock()
+	for key, s := range r.shared {
+		if !s.hosts[host] {
+			continue
+		}
+		delete(s.hosts, host)
+		if len(s.hosts) == 0 {
+			last = s.holder
+			delete(r.shared, key)
+		} else if s.holder == p {
+			p = nil // still used by the other hosts
+		}
+	}
+	r.mu.Unlock()
+	release(p)
+	if last != p {
+		release(last)
 	}
 }
 
 // waitLock waits until the host's run lock is held (nil without one).
-func (hr *hostRun) waitLock() error {
+func (hr *hostRun) waitLock(ctx context.Context) error {
 	r := hr.r
 	r.mu.Lock()
 	p := r.locks[hr.host.Name]
@@ -47,7 +129,7 @@ func (hr *hostRun) waitLock() error {
 	if p == nil {
 		return nil
 	}
-	_, err := p.WaitNotify(func(holder string) {
+	notify := func(holder string) {
 		if holder == "" {
 			holder = "another run"
 		}
@@ -55,7 +137,22 @@ func (hr *hostRun) waitLock() error {
 		// until the host is done, and this one is worth reading now.
 		hr.r.em.Emit(report.Event{Kind: report.KindWarning,
 			Message: fmt.Sprintf("%s: waiting up to %s for the run lock, held by %s", hr.host.Name, r.opts.Lock.Wait, holder)})
-	})
+	}
+	l, err := p.WaitNotify(notify)
+	if err != nil || r.useLock(hr.host.Name, p, l) {
+		return err
+	}
+	// Shared with a session of this run that has been released since:
+	// take it again, waiting like any run.
+	release(p)
+	r.mu.Lock()
+	p = runlock.Start(ctx, hr.conn, r.holder(), r.opts.Lock.Wait)
+	r.locks[hr.host.Name] = p
+	r.mu.Unlock()
+	l, err = p.WaitNotify(notify)
+	if err == nil {
+		r.useLock(hr.host.Name, p, l)
+	}
 	return err
 }
 
@@ -65,7 +162,7 @@ func (r *runner) releaseLock(host string) {
 	p := r.locks[host]
 	delete(r.locks, host)
 	r.mu.Unlock()
-	release(p)
+	r.done(host, p)
 }
 
 // release releases the lock p is taking, once taken (nothing for nil).
@@ -90,7 +187,7 @@ func (r *runner) releaseHostLock(host string) {
 		delete(r.locks, host)
 	}
 	r.mu.Unlock()
-	release(p)
+	r.done(host, p)
 }
 
 // releaseLocks releases every lock still held (at the end of a run).
@@ -103,6 +200,17 @@ func (r *runner) releaseLocks() {
 	r.mu.Unlock()
 	for _, h := range hosts {
 		r.releaseLock(h)
+	}
+	// Holders whose hosts' sessions ended otherwise.
+	r.mu.Lock()
+	var rest []*runlock.Pending
+	for _, s := range r.shared {
+		rest = append(rest, s.holder)
+	}
+	r.shared = nil
+	r.mu.Unlock()
+	for _, p := range rest {
+		release(p)
 	}
 }
 
@@ -120,7 +228,9 @@ func (r *runner) lockDelegate(ctx context.Context, host string, conn transport.C
 	}
 	p, ok := r.locks[host]
 	if !ok {
-		p = runlock.Start(ctx, conn, r.opts.Lock.Holder, r.opts.Lock.Wait)
+		// Exclusive: a delegated host's lock is held to the end of the
+		// run, so it is never one another host's session shares.
+		p = runlock.Start(ctx, conn, r.holder(), r.opts.Lock.Wait)
 		r.locks[host] = p
 	}
 	if r.delegatedTo == nil {
@@ -128,6 +238,10 @@ func (r *runner) lockDelegate(ctx context.Context, host string, conn transport.C
 	}
 	r.delegatedTo[host] = true
 	r.mu.Unlock()
-	_, err := p.Wait()
+	l, err := p.Wait()
+	if err == nil {
+		// Hosts of the run on the delegate's machine share it.
+		r.useLock(host, p, l)
+	}
 	return err
 }

@@ -61,7 +61,7 @@ func (r *runner) prepare(ctx context.Context, pl *config.Play, h *inventory.Host
 	}
 	// The plan is computed from state no other run is changing: the run
 	// lock, taken beside facts and evaluation, is held before it is read.
-	if err := hr.waitLock(); err != nil {
+	if err := hr.waitLock(ctx); err != nil {
 		return hr, nil, err
 	}
 	// One round trip for the state of every task known now.
@@ -232,34 +232,38 @@ func evalBecome(become, becomeUser hcl.Expression, s *lang.Scope) (*Become, hcl.
 	b := &Become{}
 	ctx := s.EvalContext()
 	var diags hcl.Diagnostics
-	if become != nil {
-		v, ds := become.Value(ctx)
-		diags = append(diags, ds...)
-		if !ds.HasErrors() {
-			v, _ = v.UnmarkDeep()
-			bv, err := convert.Convert(v, cty.Bool)
-			if err != nil || bv.IsNull() || !bv.IsKnown() {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid become value", Detail: "become must be true or false.", Subject: become.Range().Ptr()})
-			} else {
-				b.Enabled = bv.True()
+	// become and become_user differ only in their type, their message and
+	// what the value sets.
+	for _, a := range []struct {
+		expr       hcl.Expression
+		ty         cty.Type
+		name, want string
+		set        func(cty.Value)
+	}{
+		{become, cty.Bool, "become", "true or false", func(v cty.Value) { b.Enabled = v.True() }},
+		{becomeUser, cty.String, "become_user", "a user name", func(v cty.Value) {
+			b.User = v.AsString()
+			if become == nil {
+				b.Enabled = true // become_user alone turns become on
 			}
+		}},
+	} {
+		if a.expr == nil {
+			continue
 		}
-	}
-	if becomeUser != nil {
-		v, ds := becomeUser.Value(ctx)
+		v, ds := a.expr.Value(ctx)
 		diags = append(diags, ds...)
-		if !ds.HasErrors() {
-			v, _ = v.UnmarkDeep()
-			sv, err := convert.Convert(v, cty.String)
-			if err != nil || sv.IsNull() || !sv.IsKnown() {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid become_user value", Detail: "become_user must be a user name.", Subject: becomeUser.Range().Ptr()})
-			} else {
-				b.User = sv.AsString()
-				if become == nil {
-					b.Enabled = true
-				}
-			}
+		if ds.HasErrors() {
+			continue
 		}
+		v, _ = v.UnmarkDeep()
+		cv, err := convert.Convert(v, a.ty)
+		if err != nil || cv.IsNull() || !cv.IsKnown() {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + a.name + " value",
+				Detail: a.name + " must be " + a.want + ".", Subject: a.expr.Range().Ptr()})
+			continue
+		}
+		a.set(cv)
 	}
 	return b, diags
 }

@@ -114,6 +114,10 @@ type runner struct {
 	evalSlots chan struct{}
 	// locks are the hosts' run locks, taken or being taken (lock.go).
 	locks map[string]*runlock.Pending
+	// shared is how the run's locks are shared by hosts of one machine
+	// (lock.go), lockRun the run's id in their holder line.
+	shared  lockShares
+	lockRun string
 	// delegatedTo are hosts whose run lock tasks delegated to them took
 	// (lock.go).
 	delegatedTo map[string]bool

@@ -20,6 +20,7 @@ import (
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/lang"
 	"github.com/drover-cm/drover/engine/report"
+	"github.com/drover-cm/drover/engine/runlock"
 	"github.com/drover-cm/drover/engine/secrets"
 	"github.com/drover-cm/drover/engine/transport"
 	"github.com/drover-cm/drover/internal/golden"
@@ -715,5 +716,72 @@ play "local" {
 	}
 	if st, err := os.Stat(filepath.Join(f.root, "c")); err != nil || st.Mode().Perm() != 0o644 {
 		t.Errorf("c: %v %v; want written by file.c alone", st, err)
+	}
+}
+
+// TestApplyLocalHostsShareLock: three local hosts are one machine, one
+// lock file; the run's first host holds it and the others share it
+// (same run) instead of waiting for it, run_once follower included, and it
+// is free after the run. Another run's lock is still waited for.
+func TestApplyLocalHostsShareLock(t *testing.T) {
+	runlock.TestDir = t.TempDir()
+	t.Cleanup(func() { runlock.TestDir = "" })
+	f := loadFixture(t, "testdata/apply_local_lock", "l1", "l2", "l3")
+	holder := runlock.Holder{User: "me", Controller: "ctl", PID: 1, Start: time.Now()}
+	for round := 1; round <= 2; round++ {
+		var ev events
+		opts := f.options(&ev)
+		opts.Lock = &RunLock{Holder: holder, Wait: 20 * time.Second}
+		res, err := Apply(context.Background(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range res.Recap.Hosts {
+			if h.Status == report.StatusFailed || h.Status == report.StatusUnreachable {
+				t.Errorf("apply %d: %s %s", round, h.Host, h.Status)
+			}
+			if round == 2 && h.Tasks.Changed != 0 {
+				t.Errorf("apply %d: %s changed %d tasks", round, h.Host, h.Tasks.Changed)
+			}
+		}
+		for _, e := range ev.ev {
+			if e.Kind == report.KindWarning && strings.Contains(e.Message, "waiting up to") {
+				t.Errorf("apply %d: a host waited for its own run's lock: %s", round, e.Message)
+			}
+		}
+	}
+	// Free after the run: another run takes it at once.
+	conn, err := transport.Local{}.Connect(context.Background(), transport.Target{Name: "l1", Local: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	other := runlock.Holder{User: "other", Controller: "ctl", PID: 2, Start: time.Now(), Run: "x"}
+	l, err := runlock.StartShared(context.Background(), conn, other, 0).Wait()
+	if err != nil || l.Shared() {
+		t.Fatalf("after the run: %v", err)
+	}
+	// Held by another run: the hosts wait for it (here, past the timeout).
+	var ev events
+	opts := f.options(&ev)
+	opts.Lock = &RunLock{Holder: holder, Wait: time.Second}
+	res, err := Apply(context.Background(), opts)
+	l.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range res.Recap.Hosts {
+		if h.Status == report.StatusOK || h.Status == report.StatusChanged {
+			t.Errorf("%s: %s while another run held the lock", h.Host, h.Status)
+		}
+	}
+	waited := 0
+	for _, e := range ev.ev {
+		if e.Kind == report.KindWarning && strings.Contains(e.Message, "held by other@ctl") {
+			waited++
+		}
+	}
+	if waited != 3 {
+		t.Errorf("%d hosts waited for the other run's lock, want 3", waited)
 	}
 }

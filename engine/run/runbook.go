@@ -41,6 +41,10 @@ type RunbookOptions struct {
 	Pattern string
 	Inputs  Inputs
 	Hosts   func(pattern string) ([]*inventory.Host, error)
+	// Fleet returns every host of the inventory: what inventory.* shows
+	// (names, addresses, groups, vars; no facts: a runbook contacts only
+	// the hosts it runs on). Nil: an empty inventory.
+	Fleet func() []*inventory.Host
 	// Connect returns a connection to a host. Probes pass a non-nil Become:
 	// Enabled false unless the probe asks for privilege escalation.
 	Connect func(ctx context.Context, h *inventory.Host, become *Become) (transport.Conn, error)
@@ -95,7 +99,7 @@ func ValidateRunbooks(rf *config.RunbookFile, in Inputs) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	scope := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Functions: funcs}
+	scope := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Inventory: cty.DynamicVal, Functions: funcs}
 	locals, ds := evalLocals(pb, scope)
 	diags = append(diags, ds...)
 	scope.Locals = locals
@@ -128,16 +132,42 @@ func ValidateRunbooks(rf *config.RunbookFile, in Inputs) hcl.Diagnostics {
 	return dedupe(diags)
 }
 
+// runbookInventory is inventory.* in a runbook: the inventory's own values,
+// read-only and known before any host is contacted; facts are null (only
+// the hosts the runbook runs on are contacted). Sensitive variables go to
+// the masker, as in a playbook. No read marks: they serve a playbook's
+// report of cross-host reads.
+func runbookInventory(fleet func() []*inventory.Host, masker *report.Masker) cty.Value {
+	var hosts []*inventory.Host
+	if fleet != nil {
+		hosts = fleet()
+	}
+	hs := make([]lang.FleetHost, len(hosts))
+	for i, h := range hosts {
+		if masker != nil {
+			for _, v := range h.Vars {
+				for _, s := range lang.SensitiveStrings(v) {
+					masker.Add(s)
+				}
+			}
+		}
+		hs[i] = lang.FleetHost{Name: h.Name, Address: h.Address, Port: h.Port, User: h.User, Groups: h.Groups, Vars: h.Vars}
+	}
+	_, v := lang.HostsRead(lang.InventoryValue(hs))
+	return v
+}
+
 // RunRunbooks runs every runbook of the file (in order) on its hosts and
 // returns one report per runbook, sorted worst first. Diagnostics are
 // evaluation errors, reported once with the hosts they happened on.
 func RunRunbooks(ctx context.Context, opts RunbookOptions) ([]*report.RunbookReport, hcl.Diagnostics, error) {
 	rr := &runbookRun{opts: opts, funcs: RunbookFunctions(opts.File.Dir, opts.File.Playbook.AllowLocal...)}
+	rr.inventory = runbookInventory(opts.Fleet, opts.Masker)
 	vars, diags := globalVars(opts.File.Playbook, opts.Inputs)
 	if diags.HasErrors() {
 		return nil, diags, nil
 	}
-	gs := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Functions: rr.funcs}
+	gs := &lang.Scope{Vars: vars, Host: lang.UnknownHost(), Inventory: rr.inventory, Functions: rr.funcs}
 	locals, ds := evalLocals(opts.File.Playbook, gs)
 	if ds.HasErrors() {
 		return nil, append(diags, ds...), nil
@@ -212,6 +242,8 @@ func RunRunbooks(ctx context.Context, opts RunbookOptions) ([]*report.RunbookRep
 type runbookRun struct {
 	opts  RunbookOptions
 	funcs map[string]function.Function
+	// inventory is inventory.* (runbookInventory).
+	inventory cty.Value
 	hostDiags
 }
 
@@ -254,7 +286,7 @@ func (rr *runbookRun) host(ctx context.Context, rb *config.Runbook, h *inventory
 	hinfo := lang.HostInfo{Name: h.Name, Address: h.Address, Vars: h.Vars, Groups: h.Groups}
 	// Facts come in the probes' round trip: probes cannot depend on them.
 	hinfo.Facts = cty.UnknownVal(facts.Type)
-	scope := &lang.Scope{Vars: vars, Host: lang.HostValue(hinfo), Functions: rr.funcs}
+	scope := &lang.Scope{Vars: vars, Host: lang.HostValue(hinfo), Inventory: rr.inventory, Functions: rr.funcs}
 	locals, ds := evalLocals(pb, scope)
 	scope.Locals = locals
 	// Locals that need facts are unknown for now; that is an error only

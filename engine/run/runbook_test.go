@@ -197,3 +197,59 @@ func TestReadOnlySummary(t *testing.T) {
 		})
 	}
 }
+
+// TestRunbookInventory: a runbook reads inventory.* (the inventory's own
+// values, known before any host is contacted) in locals, probes and checks;
+// facts of other hosts are not there.
+func TestRunbookInventory(t *testing.T) {
+	rf, _ := loadTestRunbook(t, `
+locals {
+  dbs = inventory.groups["db"]
+}
+runbook "peers" {
+  hosts = "web"
+  probe "peer" {
+    command = "echo ${inventory.hosts[local.dbs[0]].address}:${inventory.hosts[local.dbs[0]].vars.port}"
+  }
+  check "peer" {
+    warn    = probe.peer.value != "10.0.0.9:5432"
+    message = "peer is ${probe.peer.value}"
+  }
+  check "count" {
+    crit    = length(inventory.groups["web"]) != 1 || inventory.hosts[local.dbs[0]].facts != null
+    message = "web has ${length(inventory.groups["web"])} hosts"
+  }
+}
+`)
+	all := []*inventory.Host{
+		{Name: "web1", Connection: inventory.ConnLocal, Groups: []string{"all", "web"}},
+		{Name: "db1", Address: "10.0.0.9", Groups: []string{"all", "db"}, Vars: map[string]cty.Value{"port": cty.NumberIntVal(5432)}},
+	}
+	var contacted []string
+	reps, diags, err := RunRunbooks(context.Background(), RunbookOptions{
+		File:   rf,
+		Hosts:  func(string) ([]*inventory.Host, error) { return all[:1], nil },
+		Fleet:  func() []*inventory.Host { return all },
+		Masker: report.NewMasker(),
+		Connect: func(ctx context.Context, h *inventory.Host, b *Become) (transport.Conn, error) {
+			contacted = append(contacted, h.Name)
+			return transport.Local{}.Connect(ctx, transport.Target{Name: h.Name, Local: true})
+		},
+	})
+	if err != nil || diags.HasErrors() {
+		t.Fatal(err, diags)
+	}
+	h := reps[0].Hosts[0]
+	if h.Status != report.StatusOK || len(h.Findings) != 0 {
+		t.Errorf("web1: %s %q %+v", h.Status, h.Error, h.Findings)
+	}
+	for _, c := range contacted {
+		if c != "web1" {
+			t.Errorf("contacted %s: a runbook reads the inventory, not other hosts", c)
+		}
+	}
+	// --validate: no inventory, the values are unknown.
+	if diags := ValidateRunbooks(rf, nil); diags.HasErrors() {
+		t.Errorf("validate: %v", diags)
+	}
+}

@@ -112,7 +112,7 @@ func (hr *hostRun) noteState(in *instance, out contract.CheckOutput) {
 	if hr.r.opts.Saved == nil {
 		return
 	}
-	in.stateDigest = hr.r.opts.Saved.Digest.State(out, factLines(in.mtask, out))
+	in.stateDigest = hr.r.opts.Saved.Digest.State(out, append(factLines(in.mtask, out), sharedLines(out)...))
 	in.stateSummary = stateSummary(in, out)
 }
 
@@ -137,6 +137,16 @@ func factLines(t contract.Task, out contract.CheckOutput) []string {
 			v = "(unknown fact kind)"
 		}
 		lines = append(lines, fmt.Sprintf("%s %s %v=%s", f.Kind, f.Key, found, v))
+	}
+	return lines
+}
+
+// sharedLines are what the shared reads gave a SharedChecker task, one
+// line per key: they are part of the state its Diff read.
+func sharedLines(out contract.CheckOutput) []string {
+	var lines []string
+	for i, sh := range out.Shared {
+		lines = append(lines, fmt.Sprintf("shared %d exit=%d %q %q", i, sh.ExitCode, sh.Stdout, sh.Stderr))
 	}
 	return lines
 }

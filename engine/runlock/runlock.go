@@ -11,6 +11,13 @@
 // connection (a mkdir lock left by a killed shell is detected as stale:
 // its holder's process is gone or the host rebooted).
 //
+// One run may reach one machine as several hosts (local hosts, two names
+// of one address): they share one lock file. A session started with
+// StartShared that finds the lock held by its own run (the holder line,
+// which carries the run's id, is its own) does not wait: it reports the
+// lock shared, with the lock file's identity (Lock.Key), and the caller
+// keeps the holding session open until every host sharing it is done.
+//
 // Where: root (the connection becomes root) locks /run/drover.lock — /run
 // is writable only by root, so no other user can create or replace the
 // path. A connection that is not root locks $HOME/.drover.lock, a path
@@ -39,6 +46,9 @@ type Holder struct {
 	PID        int
 	Start      time.Time
 	Playbook   string // or the command, for rollback
+	// Run tells runs apart (random, one per run): a lock held with the
+	// same holder line is this run's (StartShared).
+	Run string
 }
 
 // String is the holder line: "alice@ctl pid 42 since 2026-12-02T00:10:00Z playbook site.hcl".
@@ -46,6 +56,9 @@ func (h Holder) String() string {
 	s := fmt.Sprintf("%s@%s pid %d since %s", h.User, h.Controller, h.PID, h.Start.UTC().Format(time.RFC3339))
 	if h.Playbook != "" {
 		s += " playbook " + h.Playbook
+	}
+	if h.Run != "" {
+		s += " run " + h.Run
 	}
 	// One line: the holder file is read back line by line.
 	return strings.Map(func(r rune) rune {
@@ -78,32 +91,52 @@ func IsBusy(err error) bool {
 
 const (
 	markLocked = "DROVER-LOCK-HELD"
+	markShared = "DROVER-LOCK-SHARED"
 	markBusy   = "DROVER-LOCK-BUSY"
 	markWait   = "DROVER-LOCK-WAIT"
 )
 
-// script locks; $1 is the wait in seconds, $2 the holder line. Exit 4:
-// busy (the holder follows the busy marker); 3: the lock file cannot be
-// opened. When another run holds the lock, the wait marker and the
-// holder's line come first, so the operator is told who is waited for.
+// script locks; $1 is the wait in seconds, $2 the holder line, $3
+// "share" to accept a lock its own run holds (the holder line is $2), $4
+// the directory of the lock (tests; "" is the default). Exit 4: busy (the
+// holder follows the busy marker); 3: the lock file cannot be opened. When
+// another run holds the lock, the wait marker and the holder's line come
+// first, so the operator is told who is waited for. The held and shared
+// markers are followed by the lock's identity: its inode and the boot.
 const script = `set -u
 if [ "$(id -u)" = 0 ]; then d=/run; else d=${HOME:?}; f=.drover.lock; fi
+[ -z "${4:-}" ] || d=$4
 f=$d/${f:-drover.lock}
+boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
+ours() {
+  [ "$3" = share ] && [ "$(head -n 1 "$1" 2>/dev/null)" = "$2" ] || return 1
+  k=$(ls -di "$4" 2>/dev/null) && [ -n "$k" ] || return 1
+  echo ` + markShared + ` "${k%% *}" "$boot"
+  cat >/dev/null
+  exit 0
+}
 if command -v flock >/dev/null 2>&1; then
   exec 9>>"$f" || exit 3
   if ! flock -n 9; then
+    ours "$f" "$2" "$3" "$f"
     echo ` + markWait + `; head -n 1 "$f" 2>/dev/null; echo
-  fi
-  if ! flock -w "$1" 9; then
-    echo ` + markBusy + `; head -n 1 "$f" 2>/dev/null; exit 4
+    n=0
+    while :; do
+      if [ "$n" -ge "$1" ]; then
+        echo ` + markBusy + `; head -n 1 "$f" 2>/dev/null; exit 4
+      fi
+      n=$((n + 1))
+      if flock -w 1 9; then break; fi
+      ours "$f" "$2" "$3" "$f"
+    done
   fi
   printf '%s\n' "$2" >"$f"
-  echo ` + markLocked + `
+  k=$(ls -di "$f")
+  echo ` + markLocked + ` "${k%% *}" "$boot"
   cat >/dev/null
   exit 0
 fi
 l=$f.d
-boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
 end=$(( $(date +%s) + $1 )) said=
 while ! mkdir "$l" 2>/dev/null; do
   p='' b=''
@@ -111,6 +144,7 @@ while ! mkdir "$l" 2>/dev/null; do
   if [ -n "$p" ] && { [ "$b" != "$boot" ] || [ ! -d "/proc/$p" ]; }; then
     rm -rf "$l"; continue
   fi
+  ours "$l/holder" "$2" "$3" "$l"
   if [ "$(date +%s)" -ge "$end" ]; then
     echo ` + markBusy + `; head -n 1 "$l/holder" 2>/dev/null; exit 4
   fi
@@ -120,9 +154,15 @@ done
 trap 'rm -rf "$l"' EXIT HUP TERM
 printf '%s\n' "$2" >"$l/holder"
 echo "$$ $boot" >"$l/pid"
-echo ` + markLocked + `
+k=$(ls -di "$l")
+echo ` + markLocked + ` "${k%% *}" "$boot"
 cat >/dev/null
 `
+
+// TestDir, when set, is the directory of the lock file instead of /run or
+// $HOME: tests keep their locks apart from the machine's (drover itself
+// never sets it).
+var TestDir string
 
 // Pending is a lock being taken.
 type Pending struct {
@@ -141,11 +181,26 @@ type Pending struct {
 // lock costs no round trip of its own) and calls Wait before it reads
 // state.
 func Start(ctx context.Context, conn transport.Conn, h Holder, wait time.Duration) *Pending {
+	return start(ctx, conn, h, wait, false)
+}
+
+// StartShared is Start that does not wait for a lock its own run holds
+// (h.Run set, the same holder line): the Lock is then Shared, the holding
+// session elsewhere in the run. Without h.Run it is Start.
+func StartShared(ctx context.Context, conn transport.Conn, h Holder, wait time.Duration) *Pending {
+	return start(ctx, conn, h, wait, h.Run != "")
+}
+
+func start(ctx context.Context, conn transport.Conn, h Holder, wait time.Duration, share bool) *Pending {
 	secs := int((wait + time.Second - 1) / time.Second)
 	pr, pw := io.Pipe()
 	p := &Pending{held: make(chan struct{}), busy: make(chan struct{}), done: make(chan struct{}), stdin: pw, wait: wait}
 	p.out.held, p.out.busy = p.held, p.busy
-	cmd := "sh -c " + shell.Quote(script) + " drover-lock " + shell.Quote(fmt.Sprint(secs)) + " " + shell.Quote(h.String())
+	mode := ""
+	if share {
+		mode = "share"
+	}
+	cmd := "sh -c " + shell.Quote(script) + " drover-lock " + shell.Quote(fmt.Sprint(secs)) + " " + shell.Quote(h.String()) + " " + shell.Quote(mode) + " " + shell.Quote(TestDir)
 	go func() {
 		defer close(p.done)
 		p.res, p.err = conn.Run(ctx, transport.Cmd{Command: cmd, Stdin: pr, Stdout: &p.out})
@@ -198,6 +253,16 @@ type Lock struct {
 	once sync.Once
 }
 
+// Shared reports whether the lock is held by another session of this run
+// (StartShared): this session holds nothing, and the holding one must stay
+// open while this one's host runs.
+func (l *Lock) Shared() bool { return l.p.out.isShared() }
+
+// Key is the identity of the lock on its machine (the lock file's inode
+// and the boot): the hosts of a run whose locks have the same key are one
+// machine's.
+func (l *Lock) Key() string { return l.p.out.key() }
+
 // Release ends the lock session and waits (up to a few seconds) for the
 // host to drop the lock, so that a run started right after this one finds
 // it free.
@@ -235,11 +300,38 @@ func (w *markWriter) Write(b []byte) (int, error) {
 		w.wait = true
 		close(w.busy)
 	}
-	if !w.seen && bytes.Contains(w.buf.Bytes(), []byte(markLocked+"\n")) {
+	if !w.seen && w.markLine() != "" {
 		w.seen = true
 		close(w.held)
 	}
 	return len(b), nil
+}
+
+// markLine is the whole held or shared marker line, "" before it arrived.
+// The caller holds w.mu.
+func (w *markWriter) markLine() string {
+	for _, l := range strings.SplitAfter(w.buf.String(), "\n") {
+		if !strings.HasSuffix(l, "\n") {
+			break
+		}
+		if f := strings.Fields(l); len(f) > 0 && (f[0] == markLocked || f[0] == markShared) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
+func (w *markWriter) isShared() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.HasPrefix(w.markLine(), markShared+" ")
+}
+
+func (w *markWriter) key() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, k, _ := strings.Cut(w.markLine(), " ")
+	return k
 }
 
 // holderAfter returns the holder line (and its newline) following mark's

@@ -19,7 +19,9 @@ import (
 //
 // <run> is the run's id, the Unix second this process started (ten digits),
 // so a later run can tell debris of an earlier one from its own files by
-// name alone; <rand> is 12 hex digits. A name is never derived from another
+// name alone; <rand> is 12 hex digits for a file Go names, or 12 letters and
+// digits for a private directory that mktemp -d makes on the host (safeFS's
+// staging directories, StageTemplate). A name is never derived from another
 // temporary name: Put writes a name of this scheme directly (IsTempName),
 // without a second temporary file of its own. StaleTempGlob is the shell
 // pattern that matches exactly these names beside a path.
@@ -65,9 +67,22 @@ func tempBase(base string) string {
 }
 
 const (
-	runGlob  = "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]"
-	randGlob = "[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]"
+	runGlob = "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]"
+	// One character of <rand>: mktemp's letters and digits (a superset of
+	// the hex digits Go writes). A class, not a range, so that no locale's
+	// collation order widens it; in a UTF-8 locale it may match other
+	// letters too, which the loop's checks of owner, type and mode make
+	// harmless.
+	randChar = "[[:alnum:]]"
+	randSet  = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
+
+var randGlob = strings.Repeat(randChar, 12)
+
+// MaxTempBase is how much of a name its temporary names keep (bytes):
+// shell code that names a temporary beside NAME (safeFS's drover_stage)
+// cuts NAME to it as tempBase does.
+const MaxTempBase = maxTempBase
 
 // IsTempName reports whether the last element of p is a name of the scheme.
 func IsTempName(p string) bool {
@@ -78,7 +93,7 @@ func IsTempName(p string) bool {
 	}
 	s := base[i+len(".drover-"):]
 	run, rnd, ok := strings.Cut(s, "-")
-	return ok && len(run) == 10 && len(rnd) == 12 && allIn(run, "0123456789") && allIn(rnd, "0123456789abcdef")
+	return ok && len(run) == 10 && len(rnd) == 12 && allIn(run, "0123456789") && allIn(rnd, randSet)
 }
 
 func allIn(s, set string) bool {
@@ -108,21 +123,41 @@ func putTemp(p string) (string, error) {
 	return TempName(p)
 }
 
-// StaleTemps is a shell loop over the temporary files of the scheme beside
+// StaleTemps is a shell loop over the temporary entries of the scheme beside
 // the file base in the directory dir ("" for "."): those of an earlier run
-// (their run id below this one's), regular files (not links: -f and ! -L
-// read the entry itself) owned by the user the script runs as. For each it
-// runs action with the name in $_df. A file of another user, or of this or a
-// later run (a concurrent upload), is never touched. Only the shell's own
-// glob runs when there is none, so a state read can afford it.
+// (their run id below this one's) owned by the user the script runs as that
+// are regular files (an upload or a new file before its rename), symbolic
+// links (a new link before its rename: the link itself, never its target),
+// or directories of mode 0700 (02700 under a setgid parent), the private
+// staging directories mktemp -d makes (safeFS). stat reads the entry
+// itself, never a link's target. For each it runs action with the
+// name in $_df (safeFS's drover_rmstale removes one without following or
+// entering anything another user controls). An entry of another user, of
+// another mode, or of this or a later run (a concurrent upload), is never
+// touched. Only the shell's own glob runs when there is none, so a state
+// read can afford it.
 func StaleTemps(dir, base, action string) string {
-	pre := ""
-	if dir != "" {
-		pre = shell.Quote(strings.TrimSuffix(dir, "/") + "/")
+	return staleLoop(dirPrefix(dir)+StaleTempGlob(base), action)
+}
+
+// StaleTempsIn is StaleTemps for the temporary entries beside every name in
+// dir, for a directory drover alone writes in (the release module's).
+func StaleTempsIn(dir, action string) string {
+	return staleLoop(dirPrefix(dir)+".*.drover-"+runGlob+"-"+randGlob, action)
+}
+
+func dirPrefix(dir string) string {
+	if dir == "" {
+		return ""
 	}
-	return "for _df in " + pre + StaleTempGlob(base) + "; do _dr=${_df##*.drover-}; _dr=${_dr%%-*}; " +
-		"if [ \"$_dr\" -lt " + runID + " ] 2>/dev/null && [ -f \"$_df\" ] && [ ! -L \"$_df\" ] && [ \"$(stat -c %u -- \"$_df\")\" = \"$(id -u)\" ]; then " +
-		action + "; fi; done\n"
+	return shell.Quote(strings.TrimSuffix(dir, "/") + "/")
+}
+
+func staleLoop(glob, action string) string {
+	return "for _df in " + glob + "; do _dr=${_df##*.drover-}; _dr=${_dr%%-*}; " +
+		"if [ \"$_dr\" -lt " + runID + " ] 2>/dev/null; then " +
+		"_du=$(id -u); case $(stat -c '%u %a %F' -- \"$_df\" 2>/dev/null) in " +
+		"\"$_du \"*\" regular file\" | \"$_du \"*\" regular empty file\" | \"$_du \"*\" symbolic link\" | \"$_du 700 directory\" | \"$_du 2700 directory\") " + action + " ;; esac; fi; done\n"
 }
 
 // CountStaleTemps is the shell lines that set $_dk to the number of

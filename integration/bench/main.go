@@ -14,6 +14,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -21,13 +22,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -46,39 +45,62 @@ import (
 const workloadTasks = 30
 
 func main() {
-	sizes := flag.String("hosts", "1,10,50", "comma-separated fleet sizes")
-	ansibleMax := flag.Int("ansible-max", 50, "largest fleet Ansible runs on (it is slow)")
-	noAnsible := flag.Bool("no-ansible", false, "measure drover only")
-	dir := flag.String("dir", "", "directory holding drover/ and ansible/ (default: beside this source file)")
-	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles of drover's runs (in process) to FILE.first and FILE.no-change")
+	sizes := flag.String("hosts", "1,10,50,200,1000", "comma-separated fleet sizes")
+	ansibleMax := flag.Int("ansible-max", 10, "largest fleet Ansible runs on (it takes about 9 minutes a run at 50 hosts)")
+	noAnsible := flag.Bool("no-ansible", false, "leave Ansible out")
+	spotBin := flag.String("spot", "", "the spot binary (github.com/umputun/spot; default: spot in PATH, if there)")
+	spotMax := flag.Int("spot-max", 1000, "largest fleet spot runs on")
+	noSpot := flag.Bool("no-spot", false, "leave spot out")
+	forks := flag.Int("forks", 0, "drover's --forks (0: its default)")
+	writeDocFlag := flag.Bool("write-doc", false, "rewrite the results in docs/speed.md (between its markers) when done")
+	dir := flag.String("dir", "", "directory holding drover/, spot/ and ansible/ (default: beside this source file)")
+	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles of drover's runs to FILE.first and FILE.no-change")
 	memprofile := flag.String("memprofile", "", "write heap profiles taken at the controller's largest live heap during each drover run to FILE.first and FILE.no-change")
-	verbose := flag.Bool("v", false, "print drover's and Ansible's output")
+	verbose := flag.Bool("v", false, "print every tool's output")
 	trace := flag.Bool("trace", false, "print every round trip drover makes to host1")
 	dump := flag.String("dump", "", "write every command and stdin drover sends to host1 into DIR/<run>-NN.sh (implies -trace), to diff two trees' scripts")
-	cli := flag.Bool("cli", false, "run drover as the `drover apply` binary (built from ./cmd/drover) in a child process: its own peak RSS and CPU, without the bench's fleet harness; round trips are not counted")
+	cli := flag.Bool("cli", false, "run drover as the `drover apply` binary (built from ./cmd/drover) instead of the bench's own child process running drover's engine; round trips are not counted")
+	childRun := flag.String("child-run", "", "(internal) run drover once in this process: the run's name")
+	childInv := flag.String("child-inventory", "", "(internal) the fleet's inventory file")
+	childOut := flag.String("child-result", "", "(internal) where the child writes its result")
 	flag.Parse()
 	if *dir == "" {
 		_, file, _, _ := runtime.Caller(0)
 		*dir = filepath.Dir(file)
+	}
+	b := &bench{dir: *dir, verbose: *verbose, trace: *trace || *dump != "", dump: *dump, memprofile: *memprofile, cpuprofile: *cpuprofile, forks: *forks}
+	if *childRun != "" {
+		b.childApply(*childRun, *childInv, *childOut)
+		return
 	}
 	if err := integration.Available(false); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: the test fleet cannot run here: %v\n", err)
 		os.Exit(2)
 	}
 	ansible, _ := exec.LookPath("ansible-playbook")
+	ansibleWhy := "not installed"
 	if *noAnsible {
-		ansible = ""
+		ansible, ansibleWhy = "", "left out (-no-ansible)"
 	}
 	if ansible == "" {
-		fmt.Fprintln(os.Stderr, "bench: drover rows only (ansible-playbook not found or -no-ansible; apt-get install ansible)")
+		fmt.Fprintf(os.Stderr, "bench: no Ansible rows: %s (ansible-playbook; apt-get install ansible)\n", ansibleWhy)
 	}
-	if *memprofile != "" {
-		runtime.MemProfileRate = 8 << 10 // the default (512 KiB) samples too few objects for a 50 MB heap
+	spot := *spotBin
+	spotWhy := "not installed"
+	if spot == "" {
+		spot, _ = exec.LookPath("spot")
+	} else if _, err := exec.LookPath(spot); err != nil {
+		fatal(fmt.Errorf("-spot %s: %w", spot, err))
 	}
-	b := &bench{dir: *dir, verbose: *verbose, trace: *trace || *dump != "", dump: *dump, memprofile: *memprofile, cpuprofile: *cpuprofile}
+	if *noSpot {
+		spot, spotWhy = "", "left out (-no-spot)"
+	}
+	if spot == "" {
+		fmt.Fprintf(os.Stderr, "bench: no spot rows: %s (spot, github.com/umputun/spot; -spot PATH)\n", spotWhy)
+	}
 	if *cli {
 		if *trace || *cpuprofile != "" || *memprofile != "" {
-			fatal("-cli runs drover in another process: -trace, -cpuprofile and -memprofile need the in-process run")
+			fatal("-cli runs the drover binary: -trace, -cpuprofile and -memprofile need the bench's own child")
 		}
 		bin, err := buildDrover(*dir)
 		if err != nil {
@@ -86,36 +108,107 @@ func main() {
 		}
 		defer os.RemoveAll(filepath.Dir(bin))
 		b.cli = bin
+	} else {
+		self, err := os.Executable()
+		if err != nil {
+			fatal(err)
+		}
+		b.self = self
 	}
+	began := time.Now()
+	loadMin, loadMax := loadAvg(), loadAvg()
 	var rows []row
+	var notes []string
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
 			fatal(fmt.Errorf("-hosts: %q is not a fleet size", s))
 		}
-		dr, dman := b.drover(n)
-		var ar []result
-		var aman string
-		if ansible != "" && n <= *ansibleMax {
-			ar, aman = b.ansible(ansible, n)
-		}
-		for i, r := range dr {
-			rw := row{hosts: n, run: r.run, drover: r}
-			if i < len(ar) {
-				rw.ansible = &ar[i]
+		first := row{hosts: n, run: "first", tools: map[string]cell{}}
+		again := row{hosts: n, run: "no change", tools: map[string]cell{}}
+		add := func(tool string, rs []result, why string) {
+			if len(rs) < 2 {
+				first.tools[tool], again.tools[tool] = cell{reason: why}, cell{reason: why}
+				return
 			}
-			rows = append(rows, rw)
+			first.tools[tool], again.tools[tool] = cell{r: &rs[0]}, cell{r: &rs[1]}
 		}
-		if aman != "" {
-			if aman == dman {
-				fmt.Fprintf(os.Stderr, "bench: %d hosts: drover and Ansible left the same end state on host1 (%d manifest lines)\n", n, strings.Count(dman, "\n"))
+		dr, dman, up, err := b.drover(n)
+		if err != nil {
+			add("drover", nil, "the fleet did not start")
+			fmt.Fprintf(os.Stderr, "bench: %d hosts: %v\n", n, err)
+		} else {
+			notes = append(notes, fmt.Sprintf("%d hosts in %s", n, secs(up)))
+			add("drover", dr, "")
+		}
+		switch {
+		case spot == "":
+			add("spot", nil, spotWhy)
+		case n > *spotMax:
+			add("spot", nil, fmt.Sprintf("skipped above %d hosts (-spot-max)", *spotMax))
+		default:
+			sr, sman, err := b.spot(spot, n)
+			if err != nil {
+				add("spot", nil, "the fleet did not start")
+				fmt.Fprintf(os.Stderr, "bench: %d hosts: %v\n", n, err)
 			} else {
-				fmt.Fprintf(os.Stderr, "bench: %d hosts: END STATES DIFFER on host1:\n%s", n, manifestDiff(dman, aman))
+				add("spot", sr, "")
+				compareManifests(n, "spot", dman, sman)
 			}
 		}
-		printTable(os.Stdout, rows)
+		switch {
+		case ansible == "":
+			add("Ansible", nil, ansibleWhy)
+		case n > *ansibleMax:
+			add("Ansible", nil, fmt.Sprintf("skipped above %d hosts (-ansible-max)", *ansibleMax))
+		default:
+			ar, aman, err := b.ansible(ansible, n)
+			if err != nil {
+				add("Ansible", nil, "the fleet did not start")
+				fmt.Fprintf(os.Stderr, "bench: %d hosts: %v\n", n, err)
+			} else {
+				add("Ansible", ar, "")
+				compareManifests(n, "Ansible", dman, aman)
+			}
+		}
+		rows = append(rows, first, again)
+		l := loadAvg()
+		loadMin, loadMax = min(loadMin, l), max(loadMax, l)
+		fmt.Print("\n" + markdownTable(rows))
 	}
-	fmt.Printf("\n%d tasks + 1 handler per host; %s, %d cores, Go %s, %s\n", workloadTasks, cpuModel(), runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+	took := time.Since(began)
+	summary := fmt.Sprintf("%d tasks + 1 handler per host; %s, %d cores, Go %s; %s UTC, %s in all, load average %.1f–%.1f; fleet start-up (not in the table): %s",
+		workloadTasks, cpuModel(), runtime.NumCPU(), runtime.Version(), began.UTC().Format("2006-01-02 15:04"), took.Round(time.Second), loadMin, loadMax, strings.Join(notes, ", "))
+	fmt.Printf("\n%s\n", summary)
+	if *writeDocFlag {
+		doc := filepath.Join(*dir, "..", "..", "docs", "speed.md")
+		gen := fmt.Sprintf("\n`make bench`: %s.\n\n%s\n", summary, markdownTable(rows))
+		if err := writeDoc(doc, gen); err != nil {
+			fatal(err)
+		}
+		fmt.Fprintf(os.Stderr, "bench: wrote the results into %s\n", doc)
+	}
+}
+
+// compareManifests says whether tool left the same end state on host1 as
+// drover did.
+func compareManifests(n int, tool, dman, man string) {
+	if man == dman {
+		fmt.Fprintf(os.Stderr, "bench: %d hosts: drover and %s left the same end state on host1 (%d manifest lines)\n", n, tool, strings.Count(dman, "\n"))
+	} else {
+		fmt.Fprintf(os.Stderr, "bench: %d hosts: END STATES DIFFER on host1 (drover, %s):\n%s", n, tool, manifestDiff(dman, man))
+	}
+}
+
+// loadAvg is the machine's 1-minute load average.
+func loadAvg() float64 {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
 
 type bench struct {
@@ -125,7 +218,9 @@ type bench struct {
 	memprofile string
 	cpuprofile string
 	cli        string // the drover binary, for -cli
+	self       string // this program, run as the child that runs drover
 	dump       string // -dump's directory
+	forks      int    // drover's --forks
 }
 
 // tracer prints the round trips of a connection and, with dump set, writes
@@ -175,36 +270,75 @@ func (t tracer) Put(ctx context.Context, p string, r io.Reader, opts transport.P
 	return err
 }
 
-// result is one measured run.
-type result struct {
-	run      string // "first" or "no-change"
-	wall     time.Duration
-	ctlCPU   time.Duration
-	hostCPU  time.Duration // all hosts together; -1 when not measured
-	procs    float64       // processes started per host
-	peakRSS  int64         // bytes; for Ansible the largest single process
-	trips    float64       // per host; -1 when not counted
-	changed  int           // tasks changed on host1 (a sanity check)
-	failures string
-}
-
-type row struct {
-	hosts   int
-	run     string
-	drover  result
-	ansible *result
-}
-
-// drover runs the workload twice on a fresh fleet of n hosts, in process,
-// and returns both runs and host1's end-state manifest.
-func (b *bench) drover(n int) ([]result, string) {
-	f := startFleet(n)
+// drover runs the workload twice on a fresh fleet of n hosts and returns
+// both runs, host1's end-state manifest and how long the fleet took to start.
+// Each run is a child process, this program again with -child-run (or the
+// drover binary with -cli), so that its CPU and peak RSS are the
+// controller's alone, without the fleet harness that lives in this process.
+func (b *bench) drover(n int) ([]result, string, time.Duration, error) {
+	f, up, err := startFleet(n)
+	if err != nil {
+		return nil, "", 0, err
+	}
 	defer f.Close()
-	if b.cli != "" {
-		return b.droverCLI(f), manifest(f)
+	var out []result
+	for _, run := range []string{"first", "no change"} {
+		if b.cli != "" {
+			args := []string{"apply", "--connect-timeout", "1m", "--forks", strconv.Itoa(b.forks), "-i", f.InventoryFile(), filepath.Join(b.dir, "drover", "site.hcl")}
+			out = append(out, b.child(f, "drover", run, exec.Command(b.cli, args...)))
+			continue
+		}
+		resFile := filepath.Join(f.Dir, "bench-result.json")
+		args := []string{"-child-run", run, "-child-inventory", f.InventoryFile(), "-child-result", resFile, "-dir", b.dir, "-forks", strconv.Itoa(b.forks)}
+		if b.verbose {
+			args = append(args, "-v")
+		}
+		if b.trace {
+			args = append(args, "-trace")
+		}
+		if b.dump != "" {
+			args = append(args, "-dump", b.dump)
+		}
+		if b.cpuprofile != "" {
+			args = append(args, "-cpuprofile", b.cpuprofile)
+		}
+		if b.memprofile != "" {
+			args = append(args, "-memprofile", b.memprofile)
+		}
+		cmd := exec.Command(b.self, args...)
+		cmd.Stderr = os.Stderr // trace and profile messages
+		r := b.child(f, "drover", run, cmd)
+		var cr childResult
+		if data, err := os.ReadFile(resFile); err != nil || json.Unmarshal(data, &cr) != nil {
+			r.failures = fmt.Sprintf("the child left no result (%v)", err)
+		} else {
+			r.trips, r.changed = cr.Trips, cr.Changed
+			if cr.Failures != "" {
+				r.failures = cr.Failures
+				fmt.Fprintf(os.Stderr, "bench: drover %s run on %d hosts failed: %s\n", run, n, cr.Failures)
+			}
+		}
+		out = append(out, r)
+	}
+	return out, manifest(f), up, nil
+}
+
+// childResult is what the child running drover tells the bench.
+type childResult struct {
+	Trips    float64 // per host
+	Changed  int     // tasks changed on host1
+	Failures string
+}
+
+// childApply is the child: one drover run in process (engine/run.Apply, the
+// code of drover apply) against the fleet's inventory, counting round trips
+// with drover's transport; the result goes to the file out.
+func (b *bench) childApply(run, invFile, out string) {
+	if b.memprofile != "" {
+		runtime.MemProfileRate = 8 << 10 // the default (512 KiB) samples too few objects for a 50 MB heap
 	}
 	p := hclparse.NewParser()
-	inv, diags := inventory.Load([]string{f.InventoryFile()}, inventory.LoadOptions{Parser: p})
+	inv, diags := inventory.Load([]string{invFile}, inventory.LoadOptions{Parser: p})
 	if diags.HasErrors() {
 		fatal(diags)
 	}
@@ -216,113 +350,96 @@ func (b *bench) drover(n int) ([]result, string) {
 	if diags.HasErrors() {
 		fatal(diags)
 	}
-	var out []result
-	for _, run := range []string{"first", "no-change"} {
-		hostBefore := hostsUsage(f)
-		runtime.GC()
-		debug.FreeOSMemory()
-		resetPeakRSS()
-		cpuBefore := selfCPU()
-		var heap *heapPeak
-		if b.memprofile != "" {
-			heap = watchHeap()
-		}
-		if b.cpuprofile != "" {
-			f, err := os.Create(b.cpuprofile + "." + run)
-			if err != nil {
-				fatal(err)
-			}
-			defer f.Close()
-			pprof.StartCPUProfile(f)
-		}
-		start := time.Now()
-
-		dialer := transport.NewDialer(transport.Options{KnownHostsFile: f.KnownHostsFile, NoAgent: true, ConnectTimeout: time.Minute})
-		pool := connect.NewPool(dialer)
-		var mu sync.Mutex
-		var conns []transport.Conn
-		// The terminal output drover apply prints, so that memory and CPU
-		// are those of the command; shown with -v.
-		var w io.Writer = io.Discard
-		if b.verbose {
-			w = os.Stderr
-		}
-		sink := report.NewTerminal(w, w, report.TerminalOptions{})
-		res, err := drun.Apply(context.Background(), drun.Options{
-			Playbook: pb, Inputs: in, Masker: report.NewMasker(), Sink: sink,
-			Hosts: func(pat string) ([]*inventory.Host, error) { return inv.Select(pat) },
-			Connect: func(ctx context.Context, h *inventory.Host, _ *drun.Become) (transport.Conn, error) {
-				t, err := connect.Target(inv, h, nil)
-				if err != nil {
-					return nil, err
-				}
-				c, err := pool.Conn(ctx, t)
-				if err == nil {
-					mu.Lock()
-					conns = append(conns, c)
-					mu.Unlock()
-					if b.trace && h.Name == "host1" {
-						st := c.Stats()
-						fmt.Fprintf(os.Stderr, "trace: connect %.1fms, %d round trips (TCP connect, SSH handshake and authentication)\n",
-							float64(st.ConnectTime.Microseconds())/1000, st.ConnectTrips)
-						return tracer{Conn: c, dump: b.dump, run: run, n: new(int)}, nil
-					}
-				}
-				return c, err
-			},
-		})
-		var trips int64
-		for _, c := range conns {
-			trips += c.Stats().RoundTrips
-		}
-		pool.Close()
-		dialer.Close()
-		sink.Close()
-		if heap != nil {
-			heap.stop(b.memprofile + "." + run)
-		}
-		if b.cpuprofile != "" {
-			pprof.StopCPUProfile()
-		}
-		r := result{run: run, wall: time.Since(start), ctlCPU: selfCPU() - cpuBefore, peakRSS: peakRSS(), trips: float64(trips) / float64(n)}
-		hostAfter := hostsUsage(f)
-		r.hostCPU, r.procs = hostAfter.cpu-hostBefore.cpu, procsBetween(hostBefore, hostAfter, n)
+	file := strings.ReplaceAll(run, " ", "-") // profile and dump names
+	var heap *heapPeak
+	if b.memprofile != "" {
+		heap = watchHeap()
+	}
+	if b.cpuprofile != "" {
+		f, err := os.Create(b.cpuprofile + "." + file)
 		if err != nil {
 			fatal(err)
 		}
-		if !res.Recap.OK() || len(res.Diagnostics) > 0 {
-			r.failures = fmt.Sprintf("%+v %s", res.Recap.Counts(), res.Diagnostics)
-			fmt.Fprintf(os.Stderr, "bench: drover %s run on %d hosts failed: %s\n", run, n, r.failures)
-		}
-		for _, h := range res.Recap.Hosts {
-			if h.Host == "host1" {
-				r.changed = h.Tasks.Changed
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+	}
+	// The fleet's known_hosts is beside its inventory.
+	knownHosts := filepath.Join(filepath.Dir(invFile), "known_hosts")
+	dialer := transport.NewDialer(transport.Options{KnownHostsFile: knownHosts, NoAgent: true, ConnectTimeout: time.Minute})
+	pool := connect.NewPool(dialer)
+	var mu sync.Mutex
+	var conns []transport.Conn
+	// The terminal output drover apply prints, so that memory and CPU are
+	// those of the command; shown with -v.
+	var w io.Writer = io.Discard
+	if b.verbose {
+		w = os.Stdout
+	}
+	sink := report.NewTerminal(w, w, report.TerminalOptions{})
+	res, err := drun.Apply(context.Background(), drun.Options{
+		Playbook: pb, Inputs: in, Masker: report.NewMasker(), Sink: sink, Forks: b.forks,
+		Hosts: func(pat string) ([]*inventory.Host, error) { return inv.Select(pat) },
+		Connect: func(ctx context.Context, h *inventory.Host, _ *drun.Become) (transport.Conn, error) {
+			t, err := connect.Target(inv, h, nil)
+			if err != nil {
+				return nil, err
 			}
+			c, err := pool.Conn(ctx, t)
+			if err == nil {
+				mu.Lock()
+				conns = append(conns, c)
+				mu.Unlock()
+				if b.trace && h.Name == "host1" {
+					st := c.Stats()
+					fmt.Fprintf(os.Stderr, "trace: connect %.1fms, %d round trips (TCP connect, SSH handshake and authentication)\n",
+						float64(st.ConnectTime.Microseconds())/1000, st.ConnectTrips)
+					return tracer{Conn: c, dump: b.dump, run: file, n: new(int)}, nil
+				}
+			}
+			return c, err
+		},
+	})
+	var trips int64
+	for _, c := range conns {
+		trips += c.Stats().RoundTrips
+	}
+	pool.Close()
+	dialer.Close()
+	sink.Close()
+	if heap != nil {
+		heap.stop(b.memprofile + "." + file)
+	}
+	if b.cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
+		fatal(err)
+	}
+	cr := childResult{Trips: float64(trips) / float64(len(res.Recap.Hosts)), Changed: -1}
+	if !res.Recap.OK() || len(res.Diagnostics) > 0 {
+		cr.Failures = fmt.Sprintf("%+v %s", res.Recap.Counts(), res.Diagnostics)
+	}
+	for _, h := range res.Recap.Hosts {
+		if h.Host == "host1" {
+			cr.Changed = h.Tasks.Changed
 		}
-		out = append(out, r)
 	}
-	return out, manifest(f)
-}
-
-// droverCLI runs the workload twice with the drover binary in a child
-// process, the way an operator runs it; the child's rusage gives its CPU and
-// peak RSS, free of the fleet harness that lives in the bench process.
-func (b *bench) droverCLI(f *integration.Fleet) []result {
-	var out []result
-	for _, run := range []string{"first", "no-change"} {
-		cmd := exec.Command(b.cli, "apply", "--connect-timeout", "1m", "-i", f.InventoryFile(), filepath.Join(b.dir, "drover", "site.hcl"))
-		out = append(out, b.child(f, "drover", run, cmd))
+	data, _ := json.Marshal(cr)
+	if err := os.WriteFile(out, data, 0o644); err != nil {
+		fatal(err)
 	}
-	return out
 }
 
 // child runs one tool's run as cmd and measures it: wall time, the child's
 // CPU and peak RSS (rusage, its waited-for children included), the hosts'
-// CPU and the changed count of host1's recap line.
+// CPU and processes, and the changed count of host1's recap line.
 func (b *bench) child(f *integration.Fleet, tool, run string, cmd *exec.Cmd) result {
 	hostBefore := hostsUsage(f)
 	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	cmd.Stdout = &stdout
+	if cmd.Stderr == nil {
+		cmd.Stderr = &stdout
+	}
 	start := time.Now()
 	err := cmd.Run()
 	r := result{run: run, wall: time.Since(start), trips: -1}
@@ -362,19 +479,67 @@ func buildDrover(dir string) (string, error) {
 }
 
 // ansible runs the Ansible workload twice on a fresh fleet of n hosts.
-func (b *bench) ansible(bin string, n int) ([]result, string) {
-	f := startFleet(n)
+func (b *bench) ansible(bin string, n int) ([]result, string, error) {
+	f, _, err := startFleet(n)
+	if err != nil {
+		return nil, "", err
+	}
 	defer f.Close()
 	inv := f.AnsibleInventoryFile()
 	dir := filepath.Join(b.dir, "ansible")
 	var out []result
-	for _, run := range []string{"first", "no-change"} {
+	for _, run := range []string{"first", "no change"} {
 		cmd := exec.Command(bin, "-i", inv, "-f", strconv.Itoa(n), "site.yml")
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "ANSIBLE_CONFIG="+filepath.Join(dir, "ansible.cfg"), "ANSIBLE_NOCOLOR=1")
 		out = append(out, b.child(f, "ansible", run, cmd))
 	}
-	return out, manifest(f)
+	return out, manifest(f), nil
+}
+
+// spot runs spot's playbook (spot/spot.yml) twice on a fresh fleet of n
+// hosts, all hosts at once (-c n). Spot has no no-change mode: its second
+// run ("again") runs every command again. Spot does not check host keys
+// (it accepts any: no known_hosts option), so it is given none. The
+// manifest is taken after the first run: the second appends its blind
+// handler's line to the log once more.
+func (b *bench) spot(bin string, n int) ([]result, string, error) {
+	f, _, err := startFleet(n)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	inv := spotInventory(f)
+	dir := filepath.Join(b.dir, "spot")
+	var out []result
+	var man string
+	for _, run := range []string{"first", "again"} {
+		cmd := exec.Command(bin, "-p", "spot.yml", "-i", inv, "-t", "all", "-k", f.KeyFile, "-c", strconv.Itoa(n), "--timeout", "1m", "--no-color")
+		cmd.Dir = dir
+		r := b.child(f, "spot", run, cmd)
+		r.changed = -1 // spot does not count changes
+		out = append(out, r)
+		if man == "" {
+			man = manifest(f)
+		}
+	}
+	return out, man, nil
+}
+
+// spotInventory writes the fleet as a spot inventory (YAML) and returns its
+// path: host names as in drover's inventory, so {SPOT_REMOTE_NAME} is
+// "host1"…
+func spotInventory(f *integration.Fleet) string {
+	var s strings.Builder
+	s.WriteString("hosts:\n")
+	for _, h := range f.Hosts {
+		fmt.Fprintf(&s, "  - {host: %q, port: %d, name: %q, user: root}\n", h.Addr, h.Port, h.Name)
+	}
+	p := filepath.Join(f.Dir, "spot-inventory.yml")
+	if err := os.WriteFile(p, []byte(s.String()), 0o644); err != nil {
+		fatal(err)
+	}
+	return p
 }
 
 // recapChanged reads "changed=N" from the recap line of host (drover's and
@@ -395,12 +560,18 @@ func recapChanged(out, host string) int {
 	return -1
 }
 
-func startFleet(n int) *integration.Fleet {
+// startFleet starts n hosts and says how long they took to come up (not
+// part of any run's figures). A fleet that does not start (a limit of the
+// machine, said by the harness) costs that tool its rows, not the bench.
+func startFleet(n int) (*integration.Fleet, time.Duration, error) {
+	begin := time.Now()
 	f, err := integration.New(n)
 	if err != nil {
-		fatal(err)
+		return nil, 0, fmt.Errorf("the fleet did not start: %w", err)
 	}
-	return f
+	up := time.Since(begin)
+	fmt.Fprintf(os.Stderr, "bench: fleet of %d hosts up in %s\n", n, secs(up))
+	return f, up, nil
 }
 
 // manifestScript lists what the workload manages on a host: type, mode,
@@ -452,36 +623,6 @@ func manifestDiff(a, b string) string {
 		}
 	}
 	return d.String()
-}
-
-func printTable(w *os.File, rows []row) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "hosts\trun\tdrover wall\tansible wall\tansible/drover\tdrover ctl CPU\tansible ctl CPU\tdrover host CPU\tansible host CPU\tdrover procs/host\tdrover peak RSS\tround trips/host\tchanged (host1) d/a\t")
-	for _, r := range rows {
-		aw, ratio, acpu, ahost, ach := "-", "-", "-", "-", "-"
-		if a := r.ansible; a != nil {
-			aw = secs(a.wall)
-			ratio = fmt.Sprintf("%.0fx", a.wall.Seconds()/r.drover.wall.Seconds())
-			acpu = secs(a.ctlCPU)
-			ahost = secs(a.hostCPU)
-			ach = strconv.Itoa(a.changed)
-		}
-		trips := "-"
-		if r.drover.trips >= 0 {
-			trips = fmt.Sprintf("%.1f", r.drover.trips)
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%.0f MB\t%s\t%d/%s\t\n", r.hosts, r.run,
-			secs(r.drover.wall), aw, ratio, secs(r.drover.ctlCPU), acpu, secs(r.drover.hostCPU), ahost,
-			r.drover.procs, float64(r.drover.peakRSS)/1e6, trips, r.drover.changed, ach)
-	}
-	tw.Flush()
-}
-
-func secs(d time.Duration) string {
-	if d < 10*time.Second {
-		return fmt.Sprintf("%.2fs", d.Seconds())
-	}
-	return fmt.Sprintf("%.1fs", d.Seconds())
 }
 
 func tail(s string, n int) string {

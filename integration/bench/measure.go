@@ -48,10 +48,15 @@ func hostsUsage(f *integration.Fleet) usage {
 	var total usage
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	// A few readers at once: each is an nsenter, and a thousand at once
+	// would only queue on the cores.
+	slots := make(chan struct{}, 4*runtime.NumCPU())
 	for _, h := range f.Hosts {
 		wg.Add(1)
+		slots <- struct{}{}
 		go func() {
 			defer wg.Done()
+			defer func() { <-slots }()
 			// One cat, whose own PID is the last allocated when it reads
 			// ns_last_pid (the shell's read builtin reads a byte at a time,
 			// which a sysctl file does not support).
@@ -166,20 +171,6 @@ func (h *heapPeak) stop(file string) {
 	if err := os.WriteFile(file+".goroutines", h.goroutines.Bytes(), 0o644); err != nil {
 		fatal(err)
 	}
-}
-
-// resetPeakRSS resets VmHWM (Linux 4.0+), so peakRSS measures one run.
-func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-func peakRSS() int64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 func cpuModel() string {

@@ -161,3 +161,19 @@ type CheckGroup interface {
 	// Split cuts what Check printed into one CheckOutput per key, in order.
 	Split(out CheckOutput, keys []string) ([]CheckOutput, error)
 }
+
+// SharedChecker is implemented by tasks whose state is partly a CheckGroup's
+// read for several keys and partly their own: init_service reads the status
+// of each of its instances with the same read as the host's service tasks
+// (one systemctl show for all, see initsys.Group), and its files itself. The
+// engine adds the keys to the group's one read, runs CheckRest instead of
+// Check, and gives Diff the group's outputs for the keys in
+// CheckOutput.Shared, in order, the way FactChecker gets its facts. Check
+// must still read everything on its own, for callers that run one task's
+// Check: Diff then finds Shared nil. A nil group or no keys means the
+// task's own Check.
+type SharedChecker interface {
+	CheckShared() (g CheckGroup, keys []string)
+	// CheckRest reads the state that is not the group's ("" for none).
+	CheckRest() string
+}

@@ -175,6 +175,11 @@ type CheckOutput struct {
 	// CheckRest's output is in Stdout); nil otherwise: FactsOf then reads
 	// the facts its Check printed.
 	Facts *FactSet
+	// Shared is what the batched read's shared reads printed for a
+	// SharedChecker task, one CheckOutput per key it named, in order (its
+	// CheckRest's output is in Stdout); nil otherwise: its Diff then reads
+	// what its own Check printed.
+	Shared []CheckOutput
 }
 
 // Plan is what a task will do on a host. No Changes means the host's state

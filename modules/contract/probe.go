@@ -47,6 +47,13 @@ const (
 // mount namespace (modules/probe_readonly.go).
 const ReadOnlyEnforced = "enforced (mount namespace, no capabilities to undo it)"
 
+// ReadOnlyEnforcedBusybox is the guarantee of a root probe enforced with
+// busybox's applets (no util-linux setpriv): the same read-only mount
+// namespace and uid 65534 without groups, capabilities or a way to gain
+// them (no_new_privs), but without CAP_DAC_READ_SEARCH, so the probe reads
+// only the files uid 65534 may read.
+const ReadOnlyEnforcedBusybox = "enforced (mount namespace, busybox: no capabilities, no_new_privs; reads only what uid 65534 may)"
+
 // ReadOnlyNotEnforced reports whether a read-only guarantee is "not
 // enforced: WHY".
 func ReadOnlyNotEnforced(g string) bool { return strings.HasPrefix(g, "not enforced: ") }

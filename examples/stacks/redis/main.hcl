@@ -24,9 +24,16 @@ variable "service" {
 package "redis" {
   names        = ["redis-server"]
   update_cache = true
-  # A handler, not a service task: the package's install starts Debian's
-  # own instance (port 6379) after a task's state was read.
-  notify = [handler.default_off]
+}
+
+# The package's install starts Debian's own instance (port 6379). A task
+# after it reads the service's state again once the install ran (a package
+# change makes later reads stale), so this sees it running and stops it.
+service "default_off" {
+  name       = "redis-server"
+  state      = "stopped"
+  enabled    = false
+  depends_on = [package.redis]
 }
 
 # Not /etc/redis: Debian makes that directory the redis user's, and drover
@@ -76,14 +83,6 @@ handler "restart" {
     name      = var.service
     instances = keys(var.instances)
     state     = "restarted"
-  }
-}
-
-handler "default_off" {
-  service {
-    name    = "redis-server"
-    state   = "stopped"
-    enabled = false
   }
 }
 
