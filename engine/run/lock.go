@@ -143,17 +143,25 @@ func (hr *hostRun) waitLock(ctx context.Context) error {
 		return err
 	}
 	// Shared with a session of this run that has been released since:
-	// take it again, waiting like any run.
-	release(p)
-	r.mu.Lock()
-	p = runlock.Start(ctx, hr.conn, r.holder(), r.opts.Lock.Wait)
-	r.locks[hr.host.Name] = p
-	r.mu.Unlock()
-	l, err = p.WaitNotify(notify)
-	if err == nil {
-		r.useLock(hr.host.Name, p, l)
+	// take it again. Other hosts of the run on that machine may be doing
+	// the same at this moment, and the one that wins holds it for them: so
+	// share again (a few times: each time the share can be seen before its
+	// holder is recorded), and only the last attempt waits like any run.
+	for attempt := 1; ; attempt++ {
+		release(p)
+		r.mu.Lock()
+		if attempt < 4 {
+			p = runlock.StartShared(ctx, hr.conn, r.holder(), r.opts.Lock.Wait)
+		} else {
+			p = runlock.Start(ctx, hr.conn, r.holder(), r.opts.Lock.Wait)
+		}
+		r.locks[hr.host.Name] = p
+		r.mu.Unlock()
+		l, err = p.WaitNotify(notify)
+		if err != nil || r.useLock(hr.host.Name, p, l) {
+			return err
+		}
 	}
-	return err
 }
 
 // releaseLock releases host's run lock, if it was taken (or is being).

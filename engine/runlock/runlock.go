@@ -119,16 +119,26 @@ if command -v flock >/dev/null 2>&1; then
   exec 9>>"$f" || exit 3
   if ! flock -n 9; then
     ours "$f" "$2" "$3" "$f"
-    echo ` + markWait + `; head -n 1 "$f" 2>/dev/null; echo
+    # A holder writes its line just after it locks: the line read may
+    # still be the one before it. Give it a second before saying who is
+    # waited for, so that a lock this run took a moment ago is shared, not
+    # announced as another run's.
     n=0
-    while :; do
-      if [ "$n" -ge "$1" ]; then
-        echo ` + markBusy + `; head -n 1 "$f" 2>/dev/null; exit 4
-      fi
-      n=$((n + 1))
-      if flock -w 1 9; then break; fi
-      ours "$f" "$2" "$3" "$f"
-    done
+    if [ "$1" -gt 0 ]; then
+      n=1
+      if flock -w 1 9; then n=-1; else ours "$f" "$2" "$3" "$f"; fi
+    fi
+    if [ "$n" -ge 0 ]; then
+      echo ` + markWait + `; head -n 1 "$f" 2>/dev/null; echo
+      while :; do
+        if [ "$n" -ge "$1" ]; then
+          echo ` + markBusy + `; head -n 1 "$f" 2>/dev/null; exit 4
+        fi
+        n=$((n + 1))
+        if flock -w 1 9; then break; fi
+        ours "$f" "$2" "$3" "$f"
+      done
+    fi
   fi
   printf '%s\n' "$2" >"$f"
   k=$(ls -di "$f")
@@ -148,7 +158,8 @@ while ! mkdir "$l" 2>/dev/null; do
   if [ "$(date +%s)" -ge "$end" ]; then
     echo ` + markBusy + `; head -n 1 "$l/holder" 2>/dev/null; exit 4
   fi
-  [ -n "$said" ] || { said=1; echo ` + markWait + `; head -n 1 "$l/holder" 2>/dev/null; echo; }
+  # As above: the holder writes its line just after its mkdir.
+  case $said in '') said=0 ;; 0) said=1; echo ` + markWait + `; head -n 1 "$l/holder" 2>/dev/null; echo ;; esac
   sleep 1
 done
 trap 'rm -rf "$l"' EXIT HUP TERM
