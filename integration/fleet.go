@@ -458,7 +458,13 @@ func newFleetDir() (string, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return "", err
 	}
-	return dir, os.WriteFile(filepath.Join(dir, "owner"), []byte(procStamp(os.Getpid())), 0o600)
+	// Written whole and renamed: another test binary's sweepStale must never
+	// read a half-written stamp and take this fleet for a dead one.
+	tmp := filepath.Join(dir, ".owner")
+	if err := os.WriteFile(tmp, []byte(procStamp(os.Getpid())), 0o600); err != nil {
+		return dir, err
+	}
+	return dir, os.Rename(tmp, filepath.Join(dir, "owner"))
 }
 
 // procStamp identifies a live process across PID reuse: "pid starttime".
@@ -489,14 +495,19 @@ func sweepStale() {
 	for _, e := range entries {
 		dir := filepath.Join(baseDir(), e.Name())
 		stamp, err := os.ReadFile(filepath.Join(dir, "owner"))
+		var pid int
 		if err == nil {
-			var pid int
 			fmt.Sscan(string(stamp), &pid)
 			if pid > 0 && procStamp(pid) == string(stamp) {
 				continue // still running
 			}
-		} else if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) < time.Minute {
-			continue // being created right now
+		}
+		// No owner yet, or one being written (another test binary's fleet
+		// starting at this moment: an empty file): young directories stay.
+		if pid <= 0 {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) < time.Minute {
+				continue
+			}
 		}
 		unmountUnder(dir)
 		removeCgroups(cgroupPrefix(e.Name()))
