@@ -270,11 +270,12 @@ func (t *packageTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 			}
 		}
 	}
+	// The transactions are journaled (docs/undo.md); the index refresh is not.
 	if s := installScript(pm, toInstall, toUpgrade); s != "" {
-		p.Steps = append(p.Steps, contract.Step{Script: s})
+		p.Steps = append(p.Steps, contract.Step{Script: journalPackages(pm, append(append([]string(nil), toInstall...), toUpgrade...), s)})
 	}
 	if len(toRemove) > 0 {
-		p.Steps = append(p.Steps, contract.Step{Script: pm.remove(toRemove)})
+		p.Steps = append(p.Steps, contract.Step{Script: journalPackages(pm, toRemove, pm.remove(toRemove))})
 	}
 	if len(p.Changes) == 0 {
 		p.Steps = nil
