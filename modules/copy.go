@@ -463,8 +463,9 @@ func (t *copyDirTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 		}
 		tmp := tempPath(p)
 		temps = append(temps, tmp)
-		uploads = append(uploads, contract.Upload{Path: tmp, Mode: 0o600, Open: f.Content.Open, Size: f.Content.Size})
-		moves = append(moves, safeInstall(tmp, p, chownSpec(owner, group), mode))
+		up, install := installUpload(tmp, p, chownSpec(owner, group), mode, f.Content.Open, f.Content.Size)
+		uploads = append(uploads, up)
+		moves = append(moves, install)
 	}
 	var purges []string
 	if t.Purge && !missing {

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/drover-cm/drover/engine/shell"
@@ -31,6 +33,15 @@ func (f editedFile) Check() string { return statFragment(f.Path, false, maxEditF
 
 func (f editedFile) CheckPath() contract.PathCheck {
 	return contract.PathCheck{Path: f.Path, FetchMax: maxEditFile}
+}
+
+// EditedPath is the file (contract.ContentEditor).
+func (f editedFile) EditedPath() string { return f.Path }
+
+// contentRead is the state read that finds f a regular file holding
+// content, as the batched read (CheckPath) reports it, for DiffContent.
+func (f editedFile) contentRead(content []byte) contract.CheckOutput {
+	return contract.CheckOutput{Path: &contract.PathState{Type: "file", Size: int64(len(content)), Content: content, HasContent: len(content) <= maxEditFile}}
 }
 
 // read is what Check read of the file, for a task of module: a regular
@@ -110,9 +121,15 @@ func editStep(p string, create bool, old []byte, c *fileContent, owner, mode str
 		b.WriteString("h=$(drover_read \"$b\" | sha256sum)\n")
 		fmt.Fprintf(&b, "if [ \"${h%%%% *}\" != %s ]; then printf 'drover: %%s changed since it was read; re-run\\n' %s >&2; exit 1; fi\n", hex.EncodeToString(sum[:]), shell.Quote(p))
 	}
+	up := contract.Upload{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}
+	if m, err := strconv.ParseUint(mode, 8, 32); err == nil && owner == "''" && len(mode) == 4 && plainMode("", uint32(m)) {
+		// The uploader's file with a plain mode: written with it, as
+		// installUpload does, and no chmod.
+		up.Mode, mode = fs.FileMode(m), "''"
+	}
 	b.WriteString(shell.Join("drover_install", path.Base(tmp)) + " \"$b\" " + owner + " " + mode + "\n")
 	return contract.Step{
-		Uploads: []contract.Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}},
+		Uploads: []contract.Upload{up},
 		Script:  b.String(),
 	}
 }

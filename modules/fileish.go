@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"strconv"
 	"strings"
@@ -398,14 +399,41 @@ func (t *fileTask) update(r remoteFile) (*contract.Plan, error) {
 	return plan, nil
 }
 
+// installUpload is the upload of content (open, size) to tmp, beside p,
+// and the script lines (after safeFS) that put it in place as p with owner
+// (chown's argument, "" to keep the uploader's) and mode. A file that keeps
+// the uploader as owner, has no setuid, setgid or sticky bit and is
+// writable by no one else is written with its final mode from the start
+// (the upload sets it before any content, as it sets 0600 otherwise), so
+// drover_install has no chmod to run: the content is never readable by
+// anyone the final file does not let read it, nor writable by anyone but
+// the uploader. Otherwise the upload is 0600 and the mode is set after the
+// chown, which would clear those bits.
+func installUpload(tmp, p, owner string, mode uint32, open func() (io.ReadCloser, error), size int64) (contract.Upload, string) {
+	up := contract.Upload{Path: tmp, Mode: 0o600, Open: open, Size: size}
+	if !plainMode(owner, mode) {
+		return up, safeInstall(tmp, p, owner, mode)
+	}
+	up.Mode = fs.FileMode(mode)
+	dir, base := path.Split(p)
+	return up, "drover_cd " + shell.Quote(dirOf(dir)) + "\n" + shell.Join("drover_install", path.Base(tmp), base, "", "") + "\n"
+}
+
+// plainMode reports whether a file with owner (chown's argument) and mode
+// can be uploaded with its final mode (installUpload).
+func plainMode(owner string, mode uint32) bool {
+	return owner == "" && mode&^0o777 == 0 && mode&0o022 == 0
+}
+
 // writeStep uploads c to a temporary name beside the file, and puts it in
 // place with its owner and mode (safeInstall). The file is never truncated
 // in place: a reader sees the old content or the new.
 func (t *fileTask) writeStep(c *fileContent, owner, group string, mode uint32) contract.Step {
 	tmp := tempPath(t.Path)
+	up, install := installUpload(tmp, t.Path, chownSpec(owner, group), mode, c.Open, c.Size)
 	return contract.Step{
-		Uploads: []contract.Upload{{Path: tmp, Mode: 0o600, Open: c.Open, Size: c.Size}},
-		Script:  safeFS + removeOnExit(tmp) + safeInstall(tmp, t.Path, chownSpec(owner, group), mode),
+		Uploads: []contract.Upload{up},
+		Script:  safeFS + removeOnExit(tmp) + install,
 	}
 }
 

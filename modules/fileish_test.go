@@ -3,6 +3,7 @@ package modules
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,6 +71,35 @@ func TestStatFragmentHostileNames(t *testing.T) {
 					t.Errorf("got  %+v\nwant %+v\noutput %q", got, tt.want, out)
 				}
 			})
+		}
+	}
+}
+
+// TestInstallUpload: a file that keeps the uploader as owner and whose mode
+// gives no one else write access and has no special bit is uploaded with
+// that mode, and installed without a chmod; any other is uploaded 0600
+// and gets its mode after the chown.
+func TestInstallUpload(t *testing.T) {
+	for _, tc := range []struct {
+		owner    string
+		mode     uint32
+		upload   fs.FileMode
+		installs string
+	}{
+		{"", 0o644, 0o644, "drover_install .a.tmp a '' ''"},
+		{"", 0o600, 0o600, "drover_install .a.tmp a '' ''"},
+		{"", 0o755, 0o755, "drover_install .a.tmp a '' ''"},
+		{"", 0o664, 0o600, "drover_install .a.tmp a '' 0664"},  // group-writable
+		{"", 0o4755, 0o600, "drover_install .a.tmp a '' 4755"}, // setuid
+		{"app", 0o644, 0o600, "drover_install .a.tmp a app 0644"},
+		{":grp", 0o640, 0o600, "drover_install .a.tmp a :grp 0640"},
+	} {
+		up, script := installUpload("/srv/.a.tmp", "/srv/a", tc.owner, tc.mode, nil, 1)
+		if up.Mode != tc.upload || up.Path != "/srv/.a.tmp" {
+			t.Errorf("%q %04o: upload %+v; want mode %04o", tc.owner, tc.mode, up, tc.upload)
+		}
+		if want := "drover_cd /srv\n" + tc.installs + "\n"; script != want {
+			t.Errorf("%q %04o: script %q; want %q", tc.owner, tc.mode, script, want)
 		}
 	}
 }

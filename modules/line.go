@@ -125,6 +125,14 @@ func (t *lineTask) diff(out contract.CheckOutput) (*contract.Plan, error) {
 	return t.plan(contract.Update, r.Content, updated), nil
 }
 
+// DiffContent plans the edit of the file holding content, as an earlier
+// task's plan leaves it (contract.ContentEditor): the line module's plan
+// depends on nothing else (the step keeps the file's owner and mode, read
+// when it runs, and checks the content's SHA-256 first).
+func (t *lineTask) DiffContent(content []byte) (*contract.Plan, error) {
+	return t.Diff(t.contentRead(content))
+}
+
 // edit returns content with the line ensured present or absent.
 func (t *lineTask) edit(content string) string {
 	lines := splitLines(content)
@@ -190,7 +198,7 @@ func (t *lineTask) plan(action contract.Action, old []byte, updated string) *con
 		ch.Attrs = append([]contract.AttrChange{{Name: "mode", New: "0644"}}, ch.Attrs...)
 		step = editStep(t.Path, true, nil, c, "''", "0644")
 	}
-	return &contract.Plan{Changes: []contract.Change{ch}, Steps: []contract.Step{step}}
+	return &contract.Plan{Changes: []contract.Change{ch}, Steps: []contract.Step{step}, Writes: &contract.FileWrite{Path: t.Path, Content: []byte(updated)}}
 }
 
 // The line module edits a file that something else usually provides (a

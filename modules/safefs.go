@@ -57,7 +57,10 @@ import (
 //     where nobody else can reach it, and renames it over NAME. It is
 //     drover_adopt TMP (the move and check: the script is then in the
 //     private directory, the file is "f") then drover_place NAME OWNER
-//     MODE; a file can also be made as "f" in drover_stage's directory. rename(2)
+//     MODE; a file can also be made as "f" in drover_stage's directory.
+//     An empty MODE keeps the mode the file was written with
+//     (installUpload: a file that keeps the uploader as owner is uploaded
+//     with its final mode, and no chmod runs). rename(2)
 //     moves the entry itself and follows no link. The owner of "." can
 //     rename the private directory too (a directory's owner can rename any
 //     entry of a non-sticky directory), but not change what is in it; so the
@@ -237,7 +240,7 @@ drover_adopt() {
 drover_place() {
 	if ! drover_journal "../$1"; then drover_unstage; return 1; fi
 	if [ -n "$2" ] && ! chown -- "$2" f; then drover_unstage; return 1; fi
-	if ! chmod -- "$3" f || ! mv -fT f "../$1"; then drover_unstage; return 1; fi
+	if { [ -n "$3" ] && ! chmod -- "$3" f; } || ! mv -fT f "../$1"; then drover_unstage; return 1; fi
 	drover_unstage
 	drover_jafter "$1"
 	drover_synclater
@@ -247,7 +250,7 @@ drover_install() {
 		if [ -L "$1" ] || [ ! -f "$1" ]; then echo "drover: $1, the temporary file drover wrote in $PWD, is no longer a regular file; nothing was changed" >&2; return 1; fi
 		if [ -n "$3" ] && ! chown -- "$3" "$1"; then return 1; fi
 		drover_journal "$2" || return 1
-		chmod -- "$4" "$1" && mv -fT -- "$1" "$2" || return 1
+		{ [ -z "$4" ] || chmod -- "$4" "$1"; } && mv -fT -- "$1" "$2" || return 1
 		drover_jafter "$2"
 		drover_synclater
 		return 0

@@ -156,11 +156,17 @@ func (t *symlinkTask) Provides() []contract.Resource {
 }
 
 func (t *symlinkTask) Uses() []contract.Resource {
-	rs := []contract.Resource{{Kind: "path", Name: path.Dir(t.Path)}}
+	return append([]contract.Resource{{Kind: "path", Name: path.Dir(t.Path)}}, t.OrdersOnly()...)
+}
+
+// OrdersOnly is the target (contract.OrderOnly): the link is made after
+// what provides it, but Check reads the link alone (never through it), so
+// a change to the target leaves that read fresh.
+func (t *symlinkTask) OrdersOnly() []contract.Resource {
 	if !t.Absent && strings.HasPrefix(t.Target, "/") && checkAbsPath(t.Target) == "" {
 		if tp := path.Clean(t.Target); tp != t.Path && !strings.HasPrefix(t.Path, tp+"/") {
-			rs = append(rs, contract.Resource{Kind: "path", Name: tp})
+			return []contract.Resource{{Kind: "path", Name: tp}}
 		}
 	}
-	return rs
+	return nil
 }

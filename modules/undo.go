@@ -15,7 +15,7 @@ import (
 )
 
 // The reading and reversal of the journal journalFS writes (docs/undo.md).
-// engine/undo runs the scripts and steps; everything here is text in, text
+// modules/undo runs the scripts and steps; everything here is text in, text
 // or plans out, so that it is table-tested without a host.
 
 // JournalRunID matches the run ids remote.NewJournal makes: a run id from

@@ -29,12 +29,17 @@ func progressFleet(t *testing.T, body string) (h *integration.Host, args []strin
 	return h, []string{"apply", "-i", inv, "--known-hosts", f.KnownHostsFile, pb}
 }
 
+// twoSleeps runs one task after the other: shell.second reads state (its
+// creates), which shell.first running code makes stale, so it is read
+// again and runs in a batch of its own (a task that reads nothing would
+// go in shell.first's batch).
 const twoSleeps = `
   shell "first" {
     run = "sleep 2"
   }
   shell "second" {
-    run = "sleep 2"
+    run     = "sleep 2"
+    creates = "/nonexistent/drover-progress-test"
   }
 `
 
@@ -127,8 +132,11 @@ func TestCLIProgressNotATerminal(t *testing.T) {
   shell "slow" {
     run = "date +%s.%N > /tmp/slow.start; sleep 3"
   }
+  # Reads state (creates), stale once shell.slow ran code: a batch of its
+  # own after it, so each result comes when its task ends.
   shell "after" {
-    run = "echo hello; sleep 1.5"
+    run     = "echo hello; sleep 1.5"
+    creates = "/nonexistent/drover-progress-test"
   }
 `)
 	cmd := exec.Command(droverBin(t), append(args, "-v")...)

@@ -12,9 +12,9 @@ import (
 	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/runlock"
 	"github.com/drover-cm/drover/engine/transport"
-	"github.com/drover-cm/drover/engine/undo"
 	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules"
+	"github.com/drover-cm/drover/modules/undo"
 )
 
 var historyCmd = &cobra.Command{

@@ -30,6 +30,9 @@ type executor struct {
 	blocks blockStates
 	// started are the instances whose KindTaskStart was emitted.
 	started map[string]bool
+	// tasks is how many of the walk's tasks are the play's; the handlers
+	// follow them.
+	tasks int
 }
 
 // cursor is the executor's place in a list of tasks: task ti, instance ii
@@ -52,17 +55,30 @@ type walkEnd struct {
 	block *config.Block
 }
 
-// apply runs the play's tasks, then its notified handlers.
+// apply runs the play's tasks, then its notified handlers, in one walk:
+// the handlers follow the tasks (walkHandlers), so that the last batch of
+// changes can take the handlers it is certain to notify (foldHandlers).
 func (hr *hostRun) apply(ctx, stopCtx context.Context, tally *hostTally) error {
-	x := &executor{hr: hr, tally: tally, ctx: ctx, stopCtx: stopCtx, blocks: blockStates{}, started: map[string]bool{}}
+	x := &executor{hr: hr, tally: tally, ctx: ctx, stopCtx: stopCtx, blocks: blockStates{}, started: map[string]bool{}, tasks: len(hr.order)}
 	for _, t := range hr.shown {
 		if why, ok := hr.unselected[t]; ok {
 			hr.emitSkipped(t, why)
 		}
 	}
-	end := x.walk(hr.order)
-	if end.err == nil {
-		return x.handlers()
+	all := append(hr.order[:len(hr.order):len(hr.order)], hr.play.Handlers...)
+	end := x.walk(all)
+	if end.at >= len(hr.order) {
+		// The tasks completed; end is the handlers'. A stop reports those
+		// not run; a failure ends the host there.
+		if end.err != nil && !end.failed {
+			for _, h := range all[end.at:] {
+				if hr.isNotified(h) {
+					hr.emitSkipped(h, "handler not run: the run was stopped")
+				}
+			}
+			return nil
+		}
+		return end.err
 	}
 	x.reportNotReached(hr.order, end)
 	switch {
@@ -75,25 +91,6 @@ func (hr *hostRun) apply(ctx, stopCtx context.Context, tally *hostTally) error {
 		if hr.isNotified(h) {
 			hr.emitSkipped(h, "handler not run: the host did not complete the play")
 		}
-	}
-	return end.err
-}
-
-// handlers runs the notified handlers, in declaration order, once each. A
-// stop reports those not run; a failure ends the host there.
-func (x *executor) handlers() error {
-	var hs []*config.Task
-	for _, h := range x.hr.play.Handlers {
-		if x.hr.isNotified(h) {
-			hs = append(hs, h)
-		}
-	}
-	end := x.walk(hs)
-	if end.err != nil && !end.failed {
-		for _, h := range hs[end.at:] {
-			x.hr.emitSkipped(h, "handler not run: the run was stopped")
-		}
-		return nil
 	}
 	return end.err
 }
@@ -111,6 +108,10 @@ func (x *executor) walk(tasks []*config.Task) walkEnd {
 			return walkEnd{at: c.ti, err: err}
 		}
 		t := tasks[c.ti]
+		if t.Handler && c.ii == 0 && !x.hr.isNotified(t) {
+			c.move(c.ti+1, 0) // not notified: not run, not reported
+			continue
+		}
 		if why := x.blocks.skipReason(t); why != "" && c.ii == 0 {
 			x.hr.emitSkipped(t, why)
 			x.ranNothing(x.hr.e.insts[t])
@@ -131,7 +132,7 @@ func (x *executor) walk(tasks []*config.Task) walkEnd {
 			}
 			continue
 		}
-		for _, seg := range planSegments(x.pending(c), x.hr.changes) {
+		for _, seg := range x.segments(c) {
 			if err := x.reach(c); err != nil {
 				return walkEnd{at: c.ti, err: err}
 			}
@@ -173,12 +174,18 @@ func (x *executor) reach(c *cursor) error {
 }
 
 // pending is the instances from the cursor on, up to the first task whose
-// instances are not known yet or that is in another section of a block.
+// instances are not known yet or that is in another section of a block:
+// among the play's tasks, up to their end; among the handlers, up to the
+// first not notified.
 func (x *executor) pending(c *cursor) []*instance {
 	e := x.hr.e
+	tasks := c.tasks[c.ti:]
+	if c.ti < x.tasks {
+		tasks = c.tasks[c.ti:x.tasks]
+	}
 	var out []*instance
-	for i, t := range c.tasks[c.ti:] {
-		if !e.expand[t] || !samePath(t.Blocks, c.tasks[c.ti].Blocks) {
+	for i, t := range tasks {
+		if !e.expand[t] || !samePath(t.Blocks, c.tasks[c.ti].Blocks) || t.Handler && !x.hr.isNotified(t) {
 			break
 		}
 		ins := e.insts[t]
@@ -263,6 +270,7 @@ func (x *executor) run(c *cursor, seg segment) error {
 		}
 		c.move(c.ti, c.ii+1)
 	case segRun:
+		x.takeRebased(seg)
 		work := make([]bool, len(seg.insts))
 		for k, in := range seg.insts {
 			work[k] = willRun(in)
@@ -326,16 +334,45 @@ func (x *executor) applyBatch(seg segment) []remote.BatchResult {
 		return res
 	}
 	out, checks := x.applyPlans(seg.insts[idx[0]], plans, seg.readAfter)
+	stopped := len(seg.insts)
 	for i, k := range idx {
 		res[k] = out[i]
 		if out[i].Ran && seg.insts[k].plan.Changed() {
-			hr.changes = append(hr.changes, changeOf(seg.insts[k]))
+			hr.changes = append(hr.changes, changeOf(seg.insts[k], seg.insts[k].plan))
+		}
+		if (out[i].Err != nil || !out[i].Ran) && k < stopped {
+			stopped = k
+		}
+	}
+	// A rebased plan after the batch stopped was made from content an edit
+	// before it was to write, which may not have happened: read it again.
+	for k, in := range seg.insts[min(stopped+1, len(seg.insts)):] {
+		if _, ok := seg.rebased[in]; ok && in.state == instChecked {
+			in.to(instConfigured)
+			res[stopped+1+k] = remote.BatchResult{}
 		}
 	}
 	if checks != nil {
 		hr.diffAll(seg.readAfter, checks, len(hr.changes))
 	}
 	return res
+}
+
+// takeRebased gives the instances of a run segment that were rebased
+// their plans, as of the changes the batch makes before each of them.
+func (x *executor) takeRebased(seg segment) {
+	if len(seg.rebased) == 0 {
+		return
+	}
+	at := len(x.hr.changes)
+	for _, in := range seg.insts {
+		if p, ok := seg.rebased[in]; ok {
+			in.plan, in.checkErr, in.checkedAt = p, nil, at
+		}
+		if willRun(in) && in.plan.Changed() {
+			at++
+		}
+	}
 }
 
 // applyPlans runs plans over lead's connection: with remote.Apply when

@@ -8,6 +8,7 @@ import (
 
 	"github.com/drover-cm/drover/engine/config"
 	"github.com/drover-cm/drover/engine/lang"
+	"github.com/drover-cm/drover/engine/remote"
 	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules/contract"
 )
@@ -47,6 +48,8 @@ type instance struct {
 	metaSensitive bool
 	secrets       []string
 	mtask         contract.Task
+	// reads caches readsState: 0 not known yet, 1 reads, 2 reads nothing.
+	readsMemo uint8
 	// retries and retryDelay are the task's retries and retry_delay;
 	// attempt is which run this is (1, 2, ...; 0 without retries).
 	retries    int
@@ -91,12 +94,14 @@ func (s instState) String() string {
 // another host ran, see once.go). Evaluating (configure) decides
 // between deferred, skipped and configured, and is done again for a
 // deferred instance once what it waits for ran; reading state (again, when
-// stale) makes it checked; the executor reports it done or failed.
+// stale) makes it checked; the executor reports it done or failed. A plan
+// made from what an earlier edit was to write (rebase) that did not run
+// because the batch stopped before it goes back to configured: read again.
 var instMoves = map[instState][]instState{
 	instNew:        {instDeferred, instSkipped, instConfigured, instDone, instFailed},
 	instDeferred:   {instDeferred, instSkipped, instConfigured, instFailed},
 	instConfigured: {instChecked, instFailed},
-	instChecked:    {instChecked, instDone, instFailed},
+	instChecked:    {instChecked, instConfigured, instDone, instFailed},
 }
 
 // to moves the instance to state s. Any other move than instMoves allows is
@@ -118,6 +123,19 @@ func (in *instance) notifyKey(name string) string {
 		return name
 	}
 	return in.frame.prefix + name
+}
+
+// readsState reports whether the state read of the instance's module task
+// reads anything on the host (remote.ReadsNothing): one that reads nothing
+// is planned from its configuration alone, and no change makes that stale.
+func (in *instance) readsState() bool {
+	if in.readsMemo == 0 {
+		in.readsMemo = 1
+		if in.mtask != nil && remote.ReadsNothing(in.mtask) {
+			in.readsMemo = 2
+		}
+	}
+	return in.readsMemo == 1
 }
 
 // ready reports whether the instance is a module task (its state read or

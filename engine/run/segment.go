@@ -41,6 +41,10 @@ type segment struct {
 	// readAfter (segRun) are the instances after the segment, over its
 	// connection, whose state must be read again once it ran.
 	readAfter []*instance
+	// rebased (segRun) are the plans of its instances that were stale and
+	// are planned from what the edits before them write (rebase), not
+	// read again; the executor gives them these plans before it runs.
+	rebased rebased
 }
 
 // planSegments turns a host's pending instances (in walk order, from the next
@@ -59,7 +63,9 @@ type segment struct {
 // be stale after the changes before it in the segment, which failed its
 // Diff, which runs over another connection, or which has a Go step, and up
 // to its last instance with work. A Go step (hasFunc) ends a batch after
-// it.
+// it. An instance stale only because earlier edits of the file it edits
+// changed that file is not read again: it is planned from what they write
+// (rebase) and stays in the batch.
 func planSegments(pending []*instance, log []changeRec) []segment {
 	var segs []segment
 	log = log[:len(log):len(log)] // appending to it leaves the caller's log alone
@@ -73,15 +79,20 @@ func planSegments(pending []*instance, log []changeRec) []segment {
 		case in.state == instSkipped:
 			segs = append(segs, segment{kind: segRun, insts: pending[i : i+1]})
 			i++
-		case in.state == instConfigured || stale(in, log, nil):
+			continue
+		}
+		re := rebased{}
+		if in.state == instConfigured || stale(in, log, nil) && !re.add(in, log, nil) {
 			return append(segs, segment{kind: segRead, insts: readSet(pending[i:], log)})
+		}
+		switch {
 		case in.checkErr != nil:
 			return append(segs, segment{kind: segRun, insts: pending[i : i+1]})
-		case !hasWork(in.plan):
-			segs = append(segs, segment{kind: segRun, insts: pending[i : i+1]})
+		case !hasWork(re.plan(in)):
+			segs = append(segs, segment{kind: segRun, insts: pending[i : i+1], rebased: re.of(pending[i : i+1])})
 			i++
 		default:
-			seg, changes := batchFrom(pending[i:], log)
+			seg, changes := batchFrom(pending[i:], log, re)
 			segs = append(segs, seg)
 			if len(seg.readAfter) > 0 {
 				return segs
@@ -91,6 +102,48 @@ func planSegments(pending []*instance, log []changeRec) []segment {
 		}
 	}
 	return segs
+}
+
+// rebased are the plans of stale instances made from what the changes
+// before them leave in the file they edit (rebase), in place of a read.
+type rebased map[*instance]*contract.Plan
+
+// add rebases in after log and ahead; false when it must be read again.
+func (re rebased) add(in *instance, log, ahead []changeRec) bool {
+	p, ok := rebase(in, log, ahead)
+	if ok {
+		re[in] = p
+	}
+	return ok
+}
+
+// plan is in's plan: rebased, or as read.
+func (re rebased) plan(in *instance) *contract.Plan {
+	if p, ok := re[in]; ok {
+		return p
+	}
+	return in.plan
+}
+
+// of is the rebased plans of ins (nil when none).
+func (re rebased) of(ins []*instance) rebased {
+	var out rebased
+	for _, in := range ins {
+		if p, ok := re[in]; ok {
+			if out == nil {
+				out = rebased{}
+			}
+			out[in] = p
+		}
+	}
+	return out
+}
+
+// rebasable reports whether in, stale, can be rebased instead of read
+// again (it then needs no read: it is rebased when the walk reaches it).
+func rebasable(in *instance, log, ahead []changeRec) bool {
+	_, ok := rebase(in, log, ahead)
+	return ok
 }
 
 // readSet is pending[0] and every later instance whose state must be read
@@ -106,35 +159,37 @@ func readSet(pending []*instance, log []changeRec) []*instance {
 }
 
 // batchFrom is the run segment that starts with pending[0], and the changes
-// it makes.
-func batchFrom(pending []*instance, log []changeRec) (segment, []changeRec) {
+// it makes. re holds pending[0]'s plan when it was rebased, and takes those
+// of the instances after it that are rebased to go in the batch.
+func batchFrom(pending []*instance, log []changeRec, re rebased) (segment, []changeRec) {
 	lead := pending[0]
 	var changes []changeRec
-	if lead.plan.Changed() {
-		changes = append(changes, changeOf(lead))
+	if p := re.plan(lead); p.Changed() {
+		changes = append(changes, changeOf(lead, p))
 	}
 	n := 1 // up to the last instance with work
 	// A task judged by its result or run again (config.Task.Control) runs
 	// alone, as a Go step does.
-	if !hasFunc(lead.plan) && !lead.task.Control() {
+	if !hasFunc(re.plan(lead)) && !lead.task.Control() {
 		for j, f := range pending[1:] {
 			if f.state == instSkipped {
 				continue // reported skipped in its place; runs nothing
 			}
-			if f.state != instChecked || f.checkErr != nil || f.conn != lead.conn || hasFunc(f.plan) || f.task.Control() || stale(f, log, changes) {
+			if f.state != instChecked || f.checkErr != nil || f.conn != lead.conn || hasFunc(f.plan) || f.task.Control() || stale(f, log, changes) && !re.add(f, log, changes) {
 				break
 			}
-			if hasWork(f.plan) {
+			p := re.plan(f)
+			if hasWork(p) {
 				n = j + 2
 			}
-			if f.plan.Changed() {
-				changes = append(changes, changeOf(f))
+			if p.Changed() {
+				changes = append(changes, changeOf(f, p))
 			}
 		}
 	}
-	seg := segment{kind: segRun, insts: pending[:n]}
+	seg := segment{kind: segRun, insts: pending[:n], rebased: re.of(pending[:n])}
 	for _, f := range pending[n:] {
-		if f.ready() && f.conn == lead.conn && (f.state == instConfigured || stale(f, log, changes)) {
+		if f.ready() && f.conn == lead.conn && (f.state == instConfigured || stale(f, log, changes) && !rebasable(f, log, changes)) {
 			seg.readAfter = append(seg.readAfter, f)
 		}
 	}
@@ -168,6 +223,15 @@ func hasFunc(p *contract.Plan) bool {
 func (s segment) String() string {
 	name := [...]string{"run", "read", "configure", "once"}[s.kind]
 	str := name + "(" + addrs(s.insts) + ")"
+	if len(s.rebased) > 0 {
+		var rs []*instance
+		for _, in := range s.insts {
+			if _, ok := s.rebased[in]; ok {
+				rs = append(rs, in)
+			}
+		}
+		str += "+rebased(" + addrs(rs) + ")"
+	}
 	if len(s.readAfter) > 0 {
 		str += "+read(" + addrs(s.readAfter) + ")"
 	}

@@ -10,12 +10,47 @@ import (
 )
 
 // relTask is a module task that only declares its relations, for planning.
+// Its state read reads something (a fragment); noRead is a task whose read
+// reads nothing (a command without creates).
 type relTask struct{ provides, uses []contract.Resource }
 
-func (relTask) Check() string                                     { return "" }
+func (relTask) Check() string                                     { return "cat /state" }
 func (relTask) Diff(contract.CheckOutput) (*contract.Plan, error) { return nil, nil }
 func (t relTask) Provides() []contract.Resource                   { return t.provides }
 func (t relTask) Uses() []contract.Resource                       { return t.uses }
+
+// editTask edits the file it uses, as line does (contract.ContentEditor):
+// its plan from content appends its line, unless content has it.
+type editTask struct {
+	relTask
+	path, line string
+}
+
+func (t editTask) EditedPath() string { return t.path }
+func (t editTask) DiffContent(content []byte) (*contract.Plan, error) {
+	if strings.Contains(string(content), t.line) {
+		return &contract.Plan{}, nil
+	}
+	return editPlan(t.path, string(content)+t.line), nil
+}
+
+func editPlan(path, content string) *contract.Plan {
+	return &contract.Plan{Changes: []contract.Change{{Action: contract.Update, Subject: path}}, Steps: []contract.Step{{Script: "true"}},
+		Writes: &contract.FileWrite{Path: path, Content: []byte(content)}}
+}
+
+// orderTask uses some paths only to be ordered after them
+// (contract.OrderOnly), as a symlink its target.
+type orderTask struct {
+	relTask
+	orders []contract.Resource
+}
+
+func (t orderTask) OrdersOnly() []contract.Resource { return t.orders }
+
+type noRead struct{ relTask }
+
+func (noRead) Check() string { return "" }
 
 func pathRes(p string) contract.Resource { return contract.Resource{Kind: "path", Name: p} }
 
@@ -27,6 +62,8 @@ func pathRes(p string) contract.Resource { return contract.Resource{Kind: "path"
 //	"a: steps"          checked, steps without changes (wait_for)
 //	"a: command"        checked, runs a program (a Go step)
 //	"a: shell"          checked, runs a script
+//	"a: edit /p"        checked, edits /p (uses it) as line does: its plan
+//	                    writes "a" there; from content with "a", nothing
 //	"a: unread /p"      configured, state not read
 //	"a: diff error /p"  checked, its Diff failed
 //	"a: skipped", "a: deferred", "a: new"
@@ -34,12 +71,15 @@ func pathRes(p string) contract.Resource { return contract.Resource{Kind: "path"
 //
 // followed by options: "uses /q" (it also uses /q), "as u" (it becomes u:
 // another connection), "read@N" (its state was read when the log had N
-// changes).
+// changes), "noread" (its module reads no state), "orders /q" (it uses /q
+// only to be ordered after it).
 func inst(desc string) *instance {
 	name, rest, _ := strings.Cut(desc, ": ")
 	f := strings.Fields(rest)
 	in := &instance{addr: name, state: instChecked}
 	rel := relTask{}
+	reads := true
+	var orders []contract.Resource
 	words := f
 	switch f[0] {
 	case "change":
@@ -65,6 +105,11 @@ func inst(desc string) *instance {
 	case "shell":
 		in.plan = &contract.Plan{Changes: []contract.Change{{Action: contract.Run}}, Steps: []contract.Step{{Script: "true"}}}
 		words = f[1:]
+	case "edit":
+		rel.uses = []contract.Resource{pathRes(f[1])}
+		in.plan = editPlan(f[1], name)
+		words = f[2:]
+		defer func() { in.mtask = editTask{relTask: rel, path: f[1], line: name} }()
 	case "unread":
 		rel.provides = []contract.Resource{pathRes(f[1])}
 		in.state = instConfigured
@@ -95,6 +140,13 @@ func inst(desc string) *instance {
 		case words[0] == "as":
 			in.conn = "true/" + words[1]
 			words = words[2:]
+		case words[0] == "orders":
+			rel.uses = append(rel.uses, pathRes(words[1]))
+			orders = append(orders, pathRes(words[1]))
+			words = words[2:]
+		case words[0] == "noread":
+			reads = false
+			words = words[1:]
 		case strings.HasPrefix(words[0], "read@"):
 			in.checkedAt = int(words[0][len("read@")] - '0')
 			words = words[1:]
@@ -104,6 +156,12 @@ func inst(desc string) *instance {
 	}
 	if in.state == instChecked || in.state == instConfigured {
 		in.mtask = rel
+		if !reads {
+			in.mtask = noRead{rel}
+		}
+		if orders != nil {
+			in.mtask = orderTask{rel, orders}
+		}
 	}
 	return in
 }
@@ -131,6 +189,9 @@ func TestPlanSegments(t *testing.T) {
 		{name: "a change to a path another task uses stales it",
 			insts: []string{"a: change /f", "b: change /x uses /f"},
 			want:  "run(a)+read(b)"},
+		{name: "a use that only orders the task (a symlink's target) stales nothing",
+			insts: []string{"d: change /srv/www", "l: change /srv/current orders /srv/www"},
+			want:  "run(d l)"},
 		{name: "the directory a path is in only orders it",
 			insts: []string{"d: change /etc", "f: change /etc/app.conf uses /etc"},
 			want:  "run(d f)"},
@@ -203,6 +264,35 @@ func TestPlanSegments(t *testing.T) {
 		{name: "then read, then run",
 			insts: []string{"h: unread /h"},
 			want:  "read(h)"},
+		{name: "a task that reads no state is never stale: it goes in the batch after code ran",
+			insts: []string{"s: shell", "h: shell noread", "b: change /b"},
+			want:  "run(s h)+read(b)"},
+		{name: "nor after the changes logged before it",
+			insts: []string{"h: shell noread read@0"},
+			log:   []changeRec{{opaque: true}},
+			want:  "run(h)"},
+		{name: "an edit of a file an earlier edit wrote is planned from what it writes: one batch",
+			insts: []string{"a: edit /f", "b: edit /f", "c: change /c"},
+			want:  "run(a b c)+rebased(b)"},
+		{name: "a chain of edits, the last rebased on the one before it",
+			insts: []string{"a: edit /f", "b: edit /f", "c: edit /f"},
+			want:  "run(a b c)+rebased(b c)"},
+		{name: "a rebased edit with nothing left to do ends the batch before it, unread",
+			insts: []string{"ab: edit /f", "b: edit /f", "c: ok /c"},
+			want:  "run(ab);run(b)+rebased(b);run(c)"},
+		{name: "after an edit already made (logged), the next edit is rebased too",
+			insts: []string{"b: edit /f read@0"},
+			log:   []changeRec{{res: []contract.Resource{pathRes("/f")}, wrote: &contract.FileWrite{Path: "/f", Content: []byte("a")}}},
+			want:  "run(b)+rebased(b)"},
+		{name: "a change to the file that does not say what it writes: read again",
+			insts: []string{"a: change /f", "b: edit /f"},
+			want:  "run(a)+read(b)"},
+		{name: "code ran between the edits: read again",
+			insts: []string{"a: edit /f", "s: shell", "b: edit /f"},
+			want:  "run(a s)+read(b)"},
+		{name: "an edit of another file stales nothing",
+			insts: []string{"a: edit /f", "b: edit /g"},
+			want:  "run(a b)"},
 		{name: "plans continue after a batch that reads nothing",
 			insts: []string{"a: change /f", "b: ok /b", "c: change /f as nobody", "d: change /d as nobody"},
 			want:  "run(a);run(b);read(c)"},
@@ -243,7 +333,8 @@ func TestInstanceMoves(t *testing.T) {
 		{instDeferred, instDeferred, true}, // still waiting: then it fails
 		{instDeferred, instConfigured, true},
 		{instConfigured, instChecked, true},
-		{instChecked, instChecked, true}, // read again when stale
+		{instChecked, instChecked, true},    // read again when stale
+		{instChecked, instConfigured, true}, // rebased, its batch stopped before it
 		{instChecked, instDone, true},
 		{instChecked, instFailed, true},
 		{instNew, instChecked, false}, // state read before it was configured

@@ -25,7 +25,7 @@ func TestChangeOf(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := changeOf(&instance{mtask: c.task, plan: c.plan})
+			got := changeOf(&instance{mtask: c.task, plan: c.plan}, c.plan)
 			if got.opaque != c.opaque || len(got.res) != c.res {
 				t.Errorf("changeOf = %+v; want opaque %v, %d resources", got, c.opaque, c.res)
 			}

@@ -153,6 +153,15 @@ type Relations interface {
 	Uses() []Resource
 }
 
+// OrderOnly is implemented by a Relations task some of whose Uses only
+// order it: it runs after their providers, but its state read does not
+// read them, so a change to them leaves that read fresh and the engine
+// does not read it again (a symlink uses its target, and reads only the
+// link).
+type OrderOnly interface {
+	OrdersOnly() []Resource
+}
+
 // CheckOutput is what a Check fragment printed and how it exited.
 type CheckOutput struct {
 	Stdout   []byte
@@ -179,6 +188,29 @@ type CheckOutput struct {
 type Plan struct {
 	Changes []Change
 	Steps   []Step
+	// Writes, when set, is what the plan leaves in one regular file once
+	// it applied: its whole content (line writes the edited file). A later
+	// task of the run that edits the same file (a ContentEditor) is then
+	// planned from it instead of reading the file again after this plan
+	// ran: the engine keeps such chains of edits in one batch.
+	Writes *FileWrite
+}
+
+// FileWrite is the whole content a plan leaves in the file at Path.
+type FileWrite struct {
+	Path    string
+	Content []byte
+}
+
+// ContentEditor is a task whose plan depends only on the content of the
+// one regular file it edits (EditedPath): DiffContent is what Diff returns
+// for a state read that found that file holding content. Its step must
+// still check, on the host, that the file is that content (line checks
+// its SHA-256 and fails with "re-run" otherwise), since the content is a
+// prediction from an earlier plan's Writes, not a read.
+type ContentEditor interface {
+	EditedPath() string
+	DiffContent(content []byte) (*Plan, error)
 }
 
 // Changed reports whether the plan changes anything.
