@@ -201,11 +201,26 @@ func journalRemove(rm, name string) string {
 // (drover_jaccounts) and after it, so that undo restores them exactly, or
 // refuses when someone changed them since. A home directory useradd made is
 // not journaled (undo leaves it; docs/undo.md).
+//
+// In a batch ($_fjok set) the files are journaled whole once, by the first
+// account step: it leaves its entries' list in the batch's private
+// directory, and the later account steps of the batch only record the
+// files' state after their command in those same entries. Each entry then
+// holds the files before the batch's first account change and after its
+// last, which is what undo restores and compares; a step of another module
+// that writes one of these files between two account steps of a batch
+// makes undo refuse them as changed since, never restore them inexactly.
 const journalAccountsFS = `drover_jaccounts() {
-	_fjacc=
+	_fjacc= _fjak=
+	if [ -n "$_fjr" ] && [ "$_fme" = 0 ] && [ -n "$_fjok" ]; then
+		_fjak=${_fjok%/*}/journal-accounts
+		if [ -f "$_fjak" ] && IFS= read -r _fjacc <"$_fjak"; then return 0; fi
+		_fjacc=
+	fi
 	for _fjf in /etc/passwd /etc/shadow /etc/group /etc/gshadow; do
 		if [ -e "$_fjf" ] || [ -L "$_fjf" ]; then drover_journal "$_fjf" || return 1; _fjacc="$_fjacc $_fje|$_fjf"; fi
 	done
+	if [ -n "$_fjak" ] && [ -n "$_fjacc" ]; then printf '%s\n' "$_fjacc" >"$_fjak" || :; fi
 }
 drover_jaccounts_after() { for _fjx in $_fjacc; do drover_jafter "${_fjx#*|}" "${_fjx%|*}"; done; }
 `
