@@ -584,3 +584,28 @@ func describeError(ctx context.Context, err error) (st report.Status, kind, msg,
 	}
 	return report.StatusFailed, transport.ErrOther.String(), err.Error(), ""
 }
+
+// readEach runs read on every host's connection and reports what it
+// returned as one command event (task, command: how the event names it):
+// stdout the human listing, detail the value --json carries. It is for the
+// read-only listings (releases, history) that take one round trip per host.
+func (s *session) readEach(task, command string, read func(ctx context.Context, conn transport.Conn) (stdout string, detail any, err error)) {
+	s.run(func(ctx context.Context, h *inventory.Host, t transport.Target) error {
+		start := time.Now()
+		conn, connectTime := s.connectHost(ctx, t)
+		if conn == nil {
+			return nil
+		}
+		ev := report.Event{Kind: report.KindCommand, Host: t.Name, Task: task, Command: command, ConnectTime: connectTime}
+		out, detail, err := read(ctx, conn)
+		if err != nil {
+			ev.Status, ev.Message = report.StatusFailed, err.Error()
+		} else {
+			ev.Status, ev.Stdout, ev.Detail = report.StatusOK, out, detail
+		}
+		ev.Duration = time.Since(start)
+		s.emit.Emit(ev)
+		s.emit.Emit(report.Event{Kind: report.KindHostDone, Host: t.Name, Status: ev.Status, Duration: time.Since(start), Message: ev.Message})
+		return nil
+	})
+}

@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/drover-cm/drover/engine/report"
 	"github.com/drover-cm/drover/engine/transport"
-	"github.com/drover-cm/drover/inventory"
 	"github.com/drover-cm/drover/modules"
 	"github.com/drover-cm/drover/modules/contract"
 )
@@ -46,23 +43,12 @@ func runReleases(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	s.run(func(ctx context.Context, h *inventory.Host, t transport.Target) error {
-		start := time.Now()
-		conn, connectTime := s.connectHost(ctx, t)
-		if conn == nil {
-			return nil
-		}
-		ev := report.Event{Kind: report.KindCommand, Host: t.Name, Task: "releases", Command: "releases " + app, ConnectTime: connectTime}
+	s.readEach("releases", "releases "+app, func(ctx context.Context, conn transport.Conn) (string, any, error) {
 		rs, err := admin.ListReleases(ctx, conn, app)
 		if err != nil {
-			ev.Status, ev.Message = report.StatusFailed, err.Error()
-		} else {
-			ev.Status, ev.Stdout, ev.Detail = report.StatusOK, formatReleases(rs), rs
+			return "", nil, err
 		}
-		ev.Duration = time.Since(start)
-		s.emit.Emit(ev)
-		s.emit.Emit(report.Event{Kind: report.KindHostDone, Host: t.Name, Status: ev.Status, Duration: time.Since(start), Message: ev.Message})
-		return nil
+		return formatReleases(rs), rs, nil
 	})
 	return s.finish()
 }

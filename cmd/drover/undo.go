@@ -77,23 +77,12 @@ func runHistory(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	s.run(func(ctx context.Context, h *inventory.Host, t transport.Target) error {
-		start := time.Now()
-		conn, connectTime := s.connectHost(ctx, t)
-		if conn == nil {
-			return nil
-		}
-		ev := report.Event{Kind: report.KindCommand, Host: t.Name, Task: "history", Command: "history", ConnectTime: connectTime}
+	s.readEach("history", "history", func(ctx context.Context, conn transport.Conn) (string, any, error) {
 		runs, err := undo.History(ctx, conn)
 		if err != nil {
-			ev.Status, ev.Message = report.StatusFailed, err.Error()
-		} else {
-			ev.Status, ev.Stdout, ev.Detail = report.StatusOK, formatHistory(runs), runs
+			return "", nil, err
 		}
-		ev.Duration = time.Since(start)
-		s.emit.Emit(ev)
-		s.emit.Emit(report.Event{Kind: report.KindHostDone, Host: t.Name, Status: ev.Status, Duration: time.Since(start), Message: ev.Message})
-		return nil
+		return formatHistory(runs), runs, nil
 	})
 	return s.finish()
 }
