@@ -3,6 +3,8 @@ package modules
 import (
 	"strings"
 
+	"github.com/drover-cm/drover/engine/shell"
+
 	"github.com/drover-cm/drover/modules/contract"
 )
 
@@ -59,7 +61,7 @@ const (
 // (noclobber: O_EXCL), from the count file's hint on: inventory hosts that
 // are the same machine (connection = "local") journal one run in parallel.
 // Readers take entries 1, 2, ... while N.path exists.
-const journalFS = "_fjb=" + journalBase + " _fje= _fjum=\n" + `drover_jrefuse() { echo "drover: cannot keep the undo journal in $_fjb: $1; nothing was changed (make $_fjb a directory of root's that nobody else can write, or remove it)" >&2; return 1; }
+const journalFS = "_fjb=" + journalBase + " _fje= _fjum= _fjpk=\n" + `drover_jrefuse() { echo "drover: cannot keep the undo journal in $_fjb: $1; nothing was changed (make $_fjb a directory of root's that nobody else can write, or remove it)" >&2; return 1; }
 drover_jbase() {
 	[ "$_fme" = 0 ] || return 1
 	if drover_fixedpath "$_fjb"; then return 0; fi
@@ -109,18 +111,7 @@ drover_journal1() {
 	.) _fja=$PWD ;;
 	*) _fja=${PWD%/}/$1 ;;
 	esac
-	_fjn=0
-	if [ -f "$_fjb/$_fjr/count" ]; then read -r _fjn <"$_fjb/$_fjr/count" || :; fi
-	case $_fjn in '' | *[!0-9]*) _fjn=0 ;; esac
-	set -C
-	while :; do
-		_fjn=$((_fjn + 1))
-		_fje=$_fjb/$_fjr/$_fjn
-		if { printf '%s' "$_fja" >"$_fje.path"; } 2>/dev/null; then break; fi
-		if [ ! -e "$_fje.path" ]; then set +C; _fje=; return 1; fi
-	done
-	set +C
-	printf '%s\n' "$_fjn" >"$_fjb/$_fjr/count" || return 1
+	drover_jnew "$_fja" || return 1
 	if [ -L "$1" ]; then
 		_fjt=$(readlink -- "$1") && printf '%s' "$_fjt" >"$_fje.target" || return 1
 		printf 'kind=link\n' >"$_fje.before"
@@ -153,6 +144,20 @@ drover_journal1() {
 	fi
 	printf 'kind=file\nmode=%s\nuid=%s\ngid=%s\nmeta=%s\nnote=%s\n' "$2" "$3" "$4" "$8" "$_fjo" >"$_fje.before"
 }
+drover_jnew() {
+	_fjn=0
+	if [ -f "$_fjb/$_fjr/count" ]; then read -r _fjn <"$_fjb/$_fjr/count" || :; fi
+	case $_fjn in '' | *[!0-9]*) _fjn=0 ;; esac
+	set -C
+	while :; do
+		_fjn=$((_fjn + 1))
+		_fje=$_fjb/$_fjr/$_fjn
+		if { printf '%s' "$1" >"$_fje.path"; } 2>/dev/null; then break; fi
+		if [ ! -e "$_fje.path" ]; then set +C; _fje=; return 1; fi
+	done
+	set +C
+	printf '%s\n' "$_fjn" >"$_fjb/$_fjr/count"
+}
 drover_jcopy() {
 	if ! drover_fixedpath "$_fjb/$1"; then echo "drover: the journal $_fjb/$1 can be changed by others than root; nothing was restored from it" >&2; return 1; fi
 	if [ -L "$_fjb/$1/$2.content" ] || [ ! -f "$_fjb/$1/$2.content" ]; then echo "drover: entry $2 of run $1 has no previous content in the journal" >&2; return 1; fi
@@ -176,7 +181,7 @@ drover_jafter() {
 	[ -n "$2" ] || _fje=
 	return $_fjx
 }
-` + journalAccountsFS
+` + journalAccountsFS + journalPackagesFS
 
 // journalDot and journalDotAfter are the script lines around a change of
 // the owner or mode of ".", the directory a step entered: see journalFS.
@@ -196,11 +201,26 @@ func journalRemove(rm, name string) string {
 // (drover_jaccounts) and after it, so that undo restores them exactly, or
 // refuses when someone changed them since. A home directory useradd made is
 // not journaled (undo leaves it; docs/undo.md).
+//
+// In a batch ($_fjok set) the files are journaled whole once, by the first
+// account step: it leaves its entries' list in the batch's private
+// directory, and the later account steps of the batch only record the
+// files' state after their command in those same entries. Each entry then
+// holds the files before the batch's first account change and after its
+// last, which is what undo restores and compares; a step of another module
+// that writes one of these files between two account steps of a batch
+// makes undo refuse them as changed since, never restore them inexactly.
 const journalAccountsFS = `drover_jaccounts() {
-	_fjacc=
+	_fjacc= _fjak=
+	if [ -n "$_fjr" ] && [ "$_fme" = 0 ] && [ -n "$_fjok" ]; then
+		_fjak=${_fjok%/*}/journal-accounts
+		if [ -f "$_fjak" ] && IFS= read -r _fjacc <"$_fjak"; then return 0; fi
+		_fjacc=
+	fi
 	for _fjf in /etc/passwd /etc/shadow /etc/group /etc/gshadow; do
 		if [ -e "$_fjf" ] || [ -L "$_fjf" ]; then drover_journal "$_fjf" || return 1; _fjacc="$_fjacc $_fje|$_fjf"; fi
 	done
+	if [ -n "$_fjak" ] && [ -n "$_fjacc" ]; then printf '%s\n' "$_fjacc" >"$_fjak" || :; fi
 }
 drover_jaccounts_after() { for _fjx in $_fjacc; do drover_jafter "${_fjx#*|}" "${_fjx%|*}"; done; }
 `
@@ -229,4 +249,67 @@ func journalAccounts(p *contract.Plan, err error) (*contract.Plan, error) {
 		p.Steps[i].Script = safeFS + "drover_jaccounts\n" + st.Script + "\ndrover_jaccounts_after\n"
 	}
 	return p, nil
+}
+
+// The package module's steps journal each named package before the
+// manager's transaction (drover_jpkg MANAGER NAME) and after it
+// (drover_jpkg_after): the entry's N.path is "package NAME" (what undo's
+// plan names), N.package is "MANAGER NAME", and N.before and N.after are
+// kind=absent or kind=package with the installed version. One version
+// query (drover_pkgv) per name before and after; nothing when the run is
+// not journaled. Packages the transaction pulls in as dependencies are not
+// journaled (docs/undo.md).
+const journalPackagesFS = `drover_pkgv() {
+	_fpv=
+	case $1 in
+	apt) _fpv=$(dpkg-query -W -f='${Status}\t${Version}' "$2" 2>/dev/null) || _fpv=
+		case $_fpv in *' installed	'*) _fpv=${_fpv#*	} ;; *) _fpv= ;; esac ;;
+	apk) _fpv=$(apk list -I "$2" 2>/dev/null) || _fpv=
+		case $_fpv in "$2"-[0-9]*) _fpv=${_fpv%% *}; _fpv=${_fpv#"$2"-} ;; *) _fpv= ;; esac ;;
+	dnf | yum) _fpv=$(rpm -q --qf '%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n' "$2" 2>/dev/null) || _fpv= ;;
+	esac
+}
+drover_jpkgstate() { if [ -n "$_fpv" ]; then printf 'kind=package\nversion=%s\n' "$_fpv"; else printf 'kind=absent\n'; fi; }
+drover_jpkg() {
+	_fje=
+	if [ -z "$_fjr" ] || [ "$_fme" != 0 ]; then return 0; fi
+	_fjum=${_fju:-$(umask)}
+	umask 077
+	drover_jpkg1 "$@"
+	_fjx=$?
+	umask "$_fjum"
+	return $_fjx
+}
+drover_jpkg1() {
+	drover_jopen || return 1
+	drover_jnew "package $2" || return 1
+	printf '%s %s\n' "$1" "$2" >"$_fje.package" || return 1
+	drover_pkgv "$1" "$2"
+	drover_jpkgstate >"$_fje.before" || return 1
+	_fjpk="$_fjpk $_fje|$1|$2"
+	_fje=
+}
+drover_jpkg_after() {
+	_fjum=${_fju:-$(umask)}
+	umask 077
+	for _fjx in $_fjpk; do
+		_fjq=${_fjx%%|*} _fjx=${_fjx#*|}
+		drover_pkgv "${_fjx%%|*}" "${_fjx#*|}"
+		drover_jpkgstate >"$_fjq.after"
+	done
+	umask "$_fjum"
+	_fjpk=
+}
+`
+
+// journalPackages is a package step's script: script, the manager's
+// transaction over names, with each name journaled before and after it.
+func journalPackages(pm pkgManager, names []string, script string) string {
+	var b strings.Builder
+	b.WriteString(safeFS)
+	for _, n := range names {
+		b.WriteString(shell.Join("drover_jpkg", pm.name(), n) + "\n")
+	}
+	b.WriteString(script + "\ndrover_jpkg_after\n")
+	return b.String()
 }

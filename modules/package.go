@@ -48,6 +48,11 @@ whose packages are all present does not touch the network. On apt, an index
 that was never downloaded (no lists at all, as in a fresh container or
 debootstrap) is refreshed before installing whatever update_cache says.
 
+A run as root journals each named package's version before and after its
+transaction: drover undo removes a package the run installed (refusing when
+that would remove another package) and refuses to reinstall one it removed
+or upgraded (docs/undo.md).
+
 Give real package names, not virtual ones or globs: the check looks each name
 up as an installed package, so a virtual name would never look installed.`,
 	Attributes: []contract.Attribute{
@@ -270,11 +275,12 @@ func (t *packageTask) Diff(out contract.CheckOutput) (*contract.Plan, error) {
 			}
 		}
 	}
+	// The transactions are journaled (docs/undo.md); the index refresh is not.
 	if s := installScript(pm, toInstall, toUpgrade); s != "" {
-		p.Steps = append(p.Steps, contract.Step{Script: s})
+		p.Steps = append(p.Steps, contract.Step{Script: journalPackages(pm, append(append([]string(nil), toInstall...), toUpgrade...), s)})
 	}
 	if len(toRemove) > 0 {
-		p.Steps = append(p.Steps, contract.Step{Script: pm.remove(toRemove)})
+		p.Steps = append(p.Steps, contract.Step{Script: journalPackages(pm, toRemove, pm.remove(toRemove))})
 	}
 	if len(p.Changes) == 0 {
 		p.Steps = nil

@@ -40,7 +40,13 @@ func psRender(task contract.Task, plan *contract.Plan) string {
 		}
 	}
 	for i, s := range plan.Steps {
-		fmt.Fprintf(&b, "## step %d\n%s\n", i+1, strings.TrimRight(s.Script, "\n"))
+		script := s.Script
+		// A transaction's step is the safeFS library (its journal) and the
+		// lines from the first drover_jpkg on.
+		if j := strings.Index(script, "\ndrover_jpkg "); j >= 0 {
+			script = "(safeFS library)" + script[j:]
+		}
+		fmt.Fprintf(&b, "## step %d\n%s\n", i+1, strings.TrimRight(script, "\n"))
 	}
 	return b.String()
 }
@@ -56,6 +62,11 @@ func psShellcheck(t *testing.T, task contract.Task, plan *contract.Plan) {
 	}
 	scripts := []string{task.Check()}
 	for _, s := range plan.Steps {
+		// The safeFS library is not this module's: the journal lines are
+		// checked from the first drover_jpkg on.
+		if j := strings.Index(s.Script, "\ndrover_jpkg "); j >= 0 {
+			s.Script = s.Script[j:]
+		}
 		scripts = append(scripts, s.Script)
 	}
 	for _, s := range scripts {

@@ -97,6 +97,7 @@ type JState struct {
 	Empty    bool   // a directory with no entries
 	Note     string // why a file's content was not kept
 	Meta     bool   // only the owner or mode of the file was changed
+	Version  string // a package's installed version (kind package)
 }
 
 // JEntry is one journal entry with the path's state now.
@@ -107,6 +108,11 @@ type JEntry struct {
 	After      JState
 	HasContent bool // N.content holds the previous content
 	Now        JState
+	// A package entry's manager and name (N.package), and the dry run of
+	// its removal the read made when the run installed it and it is
+	// installed now: the exit status, a newline, the output.
+	PkgManager, PkgName string
+	Dry                 string
 }
 
 // JournalReadScript prints run's entries and the current state of each
@@ -116,7 +122,7 @@ type JEntry struct {
 func JournalReadScript(run string) string { return journalReadScript(journalBase, run) }
 
 func journalReadScript(base, run string) string {
-	return `if [ "$(id -u)" != 0 ]; then echo "drover: only runs as root are journaled; connect as root or with become" >&2; exit 3; fi
+	return journalPackagesFS + pkgDryFS + `if [ "$(id -u)" != 0 ]; then echo "drover: only runs as root are journaled; connect as root or with become" >&2; exit 3; fi
 cd -P ` + shell.Quote(base+"/"+run) + ` 2>/dev/null || { echo "drover: no run ` + run + ` in this host's journal (see drover history)" >&2; exit 4; }
 jl() { if [ -f "$1" ]; then printf '%s\0' "$2"; while IFS= read -r _l; do printf '%s\n' "$_l"; done <"$1"; printf '\0'; fi; }
 jw() { if [ -f "$1" ]; then _l=; IFS= read -r _l <"$1" || :; printf '%s\0%s\0' "$2" "$_l"; fi; }
@@ -125,7 +131,17 @@ while [ -f "$i.path" ]; do
 	printf 'E\0%s\0' "$i"
 	jw "$i.path" path; jl "$i.before" before; jl "$i.after" after; jw "$i.target" target; jw "$i.atarget" atarget
 	if [ -f "$i.content" ]; then h=$(sha256sum <"$i.content"); printf 'content\0%s\0' "${h%% *}"; fi
-	if [ -f "$i.path" ]; then
+	if [ -f "$i.package" ]; then
+		pm= pn=; read -r pm pn <"$i.package" || :
+		printf 'package\0%s %s\0' "$pm" "$pn"
+		drover_pkgv "$pm" "$pn"
+		printf 'now\0%s\0' "$(drover_jpkgstate)"
+		b=; if [ -f "$i.before" ]; then read -r b <"$i.before" || :; fi
+		if [ -n "$_fpv" ] && [ "$b" = kind=absent ]; then
+			d=$(drover_pkgdry "$pm" "$pn" 2>&1) && x=0 || x=$?
+			printf 'dry\0%s\n%s\0' "$x" "$d"
+		fi
+	elif [ -f "$i.path" ]; then
 		p=; IFS= read -r p <"$i.path" || :
 		printf 'now\0'
 		if [ -L "$p" ]; then printf 'kind=link\n\0'; t=$(readlink -- "$p"); printf 'ntarget\0%s\0' "$t"
@@ -186,6 +202,10 @@ func ParseJournalRead(out []byte) ([]JEntry, error) {
 			e.Now.Target = v
 		case "content":
 			e.HasContent, e.Before.SHA256 = true, v
+		case "package":
+			e.PkgManager, e.PkgName, _ = strings.Cut(v, " ")
+		case "dry":
+			e.Dry = v
 		default:
 			return nil, fmt.Errorf("journal read: unknown field %q", k)
 		}
@@ -229,6 +249,8 @@ func parseJState(s string) (JState, error) {
 			st.Note = v
 		case "meta":
 			st.Meta = v == "meta"
+		case "version":
+			st.Version = v
 		}
 	}
 	return st, nil
@@ -245,6 +267,8 @@ func sameContent(s, now JState) bool {
 		return s.SHA256 != "" && s.SHA256 == now.SHA256
 	case "link":
 		return s.Target == now.Target
+	case "package":
+		return s.Version == now.Version
 	}
 	return true
 }
@@ -283,6 +307,14 @@ func PlanUndo(run string, entries []JEntry) []Reversal {
 			first[e.Path] = e.Before
 		}
 	}
+	// The packages the undo removes: a dry run of one removal may name
+	// them (one depends on another) without a refusal.
+	removed := map[string]bool{}
+	for _, e := range entries {
+		if e.PkgName != "" && e.Before.Kind == "absent" && e.After.Kind == "package" && sameContent(e.After, e.Now) {
+			removed[pkgKey(e.PkgName)] = true
+		}
+	}
 	out := make([]Reversal, 0, len(entries))
 	for i := len(entries) - 1; i >= 0; i-- {
 		e := entries[i]
@@ -296,6 +328,8 @@ func PlanUndo(run string, entries []JEntry) []Reversal {
 			// Already undone (or never done): a later change of the path,
 			// from a state the run made, is moot.
 			r = Reversal{Entry: e, Done: "already as it was before the run"}
+		} else if e.PkgName != "" {
+			r = reversePackage(e, removed)
 		} else {
 			r = reverse(run, e)
 		}
