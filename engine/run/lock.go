@@ -247,8 +247,21 @@ func (r *runner) lockDelegate(ctx context.Context, host string, conn transport.C
 	r.delegatedTo[host] = true
 	r.mu.Unlock()
 	l, err := p.Wait()
-	if err == nil {
-		// Hosts of the run on the delegate's machine share it.
+	if err != nil {
+		return err
+	}
+	// Hosts of the run on the delegate's machine share it.
+	if r.useLock(host, p, l) {
+		return nil
+	}
+	// Shared with a session of this run that has been released since:
+	// take it again, exclusively, never running a delegated task unlocked.
+	release(p)
+	r.mu.Lock()
+	p = runlock.Start(ctx, conn, r.holder(), r.opts.Lock.Wait)
+	r.locks[host] = p
+	r.mu.Unlock()
+	if l, err = p.Wait(); err == nil {
 		r.useLock(host, p, l)
 	}
 	return err
