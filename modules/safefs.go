@@ -204,11 +204,17 @@ drover_stage() {
 # directory of drover_stage, which is entered only as drover_enter does
 # (never through a link, and ".." must be "." again) and emptied only if it
 # is still a private directory of ours (drover_private), where nobody else
-# can have put or renamed anything; then the empty directory is removed by
-# name (rmdir removes nothing else).
+# can have put or renamed anything, and holds nothing but the names
+# drover_stage's callers use (f, g, m, x): another user who owns "." may
+# rename a private directory of root's there (a 0700 data directory) to a
+# staging name, and it must be left whole. Then the empty directory is
+# removed by name (rmdir removes nothing else).
 drover_rmstale() {
 	if [ -L "$1" ] || [ ! -d "$1" ]; then rm -f -- "$1"; return; fi
-	if ( drover_enter "$1" 2>/dev/null && drover_private && rm -rf -- ./* ./.[!.]* ./..?* ); then rmdir -- "$1" 2>/dev/null || :; fi
+	if ( drover_enter "$1" 2>/dev/null && drover_private &&
+		for _fz in ./* ./.[!.]* ./..?*; do
+			if [ -e "$_fz" ] || [ -L "$_fz" ]; then case $_fz in ./f | ./g | ./m | ./x) ;; *) exit 1 ;; esac; fi
+		done && rm -rf -- f g m x ); then rmdir -- "$1" 2>/dev/null || :; fi
 }
 drover_unstage() {
 	case $_fin in
