@@ -123,7 +123,7 @@ func JournalReadScript(run string) string { return journalReadScript(journalBase
 
 func journalReadScript(base, run string) string {
 	return journalPackagesFS + pkgDryFS + `if [ "$(id -u)" != 0 ]; then echo "drover: only runs as root are journaled; connect as root or with become" >&2; exit 3; fi
-cd -P ` + shell.Quote(base+"/"+run) + ` 2>/dev/null || { echo "drover: no run ` + run + ` in this host's journal (see drover history)" >&2; exit 4; }
+cd -P ` + shell.Quote(base+"/"+run) + ` 2>/dev/null || { echo "drover: no run "` + shell.Quote(run) + `" in this host's journal (see drover history)" >&2; exit 4; }
 jl() { if [ -f "$1" ]; then printf '%s\0' "$2"; while IFS= read -r _l; do printf '%s\n' "$_l"; done <"$1"; printf '\0'; fi; }
 jw() { if [ -f "$1" ]; then _l=; IFS= read -r _l <"$1" || :; printf '%s\0%s\0' "$2" "$_l"; fi; }
 i=1

@@ -67,6 +67,10 @@ func Plan(ctx context.Context, conn transport.Conn, run string) (*Undo, error) {
 		return nil, fmt.Errorf("the journal has no run to undo (see drover history)")
 	case u.Run.ID == "":
 		return nil, fmt.Errorf("no run %s in this host's journal (see drover history; the journal keeps the last %d runs)", run, modules.JournalKeep)
+	case !modules.JournalRunID.MatchString(u.Run.ID):
+		// The id is what the host listed: it reaches the next script, so it
+		// must be the form drover writes, whatever the host printed.
+		return nil, fmt.Errorf("the journal lists a run named %q, which drover did not write; look at the host's journal directory", u.Run.ID)
 	}
 	res, err := conn.Run(ctx, transport.Cmd{Command: "sh -s", Stdin: strings.NewReader(modules.JournalReadScript(u.Run.ID))})
 	if err != nil {
