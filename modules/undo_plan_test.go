@@ -130,27 +130,35 @@ func TestPlanUndo(t *testing.T) {
 				t.Fatalf("%d reversals, want %d", len(revs), len(c.want))
 			}
 			for i, r := range revs {
-				var got string
-				switch {
-				case r.Refused != "":
-					got = "refused: " + r.Refused
-					if r.Plan != nil {
-						t.Errorf("entry %d refused with a plan", r.Entry.N)
-					}
-				case r.Plan == nil:
-					got = "done"
-				default:
-					got = r.Plan.Changes[0].Action.Symbol()
-					if len(r.Plan.Steps) != 1 || !strings.HasPrefix(r.Plan.Steps[0].Script, safeFS) {
-						t.Errorf("entry %d: not one safeFS step: %+v", r.Entry.N, r.Plan.Steps)
-					}
-				}
-				if got != c.want[i] && !(strings.HasPrefix(c.want[i], "refused: ") && strings.HasPrefix(got, "refused: ") && strings.Contains(got, strings.TrimPrefix(c.want[i], "refused: "))) {
-					t.Errorf("reversal %d (entry %d): %q, want %q", i, r.Entry.N, got, c.want[i])
+				if checkReversal(t, i, r, c.want[i]) && (len(r.Plan.Steps) != 1 || !strings.HasPrefix(r.Plan.Steps[0].Script, safeFS)) {
+					t.Errorf("entry %d: not one safeFS step: %+v", r.Entry.N, r.Plan.Steps)
 				}
 			}
 		})
 	}
+}
+
+// checkReversal compares reversal i with want: "done" (nothing to do), a
+// change's symbol, or "refused: " and a part of the reason. It reports
+// whether r has a plan to look at further.
+func checkReversal(t *testing.T, i int, r Reversal, want string) bool {
+	t.Helper()
+	var got string
+	switch {
+	case r.Refused != "":
+		got = "refused: " + r.Refused
+		if r.Plan != nil {
+			t.Errorf("entry %d refused with a plan", r.Entry.N)
+		}
+	case r.Plan == nil:
+		got = "done"
+	default:
+		got = r.Plan.Changes[0].Action.Symbol()
+	}
+	if got != want && !(strings.HasPrefix(want, "refused: ") && strings.HasPrefix(got, "refused: ") && strings.Contains(got, strings.TrimPrefix(want, "refused: "))) {
+		t.Errorf("reversal %d (entry %d): %q, want %q", i, r.Entry.N, got, want)
+	}
+	return r.Refused == "" && r.Plan != nil
 }
 
 // The plan of a restore never holds the previous content, only checksums.
