@@ -49,7 +49,8 @@ same atomic steps as an apply, and the undo is journaled as a run of its own
 A change that cannot be reversed exactly is refused, with the reason: the path
 changed since the run (its checksum is not what the run left), its previous
 content was not journaled (larger than 64 MiB, or a file with other names), a
-directory removed with its content. A refusal fails the host and nothing is
+directory removed with its content, a package whose removal would remove
+others (the package manager's dry run says so). A refusal fails the host and nothing is
 undone there, unless --skip-refused. Previous contents are never shown.
 
 Exit status: 0 if every host is planned (or undone) without refusal, 1
